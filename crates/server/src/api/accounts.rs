@@ -1,0 +1,399 @@
+//! Integration accounts of a tenant. Secrets are write-only: responses say which are set,
+//! never their values; on update an omitted secret keeps its value, a new value replaces
+//! it, and null clears it. An update that changes nothing bumps no version.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patchbay_catalog::{AccountInput, Provider, SecretOp, Validated, ValidationContext};
+use patchbay_store::{Account, AccountWrite, SealedSecret};
+use patchbay_vault::SecretContext;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::tenants::not_found as tenant_not_found;
+use super::{etag, if_match};
+use crate::auth::Principal;
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// An account as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub id: Uuid,
+    pub tenant: String,
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub provider: String,
+    pub name: String,
+    pub enabled: bool,
+    pub properties: Map<String, Value>,
+    /// For each secret property of the provider: whether it is set. Never the value.
+    pub secrets: BTreeMap<String, bool>,
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: String,
+    pub last_test: Option<Value>,
+}
+
+impl AccountView {
+    pub fn new(state: &AppState, account: Account) -> AccountView {
+        let secrets = state
+            .catalog
+            .provider(&account.type_key, &account.provider)
+            .map(|p| {
+                p.secret_fields().map(|f| (f.key.clone(), account.secrets.iter().any(|s| s.field == f.key))).collect()
+            })
+            .unwrap_or_default();
+        AccountView {
+            id: account.id,
+            tenant: account.tenant_id,
+            type_key: account.type_key,
+            provider: account.provider,
+            name: account.name,
+            enabled: account.enabled,
+            properties: account.properties,
+            secrets,
+            version: account.version,
+            created_at: account.created_at,
+            created_by: account.created_by,
+            updated_at: account.updated_at,
+            updated_by: account.updated_by,
+            last_test: account.last_test,
+        }
+    }
+}
+
+fn respond(state: &AppState, status: StatusCode, account: Account) -> Response {
+    let tag = etag(account.version);
+    let location = format!("/api/v1/tenants/{}/integration-accounts/{}", account.tenant_id, account.id);
+    let mut response = (status, Json(AccountView::new(state, account))).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+/// Path ids that are not UUIDs name no account.
+fn account_id(raw: &str) -> ApiResult<Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound("integration account"))
+}
+
+fn account_not_found(e: patchbay_store::StoreError) -> ApiError {
+    match e {
+        patchbay_store::StoreError::NotFound => ApiError::NotFound("integration account"),
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(rename = "type")]
+    type_key: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    who.can_read(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    if let Some(t) = &query.type_key {
+        if state.catalog.get(t).is_none() {
+            return Err(ApiError::invalid("type", "unknown_type", format!("unknown integration type `{t}`")));
+        }
+    }
+    let accounts = state.store.list_accounts(&tenant, query.type_key.as_deref()).await?;
+    let items: Vec<AccountView> = accounts.into_iter().map(|a| AccountView::new(&state, a)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
+    Ok(respond(&state, StatusCode::OK, account))
+}
+
+/// Fields a client may send back unchanged from a GET; they are ignored.
+const READ_ONLY: &[&str] =
+    &["id", "tenant", "secrets", "version", "created_at", "created_by", "updated_at", "updated_by", "last_test"];
+const WRITABLE: &[&str] = &["type", "provider", "name", "enabled", "properties"];
+
+/// The parsed, validated input of a create or update, with the secret values it sets.
+pub struct AccountDraft<'a> {
+    pub provider: &'a Provider,
+    pub type_key: String,
+    pub name: String,
+    pub enabled: bool,
+    pub validated: Validated,
+    /// The input's properties (holding the clear secret values for `SecretOp::Set`).
+    pub input: Map<String, Value>,
+}
+
+/// Parses and validates an account body. `existing` is the stored account on update.
+pub async fn draft<'a>(
+    state: &'a AppState,
+    tenant: &str,
+    body: &Body,
+    existing: Option<&Account>,
+) -> ApiResult<AccountDraft<'a>> {
+    let tenant_row = state.store.get_tenant(tenant).await.map_err(tenant_not_found)?;
+    let type_key = match (body.string("type")?, existing) {
+        (Some(t), Some(e)) if t != e.type_key => {
+            return Err(ApiError::invalid(
+                "type",
+                "immutable",
+                "the type of an account cannot be changed; create a new account",
+            ))
+        }
+        (Some(t), _) => t.to_owned(),
+        (None, Some(e)) => e.type_key.clone(),
+        (None, None) => return Err(ApiError::invalid("type", "required", "`type` is required")),
+    };
+    let ty = state.catalog.get(&type_key).ok_or_else(|| {
+        ApiError::invalid(
+            "type",
+            "unknown_type",
+            format!(
+                "unknown integration type `{type_key}`; known types: {}",
+                state.catalog.types.iter().map(|t| t.key).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let provider_key = match (body.string("provider")?, existing) {
+        (Some(p), _) => p.to_owned(),
+        (None, Some(e)) => e.provider.clone(),
+        (None, None) if ty.providers.len() == 1 => ty.providers[0].key.to_owned(),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "provider",
+                "required",
+                format!(
+                    "`provider` is required for `{type_key}`: one of {}",
+                    ty.providers.iter().map(|p| p.key).collect::<Vec<_>>().join(", ")
+                ),
+            ))
+        }
+    };
+    let name = match (body.string("name")?, existing) {
+        (Some(n), _) => n.to_owned(),
+        (None, Some(e)) => e.name.clone(),
+        (None, None) => String::new(),
+    };
+    let enabled = body.bool("enabled")?.or(existing.map(|e| e.enabled)).unwrap_or(true);
+    let input = match (body.object("properties")?, existing) {
+        (Some(p), _) => p.clone(),
+        (None, Some(e)) => e.properties.clone(),
+        (None, None) => Map::new(),
+    };
+    let provider = ty.provider(&provider_key);
+    let existing_secrets: Vec<String> = match (existing, provider) {
+        (Some(e), Some(p)) => {
+            e.secrets.iter().filter(|s| p.field(&s.field).is_some()).map(|s| s.field.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let validated = state
+        .catalog
+        .validate(
+            &AccountInput { type_key: &type_key, provider: &provider_key, name: &name, properties: &input },
+            &ValidationContext { enabled_types: &tenant_row.enabled_types, existing_secrets: &existing_secrets },
+        )
+        .map_err(ApiError::Validation)?;
+    let provider = provider.ok_or_else(|| ApiError::Internal("validated provider is missing".into()))?;
+    Ok(AccountDraft { provider, type_key, name, enabled, validated, input })
+}
+
+impl AccountDraft<'_> {
+    /// The clear value the input sets for a secret field.
+    pub fn secret_value(&self, field: &str) -> Option<&str> {
+        match self.validated.secret_ops.get(field) {
+            Some(SecretOp::Set) => self.input.get(field).and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// Seals the secrets of the write: new values sealed, unchanged values kept as stored
+    /// (a value equal to the stored one keeps its sealed bytes, so re-sending it is no change).
+    fn sealed_secrets(
+        &self,
+        state: &AppState,
+        tenant: &str,
+        id: Uuid,
+        existing: Option<&Account>,
+    ) -> ApiResult<Vec<SealedSecret>> {
+        let account = id.to_string();
+        let mut out = Vec::new();
+        for field in self.provider.secret_fields() {
+            let stored = existing.and_then(|e| e.secrets.iter().find(|s| s.field == field.key));
+            let ctx = SecretContext { tenant, account: &account, field: &field.key };
+            match self.validated.secret_ops.get(&field.key) {
+                Some(SecretOp::Clear) => {}
+                Some(SecretOp::Set) => {
+                    let value = self.secret_value(&field.key).unwrap_or_default();
+                    let unchanged = stored.is_some_and(|s| {
+                        state.keys.open(&ctx, &s.sealed).map(|old| old.expose() == value).unwrap_or(false)
+                    });
+                    match stored {
+                        Some(s) if unchanged => out.push(s.clone()),
+                        _ => out.push(SealedSecret {
+                            field: field.key.clone(),
+                            key_id: state.keys.active_key_id(),
+                            sealed: state.keys.seal(&ctx, value),
+                        }),
+                    }
+                }
+                None => out.extend(stored.cloned()),
+            }
+        }
+        Ok(out)
+    }
+
+    fn write(&self, secrets: Vec<SealedSecret>) -> AccountWrite {
+        AccountWrite {
+            type_key: self.type_key.clone(),
+            provider: self.provider.key.to_owned(),
+            name: self.name.clone(),
+            enabled: self.enabled,
+            properties: self.validated.properties.clone(),
+            secrets,
+            singleton_key: self.validated.singleton_key.clone(),
+            default_key: self.validated.default_key.clone(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    let body = Body::parse(&bytes, WRITABLE)?;
+    let draft = draft(&state, &tenant, &body, None).await?;
+    let id = Uuid::now_v7();
+    let write = draft.write(draft.sealed_secrets(&state, &tenant, id, None)?);
+    let changes = created_changes(&write);
+    let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
+    Ok(respond(&state, StatusCode::CREATED, account))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    let id = account_id(&id)?;
+    let expected = if_match(&headers)?;
+    let allowed: Vec<&str> = WRITABLE.iter().chain(READ_ONLY).copied().collect();
+    let body = Body::parse(&bytes, &allowed)?;
+    if let Some(body_id) = body.string("id")? {
+        if body_id != id.to_string() {
+            return Err(ApiError::invalid("id", "immutable", "the body's id differs from the URL's"));
+        }
+    }
+    let existing = state.store.get_account(&tenant, id).await.map_err(account_not_found)?;
+    if let Some(v) = expected {
+        if v != existing.version {
+            return Err(ApiError::PreconditionFailed { current_version: existing.version });
+        }
+    }
+    let draft = draft(&state, &tenant, &body, Some(&existing)).await?;
+    let write = draft.write(draft.sealed_secrets(&state, &tenant, id, Some(&existing))?);
+    let changes = updated_changes(&existing, &write);
+    if changes.is_empty() {
+        return Ok(respond(&state, StatusCode::OK, existing));
+    }
+    let account = state
+        .store
+        .update_account(
+            &tenant,
+            id,
+            &write,
+            Some(expected.unwrap_or(existing.version)),
+            &who.actor(),
+            &Value::Object(changes),
+        )
+        .await?;
+    Ok(respond(&state, StatusCode::OK, account))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    who.can_write(&tenant)?;
+    let expected = if_match(&headers)?;
+    state.store.delete_account(&tenant, account_id(&id)?, expected, &who.actor()).await.map_err(account_not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit record of a creation: every non-secret value, and which secrets were set.
+fn created_changes(write: &AccountWrite) -> Value {
+    let secrets: Map<String, Value> = write.secrets.iter().map(|s| (s.field.clone(), json!("set"))).collect();
+    json!({
+        "type": write.type_key,
+        "provider": write.provider,
+        "name": write.name,
+        "enabled": write.enabled,
+        "properties": write.properties,
+        "secrets": secrets,
+    })
+}
+
+/// What an update changes, field by field: `{"from", "to"}` for values, `set`, `replaced`
+/// or `cleared` for secrets (never their values). Empty when nothing changes.
+fn updated_changes(before: &Account, after: &AccountWrite) -> Map<String, Value> {
+    let mut changes = Map::new();
+    let mut diff = |key: String, from: Value, to: Value| {
+        if from != to {
+            changes.insert(key, json!({"from": from, "to": to}));
+        }
+    };
+    diff("provider".into(), json!(before.provider), json!(after.provider));
+    diff("name".into(), json!(before.name), json!(after.name));
+    diff("enabled".into(), json!(before.enabled), json!(after.enabled));
+    let keys: std::collections::BTreeSet<&String> = before.properties.keys().chain(after.properties.keys()).collect();
+    for key in keys {
+        let from = before.properties.get(key).cloned().unwrap_or(Value::Null);
+        let to = after.properties.get(key).cloned().unwrap_or(Value::Null);
+        diff(format!("properties.{key}"), from, to);
+    }
+    let fields: std::collections::BTreeSet<&String> =
+        before.secrets.iter().map(|s| &s.field).chain(after.secrets.iter().map(|s| &s.field)).collect();
+    for field in fields {
+        let old = before.secrets.iter().find(|s| &s.field == field);
+        let new = after.secrets.iter().find(|s| &s.field == field);
+        let what = match (old, new) {
+            (None, Some(_)) => "set",
+            (Some(_), None) => "cleared",
+            (Some(a), Some(b)) if a.sealed != b.sealed => "replaced",
+            _ => continue,
+        };
+        changes.insert(format!("secrets.{field}"), json!(what));
+    }
+    changes
+}

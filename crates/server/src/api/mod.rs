@@ -1,0 +1,51 @@
+//! REST API v1, one module per resource.
+
+mod accounts;
+mod audit;
+mod tenants;
+mod tokens;
+mod types;
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/integration-types", get(types::list))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route("/tenants/{tenant}", get(tenants::get).put(tenants::update).delete(tenants::delete))
+        .route("/tenants/{tenant}/integration-accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/tenants/{tenant}/integration-accounts/{id}",
+            get(accounts::get).put(accounts::update).delete(accounts::delete),
+        )
+        .route("/tenants/{tenant}/integration-accounts/{id}/audit", get(audit::for_account))
+        .route("/tenants/{tenant}/audit", get(audit::for_tenant))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/whoami", post(tokens::whoami).get(tokens::whoami))
+}
+
+/// The ETag of a versioned resource.
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value")
+}
+
+/// The version `If-Match` asks for: `None` when absent or `*`.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let value = value.to_str().unwrap_or("").trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_field("If-Match", "etag", "If-Match must be an ETag this API returned, e.g. \"3\""))
+}

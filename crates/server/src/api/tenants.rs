@@ -1,0 +1,159 @@
+//! Tenants (contact centers): created and entitled by the service provider.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patchbay_store::{NewTenant, Tenant, TenantUpdate};
+use serde_json::json;
+
+use super::{etag, if_match};
+use crate::auth::Principal;
+use crate::body::Body;
+use crate::error::{field_error, ApiError, ApiResult};
+use crate::state::AppState;
+
+fn respond(status: StatusCode, tenant: Tenant) -> Response {
+    let tag = etag(tenant.version);
+    let mut response = (status, Json(tenant)).into_response();
+    response.headers_mut().insert(axum::http::header::ETAG, tag);
+    response
+}
+
+/// Tenant ids appear in URLs and in sealed-secret bindings: keep them plain.
+fn check_id(id: &str) -> ApiResult<()> {
+    let ok = (1..=63).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "id",
+            "tenant_id",
+            "a tenant id is 1-63 characters of a-z, 0-9 and -, starting with a letter or digit",
+        ))
+    }
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("name", "length", "a tenant name is 1-200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Gated types only; each must exist in the catalog and be gated.
+fn check_enabled_types(state: &AppState, types: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut errors = Vec::new();
+    for (i, t) in types.iter().enumerate() {
+        match state.catalog.get(t) {
+            Some(ty) if ty.gated => {}
+            Some(_) => errors.push(field_error(
+                format!("enabled_types[{i}]"),
+                "not_gated",
+                format!(
+                    "`{t}` is available to every tenant; only gated types (aws, nice, external_kb) are enabled here"
+                ),
+            )),
+            None => errors.push(field_error(
+                format!("enabled_types[{i}]"),
+                "unknown_type",
+                format!("unknown integration type `{t}`"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut types = types;
+    types.sort();
+    types.dedup();
+    Ok(types)
+}
+
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<serde_json::Value>> {
+    let tenants = state.store.list_tenants().await?;
+    let visible: Vec<Tenant> = tenants.into_iter().filter(|t| who.can_read(&t.id).is_ok()).collect();
+    Ok(Json(json!({ "items": visible })))
+}
+
+pub async fn create(State(state): State<AppState>, who: Principal, bytes: Bytes) -> ApiResult<Response> {
+    who.require_sp_admin()?;
+    let body = Body::parse(&bytes, &["id", "name", "enabled_types"])?;
+    let id = body.required_string("id")?;
+    check_id(id)?;
+    let name = check_name(body.string("name")?.unwrap_or(id))?;
+    let enabled_types = check_enabled_types(&state, body.string_list("enabled_types")?.unwrap_or_default())?;
+    let tenant = state.store.create_tenant(&NewTenant { id: id.to_owned(), name, enabled_types }, &who.actor()).await?;
+    Ok(respond(StatusCode::CREATED, tenant))
+}
+
+pub async fn get(State(state): State<AppState>, who: Principal, Path(tenant): Path<String>) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let tenant = state.store.get_tenant(&tenant).await.map_err(not_found)?;
+    Ok(respond(StatusCode::OK, tenant))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    who.require_sp_admin()?;
+    let expected = if_match(&headers)?;
+    let body = Body::parse(&bytes, &["id", "name", "enabled_types", "version", "created_at", "updated_at"])?;
+    let current = state.store.get_tenant(&tenant).await.map_err(not_found)?;
+    if let Some(id) = body.string("id")? {
+        if id != tenant {
+            return Err(ApiError::invalid("id", "immutable", "a tenant id cannot be changed"));
+        }
+    }
+    let name = match body.string("name")? {
+        Some(n) => check_name(n)?,
+        None => current.name.clone(),
+    };
+    let enabled_types = match body.string_list("enabled_types")? {
+        Some(types) => check_enabled_types(&state, types)?,
+        None => current.enabled_types.clone(),
+    };
+    let withdrawn: Vec<&String> = current.enabled_types.iter().filter(|t| !enabled_types.contains(t)).collect();
+    for t in withdrawn {
+        let in_use = state.store.list_accounts(&tenant, Some(t)).await?.len();
+        if in_use > 0 {
+            return Err(ApiError::Conflict {
+                detail: format!(
+                    "the tenant still has {in_use} `{t}` account(s); delete them before withdrawing the type"
+                ),
+                errors: vec![field_error("enabled_types", "in_use", format!("`{t}` is in use by {in_use} account(s)"))],
+            });
+        }
+    }
+    let updated =
+        state.store.update_tenant(&tenant, &TenantUpdate { name, enabled_types }, expected, &who.actor()).await?;
+    Ok(respond(StatusCode::OK, updated))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<StatusCode> {
+    who.can_read(&tenant)?;
+    who.require_sp_admin()?;
+    state.store.delete_tenant(&tenant, &who.actor()).await.map_err(not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Store "not found" on a tenant route means the tenant.
+pub(crate) fn not_found(e: patchbay_store::StoreError) -> ApiError {
+    match e {
+        patchbay_store::StoreError::NotFound => ApiError::NotFound("tenant"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,116 @@
+//! API tokens. A service-provider admin creates tokens of any role; a tenant admin creates
+//! tenant tokens for its own tenant. The token is shown once, in the creation response.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_store::{ApiToken, NewAudit, NewToken};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::{generate_token, hash_token, Principal, Role};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn visible(who: &Principal, token: &ApiToken) -> bool {
+    who.is_sp_admin() || (who.role == Role::TenantAdmin && token.tenant_id == who.tenant)
+}
+
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Value>> {
+    if who.role == Role::TenantViewer {
+        return Err(ApiError::Forbidden("a viewer token cannot list tokens"));
+    }
+    let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
+    Ok(Json(json!({ "items": tokens })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = Body::parse(&bytes, &["name", "role", "tenant"])?;
+    let name = body.required_string("name")?.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "length", "a token name is 1-100 characters"));
+    }
+    let role_text = body.required_string("role")?;
+    let role = Role::parse(role_text).ok_or_else(|| {
+        ApiError::invalid("role", "choice", "role must be one of sp_admin, tenant_admin, tenant_viewer")
+    })?;
+    let tenant = body.string("tenant")?.map(str::to_owned);
+    match (role, &tenant) {
+        (Role::SpAdmin, Some(_)) => {
+            return Err(ApiError::invalid(
+                "tenant",
+                "not_allowed",
+                "a service-provider admin token belongs to no tenant",
+            ))
+        }
+        (Role::TenantAdmin | Role::TenantViewer, None) => {
+            return Err(ApiError::invalid("tenant", "required", "a tenant token needs `tenant`"))
+        }
+        _ => {}
+    }
+    match (who.role, &tenant) {
+        (Role::SpAdmin, _) => {}
+        (Role::TenantAdmin, Some(t)) if who.tenant.as_ref() == Some(t) => {}
+        (Role::TenantAdmin, Some(_)) => return Err(ApiError::NotFound("tenant")),
+        _ => return Err(ApiError::Forbidden("this token cannot create tokens of that role")),
+    }
+    if let Some(t) = &tenant {
+        state.store.get_tenant(t).await.map_err(super::tenants::not_found)?;
+    }
+    let token = generate_token();
+    let id = Uuid::now_v7();
+    let created = state
+        .store
+        .create_token(&NewToken {
+            id,
+            name,
+            role: role.as_str().into(),
+            tenant_id: tenant.clone(),
+            hash: hash_token(&token),
+        })
+        .await?;
+    if let Some(t) = &tenant {
+        state
+            .store
+            .append_audit(&NewAudit {
+                tenant_id: t.clone(),
+                account_id: None,
+                actor: who.actor(),
+                action: "token.create".into(),
+                changes: json!({"token_id": id, "name": created.name, "role": created.role}),
+            })
+            .await?;
+    }
+    let mut view = serde_json::to_value(&created).map_err(|e| ApiError::Internal(e.to_string()))?;
+    view["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("token"))?;
+    let token = state
+        .store
+        .list_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id && visible(&who, t))
+        .ok_or(ApiError::NotFound("token"))?;
+    state.store.revoke_token(token.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the presented token is (for the CLI and the admin screen).
+pub async fn whoami(who: Principal) -> Json<Value> {
+    Json(json!({
+        "token_id": who.token_id,
+        "name": who.token_name,
+        "role": who.role.as_str(),
+        "tenant": who.tenant,
+    }))
+}

@@ -1,0 +1,114 @@
+//! Bearer-token authentication and role checks. Tokens are random, shown once, and stored
+//! as SHA-256 hashes. A principal bound to one tenant sees other tenants as not found.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Service-provider administrator: every tenant, tenants themselves, entitlements.
+    SpAdmin,
+    /// Administers the accounts of one tenant.
+    TenantAdmin,
+    /// Reads the accounts of one tenant.
+    TenantViewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SpAdmin => "sp_admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::TenantViewer => "tenant_viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: uuid::Uuid,
+    pub token_name: String,
+    pub role: Role,
+    pub tenant: Option<String>,
+}
+
+impl Principal {
+    /// The name audit entries record.
+    pub fn actor(&self) -> String {
+        format!("token:{} ({})", self.token_name, self.token_id)
+    }
+
+    pub fn is_sp_admin(&self) -> bool {
+        self.role == Role::SpAdmin
+    }
+
+    pub fn require_sp_admin(&self) -> Result<(), ApiError> {
+        if self.is_sp_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only a service-provider admin may do this"))
+        }
+    }
+
+    /// May read the tenant's resources. Another tenant answers 404, so its existence stays hidden.
+    pub fn can_read(&self, tenant: &str) -> Result<(), ApiError> {
+        match (&self.role, &self.tenant) {
+            (Role::SpAdmin, _) => Ok(()),
+            (_, Some(own)) if own == tenant => Ok(()),
+            _ => Err(ApiError::NotFound("tenant")),
+        }
+    }
+
+    /// May change the tenant's accounts.
+    pub fn can_write(&self, tenant: &str) -> Result<(), ApiError> {
+        self.can_read(tenant)?;
+        if self.role == Role::TenantViewer {
+            return Err(ApiError::Forbidden("a viewer token cannot change anything"));
+        }
+        Ok(())
+    }
+}
+
+/// A new random API token: `pb_` and 32 random bytes in URL-safe base64.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("pb_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let found = state.store.find_token(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+        let role = Role::parse(&found.role)
+            .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", found.id, found.role)))?;
+        Ok(Principal { token_id: found.id, token_name: found.name, role, tenant: found.tenant_id })
+    }
+}

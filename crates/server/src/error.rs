@@ -1,0 +1,161 @@
+//! API errors as `application/problem+json` (RFC 9457) with a stable `type`, and for input
+//! problems a list of `{field, rule, message}`. Internal errors are logged with context and
+//! answered without internals.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use patchbay_catalog::FieldError;
+use patchbay_store::{Conflict, StoreError};
+use serde::Serialize;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The body is not JSON, or not the expected shape.
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// The body is well-formed but breaks a rule.
+    Validation(Vec<FieldError>),
+    Unauthorized,
+    Forbidden(&'static str),
+    NotFound(&'static str),
+    Conflict {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// `If-Match` named a version that is no longer current.
+    PreconditionFailed {
+        current_version: i64,
+    },
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<i64>,
+}
+
+pub fn field_error(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), rule, message: message.into() }
+}
+
+impl ApiError {
+    pub fn bad_field(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
+        let error = field_error(field, rule, message);
+        ApiError::BadRequest { detail: error.message.clone(), errors: vec![error] }
+    }
+
+    pub fn invalid(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![field_error(field, rule, message)])
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title, detail, errors, current_version) = match &self {
+            ApiError::BadRequest { detail, errors } => {
+                (StatusCode::BAD_REQUEST, "bad-request", "The request is malformed", detail.clone(), errors.as_slice(), None)
+            }
+            ApiError::Validation(errors) => {
+                let detail = match errors.as_slice() {
+                    [one] => format!("{}: {}", one.field, one.message),
+                    many => format!("{} fields are invalid; see `errors`", many.len()),
+                };
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation", "The input is invalid", detail, errors.as_slice(), None)
+            }
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+                "send `Authorization: Bearer <token>` with a valid API token".to_owned(),
+                &[][..],
+                None,
+            ),
+            ApiError::Forbidden(why) => {
+                (StatusCode::FORBIDDEN, "forbidden", "Not allowed", (*why).to_owned(), &[][..], None)
+            }
+            ApiError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"), &[][..], None)
+            }
+            ApiError::Conflict { detail, errors } => {
+                (StatusCode::CONFLICT, "conflict", "Conflict", detail.clone(), errors.as_slice(), None)
+            }
+            ApiError::PreconditionFailed { current_version } => (
+                StatusCode::PRECONDITION_FAILED,
+                "stale",
+                "The resource changed since you read it",
+                format!(
+                    "If-Match names an old version; the current version is {current_version}. Reload, reapply your change, and save again."
+                ),
+                &[][..],
+                Some(*current_version),
+            ),
+            ApiError::Internal(context) => {
+                tracing::error!(error = %context, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the server failed; the error is logged".to_owned(),
+                    &[][..],
+                    None,
+                )
+            }
+        };
+        let body = Problem {
+            kind: format!("urn:patchbay:problem:{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+            current_version,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::VersionMismatch { current } => ApiError::PreconditionFailed { current_version: current },
+            StoreError::Conflict(c) => conflict(c),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn conflict(c: Conflict) -> ApiError {
+    let (field, rule, message) = match c {
+        Conflict::TenantExists => ("id", "unique", "a tenant with this id already exists"),
+        Conflict::NameTaken => ("name", "unique", "another integration account of this tenant has this name (names are compared ignoring case)"),
+        Conflict::SingletonTaken => (
+            "type",
+            "one_per_tenant",
+            "this tenant already has its one account of this kind (one WFM account across WFM and Loxysoft WFM; one SSO account per provider)",
+        ),
+        Conflict::DefaultTaken => (
+            "properties.default_account",
+            "one_default",
+            "another account of this tenant is already the default account; clear its Default account first",
+        ),
+        Conflict::TokenExists => ("token", "unique", "this token already exists"),
+    };
+    ApiError::Conflict { detail: message.to_owned(), errors: vec![field_error(field, rule, message)] }
+}

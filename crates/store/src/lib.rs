@@ -1,0 +1,126 @@
+//! Persistence for patchbay: tenants, integration accounts with their sealed secrets,
+//! the audit trail, API tokens and small metadata values, behind one `Store` trait.
+//! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
+//! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
+
+mod model;
+mod sql;
+
+pub use model::*;
+pub use sql::SqlStore;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// What a store call can fail with. Uniqueness and cardinality rules are enforced by the
+/// database (unique indexes), and surface here as `Conflict`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    #[error("version mismatch: the stored version is {current}")]
+    VersionMismatch { current: i64 },
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url: {0}")]
+    UnsupportedUrl(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// A tenant with this id already exists.
+    TenantExists,
+    /// Another account of the tenant has this name (compared case-insensitively).
+    NameTaken,
+    /// The tenant already has the one account allowed for this singleton group
+    /// (e.g. `wfm` covering the `wfm` and `loxysoft` types, `sso:admin`).
+    SingletonTaken,
+    /// Another account of the tenant is already the default of this group (e.g. `stt`).
+    DefaultTaken,
+    /// A token with this id or hash already exists.
+    TokenExists,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::TenantExists => "tenant exists",
+            Conflict::NameTaken => "name taken",
+            Conflict::SingletonTaken => "singleton taken",
+            Conflict::DefaultTaken => "default taken",
+            Conflict::TokenExists => "token exists",
+        })
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The one persistence interface. Writes that change an account also write their audit
+/// entry in the same transaction, so the trail never misses a change.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    async fn create_tenant(&self, tenant: &NewTenant, actor: &str) -> Result<Tenant>;
+    async fn get_tenant(&self, id: &str) -> Result<Tenant>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// Replaces name and enabled types. `expected_version` (when given) must match.
+    async fn update_tenant(
+        &self,
+        id: &str,
+        update: &TenantUpdate,
+        expected_version: Option<i64>,
+        actor: &str,
+    ) -> Result<Tenant>;
+    /// Deletes the tenant with all its accounts, secrets and tokens (not its audit trail).
+    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()>;
+
+    async fn create_account(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        write: &AccountWrite,
+        actor: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Account>;
+    async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account>;
+    /// Accounts of one tenant ordered by type then name, optionally of one type.
+    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Account>>;
+    /// Replaces everything in `write` (including the full set of sealed secrets) and bumps
+    /// the version by one.
+    async fn update_account(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        write: &AccountWrite,
+        expected_version: Option<i64>,
+        actor: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Account>;
+    async fn delete_account(&self, tenant: &str, id: Uuid, expected_version: Option<i64>, actor: &str) -> Result<()>;
+    /// Stores the last connection-test result of an account (does not bump its version)
+    /// and appends an audit entry with `action = "test"`.
+    async fn record_test_result(&self, tenant: &str, id: Uuid, result: &serde_json::Value, actor: &str) -> Result<()>;
+
+    /// Appends an audit entry that is not tied to a write above.
+    async fn append_audit(&self, entry: &NewAudit) -> Result<()>;
+    /// Newest first; `before` pages by audit id.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken>;
+    /// The token with this hash, unless revoked.
+    async fn find_token(&self, hash: &[u8]) -> Result<Option<ApiToken>>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, id: Uuid) -> Result<()>;
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+}

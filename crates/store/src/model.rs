@@ -1,0 +1,127 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub type Timestamp = DateTime<Utc>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenant {
+    pub id: String,
+    pub name: String,
+    pub enabled_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantUpdate {
+    pub name: String,
+    pub enabled_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// Gated integration types the service provider enabled for this tenant, sorted.
+    pub enabled_types: Vec<String>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One secret property, sealed by the vault. The store never sees it in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub field: String,
+    pub key_id: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// The writable state of an account (create and full update).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountWrite {
+    pub type_key: String,
+    pub provider: String,
+    pub name: String,
+    pub enabled: bool,
+    /// Non-secret properties only.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// The complete set of sealed secrets of the account after this write.
+    pub secrets: Vec<SealedSecret>,
+    /// Cardinality group this account occupies, e.g. `wfm` or `sso:admin`; at most one
+    /// account per tenant per group (unique index).
+    pub singleton_key: Option<String>,
+    /// Default-account group this account is the default of, e.g. `stt`; at most one per
+    /// tenant per group (unique index).
+    pub default_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub type_key: String,
+    pub provider: String,
+    pub name: String,
+    pub enabled: bool,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Sorted by field.
+    pub secrets: Vec<SealedSecret>,
+    pub singleton_key: Option<String>,
+    pub default_key: Option<String>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub updated_at: Timestamp,
+    pub updated_by: String,
+    pub last_test: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    pub tenant_id: String,
+    pub account_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub changes: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub tenant_id: String,
+    pub account_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub changes: serde_json::Value,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub tenant_id: String,
+    pub account_id: Option<Uuid>,
+    /// Only entries with an id lower than this (paging, newest first).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub name: String,
+    /// `sp_admin`, `tenant_admin`, `tenant_viewer` (the server owns the meaning).
+    pub role: String,
+    pub tenant_id: Option<String>,
+    /// SHA-256 of the token; the token itself is never stored.
+    pub hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    pub tenant_id: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}

@@ -1,0 +1,864 @@
+//! The one `Store` implementation, shared by SQLite and PostgreSQL.
+//!
+//! Each method body is written once and expanded by `with_reader!` / `in_write_tx!` into
+//! one arm per backend, so it is compiled against each concrete pool type. That keeps a
+//! single text of SQL (sqlx accepts `$1` placeholders on SQLite too) without generic
+//! `Database` bounds or the `Any` driver. Queries are checked at run time (no database at
+//! build time); the story tests run the same script against both backends.
+//!
+//! Only column types that both drivers decode to the same Rust type are used: TEXT,
+//! 64-bit integers, BLOB/BYTEA, BOOLEAN and timestamps. JSON and uuids are stored as TEXT.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{SubsecRound, Utc};
+use serde::Serialize;
+use sqlx::error::ErrorKind;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use uuid::Uuid;
+
+use crate::{
+    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, Result,
+    SealedSecret, Store, StoreError, Tenant, TenantUpdate, Timestamp,
+};
+
+/// SQLite read connections. Readers run beside the writer in WAL mode; two cores make more
+/// pointless.
+const SQLITE_READERS: u32 = 4;
+/// PostgreSQL connections, shared by reads and writes.
+const POSTGRES_CONNECTIONS: u32 = 10;
+/// How long SQLite waits for another process's write lock before failing with SQLITE_BUSY.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A `Store` over SQLite or PostgreSQL, chosen by the URL given to [`SqlStore::connect`].
+/// Cloning is cheap and shares the connection pools.
+#[derive(Clone)]
+pub struct SqlStore {
+    pools: Pools,
+}
+
+#[derive(Clone)]
+enum Pools {
+    /// SQLite runs one write transaction at a time. A write pool of exactly one connection
+    /// queues writers in process (async, in order) rather than letting them sleep and
+    /// retry in SQLite's busy handler, which collapses throughput under parallel writes.
+    /// WAL lets the read pool serve reads meanwhile.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Evaluates `$body` with `$pool` bound to the backend's pool for reads.
+macro_rules! with_reader {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pools {
+            Pools::Sqlite { read: $pool, .. } => $body,
+            Pools::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Evaluates `$body` inside a write transaction bound to `$tx` and commits when the body
+/// yields its value; an early `?`/`return` drops the transaction, which rolls it back, so
+/// a change and its audit row land together or not at all.
+///
+/// SQLite starts with `BEGIN IMMEDIATE`, taking the write lock before the first statement:
+/// a deferred transaction that must upgrade from a read lock fails with SQLITE_BUSY at
+/// once instead of waiting when another process holds the write lock.
+macro_rules! in_write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.pools {
+            Pools::Sqlite { write, .. } => {
+                let mut $tx = write.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Pools::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// Inserts the sealed secrets of one account inside `$tx`.
+macro_rules! insert_secrets {
+    ($tx:ident, $account_id:expr, $secrets:expr) => {
+        for secret in $secrets {
+            sqlx::query(
+                "INSERT INTO account_secrets (account_id, field, key_id, sealed) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind($account_id)
+            .bind(&secret.field)
+            .bind(i64::from(secret.key_id))
+            .bind(secret.sealed.as_slice())
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
+/// Appends one audit row inside `$tx` (or on any executor).
+macro_rules! insert_audit {
+    ($executor:expr, $tenant:expr, $account_id:expr, $actor:expr, $action:expr, $changes:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO audit (tenant_id, account_id, actor, action, changes, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind($tenant)
+        .bind($account_id)
+        .bind($actor)
+        .bind($action)
+        .bind($changes.to_string())
+        .bind($at)
+        .execute($executor)
+        .await?
+    };
+}
+
+/// After a conditional write matched no row, tells why: the row is gone (`NotFound`) or
+/// its version moved on (`VersionMismatch`). `$sql` selects the current version.
+macro_rules! missing_or_stale {
+    ($tx:ident, $sql:expr $(, $arg:expr)*) => {{
+        let current: Option<i64> = sqlx::query_scalar($sql)
+            $(.bind($arg))*
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match current {
+            Some(current) => StoreError::VersionMismatch { current },
+            None => StoreError::NotFound,
+        }
+    }};
+}
+
+/// Account columns joined with their secrets: one statement reads an account (or a whole
+/// list) with its secrets from one snapshot, with no query per account.
+macro_rules! select_accounts {
+    () => {
+        "SELECT a.id, a.tenant_id, a.type_key, a.provider, a.name, a.enabled, a.properties, \
+         a.singleton_key, a.default_key, a.version, a.created_at, a.created_by, a.updated_at, \
+         a.updated_by, a.last_test, \
+         s.field AS secret_field, s.key_id AS secret_key_id, s.sealed AS secret_sealed \
+         FROM accounts a LEFT JOIN account_secrets s ON s.account_id = a.id "
+    };
+}
+
+macro_rules! select_tenants {
+    () => {
+        "SELECT id, name, enabled_types, version, created_at, updated_at FROM tenants "
+    };
+}
+
+macro_rules! select_tokens {
+    () => {
+        "SELECT id, name, role, tenant_id, created_at, revoked_at FROM tokens "
+    };
+}
+
+impl SqlStore {
+    /// Opens `sqlite://PATH` (creating the file if missing) or `postgres://` /
+    /// `postgresql://`, and brings the schema up to date with that backend's migrations.
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        let pools = if url.starts_with("sqlite:") {
+            connect_sqlite(url).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new().max_connections(POSTGRES_CONNECTIONS).connect(url).await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Pools::Postgres(pool)
+        } else {
+            // Only the scheme: the rest of a URL may carry a password.
+            let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+            return Err(StoreError::UnsupportedUrl(format!(
+                "scheme {scheme:?}; expected sqlite://, postgres:// or postgresql://"
+            )));
+        };
+        Ok(SqlStore { pools })
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<Pools> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let write = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
+    sqlx::migrate!("migrations/sqlite").run(&write).await?;
+    let read = SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options).await?;
+    Ok(Pools::Sqlite { read, write })
+}
+
+/// Now, truncated to microseconds: PostgreSQL keeps no more, so a value written and read
+/// back compares equal on both backends.
+fn now() -> Timestamp {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// JSON text of a value the store writes. The values passed here (JSON values, string
+/// lists) serialize infallibly: every map key is a string.
+fn json_text(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("JSON values and string lists always serialize")
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn parse_uuid(column: &str, text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Unique-index names (PostgreSQL reports the index) and column lists (SQLite reports
+/// "UNIQUE constraint failed: <columns>") of each uniqueness rule.
+const UNIQUE_RULES: &[(&str, &str, Conflict)] = &[
+    ("accounts_name_key", "accounts.tenant_id, accounts.name_key", Conflict::NameTaken),
+    ("accounts_singleton_key", "accounts.tenant_id, accounts.singleton_key", Conflict::SingletonTaken),
+    ("accounts_default_key", "accounts.tenant_id, accounts.default_key", Conflict::DefaultTaken),
+    ("tenants_pkey", "tenants.id", Conflict::TenantExists),
+    ("tokens_pkey", "tokens.id", Conflict::TokenExists),
+    ("tokens_hash_key", "tokens.hash", Conflict::TokenExists),
+];
+
+/// Maps a failed write: a broken uniqueness rule becomes its `Conflict`; a broken foreign
+/// key becomes `NotFound`, since the only references a caller can get wrong are to a
+/// tenant that does not exist.
+fn write_err(error: sqlx::Error) -> StoreError {
+    let Some(db) = error.as_database_error() else {
+        return StoreError::Backend(error);
+    };
+    match db.kind() {
+        ErrorKind::UniqueViolation => {
+            let rule = match db.constraint() {
+                Some(name) => UNIQUE_RULES.iter().find(|(pg, _, _)| *pg == name),
+                None => db
+                    .message()
+                    .strip_prefix("UNIQUE constraint failed: ")
+                    .and_then(|cols| UNIQUE_RULES.iter().find(|(_, lite, _)| *lite == cols)),
+            };
+            match rule {
+                Some((_, _, conflict)) => StoreError::Conflict(conflict.clone()),
+                None => StoreError::Backend(error),
+            }
+        }
+        ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+        _ => StoreError::Backend(error),
+    }
+}
+
+fn sorted_secrets(secrets: &[SealedSecret]) -> Vec<SealedSecret> {
+    let mut secrets = secrets.to_vec();
+    secrets.sort_by(|a, b| a.field.cmp(&b.field));
+    secrets
+}
+
+/// Sorted and without duplicates, as `Tenant::enabled_types` promises.
+fn normalized_types(types: &[String]) -> Vec<String> {
+    let mut types = types.to_vec();
+    types.sort();
+    types.dedup();
+    types
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: String,
+    name: String,
+    enabled_types: String,
+    version: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TenantRow {
+    fn into_tenant(self) -> Result<Tenant> {
+        Ok(Tenant {
+            enabled_types: parse_json("tenants.enabled_types", &self.enabled_types)?,
+            id: self.id,
+            name: self.name,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// One row of `select_accounts!`: an account with one of its secrets (or none).
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: String,
+    tenant_id: String,
+    type_key: String,
+    provider: String,
+    name: String,
+    enabled: bool,
+    properties: String,
+    singleton_key: Option<String>,
+    default_key: Option<String>,
+    version: i64,
+    created_at: Timestamp,
+    created_by: String,
+    updated_at: Timestamp,
+    updated_by: String,
+    last_test: Option<String>,
+    secret_field: Option<String>,
+    secret_key_id: Option<i64>,
+    secret_sealed: Option<Vec<u8>>,
+}
+
+impl AccountRow {
+    fn take_secret(&mut self) -> Result<Option<SealedSecret>> {
+        let (Some(field), Some(key_id), Some(sealed)) =
+            (self.secret_field.take(), self.secret_key_id.take(), self.secret_sealed.take())
+        else {
+            return Ok(None);
+        };
+        let key_id =
+            u32::try_from(key_id).map_err(|_| StoreError::Corrupt(format!("account_secrets.key_id {key_id}")))?;
+        Ok(Some(SealedSecret { field, key_id, sealed }))
+    }
+
+    fn into_account(self, id: Uuid) -> Result<Account> {
+        Ok(Account {
+            id,
+            tenant_id: self.tenant_id,
+            type_key: self.type_key,
+            provider: self.provider,
+            name: self.name,
+            enabled: self.enabled,
+            properties: parse_json("accounts.properties", &self.properties)?,
+            secrets: Vec::new(),
+            singleton_key: self.singleton_key,
+            default_key: self.default_key,
+            version: self.version,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+            last_test: self.last_test.as_deref().map(|text| parse_json("accounts.last_test", text)).transpose()?,
+        })
+    }
+}
+
+/// Folds joined rows into accounts. Rows of one account are adjacent because every query
+/// orders by a key unique per account.
+fn group_accounts(rows: Vec<AccountRow>) -> Result<Vec<Account>> {
+    let mut accounts: Vec<Account> = Vec::new();
+    for mut row in rows {
+        let id = parse_uuid("accounts.id", &row.id)?;
+        let secret = row.take_secret()?;
+        match accounts.last_mut() {
+            Some(last) if last.id == id => last.secrets.extend(secret),
+            _ => {
+                let mut account = row.into_account(id)?;
+                account.secrets.extend(secret);
+                accounts.push(account);
+            }
+        }
+    }
+    for account in &mut accounts {
+        account.secrets.sort_by(|a, b| a.field.cmp(&b.field));
+    }
+    Ok(accounts)
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    tenant_id: String,
+    account_id: Option<String>,
+    actor: String,
+    action: String,
+    changes: String,
+    at: Timestamp,
+}
+
+impl AuditRow {
+    fn into_entry(self) -> Result<AuditEntry> {
+        Ok(AuditEntry {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            account_id: self.account_id.as_deref().map(|text| parse_uuid("audit.account_id", text)).transpose()?,
+            actor: self.actor,
+            action: self.action,
+            changes: parse_json("audit.changes", &self.changes)?,
+            at: self.at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    name: String,
+    role: String,
+    tenant_id: Option<String>,
+    created_at: Timestamp,
+    revoked_at: Option<Timestamp>,
+}
+
+impl TokenRow {
+    fn into_token(self) -> Result<ApiToken> {
+        Ok(ApiToken {
+            id: parse_uuid("tokens.id", &self.id)?,
+            name: self.name,
+            role: self.role,
+            tenant_id: self.tenant_id,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        with_reader!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &NewTenant, actor: &str) -> Result<Tenant> {
+        let now = now();
+        let created = Tenant {
+            id: tenant.id.clone(),
+            name: tenant.name.clone(),
+            enabled_types: normalized_types(&tenant.enabled_types),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let changes = serde_json::json!({
+            "name": created.name,
+            "enabled_types": created.enabled_types,
+        });
+        in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO tenants (id, name, enabled_types, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(&created.id)
+            .bind(&created.name)
+            .bind(json_text(&created.enabled_types))
+            .bind(created.version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+            insert_audit!(&mut *tx, &created.id, None::<&str>, actor, "tenant.create", changes, now);
+        });
+        Ok(created)
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Tenant> {
+        let row: Option<TenantRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_tenants!(), "WHERE id = $1")).bind(id).fetch_optional(pool).await?
+        });
+        row.ok_or(StoreError::NotFound)?.into_tenant()
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let rows: Vec<TenantRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_tenants!(), "ORDER BY id")).fetch_all(pool).await?
+        });
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn update_tenant(
+        &self,
+        id: &str,
+        update: &TenantUpdate,
+        expected_version: Option<i64>,
+        actor: &str,
+    ) -> Result<Tenant> {
+        let now = now();
+        let enabled_types = normalized_types(&update.enabled_types);
+        let changes = serde_json::json!({
+            "name": update.name,
+            "enabled_types": enabled_types,
+        });
+        let (version, created_at): (i64, Timestamp) = in_write_tx!(self, |tx| {
+            let updated = sqlx::query_as(
+                "UPDATE tenants SET name = $2, enabled_types = $3, version = version + 1, \
+                 updated_at = $4 WHERE id = $1 AND ($5 IS NULL OR version = $5) \
+                 RETURNING version, created_at",
+            )
+            .bind(id)
+            .bind(&update.name)
+            .bind(json_text(&enabled_types))
+            .bind(now)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(write_err)?;
+            let Some(updated) = updated else {
+                return Err(missing_or_stale!(tx, "SELECT version FROM tenants WHERE id = $1", id));
+            };
+            insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.update", changes, now);
+            updated
+        });
+        Ok(Tenant { id: id.to_owned(), name: update.name.clone(), enabled_types, version, created_at, updated_at: now })
+    }
+
+    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()> {
+        let now = now();
+        in_write_tx!(self, |tx| {
+            let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.delete", serde_json::json!({}), now);
+        });
+        Ok(())
+    }
+
+    async fn create_account(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        write: &AccountWrite,
+        actor: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Account> {
+        let now = now();
+        let id_text = id.to_string();
+        let account = Account {
+            id,
+            tenant_id: tenant.to_owned(),
+            type_key: write.type_key.clone(),
+            provider: write.provider.clone(),
+            name: write.name.clone(),
+            enabled: write.enabled,
+            properties: write.properties.clone(),
+            secrets: sorted_secrets(&write.secrets),
+            singleton_key: write.singleton_key.clone(),
+            default_key: write.default_key.clone(),
+            version: 1,
+            created_at: now,
+            created_by: actor.to_owned(),
+            updated_at: now,
+            updated_by: actor.to_owned(),
+            last_test: None,
+        };
+        in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO accounts (id, tenant_id, type_key, provider, name, name_key, \
+                 enabled, properties, singleton_key, default_key, version, created_at, \
+                 created_by, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $13)",
+            )
+            .bind(&id_text)
+            .bind(tenant)
+            .bind(&write.type_key)
+            .bind(&write.provider)
+            .bind(&write.name)
+            .bind(write.name.to_lowercase())
+            .bind(write.enabled)
+            .bind(json_text(&write.properties))
+            .bind(write.singleton_key.as_deref())
+            .bind(write.default_key.as_deref())
+            .bind(account.version)
+            .bind(now)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+            insert_secrets!(tx, &id_text, &write.secrets);
+            insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "create", changes, now);
+        });
+        Ok(account)
+    }
+
+    async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account> {
+        let rows: Vec<AccountRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_accounts!(), "WHERE a.tenant_id = $1 AND a.id = $2"))
+                .bind(tenant)
+                .bind(id.to_string())
+                .fetch_all(pool)
+                .await?
+        });
+        group_accounts(rows)?.pop().ok_or(StoreError::NotFound)
+    }
+
+    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Account>> {
+        let rows: Vec<AccountRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(
+                select_accounts!(),
+                "WHERE a.tenant_id = $1 AND ($2 IS NULL OR a.type_key = $2) \
+                 ORDER BY a.type_key, a.name_key"
+            ))
+            .bind(tenant)
+            .bind(type_key)
+            .fetch_all(pool)
+            .await?
+        });
+        group_accounts(rows)
+    }
+
+    async fn update_account(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        write: &AccountWrite,
+        expected_version: Option<i64>,
+        actor: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Account> {
+        let now = now();
+        let id_text = id.to_string();
+        let (version, created_at, created_by, last_test): (i64, Timestamp, String, Option<String>) =
+            in_write_tx!(self, |tx| {
+                let updated = sqlx::query_as(
+                    "UPDATE accounts SET type_key = $3, provider = $4, name = $5, name_key = $6, \
+                     enabled = $7, properties = $8, singleton_key = $9, default_key = $10, \
+                     version = version + 1, updated_at = $11, updated_by = $12 \
+                     WHERE tenant_id = $1 AND id = $2 AND ($13 IS NULL OR version = $13) \
+                     RETURNING version, created_at, created_by, last_test",
+                )
+                .bind(tenant)
+                .bind(&id_text)
+                .bind(&write.type_key)
+                .bind(&write.provider)
+                .bind(&write.name)
+                .bind(write.name.to_lowercase())
+                .bind(write.enabled)
+                .bind(json_text(&write.properties))
+                .bind(write.singleton_key.as_deref())
+                .bind(write.default_key.as_deref())
+                .bind(now)
+                .bind(actor)
+                .bind(expected_version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(write_err)?;
+                let Some(updated) = updated else {
+                    return Err(missing_or_stale!(
+                        tx,
+                        "SELECT version FROM accounts WHERE tenant_id = $1 AND id = $2",
+                        tenant,
+                        &id_text
+                    ));
+                };
+                sqlx::query("DELETE FROM account_secrets WHERE account_id = $1")
+                    .bind(&id_text)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_secrets!(tx, &id_text, &write.secrets);
+                insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "update", changes, now);
+                updated
+            });
+        Ok(Account {
+            id,
+            tenant_id: tenant.to_owned(),
+            type_key: write.type_key.clone(),
+            provider: write.provider.clone(),
+            name: write.name.clone(),
+            enabled: write.enabled,
+            properties: write.properties.clone(),
+            secrets: sorted_secrets(&write.secrets),
+            singleton_key: write.singleton_key.clone(),
+            default_key: write.default_key.clone(),
+            version,
+            created_at,
+            created_by,
+            updated_at: now,
+            updated_by: actor.to_owned(),
+            last_test: last_test.as_deref().map(|text| parse_json("accounts.last_test", text)).transpose()?,
+        })
+    }
+
+    async fn delete_account(&self, tenant: &str, id: Uuid, expected_version: Option<i64>, actor: &str) -> Result<()> {
+        let now = now();
+        let id_text = id.to_string();
+        in_write_tx!(self, |tx| {
+            let deleted = sqlx::query(
+                "DELETE FROM accounts \
+                 WHERE tenant_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
+            )
+            .bind(tenant)
+            .bind(&id_text)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(missing_or_stale!(
+                    tx,
+                    "SELECT version FROM accounts WHERE tenant_id = $1 AND id = $2",
+                    tenant,
+                    &id_text
+                ));
+            }
+            insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "delete", serde_json::json!({}), now);
+        });
+        Ok(())
+    }
+
+    async fn record_test_result(&self, tenant: &str, id: Uuid, result: &serde_json::Value, actor: &str) -> Result<()> {
+        let now = now();
+        let id_text = id.to_string();
+        in_write_tx!(self, |tx| {
+            let updated = sqlx::query("UPDATE accounts SET last_test = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(&id_text)
+                .bind(result.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "test", result, now);
+        });
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &NewAudit) -> Result<()> {
+        let now = now();
+        let account_id = entry.account_id.map(|id| id.to_string());
+        in_write_tx!(self, |tx| {
+            insert_audit!(
+                &mut *tx,
+                &entry.tenant_id,
+                account_id.as_deref(),
+                &entry.actor,
+                &entry.action,
+                entry.changes,
+                now
+            );
+        });
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        // Two statements rather than `($n IS NULL OR account_id = $n)`, so each can use its
+        // own index and stop after `limit` rows.
+        let before = query.before.unwrap_or(i64::MAX);
+        let limit = query.limit.max(0);
+        let account_id = query.account_id.map(|id| id.to_string());
+        let rows: Vec<AuditRow> = with_reader!(self, |pool| match &account_id {
+            None => {
+                sqlx::query_as(
+                    "SELECT id, tenant_id, account_id, actor, action, changes, at FROM audit \
+                     WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                )
+                .bind(&query.tenant_id)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Some(account_id) => {
+                sqlx::query_as(
+                    "SELECT id, tenant_id, account_id, actor, action, changes, at FROM audit \
+                     WHERE tenant_id = $1 AND account_id = $4 AND id < $2 \
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .bind(&query.tenant_id)
+                .bind(before)
+                .bind(limit)
+                .bind(account_id)
+                .fetch_all(pool)
+                .await?
+            }
+        });
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken> {
+        let now = now();
+        in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO tokens (id, name, role, tenant_id, hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token.id.to_string())
+            .bind(&token.name)
+            .bind(&token.role)
+            .bind(token.tenant_id.as_deref())
+            .bind(token.hash.as_slice())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+        });
+        Ok(ApiToken {
+            id: token.id,
+            name: token.name.clone(),
+            role: token.role.clone(),
+            tenant_id: token.tenant_id.clone(),
+            created_at: now,
+            revoked_at: None,
+        })
+    }
+
+    async fn find_token(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
+        let row: Option<TokenRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_tokens!(), "WHERE hash = $1 AND revoked_at IS NULL"))
+                .bind(hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(TokenRow::into_token).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        let rows: Vec<TokenRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_tokens!(), "ORDER BY created_at, id")).fetch_all(pool).await?
+        });
+        rows.into_iter().map(TokenRow::into_token).collect()
+    }
+
+    async fn revoke_token(&self, id: Uuid) -> Result<()> {
+        let now = now();
+        // Revoking twice keeps the first revocation time.
+        let revoked = in_write_tx!(self, |tx| {
+            sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+                .bind(id.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        if revoked == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(pool).await?
+        }))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,595 @@
+//! The store's story, told once and run against every backend `common::backends` yields.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use patchbay_store::{
+    Account, AccountWrite, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, SealedSecret, SqlStore,
+    Store, StoreError, TenantUpdate,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use common::{backends, Backend};
+
+const ACTOR: &str = "tester";
+
+fn new_tenant(id: &str) -> NewTenant {
+    NewTenant {
+        id: id.to_owned(),
+        name: format!("Tenant {id}"),
+        enabled_types: vec!["wfm".to_owned(), "loxysoft".to_owned()],
+    }
+}
+
+fn secret(field: &str, key_id: u32, sealed: &[u8]) -> SealedSecret {
+    SealedSecret { field: field.to_owned(), key_id, sealed: sealed.to_vec() }
+}
+
+fn write(type_key: &str, name: &str) -> AccountWrite {
+    let mut properties = serde_json::Map::new();
+    properties.insert("region".to_owned(), json!("eu-west"));
+    properties.insert("port".to_owned(), json!(443));
+    AccountWrite {
+        type_key: type_key.to_owned(),
+        provider: format!("{type_key}-provider"),
+        name: name.to_owned(),
+        enabled: true,
+        properties,
+        secrets: vec![secret("api_key", 1, b"sealed-api-key")],
+        singleton_key: None,
+        default_key: None,
+    }
+}
+
+fn singleton(type_key: &str, name: &str, group: &str) -> AccountWrite {
+    AccountWrite { singleton_key: Some(group.to_owned()), ..write(type_key, name) }
+}
+
+fn default_of(type_key: &str, name: &str, group: &str) -> AccountWrite {
+    AccountWrite { default_key: Some(group.to_owned()), ..write(type_key, name) }
+}
+
+async fn setup(b: &Backend, tenants: &[&str]) {
+    println!("backend: {}", b.name());
+    for id in tenants {
+        b.store.create_tenant(&new_tenant(id), ACTOR).await.unwrap();
+    }
+}
+
+async fn create(s: &SqlStore, tenant: &str, w: &AccountWrite) -> Result<Account, StoreError> {
+    s.create_account(tenant, Uuid::new_v4(), w, ACTOR, &json!({"name": w.name})).await
+}
+
+async fn audit_of(s: &SqlStore, tenant: &str, account: Option<Uuid>) -> Vec<AuditEntry> {
+    s.list_audit(&AuditQuery { tenant_id: tenant.to_owned(), account_id: account, before: None, limit: 1000 })
+        .await
+        .unwrap()
+}
+
+fn actions(entries: &[AuditEntry]) -> Vec<&str> {
+    entries.iter().map(|e| e.action.as_str()).collect()
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected: Conflict) {
+    match result {
+        Err(StoreError::Conflict(conflict)) => assert_eq!(conflict, expected),
+        other => panic!("expected Conflict({expected:?}), got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(matches!(result, Err(StoreError::NotFound)), "expected NotFound, got {result:?}");
+}
+
+fn assert_version_mismatch<T: std::fmt::Debug>(result: Result<T, StoreError>, current: i64) {
+    match result {
+        Err(StoreError::VersionMismatch { current: got }) => assert_eq!(got, current),
+        other => panic!("expected VersionMismatch {{ current: {current} }}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connect_rejects_unknown_schemes_without_echoing_the_url() {
+    let result = SqlStore::connect("mysql://root:hunter2@localhost/db").await;
+    match result {
+        Err(StoreError::UnsupportedUrl(message)) => {
+            assert!(message.contains("mysql"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        Err(other) => panic!("expected UnsupportedUrl, got {other:?}"),
+        Ok(store) => panic!("connected to {}", store.backend_name()),
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_reruns_no_migration() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        b.store.ping().await.unwrap();
+        let created = create(&b.store, "acme", &write("stt", "Speech")).await.unwrap();
+        let reopened = SqlStore::connect(&b.url).await.unwrap();
+        assert_eq!(reopened.backend_name(), b.name());
+        assert_eq!(reopened.get_account("acme", created.id).await.unwrap(), created);
+    }
+}
+
+#[tokio::test]
+async fn tenants_are_created_read_updated_and_deleted() {
+    for b in backends().await {
+        setup(&b, &[]).await;
+        let s = &b.store;
+        let created = s.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
+        assert_eq!(created.version, 1);
+        assert_eq!(created.enabled_types, ["loxysoft", "wfm"], "sorted");
+        assert_eq!(s.get_tenant("acme").await.unwrap(), created);
+        assert_conflict(s.create_tenant(&new_tenant("acme"), ACTOR).await, Conflict::TenantExists);
+        s.create_tenant(&new_tenant("beta"), ACTOR).await.unwrap();
+        let ids: Vec<String> = s.list_tenants().await.unwrap().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["acme", "beta"]);
+
+        let update = TenantUpdate {
+            name: "Acme Corp".to_owned(),
+            enabled_types: vec!["stt".to_owned(), "wfm".to_owned(), "stt".to_owned()],
+        };
+        let updated = s.update_tenant("acme", &update, Some(1), ACTOR).await.unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.name, "Acme Corp");
+        assert_eq!(updated.enabled_types, ["stt", "wfm"]);
+        assert_eq!(updated.created_at, created.created_at);
+        assert_eq!(s.get_tenant("acme").await.unwrap(), updated);
+        assert_version_mismatch(s.update_tenant("acme", &update, Some(1), ACTOR).await, 2);
+        assert_not_found(s.update_tenant("nope", &update, None, ACTOR).await);
+        assert_eq!(s.update_tenant("acme", &update, None, ACTOR).await.unwrap().version, 3);
+
+        s.delete_tenant("acme", ACTOR).await.unwrap();
+        assert_not_found(s.get_tenant("acme").await);
+        assert_not_found(s.delete_tenant("acme", ACTOR).await);
+        let trail = audit_of(s, "acme", None).await;
+        assert_eq!(actions(&trail), ["tenant.delete", "tenant.update", "tenant.update", "tenant.create"]);
+        assert!(trail.iter().all(|e| e.account_id.is_none()));
+        assert_eq!(trail[1].changes["name"], "Acme Corp");
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_created_read_listed_updated_and_deleted() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let id = Uuid::new_v4();
+        let w = write("stt", "Speech");
+        let created = s.create_account("acme", id, &w, ACTOR, &json!({})).await.unwrap();
+        assert_eq!(created.id, id);
+        assert_eq!(created.version, 1);
+        assert_eq!(created.created_at, created.updated_at);
+        assert_eq!(created.last_test, None);
+        assert_eq!(s.get_account("acme", id).await.unwrap(), created);
+        assert_not_found(s.get_account("acme", Uuid::new_v4()).await);
+        assert_not_found(create(s, "no-such-tenant", &write("stt", "X")).await);
+
+        for (type_key, name) in [("wfm", "zeta"), ("stt", "alpha"), ("stt", "Beta")] {
+            create(s, "acme", &write(type_key, name)).await.unwrap();
+        }
+        let listed: Vec<(String, String)> =
+            s.list_accounts("acme", None).await.unwrap().into_iter().map(|a| (a.type_key, a.name)).collect();
+        let expected = [("stt", "alpha"), ("stt", "Beta"), ("stt", "Speech"), ("wfm", "zeta")]
+            .map(|(t, n)| (t.to_owned(), n.to_owned()));
+        assert_eq!(listed, expected, "by type, then case-insensitive name");
+        let stt = s.list_accounts("acme", Some("stt")).await.unwrap();
+        assert_eq!(stt.len(), 3);
+        assert!(stt.iter().all(|a| a.type_key == "stt"));
+        assert!(s.list_accounts("acme", Some("crm")).await.unwrap().is_empty());
+
+        let mut changed = w.clone();
+        changed.name = "Speech EU".to_owned();
+        changed.enabled = false;
+        changed.properties.insert("region".to_owned(), json!("eu-north"));
+        let updated = s.update_account("acme", id, &changed, Some(1), "editor", &json!({"name": 1})).await.unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.name, "Speech EU");
+        assert!(!updated.enabled);
+        assert_eq!(updated.created_at, created.created_at);
+        assert_eq!(updated.created_by, ACTOR);
+        assert_eq!(updated.updated_by, "editor");
+        assert!(updated.updated_at >= created.updated_at);
+        assert_eq!(s.get_account("acme", id).await.unwrap(), updated);
+        assert_eq!(s.update_account("acme", id, &changed, None, ACTOR, &json!({})).await.unwrap().version, 3);
+
+        s.delete_account("acme", id, Some(3), ACTOR).await.unwrap();
+        assert_not_found(s.get_account("acme", id).await);
+        assert_not_found(s.delete_account("acme", id, None, ACTOR).await);
+        assert_not_found(s.update_account("acme", id, &changed, None, ACTOR, &json!({})).await);
+        assert_eq!(s.list_accounts("acme", None).await.unwrap().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn names_are_unique_per_tenant_ignoring_case_including_unicode() {
+    for b in backends().await {
+        setup(&b, &["acme", "beta"]).await;
+        let s = &b.store;
+        create(s, "acme", &write("stt", "Main")).await.unwrap();
+        assert_conflict(create(s, "acme", &write("wfm", "MAIN")).await, Conflict::NameTaken);
+        create(s, "acme", &write("stt", "Ärger")).await.unwrap();
+        assert_conflict(create(s, "acme", &write("stt", "ärger")).await, Conflict::NameTaken);
+        // Another tenant may reuse the name.
+        create(s, "beta", &write("stt", "main")).await.unwrap();
+
+        let other = create(s, "acme", &write("stt", "Other")).await.unwrap();
+        assert_conflict(
+            s.update_account("acme", other.id, &write("stt", "ÄRGER"), None, ACTOR, &json!({})).await,
+            Conflict::NameTaken,
+        );
+        assert_eq!(s.get_account("acme", other.id).await.unwrap(), other);
+        // Changing only the case of its own name is no conflict.
+        let renamed =
+            s.update_account("acme", other.id, &write("stt", "OTHER"), None, ACTOR, &json!({})).await.unwrap();
+        assert_eq!(renamed.name, "OTHER");
+    }
+}
+
+#[tokio::test]
+async fn singleton_and_default_groups_admit_one_account_each() {
+    for b in backends().await {
+        setup(&b, &["acme", "beta"]).await;
+        let s = &b.store;
+        create(s, "acme", &singleton("wfm", "Calabrio", "wfm")).await.unwrap();
+        assert_conflict(create(s, "acme", &singleton("loxysoft", "Loxy", "wfm")).await, Conflict::SingletonTaken);
+        create(s, "acme", &singleton("sso", "Admin SSO", "sso:admin")).await.unwrap();
+        create(s, "beta", &singleton("loxysoft", "Loxy", "wfm")).await.unwrap();
+        // Accounts outside any group never collide.
+        create(s, "acme", &write("crm", "One")).await.unwrap();
+        create(s, "acme", &write("crm", "Two")).await.unwrap();
+
+        let first = create(s, "acme", &default_of("stt", "Google", "stt")).await.unwrap();
+        assert_conflict(create(s, "acme", &default_of("stt", "Azure", "stt")).await, Conflict::DefaultTaken);
+        let second = create(s, "acme", &write("stt", "Azure")).await.unwrap();
+        assert_conflict(
+            s.update_account("acme", second.id, &default_of("stt", "Azure", "stt"), None, ACTOR, &json!({})).await,
+            Conflict::DefaultTaken,
+        );
+        // Handing the default over: the first lets go, then the second takes it.
+        s.update_account("acme", first.id, &write("stt", "Google"), None, ACTOR, &json!({})).await.unwrap();
+        let second = s
+            .update_account("acme", second.id, &default_of("stt", "Azure", "stt"), None, ACTOR, &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(second.default_key.as_deref(), Some("stt"));
+    }
+}
+
+/// Runs `tasks` concurrent creates of `make(i)` and returns the successes and the errors.
+async fn race(store: &SqlStore, tasks: usize, make: impl Fn(usize) -> AccountWrite) -> (usize, Vec<StoreError>) {
+    let store = Arc::new(store.clone());
+    let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let (store, barrier, w) = (store.clone(), barrier.clone(), make(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                create(&store, "acme", &w).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut errors = Vec::new();
+    for result in futures::future::join_all(handles).await {
+        match result.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_creates_admit_exactly_one_per_rule() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let (ok, errors) = race(s, 16, |i| singleton("wfm", &format!("WFM {i}"), "wfm")).await;
+        assert_eq!(ok, 1, "{errors:?}");
+        assert_eq!(errors.len(), 15);
+        assert!(errors.iter().all(|e| matches!(e, StoreError::Conflict(Conflict::SingletonTaken))), "{errors:?}");
+
+        let (ok, errors) = race(s, 16, |i| {
+            let name = if i % 2 == 0 { "Shared" } else { "SHARED" };
+            write("stt", name)
+        })
+        .await;
+        assert_eq!(ok, 1, "{errors:?}");
+        assert!(errors.iter().all(|e| matches!(e, StoreError::Conflict(Conflict::NameTaken))), "{errors:?}");
+
+        let (ok, errors) = race(s, 16, |i| write("crm", &format!("CRM {i}"))).await;
+        assert_eq!(ok, 16, "{errors:?}");
+        assert_eq!(s.list_accounts("acme", None).await.unwrap().len(), 18);
+        assert_eq!(audit_of(s, "acme", None).await.len(), 1 + 18, "one per create");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_version_changes_nothing() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let created = create(s, "acme", &write("stt", "Speech")).await.unwrap();
+        let updated =
+            s.update_account("acme", created.id, &write("stt", "Speech 2"), Some(1), ACTOR, &json!({})).await.unwrap();
+        let trail_before = audit_of(s, "acme", Some(created.id)).await;
+
+        let mut stale = write("stt", "Stale");
+        stale.secrets = vec![secret("other", 9, b"x")];
+        assert_version_mismatch(s.update_account("acme", created.id, &stale, Some(1), ACTOR, &json!({})).await, 2);
+        assert_version_mismatch(s.delete_account("acme", created.id, Some(1), ACTOR).await, 2);
+        assert_eq!(s.get_account("acme", created.id).await.unwrap(), updated);
+        assert_eq!(audit_of(s, "acme", Some(created.id)).await, trail_before);
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_account_is_not_found() {
+    for b in backends().await {
+        setup(&b, &["acme", "beta"]).await;
+        let s = &b.store;
+        let mine = create(s, "acme", &write("stt", "Speech")).await.unwrap();
+        let w = write("stt", "Hijacked");
+        assert_not_found(s.get_account("beta", mine.id).await);
+        assert_not_found(s.update_account("beta", mine.id, &w, None, ACTOR, &json!({})).await);
+        assert_not_found(s.update_account("beta", mine.id, &w, Some(1), ACTOR, &json!({})).await);
+        assert_not_found(s.delete_account("beta", mine.id, None, ACTOR).await);
+        assert_not_found(s.record_test_result("beta", mine.id, &json!({"ok": true}), ACTOR).await);
+        assert!(s.list_accounts("beta", None).await.unwrap().is_empty());
+        assert!(audit_of(s, "beta", None).await.len() == 1, "only tenant.create");
+        assert_eq!(s.get_account("acme", mine.id).await.unwrap(), mine);
+    }
+}
+
+#[tokio::test]
+async fn secrets_round_trip_sorted_and_are_replaced_as_a_set() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let mut w = write("stt", "Speech");
+        w.secrets =
+            vec![secret("zeta", u32::MAX, &every_byte), secret("alpha", 0, b""), secret("mid", 7, b"\0sealed\0")];
+        let created = create(s, "acme", &w).await.unwrap();
+        let fields: Vec<&str> = created.secrets.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["alpha", "mid", "zeta"]);
+        let read = s.get_account("acme", created.id).await.unwrap();
+        assert_eq!(read.secrets, created.secrets);
+        assert_eq!(read.secrets[2].sealed, every_byte);
+        assert_eq!(read.secrets[2].key_id, u32::MAX);
+
+        w.secrets = vec![secret("mid", 8, b"resealed")];
+        let updated = s.update_account("acme", created.id, &w, None, ACTOR, &json!({})).await.unwrap();
+        assert_eq!(updated.secrets, w.secrets);
+        assert_eq!(s.get_account("acme", created.id).await.unwrap().secrets, w.secrets);
+
+        w.secrets.clear();
+        s.update_account("acme", created.id, &w, None, ACTOR, &json!({})).await.unwrap();
+        let listed = s.list_accounts("acme", None).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].secrets.is_empty());
+        assert_eq!(b.count("SELECT COUNT(*) FROM account_secrets").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn listing_loads_each_accounts_own_secrets() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let mut expected = Vec::new();
+        for i in 0..5u8 {
+            let mut w = write("stt", &format!("Account {i}"));
+            w.secrets = (0..i).map(|j| secret(&format!("f{j}"), u32::from(j), &[i, j])).collect();
+            expected.push(create(s, "acme", &w).await.unwrap());
+        }
+        assert_eq!(s.list_accounts("acme", None).await.unwrap(), expected);
+    }
+}
+
+#[tokio::test]
+async fn audit_rows_commit_with_their_change_and_only_then() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let id = Uuid::new_v4();
+        let w = singleton("wfm", "Calabrio", "wfm");
+        s.create_account("acme", id, &w, "alice", &json!({"created": "Calabrio"})).await.unwrap();
+        s.update_account("acme", id, &w, Some(1), "bob", &json!({"enabled": [true, true]})).await.unwrap();
+        let before_test = s.get_account("acme", id).await.unwrap();
+        let result = json!({"ok": false, "error": "timeout", "ms": 5000});
+        s.record_test_result("acme", id, &result, "carol").await.unwrap();
+        let tested = s.get_account("acme", id).await.unwrap();
+        assert_eq!(tested.last_test.as_ref(), Some(&result));
+        assert_eq!(tested.version, before_test.version, "a test is no edit");
+        assert_eq!(tested.updated_at, before_test.updated_at);
+
+        // Failed writes leave no trace.
+        let rows_before = audit_of(s, "acme", None).await.len();
+        assert!(create(s, "acme", &singleton("loxysoft", "Loxy", "wfm")).await.is_err());
+        assert!(create(s, "acme", &write("stt", "CALABRIO")).await.is_err());
+        assert!(s.update_account("acme", id, &w, Some(1), ACTOR, &json!({})).await.is_err());
+        assert!(s.delete_account("acme", id, Some(1), ACTOR).await.is_err());
+        assert_eq!(audit_of(s, "acme", None).await.len(), rows_before);
+
+        s.delete_account("acme", id, None, "dave").await.unwrap();
+        s.append_audit(&NewAudit {
+            tenant_id: "acme".to_owned(),
+            account_id: None,
+            actor: "erin".to_owned(),
+            action: "export".to_owned(),
+            changes: json!({"format": "csv"}),
+        })
+        .await
+        .unwrap();
+
+        let trail = audit_of(s, "acme", Some(id)).await;
+        assert_eq!(actions(&trail), ["delete", "test", "update", "create"]);
+        let actors: Vec<&str> = trail.iter().map(|e| e.actor.as_str()).collect();
+        assert_eq!(actors, ["dave", "carol", "bob", "alice"]);
+        assert_eq!(trail[0].changes, json!({}));
+        assert_eq!(trail[1].changes, result);
+        assert_eq!(trail[2].changes, json!({"enabled": [true, true]}));
+        assert_eq!(trail[3].changes, json!({"created": "Calabrio"}));
+        assert!(trail.iter().all(|e| e.account_id == Some(id)));
+        assert!(trail.windows(2).all(|w| w[0].id > w[1].id && w[0].at >= w[1].at));
+
+        let all = audit_of(s, "acme", None).await;
+        assert_eq!(actions(&all)[..2], ["export", "delete"]);
+        assert_eq!(all.last().unwrap().action, "tenant.create");
+
+        let page = s
+            .list_audit(&AuditQuery {
+                tenant_id: "acme".to_owned(),
+                account_id: None,
+                before: Some(all[1].id),
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        assert_eq!(page, all[2..4]);
+        let none = s
+            .list_audit(&AuditQuery { tenant_id: "other".to_owned(), account_id: None, before: None, limit: 10 })
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_created_found_by_hash_and_revoked() {
+    for b in backends().await {
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let admin = NewToken {
+            id: Uuid::new_v4(),
+            name: "bootstrap".to_owned(),
+            role: "sp_admin".to_owned(),
+            tenant_id: None,
+            hash: vec![0xAA; 32],
+        };
+        let tenant_token = NewToken {
+            id: Uuid::new_v4(),
+            name: "acme admin".to_owned(),
+            role: "tenant_admin".to_owned(),
+            tenant_id: Some("acme".to_owned()),
+            hash: vec![0xBB; 32],
+        };
+        let created = s.create_token(&admin).await.unwrap();
+        assert_eq!(created.revoked_at, None);
+        s.create_token(&tenant_token).await.unwrap();
+        assert_eq!(s.find_token(&admin.hash).await.unwrap(), Some(created.clone()));
+        assert_eq!(s.find_token(&[0xCC; 32]).await.unwrap(), None);
+
+        assert_conflict(
+            s.create_token(&NewToken { hash: vec![0xDD; 32], ..admin.clone() }).await,
+            Conflict::TokenExists,
+        );
+        assert_conflict(s.create_token(&NewToken { id: Uuid::new_v4(), ..admin.clone() }).await, Conflict::TokenExists);
+        assert_not_found(
+            s.create_token(&NewToken {
+                id: Uuid::new_v4(),
+                tenant_id: Some("no-such-tenant".to_owned()),
+                hash: vec![0xEE; 32],
+                ..admin.clone()
+            })
+            .await,
+        );
+
+        let ids: BTreeSet<Uuid> = s.list_tokens().await.unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(ids, BTreeSet::from([admin.id, tenant_token.id]));
+
+        s.revoke_token(admin.id).await.unwrap();
+        assert_eq!(s.find_token(&admin.hash).await.unwrap(), None);
+        let revoked_at =
+            s.list_tokens().await.unwrap().into_iter().find(|t| t.id == admin.id).unwrap().revoked_at.expect("revoked");
+        s.revoke_token(admin.id).await.unwrap();
+        let again = s.list_tokens().await.unwrap();
+        assert_eq!(
+            again.iter().find(|t| t.id == admin.id).unwrap().revoked_at,
+            Some(revoked_at),
+            "revoking twice keeps the first time"
+        );
+        assert_not_found(s.revoke_token(Uuid::new_v4()).await);
+        assert!(s.find_token(&tenant_token.hash).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn meta_values_are_read_and_overwritten() {
+    for b in backends().await {
+        setup(&b, &[]).await;
+        let s = &b.store;
+        assert_eq!(s.get_meta("vault.key_id").await.unwrap(), None);
+        s.set_meta("vault.key_id", "1").await.unwrap();
+        s.set_meta("other", "x").await.unwrap();
+        assert_eq!(s.get_meta("vault.key_id").await.unwrap().as_deref(), Some("1"));
+        s.set_meta("vault.key_id", "2").await.unwrap();
+        assert_eq!(s.get_meta("vault.key_id").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(s.get_meta("other").await.unwrap().as_deref(), Some("x"));
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_but_not_its_audit() {
+    for b in backends().await {
+        setup(&b, &["acme", "beta"]).await;
+        let s = &b.store;
+        let gone = create(s, "acme", &write("stt", "Speech")).await.unwrap();
+        let kept = create(s, "beta", &write("stt", "Speech")).await.unwrap();
+        let token = NewToken {
+            id: Uuid::new_v4(),
+            name: "acme".to_owned(),
+            role: "tenant_viewer".to_owned(),
+            tenant_id: Some("acme".to_owned()),
+            hash: vec![1; 32],
+        };
+        s.create_token(&token).await.unwrap();
+
+        s.delete_tenant("acme", ACTOR).await.unwrap();
+        assert_not_found(s.get_account("acme", gone.id).await);
+        assert_eq!(s.find_token(&token.hash).await.unwrap(), None);
+        assert!(s.list_tokens().await.unwrap().is_empty());
+        assert_eq!(b.count("SELECT COUNT(*) FROM account_secrets").await, 1);
+        assert_eq!(s.get_account("beta", kept.id).await.unwrap(), kept);
+        assert_eq!(actions(&audit_of(s, "acme", None).await), ["tenant.delete", "create", "tenant.create"]);
+
+        // A tenant of the same id starts empty.
+        s.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
+        assert!(s.list_accounts("acme", None).await.unwrap().is_empty());
+        create(s, "acme", &write("stt", "Speech")).await.unwrap();
+    }
+}
+
+/// The service's write path on SQLite: each create is one transaction with an account, two
+/// secrets and an audit row. Prints the rate; asserts a floor well below the 2,000/s target
+/// so an unoptimized build on a busy CI machine still passes.
+#[tokio::test]
+async fn sqlite_sustains_a_steady_stream_of_creates() {
+    let b = backends().await.swap_remove(0);
+    assert_eq!(b.name(), "sqlite");
+    setup(&b, &["acme"]).await;
+    let mut w = write("stt", "");
+    w.secrets.push(secret("client_secret", 1, &[7; 64]));
+    let count = 2_000;
+    let started = Instant::now();
+    for i in 0..count {
+        w.name = format!("Account {i}");
+        create(&b.store, "acme", &w).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let rate = f64::from(count) / elapsed.as_secs_f64();
+    println!("sqlite: {count} creates in {elapsed:?} ({rate:.0}/s)");
+    let started = Instant::now();
+    let listed = b.store.list_accounts("acme", None).await.unwrap();
+    println!("sqlite: listed {} accounts in {:?}", listed.len(), started.elapsed());
+    assert_eq!(listed.len(), 2_000);
+    assert!(rate >= 500.0, "{rate:.0} creates/s");
+}
