@@ -1,0 +1,250 @@
+//! The account API story, on every backend under test: CRUD with ETags, write-only secrets,
+//! validation that changes nothing, cardinality under parallel requests, entitlements.
+
+use patchbay_testkit::{databases, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
+
+async fn server_with_tenant(db: &patchbay_testkit::TestDatabase) -> TestServer {
+    let server = TestServer::start(db).await;
+    let reply = server.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "name": "Acme"}))).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    server
+}
+
+fn facebook(name: &str) -> Value {
+    json!({
+        "type": "messenger", "provider": "facebook", "name": name,
+        "properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-1"}
+    })
+}
+
+#[tokio::test]
+async fn account_round_trip_honours_etags() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let created = s.call(Method::POST, ACCOUNTS, Some(facebook("Facebook main"))).await;
+        assert_eq!(created.status, 201, "{}: {created:?}", s.backend);
+        assert_eq!(created.etag(), "\"1\"");
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let path = format!("{ACCOUNTS}/{id}");
+        assert_eq!(created.headers["location"], path.as_str());
+        assert_eq!(created.body["secrets"], json!({"token": true, "webhook_verify_token": false}));
+        assert_eq!(created.body["properties"], json!({"page_username": "acme", "page_id": "1234"}));
+
+        let got = s.call(Method::GET, &path, None).await;
+        assert_eq!((got.status, got.etag()), (200, "\"1\"".to_owned()));
+        let listed = s.call(Method::GET, &format!("{ACCOUNTS}?type=messenger"), None).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+        let none = s.call(Method::GET, &format!("{ACCOUNTS}?type=stt"), None).await;
+        assert_eq!(none.body["items"], json!([]));
+
+        let mut edit = facebook("Facebook renamed");
+        edit["properties"]["page_id"] = json!("999");
+        let updated = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", "\"1\"").json(&edit).send().await.unwrap();
+        let updated = patchbay_testkit::Reply::read(updated).await;
+        assert_eq!((updated.status, updated.etag()), (200, "\"2\"".to_owned()), "{updated:?}");
+        assert_eq!(updated.body["name"], "Facebook renamed");
+
+        // A second writer still holding version 1 is refused and changes nothing.
+        edit["name"] = json!("Lost update");
+        let stale = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", "\"1\"").json(&edit).send().await.unwrap();
+        let stale = patchbay_testkit::Reply::read(stale).await;
+        assert_eq!(stale.status, 412, "{stale:?}");
+        assert_eq!(stale.body["current_version"], 2);
+        assert_eq!(s.call(Method::GET, &path, None).await.body["name"], "Facebook renamed");
+        let stale_delete = s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"1\"").send().await.unwrap();
+        assert_eq!(stale_delete.status(), 412);
+
+        let deleted = s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"2\"").send().await.unwrap();
+        assert_eq!(deleted.status(), 204);
+        assert_eq!(s.call(Method::GET, &path, None).await.status, 404);
+        let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
+        let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["delete", "update", "create"]);
+        let update = &audit.body["items"][1]["changes"];
+        assert_eq!(update["name"], json!({"from": "Facebook main", "to": "Facebook renamed"}));
+        assert_eq!(update["properties.page_id"], json!({"from": "1234", "to": "999"}));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_kept_replaced_and_cleared_but_never_shown() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let mut body = facebook("FB");
+        body["properties"]["webhook_verify_token"] = json!("verify-1");
+        let created = s.call(Method::POST, ACCOUNTS, Some(body)).await;
+        let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
+        let keep = json!({"properties": {"page_username": "acme", "page_id": "1234"}});
+        let kept = s.call(Method::PUT, &path, Some(keep)).await;
+        assert_eq!(kept.body["secrets"], json!({"token": true, "webhook_verify_token": true}), "{kept:?}");
+        assert_eq!(kept.body["version"], 1, "omitting secrets is no change");
+
+        let replace = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-2", "webhook_verify_token": null}});
+        let replaced = s.call(Method::PUT, &path, Some(replace)).await;
+        assert_eq!(replaced.body["secrets"], json!({"token": true, "webhook_verify_token": false}));
+        assert_eq!(replaced.body["version"], 2);
+        let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
+        let changes = &audit.body["items"][0]["changes"];
+        assert_eq!(changes["secrets.token"], "replaced");
+        assert_eq!(changes["secrets.webhook_verify_token"], "cleared");
+        assert!(!audit.text.contains("page-token"), "audit shows a secret: {}", audit.text);
+
+        // Sending the stored value again is no change either.
+        let same = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-2"}});
+        assert_eq!(s.call(Method::PUT, &path, Some(same)).await.body["version"], 2);
+
+        let clear_required = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": null}});
+        let refused = s.call(Method::PUT, &path, Some(clear_required)).await;
+        assert_eq!(refused.status, 422);
+        assert_eq!(refused.field_errors(), [("properties.token".to_owned(), "required".to_owned())]);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_changes_nothing() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let cases: Vec<(Value, u16, &str, &str)> = vec![
+            (json!([1, 2]), 400, "", ""),
+            (json!({"type": "messenger", "provider": "line", "name": "L", "colour": "red"}), 400, "colour", "unknown_field"),
+            (json!({"type": "fax", "name": "F"}), 422, "type", "unknown_type"),
+            (json!({"type": "messenger", "provider": "whatsapp", "name": "W"}), 422, "provider", "unknown_provider"),
+            (json!({"type": "messenger", "name": "M"}), 422, "provider", "required"),
+            (json!({"type": 7, "name": "M"}), 400, "type", "type"),
+            (json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": "t", "x": 1}}), 422, "properties.x", "unknown_field"),
+            (json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": 5}}), 422, "properties.token", "type"),
+            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": "80"}}), 422, "properties.port", "type"),
+            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 99999}}), 422, "properties.port", "range"),
+            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 9, "protocol": "UDP"}}), 422, "properties.protocol", "fixed"),
+            (json!({"type": "stt", "provider": "watson", "name": "S", "properties": {"url": "https://stt.example", "username": "u", "password": "p"}}), 422, "properties.url", "url_scheme"),
+            (json!({"type": "aws", "name": "A", "properties": {}}), 422, "type", "not_enabled"),
+            (json!({"type": "messenger", "provider": "line", "name": "", "properties": {"token": "t"}}), 422, "name", "required"),
+            (json!({"type": "messenger", "provider": "line", "name": "L", "enabled": "yes", "properties": {"token": "t"}}), 400, "enabled", "type"),
+        ];
+        for (body, status, field, rule) in cases {
+            let reply = s.call(Method::POST, ACCOUNTS, Some(body.clone())).await;
+            assert_eq!(reply.status, status, "{body}: {reply:?}");
+            assert_eq!(reply.headers["content-type"], "application/problem+json");
+            if !field.is_empty() {
+                assert!(reply.field_errors().contains(&(field.to_owned(), rule.to_owned())), "{body}: {:?}", reply.field_errors());
+            }
+        }
+        let raw = s.request(Method::POST, ACCOUNTS, Some(&s.admin_token)).body("{not json").send().await.unwrap();
+        assert_eq!(raw.status(), 400);
+        assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]));
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "only the tenant's creation: {}", audit.text);
+        s.stop().await;
+    }
+}
+
+async fn parallel_creates(s: &TestServer, bodies: Vec<Value>) -> Vec<patchbay_testkit::Reply> {
+    let calls = bodies.into_iter().map(|b| s.call(Method::POST, ACCOUNTS, Some(b)));
+    futures::future::join_all(calls).await
+}
+
+fn statuses(replies: &[patchbay_testkit::Reply]) -> (usize, usize) {
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let conflicts = replies.iter().filter(|r| r.status == 409).count();
+    (created, conflicts)
+}
+
+#[tokio::test]
+async fn one_wfm_account_per_tenant_even_under_parallel_creates() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let bodies = (0..16)
+            .map(|i| {
+                if i % 2 == 0 {
+                    json!({"type": "wfm", "provider": "http_post", "name": format!("WFM {i}"), "properties": {"url": "https://wfm.example/rta"}})
+                } else {
+                    json!({"type": "loxysoft", "name": format!("Loxysoft {i}"), "properties": {"url": "https://lx.example", "token": "t"}})
+                }
+            })
+            .collect();
+        let replies = parallel_creates(&s, bodies).await;
+        assert_eq!(statuses(&replies), (1, 15), "{}: {replies:?}", s.backend);
+        let conflict = replies.iter().find(|r| r.status == 409).unwrap();
+        assert_eq!(conflict.field_errors(), [("type".to_owned(), "one_per_tenant".to_owned())]);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let names = ["Support Line", "SUPPORT LINE", "support line", "Support line"];
+        let bodies = (0..12).map(|i| json!({"type": "messenger", "provider": "line", "name": names[i % 4], "properties": {"token": "t"}})).collect();
+        let replies = parallel_creates(&s, bodies).await;
+        assert_eq!(statuses(&replies), (1, 11), "{}", s.backend);
+        assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "name");
+        // Another tenant may use the same name.
+        s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "globex"}))).await;
+        let other = s
+            .call(Method::POST, "/api/v1/tenants/globex/integration-accounts", Some(json!({"type": "messenger", "provider": "line", "name": "support line", "properties": {"token": "t"}})))
+            .await;
+        assert_eq!(other.status, 201);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn one_sso_account_per_provider_and_one_default_stt_account() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let sso = |provider: &str, i: usize| json!({"type": "sso", "provider": provider, "name": format!("{provider} {i}")});
+        let replies = parallel_creates(&s, (0..6).map(|i| sso(if i < 3 { "admin" } else { "agent_desktop" }, i)).collect()).await;
+        assert_eq!(statuses(&replies), (2, 4), "{}: {replies:?}", s.backend);
+
+        let stt = |i: usize, default: bool| {
+            json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"), "properties": {"api_key": "k", "default_account": default}})
+        };
+        let replies = parallel_creates(&s, (0..8).map(|i| stt(i, true)).collect()).await;
+        assert_eq!(statuses(&replies), (1, 7));
+        assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "properties.default_account");
+        assert_eq!(s.call(Method::POST, ACCOUNTS, Some(stt(100, false))).await.status, 201, "non-default accounts are many");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn gated_types_follow_the_tenant_entitlements() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let aws = json!({"type": "aws", "name": "Recordings", "properties": {"access_key_id": "AKIAEXAMPLE", "secret_key": "sk", "s3_bucket": "acme-rec"}});
+        let refused = s.call(Method::POST, ACCOUNTS, Some(aws.clone())).await;
+        assert_eq!(refused.field_errors(), [("type".to_owned(), "not_enabled".to_owned())]);
+
+        let bad = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": ["aws", "zendesk"]}))).await;
+        assert_eq!(bad.field_errors(), [("enabled_types[1]".to_owned(), "not_gated".to_owned())]);
+        let enabled = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": ["aws"]}))).await;
+        assert_eq!(enabled.body["enabled_types"], json!(["aws"]), "{enabled:?}");
+        assert_eq!(s.call(Method::POST, ACCOUNTS, Some(aws)).await.status, 201);
+
+        let withdraw = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": []}))).await;
+        assert_eq!(withdraw.status, 409, "a type in use cannot be withdrawn: {withdraw:?}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn catalog_endpoint_serves_every_type_with_schemas() {
+    let db = patchbay_testkit::TestDatabase::sqlite().await;
+    let s = TestServer::start(&db).await;
+    let reply = s.call(Method::GET, "/api/v1/integration-types", None).await;
+    let types = reply.body["items"].as_array().unwrap();
+    assert_eq!(types.len(), 20);
+    let alterra = types.iter().find(|t| t["key"] == "chat_bot").unwrap()["providers"][0].clone();
+    assert_eq!(alterra["key"], "alterra");
+    assert_eq!(alterra["json_schema"]["properties"]["method"]["const"], "POST");
+    assert_eq!(s.request(Method::GET, "/healthz", None).send().await.unwrap().status(), 200);
+    assert_eq!(s.request(Method::GET, "/readyz", None).send().await.unwrap().status(), 200);
+    s.stop().await;
+}
