@@ -4,6 +4,7 @@
 //! in clear beyond checking their shape. The JSON schema, the API validation, the admin
 //! forms and the docs are all derived from here.
 
+pub mod docs;
 mod model;
 mod schema;
 mod spec;

@@ -41,8 +41,20 @@ async fn acme_routes(s: &TestServer) -> Vec<Route> {
         route(Method::GET, format!("{t}/integration-accounts/{a}"), None, false, false),
         route(Method::GET, format!("{t}/integration-accounts/{a}/audit"), None, false, false),
         route(Method::GET, format!("{t}/audit"), None, false, false),
-        route(Method::POST, format!("{t}/integration-accounts"), Some(line(&uuid::Uuid::new_v4().to_string())), true, false),
-        route(Method::PUT, format!("{t}/integration-accounts/{a}"), Some(json!({"name": uuid::Uuid::new_v4().to_string()})), true, false),
+        route(
+            Method::POST,
+            format!("{t}/integration-accounts"),
+            Some(line(&uuid::Uuid::new_v4().to_string())),
+            true,
+            false,
+        ),
+        route(
+            Method::PUT,
+            format!("{t}/integration-accounts/{a}"),
+            Some(json!({"name": uuid::Uuid::new_v4().to_string()})),
+            true,
+            false,
+        ),
         route(Method::DELETE, format!("{t}/integration-accounts/{b}"), None, true, false),
         route(Method::PUT, t.into(), Some(json!({"name": "Acme Inc"})), true, true),
     ]
@@ -90,19 +102,29 @@ async fn every_route_enforces_roles_and_tenant_isolation() {
 
         // An account of globex is not reachable through acme's path, even by id.
         let g = create_account(&s, "globex", "globex line").await;
-        let cross = s.call_as(&acme_admin, Method::GET, &format!("/api/v1/tenants/acme/integration-accounts/{g}"), None).await;
+        let cross =
+            s.call_as(&acme_admin, Method::GET, &format!("/api/v1/tenants/acme/integration-accounts/{g}"), None).await;
         assert_eq!(cross.status, 404);
         let cross_put = s
-            .call_as(&acme_admin, Method::PUT, &format!("/api/v1/tenants/acme/integration-accounts/{g}"), Some(json!({"name": "x"})))
+            .call_as(
+                &acme_admin,
+                Method::PUT,
+                &format!("/api/v1/tenants/acme/integration-accounts/{g}"),
+                Some(json!({"name": "x"})),
+            )
             .await;
         assert_eq!(cross_put.status, 404);
 
         // Tenant-level routes.
         let create_tenant = json!({"id": "initech"});
-        assert_eq!(s.call_as(&acme_admin, Method::POST, "/api/v1/tenants", Some(create_tenant.clone())).await.status, 403);
+        assert_eq!(
+            s.call_as(&acme_admin, Method::POST, "/api/v1/tenants", Some(create_tenant.clone())).await.status,
+            403
+        );
         assert_eq!(s.call_as(&acme_admin, Method::DELETE, "/api/v1/tenants/acme", None).await.status, 403);
         let listed = s.call_as(&acme_viewer, Method::GET, "/api/v1/tenants", None).await;
-        let ids: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> =
+            listed.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["acme"]);
 
         // Tokens: a viewer cannot mint or list; a tenant admin mints only for its tenant.
@@ -118,7 +140,13 @@ async fn every_route_enforces_roles_and_tenant_isolation() {
         assert!(!own.text.contains("\"token\""), "token values are never listed");
 
         // Revocation takes effect.
-        let minted = s.call(Method::POST, "/api/v1/tokens", Some(json!({"name": "temp", "role": "tenant_viewer", "tenant": "acme"}))).await;
+        let minted = s
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(json!({"name": "temp", "role": "tenant_viewer", "tenant": "acme"})),
+            )
+            .await;
         let temp = minted.body["token"].as_str().unwrap().to_owned();
         assert_eq!(s.call_as(&temp, Method::GET, "/api/v1/whoami", None).await.status, 200);
         let id = minted.body["id"].as_str().unwrap();

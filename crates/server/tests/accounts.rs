@@ -43,26 +43,41 @@ async fn account_round_trip_honours_etags() {
 
         let mut edit = facebook("Facebook renamed");
         edit["properties"]["page_id"] = json!("999");
-        let updated = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", "\"1\"").json(&edit).send().await.unwrap();
+        let updated = s
+            .request(Method::PUT, &path, Some(&s.admin_token))
+            .header("if-match", "\"1\"")
+            .json(&edit)
+            .send()
+            .await
+            .unwrap();
         let updated = patchbay_testkit::Reply::read(updated).await;
         assert_eq!((updated.status, updated.etag()), (200, "\"2\"".to_owned()), "{updated:?}");
         assert_eq!(updated.body["name"], "Facebook renamed");
 
         // A second writer still holding version 1 is refused and changes nothing.
         edit["name"] = json!("Lost update");
-        let stale = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", "\"1\"").json(&edit).send().await.unwrap();
+        let stale = s
+            .request(Method::PUT, &path, Some(&s.admin_token))
+            .header("if-match", "\"1\"")
+            .json(&edit)
+            .send()
+            .await
+            .unwrap();
         let stale = patchbay_testkit::Reply::read(stale).await;
         assert_eq!(stale.status, 412, "{stale:?}");
         assert_eq!(stale.body["current_version"], 2);
         assert_eq!(s.call(Method::GET, &path, None).await.body["name"], "Facebook renamed");
-        let stale_delete = s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"1\"").send().await.unwrap();
+        let stale_delete =
+            s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"1\"").send().await.unwrap();
         assert_eq!(stale_delete.status(), 412);
 
-        let deleted = s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"2\"").send().await.unwrap();
+        let deleted =
+            s.request(Method::DELETE, &path, Some(&s.admin_token)).header("if-match", "\"2\"").send().await.unwrap();
         assert_eq!(deleted.status(), 204);
         assert_eq!(s.call(Method::GET, &path, None).await.status, 404);
         let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
-        let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        let actions: Vec<&str> =
+            audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["delete", "update", "create"]);
         let update = &audit.body["items"][1]["changes"];
         assert_eq!(update["name"], json!({"from": "Facebook main", "to": "Facebook renamed"}));
@@ -112,27 +127,76 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         let s = server_with_tenant(&db).await;
         let cases: Vec<(Value, u16, &str, &str)> = vec![
             (json!([1, 2]), 400, "", ""),
-            (json!({"type": "messenger", "provider": "line", "name": "L", "colour": "red"}), 400, "colour", "unknown_field"),
+            (
+                json!({"type": "messenger", "provider": "line", "name": "L", "colour": "red"}),
+                400,
+                "colour",
+                "unknown_field",
+            ),
             (json!({"type": "fax", "name": "F"}), 422, "type", "unknown_type"),
             (json!({"type": "messenger", "provider": "whatsapp", "name": "W"}), 422, "provider", "unknown_provider"),
             (json!({"type": "messenger", "name": "M"}), 422, "provider", "required"),
             (json!({"type": 7, "name": "M"}), 400, "type", "type"),
-            (json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": "t", "x": 1}}), 422, "properties.x", "unknown_field"),
-            (json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": 5}}), 422, "properties.token", "type"),
-            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": "80"}}), 422, "properties.port", "type"),
-            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 99999}}), 422, "properties.port", "range"),
-            (json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 9, "protocol": "UDP"}}), 422, "properties.protocol", "fixed"),
-            (json!({"type": "stt", "provider": "watson", "name": "S", "properties": {"url": "https://stt.example", "username": "u", "password": "p"}}), 422, "properties.url", "url_scheme"),
+            (
+                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": "t", "x": 1}}),
+                422,
+                "properties.x",
+                "unknown_field",
+            ),
+            (
+                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": 5}}),
+                422,
+                "properties.token",
+                "type",
+            ),
+            (
+                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": "80"}}),
+                422,
+                "properties.port",
+                "type",
+            ),
+            (
+                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 99999}}),
+                422,
+                "properties.port",
+                "range",
+            ),
+            (
+                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 9, "protocol": "UDP"}}),
+                422,
+                "properties.protocol",
+                "fixed",
+            ),
+            (
+                json!({"type": "stt", "provider": "watson", "name": "S", "properties": {"url": "https://stt.example", "username": "u", "password": "p"}}),
+                422,
+                "properties.url",
+                "url_scheme",
+            ),
             (json!({"type": "aws", "name": "A", "properties": {}}), 422, "type", "not_enabled"),
-            (json!({"type": "messenger", "provider": "line", "name": "", "properties": {"token": "t"}}), 422, "name", "required"),
-            (json!({"type": "messenger", "provider": "line", "name": "L", "enabled": "yes", "properties": {"token": "t"}}), 400, "enabled", "type"),
+            (
+                json!({"type": "messenger", "provider": "line", "name": "", "properties": {"token": "t"}}),
+                422,
+                "name",
+                "required",
+            ),
+            (
+                json!({"type": "messenger", "provider": "line", "name": "L", "enabled": "yes", "properties": {"token": "t"}}),
+                400,
+                "enabled",
+                "type",
+            ),
         ];
         for (body, status, field, rule) in cases {
             let reply = s.call(Method::POST, ACCOUNTS, Some(body.clone())).await;
             assert_eq!(reply.status, status, "{body}: {reply:?}");
             assert_eq!(reply.headers["content-type"], "application/problem+json");
             if !field.is_empty() {
-                assert!(reply.field_errors().contains(&(field.to_owned(), rule.to_owned())), "{body}: {:?}", reply.field_errors());
+                assert!(
+                    reply.field_errors().contains(&(field.to_owned(), rule.to_owned())),
+                    "{body}: {:?}",
+                    reply.field_errors()
+                );
             }
         }
         let raw = s.request(Method::POST, ACCOUNTS, Some(&s.admin_token)).body("{not json").send().await.unwrap();
@@ -199,17 +263,21 @@ async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates() {
 async fn one_sso_account_per_provider_and_one_default_stt_account() {
     for db in databases().await {
         let s = server_with_tenant(&db).await;
-        let sso = |provider: &str, i: usize| json!({"type": "sso", "provider": provider, "name": format!("{provider} {i}")});
-        let replies = parallel_creates(&s, (0..6).map(|i| sso(if i < 3 { "admin" } else { "agent_desktop" }, i)).collect()).await;
+        let sso =
+            |provider: &str, i: usize| json!({"type": "sso", "provider": provider, "name": format!("{provider} {i}")});
+        let replies =
+            parallel_creates(&s, (0..6).map(|i| sso(if i < 3 { "admin" } else { "agent_desktop" }, i)).collect()).await;
         assert_eq!(statuses(&replies), (2, 4), "{}: {replies:?}", s.backend);
 
-        let stt = |i: usize, default: bool| {
-            json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"), "properties": {"api_key": "k", "default_account": default}})
-        };
+        let stt = |i: usize, default: bool| json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"), "properties": {"api_key": "k", "default_account": default}});
         let replies = parallel_creates(&s, (0..8).map(|i| stt(i, true)).collect()).await;
         assert_eq!(statuses(&replies), (1, 7));
         assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "properties.default_account");
-        assert_eq!(s.call(Method::POST, ACCOUNTS, Some(stt(100, false))).await.status, 201, "non-default accounts are many");
+        assert_eq!(
+            s.call(Method::POST, ACCOUNTS, Some(stt(100, false))).await.status,
+            201,
+            "non-default accounts are many"
+        );
         s.stop().await;
     }
 }

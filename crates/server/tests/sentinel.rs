@@ -54,10 +54,11 @@ async fn database_text(db: &patchbay_testkit::TestDatabase) -> Vec<u8> {
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let mut text = Vec::new();
     for table in ["tenants", "accounts", "account_secrets", "audit", "tokens", "meta"] {
-        let rows: String = sqlx::query_scalar(&format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let rows: String =
+            sqlx::query_scalar(&format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
         text.extend_from_slice(rows.as_bytes());
     }
     text
@@ -67,11 +68,7 @@ async fn database_text(db: &patchbay_testkit::TestDatabase) -> Vec<u8> {
 async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
     let logs = LogBuffer::default();
     let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter("trace").with_writer(move || writer.clone()).with_ansi(false).init();
 
     for db in databases().await {
         let s = TestServer::start(&db).await;
@@ -91,14 +88,16 @@ async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
                     .collect();
                 let name = format!("{} {}", t["key"].as_str().unwrap(), p["key"].as_str().unwrap());
                 let body = json!({"type": t["key"], "provider": p["key"], "name": name, "properties": props});
-                let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body.clone())).await;
+                let created =
+                    s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body.clone())).await;
                 responses.push_str(&created.text);
                 if created.status != 201 {
                     // Singleton groups allow one account (wfm/loxysoft); everything else must save.
                     assert_eq!(created.status, 409, "{name}: {}", created.text);
                     continue;
                 }
-                let path = format!("/api/v1/tenants/acme/integration-accounts/{}", created.body["id"].as_str().unwrap());
+                let path =
+                    format!("/api/v1/tenants/acme/integration-accounts/{}", created.body["id"].as_str().unwrap());
                 // A failed save that carries the secret does not echo it.
                 let mut bad = body.clone();
                 bad["name"] = json!("");
@@ -114,7 +113,11 @@ async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
         // 29 providers, less the two that share the WFM singleton with the first and the
         // second default STT account.
         assert_eq!(paths.len(), 26, "{}: accounts saved", s.backend);
-        for path in ["/api/v1/tenants/acme/integration-accounts", "/api/v1/tenants/acme/audit?limit=500", "/api/v1/tenants/acme"] {
+        for path in [
+            "/api/v1/tenants/acme/integration-accounts",
+            "/api/v1/tenants/acme/audit?limit=500",
+            "/api/v1/tenants/acme",
+        ] {
             responses.push_str(&s.call(Method::GET, path, None).await.text);
         }
         assert!(!responses.contains(SENTINEL), "{}: a response carries the secret", s.backend);
@@ -122,7 +125,11 @@ async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
         assert!(!bytes.is_empty());
         let hex = SENTINEL.bytes().map(|b| format!("{b:02x}")).collect::<String>();
         let haystack = String::from_utf8_lossy(&bytes);
-        assert!(!haystack.contains(SENTINEL) && !haystack.contains(&hex), "{}: the database holds the secret in clear", s.backend);
+        assert!(
+            !haystack.contains(SENTINEL) && !haystack.contains(&hex),
+            "{}: the database holds the secret in clear",
+            s.backend
+        );
         s.stop().await;
     }
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

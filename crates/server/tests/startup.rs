@@ -12,7 +12,11 @@ fn mode(path: &std::path::Path) -> u32 {
 }
 
 fn settings(dir: &std::path::Path, db: &TestDatabase, admin_token: Option<&str>) -> Settings {
-    Settings { data_dir: dir.to_owned(), database_url: Some(db.url.clone()), admin_token: admin_token.map(str::to_owned) }
+    Settings {
+        data_dir: dir.to_owned(),
+        database_url: Some(db.url.clone()),
+        admin_token: admin_token.map(str::to_owned),
+    }
 }
 
 #[tokio::test]
@@ -45,7 +49,10 @@ async fn configured_admin_token_replaces_the_bootstrap_one() {
     let started = start(&settings(&dir, &db, Some(chosen))).await.unwrap();
     let store = &started.state.store;
     assert!(store.find_token(&patchbay_server::hash_token(chosen)).await.unwrap().is_some());
-    assert!(store.find_token(&patchbay_server::hash_token(&generated)).await.unwrap().is_none(), "old bootstrap token revoked");
+    assert!(
+        store.find_token(&patchbay_server::hash_token(&generated)).await.unwrap().is_none(),
+        "old bootstrap token revoked"
+    );
     let short = start(&settings(&dir, &db, Some("short"))).await.err().expect("a short token is refused");
     assert!(format!("{short:#}").contains("at least 16 characters"));
 }
@@ -65,7 +72,8 @@ async fn wrong_or_missing_master_key_fails_at_start_with_a_clear_message() {
     assert!(wrong.contains("master.key"), "the message names the file: {wrong}");
 
     std::fs::remove_file(&key_path).unwrap();
-    let missing = format!("{:#}", start(&settings(&dir, &db, None)).await.err().expect("a missing key ring is refused"));
+    let missing =
+        format!("{:#}", start(&settings(&dir, &db, None)).await.err().expect("a missing key ring is refused"));
     assert!(missing.contains("does not match this database"), "{missing}");
 
     std::fs::write(&key_path, original).unwrap();

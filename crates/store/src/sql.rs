@@ -17,14 +17,12 @@ use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant,
-    NewToken, Result, SealedSecret, Store, StoreError, Tenant, TenantUpdate, Timestamp,
+    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, Result,
+    SealedSecret, Store, StoreError, Tenant, TenantUpdate, Timestamp,
 };
 
 /// SQLite read connections. Readers run beside the writer in WAL mode; two cores make more
@@ -173,10 +171,7 @@ impl SqlStore {
         let pools = if url.starts_with("sqlite:") {
             connect_sqlite(url).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(POSTGRES_CONNECTIONS)
-                .connect(url)
-                .await?;
+            let pool = PgPoolOptions::new().max_connections(POSTGRES_CONNECTIONS).connect(url).await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Pools::Postgres(pool)
         } else {
@@ -205,15 +200,9 @@ async fn connect_sqlite(url: &str) -> Result<Pools> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
-    let write = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await?;
+    let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
     sqlx::migrate!("migrations/sqlite").run(&write).await?;
-    let read = SqlitePoolOptions::new()
-        .max_connections(SQLITE_READERS)
-        .connect_with(options)
-        .await?;
+    let read = SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options).await?;
     Ok(Pools::Sqlite { read, write })
 }
 
@@ -240,21 +229,9 @@ fn parse_uuid(column: &str, text: &str) -> Result<Uuid> {
 /// Unique-index names (PostgreSQL reports the index) and column lists (SQLite reports
 /// "UNIQUE constraint failed: <columns>") of each uniqueness rule.
 const UNIQUE_RULES: &[(&str, &str, Conflict)] = &[
-    (
-        "accounts_name_key",
-        "accounts.tenant_id, accounts.name_key",
-        Conflict::NameTaken,
-    ),
-    (
-        "accounts_singleton_key",
-        "accounts.tenant_id, accounts.singleton_key",
-        Conflict::SingletonTaken,
-    ),
-    (
-        "accounts_default_key",
-        "accounts.tenant_id, accounts.default_key",
-        Conflict::DefaultTaken,
-    ),
+    ("accounts_name_key", "accounts.tenant_id, accounts.name_key", Conflict::NameTaken),
+    ("accounts_singleton_key", "accounts.tenant_id, accounts.singleton_key", Conflict::SingletonTaken),
+    ("accounts_default_key", "accounts.tenant_id, accounts.default_key", Conflict::DefaultTaken),
     ("tenants_pkey", "tenants.id", Conflict::TenantExists),
     ("tokens_pkey", "tokens.id", Conflict::TokenExists),
     ("tokens_hash_key", "tokens.hash", Conflict::TokenExists),
@@ -348,20 +325,14 @@ struct AccountRow {
 
 impl AccountRow {
     fn take_secret(&mut self) -> Result<Option<SealedSecret>> {
-        let (Some(field), Some(key_id), Some(sealed)) = (
-            self.secret_field.take(),
-            self.secret_key_id.take(),
-            self.secret_sealed.take(),
-        ) else {
+        let (Some(field), Some(key_id), Some(sealed)) =
+            (self.secret_field.take(), self.secret_key_id.take(), self.secret_sealed.take())
+        else {
             return Ok(None);
         };
-        let key_id = u32::try_from(key_id)
-            .map_err(|_| StoreError::Corrupt(format!("account_secrets.key_id {key_id}")))?;
-        Ok(Some(SealedSecret {
-            field,
-            key_id,
-            sealed,
-        }))
+        let key_id =
+            u32::try_from(key_id).map_err(|_| StoreError::Corrupt(format!("account_secrets.key_id {key_id}")))?;
+        Ok(Some(SealedSecret { field, key_id, sealed }))
     }
 
     fn into_account(self, id: Uuid) -> Result<Account> {
@@ -381,11 +352,7 @@ impl AccountRow {
             created_by: self.created_by,
             updated_at: self.updated_at,
             updated_by: self.updated_by,
-            last_test: self
-                .last_test
-                .as_deref()
-                .map(|text| parse_json("accounts.last_test", text))
-                .transpose()?,
+            last_test: self.last_test.as_deref().map(|text| parse_json("accounts.last_test", text)).transpose()?,
         })
     }
 }
@@ -428,11 +395,7 @@ impl AuditRow {
         Ok(AuditEntry {
             id: self.id,
             tenant_id: self.tenant_id,
-            account_id: self
-                .account_id
-                .as_deref()
-                .map(|text| parse_uuid("audit.account_id", text))
-                .transpose()?,
+            account_id: self.account_id.as_deref().map(|text| parse_uuid("audit.account_id", text)).transpose()?,
             actor: self.actor,
             action: self.action,
             changes: parse_json("audit.changes", &self.changes)?,
@@ -500,34 +463,21 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
-            insert_audit!(
-                &mut *tx,
-                &created.id,
-                None::<&str>,
-                actor,
-                "tenant.create",
-                changes,
-                now
-            );
+            insert_audit!(&mut *tx, &created.id, None::<&str>, actor, "tenant.create", changes, now);
         });
         Ok(created)
     }
 
     async fn get_tenant(&self, id: &str) -> Result<Tenant> {
         let row: Option<TenantRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(select_tenants!(), "WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(concat!(select_tenants!(), "WHERE id = $1")).bind(id).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound)?.into_tenant()
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let rows: Vec<TenantRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(select_tenants!(), "ORDER BY id"))
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(concat!(select_tenants!(), "ORDER BY id")).fetch_all(pool).await?
         });
         rows.into_iter().map(TenantRow::into_tenant).collect()
     }
@@ -560,44 +510,22 @@ impl Store for SqlStore {
             .await
             .map_err(write_err)?;
             let Some(updated) = updated else {
-                return Err(missing_or_stale!(
-                    tx,
-                    "SELECT version FROM tenants WHERE id = $1",
-                    id
-                ));
+                return Err(missing_or_stale!(tx, "SELECT version FROM tenants WHERE id = $1", id));
             };
             insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.update", changes, now);
             updated
         });
-        Ok(Tenant {
-            id: id.to_owned(),
-            name: update.name.clone(),
-            enabled_types,
-            version,
-            created_at,
-            updated_at: now,
-        })
+        Ok(Tenant { id: id.to_owned(), name: update.name.clone(), enabled_types, version, created_at, updated_at: now })
     }
 
     async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()> {
         let now = now();
         in_write_tx!(self, |tx| {
-            let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&mut *tx).await?;
             if deleted.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            insert_audit!(
-                &mut *tx,
-                id,
-                None::<&str>,
-                actor,
-                "tenant.delete",
-                serde_json::json!({}),
-                now
-            );
+            insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.delete", serde_json::json!({}), now);
         });
         Ok(())
     }
@@ -661,18 +589,13 @@ impl Store for SqlStore {
 
     async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account> {
         let rows: Vec<AccountRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                select_accounts!(),
-                "WHERE a.tenant_id = $1 AND a.id = $2"
-            ))
-            .bind(tenant)
-            .bind(id.to_string())
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as(concat!(select_accounts!(), "WHERE a.tenant_id = $1 AND a.id = $2"))
+                .bind(tenant)
+                .bind(id.to_string())
+                .fetch_all(pool)
+                .await?
         });
-        group_accounts(rows)?
-            .pop()
-            .ok_or(StoreError::NotFound)
+        group_accounts(rows)?.pop().ok_or(StoreError::NotFound)
     }
 
     async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Account>> {
@@ -758,20 +681,11 @@ impl Store for SqlStore {
             created_by,
             updated_at: now,
             updated_by: actor.to_owned(),
-            last_test: last_test
-                .as_deref()
-                .map(|text| parse_json("accounts.last_test", text))
-                .transpose()?,
+            last_test: last_test.as_deref().map(|text| parse_json("accounts.last_test", text)).transpose()?,
         })
     }
 
-    async fn delete_account(
-        &self,
-        tenant: &str,
-        id: Uuid,
-        expected_version: Option<i64>,
-        actor: &str,
-    ) -> Result<()> {
+    async fn delete_account(&self, tenant: &str, id: Uuid, expected_version: Option<i64>, actor: &str) -> Result<()> {
         let now = now();
         let id_text = id.to_string();
         in_write_tx!(self, |tx| {
@@ -792,36 +706,21 @@ impl Store for SqlStore {
                     &id_text
                 ));
             }
-            insert_audit!(
-                &mut *tx,
-                tenant,
-                Some(&id_text),
-                actor,
-                "delete",
-                serde_json::json!({}),
-                now
-            );
+            insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "delete", serde_json::json!({}), now);
         });
         Ok(())
     }
 
-    async fn record_test_result(
-        &self,
-        tenant: &str,
-        id: Uuid,
-        result: &serde_json::Value,
-        actor: &str,
-    ) -> Result<()> {
+    async fn record_test_result(&self, tenant: &str, id: Uuid, result: &serde_json::Value, actor: &str) -> Result<()> {
         let now = now();
         let id_text = id.to_string();
         in_write_tx!(self, |tx| {
-            let updated =
-                sqlx::query("UPDATE accounts SET last_test = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant)
-                    .bind(&id_text)
-                    .bind(result.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+            let updated = sqlx::query("UPDATE accounts SET last_test = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(&id_text)
+                .bind(result.to_string())
+                .execute(&mut *tx)
+                .await?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -911,22 +810,17 @@ impl Store for SqlStore {
 
     async fn find_token(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
         let row: Option<TokenRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                select_tokens!(),
-                "WHERE hash = $1 AND revoked_at IS NULL"
-            ))
-            .bind(hash)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as(concat!(select_tokens!(), "WHERE hash = $1 AND revoked_at IS NULL"))
+                .bind(hash)
+                .fetch_optional(pool)
+                .await?
         });
         row.map(TokenRow::into_token).transpose()
     }
 
     async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
         let rows: Vec<TokenRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(select_tokens!(), "ORDER BY created_at, id"))
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(concat!(select_tokens!(), "ORDER BY created_at, id")).fetch_all(pool).await?
         });
         rows.into_iter().map(TokenRow::into_token).collect()
     }
@@ -950,10 +844,7 @@ impl Store for SqlStore {
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>> {
         Ok(with_reader!(self, |pool| {
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-                .bind(key)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(pool).await?
         }))
     }
 

@@ -173,7 +173,8 @@ impl TestServer {
 
     /// Creates a tenant (as the admin) and returns a token of `role` for it.
     pub async fn tenant_with_token(&self, tenant: &str, role: &str) -> String {
-        let created = self.call(reqwest::Method::POST, "/api/v1/tenants", Some(serde_json::json!({"id": tenant}))).await;
+        let created =
+            self.call(reqwest::Method::POST, "/api/v1/tenants", Some(serde_json::json!({"id": tenant}))).await;
         assert!(created.status == 201 || created.status == 409, "tenant create: {created:?}");
         self.token(role, Some(tenant)).await
     }

@@ -1,0 +1,44 @@
+# Helpers that find or start the real peers tests talk to. Sourced by scripts/test and
+# the benchmark scripts; every peer listens on loopback only.
+
+PEERS_DIR="${PEERS_DIR:-$PWD/target/peers}"
+mkdir -p "$PEERS_DIR"
+
+# Stops what ensure_* started (called on exit).
+stop_peers() {
+  if [ -n "${PEERS_PG_STOP:-}" ]; then $PEERS_PG_STOP >/dev/null 2>&1 || true; fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && echo "$dir"
+}
+
+# Sets PATCHBAY_TEST_DATABASE_URL: the one given, else a server answering on
+# 127.0.0.1:5432 with trust auth, else a throwaway cluster started under target/peers.
+ensure_postgres() {
+  if [ -n "${PATCHBAY_TEST_DATABASE_URL:-}" ]; then return 0; fi
+  local url="postgres://postgres@127.0.0.1:5432/postgres"
+  if command -v psql >/dev/null && psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then
+    PATCHBAY_TEST_DATABASE_URL="$url"
+    return 0
+  fi
+  local bin
+  bin=$(pg_bin) || { echo "PostgreSQL is not installed: apt-get install postgresql (or set PATCHBAY_TEST_DATABASE_URL)" >&2; exit 1; }
+  local data="$PEERS_DIR/pg" port run=()
+  port=$(free_port)
+  if [ "$(id -u)" = 0 ]; then run=(runuser -u postgres --); chown -R postgres "$PEERS_DIR"; fi
+  rm -rf "$data"
+  mkdir -p "$data" && [ "$(id -u)" = 0 ] && chown postgres "$data"
+  "${run[@]}" "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null
+  "${run[@]}" "$bin/pg_ctl" -D "$data" -l "$data/log" -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c max_connections=300" -w start >/dev/null
+  PEERS_PG_STOP="${run[*]} $bin/pg_ctl -D $data -m immediate stop"
+  trap 'stop_peers' EXIT
+  PATCHBAY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
