@@ -139,11 +139,10 @@ impl Catalog {
                     Some(Value::Null) => {
                         secret_ops.insert(field.key.clone(), SecretOp::Clear);
                     }
-                    Some(value) => {
-                        if check_secret(&path, field.label, max_len, value, &mut errors) {
-                            secret_ops.insert(field.key.clone(), SecretOp::Set);
-                        }
+                    Some(value) if check_secret(&path, field.label, max_len, value, &mut errors) => {
+                        secret_ops.insert(field.key.clone(), SecretOp::Set);
                     }
+                    Some(_) => {}
                 }
                 continue;
             }

@@ -25,8 +25,8 @@ use crate::{
     SealedSecret, Store, StoreError, Tenant, TenantUpdate, Timestamp,
 };
 
-/// SQLite read connections. Readers run beside the writer in WAL mode; two cores make more
-/// pointless.
+/// SQLite read connections. WAL lets them read beside the writer; each holds a thread of
+/// its own inside sqlx, so a few are plenty.
 const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections, shared by reads and writes.
 const POSTGRES_CONNECTIONS: u32 = 10;
@@ -43,9 +43,9 @@ pub struct SqlStore {
 #[derive(Clone)]
 enum Pools {
     /// SQLite runs one write transaction at a time. A write pool of exactly one connection
-    /// queues writers in process (async, in order) rather than letting them sleep and
-    /// retry in SQLite's busy handler, which collapses throughput under parallel writes.
-    /// WAL lets the read pool serve reads meanwhile.
+    /// queues this process's writers (async, in order), so they never sleep in SQLite's
+    /// retry loop nor run into its busy timeout, which is left to guard against other
+    /// processes on the same file. WAL lets the read pool serve reads meanwhile.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
@@ -200,7 +200,15 @@ async fn connect_sqlite(url: &str) -> Result<Pools> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
-    let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+    // The writer lives as long as the store: it keeps its prepared statements, and an
+    // in-memory database (`sqlite::memory:`) lasts while one connection to it is open.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options.clone())
+        .await?;
     sqlx::migrate!("migrations/sqlite").run(&write).await?;
     let read = SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options).await?;
     Ok(Pools::Sqlite { read, write })

@@ -4,7 +4,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use patchbay_store::{
     Account, AccountWrite, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, SealedSecret, SqlStore,
@@ -566,30 +565,4 @@ async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_but_not_its_a
         assert!(s.list_accounts("acme", None).await.unwrap().is_empty());
         create(s, "acme", &write("stt", "Speech")).await.unwrap();
     }
-}
-
-/// The service's write path on SQLite: each create is one transaction with an account, two
-/// secrets and an audit row. Prints the rate; asserts a floor well below the 2,000/s target
-/// so an unoptimized build on a busy CI machine still passes.
-#[tokio::test]
-async fn sqlite_sustains_a_steady_stream_of_creates() {
-    let b = backends().await.swap_remove(0);
-    assert_eq!(b.name(), "sqlite");
-    setup(&b, &["acme"]).await;
-    let mut w = write("stt", "");
-    w.secrets.push(secret("client_secret", 1, &[7; 64]));
-    let count = 2_000;
-    let started = Instant::now();
-    for i in 0..count {
-        w.name = format!("Account {i}");
-        create(&b.store, "acme", &w).await.unwrap();
-    }
-    let elapsed = started.elapsed();
-    let rate = f64::from(count) / elapsed.as_secs_f64();
-    println!("sqlite: {count} creates in {elapsed:?} ({rate:.0}/s)");
-    let started = Instant::now();
-    let listed = b.store.list_accounts("acme", None).await.unwrap();
-    println!("sqlite: listed {} accounts in {:?}", listed.len(), started.elapsed());
-    assert_eq!(listed.len(), 2_000);
-    assert!(rate >= 500.0, "{rate:.0} creates/s");
 }

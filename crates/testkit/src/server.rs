@@ -1,0 +1,140 @@
+//! An in-process patchbay server on a loopback port, and whole-response helpers.
+
+use serde_json::Value;
+
+use crate::TestDatabase;
+
+/// A patchbay server running in this process on a loopback port.
+pub struct TestServer {
+    pub base: String,
+    pub admin_token: String,
+    pub data_dir: tempfile::TempDir,
+    pub backend: &'static str,
+    http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDatabase) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let settings = patchbay_server::Settings {
+            data_dir: data_dir.path().join("data"),
+            database_url: Some(db.url.clone()),
+            admin_token: None,
+        };
+        let started = patchbay_server::start(&settings).await.expect("server starts");
+        let admin_token = started.new_admin_token.expect("first start generates the admin token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = patchbay_server::serve(listener, started.state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestServer {
+            base,
+            admin_token,
+            data_dir,
+            backend: db.backend,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// A request with a token (or none).
+    pub fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    /// Sends a JSON request as the admin and returns status, headers and body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(&self.admin_token.clone(), method, path, body).await
+    }
+
+    pub async fn call_as(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.request(method, path, Some(token));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Reply::read(req.send().await.expect("request reaches the server")).await
+    }
+
+    /// Creates a tenant (as the admin) and returns a token of `role` for it.
+    pub async fn tenant_with_token(&self, tenant: &str, role: &str) -> String {
+        let created =
+            self.call(reqwest::Method::POST, "/api/v1/tenants", Some(serde_json::json!({"id": tenant}))).await;
+        assert!(created.status == 201 || created.status == 409, "tenant create: {created:?}");
+        self.token(role, Some(tenant)).await
+    }
+
+    pub async fn token(&self, role: &str, tenant: Option<&str>) -> String {
+        let reply = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/tokens",
+                Some(serde_json::json!({"name": format!("{role} test"), "role": role, "tenant": tenant})),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "token create: {reply:?}");
+        reply.body["token"].as_str().expect("token in reply").to_owned()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, text, body }
+    }
+
+    pub fn etag(&self) -> String {
+        self.headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
+    /// The `(field, rule)` pairs of a problem's `errors`.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["rule"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    }
+}
