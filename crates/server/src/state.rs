@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use base64::Engine;
 use patchbay_catalog::Catalog;
-use patchbay_store::{NewToken, SqlStore, Store};
+use patchbay_store::{CachedStore, NewToken, SqlStore, Store};
 use patchbay_vault::KeyRing;
 
 use crate::auth::{generate_token, hash_token, Role};
@@ -54,7 +54,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     };
     let store = SqlStore::connect(&url).await.context("cannot open the database")?;
     let backend = store.backend_name();
-    let store: Arc<dyn Store> = Arc::new(store);
+    // SQLite in the data dir has one writer, this process, so reads can be served from
+    // memory. PostgreSQL may be shared by several nodes and is always read.
+    let store: Arc<dyn Store> = match backend {
+        "sqlite" => Arc::new(CachedStore::new(store)),
+        _ => Arc::new(store),
+    };
     check_keys(store.as_ref(), &keys, &key_path).await?;
 
     let admin_token_path = settings.data_dir.join("admin-token");

@@ -3,11 +3,15 @@
 //! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
 //! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
 
+mod cache;
 mod model;
 mod sql;
 
+pub use cache::CachedStore;
 pub use model::*;
 pub use sql::SqlStore;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -92,8 +96,9 @@ pub trait Store: Send + Sync + 'static {
         changes: &serde_json::Value,
     ) -> Result<Account>;
     async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account>;
-    /// Accounts of one tenant ordered by type then name, optionally of one type.
-    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Account>>;
+    /// Accounts of one tenant ordered by type then name, optionally of one type. Shared
+    /// (`Arc`) so a cached list is handed out without copying every account.
+    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Arc<Account>>>;
     /// Replaces everything in `write` (including the full set of sealed secrets) and bumps
     /// the version by one.
     async fn update_account(

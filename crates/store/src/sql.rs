@@ -10,6 +10,7 @@
 //! 64-bit integers, BLOB/BYTEA, BOOLEAN and timestamps. JSON and uuids are stored as TEXT.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -606,7 +607,7 @@ impl Store for SqlStore {
         group_accounts(rows)?.pop().ok_or(StoreError::NotFound)
     }
 
-    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Account>> {
+    async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Arc<Account>>> {
         let rows: Vec<AccountRow> = with_reader!(self, |pool| {
             sqlx::query_as(concat!(
                 select_accounts!(),
@@ -618,7 +619,7 @@ impl Store for SqlStore {
             .fetch_all(pool)
             .await?
         });
-        group_accounts(rows)
+        Ok(group_accounts(rows)?.into_iter().map(Arc::new).collect())
     }
 
     async fn update_account(

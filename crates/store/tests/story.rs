@@ -174,7 +174,7 @@ async fn accounts_are_created_read_listed_updated_and_deleted() {
             create(s, "acme", &write(type_key, name)).await.unwrap();
         }
         let listed: Vec<(String, String)> =
-            s.list_accounts("acme", None).await.unwrap().into_iter().map(|a| (a.type_key, a.name)).collect();
+            s.list_accounts("acme", None).await.unwrap().iter().map(|a| (a.type_key.clone(), a.name.clone())).collect();
         let expected = [("stt", "alpha"), ("stt", "Beta"), ("stt", "Speech"), ("wfm", "zeta")]
             .map(|(t, n)| (t.to_owned(), n.to_owned()));
         assert_eq!(listed, expected, "by type, then case-insensitive name");
@@ -389,7 +389,9 @@ async fn listing_loads_each_accounts_own_secrets() {
             w.secrets = (0..i).map(|j| secret(&format!("f{j}"), u32::from(j), &[i, j])).collect();
             expected.push(create(s, "acme", &w).await.unwrap());
         }
-        assert_eq!(s.list_accounts("acme", None).await.unwrap(), expected);
+        let listed: Vec<Account> =
+            s.list_accounts("acme", None).await.unwrap().iter().map(|a| Account::clone(a)).collect();
+        assert_eq!(listed, expected);
     }
 }
 
@@ -565,4 +567,45 @@ async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_but_not_its_a
         assert!(s.list_accounts("acme", None).await.unwrap().is_empty());
         create(s, "acme", &write("stt", "Speech")).await.unwrap();
     }
+}
+
+/// The read cache used on SQLite answers every read after a write through it with the
+/// write's result, and forgets revoked tokens at once.
+#[tokio::test]
+async fn cached_store_reads_its_own_writes() {
+    let b = backends().await.swap_remove(0);
+    let cached = patchbay_store::CachedStore::new(b.store.clone());
+    cached.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
+    assert!(cached.list_accounts("acme", None).await.unwrap().is_empty(), "an empty list is cached");
+    let created = cached.create_account("acme", Uuid::new_v4(), &write("stt", "One"), ACTOR, &json!({})).await.unwrap();
+    assert_eq!(cached.list_accounts("acme", None).await.unwrap().len(), 1);
+    assert_eq!(cached.get_account("acme", created.id).await.unwrap().version, 1);
+
+    let mut renamed = write("stt", "Renamed");
+    renamed.secrets.clear();
+    cached.update_account("acme", created.id, &renamed, Some(1), ACTOR, &json!({})).await.unwrap();
+    let got = cached.get_account("acme", created.id).await.unwrap();
+    assert_eq!((got.name.as_str(), got.version, got.secrets.len()), ("Renamed", 2, 0));
+    cached.record_test_result("acme", created.id, &json!({"status": "ok"}), ACTOR).await.unwrap();
+    assert_eq!(cached.get_account("acme", created.id).await.unwrap().last_test, Some(json!({"status": "ok"})));
+
+    let update = TenantUpdate { name: "Acme 2".into(), enabled_types: vec![] };
+    cached.get_tenant("acme").await.unwrap();
+    cached.update_tenant("acme", &update, None, ACTOR).await.unwrap();
+    assert_eq!(cached.get_tenant("acme").await.unwrap().name, "Acme 2");
+
+    let token = NewToken {
+        id: Uuid::new_v4(),
+        name: "t".into(),
+        role: "tenant_admin".into(),
+        tenant_id: None,
+        hash: vec![9; 32],
+    };
+    cached.create_token(&token).await.unwrap();
+    assert!(cached.find_token(&token.hash).await.unwrap().is_some());
+    cached.revoke_token(token.id).await.unwrap();
+    assert!(cached.find_token(&token.hash).await.unwrap().is_none(), "a revoked token is not served from the cache");
+
+    cached.delete_account("acme", created.id, None, ACTOR).await.unwrap();
+    assert!(matches!(cached.get_account("acme", created.id).await, Err(StoreError::NotFound)));
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_catalog::{AccountInput, Provider, SecretOp, Validated, ValidationContext};
+use patchbay_catalog::{AccountInput, Catalog, Provider, SecretOp, Validated, ValidationContext};
 use patchbay_store::{Account, AccountWrite, SealedSecret};
 use patchbay_vault::SecretContext;
 use serde::{Deserialize, Serialize};
@@ -17,57 +17,56 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::tenants::not_found as tenant_not_found;
-use super::{etag, if_match};
+use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// An account as the API shows it.
+/// An account as the API shows it, borrowed from the stored account.
 #[derive(Debug, Serialize)]
-pub struct AccountView {
+pub struct AccountView<'a> {
     pub id: Uuid,
-    pub tenant: String,
+    pub tenant: &'a str,
     #[serde(rename = "type")]
-    pub type_key: String,
-    pub provider: String,
-    pub name: String,
+    pub type_key: &'a str,
+    pub provider: &'a str,
+    pub name: &'a str,
     pub enabled: bool,
-    pub properties: Map<String, Value>,
+    pub properties: &'a Map<String, Value>,
     /// For each secret property of the provider: whether it is set. Never the value.
-    pub secrets: BTreeMap<String, bool>,
+    pub secrets: BTreeMap<&'static str, bool>,
     pub version: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
-    pub created_by: String,
+    pub created_by: &'a str,
     pub updated_at: chrono::DateTime<chrono::Utc>,
-    pub updated_by: String,
-    pub last_test: Option<Value>,
+    pub updated_by: &'a str,
+    pub last_test: Option<&'a Value>,
 }
 
-impl AccountView {
-    pub fn new(state: &AppState, account: Account) -> AccountView {
-        let secrets = state
-            .catalog
+impl<'a> AccountView<'a> {
+    pub fn new(catalog: &'static Catalog, account: &'a Account) -> AccountView<'a> {
+        let secrets = catalog
             .provider(&account.type_key, &account.provider)
             .map(|p| {
-                p.secret_fields().map(|f| (f.key.clone(), account.secrets.iter().any(|s| s.field == f.key))).collect()
+                p.secret_fields().map(|f| (f.key.as_str(), account.secrets.iter().any(|s| s.field == f.key))).collect()
             })
             .unwrap_or_default();
         AccountView {
             id: account.id,
-            tenant: account.tenant_id,
-            type_key: account.type_key,
-            provider: account.provider,
-            name: account.name,
+            tenant: &account.tenant_id,
+            type_key: &account.type_key,
+            provider: &account.provider,
+            name: &account.name,
             enabled: account.enabled,
-            properties: account.properties,
+            properties: &account.properties,
             secrets,
             version: account.version,
             created_at: account.created_at,
-            created_by: account.created_by,
+            created_by: &account.created_by,
             updated_at: account.updated_at,
-            updated_by: account.updated_by,
-            last_test: account.last_test,
+            updated_by: &account.updated_by,
+            last_test: account.last_test.as_ref(),
         }
     }
 }
@@ -75,7 +74,7 @@ impl AccountView {
 fn respond(state: &AppState, status: StatusCode, account: Account) -> Response {
     let tag = etag(account.version);
     let location = format!("/api/v1/tenants/{}/integration-accounts/{}", account.tenant_id, account.id);
-    let mut response = (status, Json(AccountView::new(state, account))).into_response();
+    let mut response = (status, Json(AccountView::new(state.catalog, &account))).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&location) {
@@ -108,7 +107,7 @@ pub async fn list(
     who: Principal,
     Path(tenant): Path<String>,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     who.can_read(&tenant)?;
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     if let Some(t) = &query.type_key {
@@ -117,8 +116,8 @@ pub async fn list(
         }
     }
     let accounts = state.store.list_accounts(&tenant, query.type_key.as_deref()).await?;
-    let items: Vec<AccountView> = accounts.into_iter().map(|a| AccountView::new(&state, a)).collect();
-    Ok(Json(json!({ "items": items })))
+    let items: Vec<AccountView> = accounts.iter().map(|a| AccountView::new(state.catalog, a)).collect();
+    Ok(Json(Items { items }).into_response())
 }
 
 pub async fn get(

@@ -30,6 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/whoami", post(tokens::whoami).get(tokens::whoami))
 }
 
+/// A list response: `{"items": [...]}`, serialized straight from the items.
+#[derive(serde::Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
 /// The ETag of a versioned resource.
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value")

@@ -6,9 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patchbay_store::{NewTenant, Tenant, TenantUpdate};
-use serde_json::json;
 
-use super::{etag, if_match};
+use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::Body;
 use crate::error::{field_error, ApiError, ApiResult};
@@ -74,10 +73,10 @@ fn check_enabled_types(state: &AppState, types: Vec<String>) -> ApiResult<Vec<St
     Ok(types)
 }
 
-pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<serde_json::Value>> {
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<Tenant>>> {
     let tenants = state.store.list_tenants().await?;
     let visible: Vec<Tenant> = tenants.into_iter().filter(|t| who.can_read(&t.id).is_ok()).collect();
-    Ok(Json(json!({ "items": visible })))
+    Ok(Json(Items { items: visible }))
 }
 
 pub async fn create(State(state): State<AppState>, who: Principal, bytes: Bytes) -> ApiResult<Response> {

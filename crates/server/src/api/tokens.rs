@@ -9,6 +9,7 @@ use patchbay_store::{ApiToken, NewAudit, NewToken};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::Items;
 use crate::auth::{generate_token, hash_token, Principal, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
@@ -18,12 +19,12 @@ fn visible(who: &Principal, token: &ApiToken) -> bool {
     who.is_sp_admin() || (who.role == Role::TenantAdmin && token.tenant_id == who.tenant)
 }
 
-pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<ApiToken>>> {
     if who.role == Role::TenantViewer {
         return Err(ApiError::Forbidden("a viewer token cannot list tokens"));
     }
     let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
-    Ok(Json(json!({ "items": tokens })))
+    Ok(Json(Items { items: tokens }))
 }
 
 pub async fn create(
