@@ -1,0 +1,228 @@
+//! Connection tests and account actions, one connector per integration type and provider,
+//! speaking each vendor's real protocol (S3 SigV4, HTTPS APIs, WSS, TCP, certificates).
+//! Every outbound call goes through `Egress`. Connectors see one account's values, with
+//! its secrets in clear only for the call; they never see another tenant's data and never
+//! put a secret in a report, an error or a log line.
+
+pub mod egress;
+mod net;
+mod report;
+mod s3;
+mod vendors;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use patchbay_vault::SecretString;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use egress::{Egress, EgressError, EgressPolicy, HttpReply};
+pub use report::{Category, Failure, Outcome, Step, StepStatus, TestReport, TestRun};
+
+/// The values of one account as a connector sees them: non-secret properties (defaults
+/// applied) and the secrets in clear.
+#[derive(Debug, Clone, Default)]
+pub struct AccountConfig {
+    pub id: Option<String>,
+    pub type_key: String,
+    pub provider: String,
+    pub name: String,
+    pub properties: Map<String, Value>,
+    pub secrets: BTreeMap<String, SecretString>,
+}
+
+impl AccountConfig {
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.properties.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.properties.get(key).and_then(Value::as_i64)
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.properties.get(key).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    pub fn secret(&self, key: &str) -> Option<&str> {
+        self.secrets.get(key).map(SecretString::expose).filter(|s| !s.is_empty())
+    }
+
+    /// A required text property, or an `InvalidConfig` failure naming it.
+    pub fn need_text(&self, key: &str) -> Result<&str, Failure> {
+        self.text(key).ok_or_else(|| Failure::new(Category::InvalidConfig, format!("`{key}` is not set")))
+    }
+
+    /// A required secret, or an `InvalidConfig` failure naming it.
+    pub fn need_secret(&self, key: &str) -> Result<&str, Failure> {
+        self.secret(key).ok_or_else(|| Failure::new(Category::InvalidConfig, format!("the secret `{key}` is not set")))
+    }
+}
+
+/// What a connector gets for one call.
+pub struct Context<'a> {
+    pub egress: &'a Egress,
+    pub account: &'a AccountConfig,
+    /// Timeout of each outbound call.
+    pub timeout: Duration,
+    /// Public base URL of this service (for webhooks), when configured.
+    pub public_url: Option<&'a url::Url>,
+    /// Where the vendors without a URL property live.
+    pub vendors: &'a VendorUrls,
+}
+
+/// Base URLs of vendor APIs that accounts do not configure (Telegram, Facebook Graph,
+/// LINE, Vonage, Viber, Google, Next Caller). The real ones by default; an operator may
+/// point one at a proxy, and tests point them at local servers that follow each vendor's
+/// documented contract.
+#[derive(Debug, Clone)]
+pub struct VendorUrls {
+    urls: BTreeMap<&'static str, url::Url>,
+}
+
+/// The vendors and their public API base URLs.
+pub const VENDORS: &[(&str, &str)] = &[
+    ("facebook", "https://graph.facebook.com/v19.0/"),
+    ("google_tts", "https://texttospeech.googleapis.com/"),
+    ("line", "https://api.line.me/"),
+    ("nexmo", "https://rest.nexmo.com/"),
+    ("next_caller", "https://api.nextcaller.com/"),
+    ("next_caller_sandbox", "https://api.sandbox.nextcaller.com/"),
+    ("telegram", "https://api.telegram.org/"),
+    ("viber", "https://chatapi.viber.com/"),
+];
+
+impl Default for VendorUrls {
+    fn default() -> Self {
+        let urls = VENDORS
+            .iter()
+            .map(|(name, url)| (*name, url::Url::parse(url).expect("the built-in vendor URLs are valid")))
+            .collect();
+        VendorUrls { urls }
+    }
+}
+
+impl VendorUrls {
+    /// Points `vendor` elsewhere; unknown vendors are refused with the known names.
+    pub fn set(&mut self, vendor: &str, url: url::Url) -> Result<(), String> {
+        match VENDORS.iter().find(|(name, _)| *name == vendor) {
+            Some((name, _)) => {
+                self.urls.insert(name, url);
+                Ok(())
+            }
+            None => Err(format!(
+                "unknown vendor `{vendor}`; vendors: {}",
+                VENDORS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The base URL of `vendor` (always ends with `/`).
+    pub fn get(&self, vendor: &str) -> &url::Url {
+        self.urls.get(vendor).unwrap_or_else(|| panic!("vendor `{vendor}` is not in VENDORS"))
+    }
+}
+
+/// A voice a TTS account can use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Voice {
+    pub name: String,
+    pub label: String,
+}
+
+/// The result of an action.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActionOutcome {
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub voices: Vec<Voice>,
+    /// What the vendor reports for the webhook after setting it (read back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Value>,
+    pub steps: Vec<Step>,
+}
+
+/// One integration type/provider's test and actions.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The `(type, provider)` pairs served.
+    fn handles(&self) -> &'static [(&'static str, &'static str)];
+
+    /// The connection test; `Ok` carries the success message.
+    async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure>;
+
+    /// An action the catalog declares for the provider (other than `generate_token`,
+    /// which needs no network and is the server's).
+    async fn action(
+        &self,
+        cx: &Context<'_>,
+        action: &str,
+        params: &Map<String, Value>,
+        run: &mut TestRun,
+    ) -> Result<ActionOutcome, Failure> {
+        let _ = (cx, params, run);
+        Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of this provider")))
+    }
+}
+
+/// All connectors, by `(type, provider)`.
+#[derive(Clone)]
+pub struct Registry {
+    by_key: HashMap<(&'static str, &'static str), Arc<dyn Connector>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        let all: Vec<Arc<dyn Connector>> =
+            s3::connectors().into_iter().chain(vendors::connectors()).chain(net::connectors()).collect();
+        let mut by_key = HashMap::new();
+        for c in all {
+            for &key in c.handles() {
+                by_key.insert(key, c.clone());
+            }
+        }
+        Registry { by_key }
+    }
+
+    pub fn get(&self, type_key: &str, provider: &str) -> Option<&Arc<dyn Connector>> {
+        self.by_key.iter().find(|((t, p), _)| *t == type_key && *p == provider).map(|(_, c)| c)
+    }
+
+    /// Runs the connection test of the account's provider.
+    pub async fn test(&self, cx: &Context<'_>) -> TestReport {
+        let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
+            return TestRun::unsupported("this integration type has no connection test");
+        };
+        let mut run = TestRun::new();
+        let result = connector.test(cx, &mut run).await;
+        run.finish(result)
+    }
+
+    pub async fn action(
+        &self,
+        cx: &Context<'_>,
+        action: &str,
+        params: &Map<String, Value>,
+    ) -> Result<ActionOutcome, (Failure, Vec<Step>)> {
+        let mut run = TestRun::new();
+        let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
+            return Err((Failure::new(Category::InvalidConfig, "this provider has no actions"), Vec::new()));
+        };
+        match connector.action(cx, action, params, &mut run).await {
+            Ok(mut outcome) => {
+                outcome.steps = run.steps().to_vec();
+                Ok(outcome)
+            }
+            Err(f) => Err((f, run.steps().to_vec())),
+        }
+    }
+}

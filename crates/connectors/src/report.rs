@@ -1,0 +1,186 @@
+//! The result of a connection test: step by step, with a failure category a user can act on.
+
+use std::future::Future;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    /// The provider has no connection test (the spec gives it none).
+    Unsupported,
+}
+
+/// What went wrong, in terms of what the user can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Name does not resolve, connection refused or reset: check host, port, firewall.
+    Unreachable,
+    /// TLS handshake failed: certificate, name or protocol version.
+    Tls,
+    /// The credentials were refused.
+    InvalidCredentials,
+    /// The target (bucket, workspace, page, bot) does not exist.
+    NotFound,
+    /// The credentials are valid but lack a permission.
+    Permission,
+    /// The peer answered something the vendor's API does not document.
+    UnexpectedResponse,
+    /// No answer within the timeout.
+    Timeout,
+    /// The egress policy refused the target (loopback, private, link-local, metadata).
+    Blocked,
+    /// The account's properties cannot be used as they are.
+    InvalidConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// `resolve`, `connect`, `tls`, `request`, `authenticate`, `read`, `certificate`, ...
+    pub name: String,
+    pub status: StepStatus,
+    pub detail: String,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub status: Outcome,
+    pub category: Option<Category>,
+    pub message: String,
+    pub steps: Vec<Step>,
+    pub tested_at: DateTime<Utc>,
+    pub duration_ms: u64,
+}
+
+/// Why a probe failed. The message must never carry a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub category: Category,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(category: Category, message: impl Into<String>) -> Failure {
+        Failure { category, message: message.into() }
+    }
+
+    /// The usual meaning of an HTTP status from a vendor API; `what` names the target
+    /// ("bucket", "workspace", "page") for 404s.
+    pub fn from_status(status: u16, what: &str) -> Failure {
+        match status {
+            401 => Failure::new(Category::InvalidCredentials, "the credentials were refused (HTTP 401)"),
+            403 => Failure::new(Category::Permission, "the credentials lack permission (HTTP 403)"),
+            404 => Failure::new(Category::NotFound, format!("the {what} was not found (HTTP 404)")),
+            408 | 504 => Failure::new(Category::Timeout, format!("the service timed out (HTTP {status})")),
+            429 => {
+                Failure::new(Category::UnexpectedResponse, "the service is rate limiting (HTTP 429); try again later")
+            }
+            s => Failure::new(Category::UnexpectedResponse, format!("unexpected HTTP status {s}")),
+        }
+    }
+}
+
+/// Records the steps of one test as they run.
+pub struct TestRun {
+    started: Instant,
+    tested_at: DateTime<Utc>,
+    steps: Vec<Step>,
+}
+
+impl Default for TestRun {
+    fn default() -> Self {
+        TestRun::new()
+    }
+}
+
+impl TestRun {
+    pub fn new() -> TestRun {
+        TestRun { started: Instant::now(), tested_at: Utc::now(), steps: Vec::new() }
+    }
+
+    /// Runs one step; its `Ok` value's detail comes from `detail`.
+    pub async fn step<T>(
+        &mut self,
+        name: &str,
+        work: impl Future<Output = Result<T, Failure>>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Result<T, Failure> {
+        let started = Instant::now();
+        let result = work.await;
+        let duration_ms = elapsed_ms(started);
+        match &result {
+            Ok(value) => {
+                self.steps.push(Step { name: name.into(), status: StepStatus::Ok, detail: detail(value), duration_ms })
+            }
+            Err(f) => self.steps.push(Step {
+                name: name.into(),
+                status: StepStatus::Failed,
+                detail: f.message.clone(),
+                duration_ms,
+            }),
+        }
+        result
+    }
+
+    /// Records a check that needs no waiting (e.g. reading a response already received).
+    pub fn check<T>(
+        &mut self,
+        name: &str,
+        result: Result<T, Failure>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Result<T, Failure> {
+        let step = match &result {
+            Ok(v) => Step { name: name.into(), status: StepStatus::Ok, detail: detail(v), duration_ms: 0 },
+            Err(f) => Step { name: name.into(), status: StepStatus::Failed, detail: f.message.clone(), duration_ms: 0 },
+        };
+        self.steps.push(step);
+        result
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn finish(self, result: Result<String, Failure>) -> TestReport {
+        let (status, category, message) = match result {
+            Ok(message) => (Outcome::Ok, None, message),
+            Err(f) => (Outcome::Failed, Some(f.category), f.message),
+        };
+        TestReport {
+            status,
+            category,
+            message,
+            steps: self.steps,
+            tested_at: self.tested_at,
+            duration_ms: elapsed_ms(self.started),
+        }
+    }
+
+    pub fn unsupported(reason: &str) -> TestReport {
+        TestReport {
+            status: Outcome::Unsupported,
+            category: None,
+            message: reason.to_owned(),
+            steps: Vec::new(),
+            tested_at: Utc::now(),
+            duration_ms: 0,
+        }
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
