@@ -310,7 +310,7 @@ impl Egress {
                 format!("{host} -> {}", t.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
             })
             .await?;
-        let stream = run.step("connect", self.connect(&target, timeout), |s| peer(s)).await?;
+        let stream = run.step("connect", self.connect(&target, timeout), peer).await?;
         if matches!(url.scheme(), "https" | "wss") {
             let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
             run.step("tls", self.tls(stream, &host, timeout), |s| {

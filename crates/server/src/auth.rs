@@ -1,5 +1,6 @@
-//! Bearer-token authentication and role checks. Tokens are random, shown once, and stored
-//! as SHA-256 hashes. A principal bound to one tenant sees other tenants as not found.
+//! Authentication (a bearer token, or the admin screen's session cookie) and role checks.
+//! Tokens are random, shown once, and stored as SHA-256 hashes. A principal bound to one
+//! tenant sees other tenants as not found.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -94,21 +95,34 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+impl Principal {
+    /// The principal of an unrevoked token, by the token's hash.
+    pub async fn for_token_hash(state: &AppState, hash: &[u8]) -> Result<Principal, ApiError> {
+        let found = state.store.find_token(hash).await?.ok_or(ApiError::Unauthorized)?;
+        let role = Role::parse(&found.role)
+            .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", found.id, found.role)))?;
+        Ok(Principal { token_id: found.id, token_name: found.name, role, tenant: found.tenant_id })
+    }
+}
+
+/// `Authorization: Bearer` when the request has that header; else the admin screen's
+/// session cookie, whose writes must carry the session's CSRF token.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let found = state.store.find_token(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
-        let role = Role::parse(&found.role)
-            .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", found.id, found.role)))?;
-        Ok(Principal { token_id: found.id, token_name: found.name, role, tenant: found.tenant_id })
+        if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+            let token = authorization
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::Unauthorized)?;
+            return Principal::for_token_hash(state, &hash_token(token)).await;
+        }
+        let session = crate::ui::session::from_request(parts).ok_or(ApiError::Unauthorized)?;
+        session.check_csrf(&parts.method, &parts.headers)?;
+        Principal::for_token_hash(state, &session.token_hash).await
     }
 }

@@ -1,12 +1,14 @@
 //! The patchbay HTTP service: the REST API (problem+json errors, bearer-token roles,
-//! tenant isolation), health endpoints and start-up. It owns request handling and never
-//! touches SQL or key material directly: those belong to the store and the vault.
+//! tenant isolation), the admin screen at `/`, health endpoints and start-up. It owns
+//! request handling and never touches SQL or key material directly: those belong to the
+//! store and the vault.
 
 mod api;
 mod auth;
 mod body;
 mod error;
 mod state;
+mod ui;
 
 pub use auth::{generate_token, hash_token, Role};
 pub use state::{start, AppState, Settings, Started};
@@ -29,10 +31,12 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .nest("/api/v1", api::router())
+        .merge(ui::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::Extension(ui::Sessions::default()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
