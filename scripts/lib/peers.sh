@@ -42,3 +42,16 @@ ensure_postgres() {
   trap 'stop_peers' EXIT
   PATCHBAY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
+
+# Makes sure moto's S3-compatible server (`moto_server`) and boto3 are installed. The S3
+# connector tests start their own moto_server per test on a free loopback port and set it
+# up with boto3, so nothing is started here.
+ensure_moto() {
+  if command -v moto_server >/dev/null && python3 -c 'import boto3' 2>/dev/null; then return 0; fi
+  local pkgs=('moto[server]>=5.2,<6' boto3)
+  python3 -m pip install --quiet "${pkgs[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${pkgs[@]}" \
+    || { echo "cannot install moto: pip install 'moto[server]' boto3" >&2; exit 1; }
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
+}

@@ -202,7 +202,7 @@ impl Registry {
         let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
             return TestRun::unsupported("this integration type has no connection test");
         };
-        let mut run = TestRun::new();
+        let mut run = TestRun::scrubbing(cx.account.secrets.values().cloned().collect());
         let result = connector.test(cx, &mut run).await;
         run.finish(result)
     }
@@ -213,16 +213,17 @@ impl Registry {
         action: &str,
         params: &Map<String, Value>,
     ) -> Result<ActionOutcome, (Failure, Vec<Step>)> {
-        let mut run = TestRun::new();
+        let mut run = TestRun::scrubbing(cx.account.secrets.values().cloned().collect());
         let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
             return Err((Failure::new(Category::InvalidConfig, "this provider has no actions"), Vec::new()));
         };
         match connector.action(cx, action, params, &mut run).await {
             Ok(mut outcome) => {
+                outcome.message = run.scrub(&outcome.message);
                 outcome.steps = run.steps().to_vec();
                 Ok(outcome)
             }
-            Err(f) => Err((f, run.steps().to_vec())),
+            Err(f) => Err((Failure::new(f.category, run.scrub(&f.message)), run.steps().to_vec())),
         }
     }
 }

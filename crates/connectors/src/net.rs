@@ -1,9 +1,288 @@
-//! Connectors of this family (to be filled).
+//! Connectors that test a network protocol rather than a vendor's HTTP API: a TCP connect
+//! (WFM Aspect TCP, statistics receiver), a WebSocket handshake over TLS with the
+//! credentials (STT Watson and GoVivace), and the SAML identity provider behind SSO (its
+//! signing certificate and its SSO URL).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::Connector;
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
+use tokio_tungstenite::tungstenite::http::header::{HeaderValue, AUTHORIZATION};
+use tokio_tungstenite::WebSocketStream;
+use x509_cert::der::Decode as _;
+
+use crate::egress::{redacted, Target};
+use crate::{AccountConfig, Category, Connector, Context, Failure, TestRun};
 
 pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
-    Vec::new()
+    vec![Arc::new(Tcp), Arc::new(SpeechToText), Arc::new(Sso)]
+}
+
+async fn resolve(cx: &Context<'_>, run: &mut TestRun, host: &str, port: u16) -> Result<Target, Failure> {
+    run.step("resolve", cx.egress.resolve(host, port, cx.timeout), |t| {
+        format!("{host} -> {}", t.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+    })
+    .await
+}
+
+async fn connect(cx: &Context<'_>, run: &mut TestRun, target: &Target) -> Result<TcpStream, Failure> {
+    run.step("connect", cx.egress.connect(target, cx.timeout), |s| {
+        s.peer_addr().map(|a| format!("connected to {a}")).unwrap_or_else(|_| "connected".into())
+    })
+    .await
+}
+
+/// WFM over TCP (Aspect RTA) and the statistics receiver: their feeds are one-way streams
+/// with no request to probe with, so the test is that the receiver accepts a connection.
+struct Tcp;
+
+#[async_trait]
+impl Connector for Tcp {
+    fn handles(&self) -> &'static [(&'static str, &'static str)] {
+        &[("wfm", "aspect_tcp"), ("statistics_receiver", "default")]
+    }
+
+    async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
+        let host = cx.account.need_text("host_name")?;
+        let port = port(cx.account)?;
+        let target = resolve(cx, run, host, port).await?;
+        // Dropping the stream closes it: nothing is written, so the receiver sees no record.
+        drop(connect(cx, run, &target).await?);
+        Ok(format!("Connected to {host}:{port}."))
+    }
+}
+
+fn port(account: &AccountConfig) -> Result<u16, Failure> {
+    let raw = account.int("port").ok_or_else(|| Failure::new(Category::InvalidConfig, "`port` is not set"))?;
+    u16::try_from(raw)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("port {raw} is not between 1 and 65535")))
+}
+
+/// Speech to text over a WebSocket: the handshake is where the services check credentials,
+/// so a completed upgrade (HTTP 101) means the URL and credentials work. No audio is sent.
+struct SpeechToText;
+
+/// How long a polite close may take before the socket is simply dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+#[async_trait]
+impl Connector for SpeechToText {
+    fn handles(&self) -> &'static [(&'static str, &'static str)] {
+        &[("stt", "watson"), ("stt", "govivace")]
+    }
+
+    async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
+        let (url, authorization) = match cx.account.provider.as_str() {
+            "watson" => watson_request(cx.account)?,
+            _ => govivace_request(cx.account)?,
+        };
+        websocket_handshake(cx, run, &url, authorization).await?;
+        Ok(format!("The WebSocket handshake with {} succeeded with these credentials.", redacted(&url)))
+    }
+}
+
+fn wss_url(raw: &str) -> Result<url::Url, Failure> {
+    let mut url = url::Url::parse(raw)
+        .map_err(|e| Failure::new(Category::InvalidConfig, format!("the URL is not valid: {e}")))?;
+    if url.scheme() != "wss" || url.host_str().is_none() {
+        return Err(Failure::new(Category::InvalidConfig, "the URL must start with wss:// and name a host"));
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok(url)
+}
+
+/// Watson: `{url}/speech-to-text/api/v1/recognize` for the classic service URL
+/// (`wss://stream.watsonplatform.net`, the seed's default), `{url}/v1/recognize` when the URL
+/// already has the service path (IBM Cloud's `.../instances/{id}`), with HTTP Basic auth of
+/// the username and password
+/// (<https://cloud.ibm.com/docs/speech-to-text?topic=speech-to-text-websockets>).
+fn watson_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderValue>), Failure> {
+    let mut url = wss_url(account.need_text("url")?)?;
+    let base = url.path().trim_end_matches('/').to_owned();
+    let path = if base.is_empty() {
+        "/speech-to-text/api/v1/recognize".to_owned()
+    } else if base.ends_with("/v1/recognize") {
+        base
+    } else {
+        format!("{base}/v1/recognize")
+    };
+    url.set_path(&path);
+    let user = account.need_text("username")?;
+    let password = account.need_secret("password")?;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut value = HeaderValue::from_str(&format!("Basic {basic}"))
+        .map_err(|_| Failure::new(Category::InvalidConfig, "the username cannot be sent in an HTTP header"))?;
+    value.set_sensitive(true);
+    Ok((url, Some(value)))
+}
+
+/// GoVivace: the account's URL itself, with the API key in the `key` query parameter as
+/// GoVivace's speech API takes it. Reports show URLs without their query.
+fn govivace_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderValue>), Failure> {
+    let mut url = wss_url(account.need_text("url")?)?;
+    url.query_pairs_mut().append_pair("key", account.need_secret("api_key")?);
+    Ok((url, None))
+}
+
+async fn websocket_handshake(
+    cx: &Context<'_>,
+    run: &mut TestRun,
+    url: &url::Url,
+    authorization: Option<HeaderValue>,
+) -> Result<(), Failure> {
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let target = resolve(cx, run, &host, port).await?;
+    let tcp = connect(cx, run, &target).await?;
+    let tls = run
+        .step("tls", cx.egress.tls(tcp, &host, cx.timeout), |s| {
+            let version = s.get_ref().1.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+            format!("{version} with a certificate valid for {host}")
+        })
+        .await?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Failure::new(Category::InvalidConfig, format!("cannot build the WebSocket request: {e}")))?;
+    if let Some(value) = authorization {
+        request.headers_mut().insert(AUTHORIZATION, value);
+    }
+    let shown = redacted(url);
+    let (mut socket, _) = run
+        .step("handshake", upgrade(request, tls, cx.timeout), |(_, response)| {
+            format!("GET {shown} -> HTTP {} (WebSocket open)", response.status().as_u16())
+        })
+        .await?;
+    // Close as RFC 6455 asks: send a Close frame and read until the peer's Close comes back.
+    let _ = tokio::time::timeout(CLOSE_WAIT.min(cx.timeout), async {
+        socket.close(None).await?;
+        while socket.next().await.transpose()?.is_some() {}
+        Ok::<(), tokio_tungstenite::tungstenite::Error>(())
+    })
+    .await;
+    Ok(())
+}
+
+async fn upgrade(
+    request: Request,
+    stream: TlsStream<TcpStream>,
+    timeout: Duration,
+) -> Result<(WebSocketStream<TlsStream<TcpStream>>, Response), Failure> {
+    use tokio_tungstenite::tungstenite::Error;
+    match tokio::time::timeout(timeout, tokio_tungstenite::client_async(request, stream)).await {
+        Err(_) => Err(Failure::new(
+            Category::Timeout,
+            format!("no answer to the WebSocket upgrade within {} ms", timeout.as_millis()),
+        )),
+        Ok(Err(Error::Http(response))) => Err(match response.status().as_u16() {
+            status @ (401 | 403) => {
+                Failure::new(Category::InvalidCredentials, format!("the credentials were refused (HTTP {status})"))
+            }
+            status => Failure::new(
+                Category::UnexpectedResponse,
+                format!("HTTP {status} instead of a WebSocket upgrade; is this the service's WebSocket URL?"),
+            ),
+        }),
+        Ok(Err(e)) => Err(Failure::new(Category::UnexpectedResponse, format!("the WebSocket handshake failed: {e}"))),
+        Ok(Ok(pair)) => Ok(pair),
+    }
+}
+
+/// SAML single sign-on: patchbay verifies assertions with the IdP's certificate, so it must
+/// parse and be in date; users are sent to the SSO URL, so it must answer. A SAML SSO
+/// endpoint answers a GET without `SAMLRequest` with an error page or a redirect: any HTTP
+/// answer but 404 or a server error counts. Tested whether or not SSO is enabled yet, so an
+/// administrator can check before switching it on.
+struct Sso;
+
+#[async_trait]
+impl Connector for Sso {
+    fn handles(&self) -> &'static [(&'static str, &'static str)] {
+        &[("sso", "agent_desktop"), ("sso", "admin")]
+    }
+
+    async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
+        let pem = cx.account.need_text("identity_provider_certificate")?;
+        let cert = run.check("certificate", certificate(pem, Utc::now()), IdpCertificate::describe)?;
+        let raw = cx.account.need_text("identity_provider_single_sign_on_url")?;
+        if !raw.starts_with("https://") {
+            return Err(Failure::new(Category::InvalidConfig, "the SSO URL must start with https://"));
+        }
+        let reply = cx.egress.http(run, reqwest::Method::GET, raw, cx.timeout, |r| r).await?;
+        run.check("answer", sso_answer(reply.status), |s| format!("the SSO URL answers (HTTP {s})"))?;
+        let enabled = if cx.account.flag("enable_single_sign_on") {
+            ""
+        } else {
+            " Single sign-on is not enabled for this account yet."
+        };
+        Ok(format!("The IdP certificate is valid until {} and the SSO URL answers.{enabled}", day(cert.not_after)))
+    }
+}
+
+struct IdpCertificate {
+    subject: String,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    days_left: i64,
+}
+
+impl IdpCertificate {
+    fn describe(&self) -> String {
+        format!(
+            "{}: valid from {} to {} ({} days left)",
+            self.subject,
+            day(self.not_before),
+            day(self.not_after),
+            self.days_left
+        )
+    }
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// The first certificate of the PEM text, parsed as X.509 and checked against `now`.
+fn certificate(pem: &str, now: DateTime<Utc>) -> Result<IdpCertificate, Failure> {
+    let invalid = |why: String| Failure::new(Category::InvalidConfig, why);
+    let der = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .ok_or_else(|| invalid("the IdP certificate has no PEM CERTIFICATE block".into()))?
+        .map_err(|e| invalid(format!("the IdP certificate is not valid PEM: {e}")))?;
+    let cert = x509_cert::Certificate::from_der(&der)
+        .map_err(|e| invalid(format!("the IdP certificate is not an X.509 certificate: {e}")))?;
+    let validity = &cert.tbs_certificate.validity;
+    let not_before = DateTime::<Utc>::from(validity.not_before.to_system_time());
+    let not_after = DateTime::<Utc>::from(validity.not_after.to_system_time());
+    let span = format!("valid from {} to {}", day(not_before), day(not_after));
+    if now < not_before {
+        return Err(invalid(format!("the IdP certificate is not valid yet ({span})")));
+    }
+    if now > not_after {
+        return Err(invalid(format!("the IdP certificate expired on {} ({span})", day(not_after))));
+    }
+    Ok(IdpCertificate {
+        subject: cert.tbs_certificate.subject.to_string(),
+        not_before,
+        not_after,
+        days_left: (not_after - now).num_days(),
+    })
+}
+
+fn sso_answer(status: u16) -> Result<u16, Failure> {
+    match status {
+        404 => Err(Failure::new(Category::NotFound, "the SSO URL answers HTTP 404: no SSO endpoint is there")),
+        500..=599 => Err(Failure::new(Category::UnexpectedResponse, format!("the SSO URL answers HTTP {status}"))),
+        _ => Ok(status),
+    }
 }

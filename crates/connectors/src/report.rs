@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use patchbay_vault::SecretString;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,11 +94,14 @@ impl Failure {
     }
 }
 
-/// Records the steps of one test as they run.
+/// Records the steps of one test as they run. Every detail and message it records is
+/// scrubbed of the account's secrets, so a vendor echoing a token, or a URL path that
+/// carries one (Telegram's `/bot<token>/`), cannot leak it into a report.
 pub struct TestRun {
     started: Instant,
     tested_at: DateTime<Utc>,
     steps: Vec<Step>,
+    secrets: Vec<SecretString>,
 }
 
 impl Default for TestRun {
@@ -108,7 +112,30 @@ impl Default for TestRun {
 
 impl TestRun {
     pub fn new() -> TestRun {
-        TestRun { started: Instant::now(), tested_at: Utc::now(), steps: Vec::new() }
+        TestRun::scrubbing(Vec::new())
+    }
+
+    /// A run that replaces each of `secrets` with `[secret]` wherever it records text.
+    pub fn scrubbing(secrets: Vec<SecretString>) -> TestRun {
+        TestRun { started: Instant::now(), tested_at: Utc::now(), steps: Vec::new(), secrets }
+    }
+
+    /// `text` with every secret of the run replaced, as given and as URL paths and query
+    /// strings encode it.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secrets.iter().map(SecretString::expose).filter(|s| s.len() >= 3) {
+            let path = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let segment = url::Url::parse("http://x/").ok().and_then(|mut u| {
+                u.path_segments_mut().ok()?.push(secret);
+                u.path().strip_prefix('/').map(str::to_owned)
+            });
+            for form in [Some(secret.to_owned()), Some(path), Some(form), segment].into_iter().flatten() {
+                out = out.replace(&form, "[secret]");
+            }
+        }
+        out
     }
 
     /// Runs one step; its `Ok` value's detail comes from `detail`.
@@ -121,17 +148,12 @@ impl TestRun {
         let started = Instant::now();
         let result = work.await;
         let duration_ms = elapsed_ms(started);
-        match &result {
-            Ok(value) => {
-                self.steps.push(Step { name: name.into(), status: StepStatus::Ok, detail: detail(value), duration_ms })
-            }
-            Err(f) => self.steps.push(Step {
-                name: name.into(),
-                status: StepStatus::Failed,
-                detail: f.message.clone(),
-                duration_ms,
-            }),
-        }
+        let (status, detail) = match &result {
+            Ok(value) => (StepStatus::Ok, detail(value)),
+            Err(f) => (StepStatus::Failed, f.message.clone()),
+        };
+        let detail = self.scrub(&detail);
+        self.steps.push(Step { name: name.into(), status, detail, duration_ms });
         result
     }
 
@@ -142,11 +164,12 @@ impl TestRun {
         result: Result<T, Failure>,
         detail: impl FnOnce(&T) -> String,
     ) -> Result<T, Failure> {
-        let step = match &result {
-            Ok(v) => Step { name: name.into(), status: StepStatus::Ok, detail: detail(v), duration_ms: 0 },
-            Err(f) => Step { name: name.into(), status: StepStatus::Failed, detail: f.message.clone(), duration_ms: 0 },
+        let (status, detail) = match &result {
+            Ok(v) => (StepStatus::Ok, detail(v)),
+            Err(f) => (StepStatus::Failed, f.message.clone()),
         };
-        self.steps.push(step);
+        let detail = self.scrub(&detail);
+        self.steps.push(Step { name: name.into(), status, detail, duration_ms: 0 });
         result
     }
 
@@ -156,8 +179,8 @@ impl TestRun {
 
     pub fn finish(self, result: Result<String, Failure>) -> TestReport {
         let (status, category, message) = match result {
-            Ok(message) => (Outcome::Ok, None, message),
-            Err(f) => (Outcome::Failed, Some(f.category), f.message),
+            Ok(message) => (Outcome::Ok, None, self.scrub(&message)),
+            Err(f) => (Outcome::Failed, Some(f.category), self.scrub(&f.message)),
         };
         TestReport {
             status,
@@ -183,4 +206,24 @@ impl TestRun {
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn recorded_text_is_scrubbed_of_the_accounts_secrets() {
+        let mut run = TestRun::scrubbing(vec![SecretString::from("123456:ABC-token")]);
+        let _ = run
+            .step("request", async { Ok::<_, Failure>(()) }, |_| "GET https://api.example/bot123456:ABC-token/getMe".into())
+            .await;
+        let _ = run.check("read", Err::<(), _>(Failure::new(Category::UnexpectedResponse, "echo 123456:ABC-token")), |_| {
+            String::new()
+        });
+        let report = run.finish(Err(Failure::new(Category::InvalidCredentials, "token 123456:ABC-token refused")));
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(!text.contains("123456:ABC-token"), "{text}");
+        assert!(text.contains("bot[secret]/getMe"), "{text}");
+    }
 }

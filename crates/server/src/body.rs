@@ -35,6 +35,11 @@ impl Body {
         Ok(Body { object })
     }
 
+    /// Fills in a value the caller left out.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.object.insert(key.to_owned(), value);
+    }
+
     pub fn string(&self, key: &str) -> Result<Option<&str>, ApiError> {
         match self.object.get(key) {
             None | Some(Value::Null) => Ok(None),

@@ -7,10 +7,12 @@ mod api;
 mod auth;
 mod body;
 mod error;
+mod metrics;
 mod state;
 mod ui;
 
 pub use auth::{generate_token, hash_token, Role};
+pub use patchbay_connectors::EgressPolicy;
 pub use state::{start, AppState, Settings, Started};
 
 use std::time::Duration;
@@ -34,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::Extension(ui::Sessions::default()))

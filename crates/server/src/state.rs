@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use base64::Engine;
 use patchbay_catalog::Catalog;
+use patchbay_connectors::{Egress, EgressPolicy, Registry, VendorUrls};
 use patchbay_store::{CachedStore, NewToken, SqlStore, Store};
 use patchbay_vault::KeyRing;
 
@@ -19,6 +20,18 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyRing>,
     pub catalog: &'static Catalog,
+    pub outbound: Arc<Outbound>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Everything connection tests and actions need to reach the outside.
+pub struct Outbound {
+    pub egress: Egress,
+    pub connectors: Registry,
+    pub vendors: VendorUrls,
+    pub public_url: Option<url::Url>,
+    /// How many tests of one bulk request run at once.
+    pub test_concurrency: usize,
 }
 
 /// How to start.
@@ -29,6 +42,26 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Sets the service-provider admin token instead of generating one.
     pub admin_token: Option<String>,
+    /// What outbound connections (tests, actions) may reach.
+    pub egress: EgressPolicy,
+    /// Public base URL of this service, for webhooks vendors call.
+    pub public_url: Option<url::Url>,
+    /// Vendor API base URLs that replace the built-in ones.
+    pub vendor_urls: Vec<(String, url::Url)>,
+}
+
+impl Settings {
+    /// Defaults for a data dir: SQLite, generated admin token, strict egress.
+    pub fn new(data_dir: PathBuf) -> Settings {
+        Settings {
+            data_dir,
+            database_url: None,
+            admin_token: None,
+            egress: EgressPolicy::default(),
+            public_url: None,
+            vendor_urls: Vec::new(),
+        }
+    }
 }
 
 /// What start-up produced, for the caller to report.
@@ -62,10 +95,28 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     };
     check_keys(store.as_ref(), &keys, &key_path).await?;
 
+    let mut vendors = VendorUrls::default();
+    for (name, url) in &settings.vendor_urls {
+        vendors.set(name, url.clone()).map_err(anyhow::Error::msg)?;
+    }
+    let outbound = Outbound {
+        egress: Egress::new(settings.egress.clone()).context("cannot set up outbound connections")?,
+        connectors: Registry::new(),
+        vendors,
+        public_url: settings.public_url.clone(),
+        test_concurrency: 64,
+    };
+
     let admin_token_path = settings.data_dir.join("admin-token");
     let new_admin_token = bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), &admin_token_path).await?;
     Ok(Started {
-        state: AppState { store, keys: Arc::new(keys), catalog: patchbay_catalog::catalog() },
+        state: AppState {
+            store,
+            keys: Arc::new(keys),
+            catalog: patchbay_catalog::catalog(),
+            outbound: Arc::new(outbound),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+        },
         new_admin_token,
         admin_token_path,
         backend,

@@ -13,9 +13,9 @@ fn mode(path: &std::path::Path) -> u32 {
 
 fn settings(dir: &std::path::Path, db: &TestDatabase, admin_token: Option<&str>) -> Settings {
     Settings {
-        data_dir: dir.to_owned(),
         database_url: Some(db.url.clone()),
         admin_token: admin_token.map(str::to_owned),
+        ..Settings::new(dir.to_owned())
     }
 }
 

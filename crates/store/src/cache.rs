@@ -112,6 +112,10 @@ impl<S: Store> Store for CachedStore<S> {
         Ok(tenant)
     }
 
+    async fn account_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.inner.account_counts().await
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.inner.list_tenants().await
     }

@@ -96,6 +96,8 @@ pub trait Store: Send + Sync + 'static {
         changes: &serde_json::Value,
     ) -> Result<Account>;
     async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account>;
+    /// How many accounts of each type exist across all tenants (for metrics).
+    async fn account_counts(&self) -> Result<Vec<(String, i64)>>;
     /// Accounts of one tenant ordered by type then name, optionally of one type. Shared
     /// (`Arc`) so a cached list is handed out without copying every account.
     async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Arc<Account>>>;

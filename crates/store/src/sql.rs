@@ -484,6 +484,15 @@ impl Store for SqlStore {
         row.ok_or(StoreError::NotFound)?.into_tenant()
     }
 
+    async fn account_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows: Vec<(String, i64)> = with_reader!(self, |pool| {
+            sqlx::query_as("SELECT type_key, COUNT(*) FROM accounts GROUP BY type_key ORDER BY type_key")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let rows: Vec<TenantRow> = with_reader!(self, |pool| {
             sqlx::query_as(concat!(select_tenants!(), "ORDER BY id")).fetch_all(pool).await?

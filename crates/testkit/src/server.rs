@@ -17,12 +17,23 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: &TestDatabase) -> TestServer {
+        TestServer::start_with(db, |_| {}).await
+    }
+
+    /// Starts with settings adjusted by `adjust` (e.g. a stricter egress policy).
+    pub async fn start_with(db: &TestDatabase, adjust: impl FnOnce(&mut patchbay_server::Settings)) -> TestServer {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let settings = patchbay_server::Settings {
-            data_dir: data_dir.path().join("data"),
+        let mut settings = patchbay_server::Settings {
             database_url: Some(db.url.clone()),
-            admin_token: None,
+            // Tests talk to peers on loopback.
+            egress: patchbay_server::EgressPolicy {
+                allow_loopback: true,
+                timeout: std::time::Duration::from_secs(2),
+                ..patchbay_server::EgressPolicy::default()
+            },
+            ..patchbay_server::Settings::new(data_dir.path().join("data"))
         };
+        adjust(&mut settings);
         let started = patchbay_server::start(&settings).await.expect("server starts");
         let admin_token = started.new_admin_token.expect("first start generates the admin token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");

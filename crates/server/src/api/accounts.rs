@@ -85,11 +85,11 @@ fn respond(state: &AppState, status: StatusCode, account: Account) -> Response {
 }
 
 /// Path ids that are not UUIDs name no account.
-fn account_id(raw: &str) -> ApiResult<Uuid> {
+pub(crate) fn account_id(raw: &str) -> ApiResult<Uuid> {
     raw.parse().map_err(|_| ApiError::NotFound("integration account"))
 }
 
-fn account_not_found(e: patchbay_store::StoreError) -> ApiError {
+pub(crate) fn account_not_found(e: patchbay_store::StoreError) -> ApiError {
     match e {
         patchbay_store::StoreError::NotFound => ApiError::NotFound("integration account"),
         other => other.into(),
@@ -133,7 +133,7 @@ pub async fn get(
 /// Fields a client may send back unchanged from a GET; they are ignored.
 const READ_ONLY: &[&str] =
     &["id", "tenant", "secrets", "version", "created_at", "created_by", "updated_at", "updated_by", "last_test"];
-const WRITABLE: &[&str] = &["type", "provider", "name", "enabled", "properties"];
+pub(crate) const WRITABLE: &[&str] = &["type", "provider", "name", "enabled", "properties"];
 
 /// The parsed, validated input of a create or update, with the secret values it sets.
 pub struct AccountDraft<'a> {

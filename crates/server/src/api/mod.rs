@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod tenants;
+mod testing;
 mod tokens;
 mod types;
 
@@ -23,6 +24,10 @@ pub fn router() -> Router<AppState> {
             "/tenants/{tenant}/integration-accounts/{id}",
             get(accounts::get).put(accounts::update).delete(accounts::delete),
         )
+        .route("/tenants/{tenant}/integration-accounts/test", post(testing::test_unsaved))
+        .route("/tenants/{tenant}/integration-accounts/tests", post(testing::test_all))
+        .route("/tenants/{tenant}/integration-accounts/{id}/test", post(testing::test_saved))
+        .route("/tenants/{tenant}/integration-accounts/{id}/actions/{action}", post(testing::action))
         .route("/tenants/{tenant}/integration-accounts/{id}/audit", get(audit::for_account))
         .route("/tenants/{tenant}/audit", get(audit::for_tenant))
         .route("/tokens", get(tokens::list).post(tokens::create))

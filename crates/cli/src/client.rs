@@ -1,0 +1,174 @@
+//! A small client of the REST API for the CLI verbs, with exit codes scripts can trust.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// Where and as whom the CLI talks to a running server.
+#[derive(clap::Args)]
+pub struct ClientArgs {
+    /// Base URL of the server.
+    #[arg(long, env = "PATCHBAY_SERVER", default_value = "http://127.0.0.1:8480", global = true)]
+    pub server: String,
+    /// API token; defaults to PATCHBAY_TOKEN, then DATA_DIR/admin-token.
+    #[arg(long, env = "PATCHBAY_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Data dir to read the admin token from when no token is given.
+    #[arg(long, env = "PATCHBAY_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A CLI failure and the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Exit 2 is clap's (usage).
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 3: the server refused the input (400, 409, 412, 422).
+    #[error("{0}")]
+    Rejected(String),
+    /// Exit 4: not found (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Exit 5: no or bad token, or not allowed (401, 403).
+    #[error("{0}")]
+    Denied(String),
+    /// Exit 6: the server is unreachable or failed (5xx).
+    #[error("{0}")]
+    Server(String),
+    /// Exit 7: a connection test or action ran and failed.
+    #[error("{0}")]
+    CheckFailed(String),
+    /// Exit 1: anything else.
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Other(_) => 1,
+            CliError::Usage(_) => 2,
+            CliError::Rejected(_) => 3,
+            CliError::NotFound(_) => 4,
+            CliError::Denied(_) => 5,
+            CliError::Server(_) => 6,
+            CliError::CheckFailed(_) => 7,
+        }
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    pub json: bool,
+}
+
+impl Client {
+    pub fn new(args: &ClientArgs) -> Result<Client, CliError> {
+        let token = match &args.token {
+            Some(t) => t.clone(),
+            None => {
+                let path = args.data_dir.join("admin-token");
+                std::fs::read_to_string(&path)
+                    .map_err(|_| {
+                        CliError::Denied(format!(
+                            "no token: pass --token, set PATCHBAY_TOKEN, or point --data-dir at a data dir with admin-token ({} unreadable)",
+                            path.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_owned()
+            }
+        };
+        Ok(Client {
+            http: reqwest::Client::new(),
+            base: args.server.trim_end_matches('/').to_owned(),
+            token,
+            json: args.json,
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        self.call_with(method, path, body, None).await
+    }
+
+    /// A request with an optional `If-Match` version.
+    pub async fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<i64>,
+    ) -> Result<Value, CliError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        if let Some(v) = if_match {
+            req = req.header("if-match", format!("\"{v}\""));
+        }
+        let resp = req.send().await.map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| CliError::Server(e.to_string()))?;
+        let value: Value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let mut message = format!("HTTP {status}: {}", value.get("detail").and_then(Value::as_str).unwrap_or(""));
+        for e in value.get("errors").and_then(Value::as_array).into_iter().flatten() {
+            message.push_str(&format!(
+                "\n  {} ({}): {}",
+                e["field"].as_str().unwrap_or(""),
+                e["rule"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            ));
+        }
+        Err(match status {
+            401 | 403 => CliError::Denied(message),
+            404 => CliError::NotFound(message),
+            400..=499 => CliError::Rejected(message),
+            _ => CliError::Server(message),
+        })
+    }
+}
+
+/// Prints rows as aligned columns.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn print_json(v: &Value) -> Result<(), CliError> {
+    println!("{}", serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?);
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! `patchbay serve`: flags, logging and start-up of the service.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Where the SQLite database, the master key ring and the admin token live.
+    #[arg(long, env = "PATCHBAY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "PATCHBAY_LISTEN", default_value = "127.0.0.1:8480")]
+    listen: String,
+    /// `postgres://…` to use PostgreSQL instead of SQLite in the data dir.
+    #[arg(long, env = "PATCHBAY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "PATCHBAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Address classes connection tests may reach besides public ones (comma-separated).
+    #[arg(long, env = "PATCHBAY_EGRESS_ALLOW", value_enum, value_delimiter = ',')]
+    egress_allow: Vec<EgressClass>,
+    /// Timeout of each outbound call of a test or action, in seconds.
+    #[arg(long, env = "PATCHBAY_EGRESS_TIMEOUT", default_value_t = 10.0)]
+    egress_timeout: f64,
+    /// PEM file of extra root certificates trusted for outbound TLS.
+    #[arg(long, env = "PATCHBAY_EGRESS_CA_FILE")]
+    egress_ca_file: Option<PathBuf>,
+    /// Public base URL of this service, for webhooks that vendors call (Set Webhook).
+    #[arg(long, env = "PATCHBAY_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+    /// Replace a vendor API base URL, e.g. `telegram=https://proxy.example/` (repeatable).
+    #[arg(long = "vendor-url", env = "PATCHBAY_VENDOR_URLS", value_delimiter = ',', value_parser = parse_vendor_url)]
+    vendor_urls: Vec<(String, url::Url)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EgressClass {
+    Loopback,
+    Private,
+    LinkLocal,
+}
+
+fn parse_vendor_url(s: &str) -> Result<(String, url::Url), String> {
+    let (name, url) = s.split_once('=').ok_or("expected NAME=URL")?;
+    let url = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    Ok((name.to_owned(), url))
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    if !(0.1..=300.0).contains(&args.egress_timeout) {
+        bail!("--egress-timeout must be between 0.1 and 300 seconds");
+    }
+    let extra_roots_pem = match &args.egress_ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let settings = patchbay_server::Settings {
+        database_url: args.database_url,
+        admin_token: std::env::var("PATCHBAY_ADMIN_TOKEN").ok(),
+        egress: patchbay_server::EgressPolicy {
+            allow_loopback: args.egress_allow.contains(&EgressClass::Loopback),
+            allow_private: args.egress_allow.contains(&EgressClass::Private),
+            allow_link_local: args.egress_allow.contains(&EgressClass::LinkLocal),
+            timeout: std::time::Duration::from_secs_f64(args.egress_timeout),
+            extra_roots_pem,
+        },
+        public_url: args.public_url,
+        vendor_urls: args.vendor_urls,
+        ..patchbay_server::Settings::new(args.data_dir)
+    };
+    let started = patchbay_server::start(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    if let Some(token) = &started.new_admin_token {
+        println!("Service-provider admin token (shown once; also in {}):", started.admin_token_path.display());
+        println!("  {token}");
+    }
+    println!("patchbay listening on http://{addr} ({} database)", started.backend);
+    tracing::info!(%addr, backend = started.backend, "listening");
+    patchbay_server::serve(listener, started.state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

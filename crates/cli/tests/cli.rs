@@ -1,0 +1,103 @@
+//! The CLI verbs against a real `patchbay serve`: tables and JSON, property kinds, secrets
+//! from the environment, merged updates, and exit codes scripts can trust.
+
+mod process;
+
+use process::ServerProcess;
+use serde_json::Value;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().expect("an exit code")
+}
+
+#[test]
+fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
+    let s = ServerProcess::start(&["--egress-allow", "loopback"]);
+    let ok = s.cli(&["tenants", "create", "acme", "--name", "Acme", "--enable", "aws"]);
+    assert_eq!(code(&ok), 0, "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(stdout(&ok).contains("enabled types: aws"));
+
+    let types = s.cli(&["types", "--json"]);
+    assert_eq!(json(&types).as_array().unwrap().len(), 20);
+    assert!(stdout(&s.cli(&["types"])).contains("statistics_receiver"));
+
+    // A receiver for the connection test.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port().to_string();
+    let created = s.cli(&[
+        "accounts", "create", "--tenant", "acme", "--type", "statistics_receiver", "--name", "Stats",
+        "--set", "host_name=127.0.0.1", "--set", &format!("port={port}"), "--json",
+    ]);
+    assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
+    let stats = json(&created);
+    assert_eq!(stats["properties"]["port"], port.parse::<i64>().unwrap(), "integers are sent as integers");
+    let stats_id = stats["id"].as_str().unwrap().to_owned();
+
+    let fb = std::process::Command::new(process::BIN)
+        .args(["accounts", "create", "--tenant", "acme", "--type", "messenger", "--provider", "facebook"])
+        .args(["--name", "FB", "--set", "page_username=acme", "--set", "page_id=000123", "--secret-env", "token=FB_TOKEN"])
+        .args(["--json"])
+        .env("PATCHBAY_SERVER", &s.base)
+        .env("PATCHBAY_TOKEN", &s.admin_token)
+        .env("FB_TOKEN", "cli-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(code(&fb), 0, "{}", String::from_utf8_lossy(&fb.stderr));
+    let fb = json(&fb);
+    assert_eq!(fb["properties"]["page_id"], "000123", "text stays text even when it is digits");
+    assert_eq!(fb["secrets"]["token"], true);
+    let fb_id = fb["id"].as_str().unwrap().to_owned();
+
+    // An update names only what changes; the rest is kept.
+    let renamed = s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--set", "page_username=acme-support", "--json"]);
+    assert_eq!(code(&renamed), 0, "{}", String::from_utf8_lossy(&renamed.stderr));
+    let renamed = json(&renamed);
+    assert_eq!(renamed["properties"]["page_id"], "000123");
+    assert_eq!(renamed["properties"]["page_username"], "acme-support");
+    assert_eq!(renamed["secrets"]["token"], true);
+    let stale = s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--if-version", "1", "--name", "x"]);
+    assert_eq!(code(&stale), 3, "a stale version is refused input");
+
+    let list = s.cli(&["accounts", "list", "--tenant", "acme"]);
+    let table = stdout(&list);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("Stats") && table.contains("FB"));
+    assert!(!table.contains("cli-secret-value") && !stdout(&s.cli(&["accounts", "show", "--tenant", "acme", &fb_id])).contains("cli-secret-value"));
+
+    let tested = s.cli(&["accounts", "test", "--tenant", "acme", &stats_id]);
+    assert_eq!(code(&tested), 0, "{}{}", stdout(&tested), String::from_utf8_lossy(&tested.stderr));
+    assert!(stdout(&tested).contains("connect"));
+    drop(receiver);
+    let failed = s.cli(&["accounts", "test", "--tenant", "acme", &stats_id]);
+    assert_eq!(code(&failed), 7, "a failed test exits 7: {}", stdout(&failed));
+
+    // Exit codes.
+    let invalid = s.cli(&["accounts", "create", "--tenant", "acme", "--type", "stt", "--provider", "watson", "--name", "S", "--set", "url=https://x.example"]);
+    assert_eq!(code(&invalid), 3);
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("properties.url (url_scheme)"));
+    assert_eq!(code(&s.cli(&["accounts", "show", "--tenant", "acme", "00000000-0000-0000-0000-000000000000"])), 4);
+    assert_eq!(code(&s.cli_as("pb_wrong", &["tenants", "list"])), 5);
+    let unreachable = process::cli(&["tenants", "list"], &[("PATCHBAY_SERVER", "http://127.0.0.1:9"), ("PATCHBAY_TOKEN", "x")], s.dir.path());
+    assert_eq!(code(&unreachable), 6);
+
+    // Tokens.
+    let minted = s.cli(&["tokens", "create", "--name", "viewer", "--role", "tenant_viewer", "--tenant", "acme", "--json"]);
+    let minted = json(&minted);
+    let viewer = minted["token"].as_str().unwrap();
+    assert_eq!(code(&s.cli_as(viewer, &["accounts", "list", "--tenant", "acme"])), 0);
+    assert_eq!(code(&s.cli_as(viewer, &["accounts", "delete", "--tenant", "acme", &fb_id])), 5);
+    assert!(stdout(&s.cli(&["tokens", "list"])).contains("viewer"));
+    assert_eq!(code(&s.cli(&["tokens", "revoke", minted["id"].as_str().unwrap()])), 0);
+    assert_eq!(code(&s.cli_as(viewer, &["accounts", "list", "--tenant", "acme"])), 5);
+
+    assert_eq!(code(&s.cli(&["accounts", "delete", "--tenant", "acme", &fb_id])), 0);
+    assert_eq!(code(&s.cli(&["tenants", "show", "acme"])), 0);
+}

@@ -1,0 +1,92 @@
+//! A real `patchbay serve` child process on a loopback port with its own data dir, and a
+//! way to run the `patchbay` CLI against it. Stopped when dropped.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
+}
+
+pub struct ServerProcess {
+    pub base: String,
+    pub admin_token: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts `patchbay serve` with `extra` arguments and waits (bounded) until it answers.
+    pub fn start(extra: &[&str]) -> ServerProcess {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env_remove("PATCHBAY_ADMIN_TOKEN")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("patchbay serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let mut server = ServerProcess { base, admin_token: String::new(), dir, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("patchbay serve exited with {status}: {}", server.log());
+            }
+            assert!(Instant::now() < deadline, "patchbay serve did not listen within 20 s: {}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.admin_token = std::fs::read_to_string(server.data_dir().join("admin-token"))
+            .expect("the admin token file")
+            .trim()
+            .to_owned();
+        server
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this server with the admin token.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.admin_token, args)
+    }
+
+    pub fn cli_as(&self, token: &str, args: &[&str]) -> Output {
+        cli(args, &[("PATCHBAY_SERVER", &self.base), ("PATCHBAY_TOKEN", token)], self.dir.path())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI with `env`, in `cwd`.
+pub fn cli(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(cwd).stdin(Stdio::null()).env_remove("PATCHBAY_TOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the CLI runs")
+}

@@ -1,0 +1,456 @@
+//! The admin screen end to end: the real `patchbay serve` binary, driven in a real headless
+//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`). Screenshots
+//! go to `target/ui-shots/`.
+
+mod browser;
+mod vendor;
+
+use std::time::Duration;
+
+use browser::{free_port, Browser, Harness};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const TENANT: &str = "acme";
+
+/// Secret values typed into the browser; none may ever show up in the page source or the log.
+const FB_TOKEN: &str = "fb-page-token-SENTINEL-7f3a";
+const STT_PASSWORD: &str = "stt-password-SENTINEL-91c2";
+const ZENDESK_TOKEN: &str = "zendesk-api-token-SENTINEL-4d8e";
+const NICE_PASSWORD: &str = "nice-password-SENTINEL-2b6f";
+const NEXT_CALLER_PASSWORD: &str = "next-caller-password-SENTINEL-c5a1";
+const TTS_KEY: &str = "google-api-key-SENTINEL-8e0d";
+const VIBER_TOKEN: &str = "viber-token-SENTINEL-63b9";
+const SECRETS: &[&str] =
+    &[FB_TOKEN, STT_PASSWORD, ZENDESK_TOKEN, NICE_PASSWORD, NEXT_CALLER_PASSWORD, TTS_KEY, VIBER_TOKEN];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_screen_end_to_end() {
+    Harness::run(|h| async move {
+        let created = h.api(Method::POST, "/api/v1/tenants", Some(json!({"id": TENANT, "name": "Acme Support"}))).await;
+        assert_eq!(created.0, 201, "{created:?}");
+        let b = h.browser();
+        let ids = admin_story(&h, b).await;
+        conflict_and_delete(&h, b, &ids).await;
+        viewer_story(&h, b).await;
+        let log = h.server_log();
+        for secret in SECRETS {
+            assert!(!log.contains(secret), "the server log holds a secret value");
+        }
+    })
+    .await;
+}
+
+struct Ids {
+    zendesk: String,
+    stats: String,
+    nice: String,
+}
+
+fn accounts_path() -> String {
+    format!("/api/v1/tenants/{TENANT}/integration-accounts")
+}
+
+/// Opens the "+" picker from the list and picks a type (and provider, when asked).
+async fn pick(b: &Browser, type_key: &str, provider: Option<&str>) {
+    b.open(&format!("#/t/{TENANT}")).await;
+    b.click(".add-account").await;
+    b.click(&format!("dialog[open] .pick-card[data-type='{type_key}']")).await;
+    if let Some(p) = provider {
+        b.click(&format!("dialog[open] .pick-card[data-provider='{p}']")).await;
+    }
+    b.wait("#f-name").await;
+}
+
+/// Saves the form and waits for the account page it leads to; returns the new account's id.
+async fn create(b: &Browser, name: &str) -> String {
+    b.click("button.save").await;
+    let url = b.wait_url("/a/").await;
+    b.wait_text("h1.page-title", name).await;
+    let id = url.rsplit("/a/").next().expect("account url").to_owned();
+    b.assert_source_free_of(SECRETS).await;
+    id
+}
+
+async fn admin_story(h: &Harness, b: &Browser) -> Ids {
+    // Sign in: a wrong token is refused, the admin token works, and the token is gone from the page.
+    b.open("").await;
+    b.fill("#token", "pb_not-a-real-token").await;
+    b.click("#signin-form button[type=submit]").await;
+    b.wait_text("#token-error", "unknown or has been revoked").await;
+    b.shot("sign-in").await;
+    b.fill("#token", &h.admin_token).await;
+    b.click("#signin-form button[type=submit]").await;
+    b.wait(&format!("a.tenant-link[data-tenant='{TENANT}']")).await;
+    b.shot("tenants").await;
+    b.click(&format!("a.tenant-link[data-tenant='{TENANT}']")).await;
+    b.wait_text(".empty", "Integration accounts specify parameters required for interoperability").await;
+    b.assert_source_free_of(&[h.admin_token.as_str()]).await;
+
+    // The picker hides gated types the tenant lacks; Escape closes it.
+    b.click(".add-account").await;
+    b.wait("dialog[open] .pick-card[data-type='messenger']").await;
+    assert!(!b.exists("dialog[open] .pick-card[data-type='nice']").await, "NICE is gated and not enabled");
+    assert!(!b.exists("dialog[open] .pick-card[data-type='aws']").await, "AWS is gated and not enabled");
+    b.press_escape().await;
+    b.wait_gone("dialog[open]").await;
+
+    // Facebook Messenger, with a generated webhook verify token.
+    pick(b, "messenger", Some("facebook")).await;
+    b.fill("#f-name", "Facebook main").await;
+    b.fill("#prop-page_username", "acme").await;
+    b.fill("#prop-page_id", "1234567890").await;
+    b.fill("#prop-token", FB_TOKEN).await;
+    b.click("button.action-generate_token").await;
+    b.wait(".once-box").await;
+    let generated = b.js_string("return document.querySelector('.once-value').value").await;
+    assert!(generated.len() >= 40, "a generated token: {generated:?}");
+    assert_eq!(b.js_string("return document.getElementById('prop-webhook_verify_token').value").await, generated);
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "every input has a <label for>");
+    b.assert_source_free_of(&[generated.as_str()]).await;
+    b.js("window.scrollTo(0, 0)").await;
+    b.shot("add-form").await;
+    let facebook = create(b, "Facebook main").await;
+    b.assert_source_free_of(&[generated.as_str()]).await;
+    let got = h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await;
+    assert_eq!(got.1["secrets"], json!({"token": true, "webhook_verify_token": true}), "{got:?}");
+    assert_eq!(b.text("[data-field='token'] .secret-state").await, "Set");
+    // On the saved account the server generates and stores the token, and shows it once.
+    b.click("button.action-generate_token").await;
+    b.wait(".once-box").await;
+    b.wait_text(".meta .version", "2").await;
+    let stored = b.js_string("return document.querySelector('.once-value').value").await;
+    assert!(stored.len() >= 40 && stored != generated, "a new token: {stored:?}");
+    b.assert_source_free_of(&[generated.as_str(), stored.as_str()]).await;
+    assert_eq!(h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await.1["version"], 2);
+
+    // Speech To Text: the default wss:// URL is pre-filled; an https:// URL is refused next
+    // to the field, and the password typed for that failed save stays out of the page.
+    pick(b, "stt", Some("watson")).await;
+    assert_eq!(b.value("#prop-url").await, "wss://stream.watsonplatform.net", "the default is pre-filled");
+    b.fill("#f-name", "Watson STT").await;
+    b.fill("#prop-url", "https://stream.watsonplatform.net").await;
+    b.fill("#prop-username", "watson-user").await;
+    b.fill("#prop-password", STT_PASSWORD).await;
+    b.click("button.save").await;
+    let error = b.wait_text("#prop-url-error", "wss://").await;
+    assert!(error.contains("https://"), "the error names what was wrong: {error}");
+    assert_eq!(b.attr("#prop-url", "aria-invalid").await.as_deref(), Some("true"));
+    b.wait_text(".banner-error", "not saved").await;
+    b.assert_source_free_of(SECRETS).await;
+    b.shot("add-form-error").await;
+    assert_eq!(h.api(Method::GET, &accounts_path(), None).await.1["items"].as_array().unwrap().len(), 1);
+    b.fill("#prop-url", "wss://stream.watsonplatform.net").await;
+    create(b, "Watson STT").await;
+
+    // WFM (HTTP POST) with a reason code mapping row, checked row by row before saving.
+    pick(b, "wfm", Some("http_post")).await;
+    b.fill("#f-name", "WFM feed").await;
+    b.fill("#prop-url", "https://wfm.acme.example/feed").await;
+    b.click("[data-field='reason_codes_mapping'] .map-add").await;
+    b.fill("[data-field='reason_codes_mapping'] .map-key", "Lunch").await;
+    b.fill("[data-field='reason_codes_mapping'] .map-value", "100000").await;
+    b.click("button.save").await;
+    b.wait_text("[data-field='reason_codes_mapping'] .row-error", "from 0 to 99999").await;
+    b.fill("[data-field='reason_codes_mapping'] .map-value", "12").await;
+    let wfm = create(b, "WFM feed").await;
+    let got = h.api(Method::GET, &format!("{}/{wfm}", accounts_path()), None).await;
+    assert_eq!(got.1["properties"]["reason_codes_mapping"], json!({"Lunch": 12}), "{got:?}");
+    assert_eq!(got.1["properties"]["protocol"], "http_post", "the fixed value is applied");
+
+    // WFM and Loxysoft WFM share one account per tenant: both are now shown as taken.
+    b.open(&format!("#/t/{TENANT}")).await;
+    b.click(".add-account").await;
+    b.wait("dialog[open] .pick-card[data-type='loxysoft']").await;
+    assert!(b.attr("dialog[open] .pick-card[data-type='loxysoft']", "disabled").await.is_some());
+    assert!(b.attr("dialog[open] .pick-card[data-type='wfm']", "disabled").await.is_some());
+    b.wait_text("dialog[open] .pick-card[data-type='loxysoft'] .pick-taken", "WFM feed").await;
+    b.shot("type-picker").await;
+    b.click("dialog[open] .dialog-close").await;
+    b.wait_gone("dialog[open]").await;
+
+    // Zendesk.
+    pick(b, "zendesk", None).await;
+    b.fill("#f-name", "Zendesk").await;
+    b.fill("#prop-subdomain_url", "https://acme.zendesk.com").await;
+    b.fill("#prop-email", "admin@acme.example").await;
+    b.fill("#prop-api_token", ZENDESK_TOKEN).await;
+    let zendesk = create(b, "Zendesk").await;
+
+    // Text To Speech (Google): Load Voices, on the saved account, fills a voice choice.
+    pick(b, "tts", Some("google")).await;
+    b.fill("#f-name", "Google voices").await;
+    b.fill("#prop-api_key", TTS_KEY).await;
+    assert!(b.attr("button.action-load_voices", "disabled").await.is_some(), "Load Voices needs a saved account");
+    let tts = create(b, "Google voices").await;
+    b.click("button.action-load_voices").await;
+    b.wait_text(".results", "2 voices are offered").await;
+    b.select("select#prop-voice", "de-DE-Standard-B").await;
+    b.click("button.save").await;
+    b.wait_text(".meta .version", "2").await;
+    let got = h.api(Method::GET, &format!("{}/{tts}", accounts_path()), None).await;
+    assert_eq!(got.1["properties"]["voice"], "de-DE-Standard-B", "{got:?}");
+
+    // Viber: Set Webhook asks for the host and port, refuses what is not one, and shows
+    // what Viber reads back.
+    pick(b, "messenger", Some("viber")).await;
+    b.fill("#f-name", "Viber").await;
+    b.fill("#prop-bot_username", vendor::VIBER_BOT).await;
+    b.fill("#prop-token", VIBER_TOKEN).await;
+    create(b, "Viber").await;
+    b.click("button.action-set_webhook").await;
+    b.fill("dialog[open] #param-webhook_url_host_and_port", "office").await;
+    b.click("dialog[open] button[type=submit]").await;
+    b.wait_text("dialog[open] #param-webhook_url_host_and_port-error", "host:port").await;
+    b.fill("dialog[open] #param-webhook_url_host_and_port", "office.acme.example:8443").await;
+    b.click("dialog[open] button[type=submit]").await;
+    b.wait_gone("dialog[open]").await;
+    let readback = b.wait_text(".results .readback", "https://office.acme.example:8443/webhooks/viber/").await;
+    assert!(readback.contains("delivered"), "{readback}");
+    b.shot("set-webhook").await;
+
+    // Statistics Data Receiver, tested before saving on the form's values: a closed port
+    // is unreachable, a listener on loopback answers.
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("a local peer");
+    let peer_port = peer.local_addr().unwrap().port().to_string();
+    pick(b, "statistics_receiver", None).await;
+    assert_eq!(b.value("#prop-protocol").await, "TCP", "the fixed protocol is shown");
+    assert!(b.attr("#prop-protocol", "readonly").await.is_some(), "and cannot be edited");
+    b.fill("#f-name", "Stats feed").await;
+    b.fill("#prop-host_name", "127.0.0.1").await;
+    b.fill("#prop-port", &free_port().to_string()).await;
+    b.click("button.test-connection").await;
+    b.wait_text(".results .report-failed", "Unreachable").await;
+    assert!(b.exists(".results .step-failed").await, "the failing step is shown");
+    b.fill("#prop-port", &peer_port).await;
+    b.click("button.test-connection").await;
+    b.wait_text(".results .report-ok", "Connection OK").await;
+    assert!(b.text(".results .steps").await.contains("Connect"), "each step is shown");
+    b.js("window.scrollTo(0, 0)").await;
+    b.shot("test-result").await;
+    let stats = create(b, "Stats feed").await;
+    // Tested again once saved: the result is kept and shows as the account's health.
+    b.click("button.test-connection").await;
+    b.wait_text(".header-health", "Healthy").await;
+    drop(peer);
+
+    // NICE is offered once the service provider enables it for the tenant.
+    let enabled =
+        h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}"), Some(json!({"enabled_types": ["nice"]}))).await;
+    assert_eq!(enabled.0, 200, "{enabled:?}");
+    pick(b, "nice", None).await;
+    assert_eq!(b.value("#prop-keep_alive_update_interval").await, "60");
+    b.fill("#f-name", "NICE recording").await;
+    b.fill("#prop-username", "nice-user").await;
+    b.fill("#prop-password", NICE_PASSWORD).await;
+    b.fill("#prop-url", "https://nice.acme.example/feed").await;
+    let nice = create(b, "NICE recording").await;
+
+    // Next Caller: field mapping rows to a contact field of a category and to a custom field.
+    pick(b, "next_caller", None).await;
+    b.fill("#f-name", "Next Caller").await;
+    b.fill("#prop-username", "nc-user").await;
+    b.fill("#prop-password", NEXT_CALLER_PASSWORD).await;
+    let rows = "[data-field='field_mapping'] .map-item";
+    b.click("[data-field='field_mapping'] .map-add").await;
+    b.fill(&format!("{rows}:nth-child(1) .cmap-external"), "mobile").await;
+    b.select(&format!("{rows}:nth-child(1) .cmap-contact"), "phones_by_type.mobile").await;
+    b.click("[data-field='field_mapping'] .map-add").await;
+    b.fill(&format!("{rows}:nth-child(2) .cmap-external"), "loyalty").await;
+    b.select(&format!("{rows}:nth-child(2) .cmap-contact"), "__custom__").await;
+    b.fill(&format!("{rows}:nth-child(2) .cmap-custom"), "loyalty tier").await;
+    b.click("button.save").await;
+    b.wait_text(&format!("{rows}:nth-child(2) .row-error"), "a-z, 0-9 and _").await;
+    b.fill(&format!("{rows}:nth-child(2) .cmap-custom"), "loyalty_tier").await;
+    b.shot("field-mapping").await;
+    let next_caller = create(b, "Next Caller").await;
+    let got = h.api(Method::GET, &format!("{}/{next_caller}", accounts_path()), None).await;
+    assert_eq!(
+        got.1["properties"]["field_mapping"],
+        json!([
+            {"external_field": "mobile", "contact_field": "phones_by_type.mobile"},
+            {"external_field": "loyalty", "contact_field": "custom.loyalty_tier"},
+        ]),
+        "{got:?}"
+    );
+
+    // WFM over TCP has record field sizes, pre-filled with their defaults; saving it is
+    // refused because the tenant already has its WFM account, and the form says why.
+    b.open(&format!("#/t/{TENANT}/new/wfm/aspect_tcp")).await;
+    assert_eq!(b.value("input[data-record='agent_id']").await, "16");
+    assert_eq!(b.value("input[data-record='timestamp']").await, "14");
+    b.fill("#f-name", "Aspect RTA").await;
+    b.fill("#prop-host_name", "rta.acme.example").await;
+    b.fill("#prop-port", "7000").await;
+    b.fill("input[data-record='agent_id']", "300").await;
+    b.click("button.save").await;
+    b.wait_text("[data-field='record_field_sizes'] .row-error", "from 1 to 255").await;
+    b.fill("input[data-record='agent_id']", "20").await;
+    b.click("button.save").await;
+    b.wait_text(".banner-error", "already has its one account").await;
+    assert!(b.url().await.contains("/new/"), "nothing was created");
+
+    // The list: grouped by type, nine accounts.
+    b.open(&format!("#/t/{TENANT}")).await;
+    b.wait(".account-row").await;
+    for t in ["messenger", "stt", "wfm", "zendesk", "tts", "statistics_receiver", "nice", "next_caller"] {
+        assert!(b.exists(&format!("tbody.group[data-type='{t}'] .account-row")).await, "a {t} group");
+    }
+    assert_eq!(b.count(".account-row").await, 9);
+    assert!(b.text(&format!(".account-row[data-id='{stats}'] .col-health")).await.contains("Healthy"));
+    b.shot("list").await;
+    b.assert_source_free_of(SECRETS).await;
+
+    // Edit: rename Zendesk.
+    b.click(&format!(".account-row[data-id='{zendesk}'] .account-link")).await;
+    b.wait_text("h1.page-title", "Zendesk").await;
+    assert_eq!(b.value("#f-name").await, "Zendesk");
+    b.fill("#f-name", "Zendesk EU").await;
+    b.click("button.save").await;
+    b.wait_text("h1.page-title", "Zendesk EU").await;
+    b.wait_text(".meta .version", "2").await;
+    let got = h.api(Method::GET, &format!("{}/{zendesk}", accounts_path()), None).await;
+    assert_eq!((got.1["name"].as_str(), got.1["version"].as_i64()), (Some("Zendesk EU"), Some(2)));
+    assert_eq!(got.1["secrets"]["api_token"], true, "an untouched secret keeps its value");
+
+    Ids { zendesk, stats, nice }
+}
+
+async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
+    // Someone changes the account through the API while it is open in the browser.
+    let path = format!("{}/{}", accounts_path(), ids.stats);
+    b.open(&format!("#/t/{TENANT}/a/{}", ids.stats)).await;
+    b.wait_text("h1.page-title", "Stats feed").await;
+    let behind = h
+        .api_if_match(
+            Method::PUT,
+            &path,
+            "1",
+            json!({"name": "Stats feed", "properties": {"host_name": "stats.acme.example", "port": 6000}}),
+        )
+        .await;
+    assert_eq!(behind.0, 200, "{behind:?}");
+    b.fill("#prop-host_name", "stats2.acme.example").await;
+    b.click("button.save").await;
+    b.wait_text(".banner-stale", "Someone else changed this account").await;
+    let text = b.text(".banner-stale").await;
+    assert!(text.contains("nothing was overwritten") && text.contains("version 2"), "{text}");
+    let now = h.api(Method::GET, &path, None).await.1;
+    assert_eq!(
+        (now["properties"]["host_name"].as_str(), now["properties"]["port"].as_i64()),
+        (Some("stats.acme.example"), Some(6000))
+    );
+    assert_eq!(b.value("#prop-host_name").await, "stats2.acme.example", "the user's edit is still in the form");
+    b.click(".banner-stale button.reload").await;
+    b.wait_value("#prop-port", "6000").await;
+    assert_eq!(b.value("#prop-host_name").await, "stats.acme.example");
+
+    // The account's history: created in the browser, tested, changed through the API.
+    b.click("a.tab-history").await;
+    b.wait(".audit-row[data-action='update']").await;
+    let actions = b.js("return [...document.querySelectorAll('.audit-row')].map(r => r.dataset.action)").await;
+    assert_eq!(actions, json!(["update", "test", "create"]), "newest first");
+    let change = b.text(".audit-row[data-action='update']").await;
+    assert!(change.contains("Host name") && change.contains("Port") && change.contains("6000"), "{change}");
+    b.shot("history").await;
+
+    // Delete asks first; Cancel keeps the account, confirming deletes it.
+    b.open(&format!("#/t/{TENANT}/a/{}", ids.nice)).await;
+    b.wait_text("h1.page-title", "NICE recording").await;
+    b.click("button.delete").await;
+    b.wait_text("dialog[open]", "Delete “NICE recording”?").await;
+    b.click("dialog[open] .btn-secondary").await;
+    b.wait_gone("dialog[open]").await;
+    assert_eq!(h.api(Method::GET, &format!("{}/{}", accounts_path(), ids.nice), None).await.0, 200);
+    b.click("button.delete").await;
+    b.click("dialog[open] button.confirm").await;
+    b.wait(".accounts-table").await;
+    assert!(!b.exists(&format!(".account-row[data-id='{}']", ids.nice)).await);
+    assert_eq!(h.api(Method::GET, &format!("{}/{}", accounts_path(), ids.nice), None).await.0, 404);
+    assert!(b.exists(&format!(".account-row[data-id='{}']", ids.zendesk)).await);
+}
+
+async fn viewer_story(h: &Harness, b: &Browser) {
+    let token = h
+        .api(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "acme viewer", "role": "tenant_viewer", "tenant": TENANT})),
+        )
+        .await;
+    assert_eq!(token.0, 201, "{token:?}");
+    let viewer = token.1["token"].as_str().unwrap().to_owned();
+
+    b.click("button.sign-out").await;
+    b.wait("#token").await;
+    b.fill("#token", &viewer).await;
+    b.click("#signin-form button[type=submit]").await;
+    b.wait(".account-row").await;
+    assert!(b.url().await.ends_with(&format!("#/t/{TENANT}")), "a tenant user lands on the tenant");
+    assert!(!b.exists(".add-account").await, "no add button for a viewer");
+
+    b.click(".account-row[data-type='zendesk'] .account-link").await;
+    b.wait_text("h1.page-title", "Zendesk EU").await;
+    assert!(!b.exists("button.save").await && !b.exists("button.delete").await, "no save or delete for a viewer");
+    assert!(!b.exists(".secret-replace").await && !b.exists(".test-connection").await);
+    let enabled = b
+        .js("return [...document.querySelectorAll('form input, form select, form textarea')]
+                .filter(e => !e.disabled && !e.readOnly).map(e => e.id)")
+        .await;
+    assert_eq!(enabled, json!([]), "every input is read-only for a viewer");
+    b.shot("viewer").await;
+
+    // The viewer's session cannot write, even with its valid CSRF token; nor can its bearer token.
+    let attempt = b
+        .js_async(
+            "const done = arguments[arguments.length - 1];
+             (async () => {
+               const s = await (await fetch('/ui/session')).json();
+               const list = await (await fetch('/api/v1/tenants/acme/integration-accounts')).json();
+               const r = await fetch('/api/v1/tenants/acme/integration-accounts/' + list.items[0].id, {
+                 method: 'DELETE', headers: {'X-CSRF-Token': s.csrf_token}});
+               done(r.status);
+             })().catch(e => done(String(e)));",
+        )
+        .await;
+    assert_eq!(attempt, json!(403));
+    let bearer = h
+        .http
+        .post(format!("{}{}", h.base, accounts_path()))
+        .bearer_auth(&viewer)
+        .json(&json!({"type": "zapier", "name": "z", "properties": {"username": "u", "password": "p"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 403);
+    assert_eq!(h.api(Method::GET, &accounts_path(), None).await.1["items"].as_array().unwrap().len(), 8);
+    b.assert_source_free_of(SECRETS).await;
+    b.assert_source_free_of(&[viewer.as_str()]).await;
+}
+
+impl Harness {
+    async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn api_if_match(&self, method: Method, path: &str, version: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .header("if-match", format!("\"{version}\""))
+            .json(&body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}

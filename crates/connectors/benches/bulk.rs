@@ -1,0 +1,187 @@
+//! Testing many accounts of one tenant at once: 1,000 business accounts through
+//! `Registry::test` against local peers that follow each vendor's contract, with the
+//! concurrency bound the server uses (64), then the same with one account at a hung peer, whose
+//! cost must be its timeout and no more. Prints the numbers; panics if a test reports wrongly.
+//!
+//! `cargo bench -p patchbay-connectors --bench bulk`
+
+#[allow(dead_code)]
+#[path = "../tests/business_peers/mod.rs"]
+mod business_peers;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use business_peers::{crm, feed, lookup};
+use futures::StreamExt;
+use patchbay_connectors::{AccountConfig, Category, Context, Egress, Outcome, Registry, TestReport, VendorUrls};
+use serde_json::json;
+
+const ACCOUNTS: usize = 1_000;
+const CONCURRENCY: usize = 64;
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One account per business vendor, each aimed at its own peer.
+async fn account_kinds(ca: &common::TestCa) -> (Vec<AccountConfig>, VendorUrls) {
+    let base = |addr: std::net::SocketAddr| format!("http://{addr}");
+    let oracle = base(common::http(crm::oracle()).await);
+    let servicenow = base(common::http(crm::servicenow()).await);
+    let zendesk = base(common::http(crm::zendesk()).await);
+    let synthetix = base(common::http(lookup::synthetix()).await);
+    let loxysoft = base(common::http(feed::loxysoft()).await);
+    let nice = base(common::http(feed::nice()).await);
+    let wfm = base(common::http(feed::wfm(Some(feed::WFM_TOKEN))).await);
+    let next_caller = common::http(lookup::next_caller(lookup::NextCallerHost {
+        user: lookup::NC_USER,
+        password: lookup::NC_PASSWORD,
+        known_phone: lookup::NC_DOC_PHONE,
+    }))
+    .await;
+    let instance = crm::SalesforceOrg { instance_url: String::new(), limits: crm::Limits::Granted };
+    let instance_url = format!("https://127.0.0.1:{}", common::https(crm::salesforce(instance), ca).await.port());
+    let login = crm::SalesforceOrg { instance_url, limits: crm::Limits::Granted };
+    let salesforce = format!("https://127.0.0.1:{}", common::https(crm::salesforce(login), ca).await.port());
+
+    let mut vendors = VendorUrls::default();
+    vendors.set("next_caller", url::Url::parse(&format!("http://{next_caller}/")).unwrap()).unwrap();
+    let kinds = vec![
+        common::account(
+            "oracle_service_cloud",
+            "default",
+            json!({"site_url": oracle, "username": crm::ORACLE_USER}),
+            &[("password", crm::ORACLE_PASSWORD)],
+        ),
+        common::account(
+            "salesforce",
+            "default",
+            json!({"login_url": salesforce, "consumer_key": crm::SF_CONSUMER_KEY}),
+            &[("consumer_secret", crm::SF_CONSUMER_SECRET)],
+        ),
+        common::account(
+            "servicenow",
+            "default",
+            json!({"instance_url": servicenow, "username": crm::SN_USER}),
+            &[("password", crm::SN_PASSWORD)],
+        ),
+        common::account(
+            "zendesk",
+            "default",
+            json!({"subdomain_url": zendesk, "email": crm::ZD_EMAIL}),
+            &[("api_token", crm::ZD_API_TOKEN)],
+        ),
+        common::account(
+            "next_caller",
+            "default",
+            json!({"username": lookup::NC_USER}),
+            &[("password", lookup::NC_PASSWORD)],
+        ),
+        common::account(
+            "external_kb",
+            "synthetix",
+            json!({"url": format!("{synthetix}/1.1/")}),
+            &[("consumer_key", lookup::SYN_CONSUMER_KEY), ("application_key", lookup::SYN_APPLICATION_KEY)],
+        ),
+        common::account(
+            "loxysoft",
+            "default",
+            json!({"url": format!("{loxysoft}{}", feed::LOXYSOFT_PATH)}),
+            &[("token", feed::LOXYSOFT_TOKEN)],
+        ),
+        common::account(
+            "nice",
+            "default",
+            json!({"url": format!("{nice}{}", feed::NICE_PATH), "username": feed::NICE_USER}),
+            &[("password", feed::NICE_PASSWORD)],
+        ),
+        common::account(
+            "wfm",
+            "http_post",
+            json!({"url": format!("{wfm}{}", feed::WFM_PATH)}),
+            &[("token", feed::WFM_TOKEN)],
+        ),
+    ];
+    (kinds, vendors)
+}
+
+/// Tests `accounts` as the server does ("test all accounts of a tenant"): at most
+/// `CONCURRENCY` at once. Returns the reports and the wall time.
+async fn test_all(
+    registry: &Registry,
+    egress: &Egress,
+    vendors: &VendorUrls,
+    accounts: &[AccountConfig],
+) -> (Vec<TestReport>, Duration) {
+    let started = Instant::now();
+    let reports = futures::stream::iter(accounts)
+        .map(|account| async move {
+            let cx = Context { egress, account, timeout: TIMEOUT, public_url: None, vendors };
+            registry.test(&cx).await
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    (reports, started.elapsed())
+}
+
+fn percentile(reports: &[TestReport], p: f64) -> u64 {
+    let mut durations: Vec<u64> = reports.iter().map(|r| r.duration_ms).collect();
+    durations.sort_unstable();
+    let rank = ((durations.len() as f64 - 1.0) * p).round() as usize;
+    durations[rank]
+}
+
+#[tokio::main]
+async fn main() {
+    let ca = common::TestCa::new();
+    let egress = common::egress(Some(&ca));
+    let registry = Registry::new();
+    let (kinds, vendors) = account_kinds(&ca).await;
+    let accounts: Vec<AccountConfig> = kinds.iter().cycle().take(ACCOUNTS).cloned().collect();
+
+    let (warm_up, _) = test_all(&registry, &egress, &vendors, &accounts[..100]).await;
+    assert!(
+        warm_up.iter().all(|r| r.status == Outcome::Ok),
+        "warm-up: {:#?}",
+        warm_up.iter().find(|r| r.status != Outcome::Ok)
+    );
+
+    let (reports, healthy) = test_all(&registry, &egress, &vendors, &accounts).await;
+    let failed: Vec<_> = reports.iter().filter(|r| r.status != Outcome::Ok).collect();
+    assert!(failed.is_empty(), "{} of {ACCOUNTS} failed, e.g. {:#?}", failed.len(), failed.first());
+    println!(
+        "{ACCOUNTS} accounts ({} vendors), concurrency {CONCURRENCY}: {:.0} ms total (target 2000 ms), per test \
+         p50 {} ms, p99 {} ms",
+        kinds.len(),
+        healthy.as_secs_f64() * 1e3,
+        percentile(&reports, 0.5),
+        percentile(&reports, 0.99)
+    );
+
+    // The hung account goes last, the worst place: nothing else overlaps its timeout.
+    let hung = common::hung().await;
+    let mut with_hung = accounts[..ACCOUNTS - 1].to_vec();
+    with_hung.push(common::account(
+        "wfm",
+        "http_post",
+        json!({"url": format!("http://{hung}{}", feed::WFM_PATH)}),
+        &[("token", feed::WFM_TOKEN)],
+    ));
+    let (reports, with_hung_peer) = test_all(&registry, &egress, &vendors, &with_hung).await;
+    let failed: Vec<_> = reports.iter().filter(|r| r.status != Outcome::Ok).collect();
+    assert!(
+        failed.len() == 1 && failed[0].category == Some(Category::Timeout),
+        "exactly the hung account fails, by timeout: {failed:#?}"
+    );
+    let extra = with_hung_peer.saturating_sub(healthy);
+    println!(
+        "{ACCOUNTS} accounts, one at a hung peer (timeout {} ms): {:.0} ms total, {:.0} ms more than all healthy; \
+         the hung account's test took {} ms",
+        TIMEOUT.as_millis(),
+        with_hung_peer.as_secs_f64() * 1e3,
+        extra.as_secs_f64() * 1e3,
+        failed[0].duration_ms
+    );
+    let hung_cost = Duration::from_millis(failed[0].duration_ms);
+    assert!(hung_cost < TIMEOUT + Duration::from_millis(200), "a hung peer costs its timeout, not more");
+}

@@ -1,0 +1,450 @@
+//! TCP, WebSocket (STT) and SSO connection tests against loopback peers: TCP listeners, a
+//! WSS server with a certificate from the test CA, and HTTPS servers standing in for a SAML
+//! identity provider, with certificates made by rcgen.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use futures::StreamExt as _;
+use patchbay_connectors::VendorUrls;
+use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+async fn run_test(egress: &Egress, account: &AccountConfig, timeout: Duration) -> TestReport {
+    let vendors = VendorUrls::default();
+    let cx = Context { timeout, ..common::context(egress, account, &vendors) };
+    Registry::new().test(&cx).await
+}
+
+fn step_names(report: &TestReport) -> Vec<&str> {
+    report.steps.iter().map(|s| s.name.as_str()).collect()
+}
+
+// ---- TCP: WFM Aspect TCP and statistics receiver -------------------------------------------
+
+/// A listener that accepts and counts connections.
+async fn counting_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (addr, accepted)
+}
+
+fn tcp_account(type_key: &str, provider: &str, host: &str, port: impl Into<serde_json::Value>) -> AccountConfig {
+    common::account(type_key, provider, json!({"host_name": host, "port": port.into()}), &[])
+}
+
+const TCP_TYPES: [(&str, &str); 2] = [("wfm", "aspect_tcp"), ("statistics_receiver", "default")];
+
+#[tokio::test]
+async fn a_listening_receiver_is_connected_for_both_tcp_types() {
+    let (addr, accepted) = counting_listener().await;
+    for (type_key, provider) in TCP_TYPES {
+        let account = tcp_account(type_key, provider, "127.0.0.1", addr.port());
+        let report = run_test(&common::egress(None), &account, Duration::from_secs(2)).await;
+        assert_eq!(report.status, Outcome::Ok, "{type_key}: {report:?}");
+        assert_eq!(report.message, format!("Connected to 127.0.0.1:{}.", addr.port()));
+        assert_eq!(step_names(&report), ["resolve", "connect"]);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "each test opened one connection");
+}
+
+#[tokio::test]
+async fn a_closed_port_is_unreachable() {
+    let closed = common::closed_port().await;
+    for (type_key, provider) in TCP_TYPES {
+        let report = run_test(
+            &common::egress(None),
+            &tcp_account(type_key, provider, "127.0.0.1", closed.port()),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(report.category, Some(Category::Unreachable), "{type_key}: {report:?}");
+        assert_eq!(report.steps.last().unwrap().name, "connect");
+    }
+}
+
+/// A connect that gets no answer, on loopback: a listener that never accepts, with its
+/// accept queue filled. Linux then drops further SYNs, so the next connect hangs.
+#[tokio::test]
+async fn a_receiver_that_never_completes_the_connect_times_out() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    let mut queue_full = false;
+    for _ in 0..64 {
+        match tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await {
+            Ok(stream) => held.push(stream.unwrap()),
+            Err(_) => {
+                queue_full = true;
+                break;
+            }
+        }
+    }
+    assert!(queue_full, "the accept queue never filled after {} connections", held.len());
+    let started = Instant::now();
+    let account = tcp_account("wfm", "aspect_tcp", "127.0.0.1", addr.port());
+    let report = run_test(&common::egress(None), &account, Duration::from_millis(300)).await;
+    assert_eq!(report.category, Some(Category::Timeout), "{report:?}");
+    assert_eq!(report.steps.last().unwrap().name, "connect");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn loopback_receivers_are_blocked_by_the_default_policy() {
+    let (addr, accepted) = counting_listener().await;
+    let strict = Egress::new(EgressPolicy::default()).unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let report = run_test(
+            &strict,
+            &tcp_account("statistics_receiver", "default", host, addr.port()),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(report.category, Some(Category::Blocked), "{host}: {report:?}");
+        assert_eq!(step_names(&report), ["resolve"]);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection reached the blocked receiver");
+}
+
+#[tokio::test]
+async fn a_port_outside_the_tcp_range_is_invalid_config() {
+    for port in [json!(0), json!(70000), json!(null)] {
+        let report = run_test(
+            &common::egress(None),
+            &tcp_account("wfm", "aspect_tcp", "127.0.0.1", port.clone()),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(report.category, Some(Category::InvalidConfig), "{port}: {report:?}");
+        assert!(report.steps.is_empty());
+    }
+}
+
+// ---- WSS: STT Watson and GoVivace ----------------------------------------------------------
+
+/// What the WSS peer saw of a successful session.
+#[derive(Default)]
+struct Seen {
+    path_and_query: Vec<String>,
+    closed_politely: usize,
+}
+
+/// A WSS server with the test CA's certificate. `allow` decides the upgrade from the
+/// request (path, query, headers): `Err(status)` refuses it as the services do.
+async fn wss_server(
+    ca: &common::TestCa,
+    allow: fn(&Request) -> Result<(), StatusCode>,
+) -> (std::net::SocketAddr, Arc<Mutex<Seen>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config.clone());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                // tungstenite's `Callback` fixes this signature, large error response and all.
+                #[allow(clippy::result_large_err)]
+                let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+                    log.lock().unwrap().path_and_query.push(request.uri().to_string());
+                    match allow(request) {
+                        Ok(()) => Ok(response),
+                        Err(status) => {
+                            let mut refusal = ErrorResponse::new(Some("refused".into()));
+                            *refusal.status_mut() = status;
+                            Err(refusal)
+                        }
+                    }
+                };
+                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tls, callback).await else { return };
+                while let Some(Ok(message)) = socket.next().await {
+                    if message.is_close() {
+                        log.lock().unwrap().closed_politely += 1;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// IBM Watson STT: the WebSocket `/v1/recognize` method under the service URL, with the
+/// service credentials (<https://cloud.ibm.com/docs/speech-to-text?topic=speech-to-text-websockets>);
+/// wrong credentials are refused with 401.
+fn watson_peer(request: &Request) -> Result<(), StatusCode> {
+    if request.uri().path() != "/speech-to-text/api/v1/recognize" {
+        return Err(StatusCode::NOT_FOUND);
+    }
+    // "Basic " + base64("stt-user:right-password")
+    match request.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+        Some("Basic c3R0LXVzZXI6cmlnaHQtcGFzc3dvcmQ=") => Ok(()),
+        _ => Err(StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// GoVivace: the account's URL with the API key as the `key` query parameter.
+fn govivace_peer(request: &Request) -> Result<(), StatusCode> {
+    match request.uri().query() {
+        Some("key=right-key") if request.uri().path() == "/telephony" => Ok(()),
+        _ => Err(StatusCode::FORBIDDEN),
+    }
+}
+
+fn watson_account(url: &str, password: &str) -> AccountConfig {
+    common::account("stt", "watson", json!({"url": url, "username": "stt-user"}), &[("password", password)])
+}
+
+fn govivace_account(url: &str, key: &str) -> AccountConfig {
+    common::account("stt", "govivace", json!({"url": url}), &[("api_key", key)])
+}
+
+#[tokio::test]
+async fn watson_handshake_with_basic_auth_succeeds_and_closes_politely() {
+    let ca = common::TestCa::new();
+    let (addr, seen) = wss_server(&ca, watson_peer).await;
+    let account = watson_account(&format!("wss://localhost:{}", addr.port()), "right-password");
+    let report = run_test(&common::egress(Some(&ca)), &account, Duration::from_secs(2)).await;
+    assert_eq!(report.status, Outcome::Ok, "{report:?}");
+    assert_eq!(step_names(&report), ["resolve", "connect", "tls", "handshake"]);
+    assert!(report.steps[3].detail.contains("HTTP 101"), "{:?}", report.steps[3]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.path_and_query, ["/speech-to-text/api/v1/recognize"]);
+    assert_eq!(seen.closed_politely, 1, "the connector sent a Close frame");
+}
+
+#[tokio::test]
+async fn watson_wrong_password_is_invalid_credentials_without_the_password() {
+    let ca = common::TestCa::new();
+    let (addr, _) = wss_server(&ca, watson_peer).await;
+    let account = watson_account(&format!("wss://localhost:{}", addr.port()), "WrongPasswordSentinel");
+    let report = run_test(&common::egress(Some(&ca)), &account, Duration::from_secs(2)).await;
+    assert_eq!(report.category, Some(Category::InvalidCredentials), "{report:?}");
+    assert!(report.message.contains("HTTP 401"), "{}", report.message);
+    assert!(!serde_json::to_string(&report).unwrap().contains("WrongPasswordSentinel"));
+}
+
+#[tokio::test]
+async fn govivace_sends_the_api_key_as_the_key_parameter_and_never_shows_it() {
+    let ca = common::TestCa::new();
+    let (addr, seen) = wss_server(&ca, govivace_peer).await;
+    let url = format!("wss://localhost:{}/telephony", addr.port());
+    let ok = run_test(&common::egress(Some(&ca)), &govivace_account(&url, "right-key"), Duration::from_secs(2)).await;
+    assert_eq!(ok.status, Outcome::Ok, "{ok:?}");
+    assert_eq!(seen.lock().unwrap().path_and_query, ["/telephony?key=right-key"]);
+    assert!(!serde_json::to_string(&ok).unwrap().contains("right-key"), "the key is not in the report");
+
+    let refused =
+        run_test(&common::egress(Some(&ca)), &govivace_account(&url, "WrongKeySentinel"), Duration::from_secs(2)).await;
+    assert_eq!(refused.category, Some(Category::InvalidCredentials), "{refused:?}");
+    assert!(!serde_json::to_string(&refused).unwrap().contains("WrongKeySentinel"));
+}
+
+#[tokio::test]
+async fn a_plain_https_server_is_not_a_websocket_endpoint() {
+    let ca = common::TestCa::new();
+    let router = axum::Router::new().fallback(|| async { "a web page" });
+    let addr = common::https(router, &ca).await;
+    let account = watson_account(&format!("wss://localhost:{}", addr.port()), "right-password");
+    let report = run_test(&common::egress(Some(&ca)), &account, Duration::from_secs(2)).await;
+    assert_eq!(report.category, Some(Category::UnexpectedResponse), "{report:?}");
+    assert!(report.message.contains("HTTP 200 instead of a WebSocket upgrade"), "{}", report.message);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_tls_failure() {
+    let ca = common::TestCa::new();
+    let (addr, seen) = wss_server(&ca, govivace_peer).await;
+    let url = format!("wss://localhost:{}/telephony", addr.port());
+    let report = run_test(&common::egress(None), &govivace_account(&url, "right-key"), Duration::from_secs(2)).await;
+    assert_eq!(report.category, Some(Category::Tls), "{report:?}");
+    assert_eq!(report.steps.last().unwrap().name, "tls");
+    assert!(seen.lock().unwrap().path_and_query.is_empty(), "no request went over the untrusted connection");
+}
+
+#[tokio::test]
+async fn a_speech_server_that_hangs_costs_only_the_timeout() {
+    // One peer never starts TLS; the other completes TLS and never answers the upgrade.
+    let ca = common::TestCa::new();
+    let hung = common::hung().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config.clone());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                held.push(tls);
+            }
+        }
+    });
+    for (addr, step) in [(hung, "tls"), (silent, "handshake")] {
+        let started = Instant::now();
+        let account = watson_account(&format!("wss://localhost:{}", addr.port()), "right-password");
+        let report = run_test(&common::egress(Some(&ca)), &account, Duration::from_millis(300)).await;
+        assert_eq!(report.category, Some(Category::Timeout), "{step}: {report:?}");
+        assert_eq!(report.steps.last().unwrap().name, step);
+        assert!(started.elapsed() < Duration::from_secs(2), "{step}: took {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn speech_urls_must_be_wss_and_loopback_is_blocked_by_default() {
+    let report =
+        run_test(&common::egress(None), &watson_account("ws://localhost:1", "right-password"), Duration::from_secs(2))
+            .await;
+    assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
+    assert!(report.steps.is_empty());
+
+    let ca = common::TestCa::new();
+    let (addr, seen) = wss_server(&ca, govivace_peer).await;
+    let strict = Egress::new(EgressPolicy::default()).unwrap();
+    let url = format!("wss://127.0.0.1:{}/telephony", addr.port());
+    let report = run_test(&strict, &govivace_account(&url, "right-key"), Duration::from_secs(2)).await;
+    assert_eq!(report.category, Some(Category::Blocked), "{report:?}");
+    assert!(seen.lock().unwrap().path_and_query.is_empty());
+}
+
+// ---- SSO: Agent Desktop and Admin ----------------------------------------------------------
+
+/// A self-signed IdP signing certificate valid between the two dates.
+fn idp_certificate(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> String {
+    let mut params = rcgen::CertificateParams::new(vec!["idp.example.com".to_owned()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "idp.example.com");
+    params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> AccountConfig {
+    common::account(
+        "sso",
+        provider,
+        json!({
+            "enable_single_sign_on": enabled,
+            "identity_provider_single_sign_on_url": url,
+            "identity_provider_issuer": "https://idp.example.com/saml",
+            "identity_provider_certificate": certificate,
+        }),
+        &[],
+    )
+}
+
+/// A SAML IdP's SSO endpoint: a GET without `SAMLRequest` gets 400, as SimpleSAMLphp and
+/// most IdPs answer; other paths 404; `/broken` a server error.
+fn idp_router() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/saml2/idp/SSOService.php",
+            axum::routing::get(|| async { (StatusCode::BAD_REQUEST, "no SAMLRequest") }),
+        )
+        .route("/broken", axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+}
+
+#[tokio::test]
+async fn a_valid_certificate_and_an_answering_sso_url_pass_enabled_or_not() {
+    let ca = common::TestCa::new();
+    let addr = common::https(idp_router(), &ca).await;
+    let url = format!("https://localhost:{}/saml2/idp/SSOService.php", addr.port());
+    let certificate = idp_certificate((2020, 1, 1), (2090, 1, 1));
+    for (provider, enabled) in [("agent_desktop", true), ("admin", false)] {
+        let report = run_test(
+            &common::egress(Some(&ca)),
+            &sso_account(provider, enabled, &url, &certificate),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(report.status, Outcome::Ok, "{provider}: {report:?}");
+        assert_eq!(step_names(&report), ["certificate", "resolve", "connect", "tls", "request", "answer"]);
+        let detail = &report.steps[0].detail;
+        assert!(detail.contains("CN=idp.example.com") && detail.contains("2020-01-01 to 2090-01-01"), "{detail}");
+        assert!(report.message.starts_with("The IdP certificate is valid until 2090-01-01"), "{}", report.message);
+        assert_eq!(report.message.contains("not enabled"), !enabled, "{}", report.message);
+    }
+}
+
+#[tokio::test]
+async fn an_out_of_date_certificate_fails_with_its_dates() {
+    let url = "https://idp.example.com/sso";
+    let cases = [
+        (idp_certificate((2018, 1, 1), (2020, 1, 1)), "expired on 2020-01-01 (valid from 2018-01-01 to 2020-01-01)"),
+        (idp_certificate((2090, 1, 1), (2095, 1, 1)), "not valid yet (valid from 2090-01-01 to 2095-01-01)"),
+    ];
+    for (certificate, expected) in cases {
+        let report =
+            run_test(&common::egress(None), &sso_account("admin", true, url, &certificate), Duration::from_secs(2))
+                .await;
+        assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
+        assert!(report.message.contains(expected), "{}", report.message);
+        assert_eq!(step_names(&report), ["certificate"], "the URL is not tried with a bad certificate");
+    }
+}
+
+#[tokio::test]
+async fn text_that_is_not_a_certificate_is_invalid_config() {
+    let url = "https://idp.example.com/sso";
+    let not_der = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    for (garbage, expected) in [("hello", "no PEM CERTIFICATE block"), (not_der, "not an X.509 certificate")] {
+        let report =
+            run_test(&common::egress(None), &sso_account("admin", true, url, garbage), Duration::from_secs(2)).await;
+        assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
+        assert!(report.message.contains(expected), "{}", report.message);
+    }
+}
+
+#[tokio::test]
+async fn an_sso_url_that_is_missing_or_broken_fails() {
+    let ca = common::TestCa::new();
+    let addr = common::https(idp_router(), &ca).await;
+    let certificate = idp_certificate((2020, 1, 1), (2090, 1, 1));
+    for (path, category) in [("/nothing-here", Category::NotFound), ("/broken", Category::UnexpectedResponse)] {
+        let url = format!("https://localhost:{}{path}", addr.port());
+        let report = run_test(
+            &common::egress(Some(&ca)),
+            &sso_account("agent_desktop", true, &url, &certificate),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(report.category, Some(category), "{path}: {report:?}");
+        assert_eq!(report.steps.last().unwrap().name, "answer");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_or_hung_sso_url_fails_with_its_category() {
+    let certificate = idp_certificate((2020, 1, 1), (2090, 1, 1));
+    let closed = common::closed_port().await;
+    let hung = common::hung().await;
+    for (addr, category) in [(closed, Category::Unreachable), (hung, Category::Timeout)] {
+        let url = format!("https://localhost:{}/sso", addr.port());
+        let started = Instant::now();
+        let report = run_test(
+            &common::egress(None),
+            &sso_account("admin", true, &url, &certificate),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(report.category, Some(category), "{report:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    }
+}

@@ -1,0 +1,110 @@
+//! The I/O every feed kind shares, all through `Egress`: opening a TCP connection to a
+//! receiver, writing with a deadline, noticing that the receiver went away, and one HTTP
+//! POST with the account's authentication. Errors are short texts for health and logs;
+//! they never carry a URL's query, a header or a secret.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Url;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use crate::config::{Auth, HttpTarget};
+use crate::runner::FeedContext;
+
+/// Resolves and connects under the egress policy.
+pub(crate) async fn connect(ctx: &FeedContext, host: &str, port: u16) -> Result<TcpStream, String> {
+    let timeout = ctx.io_timeout();
+    let target = ctx.egress.resolve(host, port, timeout).await.map_err(|f| f.message)?;
+    ctx.egress.connect(&target, timeout).await.map_err(|f| f.message)
+}
+
+/// Writes `bytes` whole, or fails when the receiver does not take them within `timeout`
+/// (a receiver that stopped reading fills the socket buffers; the feed then drops the
+/// connection instead of queueing more).
+pub(crate) async fn write_all(writer: &mut OwnedWriteHalf, bytes: &[u8], timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, writer.write_all(bytes)).await {
+        Err(_) => Err(format!("the receiver took no data for {} ms", timeout.as_millis())),
+        Ok(Err(e)) => Err(format!("writing to the receiver failed: {e}")),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// Resolves when the receiver closes the connection or it breaks; whatever the receiver
+/// sends is read and discarded (the feeds are one-way).
+pub(crate) async fn closed(reader: &mut OwnedReadHalf) -> String {
+    let mut sink = [0u8; 1024];
+    loop {
+        match reader.read(&mut sink).await {
+            Ok(0) => return "the receiver closed the connection".to_owned(),
+            Ok(_) => continue,
+            Err(e) => return format!("the connection broke: {e}"),
+        }
+    }
+}
+
+/// One JSON POST; `Ok` for a 2xx answer. The answer's body is read (up to a cap) so the
+/// connection can be reused.
+pub(crate) async fn post(ctx: &FeedContext, target: &HttpTarget, body: Vec<u8>) -> Result<(), String> {
+    if let Some(why) = literal_refusal(ctx, &target.url) {
+        return Err(why);
+    }
+    let timeout = ctx.io_timeout();
+    let mut request = ctx
+        .egress
+        .client()
+        .post(target.url.clone())
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body);
+    request = match &target.auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token.expose()),
+        Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+    };
+    let mut response = request.send().await.map_err(|e| describe(&e, timeout))?;
+    let status = response.status();
+    let mut read = 0usize;
+    while read < ctx.options.max_response_bytes {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) => break,
+            Err(e) if status.is_success() => return Err(describe(&e, timeout)),
+            Err(_) => break,
+        }
+    }
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered HTTP {}", status.as_u16()))
+    }
+}
+
+/// The egress client checks the addresses names resolve to; a URL naming an IP address
+/// directly is checked here.
+fn literal_refusal(ctx: &FeedContext, url: &Url) -> Option<String> {
+    let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = host.parse().ok()?;
+    ctx.egress.policy().refusal(ip)
+}
+
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("no answer within {} ms", timeout.as_millis());
+    }
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let chain = if parts.is_empty() { "unknown error".to_owned() } else { parts.join(": ") };
+    if e.is_connect() {
+        format!("cannot connect: {chain}")
+    } else {
+        format!("the request failed: {chain}")
+    }
+}

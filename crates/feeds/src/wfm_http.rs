@@ -1,0 +1,170 @@
+//! The WFM feed over HTTP POST: at every interval the tenant's whole state as
+//! `{"agents": [...], "services": [...]}` with `Authorization: Bearer <token>` when the
+//! account has a token. Errors are counted and logged, and the next request goes out after
+//! the interval, as the spec says. Owns the encoder, which the connection test also uses
+//! (`empty_update`: both lists empty).
+
+use std::sync::Arc;
+
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+
+use crate::config::{ReasonCodes, WfmHttpConfig};
+use crate::events::AgentState;
+use crate::runner::{post_every, FeedContext};
+use crate::state::{Agent, Service, Snapshot};
+use crate::wire::{same, Rfc3339, StrList};
+
+/// The body of one update.
+pub fn encode_update(snapshot: &Snapshot, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
+    let update = Update {
+        agents: Agents { agents: &snapshot.agents, reason_codes },
+        services: Services { services: &snapshot.services },
+    };
+    serde_json::to_writer(out, &update).expect("updates serialize to memory");
+}
+
+/// The body the connection test posts: `{"agents":[],"services":[]}`.
+pub fn empty_update() -> Vec<u8> {
+    let mut out = Vec::new();
+    let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
+    encode_update(&empty, &ReasonCodes::new(), &mut out);
+    out
+}
+
+pub(crate) async fn run(ctx: FeedContext, config: WfmHttpConfig) {
+    let WfmHttpConfig { interval, target, reason_codes } = config;
+    post_every(ctx, interval, target, move |snapshot, out| encode_update(snapshot, &reason_codes, out)).await;
+}
+
+#[derive(Serialize)]
+struct Update<'a> {
+    agents: Agents<'a>,
+    services: Services<'a>,
+}
+
+struct Agents<'a> {
+    agents: &'a [Arc<Agent>],
+    reason_codes: &'a ReasonCodes,
+}
+
+impl Serialize for Agents<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.agents.len()))?;
+        for agent in self.agents {
+            let reason_code = match agent.state {
+                Some(AgentState::NotReady) => agent.reason.as_deref().and_then(|r| self.reason_codes.get(r).copied()),
+                _ => None,
+            };
+            seq.serialize_element(&AgentOut {
+                agent_id: &agent.id,
+                state: agent.state.map_or("logged_out", AgentState::as_str),
+                reason: agent.reason.as_deref(),
+                reason_code,
+                since: Rfc3339(agent.since),
+                extension: &agent.extension,
+                services: StrList { items: &agent.services, map: same },
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(bound(serialize = ""))]
+struct AgentOut<'a, F: Fn(&'a str) -> &'a str> {
+    agent_id: &'a str,
+    state: &'static str,
+    reason: Option<&'a str>,
+    reason_code: Option<u32>,
+    since: Rfc3339,
+    extension: &'a str,
+    services: StrList<'a, F>,
+}
+
+struct Services<'a> {
+    services: &'a [Arc<Service>],
+}
+
+impl Serialize for Services<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.services.len()))?;
+        for service in self.services {
+            seq.serialize_element(&ServiceOut::new(&service.name, service))?;
+        }
+        seq.end()
+    }
+}
+
+/// One service's statistics under the name a receiver knows it by.
+#[derive(Serialize)]
+pub(crate) struct ServiceOut<'a> {
+    service: &'a str,
+    calls_waiting: u32,
+    longest_wait_s: u32,
+    agents_ready: u32,
+    agents_busy: u32,
+    handled: u64,
+    abandoned: u64,
+    updated_at: Rfc3339,
+}
+
+impl<'a> ServiceOut<'a> {
+    pub fn new(name: &'a str, service: &Service) -> ServiceOut<'a> {
+        let s = service.stats;
+        ServiceOut {
+            service: name,
+            calls_waiting: s.calls_waiting,
+            longest_wait_s: s.longest_wait_s,
+            agents_ready: s.agents_ready,
+            agents_busy: s.agents_busy,
+            handled: s.handled,
+            abandoned: s.abandoned,
+            updated_at: Rfc3339(service.updated_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::state::LiveState;
+
+    #[test]
+    fn the_connection_test_body_has_both_lists_empty() {
+        assert_eq!(empty_update(), br#"{"agents":[],"services":[]}"#);
+    }
+
+    #[test]
+    fn agents_carry_the_mapped_reason_code_and_services_their_statistics() {
+        let state = LiveState::default();
+        let at = Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap();
+        let body = r#"{"type":"agent_login","agent_id":"a1","extension":"1001","services":["Sales"]}
+{"type":"agent_state","agent_id":"a1","state":"not_ready","reason":"Lunch"}
+{"type":"agent_login","agent_id":"a2","extension":"1002"}
+{"type":"agent_state","agent_id":"a2","state":"busy"}
+{"type":"service_stats","service":"Sales","calls_waiting":3,"longest_wait_s":40,"agents_ready":2,"agents_busy":5,"handled":100,"abandoned":4}"#;
+        state.ingest("t", body.as_bytes(), at).unwrap();
+        let mut out = Vec::new();
+        encode_update(&state.view("t").snapshot(), &ReasonCodes::from([("Lunch".to_owned(), 7)]), &mut out);
+        let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "agents": [
+                    {"agent_id": "a1", "state": "not_ready", "reason": "Lunch", "reason_code": 7,
+                     "since": "2025-03-01T10:00:00Z", "extension": "1001", "services": ["Sales"]},
+                    {"agent_id": "a2", "state": "busy", "reason": null, "reason_code": null,
+                     "since": "2025-03-01T10:00:00Z", "extension": "1002", "services": []}
+                ],
+                "services": [
+                    {"service": "Sales", "calls_waiting": 3, "longest_wait_s": 40, "agents_ready": 2,
+                     "agents_busy": 5, "handled": 100, "abandoned": 4, "updated_at": "2025-03-01T10:00:00Z"}
+                ]
+            })
+        );
+    }
+}

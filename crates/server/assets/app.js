@@ -1,0 +1,349 @@
+// The admin screen: sign-in, the tenant choice, and the Integration Accounts pages, routed
+// by the URL's hash (#/t/<tenant>, #/t/<tenant>/a/<id>, #/t/<tenant>/new/<type>/<provider>)
+// so that Back, reload and links work.
+
+import { call, load, paths, setCsrf } from './api.js';
+import { typePicker } from './dialogs.js';
+import { h, icon, replace, timeEl, toast } from './dom.js';
+import { accountForm } from './form.js';
+import { historyPanel } from './history.js';
+import { accountsList } from './list.js';
+import { healthBadge } from './report.js';
+
+const root = document.getElementById('app');
+const session = { principal: null, catalog: null, contactFields: null, tenants: null };
+let navigation = 0;
+
+const ROLES = { sp_admin: 'Service-provider admin', tenant_admin: 'Tenant admin', tenant_viewer: 'Viewer' };
+
+const readOnly = () => session.principal.role === 'tenant_viewer';
+const tenantHref = (t, rest = '') => `#/t/${encodeURIComponent(t)}${rest}`;
+
+// ---------------------------------------------------------------- sign in / out
+
+function showSignIn(notice) {
+  navigation += 1;
+  document.title = 'Sign in · patchbay';
+  const input = h('input', { type: 'password', id: 'token', class: 'input', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-help' });
+  const error = h('p', { class: 'field-error', id: 'token-error', role: 'alert', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in');
+  const form = h('form', { class: 'signin-form', id: 'signin-form', novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: 'token', class: 'field-label' }, 'API token'),
+      input,
+      h('p', { class: 'field-help', id: 'token-help' },
+        'Paste an API token. The service-provider admin token is in the data dir’s admin-token file; ',
+        h('code', {}, 'patchbay tokens create'), ' makes tokens for a contact center’s administrators and viewers.'),
+      error),
+    submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    input.removeAttribute('aria-invalid');
+    if (!input.value.trim()) {
+      error.textContent = 'Paste your API token.';
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    submit.disabled = true;
+    const reply = await call('POST', paths.session(), { body: { token: input.value }, signingIn: true });
+    submit.disabled = false;
+    if (reply.ok) {
+      input.value = '';
+      await signedIn(reply.body);
+      return;
+    }
+    error.textContent = reply.status === 401 ? 'This token is unknown or has been revoked.' : reply.message;
+    error.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  });
+  root.className = 'signin-page';
+  replace(root, h('main', { class: 'signin' },
+    h('div', { class: 'signin-card card' },
+      h('div', { class: 'brand brand-large' }, h('img', { src: '/ui/assets/icon.svg', alt: '', width: 36, height: 36 }), h('span', {}, 'patchbay')),
+      h('h1', { class: 'signin-title' }, 'Sign in to the admin screen'),
+      h('p', { class: 'muted' }, 'Manage the integration accounts of your contact centers.'),
+      notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
+      form)));
+  input.focus();
+}
+
+async function signedIn(body) {
+  setCsrf(body.csrf_token);
+  session.principal = body.principal;
+  root.className = 'boot';
+  replace(root, h('p', { class: 'boot-message loading' }, 'Loading…'));
+  try {
+    const [types, contactFields] = await Promise.all([load(paths.types()), load(paths.contactFields())]);
+    session.catalog = types.body.items;
+    session.contactFields = contactFields.body;
+  } catch (e) {
+    replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${e.message}`));
+    return;
+  }
+  route();
+}
+
+async function signOut() {
+  await call('DELETE', paths.session());
+  setCsrf(null);
+  session.principal = null;
+  session.tenants = null;
+  history.replaceState(null, '', '#/');
+  showSignIn('You have signed out.');
+}
+
+// ---------------------------------------------------------------- layout
+
+function shell({ tenant, crumbs, title, subtitle, body, current }) {
+  const p = session.principal;
+  const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
+    p.role === 'sp_admin' ? h('a', { class: ['nav-link', current === 'tenants' && 'active'], href: '#/', 'aria-current': current === 'tenants' ? 'page' : null }, icon('building'), 'Tenants') : null,
+    tenant ? [
+      h('p', { class: 'nav-section' }, 'Call Center Configuration'),
+      h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
+    ] : null);
+  const tenantBox = tenant ? h('div', { class: 'tenant-box' },
+    h('span', { class: 'tenant-caption' }, 'Contact center'),
+    h('span', { class: 'tenant-name', title: tenant.id }, tenant.name),
+    p.role === 'sp_admin' ? h('a', { class: 'tenant-switch', href: '#/' }, 'Switch tenant') : null) : null;
+  const sidebar = h('aside', { class: 'sidebar' },
+    h('a', { class: 'brand', href: '#/' }, h('img', { src: '/ui/assets/icon.svg', alt: '', width: 28, height: 28 }), h('span', {}, 'patchbay')),
+    tenantBox,
+    nav,
+    h('div', { class: 'sidebar-foot' },
+      h('div', { class: 'who' },
+        h('span', { class: 'who-name', title: `Token ${p.token_id}` }, p.name),
+        h('span', { class: 'who-role' }, ROLES[p.role] || p.role)),
+      h('button', { type: 'button', class: 'btn btn-ghost sign-out', onclick: signOut }, icon('logout'), 'Sign out')));
+  const heading = h('h1', { class: 'page-title', tabindex: '-1' }, title);
+  const main = h('main', { class: 'content', id: 'main' },
+    h('header', { class: 'page-header' },
+      crumbs ? h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', {}, crumbs.map((c) => h('li', {}, c.href ? h('a', { href: c.href }, c.label) : h('span', { 'aria-current': 'page' }, c.label))))) : null,
+      h('div', { class: 'page-heading' }, heading, subtitle ? h('div', { class: 'page-subtitle' }, subtitle) : null)),
+    body);
+  if (!root.classList.contains('shell') || root.dataset.page !== location.hash) window.scrollTo(0, 0);
+  root.className = 'shell';
+  root.dataset.page = location.hash;
+  replace(root, h('a', { class: 'skip-link', href: '#main', onclick: (e) => { e.preventDefault(); heading.focus(); } }, 'Skip to content'), sidebar, h('div', { class: 'main' }, main));
+  return { main, heading };
+}
+
+/** While a page loads, the current one stays with a progress bar on top; the first time, a placeholder. */
+function loading(title) {
+  if (root.classList.contains('shell')) {
+    root.classList.add('is-loading');
+    return;
+  }
+  shell({ title, body: h('p', { class: 'loading' }, 'Loading…') });
+}
+
+function failure(title, tenant, message) {
+  shell({
+    tenant,
+    title,
+    body: h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
+      h('div', {}, h('strong', {}, 'This page could not be loaded.'), h('p', {}, message),
+        h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: route }, icon('refresh'), 'Try again'))),
+  });
+}
+
+// ---------------------------------------------------------------- pages
+
+async function tenantsPage(nav) {
+  loading('Tenants');
+  const reply = await call('GET', paths.tenants());
+  if (nav !== navigation) return;
+  if (!reply.ok) return failure('Tenants', null, reply.message);
+  session.tenants = reply.body.items;
+  document.title = 'Tenants · patchbay';
+  const rows = session.tenants.map((t) => h('tr', {},
+    h('td', {}, h('a', { class: 'tenant-link', href: tenantHref(t.id), dataset: { tenant: t.id } }, t.name)),
+    h('td', {}, h('code', {}, t.id)),
+    h('td', {}, t.enabled_types.length ? t.enabled_types.map((k) => {
+      const type = session.catalog.find((c) => c.key === k);
+      return h('span', { class: 'badge badge-info' }, type ? type.label : k);
+    }) : h('span', { class: 'muted' }, 'None')),
+    h('td', {}, timeEl(t.created_at))));
+  const body = session.tenants.length
+    ? h('section', { class: 'card' }, h('table', { class: 'table' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Contact center'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Gated types enabled'), h('th', { scope: 'col' }, 'Created'))),
+      h('tbody', {}, rows)))
+    : h('section', { class: 'empty card' }, h('h2', {}, 'No tenants yet'),
+      h('p', {}, 'Tenants are created through the API: ', h('code', {}, 'POST /api/v1/tenants'), '.'));
+  shell({ title: 'Tenants', subtitle: 'Choose the contact center whose integration accounts you want to manage.', body, current: 'tenants' });
+}
+
+async function tenantData(tenantId) {
+  const [tenant, accounts] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId))]);
+  if (!tenant.ok) throw new Error(tenant.message);
+  if (!accounts.ok) throw new Error(accounts.message);
+  return { tenant: tenant.body, accounts: accounts.body.items };
+}
+
+async function listPage(nav, tenantId, query) {
+  loading('Integration Accounts');
+  let data;
+  try {
+    data = await tenantData(tenantId);
+  } catch (e) {
+    if (nav === navigation) failure('Integration Accounts', null, e.message);
+    return;
+  }
+  if (nav !== navigation) return;
+  const { tenant, accounts } = data;
+  document.title = `Integration Accounts · ${tenant.name} · patchbay`;
+  const onAdd = async () => {
+    const choice = await typePicker({ catalog: session.catalog, accounts, enabledTypes: tenant.enabled_types });
+    if (choice) location.hash = tenantHref(tenant.id, `/new/${encodeURIComponent(choice.type)}/${encodeURIComponent(choice.provider)}`);
+  };
+  const body = accountsList({
+    tenant,
+    catalog: session.catalog,
+    accounts,
+    readOnly: readOnly(),
+    typeFilter: query.get('type') || '',
+    onFilter: (type) => history.replaceState(null, '', tenantHref(tenant.id, type ? `?type=${encodeURIComponent(type)}` : '')),
+    onAdd,
+  });
+  shell({
+    tenant,
+    crumbs: [{ label: 'Call Center Configuration' }, { label: 'Integration Accounts' }],
+    title: 'Integration Accounts',
+    subtitle: `Connections of ${tenant.name} to CRMs, messengers, speech engines, workforce management and more.`,
+    body,
+    current: 'accounts',
+  });
+}
+
+function typeAndProvider(typeKey, providerKey) {
+  const type = session.catalog.find((t) => t.key === typeKey);
+  const provider = type && type.providers.find((p) => p.key === providerKey);
+  return { type, provider };
+}
+
+async function newPage(nav, tenantId, typeKey, providerKey) {
+  loading('New integration account');
+  let data;
+  try {
+    data = await tenantData(tenantId);
+  } catch (e) {
+    if (nav === navigation) failure('New integration account', null, e.message);
+    return;
+  }
+  if (nav !== navigation) return;
+  const { tenant } = data;
+  const { type, provider } = typeAndProvider(typeKey, providerKey);
+  if (!type || !provider || readOnly()) {
+    location.replace(tenantHref(tenant.id));
+    return;
+  }
+  document.title = `New ${type.label} account · patchbay`;
+  const form = accountForm({
+    tenant, type, provider, account: null, readOnly: false, contactFields: session.contactFields,
+    onSaved: (saved) => { location.hash = tenantHref(tenant.id, `/a/${encodeURIComponent(saved.id)}`); },
+    onDeleted: () => {},
+    onReload: route,
+  });
+  shell({
+    tenant,
+    crumbs: [{ label: 'Call Center Configuration' }, { label: 'Integration Accounts', href: tenantHref(tenant.id) }, { label: 'New' }],
+    title: `New ${type.label} account`,
+    subtitle: type.providers.length > 1 ? `Provider: ${provider.label}` : null,
+    body: form,
+    current: 'accounts',
+  });
+  const first = document.getElementById('f-name');
+  if (first) first.focus();
+}
+
+async function accountPage(nav, tenantId, id, tab) {
+  loading('Integration account');
+  const [tenantReply, accountReply] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.account(tenantId, id))]);
+  if (nav !== navigation) return;
+  if (!tenantReply.ok) return failure('Integration account', null, tenantReply.message);
+  const tenant = tenantReply.body;
+  if (!accountReply.ok) {
+    return failure('Integration account', tenant, accountReply.status === 404 ? 'This integration account does not exist (any more).' : accountReply.message);
+  }
+  const account = accountReply.body;
+  const { type, provider } = typeAndProvider(account.type, account.provider);
+  if (!type || !provider) return failure(account.name, tenant, `The catalog has no ${account.type}/${account.provider}.`);
+  document.title = `${account.name} · Integration Accounts · patchbay`;
+  const health = h('span', { class: 'header-health' }, healthBadge(account.last_test));
+  const base = tenantHref(tenant.id, `/a/${encodeURIComponent(account.id)}`);
+  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Account views' },
+    h('a', { class: ['tab', tab !== 'history' && 'active'], href: base, 'aria-current': tab !== 'history' ? 'page' : null }, 'Properties'),
+    h('a', { class: ['tab', 'tab-history', tab === 'history' && 'active'], href: `${base}/history`, 'aria-current': tab === 'history' ? 'page' : null }, icon('history'), 'History'));
+  const labels = Object.fromEntries(provider.fields.map((f) => [f.key, f.label]));
+  const content = tab === 'history'
+    ? historyPanel({ tenant: tenant.id, accountId: account.id, labelOf: (k) => labels[k] || k })
+    : accountForm({
+      tenant, type, provider, account, readOnly: readOnly(), contactFields: session.contactFields,
+      onSaved: () => route(),
+      onDeleted: () => { location.hash = tenantHref(tenant.id); },
+      onReload: route,
+      onTested: (report) => replace(health, healthBadge(report)),
+    });
+  shell({
+    tenant,
+    crumbs: [{ label: 'Call Center Configuration' }, { label: 'Integration Accounts', href: tenantHref(tenant.id) }, { label: account.name }],
+    title: account.name,
+    subtitle: h('span', { class: 'subtitle-badges' },
+      h('span', { class: 'badge badge-type' }, type.label),
+      type.providers.length > 1 ? h('span', { class: 'badge badge-neutral' }, provider.label) : null,
+      account.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled'),
+      health),
+    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: your token can view this account, not change it.') : null, tabs, content],
+    current: 'accounts',
+  });
+}
+
+// ---------------------------------------------------------------- routing
+
+async function route() {
+  if (!session.principal) return;
+  navigation += 1;
+  const nav = navigation;
+  const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');
+  const query = new URLSearchParams(queryText || '');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const p = session.principal;
+  if (parts.length === 0) {
+    if (p.role === 'sp_admin') return tenantsPage(nav);
+    location.replace(tenantHref(p.tenant));
+    return undefined;
+  }
+  if (parts[0] === 't' && parts.length >= 2) {
+    if (p.tenant && parts[1] !== p.tenant) {
+      location.replace(tenantHref(p.tenant));
+      return undefined;
+    }
+    if (parts.length === 2) return listPage(nav, parts[1], query);
+    if (parts[2] === 'new' && parts.length === 5) return newPage(nav, parts[1], parts[3], parts[4]);
+    if (parts[2] === 'a' && parts.length >= 4) return accountPage(nav, parts[1], parts[3], parts[4]);
+  }
+  toast('That page does not exist; here is the start page.', 'error');
+  location.replace('#/');
+  return undefined;
+}
+
+window.addEventListener('hashchange', route);
+window.addEventListener('patchbay:signed-out', () => {
+  if (!session.principal) return;
+  session.principal = null;
+  setCsrf(null);
+  showSignIn('Your session has ended. Sign in again to continue.');
+});
+
+async function boot() {
+  const reply = await call('GET', paths.session(), { signingIn: true });
+  if (reply.ok) await signedIn(reply.body);
+  else if (reply.status === 401) showSignIn();
+  else replace(root, h('p', { class: 'boot-message error-text' }, `The server could not be reached: ${reply.message}`));
+}
+
+boot();

@@ -1,0 +1,135 @@
+// Modal dialogs on the native <dialog> element: focus moves into the dialog, Escape
+// closes it (the browser's own `cancel`), and focus returns to where it was.
+
+import { h, icon, replace } from './dom.js';
+
+/**
+ * Opens a modal dialog. `build(close)` returns the dialog's content; `close(value)` ends it.
+ * Resolves with the value given to `close`, or `null` when dismissed (Escape, Cancel).
+ */
+export function modal({ title, className, build }) {
+  return new Promise((resolve) => {
+    const returnFocus = document.activeElement;
+    const heading = h('h2', { class: 'dialog-title', id: `dialog-title-${Date.now()}` }, title);
+    const dialog = h('dialog', { class: ['dialog', className], 'aria-labelledby': heading.id });
+    let result = null;
+    const close = (value) => {
+      result = value === undefined ? null : value;
+      dialog.close();
+    };
+    const closeButton = h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onclick: () => close(null) }, icon('cross'));
+    dialog.append(h('header', { class: 'dialog-header' }, heading, closeButton), h('div', { class: 'dialog-body' }, build(close, dialog)));
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (returnFocus && typeof returnFocus.focus === 'function') returnFocus.focus();
+      resolve(result);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    const first = dialog.querySelector('[autofocus], .dialog-body input, .dialog-body select, .dialog-body button:not([disabled])');
+    if (first) first.focus();
+  });
+}
+
+/** Asks a yes/no question; resolves true only when the user confirms. */
+export async function confirmDialog({ title, message, detail, confirmLabel, danger }) {
+  const answer = await modal({
+    title,
+    className: 'dialog-confirm',
+    build: (close) => [
+      h('p', { class: 'dialog-message' }, message),
+      detail ? h('p', { class: 'muted' }, detail) : null,
+      h('div', { class: 'dialog-actions' },
+        h('button', { type: 'button', class: 'btn btn-secondary', autofocus: true, onclick: () => close(false) }, 'Cancel'),
+        h('button', { type: 'button', class: ['btn', danger ? 'btn-danger' : 'btn-primary', 'confirm'], onclick: () => close(true) }, confirmLabel)),
+    ],
+  });
+  return answer === true;
+}
+
+function firstSentence(text) {
+  const end = text.indexOf('. ');
+  return end > 0 ? text.slice(0, end + 1) : text;
+}
+
+/**
+ * Whether the tenant may add an account of `type` (and which providers): gated types not
+ * enabled for the tenant are hidden; a type limited to one account per tenant (a group
+ * such as WFM + Loxysoft WFM) or one per provider (SSO) is taken when that account exists.
+ */
+export function availability(type, catalog, accounts, enabledTypes) {
+  if (type.gated && !enabledTypes.includes(type.key)) return { hidden: true };
+  const rule = type.cardinality;
+  if (rule.rule === 'one_per_tenant') {
+    const groupOf = (key) => {
+      const t = catalog.find((c) => c.key === key);
+      return t && t.cardinality.rule === 'one_per_tenant' ? t.cardinality.group : null;
+    };
+    const holder = accounts.find((a) => groupOf(a.type) === rule.group);
+    if (holder) return { taken: true, why: `Only one per tenant; “${holder.name}” already holds it.`, providers: [] };
+  }
+  const providers = type.providers.map((p) => {
+    const holder = rule.rule === 'one_per_provider' && accounts.find((a) => a.type === type.key && a.provider === p.key);
+    return { provider: p, taken: Boolean(holder), why: holder ? `Already configured: “${holder.name}”` : null };
+  });
+  if (providers.every((p) => p.taken)) return { taken: true, why: 'Every provider of this type is already configured.', providers };
+  return { taken: false, providers };
+}
+
+/** The "+" flow: a type, then (when there are several) a provider. Resolves {type, provider} or null. */
+export function typePicker({ catalog, accounts, enabledTypes }) {
+  return modal({
+    title: 'Add integration account',
+    className: 'dialog-wide',
+    build: (close) => {
+      const body = h('div', { class: 'picker' });
+      const showTypes = () => {
+        const cards = catalog
+          .map((type) => ({ type, a: availability(type, catalog, accounts, enabledTypes) }))
+          .filter(({ a }) => !a.hidden)
+          .map(({ type, a }) => h('li', {},
+            h('button', {
+              type: 'button',
+              class: 'pick-card',
+              disabled: a.taken,
+              dataset: { type: type.key },
+              'aria-describedby': a.taken ? `why-${type.key}` : null,
+              onclick: () => {
+                const open = a.providers.filter((p) => !p.taken);
+                if (type.providers.length === 1) close({ type: type.key, provider: type.providers[0].key });
+                else showProviders(type, a, open);
+              },
+            },
+            h('span', { class: 'pick-title' }, type.label, type.gated ? h('span', { class: 'badge badge-info' }, 'Enabled by your provider') : null),
+            h('span', { class: 'pick-text' }, firstSentence(type.description)),
+            a.taken ? h('span', { class: 'pick-taken', id: `why-${type.key}` }, icon('lock'), a.why) : null)));
+        replace(body,
+          h('p', { class: 'muted' }, 'Choose what to connect. Types your service provider has not enabled are not listed.'),
+          h('ul', { class: 'pick-grid', 'aria-label': 'Integration types' }, cards));
+        const first = body.querySelector('button:not([disabled])');
+        if (first) first.focus();
+      };
+      const showProviders = (type, a) => {
+        const items = a.providers.map(({ provider, taken, why }) => h('li', {},
+          h('button', {
+            type: 'button',
+            class: 'pick-card',
+            disabled: taken,
+            dataset: { provider: provider.key },
+            onclick: () => close({ type: type.key, provider: provider.key }),
+          },
+          h('span', { class: 'pick-title' }, provider.label),
+          h('span', { class: 'pick-text' }, provider.test.kind === 'supported' ? 'Has a connection test.' : 'No connection test.'),
+          taken ? h('span', { class: 'pick-taken' }, icon('lock'), why) : null)));
+        replace(body,
+          h('button', { type: 'button', class: 'btn btn-link back', onclick: showTypes }, icon('back'), 'All types'),
+          h('h3', { class: 'picker-subtitle' }, `${type.label}: choose the provider`),
+          h('ul', { class: 'pick-grid', 'aria-label': `${type.label} providers` }, items));
+        const first = body.querySelector('.pick-card:not([disabled])');
+        if (first) first.focus();
+      };
+      showTypes();
+      return body;
+    },
+  });
+}

@@ -1,0 +1,118 @@
+// Building DOM nodes without HTML strings: text is always set as text, never parsed, and
+// input values are set as properties (never as attributes), so a secret typed into a
+// password box never shows up in the page's serialized source.
+
+const PROPS = new Set(['value', 'checked', 'disabled', 'readOnly', 'required', 'selected', 'hidden', 'open', 'indeterminate']);
+
+/** h('button', {class: 'btn', onclick: fn}, 'Save') */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) {
+      if (PROPS.has(key) && value === false) el[key] = false;
+      continue;
+    }
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (PROPS.has(key)) {
+      el[key] = value;
+    } else if (key === 'class') {
+      el.className = Array.isArray(value) ? value.filter(Boolean).join(' ') : value;
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else if (value === true) {
+      el.setAttribute(key, '');
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Replaces an element's children. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+let counter = 0;
+/** A unique id for label/for and aria references. */
+export function uid(prefix) {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+/** A small inline SVG icon from a path list (no external sprites, CSP-friendly). */
+const ICONS = {
+  plus: ['M12 5v14', 'M5 12h14'],
+  check: ['M5 12.5l4.5 4.5L19 7.5'],
+  cross: ['M6 6l12 12', 'M18 6L6 18'],
+  dash: ['M6 12h12'],
+  alert: ['M12 8v5', 'M12 16.5v.5', 'M10.3 3.9L2.6 17.5A2 2 0 0 0 4.3 20.5h15.4a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z'],
+  lock: ['M7 11V8a5 5 0 0 1 10 0v3', 'M5 11h14v10H5z'],
+  back: ['M15 6l-6 6 6 6'],
+  plug: ['M9 3v5', 'M15 3v5', 'M6 8h12v3a6 6 0 0 1-12 0z', 'M12 17v4'],
+  copy: ['M9 9h10v10H9z', 'M5 15V5h10'],
+  history: ['M3 12a9 9 0 1 0 3-6.7', 'M3 4v4h4', 'M12 8v4l3 2'],
+  logout: ['M15 4h4v16h-4', 'M10 8l-4 4 4 4', 'M6 12h10'],
+  trash: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13'],
+  refresh: ['M20 11a8 8 0 1 0-2.3 5.7', 'M20 4v7h-7'],
+  search: ['M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z', 'M21 21l-5-5'],
+  building: ['M4 21V5l8-3v19', 'M12 9h8v12', 'M8 8v.5', 'M8 12v.5', 'M8 16v.5', 'M16 13v.5', 'M16 17v.5'],
+};
+
+export function icon(name, cls) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', `icon ${cls || ''}`.trim());
+  for (const d of ICONS[name] || []) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+/** A short-lived message in the corner. */
+export function toast(message, kind) {
+  const host = document.getElementById('toasts');
+  const el = h('div', { class: ['toast', kind && `toast-${kind}`] }, icon(kind === 'error' ? 'alert' : 'check'), message);
+  host.append(el);
+  while (host.children.length > 3) host.firstElementChild.remove();
+  setTimeout(() => el.remove(), 4000);
+}
+
+/** "12 Mar 2026, 14:05" in the browser's locale and time zone. */
+export function formatTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago", else the date. */
+export function relativeTime(iso) {
+  const d = new Date(iso);
+  const seconds = (Date.now() - d.getTime()) / 1000;
+  if (Number.isNaN(seconds)) return String(iso);
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  if (seconds < 7 * 86400) return `${Math.floor(seconds / 86400)} days ago`;
+  return formatTime(iso);
+}
+
+/** A <time> element showing a relative time, with the exact time as its tooltip. */
+export function timeEl(iso) {
+  return h('time', { datetime: iso, title: formatTime(iso) }, relativeTime(iso));
+}

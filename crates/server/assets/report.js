@@ -1,0 +1,92 @@
+// Connection test reports and action results, and the health badge of the account list.
+
+import { formatTime, h, icon, timeEl } from './dom.js';
+
+/** What a failure category means, in terms of what the user can do about it. */
+export const CATEGORIES = {
+  unreachable: ['Unreachable', 'The host could not be reached: check the host name or URL, the port and any firewall in between.'],
+  tls: ['TLS problem', 'The secure connection failed: check the certificate, the host name in the URL and that TLS 1.2 or later is offered.'],
+  invalid_credentials: ['Invalid credentials', 'The service refused the credentials: check the user name, password, token or key.'],
+  not_found: ['Not found', 'The service answered, but the bucket, workspace, page or bot does not exist.'],
+  permission: ['Permission denied', 'The credentials are valid but lack a permission this integration needs.'],
+  unexpected_response: ['Unexpected response', 'The service answered something its API does not document; check the URL and version.'],
+  timeout: ['Timed out', 'No answer in time: the service may be down or a firewall drops the traffic.'],
+  blocked: ['Blocked', 'The server’s outbound policy does not allow this address (loopback, private or metadata addresses).'],
+  invalid_config: ['Invalid settings', 'The account’s properties cannot be used as they are.'],
+};
+
+const STEP_ICON = { ok: 'check', failed: 'cross', skipped: 'dash' };
+
+function stepName(name) {
+  const known = { tls: 'TLS', resolve: 'Resolve host', connect: 'Connect', authenticate: 'Authenticate', read: 'Read', request: 'Request', certificate: 'Certificate' };
+  return known[name] || name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, ' ');
+}
+
+/** A small badge with the last test's outcome and when it ran. */
+export function healthBadge(lastTest) {
+  if (!lastTest || !lastTest.status) return h('span', { class: 'health health-none' }, h('span', { class: 'badge badge-neutral' }, 'Not tested'));
+  const when = lastTest.tested_at ? timeEl(lastTest.tested_at) : null;
+  if (lastTest.status === 'ok') {
+    return h('span', { class: 'health health-ok' }, h('span', { class: 'badge badge-ok' }, icon('check'), 'Healthy'), when);
+  }
+  if (lastTest.status === 'failed') {
+    const label = (CATEGORIES[lastTest.category] || ['Failed'])[0];
+    return h('span', { class: 'health health-failed', title: lastTest.message || '' }, h('span', { class: 'badge badge-failed' }, icon('cross'), label), when);
+  }
+  return h('span', { class: 'health health-none' }, h('span', { class: 'badge badge-neutral' }, 'No test'), when);
+}
+
+/** Each step of a test or action, with its outcome, detail and duration. */
+function stepsList(steps) {
+  if (!steps || !steps.length) return null;
+  return h('ol', { class: 'steps', 'aria-label': 'Steps' }, steps.map((step) => h('li', { class: `step step-${step.status}` },
+    h('span', { class: 'step-icon' }, icon(STEP_ICON[step.status] || 'dash')),
+    h('span', { class: 'step-name' }, stepName(step.name)),
+    h('span', { class: 'step-detail' }, step.detail || ''),
+    typeof step.duration_ms === 'number' ? h('span', { class: 'step-time' }, `${step.duration_ms} ms`) : null)));
+}
+
+/** The full report of one connection test (or failed action, named by `what`): outcome, advice, and each step. */
+export function reportView(report, what) {
+  const ok = report.status === 'ok';
+  const failed = report.status === 'failed';
+  const category = failed ? CATEGORIES[report.category] : null;
+  const reason = category ? `: ${category[0]}` : '';
+  const headline = ok ? 'Connection OK' : failed ? `${what ? `${what} failed` : 'Connection failed'}${reason}` : 'No connection test';
+  return h('div', { class: ['report', ok ? 'report-ok' : failed ? 'report-failed' : 'report-none'], role: 'status' },
+    h('div', { class: 'report-head' },
+      h('span', { class: 'report-icon' }, icon(ok ? 'check' : failed ? 'cross' : 'dash')),
+      h('strong', { class: 'report-title' }, headline)),
+    report.message ? h('p', { class: 'report-message' }, report.message) : null,
+    category ? h('p', { class: 'report-advice' }, category[1]) : null,
+    stepsList(report.steps),
+    h('p', { class: 'report-meta' },
+      report.tested_at ? `Tested ${formatTime(report.tested_at)}` : null,
+      typeof report.duration_ms === 'number' ? ` · ${report.duration_ms} ms` : null));
+}
+
+function valueText(value) {
+  if (value === null || value === undefined) return '—';
+  if (Array.isArray(value)) return value.map(valueText).join(', ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** "event_types" -> "Event types", "url" -> "URL". */
+function keyLabel(key) {
+  const text = key.replace(/_/g, ' ').replace(/\burl\b/gi, 'URL');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** What an action answered: its message, and the webhook read-back when there is one. */
+export function actionResultView(label, body) {
+  const webhook = body.webhook && typeof body.webhook === 'object'
+    ? h('dl', { class: 'readback' }, Object.entries(body.webhook).flatMap(([k, v]) => [h('dt', {}, keyLabel(k)), h('dd', {}, valueText(v))]))
+    : null;
+  return h('div', { class: 'report report-ok', role: 'status' },
+    h('div', { class: 'report-head' }, h('span', { class: 'report-icon' }, icon('check')), h('strong', { class: 'report-title' }, label)),
+    body.message ? h('p', { class: 'report-message' }, body.message) : null,
+    webhook ? h('p', { class: 'muted' }, 'Read back from the service:') : null,
+    webhook,
+    stepsList(body.steps));
+}

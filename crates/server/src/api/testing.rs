@@ -1,0 +1,386 @@
+//! Connection tests and account actions. A test of a saved account uses its stored values;
+//! a test of an unsaved body uses the body's values, with stored secrets filling in only
+//! the secrets the body omits. Every test and action is audited; no secret is returned.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use futures::StreamExt;
+use patchbay_catalog::{SecretOp, TestSupport};
+use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
+use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
+use patchbay_vault::{SecretContext, SecretString};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::accounts::{account_id, account_not_found, draft, AccountView, WRITABLE};
+use super::{etag, if_match, Items};
+use crate::auth::Principal;
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct TestQuery {
+    /// Per-call timeout override in milliseconds.
+    timeout_ms: Option<u64>,
+}
+
+const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=120_000;
+
+fn timeout(state: &AppState, query: &TestQuery) -> ApiResult<Duration> {
+    match query.timeout_ms {
+        None => Ok(state.outbound.egress.policy().timeout),
+        Some(ms) if TIMEOUT_MS.contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(_) => Err(ApiError::invalid(
+            "timeout_ms",
+            "range",
+            format!("timeout_ms must be between {} and {}", TIMEOUT_MS.start(), TIMEOUT_MS.end()),
+        )),
+    }
+}
+
+/// Opens the stored secrets of an account.
+fn open_secrets(state: &AppState, account: &Account) -> ApiResult<BTreeMap<String, SecretString>> {
+    let id = account.id.to_string();
+    account
+        .secrets
+        .iter()
+        .map(|s| {
+            let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: &s.field };
+            state
+                .keys
+                .open(&ctx, &s.sealed)
+                .map(|v| (s.field.clone(), v))
+                .map_err(|e| ApiError::Internal(format!("cannot open secret {} of account {id}: {e}", s.field)))
+        })
+        .collect()
+}
+
+fn saved_config(state: &AppState, account: &Account) -> ApiResult<AccountConfig> {
+    Ok(AccountConfig {
+        id: Some(account.id.to_string()),
+        type_key: account.type_key.clone(),
+        provider: account.provider.clone(),
+        name: account.name.clone(),
+        properties: account.properties.clone(),
+        secrets: open_secrets(state, account)?,
+    })
+}
+
+async fn run_test(state: &AppState, config: &AccountConfig, timeout: Duration) -> TestReport {
+    let out = &state.outbound;
+    let report = match state.catalog.provider(&config.type_key, &config.provider).map(|p| &p.test) {
+        Some(TestSupport::None { reason }) => TestRun::unsupported(reason),
+        _ => {
+            let cx = Context {
+                egress: &out.egress,
+                account: config,
+                timeout,
+                public_url: out.public_url.as_ref(),
+                vendors: &out.vendors,
+            };
+            out.connectors.test(&cx).await
+        }
+    };
+    let outcome = match (&report.status, &report.category) {
+        (_, Some(category)) => serde_json::to_value(category),
+        (status, None) => serde_json::to_value(status),
+    };
+    let outcome = outcome.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "unknown".into());
+    state.metrics.record_test(&config.type_key, &config.provider, &outcome);
+    report
+}
+
+fn report_json(report: &TestReport) -> ApiResult<Value> {
+    serde_json::to_value(report).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// `POST …/integration-accounts/{id}/test`: tests the saved account and keeps the result.
+pub async fn test_saved(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(query): Query<TestQuery>,
+) -> ApiResult<Json<TestReport>> {
+    who.can_write(&tenant)?;
+    let timeout = timeout(&state, &query)?;
+    let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
+    let report = run_test(&state, &saved_config(&state, &account)?, timeout).await;
+    state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
+    Ok(Json(report))
+}
+
+/// `POST …/integration-accounts/test`: tests an unsaved body (the create shape, plus an
+/// optional `id` whose stored secrets fill in the secrets the body omits). Saves nothing
+/// but the audit entry.
+pub async fn test_unsaved(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Query(query): Query<TestQuery>,
+    bytes: Bytes,
+) -> ApiResult<Json<TestReport>> {
+    who.can_write(&tenant)?;
+    let timeout = timeout(&state, &query)?;
+    let allowed: Vec<&str> = WRITABLE.iter().copied().chain(["id"]).collect();
+    let body = Body::parse(&bytes, &allowed)?;
+    let stored = match body.string("id")? {
+        Some(id) => Some(state.store.get_account(&tenant, account_id(id)?).await.map_err(account_not_found)?),
+        None => None,
+    };
+    let mut named = body;
+    if named.string("name")?.is_none() && stored.is_none() {
+        named.set("name", json!("Unsaved account"));
+    }
+    let draft = draft(&state, &tenant, &named, stored.as_ref()).await?;
+    let stored_secrets = match &stored {
+        Some(account) => open_secrets(&state, account)?,
+        None => BTreeMap::new(),
+    };
+    let mut secrets = BTreeMap::new();
+    for field in draft.provider.secret_fields() {
+        let value = match draft.validated.secret_ops.get(&field.key) {
+            Some(SecretOp::Set) => draft.secret_value(&field.key).map(|v| SecretString::from(v.to_owned())),
+            Some(SecretOp::Clear) => None,
+            None => stored_secrets.get(&field.key).cloned(),
+        };
+        if let Some(value) = value {
+            secrets.insert(field.key.clone(), value);
+        }
+    }
+    let config = AccountConfig {
+        id: stored.as_ref().map(|a| a.id.to_string()),
+        type_key: draft.type_key.clone(),
+        provider: draft.provider.key.to_owned(),
+        name: draft.name.clone(),
+        properties: draft.validated.properties.clone(),
+        secrets,
+    };
+    let report = run_test(&state, &config, timeout).await;
+    state
+        .store
+        .append_audit(&NewAudit {
+            tenant_id: tenant,
+            account_id: stored.map(|a| a.id),
+            actor: who.actor(),
+            action: "test.unsaved".into(),
+            changes: json!({
+                "type": config.type_key,
+                "provider": config.provider,
+                "status": report.status,
+                "category": report.category,
+                "message": report.message,
+            }),
+        })
+        .await?;
+    Ok(Json(report))
+}
+
+#[derive(Serialize)]
+pub struct BulkItem {
+    id: Uuid,
+    name: String,
+    #[serde(rename = "type")]
+    type_key: String,
+    provider: String,
+    report: TestReport,
+}
+
+/// `POST …/integration-accounts/tests`: tests every enabled account of the tenant at once,
+/// a bounded number at a time, keeping each result.
+pub async fn test_all(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Query(query): Query<TestQuery>,
+) -> ApiResult<Json<Items<BulkItem>>> {
+    who.can_write(&tenant)?;
+    let timeout = timeout(&state, &query)?;
+    state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
+    let accounts = state.store.list_accounts(&tenant, None).await?;
+    let mut configs = Vec::new();
+    for account in accounts.iter().filter(|a| a.enabled) {
+        configs.push((account.clone(), saved_config(&state, account)?));
+    }
+    let actor = who.actor();
+    let state_ref = &state;
+    let items: Vec<ApiResult<BulkItem>> = futures::stream::iter(configs)
+        .map(|(account, config)| {
+            let actor = &actor;
+            async move {
+                let report = run_test(state_ref, &config, timeout).await;
+                state_ref
+                    .store
+                    .record_test_result(&account.tenant_id, account.id, &report_json(&report)?, actor)
+                    .await?;
+                Ok(BulkItem {
+                    id: account.id,
+                    name: account.name.clone(),
+                    type_key: account.type_key.clone(),
+                    provider: account.provider.clone(),
+                    report,
+                })
+            }
+        })
+        .buffer_unordered(state.outbound.test_concurrency)
+        .collect()
+        .await;
+    let mut items = items.into_iter().collect::<ApiResult<Vec<_>>>()?;
+    items.sort_by(|a, b| (&a.type_key, &a.name).cmp(&(&b.type_key, &b.name)));
+    Ok(Json(Items { items }))
+}
+
+/// `POST …/integration-accounts/{id}/actions/{action}` with `{"params": {...}}`.
+pub async fn action(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id, action)): Path<(String, String, String)>,
+    Query(query): Query<TestQuery>,
+    headers: axum::http::HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    let timeout = timeout(&state, &query)?;
+    let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
+    let provider = state
+        .catalog
+        .provider(&account.type_key, &account.provider)
+        .ok_or_else(|| ApiError::Internal("a stored account's provider is not in the catalog".into()))?;
+    let declared = provider.action(&action).ok_or_else(|| {
+        let known: Vec<&str> = provider.actions.iter().map(|a| a.key).collect();
+        ApiError::invalid(
+            "action",
+            "unknown_action",
+            if known.is_empty() {
+                format!("{} has no actions", provider.label)
+            } else {
+                format!("`{action}` is not an action of {}; actions: {}", provider.label, known.join(", "))
+            },
+        )
+    })?;
+    let params = if bytes.is_empty() {
+        Map::new()
+    } else {
+        let body = Body::parse(&bytes, &["params"])?;
+        body.object("params")?.cloned().unwrap_or_default()
+    };
+    let params = state.catalog.validate_action_params(declared, &params).map_err(|errors| {
+        ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field = format!("params.{}", e.field);
+                    e
+                })
+                .collect(),
+        )
+    })?;
+    if action == "generate_token" {
+        return generate_token(&state, &who, account, if_match(&headers)?).await;
+    }
+    let config = saved_config(&state, &account)?;
+    let out = &state.outbound;
+    let cx = Context {
+        egress: &out.egress,
+        account: &config,
+        timeout,
+        public_url: out.public_url.as_ref(),
+        vendors: &out.vendors,
+    };
+    let result = out.connectors.action(&cx, &action, &params).await;
+    let (status, body, audit) = match result {
+        Ok(outcome) => {
+            let audit = json!({"status": "ok", "message": outcome.message, "params": params});
+            (StatusCode::OK, serde_json::to_value(&outcome).map_err(|e| ApiError::Internal(e.to_string()))?, audit)
+        }
+        Err((failure, steps)) => {
+            let body = json!({
+                "status": "failed",
+                "category": failure.category,
+                "message": failure.message,
+                "steps": steps,
+            });
+            let audit =
+                json!({"status": "failed", "category": failure.category, "message": failure.message, "params": params});
+            (StatusCode::BAD_GATEWAY, body, audit)
+        }
+    };
+    state
+        .store
+        .append_audit(&NewAudit {
+            tenant_id: tenant,
+            account_id: Some(account.id),
+            actor: who.actor(),
+            action: format!("action.{action}"),
+            changes: audit,
+        })
+        .await?;
+    Ok((status, Json(body)).into_response())
+}
+
+/// Generate random token (Facebook webhook verify token): 32 random bytes, stored sealed,
+/// returned once.
+async fn generate_token(
+    state: &AppState,
+    who: &Principal,
+    account: Account,
+    expected: Option<i64>,
+) -> ApiResult<Response> {
+    const FIELD: &str = "webhook_verify_token";
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let id = account.id.to_string();
+    let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: FIELD };
+    let mut secrets: Vec<SealedSecret> = account.secrets.iter().filter(|s| s.field != FIELD).cloned().collect();
+    secrets.push(SealedSecret {
+        field: FIELD.into(),
+        key_id: state.keys.active_key_id(),
+        sealed: state.keys.seal(&ctx, &token),
+    });
+    let write = AccountWrite {
+        type_key: account.type_key.clone(),
+        provider: account.provider.clone(),
+        name: account.name.clone(),
+        enabled: account.enabled,
+        properties: account.properties.clone(),
+        secrets,
+        singleton_key: account.singleton_key.clone(),
+        default_key: account.default_key.clone(),
+    };
+    let was_set = account.secrets.iter().any(|s| s.field == FIELD);
+    let changes = json!({
+        format!("secrets.{FIELD}"): if was_set { "replaced" } else { "set" },
+        "action": "generate_token",
+    });
+    let updated = state
+        .store
+        .update_account(
+            &account.tenant_id,
+            account.id,
+            &write,
+            Some(expected.unwrap_or(account.version)),
+            &who.actor(),
+            &changes,
+        )
+        .await?;
+    let mut body = json!({
+        "message": "A new webhook verify token was generated and saved. Copy it now: it is shown only once.",
+        "token": token,
+    });
+    body["account"] = serde_json::to_value(AccountView::new(state.catalog, &updated))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(updated.version));
+    response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
+}

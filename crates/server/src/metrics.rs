@@ -1,0 +1,121 @@
+//! Prometheus metrics at `/metrics`: HTTP requests by route and status with latency,
+//! connection tests by type and outcome, and accounts by type (read at scrape time).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestLabels {
+    pub r#type: String,
+    pub provider: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    tests: Family<TestLabels, Counter>,
+    accounts: Family<TypeLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("patchbay");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
+        });
+        registry.register("http_request_duration_seconds", "HTTP request latency by method and route", latency.clone());
+        let tests = Family::<TestLabels, Counter>::default();
+        registry.register("connection_tests", "Connection tests by type, provider and outcome", tests.clone());
+        let accounts = Family::<TypeLabels, Gauge>::default();
+        registry.register("integration_accounts", "Integration accounts by type, all tenants", accounts.clone());
+        Metrics { registry, requests, latency, tests, accounts }
+    }
+
+    pub fn record_test(&self, type_key: &str, provider: &str, outcome: &str) {
+        self.tests
+            .get_or_create(&TestLabels { r#type: type_key.into(), provider: provider.into(), outcome: outcome.into() })
+            .inc();
+    }
+}
+
+/// Counts and times every request under its route template (never the raw path, which
+/// would carry ids and explode the label set).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
+    metrics.latency.get_or_create(&RouteLabels { method, route }).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    match state.store.account_counts().await {
+        Ok(counts) => {
+            state.metrics.accounts.clear();
+            for (type_key, n) in counts {
+                state.metrics.accounts.get_or_create(&TypeLabels { r#type: type_key }).set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count accounts for metrics"),
+    }
+    let mut body = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
+        tracing::error!(error = %e, "cannot encode metrics");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}

@@ -1,0 +1,282 @@
+//! Browser sessions for the admin screen. A user signs in with an API token; the server
+//! checks it and sets a random session id in an `HttpOnly; SameSite=Strict` cookie. The
+//! session lives in this process's memory only (a restart signs everybody out, and each
+//! node of a cluster has its own sessions): it maps the SHA-256 of the session id to the
+//! SHA-256 of the token, so the token itself is never kept, and every request looks the
+//! token up again, so a revoked token ends its sessions at once. Each session has its own
+//! random CSRF token, which the browser must send as `X-CSRF-Token` on every write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{hash_token, Principal};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const COOKIE: &str = "patchbay_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session ends this long after sign-in, whatever happens.
+const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// A session unused for this long ends.
+const IDLE: Duration = Duration::from_secs(3600);
+/// At most this many sessions are kept; the oldest goes first.
+const MAX_SESSIONS: usize = 10_000;
+
+struct Session {
+    token_hash: Vec<u8>,
+    csrf: String,
+    created: Instant,
+    last_used: Instant,
+}
+
+impl Session {
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.created) < LIFETIME && now.duration_since(self.last_used) < IDLE
+    }
+}
+
+/// The sessions of this process, keyed by the SHA-256 of the session id.
+#[derive(Clone, Default)]
+pub struct Sessions {
+    inner: Arc<Mutex<HashMap<[u8; 32], Session>>>,
+}
+
+/// What a valid session cookie gives a request.
+pub struct SessionAuth {
+    pub token_hash: Vec<u8>,
+    csrf: String,
+}
+
+impl SessionAuth {
+    /// Writes through a session need the session's CSRF token; reads do not.
+    pub fn check_csrf(&self, method: &Method, headers: &HeaderMap) -> ApiResult<()> {
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Ok(());
+        }
+        let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+        if constant_time_eq(sent, self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "a request signed in by the session cookie must send the session's X-CSRF-Token header",
+            ))
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn key(session_id: &str) -> [u8; 32] {
+    Sha256::digest(session_id.as_bytes()).into()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Sessions {
+    /// A new session for a checked token; returns the session id and the CSRF token.
+    fn create(&self, token_hash: Vec<u8>) -> (String, String) {
+        let id = random_token();
+        let csrf = random_token();
+        let now = Instant::now();
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| s.live(now));
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| *k) {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(key(&id), Session { token_hash, csrf: csrf.clone(), created: now, last_used: now });
+        (id, csrf)
+    }
+
+    /// The live session a cookie names, marked as used.
+    fn find(&self, session_id: &str) -> Option<SessionAuth> {
+        let now = Instant::now();
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let k = key(session_id);
+        match map.get_mut(&k) {
+            Some(s) if s.live(now) => {
+                s.last_used = now;
+                Some(SessionAuth { token_hash: s.token_hash.clone(), csrf: s.csrf.clone() })
+            }
+            Some(_) => {
+                map.remove(&k);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remove(&self, session_id: &str) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(session_id));
+    }
+}
+
+/// The session id in the request's `Cookie` headers.
+fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The session a request's cookie names, if it is live. `None` when there is no cookie or
+/// it names no live session.
+pub fn from_request(parts: &Parts) -> Option<SessionAuth> {
+    let sessions = parts.extensions.get::<Sessions>()?;
+    sessions.find(cookie_value(&parts.headers)?)
+}
+
+/// Whether the request reached us over https (directly, or through a proxy that says so).
+fn over_https(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    header("x-forwarded-proto").split(',').next().map(str::trim) == Some("https")
+        || header("forwarded").split([';', ',']).any(|part| part.trim() == "proto=https")
+}
+
+fn set_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
+        .expect("the cookie is ASCII")
+}
+
+fn session_view(who: &Principal, csrf: &str) -> serde_json::Value {
+    json!({
+        "csrf_token": csrf,
+        "principal": {
+            "token_id": who.token_id,
+            "name": who.token_name,
+            "role": who.role.as_str(),
+            "tenant": who.tenant,
+        },
+    })
+}
+
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /ui/session` `{"token": "..."}`: checks the token and starts a session.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Sessions>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    // A cross-site form cannot send JSON without a preflight, so requiring it stops a
+    // page elsewhere from signing the browser in with a token of its choosing.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return Err(ApiError::bad_field(
+            "Content-Type",
+            "content_type",
+            "sign in with a JSON body and Content-Type: application/json",
+        ));
+    }
+    let body = Body::parse(&bytes, &["token"])?;
+    let token = body.required_string("token")?.trim();
+    if token.is_empty() {
+        return Err(ApiError::invalid("token", "required", "paste an API token to sign in"));
+    }
+    let token_hash = hash_token(token);
+    let who = Principal::for_token_hash(&state, &token_hash).await?;
+    if let Some(old) = cookie_value(&headers) {
+        sessions.remove(old);
+    }
+    let (id, csrf) = sessions.create(token_hash);
+    let mut response = (StatusCode::CREATED, Json(session_view(&who, &csrf))).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, set_cookie(&id, LIFETIME.as_secs(), over_https(&headers)));
+    Ok(no_store(response))
+}
+
+/// `GET /ui/session`: the signed-in principal and the session's CSRF token (a reloaded
+/// page needs it again; other origins cannot read it).
+pub async fn current(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
+    let session = from_request(&parts).ok_or(ApiError::Unauthorized)?;
+    let who = Principal::for_token_hash(&state, &session.token_hash).await?;
+    Ok(no_store(Json(session_view(&who, &session.csrf)).into_response()))
+}
+
+/// `DELETE /ui/session`: signs out (with the CSRF token) and clears the cookie.
+pub async fn sign_out(Extension(sessions): Extension<Sessions>, parts: Parts) -> ApiResult<Response> {
+    if let Some(session) = from_request(&parts) {
+        session.check_csrf(&parts.method, &parts.headers)?;
+        if let Some(id) = cookie_value(&parts.headers) {
+            sessions.remove(id);
+        }
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, set_cookie("", 0, over_https(&parts.headers)));
+    Ok(no_store(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; patchbay_session=abc ; b=2"));
+        assert_eq!(cookie_value(&headers), Some("abc"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("patchbay_sessionx=abc"));
+        assert_eq!(cookie_value(&headers), None);
+    }
+
+    #[test]
+    fn https_is_recognised_behind_a_proxy() {
+        let mut headers = HeaderMap::new();
+        assert!(!over_https(&headers));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("HTTPS"));
+        assert!(over_https(&headers));
+        let mut headers = HeaderMap::new();
+        headers.insert("forwarded", HeaderValue::from_static("for=1.2.3.4;proto=https"));
+        assert!(over_https(&headers));
+    }
+
+    #[test]
+    fn expired_and_idle_sessions_end() {
+        let now = Instant::now();
+        let fresh = Session { token_hash: vec![], csrf: String::new(), created: now, last_used: now };
+        assert!(fresh.live(now));
+        assert!(!fresh.live(now + IDLE));
+        let old = Session { last_used: now + LIFETIME, ..fresh };
+        assert!(!old.live(now + LIFETIME));
+    }
+
+    #[test]
+    fn csrf_comparison_needs_the_exact_token() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"abc"));
+    }
+}

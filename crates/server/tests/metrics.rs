@@ -1,0 +1,40 @@
+//! `/metrics` counts requests by route template and status, and accounts by type.
+
+use patchbay_testkit::{TestDatabase, TestServer};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_accounts_by_type() {
+    let db = TestDatabase::sqlite().await;
+    let s = TestServer::start(&db).await;
+    s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+    let line = json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": "t"}});
+    let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(line)).await;
+    let id = created.body["id"].as_str().unwrap();
+    s.call(Method::GET, &format!("/api/v1/tenants/acme/integration-accounts/{id}"), None).await;
+    s.call(Method::GET, "/api/v1/tenants/acme/integration-accounts/00000000-0000-0000-0000-000000000000", None).await;
+    let zapier = json!({"type": "zapier", "name": "Z", "properties": {"username": "u", "password": "p"}});
+    s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts/test", Some(zapier)).await;
+
+    let text = s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+    let route = "/api/v1/tenants/{tenant}/integration-accounts/{id}";
+    assert!(
+        text.contains(&format!("patchbay_http_requests_total{{method=\"GET\",route=\"{route}\",status=\"200\"}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("patchbay_http_requests_total{{method=\"GET\",route=\"{route}\",status=\"404\"}} 1")),
+        "{text}"
+    );
+    assert!(!text.contains(id), "raw paths never become labels");
+    assert!(text.contains("patchbay_integration_accounts{type=\"messenger\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "patchbay_connection_tests_total{type=\"zapier\",provider=\"default\",outcome=\"unsupported\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("patchbay_http_request_duration_seconds_bucket"));
+    s.stop().await;
+}

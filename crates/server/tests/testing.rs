@@ -1,0 +1,212 @@
+//! Connection tests and actions through the API: before and after saving, form values
+//! winning over stored ones, results kept and audited, blocked targets, bulk tests, the
+//! Generate random token action.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use patchbay_testkit::{databases, TestDatabase, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
+
+/// A WFM HTTP POST receiver: accepts `{"agents": [], "services": []}` with the right token.
+async fn wfm_receiver(token: &'static str) -> std::net::SocketAddr {
+    let router = axum::Router::new().route(
+        "/rta",
+        axum::routing::post(move |headers: HeaderMap, body: axum::Json<Value>| async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if auth != format!("Bearer {token}") {
+                return StatusCode::UNAUTHORIZED;
+            }
+            if body.0 != json!({"agents": [], "services": []}) {
+                return StatusCode::BAD_REQUEST;
+            }
+            StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+fn wfm(url: &str, token: Option<&str>) -> Value {
+    let mut props = json!({"url": url});
+    if let Some(t) = token {
+        props["token"] = json!(t);
+    }
+    json!({"type": "wfm", "provider": "http_post", "name": "WFM", "properties": props})
+}
+
+async fn tenant(db: &TestDatabase) -> TestServer {
+    let s = TestServer::start(db).await;
+    assert_eq!(s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await.status, 201);
+    s
+}
+
+#[tokio::test]
+async fn tests_use_the_form_values_before_and_after_saving() {
+    for db in databases().await {
+        let s = tenant(&db).await;
+        let receiver = wfm_receiver("right-token").await;
+        let url = format!("http://{receiver}/rta");
+        let before = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(wfm(&url, Some("right-token")))).await;
+        assert_eq!(before.body["status"], "ok", "{}: {}", s.backend, before.text);
+        let steps: Vec<&str> =
+            before.body["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(&steps[..3], ["resolve", "connect", "request"]);
+        assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]), "a test saves nothing");
+
+        let created = s.call(Method::POST, ACCOUNTS, Some(wfm(&url, Some("right-token")))).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let mut form = wfm(&url, None);
+        form["id"] = json!(id);
+        let stored_secret = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form.clone())).await;
+        assert_eq!(
+            stored_secret.body["status"], "ok",
+            "the stored token fills in the omitted one: {}",
+            stored_secret.text
+        );
+
+        form["properties"]["token"] = json!("typed-but-wrong");
+        let typed = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form.clone())).await;
+        assert_eq!(typed.body["category"], "invalid_credentials", "the form's token wins: {}", typed.text);
+        assert!(!typed.text.contains("typed-but-wrong"));
+
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        form["properties"] = json!({"url": format!("http://{closed}/rta")});
+        let moved = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form)).await;
+        assert_eq!(moved.body["category"], "unreachable", "the form's URL wins over the stored one: {}", moved.text);
+
+        let saved = s.call(Method::POST, &format!("{ACCOUNTS}/{id}/test"), None).await;
+        assert_eq!(saved.body["status"], "ok", "{}", saved.text);
+        let account = s.call(Method::GET, &format!("{ACCOUNTS}/{id}"), None).await;
+        assert_eq!(account.body["last_test"]["status"], "ok");
+        assert!(account.body["last_test"]["tested_at"].is_string());
+        assert_eq!(account.body["version"], 1, "a test does not change the account's version");
+        let audit = s.call(Method::GET, &format!("{ACCOUNTS}/{id}/audit"), None).await;
+        let actions: Vec<&str> =
+            audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["test", "test.unsaved", "test.unsaved", "test.unsaved", "create"]);
+        assert!(!audit.text.contains("right-token"));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn blocked_targets_are_refused_without_a_connection() {
+    let db = TestDatabase::sqlite().await;
+    let strict =
+        TestServer::start_with(&db, |settings| settings.egress = patchbay_server::EgressPolicy::default()).await;
+    strict.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    for host in ["127.0.0.1", "localhost", "169.254.169.254"] {
+        let body =
+            json!({"type": "statistics_receiver", "name": "Stats", "properties": {"host_name": host, "port": port}});
+        let report = strict.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await;
+        assert_eq!(report.body["category"], "blocked", "{host}: {}", report.text);
+        assert!(report.body["message"].as_str().unwrap().contains("--egress-allow"), "{}", report.text);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no packet reached the blocked target");
+    strict.stop().await;
+
+    // Loopback allowed does not open the metadata address.
+    let open = TestServer::start(&TestDatabase::sqlite().await).await;
+    open.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+    let body = json!({"type": "statistics_receiver", "name": "Stats", "properties": {"host_name": "169.254.169.254", "port": 80}});
+    assert_eq!(open.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await.body["category"], "blocked");
+    open.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeout() {
+    let db = TestDatabase::sqlite().await;
+    let s = tenant(&db).await;
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = receiver.local_addr().unwrap();
+    tokio::spawn(async move { while receiver.accept().await.is_ok() {} });
+    let hung = wfm_hung().await;
+    for (name, host, port, enabled) in [("up", "127.0.0.1", up.port(), true), ("off", "127.0.0.1", up.port(), false)] {
+        let body = json!({"type": "statistics_receiver", "name": name, "enabled": enabled, "properties": {"host_name": host, "port": port}});
+        assert_eq!(s.call(Method::POST, ACCOUNTS, Some(body)).await.status, 201);
+    }
+    assert_eq!(s.call(Method::POST, ACCOUNTS, Some(wfm(&format!("http://{hung}/rta"), None))).await.status, 201);
+    let reply = s.call(Method::POST, &format!("{ACCOUNTS}/tests?timeout_ms=300"), None).await;
+    let items = reply.body["items"].as_array().unwrap();
+    let outcomes: Vec<(&str, &str)> =
+        items.iter().map(|i| (i["name"].as_str().unwrap(), i["report"]["status"].as_str().unwrap())).collect();
+    assert_eq!(outcomes, [("up", "ok"), ("WFM", "failed")], "{}", reply.text);
+    assert_eq!(items[1]["report"]["category"], "timeout");
+    let bad = s.call(Method::POST, &format!("{ACCOUNTS}/tests?timeout_ms=5"), None).await;
+    assert_eq!(bad.field_errors(), [("timeout_ms".to_owned(), "range".to_owned())]);
+    s.stop().await;
+}
+
+/// An HTTP peer that accepts and never answers.
+async fn wfm_hung() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn generate_token_stores_a_fresh_random_token_and_shows_it_once() {
+    for db in databases().await {
+        let s = tenant(&db).await;
+        let fb = json!({"type": "messenger", "provider": "facebook", "name": "FB", "properties": {"page_username": "acme", "page_id": "42", "token": "page"}});
+        let created = s.call(Method::POST, ACCOUNTS, Some(fb)).await;
+        let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
+        let first = s.call(Method::POST, &format!("{path}/actions/generate_token"), None).await;
+        assert_eq!(first.status, 200, "{}", first.text);
+        let token = first.body["token"].as_str().unwrap().to_owned();
+        assert_eq!(token.len(), 43, "32 random bytes in URL-safe base64");
+        assert_eq!(first.body["account"]["secrets"]["webhook_verify_token"], true);
+        assert_eq!(first.etag(), "\"2\"");
+        let second = s.call(Method::POST, &format!("{path}/actions/generate_token"), None).await;
+        assert_ne!(second.body["token"], first.body["token"]);
+        let shown = s.call(Method::GET, &path, None).await;
+        assert!(!shown.text.contains(&token));
+        let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
+        assert_eq!(audit.body["items"][0]["changes"]["secrets.webhook_verify_token"], "replaced");
+        assert_eq!(audit.body["items"][1]["changes"]["secrets.webhook_verify_token"], "set");
+        assert!(!audit.text.contains(&token));
+
+        let unknown = s.call(Method::POST, &format!("{path}/actions/load_voices"), None).await;
+        assert_eq!(unknown.field_errors(), [("action".to_owned(), "unknown_action".to_owned())]);
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let refused = s.call_as(&viewer, Method::POST, &format!("{path}/actions/generate_token"), None).await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(s.call_as(&viewer, Method::POST, &format!("{path}/test"), None).await.status, 403);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn types_without_a_test_say_so() {
+    let db = TestDatabase::sqlite().await;
+    let s = tenant(&db).await;
+    let zapier = json!({"type": "zapier", "name": "Zaps", "properties": {"username": "z", "password": "p"}});
+    let report = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(zapier)).await;
+    assert_eq!(report.body["status"], "unsupported", "{}", report.text);
+    s.stop().await;
+}
