@@ -226,7 +226,10 @@ fn aws() -> IntegrationType {
                 .required()
                 .example("acme-recordings"),
             ],
-            probe("A signed HeadBucket on the bucket: 403 means invalid credentials, 404 an unknown bucket."),
+            probe(
+                "A SigV4-signed ListObjectsV2 (max-keys=1) on the bucket: 403 means invalid credentials \
+                 (AccessDenied for a valid key: permission), 404 an unknown bucket.",
+            ),
         )],
     }
 }
