@@ -153,6 +153,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.click("button.save").await;
     b.wait_text("[data-field='reason_codes_mapping'] .row-error", "from 0 to 99999").await;
     b.fill("[data-field='reason_codes_mapping'] .map-value", "12").await;
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "mapping rows have labels too");
     let wfm = create(b, "WFM feed").await;
     let got = h.api(Method::GET, &format!("{}/{wfm}", accounts_path()), None).await;
     assert_eq!(got.1["properties"]["reason_codes_mapping"], json!({"Lunch": 12}), "{got:?}");
@@ -262,6 +263,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.click("button.save").await;
     b.wait_text(&format!("{rows}:nth-child(2) .row-error"), "a-z, 0-9 and _").await;
     b.fill(&format!("{rows}:nth-child(2) .cmap-custom"), "loyalty_tier").await;
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "field mapping rows have labels too");
     b.shot("field-mapping").await;
     let next_caller = create(b, "Next Caller").await;
     let got = h.api(Method::GET, &format!("{}/{next_caller}", accounts_path()), None).await;
@@ -279,6 +281,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.open(&format!("#/t/{TENANT}/new/wfm/aspect_tcp")).await;
     assert_eq!(b.value("input[data-record='agent_id']").await, "16");
     assert_eq!(b.value("input[data-record='timestamp']").await, "14");
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "record field sizes have labels");
     b.fill("#f-name", "Aspect RTA").await;
     b.fill("#prop-host_name", "rta.acme.example").await;
     b.fill("#prop-port", "7000").await;
@@ -297,6 +300,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
         assert!(b.exists(&format!("tbody.group[data-type='{t}'] .account-row")).await, "a {t} group");
     }
     assert_eq!(b.count(".account-row").await, 9);
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "the filters have labels");
     assert!(b.text(&format!(".account-row[data-id='{stats}'] .col-health")).await.contains("Healthy"));
     b.shot("list").await;
     b.assert_source_free_of(SECRETS).await;

@@ -8,7 +8,7 @@ export function setCsrf(token) {
 }
 
 /** What the server answered: status, parsed body (JSON or problem+json), ETag. */
-export class Reply {
+class Reply {
   constructor(status, body, etag) {
     this.status = status;
     this.body = body;

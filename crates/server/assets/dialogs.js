@@ -18,7 +18,7 @@ export function modal({ title, className, build }) {
       dialog.close();
     };
     const closeButton = h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onclick: () => close(null) }, icon('cross'));
-    dialog.append(h('header', { class: 'dialog-header' }, heading, closeButton), h('div', { class: 'dialog-body' }, build(close, dialog)));
+    dialog.append(h('header', { class: 'dialog-header' }, heading, closeButton), h('div', { class: 'dialog-body' }, build(close)));
     dialog.addEventListener('close', () => {
       dialog.remove();
       if (returnFocus && typeof returnFocus.focus === 'function') returnFocus.focus();
@@ -57,7 +57,7 @@ function firstSentence(text) {
  * enabled for the tenant are hidden; a type limited to one account per tenant (a group
  * such as WFM + Loxysoft WFM) or one per provider (SSO) is taken when that account exists.
  */
-export function availability(type, catalog, accounts, enabledTypes) {
+function availability(type, catalog, accounts, enabledTypes) {
   if (type.gated && !enabledTypes.includes(type.key)) return { hidden: true };
   const rule = type.cardinality;
   if (rule.rule === 'one_per_tenant') {
@@ -95,9 +95,8 @@ export function typePicker({ catalog, accounts, enabledTypes }) {
               dataset: { type: type.key },
               'aria-describedby': a.taken ? `why-${type.key}` : null,
               onclick: () => {
-                const open = a.providers.filter((p) => !p.taken);
                 if (type.providers.length === 1) close({ type: type.key, provider: type.providers[0].key });
-                else showProviders(type, a, open);
+                else showProviders(type, a);
               },
             },
             h('span', { class: 'pick-title' }, type.label, type.gated ? h('span', { class: 'badge badge-info' }, 'Enabled by your provider') : null),

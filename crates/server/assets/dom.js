@@ -2,7 +2,7 @@
 // input values are set as properties (never as attributes), so a secret typed into a
 // password box never shows up in the page's serialized source.
 
-const PROPS = new Set(['value', 'checked', 'disabled', 'readOnly', 'required', 'selected', 'hidden', 'open', 'indeterminate']);
+const PROPS = new Set(['value', 'checked', 'disabled', 'readOnly', 'required', 'hidden']);
 
 /** h('button', {class: 'btn', onclick: fn}, 'Save') */
 export function h(tag, attrs, ...children) {
@@ -30,7 +30,7 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-export function append(el, children) {
+function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
@@ -101,7 +101,7 @@ export function formatTime(iso) {
 }
 
 /** "just now", "5 min ago", "3 h ago", "2 days ago", else the date. */
-export function relativeTime(iso) {
+function relativeTime(iso) {
   const d = new Date(iso);
   const seconds = (Date.now() - d.getTime()) / 1000;
   if (Number.isNaN(seconds)) return String(iso);

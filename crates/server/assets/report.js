@@ -3,7 +3,7 @@
 import { formatTime, h, icon, timeEl } from './dom.js';
 
 /** What a failure category means, in terms of what the user can do about it. */
-export const CATEGORIES = {
+const CATEGORIES = {
   unreachable: ['Unreachable', 'The host could not be reached: check the host name or URL, the port and any firewall in between.'],
   tls: ['TLS problem', 'The secure connection failed: check the certificate, the host name in the URL and that TLS 1.2 or later is offered.'],
   invalid_credentials: ['Invalid credentials', 'The service refused the credentials: check the user name, password, token or key.'],
