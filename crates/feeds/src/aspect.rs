@@ -5,7 +5,6 @@
 //! reconnects with backoff. Writes go out in chunks, so at most one chunk waits in memory.
 
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -152,10 +151,6 @@ impl AspectEncoder {
             blank,
             reason_codes,
         }
-    }
-
-    pub fn sizes(&self) -> RecordFieldSizes {
-        self.sizes
     }
 
     /// The most bytes the feed holds for one write.
@@ -320,10 +315,7 @@ impl Session<'_> {
             };
             match sent {
                 Ok(version) => cursor = version,
-                Err(e) => {
-                    let _ = writer.shutdown().await;
-                    return e;
-                }
+                Err(e) => return e,
             }
         }
     }
@@ -418,7 +410,12 @@ mod tests {
         let codes = ReasonCodes::from([("Lunch".to_owned(), 7)]);
         let encoder = AspectEncoder::new(RecordFieldSizes::default(), codes);
         let mut out = Vec::new();
-        encoder.agent(&mut out, RecordType::State, HealthFlag::Normal, &agent("a1", Some(AgentState::NotReady), Some("Lunch")));
+        encoder.agent(
+            &mut out,
+            RecordType::State,
+            HealthFlag::Normal,
+            &agent("a1", Some(AgentState::NotReady), Some("Lunch")),
+        );
         assert_eq!(out.len(), 204);
         let text = utf16(&out);
         let want = format!("SN20250301093005{:<16}{:<10}05{:<24}{:<32}\r\n", "a1", "1001", "7", "Sales");
@@ -428,7 +425,9 @@ mod tests {
         let documented: Vec<u8> = block
             .lines()
             .take_while(|l| !l.starts_with("```"))
-            .flat_map(|l| l[6..].split("  ").next().unwrap_or("").split(' ').map(|b| u8::from_str_radix(b, 16).unwrap()))
+            .flat_map(|l| {
+                l[6..].split("  ").next().unwrap_or("").split(' ').map(|b| u8::from_str_radix(b, 16).unwrap())
+            })
             .collect();
         assert_eq!(out, documented);
         assert_eq!(&out[200..], &[0x0d, 0x00, 0x0a, 0x00]);
@@ -464,7 +463,7 @@ mod tests {
         encoder.agent(&mut out, RecordType::State, HealthFlag::Normal, &agent("a", None, None));
         assert_eq!(field(&out, mode_at, 4), "0027");
         let mut on_call = agent("a", Some(AgentState::NotReady), Some("Lunch"));
-        on_call.since = on_call.since + chrono::Duration::milliseconds(45);
+        on_call.since += chrono::Duration::milliseconds(45);
         on_call.call = Some(ActiveCall {
             call_id: Arc::from("c1"),
             extension: Arc::from("1001"),
@@ -479,7 +478,12 @@ mod tests {
         assert_eq!(field(&out, reason_at, 3), "123", "a code longer than its field is cut like text");
         assert_eq!(field(&out, service_at, 4), "VIP ", "the current call's service comes first");
         out.clear();
-        encoder.agent(&mut out, RecordType::State, HealthFlag::Normal, &agent("a", Some(AgentState::NotReady), Some("Gym")));
+        encoder.agent(
+            &mut out,
+            RecordType::State,
+            HealthFlag::Normal,
+            &agent("a", Some(AgentState::NotReady), Some("Gym")),
+        );
         assert_eq!(field(&out, reason_at, 3), "   ", "an unmapped reason leaves the code empty");
     }
 }

@@ -136,10 +136,7 @@ impl FeedConfig {
             }),
             FeedKind::WfmHttp => FeedConfig::WfmHttp(WfmHttpConfig {
                 interval: p.seconds("periodic_update_interval", 10)?,
-                target: HttpTarget {
-                    url: p.url("url")?,
-                    auth: p.secret("token").map_or(Auth::None, Auth::Bearer),
-                },
+                target: HttpTarget { url: p.url("url")?, auth: p.secret("token").map_or(Auth::None, Auth::Bearer) },
                 reason_codes: p.reason_codes("reason_codes_mapping")?,
             }),
             FeedKind::Loxysoft => FeedConfig::Loxysoft(LoxysoftConfig {

@@ -362,8 +362,14 @@ impl Field {
         Field::Handled,
         Field::Abandoned,
     ];
-    const COUNTERS: [Field; 6] =
-        [Field::CallsWaiting, Field::LongestWaitS, Field::AgentsReady, Field::AgentsBusy, Field::Handled, Field::Abandoned];
+    const COUNTERS: [Field; 6] = [
+        Field::CallsWaiting,
+        Field::LongestWaitS,
+        Field::AgentsReady,
+        Field::AgentsBusy,
+        Field::Handled,
+        Field::Abandoned,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -778,7 +784,10 @@ impl<'a> Raw<'a> {
                 let direction = match self.direction.as_deref() {
                     None => None,
                     Some(text) => Some(Direction::parse(text).ok_or_else(|| {
-                        format!("direction: `{}` is not a direction; expected one of inbound, outbound, internal", shown(text))
+                        format!(
+                            "direction: `{}` is not a direction; expected one of inbound, outbound, internal",
+                            shown(text)
+                        )
                     })?),
                 };
                 let call = Call {
@@ -998,10 +1007,7 @@ mod tests {
         let rejected: Vec<_> = parsed.rejected.iter().map(|r| (r.position, r.reason.as_str())).collect();
         assert_eq!(
             rejected,
-            vec![
-                (Position::Index(1), "agent_id: required"),
-                (Position::Index(2), "the event must be a JSON object")
-            ]
+            vec![(Position::Index(1), "agent_id: required"), (Position::Index(2), "the event must be a JSON object")]
         );
         assert!(matches!(parse_body(b"[{\"type\":", now()), Err(BodyError::Array(_))));
     }

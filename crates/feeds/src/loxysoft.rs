@@ -13,35 +13,45 @@ use crate::config::LoxysoftConfig;
 use crate::events::{AgentState, Direction};
 use crate::runner::{post_every, FeedContext};
 use crate::state::{Agent, Service, Snapshot};
-use crate::wire::{Rfc3339, StrList};
+use crate::wire::{AgentFragments, Rfc3339, StrList};
 
-/// The body of one update, skills named through `skills` (service name -> Loxysoft code).
+/// Encodes update bodies for one account, keeping each agent's JSON between calls.
+pub struct LoxysoftEncoder {
+    skills: HashMap<String, String>,
+    fragments: AgentFragments,
+}
+
+impl LoxysoftEncoder {
+    /// `skills`: service name -> Loxysoft code.
+    pub fn new(skills: HashMap<String, String>) -> LoxysoftEncoder {
+        LoxysoftEncoder { skills, fragments: AgentFragments::default() }
+    }
+
+    /// Appends the body for `snapshot`.
+    pub fn encode(&mut self, snapshot: &Snapshot, out: &mut Vec<u8>) {
+        let skills = &self.skills;
+        out.extend_from_slice(b"{\"agents\":");
+        self.fragments
+            .write_array(snapshot.version, &snapshot.agents, out, |agent, out| write_agent(agent, skills, out));
+        out.extend_from_slice(b",\"skills\":");
+        serde_json::to_writer(&mut *out, &Skills { services: &snapshot.services, skills }).expect("encodes to memory");
+        out.push(b'}');
+    }
+}
+
+/// The body of one update, encoded from scratch.
 pub fn encode_update(snapshot: &Snapshot, skills: &HashMap<String, String>, out: &mut Vec<u8>) {
-    let update = Update {
-        agents: Agents { agents: &snapshot.agents, skills },
-        skills: Skills { services: &snapshot.services, skills },
-    };
-    serde_json::to_writer(out, &update).expect("updates serialize to memory");
+    LoxysoftEncoder::new(skills.clone()).encode(snapshot, out);
 }
 
 pub(crate) async fn run(ctx: FeedContext, config: LoxysoftConfig) {
     let LoxysoftConfig { interval, target, skills } = config;
-    post_every(ctx, interval, target, move |snapshot, out| encode_update(snapshot, &skills, out)).await;
+    let mut encoder = LoxysoftEncoder::new(skills);
+    post_every(ctx, interval, target, move |snapshot, out| encoder.encode(snapshot, out)).await;
 }
 
 fn code<'a>(skills: &'a HashMap<String, String>, service: &'a str) -> &'a str {
     skills.get(service).map_or(service, String::as_str)
-}
-
-#[derive(Serialize)]
-struct Update<'a> {
-    agents: Agents<'a>,
-    skills: Skills<'a>,
-}
-
-struct Agents<'a> {
-    agents: &'a [Arc<Agent>],
-    skills: &'a HashMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -64,28 +74,22 @@ struct CallOut<'a> {
     since: Rfc3339,
 }
 
-impl Serialize for Agents<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let skills = self.skills;
-        let mut seq = serializer.serialize_seq(Some(self.agents.len()))?;
-        for agent in self.agents {
-            seq.serialize_element(&AgentOut {
-                agent_id: &agent.id,
-                state: agent.state.map_or("logged_out", AgentState::as_str),
-                reason: agent.reason.as_deref(),
-                since: Rfc3339(agent.since),
-                extension: &agent.extension,
-                skills: StrList { items: &agent.services, map: |s| code(skills, s) },
-                call: agent.call.as_ref().map(|c| CallOut {
-                    call_id: &c.call_id,
-                    skill: c.service.as_deref().map(|s| code(skills, s)),
-                    direction: c.direction,
-                    since: Rfc3339(c.since),
-                }),
-            })?;
-        }
-        seq.end()
-    }
+fn write_agent(agent: &Agent, skills: &HashMap<String, String>, out: &mut Vec<u8>) {
+    let json = AgentOut {
+        agent_id: &agent.id,
+        state: agent.state.map_or("logged_out", AgentState::as_str),
+        reason: agent.reason.as_deref(),
+        since: Rfc3339(agent.since),
+        extension: &agent.extension,
+        skills: StrList { items: &agent.services, map: |s| code(skills, s) },
+        call: agent.call.as_ref().map(|c| CallOut {
+            call_id: &c.call_id,
+            skill: c.service.as_deref().map(|s| code(skills, s)),
+            direction: c.direction,
+            since: Rfc3339(c.since),
+        }),
+    };
+    serde_json::to_writer(out, &json).expect("encodes to memory");
 }
 
 struct Skills<'a> {

@@ -114,7 +114,9 @@ impl NiceEncoder {
         let service = call.service.as_deref().map(str::to_owned);
         let direction = call.direction;
         match end {
-            None => NiceMessage::CallStart { call_id, agent_id, extension, service, direction, at: Rfc3339(call.since) },
+            None => {
+                NiceMessage::CallStart { call_id, agent_id, extension, service, direction, at: Rfc3339(call.since) }
+            }
             Some(at) => NiceMessage::CallEnd { call_id, agent_id, extension, service, direction, at: Rfc3339(at) },
         }
     }

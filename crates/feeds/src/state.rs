@@ -37,7 +37,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_tenants: 10_000, max_agents: 10_000, max_logged_out: 1_000, max_services: 1_000, journal_capacity: 1_024 }
+        Limits {
+            max_tenants: 10_000,
+            max_agents: 10_000,
+            max_logged_out: 1_000,
+            max_services: 1_000,
+            journal_capacity: 1_024,
+        }
     }
 }
 
@@ -101,7 +107,11 @@ pub enum Change {
     Logout(Arc<Agent>),
     /// `agent.call` is the call that started.
     CallStart(Arc<Agent>),
-    CallEnd { agent: Arc<Agent>, call: ActiveCall, at: DateTime<Utc> },
+    CallEnd {
+        agent: Arc<Agent>,
+        call: ActiveCall,
+        at: DateTime<Utc>,
+    },
 }
 
 /// A journal entry: the change and the tenant version it made.
@@ -186,7 +196,6 @@ struct Inner {
 }
 
 struct Tenant {
-    id: Arc<str>,
     data: Mutex<TenantData>,
 }
 
@@ -205,7 +214,7 @@ impl LiveState {
             return TenantView { tenant: found };
         }
         let mut tenants = self.inner.tenants.write().unwrap_or_else(PoisonError::into_inner);
-        let found = tenants.entry(Arc::from(tenant)).or_insert_with_key(|id| Tenant::new(id.clone())).clone();
+        let found = tenants.entry(Arc::from(tenant)).or_insert_with(Tenant::new).clone();
         TenantView { tenant: found }
     }
 
@@ -221,7 +230,7 @@ impl LiveState {
         if !tenants.contains_key(tenant) && tenants.len() >= self.inner.limits.max_tenants {
             return Err(IntakeError::TooManyTenants { limit: self.inner.limits.max_tenants });
         }
-        Ok(tenants.entry(Arc::from(tenant)).or_insert_with_key(|id| Tenant::new(id.clone())).clone())
+        Ok(tenants.entry(Arc::from(tenant)).or_insert_with(Tenant::new).clone())
     }
 
     /// Applies `events` in order to the tenant's state.
@@ -247,15 +256,16 @@ impl LiveState {
         let applied = self.apply(tenant, &parsed.events)?;
         let mut rejected = parsed.rejected;
         rejected.extend(
-            applied
-                .rejected
-                .into_iter()
-                .map(|r| Rejected { position: parsed.positions[r.index], reason: r.reason }),
+            applied.rejected.into_iter().map(|r| Rejected { position: parsed.positions[r.index], reason: r.reason }),
         );
         rejected.sort_by_key(|r| match r.position {
             Position::Line(n) | Position::Index(n) => n,
         });
-        Ok(IntakeReport { accepted: applied.applied + applied.unchanged + applied.stale, stale: applied.stale, rejected })
+        Ok(IntakeReport {
+            accepted: applied.applied + applied.unchanged + applied.stale,
+            stale: applied.stale,
+            rejected,
+        })
     }
 
     /// Forgets a tenant (it was deleted). Feeds still reading it see an empty state.
@@ -284,10 +294,6 @@ pub struct TenantView {
 }
 
 impl TenantView {
-    pub fn tenant(&self) -> &str {
-        &self.tenant.id
-    }
-
     /// The version of the newest change (0 before any).
     pub fn version(&self) -> u64 {
         self.tenant.lock().version
@@ -302,17 +308,18 @@ impl TenantView {
         }
     }
 
+    /// Every service with statistics, by name.
+    pub fn services(&self) -> Vec<Arc<Service>> {
+        self.tenant.lock().services.values().cloned().collect()
+    }
+
     /// The agents that changed after `version`, oldest change first.
     pub fn changes_since(&self, version: u64) -> Changes {
         let data = self.tenant.lock();
         if version < data.evicted_floor || version > data.version {
             return Changes { version: data.version, agents: Vec::new(), resync: true };
         }
-        let agents = data
-            .by_version
-            .range(version + 1..)
-            .filter_map(|(_, id)| data.agents.get(id).cloned())
-            .collect();
+        let agents = data.by_version.range(version + 1..).filter_map(|(_, id)| data.agents.get(id).cloned()).collect();
         Changes { version: data.version, agents, resync: false }
     }
 
@@ -338,8 +345,8 @@ impl TenantView {
 }
 
 impl Tenant {
-    fn new(id: Arc<str>) -> Arc<Tenant> {
-        Arc::new(Tenant { id, data: Mutex::new(TenantData::default()) })
+    fn new() -> Arc<Tenant> {
+        Arc::new(Tenant { data: Mutex::new(TenantData::default()) })
     }
 
     fn lock(&self) -> MutexGuard<'_, TenantData> {
@@ -482,7 +489,14 @@ impl TenantData {
         }
     }
 
-    fn login(&mut self, agent_id: &str, extension: &str, services: &[String], at: DateTime<Utc>, limits: &Limits) -> Outcome {
+    fn login(
+        &mut self,
+        agent_id: &str,
+        extension: &str,
+        services: &[String],
+        at: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Outcome {
         let existing = self.agents.get(agent_id);
         if let Some(agent) = existing {
             if at < agent.last_at {
@@ -809,10 +823,19 @@ mod tests {
         assert_eq!(report.accepted, 3);
         assert_eq!(report.rejected[0].reason, "agent_id: the tenant already has 2 logged-in agents, the limit");
         assert_eq!(report.rejected[1].reason, "service: the tenant already has statistics of 1 services, the limit");
-        assert_eq!(
-            state.ingest("other", body.as_bytes(), t(0)).unwrap_err(),
-            IntakeError::TooManyTenants { limit: 1 }
-        );
+        assert_eq!(state.ingest("other", body.as_bytes(), t(0)).unwrap_err(), IntakeError::TooManyTenants { limit: 1 });
+    }
+
+    #[test]
+    fn a_removed_tenant_starts_empty_and_its_readers_resync() {
+        let state = LiveState::default();
+        state.apply("t", &events(r#"{"type":"agent_login","agent_id":"a1"}"#)).unwrap();
+        let cursor = state.view("t").version();
+        state.remove_tenant("t");
+        assert_eq!(state.counts(), StateCounts::default());
+        let view = state.view("t");
+        assert!(view.snapshot().agents.is_empty());
+        assert!(view.changes_since(cursor).resync, "a cursor from the old state is ahead of the new one");
     }
 
     #[test]

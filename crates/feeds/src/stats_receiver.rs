@@ -58,7 +58,7 @@ pub(crate) async fn run(ctx: FeedContext, config: StatsConfig) {
                     }
                     seq += 1;
                     out.clear();
-                    encode_line(seq, ctx.clock.now(), &ctx.view().snapshot().services, &mut out);
+                    encode_line(seq, ctx.clock.now(), &ctx.view().services(), &mut out);
                     ctx.health.pending(out.len());
                     if let Err(e) = transport::write_all(&mut writer, &out, ctx.io_timeout()).await {
                         break e;

@@ -13,15 +13,34 @@ use crate::config::{ReasonCodes, WfmHttpConfig};
 use crate::events::AgentState;
 use crate::runner::{post_every, FeedContext};
 use crate::state::{Agent, Service, Snapshot};
-use crate::wire::{same, Rfc3339, StrList};
+use crate::wire::{same, AgentFragments, Rfc3339, StrList};
 
-/// The body of one update.
+/// Encodes update bodies for one account, keeping each agent's JSON between calls.
+pub struct WfmEncoder {
+    reason_codes: ReasonCodes,
+    fragments: AgentFragments,
+}
+
+impl WfmEncoder {
+    pub fn new(reason_codes: ReasonCodes) -> WfmEncoder {
+        WfmEncoder { reason_codes, fragments: AgentFragments::default() }
+    }
+
+    /// Appends the body for `snapshot`.
+    pub fn encode(&mut self, snapshot: &Snapshot, out: &mut Vec<u8>) {
+        let codes = &self.reason_codes;
+        out.extend_from_slice(b"{\"agents\":");
+        self.fragments
+            .write_array(snapshot.version, &snapshot.agents, out, |agent, out| write_agent(agent, codes, out));
+        out.extend_from_slice(b",\"services\":");
+        serde_json::to_writer(&mut *out, &Services { services: &snapshot.services }).expect("encodes to memory");
+        out.push(b'}');
+    }
+}
+
+/// The body of one update, encoded from scratch.
 pub fn encode_update(snapshot: &Snapshot, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
-    let update = Update {
-        agents: Agents { agents: &snapshot.agents, reason_codes },
-        services: Services { services: &snapshot.services },
-    };
-    serde_json::to_writer(out, &update).expect("updates serialize to memory");
+    WfmEncoder::new(reason_codes.clone()).encode(snapshot, out);
 }
 
 /// The body the connection test posts: `{"agents":[],"services":[]}`.
@@ -34,40 +53,25 @@ pub fn empty_update() -> Vec<u8> {
 
 pub(crate) async fn run(ctx: FeedContext, config: WfmHttpConfig) {
     let WfmHttpConfig { interval, target, reason_codes } = config;
-    post_every(ctx, interval, target, move |snapshot, out| encode_update(snapshot, &reason_codes, out)).await;
+    let mut encoder = WfmEncoder::new(reason_codes);
+    post_every(ctx, interval, target, move |snapshot, out| encoder.encode(snapshot, out)).await;
 }
 
-#[derive(Serialize)]
-struct Update<'a> {
-    agents: Agents<'a>,
-    services: Services<'a>,
-}
-
-struct Agents<'a> {
-    agents: &'a [Arc<Agent>],
-    reason_codes: &'a ReasonCodes,
-}
-
-impl Serialize for Agents<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.agents.len()))?;
-        for agent in self.agents {
-            let reason_code = match agent.state {
-                Some(AgentState::NotReady) => agent.reason.as_deref().and_then(|r| self.reason_codes.get(r).copied()),
-                _ => None,
-            };
-            seq.serialize_element(&AgentOut {
-                agent_id: &agent.id,
-                state: agent.state.map_or("logged_out", AgentState::as_str),
-                reason: agent.reason.as_deref(),
-                reason_code,
-                since: Rfc3339(agent.since),
-                extension: &agent.extension,
-                services: StrList { items: &agent.services, map: same },
-            })?;
-        }
-        seq.end()
-    }
+fn write_agent(agent: &Agent, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
+    let reason_code = match agent.state {
+        Some(AgentState::NotReady) => agent.reason.as_deref().and_then(|r| reason_codes.get(r).copied()),
+        _ => None,
+    };
+    let json = AgentOut {
+        agent_id: &agent.id,
+        state: agent.state.map_or("logged_out", AgentState::as_str),
+        reason: agent.reason.as_deref(),
+        reason_code,
+        since: Rfc3339(agent.since),
+        extension: &agent.extension,
+        services: StrList { items: &agent.services, map: same },
+    };
+    serde_json::to_writer(out, &json).expect("encodes to memory");
 }
 
 #[derive(Serialize)]
@@ -136,6 +140,35 @@ mod tests {
     #[test]
     fn the_connection_test_body_has_both_lists_empty() {
         assert_eq!(empty_update(), br#"{"agents":[],"services":[]}"#);
+    }
+
+    #[test]
+    fn an_encoder_that_keeps_agent_json_between_ticks_writes_what_a_fresh_one_writes() {
+        let state = LiveState::default();
+        let at = Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap();
+        let codes = ReasonCodes::from([("Lunch".to_owned(), 7)]);
+        let mut kept = WfmEncoder::new(codes.clone());
+        let ticks = [
+            r#"{"type":"agent_login","agent_id":"b","services":["S"]}
+{"type":"agent_login","agent_id":"d"}"#,
+            r#"{"type":"agent_state","agent_id":"d","state":"not_ready","reason":"Lunch"}
+{"type":"agent_login","agent_id":"a"}
+{"type":"agent_login","agent_id":"c"}"#,
+            r#"{"type":"agent_logout","agent_id":"b"}
+{"type":"service_stats","service":"S","handled":3}"#,
+            "",
+            r#"{"type":"agent_logout","agent_id":"a"}
+{"type":"agent_logout","agent_id":"c"}
+{"type":"agent_logout","agent_id":"d"}"#,
+        ];
+        for body in ticks {
+            state.ingest("t", body.as_bytes(), at).unwrap();
+            let snapshot = state.view("t").snapshot();
+            let (mut incremental, mut fresh) = (Vec::new(), Vec::new());
+            kept.encode(&snapshot, &mut incremental);
+            encode_update(&snapshot, &codes, &mut fresh);
+            assert_eq!(String::from_utf8(incremental).unwrap(), String::from_utf8(fresh).unwrap());
+        }
     }
 
     #[test]

@@ -110,7 +110,12 @@ async fn aspect_feed_sends_a_snapshot_on_connect_then_changes_then_heartbeats() 
     let changes = rta.take(2).await;
     assert_eq!(world.elapsed(), 30);
     assert_eq!(
-        (changes[0].kind.as_str(), changes[0].agent_id.as_str(), changes[0].mode.as_str(), changes[0].timestamp.as_str()),
+        (
+            changes[0].kind.as_str(),
+            changes[0].agent_id.as_str(),
+            changes[0].mode.as_str(),
+            changes[0].timestamp.as_str()
+        ),
         ("O", "a2", "27", "20250301100025")
     );
     assert_eq!((changes[1].kind.as_str(), changes[1].mode.as_str(), changes[1].service.as_str()), ("S", "02", "VIP"));

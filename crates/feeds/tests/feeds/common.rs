@@ -189,7 +189,10 @@ impl Board {
         match record.kind.as_str() {
             "B" => self.snapshot = Some(BTreeMap::new()),
             "F" => {
-                self.snapshot.as_mut().expect("F only inside a snapshot").insert(record.agent_id.clone(), record.clone());
+                self.snapshot
+                    .as_mut()
+                    .expect("F only inside a snapshot")
+                    .insert(record.agent_id.clone(), record.clone());
             }
             "E" => self.agents = self.snapshot.take().expect("E ends a snapshot"),
             "L" | "S" => {
@@ -422,7 +425,6 @@ impl HttpReceiver {
     pub fn pending(&mut self) -> usize {
         std::iter::from_fn(|| self.requests.try_recv().ok()).count()
     }
-
 }
 
 impl Drop for HttpReceiver {

@@ -8,7 +8,13 @@ use serde_json::json;
 use crate::common::*;
 
 fn stats_spec(addr: std::net::SocketAddr) -> FeedSpec {
-    spec("stats", "statistics_receiver", "default", json!({"protocol": "TCP", "host_name": "127.0.0.1", "port": addr.port()}), &[])
+    spec(
+        "stats",
+        "statistics_receiver",
+        "default",
+        json!({"protocol": "TCP", "host_name": "127.0.0.1", "port": addr.port()}),
+        &[],
+    )
 }
 
 #[tokio::test(start_paused = true)]

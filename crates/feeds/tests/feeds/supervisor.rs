@@ -59,13 +59,7 @@ async fn a_removed_account_stops_sending() {
 async fn apply_starts_restarts_and_stops_feeds_to_match_the_accounts() {
     let world = World::new();
     let receiver = HttpReceiver::start().await;
-    let nice = spec(
-        "nice1",
-        "nice",
-        "default",
-        json!({"url": receiver.url, "username": "u"}),
-        &[("password", "p")],
-    );
+    let nice = spec("nice1", "nice", "default", json!({"url": receiver.url, "username": "u"}), &[("password", "p")]);
     let aws = spec("s3", "aws", "default", json!({"bucket": "b"}), &[]);
     let summary = world.supervisor.apply(vec![wfm_spec(&receiver.url, 10), nice.clone(), aws]);
     assert_eq!(
@@ -83,6 +77,24 @@ async fn apply_starts_restarts_and_stops_feeds_to_match_the_accounts() {
     let summary = world.supervisor.apply(Vec::new());
     assert_eq!(summary.stopped, vec!["wfm2".to_owned()]);
     assert!(world.supervisor.health_all().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_every_feed_and_keeps_the_live_state() {
+    let world = World::new();
+    world.send("acme", r#"{"type":"agent_login","agent_id":"a1"}"#);
+    let mut receiver = HttpReceiver::start().await;
+    let mut rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
+    let aspect = spec("wfm1", "wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": rta.addr.port()}), &[]);
+    world.supervisor.apply(vec![aspect, wfm_spec(&receiver.url, 1)]);
+    receiver.next().await;
+    rta.take(3).await;
+    world.supervisor.shutdown();
+    rta.closed(1).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(receiver.pending(), 0);
+    assert!(world.supervisor.health_all().is_empty());
+    assert_eq!(world.supervisor.state().counts().agents_logged_in, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -106,13 +118,8 @@ async fn health_and_errors_never_show_a_secret() {
     let mut failing = HttpReceiver::start().await;
     failing.answer(Answer::Status(401));
     let sentinel = "SENTINEL-9f3b";
-    let wfm = spec(
-        "wfm2",
-        "wfm",
-        "http_post",
-        json!({"url": format!("{}?key=q", failing.url)}),
-        &[("token", sentinel)],
-    );
+    let wfm =
+        spec("wfm2", "wfm", "http_post", json!({"url": format!("{}?key=q", failing.url)}), &[("token", sentinel)]);
     let down = free_addr().await;
     let nice = spec(
         "nice1",
