@@ -362,9 +362,17 @@ impl Egress {
         Ok(HttpReply { status, headers, body })
     }
 
-    /// The HTTP client, for callers that stream (it enforces the same policy).
-    pub fn client(&self) -> &reqwest::Client {
-        &self.http
+    /// A request through the policy-enforcing client, for callers that stream or keep
+    /// connections (feeds). Names are checked by the client's resolver; an IP-literal URL,
+    /// which reqwest never resolves, is checked here, and so are redirects.
+    pub fn request(&self, method: reqwest::Method, url: &url::Url) -> Result<reqwest::RequestBuilder, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("`{}://` is not an HTTP URL", url.scheme()));
+        }
+        if let Some(why) = literal_refusal(&self.policy, url) {
+            return Err(why);
+        }
+        Ok(self.http.request(method, url.clone()))
     }
 }
 

@@ -33,9 +33,11 @@ async fn blocked_targets_are_refused_before_any_packet() {
         assert_eq!(failure.category, Category::Blocked, "{url}: {failure:?}");
         assert_eq!(run.steps()[0].name, "resolve");
     }
-    // The client itself refuses too (a caller that skips `reach`).
-    let direct = strict.client().get(format!("http://localhost:{}/", addr.port())).send().await;
-    assert!(direct.is_err());
+    // A request built for streaming callers is refused too, by name and by IP literal.
+    let by_name = url::Url::parse(&format!("http://localhost:{}/", addr.port())).unwrap();
+    assert!(strict.request(reqwest::Method::GET, &by_name).unwrap().send().await.is_err());
+    let literal = url::Url::parse(&format!("http://{addr}/")).unwrap();
+    assert!(strict.request(reqwest::Method::GET, &literal).unwrap_err().contains("refuses"));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection reached the blocked target");
 }

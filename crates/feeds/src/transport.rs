@@ -3,11 +3,9 @@
 //! POST with the account's authentication. Errors are short texts for health and logs;
 //! they never carry a URL's query, a header or a secret.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
-use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -49,14 +47,10 @@ pub(crate) async fn closed(reader: &mut OwnedReadHalf) -> String {
 /// One JSON POST; `Ok` for a 2xx answer. The answer's body is read (up to a cap) so the
 /// connection can be reused.
 pub(crate) async fn post(ctx: &FeedContext, target: &HttpTarget, body: Vec<u8>) -> Result<(), String> {
-    if let Some(why) = literal_refusal(ctx, &target.url) {
-        return Err(why);
-    }
     let timeout = ctx.io_timeout();
     let mut request = ctx
         .egress
-        .client()
-        .post(target.url.clone())
+        .request(reqwest::Method::POST, &target.url)?
         .timeout(timeout)
         .header(CONTENT_TYPE, "application/json")
         .body(body);
@@ -85,12 +79,6 @@ pub(crate) async fn post(ctx: &FeedContext, target: &HttpTarget, body: Vec<u8>) 
 
 /// The egress client checks the addresses names resolve to; a URL naming an IP address
 /// directly is checked here.
-fn literal_refusal(ctx: &FeedContext, url: &Url) -> Option<String> {
-    let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = host.parse().ok()?;
-    ctx.egress.policy().refusal(ip)
-}
-
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
