@@ -1,9 +1,11 @@
 //! The `patchbay` binary: `serve` runs the service; the other verbs talk to a running
 //! server over its REST API with a token. Exit codes: 0 ok, 1 other error, 2 usage,
 //! 3 input refused, 4 not found, 5 not authenticated or not allowed, 6 server unreachable
-//! or failed, 7 a connection test ran and failed.
+//! or failed, 7 a connection test ran and failed, 8 `apply --plan` found changes pending.
 
 mod client;
+mod keys;
+mod provision;
 mod serve;
 mod verbs;
 
@@ -50,6 +52,27 @@ enum Command {
         #[command(subcommand)]
         command: verbs::TokensCommand,
     },
+    /// Master keys: status, rotation while the server runs, retirement of unused keys.
+    Keys {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Make tenants and accounts match provisioning files (YAML; secrets as references).
+    Apply {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: provision::ApplyArgs,
+    },
+    /// Write tenants and accounts in the provisioning format, secrets as placeholders.
+    Export {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: provision::ExportArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +84,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut changes_pending = false;
     let result: Result<(), CliError> = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await.map_err(CliError::Other),
@@ -68,9 +92,16 @@ fn main() -> ExitCode {
             Command::Tenants { client, command } => verbs::tenants(&Client::new(&client)?, command).await,
             Command::Accounts { client, command } => verbs::accounts(&Client::new(&client)?, command).await,
             Command::Tokens { client, command } => verbs::tokens(&Client::new(&client)?, command).await,
+            Command::Keys { client, command } => keys::keys(&Client::new(&client)?, command).await,
+            Command::Apply { client, args } => {
+                changes_pending = provision::apply(&Client::new(&client)?, args).await?;
+                Ok(())
+            }
+            Command::Export { client, args } => provision::export(&Client::new(&client)?, args).await,
         }
     });
     match result {
+        Ok(()) if changes_pending => ExitCode::from(provision::CHANGES_PENDING),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -33,8 +33,19 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = receiver.local_addr().unwrap().port().to_string();
     let created = s.cli(&[
-        "accounts", "create", "--tenant", "acme", "--type", "statistics_receiver", "--name", "Stats",
-        "--set", "host_name=127.0.0.1", "--set", &format!("port={port}"), "--json",
+        "accounts",
+        "create",
+        "--tenant",
+        "acme",
+        "--type",
+        "statistics_receiver",
+        "--name",
+        "Stats",
+        "--set",
+        "host_name=127.0.0.1",
+        "--set",
+        &format!("port={port}"),
+        "--json",
     ]);
     assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
     let stats = json(&created);
@@ -43,7 +54,16 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
 
     let fb = std::process::Command::new(process::BIN)
         .args(["accounts", "create", "--tenant", "acme", "--type", "messenger", "--provider", "facebook"])
-        .args(["--name", "FB", "--set", "page_username=acme", "--set", "page_id=000123", "--secret-env", "token=FB_TOKEN"])
+        .args([
+            "--name",
+            "FB",
+            "--set",
+            "page_username=acme",
+            "--set",
+            "page_id=000123",
+            "--secret-env",
+            "token=FB_TOKEN",
+        ])
         .args(["--json"])
         .env("PATCHBAY_SERVER", &s.base)
         .env("PATCHBAY_TOKEN", &s.admin_token)
@@ -57,7 +77,8 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     let fb_id = fb["id"].as_str().unwrap().to_owned();
 
     // An update names only what changes; the rest is kept.
-    let renamed = s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--set", "page_username=acme-support", "--json"]);
+    let renamed =
+        s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--set", "page_username=acme-support", "--json"]);
     assert_eq!(code(&renamed), 0, "{}", String::from_utf8_lossy(&renamed.stderr));
     let renamed = json(&renamed);
     assert_eq!(renamed["properties"]["page_id"], "000123");
@@ -70,7 +91,10 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     let table = stdout(&list);
     assert!(table.starts_with("ID"), "{table}");
     assert!(table.contains("Stats") && table.contains("FB"));
-    assert!(!table.contains("cli-secret-value") && !stdout(&s.cli(&["accounts", "show", "--tenant", "acme", &fb_id])).contains("cli-secret-value"));
+    assert!(
+        !table.contains("cli-secret-value")
+            && !stdout(&s.cli(&["accounts", "show", "--tenant", "acme", &fb_id])).contains("cli-secret-value")
+    );
 
     let tested = s.cli(&["accounts", "test", "--tenant", "acme", &stats_id]);
     assert_eq!(code(&tested), 0, "{}{}", stdout(&tested), String::from_utf8_lossy(&tested.stderr));
@@ -80,16 +104,34 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     assert_eq!(code(&failed), 7, "a failed test exits 7: {}", stdout(&failed));
 
     // Exit codes.
-    let invalid = s.cli(&["accounts", "create", "--tenant", "acme", "--type", "stt", "--provider", "watson", "--name", "S", "--set", "url=https://x.example"]);
+    let invalid = s.cli(&[
+        "accounts",
+        "create",
+        "--tenant",
+        "acme",
+        "--type",
+        "stt",
+        "--provider",
+        "watson",
+        "--name",
+        "S",
+        "--set",
+        "url=https://x.example",
+    ]);
     assert_eq!(code(&invalid), 3);
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("properties.url (url_scheme)"));
     assert_eq!(code(&s.cli(&["accounts", "show", "--tenant", "acme", "00000000-0000-0000-0000-000000000000"])), 4);
     assert_eq!(code(&s.cli_as("pb_wrong", &["tenants", "list"])), 5);
-    let unreachable = process::cli(&["tenants", "list"], &[("PATCHBAY_SERVER", "http://127.0.0.1:9"), ("PATCHBAY_TOKEN", "x")], s.dir.path());
+    let unreachable = process::cli(
+        &["tenants", "list"],
+        &[("PATCHBAY_SERVER", "http://127.0.0.1:9"), ("PATCHBAY_TOKEN", "x")],
+        s.dir.path(),
+    );
     assert_eq!(code(&unreachable), 6);
 
     // Tokens.
-    let minted = s.cli(&["tokens", "create", "--name", "viewer", "--role", "tenant_viewer", "--tenant", "acme", "--json"]);
+    let minted =
+        s.cli(&["tokens", "create", "--name", "viewer", "--role", "tenant_viewer", "--tenant", "acme", "--json"]);
     let minted = json(&minted);
     let viewer = minted["token"].as_str().unwrap();
     assert_eq!(code(&s.cli_as(viewer, &["accounts", "list", "--tenant", "acme"])), 0);

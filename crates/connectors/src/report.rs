@@ -216,11 +216,15 @@ mod tests {
     async fn recorded_text_is_scrubbed_of_the_accounts_secrets() {
         let mut run = TestRun::scrubbing(vec![SecretString::from("123456:ABC-token")]);
         let _ = run
-            .step("request", async { Ok::<_, Failure>(()) }, |_| "GET https://api.example/bot123456:ABC-token/getMe".into())
+            .step("request", async { Ok::<_, Failure>(()) }, |_| {
+                "GET https://api.example/bot123456:ABC-token/getMe".into()
+            })
             .await;
-        let _ = run.check("read", Err::<(), _>(Failure::new(Category::UnexpectedResponse, "echo 123456:ABC-token")), |_| {
-            String::new()
-        });
+        let _ = run.check(
+            "read",
+            Err::<(), _>(Failure::new(Category::UnexpectedResponse, "echo 123456:ABC-token")),
+            |_| String::new(),
+        );
         let report = run.finish(Err(Failure::new(Category::InvalidCredentials, "token 123456:ABC-token refused")));
         let text = serde_json::to_string(&report).unwrap();
         assert!(!text.contains("123456:ABC-token"), "{text}");

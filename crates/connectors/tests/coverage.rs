@@ -11,8 +11,12 @@ fn every_provider_with_a_test_in_the_catalog_has_a_connector() {
         for p in &t.providers {
             let has = registry.get(t.key, p.key).is_some();
             match &p.test {
-                TestSupport::Supported { .. } => assert!(has, "{}/{} has a probe in the catalog but no connector", t.key, p.key),
-                TestSupport::None { .. } => assert!(!has, "{}/{} has no test in the spec but a connector", t.key, p.key),
+                TestSupport::Supported { .. } => {
+                    assert!(has, "{}/{} has a probe in the catalog but no connector", t.key, p.key)
+                }
+                TestSupport::None { .. } => {
+                    assert!(!has, "{}/{} has no test in the spec but a connector", t.key, p.key)
+                }
             }
         }
     }

@@ -20,16 +20,20 @@ pub enum Role {
     TenantAdmin,
     /// Reads the accounts of one tenant.
     TenantViewer,
+    /// Sends the agent and service events of one tenant (the contact-center platform);
+    /// nothing else.
+    EventProducer,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer];
+    pub const ALL: [Role; 4] = [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer, Role::EventProducer];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::SpAdmin => "sp_admin",
             Role::TenantAdmin => "tenant_admin",
             Role::TenantViewer => "tenant_viewer",
+            Role::EventProducer => "event_producer",
         }
     }
 
@@ -69,7 +73,22 @@ impl Principal {
     pub fn can_read(&self, tenant: &str) -> Result<(), ApiError> {
         match (&self.role, &self.tenant) {
             (Role::SpAdmin, _) => Ok(()),
+            (Role::EventProducer, Some(own)) if own == tenant => {
+                Err(ApiError::Forbidden("an event producer token can only send events"))
+            }
             (_, Some(own)) if own == tenant => Ok(()),
+            _ => Err(ApiError::NotFound("tenant")),
+        }
+    }
+
+    /// May send the tenant's events: its event producers and admins.
+    pub fn can_send_events(&self, tenant: &str) -> Result<(), ApiError> {
+        match (&self.role, &self.tenant) {
+            (Role::SpAdmin, _) => Ok(()),
+            (Role::TenantAdmin | Role::EventProducer, Some(own)) if own == tenant => Ok(()),
+            (Role::TenantViewer, Some(own)) if own == tenant => {
+                Err(ApiError::Forbidden("a viewer token cannot send events"))
+            }
             _ => Err(ApiError::NotFound("tenant")),
         }
     }

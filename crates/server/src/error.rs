@@ -28,6 +28,8 @@ pub enum ApiError {
     PreconditionFailed {
         current_version: i64,
     },
+    /// A limit of the service was reached; the caller may retry later.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -101,6 +103,9 @@ impl IntoResponse for ApiError {
                 &[][..],
                 Some(*current_version),
             ),
+            ApiError::Unavailable(why) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", why.clone(), &[][..], None)
+            }
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (

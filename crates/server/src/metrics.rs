@@ -41,12 +41,27 @@ struct TypeLabels {
     r#type: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedLabels {
+    kind: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     tests: Family<TestLabels, Counter>,
     accounts: Family<TypeLabels, Gauge>,
+    events: Family<EventLabels, Counter>,
+    feed_sent: Family<FeedLabels, Gauge>,
+    feed_failed: Family<FeedLabels, Gauge>,
+    feeds_connected: Family<FeedLabels, Gauge>,
+    feeds_running: Family<FeedLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -68,7 +83,37 @@ impl Metrics {
         registry.register("connection_tests", "Connection tests by type, provider and outcome", tests.clone());
         let accounts = Family::<TypeLabels, Gauge>::default();
         registry.register("integration_accounts", "Integration accounts by type, all tenants", accounts.clone());
-        Metrics { registry, requests, latency, tests, accounts }
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register("events", "Events taken in (accepted) or refused (rejected)", events.clone());
+        let feed_sent = Family::<FeedLabels, Gauge>::default();
+        registry.register("feed_messages_sent", "Messages the running feeds sent, by feed kind", feed_sent.clone());
+        let feed_failed = Family::<FeedLabels, Gauge>::default();
+        registry.register("feed_send_failures", "Failed sends of the running feeds, by feed kind", feed_failed.clone());
+        let feeds_connected = Family::<FeedLabels, Gauge>::default();
+        registry.register(
+            "feeds_connected",
+            "Running feeds whose connection or last request is up",
+            feeds_connected.clone(),
+        );
+        let feeds_running = Family::<FeedLabels, Gauge>::default();
+        registry.register("feeds", "Running feeds, by feed kind", feeds_running.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            tests,
+            accounts,
+            events,
+            feed_sent,
+            feed_failed,
+            feeds_connected,
+            feeds_running,
+        }
+    }
+
+    pub fn record_events(&self, accepted: u64, rejected: u64) {
+        self.events.get_or_create(&EventLabels { outcome: "accepted".into() }).inc_by(accepted);
+        self.events.get_or_create(&EventLabels { outcome: "rejected".into() }).inc_by(rejected);
     }
 
     pub fn record_test(&self, type_key: &str, provider: &str, outcome: &str) {
@@ -111,6 +156,24 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot count accounts for metrics"),
+    }
+    let m = &state.metrics;
+    for family in [&m.feed_sent, &m.feed_failed, &m.feeds_connected, &m.feeds_running] {
+        family.clear();
+    }
+    for health in state.feeds.health_all() {
+        let labels = FeedLabels {
+            kind: serde_json::to_value(health.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        m.feeds_running.get_or_create(&labels).inc();
+        m.feed_sent.get_or_create(&labels).inc_by(i64::try_from(health.sent).unwrap_or(i64::MAX));
+        m.feed_failed.get_or_create(&labels).inc_by(i64::try_from(health.failed).unwrap_or(i64::MAX));
+        if health.connected {
+            m.feeds_connected.get_or_create(&labels).inc();
+        }
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {

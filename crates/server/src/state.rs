@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use anyhow::{bail, Context};
 use base64::Engine;
@@ -12,16 +12,145 @@ use patchbay_catalog::Catalog;
 use patchbay_connectors::{Egress, EgressPolicy, Registry, VendorUrls};
 use patchbay_store::{CachedStore, NewToken, SqlStore, Store};
 use patchbay_vault::KeyRing;
+use tokio::sync::{oneshot, Mutex};
 
 use crate::auth::{generate_token, hash_token, Role};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub keys: Arc<KeyRing>,
+    pub keys: Arc<Keys>,
     pub catalog: &'static Catalog,
     pub outbound: Arc<Outbound>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The live state and the feeds of every tenant (data plane).
+    pub feeds: patchbay_feeds::Supervisor,
+}
+
+/// The master key ring in use, swapped while requests run (key rotation and retirement).
+///
+/// A request that reads or writes sealed values takes a [`KeyLease`] before it reads them
+/// and keeps it until its last use of them: a snapshot of the ring that never blocks and
+/// never changes under it. A new ring is installed at once, then the change waits until
+/// every lease of the ring before has ended. Rotation installs the new key inactive first,
+/// so every request that can read a value sealed with the new key knows it, and returns
+/// only once no request seals with the old key any more. Keep leases short: never across an
+/// outbound call, or rotation waits for it.
+pub struct Keys {
+    current: std::sync::RwLock<Arc<Generation>>,
+    /// Serializes ring changes (ring file, key checks); holds the signal that the last lease
+    /// of the current ring has ended.
+    changes: Mutex<oneshot::Receiver<()>>,
+    path: PathBuf,
+}
+
+/// One installed ring. Its sender drops with the last lease, which wakes a waiting change.
+struct Generation {
+    ring: KeyRing,
+    _released: oneshot::Sender<()>,
+}
+
+/// A snapshot of the ring (see [`Keys`]).
+pub struct KeyLease(Arc<Generation>);
+
+impl std::ops::Deref for KeyLease {
+    type Target = KeyRing;
+
+    fn deref(&self) -> &KeyRing {
+        &self.0.ring
+    }
+}
+
+/// Why a key cannot be retired.
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    #[error("key {0} is not in the master key ring")]
+    Unknown(u32),
+    #[error("key {0} is the active key; rotate to a new key first")]
+    Active(u32),
+    #[error("key {id} still seals {values} values; reseal them first (`patchbay keys rotate`)")]
+    InUse { id: u32, values: i64 },
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl Keys {
+    pub fn new(ring: KeyRing, path: PathBuf) -> Keys {
+        let (released, signal) = oneshot::channel();
+        Keys {
+            current: std::sync::RwLock::new(Arc::new(Generation { ring, _released: released })),
+            changes: Mutex::new(signal),
+            path,
+        }
+    }
+
+    /// The current ring, unchanged for as long as the lease is held.
+    pub async fn lease(&self) -> KeyLease {
+        KeyLease(self.current.read().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
+    /// Adds a new key and makes it the active one: written to the ring file first (so a
+    /// restart keeps it), installed inactive, then active, then its check value recorded.
+    /// Returns the new key's id.
+    pub async fn rotate(&self, store: &dyn Store) -> anyhow::Result<u32> {
+        let mut released = self.changes.lock().await;
+        let mut next = KeyRing::clone(&*self.lease().await);
+        let previous = next.active_key_id();
+        let id = next.add_key();
+        next.save(&self.path).with_context(|| format!("cannot write the master key ring {}", self.path.display()))?;
+        let mut staged = next.clone();
+        staged.set_active(previous)?;
+        self.install(&mut released, staged).await;
+        let check = next.key_check(id)?;
+        self.install(&mut released, next).await;
+        let mut checks = key_checks(store).await?;
+        checks.insert(id, base64::engine::general_purpose::STANDARD.encode(check));
+        store.set_meta(KEY_CHECKS, &serde_json::to_string(&checks)?).await?;
+        tracing::info!(key_id = id, previous_key_id = previous, "added a master key; new values are sealed with it");
+        Ok(id)
+    }
+
+    /// Removes key `id` if it is not active and seals no value. Requests write values only
+    /// under the active key (and reseal older values they keep), so none can bring the key
+    /// back; requests that still hold the old ring can open what they read with it. The key
+    /// check goes before the ring file: a file that still holds the key after a crash is fine.
+    pub async fn retire(&self, store: &dyn Store, id: u32) -> Result<(), RetireError> {
+        let mut released = self.changes.lock().await;
+        let mut next = KeyRing::clone(&*self.lease().await);
+        if id == next.active_key_id() {
+            return Err(RetireError::Active(id));
+        }
+        if !next.key_ids().contains(&id) {
+            return Err(RetireError::Unknown(id));
+        }
+        let counts = store.secrets_by_key_counts().await.map_err(anyhow::Error::from)?;
+        if let Some(&(_, values)) = counts.iter().find(|(key, _)| *key == id) {
+            return Err(RetireError::InUse { id, values });
+        }
+        next.remove_key(id).map_err(anyhow::Error::from)?;
+        self.forget(store, &next, id).await?;
+        self.install(&mut released, next).await;
+        tracing::info!(key_id = id, "retired a master key");
+        Ok(())
+    }
+
+    /// Removes key `id`'s check, then writes `next` (the ring without it) to the ring file.
+    async fn forget(&self, store: &dyn Store, next: &KeyRing, id: u32) -> anyhow::Result<()> {
+        let mut checks = key_checks(store).await?;
+        if checks.remove(&id).is_some() {
+            store.set_meta(KEY_CHECKS, &serde_json::to_string(&checks)?).await?;
+        }
+        next.save(&self.path).with_context(|| format!("cannot write the master key ring {}", self.path.display()))
+    }
+
+    /// Makes `ring` the current one, then waits until the last lease of the one before ends.
+    async fn install(&self, released: &mut oneshot::Receiver<()>, ring: KeyRing) {
+        let (sender, signal) = oneshot::channel();
+        let generation = Arc::new(Generation { ring, _released: sender });
+        drop(std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), generation));
+        // Resolves (with an error, as nothing is sent) when the old generation's sender drops.
+        let _ = std::mem::replace(released, signal).await;
+    }
 }
 
 /// Everything connection tests and actions need to reach the outside.
@@ -109,18 +238,21 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
 
     let admin_token_path = settings.data_dir.join("admin-token");
     let new_admin_token = bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), &admin_token_path).await?;
-    Ok(Started {
-        state: AppState {
-            store,
-            keys: Arc::new(keys),
-            catalog: patchbay_catalog::catalog(),
-            outbound: Arc::new(outbound),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
-        },
-        new_admin_token,
-        admin_token_path,
-        backend,
-    })
+    let feeds = patchbay_feeds::Supervisor::new(
+        outbound.egress.clone(),
+        patchbay_feeds::LiveState::new(patchbay_feeds::Limits::default()),
+    );
+    let state = AppState {
+        store,
+        keys: Arc::new(Keys::new(keys, key_path)),
+        catalog: patchbay_catalog::catalog(),
+        outbound: Arc::new(outbound),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
+        feeds,
+    };
+    crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
+    crate::feeds::spawn_reconciler(state.clone());
+    Ok(Started { state, new_admin_token, admin_token_path, backend })
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -131,15 +263,29 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The stored check value of each key, base64, by key id.
+async fn key_checks(store: &dyn Store) -> anyhow::Result<BTreeMap<u32, String>> {
+    match store.get_meta(KEY_CHECKS).await? {
+        Some(json) => serde_json::from_str(&json).context("the stored key checks are corrupt"),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
 /// Each key of the ring seals a known value into the database the first time it is seen;
-/// later starts must open it. A ring that does not belong to this database fails here,
-/// with a message that says what to do, instead of failing on the first secret read.
+/// later starts must open it. A ring that does not belong to this database, or lacks a key
+/// that still seals values, fails here with a message that says what to do, instead of
+/// failing on the first secret read.
 async fn check_keys(store: &dyn Store, keys: &KeyRing, key_path: &Path) -> anyhow::Result<()> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut checks: BTreeMap<u32, String> = match store.get_meta(KEY_CHECKS).await? {
-        Some(json) => serde_json::from_str(&json).context("the stored key checks are corrupt")?,
-        None => BTreeMap::new(),
-    };
+    let mut checks = key_checks(store).await?;
+    for (id, values) in store.secrets_by_key_counts().await? {
+        if !keys.key_ids().contains(&id) {
+            bail!(
+                "the master key ring {} lacks key {id}, which seals {values} secret values in this database; restore the key ring file that belongs to this database",
+                key_path.display()
+            );
+        }
+    }
     for (id, blob) in &checks {
         if !keys.key_ids().contains(id) {
             bail!(

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, NewAudit, NewTenant, NewToken, Result, Store, Tenant,
-    TenantUpdate,
+    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, NewAudit, NewTenant, NewToken, Reseal, Result,
+    SecretCursor, Store, StoredSecret, Tenant, TenantUpdate,
 };
 
 /// Tenants whose accounts are held at most; past it the cache starts over.
@@ -229,6 +229,28 @@ impl<S: Store> Store for CachedStore<S> {
     async fn revoke_token(&self, id: Uuid) -> Result<()> {
         let result = self.inner.revoke_token(id).await;
         self.invalidate_tokens();
+        result
+    }
+
+    async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>> {
+        self.inner.secrets_by_key_counts().await
+    }
+
+    async fn secrets_sealed_by_other_keys(
+        &self,
+        active: u32,
+        after: Option<&SecretCursor>,
+        limit: i64,
+    ) -> Result<Vec<StoredSecret>> {
+        self.inner.secrets_sealed_by_other_keys(active, after, limit).await
+    }
+
+    async fn replace_sealed(&self, reseals: &[Reseal]) -> Result<u64> {
+        let result = self.inner.replace_sealed(reseals).await;
+        let tenants: std::collections::BTreeSet<&str> = reseals.iter().map(|r| r.current.tenant_id.as_str()).collect();
+        for tenant in tenants {
+            self.invalidate_accounts(tenant);
+        }
         result
     }
 

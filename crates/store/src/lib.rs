@@ -128,6 +128,22 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: Uuid) -> Result<()>;
 
+    /// How many sealed values each key id seals, by key id ascending (keys sealing nothing
+    /// are absent).
+    async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>>;
+    /// Up to `limit` sealed values whose key is not `active`, ordered by account id then
+    /// field, starting after `after` (key rotation pages through them).
+    async fn secrets_sealed_by_other_keys(
+        &self,
+        active: u32,
+        after: Option<&SecretCursor>,
+        limit: i64,
+    ) -> Result<Vec<StoredSecret>>;
+    /// Applies each reseal whose row still holds the sealed bytes it was made from, in one
+    /// transaction, and returns how many it applied. A value changed or removed meanwhile is
+    /// left alone. Does not bump account versions: the secret's value is unchanged.
+    async fn replace_sealed(&self, reseals: &[Reseal]) -> Result<u64>;
+
     async fn get_meta(&self, key: &str) -> Result<Option<String>>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 }

@@ -36,6 +36,30 @@ pub struct SealedSecret {
     pub sealed: Vec<u8>,
 }
 
+/// A sealed value with the tenant and account it belongs to, as key rotation reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub tenant_id: String,
+    pub account_id: Uuid,
+    pub secret: SealedSecret,
+}
+
+/// A stored value sealed again under another key: replaces `current` only if the row still
+/// holds `current.secret.sealed`, so a concurrent account write wins over the reseal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reseal {
+    pub current: StoredSecret,
+    pub key_id: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// Where a page of [`StoredSecret`]s ends: the next page starts after this account and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretCursor {
+    pub account_id: Uuid,
+    pub field: String,
+}
+
 /// The writable state of an account (create and full update).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountWrite {

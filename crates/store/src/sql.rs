@@ -22,8 +22,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, Result,
-    SealedSecret, Store, StoreError, Tenant, TenantUpdate, Timestamp,
+    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, Reseal, Result,
+    SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantUpdate, Timestamp,
 };
 
 /// SQLite read connections. WAL lets them read beside the writer; each holds a thread of
@@ -235,6 +235,10 @@ fn parse_uuid(column: &str, text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+fn parse_key_id(value: i64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("account_secrets.key_id {value}")))
+}
+
 /// Unique-index names (PostgreSQL reports the index) and column lists (SQLite reports
 /// "UNIQUE constraint failed: <columns>") of each uniqueness rule.
 const UNIQUE_RULES: &[(&str, &str, Conflict)] = &[
@@ -339,9 +343,7 @@ impl AccountRow {
         else {
             return Ok(None);
         };
-        let key_id =
-            u32::try_from(key_id).map_err(|_| StoreError::Corrupt(format!("account_secrets.key_id {key_id}")))?;
-        Ok(Some(SealedSecret { field, key_id, sealed }))
+        Ok(Some(SealedSecret { field, key_id: parse_key_id(key_id)?, sealed }))
     }
 
     fn into_account(self, id: Uuid) -> Result<Account> {
@@ -432,6 +434,25 @@ impl TokenRow {
             tenant_id: self.tenant_id,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredSecretRow {
+    tenant_id: String,
+    account_id: String,
+    field: String,
+    key_id: i64,
+    sealed: Vec<u8>,
+}
+
+impl StoredSecretRow {
+    fn into_stored(self) -> Result<StoredSecret> {
+        Ok(StoredSecret {
+            tenant_id: self.tenant_id,
+            account_id: parse_uuid("account_secrets.account_id", &self.account_id)?,
+            secret: SealedSecret { field: self.field, key_id: parse_key_id(self.key_id)?, sealed: self.sealed },
         })
     }
 }
@@ -858,6 +879,65 @@ impl Store for SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>> {
+        let rows: Vec<(i64, i64)> = with_reader!(self, |pool| {
+            sqlx::query_as("SELECT key_id, COUNT(*) FROM account_secrets GROUP BY key_id ORDER BY key_id")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(|(id, count)| Ok((parse_key_id(id)?, count))).collect()
+    }
+
+    async fn secrets_sealed_by_other_keys(
+        &self,
+        active: u32,
+        after: Option<&SecretCursor>,
+        limit: i64,
+    ) -> Result<Vec<StoredSecret>> {
+        let after_account = after.map(|c| c.account_id.to_string());
+        let rows: Vec<StoredSecretRow> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT a.tenant_id, s.account_id, s.field, s.key_id, s.sealed \
+                 FROM account_secrets s JOIN accounts a ON a.id = s.account_id \
+                 WHERE s.key_id <> $1 AND ($2 IS NULL OR (s.account_id, s.field) > ($2, $3)) \
+                 ORDER BY s.account_id, s.field LIMIT $4",
+            )
+            .bind(i64::from(active))
+            .bind(after_account.as_deref())
+            .bind(after.map(|c| c.field.as_str()))
+            .bind(limit.max(0))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(StoredSecretRow::into_stored).collect()
+    }
+
+    async fn replace_sealed(&self, reseals: &[Reseal]) -> Result<u64> {
+        if reseals.is_empty() {
+            return Ok(0);
+        }
+        let replaced = in_write_tx!(self, |tx| {
+            let mut replaced = 0;
+            for reseal in reseals {
+                let current = &reseal.current;
+                replaced += sqlx::query(
+                    "UPDATE account_secrets SET key_id = $4, sealed = $5 \
+                     WHERE account_id = $1 AND field = $2 AND sealed = $3",
+                )
+                .bind(current.account_id.to_string())
+                .bind(&current.secret.field)
+                .bind(current.secret.sealed.as_slice())
+                .bind(i64::from(reseal.key_id))
+                .bind(reseal.sealed.as_slice())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            replaced
+        });
+        Ok(replaced)
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>> {

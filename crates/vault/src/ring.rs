@@ -16,8 +16,9 @@ const TAG_LEN: usize = 16;
 const KEY_CHECK_DOMAIN: &[u8] = b"patchbay-key-check/v1";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"patchbay master key check";
 
-/// 256 bits of key material on the heap (moves never copy it), zeroized on drop.
-/// Invariant: exactly [`KEY_LEN`] bytes.
+/// 256 bits of key material on the heap (moves never copy it), zeroized on drop; a clone is
+/// a second allocation, zeroized on its own drop. Invariant: exactly [`KEY_LEN`] bytes.
+#[derive(Clone)]
 pub(crate) struct MasterKey(Zeroizing<Vec<u8>>);
 
 impl MasterKey {
@@ -46,7 +47,9 @@ impl MasterKey {
 }
 
 /// One or more master keys, each with a `u32` id; one of them is active (used to seal).
-/// `Debug` shows key ids only.
+/// `Debug` shows key ids only. Cloning copies the keys (for a holder that builds the next ring
+/// beside the one in use, then swaps it in).
+#[derive(Clone)]
 pub struct KeyRing {
     pub(crate) keys: BTreeMap<u32, MasterKey>,
     pub(crate) active: u32,
@@ -83,6 +86,13 @@ impl KeyRing {
         self.keys.insert(id, MasterKey::random());
         self.active = id;
         id
+    }
+
+    /// Makes key `id` of the ring the one new values are sealed with.
+    pub fn set_active(&mut self, id: u32) -> Result<(), VaultError> {
+        self.key(id)?;
+        self.active = id;
+        Ok(())
     }
 
     /// Removes a retired key. Values still sealed with it can no longer be opened,
@@ -357,6 +367,28 @@ mod tests {
         ring.remove_key(1).unwrap();
         ring.remove_key(2).unwrap();
         assert_eq!(ring.add_key(), 4);
+    }
+
+    #[test]
+    fn a_key_of_the_ring_can_be_made_active_again() {
+        let mut ring = KeyRing::generate();
+        ring.add_key();
+        ring.set_active(1).unwrap();
+        assert_eq!(sealed_key_id(&ring.seal(&ctx(), SENTINEL)).unwrap(), 1);
+        assert!(matches!(ring.set_active(3), Err(VaultError::UnknownKey(3))));
+        assert_eq!(ring.active_key_id(), 1);
+    }
+
+    #[test]
+    fn a_clone_changes_independently_of_its_original() {
+        let ring = KeyRing::generate();
+        let sealed = ring.seal(&ctx(), SENTINEL);
+        let mut next = ring.clone();
+        next.add_key();
+        assert_eq!(ring.key_ids(), [1]);
+        assert_eq!((next.key_ids(), next.active_key_id()), (vec![1, 2], 2));
+        assert_eq!(next.open(&ctx(), &sealed).unwrap().expose(), SENTINEL);
+        assert!(matches!(ring.open(&ctx(), &next.seal(&ctx(), SENTINEL)), Err(VaultError::UnknownKey(2))));
     }
 
     #[test]

@@ -110,4 +110,3 @@ fn id_text(value: &Value, key: &str) -> Option<String> {
         _ => None,
     }
 }
-

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patchbay_catalog::{AccountInput, Catalog, Provider, SecretOp, Validated, ValidationContext};
 use patchbay_store::{Account, AccountWrite, SealedSecret};
-use patchbay_vault::SecretContext;
+use patchbay_vault::{KeyRing, SecretContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -233,7 +233,7 @@ impl AccountDraft<'_> {
     /// (a value equal to the stored one keeps its sealed bytes, so re-sending it is no change).
     fn sealed_secrets(
         &self,
-        state: &AppState,
+        keys: &KeyRing,
         tenant: &str,
         id: Uuid,
         existing: Option<&Account>,
@@ -247,15 +247,14 @@ impl AccountDraft<'_> {
                 Some(SecretOp::Clear) => {}
                 Some(SecretOp::Set) => {
                     let value = self.secret_value(&field.key).unwrap_or_default();
-                    let unchanged = stored.is_some_and(|s| {
-                        state.keys.open(&ctx, &s.sealed).map(|old| old.expose() == value).unwrap_or(false)
-                    });
+                    let unchanged = stored
+                        .is_some_and(|s| keys.open(&ctx, &s.sealed).map(|old| old.expose() == value).unwrap_or(false));
                     match stored {
                         Some(s) if unchanged => out.push(s.clone()),
                         _ => out.push(SealedSecret {
                             field: field.key.clone(),
-                            key_id: state.keys.active_key_id(),
-                            sealed: state.keys.seal(&ctx, value),
+                            key_id: keys.active_key_id(),
+                            sealed: keys.seal(&ctx, value),
                         }),
                     }
                 }
@@ -287,11 +286,14 @@ pub async fn create(
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let body = Body::parse(&bytes, WRITABLE)?;
+    let keys = state.keys.lease().await;
     let draft = draft(&state, &tenant, &body, None).await?;
     let id = Uuid::now_v7();
-    let write = draft.write(draft.sealed_secrets(&state, &tenant, id, None)?);
+    let write = draft.write(draft.sealed_secrets(&keys, &tenant, id, None)?);
     let changes = created_changes(&write);
     let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
+    drop(keys);
+    crate::feeds::account_saved(&state, &account).await;
     Ok(respond(&state, StatusCode::CREATED, account))
 }
 
@@ -312,6 +314,7 @@ pub async fn update(
             return Err(ApiError::invalid("id", "immutable", "the body's id differs from the URL's"));
         }
     }
+    let keys = state.keys.lease().await;
     let existing = state.store.get_account(&tenant, id).await.map_err(account_not_found)?;
     if let Some(v) = expected {
         if v != existing.version {
@@ -319,11 +322,12 @@ pub async fn update(
         }
     }
     let draft = draft(&state, &tenant, &body, Some(&existing)).await?;
-    let write = draft.write(draft.sealed_secrets(&state, &tenant, id, Some(&existing))?);
+    let mut write = draft.write(draft.sealed_secrets(&keys, &tenant, id, Some(&existing))?);
     let changes = updated_changes(&existing, &write);
     if changes.is_empty() {
         return Ok(respond(&state, StatusCode::OK, existing));
     }
+    super::keys::reseal_kept(&keys, &tenant, id, &mut write.secrets);
     let account = state
         .store
         .update_account(
@@ -335,6 +339,8 @@ pub async fn update(
             &Value::Object(changes),
         )
         .await?;
+    drop(keys);
+    crate::feeds::account_saved(&state, &account).await;
     Ok(respond(&state, StatusCode::OK, account))
 }
 
@@ -346,7 +352,9 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     who.can_write(&tenant)?;
     let expected = if_match(&headers)?;
-    state.store.delete_account(&tenant, account_id(&id)?, expected, &who.actor()).await.map_err(account_not_found)?;
+    let id = account_id(&id)?;
+    state.store.delete_account(&tenant, id, expected, &who.actor()).await.map_err(account_not_found)?;
+    crate::feeds::account_deleted(&state, &id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,10 +2,14 @@
 
 mod accounts;
 mod audit;
+mod events;
+mod keys;
 mod tenants;
 mod testing;
 mod tokens;
 mod types;
+
+pub(crate) use testing::open_secrets;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
@@ -30,9 +34,16 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/integration-accounts/{id}/actions/{action}", post(testing::action))
         .route("/tenants/{tenant}/integration-accounts/{id}/audit", get(audit::for_account))
         .route("/tenants/{tenant}/audit", get(audit::for_tenant))
+        .route("/tenants/{tenant}/events", post(events::ingest))
+        .route("/tenants/{tenant}/feeds", get(events::feeds))
+        .route("/tenants/{tenant}/live", get(events::live))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/whoami", post(tokens::whoami).get(tokens::whoami))
+        .route("/keys", get(keys::status))
+        .route("/keys/rotate", post(keys::rotate))
+        .route("/keys/reseal", post(keys::reseal))
+        .route("/keys/{id}", axum::routing::delete(keys::retire))
 }
 
 /// A list response: `{"items": [...]}`, serialized straight from the items.

@@ -146,6 +146,7 @@ pub async fn delete(
     who.can_read(&tenant)?;
     who.require_sp_admin()?;
     state.store.delete_tenant(&tenant, &who.actor()).await.map_err(not_found)?;
+    crate::feeds::tenant_deleted(&state, &tenant);
     Ok(StatusCode::NO_CONTENT)
 }
 

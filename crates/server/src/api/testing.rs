@@ -15,7 +15,7 @@ use futures::StreamExt;
 use patchbay_catalog::{SecretOp, TestSupport};
 use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
 use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
-use patchbay_vault::{SecretContext, SecretString};
+use patchbay_vault::{KeyRing, SecretContext, SecretString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -49,30 +49,28 @@ fn timeout(state: &AppState, query: &TestQuery) -> ApiResult<Duration> {
 }
 
 /// Opens the stored secrets of an account.
-fn open_secrets(state: &AppState, account: &Account) -> ApiResult<BTreeMap<String, SecretString>> {
+pub(crate) fn open_secrets(keys: &KeyRing, account: &Account) -> ApiResult<BTreeMap<String, SecretString>> {
     let id = account.id.to_string();
     account
         .secrets
         .iter()
         .map(|s| {
             let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: &s.field };
-            state
-                .keys
-                .open(&ctx, &s.sealed)
+            keys.open(&ctx, &s.sealed)
                 .map(|v| (s.field.clone(), v))
                 .map_err(|e| ApiError::Internal(format!("cannot open secret {} of account {id}: {e}", s.field)))
         })
         .collect()
 }
 
-fn saved_config(state: &AppState, account: &Account) -> ApiResult<AccountConfig> {
+fn saved_config(keys: &KeyRing, account: &Account) -> ApiResult<AccountConfig> {
     Ok(AccountConfig {
         id: Some(account.id.to_string()),
         type_key: account.type_key.clone(),
         provider: account.provider.clone(),
         name: account.name.clone(),
         properties: account.properties.clone(),
-        secrets: open_secrets(state, account)?,
+        secrets: open_secrets(keys, account)?,
     })
 }
 
@@ -113,8 +111,11 @@ pub async fn test_saved(
 ) -> ApiResult<Json<TestReport>> {
     who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
+    let keys = state.keys.lease().await;
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
-    let report = run_test(&state, &saved_config(&state, &account)?, timeout).await;
+    let config = saved_config(&keys, &account)?;
+    drop(keys);
+    let report = run_test(&state, &config, timeout).await;
     state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
     Ok(Json(report))
 }
@@ -133,6 +134,7 @@ pub async fn test_unsaved(
     let timeout = timeout(&state, &query)?;
     let allowed: Vec<&str> = WRITABLE.iter().copied().chain(["id"]).collect();
     let body = Body::parse(&bytes, &allowed)?;
+    let keys = state.keys.lease().await;
     let stored = match body.string("id")? {
         Some(id) => Some(state.store.get_account(&tenant, account_id(id)?).await.map_err(account_not_found)?),
         None => None,
@@ -143,9 +145,10 @@ pub async fn test_unsaved(
     }
     let draft = draft(&state, &tenant, &named, stored.as_ref()).await?;
     let stored_secrets = match &stored {
-        Some(account) => open_secrets(&state, account)?,
+        Some(account) => open_secrets(&keys, account)?,
         None => BTreeMap::new(),
     };
+    drop(keys);
     let mut secrets = BTreeMap::new();
     for field in draft.provider.secret_fields() {
         let value = match draft.validated.secret_ops.get(&field.key) {
@@ -206,11 +209,13 @@ pub async fn test_all(
     who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
+    let keys = state.keys.lease().await;
     let accounts = state.store.list_accounts(&tenant, None).await?;
     let mut configs = Vec::new();
     for account in accounts.iter().filter(|a| a.enabled) {
-        configs.push((account.clone(), saved_config(&state, account)?));
+        configs.push((account.clone(), saved_config(&keys, account)?));
     }
+    drop(keys);
     let actor = who.actor();
     let state_ref = &state;
     let items: Vec<ApiResult<BulkItem>> = futures::stream::iter(configs)
@@ -250,6 +255,7 @@ pub async fn action(
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
+    let keys = state.keys.lease().await;
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
     let provider = state
         .catalog
@@ -285,9 +291,10 @@ pub async fn action(
         )
     })?;
     if action == "generate_token" {
-        return generate_token(&state, &who, account, if_match(&headers)?).await;
+        return generate_token(&state, &keys, &who, account, if_match(&headers)?).await;
     }
-    let config = saved_config(&state, &account)?;
+    let config = saved_config(&keys, &account)?;
+    drop(keys);
     let out = &state.outbound;
     let cx = Context {
         egress: &out.egress,
@@ -331,6 +338,7 @@ pub async fn action(
 /// returned once.
 async fn generate_token(
     state: &AppState,
+    keys: &KeyRing,
     who: &Principal,
     account: Account,
     expected: Option<i64>,
@@ -342,11 +350,8 @@ async fn generate_token(
     let id = account.id.to_string();
     let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: FIELD };
     let mut secrets: Vec<SealedSecret> = account.secrets.iter().filter(|s| s.field != FIELD).cloned().collect();
-    secrets.push(SealedSecret {
-        field: FIELD.into(),
-        key_id: state.keys.active_key_id(),
-        sealed: state.keys.seal(&ctx, &token),
-    });
+    super::keys::reseal_kept(keys, &account.tenant_id, account.id, &mut secrets);
+    secrets.push(SealedSecret { field: FIELD.into(), key_id: keys.active_key_id(), sealed: keys.seal(&ctx, &token) });
     let write = AccountWrite {
         type_key: account.type_key.clone(),
         provider: account.provider.clone(),

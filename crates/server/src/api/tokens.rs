@@ -20,8 +20,8 @@ fn visible(who: &Principal, token: &ApiToken) -> bool {
 }
 
 pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<ApiToken>>> {
-    if who.role == Role::TenantViewer {
-        return Err(ApiError::Forbidden("a viewer token cannot list tokens"));
+    if matches!(who.role, Role::TenantViewer | Role::EventProducer) {
+        return Err(ApiError::Forbidden("this token cannot list tokens"));
     }
     let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
     Ok(Json(Items { items: tokens }))
@@ -39,7 +39,7 @@ pub async fn create(
     }
     let role_text = body.required_string("role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
-        ApiError::invalid("role", "choice", "role must be one of sp_admin, tenant_admin, tenant_viewer")
+        ApiError::invalid("role", "choice", "role must be one of sp_admin, tenant_admin, tenant_viewer, event_producer")
     })?;
     let tenant = body.string("tenant")?.map(str::to_owned);
     match (role, &tenant) {
@@ -50,7 +50,7 @@ pub async fn create(
                 "a service-provider admin token belongs to no tenant",
             ))
         }
-        (Role::TenantAdmin | Role::TenantViewer, None) => {
+        (Role::TenantAdmin | Role::TenantViewer | Role::EventProducer, None) => {
             return Err(ApiError::invalid("tenant", "required", "a tenant token needs `tenant`"))
         }
         _ => {}

@@ -1,0 +1,215 @@
+//! `patchbay keys`: which master key seals how many secret values, rotation to a new key
+//! while the server runs (resumable, with a progress bar), and retirement of unused keys.
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::client::{print_json, table, text, CliError, Client};
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// How many secret values each master key seals, and which key is active.
+    Status,
+    /// Seal every secret value under a new master key while the server runs. Run it again
+    /// after an interruption: it continues the unfinished rotation instead of adding a key.
+    Rotate {
+        /// Values resealed per request.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        batch: u32,
+        /// Afterwards, retire the older keys (they then seal nothing).
+        #[arg(long)]
+        retire_old: bool,
+    },
+    /// Remove keys that seal nothing from the ring: KEY_ID, or else every unused older key.
+    Retire { key_id: Option<u32> },
+}
+
+pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError> {
+    match command {
+        KeysCommand::Status => status(client).await,
+        KeysCommand::Rotate { batch, retire_old } => rotate(client, batch, retire_old).await,
+        KeysCommand::Retire { key_id } => {
+            let retired = retire(client, key_id).await?;
+            if client.json {
+                print_json(&json!({"retired": retired}))
+            } else {
+                print_retired(&retired);
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn status(client: &Client) -> Result<(), CliError> {
+    let status = client.get("/api/v1/keys").await?;
+    if client.json {
+        return print_json(&status);
+    }
+    let rows: Vec<Vec<String>> = keys_of(&status)
+        .map(|k| {
+            let state = match (k["active"] == true, k["in_ring"] == true) {
+                (true, _) => "active",
+                (false, true) => "-",
+                (false, false) => "not in this server's ring",
+            };
+            vec![text(&k["id"]), state.to_owned(), text(&k["values"])]
+        })
+        .collect();
+    table(&["KEY", "STATE", "VALUES"], &rows);
+    Ok(())
+}
+
+fn keys_of(status: &Value) -> impl Iterator<Item = &Value> {
+    status["keys"].as_array().into_iter().flatten()
+}
+
+/// Values sealed by keys other than the active one.
+fn older_values(status: &Value) -> u64 {
+    keys_of(status).filter(|k| k["active"] != true).filter_map(|k| k["values"].as_u64()).sum()
+}
+
+async fn rotate(client: &Client, batch: u32, retire_old: bool) -> Result<(), CliError> {
+    let before = client.get("/api/v1/keys").await?;
+    let pending = older_values(&before);
+    let status = if pending == 0 {
+        let rotated = client.call(Method::POST, "/api/v1/keys/rotate", None).await?;
+        if !client.json {
+            println!("key {} is now active (was key {})", text(&rotated["active"]), text(&before["active"]));
+        }
+        rotated
+    } else {
+        if !client.json {
+            println!(
+                "continuing the rotation to key {}: {pending} values are still sealed by older keys",
+                text(&before["active"])
+            );
+        }
+        before
+    };
+    let total = older_values(&status);
+    let resealed = reseal_all(client, batch, total).await?;
+    let retired = if retire_old { retire(client, None).await? } else { Vec::new() };
+    if client.json {
+        return print_json(&json!({
+            "active": status["active"],
+            "resealed": resealed,
+            "remaining": 0,
+            "retired": retired,
+        }));
+    }
+    println!("resealed {resealed} values; every value is now sealed by key {}", text(&status["active"]));
+    if retire_old {
+        print_retired(&retired);
+    } else {
+        println!("older keys stay in the ring until you run `patchbay keys retire`");
+    }
+    Ok(())
+}
+
+/// Calls `POST /keys/reseal` until no value is left under an older key, showing progress
+/// out of `total`. Each pass pages through the values once; a value that an account write
+/// left under an older key meanwhile is taken by the next pass. Returns how many values this
+/// run resealed.
+async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliError> {
+    let bar = if client.json { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("resealing [{bar:40}] {pos}/{len} values ({eta} left)")
+            .map_err(anyhow::Error::from)?
+            .progress_chars("=> "),
+    );
+    let mut after: Option<String> = None;
+    let mut resealed = 0;
+    let mut pass_resealed = 0;
+    let mut failed: Vec<Value> = Vec::new();
+    loop {
+        let mut path = format!("/api/v1/keys/reseal?batch={batch}");
+        if let Some(after) = &after {
+            path.push_str("&after=");
+            path.extend(url::form_urlencoded::byte_serialize(after.as_bytes()));
+        }
+        let reply = match client.call(Method::POST, &path, None).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                bar.abandon();
+                return Err(e);
+            }
+        };
+        let done = reply["resealed"].as_u64().unwrap_or(0);
+        resealed += done;
+        pass_resealed += done;
+        failed.extend(reply["failed"].as_array().into_iter().flatten().cloned());
+        let remaining = reply["remaining"].as_u64().unwrap_or(0);
+        bar.set_position(total.saturating_sub(remaining));
+        match reply["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None if remaining == 0 => break,
+            None if pass_resealed == 0 => {
+                bar.abandon();
+                return Err(stuck(remaining, &failed));
+            }
+            None => {
+                after = None;
+                pass_resealed = 0;
+                failed.clear();
+            }
+        }
+    }
+    bar.finish();
+    Ok(resealed)
+}
+
+fn stuck(remaining: u64, failed: &[Value]) -> CliError {
+    let mut message = format!("{remaining} values are still sealed by older keys and could not be resealed:");
+    for f in failed {
+        message.push_str(&format!(
+            "\n  tenant {} account {} field {} (key {}): {}",
+            text(&f["tenant"]),
+            text(&f["account"]),
+            text(&f["field"]),
+            text(&f["key_id"]),
+            text(&f["error"])
+        ));
+    }
+    message.push_str("\nset those secrets again (`patchbay accounts update`), then run `patchbay keys rotate` again");
+    CliError::Other(anyhow::anyhow!(message))
+}
+
+/// Retires `key_id`, or else every older key that seals nothing; refuses (exit 3) when an
+/// older key still seals values. Returns the retired key ids.
+async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliError> {
+    let ids: Vec<u64> = match key_id {
+        Some(id) => vec![u64::from(id)],
+        None => {
+            let status = client.get("/api/v1/keys").await?;
+            let older: Vec<&Value> = keys_of(&status).filter(|k| k["active"] != true && k["in_ring"] == true).collect();
+            let in_use: Vec<String> = older
+                .iter()
+                .filter(|k| k["values"].as_u64() != Some(0))
+                .map(|k| format!("key {} still seals {} values", text(&k["id"]), text(&k["values"])))
+                .collect();
+            if !in_use.is_empty() {
+                return Err(CliError::Rejected(format!(
+                    "{}; run `patchbay keys rotate` to reseal them first",
+                    in_use.join(", ")
+                )));
+            }
+            older.iter().filter_map(|k| k["id"].as_u64()).collect()
+        }
+    };
+    for id in &ids {
+        client.call(Method::DELETE, &format!("/api/v1/keys/{id}"), None).await?;
+    }
+    Ok(ids)
+}
+
+fn print_retired(retired: &[u64]) {
+    match retired {
+        [] => println!("no older key to retire"),
+        ids => {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            println!("retired key {}", ids.join(", "));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The event intake and the data plane's state: `POST …/events` (NDJSON or a JSON array),
+//! the tenant's live state, and the health of its feeds.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_feeds::{FeedHealth, IntakeError, IntakeReport};
+use serde_json::{json, Value};
+
+use super::Items;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<IntakeReport>)> {
+    who.can_send_events(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
+    match state.feeds.state().ingest(&tenant, &bytes, chrono::Utc::now()) {
+        Ok(report) => {
+            state.metrics.record_events(report.accepted as u64, report.rejected.len() as u64);
+            Ok((StatusCode::OK, Json(report)))
+        }
+        Err(IntakeError::Body(why)) => Err(ApiError::BadRequest {
+            detail: format!("the body is neither NDJSON nor a JSON array of events: {why}"),
+            errors: Vec::new(),
+        }),
+        Err(e @ IntakeError::TooManyTenants { .. }) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Health of the tenant's feeds.
+pub async fn feeds(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Items<FeedHealth>>> {
+    who.can_read(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
+    let items = state.feeds.health_all().into_iter().filter(|h| h.tenant == tenant).collect();
+    Ok(Json(Items { items }))
+}
+
+/// Counts of the tenant's live state (agents logged in, services).
+pub async fn live(State(state): State<AppState>, who: Principal, Path(tenant): Path<String>) -> ApiResult<Json<Value>> {
+    who.can_read(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
+    let view = state.feeds.state().view(&tenant);
+    let snapshot = view.snapshot();
+    Ok(Json(json!({
+        "version": view.version(),
+        "agents": snapshot.agents.len(),
+        "services": snapshot.services.len(),
+    })))
+}

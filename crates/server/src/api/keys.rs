@@ -1,0 +1,187 @@
+//! Master key rotation, for the service-provider admin: how many values each key seals, a
+//! new active key, resealing the values still under older keys a batch at a time (the caller
+//! loops, so an interrupted rotation resumes where it stopped), and retiring keys that seal
+//! nothing. Responses carry key ids and counts, never key material or secret values.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_store::{Reseal, SealedSecret, SecretCursor};
+use patchbay_vault::{KeyRing, SecretContext};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::{field_error, ApiError, ApiResult};
+use crate::state::{AppState, RetireError};
+
+/// Values resealed per call when the caller names no batch size, and the most it may name.
+const DEFAULT_BATCH: u32 = 100;
+const MAX_BATCH: u32 = 1000;
+
+#[derive(Serialize)]
+pub struct KeyStatus {
+    /// The key new values are sealed with.
+    active: u32,
+    keys: Vec<KeyView>,
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    id: u32,
+    active: bool,
+    /// False for a key that seals values but is missing from this server's ring (another
+    /// node rotated, or the ring file was replaced); those values do not open here.
+    in_ring: bool,
+    /// How many secret values this key seals.
+    values: i64,
+}
+
+async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
+    let counts = state.store.secrets_by_key_counts().await?;
+    let (active, mut ids) = {
+        let keys = state.keys.lease().await;
+        (keys.active_key_id(), keys.key_ids())
+    };
+    let in_ring = ids.clone();
+    ids.extend(counts.iter().map(|(id, _)| *id));
+    ids.sort_unstable();
+    ids.dedup();
+    let keys = ids
+        .into_iter()
+        .map(|id| KeyView {
+            id,
+            active: id == active,
+            in_ring: in_ring.contains(&id),
+            values: counts.iter().find(|(key, _)| *key == id).map_or(0, |(_, n)| *n),
+        })
+        .collect();
+    Ok(KeyStatus { active, keys })
+}
+
+/// `GET /keys`.
+pub async fn status(State(state): State<AppState>, who: Principal) -> ApiResult<Json<KeyStatus>> {
+    who.require_sp_admin()?;
+    Ok(Json(key_status(&state).await?))
+}
+
+/// `POST /keys/rotate`: a new key, active for every value sealed from now on.
+pub async fn rotate(State(state): State<AppState>, who: Principal) -> ApiResult<(StatusCode, Json<KeyStatus>)> {
+    who.require_sp_admin()?;
+    state.keys.rotate(state.store.as_ref()).await.map_err(|e| ApiError::Internal(format!("key rotation: {e:#}")))?;
+    Ok((StatusCode::CREATED, Json(key_status(&state).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct ResealQuery {
+    batch: Option<u32>,
+    /// The `next` of the previous call.
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ResealReport {
+    active: u32,
+    /// Values this call sealed again under the active key.
+    resealed: u64,
+    /// Values an account write changed while this call resealed them; the write wins, and a
+    /// value it left under an older key is picked up by the next pass.
+    skipped: u64,
+    /// Values that do not open with this ring: they stay as they are.
+    failed: Vec<ResealFailure>,
+    /// Values still sealed by a key other than the active one, after this call.
+    remaining: i64,
+    /// Where the next call continues (`?after=`); `null` when this pass is complete.
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ResealFailure {
+    tenant: String,
+    account: Uuid,
+    field: String,
+    key_id: u32,
+    error: String,
+}
+
+fn cursor(after: &str) -> ApiResult<SecretCursor> {
+    after
+        .split_once(':')
+        .and_then(|(account, field)| Some(SecretCursor { account_id: account.parse().ok()?, field: field.to_owned() }))
+        .ok_or_else(|| ApiError::bad_field("after", "cursor", "`after` must be the `next` of an earlier reply"))
+}
+
+/// `POST /keys/reseal?batch=N&after=CURSOR`: seals up to N values still under older keys
+/// again under the active key. Each replacement only lands if the stored value is still the
+/// one that was read, so a concurrent account write is never overwritten.
+pub async fn reseal(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(query): Query<ResealQuery>,
+) -> ApiResult<Json<ResealReport>> {
+    who.require_sp_admin()?;
+    let batch = query.batch.unwrap_or(DEFAULT_BATCH);
+    if !(1..=MAX_BATCH).contains(&batch) {
+        return Err(ApiError::invalid("batch", "range", format!("batch must be between 1 and {MAX_BATCH}")));
+    }
+    let after = query.after.as_deref().map(cursor).transpose()?;
+    let keys = state.keys.lease().await;
+    let active = keys.active_key_id();
+    let found = state.store.secrets_sealed_by_other_keys(active, after.as_ref(), i64::from(batch)).await?;
+    let mut reseals = Vec::with_capacity(found.len());
+    let mut failed = Vec::new();
+    for stored in &found {
+        let account = stored.account_id.to_string();
+        let ctx = SecretContext { tenant: &stored.tenant_id, account: &account, field: &stored.secret.field };
+        match keys.reseal(&ctx, &stored.secret.sealed) {
+            Ok(sealed) => reseals.push(Reseal { current: stored.clone(), key_id: active, sealed }),
+            Err(e) => failed.push(ResealFailure {
+                tenant: stored.tenant_id.clone(),
+                account: stored.account_id,
+                field: stored.secret.field.clone(),
+                key_id: stored.secret.key_id,
+                error: e.to_string(),
+            }),
+        }
+    }
+    let resealed = state.store.replace_sealed(&reseals).await?;
+    drop(keys);
+    let remaining =
+        state.store.secrets_by_key_counts().await?.iter().filter(|(id, _)| *id != active).map(|(_, n)| n).sum();
+    let next = match found.last() {
+        Some(last) if found.len() == batch as usize => Some(format!("{}:{}", last.account_id, last.secret.field)),
+        _ => None,
+    };
+    Ok(Json(ResealReport { active, resealed, skipped: reseals.len() as u64 - resealed, failed, remaining, next }))
+}
+
+/// `DELETE /keys/{id}`: removes a key that is not active and seals nothing.
+pub async fn retire(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    who.require_sp_admin()?;
+    let id: u32 = id.parse().map_err(|_| ApiError::NotFound("key"))?;
+    match state.keys.retire(state.store.as_ref(), id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(RetireError::Unknown(_)) => Err(ApiError::NotFound("key")),
+        Err(e @ (RetireError::Active(_) | RetireError::InUse { .. })) => {
+            let rule = if matches!(e, RetireError::Active(_)) { "active" } else { "in_use" };
+            let detail = e.to_string();
+            Err(ApiError::Conflict { errors: vec![field_error("id", rule, detail.clone())], detail })
+        }
+        Err(RetireError::Failed(e)) => Err(ApiError::Internal(format!("key retirement: {e:#}"))),
+    }
+}
+
+/// Seals again under the active key each of an account's values that an older key sealed,
+/// before an account write stores them: a write never brings back a value that a reseal
+/// moved off an older key. A value that does not open is kept as it is.
+pub(crate) fn reseal_kept(keys: &KeyRing, tenant: &str, account: Uuid, secrets: &mut [SealedSecret]) {
+    let active = keys.active_key_id();
+    let account = account.to_string();
+    for secret in secrets.iter_mut().filter(|s| s.key_id != active) {
+        let ctx = SecretContext { tenant, account: &account, field: &secret.field };
+        if let Ok(sealed) = keys.reseal(&ctx, &secret.sealed) {
+            secret.key_id = active;
+            secret.sealed = sealed;
+        }
+    }
+}
