@@ -101,6 +101,20 @@ impl Client {
         self.call_with(method, path, body, None).await
     }
 
+    /// Posts a body as it is (e.g. NDJSON events).
+    pub async fn post_raw(&self, path: &str, body: String) -> Result<Value, CliError> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        Self::read(resp).await
+    }
+
     /// A request with an optional `If-Match` version.
     pub async fn call_with(
         &self,
@@ -117,6 +131,11 @@ impl Client {
             req = req.header("if-match", format!("\"{v}\""));
         }
         let resp = req.send().await.map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        Self::read(resp).await
+    }
+
+    /// The JSON of a successful answer, or the error its status stands for.
+    async fn read(resp: reqwest::Response) -> Result<Value, CliError> {
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| CliError::Server(e.to_string()))?;
         let value: Value =

@@ -7,6 +7,7 @@ mod client;
 mod keys;
 mod provision;
 mod serve;
+mod simulate;
 mod verbs;
 
 use std::process::ExitCode;
@@ -73,6 +74,14 @@ enum Command {
         #[command(flatten)]
         args: provision::ExportArgs,
     },
+    /// Send a tenant realistic agent events (logins, calls, after-call work, not ready
+    /// with reasons, logouts) for demos and benchmarks.
+    Simulate {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: simulate::SimulateArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +107,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Export { client, args } => provision::export(&Client::new(&client)?, args).await,
+            Command::Simulate { client, args } => simulate::run(&Client::new(&client)?, args).await,
         }
     });
     match result {

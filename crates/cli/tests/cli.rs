@@ -143,3 +143,18 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     assert_eq!(code(&s.cli(&["accounts", "delete", "--tenant", "acme", &fb_id])), 0);
     assert_eq!(code(&s.cli(&["tenants", "show", "acme"])), 0);
 }
+
+#[test]
+fn simulate_drives_the_event_intake_with_consistent_churn() {
+    let s = ServerProcess::start(&[]);
+    assert_eq!(code(&s.cli(&["tenants", "create", "acme"])), 0);
+    let out =
+        s.cli(&["simulate", "--tenant", "acme", "--agents", "50", "--events", "2000", "--batch", "250", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = json(&out);
+    assert_eq!(summary["events"], 2000);
+    assert_eq!(summary["accepted"], 2000, "the simulated churn is consistent: {summary}");
+    assert_eq!(summary["rejected"], 0);
+    let again = s.cli(&["simulate", "--tenant", "nowhere", "--events", "10"]);
+    assert_eq!(code(&again), 4, "an unknown tenant is not found");
+}

@@ -379,6 +379,23 @@ tenants:
     assert_eq!(tenant_ids(&s), ["acme", "beta"]);
     let settled = run(&s, &mut log, &["apply", "-f", file, "--plan", "--prune", "--prune-tenants"], &env);
     assert_eq!(code(&settled), 0, "{}", stdout(&settled));
+
+    // An account whose type changes is replaced, which deletes it: only with --prune.
+    let retyped = second.replace(
+        "{name: Stats, type: statistics_receiver, properties: {host_name: stats.example.com, port: 9000}}",
+        "{name: Stats, type: stt, provider: govivace, properties: {api_key: \"${STT_KEY}\"}}",
+    );
+    write(&dir, "tenants.yaml", &retyped);
+    let refused = run(&s, &mut log, &["apply", "-f", file], &env);
+    assert_eq!(code(&refused), 3);
+    assert!(stderr(&refused).contains("account \"Stats\": the account is a `statistics_receiver` account"));
+    assert_eq!(accounts(&s, "acme")["Stats"]["type"], "statistics_receiver");
+    let plan = run(&s, &mut log, &["apply", "-f", file, "--prune", "--plan"], &env);
+    let lines = plan_lines(&plan);
+    assert!(lines.contains(&"  - delete \"Stats\" (statistics_receiver/default)".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"  + create \"Stats\" (stt/govivace)".to_owned()), "{lines:?}");
+    assert_eq!(code(&run(&s, &mut log, &["apply", "-f", file, "--prune"], &env)), 0);
+    assert_eq!(accounts(&s, "acme")["Stats"]["type"], "stt");
     log.assert_no_secret(&s);
 }
 
@@ -459,6 +476,25 @@ tenants:
     assert!(err.contains("account \"a\": the name is taken by \"A\""), "{err}");
     assert_eq!(tenant_ids(&s), ["acme"]);
 
+    // An empty file does not prune every tenant.
+    let empty = write(&dir, "empty/none.yaml", "# nothing yet\n");
+    let refused = run(&s, &mut log, &["apply", "-f", empty.to_str().unwrap(), "--prune", "--prune-tenants"], &[]);
+    assert_eq!(code(&refused), 3);
+    assert!(stderr(&refused).contains("the files name no tenant"), "{}", stderr(&refused));
+    assert_eq!(tenant_ids(&s), ["acme"]);
+
+    // A gated type the tenant is not entitled to is refused before anything is sent.
+    let gated = "tenants:\n  - id: fifth\n    accounts:\n      - {name: S3, type: aws, properties: {s3_bucket: b-1}}\n";
+    let file = write(&dir, "split/wrong.yaml", gated);
+    let refused = run(&s, &mut log, &["apply", "-f", file.to_str().unwrap()], &[]);
+    assert_eq!(code(&refused), 3);
+    assert!(
+        stderr(&refused).contains("account \"S3\": `aws` is a gated type the tenant does not have"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(tenant_ids(&s), ["acme"]);
+
     // The server's own validation is reported per account, with its field errors.
     let invalid = r#"
 tenants:
@@ -506,6 +542,10 @@ tenants:
           url: https://lox.example.com/feed
           token: ${LOX_TOKEN}
           skills_mapping: {Sales: S1, Support: S2}
+      - name: FB
+        type: messenger
+        provider: facebook
+        properties: {page_username: on, page_id: 000123, token: "${FB_PAGE_TOKEN}"}
 "#;
     let files = [write(&dir, "acme.yaml", ACME), write(&dir, "contoso.yaml", stt)];
     let mut env = acme_env();
@@ -534,7 +574,7 @@ tenants:
     assert_eq!(names, ["acme.yaml", "beta.yaml", "contoso-eu.yaml"]);
     let placeholders: Vec<String> =
         text.split("${").skip(1).map(|rest| rest.split('}').next().unwrap().to_owned()).collect();
-    assert_eq!(placeholders.len(), 5, "{placeholders:?}");
+    assert_eq!(placeholders.len(), 6, "{placeholders:?}");
     let values: Vec<(String, String)> = placeholders.iter().map(|p| (p.clone(), format!("new-value-of-{p}"))).collect();
     let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
@@ -560,6 +600,8 @@ tenants:
             }
         }
     }
+    // YAML 1.2: `on` is text, and digits with a leading zero stay text, both ways.
+    assert_eq!(accounts(&b, "contoso-eu")["FB"]["properties"], json!({"page_username": "on", "page_id": "000123"}));
     assert_eq!(
         accounts(&b, "contoso-eu")["Loxysoft"]["properties"]["skills_mapping"],
         json!({"Sales": "S1", "Support": "S2"})

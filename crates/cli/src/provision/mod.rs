@@ -51,17 +51,22 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
 }
 
-/// `e` with `what` before its message, keeping its kind (and so its exit code).
-fn within(what: &str, e: CliError) -> CliError {
+/// `e` with its message rewritten by `f`, keeping its kind (and so its exit code).
+fn reword(e: CliError, f: impl FnOnce(String) -> String) -> CliError {
     match e {
-        CliError::Usage(m) => CliError::Usage(format!("{what}: {m}")),
-        CliError::Rejected(m) => CliError::Rejected(format!("{what}: {m}")),
-        CliError::NotFound(m) => CliError::NotFound(format!("{what}: {m}")),
-        CliError::Denied(m) => CliError::Denied(format!("{what}: {m}")),
-        CliError::Server(m) => CliError::Server(format!("{what}: {m}")),
-        CliError::CheckFailed(m) => CliError::CheckFailed(format!("{what}: {m}")),
-        CliError::Other(e) => CliError::Other(e.context(what.to_owned())),
+        CliError::Usage(m) => CliError::Usage(f(m)),
+        CliError::Rejected(m) => CliError::Rejected(f(m)),
+        CliError::NotFound(m) => CliError::NotFound(f(m)),
+        CliError::Denied(m) => CliError::Denied(f(m)),
+        CliError::Server(m) => CliError::Server(f(m)),
+        CliError::CheckFailed(m) => CliError::CheckFailed(f(m)),
+        CliError::Other(e) => CliError::Other(anyhow::anyhow!(f(format!("{e:#}")))),
     }
+}
+
+/// `e` with `what` before its message, keeping its kind.
+fn within(what: &str, e: CliError) -> CliError {
+    reword(e, |m| format!("{what}: {m}"))
 }
 
 /// Checks the files, reads the server's state and plans; then prints the plan (`--plan`) or
@@ -71,6 +76,9 @@ pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
     let specs = source::read(&args.files, &mut problems);
     let catalog = catalog::Catalog::fetch(client).await?;
     let desired = source::check(specs, &catalog, args.allow_inline_secrets, &mut problems);
+    if args.prune_tenants && desired.is_empty() && problems.is_empty() {
+        problems.push("the files name no tenant: --prune-tenants would delete every tenant".into());
+    }
     if !problems.is_empty() {
         return Err(CliError::Rejected(format!(
             "nothing was changed; the files are invalid:\n  {}",
@@ -79,6 +87,9 @@ pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
     }
     let progress = progress::Progress::new();
     let plan = plan::build(client, &catalog, desired, args.prune, args.prune_tenants, &progress).await?;
+    if !plan.problems.is_empty() {
+        return Err(CliError::Rejected(format!("nothing was changed:\n  {}", plan.problems.join("\n  "))));
+    }
     if !args.plan {
         run::run(client, plan, &progress).await?;
         return Ok(false);
@@ -86,9 +97,8 @@ pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
     let counts = plan.counts();
     let lines = plan::lines(&plan);
     if client.json {
-        let summary = json!({"create": counts.create, "update": counts.update, "delete": counts.delete, "unchanged": counts.unchanged});
         let changes: Vec<_> = lines.iter().map(plan::Line::json).collect();
-        crate::client::print_json(&json!({"pending": counts.pending(), "changes": changes, "summary": summary}))?;
+        crate::client::print_json(&json!({"pending": counts.pending(), "changes": changes, "summary": counts}))?;
     } else {
         for line in &lines {
             println!("{}", line.text());

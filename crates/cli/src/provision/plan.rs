@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::catalog::Catalog;
@@ -73,6 +73,8 @@ pub struct Plan {
     pub tenants: Vec<TenantPlan>,
     /// Tenants the files do not name, with how many accounts each has (`--prune-tenants`).
     pub doomed: Vec<(String, usize)>,
+    /// What the server would refuse and the plan can tell already: nothing is applied then.
+    pub problems: Vec<String>,
 }
 
 pub struct TenantPlan {
@@ -131,7 +133,7 @@ pub enum AccountAction {
     },
 }
 
-#[derive(Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Default, Clone, Copy, Serialize)]
 pub struct Counts {
     pub create: usize,
     pub update: usize,
@@ -176,8 +178,13 @@ pub async fn build(
     } else {
         Vec::new()
     };
-    let tenants = desired.into_iter().zip(states).map(|(want, have)| plan_tenant(catalog, want, have, prune)).collect();
-    Ok(Plan { tenants, doomed })
+    let mut problems = Vec::new();
+    let tenants = desired
+        .into_iter()
+        .zip(states)
+        .map(|(want, have)| plan_tenant(catalog, want, have, prune, &mut problems))
+        .collect();
+    Ok(Plan { tenants, doomed, problems })
 }
 
 fn plan_tenant(
@@ -185,15 +192,14 @@ fn plan_tenant(
     want: DesiredTenant,
     have: Option<(CurrentTenant, Vec<CurrentAccount>)>,
     prune: bool,
+    problems: &mut Vec<String>,
 ) -> TenantPlan {
-    let (change, mut current) = match have {
-        None => (
-            TenantChange::Create {
-                name: want.name.clone().unwrap_or_else(|| want.id.clone()),
-                enabled_types: want.enabled_types.clone().unwrap_or_default(),
-            },
-            Vec::new(),
-        ),
+    let (change, mut current, entitled) = match have {
+        None => {
+            let enabled_types = want.enabled_types.clone().unwrap_or_default();
+            let name = want.name.clone().unwrap_or_else(|| want.id.clone());
+            (TenantChange::Create { name, enabled_types: enabled_types.clone() }, Vec::new(), enabled_types)
+        }
         Some((tenant, accounts)) => {
             let mut before = tenant.enabled_types.clone();
             before.sort();
@@ -215,10 +221,10 @@ fn plan_tenant(
                 union.sort();
                 union.dedup();
                 let first = (name != tenant.name || union != before).then(|| union.clone());
-                let then = (after != union).then_some(after);
+                let then = (after != union).then(|| after.clone());
                 TenantChange::Update { version: tenant.version, name, first, then, changed }
             };
-            (change, accounts)
+            (change, accounts, after)
         }
     };
     let mut deletes = Vec::new();
@@ -229,13 +235,27 @@ fn plan_tenant(
     for desired in want.accounts.into_iter().flatten() {
         let key = desired.name.to_lowercase();
         let existing = current.iter().position(|a| a.name.to_lowercase() == key).map(|i| current.remove(i));
+        if catalog.get(&desired.type_key).is_some_and(|t| t.gated) && !entitled.contains(&desired.type_key) {
+            problems.push(format!(
+                "tenant {}, account \"{}\": `{}` is a gated type the tenant does not have; add it to the tenant's enabled_types",
+                want.id, desired.name, desired.type_key
+            ));
+        }
         let (name, type_key, provider) = (desired.name.clone(), desired.type_key.clone(), desired.provider.clone());
         let step =
             |action| AccountPlan { name: name.clone(), type_key: type_key.clone(), provider: provider.clone(), action };
         match existing {
             None => creates.push(step(AccountAction::Create(desired))),
             Some(old) if old.type_key != desired.type_key => {
-                // The type of an account cannot change: it is replaced.
+                // The type of an account cannot change: it is replaced, which deletes, so only
+                // with --prune.
+                if !prune {
+                    problems.push(format!(
+                        "tenant {}, account \"{}\": the account is a `{}` account and the type of an account cannot \
+                         change; apply with --prune to replace it (its secrets go with it)",
+                        want.id, old.name, old.type_key
+                    ));
+                }
                 deletes.push(delete(old));
                 creates.push(step(AccountAction::Create(desired)));
             }
@@ -408,35 +428,43 @@ impl Line {
     }
 }
 
+pub fn tenant_line(id: &str, change: &TenantChange) -> Line {
+    match change {
+        TenantChange::Create { name, enabled_types } => {
+            let types = if enabled_types.is_empty() { "none".to_owned() } else { enabled_types.join(" ") };
+            Line::tenant(id, "create", vec![format!("name \"{name}\""), format!("enabled types: {types}")])
+        }
+        TenantChange::Update { changed, .. } => Line::tenant(id, "update", changed.clone()),
+        TenantChange::Unchanged => Line::tenant(id, "unchanged", Vec::new()),
+    }
+}
+
+pub fn account_line(tenant: &str, a: &AccountPlan) -> Line {
+    match &a.action {
+        AccountAction::Create(_) => Line::account(tenant, a, "create", Vec::new()),
+        AccountAction::Update { changed, .. } => Line::account(tenant, a, "update", changed.clone()),
+        AccountAction::Resend { secrets, .. } => Line::account(
+            tenant,
+            a,
+            "unchanged",
+            vec![format!("secrets sent for the server to compare: {}", secrets.join(" "))],
+        ),
+        AccountAction::Unchanged => Line::account(tenant, a, "unchanged", Vec::new()),
+        AccountAction::Delete { .. } => Line::account(tenant, a, "delete", Vec::new()),
+    }
+}
+
+pub fn doomed_line(id: &str, accounts: usize) -> Line {
+    Line::tenant(id, "delete", vec![format!("with its {accounts} account(s)")])
+}
+
 /// The plan as lines, in the order apply runs it.
 pub fn lines(plan: &Plan) -> Vec<Line> {
     let mut out = Vec::new();
     for t in &plan.tenants {
-        out.push(match &t.change {
-            TenantChange::Create { name, enabled_types } => {
-                let types = if enabled_types.is_empty() { "none".to_owned() } else { enabled_types.join(" ") };
-                Line::tenant(&t.id, "create", vec![format!("name \"{name}\""), format!("enabled types: {types}")])
-            }
-            TenantChange::Update { changed, .. } => Line::tenant(&t.id, "update", changed.clone()),
-            TenantChange::Unchanged => Line::tenant(&t.id, "unchanged", Vec::new()),
-        });
-        for a in &t.accounts {
-            out.push(match &a.action {
-                AccountAction::Create(_) => Line::account(&t.id, a, "create", Vec::new()),
-                AccountAction::Update { changed, .. } => Line::account(&t.id, a, "update", changed.clone()),
-                AccountAction::Resend { secrets, .. } => Line::account(
-                    &t.id,
-                    a,
-                    "unchanged",
-                    vec![format!("secrets sent for the server to compare: {}", secrets.join(" "))],
-                ),
-                AccountAction::Unchanged => Line::account(&t.id, a, "unchanged", Vec::new()),
-                AccountAction::Delete { .. } => Line::account(&t.id, a, "delete", Vec::new()),
-            });
-        }
+        out.push(tenant_line(&t.id, &t.change));
+        out.extend(t.accounts.iter().map(|a| account_line(&t.id, a)));
     }
-    for (id, accounts) in &plan.doomed {
-        out.push(Line::tenant(id, "delete", vec![format!("with its {accounts} account(s)")]));
-    }
+    out.extend(plan.doomed.iter().map(|(id, accounts)| doomed_line(id, *accounts)));
     out
 }

@@ -5,10 +5,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::plan::{
-    parse, AccountAction, AccountPlan, CurrentAccount, CurrentTenant, Line, Plan, TenantChange, TenantPlan,
+    account_line, doomed_line, parse, tenant_line, AccountAction, AccountPlan, CurrentAccount, CurrentTenant, Line,
+    Plan, TenantChange, TenantPlan,
 };
 use super::progress::Progress;
-use super::within;
+use super::{reword, within};
 use crate::client::{CliError, Client};
 
 /// What apply printed and counted.
@@ -64,7 +65,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
                 failures.push(within(&format!("tenant {id}"), e));
                 break;
             }
-            out.emit(Line::tenant(&id, "delete", vec![format!("with its {accounts} account(s)")]));
+            out.emit(doomed_line(&id, accounts));
             progress.advance(&id);
         }
     }
@@ -73,8 +74,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
     let summary =
         format!("{} created, {} updated, {} deleted, {} unchanged", c.create, c.update, c.delete, c.unchanged);
     if out.json {
-        let summary = json!({"create": c.create, "update": c.update, "delete": c.delete, "unchanged": c.unchanged});
-        crate::client::print_json(&json!({"applied": out.lines, "summary": summary}))?;
+        crate::client::print_json(&json!({"applied": out.lines, "summary": c}))?;
     } else if failures.is_empty() {
         println!("applied: {summary}");
     } else {
@@ -83,20 +83,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
     let mut failures = failures.into_iter();
     match failures.next() {
         None => Ok(()),
-        Some(first) => Err(failures.fold(first, |all, e| within_after(all, &e.to_string()))),
-    }
-}
-
-/// `e` with `more` appended to its message on a line of its own, keeping its kind.
-fn within_after(e: CliError, more: &str) -> CliError {
-    match e {
-        CliError::Usage(m) => CliError::Usage(format!("{m}\n{more}")),
-        CliError::Rejected(m) => CliError::Rejected(format!("{m}\n{more}")),
-        CliError::NotFound(m) => CliError::NotFound(format!("{m}\n{more}")),
-        CliError::Denied(m) => CliError::Denied(format!("{m}\n{more}")),
-        CliError::Server(m) => CliError::Server(format!("{m}\n{more}")),
-        CliError::CheckFailed(m) => CliError::CheckFailed(format!("{m}\n{more}")),
-        CliError::Other(e) => CliError::Other(anyhow::anyhow!("{e:#}\n{more}")),
+        Some(first) => Err(failures.fold(first, |all, e| reword(all, |m| format!("{m}\n{e}")))),
     }
 }
 
@@ -105,16 +92,16 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
     let path = format!("/api/v1/tenants/{id}");
     let mut withdraw = None;
     out.header = None;
+    let line = tenant_line(&id, &tenant.change);
     match tenant.change {
         TenantChange::Create { name, enabled_types } => {
             out.progress.working_on(&id);
             let body = json!({"id": id, "name": name, "enabled_types": enabled_types});
             client.call(Method::POST, "/api/v1/tenants", Some(body)).await?;
-            let types = if enabled_types.is_empty() { "none".to_owned() } else { enabled_types.join(" ") };
-            out.emit(Line::tenant(&id, "create", vec![format!("name \"{name}\""), format!("enabled types: {types}")]));
+            out.emit(line);
             out.progress.advance(&id);
         }
-        TenantChange::Update { version, name, first, then, changed } => {
+        TenantChange::Update { version, name, first, then, .. } => {
             out.progress.working_on(&id);
             let mut version = version;
             if let Some(types) = first {
@@ -125,11 +112,11 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
                 out.progress.advance(&id);
             }
             withdraw = then.map(|types| (version, types));
-            out.emit(Line::tenant(&id, "update", changed));
+            out.emit(line);
         }
         TenantChange::Unchanged => {
             out.counts.unchanged += 1;
-            out.header = Some(Line::tenant(&id, "unchanged", Vec::new()).text());
+            out.header = Some(line.text());
         }
     }
     for account in tenant.accounts {
@@ -153,11 +140,11 @@ async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut O
     match &a.action {
         AccountAction::Create(desired) => {
             client.call(Method::POST, &base, Some(desired.body())).await?;
-            out.emit(Line::account(tenant, a, "create", Vec::new()));
+            out.emit(account_line(tenant, a));
         }
-        AccountAction::Update { id, version, changed, desired } => {
+        AccountAction::Update { id, version, desired, .. } => {
             client.call_with(Method::PUT, &format!("{base}/{id}"), Some(desired.body()), Some(*version)).await?;
-            out.emit(Line::account(tenant, a, "update", changed.clone()));
+            out.emit(account_line(tenant, a));
         }
         AccountAction::Resend { id, version, secrets, desired } => {
             let sent =
@@ -173,7 +160,7 @@ async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut O
         AccountAction::Unchanged => out.counts.unchanged += 1,
         AccountAction::Delete { id, version } => {
             client.call_with(Method::DELETE, &format!("{base}/{id}"), None, Some(*version)).await?;
-            out.emit(Line::account(tenant, a, "delete", Vec::new()));
+            out.emit(account_line(tenant, a));
         }
     }
     Ok(())

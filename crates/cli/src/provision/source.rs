@@ -93,7 +93,7 @@ impl DesiredAccount {
 }
 
 /// Tenant ids appear in URLs: the server's rule, checked before any request.
-pub fn valid_tenant_id(id: &str) -> bool {
+fn valid_tenant_id(id: &str) -> bool {
     (1..=63).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

@@ -1,0 +1,193 @@
+//! `patchbay simulate`: drives a tenant's event intake with N agents and realistic churn
+//! (login, ready, busy with calls, after-call work, not ready with reasons, logout), in
+//! NDJSON batches, for demos and benchmarks. Deterministic for a given seed.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::client::{CliError, Client};
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The tenant whose events are sent.
+    #[arg(long)]
+    tenant: String,
+    /// How many agents.
+    #[arg(long, default_value_t = 100)]
+    agents: usize,
+    /// How many events to send in all (logins included).
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Events per second to aim for; 0 sends as fast as the server takes them.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Services agents are logged into (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "Sales,Support,Billing")]
+    services: Vec<String>,
+    /// Seed of the churn, for repeatable runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+const REASONS: &[&str] = &["Lunch", "Break", "Training", "Meeting", "Coaching"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Out,
+    Ready,
+    Busy,
+    AfterCall,
+    NotReady,
+}
+
+/// The churn: each agent moves through a day's states.
+struct Floor {
+    rng: StdRng,
+    modes: Vec<Mode>,
+    services: Vec<String>,
+    calls: u64,
+    /// Number of this floor's first agent.
+    first: usize,
+    /// Distinguishes this floor's call ids from other floors'.
+    prefix: usize,
+}
+
+impl Floor {
+    fn next(&mut self) -> Value {
+        let i = self.rng.gen_range(0..self.modes.len());
+        let n = self.first + i;
+        let agent = format!("agent-{n:05}");
+        let service = self.services[n % self.services.len()].clone();
+        let (mode, event) = match self.modes[i] {
+            Mode::Out => (
+                Mode::NotReady,
+                json!({"type": "agent_login", "agent_id": agent, "extension": format!("{}", 1000 + n), "services": [service]}),
+            ),
+            Mode::Ready if self.rng.gen_bool(0.8) => {
+                self.calls += 1;
+                let call = format!("call-{}-{}", self.prefix, self.calls);
+                (
+                    Mode::Busy,
+                    json!({"type": "call_start", "call_id": call, "agent_id": agent, "service": service, "direction": "inbound"}),
+                )
+            }
+            Mode::Ready => {
+                let reason = REASONS[self.rng.gen_range(0..REASONS.len())];
+                (
+                    Mode::NotReady,
+                    json!({"type": "agent_state", "agent_id": agent, "state": "not_ready", "reason": reason}),
+                )
+            }
+            Mode::Busy => {
+                (Mode::AfterCall, json!({"type": "agent_state", "agent_id": agent, "state": "after_call_work"}))
+            }
+            Mode::AfterCall => (Mode::Ready, json!({"type": "agent_state", "agent_id": agent, "state": "ready"})),
+            Mode::NotReady if self.rng.gen_bool(0.05) => {
+                (Mode::Out, json!({"type": "agent_logout", "agent_id": agent}))
+            }
+            Mode::NotReady => (Mode::Ready, json!({"type": "agent_state", "agent_id": agent, "state": "ready"})),
+        };
+        self.modes[i] = mode;
+        event
+    }
+
+    fn batch(&mut self, size: usize) -> String {
+        let mut body = String::with_capacity(size * 120);
+        for _ in 0..size {
+            body.push_str(&self.next().to_string());
+            body.push('\n');
+        }
+        body
+    }
+}
+
+/// What one sender reached.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    accepted: u64,
+    rejected: u64,
+}
+
+pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
+    if args.agents == 0 || args.batch == 0 || args.concurrency == 0 || args.services.is_empty() {
+        return Err(CliError::Usage(
+            "--agents, --batch, --concurrency and --services must not be zero or empty".into(),
+        ));
+    }
+    let path = format!("/api/v1/tenants/{}/events", args.tenant);
+    let bar = ProgressBar::new(args.events as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} events  {per_sec}  {msg}")
+            .map_err(|e| CliError::Other(e.into()))?,
+    );
+    let started = Instant::now();
+    // Each sender owns a share of the agents and sends its batches in order, so the events
+    // of one agent always arrive in the order they happened.
+    let senders = args.concurrency.min(args.agents);
+    let work = (0..senders).map(|k| {
+        let share = args.events / senders + usize::from(k < args.events % senders);
+        let agents = args.agents / senders + usize::from(k < args.agents % senders);
+        let mut floor = Floor {
+            rng: StdRng::seed_from_u64(args.seed.wrapping_add(k as u64)),
+            modes: vec![Mode::Out; agents],
+            services: args.services.clone(),
+            calls: 0,
+            first: k * (args.agents / senders) + k.min(args.agents % senders),
+            prefix: k,
+        };
+        let (path, bar, rate) = (&path, &bar, args.rate / senders as u64);
+        async move {
+            let mut tally = Tally::default();
+            while tally.sent < share {
+                let size = args.batch.min(share - tally.sent);
+                let body = floor.batch(size);
+                tally.sent += size;
+                if rate > 0 {
+                    let due = Duration::from_secs_f64(tally.sent as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let report = client.post_raw(path, body).await?;
+                tally.accepted += report["accepted"].as_u64().unwrap_or(0);
+                tally.rejected += report["rejected"].as_array().map_or(0, |r| r.len() as u64);
+                bar.inc(size as u64);
+            }
+            Ok::<Tally, CliError>(tally)
+        }
+    });
+    let tallies = futures::future::try_join_all(work).await?;
+    bar.finish_and_clear();
+    let sent: usize = tallies.iter().map(|t| t.sent).sum();
+    let accepted: u64 = tallies.iter().map(|t| t.accepted).sum();
+    let rejected: u64 = tallies.iter().map(|t| t.rejected).sum();
+    let secs = started.elapsed().as_secs_f64();
+    let summary = json!({
+        "events": sent,
+        "accepted": accepted,
+        "rejected": rejected,
+        "seconds": (secs * 1000.0).round() / 1000.0,
+        "events_per_second": (sent as f64 / secs).round(),
+    });
+    if client.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "sent {sent} events for {} agents in {secs:.2} s ({:.0} events/s): {accepted} accepted, {rejected} rejected",
+            args.agents,
+            sent as f64 / secs
+        );
+    }
+    Ok(())
+}
