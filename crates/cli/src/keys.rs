@@ -51,7 +51,7 @@ async fn status(client: &Client) -> Result<(), CliError> {
         .map(|k| {
             let state = match (k["active"] == true, k["in_ring"] == true) {
                 (true, _) => "active",
-                (false, true) => "-",
+                (false, true) => "older",
                 (false, false) => "not in this server's ring",
             };
             vec![text(&k["id"]), state.to_owned(), text(&k["values"])]
@@ -156,7 +156,7 @@ async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliE
             }
         }
     }
-    bar.finish();
+    bar.finish_and_clear();
     Ok(resealed)
 }
 

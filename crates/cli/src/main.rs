@@ -12,7 +12,7 @@ mod verbs;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use client::{CliError, Client, ClientArgs};
 
@@ -85,7 +85,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -96,7 +100,13 @@ fn main() -> ExitCode {
     let mut changes_pending = false;
     let result: Result<(), CliError> = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(args).await.map_err(CliError::Other),
+            Command::Serve(mut args) => {
+                let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
+                match args.apply_config(serve_matches) {
+                    Ok(()) => serve::serve(args).await.map_err(CliError::Other),
+                    Err(e) => Err(CliError::Other(e)),
+                }
+            }
             Command::Types { client } => verbs::types(&Client::new(&client)?).await,
             Command::Tenants { client, command } => verbs::tenants(&Client::new(&client)?, command).await,
             Command::Accounts { client, command } => verbs::accounts(&Client::new(&client)?, command).await,

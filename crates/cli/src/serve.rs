@@ -5,8 +5,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 
+/// Flags of `serve`. Each value comes from, in this order: the flag, its environment
+/// variable, the config file (`--config`), the default.
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A TOML config file; its keys are the flags' long names with `_` (see docs/configuration.md).
+    #[arg(long, env = "PATCHBAY_CONFIG")]
+    config: Option<PathBuf>,
     /// Where the SQLite database, the master key ring and the admin token live.
     #[arg(long, env = "PATCHBAY_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
@@ -34,6 +39,77 @@ pub struct ServeArgs {
     /// Replace a vendor API base URL, e.g. `telegram=https://proxy.example/` (repeatable).
     #[arg(long = "vendor-url", env = "PATCHBAY_VENDOR_URLS", value_delimiter = ',', value_parser = parse_vendor_url)]
     vendor_urls: Vec<(String, url::Url)>,
+}
+
+/// The config file: every key optional; unknown keys are refused.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<String>,
+    egress_allow: Option<Vec<String>>,
+    egress_timeout: Option<f64>,
+    egress_ca_file: Option<PathBuf>,
+    public_url: Option<String>,
+    /// Vendor name -> base URL.
+    vendor_urls: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl ServeArgs {
+    /// Fills in, from the config file, every value that neither a flag nor an environment
+    /// variable gave.
+    pub fn apply_config(&mut self, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        let Some(path) = &self.config else { return Ok(()) };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let file: ConfigFile =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("the config file {} is invalid: {e}", path.display()))?;
+        let unset = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+            )
+        };
+        let bad = |key: &str, why: String| anyhow::anyhow!("the config file {}: `{key}` {why}", path.display());
+        if let (true, Some(v)) = (unset("data_dir"), file.data_dir) {
+            self.data_dir = v;
+        }
+        if let (true, Some(v)) = (unset("listen"), file.listen) {
+            self.listen = v;
+        }
+        if let (true, Some(v)) = (unset("database_url"), file.database_url) {
+            self.database_url = Some(v);
+        }
+        if let (true, Some(v)) = (unset("log_format"), file.log_format) {
+            self.log_format =
+                LogFormat::from_str(&v, true).map_err(|_| bad("log_format", "must be text or json".into()))?;
+        }
+        if let (true, Some(v)) = (unset("egress_allow"), file.egress_allow) {
+            self.egress_allow = v
+                .iter()
+                .map(|c| EgressClass::from_str(c, true))
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad("egress_allow", "takes loopback, private and link-local".into()))?;
+        }
+        if let (true, Some(v)) = (unset("egress_timeout"), file.egress_timeout) {
+            self.egress_timeout = v;
+        }
+        if let (true, Some(v)) = (unset("egress_ca_file"), file.egress_ca_file) {
+            self.egress_ca_file = Some(v);
+        }
+        if let (true, Some(v)) = (unset("public_url"), file.public_url) {
+            self.public_url = Some(url::Url::parse(&v).map_err(|e| bad("public_url", format!("is not a URL: {e}")))?);
+        }
+        if let (true, Some(v)) = (unset("vendor_urls"), file.vendor_urls) {
+            self.vendor_urls = v
+                .into_iter()
+                .map(|(name, url)| parse_vendor_url(&format!("{name}={url}")).map_err(|e| bad("vendor_urls", e)))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,83 @@
+//! `serve --config FILE`: the file fills in what neither a flag nor an environment variable
+//! gave; unknown keys are refused with the file and key named.
+
+mod process;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn answers(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn config_file_fills_in_what_flags_and_environment_leave_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file_port, env_port) = (process::free_port(), process::free_port());
+    let config = dir.path().join("patchbay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{file_port}\"\negress_allow = [\"loopback\"]\n[vendor_urls]\ntelegram = \"http://127.0.0.1:9/\"\n",
+            dir.path().join("from-file").display()
+        ),
+    )
+    .unwrap();
+    let server = |env: &[(&str, String)]| {
+        let mut command = Command::new(process::BIN);
+        command.args(["serve", "--config"]).arg(&config).stdout(Stdio::null()).stderr(Stdio::null());
+        command.env_remove("PATCHBAY_LISTEN").env_remove("PATCHBAY_DATA_DIR");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Killed(command.spawn().unwrap())
+    };
+    {
+        let _s = server(&[]);
+        assert!(answers(file_port), "the file's listen address is used");
+        assert!(dir.path().join("from-file/admin-token").exists(), "the file's data dir is used");
+    }
+    {
+        let _s = server(&[("PATCHBAY_LISTEN", format!("127.0.0.1:{env_port}"))]);
+        assert!(answers(env_port), "the environment wins over the file");
+    }
+    let flag_port = process::free_port();
+    let mut command = Command::new(process::BIN);
+    command.args(["serve", "--config"]).arg(&config).args(["--listen", &format!("127.0.0.1:{flag_port}")]);
+    let _s = Killed(
+        command
+            .env("PATCHBAY_LISTEN", format!("127.0.0.1:{env_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(answers(flag_port), "the flag wins over the environment and the file");
+}
+
+#[test]
+fn unknown_config_keys_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("patchbay.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisen = \"typo\"\n").unwrap();
+    let out = Command::new(process::BIN).args(["serve", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lisen") && err.contains("patchbay.toml"), "{err}");
+}
