@@ -302,6 +302,9 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     assert_eq!(b.count(".account-row").await, 9);
     assert_eq!(b.unlabelled_inputs().await, json!([]), "the filters have labels");
     assert!(b.text(&format!(".account-row[data-id='{stats}'] .col-health")).await.contains("Healthy"));
+    // Accounts that push live data show their feed: the WFM host does not resolve, so it retries.
+    b.wait_text(&format!(".account-row[data-id='{wfm}'] .feed-badge"), "Feed").await;
+    assert!(!b.exists(".account-row[data-type='zendesk'] .feed-badge").await, "a CRM has no feed");
     b.shot("list").await;
     b.assert_source_free_of(SECRETS).await;
 

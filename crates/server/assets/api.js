@@ -74,6 +74,7 @@ export const paths = {
   tenants: () => '/api/v1/tenants',
   tenant: (t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
   accounts: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts`,
+  feeds: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/feeds`,
   account: (t, id) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts/${encodeURIComponent(id)}`,
   audit: (t, id) => `${paths.account(t, id)}/audit`,
   testUnsaved: (t) => `${paths.accounts(t)}/test`,

@@ -178,10 +178,13 @@ async function tenantsPage(nav) {
 }
 
 async function tenantData(tenantId) {
-  const [tenant, accounts] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId))]);
+  const [tenant, accounts, feeds] = await Promise.all([
+    call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId)), call('GET', paths.feeds(tenantId))]);
   if (!tenant.ok) throw new Error(tenant.message);
   if (!accounts.ok) throw new Error(accounts.message);
-  return { tenant: tenant.body, accounts: accounts.body.items };
+  // Feed health is extra information: the list still shows when it cannot be read.
+  const byAccount = feeds.ok ? Object.fromEntries(feeds.body.items.map((f) => [f.account_id, f])) : {};
+  return { tenant: tenant.body, accounts: accounts.body.items, feeds: byAccount };
 }
 
 async function listPage(nav, tenantId, query) {
@@ -194,7 +197,7 @@ async function listPage(nav, tenantId, query) {
     return;
   }
   if (nav !== navigation) return;
-  const { tenant, accounts } = data;
+  const { tenant, accounts, feeds } = data;
   document.title = `Integration Accounts · ${tenant.name} · patchbay`;
   const onAdd = async () => {
     const choice = await typePicker({ catalog: session.catalog, accounts, enabledTypes: tenant.enabled_types });
@@ -204,6 +207,7 @@ async function listPage(nav, tenantId, query) {
     tenant,
     catalog: session.catalog,
     accounts,
+    feeds,
     readOnly: readOnly(),
     typeFilter: query.get('type') || '',
     onFilter: (type) => history.replaceState(null, '', tenantHref(tenant.id, type ? `?type=${encodeURIComponent(type)}` : '')),

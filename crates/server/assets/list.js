@@ -1,5 +1,6 @@
 // The Integration Accounts list: every account of the tenant, grouped by type in the
-// catalog's order, filterable by type and name, with health from the last test.
+// catalog's order, filterable by type and name, with health from the last test and, for
+// accounts that push live data, the state of their feed.
 
 import { h, icon, replace, timeEl } from './dom.js';
 import { healthBadge } from './report.js';
@@ -8,7 +9,19 @@ import { healthBadge } from './report.js';
 const WHAT_THEY_ARE = 'Integration accounts specify parameters required for interoperability of your contact center '
   + 'solution with third-party systems, such as customer relationship management (CRM) and workforce management (WFM) applications.';
 
-export function accountsList({ tenant, catalog, accounts, readOnly, typeFilter, onFilter, onAdd }) {
+/** The state of an account's live feed (WFM, Loxysoft, NICE, statistics receiver), if it has one. */
+function feedBadge(feed) {
+  if (!feed) return null;
+  const title = feed.last_error ? `Last error: ${feed.last_error}` : `${feed.sent} sent, ${feed.failed} failed`;
+  if (feed.status === 'running' && feed.connected) {
+    return h('span', { class: 'badge badge-ok-soft feed-badge', title }, 'Feed live');
+  }
+  if (feed.status === 'invalid_config') return h('span', { class: 'badge badge-failed feed-badge', title }, 'Feed misconfigured');
+  if (feed.status === 'starting') return h('span', { class: 'badge badge-neutral feed-badge', title }, 'Feed starting');
+  return h('span', { class: 'badge badge-warn feed-badge', title }, 'Feed retrying');
+}
+
+export function accountsList({ tenant, catalog, accounts, feeds = {}, readOnly, typeFilter, onFilter, onAdd }) {
   const typeOf = Object.fromEntries(catalog.map((t) => [t.key, t]));
   const providerLabel = (a) => {
     const t = typeOf[a.type];
@@ -68,7 +81,7 @@ export function accountsList({ tenant, catalog, accounts, readOnly, typeFilter, 
         h('td', { class: 'col-name' }, h('a', { class: 'account-link', href: `#/t/${encodeURIComponent(tenant.id)}/a/${encodeURIComponent(a.id)}` }, a.name)),
         h('td', { class: 'col-provider' }, providerLabel(a)),
         h('td', { class: 'col-state' }, a.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled')),
-        h('td', { class: 'col-health' }, healthBadge(a.last_test)),
+        h('td', { class: 'col-health' }, healthBadge(a.last_test), feedBadge(feeds[a.id])),
         h('td', { class: 'col-updated' }, timeEl(a.updated_at)))))));
   };
   search.addEventListener('input', render);
