@@ -55,3 +55,14 @@ ensure_moto() {
   if command -v pyenv >/dev/null; then pyenv rehash; fi
   command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
 }
+
+# Makes sure schemathesis (the OpenAPI fuzzer) is installed, in its own virtualenv under
+# target/peers, and sets SCHEMATHESIS to its command.
+ensure_schemathesis() {
+  local venv="$PEERS_DIR/schemathesis-venv"
+  SCHEMATHESIS="$venv/bin/schemathesis"
+  if [ -x "$SCHEMATHESIS" ]; then return 0; fi
+  python3 -m venv "$venv" || { echo "cannot create a virtualenv: apt-get install python3-venv" >&2; exit 1; }
+  "$venv/bin/pip" install --quiet 'schemathesis>=4.32,<5' \
+    || { echo "cannot install schemathesis: pip install 'schemathesis>=4.32,<5'" >&2; exit 1; }
+}

@@ -164,3 +164,44 @@ fn conflict(c: Conflict) -> ApiError {
     };
     ApiError::Conflict { detail: message.to_owned(), errors: vec![field_error(field, rule, message)] }
 }
+
+/// Answers the framework's own plain-text rejections on API routes (a query string or path
+/// that does not parse, a body over the size limit, an unsupported method) as problem+json
+/// like every other API error, keeping their status and text.
+pub async fn problem_for_rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response.headers().get(header::CONTENT_TYPE).is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !api || !status.is_client_error() || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_owned();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        _ => "client-error",
+    };
+    let title = status.canonical_reason().unwrap_or("Client error");
+    let body = Problem {
+        kind: format!("urn:patchbay:problem:{code}"),
+        title,
+        status: status.as_u16(),
+        detail: if detail.is_empty() { title.to_owned() } else { detail },
+        errors: &[],
+        current_version: None,
+    };
+    let mut problem = (status, axum::Json(body)).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    problem
+}

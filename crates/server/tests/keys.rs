@@ -369,7 +369,8 @@ async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open() 
             json!({"active": 2, "keys": [{"id": 2, "active": true, "in_ring": true, "values": total}]})
         );
         assert_eq!(KeyRing::load(&ring_path).unwrap().key_ids(), [2], "the ring file lost the old key");
-        for w in wfms.lock().unwrap().clone() {
+        let all = wfms.lock().unwrap().clone();
+        for w in all {
             let report = s.call(Method::POST, &format!("{}/{}/test", accounts(&w.tenant), w.id), None).await;
             assert_eq!(report.body["status"], "ok", "{}", report.text);
         }

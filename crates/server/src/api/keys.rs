@@ -65,10 +65,15 @@ pub async fn status(State(state): State<AppState>, who: Principal) -> ApiResult<
     Ok(Json(key_status(&state).await?))
 }
 
-/// `POST /keys/rotate`: a new key, active for every value sealed from now on.
+/// `POST /keys/rotate`: a new key, active for every value sealed from now on. Runs as a task
+/// of its own, so a client that hangs up does not stop it halfway.
 pub async fn rotate(State(state): State<AppState>, who: Principal) -> ApiResult<(StatusCode, Json<KeyStatus>)> {
     who.require_sp_admin()?;
-    state.keys.rotate(state.store.as_ref()).await.map_err(|e| ApiError::Internal(format!("key rotation: {e:#}")))?;
+    let (keys, store) = (state.keys.clone(), state.store.clone());
+    tokio::spawn(async move { keys.rotate(store.as_ref()).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("key rotation: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("key rotation: {e:#}")))?;
     Ok((StatusCode::CREATED, Json(key_status(&state).await?)))
 }
 
@@ -155,11 +160,16 @@ pub async fn reseal(
     Ok(Json(ResealReport { active, resealed, skipped: reseals.len() as u64 - resealed, failed, remaining, next }))
 }
 
-/// `DELETE /keys/{id}`: removes a key that is not active and seals nothing.
+/// `DELETE /keys/{id}`: removes a key that is not active and seals nothing (in a task of its
+/// own, like rotation).
 pub async fn retire(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
     who.require_sp_admin()?;
     let id: u32 = id.parse().map_err(|_| ApiError::NotFound("key"))?;
-    match state.keys.retire(state.store.as_ref(), id).await {
+    let (keys, store) = (state.keys.clone(), state.store.clone());
+    let retired = tokio::spawn(async move { keys.retire(store.as_ref(), id).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("key retirement: {e}")))?;
+    match retired {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(RetireError::Unknown(_)) => Err(ApiError::NotFound("key")),
         Err(e @ (RetireError::Active(_) | RetireError::InUse { .. })) => {

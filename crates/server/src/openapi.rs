@@ -1,0 +1,856 @@
+//! The OpenAPI 3.1 document of the REST API, served at `GET /api/v1/openapi.json` without
+//! a token. Whatever the code knows is derived from it: the account request bodies are a
+//! `oneOf` over every type and provider of the catalog with that provider's own JSON Schema
+//! as `properties` (so the document cannot drift from validation), the type, provider and
+//! gated-type enums come from the catalog, and the problem shape follows `error.rs`. The
+//! response schemas are written here once; `tests/openapi.rs` checks real responses of
+//! every operation against them.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::Json;
+use patchbay_catalog::{Catalog, Provider};
+use serde_json::{json, Map, Value};
+
+use crate::state::AppState;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve(State(state): State<AppState>) -> Json<Value> {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(|| document(state.catalog)).clone())
+}
+
+/// Rule ids are not enumerated: the catalog grows them with its field kinds.
+fn problem_schemas() -> Value {
+    json!({
+        "FieldError": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string", "description": "The field, e.g. `name`, `properties.url`, `enabled_types[0]`."},
+                "rule": {"type": "string", "description": "A stable rule id, e.g. `required`, `url_scheme`, `unique`."},
+                "message": {"type": "string"},
+            },
+            "required": ["field", "rule", "message"],
+            "additionalProperties": false,
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "properties": {
+                "type": {"type": "string", "pattern": "^urn:patchbay:problem:[a-z-]+$"},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}, "minItems": 1},
+                "current_version": {"type": "integer", "description": "On 412: the version that is current."},
+            },
+            "required": ["type", "title", "status", "detail"],
+            "additionalProperties": false,
+        },
+    })
+}
+
+/// The problem responses, by status.
+const PROBLEMS: &[(&str, &str)] = &[
+    ("400", "The request is malformed: not JSON, not an object, an unknown field, a wrong JSON kind."),
+    ("401", "No token, or an unknown or revoked one."),
+    ("403", "The token's role may not do this."),
+    ("404", "No such resource, or it belongs to another tenant."),
+    ("409", "A uniqueness or in-use rule."),
+    ("412", "`If-Match` names an old version."),
+    ("422", "The input breaks a rule; `errors` names each field and rule."),
+    ("503", "A limit of the service was reached; retry later."),
+];
+
+fn problem_responses() -> Map<String, Value> {
+    PROBLEMS
+        .iter()
+        .map(|(status, description)| {
+            (
+                format!("Problem{status}"),
+                json!({
+                    "description": description,
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }),
+            )
+        })
+        .collect()
+}
+
+/// A provider's properties schema, embedded: `$schema` belongs to a document root only.
+fn properties_schema(provider: &Provider) -> Value {
+    let mut schema = provider.json_schema();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+    }
+    schema
+}
+
+const NAME_PATTERN: &str = "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$";
+
+fn account_name() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN})
+}
+
+/// One branch per type and provider: `type` and `provider` fixed, `properties` that
+/// provider's schema. `provider` may be left out where the type has one provider. With
+/// `extra`, further optional fields (the unsaved test's `id`).
+fn account_bodies(catalog: &Catalog, name_required: bool, extra: &Map<String, Value>) -> Value {
+    let branches: Vec<Value> = catalog
+        .types
+        .iter()
+        .flat_map(|ty| {
+            ty.providers.iter().map(move |provider| {
+                let mut properties = Map::new();
+                properties.insert("type".into(), json!({"const": ty.key}));
+                properties.insert("provider".into(), json!({"const": provider.key}));
+                properties.insert("name".into(), account_name());
+                properties.insert("enabled".into(), json!({"type": "boolean", "default": true}));
+                properties.insert("properties".into(), properties_schema(provider));
+                properties.extend(extra.clone());
+                let mut required = vec!["type"];
+                if ty.providers.len() > 1 {
+                    required.push("provider");
+                }
+                if name_required {
+                    required.push("name");
+                }
+                json!({
+                    "title": format!("{} / {}", ty.label, provider.label),
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                })
+            })
+        })
+        .collect();
+    json!({"oneOf": branches})
+}
+
+fn type_keys(catalog: &Catalog) -> Vec<&'static str> {
+    catalog.types.iter().map(|t| t.key).collect()
+}
+
+fn provider_keys(catalog: &Catalog) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = catalog.types.iter().flat_map(|t| t.providers.iter().map(|p| p.key)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+fn gated_types(catalog: &Catalog) -> Vec<&'static str> {
+    catalog.types.iter().filter(|t| t.gated).map(|t| t.key).collect()
+}
+
+const CATEGORIES: &[&str] = &[
+    "unreachable",
+    "tls",
+    "invalid_credentials",
+    "not_found",
+    "permission",
+    "unexpected_response",
+    "timeout",
+    "blocked",
+    "invalid_config",
+];
+
+const ROLES: &[&str] = &["sp_admin", "tenant_admin", "tenant_viewer", "event_producer"];
+
+fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
+    let time = json!({"type": "string", "format": "date-time"});
+    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let gated = json!({"type": "array", "items": {"enum": gated_types(catalog)}});
+    let tenant_name = json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"});
+    let step = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "status": {"enum": ["ok", "failed"]},
+            "detail": {"type": "string"},
+            "duration_ms": {"type": "integer", "minimum": 0},
+        },
+        "required": ["name", "status", "detail", "duration_ms"],
+        "additionalProperties": false,
+    });
+    let token_properties = json!({
+        "id": {"type": "string", "format": "uuid"},
+        "name": {"type": "string"},
+        "role": {"enum": ROLES},
+        "tenant_id": {"type": ["string", "null"]},
+        "created_at": time,
+        "revoked_at": nullable_time,
+    });
+    let token_required = json!(["id", "name", "role", "tenant_id", "created_at", "revoked_at"]);
+    let mut created_properties = token_properties.clone();
+    created_properties["token"] = json!({"type": "string", "description": "The token, shown only here."});
+    let mut created_required = token_required.clone();
+    if let Some(required) = created_required.as_array_mut() {
+        required.push(json!("token"));
+    }
+    let mut schemas = Map::new();
+    merge(
+        &mut schemas,
+        json!({
+            "Tenant": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "enabled_types": gated,
+                    "version": {"type": "integer", "minimum": 1},
+                    "created_at": time,
+                    "updated_at": time,
+                },
+                "required": ["id", "name", "enabled_types", "version", "created_at", "updated_at"],
+                "additionalProperties": false,
+            },
+            "TenantList": items("#/components/schemas/Tenant"),
+            "TenantCreate": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+                    "name": tenant_name,
+                    "enabled_types": gated,
+                },
+                "required": ["id"],
+                "additionalProperties": false,
+            },
+            "TenantUpdate": {
+                "type": "object",
+                "description": "Fields of a GET response may be sent back; `id` must be the URL's.",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": tenant_name,
+                    "enabled_types": gated,
+                    "version": {"type": "integer"},
+                    "created_at": {"type": "string"},
+                    "updated_at": {"type": "string"},
+                },
+                "additionalProperties": false,
+            },
+            "Account": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "tenant": {"type": "string"},
+                    "type": {"enum": type_keys(catalog)},
+                    "provider": {"enum": provider_keys(catalog)},
+                    "name": {"type": "string"},
+                    "enabled": {"type": "boolean"},
+                    "properties": {"type": "object", "description": "The non-secret properties."},
+                    "secrets": {
+                        "type": "object",
+                        "description": "For each secret property of the provider: whether it is set. Never the value.",
+                        "additionalProperties": {"type": "boolean"},
+                    },
+                    "version": {"type": "integer", "minimum": 1},
+                    "created_at": time,
+                    "created_by": {"type": "string"},
+                    "updated_at": time,
+                    "updated_by": {"type": "string"},
+                    "last_test": {"anyOf": [{"$ref": "#/components/schemas/TestReport"}, {"type": "null"}]},
+                },
+                "required": [
+                    "id", "tenant", "type", "provider", "name", "enabled", "properties", "secrets", "version",
+                    "created_at", "created_by", "updated_at", "updated_by", "last_test",
+                ],
+                "additionalProperties": false,
+            },
+            "AccountList": items("#/components/schemas/Account"),
+            "AccountCreate": account_bodies(catalog, true, &Map::new()),
+            "AccountUpdate": {
+                "type": "object",
+                "description": "Omitted fields keep their values; an omitted secret keeps its value, `null` clears it. \
+                    Fields of a GET response may be sent back and are ignored (`id` must be the URL's).",
+                "properties": {
+                    "type": {"enum": type_keys(catalog)},
+                    "provider": {"enum": provider_keys(catalog)},
+                    "name": account_name(),
+                    "enabled": {"type": "boolean"},
+                    "properties": {"type": "object"},
+                    "id": {"type": "string"},
+                    "tenant": {},
+                    "secrets": {},
+                    "version": {},
+                    "created_at": {},
+                    "created_by": {},
+                    "updated_at": {},
+                    "updated_by": {},
+                    "last_test": {},
+                },
+                "additionalProperties": false,
+            },
+            "AccountTest": account_bodies(
+                catalog,
+                false,
+                &json!({"id": {"type": "string", "format": "uuid", "description": "A saved account whose secrets fill in the ones left out."}})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        }),
+    );
+    merge(
+        &mut schemas,
+        json!({
+            "TestStep": step,
+            "TestReport": {
+                "type": "object",
+                "properties": {
+                    "status": {"enum": ["ok", "failed", "unsupported"]},
+                    "category": {"enum": CATEGORIES.iter().map(|c| json!(c)).chain([Value::Null]).collect::<Vec<_>>()},
+                    "message": {"type": "string"},
+                    "steps": {"type": "array", "items": {"$ref": "#/components/schemas/TestStep"}},
+                    "tested_at": time,
+                    "duration_ms": {"type": "integer", "minimum": 0},
+                },
+                "required": ["status", "category", "message", "steps", "tested_at", "duration_ms"],
+                "additionalProperties": false,
+            },
+            "BulkTestReport": {
+                "type": "object",
+                "properties": {"items": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "name": {"type": "string"},
+                        "type": {"enum": type_keys(catalog)},
+                        "provider": {"enum": provider_keys(catalog)},
+                        "report": {"$ref": "#/components/schemas/TestReport"},
+                    },
+                    "required": ["id", "name", "type", "provider", "report"],
+                    "additionalProperties": false,
+                }}},
+                "required": ["items"],
+                "additionalProperties": false,
+            },
+            "ActionRequest": {
+                "type": "object",
+                "properties": {"params": {"type": "object"}},
+                "additionalProperties": false,
+            },
+            "ActionResult": {
+                "type": "object",
+                "description": "`message`; `token` and `account` for generate_token (the token is shown only here); \
+                    `voices` for load_voices.",
+                "properties": {
+                    "message": {"type": "string"},
+                    "token": {"type": "string"},
+                    "account": {"$ref": "#/components/schemas/Account"},
+                    "voices": {"type": "array", "items": {"type": "object"}},
+                },
+                "required": ["message"],
+            },
+            "ActionFailure": {
+                "type": "object",
+                "properties": {
+                    "status": {"const": "failed"},
+                    "category": {"enum": CATEGORIES},
+                    "message": {"type": "string"},
+                    "steps": {"type": "array", "items": {"$ref": "#/components/schemas/TestStep"}},
+                },
+                "required": ["status", "category", "message", "steps"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    merge(
+        &mut schemas,
+        json!({
+            "AuditEntry": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "tenant_id": {"type": "string"},
+                    "account_id": {"type": ["string", "null"], "format": "uuid"},
+                    "actor": {"type": "string"},
+                    "action": {"type": "string"},
+                    "changes": {"description": "What changed; secrets only as `set`, `replaced` or `cleared`."},
+                    "at": time,
+                },
+                "required": ["id", "tenant_id", "account_id", "actor", "action", "changes", "at"],
+                "additionalProperties": false,
+            },
+            "AuditPage": {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+                    "next_before": {"type": ["integer", "null"], "description": "Pass as `before` for the next page."},
+                },
+                "required": ["items", "next_before"],
+                "additionalProperties": false,
+            },
+            "Token": {
+                "type": "object",
+                "properties": token_properties,
+                "required": token_required,
+                "additionalProperties": false,
+            },
+            "TokenList": items("#/components/schemas/Token"),
+            "TokenCreated": {
+                "type": "object",
+                "properties": created_properties,
+                "required": created_required,
+                "additionalProperties": false,
+            },
+            "TokenCreate": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+                    "role": {"enum": ROLES},
+                    "tenant": {"type": "string", "description": "Required for every role but sp_admin, which must not have one."},
+                },
+                "required": ["name", "role"],
+                "additionalProperties": false,
+            },
+            "WhoAmI": {
+                "type": "object",
+                "properties": {
+                    "token_id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string"},
+                    "role": {"enum": ROLES},
+                    "tenant": {"type": ["string", "null"]},
+                },
+                "required": ["token_id", "name", "role", "tenant"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    merge(
+        &mut schemas,
+        json!({
+            "IntakeReport": {
+                "type": "object",
+                "properties": {
+                    "accepted": {"type": "integer", "minimum": 0},
+                    "stale": {"type": "integer", "minimum": 0},
+                    "rejected": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "line": {"type": "integer", "minimum": 1},
+                            "index": {"type": "integer", "minimum": 0},
+                            "reason": {"type": "string"},
+                        },
+                        "required": ["reason"],
+                        "additionalProperties": false,
+                    }},
+                },
+                "required": ["accepted", "stale", "rejected"],
+                "additionalProperties": false,
+            },
+            "FeedList": {
+                "type": "object",
+                "properties": {"items": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "account_id": {"type": "string"},
+                        "tenant": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "status": {"enum": ["starting", "running", "retrying", "invalid_config"]},
+                        "connected": {"type": "boolean"},
+                        "last_success": nullable_time,
+                        "last_error": {"type": ["string", "null"]},
+                        "last_error_at": nullable_time,
+                        "sent": {"type": "integer", "minimum": 0},
+                        "failed": {"type": "integer", "minimum": 0},
+                        "bytes_sent": {"type": "integer", "minimum": 0},
+                        "connects": {"type": "integer", "minimum": 0},
+                        "restarts": {"type": "integer", "minimum": 0},
+                        "pending_bytes": {"type": "integer", "minimum": 0},
+                        "max_pending_bytes": {"type": "integer", "minimum": 0},
+                    },
+                    "required": ["account_id", "tenant", "kind", "status", "connected", "sent", "failed"],
+                }}},
+                "required": ["items"],
+                "additionalProperties": false,
+            },
+            "Live": {
+                "type": "object",
+                "properties": {
+                    "version": {"type": "integer", "minimum": 0},
+                    "agents": {"type": "integer", "minimum": 0},
+                    "services": {"type": "integer", "minimum": 0},
+                },
+                "required": ["version", "agents", "services"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    merge(
+        &mut schemas,
+        json!({
+            "IntegrationTypes": {
+                "type": "object",
+                "description": "The catalog; each provider carries its properties' `json_schema`.",
+                "properties": {"items": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"enum": type_keys(catalog)},
+                        "label": {"type": "string"},
+                        "gated": {"type": "boolean"},
+                        "providers": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"key": {"enum": provider_keys(catalog)}, "label": {"type": "string"}, "json_schema": {"type": "object"}},
+                            "required": ["key", "label", "json_schema"],
+                        }},
+                    },
+                    "required": ["key", "label", "gated", "providers"],
+                }}},
+                "required": ["items"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    merge(
+        &mut schemas,
+        json!({
+            "KeyStatus": {
+                "type": "object",
+                "properties": {
+                    "active": {"type": "integer", "minimum": 0},
+                    "keys": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer", "minimum": 0},
+                            "active": {"type": "boolean"},
+                            "in_ring": {"type": "boolean"},
+                            "values": {"type": "integer", "minimum": 0},
+                        },
+                        "required": ["id", "active", "in_ring", "values"],
+                        "additionalProperties": false,
+                    }},
+                },
+                "required": ["active", "keys"],
+                "additionalProperties": false,
+            },
+            "ResealReport": {
+                "type": "object",
+                "properties": {
+                    "active": {"type": "integer", "minimum": 0},
+                    "resealed": {"type": "integer", "minimum": 0},
+                    "skipped": {"type": "integer", "minimum": 0},
+                    "failed": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "tenant": {"type": "string"},
+                            "account": {"type": "string", "format": "uuid"},
+                            "field": {"type": "string"},
+                            "key_id": {"type": "integer", "minimum": 0},
+                            "error": {"type": "string"},
+                        },
+                        "required": ["tenant", "account", "field", "key_id", "error"],
+                        "additionalProperties": false,
+                    }},
+                    "remaining": {"type": "integer", "minimum": 0},
+                    "next": {"type": ["string", "null"]},
+                },
+                "required": ["active", "resealed", "skipped", "failed", "remaining", "next"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    schemas
+}
+
+fn merge(into: &mut Map<String, Value>, more: Value) {
+    if let Value::Object(more) = more {
+        into.extend(more);
+    }
+}
+
+fn items(schema: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"$ref": schema}}},
+        "required": ["items"],
+        "additionalProperties": false,
+    })
+}
+
+/// A response with a JSON body of a component schema.
+fn body(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},
+    })
+}
+
+/// The same, with the resource's `ETag`.
+fn tagged(description: &str, schema: &str) -> Value {
+    let mut response = body(description, schema);
+    response["headers"] = json!({"ETag": {"$ref": "#/components/headers/ETag"}});
+    response
+}
+
+fn no_content(description: &str) -> Value {
+    json!({"description": description})
+}
+
+fn request(schema: &str) -> Value {
+    json!({
+        "required": true,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},
+    })
+}
+
+fn param(name: &str) -> Value {
+    json!({"$ref": format!("#/components/parameters/{name}")})
+}
+
+/// An operation: its id, summary, parameters, body, the success responses and the statuses
+/// of its problem responses (401 is added to every operation).
+fn operation(
+    id: &str,
+    summary: &str,
+    parameters: &[&str],
+    request_body: Option<Value>,
+    success: Value,
+    problems: &[&str],
+) -> Value {
+    let mut responses = success.as_object().cloned().unwrap_or_default();
+    for status in std::iter::once(&"401").chain(problems) {
+        responses.insert((*status).to_owned(), json!({"$ref": format!("#/components/responses/Problem{status}")}));
+    }
+    let mut op = json!({
+        "operationId": id,
+        "summary": summary,
+        "parameters": parameters.iter().map(|p| param(p)).collect::<Vec<_>>(),
+        "responses": responses,
+    });
+    if let Some(request_body) = request_body {
+        op["requestBody"] = request_body;
+    }
+    op
+}
+
+/// Links from a created resource to the operations on it, by its `id`.
+fn links(targets: &[(&str, &str)], tenant_from_request: bool) -> Value {
+    let links: Map<String, Value> = targets
+        .iter()
+        .map(|(name, operation)| {
+            let mut parameters = json!({});
+            if tenant_from_request {
+                parameters["tenant"] = json!("$request.path.tenant");
+                parameters["id"] = json!("$response.body#/id");
+            } else {
+                parameters["tenant"] = json!("$response.body#/id");
+            }
+            ((*name).to_owned(), json!({"operationId": operation, "parameters": parameters}))
+        })
+        .collect();
+    Value::Object(links)
+}
+
+fn paths() -> Value {
+    let w = &["tenant"][..];
+    let wi = &["tenant", "id"][..];
+    let mut create_tenant = json!({
+        "201": tagged("The tenant.", "Tenant"),
+    });
+    create_tenant["201"]["links"] = links(
+        &[
+            ("GetTenant", "getTenant"),
+            ("UpdateTenant", "updateTenant"),
+            ("ListAccounts", "listAccounts"),
+            ("CreateAccount", "createAccount"),
+            ("TenantAudit", "tenantAudit"),
+        ],
+        false,
+    );
+    let mut create_account = json!({
+        "201": tagged("The account (secrets only as set or not).", "Account"),
+    });
+    create_account["201"]["headers"]["Location"] =
+        json!({"description": "The account's URL.", "schema": {"type": "string"}});
+    create_account["201"]["links"] = links(
+        &[
+            ("GetAccount", "getAccount"),
+            ("UpdateAccount", "updateAccount"),
+            ("DeleteAccount", "deleteAccount"),
+            ("TestAccount", "testAccount"),
+            ("AccountAudit", "accountAudit"),
+        ],
+        true,
+    );
+    let mut create_token = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
+    create_token["201"]["links"] =
+        json!({"RevokeToken": {"operationId": "revokeToken", "parameters": {"id": "$response.body#/id"}}});
+    json!({
+        "/openapi.json": {"get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+        "/integration-types": {"get": operation(
+            "listIntegrationTypes", "The catalog of integration types and providers", &[], None,
+            json!({"200": body("Every type with its providers.", "IntegrationTypes")}), &[],
+        )},
+        "/tenants": {
+            "get": operation("listTenants", "The tenants the token may see", &[], None,
+                json!({"200": body("The tenants.", "TenantList")}), &[]),
+            "post": operation("createTenant", "Create a tenant (sp_admin)", &[], Some(request("TenantCreate")),
+                create_tenant, &["400", "403", "409", "422"]),
+        },
+        "/tenants/{tenant}": {
+            "get": operation("getTenant", "A tenant", w, None,
+                json!({"200": tagged("The tenant.", "Tenant")}), &["403", "404"]),
+            "put": operation("updateTenant", "Rename a tenant or change its gated types (sp_admin)",
+                &["tenant", "If-Match"], Some(request("TenantUpdate")),
+                json!({"200": tagged("The tenant.", "Tenant")}), &["400", "403", "404", "409", "412", "422"]),
+            "delete": operation("deleteTenant", "Delete a tenant, its accounts and tokens (sp_admin)", w, None,
+                json!({"204": no_content("Deleted.")}), &["403", "404"]),
+        },
+        "/tenants/{tenant}/integration-accounts": {
+            "get": operation("listAccounts", "The tenant's accounts", &["tenant", "type"], None,
+                json!({"200": body("The accounts.", "AccountList")}), &["403", "404", "422"]),
+            "post": operation("createAccount", "Create an account", w, Some(request("AccountCreate")),
+                create_account, &["400", "403", "404", "409", "422"]),
+        },
+        "/tenants/{tenant}/integration-accounts/{id}": {
+            "get": operation("getAccount", "An account", wi, None,
+                json!({"200": tagged("The account.", "Account")}), &["403", "404"]),
+            "put": operation("updateAccount", "Update an account", &["tenant", "id", "If-Match"],
+                Some(request("AccountUpdate")), json!({"200": tagged("The account.", "Account")}),
+                &["400", "403", "404", "409", "412", "422"]),
+            "delete": operation("deleteAccount", "Delete an account", &["tenant", "id", "If-Match"], None,
+                json!({"204": no_content("Deleted.")}), &["400", "403", "404", "412"]),
+        },
+        "/tenants/{tenant}/integration-accounts/test": {"post": operation(
+            "testUnsavedAccount", "Test an unsaved account body; saves nothing", &["tenant", "timeout_ms"],
+            Some(request("AccountTest")), json!({"200": body("The test report.", "TestReport")}),
+            &["400", "403", "404", "422"],
+        )},
+        "/tenants/{tenant}/integration-accounts/tests": {"post": operation(
+            "testAllAccounts", "Test every enabled account of the tenant", &["tenant", "timeout_ms"], None,
+            json!({"200": body("A report per account.", "BulkTestReport")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/integration-accounts/{id}/test": {"post": operation(
+            "testAccount", "Test a saved account and keep the result", &["tenant", "id", "timeout_ms"], None,
+            json!({"200": body("The test report.", "TestReport")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/integration-accounts/{id}/actions/{action}": {"post": operation(
+            "runAction", "Run an action the catalog declares for the account's provider",
+            &["tenant", "id", "action", "timeout_ms", "If-Match"],
+            Some(json!({"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}})),
+            json!({
+                "200": body("What the action did.", "ActionResult"),
+                "502": body("The vendor refused or failed.", "ActionFailure"),
+            }),
+            &["400", "403", "404", "412", "422"],
+        )},
+        "/tenants/{tenant}/integration-accounts/{id}/audit": {"get": operation(
+            "accountAudit", "The account's audit trail, newest first", &["tenant", "id", "limit", "before"], None,
+            json!({"200": body("A page of entries.", "AuditPage")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/audit": {"get": operation(
+            "tenantAudit", "The tenant's audit trail, newest first", &["tenant", "limit", "before"], None,
+            json!({"200": body("A page of entries.", "AuditPage")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/events": {"post": operation(
+            "ingestEvents", "Agent and service events: NDJSON or a JSON array", w,
+            Some(json!({"required": true, "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            }})),
+            json!({"200": body("Accepted, stale and rejected events.", "IntakeReport")}),
+            &["400", "403", "404", "503"],
+        )},
+        "/tenants/{tenant}/feeds": {"get": operation(
+            "listFeeds", "Health of the tenant's feeds", w, None,
+            json!({"200": body("One entry per feed.", "FeedList")}), &["403", "404"],
+        )},
+        "/tenants/{tenant}/live": {"get": operation(
+            "liveState", "Counts of the tenant's live state", w, None,
+            json!({"200": body("The counts.", "Live")}), &["403", "404"],
+        )},
+        "/tokens": {
+            "get": operation("listTokens", "The tokens the caller may see (never their values)", &[], None,
+                json!({"200": body("The tokens.", "TokenList")}), &["403"]),
+            "post": operation("createToken", "Create a token", &[], Some(request("TokenCreate")),
+                create_token, &["400", "403", "404", "422"]),
+        },
+        "/tokens/{id}": {"delete": operation(
+            "revokeToken", "Revoke a token", &["token_id"], None,
+            json!({"204": no_content("Revoked.")}), &["404"],
+        )},
+        "/whoami": {
+            "get": operation("whoami", "The presented token", &[], None, json!({"200": body("The token.", "WhoAmI")}), &[]),
+            "post": operation("whoamiPost", "The presented token", &[], None, json!({"200": body("The token.", "WhoAmI")}), &[]),
+        },
+        "/keys": {"get": operation(
+            "keyStatus", "Master keys and how many values each seals (sp_admin)", &[], None,
+            json!({"200": body("The keys.", "KeyStatus")}), &["403"],
+        )},
+        "/keys/rotate": {"post": operation(
+            "rotateKeys", "A new active master key (sp_admin)", &[], None,
+            json!({"201": body("The keys.", "KeyStatus")}), &["403"],
+        )},
+        "/keys/reseal": {"post": operation(
+            "resealSecrets", "Seal a batch of values under the active key (sp_admin)", &["batch", "after"], None,
+            json!({"200": body("What this call did; loop while `next` is set.", "ResealReport")}),
+            &["400", "403", "422"],
+        )},
+        "/keys/{id}": {"delete": operation(
+            "retireKey", "Remove a key that is not active and seals nothing (sp_admin)", &["key_id"], None,
+            json!({"204": no_content("Removed.")}), &["403", "404", "409"],
+        )},
+    })
+}
+
+fn parameters(catalog: &Catalog) -> Value {
+    let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}});
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    let mut account_id = path("id", "The account id.");
+    account_id["schema"]["format"] = json!("uuid");
+    let mut token_id = path("id", "The token id.");
+    token_id["schema"]["format"] = json!("uuid");
+    let mut key_id = path("id", "The key id.");
+    key_id["schema"] = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
+    json!({
+        "tenant": path("tenant", "The tenant id."),
+        "id": account_id,
+        "token_id": token_id,
+        "key_id": key_id,
+        "action": path("action", "An action key of the provider, e.g. `generate_token`."),
+        "type": query("type", "Only accounts of this type.", json!({"enum": type_keys(catalog)})),
+        "timeout_ms": query("timeout_ms", "Per-call timeout.", json!({"type": "integer", "minimum": 100, "maximum": 120_000})),
+        "limit": query("limit", "Entries per page.", json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 100})),
+        "before": query("before", "Only entries older than this id (`next_before`).", json!({"type": "integer", "minimum": 1, "maximum": i64::MAX})),
+        "batch": query("batch", "Values per call.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
+        "after": query("after", "The `next` of the previous call.", json!({"type": "string"})),
+        "If-Match": {
+            "name": "If-Match", "in": "header", "required": false,
+            "description": "An ETag this API returned (`\"3\"`) or `*`; a stale one is a 412.",
+            "schema": {"type": "string", "pattern": "^(\\*|(W/)?\"[0-9]{1,18}\")$"},
+        },
+    })
+}
+
+/// The whole document.
+pub fn document(catalog: &Catalog) -> Value {
+    let mut schemas = resource_schemas(catalog);
+    merge(&mut schemas, problem_schemas());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "patchbay",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Integration accounts of contact centers: catalog, tenants, accounts with write-only \
+                secrets, connection tests, audit, tokens, events and feeds. Errors are application/problem+json.",
+        },
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+            "responses": problem_responses(),
+            "parameters": parameters(catalog),
+            "headers": {"ETag": {"description": "The version: `\"<version>\"`.", "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"}}},
+        },
+    })
+}
