@@ -52,13 +52,14 @@ export SCHEMATHESIS_HOOKS=schemathesis_hooks
 export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 started=$SECONDS
 status=0
-"$SCHEMATHESIS" run "$base/openapi.json" \
+# From the run's own directory: schemathesis keeps a cache in the working directory.
+(cd "$work" && "$SCHEMATHESIS" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
   --seed "$seed" --max-examples "$max_examples" --generation-database none \
   --phases examples,coverage,fuzzing,stateful \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance,no_stored_secret_in_response \
   --request-timeout 20 --workers 1 --no-color "$@" \
-  --report junit --report-dir "$work/report" || status=$?
+  --report junit --report-dir "$work/report") || status=$?
 echo "schemathesis: exit $status after $((SECONDS - started)) s; server log and report in $work"
 if [ "$status" != 0 ]; then tail -n 50 "$work/server.log" >&2; fi
 exit "$status"

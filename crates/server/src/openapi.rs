@@ -89,14 +89,36 @@ fn properties_schema(provider: &Provider) -> Value {
 
 const NAME_PATTERN: &str = "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$";
 
+/// The same, with secrets never required: a stored account's secrets fill in the omitted ones.
+fn secrets_optional(mut schema: Value) -> Value {
+    let secrets: Vec<Value> = schema["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, field)| field["writeOnly"] == json!(true))
+        .map(|(key, _)| json!(key))
+        .collect();
+    let keep = |list: &mut Value| {
+        if let Some(list) = list.as_array_mut() {
+            list.retain(|key| !secrets.contains(key));
+        }
+    };
+    keep(&mut schema["required"]);
+    if let Some(conditions) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+        conditions.iter_mut().for_each(|c| keep(&mut c["then"]["required"]));
+    }
+    schema
+}
+
 fn account_name() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN})
 }
 
 /// One branch per type and provider: `type` and `provider` fixed, `properties` that
-/// provider's schema. `provider` may be left out where the type has one provider. With
-/// `extra`, further optional fields (the unsaved test's `id`).
-fn account_bodies(catalog: &Catalog, name_required: bool, extra: &Map<String, Value>) -> Value {
+/// provider's schema. `provider` may be left out where the type has one provider. For the
+/// unsaved test (`saved_fills_in`), the name and secrets are optional and `id` may name the
+/// saved account whose secrets fill in the omitted ones.
+fn account_bodies(catalog: &Catalog, saved_fills_in: bool) -> Value {
     let branches: Vec<Value> = catalog
         .types
         .iter()
@@ -107,13 +129,21 @@ fn account_bodies(catalog: &Catalog, name_required: bool, extra: &Map<String, Va
                 properties.insert("provider".into(), json!({"const": provider.key}));
                 properties.insert("name".into(), account_name());
                 properties.insert("enabled".into(), json!({"type": "boolean", "default": true}));
-                properties.insert("properties".into(), properties_schema(provider));
-                properties.extend(extra.clone());
+                let schema = properties_schema(provider);
+                if saved_fills_in {
+                    properties.insert("properties".into(), secrets_optional(schema));
+                    properties.insert(
+                        "id".into(),
+                        json!({"type": "string", "format": "uuid", "description": "A saved account of the tenant."}),
+                    );
+                } else {
+                    properties.insert("properties".into(), schema);
+                }
                 let mut required = vec!["type"];
                 if ty.providers.len() > 1 {
                     required.push("provider");
                 }
-                if name_required {
+                if !saved_fills_in {
                     required.push("name");
                 }
                 json!({
@@ -259,7 +289,7 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
                 "additionalProperties": false,
             },
             "AccountList": items("#/components/schemas/Account"),
-            "AccountCreate": account_bodies(catalog, true, &Map::new()),
+            "AccountCreate": account_bodies(catalog, false),
             "AccountUpdate": {
                 "type": "object",
                 "description": "Omitted fields keep their values; an omitted secret keeps its value, `null` clears it. \
@@ -282,14 +312,7 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
                 },
                 "additionalProperties": false,
             },
-            "AccountTest": account_bodies(
-                catalog,
-                false,
-                &json!({"id": {"type": "string", "format": "uuid", "description": "A saved account whose secrets fill in the ones left out."}})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
+            "AccountTest": account_bodies(catalog, true),
         }),
     );
     merge(
@@ -600,7 +623,8 @@ fn param(name: &str) -> Value {
 }
 
 /// An operation: its id, summary, parameters, body, the success responses and the statuses
-/// of its problem responses (401 is added to every operation).
+/// of its problem responses (400, for a query string or path that does not parse, and 401
+/// are added to every operation).
 fn operation(
     id: &str,
     summary: &str,
@@ -610,7 +634,7 @@ fn operation(
     problems: &[&str],
 ) -> Value {
     let mut responses = success.as_object().cloned().unwrap_or_default();
-    for status in std::iter::once(&"401").chain(problems) {
+    for status in ["400", "401"].iter().chain(problems) {
         responses.insert((*status).to_owned(), json!({"$ref": format!("#/components/responses/Problem{status}")}));
     }
     let mut op = json!({

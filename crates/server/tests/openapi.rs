@@ -1,0 +1,314 @@
+//! The OpenAPI document at `/api/v1/openapi.json` against what the server really does:
+//! every route of the router is documented (and nothing else), every documented operation
+//! is called here and each real response is validated (status, content type, body) against
+//! the documented JSON Schema, and the request bodies sent are valid by the document too.
+
+use std::collections::BTreeSet;
+
+use boon::{Compiler, Draft, Schemas};
+use patchbay_testkit::{Reply, TestDatabase, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const DOC_URL: &str = "http://patchbay.invalid/openapi.json";
+const SECRET: &str = "page-secret-7f3a";
+
+/// Validates replies and requests against the document and remembers what was exercised.
+struct Spec {
+    doc: Value,
+    compiler: Compiler,
+    schemas: Schemas,
+    exercised: BTreeSet<(String, String)>,
+    bodies: Vec<String>,
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+impl Spec {
+    fn new(doc: Value) -> Spec {
+        let mut compiler = Compiler::new();
+        compiler.set_default_draft(Draft::V2020_12);
+        compiler.enable_format_assertions();
+        compiler.add_resource(DOC_URL, doc.clone()).expect("the document loads as a JSON Schema resource");
+        Spec { doc, compiler, schemas: Schemas::new(), exercised: BTreeSet::new(), bodies: Vec::new() }
+    }
+
+    fn validate(&mut self, pointer: &str, value: &Value, what: &str) {
+        let index = self
+            .compiler
+            .compile(&format!("{DOC_URL}#{pointer}"), &mut self.schemas)
+            .unwrap_or_else(|e| panic!("{what}: the schema at {pointer} does not compile: {e:#}"));
+        if let Err(e) = self.schemas.validate(value, index) {
+            panic!("{what}: {value:#} breaks the schema at {pointer}:\n{e:#}");
+        }
+    }
+
+    fn operation_pointer(&self, method: &str, template: &str) -> String {
+        let pointer = format!("/paths/{}/{}", escape(template), method.to_lowercase());
+        assert!(self.doc.pointer(&pointer).is_some(), "{method} {template} is not documented");
+        pointer
+    }
+
+    /// Checks a request body against the operation's documented request schema.
+    fn request(&mut self, method: &str, template: &str, body: &Value) {
+        let pointer =
+            format!("{}/requestBody/content/application~1json/schema", self.operation_pointer(method, template));
+        self.validate(&pointer, body, &format!("request of {method} {template}"));
+    }
+
+    /// Checks a reply against the operation's documented response for its status.
+    fn reply(&mut self, method: &str, template: &str, reply: &Reply) {
+        let what = format!("{method} {template} -> {}", reply.status);
+        let operation = self.operation_pointer(method, template);
+        let mut pointer = format!("{operation}/responses/{}", reply.status);
+        let response = self.doc.pointer(&pointer).unwrap_or_else(|| panic!("{what}: status not documented: {reply:?}"));
+        if let Some(target) = response.get("$ref").and_then(Value::as_str) {
+            pointer = target.trim_start_matches('#').to_owned();
+        }
+        let response = self.doc.pointer(&pointer).expect("a documented response").clone();
+        match response.get("content").and_then(Value::as_object) {
+            None => assert!(reply.text.is_empty(), "{what}: a body where none is documented: {}", reply.text),
+            Some(content) => {
+                let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let media = content_type.split(';').next().unwrap_or("").trim();
+                assert!(content.contains_key(media), "{what}: content type `{content_type}` is not documented");
+                let schema = format!("{pointer}/content/{}/schema", escape(media));
+                self.validate(&schema, &reply.body, &what);
+            }
+        }
+        if let Some(headers) = response.get("headers").and_then(Value::as_object) {
+            for name in headers.keys() {
+                assert!(reply.headers.contains_key(name.as_str()), "{what}: documented header {name} is missing");
+            }
+        }
+        self.exercised.insert((method.to_lowercase(), template.to_owned()));
+        self.bodies.push(reply.text.clone());
+    }
+
+    fn operations(&self) -> BTreeSet<(String, String)> {
+        let mut all = BTreeSet::new();
+        for (path, item) in self.doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                all.insert((method.clone(), path.clone()));
+            }
+        }
+        all
+    }
+}
+
+/// The routes `api/mod.rs` declares, as `(method, path)`.
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    let file = include_str!("../src/api/mod.rs");
+    let start = file.find("pub fn router()").expect("api::router");
+    let source = &file[start..start + file[start..].find("\n}\n").expect("the end of api::router")];
+    let mut routes = BTreeSet::new();
+    for call in source.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).expect("a route path");
+        let handlers = call.split(".route(").next().unwrap_or(call);
+        for method in ["get", "post", "put", "delete"] {
+            let called = |prefix: &str| handlers.contains(&format!("{prefix}{method}("));
+            if called(" ") || called("(") || called(".") || called("::") {
+                routes.insert((method.to_owned(), path.to_owned()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_answers_as_documented() {
+    let db = TestDatabase::sqlite().await;
+    let s = TestServer::start(&db).await;
+    let fetched = Reply::read(s.request(Method::GET, "/api/v1/openapi.json", None).send().await.unwrap()).await;
+    assert_eq!(fetched.status, 200, "the document needs no token: {fetched:?}");
+    assert_eq!(fetched.body["openapi"], "3.1.0");
+    let mut spec = Spec::new(fetched.body.clone());
+    spec.reply("GET", "/openapi.json", &fetched);
+
+    let mut documented = spec.operations();
+    documented.remove(&("get".into(), "/openapi.json".into()));
+    assert_eq!(routes_in_source(), documented, "the router and the document name different operations");
+
+    // The account bodies come from the catalog: one branch per type and provider.
+    let providers: usize = patchbay_catalog::catalog().types.iter().map(|t| t.providers.len()).sum();
+    assert_eq!(spec.doc["components"]["schemas"]["AccountCreate"]["oneOf"].as_array().unwrap().len(), providers);
+
+    let unauthenticated = Reply::read(s.request(Method::GET, "/api/v1/tenants", None).send().await.unwrap()).await;
+    spec.reply("GET", "/tenants", &unauthenticated);
+    assert_eq!(unauthenticated.status, 401);
+
+    let r = s.call(Method::GET, "/api/v1/integration-types", None).await;
+    spec.reply("GET", "/integration-types", &r);
+
+    // Tenants.
+    let tenant = json!({"id": "acme", "name": "Acme", "enabled_types": ["aws"]});
+    spec.request("POST", "/tenants", &tenant);
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(tenant.clone())).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    spec.reply("POST", "/tenants", &r);
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(tenant)).await;
+    assert_eq!(r.status, 409);
+    spec.reply("POST", "/tenants", &r);
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "Not OK"}))).await;
+    assert_eq!(r.status, 422);
+    spec.reply("POST", "/tenants", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants", None).await;
+    spec.reply("GET", "/tenants", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme", None).await;
+    assert_eq!(r.status, 200);
+    spec.reply("GET", "/tenants/{tenant}", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/nobody", None).await;
+    assert_eq!(r.status, 404);
+    spec.reply("GET", "/tenants/{tenant}", &r);
+    let update = json!({"name": "Acme Support"});
+    spec.request("PUT", "/tenants/{tenant}", &update);
+    let put = |etag: &'static str, path: String, body: Value| {
+        let request = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", etag).json(&body);
+        async move { Reply::read(request.send().await.unwrap()).await }
+    };
+    let r = put("\"1\"", "/api/v1/tenants/acme".into(), update.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}", &r);
+    let r = put("\"1\"", "/api/v1/tenants/acme".into(), json!({"name": "Lost update"})).await;
+    assert_eq!(r.status, 412);
+    spec.reply("PUT", "/tenants/{tenant}", &r);
+
+    // Accounts.
+    let accounts = "/api/v1/tenants/acme/integration-accounts";
+    let facebook = json!({"type": "messenger", "provider": "facebook", "name": "Facebook main",
+        "properties": {"page_username": "acme", "page_id": "1234", "token": SECRET}});
+    let zapier = json!({"type": "zapier", "name": "Zapier", "properties": {"username": "zap", "password": SECRET}});
+    let mut ids = Vec::new();
+    for body in [&facebook, &zapier] {
+        spec.request("POST", "/tenants/{tenant}/integration-accounts", body);
+        let r = s.call(Method::POST, accounts, Some(body.clone())).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        spec.reply("POST", "/tenants/{tenant}/integration-accounts", &r);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let (facebook_id, zapier_id) = (&ids[0], &ids[1]);
+    let r = s.call(Method::POST, accounts, Some(json!({"type": "stt", "provider": "govivace", "name": " x"}))).await;
+    assert_eq!(r.status, 422);
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts", &r);
+    let r = s.call(Method::POST, accounts, Some(json!([1]))).await;
+    assert_eq!(r.status, 400);
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts", &r);
+    let r = s
+        .call(
+            Method::POST,
+            accounts,
+            Some(json!({"type": "zapier", "name": "zapier", "properties": {"username": "z", "password": "p"}})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts", &r);
+    let r = s.call(Method::GET, &format!("{accounts}?type=zapier"), None).await;
+    spec.reply("GET", "/tenants/{tenant}/integration-accounts", &r);
+    let r = s.call(Method::GET, &format!("{accounts}?type=nope"), None).await;
+    assert_eq!(r.status, 422);
+    spec.reply("GET", "/tenants/{tenant}/integration-accounts", &r);
+    let r = s.call(Method::GET, &format!("{accounts}/{facebook_id}"), None).await;
+    spec.reply("GET", "/tenants/{tenant}/integration-accounts/{id}", &r);
+    // Disabled, so the bulk test below makes no outbound call.
+    let disable = json!({"enabled": false});
+    spec.request("PUT", "/tenants/{tenant}/integration-accounts/{id}", &disable);
+    let r = put("\"1\"", format!("{accounts}/{facebook_id}"), disable).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/integration-accounts/{id}", &r);
+    let r = s.call(Method::GET, &format!("{accounts}/not-a-uuid"), None).await;
+    assert_eq!(r.status, 404);
+    spec.reply("GET", "/tenants/{tenant}/integration-accounts/{id}", &r);
+
+    // Tests and actions (Zapier has no outbound test: the report says so).
+    let unsaved = json!({"type": "zapier", "properties": {"username": "zap"}, "id": zapier_id});
+    spec.request("POST", "/tenants/{tenant}/integration-accounts/test", &unsaved);
+    let r = s.call(Method::POST, &format!("{accounts}/test"), Some(unsaved)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("unsupported")), "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/test", &r);
+    let r = s.call(Method::POST, &format!("{accounts}/{zapier_id}/test"), None).await;
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/{id}/test", &r);
+    let r = s.call(Method::POST, &format!("{accounts}/{zapier_id}/test?timeout_ms=1"), None).await;
+    assert_eq!(r.status, 422);
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/{id}/test", &r);
+    let r = s.call(Method::POST, &format!("{accounts}/tests"), None).await;
+    assert_eq!(r.body["items"].as_array().map(Vec::len), Some(1), "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/tests", &r);
+    let action = "/tenants/{tenant}/integration-accounts/{id}/actions/{action}";
+    let r = s.call(Method::POST, &format!("{accounts}/{facebook_id}/actions/generate_token"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("POST", action, &r);
+    let params = json!({"params": {}});
+    spec.request("POST", action, &params);
+    let r = s.call(Method::POST, &format!("{accounts}/{zapier_id}/actions/load_voices"), Some(params)).await;
+    assert_eq!(r.status, 422);
+    spec.reply("POST", action, &r);
+
+    // Audit, events, feeds, live state.
+    let r = s.call(Method::GET, &format!("{accounts}/{facebook_id}/audit?limit=2"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/integration-accounts/{id}/audit", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+    spec.reply("GET", "/tenants/{tenant}/audit", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/audit?limit=0", None).await;
+    assert_eq!(r.status, 422);
+    spec.reply("GET", "/tenants/{tenant}/audit", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/audit?limit=many", None).await;
+    assert_eq!(r.status, 400, "a query string that does not parse is a problem too");
+    spec.reply("GET", "/tenants/{tenant}/audit", &r);
+    let r = s.call(Method::POST, "/api/v1/tenants/acme/events", Some(json!([]))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/events", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/feeds", None).await;
+    spec.reply("GET", "/tenants/{tenant}/feeds", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/live", None).await;
+    spec.reply("GET", "/tenants/{tenant}/live", &r);
+
+    // Tokens.
+    let token = json!({"name": "acme viewer", "role": "tenant_viewer", "tenant": "acme"});
+    spec.request("POST", "/tokens", &token);
+    let r = s.call(Method::POST, "/api/v1/tokens", Some(token)).await;
+    assert_eq!(r.status, 201);
+    spec.reply("POST", "/tokens", &r);
+    let (viewer, viewer_id) = (r.body["token"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned());
+    let r = s.call_as(&viewer, Method::GET, "/api/v1/tokens", None).await;
+    assert_eq!(r.status, 403);
+    spec.reply("GET", "/tokens", &r);
+    let r = s.call_as(&viewer, Method::GET, "/api/v1/whoami", None).await;
+    spec.reply("GET", "/whoami", &r);
+    let r = s.call(Method::POST, "/api/v1/whoami", None).await;
+    spec.reply("POST", "/whoami", &r);
+    let r = s.call(Method::GET, "/api/v1/tokens", None).await;
+    spec.reply("GET", "/tokens", &r);
+    let r = s.call(Method::DELETE, &format!("/api/v1/tokens/{viewer_id}"), None).await;
+    assert_eq!(r.status, 204);
+    spec.reply("DELETE", "/tokens/{id}", &r);
+
+    // Keys.
+    let r = s.call(Method::GET, "/api/v1/keys", None).await;
+    spec.reply("GET", "/keys", &r);
+    let r = s.call(Method::POST, "/api/v1/keys/rotate", None).await;
+    spec.reply("POST", "/keys/rotate", &r);
+    let r = s.call(Method::POST, "/api/v1/keys/reseal?batch=1000", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("POST", "/keys/reseal", &r);
+    let r = s.call(Method::DELETE, "/api/v1/keys/1", None).await;
+    spec.reply("DELETE", "/keys/{id}", &r);
+
+    // Deletes, with a stale ETag first.
+    let request = s.request(Method::DELETE, &format!("{accounts}/{zapier_id}"), Some(&s.admin_token));
+    let r = Reply::read(request.header("if-match", "\"9\"").send().await.unwrap()).await;
+    assert_eq!(r.status, 412);
+    spec.reply("DELETE", "/tenants/{tenant}/integration-accounts/{id}", &r);
+    let r = s.call(Method::DELETE, &format!("{accounts}/{zapier_id}"), None).await;
+    assert_eq!(r.status, 204);
+    spec.reply("DELETE", "/tenants/{tenant}/integration-accounts/{id}", &r);
+    let r = s.call(Method::DELETE, "/api/v1/tenants/acme", None).await;
+    assert_eq!(r.status, 204);
+    spec.reply("DELETE", "/tenants/{tenant}", &r);
+
+    let missed: Vec<_> = spec.operations().difference(&spec.exercised).cloned().collect();
+    assert!(missed.is_empty(), "documented operations this test never called: {missed:?}");
+    assert!(spec.bodies.iter().all(|b| !b.contains(SECRET)), "a stored secret came back in a response");
+}
