@@ -158,3 +158,26 @@ fn simulate_drives_the_event_intake_with_consistent_churn() {
     let again = s.cli(&["simulate", "--tenant", "nowhere", "--events", "10"]);
     assert_eq!(code(&again), 4, "an unknown tenant is not found");
 }
+
+#[test]
+fn tenant_verbs_and_json_logs_with_request_ids() {
+    let s = ServerProcess::start(&["--log-format", "json"]);
+    assert_eq!(code(&s.cli(&["tenants", "create", "acme", "--name", "Acme"])), 0);
+    let updated = s.cli(&["tenants", "update", "acme", "--name", "Acme Support", "--enable", "nice", "--json"]);
+    assert_eq!(code(&updated), 0, "{}", String::from_utf8_lossy(&updated.stderr));
+    let updated = json(&updated);
+    assert_eq!(
+        (updated["name"].as_str(), updated["enabled_types"].clone()),
+        (Some("Acme Support"), serde_json::json!(["nice"]))
+    );
+    let list = s.cli(&["tenants", "list", "--json"]);
+    assert_eq!(json(&list).as_array().unwrap().len(), 1);
+    assert_eq!(code(&s.cli(&["tenants", "update", "acme", "--enable", "zendesk"])), 3, "only gated types are enabled");
+    assert_eq!(code(&s.cli(&["tenants", "delete", "acme"])), 0);
+    assert_eq!(code(&s.cli(&["tenants", "show", "acme"])), 4);
+
+    let log = s.log();
+    let lines: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!lines.is_empty(), "the log is JSON lines: {log}");
+    assert!(lines.iter().any(|l| l.to_string().contains("request_id")), "request lines carry their request id: {log}");
+}
