@@ -17,7 +17,9 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-use crate::{Category, Connector, Context, Failure, HttpReply, TestRun};
+use patchbay_vault::SecretString;
+
+use crate::{AccountConfig, Category, Connector, Context, Failure, HttpReply, TestRun};
 
 pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
     vec![Arc::new(S3)]
@@ -29,7 +31,7 @@ const SUCCESS: &str = "Account credentials appear to be valid.";
 /// AWS's global endpoint, and the default of MinIO and most private S3 servers.
 const FIRST_REGION: &str = "us-east-1";
 /// SHA-256 of an empty payload: GET requests sign it in `x-amz-content-sha256`.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 struct S3;
 
@@ -254,9 +256,25 @@ struct SigV4<'a> {
 
 impl SigV4<'_> {
     /// The headers that sign a bodiless request to `url`: `x-amz-date`,
-    /// `x-amz-content-sha256` and `authorization`. The `host` header is signed as the HTTP
-    /// client sends it (host, and the port when not the scheme's default).
-    fn headers(&self, method: &str, url: &url::Url, region: &str, now: DateTime<Utc>) -> Vec<(&'static str, String)> {
+    /// `x-amz-content-sha256` and `authorization`.
+    fn headers(&self, method: &str, url: &url::Url, region: &str, now: DateTime<Utc>) -> Vec<(String, String)> {
+        self.sign(method, url, region, now, EMPTY_SHA256, &[])
+    }
+
+    /// The headers that sign a request to `url` whose payload has the SHA-256 (hex)
+    /// `payload_sha256`: `x-amz-date`, `x-amz-content-sha256` and `authorization`.
+    /// `extra` headers (lowercase names) are signed too and must be sent as given. The
+    /// `host` header is signed as the HTTP client sends it (host, and the port when not
+    /// the scheme's default).
+    fn sign(
+        &self,
+        method: &str,
+        url: &url::Url,
+        region: &str,
+        now: DateTime<Utc>,
+        payload_sha256: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
         let day = now.format("%Y%m%d").to_string();
         let host = match url.port() {
@@ -267,10 +285,17 @@ impl SigV4<'_> {
             url.query_pairs().map(|(k, v)| (uri_encode(&k), uri_encode(&v))).collect();
         query.sort();
         let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-        let signed_headers = "host;x-amz-content-sha256;x-amz-date";
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".to_owned(), host),
+            ("x-amz-content-sha256".to_owned(), payload_sha256.to_owned()),
+            ("x-amz-date".to_owned(), amz_date.clone()),
+        ];
+        headers.extend(extra.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned())));
+        headers.sort();
+        let canonical_headers: String = headers.iter().map(|(name, value)| format!("{name}:{value}\n")).collect();
+        let signed_headers = headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(";");
         let canonical = format!(
-            "{method}\n{path}\n{query}\nhost:{host}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n\n\
-             {signed_headers}\n{EMPTY_SHA256}",
+            "{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_sha256}",
             path = url.path(),
         );
         let scope = format!("{day}/{region}/s3/aws4_request");
@@ -285,10 +310,102 @@ impl SigV4<'_> {
             self.key
         );
         vec![
-            ("x-amz-date", amz_date),
-            ("x-amz-content-sha256", EMPTY_SHA256.to_owned()),
-            ("authorization", authorization),
+            ("x-amz-date".to_owned(), amz_date),
+            ("x-amz-content-sha256".to_owned(), payload_sha256.to_owned()),
+            ("authorization".to_owned(), authorization),
         ]
+    }
+}
+
+/// A bucket to read and write objects in, with the account's credentials: the addressing
+/// and SigV4 signing of the connection test, for the recording export.
+pub struct S3Target {
+    endpoint: Endpoint,
+    bucket: String,
+    region: String,
+    access_key: String,
+    secret: SecretString,
+}
+
+impl std::fmt::Debug for S3Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Target").field("bucket", &self.bucket).field("region", &self.region).finish_non_exhaustive()
+    }
+}
+
+impl S3Target {
+    /// A bucket on Amazon S3 (`url` absent) or on the S3-compatible server at `url`; `region` defaults to us-east-1. The bucket name and URL are checked
+    /// as the connection test checks them.
+    pub fn new(
+        url: Option<&str>,
+        bucket: &str,
+        region: Option<&str>,
+        access_key: &str,
+        secret: SecretString,
+    ) -> Result<S3Target, Failure> {
+        check_bucket(bucket)?;
+        let endpoint = match url {
+            Some(raw) => Endpoint::Private(private_url(raw)?),
+            None => Endpoint::Aws,
+        };
+        let region = region.unwrap_or(FIRST_REGION);
+        if region.is_empty()
+            || region.len() > 32
+            || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Failure::new(Category::InvalidConfig, "the S3 region may hold only a-z, 0-9 and `-`"));
+        }
+        Ok(S3Target {
+            endpoint,
+            bucket: bucket.to_owned(),
+            region: region.to_owned(),
+            access_key: access_key.to_owned(),
+            secret,
+        })
+    }
+
+    /// The bucket of an `aws` account, as its connection test addresses it.
+    pub fn from_account(account: &AccountConfig) -> Result<S3Target, Failure> {
+        let url = if account.flag("use_private_s3_storage") { Some(account.need_text("url")?) } else { None };
+        S3Target::new(
+            url,
+            account.need_text("s3_bucket")?,
+            None,
+            account.need_text("access_key_id")?,
+            SecretString::from(account.need_secret("secret_key")?),
+        )
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The URL of object `key` (each `/`-separated segment encoded as SigV4 canonicalizes
+    /// it) with the query `query`, encoded the same way.
+    pub fn object_url(&self, key: &str, query: &[(&str, &str)]) -> url::Url {
+        let mut url = self.endpoint.bucket_url(&self.bucket, &self.region);
+        let encoded: Vec<String> = key.split('/').map(uri_encode).collect();
+        let path = format!("{}{}", url.path(), encoded.join("/"));
+        url.set_path(&path);
+        if !query.is_empty() {
+            let query: Vec<String> =
+                query.iter().map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v))).collect();
+            url.set_query(Some(&query.join("&")));
+        }
+        url
+    }
+
+    /// The headers that sign `method` on `url` now, for a payload whose SHA-256 (hex) is
+    /// `payload_sha256`; `extra` headers are signed too and must be sent as given.
+    pub fn sign(
+        &self,
+        method: &str,
+        url: &url::Url,
+        extra: &[(&str, &str)],
+        payload_sha256: &str,
+    ) -> Vec<(String, String)> {
+        let signer = SigV4 { key: &self.access_key, secret: self.secret.expose() };
+        signer.sign(method, url, &self.region, Utc::now(), payload_sha256, extra)
     }
 }
 
@@ -337,6 +454,30 @@ mod tests {
         assert_eq!(url.as_str(), "http://127.0.0.1:9000/my%20base/recordings/?list-type=2&max-keys=1");
         assert!(authorization(url.as_str())
             .ends_with("Signature=3d986f0678bd40097accd0ace40a86a2e3024bc314eccde77a371b8f0647690c"));
+    }
+
+    #[test]
+    fn a_signed_payload_and_extra_headers_match_the_aws_documented_put_object_example() {
+        // "Example: PUT Object" of the SigV4 header-based auth page.
+        let secret = SecretString::from("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let target = S3Target::new(None, "examplebucket", None, "AKIAIOSFODNN7EXAMPLE", secret).unwrap();
+        let url = target.object_url("test$file.text", &[]);
+        assert_eq!(url.as_str(), "https://examplebucket.s3.amazonaws.com/test%24file.text");
+        let payload = hex::encode(Sha256::digest(b"Welcome to Amazon S3."));
+        let extra = [("Date", "Fri, 24 May 2013 00:00:00 GMT"), ("x-amz-storage-class", "REDUCED_REDUNDANCY")];
+        let headers = example_signer().sign("PUT", &url, "us-east-1", at_2013_05_24(), &payload, &extra);
+        assert_eq!(
+            headers[2].1,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+             SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, \
+             Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+        );
+        let query = target.object_url("calls/a b.wav", &[("uploadId", "x+y/z="), ("partNumber", "1")]);
+        assert_eq!(
+            query.as_str(),
+            "https://examplebucket.s3.amazonaws.com/calls/a%20b.wav?uploadId=x%2By%2Fz%3D&partNumber=1"
+        );
+        assert!(format!("{target:?}").find("wJalr").is_none(), "Debug shows no secret");
     }
 
     #[test]

@@ -1,0 +1,576 @@
+//! Uploads of local files to S3 and ranged reads back, through `Egress`, signed with the
+//! account's SigV4 signer.
+//!
+//! - A file of at most `part_size` bytes is one PUT; a larger one is a multipart upload
+//!   (CreateMultipartUpload, UploadPart per `part_size` bytes, CompleteMultipartUpload,
+//!   AbortMultipartUpload when anything fails). Parts go one after another, each read into
+//!   a buffer of at most `part_size` bytes: memory stays bounded whatever the file size.
+//! - Every body is signed (`x-amz-content-sha256` is its SHA-256) and carries `Content-MD5`,
+//!   so S3 refuses a body damaged on the way; the ETag S3 answers is compared with the MD5
+//!   (per part, and `md5(part md5s)-N` for the whole object) when it has that form (SSE-KMS
+//!   objects have other ETags).
+//! - Each request is retried on transport errors, 5xx, 429 and S3's `RequestTimeout`, at
+//!   most `max_attempts` times with doubling waits; other answers fail at once.
+//! - An optional bandwidth cap is a token bucket of one second's bytes, charged per request
+//!   body before it is sent: the average rate stays under the cap, a single body may go
+//!   faster.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use patchbay_connectors::{Egress, S3Target, EMPTY_SHA256};
+use reqwest::Method;
+use sha2::Sha256;
+use tokio::io::AsyncReadExt;
+
+/// Smallest part S3 accepts (but for the last).
+const MIN_PART: usize = 5 * 1024 * 1024;
+/// Largest part this uploader buffers.
+const MAX_PART: usize = 64 * 1024 * 1024;
+/// S3's limit on parts per upload.
+const MAX_PARTS: u64 = 10_000;
+/// Largest answer read whole (XML of S3 replies and errors).
+const MAX_REPLY: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Bytes per part, and the largest file sent as a single PUT (5 to 64 MiB).
+    pub part_size: usize,
+    /// Attempts per request (at least 1).
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub first_backoff: Duration,
+    /// Timeout of one request, body included.
+    pub request_timeout: Duration,
+    /// Average upload rate cap, in bytes per second.
+    pub bandwidth_limit: Option<u64>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            part_size: 8 * 1024 * 1024,
+            max_attempts: 4,
+            first_backoff: Duration::from_millis(200),
+            request_timeout: Duration::from_secs(300),
+            bandwidth_limit: None,
+        }
+    }
+}
+
+/// What kind of failure, for the caller to decide (mark a row failed, retry next run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidConfig,
+    NotFound,
+    InvalidCredentials,
+    Permission,
+    Checksum,
+    Blocked,
+    Transport,
+    Io,
+    UnexpectedResponse,
+}
+
+/// A failed S3 operation. The message names the operation, bucket or key and S3's error
+/// code, never credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct S3Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl S3Error {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> S3Error {
+        S3Error { kind, message: message.into() }
+    }
+}
+
+/// A finished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    pub key: String,
+    pub size: u64,
+    /// 1 for a single PUT.
+    pub parts: u32,
+    /// The ETag S3 answered, without quotes.
+    pub etag: String,
+    /// SHA-256 (hex) of the bytes sent.
+    pub sha256: String,
+}
+
+/// An inclusive byte range; `end: None` reads to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+/// An object (or part of one) being read.
+pub struct ObjectStream {
+    /// 200 for a whole object, 206 for a range.
+    pub status: u16,
+    pub content_length: Option<u64>,
+    /// `bytes START-END/TOTAL` for a range.
+    pub content_range: Option<String>,
+    response: reqwest::Response,
+}
+
+impl ObjectStream {
+    /// The next chunk of the body, `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, S3Error> {
+        self.response.chunk().await.map_err(|e| transport("reading the object", &e))
+    }
+}
+
+/// The bandwidth cap: a bucket of at most one second's bytes that may go into debt; a
+/// debt is waited off before the next body is sent.
+#[derive(Debug)]
+struct Throttle {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Throttle {
+    fn new(rate: u64, now: Instant) -> Throttle {
+        Throttle { rate: rate as f64, tokens: rate as f64, last: now }
+    }
+
+    /// Takes `bytes` tokens at `now`; the wait before sending them.
+    fn reserve(&mut self, bytes: usize, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate) - bytes as f64;
+        self.last = now;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+/// Uploads to and reads from one bucket.
+pub struct S3Client {
+    egress: Egress,
+    target: S3Target,
+    options: UploadOptions,
+    throttle: Option<Mutex<Throttle>>,
+    peak_buffer: AtomicUsize,
+}
+
+/// One signed request: method, key, query, extra signed headers, body.
+struct Call<'a> {
+    op: &'static str,
+    method: Method,
+    key: &'a str,
+    query: &'a [(&'a str, &'a str)],
+    headers: &'a [(&'a str, &'a str)],
+    body: Bytes,
+}
+
+impl S3Client {
+    pub fn new(egress: Egress, target: S3Target, options: UploadOptions) -> Result<S3Client, S3Error> {
+        if !(MIN_PART..=MAX_PART).contains(&options.part_size) {
+            return Err(S3Error::new(ErrorKind::InvalidConfig, "the part size must be 5 to 64 MiB"));
+        }
+        if options.max_attempts == 0 || options.max_attempts > 10 {
+            return Err(S3Error::new(ErrorKind::InvalidConfig, "the attempts per request must be 1 to 10"));
+        }
+        let throttle = match options.bandwidth_limit {
+            Some(0) => return Err(S3Error::new(ErrorKind::InvalidConfig, "the bandwidth limit must be positive")),
+            Some(rate) => Some(Mutex::new(Throttle::new(rate, Instant::now()))),
+            None => None,
+        };
+        Ok(S3Client { egress, target, options, throttle, peak_buffer: AtomicUsize::new(0) })
+    }
+
+    /// The largest body buffer allocated so far, in bytes: never above `part_size`.
+    pub fn peak_buffer_bytes(&self) -> usize {
+        self.peak_buffer.load(Ordering::Relaxed)
+    }
+
+    /// Uploads the file at `path` to `key`, a single PUT or multipart by its size.
+    pub async fn upload_file(&self, path: &Path, key: &str) -> Result<Uploaded, S3Error> {
+        let io = |e: std::io::Error| S3Error::new(ErrorKind::Io, format!("reading {}: {e}", path.display()));
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let size = file.metadata().await.map_err(io)?.len();
+        let part_size = self.options.part_size as u64;
+        if size.div_ceil(part_size) > MAX_PARTS {
+            return Err(S3Error::new(
+                ErrorKind::InvalidConfig,
+                format!("{size} bytes need more than {MAX_PARTS} parts"),
+            ));
+        }
+        let mut whole = Sha256::new();
+        if size <= part_size {
+            let body = self.read_part(&mut file, size).await.map_err(io)?;
+            whole.update(&body);
+            let (etag, md5) = self.put(key, &[], body, "PutObject").await?;
+            check_etag(&etag, &hex::encode(md5), key)?;
+            return Ok(Uploaded { key: key.to_owned(), size, parts: 1, etag, sha256: hex::encode(whole.finalize()) });
+        }
+        let upload_id = self.create_multipart(key).await?;
+        match self.send_parts(&mut file, size, key, &upload_id, &mut whole).await {
+            Ok((parts, sent)) => {
+                let count = parts.len();
+                let digests: Vec<&[u8]> = parts.iter().map(|(_, _, md5)| md5.as_slice()).collect();
+                let expected = format!("{}-{count}", hex::encode(Md5::digest(digests.concat())));
+                let result = self.complete_multipart(key, &upload_id, &parts).await.and_then(|etag| {
+                    check_etag(&etag, &expected, key)?;
+                    Ok(etag)
+                });
+                match result {
+                    Ok(etag) => Ok(Uploaded {
+                        key: key.to_owned(),
+                        size: sent,
+                        parts: count as u32,
+                        etag,
+                        sha256: hex::encode(whole.finalize()),
+                    }),
+                    Err(e) => Err(self.abort_multipart(key, &upload_id, e).await),
+                }
+            }
+            Err(e) => Err(self.abort_multipart(key, &upload_id, e).await),
+        }
+    }
+
+    /// Reads `key`, or the bytes of `range` of it, as a stream.
+    pub async fn get_range(&self, key: &str, range: Option<ByteRange>) -> Result<ObjectStream, S3Error> {
+        let header = range.map(|r| match r.end {
+            Some(end) => format!("bytes={}-{end}", r.start),
+            None => format!("bytes={}-", r.start),
+        });
+        let headers: Vec<(&str, &str)> = header.iter().map(|h| ("range", h.as_str())).collect();
+        let call =
+            Call { op: "GetObject", method: Method::GET, key, query: &[], headers: &headers, body: Bytes::new() };
+        let response = self.send(&call).await?;
+        let header_text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(ObjectStream {
+            status: response.status().as_u16(),
+            content_length: header_text("content-length").and_then(|v| v.parse().ok()),
+            content_range: header_text("content-range"),
+            response,
+        })
+    }
+
+    /// Reads up to `limit` (at most `part_size`) bytes of `file` into a buffer of that size.
+    async fn read_part(&self, file: &mut tokio::fs::File, limit: u64) -> std::io::Result<Bytes> {
+        let limit = limit.min(self.options.part_size as u64) as usize;
+        let mut buffer = Vec::with_capacity(limit);
+        self.peak_buffer.fetch_max(buffer.capacity(), Ordering::Relaxed);
+        while buffer.len() < limit {
+            let read = (&mut *file).take((limit - buffer.len()) as u64).read_buf(&mut buffer).await?;
+            if read == 0 {
+                break;
+            }
+        }
+        Ok(Bytes::from(buffer))
+    }
+
+    /// PUTs `body` (an object or a part); the ETag answered and the body's MD5.
+    async fn put(
+        &self,
+        key: &str,
+        query: &[(&str, &str)],
+        body: Bytes,
+        op: &'static str,
+    ) -> Result<(String, [u8; 16]), S3Error> {
+        let md5: [u8; 16] = Md5::digest(&body).into();
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+        let headers = [("content-md5", content_md5.as_str())];
+        let response = self.send(&Call { op, method: Method::PUT, key, query, headers: &headers, body }).await?;
+        let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Ok((etag.trim_matches('"').to_owned(), md5))
+    }
+
+    async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
+        let call = Call {
+            op: "CreateMultipartUpload",
+            method: Method::POST,
+            key,
+            query: &[("uploads", "")],
+            headers: &[],
+            body: Bytes::new(),
+        };
+        let body = read_reply(self.send(&call).await?, call.op).await?;
+        xml_text(&body, "UploadId")
+            .ok_or_else(|| S3Error::new(ErrorKind::UnexpectedResponse, "CreateMultipartUpload answered no UploadId"))
+    }
+
+    /// Sends the parts; each part's number, ETag and MD5, and the bytes sent.
+    async fn send_parts(
+        &self,
+        file: &mut tokio::fs::File,
+        size: u64,
+        key: &str,
+        upload_id: &str,
+        whole: &mut Sha256,
+    ) -> Result<(Vec<(u32, String, [u8; 16])>, u64), S3Error> {
+        let io = |e: std::io::Error| S3Error::new(ErrorKind::Io, format!("reading the file for `{key}`: {e}"));
+        let mut parts = Vec::new();
+        let mut sent = 0u64;
+        for number in 1..=size.div_ceil(self.options.part_size as u64) as u32 {
+            let body = self.read_part(file, size - sent).await.map_err(io)?;
+            if body.is_empty() {
+                return Err(S3Error::new(ErrorKind::Io, format!("the file for `{key}` shrank while it was uploaded")));
+            }
+            whole.update(&body);
+            sent += body.len() as u64;
+            let number_text = number.to_string();
+            let query = [("partNumber", number_text.as_str()), ("uploadId", upload_id)];
+            let (etag, md5) = self.put(key, &query, body, "UploadPart").await?;
+            check_etag(&etag, &hex::encode(md5), key)?;
+            parts.push((number, etag, md5));
+        }
+        Ok((parts, sent))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String, [u8; 16])],
+    ) -> Result<String, S3Error> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (number, etag, _) in parts {
+            xml.push_str(&format!("<Part><PartNumber>{number}</PartNumber><ETag>\"{etag}\"</ETag></Part>"));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let call = Call {
+            op: "CompleteMultipartUpload",
+            method: Method::POST,
+            key,
+            query: &[("uploadId", upload_id)],
+            headers: &[],
+            body: Bytes::from(xml),
+        };
+        let body = read_reply(self.send(&call).await?, call.op).await?;
+        // S3 may answer 200 and report a failure in the body.
+        if let Some(code) = xml_text(&body, "Code") {
+            return Err(from_code(call.op, 200, &code, key, self.target.bucket()));
+        }
+        let etag = xml_text(&body, "ETag")
+            .ok_or_else(|| S3Error::new(ErrorKind::UnexpectedResponse, "CompleteMultipartUpload answered no ETag"))?;
+        Ok(etag.trim_matches('"').to_owned())
+    }
+
+    /// Aborts the upload so S3 frees its parts; returns `cause` (an abort failure is noted
+    /// in its message).
+    async fn abort_multipart(&self, key: &str, upload_id: &str, cause: S3Error) -> S3Error {
+        let call = Call {
+            op: "AbortMultipartUpload",
+            method: Method::DELETE,
+            key,
+            query: &[("uploadId", upload_id)],
+            headers: &[],
+            body: Bytes::new(),
+        };
+        match self.send(&call).await {
+            Ok(_) => cause,
+            Err(e) => {
+                S3Error::new(cause.kind, format!("{}; aborting the multipart upload failed too: {e}", cause.message))
+            }
+        }
+    }
+
+    /// Sends `call` with retries; the response of the first success (body unread).
+    async fn send(&self, call: &Call<'_>) -> Result<reqwest::Response, S3Error> {
+        let url = self.target.object_url(call.key, call.query);
+        let payload_sha256 =
+            if call.body.is_empty() { EMPTY_SHA256.to_owned() } else { hex::encode(Sha256::digest(&call.body)) };
+        let mut attempt = 1;
+        loop {
+            if let Some(throttle) = &self.throttle {
+                let wait = throttle
+                    .lock()
+                    .expect("the throttle lock is not poisoned")
+                    .reserve(call.body.len(), Instant::now());
+                tokio::time::sleep(wait).await;
+            }
+            let mut request = self
+                .egress
+                .request(call.method.clone(), &url)
+                .map_err(|why| S3Error::new(ErrorKind::Blocked, why))?
+                .timeout(self.options.request_timeout);
+            for (name, value) in call.headers {
+                request = request.header(*name, *value);
+            }
+            for (name, value) in self.target.sign(call.method.as_str(), &url, call.headers, &payload_sha256) {
+                request = request.header(name, value);
+            }
+            let failure = match request.body(call.body.clone()).send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let body = read_reply(response, call.op).await.unwrap_or_default();
+                    let code = xml_text(&body, "Code").unwrap_or_default();
+                    let error = from_code(call.op, status, &code, call.key, self.target.bucket());
+                    (retryable(status, &code), error)
+                }
+                Err(e) => (true, transport(call.op, &e)),
+            };
+            match failure {
+                (true, _) if attempt < self.options.max_attempts => {
+                    tokio::time::sleep(backoff(self.options.first_backoff, attempt)).await;
+                    attempt += 1;
+                }
+                (_, error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// The wait after failed attempt `attempt` (1-based): doubling from `first`.
+fn backoff(first: Duration, attempt: u32) -> Duration {
+    first * 2u32.pow(attempt.saturating_sub(1).min(10))
+}
+
+/// Whether S3's answer is worth another attempt.
+fn retryable(status: u16, code: &str) -> bool {
+    status >= 500 || status == 429 || matches!(code, "RequestTimeout" | "SlowDown" | "InternalError")
+}
+
+/// An ETag of MD5 form (`32 hex` or `32 hex-N`) must be `expected`; other shapes (SSE-KMS)
+/// are not comparable.
+fn check_etag(etag: &str, expected: &str, key: &str) -> Result<(), S3Error> {
+    let digest = etag.split('-').next().unwrap_or(etag);
+    let comparable = digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    if comparable && !etag.eq_ignore_ascii_case(expected) {
+        return Err(S3Error::new(
+            ErrorKind::Checksum,
+            format!("S3 stored `{key}` with ETag {etag}, but what was sent has {expected}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn read_reply(mut response: reqwest::Response, op: &'static str) -> Result<String, S3Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(op, &e))? {
+        body.extend_from_slice(&chunk[..chunk.len().min(MAX_REPLY - body.len())]);
+        if body.len() >= MAX_REPLY {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn transport(op: &str, e: &reqwest::Error) -> S3Error {
+    let mut chain = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let kind = if chain.iter().any(|s| s.contains("refuses")) { ErrorKind::Blocked } else { ErrorKind::Transport };
+    let what = if e.is_timeout() { "timed out".to_owned() } else { chain.join(": ") };
+    S3Error::new(kind, format!("{op} failed: {what}"))
+}
+
+/// An S3 error answer as an `S3Error`
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>).
+fn from_code(op: &str, status: u16, code: &str, key: &str, bucket: &str) -> S3Error {
+    let named = if code.is_empty() { String::new() } else { format!(" ({code})") };
+    let (kind, message) = match (status, code) {
+        (_, "NoSuchBucket") => (ErrorKind::NotFound, format!("the bucket `{bucket}` does not exist{named}")),
+        (_, "NoSuchKey") | (404, "") => (ErrorKind::NotFound, format!("the object `{key}` does not exist{named}")),
+        (_, "NoSuchUpload") => (ErrorKind::NotFound, format!("{op}: the multipart upload is gone{named}")),
+        (_, "SignatureDoesNotMatch" | "InvalidAccessKeyId") => {
+            (ErrorKind::InvalidCredentials, format!("{op}: S3 refused the credentials{named}"))
+        }
+        (_, "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch") => {
+            (ErrorKind::Checksum, format!("{op} on `{key}`: S3 found the body damaged{named}"))
+        }
+        (403, _) => (ErrorKind::Permission, format!("{op} on `{key}` in bucket `{bucket}` is not allowed{named}")),
+        (416, _) => (ErrorKind::InvalidConfig, format!("the range is outside the object `{key}`{named}")),
+        _ => (ErrorKind::UnexpectedResponse, format!("{op} on `{key}`: S3 answered HTTP {status}{named}")),
+    };
+    S3Error::new(kind, message)
+}
+
+/// The text of the first `<tag>` element of a small S3 XML answer, entities decoded.
+fn xml_text(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let len = body[start..].find(&format!("</{tag}>"))?;
+    let text = body[start..start + len]
+        .trim()
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&");
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_throttle_keeps_the_average_rate_under_the_cap() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::new(1000, t0);
+        assert_eq!(throttle.reserve(600, t0), Duration::ZERO, "a second's bytes go at once");
+        assert_eq!(throttle.reserve(2400, t0), Duration::from_secs(2), "then the debt is waited off");
+        assert_eq!(throttle.reserve(500, t0 + Duration::from_secs(2)), Duration::from_millis(500));
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(throttle.reserve(1000, later), Duration::ZERO, "idle time refills at most one second");
+        assert_eq!(throttle.reserve(1, later), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn retries_are_for_transient_answers_with_doubling_waits() {
+        assert!(retryable(503, "SlowDown") && retryable(500, "") && retryable(429, ""));
+        assert!(retryable(400, "RequestTimeout"));
+        assert!(!retryable(403, "SignatureDoesNotMatch") && !retryable(404, "NoSuchBucket"));
+        assert!(!retryable(400, "BadDigest"));
+        let first = Duration::from_millis(200);
+        let waits: Vec<_> = (1..=4).map(|a| backoff(first, a).as_millis()).collect();
+        assert_eq!(waits, [200, 400, 800, 1600]);
+    }
+
+    #[test]
+    fn etags_are_compared_when_they_are_md5s() {
+        let md5 = "9e107d9d372bb6826bd81d3542a419d6";
+        assert!(check_etag(md5, md5, "k").is_ok());
+        let other = "e4d909c290d0fb1ca068ffaddf22cbd0";
+        assert_eq!(check_etag(other, md5, "k").unwrap_err().kind, ErrorKind::Checksum);
+        assert!(check_etag(&format!("{md5}-3"), &format!("{md5}-3"), "k").is_ok());
+        assert_eq!(check_etag(&format!("{md5}-2"), &format!("{md5}-3"), "k").unwrap_err().kind, ErrorKind::Checksum);
+        assert!(check_etag("kms-opaque-etag", md5, "k").is_ok(), "SSE-KMS ETags are not MD5s");
+    }
+
+    #[test]
+    fn s3_error_codes_decide_the_kind_and_xml_entities_are_decoded() {
+        assert_eq!(
+            from_code("PutObject", 404, "NoSuchBucket", "k", "b").message,
+            "the bucket `b` does not exist (NoSuchBucket)"
+        );
+        assert_eq!(from_code("GetObject", 404, "NoSuchKey", "k", "b").kind, ErrorKind::NotFound);
+        assert_eq!(from_code("PutObject", 403, "SignatureDoesNotMatch", "k", "b").kind, ErrorKind::InvalidCredentials);
+        assert_eq!(from_code("PutObject", 403, "AccessDenied", "k", "b").kind, ErrorKind::Permission);
+        assert_eq!(from_code("UploadPart", 400, "BadDigest", "k", "b").kind, ErrorKind::Checksum);
+        let body = "<R><ETag>&quot;abc-2&quot;</ETag><UploadId>a&amp;b</UploadId></R>";
+        assert_eq!(xml_text(body, "ETag").as_deref(), Some("\"abc-2\""));
+        assert_eq!(xml_text(body, "UploadId").as_deref(), Some("a&b"));
+        assert_eq!(xml_text(body, "Code"), None);
+    }
+
+    #[test]
+    fn part_sizes_outside_s3_limits_are_refused() {
+        let target = S3Target::new(Some("http://127.0.0.1:9"), "b", None, "k", "s".into()).unwrap();
+        let egress = Egress::new(patchbay_connectors::EgressPolicy::default()).unwrap();
+        let options = UploadOptions { part_size: 1024 * 1024, ..UploadOptions::default() };
+        let err = S3Client::new(egress, target, options).err().unwrap();
+        assert_eq!(err.kind, ErrorKind::InvalidConfig);
+    }
+}
