@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use patchbay_connectors::{Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport, VendorUrls};
@@ -63,66 +60,24 @@ print(json.dumps({
 }))
 "#;
 
-/// A moto server on a loopback port, set up by `SETUP`; killed on drop.
+/// A moto server on a loopback port, set up by `SETUP`; stopped on drop.
 struct S3Peer {
-    child: Child,
+    /// Keeps the server running for the test.
+    _moto: patchbay_testkit::moto::Moto,
     endpoint: String,
     setup: Value,
 }
 
 impl S3Peer {
     fn start() -> S3Peer {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]' boto3")
-            });
-        let mut peer = S3Peer { child, endpoint: format!("http://127.0.0.1:{port}"), setup: Value::Null };
-        peer.wait_until_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-        let out = Command::new("python3")
-            .args(["-c", SETUP, &peer.endpoint, BUCKET])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run python3 ({e})"));
-        assert!(
-            out.status.success(),
-            "setting up moto with boto3 failed (pip install boto3): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        peer.setup = serde_json::from_slice(&out.stdout).expect("the setup prints JSON");
-        peer
-    }
-
-    fn wait_until_listening(&mut self, addr: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-                Ok(_) => return,
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                    if let Some(status) = self.child.try_wait().unwrap() {
-                        panic!("moto_server exited before listening: {status}");
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("moto_server did not listen on {addr} within 20 s: {e}"),
-            }
-        }
+        let moto = patchbay_testkit::moto::Moto::start(6);
+        let endpoint = moto.endpoint.clone();
+        let setup = patchbay_testkit::moto::python(SETUP, &[&endpoint, BUCKET]);
+        S3Peer { _moto: moto, endpoint, setup }
     }
 
     fn text(&self, key: &str) -> &str {
         self.setup[key].as_str().unwrap_or_else(|| panic!("setup has no `{key}`: {}", self.setup))
-    }
-}
-
-impl Drop for S3Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

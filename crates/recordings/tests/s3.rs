@@ -2,14 +2,13 @@
 //! started per test on a loopback port with credential checks on (as in the connectors'
 //! S3 tests). boto3, an independent client, creates the bucket and reads the objects back.
 
-use std::io::{ErrorKind as IoKind, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use md5::{Digest as _, Md5};
 use patchbay_connectors::{Egress, EgressPolicy, S3Target};
 use patchbay_recordings::{ByteRange, ErrorKind, S3Client, UploadOptions};
+use patchbay_testkit::moto::python;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -50,8 +49,10 @@ out["open_uploads"] = len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads"
 print(json.dumps(out))
 "#;
 
+/// moto set up by `SETUP`: a user allowed `s3:*` and the bucket.
 struct Moto {
-    child: Child,
+    /// Keeps the server running for the test.
+    _server: patchbay_testkit::moto::Moto,
     endpoint: String,
     key: String,
     secret: String,
@@ -59,40 +60,11 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "5")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]' boto3")
-            });
-        let mut moto =
-            Moto { child, endpoint: format!("http://127.0.0.1:{port}"), key: String::new(), secret: String::new() };
-        moto.wait_until_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-        let setup = python(SETUP, &[&moto.endpoint, BUCKET]);
-        moto.key = setup["key"].as_str().unwrap().to_owned();
-        moto.secret = setup["secret"].as_str().unwrap().to_owned();
-        moto
-    }
-
-    fn wait_until_listening(&mut self, addr: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-                Ok(_) => return,
-                Err(e) if e.kind() == IoKind::ConnectionRefused && Instant::now() < deadline => {
-                    if let Some(status) = self.child.try_wait().unwrap() {
-                        panic!("moto_server exited before listening: {status}");
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("moto_server did not listen on {addr} within 20 s: {e}"),
-            }
-        }
+        let server = patchbay_testkit::moto::Moto::start(5);
+        let endpoint = server.endpoint.clone();
+        let setup = python(SETUP, &[&endpoint, BUCKET]);
+        let text = |k: &str| setup[k].as_str().unwrap().to_owned();
+        Moto { key: text("key"), secret: text("secret"), endpoint, _server: server }
     }
 
     fn client(&self, bucket: &str, secret: &str, options: UploadOptions) -> S3Client {
@@ -106,19 +78,6 @@ impl Moto {
         args.extend_from_slice(keys);
         python(READ_BACK, &args)
     }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python(script: &str, args: &[&str]) -> Value {
-    let out = Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
-    assert!(out.status.success(), "boto3 failed (pip install boto3): {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
 }
 
 /// `len` pseudo-random bytes (xorshift), written to a temporary file.

@@ -1,6 +1,6 @@
 //! Shared test helpers: fresh databases on every backend under test (SQLite always,
 //! PostgreSQL when `PATCHBAY_TEST_DATABASE_URL` names a server) and an in-process patchbay
-//! server on a loopback port. Used only by tests.
+//! server on a loopback port, and moto's S3 server for S3 tests. Used only by tests.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -97,6 +97,7 @@ pub async fn databases() -> Vec<TestDatabase> {
     dbs
 }
 
+pub mod moto;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
