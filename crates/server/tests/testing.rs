@@ -139,7 +139,7 @@ async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeo
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = receiver.local_addr().unwrap();
     tokio::spawn(async move { while receiver.accept().await.is_ok() {} });
-    let hung = wfm_hung().await;
+    let hung = patchbay_testkit::peers::hung().await;
     for (name, host, port, enabled) in [("up", "127.0.0.1", up.port(), true), ("off", "127.0.0.1", up.port(), false)] {
         let body = json!({"type": "statistics_receiver", "name": name, "enabled": enabled, "properties": {"host_name": host, "port": port}});
         assert_eq!(s.call(Method::POST, ACCOUNTS, Some(body)).await.status, 201);
@@ -154,19 +154,6 @@ async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeo
     let bad = s.call(Method::POST, &format!("{ACCOUNTS}/tests?timeout_ms=5"), None).await;
     assert_eq!(bad.field_errors(), [("timeout_ms".to_owned(), "range".to_owned())]);
     s.stop().await;
-}
-
-/// An HTTP peer that accepts and never answers.
-async fn wfm_hung() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
 }
 
 #[tokio::test]

@@ -98,6 +98,7 @@ pub async fn databases() -> Vec<TestDatabase> {
 }
 
 pub mod moto;
+pub mod peers;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]

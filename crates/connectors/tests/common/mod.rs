@@ -84,26 +84,7 @@ pub async fn https(router: axum::Router, ca: &TestCa) -> SocketAddr {
     addr
 }
 
-/// A listener that accepts connections and never answers (a hung peer).
-pub async fn hung() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
-}
-
-/// A loopback port where nothing listens.
-pub async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
-}
+pub use patchbay_testkit::peers::{closed_port, hung};
 
 /// An account with these properties and secrets.
 pub fn account(type_key: &str, provider: &str, properties: Value, secrets: &[(&str, &str)]) -> AccountConfig {
