@@ -1,7 +1,8 @@
 //! Local peers for connector tests, all on loopback: HTTP and HTTPS servers that follow a
 //! vendor's documented contract (an axum router per test), a test CA the egress trusts,
 //! a listener that accepts and never answers, and a port where nothing listens.
-#![allow(dead_code)]
+//! Each test binary (and the bulk bench) uses a different part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
