@@ -125,7 +125,8 @@ async fn blocked_targets_are_refused_without_a_connection() {
     strict.stop().await;
 
     // Loopback allowed does not open the metadata address.
-    let open = TestServer::start(&TestDatabase::sqlite().await).await;
+    let open_db = TestDatabase::sqlite().await;
+    let open = TestServer::start(&open_db).await;
     open.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
     let body = json!({"type": "statistics_receiver", "name": "Stats", "properties": {"host_name": "169.254.169.254", "port": 80}});
     assert_eq!(open.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await.body["category"], "blocked");
