@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 pub use egress::{Egress, EgressError, EgressPolicy, HttpReply};
 pub use report::{Category, Failure, Outcome, Step, StepStatus, TestReport, TestRun};
 pub use s3::{S3Target, EMPTY_SHA256};
+pub use vendors::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
 
 /// The values of one account as a connector sees them: non-secret properties (defaults
 /// applied) and the secrets in clear.

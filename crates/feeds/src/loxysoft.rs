@@ -140,6 +140,14 @@ mod tests {
     use crate::state::LiveState;
 
     #[test]
+    fn an_empty_state_encodes_to_the_connection_tests_body() {
+        let mut out = Vec::new();
+        let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
+        encode_update(&empty, &HashMap::new(), &mut out);
+        assert_eq!(out, patchbay_connectors::LOXYSOFT_EMPTY_UPDATE);
+    }
+
+    #[test]
     fn services_are_named_by_their_loxysoft_codes() {
         let state = LiveState::default();
         let at = Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap();

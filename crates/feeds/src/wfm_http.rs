@@ -1,8 +1,8 @@
 //! The WFM feed over HTTP POST: at every interval the tenant's whole state as
 //! `{"agents": [...], "services": [...]}` with `Authorization: Bearer <token>` when the
 //! account has a token. Errors are counted and logged, and the next request goes out after
-//! the interval, as the spec says. Owns the encoder, which the connection test also uses
-//! (`empty_update`: both lists empty).
+//! the interval, as the spec says. Given an empty state, the encoder writes exactly the
+//! body the connection test posts (`patchbay_connectors::WFM_EMPTY_UPDATE`).
 
 use std::sync::Arc;
 
@@ -41,14 +41,6 @@ impl WfmEncoder {
 /// The body of one update, encoded from scratch.
 pub fn encode_update(snapshot: &Snapshot, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
     WfmEncoder::new(reason_codes.clone()).encode(snapshot, out);
-}
-
-/// The body the connection test posts: `{"agents":[],"services":[]}`.
-pub fn empty_update() -> Vec<u8> {
-    let mut out = Vec::new();
-    let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
-    encode_update(&empty, &ReasonCodes::new(), &mut out);
-    out
 }
 
 pub(crate) async fn run(ctx: FeedContext, config: WfmHttpConfig) {
@@ -138,8 +130,11 @@ mod tests {
     use crate::state::LiveState;
 
     #[test]
-    fn the_connection_test_body_has_both_lists_empty() {
-        assert_eq!(empty_update(), br#"{"agents":[],"services":[]}"#);
+    fn an_empty_state_encodes_to_the_connection_tests_body() {
+        let mut out = Vec::new();
+        let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
+        encode_update(&empty, &ReasonCodes::new(), &mut out);
+        assert_eq!(out, patchbay_connectors::WFM_EMPTY_UPDATE);
     }
 
     #[test]

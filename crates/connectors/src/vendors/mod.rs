@@ -6,6 +6,8 @@ mod messaging;
 
 use std::sync::Arc;
 
+pub use business::feed::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
+
 use crate::Connector;
 
 pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
