@@ -5,10 +5,13 @@
 
 mod cache;
 mod model;
+#[macro_use]
 mod sql;
+mod recordings;
 
 pub use cache::CachedStore;
 pub use model::*;
+pub use recordings::*;
 pub use sql::SqlStore;
 
 use std::sync::Arc;
@@ -41,7 +44,7 @@ pub enum StoreError {
 pub enum Conflict {
     /// A tenant with this id already exists.
     TenantExists,
-    /// Another account of the tenant has this name (compared case-insensitively).
+    /// Another account (or export job) of the tenant has this name (compared case-insensitively).
     NameTaken,
     /// The tenant already has the one account allowed for this singleton group
     /// (e.g. `wfm` covering the `wfm` and `loxysoft` types, `sso:admin`).
@@ -50,6 +53,10 @@ pub enum Conflict {
     DefaultTaken,
     /// A token with this id or hash already exists.
     TokenExists,
+    /// The tenant already has a recording with this id.
+    RecordingExists,
+    /// The export job has a run in progress.
+    RunActive,
 }
 
 impl std::fmt::Display for Conflict {
@@ -60,6 +67,8 @@ impl std::fmt::Display for Conflict {
             Conflict::SingletonTaken => "singleton taken",
             Conflict::DefaultTaken => "default taken",
             Conflict::TokenExists => "token exists",
+            Conflict::RecordingExists => "recording exists",
+            Conflict::RunActive => "run active",
         })
     }
 }

@@ -38,11 +38,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cloning is cheap and shares the connection pools.
 #[derive(Clone)]
 pub struct SqlStore {
-    pools: Pools,
+    pub(crate) pools: Pools,
 }
 
 #[derive(Clone)]
-enum Pools {
+pub(crate) enum Pools {
     /// SQLite runs one write transaction at a time. A write pool of exactly one connection
     /// queues this process's writers (async, in order), so they never sleep in SQLite's
     /// retry loop nor run into its busy timeout, which is left to guard against other
@@ -217,21 +217,21 @@ async fn connect_sqlite(url: &str) -> Result<Pools> {
 
 /// Now, truncated to microseconds: PostgreSQL keeps no more, so a value written and read
 /// back compares equal on both backends.
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Utc::now().trunc_subsecs(6)
 }
 
 /// JSON text of a value the store writes. The values passed here (JSON values, string
 /// lists) serialize infallibly: every map key is a string.
-fn json_text(value: &impl Serialize) -> String {
+pub(crate) fn json_text(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("JSON values and string lists always serialize")
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn parse_uuid(column: &str, text: &str) -> Result<Uuid> {
+pub(crate) fn parse_uuid(column: &str, text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
@@ -247,13 +247,20 @@ const UNIQUE_RULES: &[(&str, &str, Conflict)] = &[
     ("accounts_default_key", "accounts.tenant_id, accounts.default_key", Conflict::DefaultTaken),
     ("tenants_pkey", "tenants.id", Conflict::TenantExists),
     ("tokens_pkey", "tokens.id", Conflict::TokenExists),
+    ("recordings_id", "recordings.tenant_id, recordings.id", Conflict::RecordingExists),
+    (
+        "recording_export_jobs_name_key",
+        "recording_export_jobs.tenant_id, recording_export_jobs.name_key",
+        Conflict::NameTaken,
+    ),
+    ("recording_export_runs_running", "recording_export_runs.job_id", Conflict::RunActive),
     ("tokens_hash_key", "tokens.hash", Conflict::TokenExists),
 ];
 
 /// Maps a failed write: a broken uniqueness rule becomes its `Conflict`; a broken foreign
 /// key becomes `NotFound`, since the only references a caller can get wrong are to a
 /// tenant that does not exist.
-fn write_err(error: sqlx::Error) -> StoreError {
+pub(crate) fn write_err(error: sqlx::Error) -> StoreError {
     let Some(db) = error.as_database_error() else {
         return StoreError::Backend(error);
     };
