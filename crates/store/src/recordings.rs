@@ -615,15 +615,15 @@ impl RecordingStore for SqlStore {
     async fn insert_recording(&self, tenant: &str, write: &RecordingWrite) -> Result<Recording> {
         let now = now();
         let row: RecordingRow = in_write_tx!(self, |tx| {
-            sqlx::query_as(concat!(
+            sqlx::query_as(
                 "INSERT INTO recordings (tenant_id, id, global_interaction_id, call_started_at, agent_login, \
                  agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
                  audio_state, received_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'none', $13, $13) \
                  RETURNING seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, \
                  agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
-                 audio_state, audio_size, audio_sha256, content_type, extension, received_at, updated_at"
-            ))
+                 audio_state, audio_size, audio_sha256, content_type, extension, received_at, updated_at",
+            )
             .bind(tenant)
             .bind(&write.id)
             .bind(&write.global_interaction_id)
