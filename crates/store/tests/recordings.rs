@@ -248,3 +248,48 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
         assert!(s.export_candidates("acme", job_id, &[], 0, upto, 10).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
+    for b in backends().await {
+        let s = &b.store;
+        tenant(s, "acme").await;
+        tenant(s, "globex").await;
+        for t in ["acme", "globex"] {
+            s.insert_recording(t, &recording("r1", "Sales", "jo", 1)).await.unwrap();
+            let job_id = Uuid::now_v7();
+            s.create_export_job(t, job_id, &job("J", Uuid::now_v7()), None, "a").await.unwrap();
+            let run = NewRun {
+                id: Uuid::now_v7(),
+                job_id,
+                tenant_id: t.into(),
+                reason: "manual".into(),
+                node: "n".into(),
+                upto_seq: 1,
+                total: 1,
+            };
+            let run = s.start_run(&run).await.unwrap();
+            let export = Export {
+                tenant_id: t.into(),
+                recording_id: "r1".into(),
+                job_id,
+                account_id: Uuid::now_v7(),
+                object_key: "k".into(),
+                state: ExportState::Success,
+                upload_id: None,
+                etag: None,
+                error: None,
+                attempts: 1,
+                run_id: run.id,
+                updated_at: at(1),
+            };
+            s.put_export(&export).await.unwrap();
+        }
+        s.delete_tenant("acme", "root").await.unwrap();
+        for table in ["recordings", "recording_export_jobs", "recording_export_runs", "recording_exports"] {
+            let left = b.count(&format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = 'acme'")).await;
+            let kept = b.count(&format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = 'globex'")).await;
+            assert_eq!((table, left, kept), (table, 0, 1));
+        }
+    }
+}
