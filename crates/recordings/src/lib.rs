@@ -6,9 +6,15 @@
 //! The export jobs, intake and store tables build on this; see docs/recordings.md.
 
 pub mod csv;
+pub mod intake;
+pub mod job;
 pub mod template;
 pub mod upload;
 
 pub use csv::{ExportStatus, MetadataCsv, COLUMNS};
+pub use intake::{content_type_for, extension_for, meta_from_body, AudioDir, WriteError, Written};
+pub use job::{JobSettings, Window};
 pub use template::{check_recording_id, KeyTemplate, RecordingMeta, TemplateError, TOKENS};
-pub use upload::{ByteRange, ErrorKind, ObjectStream, S3Client, S3Error, UploadOptions, Uploaded};
+pub use upload::{
+    ByteRange, ErrorKind, ObjectHead, ObjectInfo, ObjectStream, S3Client, S3Error, StoredPart, UploadOptions, Uploaded,
+};

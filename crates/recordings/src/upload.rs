@@ -1,10 +1,18 @@
-//! Uploads of local files to S3 and ranged reads back, through `Egress`, signed with the
-//! account's SigV4 signer.
+//! Uploads of local files and small bodies to S3, ranged reads and HEADs back, through
+//! `Egress`, signed with the account's SigV4 signer.
 //!
-//! - A file of at most `part_size` bytes is one PUT; a larger one is a multipart upload
-//!   (CreateMultipartUpload, UploadPart per `part_size` bytes, CompleteMultipartUpload,
-//!   AbortMultipartUpload when anything fails). Parts go one after another, each read into
-//!   a buffer of at most `part_size` bytes: memory stays bounded whatever the file size.
+//! - A file of at most `part_size` bytes is one PUT (`put_file`; `put_bytes` for a body in
+//!   memory); a larger one is a multipart upload in steps whose state a caller can persist
+//!   in between: `create_multipart` (CreateMultipartUpload, the upload id to store),
+//!   `continue_multipart` (ListParts, UploadPart per `part_size` bytes, CompleteMultipartUpload)
+//!   and `abort_multipart_upload`. `continue_multipart` may run again after a crash or a
+//!   cancel: a part S3 already holds with the local part's size and MD5 ETag is not sent
+//!   again. It never aborts; `upload_file` composes the steps and aborts when one fails.
+//!   Parts go one after another, each read into a buffer of at most `part_size` bytes:
+//!   memory stays bounded whatever the file size.
+//! - The content type and a declared SHA-256 (user metadata `sha256`, `x-amz-meta-sha256`)
+//!   go with the PUT or the CreateMultipartUpload as signed headers; a single PUT refuses a
+//!   body whose SHA-256 is not the declared one. `head` reads them back.
 //! - Every body is signed (`x-amz-content-sha256` is its SHA-256) and carries `Content-MD5`,
 //!   so S3 refuses a body damaged on the way; the ETag S3 answers is compared with the MD5
 //!   (per part, and `md5(part md5s)-N` for the whole object) when it has that form (SSE-KMS
@@ -15,6 +23,7 @@
 //!   body before it is sent: the average rate stays under the cap, a single body may go
 //!   faster.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -24,7 +33,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use patchbay_connectors::{Egress, S3Target, EMPTY_SHA256};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use sha2::Sha256;
 use tokio::io::AsyncReadExt;
 
@@ -34,8 +43,12 @@ const MIN_PART: usize = 5 * 1024 * 1024;
 const MAX_PART: usize = 64 * 1024 * 1024;
 /// S3's limit on parts per upload.
 const MAX_PARTS: u64 = 10_000;
+/// Parts asked for per ListParts page (S3's maximum).
+const LIST_PAGE: &str = "1000";
 /// Largest answer read whole (XML of S3 replies and errors).
 const MAX_REPLY: usize = 1024 * 1024;
+/// Longest content type accepted.
+const MAX_CONTENT_TYPE: usize = 255;
 
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
@@ -68,6 +81,9 @@ impl Default for UploadOptions {
 pub enum ErrorKind {
     InvalidConfig,
     NotFound,
+    /// The multipart upload id is unknown to S3: aborted, completed, expired or made up.
+    /// Start over (after a `head` of the key, in case it was completed).
+    NoSuchUpload,
     InvalidCredentials,
     Permission,
     Checksum,
@@ -92,6 +108,48 @@ impl S3Error {
     }
 }
 
+/// What is stored with an object besides its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectInfo<'a> {
+    /// `Content-Type`, e.g. `audio/wav` (visible ASCII, single spaces, at most 255 bytes);
+    /// S3's default (`binary/octet-stream`) when absent.
+    pub content_type: Option<&'a str>,
+    /// SHA-256 of the content, 64 lowercase hex digits, stored as the user metadata `sha256`.
+    pub sha256: Option<&'a str>,
+}
+
+impl<'a> ObjectInfo<'a> {
+    /// The signed headers that carry it; `InvalidConfig` when a value cannot be sent as is.
+    fn headers(&self) -> Result<Vec<(&'static str, &'a str)>, S3Error> {
+        let mut headers = Vec::new();
+        if let Some(content_type) = self.content_type {
+            let bytes = content_type.as_bytes();
+            let printable = bytes.iter().all(|b| (b' '..=b'~').contains(b));
+            let spaced =
+                bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') || bytes.windows(2).any(|w| w == b"  ");
+            if bytes.is_empty() || bytes.len() > MAX_CONTENT_TYPE || !printable || spaced {
+                return Err(S3Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "the content type {content_type:?} is not 1 to 255 visible ASCII characters and single spaces"
+                    ),
+                ));
+            }
+            headers.push(("content-type", content_type));
+        }
+        if let Some(sha256) = self.sha256 {
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(S3Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("the SHA-256 {sha256:?} is not 64 lowercase hex digits"),
+                ));
+            }
+            headers.push(("x-amz-meta-sha256", sha256));
+        }
+        Ok(headers)
+    }
+}
+
 /// A finished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
@@ -99,10 +157,32 @@ pub struct Uploaded {
     pub size: u64,
     /// 1 for a single PUT.
     pub parts: u32,
+    /// Parts S3 held from an earlier attempt and that were not sent again.
+    pub parts_skipped: u32,
     /// The ETag S3 answered, without quotes.
     pub etag: String,
-    /// SHA-256 (hex) of the bytes sent.
+    /// SHA-256 (hex) of the object's bytes, as read from the file or body.
     pub sha256: String,
+}
+
+/// A part S3 holds for a multipart upload, as ListParts tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    pub number: u32,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+}
+
+/// An object as HeadObject tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    /// The user metadata `sha256` (`x-amz-meta-sha256`).
+    pub sha256: Option<String>,
+    pub content_type: Option<String>,
 }
 
 /// An inclusive byte range; `end: None` reads to the end.
@@ -196,49 +276,152 @@ impl S3Client {
         self.peak_buffer.load(Ordering::Relaxed)
     }
 
-    /// Uploads the file at `path` to `key`, a single PUT or multipart by its size.
-    pub async fn upload_file(&self, path: &Path, key: &str) -> Result<Uploaded, S3Error> {
-        let io = |e: std::io::Error| S3Error::new(ErrorKind::Io, format!("reading {}: {e}", path.display()));
-        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let size = file.metadata().await.map_err(io)?.len();
-        let part_size = self.options.part_size as u64;
-        if size.div_ceil(part_size) > MAX_PARTS {
+    /// Whether a file of `size` bytes goes as a multipart upload (above `part_size`)
+    /// rather than a single PUT.
+    pub fn is_multipart(&self, size: u64) -> bool {
+        size > self.options.part_size as u64
+    }
+
+    /// Uploads the file at `path` to `key`: `put_file`, or `create_multipart` then
+    /// `continue_multipart`, aborting the upload when that fails. A multipart upload also
+    /// refuses to complete when the file's SHA-256 is not `info.sha256`.
+    pub async fn upload_file(&self, path: &Path, key: &str, info: &ObjectInfo<'_>) -> Result<Uploaded, S3Error> {
+        let size = tokio::fs::metadata(path).await.map_err(|e| read_error(path, e))?.len();
+        if !self.is_multipart(size) {
+            return self.put_file(path, key, info).await;
+        }
+        check_part_count(size, self.options.part_size)?;
+        let upload_id = self.create_multipart(key, info).await?;
+        match self.finish_multipart(path, key, &upload_id, &HashMap::new(), info.sha256).await {
+            Ok(uploaded) => Ok(uploaded),
+            Err(e) => match self.abort_multipart_upload(key, &upload_id).await {
+                Ok(()) => Err(e),
+                Err(abort) => Err(S3Error::new(
+                    e.kind,
+                    format!("{}; aborting the multipart upload failed too: {abort}", e.message),
+                )),
+            },
+        }
+    }
+
+    /// Uploads the file at `path` to `key` as a single PUT; refuses a file above `part_size`
+    /// (see `is_multipart`), and one whose SHA-256 is not `info.sha256` (nothing is sent).
+    pub async fn put_file(&self, path: &Path, key: &str, info: &ObjectInfo<'_>) -> Result<Uploaded, S3Error> {
+        let headers = info.headers()?;
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
+        let size = file.metadata().await.map_err(|e| read_error(path, e))?.len();
+        if self.is_multipart(size) {
             return Err(S3Error::new(
                 ErrorKind::InvalidConfig,
-                format!("{size} bytes need more than {MAX_PARTS} parts"),
+                format!("{size} bytes are above the part size of a single PUT; use a multipart upload"),
             ));
         }
-        let mut whole = Sha256::new();
-        if size <= part_size {
-            let body = self.read_part(&mut file, size).await.map_err(io)?;
-            whole.update(&body);
-            let (etag, md5) = self.put(key, &[], body, "PutObject").await?;
-            check_etag(&etag, &hex::encode(md5), key)?;
-            return Ok(Uploaded { key: key.to_owned(), size, parts: 1, etag, sha256: hex::encode(whole.finalize()) });
-        }
-        let upload_id = self.create_multipart(key).await?;
-        match self.send_parts(&mut file, size, key, &upload_id, &mut whole).await {
-            Ok((parts, sent)) => {
-                let count = parts.len();
-                let digests: Vec<&[u8]> = parts.iter().map(|(_, _, md5)| md5.as_slice()).collect();
-                let expected = format!("{}-{count}", hex::encode(Md5::digest(digests.concat())));
-                let result = self.complete_multipart(key, &upload_id, &parts).await.and_then(|etag| {
-                    check_etag(&etag, &expected, key)?;
-                    Ok(etag)
-                });
-                match result {
-                    Ok(etag) => Ok(Uploaded {
-                        key: key.to_owned(),
-                        size: sent,
-                        parts: count as u32,
-                        etag,
-                        sha256: hex::encode(whole.finalize()),
-                    }),
-                    Err(e) => Err(self.abort_multipart(key, &upload_id, e).await),
+        let body = self.read_part(&mut file, size).await.map_err(|e| read_error(path, e))?;
+        self.put_object(key, body, &headers, info.sha256).await
+    }
+
+    /// PUTs `body` to `key` (a small object such as a run's metadata CSV); refuses a body
+    /// whose SHA-256 is not `info.sha256` (nothing is sent).
+    pub async fn put_bytes(&self, key: &str, body: Bytes, info: &ObjectInfo<'_>) -> Result<Uploaded, S3Error> {
+        let headers = info.headers()?;
+        self.put_object(key, body, &headers, info.sha256).await
+    }
+
+    /// Starts a multipart upload to `key` with `info` (CreateMultipartUpload); its upload id,
+    /// for `continue_multipart` and `abort_multipart_upload`.
+    pub async fn create_multipart(&self, key: &str, info: &ObjectInfo<'_>) -> Result<String, S3Error> {
+        let headers = info.headers()?;
+        let call = Call {
+            op: "CreateMultipartUpload",
+            method: Method::POST,
+            key,
+            query: &[("uploads", "")],
+            headers: &headers,
+            body: Bytes::new(),
+        };
+        let body = read_reply(self.send(&call).await?, call.op).await?;
+        xml_text(&body, "UploadId")
+            .ok_or_else(|| S3Error::new(ErrorKind::UnexpectedResponse, "CreateMultipartUpload answered no UploadId"))
+    }
+
+    /// Sends the file at `path` as the parts of upload `upload_id` of `key` and completes it.
+    /// Parts S3 already holds (ListParts) with the size and MD5 ETag of the local part are
+    /// not sent again (`Uploaded::parts_skipped`); every part is read to compute the file's
+    /// SHA-256. Never aborts: on failure the upload stays open for another call or
+    /// `abort_multipart_upload`. `ErrorKind::NoSuchUpload` when S3 does not know the upload
+    /// (aborted, or completed by an earlier call whose answer was lost: `head` tells).
+    pub async fn continue_multipart(&self, path: &Path, key: &str, upload_id: &str) -> Result<Uploaded, S3Error> {
+        let held = self.list_parts(key, upload_id).await?.into_iter().map(|part| (part.number, part)).collect();
+        self.finish_multipart(path, key, upload_id, &held, None).await
+    }
+
+    /// The parts S3 holds for upload `upload_id` of `key`, by part number (ListParts, every
+    /// page).
+    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<StoredPart>, S3Error> {
+        let mut parts = Vec::new();
+        let mut marker: Option<u32> = None;
+        loop {
+            let marker_text = marker.map(|m| m.to_string());
+            let mut query = vec![("max-parts", LIST_PAGE), ("uploadId", upload_id)];
+            if let Some(text) = &marker_text {
+                query.push(("part-number-marker", text.as_str()));
+            }
+            let call =
+                Call { op: "ListParts", method: Method::GET, key, query: &query, headers: &[], body: Bytes::new() };
+            let body = read_reply(self.send(&call).await?, call.op).await?;
+            let (page, next) = parse_parts_page(&body)?;
+            parts.extend(page);
+            match next {
+                None => return Ok(parts),
+                // Markers only grow and stay below S3's part limit: the loop ends.
+                Some(next) if marker.is_none_or(|m| next > m) && u64::from(next) < MAX_PARTS => marker = Some(next),
+                Some(next) => {
+                    return Err(S3Error::new(
+                        ErrorKind::UnexpectedResponse,
+                        format!("ListParts on `{key}` answered the next part number marker {next} after {marker:?}"),
+                    ))
                 }
             }
-            Err(e) => Err(self.abort_multipart(key, &upload_id, e).await),
         }
+    }
+
+    /// Aborts upload `upload_id` of `key` so S3 frees its parts; an upload S3 no longer
+    /// knows counts as aborted.
+    pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<(), S3Error> {
+        let call = Call {
+            op: "AbortMultipartUpload",
+            method: Method::DELETE,
+            key,
+            query: &[("uploadId", upload_id)],
+            headers: &[],
+            body: Bytes::new(),
+        };
+        match self.send(&call).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NoSuchUpload => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What S3 holds at `key` (HeadObject); `None` when it answers 404, which it also does
+    /// for a missing bucket (HEAD answers carry no error code). Without `s3:ListBucket` S3
+    /// answers a missing key with 403: `ErrorKind::Permission`.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, S3Error> {
+        let call = Call { op: "HeadObject", method: Method::HEAD, key, query: &[], headers: &[], body: Bytes::new() };
+        let response = self.send(&call).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let header_text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let size = header_text("content-length").and_then(|v| v.parse().ok()).ok_or_else(|| {
+            S3Error::new(ErrorKind::UnexpectedResponse, format!("HeadObject on `{key}` answered no Content-Length"))
+        })?;
+        Ok(Some(ObjectHead {
+            size,
+            etag: header_text("etag").unwrap_or_default().trim_matches('"').to_owned(),
+            sha256: header_text("x-amz-meta-sha256"),
+            content_type: header_text("content-type"),
+        }))
     }
 
     /// Reads `key`, or the bytes of `range` of it, as a stream.
@@ -260,6 +443,77 @@ impl S3Client {
         })
     }
 
+    /// A single PutObject of `body` with the signed `headers`, after checking its SHA-256
+    /// against `declared`.
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+        declared: Option<&str>,
+    ) -> Result<Uploaded, S3Error> {
+        let sha256 = hex::encode(Sha256::digest(&body));
+        check_declared(declared, &sha256, key)?;
+        let size = body.len() as u64;
+        let md5: [u8; 16] = Md5::digest(&body).into();
+        let etag = self.put(key, &[], headers, body, md5, "PutObject").await?;
+        check_etag(&etag, &hex::encode(md5), key)?;
+        Ok(Uploaded { key: key.to_owned(), size, parts: 1, parts_skipped: 0, etag, sha256 })
+    }
+
+    /// Sends the parts of the file at `path` that `held` (S3's parts, by number) lacks, then
+    /// completes the upload if the file's SHA-256 is `declared` (when given).
+    async fn finish_multipart(
+        &self,
+        path: &Path,
+        key: &str,
+        upload_id: &str,
+        held: &HashMap<u32, StoredPart>,
+        declared: Option<&str>,
+    ) -> Result<Uploaded, S3Error> {
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
+        let size = file.metadata().await.map_err(|e| read_error(path, e))?.len();
+        check_part_count(size, self.options.part_size)?;
+        if size == 0 {
+            return Err(S3Error::new(ErrorKind::InvalidConfig, "an empty file has no parts to send"));
+        }
+        let mut whole = Sha256::new();
+        let mut parts = Vec::new();
+        let mut skipped = 0;
+        let mut read = 0u64;
+        for number in 1..=size.div_ceil(self.options.part_size as u64) as u32 {
+            let body = self.read_part(&mut file, size - read).await.map_err(|e| read_error(path, e))?;
+            if body.is_empty() {
+                return Err(S3Error::new(ErrorKind::Io, format!("the file for `{key}` shrank while it was uploaded")));
+            }
+            whole.update(&body);
+            read += body.len() as u64;
+            let md5: [u8; 16] = Md5::digest(&body).into();
+            let md5_hex = hex::encode(md5);
+            let etag = match held.get(&number) {
+                Some(part) if part.size == body.len() as u64 && part.etag.eq_ignore_ascii_case(&md5_hex) => {
+                    skipped += 1;
+                    part.etag.clone()
+                }
+                _ => {
+                    let number_text = number.to_string();
+                    let query = [("partNumber", number_text.as_str()), ("uploadId", upload_id)];
+                    let etag = self.put(key, &query, &[], body, md5, "UploadPart").await?;
+                    check_etag(&etag, &md5_hex, key)?;
+                    etag
+                }
+            };
+            parts.push((number, etag, md5));
+        }
+        let sha256 = hex::encode(whole.finalize());
+        check_declared(declared, &sha256, key)?;
+        let digests: Vec<&[u8]> = parts.iter().map(|(_, _, md5)| md5.as_slice()).collect();
+        let expected = format!("{}-{}", hex::encode(Md5::digest(digests.concat())), parts.len());
+        let etag = self.complete_multipart(key, upload_id, &parts).await?;
+        check_etag(&etag, &expected, key)?;
+        Ok(Uploaded { key: key.to_owned(), size, parts: parts.len() as u32, parts_skipped: skipped, etag, sha256 })
+    }
+
     /// Reads up to `limit` (at most `part_size`) bytes of `file` into a buffer of that size.
     async fn read_part(&self, file: &mut tokio::fs::File, limit: u64) -> std::io::Result<Bytes> {
         let limit = limit.min(self.options.part_size as u64) as usize;
@@ -274,62 +528,23 @@ impl S3Client {
         Ok(Bytes::from(buffer))
     }
 
-    /// PUTs `body` (an object or a part); the ETag answered and the body's MD5.
+    /// PUTs `body` (an object or a part) whose MD5 is `md5`, with the signed `headers`; the
+    /// ETag answered.
     async fn put(
         &self,
         key: &str,
         query: &[(&str, &str)],
+        headers: &[(&str, &str)],
         body: Bytes,
+        md5: [u8; 16],
         op: &'static str,
-    ) -> Result<(String, [u8; 16]), S3Error> {
-        let md5: [u8; 16] = Md5::digest(&body).into();
+    ) -> Result<String, S3Error> {
         let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
-        let headers = [("content-md5", content_md5.as_str())];
-        let response = self.send(&Call { op, method: Method::PUT, key, query, headers: &headers, body }).await?;
+        let mut all = vec![("content-md5", content_md5.as_str())];
+        all.extend_from_slice(headers);
+        let response = self.send(&Call { op, method: Method::PUT, key, query, headers: &all, body }).await?;
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        Ok((etag.trim_matches('"').to_owned(), md5))
-    }
-
-    async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
-        let call = Call {
-            op: "CreateMultipartUpload",
-            method: Method::POST,
-            key,
-            query: &[("uploads", "")],
-            headers: &[],
-            body: Bytes::new(),
-        };
-        let body = read_reply(self.send(&call).await?, call.op).await?;
-        xml_text(&body, "UploadId")
-            .ok_or_else(|| S3Error::new(ErrorKind::UnexpectedResponse, "CreateMultipartUpload answered no UploadId"))
-    }
-
-    /// Sends the parts; each part's number, ETag and MD5, and the bytes sent.
-    async fn send_parts(
-        &self,
-        file: &mut tokio::fs::File,
-        size: u64,
-        key: &str,
-        upload_id: &str,
-        whole: &mut Sha256,
-    ) -> Result<(Vec<(u32, String, [u8; 16])>, u64), S3Error> {
-        let io = |e: std::io::Error| S3Error::new(ErrorKind::Io, format!("reading the file for `{key}`: {e}"));
-        let mut parts = Vec::new();
-        let mut sent = 0u64;
-        for number in 1..=size.div_ceil(self.options.part_size as u64) as u32 {
-            let body = self.read_part(file, size - sent).await.map_err(io)?;
-            if body.is_empty() {
-                return Err(S3Error::new(ErrorKind::Io, format!("the file for `{key}` shrank while it was uploaded")));
-            }
-            whole.update(&body);
-            sent += body.len() as u64;
-            let number_text = number.to_string();
-            let query = [("partNumber", number_text.as_str()), ("uploadId", upload_id)];
-            let (etag, md5) = self.put(key, &query, body, "UploadPart").await?;
-            check_etag(&etag, &hex::encode(md5), key)?;
-            parts.push((number, etag, md5));
-        }
-        Ok((parts, sent))
+        Ok(etag.trim_matches('"').to_owned())
     }
 
     async fn complete_multipart(
@@ -361,26 +576,8 @@ impl S3Client {
         Ok(etag.trim_matches('"').to_owned())
     }
 
-    /// Aborts the upload so S3 frees its parts; returns `cause` (an abort failure is noted
-    /// in its message).
-    async fn abort_multipart(&self, key: &str, upload_id: &str, cause: S3Error) -> S3Error {
-        let call = Call {
-            op: "AbortMultipartUpload",
-            method: Method::DELETE,
-            key,
-            query: &[("uploadId", upload_id)],
-            headers: &[],
-            body: Bytes::new(),
-        };
-        match self.send(&call).await {
-            Ok(_) => cause,
-            Err(e) => {
-                S3Error::new(cause.kind, format!("{}; aborting the multipart upload failed too: {e}", cause.message))
-            }
-        }
-    }
-
-    /// Sends `call` with retries; the response of the first success (body unread).
+    /// Sends `call` with retries; the response of the first success (body unread). A HEAD
+    /// answered 404 is returned as is: it has no body to tell a missing key from anything.
     async fn send(&self, call: &Call<'_>) -> Result<reqwest::Response, S3Error> {
         let url = self.target.object_url(call.key, call.query);
         let payload_sha256 =
@@ -407,6 +604,9 @@ impl S3Client {
             }
             let failure = match request.body(call.body.clone()).send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if call.method == Method::HEAD && response.status() == StatusCode::NOT_FOUND => {
+                    return Ok(response)
+                }
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let body = read_reply(response, call.op).await.unwrap_or_default();
@@ -425,6 +625,52 @@ impl S3Client {
             }
         }
     }
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> S3Error {
+    S3Error::new(ErrorKind::Io, format!("reading {}: {e}", path.display()))
+}
+
+/// A file of `size` bytes must fit in S3's parts at `part_size` bytes each.
+fn check_part_count(size: u64, part_size: usize) -> Result<(), S3Error> {
+    if size.div_ceil(part_size as u64) > MAX_PARTS {
+        return Err(S3Error::new(ErrorKind::InvalidConfig, format!("{size} bytes need more than {MAX_PARTS} parts")));
+    }
+    Ok(())
+}
+
+/// The SHA-256 computed must be the one declared, if any.
+fn check_declared(declared: Option<&str>, computed: &str, key: &str) -> Result<(), S3Error> {
+    match declared {
+        Some(declared) if declared != computed => Err(S3Error::new(
+            ErrorKind::Checksum,
+            format!("the content for `{key}` has SHA-256 {computed}, not the declared {declared}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One page of a ListParts answer: its parts, and the marker of the next page when it is
+/// truncated.
+fn parse_parts_page(body: &str) -> Result<(Vec<StoredPart>, Option<u32>), S3Error> {
+    let bad = |what: &str| S3Error::new(ErrorKind::UnexpectedResponse, format!("ListParts answered {what}"));
+    let mut parts = Vec::new();
+    for section in xml_sections(body, "Part") {
+        let number = xml_text(section, "PartNumber").and_then(|v| v.parse().ok());
+        let size = xml_text(section, "Size").and_then(|v| v.parse().ok());
+        let etag = xml_text(section, "ETag");
+        match (number, size, etag) {
+            (Some(number), Some(size), Some(etag)) => {
+                parts.push(StoredPart { number, size, etag: etag.trim_matches('"').to_owned() })
+            }
+            _ => return Err(bad("a part without a number, size or ETag")),
+        }
+    }
+    if xml_text(body, "IsTruncated").as_deref() != Some("true") {
+        return Ok((parts, None));
+    }
+    let next = xml_text(body, "NextPartNumberMarker").and_then(|v| v.parse().ok());
+    next.map(|next| (parts, Some(next))).ok_or_else(|| bad("a truncated page without a next part number marker"))
 }
 
 /// The wait after failed attempt `attempt` (1-based): doubling from `first`.
@@ -481,7 +727,9 @@ fn from_code(op: &str, status: u16, code: &str, key: &str, bucket: &str) -> S3Er
     let (kind, message) = match (status, code) {
         (_, "NoSuchBucket") => (ErrorKind::NotFound, format!("the bucket `{bucket}` does not exist{named}")),
         (_, "NoSuchKey") | (404, "") => (ErrorKind::NotFound, format!("the object `{key}` does not exist{named}")),
-        (_, "NoSuchUpload") => (ErrorKind::NotFound, format!("{op}: the multipart upload is gone{named}")),
+        (_, "NoSuchUpload") => {
+            (ErrorKind::NoSuchUpload, format!("{op} on `{key}`: S3 does not know the multipart upload{named}"))
+        }
         (_, "SignatureDoesNotMatch" | "InvalidAccessKeyId") => {
             (ErrorKind::InvalidCredentials, format!("{op}: S3 refused the credentials{named}"))
         }
@@ -509,6 +757,20 @@ fn xml_text(body: &str, tag: &str) -> Option<String> {
         .replace("&#34;", "\"")
         .replace("&amp;", "&");
     (!text.is_empty()).then_some(text)
+}
+
+/// The contents of every `<tag>` element of a small S3 XML answer, not decoded.
+fn xml_sections<'a>(body: &'a str, tag: &str) -> impl Iterator<Item = &'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let len = rest[start..].find(&close)?;
+        let section = &rest[start..start + len];
+        rest = &rest[start + len + close.len()..];
+        Some(section)
+    })
 }
 
 #[cfg(test)]
@@ -559,10 +821,52 @@ mod tests {
         assert_eq!(from_code("PutObject", 403, "SignatureDoesNotMatch", "k", "b").kind, ErrorKind::InvalidCredentials);
         assert_eq!(from_code("PutObject", 403, "AccessDenied", "k", "b").kind, ErrorKind::Permission);
         assert_eq!(from_code("UploadPart", 400, "BadDigest", "k", "b").kind, ErrorKind::Checksum);
+        assert_eq!(from_code("ListParts", 404, "NoSuchUpload", "k", "b").kind, ErrorKind::NoSuchUpload);
         let body = "<R><ETag>&quot;abc-2&quot;</ETag><UploadId>a&amp;b</UploadId></R>";
         assert_eq!(xml_text(body, "ETag").as_deref(), Some("\"abc-2\""));
         assert_eq!(xml_text(body, "UploadId").as_deref(), Some("a&b"));
         assert_eq!(xml_text(body, "Code"), None);
+    }
+
+    #[test]
+    fn list_parts_pages_are_parsed_with_their_next_marker() {
+        let truncated = "<ListPartsResult><Bucket>b</Bucket><PartNumberMarker>0</PartNumberMarker>\
+            <NextPartNumberMarker>2</NextPartNumberMarker><MaxParts>2</MaxParts><IsTruncated>true</IsTruncated>\
+            <Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag><Size>5242880</Size></Part>\
+            <Part><PartNumber>2</PartNumber><LastModified>2024-05-01T00:00:00.000Z</LastModified>\
+            <ETag>\"bb\"</ETag><Size>7</Size></Part></ListPartsResult>";
+        let (parts, next) = parse_parts_page(truncated).unwrap();
+        let expected = [
+            StoredPart { number: 1, size: 5_242_880, etag: "aa".into() },
+            StoredPart { number: 2, size: 7, etag: "bb".into() },
+        ];
+        assert_eq!((parts.as_slice(), next), (expected.as_slice(), Some(2)));
+        let last = "<ListPartsResult><NextPartNumberMarker>0</NextPartNumberMarker>\
+            <IsTruncated>false</IsTruncated></ListPartsResult>";
+        assert_eq!(parse_parts_page(last).unwrap(), (vec![], None));
+        let no_marker = "<ListPartsResult><IsTruncated>true</IsTruncated></ListPartsResult>";
+        assert_eq!(parse_parts_page(no_marker).unwrap_err().kind, ErrorKind::UnexpectedResponse);
+        let no_size = "<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>aa</ETag></Part></ListPartsResult>";
+        assert_eq!(parse_parts_page(no_size).unwrap_err().kind, ErrorKind::UnexpectedResponse);
+    }
+
+    #[test]
+    fn object_info_becomes_signed_headers_and_odd_values_are_refused() {
+        let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let info = ObjectInfo { content_type: Some("text/csv; charset=utf-8"), sha256: Some(sha256) };
+        assert_eq!(
+            info.headers().unwrap(),
+            [("content-type", "text/csv; charset=utf-8"), ("x-amz-meta-sha256", sha256)]
+        );
+        assert_eq!(ObjectInfo::default().headers().unwrap(), []);
+        for content_type in ["", " audio/wav", "text/csv;  charset=utf-8", "audio/wav\r\nx-evil: 1", "audio/wäv"] {
+            let info = ObjectInfo { content_type: Some(content_type), sha256: None };
+            assert_eq!(info.headers().unwrap_err().kind, ErrorKind::InvalidConfig, "{content_type:?}");
+        }
+        for sha256 in ["abc", &sha256.to_uppercase(), &format!("{}g", &sha256[1..])] {
+            let info = ObjectInfo { content_type: None, sha256: Some(sha256) };
+            assert_eq!(info.headers().unwrap_err().kind, ErrorKind::InvalidConfig, "{sha256:?}");
+        }
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Uploads and ranged reads against a real S3-compatible server, moto's `moto_server`,
-//! started per test on a loopback port with credential checks on (as in the connectors'
-//! S3 tests). boto3, an independent client, creates the bucket and reads the objects back.
+//! Uploads (single PUT, multipart, resumed multipart), HEADs and ranged reads against a real
+//! S3-compatible server, moto's `moto_server`, started per test on a loopback port with
+//! credential checks on (as in the connectors' S3 tests). boto3, an independent client,
+//! creates the bucket, turns versioning on and reads the objects back.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use patchbay_connectors::{Egress, EgressPolicy, S3Target};
-use patchbay_recordings::{ByteRange, ErrorKind, S3Client, UploadOptions};
+use patchbay_recordings::{ByteRange, ErrorKind, ObjectHead, ObjectInfo, S3Client, UploadOptions};
 use patchbay_testkit::moto::python;
 use serde_json::Value;
 use sha2::Sha256;
@@ -33,20 +35,36 @@ client("s3", key["AccessKeyId"], key["SecretAccessKey"]).create_bucket(Bucket=bu
 print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
 
-/// Reads objects with boto3: size, ETag and SHA-256 of each, and the open multipart uploads.
-const READ_BACK: &str = r#"
+/// The start of the boto3 scripts below: `s3`, a client with the recorder's key, and `bucket`.
+const PRELUDE: &str = r#"
 import hashlib, json, sys
 import boto3
 endpoint, key, secret, bucket = sys.argv[1:5]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                   aws_access_key_id=key, aws_secret_access_key=secret)
+"#;
+
+/// Reads objects with boto3: size, ETag, SHA-256, metadata `sha256`, content type and number
+/// of versions of each, and the open multipart uploads. The versions are listed without a
+/// `Prefix`: moto refuses boto3's signature of a prefix holding a space.
+const READ_BACK: &str = r#"
 out = {}
+versions = s3.list_object_versions(Bucket=bucket)
 for name in sys.argv[5:]:
     got = s3.get_object(Bucket=bucket, Key=name)
     body = got["Body"].read()
-    out[name] = {"size": len(body), "etag": got["ETag"].strip('"'), "sha256": hashlib.sha256(body).hexdigest()}
+    out[name] = {"size": len(body), "etag": got["ETag"].strip('"'), "sha256": hashlib.sha256(body).hexdigest(),
+                 "meta_sha256": got["Metadata"].get("sha256"), "content_type": got["ContentType"],
+                 "versions": len([v for v in versions.get("Versions", []) if v["Key"] == name]),
+                 "delete_markers": len([m for m in versions.get("DeleteMarkers", []) if m["Key"] == name])}
 out["open_uploads"] = len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 print(json.dumps(out))
+"#;
+
+/// Turns versioning on for the bucket; prints its status.
+const ENABLE_VERSIONING: &str = r#"
+s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+print(json.dumps(s3.get_bucket_versioning(Bucket=bucket).get("Status")))
 "#;
 
 /// moto set up by `SETUP`: a user allowed `s3:*` and the bucket.
@@ -73,10 +91,15 @@ impl Moto {
         S3Client::new(egress, target, options).unwrap()
     }
 
+    /// Runs `script` after `PRELUDE` with `args` after the prelude's.
+    fn boto3(&self, script: &str, args: &[&str]) -> Value {
+        let mut all = vec![self.endpoint.as_str(), &self.key, &self.secret, BUCKET];
+        all.extend_from_slice(args);
+        python(&format!("{PRELUDE}{script}"), &all)
+    }
+
     fn read_back(&self, keys: &[&str]) -> Value {
-        let mut args = vec![self.endpoint.as_str(), &self.key, &self.secret, BUCKET];
-        args.extend_from_slice(keys);
-        python(READ_BACK, &args)
+        self.boto3(READ_BACK, keys)
     }
 }
 
@@ -114,17 +137,20 @@ async fn small_and_multipart_uploads_read_back_byte_for_byte_with_boto3_and_by_r
     let client = moto.client(BUCKET, &moto.secret, options);
 
     let (small_file, small) = file_of(300 * 1024, 7);
-    let small_up = client.upload_file(small_file.path(), "calls/2024-05-01/small_r1.wav").await.unwrap();
+    let small_up =
+        client.upload_file(small_file.path(), "calls/2024-05-01/small_r1.wav", &ObjectInfo::default()).await.unwrap();
     assert_eq!((small_up.parts, small_up.size), (1, small.len() as u64));
     assert_eq!(small_up.etag, hex::encode(Md5::digest(&small)), "a single PUT's ETag is its MD5");
 
     let (big_file, big) = file_of(20 * MIB, 11);
-    let big_up = client.upload_file(big_file.path(), "calls/2024-05-01/big r2.wav").await.unwrap();
-    assert_eq!((big_up.parts, big_up.size), (3, big.len() as u64), "8 + 8 + 4 MiB");
+    let big_sha256 = hex::encode(Sha256::digest(&big));
+    let info = ObjectInfo { content_type: Some("audio/wav"), sha256: Some(&big_sha256) };
+    let big_up = client.upload_file(big_file.path(), "calls/2024-05-01/big r2.wav", &info).await.unwrap();
+    assert_eq!((big_up.parts, big_up.size, big_up.parts_skipped), (3, big.len() as u64, 0), "8 + 8 + 4 MiB");
     let digests: Vec<u8> = big.chunks(part).flat_map(|c| Md5::digest(c).to_vec()).collect();
     let multipart_etag = format!("{}-3", hex::encode(Md5::digest(&digests)));
     assert_eq!(big_up.etag, multipart_etag);
-    assert_eq!(big_up.sha256, hex::encode(Sha256::digest(&big)));
+    assert_eq!(big_up.sha256, big_sha256);
     assert_eq!(client.peak_buffer_bytes(), part, "no buffer beyond one part, whatever the file size");
 
     let seen = moto.read_back(&["calls/2024-05-01/small_r1.wav", "calls/2024-05-01/big r2.wav"]);
@@ -134,6 +160,8 @@ async fn small_and_multipart_uploads_read_back_byte_for_byte_with_boto3_and_by_r
     let big_seen = &seen["calls/2024-05-01/big r2.wav"];
     assert_eq!(big_seen["sha256"], big_up.sha256, "{seen}");
     assert_eq!(big_seen["etag"], multipart_etag, "boto3 sees the same 3 parts");
+    assert_eq!((&big_seen["meta_sha256"], &big_seen["content_type"]), (&big_sha256.into(), &"audio/wav".into()));
+    assert_eq!(small_seen["meta_sha256"], Value::Null, "no metadata unless given");
     assert_eq!(seen["open_uploads"], 0, "no multipart upload left open");
 
     let across = ByteRange { start: part as u64 - 10, end: Some(part as u64 + 9) };
@@ -155,14 +183,14 @@ async fn missing_bucket_wrong_secret_and_missing_key_are_clear_errors_without_se
     let (file, _) = file_of(64 * 1024, 3);
 
     let missing = moto.client("no-such-bucket", &moto.secret, UploadOptions::default());
-    let err = missing.upload_file(file.path(), "calls/x_r1.wav").await.unwrap_err();
+    let err = missing.upload_file(file.path(), "calls/x_r1.wav", &ObjectInfo::default()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     assert_eq!(err.message, "the bucket `no-such-bucket` does not exist (NoSuchBucket)");
 
     let wrong = "WrongSecretSentinel0123456789";
     let options = UploadOptions { max_attempts: 1, ..UploadOptions::default() };
     let refused = moto.client(BUCKET, wrong, options);
-    let err = refused.upload_file(file.path(), "calls/x_r1.wav").await.unwrap_err();
+    let err = refused.upload_file(file.path(), "calls/x_r1.wav", &ObjectInfo::default()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidCredentials, "{err}");
     assert!(!err.message.contains(wrong) && !err.message.contains(&moto.secret), "{err}");
 
@@ -179,7 +207,7 @@ async fn the_bandwidth_cap_slows_uploads_down_to_it() {
     let client = moto.client(BUCKET, &moto.secret, options);
     let (file, bytes) = file_of(600 * 1024, 5);
     let started = Instant::now();
-    let up = client.upload_file(file.path(), "calls/capped_r3.wav").await.unwrap();
+    let up = client.upload_file(file.path(), "calls/capped_r3.wav", &ObjectInfo::default()).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(500), "600 KiB at 400 KiB/s: {:?}", started.elapsed());
     assert_eq!(up.sha256, hex::encode(Sha256::digest(&bytes)));
 }
@@ -190,6 +218,146 @@ async fn the_default_egress_policy_blocks_loopback_storage() {
     let client =
         S3Client::new(Egress::new(EgressPolicy::default()).unwrap(), target, UploadOptions::default()).unwrap();
     let (file, _) = file_of(1024, 1);
-    let err = client.upload_file(file.path(), "calls/x_r1.wav").await.unwrap_err();
+    let err = client.upload_file(file.path(), "calls/x_r1.wav", &ObjectInfo::default()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Blocked, "{err}");
+}
+
+#[tokio::test]
+async fn a_cut_off_multipart_upload_resumes_without_sending_held_parts_again_and_leaves_one_version() {
+    let moto = Moto::start();
+    assert_eq!(moto.boto3(ENABLE_VERSIONING, &[]), "Enabled");
+    let key = "calls/2024-05-02/resumed_r4.wav";
+    let part = 5 * MIB;
+    let (file, bytes) = file_of(18 * MIB, 13);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let info = ObjectInfo { content_type: Some("audio/wav"), sha256: Some(&sha256) };
+    let plain = moto.client(BUCKET, &moto.secret, UploadOptions { part_size: part, ..UploadOptions::default() });
+    // At 2 MiB/s the first 5 MiB part goes after 1.5 s and the third not before 6.5 s
+    // (the bucket starts with one second's bytes): seconds to see a part and cut off.
+    let capped_options =
+        UploadOptions { part_size: part, bandwidth_limit: Some(2 * MIB as u64), ..UploadOptions::default() };
+    let capped = moto.client(BUCKET, &moto.secret, capped_options);
+    assert!(capped.is_multipart(bytes.len() as u64) && !capped.is_multipart(part as u64));
+
+    let upload_id = plain.create_multipart(key, &info).await.unwrap();
+    let first_parts = async {
+        for _ in 0..600 {
+            let parts = plain.list_parts(key, &upload_id).await.unwrap();
+            if !parts.is_empty() {
+                return parts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no part arrived within 30 s");
+    };
+    let seen = tokio::select! {
+        done = capped.continue_multipart(file.path(), key, &upload_id) => panic!("the first run was to be cut off: {done:?}"),
+        parts = first_parts => parts,
+    };
+    assert_eq!(seen[0].number, 1);
+    assert_eq!((seen[0].size, seen[0].etag.as_str()), (part as u64, hex::encode(Md5::digest(&bytes[..part])).as_str()));
+
+    let resumed = plain.continue_multipart(file.path(), key, &upload_id).await.unwrap();
+    assert_eq!((resumed.parts, resumed.size), (4, bytes.len() as u64), "5 + 5 + 5 + 3 MiB");
+    assert!(resumed.parts_skipped >= seen.len() as u32, "{resumed:?} after {seen:?}");
+    assert!(resumed.parts_skipped < 4, "the first run was cut off before its third part: {resumed:?}");
+    let digests: Vec<u8> = bytes.chunks(part).flat_map(|c| Md5::digest(c).to_vec()).collect();
+    assert_eq!(resumed.etag, format!("{}-4", hex::encode(Md5::digest(&digests))));
+    assert_eq!(resumed.sha256, sha256);
+    assert!(capped.peak_buffer_bytes() <= part && plain.peak_buffer_bytes() == part);
+
+    // The answer of the completion lost: the id is gone, `head` tells the object is there.
+    let again = plain.continue_multipart(file.path(), key, &upload_id).await.unwrap_err();
+    assert_eq!(again.kind, ErrorKind::NoSuchUpload, "{again}");
+    let head = plain.head(key).await.unwrap().expect("the object is there");
+    let expected_head = ObjectHead {
+        size: bytes.len() as u64,
+        etag: resumed.etag.clone(),
+        sha256: Some(sha256.clone()),
+        content_type: Some("audio/wav".into()),
+    };
+    assert_eq!(head, expected_head);
+
+    let seen = moto.read_back(&[key]);
+    let object = &seen[key];
+    assert_eq!(object["sha256"], sha256, "byte for byte: {seen}");
+    assert_eq!((&object["size"], &object["etag"]), (&bytes.len().into(), &resumed.etag.clone().into()), "{seen}");
+    assert_eq!(
+        (&object["versions"], &object["delete_markers"]),
+        (&1.into(), &0.into()),
+        "one PUT of the object: {seen}"
+    );
+    assert_eq!((&object["meta_sha256"], &object["content_type"]), (&sha256.into(), &"audio/wav".into()));
+    assert_eq!(seen["open_uploads"], 0, "{seen}");
+}
+
+#[tokio::test]
+async fn unknown_and_aborted_uploads_are_no_such_upload_and_aborting_twice_is_fine() {
+    let moto = Moto::start();
+    let client = moto.client(BUCKET, &moto.secret, UploadOptions::default());
+    let (file, _) = file_of(9 * MIB, 17);
+    let key = "calls/2024-05-03/lost_r5.wav";
+
+    let err = client.continue_multipart(file.path(), key, "made-up-upload-id").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchUpload, "{err}");
+    assert!(err.message.contains(&format!("`{key}`")) && !err.message.contains(&moto.secret), "{err}");
+    client.abort_multipart_upload(key, "made-up-upload-id").await.unwrap();
+
+    let upload_id = client.create_multipart(key, &ObjectInfo::default()).await.unwrap();
+    assert_eq!(moto.boto3(READ_BACK, &[])["open_uploads"], 1);
+    client.abort_multipart_upload(key, &upload_id).await.unwrap();
+    client.abort_multipart_upload(key, &upload_id).await.unwrap();
+    let err = client.continue_multipart(file.path(), key, &upload_id).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchUpload, "{err}");
+    assert_eq!(client.head(key).await.unwrap(), None);
+    assert_eq!(moto.boto3(READ_BACK, &[])["open_uploads"], 0);
+}
+
+#[tokio::test]
+async fn put_bytes_and_put_file_round_trip_through_head_and_a_wrong_declared_sha256_sends_nothing() {
+    let moto = Moto::start();
+    let options = UploadOptions { part_size: 5 * MIB, ..UploadOptions::default() };
+    let client = moto.client(BUCKET, &moto.secret, options);
+    let csv_key = "exports/run-7/metadata.csv";
+    assert_eq!(client.head(csv_key).await.unwrap(), None, "a missing key");
+
+    let csv = Bytes::from_static(b"recording_id,key,status\nr1,calls/r1.wav,uploaded\n");
+    let sha256 = hex::encode(Sha256::digest(&csv));
+    let info = ObjectInfo { content_type: Some("text/csv; charset=utf-8"), sha256: Some(&sha256) };
+    let up = client.put_bytes(csv_key, csv.clone(), &info).await.unwrap();
+    assert_eq!((up.size, up.parts, up.parts_skipped), (csv.len() as u64, 1, 0));
+    assert_eq!((up.etag.as_str(), up.sha256.as_str()), (hex::encode(Md5::digest(&csv)).as_str(), sha256.as_str()));
+    let head = client.head(csv_key).await.unwrap().expect("the CSV is there");
+    let expected = ObjectHead {
+        size: csv.len() as u64,
+        etag: up.etag.clone(),
+        sha256: Some(sha256.clone()),
+        content_type: Some("text/csv; charset=utf-8".into()),
+    };
+    assert_eq!(head, expected);
+    let (_, _, body) = read_all(&client, csv_key, None).await;
+    assert_eq!(body, csv);
+
+    let (file, bytes) = file_of(5 * MIB, 19);
+    let up = client.put_file(file.path(), "calls/whole_r6.wav", &ObjectInfo::default()).await.unwrap();
+    assert_eq!((up.size, up.parts), (bytes.len() as u64, 1), "exactly the part size is one PUT");
+    let head = client.head("calls/whole_r6.wav").await.unwrap().expect("the file is there");
+    assert_eq!((head.size, head.etag, head.sha256), (bytes.len() as u64, up.etag, None));
+
+    let wrong = hex::encode(Sha256::digest(b"something else"));
+    let declared = ObjectInfo { content_type: None, sha256: Some(&wrong) };
+    let err = client.put_bytes("exports/run-8/metadata.csv", csv, &declared).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Checksum, "{err}");
+    let err = client.put_file(file.path(), "calls/wrong_r7.wav", &declared).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Checksum, "{err}");
+    assert_eq!(client.head("exports/run-8/metadata.csv").await.unwrap(), None);
+    assert_eq!(client.head("calls/wrong_r7.wav").await.unwrap(), None);
+
+    let (big_file, _) = file_of(5 * MIB + 1, 23);
+    let err = client.put_file(big_file.path(), "calls/big_r8.wav", &ObjectInfo::default()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidConfig, "{err}");
+    let err = client.upload_file(big_file.path(), "calls/big_r8.wav", &declared).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Checksum, "a multipart upload does not complete with a wrong declared SHA-256");
+    assert_eq!(client.head("calls/big_r8.wav").await.unwrap(), None);
+    assert_eq!(moto.boto3(READ_BACK, &[])["open_uploads"], 0, "and it was aborted");
 }

@@ -158,6 +158,8 @@ pub struct NewRun {
     pub tenant_id: String,
     /// `schedule`, `manual` or `resume`.
     pub reason: String,
+    /// The interrupted run this one continues.
+    pub resumed_from: Option<Uuid>,
     pub node: String,
     /// The run takes recordings up to this seq.
     pub upto_seq: i64,
@@ -178,6 +180,7 @@ pub struct ExportRun {
     pub job_id: Uuid,
     pub tenant_id: String,
     pub reason: String,
+    pub resumed_from: Option<Uuid>,
     pub state: RunState,
     pub node: String,
     pub upto_seq: i64,
@@ -323,6 +326,15 @@ pub trait RecordingStore: Send + Sync + 'static {
     /// Inserts or replaces the row of (tenant, recording, job).
     async fn put_export(&self, export: &Export) -> Result<()>;
     async fn exports_of_recording(&self, tenant: &str, recording_id: &str) -> Result<Vec<Export>>;
+    /// The exports last attempted by any of `run_ids`, with their recordings, in seq order
+    /// after `after_seq` (a run's metadata file is written from these).
+    async fn exports_of_runs(
+        &self,
+        tenant: &str,
+        run_ids: &[Uuid],
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(Recording, Export)>>;
 }
 
 macro_rules! select_recordings {
@@ -342,7 +354,7 @@ macro_rules! select_jobs {
 
 macro_rules! select_runs {
     () => {
-        "SELECT id, job_id, tenant_id, reason, state, node, upto_seq, total, exported, failed, bytes, metadata_key, \
+        "SELECT id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, metadata_key, \
          error, started_at, heartbeat_at, finished_at FROM recording_export_runs "
     };
 }
@@ -451,6 +463,7 @@ struct RunRow {
     job_id: String,
     tenant_id: String,
     reason: String,
+    resumed_from: Option<String>,
     state: String,
     node: String,
     upto_seq: i64,
@@ -472,6 +485,10 @@ impl RunRow {
             job_id: parse_uuid("recording_export_runs.job_id", &self.job_id)?,
             tenant_id: self.tenant_id,
             reason: self.reason,
+            resumed_from: self
+                .resumed_from
+                .map(|id| parse_uuid("recording_export_runs.resumed_from", &id))
+                .transpose()?,
             state: RunState::parse(&self.state)?,
             node: self.node,
             upto_seq: self.upto_seq,
@@ -528,6 +545,16 @@ fn recordings(rows: Vec<RecordingRow>) -> Result<Vec<Recording>> {
 fn jobs(rows: Vec<JobRow>) -> Result<Vec<ExportJob>> {
     rows.into_iter().map(JobRow::into_job).collect()
 }
+
+/// A recording with the columns of its export row (`e_` prefixed), for [`CandidateRow`].
+const JOINED_SELECT: &str =
+    "SELECT r.seq, r.tenant_id, r.id, r.global_interaction_id, r.call_started_at, r.agent_login, \
+             r.agent_first_name, r.agent_last_name, r.customer_phone, r.direction, r.service, r.disposition, \
+             r.flagged, r.audio_state, r.audio_size, r.audio_sha256, r.content_type, r.extension, r.received_at, \
+             r.updated_at, e.tenant_id AS e_tenant_id, e.recording_id AS e_recording_id, e.job_id AS e_job_id, \
+             e.account_id AS e_account_id, e.object_key AS e_object_key, e.state AS e_state, \
+             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.attempts AS e_attempts, \
+             e.run_id AS e_run_id, e.updated_at AS e_updated_at";
 
 /// `$first, $first+1, ...` for `count` values bound in turn.
 fn placeholders(first: usize, count: usize) -> String {
@@ -953,9 +980,9 @@ impl RecordingStore for SqlStore {
         let now = now();
         in_write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO recording_export_runs (id, job_id, tenant_id, reason, state, node, upto_seq, total, \
-                 exported, failed, bytes, started_at, heartbeat_at) \
-                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, 0, 0, 0, $8, $8)",
+                "INSERT INTO recording_export_runs (id, job_id, tenant_id, reason, resumed_from, state, node, \
+                 upto_seq, total, exported, failed, bytes, started_at, heartbeat_at) \
+                 VALUES ($1, $2, $3, $4, $9, 'running', $5, $6, $7, 0, 0, 0, $8, $8)",
             )
             .bind(run.id.to_string())
             .bind(run.job_id.to_string())
@@ -965,6 +992,7 @@ impl RecordingStore for SqlStore {
             .bind(run.upto_seq)
             .bind(run.total)
             .bind(now)
+            .bind(run.resumed_from.map(|id| id.to_string()))
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
@@ -974,6 +1002,7 @@ impl RecordingStore for SqlStore {
             job_id: run.job_id,
             tenant_id: run.tenant_id.clone(),
             reason: run.reason.clone(),
+            resumed_from: run.resumed_from,
             state: RunState::Running,
             node: run.node.clone(),
             upto_seq: run.upto_seq,
@@ -1018,7 +1047,7 @@ impl RecordingStore for SqlStore {
             sqlx::query_as(
                 "UPDATE recording_export_runs SET state = $2, exported = $3, failed = $4, bytes = $5, \
                  metadata_key = $6, error = $7, heartbeat_at = $8, finished_at = $8 WHERE id = $1 \
-                 RETURNING id, job_id, tenant_id, reason, state, node, upto_seq, total, exported, failed, bytes, \
+                 RETURNING id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
                  metadata_key, error, started_at, heartbeat_at, finished_at",
             )
             .bind(id.to_string())
@@ -1069,7 +1098,7 @@ impl RecordingStore for SqlStore {
                 "UPDATE recording_export_runs SET state = 'interrupted', finished_at = $3, \
                  error = 'the node running it stopped; the next run resumes it' \
                  WHERE state = 'running' AND (node = $1 OR heartbeat_at < $2) \
-                 RETURNING id, job_id, tenant_id, reason, state, node, upto_seq, total, exported, failed, bytes, \
+                 RETURNING id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
                  metadata_key, error, started_at, heartbeat_at, finished_at",
             )
             .bind(node)
@@ -1093,17 +1122,8 @@ impl RecordingStore for SqlStore {
         if services.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = candidates_sql(
-            "SELECT r.seq, r.tenant_id, r.id, r.global_interaction_id, r.call_started_at, r.agent_login, \
-             r.agent_first_name, r.agent_last_name, r.customer_phone, r.direction, r.service, r.disposition, \
-             r.flagged, r.audio_state, r.audio_size, r.audio_sha256, r.content_type, r.extension, r.received_at, \
-             r.updated_at, e.tenant_id AS e_tenant_id, e.recording_id AS e_recording_id, e.job_id AS e_job_id, \
-             e.account_id AS e_account_id, e.object_key AS e_object_key, e.state AS e_state, \
-             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.attempts AS e_attempts, \
-             e.run_id AS e_run_id, e.updated_at AS e_updated_at",
-            services.len(),
-            &format!("ORDER BY r.seq LIMIT ${}", 5 + services.len()),
-        );
+        let sql =
+            candidates_sql(JOINED_SELECT, services.len(), &format!("ORDER BY r.seq LIMIT ${}", 5 + services.len()));
         let job_text = job_id.to_string();
         let rows: Vec<CandidateRow> = with_reader!(self, |pool| {
             let mut query = sqlx::query_as(&sql).bind(tenant).bind(&job_text).bind(upto_seq).bind(after_seq);
@@ -1177,5 +1197,36 @@ impl RecordingStore for SqlStore {
             .await?
         });
         rows.into_iter().map(ExportRow::into_export).collect()
+    }
+
+    async fn exports_of_runs(
+        &self,
+        tenant: &str,
+        run_ids: &[Uuid],
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(Recording, Export)>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{JOINED_SELECT} FROM recordings r JOIN recording_exports e \
+             ON e.tenant_id = r.tenant_id AND e.recording_id = r.id \
+             WHERE r.tenant_id = $1 AND r.seq > $2 AND e.run_id IN ({}) ORDER BY r.seq, e.job_id LIMIT $3",
+            placeholders(4, run_ids.len())
+        );
+        let rows: Vec<CandidateRow> = with_reader!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(tenant).bind(after_seq).bind(limit);
+            for id in run_ids {
+                query = query.bind(id.to_string());
+            }
+            query.fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|row| match row.split()? {
+                (recording, Some(export)) => Ok((recording, export)),
+                (_, None) => Err(StoreError::Corrupt("recording_exports row without its columns".into())),
+            })
+            .collect()
     }
 }

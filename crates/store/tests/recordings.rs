@@ -153,6 +153,7 @@ async fn one_run_at_a_time_and_dead_runs_are_interrupted() {
             job_id,
             tenant_id: "acme".into(),
             reason: "manual".into(),
+            resumed_from: None,
             node: node.into(),
             upto_seq: 3,
             total: 3,
@@ -241,7 +242,13 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
         failed.error = Some("AccessDenied".into());
         failed.attempts = 2;
         s.put_export(&failed).await.unwrap();
-        assert_eq!(s.exports_of_recording("acme", "c").await.unwrap(), [failed]);
+        assert_eq!(s.exports_of_recording("acme", "c").await.unwrap(), [failed.clone()]);
+        let a_run = s.exports_of_recording("acme", "a").await.unwrap()[0].run_id;
+        let of_runs = s.exports_of_runs("acme", &[failed.run_id, a_run], 0, 10).await.unwrap();
+        let listed: Vec<_> = of_runs.iter().map(|(r, e)| (r.meta.id.as_str(), e.state)).collect();
+        assert_eq!(listed, [("a", ExportState::Success), ("c", ExportState::Failed)]);
+        assert_eq!(s.exports_of_runs("acme", &[a_run], 0, 10).await.unwrap().len(), 1);
+        assert!(s.exports_of_runs("acme", &[], 0, 10).await.unwrap().is_empty());
 
         s.set_audio_state("acme", "e", AudioState::Removed).await.unwrap();
         assert_eq!(ids(&s.export_candidates("acme", job_id, &services, 0, upto, 10).await.unwrap()), ["c"]);
@@ -264,6 +271,7 @@ async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
                 job_id,
                 tenant_id: t.into(),
                 reason: "manual".into(),
+                resumed_from: None,
                 node: "n".into(),
                 upto_seq: 1,
                 total: 1,

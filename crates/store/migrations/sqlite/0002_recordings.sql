@@ -60,6 +60,8 @@ CREATE TABLE recording_export_runs (
     job_id       TEXT    NOT NULL REFERENCES recording_export_jobs (id) ON DELETE CASCADE,
     tenant_id    TEXT    NOT NULL,
     reason       TEXT    NOT NULL,
+    -- The interrupted run this one continues: its exports belong in this run's metadata file.
+    resumed_from TEXT,
     state        TEXT    NOT NULL,
     node         TEXT    NOT NULL,
     upto_seq     INTEGER NOT NULL,
@@ -97,3 +99,4 @@ CREATE TABLE recording_exports (
 );
 
 CREATE INDEX recording_exports_job ON recording_exports (job_id, state);
+CREATE INDEX recording_exports_run ON recording_exports (run_id);

@@ -1,0 +1,371 @@
+//! The settings of a periodic export job, checked field by field, and its schedule: an
+//! interval, optionally held to a daily window of export hours (UTC).
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use patchbay_catalog::FieldError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::template::KeyTemplate;
+
+/// Shortest and longest interval between runs.
+pub const INTERVAL_SECONDS: std::ops::RangeInclusive<u64> = 60..=7 * 24 * 3600;
+/// Files uploaded at once by one run.
+pub const CONCURRENCY: std::ops::RangeInclusive<u64> = 1..=32;
+/// Slowest bandwidth cap accepted (bytes per second).
+pub const MIN_BANDWIDTH: u64 = 64 * 1024;
+const MAX_SERVICES: usize = 200;
+const MAX_SERVICE_LEN: usize = 255;
+const DEFAULT_TEMPLATE: &str = "$(callDate)/$(service)/$(callTime)_$(agent)";
+
+/// What a job does, as stored (the job's name, account and enabled flag live beside it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSettings {
+    /// Services whose recordings the job exports (exact names, at least one).
+    pub services: Vec<String>,
+    /// Empty or ending in `/`.
+    pub key_prefix: String,
+    pub filename_template: String,
+    pub interval_seconds: u64,
+    pub window: Option<Window>,
+    pub bandwidth_limit_bytes_per_second: Option<u64>,
+    pub delete_local_after_export: bool,
+    /// Files uploaded at once.
+    pub concurrency: u64,
+}
+
+/// Daily export hours in UTC, `start` inclusive, `end` exclusive; `end` before `start`
+/// spans midnight (22:00 to 06:00).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    #[serde(with = "hhmm")]
+    pub start: NaiveTime,
+    #[serde(with = "hhmm")]
+    pub end: NaiveTime,
+}
+
+/// The fields of a job body besides `name`, `account_id` and `enabled`.
+pub const FIELDS: &[&str] = &[
+    "services",
+    "key_prefix",
+    "filename_template",
+    "interval_seconds",
+    "window",
+    "bandwidth_limit_bytes_per_second",
+    "delete_local_after_export",
+    "concurrency",
+];
+
+impl JobSettings {
+    /// Reads the settings from a job body, defaults filled in. Every problem is reported,
+    /// each naming its field and rule. Fields outside [`FIELDS`] are the caller's.
+    pub fn from_body(body: &Map<String, Value>) -> Result<JobSettings, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut error = |field: &str, rule: &'static str, message: String| {
+            errors.push(FieldError { field: field.to_owned(), rule, message })
+        };
+        let services = match body.get("services") {
+            None | Some(Value::Null) => {
+                error("services", "required", "services is required: the services whose recordings to export".into());
+                Vec::new()
+            }
+            Some(Value::Array(items)) => {
+                let mut services = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str().map(str::trim) {
+                        Some(s) if !s.is_empty() && s.chars().count() <= MAX_SERVICE_LEN => {
+                            if !services.iter().any(|known: &String| known == s) {
+                                services.push(s.to_owned());
+                            }
+                        }
+                        _ => error(
+                            &format!("services[{i}]"),
+                            "service_name",
+                            format!("each service must be a non-empty string of at most {MAX_SERVICE_LEN} characters"),
+                        ),
+                    }
+                }
+                if items.is_empty() {
+                    error("services", "min_items", "services must name at least one service".into());
+                }
+                if items.len() > MAX_SERVICES {
+                    error("services", "max_items", format!("services may name at most {MAX_SERVICES} services"));
+                }
+                services
+            }
+            Some(_) => {
+                error("services", "type", "services must be an array of service names".into());
+                Vec::new()
+            }
+        };
+        let mut text = |field: &str, default: &str| match body.get(field) {
+            None | Some(Value::Null) => default.to_owned(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                error(field, "type", format!("{field} must be a string"));
+                default.to_owned()
+            }
+        };
+        let key_prefix = text("key_prefix", "");
+        let filename_template = text("filename_template", DEFAULT_TEMPLATE);
+        if let Err(e) = KeyTemplate::new(&key_prefix, &filename_template) {
+            let field = match e {
+                crate::TemplateError::PrefixEnd => "key_prefix",
+                crate::TemplateError::Character(what, _) | crate::TemplateError::Folder(what)
+                    if what.contains("prefix") =>
+                {
+                    "key_prefix"
+                }
+                _ => "filename_template",
+            };
+            error(field, "template", e.to_string());
+        }
+        let mut number =
+            |field: &str, range: Option<std::ops::RangeInclusive<u64>>, default: Option<u64>| match body.get(field) {
+                None | Some(Value::Null) => default,
+                Some(value) => match (value.as_u64(), &range) {
+                    (Some(n), Some(range)) if range.contains(&n) => Some(n),
+                    (Some(n), None) => Some(n),
+                    _ => {
+                        let rule = if value.is_u64() || value.is_i64() { "range" } else { "type" };
+                        let bounds = match &range {
+                            Some(r) => format!("a whole number from {} to {}", r.start(), r.end()),
+                            None => "a whole number".to_owned(),
+                        };
+                        error(field, rule, format!("{field} must be {bounds}"));
+                        default
+                    }
+                },
+            };
+        let interval_seconds = number("interval_seconds", Some(INTERVAL_SECONDS), Some(3600)).unwrap_or(3600);
+        let concurrency = number("concurrency", Some(CONCURRENCY), Some(4)).unwrap_or(4);
+        let bandwidth_limit_bytes_per_second =
+            number("bandwidth_limit_bytes_per_second", Some(MIN_BANDWIDTH..=u64::MAX), None);
+        let delete_local_after_export = match body.get("delete_local_after_export") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                error("delete_local_after_export", "type", "delete_local_after_export must be true or false".into());
+                false
+            }
+        };
+        let window = match body.get("window") {
+            None | Some(Value::Null) => None,
+            Some(value) => match Window::from_json(value) {
+                Ok(window) => Some(window),
+                Err((field, rule, message)) => {
+                    error(&field, rule, message);
+                    None
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(JobSettings {
+                services,
+                key_prefix,
+                filename_template,
+                interval_seconds,
+                window,
+                bandwidth_limit_bytes_per_second,
+                delete_local_after_export,
+                concurrency,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The key template of the job (checked when the settings were read).
+    pub fn template(&self) -> Result<KeyTemplate, crate::TemplateError> {
+        KeyTemplate::new(&self.key_prefix, &self.filename_template)
+    }
+
+    /// When a job whose run started at `started` runs next: an interval later, or when its
+    /// window next opens if that is later.
+    pub fn next_run(&self, started: DateTime<Utc>) -> DateTime<Utc> {
+        let next = started + Duration::seconds(self.interval_seconds as i64);
+        match self.window {
+            Some(window) => window.next_open(next),
+            None => next,
+        }
+    }
+
+    /// Whether a run may start uploads at `now`.
+    pub fn may_export_at(&self, now: DateTime<Utc>) -> bool {
+        self.window.is_none_or(|w| w.contains(now))
+    }
+}
+
+impl Window {
+    fn from_json(value: &Value) -> Result<Window, (String, &'static str, String)> {
+        let Value::Object(map) = value else {
+            return Err(("window".into(), "type", r#"window must be {"start": "HH:MM", "end": "HH:MM"} (UTC)"#.into()));
+        };
+        if let Some(extra) = map.keys().find(|k| *k != "start" && *k != "end") {
+            return Err((format!("window.{extra}"), "unknown_field", "window has only start and end".into()));
+        }
+        let time = |field: &str| {
+            let name = format!("window.{field}");
+            match map.get(field).and_then(Value::as_str) {
+                Some(text) => parse_hhmm(text)
+                    .ok_or_else(|| (name.clone(), "time", format!("{name} must be a time HH:MM from 00:00 to 23:59"))),
+                None => Err((name.clone(), "required", format!("{name} is required (HH:MM, UTC)"))),
+            }
+        };
+        let window = Window { start: time("start")?, end: time("end")? };
+        if window.start == window.end {
+            return Err((
+                "window.end".into(),
+                "window_empty",
+                "window.end must differ from window.start; leave window out to export at any hour".into(),
+            ));
+        }
+        Ok(window)
+    }
+
+    pub fn contains(&self, now: DateTime<Utc>) -> bool {
+        let t = now.time();
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+
+    /// `at` if the window is open then, else the next time it opens.
+    pub fn next_open(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.contains(at) {
+            return at;
+        }
+        let today = at.date_naive().and_time(self.start).and_utc();
+        if today > at {
+            today
+        } else {
+            today + Duration::days(1)
+        }
+    }
+}
+
+fn parse_hhmm(text: &str) -> Option<NaiveTime> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+}
+
+mod hhmm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(time: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&time.format("%H:%M").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_hhmm(&text).ok_or_else(|| serde::de::Error::custom(format!("not a time HH:MM: {text}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<(&str, &str)> {
+        errors.iter().map(|e| (e.field.as_str(), e.rule)).collect()
+    }
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_what_the_body_leaves_out() {
+        let settings = JobSettings::from_body(&body(json!({"services": ["Sales", "Sales", " Support "]}))).unwrap();
+        assert_eq!(settings.services, ["Sales", "Support"]);
+        assert_eq!(settings.key_prefix, "");
+        assert_eq!(settings.filename_template, DEFAULT_TEMPLATE);
+        assert_eq!((settings.interval_seconds, settings.concurrency), (3600, 4));
+        assert_eq!((settings.window, settings.bandwidth_limit_bytes_per_second), (None, None));
+        assert!(!settings.delete_local_after_export);
+        let round_trip: JobSettings = serde_json::from_value(serde_json::to_value(&settings).unwrap()).unwrap();
+        assert_eq!(round_trip, settings);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_rule() {
+        let errors = JobSettings::from_body(&body(json!({
+            "services": ["", 3],
+            "key_prefix": "acme",
+            "filename_template": "$(nope)",
+            "interval_seconds": 5,
+            "concurrency": "four",
+            "bandwidth_limit_bytes_per_second": 10,
+            "delete_local_after_export": "yes",
+            "window": {"start": "25:00", "end": "06:00"},
+        })))
+        .unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            [
+                ("services[0]", "service_name"),
+                ("services[1]", "service_name"),
+                ("key_prefix", "template"),
+                ("interval_seconds", "range"),
+                ("concurrency", "type"),
+                ("bandwidth_limit_bytes_per_second", "range"),
+                ("delete_local_after_export", "type"),
+                ("window.start", "time"),
+            ]
+        );
+        let missing =
+            JobSettings::from_body(&body(json!({"services": [], "filename_template": "$(nope)"}))).unwrap_err();
+        assert_eq!(fields(&missing), [("services", "min_items"), ("filename_template", "template")]);
+        assert!(missing[1].message.contains("$(nope)"), "{}", missing[1].message);
+        let empty =
+            JobSettings::from_body(&body(json!({"services": ["S"], "window": {"start": "08:00", "end": "08:00"}})));
+        assert_eq!(fields(&empty.unwrap_err()), [("window.end", "window_empty")]);
+    }
+
+    #[test]
+    fn windows_may_span_midnight() {
+        let day = Window {
+            start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+        };
+        assert!(day.contains(utc(8, 0)) && day.contains(utc(17, 59)));
+        assert!(!day.contains(utc(18, 0)) && !day.contains(utc(7, 59)));
+        assert_eq!(day.next_open(utc(12, 0)), utc(12, 0));
+        assert_eq!(day.next_open(utc(6, 0)), utc(8, 0));
+        assert_eq!(day.next_open(utc(19, 0)), utc(8, 0) + Duration::days(1));
+
+        let night = Window {
+            start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        };
+        assert!(night.contains(utc(23, 0)) && night.contains(utc(2, 0)));
+        assert!(!night.contains(utc(6, 0)) && !night.contains(utc(12, 0)));
+        assert_eq!(night.next_open(utc(12, 0)), utc(22, 0));
+    }
+
+    #[test]
+    fn the_next_run_is_an_interval_later_within_the_window() {
+        let mut settings = JobSettings::from_body(&body(json!({"services": ["S"], "interval_seconds": 3600}))).unwrap();
+        assert_eq!(settings.next_run(utc(10, 0)), utc(11, 0));
+        settings.window = Some(Window {
+            start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        });
+        assert_eq!(settings.next_run(utc(5, 30)), utc(22, 0), "06:30 is outside: wait for 22:00");
+        assert_eq!(settings.next_run(utc(23, 0)), utc(0, 0) + Duration::days(1));
+        assert!(!settings.may_export_at(utc(12, 0)));
+    }
+}
