@@ -103,7 +103,7 @@ pub struct S3Error {
 }
 
 impl S3Error {
-    fn new(kind: ErrorKind, message: impl Into<String>) -> S3Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> S3Error {
         S3Error { kind, message: message.into() }
     }
 }

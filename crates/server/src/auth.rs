@@ -20,8 +20,8 @@ pub enum Role {
     TenantAdmin,
     /// Reads the accounts of one tenant.
     TenantViewer,
-    /// Sends the agent and service events of one tenant (the contact-center platform);
-    /// nothing else.
+    /// Sends the agent and service events and the recordings of one tenant (the
+    /// contact-center platform); nothing else.
     EventProducer,
 }
 
@@ -74,7 +74,7 @@ impl Principal {
         match (&self.role, &self.tenant) {
             (Role::SpAdmin, _) => Ok(()),
             (Role::EventProducer, Some(own)) if own == tenant => {
-                Err(ApiError::Forbidden("an event producer token can only send events"))
+                Err(ApiError::Forbidden("an event producer token can only send events and recordings"))
             }
             (_, Some(own)) if own == tenant => Ok(()),
             _ => Err(ApiError::NotFound("tenant")),
@@ -90,6 +90,16 @@ impl Principal {
                 Err(ApiError::Forbidden("a viewer token cannot send events"))
             }
             _ => Err(ApiError::NotFound("tenant")),
+        }
+    }
+
+    /// May send the tenant's recordings (metadata and audio): its event producers and admins.
+    pub fn can_send_recordings(&self, tenant: &str) -> Result<(), ApiError> {
+        match (&self.role, &self.tenant) {
+            (Role::TenantViewer, Some(own)) if own == tenant => {
+                Err(ApiError::Forbidden("a viewer token cannot send recordings"))
+            }
+            _ => self.can_send_events(tenant),
         }
     }
 

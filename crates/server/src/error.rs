@@ -30,6 +30,12 @@ pub enum ApiError {
     },
     /// A limit of the service was reached; the caller may retry later.
     Unavailable(String),
+    /// The body's media type is not one this endpoint takes.
+    UnsupportedMediaType(String),
+    /// The body is larger than this endpoint takes.
+    PayloadTooLarge(String),
+    /// A remote service this request needed (an S3 bucket) failed.
+    BadGateway(String),
     Internal(String),
 }
 
@@ -106,6 +112,20 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(why) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", why.clone(), &[][..], None)
             }
+            ApiError::UnsupportedMediaType(why) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                why.clone(),
+                &[][..],
+                None,
+            ),
+            ApiError::PayloadTooLarge(why) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large", why.clone(), &[][..], None)
+            }
+            ApiError::BadGateway(why) => {
+                (StatusCode::BAD_GATEWAY, "bad-gateway", "A remote service failed", why.clone(), &[][..], None)
+            }
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (
@@ -161,6 +181,8 @@ fn conflict(c: Conflict) -> ApiError {
             "another account of this tenant is already the default account; clear its Default account first",
         ),
         Conflict::TokenExists => ("token", "unique", "this token already exists"),
+        Conflict::RecordingExists => ("recording_id", "unique", "this tenant already has a recording with this id"),
+        Conflict::RunActive => ("job", "one_run", "a run of this export job is in progress; wait for it to finish"),
     };
     ApiError::Conflict { detail: message.to_owned(), errors: vec![field_error(field, rule, message)] }
 }

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod body;
 mod error;
+mod export;
 mod feeds;
 mod metrics;
 mod openapi;

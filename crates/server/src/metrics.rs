@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics`: HTTP requests by route and status with latency,
-//! connection tests by type and outcome, and accounts by type (read at scrape time).
+//! connection tests by type and outcome, accounts by type (read at scrape time), events,
+//! feeds, recordings received and recording export runs, files and bytes.
 
 use std::time::Instant;
 
@@ -62,6 +63,11 @@ pub struct Metrics {
     feed_failed: Family<FeedLabels, Gauge>,
     feeds_connected: Family<FeedLabels, Gauge>,
     feeds_running: Family<FeedLabels, Gauge>,
+    recordings: Family<EventLabels, Counter>,
+    export_runs: Family<EventLabels, Counter>,
+    export_files: Family<EventLabels, Counter>,
+    export_bytes: Counter,
+    export_running: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,6 +103,20 @@ impl Metrics {
         );
         let feeds_running = Family::<FeedLabels, Gauge>::default();
         registry.register("feeds", "Running feeds, by feed kind", feeds_running.clone());
+        let recordings = Family::<EventLabels, Counter>::default();
+        registry.register("recordings_received", "Recording audio received (stored) or refused", recordings.clone());
+        let export_runs = Family::<EventLabels, Counter>::default();
+        registry.register("recording_export_runs", "Finished recording export runs by outcome", export_runs.clone());
+        let export_files = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "recording_export_files",
+            "Recordings exported (success) or failed by export runs",
+            export_files.clone(),
+        );
+        let export_bytes = Counter::default();
+        registry.register("recording_export_bytes", "Audio bytes exported and verified", export_bytes.clone());
+        let export_running = Gauge::default();
+        registry.register("recording_export_runs_active", "Recording export runs in progress", export_running.clone());
         Metrics {
             registry,
             requests,
@@ -108,6 +128,33 @@ impl Metrics {
             feed_failed,
             feeds_connected,
             feeds_running,
+            recordings,
+            export_runs,
+            export_files,
+            export_bytes,
+            export_running,
+        }
+    }
+
+    pub fn record_recording(&self, outcome: &str) {
+        self.recordings.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+    }
+
+    pub fn record_export_file(&self, outcome: &str, bytes: u64) {
+        self.export_files.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+        self.export_bytes.inc_by(bytes);
+    }
+
+    /// A run started (`None`) or finished with `outcome`.
+    pub fn record_export_run(&self, outcome: Option<&str>) {
+        match outcome {
+            None => {
+                self.export_running.inc();
+            }
+            Some(outcome) => {
+                self.export_running.dec();
+                self.export_runs.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+            }
         }
     }
 

@@ -59,7 +59,11 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("404", "No such resource, or it belongs to another tenant."),
     ("409", "A uniqueness or in-use rule."),
     ("412", "`If-Match` names an old version."),
+    ("413", "The body is larger than this endpoint takes."),
+    ("415", "The body's Content-Type is not one this endpoint takes."),
+    ("416", "The byte range starts beyond the resource; `Content-Range: bytes */<size>` gives its size."),
     ("422", "The input breaks a rule; `errors` names each field and rule."),
+    ("502", "A remote service the request needed (an S3 bucket) failed."),
     ("503", "A limit of the service was reached; retry later."),
 ];
 
@@ -574,7 +578,169 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
             },
         }),
     );
+    merge(&mut schemas, recording_schemas());
     schemas
+}
+
+/// Recordings, export jobs and runs.
+fn recording_schemas() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let text = json!({"type": "string", "maxLength": 255});
+    let required_text = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let hhmm = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"});
+    let meta_properties = json!({
+        "global_interaction_id": required_text,
+        "call_started_at": {"type": "string", "format": "date-time", "description": "RFC 3339."},
+        "agent_login": required_text,
+        "agent_first_name": text,
+        "agent_last_name": text,
+        "customer_phone": text,
+        "direction": required_text,
+        "service": required_text,
+        "disposition": text,
+        "flagged": {"type": "boolean"},
+    });
+    let mut recording_properties = meta_properties.clone();
+    for (key, schema) in [
+        ("recording_id", json!({"type": "string"})),
+        ("tenant", json!({"type": "string"})),
+        ("received_at", time.clone()),
+        ("updated_at", time.clone()),
+        (
+            "audio",
+            json!({
+                "type": "object",
+                "properties": {
+                    "state": {"enum": ["none", "local", "removed"]},
+                    "size": {"type": ["integer", "null"], "minimum": 1},
+                    "sha256": {"type": ["string", "null"]},
+                    "content_type": {"type": ["string", "null"]},
+                },
+                "required": ["state", "size", "sha256", "content_type"],
+                "additionalProperties": false,
+            }),
+        ),
+        (
+            "exports",
+            json!({"type": "array", "description": "Only on GET of one recording.", "items": {
+                "type": "object",
+                "properties": {
+                    "job_id": uuid,
+                    "account_id": uuid,
+                    "state": {"enum": ["uploading", "success", "failed"]},
+                    "object_key": {"type": "string"},
+                    "error": {"type": ["string", "null"]},
+                    "attempts": {"type": "integer", "minimum": 1},
+                    "run_id": uuid,
+                    "updated_at": time,
+                },
+                "required": ["job_id", "account_id", "state", "object_key", "error", "attempts", "run_id", "updated_at"],
+                "additionalProperties": false,
+            }}),
+        ),
+    ] {
+        recording_properties[key] = schema;
+    }
+    let window = json!({
+        "type": ["object", "null"],
+        "description": "Daily export hours, UTC; end before start spans midnight.",
+        "properties": {"start": hhmm, "end": hhmm},
+        "required": ["start", "end"],
+        "additionalProperties": false,
+    });
+    let job_write = json!({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+        "account_id": {"type": "string", "format": "uuid", "description": "An `aws` integration account of the tenant."},
+        "enabled": {"type": "boolean", "default": true},
+        "services": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}},
+        "key_prefix": {"type": "string", "default": "", "description": "Empty or ending in `/`."},
+        "filename_template": {"type": "string", "default": "$(callDate)/$(service)/$(callTime)_$(agent)"},
+        "interval_seconds": {"type": "integer", "minimum": 60, "maximum": 604800, "default": 3600},
+        "window": window,
+        "bandwidth_limit_bytes_per_second": {"type": ["integer", "null"], "minimum": 65536},
+        "delete_local_after_export": {"type": "boolean", "default": false},
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 4},
+    });
+    let run_properties = json!({
+        "id": uuid,
+        "job_id": uuid,
+        "reason": {"enum": ["schedule", "manual", "resume"]},
+        "resumed_from": {"type": ["string", "null"], "format": "uuid"},
+        "state": {"enum": ["running", "succeeded", "failed", "interrupted"]},
+        "node": {"type": "string"},
+        "total": {"type": "integer", "minimum": 0},
+        "exported": {"type": "integer", "minimum": 0},
+        "failed": {"type": "integer", "minimum": 0},
+        "bytes": {"type": "integer", "minimum": 0},
+        "metadata_key": {"type": ["string", "null"]},
+        "error": {"type": ["string", "null"]},
+        "started_at": time,
+        "heartbeat_at": time,
+        "finished_at": nullable_time,
+    });
+    let run_required: Vec<&String> = run_properties.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let mut job_properties = job_write.clone();
+    for (key, schema) in [
+        ("id", uuid.clone()),
+        ("tenant", json!({"type": "string"})),
+        ("next_run_at", nullable_time.clone()),
+        ("last_run", json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/ExportRun"}]})),
+        ("version", json!({"type": "integer", "minimum": 1})),
+        ("created_at", time.clone()),
+        ("created_by", json!({"type": "string"})),
+        ("updated_at", time.clone()),
+        ("updated_by", json!({"type": "string"})),
+    ] {
+        job_properties[key] = schema;
+    }
+    let job_required: Vec<&String> = job_properties.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let recording_required: Vec<&String> =
+        recording_properties.as_object().map(|m| m.keys().filter(|k| *k != "exports").collect()).unwrap_or_default();
+    json!({
+        "RecordingMeta": {
+            "type": "object",
+            "properties": meta_properties,
+            "required": ["global_interaction_id", "call_started_at", "agent_login", "direction", "service"],
+            "additionalProperties": false,
+        },
+        "Recording": {
+            "type": "object",
+            "properties": recording_properties,
+            "required": recording_required,
+            "additionalProperties": false,
+        },
+        "RecordingPage": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Recording"}},
+                "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
+            },
+            "required": ["items", "next_cursor"],
+            "additionalProperties": false,
+        },
+        "ExportJobWrite": {
+            "type": "object",
+            "properties": job_write,
+            "required": ["name", "account_id", "services"],
+            "additionalProperties": false,
+        },
+        "ExportJob": {
+            "type": "object",
+            "properties": job_properties,
+            "required": job_required,
+            "additionalProperties": false,
+        },
+        "ExportJobList": items("#/components/schemas/ExportJob"),
+        "ExportRun": {
+            "type": "object",
+            "properties": run_properties,
+            "required": run_required,
+            "additionalProperties": false,
+        },
+        "ExportRunList": items("#/components/schemas/ExportRun"),
+    })
 }
 
 fn merge(into: &mut Map<String, Value>, more: Value) {
@@ -699,6 +865,26 @@ fn paths() -> Value {
         true,
     );
     let mut create_token = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
+    let wr = &["tenant", "recording_id"][..];
+    let wj = &["tenant", "job_id"][..];
+    let put_recording = body("Created.", "Recording");
+    let mut create_job = json!({"201": tagged("The job.", "ExportJob")});
+    create_job["201"]["links"] = json!({
+        "GetExportJob": {"operationId": "getExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+        "RunExportJob": {"operationId": "runExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+        "ListExportRuns": {"operationId": "listExportRuns", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+    });
+    let audio_content: Map<String, Value> = patchbay_recordings::AUDIO_TYPES
+        .iter()
+        .map(|(t, _)| ((*t).to_owned(), json!({"schema": {"type": "string", "format": "binary"}})))
+        .collect();
+    let mut audio_responses = json!({
+        "200": {"description": "The whole audio.", "content": audio_content.clone()},
+        "206": {"description": "The byte range asked for, with Content-Range.", "content": audio_content.clone()},
+    });
+    for status in ["400", "401", "403", "404", "416", "502"] {
+        audio_responses[status] = json!({"$ref": format!("#/components/responses/Problem{status}")});
+    }
     create_token["201"]["links"] =
         json!({"RevokeToken": {"operationId": "revokeToken", "parameters": {"id": "$response.body#/id"}}});
     json!({
@@ -740,7 +926,7 @@ fn paths() -> Value {
                 Some(request("AccountUpdate")), json!({"200": tagged("The account.", "Account")}),
                 &["400", "403", "404", "409", "412", "422"]),
             "delete": operation("deleteAccount", "Delete an account", &["tenant", "id", "If-Match"], None,
-                json!({"204": no_content("Deleted.")}), &["400", "403", "404", "412"]),
+                json!({"204": no_content("Deleted.")}), &["400", "403", "404", "409", "412"]),
         },
         "/tenants/{tenant}/integration-accounts/test": {"post": operation(
             "testUnsavedAccount", "Test an unsaved account body; saves nothing", &["tenant", "timeout_ms"],
@@ -790,6 +976,63 @@ fn paths() -> Value {
             "liveState", "Counts of the tenant's live state", w, None,
             json!({"200": body("The counts.", "Live")}), &["403", "404"],
         )},
+        "/tenants/{tenant}/recordings": {"get": operation(
+            "searchRecordings", "Recordings by time range, service, agent and phone, newest call first",
+            &["tenant", "from", "to", "service", "agent", "phone", "limit", "cursor"], None,
+            json!({"200": body("A page of recordings.", "RecordingPage")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/recordings/{recording_id}": {
+            "get": operation("getRecording", "A recording with where it was exported", wr, None,
+                json!({"200": body("The recording.", "Recording")}), &["403", "404"]),
+            "put": operation("putRecording", "Create a recording or replace its metadata (fixed once exported)", wr,
+                Some(request("RecordingMeta")),
+                json!({"200": body("Replaced or unchanged.", "Recording"), "201": put_recording}),
+                &["403", "404", "409", "422"]),
+        },
+        "/tenants/{tenant}/recordings/{recording_id}/audio": {
+            "get": {
+                "operationId": "playRecording",
+                "summary": "The audio, whole or one byte range, from the data dir or the bucket it was exported to",
+                "parameters": [param("tenant"), param("recording_id"), param("Range")],
+                "responses": audio_responses,
+            },
+            "put": operation("putRecordingAudio", "The audio as a streamed body of any size (PUT the metadata first)", wr,
+                Some(json!({"required": true, "content": audio_content})),
+                json!({"200": body("Replaced (not exported yet).", "Recording"), "201": body("Stored.", "Recording")}),
+                &["403", "404", "409", "413", "415"]),
+        },
+        "/tenants/{tenant}/recording-export-jobs": {
+            "get": operation("listExportJobs", "The tenant's recording export jobs", w, None,
+                json!({"200": body("The jobs.", "ExportJobList")}), &["403", "404"]),
+            "post": operation("createExportJob", "Create a periodic recording export job", w,
+                Some(request("ExportJobWrite")), create_job, &["403", "404", "409", "422"]),
+        },
+        "/tenants/{tenant}/recording-export-jobs/{id}": {
+            "get": operation("getExportJob", "A job with its last run", wj, None,
+                json!({"200": tagged("The job.", "ExportJob")}), &["403", "404"]),
+            "put": operation("updateExportJob", "Replace a job", &["tenant", "job_id", "If-Match"],
+                Some(request("ExportJobWrite")), json!({"200": tagged("The job.", "ExportJob")}),
+                &["403", "404", "409", "412", "422"]),
+            "delete": operation("deleteExportJob", "Delete a job and its runs (exports stay playable)",
+                &["tenant", "job_id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["403", "404", "412"]),
+        },
+        "/tenants/{tenant}/recording-export-jobs/{id}/run": {"post": operation(
+            "runExportJob", "Run the job now", wj, None,
+            json!({"202": body("The run, started.", "ExportRun")}), &["403", "404", "409"],
+        )},
+        "/tenants/{tenant}/recording-export-jobs/{id}/runs": {"get": operation(
+            "listExportRuns", "The job's runs, newest first", &["tenant", "job_id", "runs_limit"], None,
+            json!({"200": body("The runs.", "ExportRunList")}), &["403", "404", "422"],
+        )},
+        "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}": {"get": operation(
+            "getExportRun", "One run", &["tenant", "job_id", "run_id"], None,
+            json!({"200": body("The run.", "ExportRun")}), &["403", "404"],
+        )},
+        "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv": {"get": operation(
+            "getExportRunMetadata", "The run's metadata CSV, once the run ended", &["tenant", "job_id", "run_id"], None,
+            json!({"200": {"description": "RFC 4180 CSV, one row per recording.", "content": {"text/csv": {"schema": {"type": "string"}}}}}),
+            &["403", "404"],
+        )},
         "/tokens": {
             "get": operation("listTokens", "The tokens the caller may see (never their values)", &[], None,
                 json!({"200": body("The tokens.", "TokenList")}), &["403"]),
@@ -831,6 +1074,10 @@ fn parameters(catalog: &Catalog) -> Value {
     account_id["schema"]["format"] = json!("uuid");
     let mut token_id = path("id", "The token id.");
     token_id["schema"]["format"] = json!("uuid");
+    let mut job_id = path("id", "The export job id.");
+    job_id["schema"]["format"] = json!("uuid");
+    let mut run_id = path("run_id", "The run id.");
+    run_id["schema"]["format"] = json!("uuid");
     let mut key_id = path("id", "The key id.");
     key_id["schema"] = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
     json!({
@@ -839,6 +1086,17 @@ fn parameters(catalog: &Catalog) -> Value {
         "token_id": token_id,
         "key_id": key_id,
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
+        "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},
+        "job_id": job_id,
+        "run_id": run_id,
+        "from": query("from", "Calls started at or after this (RFC 3339).", json!({"type": "string", "format": "date-time"})),
+        "to": query("to", "Calls started before this (RFC 3339).", json!({"type": "string", "format": "date-time"})),
+        "service": query("service", "Only this service.", json!({"type": "string"})),
+        "agent": query("agent", "Only this agent login.", json!({"type": "string"})),
+        "phone": query("phone", "Only this customer phone.", json!({"type": "string"})),
+        "cursor": query("cursor", "The `next_cursor` of the previous page.", json!({"type": "string"})),
+        "runs_limit": query("limit", "Runs to list.", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
+        "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`.", "schema": {"type": "string"}},
         "type": query("type", "Only accounts of this type.", json!({"enum": type_keys(catalog)})),
         "timeout_ms": query("timeout_ms", "Per-call timeout.", json!({"type": "integer", "minimum": 100, "maximum": 120_000})),
         "limit": query("limit", "Entries per page.", json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 100})),
@@ -863,7 +1121,7 @@ pub fn document(catalog: &Catalog) -> Value {
             "title": "patchbay",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Integration accounts of contact centers: catalog, tenants, accounts with write-only \
-                secrets, connection tests, audit, tokens, events and feeds. Errors are application/problem+json.",
+                secrets, connection tests, audit, tokens, events and feeds, recordings with their export to S3 and playback. Errors are application/problem+json.",
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "servers": [{"url": "/api/v1"}],

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use patchbay_catalog::Catalog;
 use patchbay_connectors::{Egress, EgressPolicy, Registry, VendorUrls};
-use patchbay_store::{CachedStore, NewToken, SqlStore, Store};
+use patchbay_store::{CachedStore, NewToken, RecordingStore, SqlStore, Store};
 use patchbay_vault::KeyRing;
 use tokio::sync::{oneshot, Mutex};
 
@@ -25,6 +25,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The live state and the feeds of every tenant (data plane).
     pub feeds: patchbay_feeds::Supervisor,
+    /// Recordings, export jobs and runs (not cached: written as often as read).
+    pub recordings: Arc<dyn RecordingStore>,
+    /// Recording audio files and the export runs of this node.
+    pub exporter: Arc<crate::export::Exporter>,
 }
 
 /// The master key ring in use, swapped while requests run (key rotation and retirement).
@@ -216,6 +220,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     };
     let store = SqlStore::connect(&url).await.context("cannot open the database")?;
     let backend = store.backend_name();
+    let recordings: Arc<dyn RecordingStore> = Arc::new(store.clone());
     // SQLite in the data dir has one writer, this process, so reads can be served from
     // memory. PostgreSQL may be shared by several nodes and is always read.
     let store: Arc<dyn Store> = match backend {
@@ -236,6 +241,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         test_concurrency: 64,
     };
 
+    let node = crate::export::node_id(&settings.data_dir).context("cannot read or write the node id")?;
     let admin_token_path = settings.data_dir.join("admin-token");
     let new_admin_token = bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), &admin_token_path).await?;
     let feeds = patchbay_feeds::Supervisor::new(
@@ -249,9 +255,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         outbound: Arc::new(outbound),
         metrics: Arc::new(crate::metrics::Metrics::new()),
         feeds,
+        recordings,
+        exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir)),
     };
     crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
     crate::feeds::spawn_reconciler(state.clone());
+    crate::export::start(&state).await.context("cannot start the recording export scheduler")?;
     Ok(Started { state, new_admin_token, admin_token_path, backend })
 }
 

@@ -353,6 +353,17 @@ pub async fn delete(
     who.can_write(&tenant)?;
     let expected = if_match(&headers)?;
     let id = account_id(&id)?;
+    let jobs = state.recordings.jobs_using_account(&tenant, id).await?;
+    if !jobs.is_empty() {
+        let names: Vec<String> = jobs.iter().map(|j| format!("`{}`", j.name)).collect();
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "recording export jobs {} upload with this account; point them to another account or delete them first",
+                names.join(", ")
+            ),
+            errors: Vec::new(),
+        });
+    }
     state.store.delete_account(&tenant, id, expected, &who.actor()).await.map_err(account_not_found)?;
     crate::feeds::account_deleted(&state, &id);
     Ok(StatusCode::NO_CONTENT)

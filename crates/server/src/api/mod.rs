@@ -3,7 +3,9 @@
 mod accounts;
 mod audit;
 mod events;
+mod export_jobs;
 mod keys;
+mod recordings;
 mod tenants;
 mod testing;
 mod tokens;
@@ -37,6 +39,18 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/events", post(events::ingest))
         .route("/tenants/{tenant}/feeds", get(events::feeds))
         .route("/tenants/{tenant}/live", get(events::live))
+        .route("/tenants/{tenant}/recordings", get(recordings::search))
+        .route("/tenants/{tenant}/recordings/{recording_id}", get(recordings::get).put(recordings::put_meta))
+        .route("/tenants/{tenant}/recordings/{recording_id}/audio", get(recordings::audio).put(recordings::put_audio))
+        .route("/tenants/{tenant}/recording-export-jobs", get(export_jobs::list).post(export_jobs::create))
+        .route(
+            "/tenants/{tenant}/recording-export-jobs/{id}",
+            get(export_jobs::get).put(export_jobs::update).delete(export_jobs::delete),
+        )
+        .route("/tenants/{tenant}/recording-export-jobs/{id}/run", post(export_jobs::run))
+        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs", get(export_jobs::runs))
+        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}", get(export_jobs::get_run))
+        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv", get(export_jobs::metadata))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/whoami", post(tokens::whoami).get(tokens::whoami))

@@ -1,0 +1,430 @@
+//! Periodic recording export jobs of a tenant, their runs and the runs' metadata files.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use patchbay_catalog::FieldError;
+use patchbay_recordings::job::FIELDS;
+use patchbay_recordings::{JobSettings, Window};
+use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::tenants::not_found as tenant_not_found;
+use super::{etag, if_match, Items};
+use crate::auth::Principal;
+use crate::error::{field_error, ApiError, ApiResult};
+use crate::export::StartError;
+use crate::state::AppState;
+
+const NAME_MAX: usize = 100;
+const RUNS_LIMIT: std::ops::RangeInclusive<i64> = 1..=200;
+
+#[derive(Serialize)]
+pub struct RunView<'a> {
+    id: Uuid,
+    job_id: Uuid,
+    /// `schedule`, `manual` or `resume`.
+    reason: &'a str,
+    resumed_from: Option<Uuid>,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    state: &'static str,
+    node: &'a str,
+    /// Recordings the run set out to export.
+    total: i64,
+    exported: i64,
+    failed: i64,
+    bytes: i64,
+    metadata_key: Option<&'a str>,
+    error: Option<&'a str>,
+    started_at: DateTime<Utc>,
+    heartbeat_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> RunView<'a> {
+    fn new(run: &'a ExportRun) -> RunView<'a> {
+        RunView {
+            id: run.id,
+            job_id: run.job_id,
+            reason: &run.reason,
+            resumed_from: run.resumed_from,
+            state: run.state.as_str(),
+            node: &run.node,
+            total: run.total,
+            exported: run.progress.exported,
+            failed: run.progress.failed,
+            bytes: run.progress.bytes,
+            metadata_key: run.metadata_key.as_deref(),
+            error: run.error.as_deref(),
+            started_at: run.started_at,
+            heartbeat_at: run.heartbeat_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JobView<'a> {
+    id: Uuid,
+    tenant: &'a str,
+    name: &'a str,
+    account_id: Uuid,
+    enabled: bool,
+    services: &'a [String],
+    key_prefix: &'a str,
+    filename_template: &'a str,
+    interval_seconds: u64,
+    window: Option<Window>,
+    bandwidth_limit_bytes_per_second: Option<u64>,
+    delete_local_after_export: bool,
+    concurrency: u64,
+    next_run_at: Option<DateTime<Utc>>,
+    last_run: Option<RunView<'a>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    created_by: &'a str,
+    updated_at: DateTime<Utc>,
+    updated_by: &'a str,
+}
+
+fn settings_of(job: &ExportJob) -> ApiResult<JobSettings> {
+    serde_json::from_value(job.settings.clone())
+        .map_err(|e| ApiError::Internal(format!("stored settings of export job {} are unreadable: {e}", job.id)))
+}
+
+fn job_view<'a>(job: &'a ExportJob, settings: &'a JobSettings, last_run: Option<&'a ExportRun>) -> JobView<'a> {
+    JobView {
+        id: job.id,
+        tenant: &job.tenant_id,
+        name: &job.name,
+        account_id: job.account_id,
+        enabled: job.enabled,
+        services: &settings.services,
+        key_prefix: &settings.key_prefix,
+        filename_template: &settings.filename_template,
+        interval_seconds: settings.interval_seconds,
+        window: settings.window,
+        bandwidth_limit_bytes_per_second: settings.bandwidth_limit_bytes_per_second,
+        delete_local_after_export: settings.delete_local_after_export,
+        concurrency: settings.concurrency,
+        next_run_at: job.next_run_at,
+        last_run: last_run.map(RunView::new),
+        version: job.version,
+        created_at: job.created_at,
+        created_by: &job.created_by,
+        updated_at: job.updated_at,
+        updated_by: &job.updated_by,
+    }
+}
+
+async fn respond(state: &AppState, status: StatusCode, job: &ExportJob) -> ApiResult<Response> {
+    let settings = settings_of(job)?;
+    let last = state.recordings.list_runs(&job.tenant_id, job.id, 1).await?;
+    let mut response = (status, Json(job_view(job, &settings, last.first()))).into_response();
+    response.headers_mut().insert(header::ETAG, etag(job.version));
+    if status == StatusCode::CREATED {
+        let location = format!("/api/v1/tenants/{}/recording-export-jobs/{}", job.tenant_id, job.id);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+fn job_id(raw: &str) -> ApiResult<Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound("recording export job"))
+}
+
+fn job_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("recording export job"),
+        StoreError::VersionMismatch { current } => ApiError::PreconditionFailed { current_version: current },
+        StoreError::Conflict(Conflict::NameTaken) => {
+            let message =
+                "another recording export job of this tenant has this name (names are compared ignoring case)";
+            ApiError::Conflict { detail: message.into(), errors: vec![field_error("name", "unique", message)] }
+        }
+        other => other.into(),
+    }
+}
+
+/// Reads and checks a job body: every problem at once, each naming its field and rule.
+async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(ExportJobWrite, JobSettings)> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+        detail: format!("the request body is not valid JSON: {e}"),
+        errors: Vec::new(),
+    })?;
+    let Value::Object(body) = value else {
+        return Err(ApiError::BadRequest {
+            detail: "the request body must be a JSON object".into(),
+            errors: Vec::new(),
+        });
+    };
+    let mut errors: Vec<FieldError> = Vec::new();
+    let known = |k: &str| FIELDS.contains(&k) || ["name", "account_id", "enabled"].contains(&k);
+    for key in body.keys().filter(|k| !known(k)) {
+        errors.push(field_error(key.clone(), "unknown_field", format!("{key} is not a field of an export job")));
+    }
+    let name = match body.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() && name.trim().chars().count() <= NAME_MAX => {
+            name.trim().to_owned()
+        }
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            errors.push(field_error("name", "required", format!("name is required, 1 to {NAME_MAX} characters")));
+            String::new()
+        }
+        Some(_) => {
+            errors.push(field_error("name", "type", "name must be a string"));
+            String::new()
+        }
+    };
+    let enabled = match body.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(field_error("enabled", "type", "enabled must be true or false"));
+            true
+        }
+    };
+    let account_id = account_field(state, tenant, &body, &mut errors).await?;
+    let settings = match JobSettings::from_body(&body) {
+        Ok(settings) => Some(settings),
+        Err(mut more) => {
+            errors.append(&mut more);
+            None
+        }
+    };
+    match (settings, account_id) {
+        (Some(settings), Some(account_id)) if errors.is_empty() => {
+            let json = serde_json::to_value(&settings).map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok((ExportJobWrite { name, account_id, enabled, settings: json }, settings))
+        }
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The job's `account_id`: an Amazon AWS account of the same tenant.
+async fn account_field(
+    state: &AppState,
+    tenant: &str,
+    body: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<Option<Uuid>> {
+    let Some(raw) = body.get("account_id").filter(|v| !v.is_null()) else {
+        errors.push(field_error(
+            "account_id",
+            "required",
+            "account_id is required: the Amazon AWS account to upload with",
+        ));
+        return Ok(None);
+    };
+    let Some(id) = raw.as_str().and_then(|s| s.parse::<Uuid>().ok()) else {
+        errors.push(field_error("account_id", "uuid", "account_id must be the id of an integration account"));
+        return Ok(None);
+    };
+    match state.store.get_account(tenant, id).await {
+        Ok(account) if account.type_key == "aws" => Ok(Some(id)),
+        Ok(account) => {
+            errors.push(field_error(
+                "account_id",
+                "account_type",
+                format!(
+                    "account `{}` is of type {}; an export job needs an Amazon AWS (aws) account",
+                    account.name, account.type_key
+                ),
+            ));
+            Ok(None)
+        }
+        Err(StoreError::NotFound) => {
+            errors.push(field_error("account_id", "not_found", "this tenant has no integration account with this id"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn next_run(enabled: bool, settings: &JobSettings) -> Option<DateTime<Utc>> {
+    enabled.then(|| settings.next_run(Utc::now()))
+}
+
+pub async fn list(State(state): State<AppState>, who: Principal, Path(tenant): Path<String>) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let jobs = state.recordings.list_export_jobs(&tenant).await?;
+    let mut details = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let last = state.recordings.list_runs(&tenant, job.id, 1).await?.into_iter().next();
+        details.push((settings_of(job)?, last));
+    }
+    let items: Vec<JobView> =
+        jobs.iter().zip(&details).map(|(job, (settings, last))| job_view(job, settings, last.as_ref())).collect();
+    Ok(Json(Items { items }).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let (write, settings) = job_write(&state, &tenant, &bytes).await?;
+    let next = next_run(write.enabled, &settings);
+    let job = state
+        .recordings
+        .create_export_job(&tenant, Uuid::now_v7(), &write, next, &who.actor())
+        .await
+        .map_err(job_not_found)?;
+    respond(&state, StatusCode::CREATED, &job).await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
+    respond(&state, StatusCode::OK, &job).await
+}
+
+/// Replaces the job. A run in progress finishes with the settings it started with.
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    let expected = if_match(&headers)?;
+    let id = job_id(&id)?;
+    let current = state.recordings.get_export_job(&tenant, id).await.map_err(job_not_found)?;
+    let (write, settings) = job_write(&state, &tenant, &bytes).await?;
+    let unchanged_schedule = current.enabled == write.enabled && current.settings == write.settings;
+    let next = if unchanged_schedule { current.next_run_at } else { next_run(write.enabled, &settings) };
+    let job = state
+        .recordings
+        .update_export_job(&tenant, id, &write, next, expected, &who.actor())
+        .await
+        .map_err(job_not_found)?;
+    respond(&state, StatusCode::OK, &job).await
+}
+
+/// Deletes the job and its runs; a run in progress here stops taking new files. Exports
+/// already made stay playable.
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    who.can_write(&tenant)?;
+    let expected = if_match(&headers)?;
+    let id = job_id(&id)?;
+    state.recordings.delete_export_job(&tenant, id, expected, &who.actor()).await.map_err(job_not_found)?;
+    state.exporter.cancel(id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/{id}/run`: starts a run now (202 with the run), 409 while one is in progress.
+pub async fn run(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    who.can_write(&tenant)?;
+    let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
+    let run = match crate::export::start_run(&state, &job, "manual", None).await {
+        Ok(run) => run,
+        Err(StartError::Running) => {
+            return Err(ApiError::Conflict {
+                detail: "a run of this export job is in progress; wait for it to finish (see its runs)".into(),
+                errors: Vec::new(),
+            })
+        }
+        Err(StartError::Store(e)) => return Err(e.into()),
+    };
+    let location = format!("/api/v1/tenants/{tenant}/recording-export-jobs/{}/runs/{}", job.id, run.id);
+    let mut response = (StatusCode::ACCEPTED, Json(RunView::new(&run))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct RunsQuery {
+    limit: Option<i64>,
+}
+
+/// Newest first.
+pub async fn runs(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(query): Query<RunsQuery>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
+    let limit = query.limit.unwrap_or(50);
+    if !RUNS_LIMIT.contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "range",
+            format!("limit must be from {} to {}", RUNS_LIMIT.start(), RUNS_LIMIT.end()),
+        ));
+    }
+    let runs = state.recordings.list_runs(&tenant, job.id, limit).await?;
+    Ok(Json(Items { items: runs.iter().map(RunView::new).collect() }).into_response())
+}
+
+fn run_id(raw: &str) -> ApiResult<Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound("export run"))
+}
+
+async fn find_run(state: &AppState, tenant: &str, job: &str, run: &str) -> ApiResult<ExportRun> {
+    let (job, run) = (job_id(job)?, run_id(run)?);
+    state.recordings.get_run(tenant, job, run).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("export run"),
+        other => other.into(),
+    })
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, job, run)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let run = find_run(&state, &tenant, &job, &run).await?;
+    Ok(Json(RunView::new(&run)).into_response())
+}
+
+/// The run's metadata CSV as written at its end (also when its upload failed).
+pub async fn metadata(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, job, run)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let run = find_run(&state, &tenant, &job, &run).await?;
+    let path = state.exporter.metadata_path(run.id);
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::NotFound("metadata file (written when the run ends)"))?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let disposition = format!("attachment; filename=\"patchbay-export_{}.csv\"", run.id);
+    let mut response = Response::new(body);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

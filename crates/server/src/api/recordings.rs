@@ -1,0 +1,454 @@
+//! Recordings of a tenant: metadata and audio intake, search, and playback with HTTP Range
+//! from wherever the audio now is (the data dir, or the bucket of the job that exported it).
+
+use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
+use patchbay_store::{Audio, AudioState, Export, ExportState, Recording, RecordingQuery, RecordingWrite, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::tenants::not_found as tenant_not_found;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::export::MAX_AUDIO_BYTES;
+use crate::state::AppState;
+
+const SEARCH_LIMIT: std::ops::RangeInclusive<i64> = 1..=500;
+
+#[derive(Serialize)]
+struct AudioView<'a> {
+    /// `none` (not received yet), `local` (in the data dir) or `removed` (only in a bucket).
+    state: &'static str,
+    size: Option<i64>,
+    sha256: Option<&'a str>,
+    content_type: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ExportView<'a> {
+    job_id: uuid::Uuid,
+    account_id: uuid::Uuid,
+    state: &'static str,
+    object_key: &'a str,
+    error: Option<&'a str>,
+    attempts: i64,
+    run_id: uuid::Uuid,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct RecordingView<'a> {
+    recording_id: &'a str,
+    tenant: &'a str,
+    global_interaction_id: &'a str,
+    call_started_at: DateTime<Utc>,
+    agent_login: &'a str,
+    agent_first_name: &'a str,
+    agent_last_name: &'a str,
+    customer_phone: &'a str,
+    direction: &'a str,
+    service: &'a str,
+    disposition: &'a str,
+    flagged: bool,
+    audio: AudioView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exports: Option<Vec<ExportView<'a>>>,
+    received_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view<'a>(recording: &'a Recording, exports: Option<&'a [Export]>) -> RecordingView<'a> {
+    let m = &recording.meta;
+    let audio = recording.audio.as_ref();
+    RecordingView {
+        recording_id: &m.id,
+        tenant: &recording.tenant_id,
+        global_interaction_id: &m.global_interaction_id,
+        call_started_at: m.call_started_at,
+        agent_login: &m.agent_login,
+        agent_first_name: &m.agent_first_name,
+        agent_last_name: &m.agent_last_name,
+        customer_phone: &m.customer_phone,
+        direction: &m.direction,
+        service: &m.service,
+        disposition: &m.disposition,
+        flagged: m.flagged,
+        audio: AudioView {
+            state: recording.audio_state.as_str(),
+            size: audio.map(|a| a.size),
+            sha256: audio.map(|a| a.sha256.as_str()),
+            content_type: audio.map(|a| a.content_type.as_str()),
+        },
+        exports: exports.map(|exports| {
+            exports
+                .iter()
+                .map(|e| ExportView {
+                    job_id: e.job_id,
+                    account_id: e.account_id,
+                    state: e.state.as_str(),
+                    object_key: &e.object_key,
+                    error: e.error.as_deref(),
+                    attempts: e.attempts,
+                    run_id: e.run_id,
+                    updated_at: e.updated_at,
+                })
+                .collect()
+        }),
+        received_at: recording.received_at,
+        updated_at: recording.updated_at,
+    }
+}
+
+fn recording_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("recording"),
+        other => other.into(),
+    }
+}
+
+fn exported(exports: &[Export]) -> Option<&Export> {
+    exports.iter().find(|e| e.state == ExportState::Success)
+}
+
+/// `PUT …/recordings/{id}`: creates the recording (201) or replaces its metadata (200).
+/// Metadata is fixed once the recording is exported: its keys were made from it.
+pub async fn put_meta(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    who.can_send_recordings(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+        detail: format!("the request body is not valid JSON: {e}"),
+        errors: Vec::new(),
+    })?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::BadRequest {
+            detail: "the request body must be a JSON object".into(),
+            errors: Vec::new(),
+        });
+    };
+    let meta = meta_from_body(&id, &body).map_err(ApiError::Validation)?;
+    let write = RecordingWrite {
+        id: meta.recording_id,
+        global_interaction_id: meta.global_interaction_id,
+        call_started_at: meta.call_started_at,
+        agent_login: meta.agent_login,
+        agent_first_name: meta.agent_first_name,
+        agent_last_name: meta.agent_last_name,
+        customer_phone: meta.customer_phone,
+        direction: meta.direction,
+        service: meta.service,
+        disposition: meta.disposition,
+        flagged: meta.flagged,
+    };
+    let (status, recording) = match state.recordings.get_recording(&tenant, &id).await {
+        Err(StoreError::NotFound) => match state.recordings.insert_recording(&tenant, &write).await {
+            Ok(recording) => (StatusCode::CREATED, recording),
+            Err(StoreError::Conflict(_)) => (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+        Ok(current) if current.meta == write => (StatusCode::OK, current),
+        Ok(_) => {
+            let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
+            if let Some(done) = exported(&exports) {
+                return Err(ApiError::Conflict {
+                    detail: format!(
+                        "the recording was exported as `{}`; its metadata can no longer change",
+                        done.object_key
+                    ),
+                    errors: Vec::new(),
+                });
+            }
+            (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?)
+        }
+    };
+    Ok((status, Json(view(&recording, None))).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let recording = state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
+    let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
+    Ok(Json(view(&recording, Some(&exports))).into_response())
+}
+
+/// `PUT …/recordings/{id}/audio`: the audio as a streamed body of any size (up to 16 GiB),
+/// `Content-Type` one of [`AUDIO_TYPES`]. 201 the first time, 200 when it replaces audio not
+/// yet exported; exported audio cannot be replaced.
+pub async fn put_audio(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: HttpBody,
+) -> ApiResult<Response> {
+    who.can_send_recordings(&tenant)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(extension) = extension_for(content_type) else {
+        state.metrics.record_recording("refused");
+        let known: Vec<&str> = AUDIO_TYPES.iter().map(|(t, _)| *t).collect();
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be an audio type: {}",
+            known.join(", ")
+        )));
+    };
+    let current = state.recordings.get_recording(&tenant, &id).await.map_err(|e| match e {
+        StoreError::NotFound => {
+            ApiError::NotFound("recording (PUT its metadata to /recordings/{recording_id} before its audio)")
+        }
+        other => other.into(),
+    })?;
+    let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
+    if let Some(done) = exported(&exports) {
+        state.metrics.record_recording("refused");
+        let sha = current.audio.as_ref().map_or("", |a| a.sha256.as_str());
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "the recording's audio was exported as `{}` and cannot be replaced (stored SHA-256 {sha})",
+                done.object_key
+            ),
+            errors: Vec::new(),
+        });
+    }
+    let written =
+        state.exporter.audio.write(&tenant, &id, body.into_data_stream(), MAX_AUDIO_BYTES).await.map_err(|e| {
+            state.metrics.record_recording("refused");
+            match e {
+                WriteError::TooLarge(_) => ApiError::PayloadTooLarge(e.to_string()),
+                WriteError::Empty => ApiError::bad_field("body", "required", "the audio body is empty"),
+                WriteError::Body(_) => ApiError::BadRequest { detail: e.to_string(), errors: Vec::new() },
+                WriteError::Io(_) => ApiError::Internal(e.to_string()),
+            }
+        })?;
+    let audio = Audio {
+        size: written.size as i64,
+        sha256: written.sha256,
+        content_type: content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
+        extension: extension.to_owned(),
+    };
+    let recording = state.recordings.set_recording_audio(&tenant, &id, &audio).await.map_err(recording_not_found)?;
+    state.metrics.record_recording("stored");
+    let status = if current.audio.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(view(&recording, None))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    from: Option<String>,
+    to: Option<String>,
+    service: Option<String>,
+    agent: Option<String>,
+    phone: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                ApiError::invalid(
+                    name,
+                    "rfc3339",
+                    format!("{name} must be an RFC 3339 time, e.g. 2024-05-01T00:00:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn encode_cursor(recording: &Recording) -> String {
+    let text = format!("{}|{}", recording.meta.call_started_at.to_rfc3339(), recording.seq);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
+    let bad = || ApiError::invalid("cursor", "cursor", "cursor must be a next_cursor this API returned");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, seq) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+    Ok((at, seq.parse().map_err(|_| bad())?))
+}
+
+#[derive(Serialize)]
+struct SearchPage<'a> {
+    items: Vec<RecordingView<'a>>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// `GET …/recordings`: newest call first, by time range (`from` inclusive, `to` exclusive),
+/// service, agent login and customer phone.
+pub async fn search(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Query(query): Query<SearchQuery>,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let limit = query.limit.unwrap_or(100);
+    if !SEARCH_LIMIT.contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "range",
+            format!("limit must be from {} to {}", SEARCH_LIMIT.start(), SEARCH_LIMIT.end()),
+        ));
+    }
+    let store_query = RecordingQuery {
+        from: time_param("from", query.from.as_deref())?,
+        to: time_param("to", query.to.as_deref())?,
+        service: query.service.filter(|s| !s.is_empty()),
+        agent_login: query.agent.filter(|s| !s.is_empty()),
+        customer_phone: query.phone.filter(|s| !s.is_empty()),
+        before: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit,
+    };
+    let found = state.recordings.search_recordings(&tenant, &store_query).await?;
+    let next_cursor = (found.len() as i64 == limit).then(|| found.last().map(encode_cursor)).flatten();
+    Ok(Json(SearchPage { items: found.iter().map(|r| view(r, None)).collect(), next_cursor }).into_response())
+}
+
+/// What a `Range` header asks of `size` bytes: `None` for the whole (absent, malformed or
+/// several ranges, which RFC 9110 lets a server ignore), `Err` when it cannot be satisfied.
+fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else { return Ok(None) };
+    let (first, last) = (first.trim(), last.trim());
+    let range = match (first.parse::<u64>(), last.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Ok(_), Ok(_)) => return Ok(None),
+        (Ok(start), Err(_)) if last.is_empty() => (start, size.saturating_sub(1)),
+        (Err(_), Ok(suffix)) if first.is_empty() => {
+            if suffix == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(suffix), size.saturating_sub(1))
+        }
+        _ => return Ok(None),
+    };
+    if range.0 >= size {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+/// `GET …/recordings/{id}/audio`: the audio, whole or the byte range asked for.
+pub async fn audio(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    who.can_read(&tenant)?;
+    let recording = state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
+    let Some(audio) = recording.audio.as_ref() else {
+        return Err(ApiError::NotFound("recording audio (not received yet)"));
+    };
+    let size = audio.size as u64;
+    let range = match requested_range(&headers, size) {
+        Ok(range) => range,
+        Err(()) => {
+            let detail = format!("the range asked for starts beyond the audio's {size} bytes");
+            let mut response = (StatusCode::RANGE_NOT_SATISFIABLE, detail).into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(response);
+        }
+    };
+    let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = end + 1 - start;
+    let body = match recording.audio_state {
+        AudioState::Local => local_body(&state, &tenant, &id, start, length).await?,
+        _ => remote_body(&state, &tenant, &id, start, end, range.is_some()).await?,
+    };
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    let mut set = |name: header::HeaderName, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            h.insert(name, value);
+        }
+    };
+    set(header::CONTENT_TYPE, audio.content_type.clone());
+    set(header::CONTENT_LENGTH, length.to_string());
+    set(header::ACCEPT_RANGES, "bytes".into());
+    set(header::ETAG, format!("\"{}\"", audio.sha256));
+    set(header::CACHE_CONTROL, "private, no-store".into());
+    if range.is_some() {
+        set(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    Ok(response)
+}
+
+async fn local_body(state: &AppState, tenant: &str, id: &str, start: u64, length: u64) -> ApiResult<HttpBody> {
+    let path = state.exporter.audio.path(tenant, id);
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("the audio of recording {id} cannot be read: {e}")))?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the audio of recording {id} cannot be read: {e}")))?;
+    Ok(HttpBody::from_stream(tokio_util::io::ReaderStream::with_capacity(file.take(length), 64 * 1024)))
+}
+
+async fn remote_body(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    start: u64,
+    end: u64,
+    ranged: bool,
+) -> ApiResult<HttpBody> {
+    let exports = state.recordings.exports_of_recording(tenant, id).await?;
+    let mut last_error = None;
+    for export in exports.iter().filter(|e| e.state == ExportState::Success) {
+        let client = match crate::export::client_for(state, tenant, export.account_id, None).await {
+            Ok(client) => client,
+            Err(e) => {
+                last_error = Some(e);
+                continue;
+            }
+        };
+        let byte_range = ranged.then_some(ByteRange { start, end: Some(end) });
+        match client.get_range(&export.object_key, byte_range).await {
+            Ok(stream) if matches!(stream.status, 200 | 206) => {
+                let chunks = futures::stream::unfold(stream, |mut stream| async move {
+                    match stream.chunk().await {
+                        Ok(Some(chunk)) => Some((Ok(chunk), stream)),
+                        Ok(None) => None,
+                        Err(e) => Some((Err(std::io::Error::other(e.message)), stream)),
+                    }
+                });
+                return Ok(HttpBody::from_stream(chunks));
+            }
+            Ok(stream) => last_error = Some(format!("S3 answered HTTP {} for `{}`", stream.status, export.object_key)),
+            Err(e) => last_error = Some(e.message),
+        }
+    }
+    Err(ApiError::BadGateway(format!(
+        "the audio of recording {id} is only in S3 and could not be read: {}",
+        last_error.unwrap_or_else(|| "no finished export holds it".into())
+    )))
+}

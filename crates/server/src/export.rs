@@ -1,0 +1,675 @@
+//! Recording export jobs at run time: the scheduler, the runs, and where a recording's
+//! audio is for playback.
+//!
+//! A run takes the recordings of the job's services that arrived before it started and
+//! that the job has not exported yet (new ones, and the failures of earlier runs), and
+//! uploads them with at most `concurrency` files at once. Every step is written to the store
+//! before and after it happens, so a run killed at any point is picked up by the next one
+//! without uploading anything twice:
+//!
+//! - before a multipart upload sends its first part, its upload id is stored; the next run
+//!   asks S3 which parts it holds and sends only the rest;
+//! - a file whose outcome was not recorded (uploading, or failed) is first looked up with
+//!   HEAD: if the bucket holds it with the same size and SHA-256, it is done;
+//! - a run's metadata CSV is written from the store at its end, and includes what the
+//!   interrupted runs it continues had exported.
+//!
+//! A node beats its runs' heartbeats every second. At start it marks its own leftover runs
+//! interrupted and resumes them at once; a run whose heartbeat stopped for a minute (its
+//! node died) is taken over by any node.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use patchbay_connectors::{AccountConfig, S3Target};
+use patchbay_recordings::{
+    AudioDir, ErrorKind, ExportStatus, JobSettings, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client,
+    S3Error, UploadOptions, Uploaded,
+};
+use patchbay_store::{
+    AudioState, Conflict, Export, ExportJob, ExportRun, ExportState, NewRun, Recording, RunProgress, RunState,
+    StoreError,
+};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// How often the scheduler looks for due jobs and dead runs.
+const TICK: Duration = Duration::from_secs(1);
+/// A run whose heartbeat is older than this belongs to a dead node.
+const STALE_RUN: chrono::Duration = chrono::Duration::seconds(60);
+/// Recordings read from the store per page.
+const PAGE: i64 = 200;
+/// Largest recording audio accepted, in bytes.
+pub const MAX_AUDIO_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// The node's export machinery: its identity, the audio dir, the runs it is executing.
+pub struct Exporter {
+    node: String,
+    pub audio: AudioDir,
+    /// Metadata CSVs of runs, `{run id}.csv`.
+    runs_dir: PathBuf,
+    /// Cancel flags of the runs executing here, by job.
+    active: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("a run of this job is in progress")]
+    Running,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Exporter {
+    pub fn new(node: String, data_dir: &std::path::Path) -> Exporter {
+        Exporter {
+            node,
+            audio: AudioDir::new(data_dir.join("recordings")),
+            runs_dir: data_dir.join("exports"),
+            active: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The metadata CSV of a run, as written at its end.
+    pub fn metadata_path(&self, run: Uuid) -> PathBuf {
+        self.runs_dir.join(format!("{run}.csv"))
+    }
+
+    /// Asks the run of `job` executing on this node, if any, to stop taking new files.
+    pub fn cancel(&self, job: Uuid) {
+        if let Some(flag) = self.active.lock().unwrap_or_else(PoisonError::into_inner).get(&job) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The node's persistent id (`DATA_DIR/node-id`), so a restart recognizes its own runs.
+pub fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            let id = Uuid::new_v4().to_string();
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
+        }
+    }
+}
+
+/// Marks this node's leftover runs interrupted and resumes them, then schedules forever.
+pub async fn start(state: &AppState) -> anyhow::Result<()> {
+    take_over_dead_runs(state).await?;
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u64;
+        loop {
+            tick.tick().await;
+            ticks += 1;
+            if let Err(e) = run_due_jobs(&state).await {
+                tracing::warn!(error = %e, "recording export scheduler");
+            }
+            if ticks.is_multiple_of(15) {
+                if let Err(e) = take_over_dead_runs(&state).await {
+                    tracing::warn!(error = %e, "recording export takeover");
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn take_over_dead_runs(state: &AppState) -> anyhow::Result<()> {
+    let dead = state.recordings.interrupt_dead_runs(&state.exporter.node, Utc::now() - STALE_RUN).await?;
+    for run in dead {
+        state.metrics.record_export_run(None);
+        state.metrics.record_export_run(Some("interrupted"));
+        match state.recordings.get_export_job(&run.tenant_id, run.job_id).await {
+            Ok(job) => match start_run(state, &job, "resume", Some(run.id)).await {
+                Ok(resumed) => {
+                    tracing::info!(job = %job.id, interrupted = %run.id, run = %resumed.id, "resuming an interrupted export run")
+                }
+                Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot resume an interrupted export run"),
+            },
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn run_due_jobs(state: &AppState) -> anyhow::Result<()> {
+    let now = Utc::now();
+    for job in state.recordings.due_export_jobs(now).await? {
+        let settings: JobSettings = match serde_json::from_value(job.settings.clone()) {
+            Ok(settings) => settings,
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "stored export job settings are unreadable");
+                state.recordings.set_next_run(job.id, None).await?;
+                continue;
+            }
+        };
+        if !settings.may_export_at(now) {
+            let opens = settings.window.map_or(now, |w| w.next_open(now));
+            state.recordings.set_next_run(job.id, Some(opens)).await?;
+            continue;
+        }
+        state.recordings.set_next_run(job.id, Some(settings.next_run(now))).await?;
+        match start_run(state, &job, "schedule", None).await {
+            Ok(_) | Err(StartError::Running) => {}
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot start a scheduled export run"),
+        }
+    }
+    Ok(())
+}
+
+/// Starts a run of `job` now and returns it as recorded; the uploads go on in the background.
+pub async fn start_run(
+    state: &AppState,
+    job: &ExportJob,
+    reason: &str,
+    resumed_from: Option<Uuid>,
+) -> Result<ExportRun, StartError> {
+    let store = &state.recordings;
+    let settings: Option<JobSettings> = serde_json::from_value(job.settings.clone()).ok();
+    let services = settings.as_ref().map(|s| s.services.clone()).unwrap_or_default();
+    let upto_seq = store.max_recording_seq(&job.tenant_id).await?;
+    let total = store.count_export_candidates(&job.tenant_id, job.id, &services, upto_seq).await?;
+    let new = NewRun {
+        id: Uuid::now_v7(),
+        job_id: job.id,
+        tenant_id: job.tenant_id.clone(),
+        reason: reason.to_owned(),
+        resumed_from,
+        node: state.exporter.node.clone(),
+        upto_seq,
+        total,
+    };
+    let run = match store.start_run(&new).await {
+        Err(StoreError::Conflict(Conflict::RunActive)) => return Err(StartError::Running),
+        other => other?,
+    };
+    state.metrics.record_export_run(None);
+    let cancel = Arc::new(AtomicBool::new(false));
+    state.exporter.active.lock().unwrap_or_else(PoisonError::into_inner).insert(job.id, cancel.clone());
+    let (state, job, started) = (state.clone(), job.clone(), run.clone());
+    tokio::spawn(async move {
+        let outcome = execute(&state, &job, settings, &started, &cancel).await;
+        state.exporter.active.lock().unwrap_or_else(PoisonError::into_inner).remove(&job.id);
+        let (run_state, progress, key, error) = outcome;
+        let label = run_state.as_str();
+        match state.recordings.finish_run(started.id, run_state, progress, key.as_deref(), error.as_deref()).await {
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => tracing::error!(run = %started.id, error = %e, "cannot record the end of an export run"),
+        }
+        state.metrics.record_export_run(Some(label));
+        tracing::info!(
+            run = %started.id, job = %job.id, tenant = %job.tenant_id, state = label,
+            exported = progress.exported, failed = progress.failed, bytes = progress.bytes,
+            "recording export run finished"
+        );
+    });
+    Ok(run)
+}
+
+/// Counters shared by a run's uploads.
+#[derive(Default)]
+struct Counters {
+    exported: AtomicI64,
+    failed: AtomicI64,
+    bytes: AtomicI64,
+}
+
+impl Counters {
+    fn progress(&self) -> RunProgress {
+        RunProgress {
+            exported: self.exported.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What every upload of a run shares.
+struct RunContext {
+    state: AppState,
+    job: ExportJob,
+    settings: JobSettings,
+    template: KeyTemplate,
+    client: S3Client,
+    run_id: Uuid,
+    counters: Counters,
+    /// Set by a failure that no other file of the run can escape (credentials, permission,
+    /// missing bucket): the rest fail with it at once instead of each asking S3.
+    bucket_error: Mutex<Option<String>>,
+    /// Jobs of the tenant (for deciding when a local copy is no longer needed).
+    jobs: Vec<(ExportJob, JobSettings)>,
+}
+
+type Outcome = (RunState, RunProgress, Option<String>, Option<String>);
+
+async fn execute(
+    state: &AppState,
+    job: &ExportJob,
+    settings: Option<JobSettings>,
+    run: &ExportRun,
+    cancel: &AtomicBool,
+) -> Outcome {
+    let failed = |error: String| (RunState::Failed, RunProgress::default(), None, Some(error));
+    let Some(settings) = settings else {
+        return failed("the job's stored settings are unreadable; save the job again".into());
+    };
+    let context = match prepare(state, job, settings, run.id).await {
+        Ok(context) => Arc::new(context),
+        Err(error) => {
+            tracing::warn!(run = %run.id, job = %job.id, error = %error, "export run cannot start");
+            return failed(error);
+        }
+    };
+    let heartbeat = {
+        let context = context.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = context.state.recordings.run_progress(context.run_id, context.counters.progress()).await
+                {
+                    tracing::warn!(run = %context.run_id, error = %e, "cannot save export progress");
+                }
+            }
+        })
+    };
+    let stopped = upload_all(&context, run.upto_seq, cancel).await;
+    heartbeat.abort();
+    let metadata = write_metadata(&context, run).await;
+    let progress = context.counters.progress();
+    let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    match (metadata, stopped) {
+        (Err(e), _) => {
+            let failures = match progress.failed {
+                0 => String::new(),
+                n => format!("{n} recordings failed and are retried by the next run; "),
+            };
+            let error = format!("{failures}the metadata file was not uploaded: {e}");
+            (RunState::Failed, progress, None, Some(error))
+        }
+        (Ok(key), Some(why)) => (RunState::Interrupted, progress, Some(key), Some(why)),
+        (Ok(key), None) if progress.failed > 0 => {
+            let why = first_error.unwrap_or_else(|| "see the failed rows of the metadata file".into());
+            let error = format!("{} recordings failed and are retried by the next run: {why}", progress.failed);
+            (RunState::Failed, progress, Some(key), Some(error))
+        }
+        (Ok(key), None) => (RunState::Succeeded, progress, Some(key), None),
+    }
+}
+
+/// An S3 client for the bucket of the tenant's `aws` account `account_id`.
+pub async fn client_for(
+    state: &AppState,
+    tenant: &str,
+    account_id: Uuid,
+    bandwidth_limit: Option<u64>,
+) -> Result<S3Client, String> {
+    let account = match state.store.get_account(tenant, account_id).await {
+        Ok(account) => account,
+        Err(StoreError::NotFound) => return Err(format!("the account {account_id} no longer exists")),
+        Err(e) => return Err(format!("cannot read the account {account_id}: {e}")),
+    };
+    if account.type_key != "aws" {
+        return Err(format!("the account `{}` is not an Amazon AWS account", account.name));
+    }
+    if !account.enabled {
+        return Err(format!("the account `{}` is disabled; enable it to use its bucket", account.name));
+    }
+    let secrets = {
+        let keys = state.keys.lease().await;
+        crate::api::open_secrets(&keys, &account).map_err(|e| format!("cannot open the account's secrets: {e:?}"))?
+    };
+    let config = AccountConfig {
+        id: Some(account.id.to_string()),
+        type_key: account.type_key.clone(),
+        provider: account.provider.clone(),
+        name: account.name.clone(),
+        properties: account.properties.clone(),
+        secrets,
+    };
+    let target = S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
+    let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
+    S3Client::new(state.outbound.egress.clone(), target, options).map_err(|e| e.message)
+}
+
+async fn prepare(state: &AppState, job: &ExportJob, settings: JobSettings, run_id: Uuid) -> Result<RunContext, String> {
+    let client = client_for(state, &job.tenant_id, job.account_id, settings.bandwidth_limit_bytes_per_second).await?;
+    let template = settings.template().map_err(|e| e.to_string())?;
+    let mut jobs = Vec::new();
+    for other in state.recordings.list_export_jobs(&job.tenant_id).await.map_err(|e| e.to_string())? {
+        if let Ok(other_settings) = serde_json::from_value::<JobSettings>(other.settings.clone()) {
+            jobs.push((other, other_settings));
+        }
+    }
+    Ok(RunContext {
+        state: state.clone(),
+        job: job.clone(),
+        settings,
+        template,
+        client,
+        run_id,
+        counters: Counters::default(),
+        bucket_error: Mutex::new(None),
+        jobs,
+    })
+}
+
+/// Uploads every candidate; `Some(why)` when the run stopped before the end.
+async fn upload_all(context: &Arc<RunContext>, upto_seq: i64, cancel: &AtomicBool) -> Option<String> {
+    let store = &context.state.recordings;
+    let semaphore = Arc::new(Semaphore::new(context.settings.concurrency as usize));
+    let mut tasks = JoinSet::new();
+    let mut after = 0;
+    let mut stopped = None;
+    'pages: loop {
+        let page = match store
+            .export_candidates(
+                &context.job.tenant_id,
+                context.job.id,
+                &context.settings.services,
+                after,
+                upto_seq,
+                PAGE,
+            )
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                stopped = Some(format!("cannot read the recordings to export: {e}"));
+                break;
+            }
+        };
+        if page.is_empty() {
+            break;
+        }
+        for (recording, export) in page {
+            after = recording.seq;
+            if cancel.load(Ordering::Relaxed) {
+                stopped = Some("the job was changed or deleted while it ran".into());
+                break 'pages;
+            }
+            if !context.settings.may_export_at(Utc::now()) {
+                stopped = Some("the export window closed; the rest waits for the next window".into());
+                break 'pages;
+            }
+            let permit = semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let context = context.clone();
+            tasks.spawn(async move {
+                export_one(&context, recording, export).await;
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    stopped
+}
+
+fn meta(recording: &Recording) -> RecordingMeta {
+    let m = &recording.meta;
+    RecordingMeta {
+        recording_id: m.id.clone(),
+        global_interaction_id: m.global_interaction_id.clone(),
+        call_started_at: m.call_started_at,
+        agent_login: m.agent_login.clone(),
+        agent_first_name: m.agent_first_name.clone(),
+        agent_last_name: m.agent_last_name.clone(),
+        customer_phone: m.customer_phone.clone(),
+        direction: m.direction.clone(),
+        service: m.service.clone(),
+        disposition: m.disposition.clone(),
+        flagged: m.flagged,
+    }
+}
+
+/// Is the error one every other upload to this bucket would hit too?
+fn bucket_wide(error: &S3Error) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::InvalidCredentials
+            | ErrorKind::Permission
+            | ErrorKind::NotFound
+            | ErrorKind::Blocked
+            | ErrorKind::InvalidConfig
+    )
+}
+
+async fn export_one(context: &RunContext, recording: Recording, previous: Option<Export>) {
+    let store = &context.state.recordings;
+    let tenant = &context.job.tenant_id;
+    let id = recording.meta.id.clone();
+    let Some(audio) = recording.audio.clone() else { return };
+    let key = match context.template.key(&meta(&recording), &audio.extension) {
+        Ok(key) => key,
+        Err(e) => {
+            fail(context, &recording, previous.as_ref(), String::new(), None, e.to_string()).await;
+            return;
+        }
+    };
+    let bucket_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    if let Some(error) = bucket_error {
+        fail(context, &recording, previous.as_ref(), key, None, error).await;
+        return;
+    }
+    let same_key = previous.as_ref().filter(|p| p.object_key == key);
+    let upload_id = same_key.and_then(|p| p.upload_id.clone());
+    let mut export = Export {
+        tenant_id: tenant.clone(),
+        recording_id: id.clone(),
+        job_id: context.job.id,
+        account_id: context.job.account_id,
+        object_key: key.clone(),
+        state: ExportState::Uploading,
+        upload_id,
+        etag: None,
+        error: None,
+        attempts: previous.as_ref().map_or(0, |p| p.attempts) + 1,
+        run_id: context.run_id,
+        updated_at: Utc::now(),
+    };
+    let info = ObjectInfo { content_type: Some(&audio.content_type), sha256: Some(&audio.sha256) };
+    let path = context.state.exporter.audio.path(tenant, &id);
+    let result: Result<Option<Uploaded>, S3Error> = async {
+        if same_key.is_some() && export.upload_id.is_none() {
+            if let Some(head) = context.client.head(&key).await? {
+                if head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str()) {
+                    return Ok(None);
+                }
+            }
+        }
+        if !context.client.is_multipart(audio.size as u64) {
+            save(store, &export).await?;
+            return context.client.put_file(&path, &key, &info).await.map(Some);
+        }
+        loop {
+            let upload_id = match export.upload_id.clone() {
+                Some(upload_id) => upload_id,
+                None => {
+                    let upload_id = context.client.create_multipart(&key, &info).await?;
+                    export.upload_id = Some(upload_id.clone());
+                    save(store, &export).await?;
+                    upload_id
+                }
+            };
+            match context.client.continue_multipart(&path, &key, &upload_id).await {
+                Err(e) if e.kind == ErrorKind::NoSuchUpload => {
+                    if let Some(head) = context.client.head(&key).await? {
+                        if head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str()) {
+                            return Ok(None);
+                        }
+                    }
+                    export.upload_id = None;
+                }
+                other => return other.map(Some),
+            }
+        }
+    }
+    .await;
+    let uploaded = match result {
+        Ok(uploaded) => uploaded,
+        Err(e) => {
+            if bucket_wide(&e) {
+                context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.message.clone());
+            }
+            let keep = (e.kind != ErrorKind::Checksum).then(|| export.upload_id.clone()).flatten();
+            fail(context, &recording, previous.as_ref(), key, keep, e.message).await;
+            return;
+        }
+    };
+    if let Some(uploaded) = &uploaded {
+        if uploaded.sha256 != audio.sha256 {
+            let error =
+                format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported");
+            fail(context, &recording, previous.as_ref(), key, None, error).await;
+            return;
+        }
+        match context.client.head(&key).await {
+            Ok(Some(head)) if head.size == audio.size as u64 => export.etag = Some(head.etag),
+            Ok(_) => {
+                let error = format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size);
+                fail(context, &recording, previous.as_ref(), key, None, error).await;
+                return;
+            }
+            Err(e) => {
+                fail(context, &recording, previous.as_ref(), key, None, e.message).await;
+                return;
+            }
+        }
+    }
+    export.state = ExportState::Success;
+    export.upload_id = None;
+    export.updated_at = Utc::now();
+    if let Err(e) = store.put_export(&export).await {
+        tracing::error!(recording = %id, error = %e, "cannot record a finished export");
+        return;
+    }
+    context.counters.exported.fetch_add(1, Ordering::Relaxed);
+    context.counters.bytes.fetch_add(audio.size, Ordering::Relaxed);
+    context.state.metrics.record_export_file("success", audio.size as u64);
+    if context.settings.delete_local_after_export {
+        remove_local_if_done(context, &recording).await;
+    }
+}
+
+async fn save(store: &Arc<dyn patchbay_store::RecordingStore>, export: &Export) -> Result<(), S3Error> {
+    let mut export = export.clone();
+    export.updated_at = Utc::now();
+    store
+        .put_export(&export)
+        .await
+        .map_err(|e| S3Error::new(ErrorKind::Io, format!("cannot record the export's progress: {e}")))
+}
+
+async fn fail(
+    context: &RunContext,
+    recording: &Recording,
+    previous: Option<&Export>,
+    key: String,
+    upload_id: Option<String>,
+    error: String,
+) {
+    let export = Export {
+        tenant_id: context.job.tenant_id.clone(),
+        recording_id: recording.meta.id.clone(),
+        job_id: context.job.id,
+        account_id: context.job.account_id,
+        object_key: key,
+        state: ExportState::Failed,
+        upload_id,
+        etag: None,
+        error: Some(error),
+        attempts: previous.map_or(0, |p| p.attempts) + 1,
+        run_id: context.run_id,
+        updated_at: Utc::now(),
+    };
+    if let Err(e) = context.state.recordings.put_export(&export).await {
+        tracing::error!(recording = %recording.meta.id, error = %e, "cannot record a failed export");
+    }
+    context.counters.failed.fetch_add(1, Ordering::Relaxed);
+    context.state.metrics.record_export_file("failed", 0);
+}
+
+/// Removes the local copy once every enabled job that exports the recording's service has
+/// it in its bucket.
+async fn remove_local_if_done(context: &RunContext, recording: &Recording) {
+    let tenant = &context.job.tenant_id;
+    let id = &recording.meta.id;
+    let exports = match context.state.recordings.exports_of_recording(tenant, id).await {
+        Ok(exports) => exports,
+        Err(e) => {
+            tracing::warn!(recording = %id, error = %e, "cannot check the exports of a recording");
+            return;
+        }
+    };
+    let needed_by = context
+        .jobs
+        .iter()
+        .filter(|(job, settings)| job.enabled && settings.services.contains(&recording.meta.service))
+        .find(|(job, _)| !exports.iter().any(|e| e.job_id == job.id && e.state == ExportState::Success));
+    if needed_by.is_some() {
+        return;
+    }
+    if let Err(e) = context.state.recordings.set_audio_state(tenant, id, AudioState::Removed).await {
+        tracing::warn!(recording = %id, error = %e, "cannot mark a recording's local copy removed");
+        return;
+    }
+    if let Err(e) = context.state.exporter.audio.remove(tenant, id).await {
+        tracing::warn!(recording = %id, error = %e, "cannot remove the local copy of an exported recording");
+    }
+}
+
+/// Writes the run's metadata CSV (its rows and those of the interrupted runs it continues)
+/// to the data dir and uploads it beside the recordings; returns its key.
+async fn write_metadata(context: &RunContext, run: &ExportRun) -> Result<String, String> {
+    let store = &context.state.recordings;
+    let tenant = &context.job.tenant_id;
+    let mut runs = vec![run.id];
+    let mut resumed = run.resumed_from;
+    while let Some(previous) = resumed.filter(|id| !runs.contains(id) && runs.len() < 100) {
+        runs.push(previous);
+        resumed = match store.get_run(tenant, context.job.id, previous).await {
+            Ok(previous) => previous.resumed_from,
+            Err(_) => None,
+        };
+    }
+    std::fs::create_dir_all(&context.state.exporter.runs_dir).map_err(|e| e.to_string())?;
+    let path = context.state.exporter.metadata_path(run.id);
+    let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut csv = MetadataCsv::new(std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+    let mut after = 0;
+    loop {
+        let page = store.exports_of_runs(tenant, &runs, after, PAGE).await.map_err(|e| e.to_string())?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.seq;
+        for (recording, export) in page.iter().filter(|(_, e)| e.job_id == context.job.id) {
+            let status =
+                if export.state == ExportState::Success { ExportStatus::Success } else { ExportStatus::Failed };
+            let error = match export.state {
+                ExportState::Uploading => Some("the upload did not finish"),
+                _ => export.error.as_deref(),
+            };
+            csv.row(&meta(recording), &export.object_key, status, error).map_err(|e| e.to_string())?;
+        }
+    }
+    csv.finish().and_then(|mut out| std::io::Write::flush(&mut out)).map_err(|e| e.to_string())?;
+    let stamp = run.started_at.to_rfc3339_opts(SecondsFormat::Secs, true).replace([':', '-'], "");
+    let key = format!("{}patchbay-export_{stamp}_{}.csv", context.settings.key_prefix, run.id);
+    let info = ObjectInfo { content_type: Some("text/csv; charset=utf-8"), sha256: None };
+    context.client.upload_file(&path, &key, &info).await.map_err(|e| e.message)?;
+    Ok(key)
+}
