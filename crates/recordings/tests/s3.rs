@@ -10,96 +10,33 @@ use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use patchbay_connectors::{Egress, EgressPolicy, S3Target};
 use patchbay_recordings::{ByteRange, ErrorKind, ObjectHead, ObjectInfo, S3Client, UploadOptions};
-use patchbay_testkit::moto::python;
+use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, READ_BACK};
 use serde_json::Value;
 use sha2::Sha256;
 
 const BUCKET: &str = "recordings";
 const MIB: usize = 1024 * 1024;
 
-/// Creates a user allowed `s3:*` in moto's first unauthenticated calls, then the bucket.
-const SETUP: &str = r#"
-import json, sys
-import boto3
-endpoint, bucket = sys.argv[1], sys.argv[2]
-def client(service, key="setup", secret="setup"):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=key, aws_secret_access_key=secret)
-iam = client("iam")
-iam.create_user(UserName="recorder")
-policy = iam.create_policy(PolicyName="s3-all", PolicyDocument=json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-iam.attach_user_policy(UserName="recorder", PolicyArn=policy["Policy"]["Arn"])
-key = iam.create_access_key(UserName="recorder")["AccessKey"]
-client("s3", key["AccessKeyId"], key["SecretAccessKey"]).create_bucket(Bucket=bucket)
-print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
-"#;
+/// moto with a user allowed `s3:*` and the bucket, from the testkit.
+struct Moto(S3User);
 
-/// The start of the boto3 scripts below: `s3`, a client with the recorder's key, and `bucket`.
-const PRELUDE: &str = r#"
-import hashlib, json, sys
-import boto3
-endpoint, key, secret, bucket = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                  aws_access_key_id=key, aws_secret_access_key=secret)
-"#;
+impl std::ops::Deref for Moto {
+    type Target = S3User;
 
-/// Reads objects with boto3: size, ETag, SHA-256, metadata `sha256`, content type and number
-/// of versions of each, and the open multipart uploads. The versions are listed without a
-/// `Prefix`: moto refuses boto3's signature of a prefix holding a space.
-const READ_BACK: &str = r#"
-out = {}
-versions = s3.list_object_versions(Bucket=bucket)
-for name in sys.argv[5:]:
-    got = s3.get_object(Bucket=bucket, Key=name)
-    body = got["Body"].read()
-    out[name] = {"size": len(body), "etag": got["ETag"].strip('"'), "sha256": hashlib.sha256(body).hexdigest(),
-                 "meta_sha256": got["Metadata"].get("sha256"), "content_type": got["ContentType"],
-                 "versions": len([v for v in versions.get("Versions", []) if v["Key"] == name]),
-                 "delete_markers": len([m for m in versions.get("DeleteMarkers", []) if m["Key"] == name])}
-out["open_uploads"] = len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
-print(json.dumps(out))
-"#;
-
-/// Turns versioning on for the bucket; prints its status.
-const ENABLE_VERSIONING: &str = r#"
-s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-print(json.dumps(s3.get_bucket_versioning(Bucket=bucket).get("Status")))
-"#;
-
-/// moto set up by `SETUP`: a user allowed `s3:*` and the bucket.
-struct Moto {
-    /// Keeps the server running for the test.
-    _server: patchbay_testkit::moto::Moto,
-    endpoint: String,
-    key: String,
-    secret: String,
+    fn deref(&self) -> &S3User {
+        &self.0
+    }
 }
 
 impl Moto {
     fn start() -> Moto {
-        let server = patchbay_testkit::moto::Moto::start(5);
-        let endpoint = server.endpoint.clone();
-        let setup = python(SETUP, &[&endpoint, BUCKET]);
-        let text = |k: &str| setup[k].as_str().unwrap().to_owned();
-        Moto { key: text("key"), secret: text("secret"), endpoint, _server: server }
+        Moto(S3User::start(BUCKET))
     }
 
     fn client(&self, bucket: &str, secret: &str, options: UploadOptions) -> S3Client {
         let target = S3Target::new(Some(&self.endpoint), bucket, None, &self.key, secret.into()).unwrap();
         let egress = Egress::new(EgressPolicy { allow_loopback: true, ..EgressPolicy::default() }).unwrap();
         S3Client::new(egress, target, options).unwrap()
-    }
-
-    /// Runs `script` after `PRELUDE` with `args` after the prelude's.
-    fn boto3(&self, script: &str, args: &[&str]) -> Value {
-        let mut all = vec![self.endpoint.as_str(), &self.key, &self.secret, BUCKET];
-        all.extend_from_slice(args);
-        python(&format!("{PRELUDE}{script}"), &all)
-    }
-
-    fn read_back(&self, keys: &[&str]) -> Value {
-        self.boto3(READ_BACK, keys)
     }
 }
 

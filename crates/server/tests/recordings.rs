@@ -1,0 +1,279 @@
+//! Recording export end to end against a real S3-compatible server (moto, signatures
+//! checked, bucket versioning on so a second upload of a key would show as a second
+//! version), read back with boto3: chosen services only, templated keys, the metadata CSV,
+//! local copies removed after a verified export, Range playback from the bucket, failed rows
+//! retried once the account is fixed.
+
+use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING};
+use patchbay_testkit::{databases, Reply, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
+const JOBS: &str = "/api/v1/tenants/acme/recording-export-jobs";
+const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
+const MIB: usize = 1024 * 1024;
+
+/// Prints an object's bytes as text (the metadata CSV).
+const GET_TEXT: &str = r#"
+print(json.dumps(s3.get_object(Bucket=bucket, Key=sys.argv[5])["Body"].read().decode()))
+"#;
+
+/// `len` pseudo-random bytes (xorshift).
+fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+async fn tenant(s: &TestServer) {
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "enabled_types": ["aws"]}))).await;
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+fn aws_account(s3: &S3User, bucket: &str, secret: &str) -> Value {
+    json!({"type": "aws", "name": "Recordings", "properties": {"use_private_s3_storage": true, "url": s3.endpoint,
+        "access_key_id": s3.key, "secret_key": secret, "s3_bucket": bucket}})
+}
+
+/// Sends a recording's metadata and audio as the platform would.
+async fn send(s: &TestServer, token: &str, id: &str, service: &str, agent: &str, audio: &[u8]) {
+    let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2024-05-01T09:30:15Z",
+        "agent_login": agent, "agent_first_name": "Jo", "agent_last_name": "Smith, Jr.",
+        "customer_phone": "+1 555 0100", "direction": "inbound", "service": service, "disposition": "sale"});
+    let r = s.call_as(token, Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let request = s.request(Method::PUT, &format!("{RECORDINGS}/{id}/audio"), Some(token));
+    let r = Reply::read(request.header("content-type", "audio/wav").body(audio.to_vec()).send().await.unwrap()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["audio"]["sha256"], sha256(audio));
+}
+
+/// Runs the job now and waits (at most 60 s) for the run to end.
+async fn run(s: &TestServer, job: &str) -> Value {
+    let started = s.call(Method::POST, &format!("{job}/run"), None).await;
+    assert_eq!(started.status, 202, "{started:?}");
+    let path = format!("{job}/runs/{}", started.body["id"].as_str().unwrap());
+    for _ in 0..1200 {
+        let run = s.call(Method::GET, &path, None).await;
+        if run.body["state"] != "running" {
+            return run.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the run did not end within 60 s");
+}
+
+async fn play(s: &TestServer, id: &str, range: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    let mut request = s.request(Method::GET, &format!("{RECORDINGS}/{id}/audio"), Some(&s.admin_token));
+    if let Some(range) = range {
+        request = request.header("range", range);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_range = response.headers().get("content-range").map(|v| v.to_str().unwrap().to_owned());
+    (status, content_range, response.bytes().await.unwrap().to_vec())
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => fields.push(std::mem::take(&mut field)),
+                _ => field.push(c),
+            }
+        }
+        fields.push(field);
+        rows.push(fields);
+    }
+    rows
+}
+
+#[tokio::test]
+async fn a_job_exports_its_services_under_templated_keys_with_a_metadata_csv_and_plays_back_from_the_bucket() {
+    for db in databases().await {
+        let s3 = S3User::start("calls");
+        assert_eq!(s3.boto3(ENABLE_VERSIONING, &[]), "Enabled");
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let producer = s.token("event_producer", Some("acme")).await;
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", &s3.secret))).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let account = r.body["id"].as_str().unwrap().to_owned();
+
+        let small = bytes_of(300 * 1024, 1);
+        let big = bytes_of(12 * MIB, 2);
+        let other = bytes_of(1000, 3);
+        send(&s, &producer, "r1", "Sales EU", "jo", &small).await;
+        send(&s, &producer, "r2", "Support", "al", &other).await;
+        send(&s, &producer, "r3", "Sales EU", "j smith/../x", &big).await;
+        let denied = s.call_as(&viewer, Method::PUT, &format!("{RECORDINGS}/r9"), Some(json!({}))).await;
+        assert_eq!(denied.status, 403, "a viewer sends no recordings");
+
+        let job = json!({"name": "Sales to S3", "account_id": account, "services": ["Sales EU"],
+            "key_prefix": "acme/", "filename_template": "$(service)/$(callDate)/$(callTime)_$(agent)",
+            "delete_local_after_export": true, "interval_seconds": 3600});
+        let r = s.call(Method::POST, JOBS, Some(job)).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+
+        let finished = run(&s, &job).await;
+        assert_eq!(finished["state"], "succeeded", "{finished}");
+        assert_eq!((finished["total"].as_i64(), finished["exported"].as_i64()), (Some(2), Some(2)), "{finished}");
+        assert_eq!(finished["failed"], 0);
+        assert_eq!(finished["bytes"].as_u64(), Some((small.len() + big.len()) as u64));
+
+        let k1 = "acme/Sales_EU/2024-05-01/09-30-15_jo_r1.wav";
+        let k3 = "acme/Sales_EU/2024-05-01/09-30-15_j_smith_.._x_r3.wav";
+        let seen = s3.read_back(&[k1, k3]);
+        for (key, audio) in [(k1, &small), (k3, &big)] {
+            assert_eq!(seen[key]["sha256"], sha256(audio), "{key}: {seen}");
+            assert_eq!(seen[key]["versions"], 1, "{key} uploaded once");
+            assert_eq!(seen[key]["content_type"], "audio/wav");
+        }
+        assert_eq!(seen["open_uploads"], 0);
+
+        let csv_key = finished["metadata_key"].as_str().unwrap();
+        assert!(csv_key.starts_with("acme/patchbay-export_") && csv_key.ends_with(".csv"), "{csv_key}");
+        let csv = s3.boto3(GET_TEXT, &[csv_key]);
+        let rows = csv_rows(csv.as_str().unwrap());
+        assert_eq!(rows[0][..4], ["status", "object_key", "error", "recording_id"]);
+        let body: Vec<(&str, &str, &str)> =
+            rows[1..].iter().map(|r| (r[0].as_str(), r[1].as_str(), r[3].as_str())).collect();
+        assert_eq!(body, [("success", k1, "r1"), ("success", k3, "r3")], "Support's r2 is not exported");
+        assert_eq!(rows[1][8], "Smith, Jr.", "quoted fields survive");
+        let local_csv =
+            s.call(Method::GET, &format!("{job}/runs/{}/metadata.csv", finished["id"].as_str().unwrap()), None).await;
+        assert_eq!(local_csv.text, csv.as_str().unwrap(), "the API serves the same file");
+
+        let data = s.data_dir.path().join("data/recordings/acme");
+        assert!(!data.join("r1.audio").exists() && !data.join("r3.audio").exists(), "exported copies are removed");
+        assert!(data.join("r2.audio").exists(), "a recording no job exports stays");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}/r3"), None).await;
+        assert_eq!(r.body["audio"]["state"], "removed", "{r:?}");
+        assert_eq!(r.body["exports"][0]["object_key"], k3);
+        assert_eq!(r.body["exports"][0]["state"], "success");
+
+        let (status, range, body) = play(&s, "r3", Some("bytes=8388600-8388709")).await;
+        assert_eq!((status, range.as_deref()), (206, Some(format!("bytes 8388600-8388709/{}", big.len()).as_str())));
+        assert_eq!(body, big[8_388_600..=8_388_709], "a range across the upload's part boundary, from the bucket");
+        let (status, _, body) = play(&s, "r1", Some("bytes=-100")).await;
+        assert_eq!((status, &body[..]), (206, &small[small.len() - 100..]));
+        let (status, _, body) = play(&s, "r1", None).await;
+        assert_eq!((status, body == small), (200, true));
+        let (status, _, body) = play(&s, "r2", Some("bytes=10-19")).await;
+        assert_eq!((status, &body[..]), (206, &other[10..20]), "local playback");
+        let (status, range, _) = play(&s, "r2", Some("bytes=5000-")).await;
+        assert_eq!((status, range.as_deref()), (416, Some("bytes */1000")));
+
+        let again = run(&s, &job).await;
+        assert_eq!((again["state"].as_str(), again["total"].as_i64()), (Some("succeeded"), Some(0)), "{again}");
+        assert_eq!(s3.read_back(&[k1])[k1]["versions"], 1, "nothing is uploaded twice");
+
+        let changed = json!({"global_interaction_id": "gi-r1", "call_started_at": "2024-05-01T09:30:15Z",
+            "agent_login": "someone-else", "direction": "inbound", "service": "Sales EU"});
+        let r = s.call_as(&producer, Method::PUT, &format!("{RECORDINGS}/r1"), Some(changed)).await;
+        assert_eq!(r.status, 409, "exported metadata is fixed: {r:?}");
+        let request = s.request(Method::PUT, &format!("{RECORDINGS}/r1/audio"), Some(&producer));
+        let r =
+            Reply::read(request.header("content-type", "audio/wav").body(vec![1u8; 10]).send().await.unwrap()).await;
+        assert_eq!(r.status, 409, "exported audio is fixed: {r:?}");
+
+        let found = s.call(Method::GET, &format!("{RECORDINGS}?service=Sales%20EU&agent=jo"), None).await;
+        let ids: Vec<&str> =
+            found.body["items"].as_array().unwrap().iter().map(|r| r["recording_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["r1"], "{found:?}");
+        let found = s.call(Method::GET, &format!("{RECORDINGS}?phone=%2B1%20555%200100&limit=2"), None).await;
+        assert_eq!(found.body["items"].as_array().unwrap().len(), 2);
+        let cursor = found.body["next_cursor"].as_str().unwrap();
+        let rest =
+            s.call(Method::GET, &format!("{RECORDINGS}?phone=%2B1%20555%200100&limit=2&cursor={cursor}"), None).await;
+        assert_eq!(rest.body["items"].as_array().unwrap().len(), 1, "{rest:?}");
+        let none = s.call(Method::GET, &format!("{RECORDINGS}?from=2024-05-02T00:00:00Z"), None).await;
+        assert_eq!(none.body["items"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_exports_them_once_fixed() {
+    let db = databases().await.remove(0);
+    let s3 = S3User::start("calls");
+    let s = TestServer::start(&db).await;
+    tenant(&s).await;
+    let wrong = "WrongSecretSentinel0123456789";
+    let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", wrong))).await;
+    let account = format!("{ACCOUNTS}/{}", r.body["id"].as_str().unwrap());
+    let audio = bytes_of(2048, 9);
+    for id in ["a1", "a2", "a3"] {
+        send(&s, &s.admin_token, id, "Sales", "jo", &audio).await;
+    }
+    let job = json!({"name": "Nightly", "account_id": r.body["id"], "services": ["Sales"]});
+    let r = s.call(Method::POST, JOBS, Some(job)).await;
+    let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+
+    let failed = run(&s, &job).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!((failed["exported"].as_i64(), failed["failed"].as_i64()), (Some(0), Some(3)), "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("3 recordings failed") && !error.contains(wrong), "{error}");
+    let csv = s.call(Method::GET, &format!("{job}/runs/{}/metadata.csv", failed["id"].as_str().unwrap()), None).await;
+    let rows = csv_rows(&csv.text);
+    assert_eq!(rows.len(), 4, "{}", csv.text);
+    assert!(rows[1..].iter().all(|r| r[0] == "failed" && !r[2].is_empty()), "{}", csv.text);
+    assert!(!csv.text.contains(wrong));
+    let r = s.call(Method::GET, &format!("{RECORDINGS}/a1"), None).await;
+    assert_eq!(r.body["exports"][0]["state"], "failed", "{r:?}");
+    assert_eq!(r.body["audio"]["state"], "local");
+
+    let fix = |bucket: &str, secret: &str| json!({"type": "aws", "name": "Recordings", "properties": aws_account(&s3, bucket, secret)["properties"]});
+    let r = s.call(Method::PUT, &account, Some(fix("no-such-bucket", &s3.secret))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let missing = run(&s, &job).await;
+    assert_eq!((missing["state"].as_str(), missing["failed"].as_i64()), (Some("failed"), Some(3)), "{missing}");
+    assert!(missing["error"].as_str().unwrap().contains("no-such-bucket"), "{missing}");
+    let r = s.call(Method::GET, &format!("{RECORDINGS}/a2"), None).await;
+    assert_eq!(r.body["exports"][0]["attempts"], 2, "{r:?}");
+
+    let r = s.call(Method::PUT, &account, Some(fix("calls", &s3.secret))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let fixed = run(&s, &job).await;
+    assert_eq!(fixed["state"], "succeeded", "{fixed}");
+    assert_eq!((fixed["total"].as_i64(), fixed["exported"].as_i64()), (Some(3), Some(3)), "{fixed}");
+    let keys: Vec<String> =
+        ["a1", "a2", "a3"].iter().map(|id| format!("2024-05-01/Sales/09-30-15_jo_{id}.wav")).collect();
+    let seen = s3.read_back(&keys.iter().map(String::as_str).collect::<Vec<_>>());
+    for key in &keys {
+        assert_eq!(seen[key]["sha256"], sha256(&audio), "{seen}");
+    }
+    let metrics = s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "patchbay_recording_export_files_total{outcome=\"success\"} 3",
+        "patchbay_recording_export_files_total{outcome=\"failed\"} 6",
+        "patchbay_recording_export_runs_total{outcome=\"failed\"} 2",
+        "patchbay_recording_export_runs_total{outcome=\"succeeded\"} 1",
+        "patchbay_recording_export_runs_active 0",
+        "patchbay_recordings_received_total{outcome=\"stored\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
