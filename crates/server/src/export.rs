@@ -532,6 +532,12 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         }
     };
     if let Some(uploaded) = &uploaded {
+        if uploaded.parts_skipped > 0 {
+            tracing::info!(
+                recording = %id, key = %key, parts_skipped = uploaded.parts_skipped, parts = uploaded.parts,
+                "resumed a multipart upload: parts already in the bucket were not sent again"
+            );
+        }
         if uploaded.sha256 != audio.sha256 {
             let error =
                 format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported");

@@ -16,6 +16,8 @@ pub struct ServerProcess {
     pub base: String,
     pub admin_token: String,
     pub dir: tempfile::TempDir,
+    port: u16,
+    extra: Vec<String>,
     child: Child,
 }
 
@@ -24,36 +26,42 @@ impl ServerProcess {
     pub fn start(extra: &[&str]) -> ServerProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env_remove("PATCHBAY_ADMIN_TOKEN")
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("patchbay serve starts");
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let child = spawn(dir.path(), port, &extra);
         let base = format!("http://127.0.0.1:{port}");
-        let mut server = ServerProcess { base, admin_token: String::new(), dir, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("patchbay serve exited with {status}: {}", server.log());
-            }
-            assert!(Instant::now() < deadline, "patchbay serve did not listen within 20 s: {}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut server = ServerProcess { base, admin_token: String::new(), dir, port, extra, child };
+        server.wait_until_listening();
         server.admin_token = std::fs::read_to_string(server.data_dir().join("admin-token"))
             .expect("the admin token file")
             .trim()
             .to_owned();
         server
+    }
+
+    /// Kills the server with SIGKILL, as a crash or `kill -9` would: no shutdown at all.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the server");
+    }
+
+    /// Starts the server again on the same data dir, port and arguments.
+    pub fn restart(&mut self) {
+        self.child = spawn(self.dir.path(), self.port, &self.extra);
+        self.wait_until_listening();
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("patchbay serve exited with {status}: {}", self.log());
+            }
+            assert!(Instant::now() < deadline, "patchbay serve did not listen within 20 s: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -79,6 +87,22 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `patchbay serve` on `port` with its data dir in `dir`, appending to `dir/server.log`.
+fn spawn(dir: &Path, port: u16, extra: &[String]) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log file");
+    Command::new(BIN)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env_remove("PATCHBAY_ADMIN_TOKEN")
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("patchbay serve starts")
 }
 
 /// Runs the CLI with `env`, in `cwd`.

@@ -1,0 +1,167 @@
+//! A recording export killed with SIGKILL in the middle of a run (one recording exported, a
+//! multipart upload half sent) finishes after a restart with nothing lost and nothing
+//! uploaded twice: the bucket has versioning on, so a second upload of any key would show
+//! as a second version; boto3 reads everything back.
+
+mod process;
+
+use std::time::Duration;
+
+use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING};
+use process::ServerProcess;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const MIB: usize = 1024 * 1024;
+const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
+
+/// How many parts the bucket's open multipart uploads hold.
+const OPEN_PARTS: &str = r#"
+uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+print(json.dumps(sum(len(s3.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
+                     for u in uploads)))
+"#;
+
+const GET_TEXT: &str = r#"
+print(json.dumps(s3.get_object(Bucket=bucket, Key=sys.argv[5])["Body"].read().decode()))
+"#;
+
+fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn audio(&self, id: &str, audio: Vec<u8>) {
+        let response = self
+            .http
+            .put(format!("{}{RECORDINGS}/{id}/audio", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "audio/wav")
+            .body(audio)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+}
+
+#[tokio::test]
+async fn an_export_killed_mid_run_finishes_after_restart_with_nothing_lost_or_uploaded_twice() {
+    let s3 = S3User::start("calls");
+    assert_eq!(s3.boto3(ENABLE_VERSIONING, &[]), "Enabled");
+    let mut server = ServerProcess::start(&["--egress-allow", "loopback"]);
+    // No kept-alive connections: they would die with the killed server.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let api = Api { http, base: server.base.clone(), token: server.admin_token.clone() };
+    let (status, _) =
+        api.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "enabled_types": ["aws"]}))).await;
+    assert_eq!(status, 201);
+    let account = json!({"type": "aws", "name": "S3", "properties": {"use_private_s3_storage": true,
+        "url": s3.endpoint, "access_key_id": s3.key, "secret_key": s3.secret, "s3_bucket": "calls"}});
+    let (_, account) = api.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(account)).await;
+
+    let audio: Vec<(&str, Vec<u8>)> = vec![
+        ("c1", bytes_of(MIB, 1)),
+        ("c2", bytes_of(18 * MIB, 2)),
+        ("c3", bytes_of(MIB, 3)),
+        ("c4", bytes_of(MIB / 2, 4)),
+    ];
+    for (id, bytes) in &audio {
+        let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2024-05-01T09:30:00Z",
+            "agent_login": "jo", "direction": "inbound", "service": "Sales"});
+        assert_eq!(api.call(Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await.0, 201);
+        api.audio(id, bytes.clone()).await;
+    }
+    // One file at a time, slowly: the kill lands after c1 is exported and while c2's
+    // multipart upload has sent part of its 8 MiB parts.
+    let job = json!({"name": "Crash", "account_id": account["id"], "services": ["Sales"], "concurrency": 1,
+        "bandwidth_limit_bytes_per_second": 4 * MIB, "filename_template": "$(callDate)/$(agent)"});
+    let (status, job) = api.call(Method::POST, "/api/v1/tenants/acme/recording-export-jobs", Some(job)).await;
+    assert_eq!(status, 201, "{job}");
+    let job = format!("/api/v1/tenants/acme/recording-export-jobs/{}", job["id"].as_str().unwrap());
+    let (status, first) = api.call(Method::POST, &format!("{job}/run"), None).await;
+    assert_eq!(status, 202, "{first}");
+
+    let mut ready = false;
+    for _ in 0..300 {
+        let (_, c1) = api.call(Method::GET, &format!("{RECORDINGS}/c1"), None).await;
+        if c1["exports"][0]["state"] == "success" && s3.boto3(OPEN_PARTS, &[]).as_i64().unwrap_or(0) >= 1 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "c1 exported and a part of c2 sent within the time allowed:\n{}", server.log());
+    server.kill();
+    let c2_parts = s3.boto3(OPEN_PARTS, &[]);
+    assert!(c2_parts.as_i64().unwrap() < 3, "killed before c2 was complete: {c2_parts}");
+
+    server.restart();
+    let mut runs = Value::Null;
+    for _ in 0..1200 {
+        runs = api.call(Method::GET, &format!("{job}/runs"), None).await.1;
+        if runs["items"][0]["state"] != "running" && runs["items"][0]["reason"] == "resume" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let items = runs["items"].as_array().expect("runs");
+    assert_eq!(items.len(), 2, "{runs}");
+    let (resumed, interrupted) = (&items[0], &items[1]);
+    assert_eq!(
+        (interrupted["id"].as_str(), interrupted["state"].as_str()),
+        (first["id"].as_str(), Some("interrupted"))
+    );
+    assert_eq!(resumed["state"], "succeeded", "{runs}\n{}", server.log());
+    assert_eq!(resumed["resumed_from"], interrupted["id"]);
+    assert_eq!(resumed["exported"], 3, "c2, c3 and c4 were left: {resumed}");
+
+    let keys: Vec<String> = audio.iter().map(|(id, _)| format!("2024-05-01/jo_{id}.wav")).collect();
+    let seen = s3.read_back(&keys.iter().map(String::as_str).collect::<Vec<_>>());
+    for ((_, bytes), key) in audio.iter().zip(&keys) {
+        assert_eq!(seen[key]["sha256"], hex(&Sha256::digest(bytes)), "{key} intact: {seen}");
+        assert_eq!(seen[key]["versions"], 1, "{key} uploaded exactly once: {seen}");
+    }
+    assert_eq!(seen["open_uploads"], 0, "no multipart upload left behind");
+    assert!(
+        server.log().contains("resumed a multipart upload: parts already in the bucket were not sent again"),
+        "c2's parts sent before the kill were not sent again:\n{}",
+        server.log()
+    );
+
+    let csv = s3.boto3(GET_TEXT, &[resumed["metadata_key"].as_str().unwrap()]);
+    let csv = csv.as_str().unwrap();
+    for key in &keys {
+        assert!(csv.contains(&format!("success,{key},")), "{key} in the resumed run's metadata:\n{csv}");
+    }
+    assert_eq!(csv.lines().count(), 5, "a header and one row per recording, c1 from the interrupted run:\n{csv}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
