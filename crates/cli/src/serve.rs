@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// Replace a vendor API base URL, e.g. `telegram=https://proxy.example/` (repeatable).
     #[arg(long = "vendor-url", env = "PATCHBAY_VENDOR_URLS", value_delimiter = ',', value_parser = parse_vendor_url)]
     vendor_urls: Vec<(String, url::Url)>,
+    /// A folder watched for recordings dropped as files: `{tenant}/{id}.wav` and `{tenant}/{id}.json`.
+    #[arg(long, env = "PATCHBAY_RECORDINGS_SPOOL")]
+    recordings_spool: Option<PathBuf>,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -55,6 +58,7 @@ struct ConfigFile {
     public_url: Option<String>,
     /// Vendor name -> base URL.
     vendor_urls: Option<std::collections::BTreeMap<String, String>>,
+    recordings_spool: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -107,6 +111,9 @@ impl ServeArgs {
                 .into_iter()
                 .map(|(name, url)| parse_vendor_url(&format!("{name}={url}")).map_err(|e| bad("vendor_urls", e)))
                 .collect::<Result<_, _>>()?;
+        }
+        if let (true, Some(v)) = (unset("recordings_spool"), file.recordings_spool) {
+            self.recordings_spool = Some(v);
         }
         Ok(())
     }
@@ -162,6 +169,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,
+        recordings_spool: args.recordings_spool,
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

@@ -11,6 +11,7 @@ mod export;
 mod feeds;
 mod metrics;
 mod openapi;
+mod spool;
 mod state;
 mod ui;
 

@@ -181,6 +181,8 @@ pub struct Settings {
     pub public_url: Option<url::Url>,
     /// Vendor API base URLs that replace the built-in ones.
     pub vendor_urls: Vec<(String, url::Url)>,
+    /// A folder watched for recordings dropped as files (see `spool.rs`).
+    pub recordings_spool: Option<PathBuf>,
 }
 
 impl Settings {
@@ -193,6 +195,7 @@ impl Settings {
             egress: EgressPolicy::default(),
             public_url: None,
             vendor_urls: Vec::new(),
+            recordings_spool: None,
         }
     }
 }
@@ -261,6 +264,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
     crate::feeds::spawn_reconciler(state.clone());
     crate::export::start(&state).await.context("cannot start the recording export scheduler")?;
+    if let Some(spool) = &settings.recordings_spool {
+        if !spool.is_dir() {
+            bail!("the recordings spool {} is not a folder", spool.display());
+        }
+        crate::spool::spawn(state.clone(), spool.clone());
+    }
     Ok(Started { state, new_admin_token, admin_token_path, backend })
 }
 

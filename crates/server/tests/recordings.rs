@@ -277,3 +277,42 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn spooled_recordings_are_taken_in_and_bad_ones_set_aside_with_the_reason() {
+    let db = databases().await.remove(0);
+    let spool = tempfile::tempdir().unwrap();
+    let dir = spool.path().join("acme");
+    std::fs::create_dir(&dir).unwrap();
+    let s = TestServer::start_with(&db, |settings| settings.recordings_spool = Some(spool.path().to_owned())).await;
+    tenant(&s).await;
+    let audio = bytes_of(5000, 4);
+    std::fs::write(dir.join("sp1.mp3"), &audio).unwrap();
+    let meta = json!({"global_interaction_id": "gi-sp1", "call_started_at": "2024-05-01T09:30:00Z",
+        "agent_login": "jo", "direction": "outbound", "service": "Sales"});
+    std::fs::write(dir.join("sp1.json"), meta.to_string()).unwrap();
+    std::fs::write(dir.join("sp2.wav"), b"RIFF").unwrap();
+    std::fs::write(dir.join("sp2.json"), json!({"agent_login": "jo"}).to_string()).unwrap();
+    std::fs::write(dir.join("sp3.wav"), b"RIFF").unwrap();
+
+    let mut found = s.call(Method::GET, &format!("{RECORDINGS}/sp1"), None).await;
+    for _ in 0..200 {
+        if found.status == 200 && dir.join("rejected/sp2.error.txt").exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        found = s.call(Method::GET, &format!("{RECORDINGS}/sp1"), None).await;
+    }
+    assert_eq!(found.status, 200, "{found:?}");
+    assert_eq!(found.body["audio"]["content_type"], "audio/mpeg");
+    assert_eq!(found.body["audio"]["sha256"], sha256(&audio));
+    assert_eq!(found.body["direction"], "outbound");
+    let (status, _, body) = play(&s, "sp1", None).await;
+    assert_eq!((status, body == audio), (200, true));
+    assert!(!dir.join("sp1.mp3").exists() && !dir.join("sp1.json").exists(), "taken-in files leave the spool");
+    let why = std::fs::read_to_string(dir.join("rejected/sp2.error.txt")).unwrap();
+    assert!(why.contains("service (required)") && why.contains("call_started_at (required)"), "{why}");
+    assert!(dir.join("rejected/sp2.wav").exists() && dir.join("rejected/sp2.json").exists());
+    assert!(dir.join("sp3.wav").exists(), "audio without its metadata waits");
+    assert_eq!(s.call(Method::GET, &format!("{RECORDINGS}/sp3"), None).await.status, 404);
+}

@@ -11,6 +11,7 @@ mod testing;
 mod tokens;
 mod types;
 
+pub(crate) use recordings::{audio_replaceable, record_audio, store_meta};
 pub(crate) use testing::open_secrets;
 
 use axum::http::{header, HeaderMap, HeaderValue};

@@ -138,6 +138,17 @@ pub async fn put_meta(
         });
     };
     let meta = meta_from_body(&id, &body).map_err(ApiError::Validation)?;
+    let (status, recording) = store_meta(&state, &tenant, meta).await?;
+    Ok((status, Json(view(&recording, None))).into_response())
+}
+
+/// Creates a recording (201) or replaces its metadata (200); refused once it is exported.
+pub(crate) async fn store_meta(
+    state: &AppState,
+    tenant: &str,
+    meta: patchbay_recordings::RecordingMeta,
+) -> ApiResult<(StatusCode, Recording)> {
+    let id = meta.recording_id.clone();
     let write = RecordingWrite {
         id: meta.recording_id,
         global_interaction_id: meta.global_interaction_id,
@@ -151,7 +162,7 @@ pub async fn put_meta(
         disposition: meta.disposition,
         flagged: meta.flagged,
     };
-    let (status, recording) = match state.recordings.get_recording(&tenant, &id).await {
+    let stored = match state.recordings.get_recording(&tenant, &id).await {
         Err(StoreError::NotFound) => match state.recordings.insert_recording(&tenant, &write).await {
             Ok(recording) => (StatusCode::CREATED, recording),
             Err(StoreError::Conflict(_)) => (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?),
@@ -173,7 +184,7 @@ pub async fn put_meta(
             (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?)
         }
     };
-    Ok((status, Json(view(&recording, None))).into_response())
+    Ok(stored)
 }
 
 pub async fn get(
@@ -207,24 +218,8 @@ pub async fn put_audio(
             known.join(", ")
         )));
     };
-    let current = state.recordings.get_recording(&tenant, &id).await.map_err(|e| match e {
-        StoreError::NotFound => {
-            ApiError::NotFound("recording (PUT its metadata to /recordings/{recording_id} before its audio)")
-        }
-        other => other.into(),
-    })?;
-    let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
-    if let Some(done) = exported(&exports) {
-        state.metrics.record_recording("refused");
-        let sha = current.audio.as_ref().map_or("", |a| a.sha256.as_str());
-        return Err(ApiError::Conflict {
-            detail: format!(
-                "the recording's audio was exported as `{}` and cannot be replaced (stored SHA-256 {sha})",
-                done.object_key
-            ),
-            errors: Vec::new(),
-        });
-    }
+    let current =
+        audio_replaceable(&state, &tenant, &id).await.inspect_err(|_| state.metrics.record_recording("refused"))?;
     let written =
         state.exporter.audio.write(&tenant, &id, body.into_data_stream(), MAX_AUDIO_BYTES).await.map_err(|e| {
             state.metrics.record_recording("refused");
@@ -235,16 +230,51 @@ pub async fn put_audio(
                 WriteError::Io(_) => ApiError::Internal(e.to_string()),
             }
         })?;
+    let recording = record_audio(&state, &tenant, &id, written, content_type, extension).await?;
+    let status = if current.audio.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(view(&recording, None))).into_response())
+}
+
+/// The recording whose audio is about to be stored: it must exist and not be exported yet.
+pub(crate) async fn audio_replaceable(state: &AppState, tenant: &str, id: &str) -> ApiResult<Recording> {
+    let current = state.recordings.get_recording(tenant, id).await.map_err(|e| match e {
+        StoreError::NotFound => {
+            ApiError::NotFound("recording (PUT its metadata to /recordings/{recording_id} before its audio)")
+        }
+        other => other.into(),
+    })?;
+    let exports = state.recordings.exports_of_recording(tenant, id).await?;
+    if let Some(done) = exported(&exports) {
+        let sha = current.audio.as_ref().map_or("", |a| a.sha256.as_str());
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "the recording's audio was exported as `{}` and cannot be replaced (stored SHA-256 {sha})",
+                done.object_key
+            ),
+            errors: Vec::new(),
+        });
+    }
+    Ok(current)
+}
+
+/// Records audio now in the data dir on its recording.
+pub(crate) async fn record_audio(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    written: patchbay_recordings::Written,
+    content_type: &str,
+    extension: &str,
+) -> ApiResult<Recording> {
     let audio = Audio {
         size: written.size as i64,
         sha256: written.sha256,
         content_type: content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
         extension: extension.to_owned(),
     };
-    let recording = state.recordings.set_recording_audio(&tenant, &id, &audio).await.map_err(recording_not_found)?;
+    let recording = state.recordings.set_recording_audio(tenant, id, &audio).await.map_err(recording_not_found)?;
     state.metrics.record_recording("stored");
-    let status = if current.audio.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(view(&recording, None))).into_response())
+    Ok(recording)
 }
 
 #[derive(Deserialize)]
