@@ -162,16 +162,16 @@ pub(crate) async fn store_meta(
         disposition: meta.disposition,
         flagged: meta.flagged,
     };
-    let stored = match state.recordings.get_recording(&tenant, &id).await {
-        Err(StoreError::NotFound) => match state.recordings.insert_recording(&tenant, &write).await {
+    let stored = match state.recordings.get_recording(tenant, &id).await {
+        Err(StoreError::NotFound) => match state.recordings.insert_recording(tenant, &write).await {
             Ok(recording) => (StatusCode::CREATED, recording),
-            Err(StoreError::Conflict(_)) => (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?),
+            Err(StoreError::Conflict(_)) => (StatusCode::OK, state.recordings.update_recording(tenant, &write).await?),
             Err(e) => return Err(e.into()),
         },
         Err(e) => return Err(e.into()),
         Ok(current) if current.meta == write => (StatusCode::OK, current),
         Ok(_) => {
-            let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
+            let exports = state.recordings.exports_of_recording(tenant, &id).await?;
             if let Some(done) = exported(&exports) {
                 return Err(ApiError::Conflict {
                     detail: format!(
@@ -181,7 +181,7 @@ pub(crate) async fn store_meta(
                     errors: Vec::new(),
                 });
             }
-            (StatusCode::OK, state.recordings.update_recording(&tenant, &write).await?)
+            (StatusCode::OK, state.recordings.update_recording(tenant, &write).await?)
         }
     };
     Ok(stored)
