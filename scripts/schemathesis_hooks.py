@@ -5,12 +5,17 @@
 - The run's own token (PATCHBAY_OWN_TOKEN_ID) and its seeded tenant (PATCHBAY_SEED_TENANT)
   are not deleted: a DELETE aimed at them goes to an id that names nothing instead, so the
   rest of the run keeps its credentials and data.
+- Recording audio bodies (`audio/*`) are sent as raw bytes, like `application/octet-stream`.
 """
 
 import os
 import uuid
 
 import schemathesis
+
+AUDIO_TYPES = ["audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/ogg", "audio/opus",
+               "audio/webm", "audio/mp4", "audio/flac", "audio/basic"]
+schemathesis.serializer.alias(AUDIO_TYPES, "application/octet-stream")
 
 SENTINELS = [s for s in os.environ.get("PATCHBAY_SENTINELS", "").splitlines() if s]
 OWN_TOKEN_ID = os.environ.get("PATCHBAY_OWN_TOKEN_ID", "")

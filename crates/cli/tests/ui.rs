@@ -21,8 +21,9 @@ const NICE_PASSWORD: &str = "nice-password-SENTINEL-2b6f";
 const NEXT_CALLER_PASSWORD: &str = "next-caller-password-SENTINEL-c5a1";
 const TTS_KEY: &str = "google-api-key-SENTINEL-8e0d";
 const VIBER_TOKEN: &str = "viber-token-SENTINEL-63b9";
+const AWS_SECRET: &str = "aws-secret-key-SENTINEL-5e27";
 const SECRETS: &[&str] =
-    &[FB_TOKEN, STT_PASSWORD, ZENDESK_TOKEN, NICE_PASSWORD, NEXT_CALLER_PASSWORD, TTS_KEY, VIBER_TOKEN];
+    &[FB_TOKEN, STT_PASSWORD, ZENDESK_TOKEN, NICE_PASSWORD, NEXT_CALLER_PASSWORD, TTS_KEY, VIBER_TOKEN, AWS_SECRET];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_screen_end_to_end() {
@@ -32,7 +33,8 @@ async fn admin_screen_end_to_end() {
         let b = h.browser();
         let ids = admin_story(&h, b).await;
         conflict_and_delete(&h, b, &ids).await;
-        viewer_story(&h, b).await;
+        let job = export_story(&h, b).await;
+        viewer_story(&h, b, &job).await;
         let log = h.server_log();
         for secret in SECRETS {
             assert!(!log.contains(secret), "the server log holds a secret value");
@@ -49,6 +51,10 @@ struct Ids {
 
 fn accounts_path() -> String {
     format!("/api/v1/tenants/{TENANT}/integration-accounts")
+}
+
+fn jobs_path() -> String {
+    format!("/api/v1/tenants/{TENANT}/recording-export-jobs")
 }
 
 /// Opens the "+" picker from the list and picks a type (and provider, when asked).
@@ -377,7 +383,131 @@ async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
     assert!(b.exists(&format!(".account-row[data-id='{}']", ids.zendesk)).await);
 }
 
-async fn viewer_story(h: &Harness, b: &Browser) {
+/// Recording export: an AWS account, a job made in the form (a bad key prefix refused next
+/// to its field first), a run started with Run now and followed until it ends (the bucket is
+/// a closed port, so it fails), the schedule window edited, and a job deleted. Returns the
+/// job's id.
+async fn export_story(h: &Harness, b: &Browser) -> String {
+    let enabled =
+        h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}"), Some(json!({"enabled_types": ["nice", "aws"]}))).await;
+    assert_eq!(enabled.0, 200, "{enabled:?}");
+    // The Recording Export screen, from the navigation: no jobs, nor the AWS account they need.
+    b.click("a.nav-exports").await;
+    b.wait_text(".empty", "does not have yet").await;
+    assert!(b.exists(".add-export-job").await, "an administrator may add a job");
+    pick(b, "aws", None).await;
+    b.fill("#f-name", "S3 archive").await;
+    b.click("#prop-use_private_s3_storage").await;
+    b.fill("#prop-url", &format!("http://127.0.0.1:{}", free_port())).await;
+    b.fill("#prop-access_key_id", "AKIAIOSFODNN7EXAMPLE").await;
+    b.fill("#prop-secret_key", AWS_SECRET).await;
+    b.fill("#prop-s3_bucket", "acme-recordings").await;
+    let aws = create(b, "S3 archive").await;
+    // One recording of the exported service, so that the run has something to upload.
+    let meta = json!({"global_interaction_id": "gi-1", "call_started_at": "2026-03-12T14:05:09Z",
+        "agent_login": "jdoe", "direction": "inbound", "service": "Sales"});
+    let recording = h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}/recordings/rec-1"), Some(meta)).await;
+    assert_eq!(recording.0, 201, "{recording:?}");
+    let audio = h
+        .http
+        .put(format!("{}/api/v1/tenants/{TENANT}/recordings/rec-1/audio", h.base))
+        .bearer_auth(&h.admin_token)
+        .header("content-type", "audio/wav")
+        .body(vec![7u8; 4096])
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(audio.status().as_u16(), 201);
+
+    b.click("a.nav-exports").await;
+    b.wait_text(".empty", "No recording export jobs yet").await;
+    assert!(!b.text(".empty").await.contains("does not have yet"), "the account is there now");
+    b.click(".add-export-job").await;
+    b.wait("#job-name").await;
+    assert_eq!(b.value("#job-account").await, aws, "the only AWS account is chosen");
+    assert_eq!(b.value("#job-filename_template").await, "$(callDate)/$(service)/$(callTime)_$(agent)");
+    assert!(b.text(".key-example").await.contains("2026-03-12/Sales/14-05-09_jdoe_"), "an example key");
+    assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the job form has a <label for>");
+    b.fill("#job-name", "Nightly archive").await;
+    b.fill("#job-services", "Sales, Support").await;
+    b.fill("#job-key_prefix", "acme").await;
+    b.fill("#job-concurrency", "2").await;
+    b.click("button.save").await;
+    b.wait_text("#job-key_prefix-error", "end with").await;
+    assert_eq!(b.attr("#job-key_prefix", "aria-invalid").await.as_deref(), Some("true"));
+    b.wait_text(".banner-error", "not saved").await;
+    assert_eq!(h.api(Method::GET, &jobs_path(), None).await.1["items"], json!([]), "nothing was saved");
+    b.js("window.scrollTo(0, 0)").await;
+    b.shot("export-form-error").await;
+    b.fill("#job-key_prefix", "acme/").await;
+    b.js("document.querySelector(\"[data-field='filename_template']\").scrollIntoView()").await;
+    b.shot("export-form").await;
+    b.click("button.save").await;
+    b.wait_text("h1.page-title", "Nightly archive").await;
+    b.wait("a.tab-runs.active").await;
+    let url = b.url().await;
+    let job = url.rsplit("/exports/").next().expect("job url").to_owned();
+    let got = h.api(Method::GET, &format!("{}/{job}", jobs_path()), None).await.1;
+    assert_eq!(
+        (&got["account_id"], &got["services"], &got["key_prefix"], &got["concurrency"], &got["window"]),
+        (&json!(aws), &json!(["Sales", "Support"]), &json!("acme/"), &json!(2), &Value::Null),
+        "{got}"
+    );
+
+    // Run now: a run row appears at once and follows the run (polled) until it ends.
+    b.wait_text(".runs-status", "No runs yet").await;
+    b.click("button.run-now").await;
+    b.wait(".run-row").await;
+    let ended = b.wait(".run-row:not([data-state='running'])").await;
+    assert_eq!(ended.attr("data-state").await.expect("attr").as_deref(), Some("failed"), "no S3 is reachable");
+    assert_eq!(b.text(".run-row .run-state").await, "Failed");
+    assert!(b.text(".run-row .col-progress").await.contains("of 1"), "the run counts the recording");
+    assert!(!b.text(".run-row .run-error").await.is_empty(), "the reason is shown");
+    let csv = b.attr(".run-row .metadata-link", "href").await.expect("a metadata link");
+    let metadata = h.http.get(format!("{}{csv}", h.base)).bearer_auth(&h.admin_token).send().await.unwrap();
+    assert_eq!(metadata.status().as_u16(), 200, "the link names the run's metadata file");
+    b.shot("export-runs").await;
+
+    // Settings: export only at night, saved with the version it was read at.
+    b.click("a.tab-settings").await;
+    b.wait("#job-window-between").await;
+    assert!(b.attr("#job-window-start", "disabled").await.is_some(), "no hours while any hour is chosen");
+    b.click("#job-window-between").await;
+    b.click("button.save").await;
+    b.wait_text(".meta .version", "2").await;
+    let got = h.api(Method::GET, &format!("{}/{job}", jobs_path()), None).await.1;
+    assert_eq!(got["window"], json!({"start": "22:00", "end": "06:00"}), "{got}");
+
+    // The list: the job with its account, services, schedule and last run.
+    b.click("a.nav-exports").await;
+    let row = format!(".job-row[data-id='{job}']");
+    b.wait(&row).await;
+    let text = b.text(&row).await;
+    for part in
+        ["Nightly archive", "S3 archive", "Sales", "Support", "Every 1 hour", "22:00–06:00 UTC", "Enabled", "Failed"]
+    {
+        assert!(text.contains(part), "the row shows {part}: {text}");
+    }
+    b.shot("exports-list").await;
+
+    // Delete asks first.
+    let temp = json!({"name": "Temporary", "account_id": aws, "services": ["Support"], "enabled": false});
+    let temp = h.api(Method::POST, &jobs_path(), Some(temp)).await;
+    assert_eq!(temp.0, 201, "{temp:?}");
+    let temp = temp.1["id"].as_str().unwrap().to_owned();
+    b.open(&format!("#/t/{TENANT}/exports/{temp}/settings")).await;
+    b.wait_text("h1.page-title", "Temporary").await;
+    b.click("button.delete").await;
+    b.wait_text("dialog[open]", "Delete “Temporary”?").await;
+    b.click("dialog[open] button.confirm").await;
+    b.wait(&row).await;
+    assert!(!b.exists(&format!(".job-row[data-id='{temp}']")).await);
+    assert_eq!(h.api(Method::GET, &format!("{}/{temp}", jobs_path()), None).await.0, 404);
+    b.assert_source_free_of(SECRETS).await;
+    job
+}
+
+async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
     let token = h
         .api(
             Method::POST,
@@ -430,7 +560,25 @@ async fn viewer_story(h: &Harness, b: &Browser) {
         .await
         .unwrap();
     assert_eq!(bearer.status(), 403);
-    assert_eq!(h.api(Method::GET, &accounts_path(), None).await.1["items"].as_array().unwrap().len(), 8);
+    assert_eq!(h.api(Method::GET, &accounts_path(), None).await.1["items"].as_array().unwrap().len(), 9);
+
+    // Recording export: the viewer sees the jobs and their runs, and nothing that changes them.
+    b.click("a.nav-exports").await;
+    b.wait(&format!(".job-row[data-id='{job}']")).await;
+    assert!(!b.exists(".add-export-job").await, "no add button for a viewer");
+    b.click(&format!(".job-row[data-id='{job}'] .job-link")).await;
+    b.wait(".run-row").await;
+    assert!(!b.exists("button.run-now").await, "no Run now for a viewer");
+    b.click("a.tab-settings").await;
+    b.wait("#job-name").await;
+    assert!(!b.exists("button.save").await && !b.exists("button.delete").await, "no save or delete for a viewer");
+    assert!(!b.exists("button.token").await, "no token buttons for a viewer");
+    let enabled = b
+        .js("return [...document.querySelectorAll('form input, form select, form textarea')]
+                .filter(e => !e.disabled && !e.readOnly).map(e => e.id)")
+        .await;
+    assert_eq!(enabled, json!([]), "every input of the job is read-only for a viewer");
+    b.shot("viewer-export").await;
     b.assert_source_free_of(SECRETS).await;
     b.assert_source_free_of(&[viewer.as_str()]).await;
 }

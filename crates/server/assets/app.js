@@ -1,10 +1,12 @@
-// The admin screen: sign-in, the tenant choice, and the Integration Accounts pages, routed
-// by the URL's hash (#/t/<tenant>, #/t/<tenant>/a/<id>, #/t/<tenant>/new/<type>/<provider>)
-// so that Back, reload and links work.
+// The admin screen: sign-in, the tenant choice, the Integration Accounts pages and the
+// Recording Export pages, routed by the URL's hash (#/t/<tenant>, #/t/<tenant>/a/<id>,
+// #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
+// #/t/<tenant>/exports/<id>[/settings]) so that Back, reload and links work.
 
 import { call, load, paths, setCsrf } from './api.js';
 import { typePicker } from './dialogs.js';
 import { h, icon, replace, timeEl, toast } from './dom.js';
+import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
@@ -105,6 +107,7 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
     tenant ? [
       h('p', { class: 'nav-section' }, 'Call Center Configuration'),
       h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
+      h('a', { class: ['nav-link', 'nav-exports', current === 'exports' && 'active'], href: tenantHref(tenant.id, '/exports'), 'aria-current': current === 'exports' ? 'page' : null }, icon('upload'), 'Recording Export'),
     ] : null);
   const tenantBox = tenant ? h('div', { class: 'tenant-box' },
     h('span', { class: 'tenant-caption' }, 'Contact center'),
@@ -306,6 +309,99 @@ async function accountPage(nav, tenantId, id, tab) {
   });
 }
 
+/** The tenant, its Amazon AWS accounts and (with `jobId`) one export job, read at once. */
+async function exportData(tenantId, jobId) {
+  const [tenant, accounts, job] = await Promise.all([
+    call('GET', paths.tenant(tenantId)),
+    call('GET', `${paths.accounts(tenantId)}?type=aws`),
+    jobId ? call('GET', paths.exportJob(tenantId, jobId)) : null,
+  ]);
+  return { tenant, accounts: accounts.ok ? accounts.body.items : [], job };
+}
+
+const EXPORT_CRUMB = { label: 'Recording Export' };
+
+async function exportsPage(nav, tenantId) {
+  loading('Recording Export');
+  const [{ tenant, accounts }, jobs] = await Promise.all([exportData(tenantId), call('GET', paths.exportJobs(tenantId))]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Recording Export', null, tenant.message);
+  if (!jobs.ok) return failure('Recording Export', tenant.body, jobs.message);
+  document.title = `Recording Export · ${tenant.body.name} · patchbay`;
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Call Center Configuration' }, EXPORT_CRUMB],
+    title: 'Recording Export',
+    subtitle: `Periodic export jobs that upload the call recordings of ${tenant.body.name} to Amazon S3 buckets.`,
+    body: exportJobsList({
+      tenant: tenant.body,
+      jobs: jobs.body.items,
+      accounts,
+      readOnly: readOnly(),
+      reload: async () => (await load(paths.exportJobs(tenantId))).body.items,
+    }),
+    current: 'exports',
+  });
+}
+
+async function exportNewPage(nav, tenantId) {
+  loading('New export job');
+  const { tenant, accounts } = await exportData(tenantId);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('New export job', null, tenant.message);
+  if (readOnly()) {
+    location.replace(tenantHref(tenantId, '/exports'));
+    return;
+  }
+  document.title = 'New export job · patchbay';
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: 'New' }],
+    title: 'New export job',
+    body: exportJobForm({
+      tenant: tenant.body, job: null, accounts, readOnly: false,
+      onSaved: (saved) => { location.hash = jobHref(tenantId, saved.id); },
+    }),
+    current: 'exports',
+  });
+  document.getElementById('job-name').focus();
+}
+
+async function exportJobPage(nav, tenantId, id, tab) {
+  loading('Export job');
+  const { tenant, accounts, job: reply } = await exportData(tenantId, id);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Export job', null, tenant.message);
+  if (!reply.ok) return failure('Export job', tenant.body, reply.status === 404 ? 'This export job does not exist (any more).' : reply.message);
+  const job = reply.body;
+  const account = accounts.find((a) => a.id === job.account_id);
+  const settings = tab === 'settings';
+  const base = jobHref(tenantId, job.id);
+  document.title = `${job.name} · Recording Export · patchbay`;
+  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Export job views' },
+    h('a', { class: ['tab', 'tab-runs', !settings && 'active'], href: base, 'aria-current': settings ? null : 'page' }, icon('history'), 'Runs'),
+    h('a', { class: ['tab', 'tab-settings', settings && 'active'], href: `${base}/settings`, 'aria-current': settings ? 'page' : null }, 'Settings'));
+  const content = settings
+    ? exportJobForm({
+      tenant: tenant.body, job, accounts, readOnly: readOnly(),
+      onSaved: () => route(),
+      onDeleted: () => { location.hash = tenantHref(tenantId, '/exports'); },
+      onReload: route,
+    })
+    : runsPanel({ tenant: tenantId, job, readOnly: readOnly() });
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: job.name }],
+    title: job.name,
+    subtitle: h('span', { class: 'subtitle-badges' },
+      job.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled'),
+      h('span', { class: 'badge badge-type', title: 'AWS account' }, account ? account.name : 'Unknown account'),
+      h('span', { class: 'muted' }, `Services: ${job.services.join(', ')}`)),
+    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: your token can view this export job and its runs, not change or run it.') : null, tabs, content],
+    current: 'exports',
+  });
+}
+
 // ---------------------------------------------------------------- routing
 
 async function route() {
@@ -329,6 +425,9 @@ async function route() {
     if (parts.length === 2) return listPage(nav, parts[1], query);
     if (parts[2] === 'new' && parts.length === 5) return newPage(nav, parts[1], parts[3], parts[4]);
     if (parts[2] === 'a' && parts.length >= 4) return accountPage(nav, parts[1], parts[3], parts[4]);
+    if (parts[2] === 'exports' && parts.length === 3) return exportsPage(nav, parts[1]);
+    if (parts[2] === 'exports' && parts[3] === 'new' && parts.length === 4) return exportNewPage(nav, parts[1]);
+    if (parts[2] === 'exports' && parts.length <= 5) return exportJobPage(nav, parts[1], parts[3], parts[4]);
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');

@@ -25,8 +25,8 @@ function showValue(v) {
   return String(v);
 }
 
-/** Field-level chrome: label, required marker, help, error line. `build(id)` makes the input. */
-function fieldShell(field, id, input, { inline } = {}) {
+/** Field-level chrome: label, required marker, help, error line, around the given input. */
+export function fieldShell(field, id, input, { inline } = {}) {
   const errorEl = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert', hidden: true });
   const helpEl = field.help ? h('p', { class: 'field-help', id: `${id}-help` }, field.help) : null;
   const req = h('span', { class: 'req', hidden: true }, h('span', { 'aria-hidden': 'true' }, '*'), h('span', { class: 'sr-only' }, ' (required)'));

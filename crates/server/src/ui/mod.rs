@@ -58,6 +58,7 @@ const ASSETS: &[Asset] = &[
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("dialogs.js", "text/javascript; charset=utf-8"),
     asset!("editors.js", "text/javascript; charset=utf-8"),
+    asset!("exports.js", "text/javascript; charset=utf-8"),
     asset!("form.js", "text/javascript; charset=utf-8"),
     asset!("history.js", "text/javascript; charset=utf-8"),
     asset!("list.js", "text/javascript; charset=utf-8"),

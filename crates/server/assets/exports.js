@@ -1,0 +1,669 @@
+// Recording export jobs: the tenant's periodic uploads of call recordings to the S3 bucket
+// of an Amazon AWS integration account. The list of jobs, the job form, and a job's runs,
+// which refresh every 2 seconds while one of them is running.
+
+import { call, paths } from './api.js';
+import { confirmDialog } from './dialogs.js';
+import { fieldShell } from './form.js';
+import { formatTime, h, icon, replace, toast, uid } from './dom.js';
+
+const DEFAULT_TEMPLATE = '$(callDate)/$(service)/$(callTime)_$(agent)';
+const POLL_MS = 2000;
+const MIN_BANDWIDTH = 64 * 1024;
+
+/** The tokens of a file name template: name, meaning, and a value for the example key. */
+const TOKENS = [
+  ['callDate', 'Call date, YYYY-MM-DD (UTC)', '2026-03-12'],
+  ['callTime', 'Call start time, HH-MM-SS (UTC)', '14-05-09'],
+  ['agent', 'Agent login', 'jdoe'],
+  ['agentFirstName', 'Agent first name', 'Jane'],
+  ['agentLastName', 'Agent last name', 'Doe'],
+  ['customerPhone', 'Customer phone number', '15551234567'],
+  ['direction', 'Call direction', 'inbound'],
+  ['service', 'Service name', 'Sales'],
+  ['disposition', 'Disposition', 'Resolved'],
+  ['flagged', 'Flagged: true or false', 'false'],
+  ['globalInteractionId', 'Global interaction id', '8f14e45f'],
+];
+
+const RUN_STATES = {
+  running: ['badge-info', 'Running'],
+  succeeded: ['badge-ok', 'Succeeded'],
+  failed: ['badge-failed', 'Failed'],
+  interrupted: ['badge-warn', 'Interrupted'],
+};
+const REASONS = { schedule: 'Scheduled', manual: 'Manual', resume: 'Resumed' };
+
+const TIME_UNITS = [['days', 86400], ['hours', 3600], ['minutes', 60], ['seconds', 1]];
+const RATE_UNITS = [['MiB/s', 1024 * 1024], ['KiB/s', 1024], ['bytes/s', 1]];
+
+const jobsHref = (tenant, rest = '') => `#/t/${encodeURIComponent(tenant)}/exports${rest}`;
+export const jobHref = (tenant, id, rest = '') => jobsHref(tenant, `/${encodeURIComponent(id)}${rest}`);
+
+/** The largest unit that holds `value` whole: [number, unit name]. */
+function inUnit(value, units) {
+  const [name, size] = units.find(([, s]) => value % s === 0) || units[units.length - 1];
+  return [value / size, name];
+}
+
+/** 5400 -> "90 minutes". */
+function duration(seconds) {
+  const [n, name] = inUnit(seconds, TIME_UNITS);
+  return `${n} ${n === 1 ? name.slice(0, -1) : name}`;
+}
+
+/** 1536 -> "1.5 KiB". */
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i += 1;
+  }
+  return `${value >= 100 ? Math.round(value) : Number(value.toFixed(1))} ${units[i]}`;
+}
+
+/** A <time> for a moment to come: "in 12 min", with the exact time as its tooltip. */
+function untilEl(iso) {
+  const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
+  let text;
+  if (Number.isNaN(minutes)) text = String(iso);
+  else if (minutes < 1) text = 'within a minute';
+  else if (minutes < 60) text = `in ${minutes} min`;
+  else if (minutes < 24 * 60) text = `in ${Math.round(minutes / 60)} h`;
+  else text = formatTime(iso);
+  return h('time', { datetime: iso, title: formatTime(iso) }, text);
+}
+
+function windowText(window) {
+  return window ? `${window.start}–${window.end} UTC` : 'Any hour';
+}
+
+function runBadge(run) {
+  const [cls, label] = RUN_STATES[run.state] || ['badge-neutral', run.state];
+  return h('span', { class: ['badge', cls, 'run-state'], dataset: { state: run.state } },
+    run.state === 'running' ? h('span', { class: 'pulse', 'aria-hidden': 'true' }) : null, label);
+}
+
+/** "3 exported, 1 failed of 10", then the bytes or (`bar`) a bar while the run goes on. */
+function runCounts(run, { bar } = {}) {
+  return h('span', { class: 'run-counts' },
+    bar && run.state === 'running'
+      ? h('progress', { class: 'run-bar', max: Math.max(run.total, 1), value: run.exported + run.failed, 'aria-hidden': 'true' })
+      : null,
+    h('span', {},
+      h('strong', {}, String(run.exported)), ' exported',
+      run.failed ? [', ', h('span', { class: 'error-text' }, `${run.failed} failed`)] : null,
+      ` of ${run.total}`),
+    bar ? null : h('span', { class: 'muted' }, ` · ${formatBytes(run.bytes)}`));
+}
+
+function problemBanner(title, messages) {
+  return h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
+    h('div', {}, h('strong', {}, title),
+      messages.length ? h('ul', { class: 'banner-list' }, messages.map((m) => h('li', {}, m))) : null));
+}
+
+function busy(button, on) {
+  button.disabled = on;
+  button.classList.toggle('is-busy', on);
+}
+
+/**
+ * Polling: the returned `schedule(running)` calls `tick` 2 seconds later when `running`,
+ * and again after each `tick` that resolves true (something still runs), for as long as
+ * `element` is on the page; leaving the view or everything finishing ends it.
+ */
+function pollWhile(element, tick) {
+  let timer = null;
+  const schedule = (again) => {
+    clearTimeout(timer);
+    timer = again ? setTimeout(async () => {
+      if (element.isConnected) schedule(await tick() && element.isConnected);
+    }, POLL_MS) : null;
+  };
+  return schedule;
+}
+
+// ---------------------------------------------------------------- the list
+
+/** The tenant's export jobs. `reload()` resolves with the jobs as they are now. */
+export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
+  const accountName = (id) => {
+    const account = accounts.find((a) => a.id === id);
+    return account ? account.name : 'Unknown account';
+  };
+  const addButton = readOnly ? null : h('a', { class: 'fab add-export-job', href: jobsHref(tenant.id, '/new') },
+    icon('plus'), h('span', { class: 'fab-label' }, 'Add export job'));
+  const bottom = h('div', { class: 'bottom-bar' },
+    readOnly ? h('p', { class: 'muted small' }, 'Read-only access: you can view export jobs and their runs, not change or run them.') : addButton);
+
+  if (jobs.length === 0) {
+    const noAccount = accounts.length === 0;
+    return h('div', { class: 'list-page' },
+      h('section', { class: 'empty card' },
+        h('div', { class: 'empty-icon' }, icon('upload')),
+        h('h2', {}, 'No recording export jobs yet'),
+        h('p', {}, 'An export job uploads the call recordings of chosen services to an Amazon S3 bucket (or S3-compatible storage) '
+          + 'at a regular interval, optionally only within set hours, with a metadata CSV for every run.'),
+        noAccount ? h('p', { class: 'muted' }, 'It uploads with an Amazon AWS integration account, which this contact center does not have yet: ',
+          h('a', { href: `#/t/${encodeURIComponent(tenant.id)}` }, 'add one under Integration Accounts'), ' first.') : null,
+        h('p', { class: 'muted' }, readOnly
+          ? 'An administrator of this contact center can add them.'
+          : 'Select the add “+” button at the bottom of the screen to add an export job.')),
+      bottom);
+  }
+
+  const body = h('tbody');
+  const render = (list) => replace(body, [...list].sort((a, b) => a.name.localeCompare(b.name)).map((job) => h('tr', { class: 'job-row', dataset: { id: job.id } },
+    h('td', { class: 'col-name' }, h('a', { class: 'job-link', href: jobHref(tenant.id, job.id) }, job.name)),
+    h('td', { class: 'col-account' }, accountName(job.account_id)),
+    h('td', { class: 'col-services' }, job.services.slice(0, 3).map((s) => h('span', { class: 'chip' }, s)),
+      job.services.length > 3 ? h('span', { class: 'muted small' }, ` +${job.services.length - 3} more`) : null),
+    h('td', { class: 'col-schedule' }, h('span', { class: 'nowrap' }, `Every ${duration(job.interval_seconds)}`),
+      h('span', { class: 'muted small block' }, windowText(job.window))),
+    h('td', { class: 'col-state' }, job.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled')),
+    h('td', { class: 'col-last-run' }, job.last_run
+      ? [runBadge(job.last_run), h('span', { class: 'small block' }, runCounts(job.last_run)),
+        h('span', { class: 'muted small block' }, 'Started ', h('time', { datetime: job.last_run.started_at }, formatTime(job.last_run.started_at)))]
+      : h('span', { class: 'muted' }, 'Never run')),
+    h('td', { class: 'col-next-run' }, job.enabled && job.next_run_at ? untilEl(job.next_run_at) : h('span', { class: 'muted' }, '—')))));
+  const running = (list) => list.some((j) => j.last_run && j.last_run.state === 'running');
+  const table = h('table', { class: 'table jobs-table' },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col', class: 'col-name' }, 'Name'),
+      h('th', { scope: 'col', class: 'col-account' }, 'AWS account'),
+      h('th', { scope: 'col', class: 'col-services' }, 'Services'),
+      h('th', { scope: 'col', class: 'col-schedule' }, 'Schedule'),
+      h('th', { scope: 'col', class: 'col-state' }, 'State'),
+      h('th', { scope: 'col', class: 'col-last-run' }, 'Last run'),
+      h('th', { scope: 'col', class: 'col-next-run' }, 'Next run'))),
+    body);
+  const schedule = pollWhile(table, async () => {
+    try {
+      const fresh = await reload();
+      render(fresh);
+      return running(fresh);
+    } catch {
+      return true;
+    }
+  });
+  render(jobs);
+  schedule(running(jobs));
+
+  return h('div', { class: 'list-page' },
+    h('div', { class: 'toolbar' },
+      h('p', { class: 'toolbar-summary muted' }, `${jobs.length} ${jobs.length === 1 ? 'export job' : 'export jobs'}`)),
+    h('section', { class: 'card list-card', 'aria-label': 'Recording export jobs' }, table), bottom);
+}
+
+// ---------------------------------------------------------------- runs
+
+/** A job's runs, newest first, with Run now for administrators. */
+export function runsPanel({ tenant, job, readOnly }) {
+  const body = h('tbody');
+  const table = h('table', { class: 'table runs-table', hidden: true },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, 'State'),
+      h('th', { scope: 'col' }, 'Progress'),
+      h('th', { scope: 'col' }, 'Uploaded'),
+      h('th', { scope: 'col' }, 'Started'),
+      h('th', { scope: 'col' }, 'Finished'),
+      h('th', { scope: 'col' }, 'Error'),
+      h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Metadata')))),
+    body);
+  const status = h('p', { class: 'muted loading runs-status' }, 'Loading runs…');
+  const banner = h('div', { class: 'banner-host', tabindex: '-1' });
+  const live = h('p', { class: 'muted small runs-live', hidden: true }, 'A run is in progress: its progress updates every 2 seconds.');
+  const showProblem = (title, message) => {
+    replace(banner, problemBanner(title, [message]));
+    banner.focus();
+  };
+
+  /** Downloads the CSV through fetch, so that a missing file shows the server's reason. */
+  const download = async (event) => {
+    event.preventDefault();
+    const link = event.currentTarget;
+    link.classList.add('is-busy');
+    try {
+      const response = await fetch(link.href, { credentials: 'same-origin', cache: 'no-store' });
+      if (response.status === 401) {
+        window.dispatchEvent(new CustomEvent('patchbay:signed-out'));
+        return;
+      }
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        showProblem('The metadata file could not be downloaded.', problem.detail || `The server answered ${response.status}.`);
+        return;
+      }
+      const url = URL.createObjectURL(await response.blob());
+      const save = h('a', { href: url, download: link.getAttribute('download'), hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      showProblem('The metadata file could not be downloaded.', `The server could not be reached (${e.message}).`);
+    } finally {
+      link.classList.remove('is-busy');
+    }
+  };
+
+  const row = (run) => h('tr', { class: 'run-row', dataset: { id: run.id, state: run.state } },
+    h('td', { class: 'col-run-state' }, runBadge(run), h('span', { class: 'muted small block', title: `Node ${run.node}` }, REASONS[run.reason] || run.reason)),
+    h('td', { class: 'col-progress' }, runCounts(run, { bar: true })),
+    h('td', { class: 'col-bytes nowrap' }, formatBytes(run.bytes)),
+    h('td', { class: 'col-time' }, h('time', { datetime: run.started_at }, formatTime(run.started_at))),
+    h('td', { class: 'col-time' }, run.finished_at
+      ? [h('time', { datetime: run.finished_at }, formatTime(run.finished_at)),
+        h('span', { class: 'muted small block' }, `took ${duration(Math.max(1, Math.round((new Date(run.finished_at) - new Date(run.started_at)) / 1000)))}`)]
+      : h('span', { class: 'muted' }, 'In progress')),
+    h('td', { class: 'col-error' }, run.error ? h('span', { class: 'error-text run-error' }, run.error) : h('span', { class: 'muted' }, '—')),
+    h('td', { class: 'col-metadata' }, run.finished_at ? h('a', {
+      class: 'btn btn-secondary btn-small metadata-link',
+      href: paths.exportMetadata(tenant, job.id, run.id),
+      download: `patchbay-export_${run.id}.csv`,
+      onclick: download,
+    }, icon('download'), 'CSV', h('span', { class: 'sr-only' }, ` of the run started ${formatTime(run.started_at)}`)) : null));
+
+  /** Reads the runs and shows them; resolves true while one is running. */
+  const load = async () => {
+    const reply = await call('GET', `${paths.exportRuns(tenant, job.id)}?limit=50`);
+    if (!reply.ok) {
+      status.hidden = false;
+      status.className = 'error-text runs-status';
+      replace(status, `The runs could not be loaded: ${reply.message}`);
+      return true;
+    }
+    const runs = reply.body.items;
+    replace(body, runs.map(row));
+    table.hidden = runs.length === 0;
+    status.className = 'muted runs-status';
+    status.hidden = runs.length > 0;
+    replace(status, `No runs yet: the job runs on its schedule${readOnly ? '.' : ', or when you select Run now.'}`);
+    const running = runs.some((r) => r.state === 'running');
+    live.hidden = !running;
+    return running;
+  };
+  const schedule = pollWhile(table, load);
+
+  const runButton = readOnly ? null : h('button', { type: 'button', class: 'btn btn-primary run-now' }, icon('play'), 'Run now');
+  if (runButton) {
+    runButton.addEventListener('click', async () => {
+      replace(banner);
+      busy(runButton, true);
+      const reply = await call('POST', paths.exportRunNow(tenant, job.id), { body: {} });
+      busy(runButton, false);
+      if (!reply.ok) {
+        showProblem(reply.status === 409 ? 'A run is already in progress.' : 'The run did not start.', reply.message);
+        return;
+      }
+      toast('The export run started.');
+      schedule(await load());
+    });
+  }
+  load().then(schedule);
+
+  return h('section', { class: 'runs', 'aria-label': 'Runs' },
+    h('div', { class: 'runs-toolbar' },
+      h('p', { class: 'muted' }, job.enabled
+        ? ['Runs every ', duration(job.interval_seconds), job.window ? `, ${windowText(job.window)}` : '', '. Next run ', job.next_run_at ? untilEl(job.next_run_at) : 'not scheduled', '.']
+        : 'Disabled: the job does not run on its schedule.'),
+      h('span', { class: 'spacer' }),
+      runButton),
+    banner, live,
+    h('div', { class: 'card list-card' }, table, status));
+}
+
+// ---------------------------------------------------------------- the form
+
+/** A whole number of `unit`s typed into `input`, as a count of base units; NaN when it is not a number. */
+function scaled(input, unitSelect, units) {
+  const text = input.value.trim();
+  if (!/^\d+(\.\d+)?$/.test(text)) return Number.NaN;
+  const size = units.find(([name]) => name === unitSelect.value)[1];
+  return Math.round(Number(text) * size);
+}
+
+function unitSelect(id, units, selected, disabled, label) {
+  const select = h('select', { id, class: 'input input-unit', disabled }, units.map(([name]) => h('option', { value: name }, name)));
+  select.value = selected;
+  return [h('label', { for: id, class: 'sr-only' }, label), select];
+}
+
+/**
+ * The form for a new job (`job` null) or an existing one.
+ * ctx: {tenant, job, accounts (the tenant's aws accounts), readOnly, onSaved, and for an existing
+ * job onDeleted and onReload}
+ */
+export function exportJobForm(ctx) {
+  const { tenant, job, accounts, readOnly } = ctx;
+  const formId = uid('job-form');
+  const fields = {};
+
+  /** One field: its shell, the input that errors point at, and the input focused on error. */
+  const field = (key, shell, input) => {
+    fields[key] = {
+      el: shell.el,
+      show: (message) => shell.setError(message, input),
+      clear: () => shell.setError(null, input),
+      focus: () => input.focus(),
+    };
+    shell.describe(input);
+    return shell.el;
+  };
+
+  // General.
+  const nameInput = h('input', { type: 'text', id: 'job-name', class: 'input', maxlength: 100, value: job ? job.name : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
+  const nameShell = fieldShell({ key: 'name', label: 'Name', help: 'A unique name for this export job.' }, 'job-name', nameInput);
+  nameShell.setRequired(true);
+
+  const accountSelect = h('select', { id: 'job-account', class: 'input', disabled: readOnly },
+    h('option', { value: '' }, accounts.length ? '— Choose an account —' : '— No Amazon AWS account —'),
+    accounts.map((a) => h('option', { value: a.id }, a.enabled ? a.name : `${a.name} (disabled)`)));
+  if (job && !accounts.some((a) => a.id === job.account_id)) accountSelect.append(h('option', { value: job.account_id }, 'Unknown account'));
+  accountSelect.value = job ? job.account_id : (accounts.length === 1 ? accounts[0].id : '');
+  const accountHelp = ['The Amazon AWS (or S3-compatible) integration account whose bucket receives the recordings.',
+    accounts.length ? '' : [' This contact center has none yet: ', h('a', { href: `#/t/${encodeURIComponent(tenant.id)}` }, 'add one under Integration Accounts'), '.']];
+  const accountShell = fieldShell({ key: 'account_id', label: 'AWS account', help: accountHelp }, 'job-account', accountSelect);
+  accountShell.setRequired(true);
+
+  const enabledInput = h('input', { type: 'checkbox', id: 'job-enabled', class: 'checkbox', checked: job ? job.enabled : true, disabled: readOnly });
+  const enabledShell = fieldShell({ key: 'enabled', label: 'Enabled', help: 'A disabled job does not run on its schedule; it can still be run now.' }, 'job-enabled', enabledInput, { inline: true });
+
+  const servicesInput = h('textarea', { id: 'job-services', class: 'input services-input', rows: 3, value: job ? job.services.join('\n') : '', disabled: readOnly, spellcheck: 'false', placeholder: 'Sales\nSupport' });
+  const servicesShell = fieldShell({ key: 'services', label: 'Services', help: 'The recordings of these services are exported (exact service names): one per line, or separated by commas.' }, 'job-services', servicesInput);
+  servicesShell.setRequired(true);
+  const services = () => servicesInput.value.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+
+  // Where the files go.
+  const prefixInput = h('input', { type: 'text', id: 'job-key_prefix', class: 'input mono', value: job ? job.key_prefix : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false', placeholder: 'recordings/acme/' });
+  const prefixShell = fieldShell({ key: 'key_prefix', label: 'Key prefix', help: 'The folder in the bucket that every key starts with: empty, or ending in “/”.' }, 'job-key_prefix', prefixInput);
+
+  const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : DEFAULT_TEMPLATE, disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
+  const example = h('p', { class: 'key-example small' });
+  const showExample = () => {
+    const rendered = templateInput.value.trim().replace(/\$\((\w+)\)/g, (whole, name) => {
+      const token = TOKENS.find(([key]) => key === name);
+      return token ? token[2] : whole;
+    });
+    replace(example, h('span', { class: 'muted' }, 'Example key: '), h('code', {}, `${prefixInput.value.trim()}${rendered}_<recording id>.<extension>`));
+  };
+  const insertToken = (name) => {
+    const text = `$(${name})`;
+    const start = templateInput.selectionStart ?? templateInput.value.length;
+    const end = templateInput.selectionEnd ?? start;
+    templateInput.setRangeText(text, start, end, 'end');
+    templateInput.focus();
+    showExample();
+  };
+  const tokenList = h('ul', { class: 'token-list', 'aria-label': 'Template tokens' }, TOKENS.map(([name, meaning]) => h('li', {},
+    readOnly
+      ? h('code', { class: 'token' }, `$(${name})`)
+      : h('button', { type: 'button', class: 'token', dataset: { token: name }, title: `Insert $(${name})`, onclick: () => insertToken(name) }, `$(${name})`),
+    h('span', { class: 'token-meaning' }, meaning))));
+  const templateShell = fieldShell({
+    key: 'filename_template',
+    label: 'File name template',
+    help: ['Forms each key after the prefix; “/” makes folders. The recording id and file extension always end the name, so keys never collide. ',
+      readOnly ? 'Tokens:' : 'Select a token to insert it:'],
+  }, 'job-filename_template', templateInput);
+  templateShell.el.append(tokenList, example);
+  prefixInput.addEventListener('input', showExample);
+  templateInput.addEventListener('input', showExample);
+  showExample();
+
+  // When.
+  const [intervalValue, intervalUnit] = inUnit(job ? job.interval_seconds : 3600, TIME_UNITS);
+  const intervalInput = h('input', { type: 'number', id: 'job-interval', class: 'input input-number', min: 1, step: 'any', inputmode: 'decimal', value: String(intervalValue), disabled: readOnly });
+  const intervalUnitSelect = unitSelect('job-interval-unit', TIME_UNITS, intervalUnit, readOnly, 'Interval unit');
+  const intervalShell = fieldShell({ key: 'interval_seconds', label: 'Run every', help: 'From the start of one run to the next: 1 minute to 7 days.' }, 'job-interval',
+    h('div', { class: 'with-unit' }, intervalInput, intervalUnitSelect));
+  intervalShell.setRequired(true);
+
+  const windowName = uid('window');
+  const anyRadio = h('input', { type: 'radio', name: windowName, id: 'job-window-any', class: 'radio', value: 'any', checked: !(job && job.window), disabled: readOnly });
+  const betweenRadio = h('input', { type: 'radio', name: windowName, id: 'job-window-between', class: 'radio', value: 'between', checked: Boolean(job && job.window), disabled: readOnly });
+  const startInput = h('input', { type: 'time', id: 'job-window-start', class: 'input input-time', value: job && job.window ? job.window.start : '22:00' });
+  const endInput = h('input', { type: 'time', id: 'job-window-end', class: 'input input-time', value: job && job.window ? job.window.end : '06:00' });
+  const windowError = h('p', { class: 'field-error', id: 'job-window-error', role: 'alert', hidden: true });
+  const windowHelp = h('p', { class: 'field-help', id: 'job-window-help' },
+    'Runs upload only within these hours; a run still going when they end continues in the next window. An end earlier than the start spans midnight.');
+  const syncWindow = () => {
+    startInput.disabled = readOnly || !betweenRadio.checked;
+    endInput.disabled = readOnly || !betweenRadio.checked;
+  };
+  anyRadio.addEventListener('change', syncWindow);
+  betweenRadio.addEventListener('change', syncWindow);
+  syncWindow();
+  const windowEl = h('fieldset', { class: 'field field-window', dataset: { field: 'window' }, 'aria-describedby': windowHelp.id },
+    h('legend', { class: 'field-label' }, 'Export hours (UTC)'),
+    h('div', { class: 'choice-row' }, anyRadio, h('label', { for: anyRadio.id }, 'Any hour')),
+    h('div', { class: 'choice-row' }, betweenRadio, h('label', { for: betweenRadio.id }, 'Only from'),
+      h('label', { for: startInput.id, class: 'sr-only' }, 'Window start (UTC)'), startInput,
+      h('span', { 'aria-hidden': 'true' }, 'to'),
+      h('label', { for: endInput.id, class: 'sr-only' }, 'Window end (UTC)'), endInput,
+      h('span', { class: 'muted small' }, 'UTC')),
+    windowHelp, windowError);
+  /** Errors name `window`, `window.start` or `window.end`. */
+  fields.window = {
+    el: windowEl,
+    show(message, sub) {
+      windowError.textContent = windowError.hidden ? message : `${windowError.textContent} ${message}`;
+      windowError.hidden = false;
+      windowEl.classList.add('has-error');
+      const target = sub === 'end' ? endInput : sub === 'start' ? startInput : null;
+      if (target) {
+        target.setAttribute('aria-invalid', 'true');
+        target.setAttribute('aria-describedby', windowError.id);
+      }
+    },
+    clear() {
+      windowError.hidden = true;
+      windowError.textContent = '';
+      windowEl.classList.remove('has-error');
+      for (const input of [startInput, endInput]) {
+        input.removeAttribute('aria-invalid');
+        input.removeAttribute('aria-describedby');
+      }
+    },
+    focus: () => (betweenRadio.checked ? startInput : anyRadio).focus(),
+  };
+
+  // How.
+  const [rateValue, rateUnit] = job && job.bandwidth_limit_bytes_per_second ? inUnit(job.bandwidth_limit_bytes_per_second, RATE_UNITS) : ['', 'MiB/s'];
+  const rateInput = h('input', { type: 'number', id: 'job-bandwidth', class: 'input input-number', min: 0, step: 'any', inputmode: 'decimal', value: String(rateValue), disabled: readOnly, placeholder: 'No limit' });
+  const rateUnitSelect = unitSelect('job-bandwidth-unit', RATE_UNITS, rateUnit, readOnly, 'Bandwidth limit unit');
+  const rateShell = fieldShell({ key: 'bandwidth_limit_bytes_per_second', label: 'Bandwidth limit', help: 'Caps the upload speed of a run. Leave empty for no limit; at least 64 KiB/s.' }, 'job-bandwidth',
+    h('div', { class: 'with-unit' }, rateInput, rateUnitSelect));
+
+  const concurrencyInput = h('input', { type: 'number', id: 'job-concurrency', class: 'input input-number', min: 1, max: 32, step: 1, inputmode: 'numeric', value: String(job ? job.concurrency : 4), disabled: readOnly });
+  const concurrencyShell = fieldShell({ key: 'concurrency', label: 'Parallel uploads', help: 'Files a run uploads at the same time: 1 to 32.' }, 'job-concurrency', concurrencyInput);
+  concurrencyShell.setRequired(true);
+
+  const deleteLocalInput = h('input', { type: 'checkbox', id: 'job-delete_local', class: 'checkbox', checked: job ? job.delete_local_after_export : false, disabled: readOnly });
+  const deleteLocalShell = fieldShell({
+    key: 'delete_local_after_export',
+    label: 'Delete the local copy after export',
+    help: 'Removes the server’s copy of a recording once every export job of its service has uploaded it; playback then comes from the bucket.',
+  }, 'job-delete_local', deleteLocalInput, { inline: true });
+
+  const generalCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-general` },
+    h('h2', { class: 'card-title', id: `${formId}-general` }, 'General'),
+    field('name', nameShell, nameInput),
+    field('account_id', accountShell, accountSelect),
+    field('services', servicesShell, servicesInput),
+    field('enabled', enabledShell, enabledInput));
+  const keysCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-keys` },
+    h('h2', { class: 'card-title', id: `${formId}-keys` }, 'Object keys'),
+    field('key_prefix', prefixShell, prefixInput),
+    field('filename_template', templateShell, templateInput));
+  const scheduleCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-schedule` },
+    h('h2', { class: 'card-title', id: `${formId}-schedule` }, 'Schedule'),
+    field('interval_seconds', intervalShell, intervalInput),
+    windowEl);
+  const uploadCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-upload` },
+    h('h2', { class: 'card-title', id: `${formId}-upload` }, 'Upload'),
+    field('bandwidth_limit_bytes_per_second', rateShell, rateInput),
+    field('concurrency', concurrencyShell, concurrencyInput),
+    field('delete_local_after_export', deleteLocalShell, deleteLocalInput));
+
+  const banner = h('div', { class: 'banner-host', tabindex: '-1' });
+  const clearErrors = () => {
+    replace(banner);
+    for (const f of Object.values(fields)) f.clear();
+  };
+
+  /** The body for POST or PUT, and the problems found before sending it. */
+  const collect = () => {
+    const local = [];
+    const interval = scaled(intervalInput, intervalUnitSelect[1], TIME_UNITS);
+    if (Number.isNaN(interval)) local.push(['interval_seconds', 'Enter a number.']);
+    let bandwidth = null;
+    if (rateInput.value.trim() !== '') {
+      bandwidth = scaled(rateInput, rateUnitSelect[1], RATE_UNITS);
+      if (Number.isNaN(bandwidth)) local.push(['bandwidth_limit_bytes_per_second', 'Enter a number, or leave it empty for no limit.']);
+    }
+    const concurrencyText = concurrencyInput.value.trim();
+    return {
+      local,
+      body: {
+        name: nameInput.value.trim(),
+        account_id: accountSelect.value || null,
+        enabled: enabledInput.checked,
+        services: services(),
+        key_prefix: prefixInput.value.trim(),
+        filename_template: templateInput.value.trim(),
+        interval_seconds: interval,
+        window: betweenRadio.checked ? { start: startInput.value, end: endInput.value } : null,
+        bandwidth_limit_bytes_per_second: bandwidth,
+        delete_local_after_export: deleteLocalInput.checked,
+        concurrency: /^\d+$/.test(concurrencyText) ? Number(concurrencyText) : concurrencyText,
+      },
+    };
+  };
+
+  /** Messages in the user's units where the API's name the base unit. */
+  const friendly = (e) => {
+    if (e.field === 'interval_seconds' && e.rule === 'range') return 'Run every 1 minute to 7 days (60 to 604,800 seconds).';
+    if (e.field === 'bandwidth_limit_bytes_per_second' && e.rule === 'range') return `The limit must be at least 64 KiB/s (${MIN_BANDWIDTH} bytes per second).`;
+    return e.message;
+  };
+
+  /** Puts each error next to its field; returns the messages that belong to no field. */
+  const showErrors = (errors, sent) => {
+    const loose = [];
+    let first = null;
+    for (const e of errors) {
+      const m = /^(\w+)(?:\[(\d+)\]|\.(\w+))?$/.exec(e.field || '');
+      const target = m && fields[m[1]];
+      if (!target) {
+        loose.push(e.message);
+        continue;
+      }
+      const service = m[2] !== undefined ? sent.services[Number(m[2])] : undefined;
+      target.show(service !== undefined ? `“${service}”: ${e.message}` : friendly(e), m[3]);
+      first = first || target;
+    }
+    return { loose, first };
+  };
+
+  const staleBanner = (current) => h('div', { class: 'banner banner-stale', role: 'alert' }, icon('alert'),
+    h('div', {},
+      h('strong', {}, 'Someone else changed this export job after you opened it.'),
+      h('p', {}, `Your changes were not saved and nothing was overwritten. The job is now at version ${current}; you opened version ${job.version}. `
+        + 'Reload to see the current settings, then apply your change again.'),
+      h('div', { class: 'banner-actions' },
+        h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload() }, icon('refresh'), 'Reload the job'),
+        h('span', { class: 'muted small' }, 'Reloading discards the changes in this form.'))));
+
+  const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary save' }, job ? 'Save changes' : 'Create export job');
+  const deleteBtn = job ? h('button', { type: 'button', class: 'btn btn-danger-outline delete' }, icon('trash'), 'Delete') : null;
+
+  const save = async (event) => {
+    event.preventDefault();
+    if (readOnly) return;
+    clearErrors();
+    const { local, body } = collect();
+    if (local.length) {
+      for (const [key, message] of local) fields[key].show(message);
+      replace(banner, problemBanner('The export job was not saved.', ['Fix the fields marked below, then save again.']));
+      fields[local[0][0]].focus();
+      return;
+    }
+    busy(saveBtn, true);
+    const reply = job
+      ? await call('PUT', paths.exportJob(tenant.id, job.id), { body, ifMatch: job.version })
+      : await call('POST', paths.exportJobs(tenant.id), { body });
+    busy(saveBtn, false);
+    if (reply.ok) {
+      toast(job ? 'Changes saved.' : 'Export job created.');
+      ctx.onSaved(reply.body);
+      return;
+    }
+    if (reply.status === 412) {
+      replace(banner, staleBanner(reply.body && reply.body.current_version));
+      banner.focus();
+      return;
+    }
+    const { loose, first } = showErrors(reply.errors, body);
+    const count = reply.errors.length;
+    const title = reply.status === 403 ? 'You may not change export jobs.'
+      : count ? `The export job was not saved: ${count === 1 ? '1 problem' : `${count} problems`}.` : 'The export job was not saved.';
+    const messages = loose.length ? loose : count ? ['Each problem is shown next to its field.'] : [reply.message];
+    replace(banner, problemBanner(title, messages));
+    if (first) first.focus();
+    else banner.focus();
+  };
+
+  if (deleteBtn) {
+    deleteBtn.addEventListener('click', async () => {
+      const yes = await confirmDialog({
+        title: 'Delete export job',
+        message: `Delete “${job.name}”?`,
+        detail: 'The job and its run history are removed; a run in progress stops. Files already uploaded stay in the bucket. This cannot be undone.',
+        confirmLabel: 'Delete export job',
+        danger: true,
+      });
+      if (!yes) return;
+      busy(deleteBtn, true);
+      const reply = await call('DELETE', paths.exportJob(tenant.id, job.id), { ifMatch: job.version });
+      busy(deleteBtn, false);
+      if (reply.ok) {
+        toast(`“${job.name}” was deleted.`);
+        ctx.onDeleted();
+      } else if (reply.status === 412) {
+        replace(banner, staleBanner(reply.body && reply.body.current_version));
+        banner.focus();
+      } else {
+        replace(banner, problemBanner('The export job was not deleted.', [reply.message]));
+        banner.focus();
+      }
+    });
+  }
+
+  const meta = job
+    ? h('dl', { class: 'meta' },
+      h('dt', {}, 'Created'), h('dd', { title: job.created_by }, formatTime(job.created_at)),
+      h('dt', {}, 'Last changed'), h('dd', { title: job.updated_by }, formatTime(job.updated_at)),
+      h('dt', {}, 'Version'), h('dd', { class: 'version' }, String(job.version)))
+    : h('p', { class: 'muted small' }, 'Not saved yet.');
+  const footer = readOnly
+    ? h('div', { class: 'form-footer' }, h('a', { class: 'btn btn-secondary', href: jobsHref(tenant.id) }, 'Back to the list'))
+    : h('div', { class: 'form-footer' },
+      saveBtn,
+      h('a', { class: 'btn btn-secondary cancel', href: job ? jobHref(tenant.id, job.id) : jobsHref(tenant.id) }, 'Cancel'),
+      h('span', { class: 'spacer' }),
+      deleteBtn);
+
+  const form = h('form', { class: 'job-form', id: formId, novalidate: true, 'aria-label': job ? `Edit ${job.name}` : 'New export job' },
+    banner,
+    h('div', { class: 'form-layout' },
+      h('div', { class: 'form-main' }, generalCard, keysCard, scheduleCard, uploadCard),
+      h('aside', { class: 'form-side' }, h('section', { class: 'card' }, h('h2', { class: 'card-title' }, 'Details'), meta))),
+    footer);
+  form.addEventListener('submit', save);
+  return form;
+}
