@@ -106,7 +106,7 @@ pub fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
 
 /// Marks this node's leftover runs interrupted and resumes them, then schedules forever.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
-    take_over_dead_runs(state).await?;
+    take_over_dead_runs(state, Some(&state.exporter.node)).await?;
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
@@ -119,7 +119,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
                 tracing::warn!(error = %e, "recording export scheduler");
             }
             if ticks.is_multiple_of(15) {
-                if let Err(e) = take_over_dead_runs(&state).await {
+                if let Err(e) = take_over_dead_runs(&state, None).await {
                     tracing::warn!(error = %e, "recording export takeover");
                 }
             }
@@ -128,8 +128,10 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn take_over_dead_runs(state: &AppState) -> anyhow::Result<()> {
-    let dead = state.recordings.interrupt_dead_runs(&state.exporter.node, Utc::now() - STALE_RUN).await?;
+/// Interrupts and resumes the runs of `own` node (just started) and of any node whose
+/// heartbeat stopped.
+async fn take_over_dead_runs(state: &AppState, own: Option<&str>) -> anyhow::Result<()> {
+    let dead = state.recordings.interrupt_dead_runs(own, Utc::now() - STALE_RUN).await?;
     for run in dead {
         state.metrics.record_export_run(None);
         state.metrics.record_export_run(Some("interrupted"));

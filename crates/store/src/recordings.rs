@@ -300,9 +300,10 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn get_run(&self, tenant: &str, job_id: Uuid, id: Uuid) -> Result<ExportRun>;
     /// Newest first.
     async fn list_runs(&self, tenant: &str, job_id: Uuid, limit: i64) -> Result<Vec<ExportRun>>;
-    /// Marks `interrupted` every running run of `node` (which has just started, so they are
-    /// dead) or whose heartbeat is older than `stale_before` (its node died), and returns them.
-    async fn interrupt_dead_runs(&self, node: &str, stale_before: Timestamp) -> Result<Vec<ExportRun>>;
+    /// Marks `interrupted` every running run of `node` when given (a node that has just
+    /// started: its runs are dead) and every running run whose heartbeat is older than
+    /// `stale_before` (its node died), and returns them.
+    async fn interrupt_dead_runs(&self, node: Option<&str>, stale_before: Timestamp) -> Result<Vec<ExportRun>>;
 
     /// Recordings of `services` with local audio and seq in `(after_seq, upto_seq]` that the
     /// job has not exported, with their export row if any, in seq order.
@@ -1091,13 +1092,13 @@ impl RecordingStore for SqlStore {
         rows.into_iter().map(RunRow::into_run).collect()
     }
 
-    async fn interrupt_dead_runs(&self, node: &str, stale_before: Timestamp) -> Result<Vec<ExportRun>> {
+    async fn interrupt_dead_runs(&self, node: Option<&str>, stale_before: Timestamp) -> Result<Vec<ExportRun>> {
         let now = now();
         let rows: Vec<RunRow> = in_write_tx!(self, |tx| {
             sqlx::query_as(
                 "UPDATE recording_export_runs SET state = 'interrupted', finished_at = $3, \
                  error = 'the node running it stopped; the next run resumes it' \
-                 WHERE state = 'running' AND (node = $1 OR heartbeat_at < $2) \
+                 WHERE state = 'running' AND (($1 IS NOT NULL AND node = $1) OR heartbeat_at < $2) \
                  RETURNING id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
                  metadata_key, error, started_at, heartbeat_at, finished_at",
             )

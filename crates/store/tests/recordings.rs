@@ -166,14 +166,18 @@ async fn one_run_at_a_time_and_dead_runs_are_interrupted() {
         assert_eq!(s.get_run("acme", job_id, run.id).await.unwrap().progress, progress);
 
         let long_ago = Utc::now() - Duration::hours(1);
-        assert!(s.interrupt_dead_runs("node-b", long_ago).await.unwrap().is_empty(), "a live run of another node");
-        let dead = s.interrupt_dead_runs("node-a", long_ago).await.unwrap();
+        assert!(
+            s.interrupt_dead_runs(Some("node-b"), long_ago).await.unwrap().is_empty(),
+            "a live run of another node"
+        );
+        assert!(s.interrupt_dead_runs(None, long_ago).await.unwrap().is_empty(), "a live run is left alone");
+        let dead = s.interrupt_dead_runs(Some("node-a"), long_ago).await.unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].state, RunState::Interrupted);
 
         let second = s.start_run(&new_run("node-b")).await.unwrap();
         let in_future = Utc::now() + Duration::hours(1);
-        assert_eq!(s.interrupt_dead_runs("node-c", in_future).await.unwrap()[0].id, second.id, "stale heartbeat");
+        assert_eq!(s.interrupt_dead_runs(None, in_future).await.unwrap()[0].id, second.id, "stale heartbeat");
 
         let third = s.start_run(&new_run("node-b")).await.unwrap();
         let done = s.finish_run(third.id, RunState::Succeeded, progress, Some("k.csv"), None).await.unwrap();
