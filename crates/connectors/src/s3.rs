@@ -348,20 +348,32 @@ impl S3Target {
             Some(raw) => Endpoint::Private(private_url(raw)?),
             None => Endpoint::Aws,
         };
-        let region = region.unwrap_or(FIRST_REGION);
+        let mut target = S3Target {
+            endpoint,
+            bucket: bucket.to_owned(),
+            region: FIRST_REGION.to_owned(),
+            access_key: access_key.to_owned(),
+            secret,
+        };
+        target.set_region(region.unwrap_or(FIRST_REGION))?;
+        Ok(target)
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Signs for `region` from now on (the bucket's own, once S3 named it).
+    pub fn set_region(&mut self, region: &str) -> Result<(), Failure> {
         if region.is_empty()
             || region.len() > 32
             || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return Err(Failure::new(Category::InvalidConfig, "the S3 region may hold only a-z, 0-9 and `-`"));
         }
-        Ok(S3Target {
-            endpoint,
-            bucket: bucket.to_owned(),
-            region: region.to_owned(),
-            access_key: access_key.to_owned(),
-            secret,
-        })
+        region.clone_into(&mut self.region);
+        Ok(())
     }
 
     /// The bucket of an `aws` account, as its connection test addresses it.

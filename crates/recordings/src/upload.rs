@@ -271,6 +271,28 @@ impl S3Client {
         Ok(S3Client { egress, target, options, throttle, peak_buffer: AtomicUsize::new(0) })
     }
 
+    /// Learns the bucket's region with one HEAD of the bucket, and signs for it from then on:
+    /// S3 names it in `x-amz-bucket-region` (AWS buckets outside us-east-1 refuse requests
+    /// signed for another region). Servers that do not name it keep the region given.
+    /// Returns the region signed for.
+    pub async fn locate_bucket(&mut self) -> Result<&str, S3Error> {
+        let url = self.target.object_url("", &[]);
+        let mut request = self
+            .egress
+            .request(Method::HEAD, &url)
+            .map_err(|why| S3Error::new(ErrorKind::Blocked, why))?
+            .timeout(self.options.request_timeout);
+        for (name, value) in self.target.sign("HEAD", &url, &[], EMPTY_SHA256) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| transport("HeadBucket", &e))?;
+        let named = response.headers().get("x-amz-bucket-region").and_then(|v| v.to_str().ok());
+        if let Some(region) = named.filter(|r| *r != self.target.region()) {
+            self.target.set_region(region).map_err(|f| S3Error::new(ErrorKind::UnexpectedResponse, f.message))?;
+        }
+        Ok(self.target.region())
+    }
+
     /// The largest body buffer allocated so far, in bytes: never above `part_size`.
     pub fn peak_buffer_bytes(&self) -> usize {
         self.peak_buffer.load(Ordering::Relaxed)

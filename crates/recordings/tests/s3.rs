@@ -298,3 +298,22 @@ async fn put_bytes_and_put_file_round_trip_through_head_and_a_wrong_declared_sha
     assert_eq!(client.head("calls/big_r8.wav").await.unwrap(), None);
     assert_eq!(moto.boto3(READ_BACK, &[])["open_uploads"], 0, "and it was aborted");
 }
+
+/// Creates a bucket in eu-west-1; prints its location as S3 reports it.
+const CREATE_EU_BUCKET: &str = r#"
+s3.create_bucket(Bucket="eu-calls", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+print(json.dumps(s3.get_bucket_location(Bucket="eu-calls")["LocationConstraint"]))
+"#;
+
+#[tokio::test]
+async fn the_client_learns_the_buckets_region_and_signs_for_it() {
+    let moto = Moto::start();
+    assert_eq!(moto.boto3(CREATE_EU_BUCKET, &[]), "eu-west-1");
+    let mut client = moto.client("eu-calls", &moto.secret, UploadOptions::default());
+    assert_eq!(client.locate_bucket().await.unwrap(), "eu-west-1");
+    let (file, bytes) = file_of(1000, 5);
+    let up = client.upload_file(file.path(), "calls/eu_r1.wav", &ObjectInfo::default()).await.unwrap();
+    assert_eq!(up.size, bytes.len() as u64);
+    let mut home = moto.client(BUCKET, &moto.secret, UploadOptions::default());
+    assert_eq!(home.locate_bucket().await.unwrap(), "us-east-1", "a us-east-1 bucket keeps the default");
+}

@@ -346,7 +346,11 @@ pub async fn client_for(
     };
     let target = S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
     let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
-    S3Client::new(state.outbound.egress.clone(), target, options).map_err(|e| e.message)
+    let mut client = S3Client::new(state.outbound.egress.clone(), target, options).map_err(|e| e.message)?;
+    if let Err(e) = client.locate_bucket().await {
+        tracing::debug!(account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default");
+    }
+    Ok(client)
 }
 
 async fn prepare(state: &AppState, job: &ExportJob, settings: JobSettings, run_id: Uuid) -> Result<RunContext, String> {
