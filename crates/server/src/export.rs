@@ -474,6 +474,14 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     }
     let same_key = previous.as_ref().filter(|p| p.object_key == key);
     let upload_id = same_key.and_then(|p| p.upload_id.clone());
+    if let Some(stale) = previous.as_ref().filter(|p| p.object_key != key) {
+        // The job's template changed since an upload to the old key began: drop that upload.
+        if let Some(upload_id) = &stale.upload_id {
+            if let Err(e) = context.client.abort_multipart_upload(&stale.object_key, upload_id).await {
+                tracing::warn!(recording = %id, error = %e, "cannot abort a multipart upload to an old key");
+            }
+        }
+    }
     let mut export = Export {
         tenant_id: tenant.clone(),
         recording_id: id.clone(),
@@ -532,7 +540,14 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
             if bucket_wide(&e) {
                 context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.message.clone());
             }
-            let keep = (e.kind != ErrorKind::Checksum).then(|| export.upload_id.clone()).flatten();
+            // A damaged upload cannot be resumed: abort it (best effort) and start over next run.
+            let keep = match (e.kind, export.upload_id.clone()) {
+                (ErrorKind::Checksum, Some(upload_id)) => {
+                    let _ = context.client.abort_multipart_upload(&key, &upload_id).await;
+                    None
+                }
+                (_, upload_id) => upload_id,
+            };
             fail(context, &recording, previous.as_ref(), key, keep, e.message).await;
             return;
         }
