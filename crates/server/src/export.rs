@@ -299,7 +299,7 @@ async fn execute(
         (Err(e), _) => {
             let failures = match progress.failed {
                 0 => String::new(),
-                n => format!("{n} recordings failed and are retried by the next run; "),
+                n => format!("{}; ", failed_summary(n)),
             };
             let error = format!("{failures}the metadata file was not uploaded: {e}");
             (RunState::Failed, progress, None, Some(error))
@@ -307,7 +307,7 @@ async fn execute(
         (Ok(key), Some(why)) => (RunState::Interrupted, progress, Some(key), Some(why)),
         (Ok(key), None) if progress.failed > 0 => {
             let why = first_error.unwrap_or_else(|| "see the failed rows of the metadata file".into());
-            let error = format!("{} recordings failed and are retried by the next run: {why}", progress.failed);
+            let error = format!("{}: {why}", failed_summary(progress.failed));
             (RunState::Failed, progress, Some(key), Some(error))
         }
         (Ok(key), None) => (RunState::Succeeded, progress, Some(key), None),
@@ -351,6 +351,14 @@ pub async fn client_for(
         tracing::debug!(account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default");
     }
     Ok(client)
+}
+
+/// "1 recording failed and is retried by the next run", or the plural.
+fn failed_summary(n: i64) -> String {
+    match n {
+        1 => "1 recording failed and is retried by the next run".to_owned(),
+        n => format!("{n} recordings failed and are retried by the next run"),
+    }
 }
 
 async fn prepare(state: &AppState, job: &ExportJob, settings: JobSettings, run_id: Uuid) -> Result<RunContext, String> {
