@@ -7,6 +7,11 @@ mkdir -p "$PEERS_DIR"
 # Stops what ensure_* started (called on exit).
 stop_peers() {
   if [ -n "${PEERS_PG_STOP:-}" ]; then $PEERS_PG_STOP >/dev/null 2>&1 || true; fi
+  if [ -n "${S3S_FS_PID:-}" ]; then
+    kill "$S3S_FS_PID" 2>/dev/null || true
+    wait "$S3S_FS_PID" 2>/dev/null || true
+    S3S_FS_PID=
+  fi
 }
 
 # A free TCP port on 127.0.0.1.
@@ -65,4 +70,38 @@ ensure_schemathesis() {
   python3 -m venv "$venv" || { echo "cannot create a virtualenv: apt-get install python3-venv" >&2; exit 1; }
   "$venv/bin/pip" install --quiet 'schemathesis>=4.32,<5' \
     || { echo "cannot install schemathesis: pip install 'schemathesis>=4.32,<5'" >&2; exit 1; }
+}
+
+# Makes sure the s3s-fs S3 server (Rust crate registry, 0.14.1: the newest that builds on our
+# rustc) is installed, under target/peers/tools unless it is on PATH, and sets S3S_FS to its
+# command. The first install builds it (about 1.5 min).
+ensure_s3s_fs() {
+  local root="$PEERS_DIR/tools"
+  if command -v s3s-fs >/dev/null; then S3S_FS=$(command -v s3s-fs); return 0; fi
+  S3S_FS="$root/bin/s3s-fs"
+  if [ -x "$S3S_FS" ]; then return 0; fi
+  echo "installing s3s-fs 0.14.1 into $root (about 1.5 min)" >&2
+  cargo install --quiet --root "$root" s3s-fs@0.14.1 --features binary --locked \
+    || { echo "cannot install s3s-fs: cargo install s3s-fs@0.14.1 --features binary --locked" >&2; exit 1; }
+}
+
+# Starts s3s-fs on a free loopback port, serving the folder DIR (each subfolder is a bucket)
+# with the credentials AK / SK: `start_s3s_fs DIR AK SK [LOG]`. Sets S3S_FS_PORT, S3S_FS_URL
+# and S3S_FS_PID; stop_peers stops it. Call ensure_s3s_fs first.
+start_s3s_fs() {
+  local dir=$1 ak=$2 sk=$3 log=${4:-/dev/null}
+  mkdir -p "$dir"
+  S3S_FS_PORT=$(free_port)
+  S3S_FS_URL="http://127.0.0.1:$S3S_FS_PORT"
+  "$S3S_FS" --host 127.0.0.1 --port "$S3S_FS_PORT" --access-key "$ak" --secret-key "$sk" "$dir" >"$log" 2>&1 &
+  S3S_FS_PID=$!
+  local code
+  for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$S3S_FS_URL/" 2>/dev/null || true)
+    if [ -n "$code" ] && [ "$code" != 000 ]; then return 0; fi
+    kill -0 "$S3S_FS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "s3s-fs did not start on port $S3S_FS_PORT; its log: $log" >&2
+  exit 1
 }
