@@ -35,7 +35,6 @@ use md5::{Digest as _, Md5};
 use patchbay_connectors::{Egress, S3Target, EMPTY_SHA256};
 use reqwest::{Method, StatusCode};
 use sha2::Sha256;
-use tokio::io::AsyncReadExt;
 
 /// Smallest part S3 accepts (but for the last).
 const MIN_PART: usize = 5 * 1024 * 1024;
@@ -245,6 +244,20 @@ pub struct S3Client {
     peak_buffer: AtomicUsize,
 }
 
+/// A body to send with its digests: MD5 for `Content-MD5` and the ETag check, SHA-256 (hex)
+/// for the signature.
+struct Part {
+    body: Bytes,
+    md5: [u8; 16],
+    sha256: String,
+}
+
+impl Part {
+    fn of(body: Bytes) -> Part {
+        Part { md5: Md5::digest(&body).into(), sha256: hex::encode(Sha256::digest(&body)), body }
+    }
+}
+
 /// One signed request: method, key, query, extra signed headers, body.
 struct Call<'a> {
     op: &'static str,
@@ -253,6 +266,8 @@ struct Call<'a> {
     query: &'a [(&'a str, &'a str)],
     headers: &'a [(&'a str, &'a str)],
     body: Bytes,
+    /// The body's SHA-256 (hex) when already known; computed otherwise.
+    body_sha256: Option<&'a str>,
 }
 
 impl S3Client {
@@ -330,7 +345,7 @@ impl S3Client {
     /// (see `is_multipart`), and one whose SHA-256 is not `info.sha256` (nothing is sent).
     pub async fn put_file(&self, path: &Path, key: &str, info: &ObjectInfo<'_>) -> Result<Uploaded, S3Error> {
         let headers = info.headers()?;
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
+        let file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
         let size = file.metadata().await.map_err(|e| read_error(path, e))?.len();
         if self.is_multipart(size) {
             return Err(S3Error::new(
@@ -338,15 +353,16 @@ impl S3Client {
                 format!("{size} bytes are above the part size of a single PUT; use a multipart upload"),
             ));
         }
-        let body = self.read_part(&mut file, size).await.map_err(|e| read_error(path, e))?;
-        self.put_object(key, body, &headers, info.sha256).await
+        let file = file.into_std().await;
+        let (_, _, part) = self.read_part(file, None, size).await.map_err(|e| read_error(path, e))?;
+        self.put_object(key, part, &headers, info.sha256).await
     }
 
     /// PUTs `body` to `key` (a small object such as a run's metadata CSV); refuses a body
     /// whose SHA-256 is not `info.sha256` (nothing is sent).
     pub async fn put_bytes(&self, key: &str, body: Bytes, info: &ObjectInfo<'_>) -> Result<Uploaded, S3Error> {
         let headers = info.headers()?;
-        self.put_object(key, body, &headers, info.sha256).await
+        self.put_object(key, Part::of(body), &headers, info.sha256).await
     }
 
     /// Starts a multipart upload to `key` with `info` (CreateMultipartUpload); its upload id,
@@ -360,6 +376,7 @@ impl S3Client {
             query: &[("uploads", "")],
             headers: &headers,
             body: Bytes::new(),
+            body_sha256: None,
         };
         let body = read_reply(self.send(&call).await?, call.op).await?;
         xml_text(&body, "UploadId")
@@ -389,7 +406,7 @@ impl S3Client {
                 query.push(("part-number-marker", text.as_str()));
             }
             let call =
-                Call { op: "ListParts", method: Method::GET, key, query: &query, headers: &[], body: Bytes::new() };
+                Call { op: "ListParts", method: Method::GET, key, query: &query, headers: &[], body: Bytes::new(), body_sha256: None };
             let body = read_reply(self.send(&call).await?, call.op).await?;
             let (page, next) = parse_parts_page(&body)?;
             parts.extend(page);
@@ -417,6 +434,7 @@ impl S3Client {
             query: &[("uploadId", upload_id)],
             headers: &[],
             body: Bytes::new(),
+            body_sha256: None,
         };
         match self.send(&call).await {
             Ok(_) => Ok(()),
@@ -429,7 +447,7 @@ impl S3Client {
     /// for a missing bucket (HEAD answers carry no error code). Without `s3:ListBucket` S3
     /// answers a missing key with 403: `ErrorKind::Permission`.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, S3Error> {
-        let call = Call { op: "HeadObject", method: Method::HEAD, key, query: &[], headers: &[], body: Bytes::new() };
+        let call = Call { op: "HeadObject", method: Method::HEAD, key, query: &[], headers: &[], body: Bytes::new(), body_sha256: None };
         let response = self.send(&call).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -454,7 +472,7 @@ impl S3Client {
         });
         let headers: Vec<(&str, &str)> = header.iter().map(|h| ("range", h.as_str())).collect();
         let call =
-            Call { op: "GetObject", method: Method::GET, key, query: &[], headers: &headers, body: Bytes::new() };
+            Call { op: "GetObject", method: Method::GET, key, query: &[], headers: &headers, body: Bytes::new(), body_sha256: None };
         let response = self.send(&call).await?;
         let header_text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(ObjectStream {
@@ -470,15 +488,14 @@ impl S3Client {
     async fn put_object(
         &self,
         key: &str,
-        body: Bytes,
+        part: Part,
         headers: &[(&str, &str)],
         declared: Option<&str>,
     ) -> Result<Uploaded, S3Error> {
-        let sha256 = hex::encode(Sha256::digest(&body));
-        check_declared(declared, &sha256, key)?;
-        let size = body.len() as u64;
-        let md5: [u8; 16] = Md5::digest(&body).into();
-        let etag = self.put(key, &[], headers, body, md5, "PutObject").await?;
+        check_declared(declared, &part.sha256, key)?;
+        let size = part.body.len() as u64;
+        let (md5, sha256) = (part.md5, part.sha256.clone());
+        let etag = self.put(key, &[], headers, part, "PutObject").await?;
         check_etag(&etag, &hex::encode(md5), key)?;
         Ok(Uploaded { key: key.to_owned(), size, parts: 1, parts_skipped: 0, etag, sha256 })
     }
@@ -493,34 +510,36 @@ impl S3Client {
         held: &HashMap<u32, StoredPart>,
         declared: Option<&str>,
     ) -> Result<Uploaded, S3Error> {
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
+        let file = tokio::fs::File::open(path).await.map_err(|e| read_error(path, e))?;
         let size = file.metadata().await.map_err(|e| read_error(path, e))?.len();
         check_part_count(size, self.options.part_size)?;
         if size == 0 {
             return Err(S3Error::new(ErrorKind::InvalidConfig, "an empty file has no parts to send"));
         }
+        let mut file = file.into_std().await;
         let mut whole = Sha256::new();
         let mut parts = Vec::new();
         let mut skipped = 0;
         let mut read = 0u64;
         for number in 1..=size.div_ceil(self.options.part_size as u64) as u32 {
-            let body = self.read_part(&mut file, size - read).await.map_err(|e| read_error(path, e))?;
-            if body.is_empty() {
+            let (back, hasher, part) =
+                self.read_part(file, Some(whole), size - read).await.map_err(|e| read_error(path, e))?;
+            (file, whole) = (back, hasher.expect("the whole-file hasher comes back"));
+            if part.body.is_empty() {
                 return Err(S3Error::new(ErrorKind::Io, format!("the file for `{key}` shrank while it was uploaded")));
             }
-            whole.update(&body);
-            read += body.len() as u64;
-            let md5: [u8; 16] = Md5::digest(&body).into();
+            read += part.body.len() as u64;
+            let md5 = part.md5;
             let md5_hex = hex::encode(md5);
             let etag = match held.get(&number) {
-                Some(part) if part.size == body.len() as u64 && part.etag.eq_ignore_ascii_case(&md5_hex) => {
+                Some(stored) if stored.size == part.body.len() as u64 && stored.etag.eq_ignore_ascii_case(&md5_hex) => {
                     skipped += 1;
-                    part.etag.clone()
+                    stored.etag.clone()
                 }
                 _ => {
                     let number_text = number.to_string();
                     let query = [("partNumber", number_text.as_str()), ("uploadId", upload_id)];
-                    let etag = self.put(key, &query, &[], body, md5, "UploadPart").await?;
+                    let etag = self.put(key, &query, &[], part, "UploadPart").await?;
                     check_etag(&etag, &md5_hex, key)?;
                     etag
                 }
@@ -536,35 +555,54 @@ impl S3Client {
         Ok(Uploaded { key: key.to_owned(), size, parts: parts.len() as u32, parts_skipped: skipped, etag, sha256 })
     }
 
-    /// Reads up to `limit` (at most `part_size`) bytes of `file` into a buffer of that size.
-    async fn read_part(&self, file: &mut tokio::fs::File, limit: u64) -> std::io::Result<Bytes> {
+    /// Reads up to `limit` (at most `part_size`) bytes of `file` into a buffer of that size
+    /// and hashes them (MD5, SHA-256, and into `whole` when given) on a blocking thread:
+    /// reading and hashing 8 MiB is work that would stall the requests sharing the async
+    /// runtime. Hands the file and `whole` back for the next part.
+    async fn read_part(
+        &self,
+        file: std::fs::File,
+        whole: Option<Sha256>,
+        limit: u64,
+    ) -> std::io::Result<(std::fs::File, Option<Sha256>, Part)> {
         let limit = limit.min(self.options.part_size as u64) as usize;
-        let mut buffer = Vec::with_capacity(limit);
-        self.peak_buffer.fetch_max(buffer.capacity(), Ordering::Relaxed);
-        while buffer.len() < limit {
-            let read = (&mut *file).take((limit - buffer.len()) as u64).read_buf(&mut buffer).await?;
-            if read == 0 {
-                break;
+        self.peak_buffer.fetch_max(limit, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            let mut whole = whole;
+            let mut buffer = Vec::with_capacity(limit);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, limit as u64), &mut buffer)?;
+            if let Some(whole) = whole.as_mut() {
+                whole.update(&buffer);
             }
-        }
-        Ok(Bytes::from(buffer))
+            Ok((file, whole, Part::of(Bytes::from(buffer))))
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
-    /// PUTs `body` (an object or a part) whose MD5 is `md5`, with the signed `headers`; the
-    /// ETag answered.
+    /// PUTs `part` (an object or a part of one), with the signed `headers`; the ETag answered.
     async fn put(
         &self,
         key: &str,
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
-        body: Bytes,
-        md5: [u8; 16],
+        part: Part,
         op: &'static str,
     ) -> Result<String, S3Error> {
-        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(part.md5);
         let mut all = vec![("content-md5", content_md5.as_str())];
         all.extend_from_slice(headers);
-        let response = self.send(&Call { op, method: Method::PUT, key, query, headers: &all, body }).await?;
+        let call = Call {
+            op,
+            method: Method::PUT,
+            key,
+            query,
+            headers: &all,
+            body: part.body,
+            body_sha256: Some(&part.sha256),
+        };
+        let response = self.send(&call).await?;
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default();
         Ok(etag.trim_matches('"').to_owned())
     }
@@ -587,6 +625,7 @@ impl S3Client {
             query: &[("uploadId", upload_id)],
             headers: &[],
             body: Bytes::from(xml),
+            body_sha256: None,
         };
         let body = read_reply(self.send(&call).await?, call.op).await?;
         // S3 may answer 200 and report a failure in the body.
@@ -602,8 +641,11 @@ impl S3Client {
     /// answered 404 is returned as is: it has no body to tell a missing key from anything.
     async fn send(&self, call: &Call<'_>) -> Result<reqwest::Response, S3Error> {
         let url = self.target.object_url(call.key, call.query);
-        let payload_sha256 =
-            if call.body.is_empty() { EMPTY_SHA256.to_owned() } else { hex::encode(Sha256::digest(&call.body)) };
+        let payload_sha256 = match call.body_sha256 {
+            Some(known) => known.to_owned(),
+            None if call.body.is_empty() => EMPTY_SHA256.to_owned(),
+            None => hex::encode(Sha256::digest(&call.body)),
+        };
         let mut attempt = 1;
         loop {
             if let Some(throttle) = &self.throttle {
