@@ -316,3 +316,52 @@ async fn spooled_recordings_are_taken_in_and_bad_ones_set_aside_with_the_reason(
     assert!(dir.join("sp3.wav").exists(), "audio without its metadata waits");
     assert_eq!(s.call(Method::GET, &format!("{RECORDINGS}/sp3"), None).await.status, 404);
 }
+
+#[tokio::test]
+async fn due_jobs_run_on_schedule_and_only_inside_their_window() {
+    use patchbay_store::RecordingStore;
+
+    let db = databases().await.remove(0);
+    let s3 = S3User::start("calls");
+    let s = TestServer::start(&db).await;
+    tenant(&s).await;
+    let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", &s3.secret))).await;
+    let account = r.body["id"].as_str().unwrap().to_owned();
+    send(&s, &s.admin_token, "s1", "Sales", "jo", &bytes_of(100, 8)).await;
+    let now = chrono::Utc::now();
+    let hhmm = |hours: i64| (now + chrono::Duration::hours(hours)).format("%H:%M").to_string();
+    let mut ids = Vec::new();
+    for (name, window) in [("Open", Value::Null), ("Closed", json!({"start": hhmm(2), "end": hhmm(3)}))] {
+        let job = json!({"name": name, "account_id": account, "services": ["Sales"], "window": window});
+        let r = s.call(Method::POST, JOBS, Some(job)).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let next = chrono::DateTime::parse_from_rfc3339(r.body["next_run_at"].as_str().unwrap()).unwrap();
+        assert!(next > now + chrono::Duration::minutes(59), "a new job first runs after its interval or window: {r:?}");
+        ids.push(r.body["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    // Make both due, behind the server's back, as time passing would.
+    let store = patchbay_store::SqlStore::connect(&db.url).await.unwrap();
+    for id in &ids {
+        store.set_next_run(*id, Some(now - chrono::Duration::seconds(1))).await.unwrap();
+    }
+    let open = format!("{JOBS}/{}", ids[0]);
+    let mut runs = Value::Null;
+    for _ in 0..200 {
+        runs = s.call(Method::GET, &format!("{open}/runs"), None).await.body;
+        if runs["items"][0]["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(runs["items"][0]["reason"], "schedule", "{runs}");
+    assert_eq!(runs["items"][0]["state"], "succeeded", "{runs}");
+    let job = s.call(Method::GET, &open, None).await.body;
+    let next = chrono::DateTime::parse_from_rfc3339(job["next_run_at"].as_str().unwrap()).unwrap();
+    assert!(next > now + chrono::Duration::minutes(59), "the next run is an interval later: {job}");
+
+    let closed = format!("{JOBS}/{}", ids[1]);
+    let job = s.call(Method::GET, &closed, None).await.body;
+    let next = chrono::DateTime::parse_from_rfc3339(job["next_run_at"].as_str().unwrap()).unwrap();
+    assert!(next > now + chrono::Duration::minutes(100), "outside its window a due job waits for it: {job}");
+    assert_eq!(s.call(Method::GET, &format!("{closed}/runs"), None).await.body["items"], json!([]));
+}
