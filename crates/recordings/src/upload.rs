@@ -405,8 +405,15 @@ impl S3Client {
             if let Some(text) = &marker_text {
                 query.push(("part-number-marker", text.as_str()));
             }
-            let call =
-                Call { op: "ListParts", method: Method::GET, key, query: &query, headers: &[], body: Bytes::new(), body_sha256: None };
+            let call = Call {
+                op: "ListParts",
+                method: Method::GET,
+                key,
+                query: &query,
+                headers: &[],
+                body: Bytes::new(),
+                body_sha256: None,
+            };
             let body = read_reply(self.send(&call).await?, call.op).await?;
             let (page, next) = parse_parts_page(&body)?;
             parts.extend(page);
@@ -447,7 +454,15 @@ impl S3Client {
     /// for a missing bucket (HEAD answers carry no error code). Without `s3:ListBucket` S3
     /// answers a missing key with 403: `ErrorKind::Permission`.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, S3Error> {
-        let call = Call { op: "HeadObject", method: Method::HEAD, key, query: &[], headers: &[], body: Bytes::new(), body_sha256: None };
+        let call = Call {
+            op: "HeadObject",
+            method: Method::HEAD,
+            key,
+            query: &[],
+            headers: &[],
+            body: Bytes::new(),
+            body_sha256: None,
+        };
         let response = self.send(&call).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -471,8 +486,15 @@ impl S3Client {
             None => format!("bytes={}-", r.start),
         });
         let headers: Vec<(&str, &str)> = header.iter().map(|h| ("range", h.as_str())).collect();
-        let call =
-            Call { op: "GetObject", method: Method::GET, key, query: &[], headers: &headers, body: Bytes::new(), body_sha256: None };
+        let call = Call {
+            op: "GetObject",
+            method: Method::GET,
+            key,
+            query: &[],
+            headers: &headers,
+            body: Bytes::new(),
+            body_sha256: None,
+        };
         let response = self.send(&call).await?;
         let header_text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(ObjectStream {
