@@ -1,9 +1,10 @@
-//! The foundation of recording export to S3 and playback from it (issue 7): object keys
-//! from file name templates over a recording's metadata, streaming uploads with bounded
-//! memory (single PUT or multipart, checksums verified, retries, bandwidth cap), ranged
-//! reads for playback, and the per-run metadata CSV. Every request goes through the
-//! connectors' `Egress` and is signed with the account's SigV4 signer (`S3Target`).
-//! The export jobs, intake and store tables build on this; see docs/recordings.md.
+//! The parts of recording intake, export to S3 and playback: metadata checks and the audio
+//! dir (streamed to disk, synced and renamed into place), export job settings and windows,
+//! object keys from file name templates, the S3 client (single PUT or resumable multipart
+//! with bounded memory, checksums verified, HEAD, retries, bandwidth cap, bucket region,
+//! ranged reads) and the per-run metadata CSV. Every request goes through the connectors'
+//! `Egress` and is signed with the account's SigV4 signer (`S3Target`). The server's
+//! `export` module runs the jobs with these; see docs/recordings.md.
 
 pub mod csv;
 pub mod intake;
