@@ -338,11 +338,36 @@ pub trait RecordingStore: Send + Sync + 'static {
     ) -> Result<Vec<(Recording, Export)>>;
 }
 
+/// The columns `RecordingRow` reads.
+macro_rules! recording_columns {
+    () => {
+        "seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, agent_first_name, \
+         agent_last_name, customer_phone, direction, service, disposition, flagged, audio_state, audio_size, \
+         audio_sha256, content_type, extension, received_at, updated_at"
+    };
+}
+
 macro_rules! select_recordings {
     () => {
-        "SELECT seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, agent_first_name, \
-         agent_last_name, customer_phone, direction, service, disposition, flagged, audio_state, audio_size, \
-         audio_sha256, content_type, extension, received_at, updated_at FROM recordings "
+        concat!("SELECT ", recording_columns!(), " FROM recordings ")
+    };
+}
+
+/// Binds a recording's metadata, `id` first, to the next placeholders of `$query`.
+macro_rules! bind_recording {
+    ($query:expr, $write:expr) => {
+        $query
+            .bind(&$write.id)
+            .bind(&$write.global_interaction_id)
+            .bind($write.call_started_at)
+            .bind(&$write.agent_login)
+            .bind(&$write.agent_first_name)
+            .bind(&$write.agent_last_name)
+            .bind(&$write.customer_phone)
+            .bind(&$write.direction)
+            .bind(&$write.service)
+            .bind(&$write.disposition)
+            .bind($write.flagged)
     };
 }
 
@@ -643,27 +668,18 @@ impl RecordingStore for SqlStore {
     async fn insert_recording(&self, tenant: &str, write: &RecordingWrite) -> Result<Recording> {
         let now = now();
         let row: RecordingRow = in_write_tx!(self, |tx| {
-            sqlx::query_as(
-                "INSERT INTO recordings (tenant_id, id, global_interaction_id, call_started_at, agent_login, \
-                 agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
-                 audio_state, received_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'none', $13, $13) \
-                 RETURNING seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, \
-                 agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
-                 audio_state, audio_size, audio_sha256, content_type, extension, received_at, updated_at",
+            bind_recording!(
+                sqlx::query_as(concat!(
+                    "INSERT INTO recordings (tenant_id, id, global_interaction_id, call_started_at, agent_login, \
+                     agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
+                     audio_state, received_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'none', $13, $13) \
+                     RETURNING ",
+                    recording_columns!()
+                ))
+                .bind(tenant),
+                write
             )
-            .bind(tenant)
-            .bind(&write.id)
-            .bind(&write.global_interaction_id)
-            .bind(write.call_started_at)
-            .bind(&write.agent_login)
-            .bind(&write.agent_first_name)
-            .bind(&write.agent_last_name)
-            .bind(&write.customer_phone)
-            .bind(&write.direction)
-            .bind(&write.service)
-            .bind(&write.disposition)
-            .bind(write.flagged)
             .bind(now)
             .fetch_one(&mut *tx)
             .await
@@ -675,26 +691,17 @@ impl RecordingStore for SqlStore {
     async fn update_recording(&self, tenant: &str, write: &RecordingWrite) -> Result<Recording> {
         let now = now();
         let row: Option<RecordingRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(
-                "UPDATE recordings SET global_interaction_id = $3, call_started_at = $4, agent_login = $5, \
-                 agent_first_name = $6, agent_last_name = $7, customer_phone = $8, direction = $9, service = $10, \
-                 disposition = $11, flagged = $12, updated_at = $13 WHERE tenant_id = $1 AND id = $2 \
-                 RETURNING seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, \
-                 agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
-                 audio_state, audio_size, audio_sha256, content_type, extension, received_at, updated_at",
+            bind_recording!(
+                sqlx::query_as(concat!(
+                    "UPDATE recordings SET global_interaction_id = $3, call_started_at = $4, agent_login = $5, \
+                     agent_first_name = $6, agent_last_name = $7, customer_phone = $8, direction = $9, service = $10, \
+                     disposition = $11, flagged = $12, updated_at = $13 WHERE tenant_id = $1 AND id = $2 \
+                     RETURNING ",
+                    recording_columns!()
+                ))
+                .bind(tenant),
+                write
             )
-            .bind(tenant)
-            .bind(&write.id)
-            .bind(&write.global_interaction_id)
-            .bind(write.call_started_at)
-            .bind(&write.agent_login)
-            .bind(&write.agent_first_name)
-            .bind(&write.agent_last_name)
-            .bind(&write.customer_phone)
-            .bind(&write.direction)
-            .bind(&write.service)
-            .bind(&write.disposition)
-            .bind(write.flagged)
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?
@@ -716,13 +723,12 @@ impl RecordingStore for SqlStore {
     async fn set_recording_audio(&self, tenant: &str, id: &str, audio: &Audio) -> Result<Recording> {
         let now = now();
         let row: Option<RecordingRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "UPDATE recordings SET audio_state = 'local', audio_size = $3, audio_sha256 = $4, content_type = $5, \
                  extension = $6, updated_at = $7 WHERE tenant_id = $1 AND id = $2 \
-                 RETURNING seq, tenant_id, id, global_interaction_id, call_started_at, agent_login, \
-                 agent_first_name, agent_last_name, customer_phone, direction, service, disposition, flagged, \
-                 audio_state, audio_size, audio_sha256, content_type, extension, received_at, updated_at",
-            )
+                 RETURNING ",
+                recording_columns!()
+            ))
             .bind(tenant)
             .bind(id)
             .bind(audio.size)
