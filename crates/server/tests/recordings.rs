@@ -297,7 +297,7 @@ async fn spooled_recordings_are_taken_in_and_bad_ones_set_aside_with_the_reason(
 
     let mut found = s.call(Method::GET, &format!("{RECORDINGS}/sp1"), None).await;
     for _ in 0..200 {
-        if found.status == 200 && dir.join("rejected/sp2.error.txt").exists() {
+        if found.body["audio"]["state"] == "local" && dir.join("rejected/sp2.error.txt").exists() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
