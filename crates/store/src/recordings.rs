@@ -371,17 +371,31 @@ macro_rules! bind_recording {
     };
 }
 
+/// The columns `JobRow` reads.
+macro_rules! job_columns {
+    () => {
+        "id, tenant_id, name, account_id, enabled, settings, version, next_run_at, created_at, created_by, \
+         updated_at, updated_by"
+    };
+}
+
 macro_rules! select_jobs {
     () => {
-        "SELECT id, tenant_id, name, account_id, enabled, settings, version, next_run_at, created_at, created_by, \
-         updated_at, updated_by FROM recording_export_jobs "
+        concat!("SELECT ", job_columns!(), " FROM recording_export_jobs ")
+    };
+}
+
+/// The columns `RunRow` reads.
+macro_rules! run_columns {
+    () => {
+        "id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
+         metadata_key, error, started_at, heartbeat_at, finished_at"
     };
 }
 
 macro_rules! select_runs {
     () => {
-        "SELECT id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, metadata_key, \
-         error, started_at, heartbeat_at, finished_at FROM recording_export_runs "
+        concat!("SELECT ", run_columns!(), " FROM recording_export_runs ")
     };
 }
 
@@ -904,13 +918,13 @@ impl RecordingStore for SqlStore {
         let now = now();
         let id_text = id.to_string();
         let row: JobRow = in_write_tx!(self, |tx| {
-            let row: Option<JobRow> = sqlx::query_as(
+            let row: Option<JobRow> = sqlx::query_as(concat!(
                 "UPDATE recording_export_jobs SET name = $3, name_key = $4, account_id = $5, enabled = $6, \
                  settings = $7, next_run_at = $8, version = version + 1, updated_at = $9, updated_by = $10 \
                  WHERE tenant_id = $1 AND id = $2 AND ($11 IS NULL OR version = $11) \
-                 RETURNING id, tenant_id, name, account_id, enabled, settings, version, next_run_at, created_at, \
-                 created_by, updated_at, updated_by",
-            )
+                 RETURNING ",
+                job_columns!()
+            ))
             .bind(tenant)
             .bind(&id_text)
             .bind(&write.name)
@@ -1051,12 +1065,12 @@ impl RecordingStore for SqlStore {
     ) -> Result<ExportRun> {
         let now = now();
         let row: Option<RunRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "UPDATE recording_export_runs SET state = $2, exported = $3, failed = $4, bytes = $5, \
                  metadata_key = $6, error = $7, heartbeat_at = $8, finished_at = $8 WHERE id = $1 \
-                 RETURNING id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
-                 metadata_key, error, started_at, heartbeat_at, finished_at",
-            )
+                 RETURNING ",
+                run_columns!()
+            ))
             .bind(id.to_string())
             .bind(state.as_str())
             .bind(progress.exported)
@@ -1101,13 +1115,13 @@ impl RecordingStore for SqlStore {
     async fn interrupt_dead_runs(&self, node: Option<&str>, stale_before: Timestamp) -> Result<Vec<ExportRun>> {
         let now = now();
         let rows: Vec<RunRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "UPDATE recording_export_runs SET state = 'interrupted', finished_at = $3, \
                  error = 'the node running it stopped; the next run resumes it' \
                  WHERE state = 'running' AND (($1 IS NOT NULL AND node = $1) OR heartbeat_at < $2) \
-                 RETURNING id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
-                 metadata_key, error, started_at, heartbeat_at, finished_at",
-            )
+                 RETURNING ",
+                run_columns!()
+            ))
             .bind(node)
             .bind(stale_before)
             .bind(now)
