@@ -7,7 +7,8 @@ mod process;
 
 use std::time::Duration;
 
-use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING};
+use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, GET_TEXT};
+use patchbay_testkit::random_bytes;
 use process::ServerProcess;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -22,22 +23,6 @@ uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
 print(json.dumps(sum(len(s3.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
                      for u in uploads)))
 "#;
-
-const GET_TEXT: &str = r#"
-print(json.dumps(s3.get_object(Bucket=bucket, Key=sys.argv[5])["Body"].read().decode()))
-"#;
-
-fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 struct Api {
     http: reqwest::Client,
@@ -86,10 +71,10 @@ async fn an_export_killed_mid_run_finishes_after_restart_with_nothing_lost_or_up
     let (_, account) = api.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(account)).await;
 
     let audio: Vec<(&str, Vec<u8>)> = vec![
-        ("c1", bytes_of(MIB, 1)),
-        ("c2", bytes_of(18 * MIB, 2)),
-        ("c3", bytes_of(MIB, 3)),
-        ("c4", bytes_of(MIB / 2, 4)),
+        ("c1", random_bytes(MIB, 1)),
+        ("c2", random_bytes(18 * MIB, 2)),
+        ("c3", random_bytes(MIB, 3)),
+        ("c4", random_bytes(MIB / 2, 4)),
     ];
     for (id, bytes) in &audio {
         let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2024-05-01T09:30:00Z",
@@ -144,7 +129,7 @@ async fn an_export_killed_mid_run_finishes_after_restart_with_nothing_lost_or_up
     let keys: Vec<String> = audio.iter().map(|(id, _)| format!("2024-05-01/jo_{id}.wav")).collect();
     let seen = s3.read_back(&keys.iter().map(String::as_str).collect::<Vec<_>>());
     for ((_, bytes), key) in audio.iter().zip(&keys) {
-        assert_eq!(seen[key]["sha256"], hex(&Sha256::digest(bytes)), "{key} intact: {seen}");
+        assert_eq!(seen[key]["sha256"], format!("{:x}", Sha256::digest(bytes)), "{key} intact: {seen}");
         assert_eq!(seen[key]["versions"], 1, "{key} uploaded exactly once: {seen}");
     }
     assert_eq!(seen["open_uploads"], 0, "no multipart upload left behind");
@@ -160,8 +145,4 @@ async fn an_export_killed_mid_run_finishes_after_restart_with_nothing_lost_or_up
         assert!(csv.contains(&format!("success,{key},")), "{key} in the resumed run's metadata:\n{csv}");
     }
     assert_eq!(csv.lines().count(), 5, "a header and one row per recording, c1 from the interrupted run:\n{csv}");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

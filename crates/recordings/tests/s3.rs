@@ -42,15 +42,7 @@ impl Moto {
 
 /// `len` pseudo-random bytes (xorshift), written to a temporary file.
 fn file_of(len: usize, seed: u64) -> (tempfile::NamedTempFile, Vec<u8>) {
-    let mut state = seed | 1;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let bytes = patchbay_testkit::random_bytes(len, seed);
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(&bytes).unwrap();
     file.flush().unwrap();

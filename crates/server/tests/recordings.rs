@@ -4,8 +4,8 @@
 //! local copies removed after a verified export, Range playback from the bucket, failed rows
 //! retried once the account is fixed.
 
-use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING};
-use patchbay_testkit::{databases, Reply, TestServer};
+use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, GET_TEXT};
+use patchbay_testkit::{databases, random_bytes, Reply, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -14,24 +14,6 @@ const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
 const JOBS: &str = "/api/v1/tenants/acme/recording-export-jobs";
 const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
 const MIB: usize = 1024 * 1024;
-
-/// Prints an object's bytes as text (the metadata CSV).
-const GET_TEXT: &str = r#"
-print(json.dumps(s3.get_object(Bucket=bucket, Key=sys.argv[5])["Body"].read().decode()))
-"#;
-
-/// `len` pseudo-random bytes (xorshift).
-fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -121,9 +103,9 @@ async fn a_job_exports_its_services_under_templated_keys_with_a_metadata_csv_and
         assert_eq!(r.status, 201, "{r:?}");
         let account = r.body["id"].as_str().unwrap().to_owned();
 
-        let small = bytes_of(300 * 1024, 1);
-        let big = bytes_of(12 * MIB, 2);
-        let other = bytes_of(1000, 3);
+        let small = random_bytes(300 * 1024, 1);
+        let big = random_bytes(12 * MIB, 2);
+        let other = random_bytes(1000, 3);
         send(&s, &producer, "r1", "Sales EU", "jo", &small).await;
         send(&s, &producer, "r2", "Support", "al", &other).await;
         send(&s, &producer, "r3", "Sales EU", "j smith/../x", &big).await;
@@ -223,7 +205,7 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
     let wrong = "WrongSecretSentinel0123456789";
     let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", wrong))).await;
     let account = format!("{ACCOUNTS}/{}", r.body["id"].as_str().unwrap());
-    let audio = bytes_of(2048, 9);
+    let audio = random_bytes(2048, 9);
     for id in ["a1", "a2", "a3"] {
         send(&s, &s.admin_token, id, "Sales", "jo", &audio).await;
     }
@@ -286,7 +268,7 @@ async fn spooled_recordings_are_taken_in_and_bad_ones_set_aside_with_the_reason(
     std::fs::create_dir(&dir).unwrap();
     let s = TestServer::start_with(&db, |settings| settings.recordings_spool = Some(spool.path().to_owned())).await;
     tenant(&s).await;
-    let audio = bytes_of(5000, 4);
+    let audio = random_bytes(5000, 4);
     std::fs::write(dir.join("sp1.mp3"), &audio).unwrap();
     let meta = json!({"global_interaction_id": "gi-sp1", "call_started_at": "2024-05-01T09:30:00Z",
         "agent_login": "jo", "direction": "outbound", "service": "Sales"});
@@ -327,7 +309,7 @@ async fn due_jobs_run_on_schedule_and_only_inside_their_window() {
     tenant(&s).await;
     let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", &s3.secret))).await;
     let account = r.body["id"].as_str().unwrap().to_owned();
-    send(&s, &s.admin_token, "s1", "Sales", "jo", &bytes_of(100, 8)).await;
+    send(&s, &s.admin_token, "s1", "Sales", "jo", &random_bytes(100, 8)).await;
     let now = chrono::Utc::now();
     let hhmm = |hours: i64| (now + chrono::Duration::hours(hours)).format("%H:%M").to_string();
     let mut ids = Vec::new();

@@ -99,6 +99,19 @@ pub async fn databases() -> Vec<TestDatabase> {
 
 pub mod moto;
 pub mod peers;
+
+/// `len` pseudo-random bytes (xorshift from `seed`): audio stand-ins that do not compress.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]

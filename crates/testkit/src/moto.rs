@@ -122,6 +122,11 @@ s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enab
 print(json.dumps(s3.get_bucket_versioning(Bucket=bucket).get("Status")))
 "#;
 
+/// Prints an object's bytes as text (a metadata CSV); the key is the script's first argument.
+pub const GET_TEXT: &str = r#"
+print(json.dumps(s3.get_object(Bucket=bucket, Key=sys.argv[5])["Body"].read().decode()))
+"#;
+
 /// moto with a user allowed `s3:*` (made in its first unauthenticated calls) and a bucket;
 /// every later call's signature is checked.
 pub struct S3User {
