@@ -11,18 +11,21 @@ pub struct Body {
     object: Map<String, Value>,
 }
 
+/// The body as a JSON object, for handlers that check its fields themselves.
+pub fn json_object(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+        detail: format!("the request body is not valid JSON: {e}"),
+        errors: Vec::new(),
+    })?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(ApiError::BadRequest { detail: "the request body must be a JSON object".into(), errors: Vec::new() }),
+    }
+}
+
 impl Body {
     pub fn parse(bytes: &Bytes, allowed: &[&str]) -> Result<Body, ApiError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-            detail: format!("the request body is not valid JSON: {e}"),
-            errors: Vec::new(),
-        })?;
-        let Value::Object(object) = value else {
-            return Err(ApiError::BadRequest {
-                detail: "the request body must be a JSON object".into(),
-                errors: Vec::new(),
-            });
-        };
+        let object = json_object(bytes)?;
         for key in object.keys() {
             if !allowed.contains(&key.as_str()) {
                 return Err(ApiError::bad_field(

@@ -57,6 +57,9 @@ pub struct Exporter {
     runs_dir: PathBuf,
     /// Cancel flags of the runs executing here, by job.
     active: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
+    /// The bucket region of each `aws` account (by id and version, so an edited account is
+    /// asked again): playback's many range requests need not each ask S3 first.
+    regions: Mutex<HashMap<(Uuid, i64), String>>,
 }
 
 /// Why a run could not start.
@@ -75,6 +78,7 @@ impl Exporter {
             audio: AudioDir::new(data_dir.join("recordings")),
             runs_dir: data_dir.join("exports"),
             active: Mutex::new(HashMap::new()),
+            regions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -344,11 +348,25 @@ pub async fn client_for(
         properties: account.properties.clone(),
         secrets,
     };
-    let target = S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
+    let mut target =
+        S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
     let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
+    let known = (account.id, account.version);
+    let cached = state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).get(&known).cloned();
+    if let Some(region) = &cached {
+        target.set_region(region).map_err(|f| f.message)?;
+    }
     let mut client = S3Client::new(state.outbound.egress.clone(), target, options).map_err(|e| e.message)?;
-    if let Err(e) = client.locate_bucket().await {
-        tracing::debug!(account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default");
+    if cached.is_none() {
+        match client.locate_bucket().await {
+            Ok(region) => {
+                let region = region.to_owned();
+                state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).insert(known, region);
+            }
+            Err(e) => tracing::debug!(
+                account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default"
+            ),
+        }
     }
     Ok(client)
 }
@@ -507,12 +525,8 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     let info = ObjectInfo { content_type: Some(&audio.content_type), sha256: Some(&audio.sha256) };
     let path = context.state.exporter.audio.path(tenant, &id);
     let result: Result<Option<Uploaded>, S3Error> = async {
-        if same_key.is_some() && export.upload_id.is_none() {
-            if let Some(head) = context.client.head(&key).await? {
-                if head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str()) {
-                    return Ok(None);
-                }
-            }
+        if same_key.is_some() && export.upload_id.is_none() && in_bucket(&context.client, &key, &audio).await? {
+            return Ok(None);
         }
         if !context.client.is_multipart(audio.size as u64) {
             save(store, &export).await?;
@@ -530,10 +544,9 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
             };
             match context.client.continue_multipart(&path, &key, &upload_id).await {
                 Err(e) if e.kind == ErrorKind::NoSuchUpload => {
-                    if let Some(head) = context.client.head(&key).await? {
-                        if head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str()) {
-                            return Ok(None);
-                        }
+                    // Completed before its outcome was recorded, or aborted: look before starting over.
+                    if in_bucket(&context.client, &key, &audio).await? {
+                        return Ok(None);
                     }
                     export.upload_id = None;
                 }
@@ -599,6 +612,15 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     if context.settings.delete_local_after_export {
         remove_local_if_done(context, &recording).await;
     }
+}
+
+/// Whether the bucket already holds this audio at `key` (same size and SHA-256 metadata):
+/// an upload whose outcome a crash kept from being recorded.
+async fn in_bucket(client: &S3Client, key: &str, audio: &patchbay_store::Audio) -> Result<bool, S3Error> {
+    Ok(client
+        .head(key)
+        .await?
+        .is_some_and(|head| head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str())))
 }
 
 async fn save(store: &Arc<dyn patchbay_store::RecordingStore>, export: &Export) -> Result<(), S3Error> {

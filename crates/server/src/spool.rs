@@ -84,9 +84,7 @@ async fn take(state: &AppState, tenant: &str, dir: &Path, id: &str, json: &Path)
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&text) else {
         return Err("the metadata file is not a JSON object".into());
     };
-    let meta = meta_from_body(id, &body).map_err(|errors| {
-        errors.iter().map(|e| format!("{} ({}): {}", e.field, e.rule, e.message)).collect::<Vec<_>>().join("\n")
-    })?;
+    let meta = meta_from_body(id, &body).map_err(|errors| describe(&errors))?;
     let extension = audio.extension().and_then(|e| e.to_str()).unwrap_or_default().to_owned();
     let content_type = content_type_for(&extension).unwrap_or("audio/wav");
     store_meta(state, tenant, meta).await.map_err(problem)?;
@@ -108,11 +106,14 @@ fn extensions() -> String {
     all.join("|")
 }
 
+/// One line per problem: `field (rule): message`.
+fn describe(errors: &[patchbay_catalog::FieldError]) -> String {
+    errors.iter().map(|e| format!("{} ({}): {}", e.field, e.rule, e.message)).collect::<Vec<_>>().join("\n")
+}
+
 fn problem(error: ApiError) -> String {
     match error {
-        ApiError::Validation(errors) | ApiError::BadRequest { errors, .. } if !errors.is_empty() => {
-            errors.iter().map(|e| format!("{} ({}): {}", e.field, e.rule, e.message)).collect::<Vec<_>>().join("\n")
-        }
+        ApiError::Validation(errors) | ApiError::BadRequest { errors, .. } if !errors.is_empty() => describe(&errors),
         ApiError::Conflict { detail, .. } | ApiError::BadRequest { detail, .. } => detail,
         ApiError::NotFound(what) => format!("{what} not found"),
         other => format!("{other:?}"),

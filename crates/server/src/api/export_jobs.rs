@@ -155,16 +155,7 @@ fn job_not_found(e: StoreError) -> ApiError {
 
 /// Reads and checks a job body: every problem at once, each naming its field and rule.
 async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(ExportJobWrite, JobSettings)> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("the request body is not valid JSON: {e}"),
-        errors: Vec::new(),
-    })?;
-    let Value::Object(body) = value else {
-        return Err(ApiError::BadRequest {
-            detail: "the request body must be a JSON object".into(),
-            errors: Vec::new(),
-        });
-    };
+    let body = crate::body::json_object(bytes)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let known = |k: &str| FIELDS.contains(&k) || ["name", "account_id", "enabled"].contains(&k);
     for key in body.keys().filter(|k| !known(k)) {

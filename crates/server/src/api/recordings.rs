@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
 use patchbay_store::{Audio, AudioState, Export, ExportState, Recording, RecordingQuery, RecordingWrite, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::tenants::not_found as tenant_not_found;
@@ -127,16 +126,7 @@ pub async fn put_meta(
 ) -> ApiResult<Response> {
     who.can_send_recordings(&tenant)?;
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
-    let body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("the request body is not valid JSON: {e}"),
-        errors: Vec::new(),
-    })?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::BadRequest {
-            detail: "the request body must be a JSON object".into(),
-            errors: Vec::new(),
-        });
-    };
+    let body = crate::body::json_object(&bytes)?;
     let meta = meta_from_body(&id, &body).map_err(ApiError::Validation)?;
     let (status, recording) = store_meta(&state, &tenant, meta).await?;
     Ok((status, Json(view(&recording, None))).into_response())
