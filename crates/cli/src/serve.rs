@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::ValueEnum;
+use patchbay_server::HttpLimits;
 
 /// Flags of `serve`. Each value comes from, in this order: the flag, its environment
 /// variable, the config file (`--config`), the default.
@@ -42,6 +43,18 @@ pub struct ServeArgs {
     /// A folder watched for recordings dropped as files: `{tenant}/{id}.wav` and `{tenant}/{id}.json`.
     #[arg(long, env = "PATCHBAY_RECORDINGS_SPOOL")]
     recordings_spool: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers (also between kept-alive requests).
+    #[arg(long, env = "PATCHBAY_HEADER_READ_TIMEOUT", default_value_t = HttpLimits::default().header_read_timeout.as_secs_f64())]
+    header_read_timeout: f64,
+    /// Longest pause, in seconds, between two chunks of a request body.
+    #[arg(long, env = "PATCHBAY_BODY_READ_TIMEOUT", default_value_t = HttpLimits::default().body_read_timeout.as_secs_f64())]
+    body_read_timeout: f64,
+    /// HTTP connections open at once, all clients together.
+    #[arg(long, env = "PATCHBAY_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections)]
+    max_connections: usize,
+    /// HTTP connections open at once from one client address (an IPv6 client is its /64).
+    #[arg(long, env = "PATCHBAY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = HttpLimits::default().max_connections_per_client)]
+    max_connections_per_client: usize,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -59,6 +72,10 @@ struct ConfigFile {
     /// Vendor name -> base URL.
     vendor_urls: Option<std::collections::BTreeMap<String, String>>,
     recordings_spool: Option<PathBuf>,
+    header_read_timeout: Option<f64>,
+    body_read_timeout: Option<f64>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
 }
 
 impl ServeArgs {
@@ -115,7 +132,39 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("recordings_spool"), file.recordings_spool) {
             self.recordings_spool = Some(v);
         }
+        if let (true, Some(v)) = (unset("header_read_timeout"), file.header_read_timeout) {
+            self.header_read_timeout = v;
+        }
+        if let (true, Some(v)) = (unset("body_read_timeout"), file.body_read_timeout) {
+            self.body_read_timeout = v;
+        }
+        if let (true, Some(v)) = (unset("max_connections"), file.max_connections) {
+            self.max_connections = v;
+        }
+        if let (true, Some(v)) = (unset("max_connections_per_client"), file.max_connections_per_client) {
+            self.max_connections_per_client = v;
+        }
         Ok(())
+    }
+
+    /// The listener's limits, checked.
+    fn http_limits(&self) -> anyhow::Result<HttpLimits> {
+        let seconds = |flag: &str, v: f64| {
+            if (0.1..=3600.0).contains(&v) {
+                Ok(std::time::Duration::from_secs_f64(v))
+            } else {
+                Err(anyhow::anyhow!("--{flag} must be between 0.1 and 3600 seconds"))
+            }
+        };
+        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+            bail!("--max-connections and --max-connections-per-client must be at least 1");
+        }
+        Ok(HttpLimits {
+            header_read_timeout: seconds("header-read-timeout", self.header_read_timeout)?,
+            body_read_timeout: seconds("body-read-timeout", self.body_read_timeout)?,
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+        })
     }
 }
 
@@ -157,7 +206,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
     };
+    let http = args.http_limits()?;
+    raise_open_files_limit(http.max_connections);
     let settings = patchbay_server::Settings {
+        http,
         database_url: args.database_url,
         admin_token: std::env::var("PATCHBAY_ADMIN_TOKEN").ok(),
         egress: patchbay_server::EgressPolicy {
@@ -186,6 +238,35 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     patchbay_server::serve(listener, started.state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Open files the process needs besides its HTTP connections (database, audio, outbound).
+const OTHER_FILES: u64 = 1024;
+
+/// Raises the soft open-files limit to the hard one (as Go and nginx do), so that
+/// `--max-connections` is reachable; warns when even the hard limit is too low.
+fn raise_open_files_limit(max_connections: usize) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    let needed = max_connections as u64 + OTHER_FILES;
+    if limit.rlim_cur < needed {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            needed,
+            "the open-files limit is below --max-connections plus {OTHER_FILES}; lower --max-connections or raise `ulimit -n`"
+        );
+    }
 }
 
 async fn shutdown_signal() {

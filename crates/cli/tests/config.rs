@@ -81,3 +81,43 @@ fn unknown_config_keys_are_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lisen") && err.contains("patchbay.toml"), "{err}");
 }
+
+#[test]
+fn connection_limits_and_timeouts_come_from_the_config_file() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = process::free_port();
+    let config = dir.path().join("patchbay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nmax_connections_per_client = 2\nheader_read_timeout = 0.5\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(process::BIN);
+    command.args(["serve", "--config"]).arg(&config).stdout(Stdio::null()).stderr(Stdio::null());
+    command.env_remove("PATCHBAY_LISTEN").env_remove("PATCHBAY_DATA_DIR");
+    let _s = Killed(command.spawn().unwrap());
+    assert!(answers(port));
+    // `answers` left no connection open; hold two, the third is refused.
+    std::thread::sleep(Duration::from_millis(200));
+    let held: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = third.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("max_connections_per_client"), "{answer:?}");
+    // The held ones send nothing and are closed after the file's 0.5 s header-read timeout.
+    for mut stream in held {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 16];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "closed without an answer");
+        assert!(started.elapsed() < Duration::from_secs(4), "closed by the timeout, not the test's");
+        let _ = stream.write_all(b"x");
+    }
+}

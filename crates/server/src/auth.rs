@@ -120,6 +120,14 @@ pub fn generate_token() -> String {
     format!("pb_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 11.1); spaces may separate it from the token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -141,17 +149,26 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-            let token = authorization
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthorized)?;
+            let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
             return Principal::for_token_hash(state, &hash_token(token)).await;
         }
         let session = crate::ui::session::from_request(parts).ok_or(ApiError::Unauthorized)?;
         session.check_csrf(&parts.method, &parts.headers)?;
         Principal::for_token_hash(state, &session.token_hash).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_ignoring_case() {
+        for value in ["Bearer pb_x", "bearer pb_x", "BEARER  pb_x", "BeArEr pb_x "] {
+            assert_eq!(bearer_token(value), Some("pb_x"), "{value}");
+        }
+        for value in ["Basic pb_x", "Bearer", "Bearer   ", "Bearerpb_x", "pb_x"] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
     }
 }

@@ -28,12 +28,17 @@ pub enum ApiError {
     PreconditionFailed {
         current_version: i64,
     },
-    /// A limit of the service was reached; the caller may retry later.
-    Unavailable(String),
+    /// A limit of the service was reached; the caller may retry after `retry_after` seconds.
+    Unavailable {
+        detail: String,
+        retry_after: u64,
+    },
     /// The body's media type is not one this endpoint takes.
     UnsupportedMediaType(String),
     /// The body is larger than this endpoint takes.
     PayloadTooLarge(String),
+    /// The request body stopped arriving (the body-read timeout).
+    RequestTimeout(String),
     /// A remote service this request needed (an S3 bucket) failed.
     BadGateway(String),
     Internal(String),
@@ -109,8 +114,8 @@ impl IntoResponse for ApiError {
                 &[][..],
                 Some(*current_version),
             ),
-            ApiError::Unavailable(why) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", why.clone(), &[][..], None)
+            ApiError::Unavailable { detail, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", detail.clone(), &[][..], None)
             }
             ApiError::UnsupportedMediaType(why) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -122,6 +127,9 @@ impl IntoResponse for ApiError {
             ),
             ApiError::PayloadTooLarge(why) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large", why.clone(), &[][..], None)
+            }
+            ApiError::RequestTimeout(why) => {
+                (StatusCode::REQUEST_TIMEOUT, "timeout", "The request took too long", why.clone(), &[][..], None)
             }
             ApiError::BadGateway(why) => {
                 (StatusCode::BAD_GATEWAY, "bad-gateway", "A remote service failed", why.clone(), &[][..], None)
@@ -148,6 +156,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let ApiError::Unavailable { retry_after, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -187,15 +198,14 @@ fn conflict(c: Conflict) -> ApiError {
     ApiError::Conflict { detail: message.to_owned(), errors: vec![field_error(field, rule, message)] }
 }
 
-/// Answers the framework's own plain-text rejections on API routes (a query string or path
-/// that does not parse, a body over the size limit, an unsupported method) as problem+json
-/// like every other API error, keeping their status and text.
+/// Answers the framework's own plain-text rejections (a query string or path that does not
+/// parse, a body over the size limit, an unsupported method) as problem+json like every
+/// other error, keeping their status and text.
 pub async fn problem_for_rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let status = response.status();
     let plain = response.headers().get(header::CONTENT_TYPE).is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    if !api || !status.is_client_error() || !plain {
+    if !status.is_client_error() || !plain {
         return response;
     }
     let (parts, body) = response.into_parts();

@@ -9,6 +9,7 @@ mod body;
 mod error;
 mod export;
 mod feeds;
+mod listen;
 mod metrics;
 mod openapi;
 mod spool;
@@ -16,6 +17,7 @@ mod state;
 mod ui;
 
 pub use auth::{generate_token, hash_token, Role};
+pub use listen::HttpLimits;
 pub use patchbay_connectors::EgressPolicy;
 pub use state::{start, AppState, Settings, Started};
 
@@ -45,7 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.http.body_read_timeout))
         .layer(axum::middleware::from_fn(error::problem_for_rejections))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::Extension(ui::Sessions::default()))
         .layer(
             TraceLayer::new_for_http()
@@ -59,6 +63,18 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Headers every response carries: no MIME sniffing, no Referer to other sites, and no
+/// caching unless the handler chose a policy (responses carry tokens, secrets' presence
+/// and tenant data, which no shared or browser cache should keep).
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
@@ -78,5 +94,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.http;
+    let metrics = state.metrics.clone();
+    listen::serve(listener, router(state), limits, metrics, shutdown).await
 }

@@ -68,6 +68,13 @@ pub struct Metrics {
     export_files: Family<EventLabels, Counter>,
     export_bytes: Counter,
     export_running: Gauge,
+    connections_open: Gauge,
+    connections_refused: Family<LimitLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: String,
 }
 
 impl Default for Metrics {
@@ -117,6 +124,14 @@ impl Metrics {
         registry.register("recording_export_bytes", "Audio bytes exported and verified", export_bytes.clone());
         let export_running = Gauge::default();
         registry.register("recording_export_runs_active", "Recording export runs in progress", export_running.clone());
+        let connections_open = Gauge::default();
+        registry.register("http_connections_open", "HTTP connections open now", connections_open.clone());
+        let connections_refused = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections refused at once, by the limit they hit",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -133,7 +148,21 @@ impl Metrics {
             export_files,
             export_bytes,
             export_running,
+            connections_open,
+            connections_refused,
         }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    pub fn record_connection_refused(&self, limit: &str) {
+        self.connections_refused.get_or_create(&LimitLabels { limit: limit.into() }).inc();
     }
 
     pub fn record_recording(&self, outcome: &str) {

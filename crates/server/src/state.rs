@@ -15,6 +15,7 @@ use patchbay_vault::KeyRing;
 use tokio::sync::{oneshot, Mutex};
 
 use crate::auth::{generate_token, hash_token, Role};
+use crate::listen::HttpLimits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct AppState {
     pub recordings: Arc<dyn RecordingStore>,
     /// Recording audio files and the export runs of this node.
     pub exporter: Arc<crate::export::Exporter>,
+    /// Timeouts and connection limits of the HTTP listener.
+    pub http: HttpLimits,
 }
 
 /// The master key ring in use, swapped while requests run (key rotation and retirement).
@@ -183,6 +186,8 @@ pub struct Settings {
     pub vendor_urls: Vec<(String, url::Url)>,
     /// A folder watched for recordings dropped as files (see `spool.rs`).
     pub recordings_spool: Option<PathBuf>,
+    /// Timeouts and connection limits of the HTTP listener.
+    pub http: HttpLimits,
 }
 
 impl Settings {
@@ -196,6 +201,7 @@ impl Settings {
             public_url: None,
             vendor_urls: Vec::new(),
             recordings_spool: None,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -260,6 +266,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         feeds,
         recordings,
         exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir)),
+        http: settings.http,
     };
     crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
     crate::feeds::spawn_reconciler(state.clone());
@@ -273,10 +280,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     Ok(Started { state, new_admin_token, admin_token_path, backend })
 }
 
+/// The data dir holds the key ring, the database and call audio: only the service's user
+/// may enter it. An existing dir that others could read is tightened (and said so).
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make the data dir {} private (mode 0700)", dir.display()))?;
+        tracing::warn!(dir = %dir.display(), was = format!("{mode:o}"), "made the data dir private (mode 0700)");
     }
     Ok(())
 }

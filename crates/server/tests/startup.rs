@@ -40,6 +40,20 @@ async fn first_start_creates_private_key_ring_and_admin_token() {
 }
 
 #[tokio::test]
+async fn an_existing_open_data_dir_is_made_private_with_its_database_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = start(&Settings::new(dir.clone())).await.unwrap();
+    started.state.store.ping().await.unwrap();
+    assert_eq!(mode(&dir), 0o700, "the data dir is private");
+    for file in ["patchbay.db", "patchbay.db-wal", "master.key", "admin-token"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+}
+
+#[tokio::test]
 async fn configured_admin_token_replaces_the_bootstrap_one() {
     let db = TestDatabase::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();

@@ -194,13 +194,37 @@ impl SqlStore {
     }
 }
 
+/// The database and its WAL and shared-memory files hold sealed secrets and tenant data:
+/// only the service's user may read them. SQLite gives the WAL and shared-memory files the
+/// database file's mode, so the database is created 0600 before SQLite opens it, and files
+/// left looser by an older version are tightened.
+fn private_sqlite_files(database: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(database)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut path = database.as_os_str().to_owned();
+        path.push(suffix);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 async fn connect_sqlite(url: &str) -> Result<Pools> {
+    // Every acknowledged write survives a power loss: with WAL, FULL syncs the log at each
+    // commit (NORMAL would lose the commits since the last checkpoint).
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let in_memory = options.get_filename() == std::path::Path::new(":memory:") || url.contains("mode=memory");
+    if !in_memory {
+        private_sqlite_files(options.get_filename()).map_err(sqlx::Error::Io)?;
+    }
     // The writer lives as long as the store: it keeps its prepared statements, and an
     // in-memory database (`sqlite::memory:`) lasts while one connection to it is open.
     let write = SqlitePoolOptions::new()
@@ -965,5 +989,31 @@ impl Store for SqlStore {
             .await?;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_commits_sync_fully_and_its_files_are_private() {
+        let dir = patchbay_testkit::TestDatabase::sqlite().await;
+        let Pools::Sqlite { write, read } = connect_sqlite(&dir.url).await.expect("connect") else {
+            panic!("a sqlite URL gives SQLite pools")
+        };
+        for pool in [&write, &read] {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.expect("pragma");
+            assert_eq!(level, 2, "synchronous is FULL (2), so an acknowledged commit survives a power loss");
+        }
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute(&write).await.expect("write");
+        let files = dir.sqlite_files();
+        assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "the WAL exists: {files:?}");
+        for file in files {
+            let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is mode {mode:o}", file.display());
+        }
     }
 }

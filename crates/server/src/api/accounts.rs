@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,7 @@ use uuid::Uuid;
 use super::tenants::not_found as tenant_not_found;
 use super::{etag, if_match, Items};
 use crate::auth::Principal;
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -282,7 +281,7 @@ pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let body = Body::parse(&bytes, WRITABLE)?;
@@ -302,7 +301,7 @@ pub async fn update(
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let id = account_id(&id)?;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::tenants::not_found;
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -20,14 +20,44 @@ pub struct Page {
 
 const MAX_LIMIT: i64 = 500;
 
-async fn page(state: &AppState, tenant: String, account_id: Option<Uuid>, page: Page) -> ApiResult<Json<Value>> {
+/// The token id in an actor written by [`Principal::actor`] (`token:NAME (ID)`).
+fn actor_token(actor: &str) -> Option<Uuid> {
+    actor.strip_prefix("token:")?.strip_suffix(')')?.rsplit_once(" (")?.1.parse().ok()
+}
+
+async fn page(
+    state: &AppState,
+    who: &Principal,
+    tenant: String,
+    account_id: Option<Uuid>,
+    page: Page,
+) -> ApiResult<Json<Value>> {
     let limit = page.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid("limit", "range", format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     state.store.get_tenant(&tenant).await.map_err(not_found)?;
-    let items =
-        state.store.list_audit(&AuditQuery { tenant_id: tenant, account_id, before: page.before, limit }).await?;
+    let mut items = state
+        .store
+        .list_audit(&AuditQuery { tenant_id: tenant.clone(), account_id, before: page.before, limit })
+        .await?;
+    if !who.is_sp_admin() {
+        // The tenant's people see their own tokens by name; the service provider's tokens
+        // by role only (their names and ids are the provider's business).
+        let own: Vec<Uuid> = state
+            .store
+            .list_tokens()
+            .await?
+            .into_iter()
+            .filter(|t| t.tenant_id.as_deref() == Some(&tenant))
+            .map(|t| t.id)
+            .collect();
+        for item in &mut items {
+            if actor_token(&item.actor).is_some_and(|id| !own.contains(&id)) {
+                item.actor = Role::SpAdmin.as_str().to_owned();
+            }
+        }
+    }
     let next_before = if items.len() as i64 == limit { items.last().map(|e| e.id) } else { None };
     Ok(Json(json!({ "items": items, "next_before": next_before })))
 }
@@ -39,7 +69,7 @@ pub async fn for_tenant(
     Query(q): Query<Page>,
 ) -> ApiResult<Json<Value>> {
     who.can_read(&tenant)?;
-    page(&state, tenant, None, q).await
+    page(&state, &who, tenant, None, q).await
 }
 
 pub async fn for_account(
@@ -50,5 +80,19 @@ pub async fn for_account(
 ) -> ApiResult<Json<Value>> {
     who.can_read(&tenant)?;
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("integration account"))?;
-    page(&state, tenant, Some(id), q).await
+    page(&state, &who, tenant, Some(id), q).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_id_is_read_from_an_actor() {
+        let id = Uuid::now_v7();
+        let principal = Principal { token_id: id, token_name: "ops (night)".into(), role: Role::SpAdmin, tenant: None };
+        assert_eq!(actor_token(&principal.actor()), Some(id));
+        assert_eq!(actor_token("system"), None);
+        assert_eq!(actor_token("token:x (not-a-uuid)"), None);
+    }
 }

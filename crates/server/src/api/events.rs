@@ -30,7 +30,9 @@ pub async fn ingest(
             detail: format!("the body is neither NDJSON nor a JSON array of events: {why}"),
             errors: Vec::new(),
         }),
-        Err(e @ IntakeError::TooManyTenants { .. }) => Err(ApiError::Unavailable(e.to_string())),
+        Err(e @ IntakeError::TooManyTenants { .. }) => {
+            Err(ApiError::Unavailable { detail: e.to_string(), retry_after: 60 })
+        }
     }
 }
 

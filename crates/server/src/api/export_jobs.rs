@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::tenants::not_found as tenant_not_found;
 use super::{etag, if_match, Items};
 use crate::auth::Principal;
+use crate::body::JsonBytes;
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::export::StartError;
 use crate::state::AppState;
@@ -261,7 +262,7 @@ pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
@@ -291,7 +292,7 @@ pub async fn update(
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let expected = if_match(&headers)?;

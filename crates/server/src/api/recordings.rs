@@ -1,7 +1,7 @@
 //! Recordings of a tenant: metadata and audio intake, search, and playback with HTTP Range
 //! from wherever the audio now is (the data dir, or the bucket of the job that exported it).
 
-use axum::body::{Body as HttpBody, Bytes};
+use axum::body::Body as HttpBody;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
+use crate::body::JsonBytes;
 use crate::error::{ApiError, ApiResult};
 use crate::export::MAX_AUDIO_BYTES;
 use crate::state::AppState;
@@ -122,7 +123,7 @@ pub async fn put_meta(
     State(state): State<AppState>,
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_send_recordings(&tenant)?;
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;

@@ -1,6 +1,5 @@
 //! Tenants (contact centers): created and entitled by the service provider.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +8,7 @@ use patchbay_store::{NewTenant, Tenant, TenantUpdate};
 
 use super::{etag, if_match, Items};
 use crate::auth::Principal;
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -79,7 +78,7 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Js
     Ok(Json(Items { items: visible }))
 }
 
-pub async fn create(State(state): State<AppState>, who: Principal, bytes: Bytes) -> ApiResult<Response> {
+pub async fn create(State(state): State<AppState>, who: Principal, JsonBytes(bytes): JsonBytes) -> ApiResult<Response> {
     who.require_sp_admin()?;
     let body = Body::parse(&bytes, &["id", "name", "enabled_types"])?;
     let id = body.required_string("id")?;
@@ -101,7 +100,7 @@ pub async fn update(
     who: Principal,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_read(&tenant)?;
     who.require_sp_admin()?;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +23,7 @@ use uuid::Uuid;
 use super::accounts::{account_id, account_not_found, draft, AccountView, WRITABLE};
 use super::{etag, if_match, Items};
 use crate::auth::Principal;
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -128,7 +127,7 @@ pub async fn test_unsaved(
     who: Principal,
     Path(tenant): Path<String>,
     Query(query): Query<TestQuery>,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Json<TestReport>> {
     who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
@@ -251,7 +250,7 @@ pub async fn action(
     Path((tenant, id, action)): Path<(String, String, String)>,
     Query(query): Query<TestQuery>,
     headers: axum::http::HeaderMap,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;

@@ -1,7 +1,6 @@
 //! API tokens. A service-provider admin creates tokens of any role; a tenant admin creates
 //! tenant tokens for its own tenant. The token is shown once, in the creation response.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 
 use super::Items;
 use crate::auth::{generate_token, hash_token, Principal, Role};
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -30,7 +29,7 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Js
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body = Body::parse(&bytes, &["name", "role", "tenant"])?;
     let name = body.required_string("name")?.trim().to_owned();

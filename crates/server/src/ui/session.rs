@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -22,7 +21,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{hash_token, Principal};
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -32,7 +31,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// A session unused for this long ends.
 const IDLE: Duration = Duration::from_secs(3600);
-/// At most this many sessions are kept; the oldest goes first.
+/// At most this many sessions of one token; a new sign-in ends that token's oldest.
+const MAX_SESSIONS_PER_TOKEN: usize = 16;
+/// At most this many sessions in all; when they are all live, sign-ins wait (503) rather
+/// than end somebody else's session.
 const MAX_SESSIONS: usize = 10_000;
 
 struct Session {
@@ -92,20 +94,34 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Sessions {
-    /// A new session for a checked token; returns the session id and the CSRF token.
-    fn create(&self, token_hash: Vec<u8>) -> (String, String) {
-        let id = random_token();
-        let csrf = random_token();
+    /// A new session for a checked token; returns the session id and the CSRF token. A
+    /// token over its own cap loses its oldest session; when the service holds
+    /// `MAX_SESSIONS` live sessions, the sign-in is refused and nobody else's ends.
+    fn create(&self, token_hash: Vec<u8>) -> ApiResult<(String, String)> {
+        self.create_capped(token_hash, MAX_SESSIONS_PER_TOKEN, MAX_SESSIONS)
+    }
+
+    fn create_capped(&self, token_hash: Vec<u8>, per_token: usize, total: usize) -> ApiResult<(String, String)> {
         let now = Instant::now();
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.live(now));
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| *k) {
-                map.remove(&oldest);
+        let mut own: Vec<([u8; 32], Instant)> =
+            map.iter().filter(|(_, s)| s.token_hash == token_hash).map(|(k, s)| (*k, s.created)).collect();
+        if own.len() >= per_token {
+            own.sort_by_key(|(_, created)| *created);
+            for (k, _) in &own[..=own.len() - per_token] {
+                map.remove(k);
             }
+        } else if map.len() >= total {
+            return Err(ApiError::Unavailable {
+                detail: "the service holds as many admin-screen sessions as it allows; try again later".into(),
+                retry_after: 60,
+            });
         }
+        let id = random_token();
+        let csrf = random_token();
         map.insert(key(&id), Session { token_hash, csrf: csrf.clone(), created: now, last_used: now });
-        (id, csrf)
+        Ok((id, csrf))
     }
 
     /// The live session a cookie names, marked as used.
@@ -176,31 +192,15 @@ fn session_view(who: &Principal, csrf: &str) -> serde_json::Value {
     })
 }
 
-fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// `POST /ui/session` `{"token": "..."}`: checks the token and starts a session.
 pub async fn sign_in(
     State(state): State<AppState>,
     Extension(sessions): Extension<Sessions>,
     headers: HeaderMap,
-    bytes: Bytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
-    // A cross-site form cannot send JSON without a preflight, so requiring it stops a
-    // page elsewhere from signing the browser in with a token of its choosing.
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
-    if !json {
-        return Err(ApiError::bad_field(
-            "Content-Type",
-            "content_type",
-            "sign in with a JSON body and Content-Type: application/json",
-        ));
-    }
+    // A cross-site form cannot send JSON without a preflight, so `JsonBytes` requiring it
+    // stops a page elsewhere from signing the browser in with a token of its choosing.
     let body = Body::parse(&bytes, &["token"])?;
     let token = body.required_string("token")?.trim();
     if token.is_empty() {
@@ -211,10 +211,10 @@ pub async fn sign_in(
     if let Some(old) = cookie_value(&headers) {
         sessions.remove(old);
     }
-    let (id, csrf) = sessions.create(token_hash);
+    let (id, csrf) = sessions.create(token_hash)?;
     let mut response = (StatusCode::CREATED, Json(session_view(&who, &csrf))).into_response();
     response.headers_mut().insert(header::SET_COOKIE, set_cookie(&id, LIFETIME.as_secs(), over_https(&headers)));
-    Ok(no_store(response))
+    Ok(response)
 }
 
 /// `GET /ui/session`: the signed-in principal and the session's CSRF token (a reloaded
@@ -222,7 +222,7 @@ pub async fn sign_in(
 pub async fn current(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
     let session = from_request(&parts).ok_or(ApiError::Unauthorized)?;
     let who = Principal::for_token_hash(&state, &session.token_hash).await?;
-    Ok(no_store(Json(session_view(&who, &session.csrf)).into_response()))
+    Ok(Json(session_view(&who, &session.csrf)).into_response())
 }
 
 /// `DELETE /ui/session`: signs out (with the CSRF token) and clears the cookie.
@@ -235,12 +235,37 @@ pub async fn sign_out(Extension(sessions): Extension<Sessions>, parts: Parts) ->
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, set_cookie("", 0, over_https(&parts.headers)));
-    Ok(no_store(response))
+    Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_over_its_cap_loses_only_its_own_oldest_session() {
+        let sessions = Sessions::default();
+        let (admin, _) = sessions.create_capped(b"admin".to_vec(), 3, 100).unwrap();
+        let (first, _) = sessions.create_capped(b"viewer".to_vec(), 3, 100).unwrap();
+        for _ in 0..50 {
+            sessions.create_capped(b"viewer".to_vec(), 3, 100).unwrap();
+        }
+        assert!(sessions.find(&admin).is_some(), "another token's session survives");
+        assert!(sessions.find(&first).is_none(), "the viewer's oldest session ended");
+        let map = sessions.inner.lock().unwrap();
+        assert_eq!(map.values().filter(|s| s.token_hash == b"viewer").count(), 3);
+    }
+
+    #[test]
+    fn a_full_service_refuses_new_sign_ins_with_retry_after_instead_of_evicting() {
+        let sessions = Sessions::default();
+        let (admin, _) = sessions.create_capped(b"admin".to_vec(), 3, 2).unwrap();
+        sessions.create_capped(b"viewer".to_vec(), 3, 2).unwrap();
+        let refused = sessions.create_capped(b"other".to_vec(), 3, 2).unwrap_err();
+        assert!(matches!(refused, ApiError::Unavailable { retry_after, .. } if retry_after > 0), "{refused:?}");
+        assert!(sessions.find(&admin).is_some(), "nobody was signed out");
+        assert!(sessions.create_capped(b"viewer".to_vec(), 1, 2).is_ok(), "a token at its own cap replaces its own");
+    }
 
     #[test]
     fn cookie_is_found_among_others() {
