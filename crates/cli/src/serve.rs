@@ -95,7 +95,7 @@ impl ServeArgs {
                 .iter()
                 .map(|c| EgressClass::from_str(c, true))
                 .collect::<Result<_, _>>()
-                .map_err(|_| bad("egress_allow", "takes loopback, private and link-local".into()))?;
+                .map_err(|_| bad("egress_allow", "takes loopback, private, link-local and embedded-ipv4".into()))?;
         }
         if let (true, Some(v)) = (unset("egress_timeout"), file.egress_timeout) {
             self.egress_timeout = v;
@@ -124,6 +124,7 @@ pub enum EgressClass {
     Loopback,
     Private,
     LinkLocal,
+    EmbeddedIpv4,
 }
 
 fn parse_vendor_url(s: &str) -> Result<(String, url::Url), String> {
@@ -164,8 +165,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             allow_loopback: args.egress_allow.contains(&EgressClass::Loopback),
             allow_private: args.egress_allow.contains(&EgressClass::Private),
             allow_link_local: args.egress_allow.contains(&EgressClass::LinkLocal),
+            allow_embedded_ipv4: args.egress_allow.contains(&EgressClass::EmbeddedIpv4),
             timeout: std::time::Duration::from_secs_f64(args.egress_timeout),
             extra_roots_pem,
+            names: Default::default(),
         },
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,

@@ -19,7 +19,7 @@ use patchbay_vault::SecretString;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use egress::{Egress, EgressError, EgressPolicy, HttpReply};
+pub use egress::{Egress, EgressError, EgressPolicy, HttpReply, Names};
 pub use report::{Category, Failure, Outcome, Step, StepStatus, TestReport, TestRun};
 pub use s3::{S3Target, EMPTY_SHA256};
 pub use vendors::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
