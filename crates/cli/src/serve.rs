@@ -140,13 +140,9 @@ pub enum LogFormat {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("PATCHBAY_LOG").unwrap_or_else(|_| patchbay_server::logging::DEFAULT_FILTER.to_owned());
+    patchbay_server::logging::subscriber(&filter, matches!(format, LogFormat::Json), std::io::stderr).init();
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ mod body;
 mod error;
 mod export;
 mod feeds;
+pub mod logging;
 mod metrics;
 mod openapi;
 mod spool;
