@@ -112,7 +112,7 @@ impl ServeArgs {
                 .iter()
                 .map(|c| EgressClass::from_str(c, true))
                 .collect::<Result<_, _>>()
-                .map_err(|_| bad("egress_allow", "takes loopback, private and link-local".into()))?;
+                .map_err(|_| bad("egress_allow", "takes loopback, private, link-local and embedded-ipv4".into()))?;
         }
         if let (true, Some(v)) = (unset("egress_timeout"), file.egress_timeout) {
             self.egress_timeout = v;
@@ -173,6 +173,7 @@ pub enum EgressClass {
     Loopback,
     Private,
     LinkLocal,
+    EmbeddedIpv4,
 }
 
 fn parse_vendor_url(s: &str) -> Result<(String, url::Url), String> {
@@ -188,13 +189,9 @@ pub enum LogFormat {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("PATCHBAY_LOG").unwrap_or_else(|_| patchbay_server::logging::DEFAULT_FILTER.to_owned());
+    patchbay_server::logging::subscriber(&filter, matches!(format, LogFormat::Json), std::io::stderr).init();
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -216,8 +213,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             allow_loopback: args.egress_allow.contains(&EgressClass::Loopback),
             allow_private: args.egress_allow.contains(&EgressClass::Private),
             allow_link_local: args.egress_allow.contains(&EgressClass::LinkLocal),
+            allow_embedded_ipv4: args.egress_allow.contains(&EgressClass::EmbeddedIpv4),
             timeout: std::time::Duration::from_secs_f64(args.egress_timeout),
             extra_roots_pem,
+            names: Default::default(),
         },
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,

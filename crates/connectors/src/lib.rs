@@ -8,6 +8,7 @@ pub mod egress;
 mod net;
 mod report;
 mod s3;
+mod scrub;
 mod vendors;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,9 +20,10 @@ use patchbay_vault::SecretString;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use egress::{Egress, EgressError, EgressPolicy, HttpReply};
+pub use egress::{Egress, EgressError, EgressPolicy, HttpReply, Names};
 pub use report::{Category, Failure, Outcome, Step, StepStatus, TestReport, TestRun};
 pub use s3::{S3Target, EMPTY_SHA256};
+pub use scrub::Scrubber;
 pub use vendors::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
 
 /// The values of one account as a connector sees them: non-secret properties (defaults
@@ -43,6 +45,11 @@ impl AccountConfig {
 
     pub fn int(&self, key: &str) -> Option<i64> {
         self.properties.get(key).and_then(Value::as_i64)
+    }
+
+    /// Finds this account's secrets in text.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber::new(self.secrets.values().cloned().collect())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -147,6 +154,16 @@ pub struct ActionOutcome {
     pub steps: Vec<Step>,
 }
 
+/// Every string in `value` scrubbed (what a vendor reports back, e.g. a webhook's last error).
+fn scrub_strings(run: &TestRun, value: &mut Value) {
+    match value {
+        Value::String(s) => *s = run.scrub(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_strings(run, v)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| scrub_strings(run, v)),
+        _ => {}
+    }
+}
+
 /// One integration type/provider's test and actions.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -204,7 +221,7 @@ impl Registry {
         let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
             return TestRun::unsupported("this integration type has no connection test");
         };
-        let mut run = TestRun::scrubbing(cx.account.secrets.values().cloned().collect());
+        let mut run = TestRun::scrubbing(cx.account.scrubber());
         let result = connector.test(cx, &mut run).await;
         run.finish(result)
     }
@@ -215,13 +232,16 @@ impl Registry {
         action: &str,
         params: &Map<String, Value>,
     ) -> Result<ActionOutcome, (Failure, Vec<Step>)> {
-        let mut run = TestRun::scrubbing(cx.account.secrets.values().cloned().collect());
+        let mut run = TestRun::scrubbing(cx.account.scrubber());
         let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
             return Err((Failure::new(Category::InvalidConfig, "this provider has no actions"), Vec::new()));
         };
         match connector.action(cx, action, params, &mut run).await {
             Ok(mut outcome) => {
                 outcome.message = run.scrub(&outcome.message);
+                if let Some(webhook) = &mut outcome.webhook {
+                    scrub_strings(&run, webhook);
+                }
                 outcome.steps = run.steps().to_vec();
                 Ok(outcome)
             }

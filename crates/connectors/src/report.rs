@@ -4,8 +4,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use patchbay_vault::SecretString;
 use serde::{Deserialize, Serialize};
+
+use crate::scrub::Scrubber;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,13 +96,14 @@ impl Failure {
 }
 
 /// Records the steps of one test as they run. Every detail and message it records is
-/// scrubbed of the account's secrets, so a vendor echoing a token, or a URL path that
-/// carries one (Telegram's `/bot<token>/`), cannot leak it into a report.
+/// scrubbed of the account's secrets (in every form `Scrubber` knows), so a vendor echoing a
+/// token, or a URL path that carries one (Telegram's `/bot<token>/`), cannot leak it into a
+/// report.
 pub struct TestRun {
     started: Instant,
     tested_at: DateTime<Utc>,
     steps: Vec<Step>,
-    secrets: Vec<SecretString>,
+    scrubber: Scrubber,
 }
 
 impl Default for TestRun {
@@ -112,30 +114,17 @@ impl Default for TestRun {
 
 impl TestRun {
     pub fn new() -> TestRun {
-        TestRun::scrubbing(Vec::new())
+        TestRun::scrubbing(Scrubber::default())
     }
 
-    /// A run that replaces each of `secrets` with `[secret]` wherever it records text.
-    pub fn scrubbing(secrets: Vec<SecretString>) -> TestRun {
-        TestRun { started: Instant::now(), tested_at: Utc::now(), steps: Vec::new(), secrets }
+    /// A run that replaces the secrets `scrubber` knows with `[secret]` wherever it records text.
+    pub fn scrubbing(scrubber: Scrubber) -> TestRun {
+        TestRun { started: Instant::now(), tested_at: Utc::now(), steps: Vec::new(), scrubber }
     }
 
-    /// `text` with every secret of the run replaced, as given and as URL paths and query
-    /// strings encode it.
+    /// `text` with every secret of the run replaced.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in self.secrets.iter().map(SecretString::expose).filter(|s| s.len() >= 3) {
-            let path = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
-            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            let segment = url::Url::parse("http://x/").ok().and_then(|mut u| {
-                u.path_segments_mut().ok()?.push(secret);
-                u.path().strip_prefix('/').map(str::to_owned)
-            });
-            for form in [Some(secret.to_owned()), Some(path), Some(form), segment].into_iter().flatten() {
-                out = out.replace(&form, "[secret]");
-            }
-        }
-        out
+        self.scrubber.scrub(text)
     }
 
     /// Runs one step; its `Ok` value's detail comes from `detail`.
@@ -214,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorded_text_is_scrubbed_of_the_accounts_secrets() {
-        let mut run = TestRun::scrubbing(vec![SecretString::from("123456:ABC-token")]);
+        let mut run = TestRun::scrubbing(Scrubber::new(vec!["123456:ABC-token".into()]));
         let _ = run
             .step("request", async { Ok::<_, Failure>(()) }, |_| {
                 "GET https://api.example/bot123456:ABC-token/getMe".into()

@@ -241,6 +241,77 @@ async fn vendor_text_quoting_a_secret_is_scrubbed() {
     assert_secret_free(&report, &[token]);
 }
 
+/// The forms in which a vendor may echo `secret`: as given, upper-cased, percent-encoded,
+/// base64 (alone and as Basic credentials), JSON-escaped and split by control characters.
+fn echoed_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let percent = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>();
+    vec![
+        secret.to_owned(),
+        secret.to_uppercase(),
+        percent.clone(),
+        percent.to_lowercase(),
+        b64.encode(secret),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        b64.encode(format!("bot:{secret}")),
+        secret.replace(':', "\\u003a"),
+        secret.replacen("s3cr", "s3\u{1}cr", 1),
+        secret.replacen("AAH", "A\u{1b}A\nH", 1),
+    ]
+}
+
+/// None of the forms of `secret` is in `shown`: its JSON, every string in it, and every
+/// string with control characters removed (as a terminal would show it), in any case.
+fn assert_no_form_of(shown: &impl serde::Serialize, secret: &str) {
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(fields) => fields.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let value = serde_json::to_value(shown).unwrap();
+    let mut texts = vec![value.to_string()];
+    strings(&value, &mut texts);
+    let visible: Vec<String> = texts.iter().map(|t| t.chars().filter(|c| !c.is_control()).collect()).collect();
+    for text in texts.iter().chain(&visible) {
+        let lower = text.to_lowercase();
+        for form in echoed_forms(secret) {
+            let form: String = form.chars().filter(|c| !c.is_control()).collect();
+            assert!(!lower.contains(&form.to_lowercase()), "`{form}` is in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn telegram_echoing_the_token_in_any_form_is_scrubbed_from_the_action_and_the_test() {
+    let (vendors, state) = telegram_peer().await;
+    let echoed = echoed_forms(peers::TELEGRAM_TOKEN).join(" | ");
+    state.lock().unwrap().last_error_message = Some(format!("Wrong response from the webhook: {echoed}"));
+    let account = telegram(peers::TELEGRAM_BOT, peers::TELEGRAM_TOKEN);
+    let public = Url::parse("https://cc.acme.example/").unwrap();
+    let outcome = run_action(&account, &vendors, Some(&public), "set_webhook", json!({})).await.unwrap();
+    let last_error = outcome.webhook.as_ref().unwrap()["last_error_message"].as_str().unwrap();
+    assert!(last_error.starts_with("Wrong response from the webhook: [secret] | [secret]"), "{last_error}");
+    assert_no_form_of(&outcome, peers::TELEGRAM_TOKEN);
+
+    let token = "123456789:AAH-echoed-s3cr3t";
+    let description = format!("Bad Request: {}", echoed_forms(token).join(" | "));
+    let echo = axum::Router::new().fallback(move || {
+        let description = description.clone();
+        async move {
+            let body = json!({"ok": false, "error_code": 400, "description": description});
+            (axum::http::StatusCode::BAD_REQUEST, axum::Json(body))
+        }
+    });
+    let vendors = vendors_at("telegram", common::http(echo).await, "");
+    let report = run_test(&telegram(peers::TELEGRAM_BOT, token), &vendors).await;
+    assert_failed(&report, Category::UnexpectedResponse, "Bad Request: [secret] | [secret]");
+    assert_no_form_of(&report, token);
+}
+
 /// The documented derivation of Telegram's `secret_token`.
 fn expected_secret(account_id: &str, token: &str) -> String {
     let digest = Sha256::digest(format!("patchbay telegram webhook\n{account_id}\n{token}\n"));

@@ -10,6 +10,7 @@ mod error;
 mod export;
 mod feeds;
 mod listen;
+pub mod logging;
 mod metrics;
 mod openapi;
 mod spool;

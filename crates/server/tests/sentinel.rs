@@ -1,13 +1,18 @@
 //! A sentinel secret written into every secret field of every provider is found in no API
-//! response, no log line, no audit row and no byte of the database.
+//! response, no log line, no audit row and no byte of the database; and a connection test
+//! of every provider, logged at `trace` by the service's own subscriber, logs none of its
+//! secrets in any form.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use base64::Engine as _;
+use patchbay_testkit::tls::{https, TestCa};
 use patchbay_testkit::{databases, TestServer};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use sqlx::Connection;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 const SENTINEL: &str = "SENTINEL-7f3a9c-do-not-leak";
 
@@ -25,20 +30,42 @@ impl Write for LogBuffer {
     }
 }
 
-/// A valid value for a catalog field, as the catalog endpoint describes it.
-fn sample(field: &Value) -> Value {
+/// Every log line of this test binary, written by the subscriber `patchbay serve` installs,
+/// at `trace`, the most verbose level an operator can ask for.
+fn captured_logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        patchbay_server::logging::subscriber("trace", false, move || writer.clone()).init();
+        logs
+    })
+    .clone()
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A valid value for a catalog field, as the catalog endpoint describes it, addressing
+/// `host` and `port` where the field names a target.
+fn sample(field: &Value, host: &str, port: u16) -> Value {
     match field["kind"].as_str().unwrap() {
         "secret" => json!(SENTINEL),
-        "url" => json!(format!("{}://svc.example.com/x", field["schemes"][0].as_str().unwrap())),
+        "url" => json!(format!("{}://{host}:{port}/x", field["schemes"][0].as_str().unwrap())),
+        "integer" if field["key"].as_str().unwrap().contains("port") => json!(port),
         "integer" => field["min"].clone(),
+        _ if field["key"] == "api_version" => json!("v59.0"),
         "bool" => json!(true),
         "enum" => field["choices"][0]["value"].clone(),
         "mapping" => json!({}),
         "contact_field_mapping" => json!([]),
         "record_field_sizes" => json!({}),
         _ => match field["rule"].as_str() {
-            Some("hostname") => json!("host.example.com"),
-            Some("host_port") => json!("host.example.com:443"),
+            Some("hostname") => json!(host),
+            Some("host_port") => json!(format!("{host}:{port}")),
             Some("bucket_name") => json!("bucket-one"),
             Some("email") => json!("a@example.com"),
             Some("pem_certificate") => json!("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
@@ -66,9 +93,7 @@ async fn database_text(db: &patchbay_testkit::TestDatabase) -> Vec<u8> {
 
 #[tokio::test]
 async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt().with_env_filter("trace").with_writer(move || writer.clone()).with_ansi(false).init();
+    let logs = captured_logs();
 
     for db in databases().await {
         let s = TestServer::start(&db).await;
@@ -84,7 +109,7 @@ async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
                     .unwrap()
                     .iter()
                     .filter(|f| f["fixed"] != json!(true))
-                    .map(|f| (f["key"].as_str().unwrap().to_owned(), sample(f)))
+                    .map(|f| (f["key"].as_str().unwrap().to_owned(), sample(f, "svc.example.com", 443)))
                     .collect();
                 let name = format!("{} {}", t["key"].as_str().unwrap(), p["key"].as_str().unwrap());
                 let body = json!({"type": t["key"], "provider": p["key"], "name": name, "properties": props});
@@ -132,7 +157,94 @@ async fn sentinel_secret_is_in_no_response_log_audit_or_database_byte() {
         );
         s.stop().await;
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("request"), "the log capture works");
     assert!(!logs.contains(SENTINEL), "a log line carries the secret");
+}
+
+/// The forms a log line may carry the sentinel in: as is, percent-encoded (either hex case,
+/// or form encoding), and base64 of either alphabet at every alignment (so also inside
+/// `user:secret` Basic credentials or a JSON body).
+fn sentinel_forms() -> Vec<String> {
+    let percent: String = SENTINEL
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let mut forms = vec![
+        SENTINEL.to_owned(),
+        percent.clone(),
+        percent.to_lowercase(),
+        url::form_urlencoded::byte_serialize(SENTINEL.as_bytes()).collect(),
+    ];
+    for engine in [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::URL_SAFE] {
+        for offset in 0..3 {
+            // The characters that depend on the sentinel's bytes alone, whatever precedes or follows.
+            let encoded = engine.encode([&b"xx"[..offset], SENTINEL.as_bytes()].concat());
+            let first = if offset == 0 { 0 } else { 4 };
+            let last = (offset + SENTINEL.len()) / 3 * 4;
+            forms.push(encoded[first..last].to_owned());
+        }
+    }
+    forms
+}
+
+/// A provider's connection test request: every field sampled, targets at `peer`.
+fn test_body(type_key: &Value, provider: &Value, peer: std::net::SocketAddr) -> Value {
+    let props: Map<String, Value> = provider["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fixed"] != json!(true))
+        .map(|f| (f["key"].as_str().unwrap().to_owned(), sample(f, "localhost", peer.port())))
+        .collect();
+    json!({"type": type_key, "provider": provider["key"], "name": "trace test", "properties": props})
+}
+
+#[tokio::test]
+async fn at_trace_a_connection_test_of_every_provider_logs_no_secret_in_any_form() {
+    let logs = captured_logs();
+    // One HTTPS peer stands in for every vendor: it answers each request (a WebSocket
+    // handshake too) with 401, after the client has sent its credentials.
+    let ca = TestCa::new();
+    let router = axum::Router::new()
+        .fallback(|| async { (axum::http::StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized"}))) });
+    let peer = https(router, &ca).await;
+    let vendor_url = url::Url::parse(&format!("https://localhost:{}/", peer.port())).unwrap();
+    for db in databases().await {
+        let s = TestServer::start_with(&db, |settings| {
+            settings.egress.extra_roots_pem = Some(ca.ca_pem.clone());
+            settings.vendor_urls =
+                patchbay_connectors::VENDORS.iter().map(|(name, _)| ((*name).to_owned(), vendor_url.clone())).collect();
+        })
+        .await;
+        let tenant = json!({"id": "acme", "enabled_types": ["aws", "nice", "external_kb"]});
+        s.call(Method::POST, "/api/v1/tenants", Some(tenant)).await;
+        let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
+        let mut missed = Vec::new();
+        for t in catalog.body["items"].as_array().unwrap() {
+            for p in t["providers"].as_array().unwrap().iter().filter(|p| p["test"]["kind"] == "supported") {
+                let name = format!("{} {}", t["key"].as_str().unwrap(), p["key"].as_str().unwrap());
+                let body = test_body(&t["key"], p, peer);
+                let report = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts/test", Some(body)).await;
+                assert_eq!(report.status, 200, "{}: {name}: {}", s.backend, report.text);
+                let steps = report.body["steps"].as_array().unwrap();
+                if !steps.iter().any(|step| step["name"] == "connect" && step["status"] == "ok") {
+                    missed.push(format!("{name}: {}", report.body["message"]));
+                }
+            }
+        }
+        // Every provider with a test but SSO (which stops at its made-up IdP certificate)
+        // reached the peer.
+        assert!(
+            missed.iter().all(|m| m.starts_with("sso ")),
+            "{}: not tested against the peer: {missed:#?}",
+            s.backend
+        );
+        s.stop().await;
+    }
+    let logs = logs.text();
+    assert!(logs.contains("TRACE"), "the capture holds trace lines");
+    let forms = sentinel_forms();
+    let leaks: Vec<&str> = logs.lines().filter(|l| forms.iter().any(|f| l.contains(f))).collect();
+    assert!(leaks.is_empty(), "{} log lines at trace carry a secret:\n{}", leaks.len(), leaks.join("\n"));
 }

@@ -114,5 +114,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "server")]
 pub use server::{Reply, TestServer};

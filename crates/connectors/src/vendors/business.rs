@@ -48,14 +48,7 @@ fn endpoint(base: &str, path: &str) -> String {
 /// Vendor-provided text as it may be shown: capped, and with every secret of the account
 /// replaced, in case the vendor echoes what it was sent.
 fn shown(cx: &Context<'_>, text: &str) -> String {
-    let mut text = text.to_owned();
-    for secret in cx.account.secrets.values() {
-        let secret = secret.expose();
-        if !secret.is_empty() {
-            text = text.replace(secret, "[secret]");
-        }
-    }
-    text.chars().take(SHOWN_MAX).collect()
+    cx.account.scrubber().scrub(text).chars().take(SHOWN_MAX).collect()
 }
 
 /// What a vendor's HTTP statuses mean.

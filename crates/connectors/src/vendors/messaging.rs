@@ -40,13 +40,7 @@ const MAX_QUOTE: usize = 300;
 /// Text a vendor sent (an error description, a status message), fit to quote: the account's
 /// secrets replaced, control characters dropped, length capped.
 fn quote(cx: &Context<'_>, text: &str) -> String {
-    let mut text = text.to_owned();
-    for secret in cx.account.secrets.values() {
-        let secret = secret.expose();
-        if !secret.is_empty() {
-            text = text.replace(secret, "[secret]");
-        }
-    }
+    let text = cx.account.scrubber().scrub(text);
     let mut out: String = text.chars().filter(|c| !c.is_control()).take(MAX_QUOTE).collect();
     if text.chars().count() > MAX_QUOTE {
         out.push('…');

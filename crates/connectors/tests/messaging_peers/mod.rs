@@ -153,6 +153,9 @@ pub struct TelegramState {
     pub secret_token: Option<String>,
     /// When set, getWebhookInfo reports this URL (another system re-set the webhook).
     pub reported_url: Option<String>,
+    /// When set, getWebhookInfo reports this `last_error_message` (Telegram's text about
+    /// the last failed delivery).
+    pub last_error_message: Option<String>,
 }
 
 pub fn telegram(state: Arc<Mutex<TelegramState>>) -> Router {
@@ -207,7 +210,13 @@ async fn telegram_method(
         "getWebhookInfo" => {
             let state = state.lock().unwrap();
             let url = state.reported_url.clone().unwrap_or_else(|| state.webhook_url.clone());
-            ok(json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0, "max_connections": 40}))
+            let mut info =
+                json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0, "max_connections": 40});
+            if let Some(message) = &state.last_error_message {
+                info["last_error_date"] = json!(1_700_000_000);
+                info["last_error_message"] = json!(message);
+            }
+            ok(info)
         }
         _ => error(404, "Not Found: method not found"),
     }
