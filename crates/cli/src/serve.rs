@@ -42,6 +42,13 @@ pub struct ServeArgs {
     /// A folder watched for recordings dropped as files: `{tenant}/{id}.wav` and `{tenant}/{id}.json`.
     #[arg(long, env = "PATCHBAY_RECORDINGS_SPOOL")]
     recordings_spool: Option<PathBuf>,
+    /// Connection tests and actions one tenant may run at once; more are answered 429.
+    #[arg(long, env = "PATCHBAY_TEST_LIMIT_PER_TENANT",
+          default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_PER_TENANT)]
+    test_limit_per_tenant: usize,
+    /// Connection tests and actions all tenants may run at once; more are answered 429.
+    #[arg(long, env = "PATCHBAY_TEST_LIMIT_GLOBAL", default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_GLOBAL)]
+    test_limit_global: usize,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -59,6 +66,8 @@ struct ConfigFile {
     /// Vendor name -> base URL.
     vendor_urls: Option<std::collections::BTreeMap<String, String>>,
     recordings_spool: Option<PathBuf>,
+    test_limit_per_tenant: Option<usize>,
+    test_limit_global: Option<usize>,
 }
 
 impl ServeArgs {
@@ -115,6 +124,12 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("recordings_spool"), file.recordings_spool) {
             self.recordings_spool = Some(v);
         }
+        if let (true, Some(v)) = (unset("test_limit_per_tenant"), file.test_limit_per_tenant) {
+            self.test_limit_per_tenant = v;
+        }
+        if let (true, Some(v)) = (unset("test_limit_global"), file.test_limit_global) {
+            self.test_limit_global = v;
+        }
         Ok(())
     }
 }
@@ -170,6 +185,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,
         recordings_spool: args.recordings_spool,
+        test_limit_per_tenant: args.test_limit_per_tenant,
+        test_limit_global: args.test_limit_global,
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;
