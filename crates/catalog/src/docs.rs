@@ -76,6 +76,16 @@ fn type_page(t: &IntegrationType) -> String {
                 f.help
             );
         }
+        let targets: Vec<String> = p.target_fields().map(|f| format!("`{}`", f.key)).collect();
+        if !targets.is_empty() && p.secret_fields().next().is_some() {
+            let (verb, it) = if targets.len() == 1 { ("decides", "it") } else { ("decide", "any of them") };
+            let _ = writeln!(
+                s,
+                "\n**Where the secrets go:** {} {verb} where the secrets are sent; a change to {it} needs every \
+                 stored secret entered again (rule `reenter_secret_on_target_change`).",
+                targets.join(", ")
+            );
+        }
         match &p.test {
             TestSupport::Supported { probe } => {
                 let _ = writeln!(s, "\n**Test connection:** {probe}");

@@ -11,7 +11,9 @@ mod spec;
 mod validate;
 
 pub use model::*;
-pub use validate::{AccountInput, FieldError, SecretOp, Validated, ValidationContext};
+pub use validate::{
+    check_name_characters, is_hidden_or_control, AccountInput, FieldError, SecretOp, Validated, ValidationContext,
+};
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,5 @@
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// All integration types, in the order the spec lists them.
 #[derive(Debug, Serialize)]
@@ -83,6 +83,23 @@ impl Provider {
     pub fn action(&self, key: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.key == key)
     }
+
+    /// The fields that decide where this provider's secrets are sent (see [`Field::target`]).
+    pub fn target_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| f.target)
+    }
+
+    /// The secret fields that must be entered again when the non-secret properties go from
+    /// `old` to `new`: every secret field of the provider when any target field's value
+    /// differs, none otherwise. Stored secrets are never sent to a place other than the one
+    /// they were saved for; whoever moves the account must know its secrets.
+    pub fn target_changed(&self, old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<&str> {
+        if self.target_fields().any(|f| old.get(&f.key) != new.get(&f.key)) {
+            self.secret_fields().map(|f| f.key.as_str()).collect()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +135,10 @@ pub struct Field {
     pub required: Required,
     /// Example value for input placeholders.
     pub example: Option<&'static str>,
+    /// The value decides where the account's secrets are sent (a URL, host, port, endpoint,
+    /// instance, webhook address, or a switch between a sandbox and a production host):
+    /// when it changes, stored secrets are not reused (`Provider::target_changed`).
+    pub target: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -50,6 +50,7 @@ fn field(label: &'static str, help: &'static str, kind: FieldKind) -> Field {
         fixed: false,
         required: Required::Never,
         example: None,
+        target: false,
     }
 }
 
@@ -156,6 +157,12 @@ impl Field {
         self.example = Some(example);
         self
     }
+
+    /// The value decides where the secrets are sent (see `Field::target`).
+    fn target(mut self) -> Self {
+        self.target = true;
+        self
+    }
 }
 
 fn provider(key: &'static str, label: &'static str, fields: Vec<Field>, test: TestSupport) -> Provider {
@@ -194,7 +201,8 @@ fn aws() -> IntegrationType {
             "default",
             "Amazon AWS",
             vec![
-                boolean("Use private S3 storage", "Sets up an S3-compatible private storage instead of Amazon S3."),
+                boolean("Use private S3 storage", "Sets up an S3-compatible private storage instead of Amazon S3.")
+                    .target(),
                 url(
                     "Url",
                     "The URL path to your private S3 storage. The URL must be specified if Use \
@@ -202,7 +210,8 @@ fn aws() -> IntegrationType {
                     HTTP_OR_HTTPS,
                 )
                 .required_if("use_private_s3_storage", json!(true))
-                .example("https://s3.example.com"),
+                .example("https://s3.example.com")
+                .target(),
                 text(
                     "Access Key ID",
                     "Part of your AWS access key, a security credential that allows you to sign \
@@ -243,7 +252,8 @@ fn chat_bot() -> IntegrationType {
         vec![
             url("Url", "For Alterra, the default Url value is https://dev.alterra.cc/demo/api.", HTTPS)
                 .default(json!("https://dev.alterra.cc/demo/api"))
-                .required(),
+                .required()
+                .target(),
             choice("Method", "The HTTP method is POST; the selector is disabled.", &[("POST", "POST")])
                 .fixed(json!("POST")),
             secret("API key", "The API key required to access the service (optional). There is no default value."),
@@ -265,7 +275,8 @@ fn chat_bot() -> IntegrationType {
                 HTTPS,
             )
             .required()
-            .example("https://gateway.watsonplatform.net/conversation/api/v1/workspaces/"),
+            .example("https://gateway.watsonplatform.net/conversation/api/v1/workspaces/")
+            .target(),
             text("Workspace ID", "The ID of the Watson Conversation workspace associated with the service instance.")
                 .required(),
             text(
@@ -319,7 +330,8 @@ fn external_kb() -> IntegrationType {
             vec![
                 url("Url", "The Synthetix API URL.", HTTPS)
                     .default(json!("https://api.syn-finity.com/1.1/"))
-                    .required(),
+                    .required()
+                    .target(),
                 secret("Consumer Key", "The consumer key for Synthetix.").required(),
                 secret("Application Key", "The application key for Synthetix.").required(),
                 boolean(
@@ -360,7 +372,8 @@ fn loxysoft() -> IntegrationType {
                     "The unique URL of your Loxysoft account, where the call flow data is submitted.",
                     HTTP_OR_HTTPS,
                 )
-                .required(),
+                .required()
+                .target(),
                 secret("Token", "The authorization token for your Loxysoft account.").required(),
                 field(
                     "Skills Mapping",
@@ -527,7 +540,7 @@ fn nice() -> IntegrationType {
                      extensions whenever they are reported.",
                 )
                 .default(json!("")),
-                url("URL", "The URL the call flow data is submitted to.", HTTP_OR_HTTPS).required(),
+                url("URL", "The URL the call flow data is submitted to.", HTTP_OR_HTTPS).required().target(),
             ],
             probe("An authenticated keep-alive to the NICE URL."),
         )],
@@ -551,7 +564,8 @@ fn nlu() -> IntegrationType {
                     .default(json!(
                         "https://gateway.watsonplatform.net/natural-language-understanding/api/v1/analyze?version=2017-02-27"
                     ))
-                    .required(),
+                    .required()
+                    .target(),
                 choice("Method", "For this integration account, the HTTP method is POST.", &[("POST", "POST")])
                     .fixed(json!("POST")),
                 text(
@@ -586,7 +600,7 @@ fn next_caller() -> IntegrationType {
             "default",
             "Next Caller",
             vec![
-                boolean("Sandbox Mode", "Select if this account is to be used in Sandbox mode."),
+                boolean("Sandbox Mode", "Select if this account is to be used in Sandbox mode.").target(),
                 text(
                     "Username",
                     "The username used to authenticate the Next Caller API via Basic Access authentication.",
@@ -616,7 +630,8 @@ fn oracle_fields(site_example: &'static str) -> Vec<Field> {
             HTTPS,
         )
         .required()
-        .example(site_example),
+        .example(site_example)
+        .target(),
         text("Username", "The staff account used for the Connect REST API (Basic authentication).").required(),
         secret("Password", "The password of that staff account.").required(),
         text("API Version", "The Connect REST API version, as in /services/rest/connect/v1.4/.").default(json!("v1.4")),
@@ -684,7 +699,8 @@ fn salesforce() -> IntegrationType {
                     HTTPS,
                 )
                 .default(json!("https://login.salesforce.com"))
-                .required(),
+                .required()
+                .target(),
                 choice(
                     "Authentication method",
                     "The OAuth 2.0 flow used to obtain an access token for the connected app.",
@@ -726,7 +742,8 @@ fn servicenow() -> IntegrationType {
             vec![
                 url("Instance URL", "Your ServiceNow instance, e.g. https://yourinstance.service-now.com.", HTTPS)
                     .required()
-                    .example("https://yourinstance.service-now.com"),
+                    .example("https://yourinstance.service-now.com")
+                    .target(),
                 choice(
                     "Authentication method",
                     "Basic authentication, or OAuth 2.0 (password grant with an application registry client).",
@@ -795,7 +812,8 @@ fn stt() -> IntegrationType {
         vec![
             url("URL", "The default URL is wss://stream.watsonplatform.net. Only the wss:// prefix is allowed.", WSS)
                 .default(json!("wss://stream.watsonplatform.net"))
-                .required(),
+                .required()
+                .target(),
             text("Username", "The Watson account username.").required(),
             secret("Password", "The Watson account password.").required(),
             default_account(),
@@ -813,7 +831,8 @@ fn stt() -> IntegrationType {
                 WSS,
             )
             .default(json!("wss://services.govivace.com/telephony"))
-            .required(),
+            .required()
+            .target(),
             secret("API Key", "The GoVivace API key.").required(),
             default_account(),
         ],
@@ -864,7 +883,8 @@ fn tts() -> IntegrationType {
         vec![
             url("URL", "The Watson Text to Speech service URL.", HTTPS)
                 .default(json!("https://stream.watsonplatform.net/text-to-speech/api/v1/"))
-                .required(),
+                .required()
+                .target(),
             text("User name", "The Watson account username.").required(),
             secret("Password", "The Watson account password.").required(),
             voice(),
@@ -980,7 +1000,7 @@ fn wfm() -> IntegrationType {
         vec![
             interval(),
             protocol("http_post"),
-            url("URL", "The unique URL of your WFM account.", HTTP_OR_HTTPS).required(),
+            url("URL", "The unique URL of your WFM account.", HTTP_OR_HTTPS).required().target(),
             secret("Token", "Optional. The access token for your WFM account."),
             reason_codes_mapping(),
         ],
@@ -1040,7 +1060,8 @@ fn zendesk() -> IntegrationType {
             vec![
                 url("Subdomain URL", "Your Zendesk URL, e.g. https://yourcompany.zendesk.com.", HTTPS)
                     .required()
-                    .example("https://yourcompany.zendesk.com"),
+                    .example("https://yourcompany.zendesk.com")
+                    .target(),
                 choice(
                     "Authentication method",
                     "An agent's email address with an API token, or an OAuth access token.",

@@ -25,6 +25,9 @@ pub struct ValidationContext<'a> {
     pub enabled_types: &'a [String],
     /// Secret fields the stored account already has (empty for a new account).
     pub existing_secrets: &'a [String],
+    /// The stored account's non-secret properties (none for a new account): when a target
+    /// field differs from them, the stored secrets are not reused.
+    pub stored_properties: Option<&'a Map<String, Value>>,
 }
 
 /// A change to one secret field. The value itself stays in the input: the catalog only
@@ -185,6 +188,10 @@ impl Catalog {
             .map(|f| f.key.clone())
             .collect();
 
+        if let Some(stored) = ctx.stored_properties {
+            check_targets(provider, stored, &properties, &secret_ops, ctx.existing_secrets, &mut errors);
+        }
+
         for field in &provider.fields {
             let required = match &field.required {
                 Required::Never => false,
@@ -258,6 +265,41 @@ impl Catalog {
     }
 }
 
+/// The rule `reenter_secret_on_target_change`: when a field that decides where the secrets
+/// are sent changes, each stored secret the input does not give again is an error.
+fn check_targets(
+    provider: &Provider,
+    stored: &Map<String, Value>,
+    properties: &Map<String, Value>,
+    secret_ops: &BTreeMap<String, SecretOp>,
+    existing_secrets: &[String],
+    errors: &mut Errors,
+) {
+    let reenter = provider.target_changed(stored, properties);
+    if reenter.is_empty() {
+        return;
+    }
+    let moved: Vec<String> = provider
+        .target_fields()
+        .filter(|f| stored.get(&f.key) != properties.get(&f.key))
+        .map(|f| format!("`{}`", f.key))
+        .collect();
+    for key in reenter {
+        if secret_ops.contains_key(key) || !existing_secrets.iter().any(|s| s == key) {
+            continue;
+        }
+        let label = provider.field(key).map_or(key, |f| f.label);
+        errors.push(
+            format!("properties.{key}"),
+            "reenter_secret_on_target_change",
+            format!(
+                "{label} must be entered again: {} changed, and a stored secret is only sent where it was saved for",
+                moved.join(", ")
+            ),
+        );
+    }
+}
+
 fn is_blank(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -273,8 +315,43 @@ fn check_name(name: &str, errors: &mut Errors) {
         errors.push("name", "whitespace", "Name must not start or end with spaces");
     } else if name.chars().count() > NAME_MAX {
         errors.push("name", "max_length", format!("Name is at most {NAME_MAX} characters"));
-    } else if name.chars().any(char::is_control) {
-        errors.push("name", "control_character", "Name must not contain control characters");
+    } else if let Err(e) = check_name_characters("name", "Name", name) {
+        errors.0.push(e);
+    }
+}
+
+/// Whether `c` may not appear in a name: control characters (C0, DEL, C1: NUL, ESC,
+/// newlines...), bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F,
+/// U+061C) and zero-width characters (U+200B-U+200D, U+2060, U+FEFF). They could rewrite a
+/// terminal that prints the name, or make two different names look alike.
+pub fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{061C}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+        )
+}
+
+/// The one character rule of every name (tenants, tokens, accounts): none of
+/// [`is_hidden_or_control`]. The error names `field` and the rule `no_control_characters`.
+pub fn check_name_characters(field: &str, label: &str, name: &str) -> Result<(), FieldError> {
+    match name.chars().find(|c| is_hidden_or_control(*c)) {
+        None => Ok(()),
+        Some(c) => Err(FieldError {
+            field: field.to_owned(),
+            rule: "no_control_characters",
+            message: format!(
+                "{label} must not contain control, bidirectional or zero-width characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        }),
     }
 }
 

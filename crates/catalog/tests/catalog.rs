@@ -52,7 +52,7 @@ fn validate(
     let enabled = enabled();
     catalog().validate(
         &AccountInput { type_key, provider, name: "Main", properties: props },
-        &ValidationContext { enabled_types: &enabled, existing_secrets: &[] },
+        &ValidationContext { enabled_types: &enabled, existing_secrets: &[], stored_properties: None },
     )
 }
 
@@ -351,7 +351,7 @@ fn gated_types_need_the_tenant_entitlement() {
         let errors = catalog()
             .validate(
                 &AccountInput { type_key: t, provider: p, name: "X", properties: &props },
-                &ValidationContext { enabled_types: &[], existing_secrets: &[] },
+                &ValidationContext { enabled_types: &[], existing_secrets: &[], stored_properties: None },
             )
             .unwrap_err();
         assert_eq!(rules_for(&errors, "type"), ["not_enabled"], "{t}");
@@ -468,7 +468,7 @@ fn secrets_keep_clear_and_replace() {
     let v = catalog()
         .validate(
             &AccountInput { type_key: "messenger", provider: "facebook", name: "FB", properties: &props },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing },
+            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing, stored_properties: None },
         )
         .unwrap();
     assert_eq!(v.secret_ops.get("token"), None, "omitted secret keeps its value");
@@ -479,7 +479,7 @@ fn secrets_keep_clear_and_replace() {
     let errors = catalog()
         .validate(
             &AccountInput { type_key: "messenger", provider: "facebook", name: "FB", properties: &props },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing },
+            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing, stored_properties: None },
         )
         .unwrap_err();
     assert_eq!(rules_for(&errors, "properties.token"), ["required"]);
@@ -488,7 +488,9 @@ fn secrets_keep_clear_and_replace() {
 #[test]
 fn names_are_required_trimmed_and_bounded() {
     let props = full_properties("messenger", "line");
-    for (name, rule) in [("", "required"), ("  ", "required"), (" x", "whitespace"), ("a\u{7}b", "control_character")] {
+    for (name, rule) in
+        [("", "required"), ("  ", "required"), (" x", "whitespace"), ("a\u{7}b", "no_control_characters")]
+    {
         let e = catalog()
             .validate(
                 &AccountInput { type_key: "messenger", provider: "line", name, properties: &props },
@@ -528,4 +530,148 @@ fn json_schema_marks_secrets_write_only_and_fixed_values_const() {
     assert_eq!(aws["allOf"][0]["then"]["required"], json!(["url"]));
     let stt = catalog().provider("stt", "watson").unwrap().json_schema();
     assert_eq!(stt["properties"]["url"]["pattern"], json!("^(wss)://"));
+}
+
+/// Providers with a secret and a URL- or host-like field whose value does not decide where
+/// the secret goes, and why.
+const NOT_A_TARGET: &[(&str, &str, &str)] = &[
+    ("tts", "google", "the URL is an OAuth scope; the API key goes to Google's fixed API"),
+    (
+        "messenger",
+        "viber",
+        "the token goes to Viber's fixed API; the webhook address gets deliveries signed with it, never the token",
+    ),
+];
+
+fn host_like(field: &patchbay_catalog::Field) -> bool {
+    use patchbay_catalog::TextRule;
+    let by_kind = matches!(
+        field.kind,
+        FieldKind::Url { .. } | FieldKind::Text { rule: Some(TextRule::Hostname | TextRule::HostPort), .. }
+    );
+    let by_name = ["url", "host", "port", "region", "endpoint", "instance", "webhook", "sandbox", "site"]
+        .iter()
+        .any(|word| field.key.contains(word));
+    !field.kind.is_secret() && (by_kind || by_name)
+}
+
+#[test]
+fn every_provider_declares_the_fields_that_decide_where_its_secrets_are_sent() {
+    let expected: &[(&str, &str, &[&str])] = &[
+        ("aws", "default", &["use_private_s3_storage", "url"]),
+        ("chat_bot", "alterra", &["url"]),
+        ("chat_bot", "watson", &["url"]),
+        ("external_kb", "synthetix", &["url"]),
+        ("loxysoft", "default", &["url"]),
+        ("messenger", "facebook", &[]),
+        ("messenger", "line", &[]),
+        ("messenger", "nexmo", &[]),
+        ("messenger", "telegram", &[]),
+        ("messenger", "viber", &[]),
+        ("nice", "default", &["url"]),
+        ("nlu", "default", &["url"]),
+        ("next_caller", "default", &["sandbox_mode"]),
+        ("oracle_service_cloud", "default", &["site_url"]),
+        ("rightnow", "default", &["site_url"]),
+        ("salesforce", "default", &["login_url"]),
+        ("servicenow", "default", &["instance_url"]),
+        ("sso", "agent_desktop", &[]),
+        ("sso", "admin", &[]),
+        ("stt", "watson", &["url"]),
+        ("stt", "govivace", &["url"]),
+        ("statistics_receiver", "default", &[]),
+        ("tts", "watson", &["url"]),
+        ("tts", "google", &[]),
+        ("tdg", "default", &[]),
+        ("wfm", "aspect_tcp", &[]),
+        ("wfm", "http_post", &["url"]),
+        ("zapier", "default", &[]),
+        ("zendesk", "default", &["subdomain_url"]),
+    ];
+    let mut listed = 0;
+    for t in &catalog().types {
+        for p in &t.providers {
+            let (_, _, want) = expected
+                .iter()
+                .find(|(ty, pr, _)| *ty == t.key && *pr == p.key)
+                .unwrap_or_else(|| panic!("{}/{} is missing from the table of target fields", t.key, p.key));
+            listed += 1;
+            let targets: Vec<&str> = p.target_fields().map(|f| f.key.as_str()).collect();
+            assert_eq!(&targets, want, "target fields of {}/{}", t.key, p.key);
+            assert!(p.target_fields().all(|f| !f.kind.is_secret()), "{}/{}: a secret is no target", t.key, p.key);
+            let has_secret = p.secret_fields().next().is_some();
+            let exempt = NOT_A_TARGET.iter().any(|(ty, pr, _)| *ty == t.key && *pr == p.key);
+            if has_secret && p.fields.iter().any(host_like) && !exempt {
+                assert!(
+                    !targets.is_empty(),
+                    "{}/{} has a secret and a URL/host-like field but declares no target field",
+                    t.key,
+                    p.key
+                );
+            }
+        }
+    }
+    assert_eq!(listed, expected.len(), "the table lists a provider the catalog does not have");
+}
+
+#[test]
+fn changing_a_target_field_needs_the_stored_secrets_entered_again() {
+    let enabled = enabled();
+    let existing = vec!["token".to_owned()];
+    let stored = validate("wfm", "http_post", &full_properties("wfm", "http_post")).unwrap().properties;
+    let check = |props: Map<String, Value>| {
+        catalog().validate(
+            &AccountInput { type_key: "wfm", provider: "http_post", name: "WFM", properties: &props },
+            &ValidationContext {
+                enabled_types: &enabled,
+                existing_secrets: &existing,
+                stored_properties: Some(&stored),
+            },
+        )
+    };
+    let mut moved = stored.clone();
+    moved.insert("url".into(), json!("https://elsewhere.example.net/rta"));
+    let errors = check(moved.clone()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(rules_for(&errors, "properties.token"), ["reenter_secret_on_target_change"]);
+    assert!(errors[0].message.contains("`url`"), "the message names the moved field: {}", errors[0].message);
+
+    let mut with_token = moved.clone();
+    with_token.insert("token".into(), json!("typed-again"));
+    assert!(check(with_token).is_ok(), "giving the secret again is allowed");
+    let mut cleared = moved;
+    cleared.insert("token".into(), Value::Null);
+    assert!(check(cleared).is_ok(), "clearing the secret sends nothing stored");
+
+    let mut same_target = stored.clone();
+    same_target.insert("periodic_update_interval".into(), json!(30));
+    assert!(check(same_target).is_ok(), "a change elsewhere keeps the stored secrets");
+
+    let aws = catalog().provider("aws", "default").unwrap();
+    let off = json!({"use_private_s3_storage": false}).as_object().unwrap().clone();
+    let on = json!({"use_private_s3_storage": true, "url": "https://s3.attacker.example"}).as_object().unwrap().clone();
+    assert_eq!(aws.target_changed(&off, &on), ["secret_key"], "switching to a private S3 server moves the key");
+    assert!(aws.target_changed(&on, &on).is_empty());
+}
+
+#[test]
+fn names_refuse_control_bidi_and_zero_width_characters() {
+    let props = full_properties("messenger", "line");
+    let hidden = [
+        '\u{0}', '\u{1b}', '\n', '\r', '\u{7f}', '\u{85}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200E}',
+        '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+    ];
+    for c in hidden {
+        let name = format!("Main{c}Line");
+        let e = catalog()
+            .validate(
+                &AccountInput { type_key: "messenger", provider: "line", name: &name, properties: &props },
+                &ValidationContext::default(),
+            )
+            .unwrap_err();
+        assert_eq!(rules_for(&e, "name"), ["no_control_characters"], "U+{:04X}", u32::from(c));
+    }
+    for fine in ["Main line", "Zürich – Süd", "東京", "Ünïcödé 😀"] {
+        assert!(patchbay_catalog::check_name_characters("name", "Name", fine).is_ok(), "{fine}");
+    }
 }

@@ -137,20 +137,16 @@ impl Client {
     /// The JSON of a successful answer, or the error its status stands for.
     async fn read(resp: reqwest::Response) -> Result<Value, CliError> {
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| CliError::Server(e.to_string()))?;
+        let body = resp.text().await.map_err(|e| CliError::Server(e.to_string()))?;
         let value: Value =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            if body.is_empty() { Value::Null } else { serde_json::from_str(&body).unwrap_or(Value::String(body)) };
         if (200..300).contains(&status) {
             return Ok(value);
         }
-        let mut message = format!("HTTP {status}: {}", value.get("detail").and_then(Value::as_str).unwrap_or(""));
+        let said = |v: &Value| v.as_str().map(escape).unwrap_or_default();
+        let mut message = format!("HTTP {status}: {}", said(&value["detail"]));
         for e in value.get("errors").and_then(Value::as_array).into_iter().flatten() {
-            message.push_str(&format!(
-                "\n  {} ({}): {}",
-                e["field"].as_str().unwrap_or(""),
-                e["rule"].as_str().unwrap_or(""),
-                e["message"].as_str().unwrap_or("")
-            ));
+            message.push_str(&format!("\n  {} ({}): {}", said(&e["field"]), said(&e["rule"]), said(&e["message"])));
         }
         Err(match status {
             401 | 403 => CliError::Denied(message),
@@ -179,12 +175,30 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// A value from the server as a table cell or text line, escaped (see [`escape`]).
 pub fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => escape(s),
         other => other.to_string(),
     }
+}
+
+/// Text as it is safe to print on a terminal: each control, bidirectional or zero-width
+/// character (those no name may hold, see `patchbay_catalog::is_hidden_or_control`) becomes
+/// `\u{..}`, so nothing printed can move the cursor, recolour the terminal or make one name
+/// pass for another, whatever the server stored before the rule. JSON output is escaped by
+/// the serializer instead.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if patchbay_catalog::is_hidden_or_control(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn print_json(v: &Value) -> Result<(), CliError> {

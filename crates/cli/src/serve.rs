@@ -55,6 +55,13 @@ pub struct ServeArgs {
     /// HTTP connections open at once from one client address (an IPv6 client is its /64).
     #[arg(long, env = "PATCHBAY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = HttpLimits::default().max_connections_per_client)]
     max_connections_per_client: usize,
+    /// Connection tests and actions one tenant may run at once; more are answered 429.
+    #[arg(long, env = "PATCHBAY_TEST_LIMIT_PER_TENANT",
+          default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_PER_TENANT)]
+    test_limit_per_tenant: usize,
+    /// Connection tests and actions all tenants may run at once; more are answered 429.
+    #[arg(long, env = "PATCHBAY_TEST_LIMIT_GLOBAL", default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_GLOBAL)]
+    test_limit_global: usize,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -76,6 +83,8 @@ struct ConfigFile {
     body_read_timeout: Option<f64>,
     max_connections: Option<usize>,
     max_connections_per_client: Option<usize>,
+    test_limit_per_tenant: Option<usize>,
+    test_limit_global: Option<usize>,
 }
 
 impl ServeArgs {
@@ -143,6 +152,12 @@ impl ServeArgs {
         }
         if let (true, Some(v)) = (unset("max_connections_per_client"), file.max_connections_per_client) {
             self.max_connections_per_client = v;
+        }
+        if let (true, Some(v)) = (unset("test_limit_per_tenant"), file.test_limit_per_tenant) {
+            self.test_limit_per_tenant = v;
+        }
+        if let (true, Some(v)) = (unset("test_limit_global"), file.test_limit_global) {
+            self.test_limit_global = v;
         }
         Ok(())
     }
@@ -221,6 +236,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,
         recordings_spool: args.recordings_spool,
+        test_limit_per_tenant: args.test_limit_per_tenant,
+        test_limit_global: args.test_limit_global,
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

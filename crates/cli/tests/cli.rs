@@ -181,3 +181,49 @@ fn tenant_verbs_and_json_logs_with_request_ids() {
     assert!(!lines.is_empty(), "the log is JSON lines: {log}");
     assert!(lines.iter().any(|l| l.to_string().contains("request_id")), "request lines carry their request id: {log}");
 }
+
+/// Names stored before the name rule (written to the database directly, as an older version
+/// could have) are printed escaped: no escape sequence, newline or bidi control reaches the
+/// terminal. JSON output carries them as JSON escapes.
+#[test]
+fn names_stored_before_the_rule_are_printed_escaped() {
+    use patchbay_store::Store;
+    let mut s = ServerProcess::start(&[]);
+    s.kill();
+    let db = format!("sqlite://{}", s.data_dir().join("patchbay.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = patchbay_store::SqlStore::connect(&db).await.unwrap();
+        let tenant = patchbay_store::NewTenant {
+            id: "evil".into(),
+            name: "Evil\u{1b}[2J\nCorp\u{202E}".into(),
+            enabled_types: Vec::new(),
+        };
+        store.create_tenant(&tenant, "test").await.unwrap();
+        let token = patchbay_store::NewToken {
+            id: uuid::Uuid::new_v4(),
+            name: "ops\u{0}\u{200B}bot".into(),
+            role: "tenant_viewer".into(),
+            tenant_id: Some("evil".into()),
+            hash: vec![7; 32],
+        };
+        store.create_token(&token).await.unwrap();
+    });
+    s.restart();
+
+    for args in [&["tenants", "list"][..], &["tenants", "show", "evil"][..], &["tokens", "list"][..]] {
+        let out = s.cli(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let printed = stdout(&out);
+        for raw in ['\u{1b}', '\u{0}', '\u{202E}', '\u{200B}'] {
+            assert!(!printed.contains(raw), "{args:?} printed U+{:04X} raw: {printed:?}", u32::from(raw));
+        }
+        assert!(!printed.contains("\nCorp"), "{args:?}: a stored newline starts no new line: {printed:?}");
+    }
+    let listed = stdout(&s.cli(&["tenants", "list"]));
+    assert!(listed.contains(r"Evil\u{001b}[2J\u{000a}Corp\u{202e}"), "{listed}");
+    let tokens = stdout(&s.cli(&["tokens", "list"]));
+    assert!(tokens.contains(r"ops\u{0000}\u{200b}bot"), "{tokens}");
+    let json_out = s.cli(&["tenants", "show", "evil", "--json"]);
+    assert_eq!(json(&json_out)["name"], "Evil\u{1b}[2J\nCorp\u{202E}", "JSON keeps the value, escaped by JSON");
+}

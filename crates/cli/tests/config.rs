@@ -121,3 +121,31 @@ fn connection_limits_and_timeouts_come_from_the_config_file() {
         let _ = stream.write_all(b"x");
     }
 }
+
+#[test]
+fn test_limits_are_read_from_flags_environment_and_file_and_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("patchbay.toml");
+    std::fs::write(&config, format!("data_dir = \"{}\"\ntest_limit_global = 0\n", dir.path().join("d").display()))
+        .unwrap();
+    let start = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(process::BIN);
+        command.arg("serve").args(args).args(["--listen", &format!("127.0.0.1:{}", process::free_port())]);
+        command.env_remove("PATCHBAY_DATA_DIR").env("PATCHBAY_DATA_DIR", dir.path().join("d"));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.stdin(Stdio::null()).output().unwrap()
+    };
+    let config = config.to_str().unwrap();
+    for (args, env) in [
+        (vec!["--config", config], vec![]),
+        (vec!["--test-limit-per-tenant", "0"], vec![]),
+        (vec![], vec![("PATCHBAY_TEST_LIMIT_GLOBAL", "0")]),
+    ] {
+        let out = start(&args, &env);
+        assert!(!out.status.success(), "{args:?} {env:?}: a zero limit stops the start");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("the connection test limits must be at least 1"), "{args:?} {env:?}: {said}");
+    }
+}

@@ -613,3 +613,50 @@ tenants:
     log.assert_no_secret(&a);
     log.assert_no_secret(&b);
 }
+
+const WFM_FILE: &str = r#"
+tenants:
+  - id: acme
+    accounts:
+      - name: WFM
+        type: wfm
+        provider: http_post
+        properties:
+          url: https://wfm.example.com/rta
+          token: ${WFM_TOKEN}
+"#;
+
+#[test]
+fn apply_that_moves_an_account_needs_its_secrets_in_the_files_again() {
+    let s = ServerProcess::start(&[]);
+    let mut log = Transcript::default();
+    let dir = s.dir.path().join("files");
+    let file = write(&dir, "acme.yaml", WFM_FILE);
+    let file = file.to_str().unwrap();
+    let env = [("WFM_TOKEN", LOX_TOKEN)];
+    assert_eq!(code(&run(&s, &mut log, &["apply", "-f", file], &env)), 0);
+
+    // The URL moves and the token line is gone: the stored token would follow the URL.
+    let moved =
+        WFM_FILE.replace("wfm.example.com", "wfm.attacker.example").replace("          token: ${WFM_TOKEN}\n", "");
+    write(&dir, "acme.yaml", &moved);
+    for args in [&["apply", "-f", file, "--plan"][..], &["apply", "-f", file][..]] {
+        let refused = run(&s, &mut log, args, &[]);
+        assert_eq!(code(&refused), 3, "{args:?}: {}{}", stdout(&refused), stderr(&refused));
+        let why = stderr(&refused);
+        assert!(why.contains("nothing was changed"), "{why}");
+        assert!(why.contains("account \"WFM\"") && why.contains("`token`"), "names the account and field: {why}");
+    }
+    let wfm = &accounts(&s, "acme")["WFM"];
+    assert_eq!(
+        (wfm["version"].as_i64(), wfm["properties"]["url"].as_str()),
+        (Some(1), Some("https://wfm.example.com/rta"))
+    );
+
+    // With the reference given again, apply moves it.
+    write(&dir, "acme.yaml", &WFM_FILE.replace("wfm.example.com", "wfm2.example.com"));
+    let applied = run(&s, &mut log, &["apply", "-f", file], &env);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    assert_eq!(accounts(&s, "acme")["WFM"]["properties"]["url"], "https://wfm2.example.com/rta");
+    log.assert_no_secret(&s);
+}

@@ -42,6 +42,11 @@ pub enum ApiError {
     /// A remote service this request needed (an S3 bucket) failed.
     BadGateway(String),
     Internal(String),
+    /// A concurrency limit is reached; retry after this many seconds.
+    TooManyRequests {
+        detail: String,
+        retry_after: u64,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -134,6 +139,14 @@ impl IntoResponse for ApiError {
             ApiError::BadGateway(why) => {
                 (StatusCode::BAD_GATEWAY, "bad-gateway", "A remote service failed", why.clone(), &[][..], None)
             }
+            ApiError::TooManyRequests { detail, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+                detail.clone(),
+                &[][..],
+                None,
+            ),
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (
@@ -161,6 +174,9 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

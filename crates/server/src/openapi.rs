@@ -63,6 +63,7 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("415", "The body's Content-Type is not one this endpoint takes."),
     ("416", "The byte range starts beyond the resource; `Content-Range: bytes */<size>` gives its size."),
     ("422", "The input breaks a rule; `errors` names each field and rule."),
+    ("429", "Too many connection tests and actions run at once (for the tenant or in all); `Retry-After` says when to try again."),
     ("502", "A remote service the request needed (an S3 bucket) failed."),
     ("503", "A limit of the service was reached; retry later."),
 ];
@@ -931,15 +932,15 @@ fn paths() -> Value {
         "/tenants/{tenant}/integration-accounts/test": {"post": operation(
             "testUnsavedAccount", "Test an unsaved account body; saves nothing", &["tenant", "timeout_ms"],
             Some(request("AccountTest")), json!({"200": body("The test report.", "TestReport")}),
-            &["400", "403", "404", "422"],
+            &["400", "403", "404", "422", "429"],
         )},
         "/tenants/{tenant}/integration-accounts/tests": {"post": operation(
             "testAllAccounts", "Test every enabled account of the tenant", &["tenant", "timeout_ms"], None,
-            json!({"200": body("A report per account.", "BulkTestReport")}), &["403", "404", "422"],
+            json!({"200": body("A report per account.", "BulkTestReport")}), &["403", "404", "422", "429"],
         )},
         "/tenants/{tenant}/integration-accounts/{id}/test": {"post": operation(
             "testAccount", "Test a saved account and keep the result", &["tenant", "id", "timeout_ms"], None,
-            json!({"200": body("The test report.", "TestReport")}), &["403", "404", "422"],
+            json!({"200": body("The test report.", "TestReport")}), &["403", "404", "422", "429"],
         )},
         "/tenants/{tenant}/integration-accounts/{id}/actions/{action}": {"post": operation(
             "runAction", "Run an action the catalog declares for the account's provider",
@@ -949,7 +950,7 @@ fn paths() -> Value {
                 "200": body("What the action did.", "ActionResult"),
                 "502": body("The vendor refused or failed.", "ActionFailure"),
             }),
-            &["400", "403", "404", "412", "422"],
+            &["400", "403", "404", "412", "422", "429"],
         )},
         "/tenants/{tenant}/integration-accounts/{id}/audit": {"get": operation(
             "accountAudit", "The account's audit trail, newest first", &["tenant", "id", "limit", "before"], None,

@@ -1,7 +1,7 @@
 //! Shared state and start-up: the data dir, the master key ring (checked against the
 //! database), the store, and the bootstrap service-provider admin token.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
@@ -12,7 +12,7 @@ use patchbay_catalog::Catalog;
 use patchbay_connectors::{Egress, EgressPolicy, Registry, VendorUrls};
 use patchbay_store::{CachedStore, NewToken, RecordingStore, SqlStore, Store};
 use patchbay_vault::KeyRing;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{generate_token, hash_token, Role};
 use crate::listen::HttpLimits;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub exporter: Arc<crate::export::Exporter>,
     /// Timeouts and connection limits of the HTTP listener.
     pub http: HttpLimits,
+    /// The recordings spool folder, when one is watched.
+    pub spool: Option<PathBuf>,
 }
 
 /// The master key ring in use, swapped while requests run (key rotation and retirement).
@@ -168,6 +170,56 @@ pub struct Outbound {
     pub public_url: Option<url::Url>,
     /// How many tests of one bulk request run at once.
     pub test_concurrency: usize,
+    /// The slots connection tests and actions run in, per tenant and in all.
+    pub slots: TestSlots,
+}
+
+/// Bounds the connection tests and actions that run at once, per tenant and in all, so one
+/// tenant cannot occupy the outbound connections (and a hung peer's timeouts) for everyone.
+pub struct TestSlots {
+    per_tenant: usize,
+    global: Arc<Semaphore>,
+    tenants: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// A taken slot; dropping it frees it.
+pub struct TestSlot {
+    _tenant: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
+}
+
+impl TestSlots {
+    pub fn new(per_tenant: usize, global: usize) -> TestSlots {
+        TestSlots {
+            per_tenant,
+            global: Arc::new(Semaphore::new(global)),
+            tenants: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn tenant(&self, tenant: &str) -> Arc<Semaphore> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        tenants.entry(tenant.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant))).clone()
+    }
+
+    /// A slot now, or `None` when the tenant's or the service's slots are all taken.
+    pub fn try_take(&self, tenant: &str) -> Option<TestSlot> {
+        let tenant = self.tenant(tenant).try_acquire_owned().ok()?;
+        let global = self.global.clone().try_acquire_owned().ok()?;
+        Some(TestSlot { _tenant: tenant, _global: global })
+    }
+
+    /// A slot, waiting for one to free up.
+    pub async fn take(&self, tenant: &str) -> TestSlot {
+        let tenant = self.tenant(tenant).acquire_owned().await.expect("the semaphore is never closed");
+        let global = self.global.clone().acquire_owned().await.expect("the semaphore is never closed");
+        TestSlot { _tenant: tenant, _global: global }
+    }
+
+    /// Forgets a deleted tenant's counter.
+    pub fn forget(&self, tenant: &str) {
+        self.tenants.lock().unwrap_or_else(PoisonError::into_inner).remove(tenant);
+    }
 }
 
 /// How to start.
@@ -188,9 +240,16 @@ pub struct Settings {
     pub recordings_spool: Option<PathBuf>,
     /// Timeouts and connection limits of the HTTP listener.
     pub http: HttpLimits,
+    /// Connection tests and actions of one tenant that may run at once.
+    pub test_limit_per_tenant: usize,
+    /// Connection tests and actions of all tenants that may run at once.
+    pub test_limit_global: usize,
 }
 
 impl Settings {
+    pub const DEFAULT_TEST_LIMIT_PER_TENANT: usize = 4;
+    pub const DEFAULT_TEST_LIMIT_GLOBAL: usize = 32;
+
     /// Defaults for a data dir: SQLite, generated admin token, strict egress.
     pub fn new(data_dir: PathBuf) -> Settings {
         Settings {
@@ -202,6 +261,8 @@ impl Settings {
             vendor_urls: Vec::new(),
             recordings_spool: None,
             http: HttpLimits::default(),
+            test_limit_per_tenant: Settings::DEFAULT_TEST_LIMIT_PER_TENANT,
+            test_limit_global: Settings::DEFAULT_TEST_LIMIT_GLOBAL,
         }
     }
 }
@@ -219,6 +280,9 @@ const KEY_CHECKS: &str = "key_checks";
 const BOOTSTRAP_TOKEN: &str = "bootstrap_admin_token_id";
 
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
+    if settings.test_limit_per_tenant == 0 || settings.test_limit_global == 0 {
+        bail!("the connection test limits must be at least 1");
+    }
     create_private_dir(&settings.data_dir)?;
     let key_path = settings.data_dir.join("master.key");
     let (keys, _created) = KeyRing::load_or_create(&key_path)
@@ -248,6 +312,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         vendors,
         public_url: settings.public_url.clone(),
         test_concurrency: 64,
+        slots: TestSlots::new(settings.test_limit_per_tenant, settings.test_limit_global),
     };
 
     let node = crate::export::node_id(&settings.data_dir).context("cannot read or write the node id")?;
@@ -267,6 +332,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         recordings,
         exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir)),
         http: settings.http,
+        spool: settings.recordings_spool.clone(),
     };
     crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
     crate::feeds::spawn_reconciler(state.clone());

@@ -122,6 +122,34 @@ async fn secrets_are_kept_replaced_and_cleared_but_never_shown() {
 }
 
 #[tokio::test]
+async fn an_update_that_moves_the_url_must_give_the_secrets_again() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        let body = json!({"type": "wfm", "provider": "http_post", "name": "WFM",
+                          "properties": {"url": "https://wfm.example.com/rta", "token": "wfm-token"}});
+        let created = s.call(Method::POST, ACCOUNTS, Some(body)).await;
+        assert_eq!(created.status, 201, "{}: {created:?}", s.backend);
+        let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
+        let moved = json!({"properties": {"url": "https://attacker.example.net/rta"}});
+        let refused = s.call(Method::PUT, &path, Some(moved)).await;
+        refused.assert_problem(422, &[("properties.token", "reenter_secret_on_target_change")], s.backend);
+        let after = s.call(Method::GET, &path, None).await;
+        assert_eq!(after.body["version"], 1, "{}: nothing changed", s.backend);
+        assert_eq!(after.body["properties"]["url"], "https://wfm.example.com/rta", "{}", s.backend);
+
+        let renamed = s.call(Method::PUT, &path, Some(json!({"name": "WFM renamed"}))).await;
+        assert_eq!(renamed.status, 200, "{}: a change elsewhere keeps the secrets: {}", s.backend, renamed.text);
+        assert_eq!(renamed.body["secrets"]["token"], true, "{}", s.backend);
+
+        let retyped = json!({"properties": {"url": "https://wfm2.example.com/rta", "token": "wfm-token"}});
+        let saved = s.call(Method::PUT, &path, Some(retyped)).await;
+        assert_eq!(saved.status, 200, "{}: {}", s.backend, saved.text);
+        assert_eq!(saved.body["properties"]["url"], "https://wfm2.example.com/rta", "{}", s.backend);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn bad_input_names_the_field_and_changes_nothing() {
     for db in databases().await {
         let s = server_with_tenant(&db).await;
@@ -315,4 +343,39 @@ async fn catalog_endpoint_serves_every_type_with_schemas() {
     assert_eq!(s.request(Method::GET, "/healthz", None).send().await.unwrap().status(), 200);
     assert_eq!(s.request(Method::GET, "/readyz", None).send().await.unwrap().status(), 200);
     s.stop().await;
+}
+
+#[tokio::test]
+async fn tenant_token_and_account_names_refuse_control_bidi_and_zero_width_characters() {
+    for db in databases().await {
+        let s = server_with_tenant(&db).await;
+        for bad in ["Evil\u{1b}[2J", "nul\u{0}byte", "two\nlines", "admin\u{202E}nimda", "pay\u{200B}pal", "x\u{FEFF}"]
+        {
+            let tenant = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "evil", "name": bad}))).await;
+            let renamed = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"name": bad}))).await;
+            let token = s
+                .call(
+                    Method::POST,
+                    "/api/v1/tokens",
+                    Some(json!({"name": bad, "role": "tenant_viewer", "tenant": "acme"})),
+                )
+                .await;
+            let account = s.call(Method::POST, ACCOUNTS, Some(facebook(bad))).await;
+            for (what, reply) in
+                [("tenant", &tenant), ("tenant update", &renamed), ("token", &token), ("account", &account)]
+            {
+                reply.assert_problem(
+                    422,
+                    &[("name", "no_control_characters")],
+                    &format!("{}: {what} {bad:?}", s.backend),
+                );
+            }
+        }
+        assert_eq!(s.call(Method::GET, "/api/v1/tenants/evil", None).await.status, 404, "{}", s.backend);
+        assert_eq!(s.call(Method::GET, "/api/v1/tenants/acme", None).await.body["name"], "Acme", "{}", s.backend);
+        assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]), "{}", s.backend);
+        let tokens = s.call(Method::GET, "/api/v1/tokens", None).await;
+        assert_eq!(tokens.body["items"].as_array().unwrap().len(), 1, "{}: only the admin token", s.backend);
+        s.stop().await;
+    }
 }

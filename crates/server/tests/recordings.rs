@@ -347,3 +347,53 @@ async fn due_jobs_run_on_schedule_and_only_inside_their_window() {
     assert!(next > now + chrono::Duration::minutes(100), "outside its window a due job waits for it: {job}");
     assert_eq!(s.call(Method::GET, &format!("{closed}/runs"), None).await.body["items"], json!([]));
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_audio_spool_export_state_and_tokens_and_hides_its_audit() {
+    for db in databases().await {
+        let s3 = S3User::start("gone");
+        let spool = tempfile::tempdir().unwrap();
+        let s = TestServer::start_with(&db, |settings| settings.recordings_spool = Some(spool.path().to_owned())).await;
+        tenant(&s).await;
+        let producer = s.token("event_producer", Some("acme")).await;
+        let admin = s.token("tenant_admin", Some("acme")).await;
+        let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "gone", &s3.secret))).await;
+        let job = json!({"name": "All", "account_id": r.body["id"], "services": ["Sales"],
+            "filename_template": "$(service)", "delete_local_after_export": false, "interval_seconds": 3600});
+        let r = s.call(Method::POST, JOBS, Some(job)).await;
+        let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+        send(&s, &producer, "r1", "Sales", "jo", &random_bytes(1000, 1)).await;
+        let finished = run(&s, &job).await;
+        assert_eq!(finished["state"], "succeeded", "{}: {finished}", s.backend);
+        let data = s.data_dir.path().join("data");
+        let csv = data.join(format!("exports/{}.csv", finished["id"].as_str().unwrap()));
+        assert!(csv.is_file(), "{}: the run kept its metadata file", s.backend);
+        let audio = data.join("recordings/acme");
+        assert!(audio.join("r1.audio").is_file(), "{}", s.backend);
+        let rejected = spool.path().join("acme/rejected");
+        std::fs::create_dir_all(&rejected).unwrap();
+        std::fs::write(rejected.join("r9.error.txt"), "no audio").unwrap();
+        std::fs::create_dir_all(spool.path().join("globex")).unwrap();
+        let sessions = s.request(Method::POST, "/ui/session", None).json(&json!({"token": admin})).send().await;
+        assert_eq!(sessions.unwrap().status(), 201, "{}", s.backend);
+
+        assert_eq!(s.call(Method::DELETE, "/api/v1/tenants/acme", None).await.status, 204, "{}", s.backend);
+        assert!(!audio.exists(), "{}: the tenant's audio is gone", s.backend);
+        assert!(!csv.exists(), "{}: the runs' metadata files are gone", s.backend);
+        assert!(!spool.path().join("acme").exists(), "{}: the tenant's spool folder is gone", s.backend);
+        assert!(spool.path().join("globex").exists(), "{}: other tenants' spool folders stay", s.backend);
+        let denied = s.call_as(&admin, Method::GET, "/api/v1/tenants/acme", None).await;
+        assert_eq!(denied.status, 401, "{}: its tokens are gone", s.backend);
+
+        // A new tenant with the same id starts with no recordings, jobs or audit trail.
+        tenant(&s).await;
+        let trail = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        let actions: Vec<&str> =
+            trail.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["tenant.create"], "{}: the old trail is not shown: {}", s.backend, trail.text);
+        assert_eq!(s.call(Method::GET, RECORDINGS, None).await.body["items"], json!([]), "{}", s.backend);
+        assert_eq!(s.call(Method::GET, JOBS, None).await.body["items"], json!([]), "{}", s.backend);
+        assert_eq!(s.call_as(&admin, Method::GET, RECORDINGS, None).await.status, 401, "{}", s.backend);
+        s.stop().await;
+    }
+}

@@ -79,7 +79,7 @@ async fn tests_use_the_form_values_before_and_after_saving() {
         assert!(!typed.text.contains("typed-but-wrong"));
 
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-        form["properties"] = json!({"url": format!("http://{closed}/rta")});
+        form["properties"] = json!({"url": format!("http://{closed}/rta"), "token": "right-token"});
         let moved = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form)).await;
         assert_eq!(moved.body["category"], "unreachable", "the form's URL wins over the stored one: {}", moved.text);
 
@@ -94,6 +94,36 @@ async fn tests_use_the_form_values_before_and_after_saving() {
             audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["test", "test.unsaved", "test.unsaved", "test.unsaved", "create"]);
         assert!(!audit.text.contains("right-token"));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unsaved_test_to_another_url_does_not_get_the_stored_secrets() {
+    for db in databases().await {
+        let s = tenant(&db).await;
+        let receiver = wfm_receiver("stored-token").await;
+        let created =
+            s.call(Method::POST, ACCOUNTS, Some(wfm(&format!("http://{receiver}/rta"), Some("stored-token")))).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let (elsewhere, accepted) = patchbay_testkit::peers::hung_counted().await;
+        let mut form = wfm(&format!("http://{elsewhere}/rta"), None);
+        form["id"] = json!(id);
+        let refused = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form.clone())).await;
+        assert_eq!(refused.status, 422, "{}: {}", s.backend, refused.text);
+        assert_eq!(
+            refused.field_errors(),
+            [("properties.token".to_owned(), "reenter_secret_on_target_change".to_owned())],
+            "{}",
+            s.backend
+        );
+        assert_eq!(refused.headers["content-type"], "application/problem+json", "{}", s.backend);
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "{}: nothing reached the new host", s.backend);
+
+        form["properties"]["token"] = json!("typed-again");
+        let retyped = s.call(Method::POST, &format!("{ACCOUNTS}/test?timeout_ms=300"), Some(form)).await;
+        assert_eq!(retyped.status, 200, "{}: with the secret typed again the test runs: {}", s.backend, retyped.text);
+        assert!(accepted.load(Ordering::SeqCst) > 0, "{}: the test reached the new host", s.backend);
         s.stop().await;
     }
 }
@@ -197,4 +227,67 @@ async fn types_without_a_test_say_so() {
     let report = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(zapier)).await;
     assert_eq!(report.body["status"], "unsupported", "{}", report.text);
     s.stop().await;
+}
+
+/// Connections one test of a WFM URL opens: the connect step's, then the request's.
+const CONNECTIONS_PER_TEST: usize = 2;
+
+/// Waits (bounded) until `count` reaches `n` tests' connections.
+async fn reaches(count: &AtomicUsize, n: usize) {
+    for _ in 0..200 {
+        if count.load(Ordering::SeqCst) >= n * CONNECTIONS_PER_TEST {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the hung peer got {} connections, not those of {n} tests", count.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn hung_tests_fill_the_tenant_slots_then_the_global_ones() {
+    for db in databases().await {
+        let s = TestServer::start_with(&db, |settings| {
+            settings.test_limit_per_tenant = 2;
+            settings.test_limit_global = 3;
+        })
+        .await;
+        let acme = s.tenant_with_token("acme", "tenant_admin").await;
+        let globex = s.tenant_with_token("globex", "tenant_admin").await;
+        let (hung, accepted) = patchbay_testkit::peers::hung_counted().await;
+        let body = wfm(&format!("http://{hung}/rta"), Some("t"));
+        let test = |tenant: &'static str, token: String| {
+            let path = format!("/api/v1/tenants/{tenant}/integration-accounts/test?timeout_ms=2000");
+            let server = s.request(Method::POST, &path, Some(&token)).json(&body);
+            async move { patchbay_testkit::Reply::read(server.send().await.unwrap()).await }
+        };
+        let held: Vec<_> = (0..2).map(|_| tokio::spawn(test("acme", acme.clone()))).collect();
+        reaches(&accepted, 2).await;
+        let full = test("acme", acme.clone()).await;
+        assert_eq!(full.status, 429, "{}: the tenant's slots are full: {}", s.backend, full.text);
+        assert_eq!(full.headers["content-type"], "application/problem+json", "{}", s.backend);
+        assert_eq!(full.headers["retry-after"], "2", "{}: retry after one timeout", s.backend);
+        assert_eq!(full.body["status"], 429, "{}", s.backend);
+
+        let other = tokio::spawn(test("globex", globex.clone()));
+        reaches(&accepted, 3).await;
+        let global = test("globex", globex.clone()).await;
+        assert_eq!(global.status, 429, "{}: the global slots are full: {}", s.backend, global.text);
+        assert!(global.headers.contains_key("retry-after"), "{}", s.backend);
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3 * CONNECTIONS_PER_TEST,
+            "{}: refused tests connect nowhere",
+            s.backend
+        );
+
+        for task in held.into_iter().chain([other]) {
+            let done = task.await.unwrap();
+            assert_eq!(done.status, 200, "{}: a held test ends with its timeout: {}", s.backend, done.text);
+        }
+        let freed = test("acme", acme.clone());
+        let freed = tokio::spawn(freed);
+        reaches(&accepted, 4).await;
+        freed.abort();
+        s.stop().await;
+    }
 }

@@ -132,7 +132,7 @@ impl<S: Store> Store for CachedStore<S> {
         result
     }
 
-    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()> {
+    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<String> {
         let result = self.inner.delete_tenant(id, actor).await;
         self.invalidate_tenant(id);
         self.invalidate_tokens();

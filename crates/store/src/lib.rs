@@ -93,8 +93,11 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         actor: &str,
     ) -> Result<Tenant>;
-    /// Deletes the tenant with all its accounts, secrets and tokens (not its audit trail).
-    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()>;
+    /// Deletes the tenant with all its accounts, secrets, tokens, recordings and export jobs,
+    /// runs and state. Its audit trail (with the deletion) moves to an archive key,
+    /// `{id}@deleted-{uuid}`, that no tenant id can equal: a later tenant of the same id
+    /// never sees it, the service provider still finds it. Returns the archive key.
+    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<String>;
 
     async fn create_account(
         &self,

@@ -588,16 +588,30 @@ impl Store for SqlStore {
         Ok(Tenant { id: id.to_owned(), name: update.name.clone(), enabled_types, version, created_at, updated_at: now })
     }
 
-    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<()> {
+    async fn delete_tenant(&self, id: &str, actor: &str) -> Result<String> {
         let now = now();
+        let archive = format!("{id}@deleted-{}", Uuid::now_v7());
         in_write_tx!(self, |tx| {
             let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&mut *tx).await?;
             if deleted.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.delete", serde_json::json!({}), now);
+            sqlx::query("UPDATE audit SET tenant_id = $2 WHERE tenant_id = $1")
+                .bind(id)
+                .bind(&archive)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(
+                &mut *tx,
+                &archive,
+                None::<&str>,
+                actor,
+                "tenant.delete",
+                serde_json::json!({"tenant": id}),
+                now
+            );
         });
-        Ok(())
+        Ok(archive)
     }
 
     async fn create_account(

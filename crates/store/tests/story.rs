@@ -144,10 +144,11 @@ async fn tenants_are_created_read_updated_and_deleted() {
         assert_not_found(s.update_tenant("nope", &update, None, ACTOR).await);
         assert_eq!(s.update_tenant("acme", &update, None, ACTOR).await.unwrap().version, 3);
 
-        s.delete_tenant("acme", ACTOR).await.unwrap();
+        let archive = s.delete_tenant("acme", ACTOR).await.unwrap();
         assert_not_found(s.get_tenant("acme").await);
         assert_not_found(s.delete_tenant("acme", ACTOR).await);
-        let trail = audit_of(s, "acme", None).await;
+        assert!(audit_of(s, "acme", None).await.is_empty(), "{}: the id keeps no trail", b.name());
+        let trail = audit_of(s, &archive, None).await;
         assert_eq!(actions(&trail), ["tenant.delete", "tenant.update", "tenant.update", "tenant.create"]);
         assert!(trail.iter().all(|e| e.account_id.is_none()));
         assert_eq!(trail[1].changes["name"], "Acme Corp");
@@ -539,7 +540,7 @@ async fn meta_values_are_read_and_overwritten() {
 }
 
 #[tokio::test]
-async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_but_not_its_audit() {
+async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_and_archives_its_audit() {
     for b in backends().await {
         setup(&b, &["acme", "beta"]).await;
         let s = &b.store;
@@ -554,18 +555,28 @@ async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_but_not_its_a
         };
         s.create_token(&token).await.unwrap();
 
-        s.delete_tenant("acme", ACTOR).await.unwrap();
+        let archive = s.delete_tenant("acme", ACTOR).await.unwrap();
         assert_not_found(s.get_account("acme", gone.id).await);
         assert_eq!(s.find_token(&token.hash).await.unwrap(), None);
         assert!(s.list_tokens().await.unwrap().is_empty());
         assert_eq!(b.count("SELECT COUNT(*) FROM account_secrets").await, 1);
         assert_eq!(s.get_account("beta", kept.id).await.unwrap(), kept);
-        assert_eq!(actions(&audit_of(s, "acme", None).await), ["tenant.delete", "create", "tenant.create"]);
+        assert!(archive.starts_with("acme@deleted-"), "{}: {archive}", b.name());
+        assert_eq!(
+            actions(&audit_of(s, &archive, None).await),
+            ["tenant.delete", "create", "tenant.create"],
+            "{}: the trail is kept under the archive key",
+            b.name()
+        );
+        assert_eq!(actions(&audit_of(s, "beta", None).await), ["create", "tenant.create"], "{}", b.name());
 
-        // A tenant of the same id starts empty.
+        // A tenant of the same id starts empty, its trail too.
         s.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
         assert!(s.list_accounts("acme", None).await.unwrap().is_empty());
+        assert_eq!(actions(&audit_of(s, "acme", None).await), ["tenant.create"], "{}", b.name());
         create(s, "acme", &write("stt", "Speech")).await.unwrap();
+        let again = s.delete_tenant("acme", ACTOR).await.unwrap();
+        assert_ne!(again, archive, "{}: each deletion has its own archive", b.name());
     }
 }
 

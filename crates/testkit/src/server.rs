@@ -139,6 +139,15 @@ impl Reply {
         self.headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
     }
 
+    /// Asserts a problem+json answer of `status` whose `errors` are exactly `errors`
+    /// (field, rule); `context` (e.g. the backend) goes into every message.
+    pub fn assert_problem(&self, status: u16, errors: &[(&str, &str)], context: &str) {
+        assert_eq!(self.status, status, "{context}: {}", self.text);
+        assert_eq!(self.headers["content-type"], "application/problem+json", "{context}");
+        let want: Vec<(String, String)> = errors.iter().map(|(f, r)| ((*f).to_owned(), (*r).to_owned())).collect();
+        assert_eq!(self.field_errors(), want, "{context}: {}", self.text);
+    }
+
     /// The `(field, rule)` pairs of a problem's `errors`.
     pub fn field_errors(&self) -> Vec<(String, String)> {
         self.body["errors"]

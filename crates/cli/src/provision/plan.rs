@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::catalog::Catalog;
 use super::progress::Progress;
 use super::source::{DesiredAccount, DesiredTenant};
-use crate::client::{CliError, Client};
+use crate::client::{escape, CliError, Client};
 
 /// Reads of the current state in flight at once.
 const READ_CONCURRENCY: usize = 8;
@@ -253,13 +253,24 @@ fn plan_tenant(
                     problems.push(format!(
                         "tenant {}, account \"{}\": the account is a `{}` account and the type of an account cannot \
                          change; apply with --prune to replace it (its secrets go with it)",
-                        want.id, old.name, old.type_key
+                        want.id,
+                        escape(&old.name),
+                        old.type_key
                     ));
                 }
                 deletes.push(delete(old));
                 creates.push(step(AccountAction::Create(desired)));
             }
             Some(old) => {
+                for field in secrets_to_reenter(catalog, &desired, &old) {
+                    problems.push(format!(
+                        "tenant {}, account \"{}\": the files change where its secrets are sent, so the stored \
+                         `{field}` is not reused; give `{field}` in the files again (a ${{ENV_VAR}} or file:PATH \
+                         reference)",
+                        want.id,
+                        escape(&old.name)
+                    ));
+                }
                 let plan = step(AccountAction::Unchanged);
                 match compare(catalog, &desired, &old) {
                     Comparison::Changed(changed) => updates.push(AccountPlan {
@@ -294,6 +305,23 @@ fn delete(old: CurrentAccount) -> AccountPlan {
         provider: old.provider,
         action: AccountAction::Delete { id: old.id, version: old.version },
     }
+}
+
+/// The stored secrets an update would need again because it changes a field that decides
+/// where they are sent (the catalog's rule `reenter_secret_on_target_change`, which the server
+/// enforces too) and which the files do not give.
+fn secrets_to_reenter(catalog: &Catalog, desired: &DesiredAccount, old: &CurrentAccount) -> Vec<String> {
+    let rule = patchbay_catalog::catalog().provider(&desired.type_key, &desired.provider);
+    let form = catalog.get(&desired.type_key).and_then(|t| t.provider(&desired.provider));
+    let (Some(rule), Some(form)) = (rule, form) else { return Vec::new() };
+    if desired.provider != old.provider {
+        return Vec::new();
+    }
+    rule.target_changed(&old.properties, &form.stored_form(&desired.properties))
+        .into_iter()
+        .filter(|key| old.secrets.get(*key) == Some(&true) && !desired.secrets.contains_key(*key))
+        .map(str::to_owned)
+        .collect()
 }
 
 enum Comparison {
@@ -411,10 +439,11 @@ impl Line {
             _ => '=',
         };
         let details = if self.details.is_empty() { String::new() } else { format!(": {}", self.details.join(", ")) };
-        match &self.account {
+        let line = match &self.account {
             None => format!("{sign} {} tenant {}{details}", self.action, self.tenant),
             Some((name, ty, provider)) => format!("  {sign} {} \"{name}\" ({ty}/{provider}){details}", self.action),
-        }
+        };
+        escape(&line)
     }
 
     pub fn json(&self) -> Value {

@@ -212,7 +212,11 @@ pub async fn draft<'a>(
         .catalog
         .validate(
             &AccountInput { type_key: &type_key, provider: &provider_key, name: &name, properties: &input },
-            &ValidationContext { enabled_types: &tenant_row.enabled_types, existing_secrets: &existing_secrets },
+            &ValidationContext {
+                enabled_types: &tenant_row.enabled_types,
+                existing_secrets: &existing_secrets,
+                stored_properties: existing.map(|e| &e.properties),
+            },
         )
         .map_err(ApiError::Validation)?;
     let provider = provider.ok_or_else(|| ApiError::Internal("validated provider is missing".into()))?;

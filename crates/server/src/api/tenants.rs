@@ -1,9 +1,11 @@
 //! Tenants (contact centers): created and entitled by the service provider.
 
+use std::path::PathBuf;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use patchbay_store::{NewTenant, Tenant, TenantUpdate};
 
 use super::{etag, if_match, Items};
@@ -11,6 +13,7 @@ use crate::auth::Principal;
 use crate::body::{Body, JsonBytes};
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
+use crate::ui::Sessions;
 
 fn respond(status: StatusCode, tenant: Tenant) -> Response {
     let tag = etag(tenant.version);
@@ -40,6 +43,8 @@ fn check_name(name: &str) -> ApiResult<String> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name", "length", "a tenant name is 1-200 characters"));
     }
+    patchbay_catalog::check_name_characters("name", "A tenant name", name)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     Ok(name.to_owned())
 }
 
@@ -137,15 +142,43 @@ pub async fn update(
     Ok(respond(StatusCode::OK, updated))
 }
 
+/// Deletes a tenant and everything it has: accounts, secrets, tokens and their admin-screen
+/// sessions, recordings with their audio, export jobs, runs and their metadata files, spool
+/// entries; its feeds stop. The audit trail is kept for the service provider under an archive
+/// key that no later tenant of the same id sees.
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(sessions): Extension<Sessions>,
     who: Principal,
     Path(tenant): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.can_read(&tenant)?;
     who.require_sp_admin()?;
-    state.store.delete_tenant(&tenant, &who.actor()).await.map_err(not_found)?;
+    state.store.get_tenant(&tenant).await.map_err(not_found)?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for job in state.recordings.list_export_jobs(&tenant).await? {
+        state.exporter.cancel(job.id);
+        let runs = state.recordings.list_runs(&tenant, job.id, i64::MAX).await?;
+        files.extend(runs.iter().map(|run| state.exporter.metadata_path(run.id)));
+    }
+    let archive = state.store.delete_tenant(&tenant, &who.actor()).await.map_err(not_found)?;
     crate::feeds::tenant_deleted(&state, &tenant);
+    state.outbound.slots.forget(&tenant);
+    sessions.end_orphans(state.store.as_ref()).await?;
+    // `{tenant}/` under the audio dir holds every audio file of the tenant.
+    files.extend(state.exporter.audio.path(&tenant, "").parent().map(PathBuf::from));
+    files.extend(state.spool.as_ref().map(|spool| spool.join(&tenant)));
+    for path in files {
+        let removed =
+            if path.is_dir() { tokio::fs::remove_dir_all(&path).await } else { tokio::fs::remove_file(&path).await };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::error!(tenant, path = %path.display(), error = %e, "cannot remove a deleted tenant's file")
+            }
+            _ => {}
+        }
+    }
+    tracing::info!(tenant, audit = archive, "deleted a tenant; its audit trail is kept under the archive key");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -25,7 +25,7 @@ use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, TestSlot};
 
 #[derive(Deserialize)]
 pub struct TestQuery {
@@ -73,6 +73,16 @@ fn saved_config(keys: &KeyRing, account: &Account) -> ApiResult<AccountConfig> {
     })
 }
 
+/// A slot for one connection test or action of `tenant` (see `TestSlots`), or 429 with
+/// `Retry-After`: a slot is held at most about one outbound timeout.
+fn slot(state: &AppState, tenant: &str, timeout: Duration) -> ApiResult<TestSlot> {
+    state.outbound.slots.try_take(tenant).ok_or_else(|| ApiError::TooManyRequests {
+        detail: "too many connection tests and actions are running (for this tenant or in all); retry shortly"
+            .to_owned(),
+        retry_after: timeout.as_secs_f64().ceil().max(1.0) as u64,
+    })
+}
+
 async fn run_test(state: &AppState, config: &AccountConfig, timeout: Duration) -> TestReport {
     let out = &state.outbound;
     let report = match state.catalog.provider(&config.type_key, &config.provider).map(|p| &p.test) {
@@ -114,6 +124,7 @@ pub async fn test_saved(
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
     let config = saved_config(&keys, &account)?;
     drop(keys);
+    let _slot = slot(&state, &tenant, timeout)?;
     let report = run_test(&state, &config, timeout).await;
     state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
     Ok(Json(report))
@@ -167,7 +178,9 @@ pub async fn test_unsaved(
         properties: draft.validated.properties.clone(),
         secrets,
     };
+    let slot = slot(&state, &tenant, timeout)?;
     let report = run_test(&state, &config, timeout).await;
+    drop(slot);
     state
         .store
         .append_audit(&NewAudit {
@@ -215,13 +228,16 @@ pub async fn test_all(
         configs.push((account.clone(), saved_config(&keys, account)?));
     }
     drop(keys);
+    drop(slot(&state, &tenant, timeout)?);
     let actor = who.actor();
     let state_ref = &state;
     let items: Vec<ApiResult<BulkItem>> = futures::stream::iter(configs)
         .map(|(account, config)| {
             let actor = &actor;
             async move {
+                let slot = state_ref.outbound.slots.take(&account.tenant_id).await;
                 let report = run_test(state_ref, &config, timeout).await;
+                drop(slot);
                 state_ref
                     .store
                     .record_test_result(&account.tenant_id, account.id, &report_json(&report)?, actor)
@@ -294,6 +310,7 @@ pub async fn action(
     }
     let config = saved_config(&keys, &account)?;
     drop(keys);
+    let slot = slot(&state, &tenant, timeout)?;
     let out = &state.outbound;
     let cx = Context {
         egress: &out.egress,
@@ -303,6 +320,7 @@ pub async fn action(
         vendors: &out.vendors,
     };
     let result = out.connectors.action(&cx, &action, &params).await;
+    drop(slot);
     let (status, body, audit) = match result {
         Ok(outcome) => {
             let audit = json!({"status": "ok", "message": outcome.message, "params": params});

@@ -36,6 +36,8 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "length", "a token name is 1-100 characters"));
     }
+    patchbay_catalog::check_name_characters("name", "A token name", &name)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let role_text = body.required_string("role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
         ApiError::invalid("role", "choice", "role must be one of sp_admin, tenant_admin, tenant_viewer, event_producer")

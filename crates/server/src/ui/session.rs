@@ -145,6 +145,20 @@ impl Sessions {
     fn remove(&self, session_id: &str) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(session_id));
     }
+
+    /// Ends every session whose token no longer exists (revoked, or deleted with its tenant).
+    pub async fn end_orphans(&self, store: &dyn patchbay_store::Store) -> patchbay_store::Result<()> {
+        let tokens: std::collections::BTreeSet<Vec<u8>> =
+            self.inner.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.token_hash.clone()).collect();
+        let mut gone = Vec::new();
+        for token in tokens {
+            if store.find_token(&token).await?.is_none() {
+                gone.push(token);
+            }
+        }
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| !gone.contains(&s.token_hash));
+        Ok(())
+    }
 }
 
 /// The session id in the request's `Cookie` headers.
