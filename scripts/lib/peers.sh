@@ -25,6 +25,32 @@ pg_bin() {
   [ -n "$dir" ] && echo "$dir"
 }
 
+# Installs the Debian packages the tests need when they are missing: PostgreSQL (server and
+# client, unless one already answers on 127.0.0.1:5432), Python's pip and venv (moto and
+# schemathesis), and Chromium with its chromedriver (the admin screen's browser tests). As
+# root it runs apt-get; otherwise it prints the exact command and stops.
+ensure_debian_packages() {
+  local need=()
+  if ! { command -v psql >/dev/null && psql postgres://postgres@127.0.0.1:5432/postgres -Atqc 'select 1' >/dev/null 2>&1; }; then
+    command -v psql >/dev/null || need+=(postgresql-client)
+    [ -n "$(pg_bin)" ] || need+=(postgresql)
+  fi
+  command -v python3 >/dev/null || need+=(python3)
+  python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "the tests need Debian packages that are missing; install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${need[*]} (apt-get)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
 # Sets PATCHBAY_TEST_DATABASE_URL: the one given, else a server answering on
 # 127.0.0.1:5432 with trust auth, else a throwaway cluster started under target/peers.
 ensure_postgres() {
@@ -35,7 +61,7 @@ ensure_postgres() {
     return 0
   fi
   local bin
-  bin=$(pg_bin) || { echo "PostgreSQL is not installed: apt-get install postgresql (or set PATCHBAY_TEST_DATABASE_URL)" >&2; exit 1; }
+  bin=$(pg_bin) || { echo "PostgreSQL is not installed: sudo apt-get install -y postgresql (or set PATCHBAY_TEST_DATABASE_URL)" >&2; exit 1; }
   local data="$PEERS_DIR/pg" port run=()
   port=$(free_port)
   if [ "$(id -u)" = 0 ]; then run=(runuser -u postgres --); chown -R postgres "$PEERS_DIR"; fi
