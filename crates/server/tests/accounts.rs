@@ -227,7 +227,13 @@ async fn bad_input_names_the_field_and_changes_nothing() {
                 );
             }
         }
-        let raw = s.request(Method::POST, ACCOUNTS, Some(&s.admin_token)).body("{not json").send().await.unwrap();
+        let raw = s
+            .request(Method::POST, ACCOUNTS, Some(&s.admin_token))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(raw.status(), 400);
         assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]));
         let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;

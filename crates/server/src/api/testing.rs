@@ -403,6 +403,5 @@ async fn generate_token(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::ETAG, etag(updated.version));
-    response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(response)
 }
