@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// A folder watched for recordings dropped as files: `{tenant}/{id}.wav` and `{tenant}/{id}.json`.
     #[arg(long, env = "PATCHBAY_RECORDINGS_SPOOL")]
     recordings_spool: Option<PathBuf>,
+    /// Seconds without a heartbeat (database time) after which another node takes an export run over.
+    #[arg(long, env = "PATCHBAY_EXPORT_RUN_EXPIRY", default_value_t = patchbay_server::Settings::DEFAULT_EXPORT_RUN_EXPIRY.as_secs_f64())]
+    export_run_expiry: f64,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -59,6 +62,7 @@ struct ConfigFile {
     /// Vendor name -> base URL.
     vendor_urls: Option<std::collections::BTreeMap<String, String>>,
     recordings_spool: Option<PathBuf>,
+    export_run_expiry: Option<f64>,
 }
 
 impl ServeArgs {
@@ -115,6 +119,9 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("recordings_spool"), file.recordings_spool) {
             self.recordings_spool = Some(v);
         }
+        if let (true, Some(v)) = (unset("export_run_expiry"), file.export_run_expiry) {
+            self.export_run_expiry = v;
+        }
         Ok(())
     }
 }
@@ -153,6 +160,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !(0.1..=300.0).contains(&args.egress_timeout) {
         bail!("--egress-timeout must be between 0.1 and 300 seconds");
     }
+    if !(2.0..=3600.0).contains(&args.export_run_expiry) {
+        bail!("--export-run-expiry must be between 2 and 3600 seconds");
+    }
     let extra_roots_pem = match &args.egress_ca_file {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
@@ -170,6 +180,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         vendor_urls: args.vendor_urls,
         recordings_spool: args.recordings_spool,
+        export_run_expiry: std::time::Duration::from_secs_f64(args.export_run_expiry),
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

@@ -183,9 +183,15 @@ pub struct Settings {
     pub vendor_urls: Vec<(String, url::Url)>,
     /// A folder watched for recordings dropped as files (see `spool.rs`).
     pub recordings_spool: Option<PathBuf>,
+    /// An export run whose heartbeat is older than this (database time) is taken over.
+    pub export_run_expiry: std::time::Duration,
 }
 
 impl Settings {
+    /// An export run whose heartbeat is older than this (database time) belongs to a dead
+    /// node, unless the node is started with another expiry.
+    pub const DEFAULT_EXPORT_RUN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60);
+
     /// Defaults for a data dir: SQLite, generated admin token, strict egress.
     pub fn new(data_dir: PathBuf) -> Settings {
         Settings {
@@ -196,6 +202,7 @@ impl Settings {
             public_url: None,
             vendor_urls: Vec::new(),
             recordings_spool: None,
+            export_run_expiry: Settings::DEFAULT_EXPORT_RUN_EXPIRY,
         }
     }
 }
@@ -259,7 +266,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         metrics: Arc::new(crate::metrics::Metrics::new()),
         feeds,
         recordings,
-        exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir)),
+        exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir, settings.export_run_expiry)),
     };
     crate::feeds::reconcile(&state).await.context("cannot start the feeds")?;
     crate::feeds::spawn_reconciler(state.clone());
