@@ -182,8 +182,8 @@ async fn a_stalled_owner_whose_run_was_taken_over_is_fenced_and_nothing_is_uploa
     let db = patchbay_testkit::TestDatabase::postgres(&server_url).await;
     let s3 = S3User::start("calls");
     assert_eq!(s3.boto3(ENABLE_VERSIONING, &[]), "Enabled");
-    // Runs of a node silent for 3 s are taken over (60 s by default).
-    let args = ["--egress-allow", "loopback", "--database-url", &db.url, "--export-run-expiry", "3"];
+    // Runs of a node silent for 5 s are taken over (60 s by default).
+    let args = ["--egress-allow", "loopback", "--database-url", &db.url, "--export-run-expiry", "5"];
     let owner = ServerProcess::start(&args);
     // The other node shares the database, the key ring and (as a shared volume would) the audio.
     let owner_data = owner.data_dir();
