@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Connection tests and actions all tenants may run at once; more are answered 429.
     #[arg(long, env = "PATCHBAY_TEST_LIMIT_GLOBAL", default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_GLOBAL)]
     test_limit_global: usize,
+    /// Seconds without a heartbeat (database time) after which another node takes an export run over.
+    #[arg(long, env = "PATCHBAY_EXPORT_RUN_EXPIRY", default_value_t = patchbay_server::Settings::DEFAULT_EXPORT_RUN_EXPIRY.as_secs_f64())]
+    export_run_expiry: f64,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -85,6 +88,7 @@ struct ConfigFile {
     max_connections_per_client: Option<usize>,
     test_limit_per_tenant: Option<usize>,
     test_limit_global: Option<usize>,
+    export_run_expiry: Option<f64>,
 }
 
 impl ServeArgs {
@@ -159,6 +163,9 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("test_limit_global"), file.test_limit_global) {
             self.test_limit_global = v;
         }
+        if let (true, Some(v)) = (unset("export_run_expiry"), file.export_run_expiry) {
+            self.export_run_expiry = v;
+        }
         Ok(())
     }
 
@@ -214,6 +221,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !(0.1..=300.0).contains(&args.egress_timeout) {
         bail!("--egress-timeout must be between 0.1 and 300 seconds");
     }
+    if !(2.0..=3600.0).contains(&args.export_run_expiry) {
+        bail!("--export-run-expiry must be between 2 and 3600 seconds");
+    }
     let extra_roots_pem = match &args.egress_ca_file {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
@@ -238,6 +248,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         recordings_spool: args.recordings_spool,
         test_limit_per_tenant: args.test_limit_per_tenant,
         test_limit_global: args.test_limit_global,
+        export_run_expiry: std::time::Duration::from_secs_f64(args.export_run_expiry),
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

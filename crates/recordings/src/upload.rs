@@ -25,8 +25,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -48,6 +48,8 @@ const LIST_PAGE: &str = "1000";
 const MAX_REPLY: usize = 1024 * 1024;
 /// Longest content type accepted.
 const MAX_CONTENT_TYPE: usize = 255;
+/// Sent with every PutObject and CompleteMultipartUpload: write only where no object is.
+const ONLY_IF_ABSENT: (&str, &str) = ("if-none-match", "*");
 
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
@@ -90,6 +92,12 @@ pub enum ErrorKind {
     Transport,
     Io,
     UnexpectedResponse,
+    /// The bucket already holds the key: objects are written only where none is (S3's
+    /// conditional write, `If-None-Match: *`), so nothing is ever uploaded twice, even by a
+    /// writer that lost its run while it was paused. `head` tells whether it is the same.
+    Exists,
+    /// The client's stop flag was set (its run was taken over): nothing was sent.
+    Stopped,
 }
 
 /// A failed S3 operation. The message names the operation, bucket or key and S3's error
@@ -242,6 +250,8 @@ pub struct S3Client {
     options: UploadOptions,
     throttle: Option<Mutex<Throttle>>,
     peak_buffer: AtomicUsize,
+    /// Once set, every request fails with `ErrorKind::Stopped` before it is sent.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// A body to send with its digests: MD5 for `Content-MD5` and the ETag check, SHA-256 (hex)
@@ -283,7 +293,18 @@ impl S3Client {
             Some(rate) => Some(Mutex::new(Throttle::new(rate, Instant::now()))),
             None => None,
         };
-        Ok(S3Client { egress, target, options, throttle, peak_buffer: AtomicUsize::new(0) })
+        Ok(S3Client { egress, target, options, throttle, peak_buffer: AtomicUsize::new(0), stop: None })
+    }
+
+    /// From now on, refuses every request (`ErrorKind::Stopped`, nothing sent) once `flag`
+    /// is set: a run that lost its lease stops touching the bucket at once.
+    pub fn stop_when(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// The bucket, endpoint and region requests go to.
+    pub fn target(&self) -> &S3Target {
+        &self.target
     }
 
     /// Learns the bucket's region with one HEAD of the bucket, and signs for it from then on:
@@ -517,7 +538,9 @@ impl S3Client {
         check_declared(declared, &part.sha256, key)?;
         let size = part.body.len() as u64;
         let (md5, sha256) = (part.md5, part.sha256.clone());
-        let etag = self.put(key, &[], headers, part, "PutObject").await?;
+        let mut headers = headers.to_vec();
+        headers.push(ONLY_IF_ABSENT);
+        let etag = self.put(key, &[], &headers, part, "PutObject").await?;
         check_etag(&etag, &hex::encode(md5), key)?;
         Ok(Uploaded { key: key.to_owned(), size, parts: 1, parts_skipped: 0, etag, sha256 })
     }
@@ -645,7 +668,7 @@ impl S3Client {
             method: Method::POST,
             key,
             query: &[("uploadId", upload_id)],
-            headers: &[],
+            headers: &[ONLY_IF_ABSENT],
             body: Bytes::from(xml),
             body_sha256: None,
         };
@@ -670,6 +693,12 @@ impl S3Client {
         };
         let mut attempt = 1;
         loop {
+            if self.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                return Err(S3Error::new(
+                    ErrorKind::Stopped,
+                    format!("{} on `{}` not sent: the run was taken over", call.op, call.key),
+                ));
+            }
             if let Some(throttle) = &self.throttle {
                 let wait = throttle
                     .lock()
@@ -823,6 +852,9 @@ fn from_code(op: &str, status: u16, code: &str, key: &str, bucket: &str) -> S3Er
             (ErrorKind::Checksum, format!("{op} on `{key}`: S3 found the body damaged{named}"))
         }
         (403, _) => (ErrorKind::Permission, format!("{op} on `{key}` in bucket `{bucket}` is not allowed{named}")),
+        (412, _) | (_, "PreconditionFailed") => {
+            (ErrorKind::Exists, format!("{op}: the bucket `{bucket}` already holds `{key}`{named}"))
+        }
         (416, _) => (ErrorKind::InvalidConfig, format!("the range is outside the object `{key}`{named}")),
         _ => (ErrorKind::UnexpectedResponse, format!("{op} on `{key}`: S3 answered HTTP {status}{named}")),
     };

@@ -14,9 +14,18 @@
 //! - a run's metadata CSV is written from the store at its end, and includes what the
 //!   interrupted runs it continues had exported.
 //!
-//! A node beats its runs' heartbeats every second. At start it marks its own leftover runs
-//! interrupted and resumes them at once; a run whose heartbeat stopped for a minute (its
-//! node died) is taken over by any node.
+//! A node beats its runs' heartbeats every second, with the database's clock. At start it
+//! marks its own leftover runs interrupted and resumes them at once; a run whose heartbeat
+//! stopped for the run expiry (a minute by default; its node died or stalled) is taken over
+//! by any node.
+//!
+//! Runs are fenced: each run attempt has an epoch, and every write its owner makes carries
+//! it (`Fence`). Interrupting or taking a run over bumps the epoch, so an owner that was
+//! paused (a stalled process, a partition) and wakes up after the takeover has its next
+//! write refused (`StoreError::Fenced`); it then stops at once: its S3 client refuses every
+//! further request and it neither writes its metadata file nor finishes the run. S3 writes
+//! are conditional (`If-None-Match: *`), so even a request it had in flight cannot put a
+//! second version of an object the new owner uploaded.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,8 +40,8 @@ use patchbay_recordings::{
     S3Error, UploadOptions, Uploaded,
 };
 use patchbay_store::{
-    AudioState, Conflict, Export, ExportJob, ExportRun, ExportState, NewRun, Recording, RunProgress, RunState,
-    StoreError,
+    AudioState, Conflict, Export, ExportJob, ExportRun, ExportState, Fence, NewRun, ObjectPlace, Recording,
+    RunProgress, RunState, StoreError,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -40,10 +49,10 @@ use uuid::Uuid;
 
 use crate::state::AppState;
 
-/// How often the scheduler looks for due jobs and dead runs.
+/// How often the scheduler looks for due jobs.
 const TICK: Duration = Duration::from_secs(1);
-/// A run whose heartbeat is older than this belongs to a dead node.
-const STALE_RUN: chrono::Duration = chrono::Duration::seconds(60);
+/// How often a run beats its heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Recordings read from the store per page.
 const PAGE: i64 = 200;
 /// Largest recording audio accepted, in bytes.
@@ -55,6 +64,8 @@ pub struct Exporter {
     pub audio: AudioDir,
     /// Metadata CSVs of runs, `{run id}.csv`.
     runs_dir: PathBuf,
+    /// A run whose heartbeat is older than this is taken over.
+    run_expiry: Duration,
     /// Cancel flags of the runs executing here, by job.
     active: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
     /// The bucket region of each `aws` account (by id and version, so an edited account is
@@ -72,9 +83,10 @@ pub enum StartError {
 }
 
 impl Exporter {
-    pub fn new(node: String, data_dir: &std::path::Path) -> Exporter {
+    pub fn new(node: String, data_dir: &std::path::Path, run_expiry: Duration) -> Exporter {
         Exporter {
             node,
+            run_expiry,
             audio: AudioDir::new(data_dir.join("recordings")),
             runs_dir: data_dir.join("exports"),
             active: Mutex::new(HashMap::new()),
@@ -111,6 +123,8 @@ pub fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
 /// Marks this node's leftover runs interrupted and resumes them, then schedules forever.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
     take_over_dead_runs(state, Some(&state.exporter.node)).await?;
+    // Dead runs are looked for four times per expiry (every 15 s by default).
+    let takeover_ticks = (state.exporter.run_expiry.as_secs_f64() / 4.0 / TICK.as_secs_f64()).max(1.0) as u64;
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
@@ -122,7 +136,7 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
             if let Err(e) = run_due_jobs(&state).await {
                 tracing::warn!(error = %e, "recording export scheduler");
             }
-            if ticks.is_multiple_of(15) {
+            if ticks.is_multiple_of(takeover_ticks) {
                 if let Err(e) = take_over_dead_runs(&state, None).await {
                     tracing::warn!(error = %e, "recording export takeover");
                 }
@@ -135,8 +149,14 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
 /// Interrupts and resumes the runs of `own` node (just started) and of any node whose
 /// heartbeat stopped.
 async fn take_over_dead_runs(state: &AppState, own: Option<&str>) -> anyhow::Result<()> {
-    let dead = state.recordings.interrupt_dead_runs(own, Utc::now() - STALE_RUN).await?;
+    let dead = state.recordings.interrupt_dead_runs(own, state.exporter.run_expiry).await?;
     for run in dead {
+        if run.node != state.exporter.node {
+            tracing::warn!(
+                run = %run.id, job = %run.job_id, node = %run.node, epoch = run.epoch,
+                "taking over an export run whose node stopped beating its heartbeat"
+            );
+        }
         state.metrics.record_export_run(None);
         state.metrics.record_export_run(Some("interrupted"));
         match state.recordings.get_export_job(&run.tenant_id, run.job_id).await {
@@ -211,10 +231,20 @@ pub async fn start_run(
     tokio::spawn(async move {
         let outcome = execute(&state, &job, settings, &started, &cancel).await;
         state.exporter.active.lock().unwrap_or_else(PoisonError::into_inner).remove(&job.id);
-        let (run_state, progress, key, error) = outcome;
+        let Some((run_state, progress, key, error)) = outcome else {
+            // Fenced: the run is another attempt's now; this one leaves it alone.
+            state.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
+            return;
+        };
         let label = run_state.as_str();
-        match state.recordings.finish_run(started.id, run_state, progress, key.as_deref(), error.as_deref()).await {
-            Ok(_) | Err(StoreError::NotFound) => {}
+        let fence = started.fence();
+        match state.recordings.finish_run(fence, run_state, progress, key.as_deref(), error.as_deref()).await {
+            Ok(_) => {}
+            Err(e @ StoreError::Fenced(_)) => {
+                tracing::error!(run = %started.id, epoch = fence.epoch, error = %e, "export run fenced: its finish is refused");
+                state.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
+                return;
+            }
             Err(e) => tracing::error!(run = %started.id, error = %e, "cannot record the end of an export run"),
         }
         state.metrics.record_export_run(Some(label));
@@ -252,7 +282,14 @@ struct RunContext {
     settings: JobSettings,
     template: KeyTemplate,
     client: S3Client,
+    /// Where the client uploads, kept with each exported object.
+    place: ObjectPlace,
     run_id: Uuid,
+    /// The attempt's fencing token, carried by each of its writes.
+    fence: Fence,
+    /// Set by the first write refused as fenced: the run lost its lease and stops at once
+    /// (the S3 client refuses every further request).
+    fenced: Arc<AtomicBool>,
     counters: Counters,
     /// Set by a failure that no other file of the run can escape (credentials, permission,
     /// missing bucket): the rest fail with it at once instead of each asking S3.
@@ -261,6 +298,29 @@ struct RunContext {
     jobs: Vec<(ExportJob, JobSettings)>,
 }
 
+impl RunContext {
+    /// Whether a write of this attempt was refused as fenced.
+    fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::Relaxed)
+    }
+
+    /// Notes a store error of one of the attempt's writes: when it is `Fenced`, stops the
+    /// run (the flag also stops the S3 client) and says so once. Returns whether it was.
+    fn note_fenced(&self, error: &StoreError) -> bool {
+        if !matches!(error, StoreError::Fenced(_)) {
+            return false;
+        }
+        if !self.fenced.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                run = %self.run_id, job = %self.job.id, epoch = self.fence.epoch, error = %error,
+                "export run fenced: another node took it over; this node stops it without further writes"
+            );
+        }
+        true
+    }
+}
+
+/// What a run ended with (`None`: it was fenced and ends without a word).
 type Outcome = (RunState, RunProgress, Option<String>, Option<String>);
 
 async fn execute(
@@ -269,12 +329,12 @@ async fn execute(
     settings: Option<JobSettings>,
     run: &ExportRun,
     cancel: &AtomicBool,
-) -> Outcome {
-    let failed = |error: String| (RunState::Failed, RunProgress::default(), None, Some(error));
+) -> Option<Outcome> {
+    let failed = |error: String| Some((RunState::Failed, RunProgress::default(), None, Some(error)));
     let Some(settings) = settings else {
         return failed("the job's stored settings are unreadable; save the job again".into());
     };
-    let context = match prepare(state, job, settings, run.id).await {
+    let context = match prepare(state, job, settings, run).await {
         Ok(context) => Arc::new(context),
         Err(error) => {
             tracing::warn!(run = %run.id, job = %job.id, error = %error, "export run cannot start");
@@ -284,22 +344,29 @@ async fn execute(
     let heartbeat = {
         let context = context.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(HEARTBEAT);
             loop {
                 tick.tick().await;
-                if let Err(e) = context.state.recordings.run_progress(context.run_id, context.counters.progress()).await
-                {
-                    tracing::warn!(run = %context.run_id, error = %e, "cannot save export progress");
+                match context.state.recordings.run_progress(context.fence, context.counters.progress()).await {
+                    Ok(()) => {}
+                    Err(e) if context.note_fenced(&e) => return,
+                    Err(e) => tracing::warn!(run = %context.run_id, error = %e, "cannot save export progress"),
                 }
             }
         })
     };
     let stopped = upload_all(&context, run.upto_seq, cancel).await;
     heartbeat.abort();
+    if context.is_fenced() {
+        return None;
+    }
     let metadata = write_metadata(&context, run).await;
+    if context.is_fenced() {
+        return None;
+    }
     let progress = context.counters.progress();
     let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    match (metadata, stopped) {
+    Some(match (metadata, stopped) {
         (Err(e), _) => {
             let failures = match progress.failed {
                 0 => String::new(),
@@ -315,16 +382,19 @@ async fn execute(
             (RunState::Failed, progress, Some(key), Some(error))
         }
         (Ok(key), None) => (RunState::Succeeded, progress, Some(key), None),
-    }
+    })
 }
 
-/// An S3 client for the bucket of the tenant's `aws` account `account_id`.
+/// An S3 client with the credentials of the tenant's `aws` account `account_id`, for the
+/// account's bucket, or for the bucket an object was uploaded to (`place`: playback still
+/// finds it after the account's bucket setting changed), and where the client points.
 pub async fn client_for(
     state: &AppState,
     tenant: &str,
     account_id: Uuid,
+    place: Option<&ObjectPlace>,
     bandwidth_limit: Option<u64>,
-) -> Result<S3Client, String> {
+) -> Result<(S3Client, ObjectPlace), String> {
     let account = match state.store.get_account(tenant, account_id).await {
         Ok(account) => account,
         Err(StoreError::NotFound) => return Err(format!("the account {account_id} no longer exists")),
@@ -340,7 +410,7 @@ pub async fn client_for(
         let keys = state.keys.lease().await;
         crate::api::open_secrets(&keys, &account).map_err(|e| format!("cannot open the account's secrets: {e:?}"))?
     };
-    let config = AccountConfig {
+    let mut config = AccountConfig {
         id: Some(account.id.to_string()),
         type_key: account.type_key.clone(),
         provider: account.provider.clone(),
@@ -348,11 +418,28 @@ pub async fn client_for(
         properties: account.properties.clone(),
         secrets,
     };
+    let endpoint = config.flag("use_private_s3_storage").then(|| config.text("url").unwrap_or_default().to_owned());
+    if let Some(place) = place {
+        // The account's credentials go only to the server they are set for now.
+        if place.endpoint != endpoint {
+            return Err(format!(
+                "the object was uploaded to {}, but the account `{}` now points to {}; \
+                 point the account back to read it",
+                place.endpoint.as_deref().unwrap_or("Amazon S3"),
+                account.name,
+                endpoint.as_deref().unwrap_or("Amazon S3")
+            ));
+        }
+        config.properties.insert("s3_bucket".into(), place.bucket.clone().into());
+    }
     let mut target =
         S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
     let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
     let known = (account.id, account.version);
-    let cached = state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).get(&known).cloned();
+    let cached = match place {
+        Some(place) => Some(place.region.clone()),
+        None => state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).get(&known).cloned(),
+    };
     if let Some(region) = &cached {
         target.set_region(region).map_err(|f| f.message)?;
     }
@@ -368,7 +455,9 @@ pub async fn client_for(
             ),
         }
     }
-    Ok(client)
+    let target = client.target();
+    let place = ObjectPlace { bucket: target.bucket().to_owned(), endpoint, region: target.region().to_owned() };
+    Ok((client, place))
 }
 
 /// "1 recording failed and is retried by the next run", or the plural.
@@ -379,8 +468,16 @@ fn failed_summary(n: i64) -> String {
     }
 }
 
-async fn prepare(state: &AppState, job: &ExportJob, settings: JobSettings, run_id: Uuid) -> Result<RunContext, String> {
-    let client = client_for(state, &job.tenant_id, job.account_id, settings.bandwidth_limit_bytes_per_second).await?;
+async fn prepare(
+    state: &AppState,
+    job: &ExportJob,
+    settings: JobSettings,
+    run: &ExportRun,
+) -> Result<RunContext, String> {
+    let (mut client, place) =
+        client_for(state, &job.tenant_id, job.account_id, None, settings.bandwidth_limit_bytes_per_second).await?;
+    let fenced = Arc::new(AtomicBool::new(false));
+    client.stop_when(fenced.clone());
     let template = settings.template().map_err(|e| e.to_string())?;
     let mut jobs = Vec::new();
     for other in state.recordings.list_export_jobs(&job.tenant_id).await.map_err(|e| e.to_string())? {
@@ -394,7 +491,10 @@ async fn prepare(state: &AppState, job: &ExportJob, settings: JobSettings, run_i
         settings,
         template,
         client,
-        run_id,
+        place,
+        run_id: run.id,
+        fence: run.fence(),
+        fenced,
         counters: Counters::default(),
         bucket_error: Mutex::new(None),
         jobs,
@@ -431,6 +531,9 @@ async fn upload_all(context: &Arc<RunContext>, upto_seq: i64, cancel: &AtomicBoo
         }
         for (recording, export) in page {
             after = recording.seq;
+            if context.is_fenced() {
+                break 'pages;
+            }
             if cancel.load(Ordering::Relaxed) {
                 stopped = Some("the job was changed or deleted while it ran".into());
                 break 'pages;
@@ -521,6 +624,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         attempts: previous.as_ref().map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
+        place: None,
     };
     let info = ObjectInfo { content_type: Some(&audio.content_type), sha256: Some(&audio.sha256) };
     let path = context.state.exporter.audio.path(tenant, &id);
@@ -529,8 +633,12 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
             return Ok(None);
         }
         if !context.client.is_multipart(audio.size as u64) {
-            save(store, &export).await?;
-            return context.client.put_file(&path, &key, &info).await.map(Some);
+            save(context, &export).await?;
+            return match context.client.put_file(&path, &key, &info).await {
+                // Put by an earlier attempt (or this one, whose answer was lost).
+                Err(e) if e.kind == ErrorKind::Exists && in_bucket(&context.client, &key, &audio).await? => Ok(None),
+                other => other.map(Some),
+            };
         }
         loop {
             let upload_id = match export.upload_id.clone() {
@@ -538,11 +646,14 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
                 None => {
                     let upload_id = context.client.create_multipart(&key, &info).await?;
                     export.upload_id = Some(upload_id.clone());
-                    save(store, &export).await?;
+                    save(context, &export).await?;
                     upload_id
                 }
             };
             match context.client.continue_multipart(&path, &key, &upload_id).await {
+                Err(e) if e.kind == ErrorKind::Exists && in_bucket(&context.client, &key, &audio).await? => {
+                    return Ok(None)
+                }
                 Err(e) if e.kind == ErrorKind::NoSuchUpload => {
                     // Completed before its outcome was recorded, or aborted: look before starting over.
                     if in_bucket(&context.client, &key, &audio).await? {
@@ -557,6 +668,8 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     .await;
     let uploaded = match result {
         Ok(uploaded) => uploaded,
+        // Fenced: nothing more is written, neither to the store nor to S3.
+        Err(_) if context.is_fenced() => return,
         Err(e) => {
             if bucket_wide(&e) {
                 context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.message.clone());
@@ -602,8 +715,11 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     export.state = ExportState::Success;
     export.upload_id = None;
     export.updated_at = Utc::now();
-    if let Err(e) = store.put_export(&export).await {
-        tracing::error!(recording = %id, error = %e, "cannot record a finished export");
+    export.place = Some(context.place.clone());
+    if let Err(e) = store.put_export(&export, context.fence.epoch).await {
+        if !context.note_fenced(&e) {
+            tracing::error!(recording = %id, error = %e, "cannot record a finished export");
+        }
         return;
     }
     context.counters.exported.fetch_add(1, Ordering::Relaxed);
@@ -623,13 +739,16 @@ async fn in_bucket(client: &S3Client, key: &str, audio: &patchbay_store::Audio) 
         .is_some_and(|head| head.size == audio.size as u64 && head.sha256.as_deref() == Some(audio.sha256.as_str())))
 }
 
-async fn save(store: &Arc<dyn patchbay_store::RecordingStore>, export: &Export) -> Result<(), S3Error> {
+/// Records an upload in progress before S3 is asked to do anything with it. A fenced run
+/// gets `ErrorKind::Stopped`: the caller sends nothing more.
+async fn save(context: &RunContext, export: &Export) -> Result<(), S3Error> {
     let mut export = export.clone();
     export.updated_at = Utc::now();
-    store
-        .put_export(&export)
-        .await
-        .map_err(|e| S3Error::new(ErrorKind::Io, format!("cannot record the export's progress: {e}")))
+    match context.state.recordings.put_export(&export, context.fence.epoch).await {
+        Ok(()) => Ok(()),
+        Err(e) if context.note_fenced(&e) => Err(S3Error::new(ErrorKind::Stopped, e.to_string())),
+        Err(e) => Err(S3Error::new(ErrorKind::Io, format!("cannot record the export's progress: {e}"))),
+    }
 }
 
 async fn fail(
@@ -653,8 +772,12 @@ async fn fail(
         attempts: previous.map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
+        place: None,
     };
-    if let Err(e) = context.state.recordings.put_export(&export).await {
+    if let Err(e) = context.state.recordings.put_export(&export, context.fence.epoch).await {
+        if context.note_fenced(&e) {
+            return;
+        }
         tracing::error!(recording = %recording.meta.id, error = %e, "cannot record a failed export");
     }
     context.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -681,7 +804,10 @@ async fn remove_local_if_done(context: &RunContext, recording: &Recording) {
     if needed_by.is_some() {
         return;
     }
-    if let Err(e) = context.state.recordings.set_audio_state(tenant, id, AudioState::Removed).await {
+    if let Err(e) = context.state.recordings.set_audio_state(context.fence, tenant, id, AudioState::Removed).await {
+        if context.note_fenced(&e) {
+            return;
+        }
         tracing::warn!(recording = %id, error = %e, "cannot mark a recording's local copy removed");
         return;
     }

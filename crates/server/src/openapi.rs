@@ -680,6 +680,7 @@ fn recording_schemas() -> Value {
         "started_at": time,
         "heartbeat_at": time,
         "finished_at": nullable_time,
+        "epoch": {"type": "integer", "minimum": 1},
     });
     let run_required: Vec<&String> = run_properties.as_object().map(|m| m.keys().collect()).unwrap_or_default();
     let mut job_properties = job_write.clone();

@@ -244,11 +244,16 @@ pub struct Settings {
     pub test_limit_per_tenant: usize,
     /// Connection tests and actions of all tenants that may run at once.
     pub test_limit_global: usize,
+    /// An export run whose heartbeat is older than this (database time) is taken over.
+    pub export_run_expiry: std::time::Duration,
 }
 
 impl Settings {
     pub const DEFAULT_TEST_LIMIT_PER_TENANT: usize = 4;
     pub const DEFAULT_TEST_LIMIT_GLOBAL: usize = 32;
+    /// An export run whose heartbeat is older than this (database time) belongs to a dead
+    /// node, unless the node is started with another expiry.
+    pub const DEFAULT_EXPORT_RUN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60);
 
     /// Defaults for a data dir: SQLite, generated admin token, strict egress.
     pub fn new(data_dir: PathBuf) -> Settings {
@@ -263,6 +268,7 @@ impl Settings {
             http: HttpLimits::default(),
             test_limit_per_tenant: Settings::DEFAULT_TEST_LIMIT_PER_TENANT,
             test_limit_global: Settings::DEFAULT_TEST_LIMIT_GLOBAL,
+            export_run_expiry: Settings::DEFAULT_EXPORT_RUN_EXPIRY,
         }
     }
 }
@@ -330,7 +336,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         metrics: Arc::new(crate::metrics::Metrics::new()),
         feeds,
         recordings,
-        exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir)),
+        exporter: Arc::new(crate::export::Exporter::new(node, &settings.data_dir, settings.export_run_expiry)),
         http: settings.http,
         spool: settings.recordings_spool.clone(),
     };

@@ -397,3 +397,31 @@ async fn deleting_a_tenant_removes_its_audio_spool_export_state_and_tokens_and_h
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn playback_reads_from_the_bucket_of_the_export_after_the_accounts_bucket_changes() {
+    let db = databases().await.remove(0);
+    let s3 = S3User::start("calls");
+    let s = TestServer::start(&db).await;
+    tenant(&s).await;
+    let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", &s3.secret))).await;
+    let account = format!("{ACCOUNTS}/{}", r.body["id"].as_str().unwrap());
+    let audio = random_bytes(3000, 21);
+    send(&s, &s.admin_token, "m1", "Sales", "jo", &audio).await;
+    let job = json!({"name": "Move", "account_id": r.body["id"], "services": ["Sales"],
+        "delete_local_after_export": true});
+    let r = s.call(Method::POST, JOBS, Some(job)).await;
+    let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+    assert_eq!(run(&s, &job).await["state"], "succeeded");
+    let r = s.call(Method::GET, &format!("{RECORDINGS}/m1"), None).await;
+    assert_eq!(r.body["audio"]["state"], "removed", "{r:?}");
+
+    // Later exports go to another bucket; the earlier one stays where it was uploaded.
+    let moved = json!({"type": "aws", "name": "Recordings", "properties": aws_account(&s3, "archive", &s3.secret)["properties"]});
+    let r = s.call(Method::PUT, &account, Some(moved)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (status, _, body) = play(&s, "m1", None).await;
+    assert_eq!((status, sha256(&body)), (200, sha256(&audio)), "played back from `calls`");
+    let (status, range, body) = play(&s, "m1", Some("bytes=10-19")).await;
+    assert_eq!((status, range.as_deref(), &body[..]), (206, Some("bytes 10-19/3000"), &audio[10..20]));
+}

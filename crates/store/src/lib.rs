@@ -37,6 +37,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write of an export run attempt that lost its run (interrupted or taken over by
+    /// another node): refused, and its writer must stop.
+    #[error("export run {} attempt {} no longer holds its run (taken over); its write is refused", .0.run_id, .0.epoch)]
+    Fenced(Fence),
 }
 
 /// Which uniqueness rule a write broke.

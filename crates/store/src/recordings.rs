@@ -190,8 +190,29 @@ pub struct ExportRun {
     pub metadata_key: Option<String>,
     pub error: Option<String>,
     pub started_at: Timestamp,
+    /// The database's time of the owner's last write.
     pub heartbeat_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// The fencing epoch of this attempt: see [`Fence`].
+    pub epoch: i64,
+}
+
+impl ExportRun {
+    /// What the run's owner presents with each of its writes.
+    pub fn fence(&self) -> Fence {
+        Fence { run_id: self.id, epoch: self.epoch }
+    }
+}
+
+/// A run attempt's fencing token. Every write a run's owner makes (progress and heartbeat,
+/// per-recording export state, multipart upload ids, the finish) carries it and is applied
+/// only while the run is still `running` at this epoch; interrupting or taking the run over
+/// bumps the epoch, so a stalled owner that wakes up later gets [`StoreError::Fenced`]
+/// and must stop without touching the bucket again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    pub run_id: Uuid,
+    pub epoch: i64,
 }
 
 /// Where one recording stands with one job.
@@ -239,6 +260,19 @@ pub struct Export {
     pub attempts: i64,
     pub run_id: Uuid,
     pub updated_at: Timestamp,
+    /// Where the object was uploaded; `None` for exports recorded before this was kept.
+    pub place: Option<ObjectPlace>,
+}
+
+/// The bucket an object was uploaded to, so playback finds it after the account's bucket
+/// (or endpoint) setting changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectPlace {
+    pub bucket: String,
+    /// The S3-compatible server's URL; `None` for Amazon S3.
+    pub endpoint: Option<String>,
+    /// The region requests were signed for.
+    pub region: String,
 }
 
 /// Recordings, export jobs, runs and exports. Implemented by [`SqlStore`] on both backends.
@@ -251,7 +285,9 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn get_recording(&self, tenant: &str, id: &str) -> Result<Recording>;
     /// Records the audio now in the data dir (state `local`).
     async fn set_recording_audio(&self, tenant: &str, id: &str, audio: &Audio) -> Result<Recording>;
-    async fn set_audio_state(&self, tenant: &str, id: &str, state: AudioState) -> Result<()>;
+    /// Sets where the audio is, for the run holding `fence` (it removes local copies once
+    /// exported): [`StoreError::Fenced`] once that attempt lost the run.
+    async fn set_audio_state(&self, fence: Fence, tenant: &str, id: &str, state: AudioState) -> Result<()>;
     async fn search_recordings(&self, tenant: &str, query: &RecordingQuery) -> Result<Vec<Recording>>;
     /// The highest recording seq of the tenant (0 when none).
     async fn max_recording_seq(&self, tenant: &str) -> Result<i64>;
@@ -287,11 +323,13 @@ pub trait RecordingStore: Send + Sync + 'static {
 
     /// Starts a run: `Conflict::RunActive` while the job has one running.
     async fn start_run(&self, run: &NewRun) -> Result<ExportRun>;
-    /// Saves the counters and beats the run's heartbeat.
-    async fn run_progress(&self, id: Uuid, progress: RunProgress) -> Result<()>;
+    /// Saves the counters and beats the run's heartbeat (database time); [`StoreError::Fenced`]
+    /// once the attempt lost the run.
+    async fn run_progress(&self, fence: Fence, progress: RunProgress) -> Result<()>;
+    /// Ends the run; [`StoreError::Fenced`] once the attempt lost the run.
     async fn finish_run(
         &self,
-        id: Uuid,
+        fence: Fence,
         state: RunState,
         progress: RunProgress,
         metadata_key: Option<&str>,
@@ -300,10 +338,11 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn get_run(&self, tenant: &str, job_id: Uuid, id: Uuid) -> Result<ExportRun>;
     /// Newest first.
     async fn list_runs(&self, tenant: &str, job_id: Uuid, limit: i64) -> Result<Vec<ExportRun>>;
-    /// Marks `interrupted` every running run of `node` when given (a node that has just
-    /// started: its runs are dead) and every running run whose heartbeat is older than
-    /// `stale_before` (its node died), and returns them.
-    async fn interrupt_dead_runs(&self, node: Option<&str>, stale_before: Timestamp) -> Result<Vec<ExportRun>>;
+    /// Marks `interrupted`, and fences (bumps the epoch of), every running run of `node` when
+    /// given (a node that has just started: its runs are dead) and every running run whose
+    /// heartbeat is older than `expiry` by the database's clock (its node died or stalled),
+    /// and returns them.
+    async fn interrupt_dead_runs(&self, node: Option<&str>, expiry: std::time::Duration) -> Result<Vec<ExportRun>>;
 
     /// Recordings of `services` with local audio and seq in `(after_seq, upto_seq]` that the
     /// job has not exported, with their export row if any, in seq order.
@@ -324,8 +363,9 @@ pub trait RecordingStore: Send + Sync + 'static {
         services: &[String],
         upto_seq: i64,
     ) -> Result<i64>;
-    /// Inserts or replaces the row of (tenant, recording, job).
-    async fn put_export(&self, export: &Export) -> Result<()>;
+    /// Inserts or replaces the row of (tenant, recording, job), written by the run
+    /// `export.run_id` at `epoch`: [`StoreError::Fenced`] once that attempt lost the run.
+    async fn put_export(&self, export: &Export, epoch: i64) -> Result<()>;
     async fn exports_of_recording(&self, tenant: &str, recording_id: &str) -> Result<Vec<Export>>;
     /// The exports last attempted by any of `run_ids`, with their recordings, in seq order
     /// after `after_seq` (a run's metadata file is written from these).
@@ -389,7 +429,7 @@ macro_rules! select_jobs {
 macro_rules! run_columns {
     () => {
         "id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, total, exported, failed, bytes, \
-         metadata_key, error, started_at, heartbeat_at, finished_at"
+         metadata_key, error, started_at, heartbeat_at, finished_at, epoch"
     };
 }
 
@@ -402,7 +442,7 @@ macro_rules! select_runs {
 macro_rules! select_exports {
     () => {
         "SELECT tenant_id, recording_id, job_id, account_id, object_key, state, upload_id, etag, error, attempts, \
-         run_id, updated_at FROM recording_exports "
+         run_id, updated_at, bucket, endpoint, region FROM recording_exports "
     };
 }
 
@@ -516,6 +556,7 @@ struct RunRow {
     started_at: Timestamp,
     heartbeat_at: Timestamp,
     finished_at: Option<Timestamp>,
+    epoch: i64,
 }
 
 impl RunRow {
@@ -539,6 +580,7 @@ impl RunRow {
             started_at: self.started_at,
             heartbeat_at: self.heartbeat_at,
             finished_at: self.finished_at,
+            epoch: self.epoch,
         })
     }
 }
@@ -557,6 +599,9 @@ struct ExportRow {
     attempts: i64,
     run_id: String,
     updated_at: Timestamp,
+    bucket: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
 }
 
 impl ExportRow {
@@ -574,6 +619,10 @@ impl ExportRow {
             attempts: self.attempts,
             run_id: parse_uuid("recording_exports.run_id", &self.run_id)?,
             updated_at: self.updated_at,
+            place: match (self.bucket, self.region) {
+                (Some(bucket), Some(region)) => Some(ObjectPlace { bucket, endpoint: self.endpoint, region }),
+                _ => None,
+            },
         })
     }
 }
@@ -594,7 +643,8 @@ const JOINED_SELECT: &str =
              r.updated_at, e.tenant_id AS e_tenant_id, e.recording_id AS e_recording_id, e.job_id AS e_job_id, \
              e.account_id AS e_account_id, e.object_key AS e_object_key, e.state AS e_state, \
              e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.attempts AS e_attempts, \
-             e.run_id AS e_run_id, e.updated_at AS e_updated_at";
+             e.run_id AS e_run_id, e.updated_at AS e_updated_at, e.bucket AS e_bucket, \
+             e.endpoint AS e_endpoint, e.region AS e_region";
 
 /// `$first, $first+1, ...` for `count` values bound in turn.
 fn placeholders(first: usize, count: usize) -> String {
@@ -629,6 +679,9 @@ struct CandidateRow {
     e_attempts: Option<i64>,
     e_run_id: Option<String>,
     e_updated_at: Option<Timestamp>,
+    e_bucket: Option<String>,
+    e_endpoint: Option<String>,
+    e_region: Option<String>,
 }
 
 impl CandidateRow {
@@ -668,6 +721,9 @@ impl CandidateRow {
                     attempts,
                     run_id,
                     updated_at,
+                    bucket: self.e_bucket,
+                    endpoint: self.e_endpoint,
+                    region: self.e_region,
                 }
                 .into_export()?,
             ),
@@ -675,6 +731,43 @@ impl CandidateRow {
         };
         Ok((self.recording.into_recording()?, export))
     }
+}
+
+/// The condition of a write fenced by a run attempt: binds the run id (`$1`) and its epoch (`$2`).
+const FENCED: &str = "id = $1 AND epoch = $2 AND state = 'running'";
+
+impl Pools {
+    /// The database's clock, as SQL, in the form each backend stores timestamps in: run
+    /// heartbeats and their expiry never read a node's clock, which may be wrong or paused.
+    fn clock(&self) -> &'static str {
+        match self {
+            Pools::Sqlite { .. } => "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
+            Pools::Postgres(_) => "clock_timestamp()",
+        }
+    }
+
+    /// The database's clock less the seconds (a float) bound to `param`.
+    fn clock_minus_seconds(&self, param: &str) -> String {
+        match self {
+            Pools::Sqlite { .. } => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-' || {param} || ' seconds')"),
+            Pools::Postgres(_) => format!("clock_timestamp() - {param} * interval '1 second'"),
+        }
+    }
+}
+
+/// Inside the write transaction `$tx`: checks that the fence still holds its run, and beats
+/// the run's heartbeat; returns [`StoreError::Fenced`] otherwise. The run's row stays locked
+/// until the transaction ends (PostgreSQL; SQLite has one writer), so a takeover cannot slip
+/// between this check and the write it guards.
+macro_rules! hold_fence {
+    ($store:expr, $tx:ident, $fence:expr) => {{
+        let fence: Fence = $fence;
+        let sql = format!("UPDATE recording_export_runs SET heartbeat_at = {} WHERE {FENCED}", $store.pools.clock());
+        let held = sqlx::query(&sql).bind(fence.run_id.to_string()).bind(fence.epoch).execute(&mut *$tx).await?;
+        if held.rows_affected() == 0 {
+            return Err(StoreError::Fenced(fence));
+        }
+    }};
 }
 
 #[async_trait]
@@ -756,9 +849,10 @@ impl RecordingStore for SqlStore {
         row.ok_or(StoreError::NotFound)?.into_recording()
     }
 
-    async fn set_audio_state(&self, tenant: &str, id: &str, state: AudioState) -> Result<()> {
+    async fn set_audio_state(&self, fence: Fence, tenant: &str, id: &str, state: AudioState) -> Result<()> {
         let now = now();
         let updated = in_write_tx!(self, |tx| {
+            hold_fence!(self, tx, fence);
             sqlx::query("UPDATE recordings SET audio_state = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
                 .bind(id)
@@ -999,90 +1093,85 @@ impl RecordingStore for SqlStore {
 
     async fn start_run(&self, run: &NewRun) -> Result<ExportRun> {
         let now = now();
-        in_write_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO recording_export_runs (id, job_id, tenant_id, reason, resumed_from, state, node, \
-                 upto_seq, total, exported, failed, bytes, started_at, heartbeat_at) \
-                 VALUES ($1, $2, $3, $4, $9, 'running', $5, $6, $7, 0, 0, 0, $8, $8)",
-            )
-            .bind(run.id.to_string())
-            .bind(run.job_id.to_string())
-            .bind(&run.tenant_id)
-            .bind(&run.reason)
-            .bind(&run.node)
-            .bind(run.upto_seq)
-            .bind(run.total)
-            .bind(now)
-            .bind(run.resumed_from.map(|id| id.to_string()))
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err)?;
+        let sql = format!(
+            "INSERT INTO recording_export_runs (id, job_id, tenant_id, reason, resumed_from, state, node, upto_seq, \
+             total, exported, failed, bytes, started_at, heartbeat_at, epoch) \
+             VALUES ($1, $2, $3, $4, $9, 'running', $5, $6, $7, 0, 0, 0, $8, {clock}, \
+             (SELECT COALESCE(MAX(epoch), 0) + 1 FROM recording_export_runs WHERE job_id = $2)) \
+             RETURNING {}",
+            run_columns!(),
+            clock = self.pools.clock(),
+        );
+        let row: RunRow = in_write_tx!(self, |tx| {
+            sqlx::query_as(&sql)
+                .bind(run.id.to_string())
+                .bind(run.job_id.to_string())
+                .bind(&run.tenant_id)
+                .bind(&run.reason)
+                .bind(&run.node)
+                .bind(run.upto_seq)
+                .bind(run.total)
+                .bind(now)
+                .bind(run.resumed_from.map(|id| id.to_string()))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(write_err)?
         });
-        Ok(ExportRun {
-            id: run.id,
-            job_id: run.job_id,
-            tenant_id: run.tenant_id.clone(),
-            reason: run.reason.clone(),
-            resumed_from: run.resumed_from,
-            state: RunState::Running,
-            node: run.node.clone(),
-            upto_seq: run.upto_seq,
-            total: run.total,
-            progress: RunProgress::default(),
-            metadata_key: None,
-            error: None,
-            started_at: now,
-            heartbeat_at: now,
-            finished_at: None,
-        })
+        row.into_run()
     }
 
-    async fn run_progress(&self, id: Uuid, progress: RunProgress) -> Result<()> {
-        let now = now();
-        in_write_tx!(self, |tx| {
-            sqlx::query(
-                "UPDATE recording_export_runs SET exported = $2, failed = $3, bytes = $4, heartbeat_at = $5 \
-                 WHERE id = $1",
-            )
-            .bind(id.to_string())
-            .bind(progress.exported)
-            .bind(progress.failed)
-            .bind(progress.bytes)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+    async fn run_progress(&self, fence: Fence, progress: RunProgress) -> Result<()> {
+        let sql = format!(
+            "UPDATE recording_export_runs SET exported = $3, failed = $4, bytes = $5, heartbeat_at = {} \
+             WHERE {FENCED}",
+            self.pools.clock()
+        );
+        let updated = in_write_tx!(self, |tx| {
+            sqlx::query(&sql)
+                .bind(fence.run_id.to_string())
+                .bind(fence.epoch)
+                .bind(progress.exported)
+                .bind(progress.failed)
+                .bind(progress.bytes)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
         });
+        if updated == 0 {
+            return Err(StoreError::Fenced(fence));
+        }
         Ok(())
     }
 
     async fn finish_run(
         &self,
-        id: Uuid,
+        fence: Fence,
         state: RunState,
         progress: RunProgress,
         metadata_key: Option<&str>,
         error: Option<&str>,
     ) -> Result<ExportRun> {
-        let now = now();
+        let sql = format!(
+            "UPDATE recording_export_runs SET state = $3, exported = $4, failed = $5, bytes = $6, \
+             metadata_key = $7, error = $8, heartbeat_at = {clock}, finished_at = {clock} WHERE {FENCED} \
+             RETURNING {}",
+            run_columns!(),
+            clock = self.pools.clock(),
+        );
         let row: Option<RunRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(concat!(
-                "UPDATE recording_export_runs SET state = $2, exported = $3, failed = $4, bytes = $5, \
-                 metadata_key = $6, error = $7, heartbeat_at = $8, finished_at = $8 WHERE id = $1 \
-                 RETURNING ",
-                run_columns!()
-            ))
-            .bind(id.to_string())
-            .bind(state.as_str())
-            .bind(progress.exported)
-            .bind(progress.failed)
-            .bind(progress.bytes)
-            .bind(metadata_key)
-            .bind(error)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?
+            sqlx::query_as(&sql)
+                .bind(fence.run_id.to_string())
+                .bind(fence.epoch)
+                .bind(state.as_str())
+                .bind(progress.exported)
+                .bind(progress.failed)
+                .bind(progress.bytes)
+                .bind(metadata_key)
+                .bind(error)
+                .fetch_optional(&mut *tx)
+                .await?
         });
-        row.ok_or(StoreError::NotFound)?.into_run()
+        row.ok_or(StoreError::Fenced(fence))?.into_run()
     }
 
     async fn get_run(&self, tenant: &str, job_id: Uuid, id: Uuid) -> Result<ExportRun> {
@@ -1112,21 +1201,18 @@ impl RecordingStore for SqlStore {
         rows.into_iter().map(RunRow::into_run).collect()
     }
 
-    async fn interrupt_dead_runs(&self, node: Option<&str>, stale_before: Timestamp) -> Result<Vec<ExportRun>> {
-        let now = now();
+    async fn interrupt_dead_runs(&self, node: Option<&str>, expiry: std::time::Duration) -> Result<Vec<ExportRun>> {
+        let sql = format!(
+            "UPDATE recording_export_runs SET state = 'interrupted', epoch = epoch + 1, finished_at = {clock}, \
+             error = 'the node running it stopped; the next run resumes it' \
+             WHERE state = 'running' AND (($1 IS NOT NULL AND node = $1) OR heartbeat_at < {expired}) \
+             RETURNING {}",
+            run_columns!(),
+            clock = self.pools.clock(),
+            expired = self.pools.clock_minus_seconds("$2"),
+        );
         let rows: Vec<RunRow> = in_write_tx!(self, |tx| {
-            sqlx::query_as(concat!(
-                "UPDATE recording_export_runs SET state = 'interrupted', finished_at = $3, \
-                 error = 'the node running it stopped; the next run resumes it' \
-                 WHERE state = 'running' AND (($1 IS NOT NULL AND node = $1) OR heartbeat_at < $2) \
-                 RETURNING ",
-                run_columns!()
-            ))
-            .bind(node)
-            .bind(stale_before)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?
+            sqlx::query_as(&sql).bind(node).bind(expiry.as_secs_f64()).fetch_all(&mut *tx).await?
         });
         rows.into_iter().map(RunRow::into_run).collect()
     }
@@ -1178,14 +1264,18 @@ impl RecordingStore for SqlStore {
         Ok(count)
     }
 
-    async fn put_export(&self, export: &Export) -> Result<()> {
+    async fn put_export(&self, export: &Export, epoch: i64) -> Result<()> {
+        let fence = Fence { run_id: export.run_id, epoch };
+        let place = export.place.as_ref();
         in_write_tx!(self, |tx| {
+            hold_fence!(self, tx, fence);
             sqlx::query(
                 "INSERT INTO recording_exports (tenant_id, recording_id, job_id, account_id, object_key, state, \
-                 upload_id, etag, error, attempts, run_id, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 upload_id, etag, error, attempts, run_id, updated_at, bucket, endpoint, region) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (tenant_id, recording_id, job_id) DO UPDATE SET account_id = $4, object_key = $5, \
-                 state = $6, upload_id = $7, etag = $8, error = $9, attempts = $10, run_id = $11, updated_at = $12",
+                 state = $6, upload_id = $7, etag = $8, error = $9, attempts = $10, run_id = $11, updated_at = $12, \
+                 bucket = $13, endpoint = $14, region = $15",
             )
             .bind(&export.tenant_id)
             .bind(&export.recording_id)
@@ -1199,6 +1289,9 @@ impl RecordingStore for SqlStore {
             .bind(export.attempts)
             .bind(export.run_id.to_string())
             .bind(export.updated_at)
+            .bind(place.map(|p| p.bucket.as_str()))
+            .bind(place.and_then(|p| p.endpoint.as_deref()))
+            .bind(place.map(|p| p.region.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;

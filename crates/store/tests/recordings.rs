@@ -2,10 +2,12 @@
 
 mod common;
 
-use chrono::{Duration, TimeZone, Utc};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
 use patchbay_store::{
-    Audio, AudioState, Conflict, Export, ExportJobWrite, ExportState, NewRun, NewTenant, RecordingQuery,
-    RecordingStore, RecordingWrite, RunProgress, RunState, Store, StoreError, Timestamp,
+    Audio, AudioState, Conflict, Export, ExportJobWrite, ExportRun, ExportState, Fence, NewRun, NewTenant, ObjectPlace,
+    RecordingQuery, RecordingStore, RecordingWrite, RunProgress, RunState, Store, StoreError, Timestamp,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -38,6 +40,19 @@ fn audio(size: i64) -> Audio {
 
 fn job(name: &str, account: Uuid) -> ExportJobWrite {
     ExportJobWrite { name: name.into(), account_id: account, enabled: true, settings: json!({"services": ["Sales"]}) }
+}
+
+fn run_of(tenant: &str, job_id: Uuid, node: &str) -> NewRun {
+    NewRun {
+        id: Uuid::now_v7(),
+        job_id,
+        tenant_id: tenant.into(),
+        reason: "manual".into(),
+        resumed_from: None,
+        node: node.into(),
+        upto_seq: 1,
+        total: 1,
+    }
 }
 
 async fn tenant(store: &dyn Store, id: &str) {
@@ -148,39 +163,28 @@ async fn one_run_at_a_time_and_dead_runs_are_interrupted() {
         tenant(s, "acme").await;
         let job_id = Uuid::now_v7();
         s.create_export_job("acme", job_id, &job("J", Uuid::now_v7()), None, "a").await.unwrap();
-        let new_run = |node: &str| NewRun {
-            id: Uuid::now_v7(),
-            job_id,
-            tenant_id: "acme".into(),
-            reason: "manual".into(),
-            resumed_from: None,
-            node: node.into(),
-            upto_seq: 3,
-            total: 3,
-        };
+        let new_run = |node: &str| run_of("acme", job_id, node);
         let run = s.start_run(&new_run("node-a")).await.unwrap();
         let err = s.start_run(&new_run("node-b")).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(Conflict::RunActive)), "{err:?}");
         let progress = RunProgress { exported: 2, failed: 1, bytes: 300 };
-        s.run_progress(run.id, progress).await.unwrap();
+        s.run_progress(run.fence(), progress).await.unwrap();
         assert_eq!(s.get_run("acme", job_id, run.id).await.unwrap().progress, progress);
 
-        let long_ago = Utc::now() - Duration::hours(1);
-        assert!(
-            s.interrupt_dead_runs(Some("node-b"), long_ago).await.unwrap().is_empty(),
-            "a live run of another node"
-        );
-        assert!(s.interrupt_dead_runs(None, long_ago).await.unwrap().is_empty(), "a live run is left alone");
-        let dead = s.interrupt_dead_runs(Some("node-a"), long_ago).await.unwrap();
+        let hour = Duration::from_secs(3600);
+        assert!(s.interrupt_dead_runs(Some("node-b"), hour).await.unwrap().is_empty(), "a live run of another node");
+        assert!(s.interrupt_dead_runs(None, hour).await.unwrap().is_empty(), "a live run is left alone");
+        let dead = s.interrupt_dead_runs(Some("node-a"), hour).await.unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].state, RunState::Interrupted);
 
         let second = s.start_run(&new_run("node-b")).await.unwrap();
-        let in_future = Utc::now() + Duration::hours(1);
-        assert_eq!(s.interrupt_dead_runs(None, in_future).await.unwrap()[0].id, second.id, "stale heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let expiry = Duration::from_millis(10);
+        assert_eq!(s.interrupt_dead_runs(None, expiry).await.unwrap()[0].id, second.id, "stale heartbeat");
 
         let third = s.start_run(&new_run("node-b")).await.unwrap();
-        let done = s.finish_run(third.id, RunState::Succeeded, progress, Some("k.csv"), None).await.unwrap();
+        let done = s.finish_run(third.fence(), RunState::Succeeded, progress, Some("k.csv"), None).await.unwrap();
         assert_eq!((done.state, done.metadata_key.as_deref()), (RunState::Succeeded, Some("k.csv")));
         assert!(done.finished_at.is_some());
         let listed: Vec<_> = s.list_runs("acme", job_id, 10).await.unwrap().into_iter().map(|r| r.id).collect();
@@ -216,7 +220,9 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
         let before_e = s.get_recording("acme", "e").await.unwrap().seq - 1;
         assert_eq!(ids(&s.export_candidates("acme", job_id, &services, 0, before_e, 10).await.unwrap()), ["a", "c"]);
 
-        let export = |id: &str, state| Export {
+        s.create_export_job("acme", job_id, &job("J", account), None, "a").await.unwrap();
+        let first_run = s.start_run(&run_of("acme", job_id, "n")).await.unwrap();
+        let export = |id: &str, state, run: &ExportRun| Export {
             tenant_id: "acme".into(),
             recording_id: id.into(),
             job_id,
@@ -227,11 +233,20 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
             etag: None,
             error: None,
             attempts: 1,
-            run_id: Uuid::now_v7(),
+            run_id: run.id,
             updated_at: at(9),
+            place: None,
         };
-        s.put_export(&export("a", ExportState::Success)).await.unwrap();
-        s.put_export(&export("c", ExportState::Uploading)).await.unwrap();
+        let placed = Export {
+            place: Some(ObjectPlace {
+                bucket: "calls".into(),
+                endpoint: Some("http://s3.local".into()),
+                region: "eu-west-1".into(),
+            }),
+            ..export("a", ExportState::Success, &first_run)
+        };
+        s.put_export(&placed, first_run.epoch).await.unwrap();
+        s.put_export(&export("c", ExportState::Uploading, &first_run), first_run.epoch).await.unwrap();
         let found = s.export_candidates("acme", job_id, &services, 0, upto, 10).await.unwrap();
         assert_eq!(ids(&found), ["c", "e"], "a is done");
         assert_eq!(
@@ -241,11 +256,14 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
         assert_eq!(found[1].1, None);
         let other_job = s.export_candidates("acme", Uuid::now_v7(), &services, 0, upto, 10).await.unwrap();
         assert_eq!(ids(&other_job), ["a", "c", "e"], "exports are per job");
+        assert_eq!(s.exports_of_recording("acme", "a").await.unwrap(), [placed], "the bucket is kept");
 
-        let mut failed = export("c", ExportState::Failed);
+        s.finish_run(first_run.fence(), RunState::Failed, RunProgress::default(), None, None).await.unwrap();
+        let second_run = s.start_run(&run_of("acme", job_id, "n")).await.unwrap();
+        let mut failed = export("c", ExportState::Failed, &second_run);
         failed.error = Some("AccessDenied".into());
         failed.attempts = 2;
-        s.put_export(&failed).await.unwrap();
+        s.put_export(&failed, second_run.epoch).await.unwrap();
         assert_eq!(s.exports_of_recording("acme", "c").await.unwrap(), [failed.clone()]);
         let a_run = s.exports_of_recording("acme", "a").await.unwrap()[0].run_id;
         let of_runs = s.exports_of_runs("acme", &[failed.run_id, a_run], 0, 10).await.unwrap();
@@ -254,7 +272,7 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
         assert_eq!(s.exports_of_runs("acme", &[a_run], 0, 10).await.unwrap().len(), 1);
         assert!(s.exports_of_runs("acme", &[], 0, 10).await.unwrap().is_empty());
 
-        s.set_audio_state("acme", "e", AudioState::Removed).await.unwrap();
+        s.set_audio_state(second_run.fence(), "acme", "e", AudioState::Removed).await.unwrap();
         assert_eq!(ids(&s.export_candidates("acme", job_id, &services, 0, upto, 10).await.unwrap()), ["c"]);
         assert!(s.export_candidates("acme", job_id, &[], 0, upto, 10).await.unwrap().is_empty());
     }
@@ -270,17 +288,7 @@ async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
             s.insert_recording(t, &recording("r1", "Sales", "jo", 1)).await.unwrap();
             let job_id = Uuid::now_v7();
             s.create_export_job(t, job_id, &job("J", Uuid::now_v7()), None, "a").await.unwrap();
-            let run = NewRun {
-                id: Uuid::now_v7(),
-                job_id,
-                tenant_id: t.into(),
-                reason: "manual".into(),
-                resumed_from: None,
-                node: "n".into(),
-                upto_seq: 1,
-                total: 1,
-            };
-            let run = s.start_run(&run).await.unwrap();
+            let run = s.start_run(&run_of(t, job_id, "n")).await.unwrap();
             let export = Export {
                 tenant_id: t.into(),
                 recording_id: "r1".into(),
@@ -294,8 +302,9 @@ async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
                 attempts: 1,
                 run_id: run.id,
                 updated_at: at(1),
+                place: None,
             };
-            s.put_export(&export).await.unwrap();
+            s.put_export(&export, run.epoch).await.unwrap();
         }
         s.delete_tenant("acme", "root").await.unwrap();
         for table in ["recordings", "recording_export_jobs", "recording_export_runs", "recording_exports"] {
@@ -303,5 +312,94 @@ async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
             let kept = b.count(&format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = 'globex'")).await;
             assert_eq!((table, left, kept), (table, 0, 1));
         }
+    }
+}
+
+#[tokio::test]
+async fn a_taken_over_runs_stale_owner_cannot_write_progress_exports_audio_state_or_finish() {
+    for b in backends().await {
+        let backend = b.name();
+        let s = &b.store;
+        tenant(s, "acme").await;
+        s.insert_recording("acme", &recording("r1", "Sales", "jo", 1)).await.unwrap();
+        s.set_recording_audio("acme", "r1", &audio(10)).await.unwrap();
+        let job_id = Uuid::now_v7();
+        s.create_export_job("acme", job_id, &job("J", Uuid::now_v7()), None, "a").await.unwrap();
+        let stale = s.start_run(&run_of("acme", job_id, "node-a")).await.unwrap();
+        // node-a stalls; node-b takes the run over and resumes it.
+        let taken = s.interrupt_dead_runs(Some("node-a"), Duration::from_secs(3600)).await.unwrap();
+        assert_eq!(taken.len(), 1, "{backend}");
+        assert!(taken[0].epoch > stale.epoch, "{backend}: the takeover bumps the epoch");
+        let resumed =
+            s.start_run(&NewRun { resumed_from: Some(stale.id), ..run_of("acme", job_id, "node-b") }).await.unwrap();
+        assert!(resumed.epoch > taken[0].epoch, "{backend}: the resumed attempt has a higher epoch");
+
+        let fenced = |e: StoreError| matches!(e, StoreError::Fenced(Fence { run_id, epoch }) if run_id == stale.id && epoch == stale.epoch);
+        let progress = RunProgress { exported: 1, failed: 0, bytes: 10 };
+        let refused = s.run_progress(stale.fence(), progress).await.unwrap_err();
+        assert!(fenced(refused), "{backend}: a stale owner's progress is refused");
+        let export = Export {
+            tenant_id: "acme".into(),
+            recording_id: "r1".into(),
+            job_id,
+            account_id: Uuid::now_v7(),
+            object_key: "k".into(),
+            state: ExportState::Uploading,
+            upload_id: Some("up-stale".into()),
+            etag: None,
+            error: None,
+            attempts: 1,
+            run_id: stale.id,
+            updated_at: at(1),
+            place: None,
+        };
+        let refused = s.put_export(&export, stale.epoch).await.unwrap_err();
+        assert!(fenced(refused), "{backend}: a stale owner's export state and upload id are refused");
+        let refused = s.set_audio_state(stale.fence(), "acme", "r1", AudioState::Removed).await.unwrap_err();
+        assert!(fenced(refused), "{backend}: a stale owner cannot mark the audio removed");
+        let refused =
+            s.finish_run(stale.fence(), RunState::Succeeded, progress, Some("k.csv"), None).await.unwrap_err();
+        assert!(fenced(refused), "{backend}: a stale owner's finish is refused");
+        let kept = s.get_run("acme", job_id, stale.id).await.unwrap();
+        assert_eq!((kept.state, kept.progress), (RunState::Interrupted, RunProgress::default()), "{backend}");
+        assert!(s.exports_of_recording("acme", "r1").await.unwrap().is_empty(), "{backend}");
+        assert_eq!(s.get_recording("acme", "r1").await.unwrap().audio_state, AudioState::Local, "{backend}");
+
+        // The new owner writes with its own fence; an epoch it does not hold is refused too.
+        let own = Export { run_id: resumed.id, ..export };
+        s.put_export(&own, resumed.epoch).await.unwrap();
+        assert!(s.put_export(&own, resumed.epoch + 1).await.is_err(), "{backend}: a made-up epoch is refused");
+        s.run_progress(resumed.fence(), progress).await.unwrap();
+        s.finish_run(resumed.fence(), RunState::Succeeded, progress, None, None).await.unwrap();
+        let after = s.run_progress(resumed.fence(), progress).await.unwrap_err();
+        assert!(matches!(after, StoreError::Fenced(_)), "{backend}: no write after the finish: {after:?}");
+    }
+}
+
+#[tokio::test]
+async fn heartbeats_expire_by_the_databases_clock() {
+    for b in backends().await {
+        let backend = b.name();
+        let s = &b.store;
+        tenant(s, "acme").await;
+        let job_id = Uuid::now_v7();
+        s.create_export_job("acme", job_id, &job("J", Uuid::now_v7()), None, "a").await.unwrap();
+        let run = s.start_run(&run_of("acme", job_id, "node-a")).await.unwrap();
+        // The heartbeat is the database's time: it is older than 1 s only once 1 s passed there.
+        let expiry = Duration::from_secs(1);
+        assert!(s.interrupt_dead_runs(None, expiry).await.unwrap().is_empty(), "{backend}: just started");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        s.run_progress(run.fence(), RunProgress::default()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            s.interrupt_dead_runs(None, expiry).await.unwrap().is_empty(),
+            "{backend}: the beat 0.7 s ago keeps the run alive, though it started 1.4 s ago"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let dead = s.interrupt_dead_runs(None, expiry).await.unwrap();
+        assert_eq!(dead.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id], "{backend}: 1.3 s without a beat");
+        assert_eq!(dead[0].epoch, run.epoch + 1, "{backend}");
+        let row_heartbeat = s.get_run("acme", job_id, run.id).await.unwrap().heartbeat_at;
+        assert!(row_heartbeat > run.heartbeat_at, "{backend}: the beat moved the heartbeat");
     }
 }

@@ -24,7 +24,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `patchbay serve` with `extra` arguments and waits (bounded) until it answers.
     pub fn start(extra: &[&str]) -> ServerProcess {
+        ServerProcess::start_prepared(extra, |_| {})
+    }
+
+    /// As `start`, after `prepare` has filled the data dir (created 0700, empty) it is given.
+    pub fn start_prepared(extra: &[&str], prepare: impl FnOnce(&Path)) -> ServerProcess {
         let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("the data dir");
+        std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod 0700");
+        prepare(&data);
         let port = free_port();
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let child = spawn(dir.path(), port, &extra);
@@ -42,6 +51,12 @@ impl ServerProcess {
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL the server");
         self.child.wait().expect("reap the server");
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} the server");
     }
 
     /// Starts the server again on the same data dir, port and arguments.

@@ -45,6 +45,8 @@ pub struct RunView<'a> {
     started_at: DateTime<Utc>,
     heartbeat_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    /// The attempt's fencing epoch: bumped when the run is interrupted or taken over.
+    epoch: i64,
 }
 
 impl<'a> RunView<'a> {
@@ -65,6 +67,7 @@ impl<'a> RunView<'a> {
             started_at: run.started_at,
             heartbeat_at: run.heartbeat_at,
             finished_at: run.finished_at,
+            epoch: run.epoch,
         }
     }
 }

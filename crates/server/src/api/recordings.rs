@@ -445,13 +445,14 @@ async fn remote_body(
     let exports = state.recordings.exports_of_recording(tenant, id).await?;
     let mut last_error = None;
     for export in exports.iter().filter(|e| e.state == ExportState::Success) {
-        let client = match crate::export::client_for(state, tenant, export.account_id, None).await {
-            Ok(client) => client,
-            Err(e) => {
-                last_error = Some(e);
-                continue;
-            }
-        };
+        let client =
+            match crate::export::client_for(state, tenant, export.account_id, export.place.as_ref(), None).await {
+                Ok((client, _)) => client,
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
         let byte_range = ranged.then_some(ByteRange { start, end: Some(end) });
         match client.get_range(&export.object_key, byte_range).await {
             Ok(stream) if matches!(stream.status, 200 | 206) => {
