@@ -16,9 +16,9 @@ trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 50); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
 T=$(cat "$dir/data/admin-token")
-curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants" -d '{"id":"acme"}' >/dev/null
+curl -fs -H "Authorization: Bearer $T" -H 'Content-Type: application/json' "$base/api/v1/tenants" -d '{"id":"acme"}' >/dev/null
 for i in $(seq 20); do
-  curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants/acme/integration-accounts" \
+  curl -fs -H "Authorization: Bearer $T" -H 'Content-Type: application/json' "$base/api/v1/tenants/acme/integration-accounts" \
     -d "{\"type\":\"messenger\",\"provider\":\"line\",\"name\":\"line $i\",\"properties\":{\"token\":\"t$i\"}}" >/dev/null
 done
 id=$(curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants/acme/integration-accounts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
