@@ -58,9 +58,14 @@ async fn run(s: &TestServer, job: &str) -> Value {
 }
 
 async fn play(s: &TestServer, id: &str, range: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    play_with(s, id, range.map(|r| ("range", r)).as_slice()).await
+}
+
+/// Plays a recording back with these request headers: status, `Content-Range` and body.
+async fn play_with(s: &TestServer, id: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, Vec<u8>) {
     let mut request = s.request(Method::GET, &format!("{RECORDINGS}/{id}/audio"), Some(&s.admin_token));
-    if let Some(range) = range {
-        request = request.header("range", range);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -424,4 +429,78 @@ async fn playback_reads_from_the_bucket_of_the_export_after_the_accounts_bucket_
     assert_eq!((status, sha256(&body)), (200, sha256(&audio)), "played back from `calls`");
     let (status, range, body) = play(&s, "m1", Some("bytes=10-19")).await;
     assert_eq!((status, range.as_deref(), &body[..]), (206, Some("bytes 10-19/3000"), &audio[10..20]));
+}
+
+#[tokio::test]
+async fn if_range_with_a_stale_or_weak_validator_or_a_date_gets_the_whole_audio() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let audio = random_bytes(1000, 31);
+        send(&s, &s.admin_token, "ir1", "Sales", "jo", &audio).await;
+        let etag = format!("\"{}\"", sha256(&audio));
+        let b = s.backend;
+
+        let (status, range, body) = play_with(&s, "ir1", &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 10-19/1000"), &audio[10..20]),
+            "{b}: current ETag"
+        );
+        let stale = format!("\"{}\"", sha256(b"older audio"));
+        let weak = format!("W/{etag}");
+        for validator in [stale.as_str(), weak.as_str(), "Wed, 01 May 2024 09:30:15 GMT", "not a validator"] {
+            let (status, range, body) =
+                play_with(&s, "ir1", &[("range", "bytes=10-19"), ("if-range", validator)]).await;
+            assert_eq!(
+                (status, range, body == audio),
+                (200, None, true),
+                "{b}: If-Range {validator} gets the whole audio"
+            );
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_ranges_are_ignored_and_ranges_beyond_the_end_get_416() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let audio = random_bytes(1000, 32);
+        send(&s, &s.admin_token, "mr1", "Sales", "jo", &audio).await;
+        let b = s.backend;
+
+        for malformed in
+            ["bytes=abc", "bytes=5-3", "bytes=+5-10", "bytes=0x10-20", "items=0-5", "bytes 0-5", "bytes=", "bytes=-"]
+        {
+            let (status, range, body) = play(&s, "mr1", Some(malformed)).await;
+            assert_eq!((status, range, body == audio), (200, None, true), "{b}: Range {malformed} is ignored");
+        }
+        let (status, range, body) = play(&s, "mr1", Some("Bytes=0-4")).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 0-4/1000"), &audio[..5]),
+            "{b}: the unit ignores case"
+        );
+        let (status, range, body) = play(&s, "mr1", Some("bytes=0-1,2-3")).await;
+        assert_eq!((status, range, body == audio), (200, None, true), "{b}: several ranges get the whole audio");
+        let (status, range, body) = play(&s, "mr1", Some("bytes=5000-6000, 990-")).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 990-999/1000"), &audio[990..]),
+            "{b}: the one satisfiable range"
+        );
+        for beyond in [
+            "bytes=1000-",
+            "bytes=18446744073709551615-",
+            "bytes=99999999999999999999999-",
+            "bytes=5000-6000,7000-",
+            "bytes=-0",
+        ] {
+            let (status, range, _) = play(&s, "mr1", Some(beyond)).await;
+            assert_eq!((status, range.as_deref()), (416, Some("bytes */1000")), "{b}: Range {beyond}");
+        }
+        s.stop().await;
+    }
 }
