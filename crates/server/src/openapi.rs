@@ -593,12 +593,12 @@ fn recording_schemas() -> Value {
     let hhmm = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"});
     let meta_properties = json!({
         "global_interaction_id": required_text,
-        "call_started_at": {"type": "string", "format": "date-time", "description": "RFC 3339."},
+        "call_started_at": {"type": "string", "format": "date-time", "description": "RFC 3339, from 2000-01-01 to a day from now."},
         "agent_login": required_text,
         "agent_first_name": text,
         "agent_last_name": text,
-        "customer_phone": text,
-        "direction": required_text,
+        "customer_phone": {"type": "string", "description": "A phone number: an optional +, then digits with spaces, -, ., ( or ) between them."},
+        "direction": {"type": "string", "enum": patchbay_feeds::events::Direction::ALL.map(|d| d.as_str())},
         "service": required_text,
         "disposition": text,
         "flagged": {"type": "boolean"},

@@ -504,3 +504,79 @@ async fn malformed_ranges_are_ignored_and_ranges_beyond_the_end_get_416() {
         s.stop().await;
     }
 }
+
+/// Metadata breaking every field rule at once: control, bidi and zero-width characters, a
+/// direction the product does not use, a phone number of no known shape, a call time before
+/// any recording could exist.
+fn bad_meta() -> (Value, Vec<(&'static str, &'static str)>) {
+    let meta = json!({"global_interaction_id": "gi-\u{1b}[2J", "call_started_at": "1970-01-01T00:00:00Z",
+        "agent_login": "jo\u{202e}nimda", "agent_first_name": "J\u{200b}o", "agent_last_name": "Smith\nX",
+        "customer_phone": "call me", "direction": "sideways", "service": "Sales\u{0}", "disposition": "ok\u{7f}"});
+    let errors = vec![
+        ("global_interaction_id", "no_control_characters"),
+        ("agent_login", "no_control_characters"),
+        ("agent_first_name", "no_control_characters"),
+        ("agent_last_name", "no_control_characters"),
+        ("customer_phone", "phone"),
+        ("direction", "enum"),
+        ("service", "no_control_characters"),
+        ("disposition", "no_control_characters"),
+        ("call_started_at", "range"),
+    ];
+    (meta, errors)
+}
+
+#[tokio::test]
+async fn recording_metadata_breaking_field_rules_is_refused_naming_each_and_nothing_is_stored() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let (meta, errors) = bad_meta();
+        let r = s.call(Method::PUT, &format!("{RECORDINGS}/bad1"), Some(meta)).await;
+        r.assert_problem(422, &errors, s.backend);
+        assert_eq!(
+            s.call(Method::GET, &format!("{RECORDINGS}/bad1"), None).await.status,
+            404,
+            "{}: nothing stored",
+            s.backend
+        );
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn spooled_metadata_breaking_field_rules_is_rejected_with_each_reason_and_nothing_is_stored() {
+    for db in databases().await {
+        let spool = tempfile::tempdir().unwrap();
+        let dir = spool.path().join("acme");
+        std::fs::create_dir(&dir).unwrap();
+        let s = TestServer::start_with(&db, |settings| settings.recordings_spool = Some(spool.path().to_owned())).await;
+        tenant(&s).await;
+        let (meta, errors) = bad_meta();
+        std::fs::write(dir.join("bad2.wav"), b"RIFF").unwrap();
+        std::fs::write(dir.join("bad2.json"), meta.to_string()).unwrap();
+        let why = dir.join("rejected/bad2.error.txt");
+        for _ in 0..200 {
+            if why.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let why = std::fs::read_to_string(&why).unwrap_or_else(|e| panic!("{}: no error file: {e}", s.backend));
+        for (field, rule) in errors {
+            assert!(why.contains(&format!("{field} ({rule})")), "{}: {field} ({rule}) in\n{why}", s.backend);
+        }
+        assert!(
+            !why.contains('\u{1b}') && !why.contains('\u{202e}'),
+            "{}: the reasons echo no control characters",
+            s.backend
+        );
+        assert_eq!(
+            s.call(Method::GET, &format!("{RECORDINGS}/bad2"), None).await.status,
+            404,
+            "{}: nothing stored",
+            s.backend
+        );
+        s.stop().await;
+    }
+}
