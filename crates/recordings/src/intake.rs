@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use patchbay_catalog::FieldError;
+use patchbay_catalog::{check_name_characters, FieldError};
+use patchbay_feeds::events::Direction;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +18,16 @@ use crate::template::{check_recording_id, RecordingMeta};
 
 /// Longest accepted metadata value, in characters.
 const MAX_VALUE: usize = 255;
+
+/// Customer phone numbers: at most this many characters, with 1 to `MAX_PHONE_DIGITS`
+/// digits (E.164 has at most 15; international prefixes and extensions add a few).
+const MAX_PHONE_CHARS: usize = 32;
+const MAX_PHONE_DIGITS: usize = 20;
+
+/// The earliest call time accepted; the latest is a day past the receiving node's clock
+/// (`FUTURE_SKEW`), for platforms whose clocks run ahead.
+const EARLIEST_CALL: &str = "2000-01-01T00:00:00Z";
+const FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 /// The metadata fields a recording body may hold.
 pub const META_FIELDS: &[&str] = &[
@@ -32,7 +43,10 @@ pub const META_FIELDS: &[&str] = &[
     "flagged",
 ];
 
-/// Reads a recording's metadata body. Every problem is reported, naming its field and rule.
+/// Reads a recording's metadata body. Every problem is reported at once, each naming its
+/// field and rule: unknown fields, types, required fields, lengths, characters (the names'
+/// rule, [`check_name_characters`]), `direction` (a call [`Direction`]), the shape of
+/// `customer_phone` and the range of `call_started_at`.
 pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<RecordingMeta, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut error = |field: &str, rule: &'static str, message: String| {
@@ -44,48 +58,39 @@ pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<R
     for field in body.keys().filter(|k| !META_FIELDS.contains(&k.as_str())) {
         error(field, "unknown_field", format!("{field} is not a recording field; known: {}", META_FIELDS.join(", ")));
     }
-    let mut text = |field: &str, required: bool| match body.get(field) {
-        None | Some(Value::Null) if required => {
-            error(field, "required", format!("{field} is required"));
-            String::new()
-        }
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if required && s.trim().is_empty() => {
-            error(field, "required", format!("{field} must not be empty"));
-            String::new()
-        }
-        Some(Value::String(s)) if s.chars().count() > MAX_VALUE => {
-            error(field, "max_length", format!("{field} must be at most {MAX_VALUE} characters"));
-            String::new()
-        }
-        Some(Value::String(s)) => s.trim().to_owned(),
-        Some(_) => {
-            error(field, "type", format!("{field} must be a string"));
-            String::new()
-        }
-    };
-    let global_interaction_id = text("global_interaction_id", true);
-    let agent_login = text("agent_login", true);
-    let agent_first_name = text("agent_first_name", false);
-    let agent_last_name = text("agent_last_name", false);
-    let customer_phone = text("customer_phone", false);
-    let direction = text("direction", true);
-    let service = text("service", true);
-    let disposition = text("disposition", false);
-    let started = text("call_started_at", true);
-    let call_started_at = match DateTime::parse_from_rfc3339(&started) {
-        Ok(t) => t.with_timezone(&Utc),
-        Err(_) => {
-            if !started.is_empty() {
-                error(
-                    "call_started_at",
-                    "rfc3339",
-                    "call_started_at must be an RFC 3339 time, e.g. 2024-05-01T09:30:00Z".into(),
-                );
+    let mut text = |field: &str, required: bool, check: fn(&str) -> Result<(), (&'static str, String)>| {
+        match body.get(field) {
+            None | Some(Value::Null) if required => error(field, "required", format!("{field} is required")),
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if required && s.trim().is_empty() => {
+                error(field, "required", format!("{field} must not be empty"))
             }
-            DateTime::<Utc>::UNIX_EPOCH
+            Some(Value::String(s)) if s.chars().count() > MAX_VALUE => {
+                error(field, "max_length", format!("{field} must be at most {MAX_VALUE} characters"))
+            }
+            Some(Value::String(s)) => match check_name_characters(field, field, s) {
+                Err(e) => error(field, e.rule, e.message),
+                Ok(()) if s.trim().is_empty() => return String::new(),
+                Ok(()) => match check(s.trim()) {
+                    Ok(()) => return s.trim().to_owned(),
+                    Err((rule, message)) => error(field, rule, format!("{field} {message}")),
+                },
+            },
+            Some(_) => error(field, "type", format!("{field} must be a string")),
         }
+        String::new()
     };
+    let any = |_: &str| Ok(());
+    let global_interaction_id = text("global_interaction_id", true, any);
+    let agent_login = text("agent_login", true, any);
+    let agent_first_name = text("agent_first_name", false, any);
+    let agent_last_name = text("agent_last_name", false, any);
+    let customer_phone = text("customer_phone", false, check_phone);
+    let direction = text("direction", true, check_direction);
+    let service = text("service", true, any);
+    let disposition = text("disposition", false, any);
+    let started = text("call_started_at", true, check_call_time);
+    let call_started_at = parse_time(&started).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let flagged = match body.get("flagged") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -110,6 +115,53 @@ pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<R
         disposition,
         flagged,
     })
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// One of the call directions the event intake knows (`inbound`, `outbound`, `internal`).
+fn check_direction(value: &str) -> Result<(), (&'static str, String)> {
+    match Direction::parse(value) {
+        Some(_) => Ok(()),
+        None => {
+            let all: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
+            Err(("enum", format!("must be one of {}", all.join(", "))))
+        }
+    }
+}
+
+/// An optional leading `+`, then a digit or `(`, then digits, spaces, `-`, `.`, `(` and `)`:
+/// 1 to [`MAX_PHONE_DIGITS`] digits, at most [`MAX_PHONE_CHARS`] characters (`+1 555 0100`,
+/// `(030) 123-45`, an extension `1001`).
+fn check_phone(value: &str) -> Result<(), (&'static str, String)> {
+    let number = value.strip_prefix('+').unwrap_or(value);
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    let shaped = number.starts_with(|c: char| c.is_ascii_digit() || c == '(')
+        && number.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
+    if shaped && (1..=MAX_PHONE_DIGITS).contains(&digits) && value.chars().count() <= MAX_PHONE_CHARS {
+        return Ok(());
+    }
+    Err((
+        "phone",
+        format!(
+            "must be a phone number: an optional +, then digits with spaces, -, ., ( or ) between them; \
+             1 to {MAX_PHONE_DIGITS} digits, at most {MAX_PHONE_CHARS} characters"
+        ),
+    ))
+}
+
+/// An RFC 3339 time from [`EARLIEST_CALL`] to a day from now.
+fn check_call_time(value: &str) -> Result<(), (&'static str, String)> {
+    let Some(at) = parse_time(value) else {
+        return Err(("rfc3339", "must be an RFC 3339 time, e.g. 2024-05-01T09:30:00Z".into()));
+    };
+    let earliest = parse_time(EARLIEST_CALL).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    if at < earliest || at > Utc::now() + FUTURE_SKEW {
+        return Err(("range", format!("must lie between {EARLIEST_CALL} and a day from now")));
+    }
+    Ok(())
 }
 
 /// Audio formats accepted, by content type, with the file extension their keys get.
@@ -282,6 +334,7 @@ impl AudioDir {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -325,6 +378,199 @@ mod tests {
                 ("call_started_at", "rfc3339"),
             ]
         );
+    }
+
+    fn valid() -> Map<String, Value> {
+        body(json!({"global_interaction_id": "gi-1", "call_started_at": "2024-05-01T09:30:00Z",
+            "agent_login": "jo", "direction": "inbound", "service": "Sales"}))
+    }
+
+    /// The (field, rule) pairs refused when `field` is set to `value` in valid metadata.
+    fn refused(field: &str, value: Value) -> Vec<(String, &'static str)> {
+        let mut meta = valid();
+        meta.insert(field.into(), value);
+        match meta_from_body("rec-1", &meta) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| (e.field, e.rule)).collect(),
+        }
+    }
+
+    fn one(field: &str, rule: &'static str) -> Vec<(String, &'static str)> {
+        vec![(field.to_owned(), rule)]
+    }
+
+    #[test]
+    fn every_text_field_refuses_control_bidi_and_zero_width_characters() {
+        let texts = META_FIELDS
+            .iter()
+            .filter(|f| !matches!(**f, "flagged" | "call_started_at" | "direction" | "customer_phone"));
+        for field in texts {
+            for bad in [
+                "a\u{0}b",
+                "a\u{1b}[2Jb",
+                "a\nb",
+                "a\tb",
+                "a\u{7f}b",
+                "a\u{85}b",
+                "a\u{202e}b",
+                "a\u{2066}b",
+                "a\u{200f}b",
+                "a\u{61c}b",
+                "a\u{200b}b",
+                "a\u{2060}b",
+                "a\u{feff}b",
+            ] {
+                assert_eq!(refused(field, json!(bad)), one(field, "no_control_characters"), "{field}: {bad:?}");
+            }
+            assert_eq!(refused(field, json!("Zoë Ñúñez, 北京")), [], "{field}: other letters are fine");
+        }
+        for field in ["direction", "customer_phone", "call_started_at"] {
+            assert_eq!(refused(field, json!("\u{202e}")), one(field, "no_control_characters"), "{field}");
+        }
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        assert_eq!(refused("agent_login", json!("a".repeat(255))), []);
+        assert_eq!(refused("agent_login", json!("a".repeat(256))), one("agent_login", "max_length"));
+        assert_eq!(
+            refused("disposition", json!("é".repeat(256))),
+            one("disposition", "max_length"),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn direction_is_one_of_the_call_directions() {
+        for ok in ["inbound", "outbound", "internal", " inbound "] {
+            assert_eq!(refused("direction", json!(ok)), [], "{ok}");
+        }
+        for bad in ["Inbound", "sideways", "in bound", "inbound\u{200b}x"] {
+            assert!(!refused("direction", json!(bad)).is_empty(), "{bad}");
+        }
+        assert_eq!(refused("direction", json!("sideways")), one("direction", "enum"));
+        assert_eq!(refused("direction", json!(" ")), one("direction", "required"));
+        assert_eq!(refused("direction", json!(1)), one("direction", "type"));
+    }
+
+    #[test]
+    fn customer_phone_has_the_documented_shape() {
+        for ok in ["+1 555 0100", "+15550100", "(030) 123-45", "030.123.45", "1001", "", "12345678901234567890"] {
+            assert_eq!(refused("customer_phone", json!(ok)), [], "{ok}");
+        }
+        for bad in [
+            "call me",
+            "+",
+            "++1",
+            "-1",
+            "=1+1",
+            "+1 555 0100 x12",
+            "123456789012345678901",
+            "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7",
+            "+١٢٣",
+        ] {
+            assert_eq!(refused("customer_phone", json!(bad)), one("customer_phone", "phone"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn call_time_is_rfc3339_within_bounds() {
+        assert_eq!(refused("call_started_at", json!("2000-01-01T00:00:00Z")), []);
+        assert_eq!(refused("call_started_at", json!("2000-01-01T00:59:59+01:00")), one("call_started_at", "range"));
+        assert_eq!(refused("call_started_at", json!("1970-01-01T00:00:00Z")), one("call_started_at", "range"));
+        let soon = (Utc::now() + chrono::TimeDelta::hours(23)).to_rfc3339();
+        let later = (Utc::now() + chrono::TimeDelta::hours(25)).to_rfc3339();
+        assert_eq!(refused("call_started_at", json!(soon)), [], "a platform clock a little ahead");
+        assert_eq!(refused("call_started_at", json!(later)), one("call_started_at", "range"));
+        assert_eq!(refused("call_started_at", json!("2024-05-01 09:30")), one("call_started_at", "rfc3339"));
+        assert_eq!(refused("call_started_at", json!(20240501)), one("call_started_at", "type"));
+    }
+
+    #[test]
+    fn flagged_is_a_boolean() {
+        assert_eq!(refused("flagged", json!(false)), []);
+        assert_eq!(refused("flagged", json!("yes")), one("flagged", "type"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = meta_from_body(
+            "rec-1",
+            &body(json!({"global_interaction_id": "g\u{0}", "call_started_at": "1999-12-31T23:59:59Z",
+                "agent_login": "jo", "direction": "up", "service": "S\u{202e}", "customer_phone": "x"})),
+        )
+        .unwrap_err();
+        let named: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(
+            named,
+            [
+                ("global_interaction_id", "no_control_characters"),
+                ("customer_phone", "phone"),
+                ("direction", "enum"),
+                ("service", "no_control_characters"),
+                ("call_started_at", "range"),
+            ]
+        );
+        assert!(errors.iter().all(|e| e.message.starts_with(&e.field)), "{errors:?}");
+    }
+
+    /// Arbitrary JSON values, biased toward the field names and values near the rules.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            any::<String>(),
+            "[a-z +()0-9.-]{0,40}",
+            prop_oneof![Just("inbound"), Just("outbound"), Just("2024-05-01T09:30:00Z"), Just("+1 555 0100")]
+                .prop_map(String::from),
+            prop::collection::vec(prop_oneof![any::<char>(), Just('\u{202e}'), Just('\u{0}'), Just('9')], 0..300)
+                .prop_map(|c| c.into_iter().collect()),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((any::<String>(), inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn metadata_body() -> impl Strategy<Value = Map<String, Value>> {
+        let key = prop_oneof![4 => prop::sample::select(META_FIELDS).prop_map(String::from), 1 => any::<String>()];
+        prop::collection::vec((key, json_value()), 0..14).prop_map(|kv| kv.into_iter().collect())
+    }
+
+    proptest! {
+        /// Fuzz target: any JSON object and recording id give metadata or errors (no panic);
+        /// every error names the recording id, a metadata field or a key of the body, with a
+        /// rule and a message; accepted metadata holds no control, bidi or zero-width character.
+        #[test]
+        fn any_json_object_gives_metadata_or_errors_naming_their_field(
+            id in prop_oneof![Just("rec-1".to_owned()), any::<String>()],
+            meta in metadata_body(),
+        ) {
+            match meta_from_body(&id, &meta) {
+                Ok(m) => {
+                    let texts = [&m.global_interaction_id, &m.agent_login, &m.agent_first_name, &m.agent_last_name,
+                        &m.customer_phone, &m.direction, &m.service, &m.disposition];
+                    prop_assert!(texts.iter().all(|t| !t.chars().any(patchbay_catalog::is_hidden_or_control)));
+                    prop_assert!(Direction::parse(&m.direction).is_some());
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in errors {
+                        let named = e.field == "recording_id" || META_FIELDS.contains(&e.field.as_str()) || meta.contains_key(&e.field);
+                        prop_assert!(named, "{e:?}");
+                        prop_assert!(!e.rule.is_empty() && !e.message.is_empty(), "{e:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod listen;
 pub mod logging;
 mod metrics;
 mod openapi;
+mod ranges;
 mod spool;
 mod state;
 mod ui;

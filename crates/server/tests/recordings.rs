@@ -58,9 +58,14 @@ async fn run(s: &TestServer, job: &str) -> Value {
 }
 
 async fn play(s: &TestServer, id: &str, range: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    play_with(s, id, range.map(|r| ("range", r)).as_slice()).await
+}
+
+/// Plays a recording back with these request headers: status, `Content-Range` and body.
+async fn play_with(s: &TestServer, id: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, Vec<u8>) {
     let mut request = s.request(Method::GET, &format!("{RECORDINGS}/{id}/audio"), Some(&s.admin_token));
-    if let Some(range) = range {
-        request = request.header("range", range);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -424,4 +429,154 @@ async fn playback_reads_from_the_bucket_of_the_export_after_the_accounts_bucket_
     assert_eq!((status, sha256(&body)), (200, sha256(&audio)), "played back from `calls`");
     let (status, range, body) = play(&s, "m1", Some("bytes=10-19")).await;
     assert_eq!((status, range.as_deref(), &body[..]), (206, Some("bytes 10-19/3000"), &audio[10..20]));
+}
+
+#[tokio::test]
+async fn if_range_with_a_stale_or_weak_validator_or_a_date_gets_the_whole_audio() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let audio = random_bytes(1000, 31);
+        send(&s, &s.admin_token, "ir1", "Sales", "jo", &audio).await;
+        let etag = format!("\"{}\"", sha256(&audio));
+        let b = s.backend;
+
+        let (status, range, body) = play_with(&s, "ir1", &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 10-19/1000"), &audio[10..20]),
+            "{b}: current ETag"
+        );
+        let stale = format!("\"{}\"", sha256(b"older audio"));
+        let weak = format!("W/{etag}");
+        for validator in [stale.as_str(), weak.as_str(), "Wed, 01 May 2024 09:30:15 GMT", "not a validator"] {
+            let (status, range, body) =
+                play_with(&s, "ir1", &[("range", "bytes=10-19"), ("if-range", validator)]).await;
+            assert_eq!(
+                (status, range, body == audio),
+                (200, None, true),
+                "{b}: If-Range {validator} gets the whole audio"
+            );
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_ranges_are_ignored_and_ranges_beyond_the_end_get_416() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let audio = random_bytes(1000, 32);
+        send(&s, &s.admin_token, "mr1", "Sales", "jo", &audio).await;
+        let b = s.backend;
+
+        for malformed in
+            ["bytes=abc", "bytes=5-3", "bytes=+5-10", "bytes=0x10-20", "items=0-5", "bytes 0-5", "bytes=", "bytes=-"]
+        {
+            let (status, range, body) = play(&s, "mr1", Some(malformed)).await;
+            assert_eq!((status, range, body == audio), (200, None, true), "{b}: Range {malformed} is ignored");
+        }
+        let (status, range, body) = play(&s, "mr1", Some("Bytes=0-4")).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 0-4/1000"), &audio[..5]),
+            "{b}: the unit ignores case"
+        );
+        let (status, range, body) = play(&s, "mr1", Some("bytes=0-1,2-3")).await;
+        assert_eq!((status, range, body == audio), (200, None, true), "{b}: several ranges get the whole audio");
+        let (status, range, body) = play(&s, "mr1", Some("bytes=5000-6000, 990-")).await;
+        assert_eq!(
+            (status, range.as_deref(), &body[..]),
+            (206, Some("bytes 990-999/1000"), &audio[990..]),
+            "{b}: the one satisfiable range"
+        );
+        for beyond in [
+            "bytes=1000-",
+            "bytes=18446744073709551615-",
+            "bytes=99999999999999999999999-",
+            "bytes=5000-6000,7000-",
+            "bytes=-0",
+        ] {
+            let (status, range, _) = play(&s, "mr1", Some(beyond)).await;
+            assert_eq!((status, range.as_deref()), (416, Some("bytes */1000")), "{b}: Range {beyond}");
+        }
+        s.stop().await;
+    }
+}
+
+/// Metadata breaking every field rule at once: control, bidi and zero-width characters, a
+/// direction the product does not use, a phone number of no known shape, a call time before
+/// any recording could exist.
+fn bad_meta() -> (Value, Vec<(&'static str, &'static str)>) {
+    let meta = json!({"global_interaction_id": "gi-\u{1b}[2J", "call_started_at": "1970-01-01T00:00:00Z",
+        "agent_login": "jo\u{202e}nimda", "agent_first_name": "J\u{200b}o", "agent_last_name": "Smith\nX",
+        "customer_phone": "call me", "direction": "sideways", "service": "Sales\u{0}", "disposition": "ok\u{7f}"});
+    let errors = vec![
+        ("global_interaction_id", "no_control_characters"),
+        ("agent_login", "no_control_characters"),
+        ("agent_first_name", "no_control_characters"),
+        ("agent_last_name", "no_control_characters"),
+        ("customer_phone", "phone"),
+        ("direction", "enum"),
+        ("service", "no_control_characters"),
+        ("disposition", "no_control_characters"),
+        ("call_started_at", "range"),
+    ];
+    (meta, errors)
+}
+
+#[tokio::test]
+async fn recording_metadata_breaking_field_rules_is_refused_naming_each_and_nothing_is_stored() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let (meta, errors) = bad_meta();
+        let r = s.call(Method::PUT, &format!("{RECORDINGS}/bad1"), Some(meta)).await;
+        r.assert_problem(422, &errors, s.backend);
+        assert_eq!(
+            s.call(Method::GET, &format!("{RECORDINGS}/bad1"), None).await.status,
+            404,
+            "{}: nothing stored",
+            s.backend
+        );
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn spooled_metadata_breaking_field_rules_is_rejected_with_each_reason_and_nothing_is_stored() {
+    for db in databases().await {
+        let spool = tempfile::tempdir().unwrap();
+        let dir = spool.path().join("acme");
+        std::fs::create_dir(&dir).unwrap();
+        let s = TestServer::start_with(&db, |settings| settings.recordings_spool = Some(spool.path().to_owned())).await;
+        tenant(&s).await;
+        let (meta, errors) = bad_meta();
+        std::fs::write(dir.join("bad2.wav"), b"RIFF").unwrap();
+        std::fs::write(dir.join("bad2.json"), meta.to_string()).unwrap();
+        let why = dir.join("rejected/bad2.error.txt");
+        for _ in 0..200 {
+            if why.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let why = std::fs::read_to_string(&why).unwrap_or_else(|e| panic!("{}: no error file: {e}", s.backend));
+        for (field, rule) in errors {
+            assert!(why.contains(&format!("{field} ({rule})")), "{}: {field} ({rule}) in\n{why}", s.backend);
+        }
+        assert!(
+            !why.contains('\u{1b}') && !why.contains('\u{202e}'),
+            "{}: the reasons echo no control characters",
+            s.backend
+        );
+        assert_eq!(
+            s.call(Method::GET, &format!("{RECORDINGS}/bad2"), None).await.status,
+            404,
+            "{}: nothing stored",
+            s.backend
+        );
+        s.stop().await;
+    }
 }

@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::body::JsonBytes;
 use crate::error::{ApiError, ApiResult};
 use crate::export::MAX_AUDIO_BYTES;
+use crate::ranges::{self, Answer};
 use crate::state::AppState;
 
 const SEARCH_LIMIT: std::ops::RangeInclusive<i64> = 1..=500;
@@ -346,35 +347,8 @@ pub async fn search(
     Ok(Json(SearchPage { items: found.iter().map(|r| view(r, None)).collect(), next_cursor }).into_response())
 }
 
-/// What a `Range` header asks of `size` bytes: `None` for the whole (absent, malformed or
-/// several ranges, which RFC 9110 lets a server ignore), `Err` when it cannot be satisfied.
-fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
-    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return Ok(None) };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let Some((first, last)) = spec.split_once('-') else { return Ok(None) };
-    let (first, last) = (first.trim(), last.trim());
-    let range = match (first.parse::<u64>(), last.parse::<u64>()) {
-        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
-        (Ok(_), Ok(_)) => return Ok(None),
-        (Ok(start), Err(_)) if last.is_empty() => (start, size.saturating_sub(1)),
-        (Err(_), Ok(suffix)) if first.is_empty() => {
-            if suffix == 0 {
-                return Err(());
-            }
-            (size.saturating_sub(suffix), size.saturating_sub(1))
-        }
-        _ => return Ok(None),
-    };
-    if range.0 >= size {
-        return Err(());
-    }
-    Ok(Some(range))
-}
-
-/// `GET …/recordings/{id}/audio`: the audio, whole or the byte range asked for.
+/// `GET …/recordings/{id}/audio`: the audio, whole or the byte range asked for (see
+/// [`ranges::answer`] for `Range` and `If-Range`).
 pub async fn audio(
     State(state): State<AppState>,
     who: Principal,
@@ -387,10 +361,13 @@ pub async fn audio(
         return Err(ApiError::NotFound("recording audio (not received yet)"));
     };
     let size = audio.size as u64;
-    let range = match requested_range(&headers, size) {
-        Ok(range) => range,
-        Err(()) => {
-            let detail = format!("the range asked for starts beyond the audio's {size} bytes");
+    let etag = format!("\"{}\"", audio.sha256);
+    let value = |name| headers.get(name).map(HeaderValue::as_bytes);
+    let (start, end, ranged) = match ranges::answer(value(header::RANGE), value(header::IF_RANGE), &etag, size) {
+        Answer::Whole => (0, size.saturating_sub(1), false),
+        Answer::Part { start, end } => (start, end, true),
+        Answer::Unsatisfiable => {
+            let detail = format!("no range asked for lies within the audio's {size} bytes");
             let mut response = (StatusCode::RANGE_NOT_SATISFIABLE, detail).into_response();
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
@@ -398,11 +375,10 @@ pub async fn audio(
             return Ok(response);
         }
     };
-    let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
-    let length = end + 1 - start;
+    let length = if ranged { end + 1 - start } else { size };
     let body = match recording.audio_state {
         AudioState::Local => local_body(&state, &tenant, &id, start, length).await?,
-        _ => remote_body(&state, &tenant, &id, start, end, range.is_some()).await?,
+        _ => remote_body(&state, &tenant, &id, start, end, ranged).await?,
     };
     let mut response = Response::new(body);
     let h = response.headers_mut();
@@ -414,9 +390,9 @@ pub async fn audio(
     set(header::CONTENT_TYPE, audio.content_type.clone());
     set(header::CONTENT_LENGTH, length.to_string());
     set(header::ACCEPT_RANGES, "bytes".into());
-    set(header::ETAG, format!("\"{}\"", audio.sha256));
+    set(header::ETAG, etag);
     set(header::CACHE_CONTROL, "private, no-store".into());
-    if range.is_some() {
+    if ranged {
         set(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
