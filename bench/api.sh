@@ -2,15 +2,20 @@
 # API throughput on SQLite: list and get of integration accounts at 64 connections, side by
 # side with the same server's trivial handler (/healthz) in the same run, then creates/s.
 # Needs wrk (Debian package). Usage: bench/api.sh [seconds per run, default 10]
+# PATCHBAY_BIN=path runs that binary instead of building this tree (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/peers.sh
 secs="${1:-10}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release -q -p patchbay
+bin="${PATCHBAY_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -q -p patchbay
+  bin=target/release/patchbay
+fi
 dir=$(mktemp -d)
 port=$(free_port)
-target/release/patchbay serve --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/log" 2>&1 &
+"$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 base="http://127.0.0.1:$port"
