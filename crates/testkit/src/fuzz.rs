@@ -1,7 +1,8 @@
 //! Fuzz targets are proptest properties in the crate that owns the code. Each target names
 //! the case count that keeps it to a few seconds in the normal test run; `PROPTEST_CASES`
 //! (what `scripts/fuzz` sets for long runs) overrides it. Failures are kept as seeds in
-//! `proptest-regressions/` next to the test and replayed first on every run.
+//! `<source file>.proptest-regressions` next to the target's source, committed, and replayed
+//! first on every run.
 //!
 //! Hostile input comes from grammar-aware generators in each target and from [`mutated`]:
 //! valid samples with bytes flipped, cut, repeated or spliced with pieces that often break
@@ -9,19 +10,21 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// The environment variable that sets every target's case count.
 pub const CASES_VAR: &str = "PROPTEST_CASES";
 
 /// The configuration of a target: `cases` cases, unless `PROPTEST_CASES` says otherwise
 /// (proptest's default configuration reads it and the other `PROPTEST_*` variables; an
-/// explicit count would override it).
+/// explicit count would override it). Failure seeds go beside the source file, for unit
+/// and integration tests alike.
 pub fn config(cases: u32) -> Config {
     let mut config = Config::default();
     if std::env::var_os(CASES_VAR).is_none() {
         config.cases = cases;
     }
+    config.failure_persistence = Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions")));
     config
 }
 
