@@ -244,7 +244,7 @@ fn names_a_field(error: &FieldError, account: &Account) -> bool {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(config(1024))]
 
     /// Accounts built from the descriptors are accepted, and keep no secret among the
     /// properties.

@@ -131,7 +131,7 @@ fn job_errors(prefix: &str, template: &str) -> Vec<(String, &'static str)> {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(config(2048))]
 
     /// Keys are what the docs promise; refusals name the broken part.
     #[test]

@@ -337,7 +337,7 @@ fn strings(event: &Event) -> Vec<&str> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(512))]
 
     /// Valid events parse to exactly what they say.
     #[test]
@@ -587,7 +587,7 @@ fn expected(sent: &Sent, flag: HealthFlag, sizes: &RecordFieldSizes, codes: &Rea
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(1024))]
 
     /// Records decode, by the documented layout, to the agent state that was encoded.
     #[test]
