@@ -74,7 +74,7 @@ const PIECES: &[&[u8]] = &[
 
 /// One change to a sample.
 #[derive(Debug, Clone)]
-pub enum Mutation {
+enum Mutation {
     /// Flip one bit of one byte.
     Flip(Index, u8),
     /// Insert a piece of [`PIECES`].
@@ -90,7 +90,7 @@ pub enum Mutation {
 }
 
 impl Mutation {
-    pub fn apply(&self, bytes: &mut Vec<u8>) {
+    fn apply(&self, bytes: &mut Vec<u8>) {
         let at = |i: &Index, len: usize| i.index(len + 1);
         match self {
             Mutation::Flip(i, bit) if !bytes.is_empty() => {
@@ -126,7 +126,7 @@ impl Mutation {
     }
 }
 
-pub fn mutation() -> impl Strategy<Value = Mutation> {
+fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         1 => (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
         3 => (any::<Index>(), any::<Index>()).prop_map(|(i, p)| Mutation::Splice(i, p)),
