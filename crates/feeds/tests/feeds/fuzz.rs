@@ -23,7 +23,7 @@ use crate::common::{decode_records, Record, Widths};
 
 // ---- Events
 
-/// An event type of the docs' table and its fields, required ones first flagged.
+/// An event type of the docs' table and its fields.
 #[derive(Debug)]
 struct EventType {
     name: String,
