@@ -218,7 +218,7 @@ fn put_ascii(rec: &mut [u8], offset: usize, ascii: &[u8]) {
 }
 
 /// Writes `text` left-aligned in a field of `width` code units, cut at the field's end
-/// without splitting a surrogate pair; control characters become spaces.
+/// without splitting a surrogate pair; control characters (C0, DEL and C1) become spaces.
 fn put_text(rec: &mut [u8], offset: usize, width: usize, text: &str) {
     let field = &mut rec[offset * 2..(offset + width) * 2];
     if text.is_ascii() {
@@ -229,13 +229,13 @@ fn put_text(rec: &mut [u8], offset: usize, width: usize, text: &str) {
     }
     let mut used = 0;
     for ch in text.chars() {
+        let ch = if ch.is_control() { ' ' } else { ch };
         let mut units = [0u16; 2];
         let units = ch.encode_utf16(&mut units);
         if used + units.len() > width {
             break;
         }
         for unit in units.iter() {
-            let unit = if *unit < 0x20 || *unit == 0x7f { 0x20 } else { *unit };
             field[used * 2..used * 2 + 2].copy_from_slice(&unit.to_le_bytes());
             used += 1;
         }
@@ -450,6 +450,22 @@ mod tests {
         out.clear();
         encoder.agent(&mut out, RecordType::Full, HealthFlag::Recovered, &b);
         assert!(utf16(&out).ends_with("ab \r\n"), "a pair that does not fit leaves a space");
+    }
+
+    #[test]
+    fn control_characters_become_spaces_c1_included() {
+        let sizes = RecordFieldSizes { agent_id: 4, extension: 4, service: 4, ..RecordFieldSizes::default() };
+        let encoder = AspectEncoder::new(sizes, ReasonCodes::new());
+        let mut a = agent("a\u{1b}b", Some(AgentState::Ready), None);
+        a.extension = Arc::from("1\u{85}2é");
+        a.services = Arc::from(vec![Arc::from("\u{9b}2Jé")]);
+        let mut out = Vec::new();
+        encoder.agent(&mut out, RecordType::Full, HealthFlag::Normal, &a);
+        let text: Vec<char> = utf16(&out).chars().collect();
+        let field = |from: usize| text[from..from + 4].iter().collect::<String>();
+        assert_eq!(field(16), "a b ", "C0 in ASCII text");
+        assert_eq!(field(20), "1 2é", "NEL (C1) in non-ASCII text");
+        assert_eq!(field(text.len() - 6), " 2Jé", "CSI (C1)");
     }
 
     #[test]

@@ -852,7 +852,7 @@ fn checked(field: Field, value: Cow<'_, str>, max: usize) -> Result<String, Stri
     if value.len() > max && value.chars().count() > max {
         return Err(format!("{}: at most {max} characters", field.name()));
     }
-    if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if value.chars().any(char::is_control) {
         return Err(format!("{}: must not contain control characters", field.name()));
     }
     Ok(value.into_owned())
@@ -970,6 +970,8 @@ mod tests {
             (r#"{"type":"agent_logout","agent_id":"a1","at":"yesterday"}"#, "at: `yesterday` is not an RFC 3339"),
             (r#"{"type":"agent_logout","agent_id":"a1","at":"2025-03-01T10:06:00Z"}"#, "at: more than 300 s after"),
             (r#"{"type":"agent_logout","agent_id":"a\u0007"}"#, "agent_id: must not contain control characters"),
+            (r#"{"type":"agent_logout","agent_id":"a\u0085"}"#, "agent_id: must not contain control characters"),
+            (r#"{"type":"agent_login","agent_id":"a","services":["S\u009b2J"]}"#, "services: must not contain control"),
             (r#"["agent_logout"]"#, "the event must be a JSON object"),
             (r#"{"type":"agent_logout","agent_id":"a1"} x"#, "not valid JSON at column"),
         ];

@@ -546,11 +546,13 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(patchbay_testkit::fuzz::config(1024))]
+
         /// Fuzz target: any JSON object and recording id give metadata or errors (no panic);
         /// every error names the recording id, a metadata field or a key of the body, with a
         /// rule and a message; accepted metadata holds no control, bidi or zero-width character.
         #[test]
-        fn any_json_object_gives_metadata_or_errors_naming_their_field(
+        fn fuzz_recording_meta_any_json_object_gives_metadata_or_errors_naming_their_field(
             id in prop_oneof![Just("rec-1".to_owned()), any::<String>()],
             meta in metadata_body(),
         ) {

@@ -65,7 +65,7 @@ pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The body as a JSON object, for handlers that check its fields themselves. A key named
-/// twice in one object is refused (422 naming it).
+/// twice in one object of a well-formed body is refused (422 naming it).
 pub fn json_object(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
     let duplicate = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
@@ -75,7 +75,10 @@ pub fn json_object(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
     let value = match parsed {
         Ok(value) => value,
         Err(e) => {
-            return Err(match duplicate.into_inner() {
+            // A key named twice is reported only in a well-formed body: one that is not JSON
+            // at all is a 400 whatever came before the break.
+            let well_formed = || serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok();
+            return Err(match duplicate.into_inner().filter(|_| well_formed()) {
                 Some(key) => ApiError::invalid(
                     key.clone(),
                     "duplicate_key",
@@ -85,7 +88,7 @@ pub fn json_object(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
                     detail: format!("the request body is not valid JSON: {e}"),
                     errors: Vec::new(),
                 },
-            })
+            });
         }
     };
     match value {
@@ -272,6 +275,14 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_is_not_json_is_a_400_even_when_a_key_repeats_before_it_breaks() {
+        for body in [r#"{"a": 1, "a": 2"#, r#"{"a": 1, "a": 2} x"#, r#"{"a": 1, "a": 2,}"#, r#"{"a": 1, "a": [}"#] {
+            assert!(matches!(json_object(&Bytes::from(body)), Err(ApiError::BadRequest { .. })), "{body}");
+        }
+        assert_eq!(field_of(r#"{"a": 1, "a": 1e400}"#).as_deref(), Some("a"), "well-formed, only out of range");
+    }
+
+    #[test]
     fn json_media_types_are_recognised() {
         for yes in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
             assert!(is_json(yes), "{yes}");
@@ -279,5 +290,278 @@ mod tests {
         for no in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "", "application/jsonx"] {
             assert!(!is_json(no), "{no}");
         }
+    }
+}
+
+/// Fuzz target of the JSON body reader (see `scripts/fuzz`): arbitrary and byte-mutated
+/// bodies, nesting far past serde_json's depth limit, huge numbers, and keys named twice at
+/// any depth. Never a panic, a stack overflow or a 5xx; a repeated key is reported at its
+/// real path.
+#[cfg(test)]
+mod fuzz {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use patchbay_testkit::fuzz::{config, hostile_text, json_value, mutated};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    /// The nesting serde_json refuses (its recursion limit).
+    const SERDE_JSON_MAX_LEVELS: usize = 128;
+
+    /// What a body gets: a map, or the answer's status with the fields and rules it names.
+    type Refusal = (StatusCode, Vec<(String, &'static str)>);
+
+    fn read(bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
+        json_object(&Bytes::copy_from_slice(bytes)).map_err(|e| {
+            let fields = match &e {
+                ApiError::Validation(errors) => errors.iter().map(|f| (f.field.clone(), f.rule)).collect(),
+                _ => Vec::new(),
+            };
+            (e.into_response().status(), fields)
+        })
+    }
+
+    /// A body is read as serde_json reads it, or refused with a 400 (422 for a repeated key
+    /// in a well-formed body).
+    fn agrees_with_serde(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let ours = read(bytes);
+        match (serde_json::from_slice::<Value>(bytes), ours) {
+            (Ok(Value::Object(theirs)), Ok(ours)) => prop_assert_eq!(theirs, ours),
+            (Ok(Value::Object(_)), Err((status, _))) => {
+                prop_assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "serde_json read an object we refused")
+            }
+            (_, Ok(ours)) => prop_assert!(false, "we read {:?} where serde_json read no object", ours),
+            // Well-formed but no object, or a number out of range: a repeat may be named first.
+            (_, Err((status, _))) if serde_json::from_slice::<de::IgnoredAny>(bytes).is_ok() => {
+                prop_assert!(
+                    status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+                    "{}",
+                    status
+                )
+            }
+            (_, Err((status, _))) => prop_assert_eq!(status, StatusCode::BAD_REQUEST, "broken JSON"),
+        }
+        Ok(())
+    }
+
+    /// A JSON tree whose objects can be written with a key twice.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(Value),
+        List(Vec<Node>),
+        Object(Vec<(String, Node)>),
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        let leaf = json_value().prop_map(Node::Leaf);
+        leaf.prop_recursive(8, 64, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Node::List),
+                proptest::collection::vec((prop_oneof!["[a-z]{1,2}", hostile_text()], inner), 0..5).prop_map(
+                    |entries| {
+                        let mut seen = std::collections::BTreeSet::new();
+                        Node::Object(entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect())
+                    }
+                ),
+            ]
+        })
+    }
+
+    /// Writes `node`; keys are escaped as `\uXXXX` throughout when `escape` (the same key
+    /// in another spelling).
+    fn write(node: &Node, escape: bool, out: &mut String) {
+        match node {
+            Node::Leaf(v) => out.push_str(&v.to_string()),
+            Node::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, escape, out);
+                }
+                out.push(']');
+            }
+            Node::Object(entries) => {
+                out.push('{');
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    if escape {
+                        out.push('"');
+                        for unit in key.encode_utf16() {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                        out.push('"');
+                    } else {
+                        out.push_str(&serde_json::to_string(key).unwrap());
+                    }
+                    out.push(':');
+                    write(value, escape, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Paths (as `json_object` names them) of every object in `node`.
+    fn objects(node: &Node, path: &str, out: &mut Vec<String>) {
+        let child = |segment: String| if path.is_empty() { segment } else { format!("{path}.{segment}") };
+        match node {
+            Node::Leaf(_) => {}
+            Node::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    objects(item, &format!("{path}[{i}]"), out);
+                }
+            }
+            Node::Object(entries) => {
+                out.push(path.to_owned());
+                for (key, value) in entries {
+                    objects(value, &child(key.clone()), out);
+                }
+            }
+        }
+    }
+
+    /// Adds a repeat of a key to the object at `target` (an empty object gets `k` twice);
+    /// returns the path the repeat must be reported at.
+    fn repeat_key(node: &mut Node, path: &str, target: &str, which: Index) -> Option<String> {
+        let child = |segment: String| if path.is_empty() { segment } else { format!("{path}.{segment}") };
+        match node {
+            Node::Leaf(_) => None,
+            Node::List(items) => items
+                .iter_mut()
+                .enumerate()
+                .find_map(|(i, item)| repeat_key(item, &format!("{path}[{i}]"), target, which)),
+            Node::Object(entries) if path == target => {
+                if entries.is_empty() {
+                    entries.push(("k".into(), Node::Leaf(Value::Null)));
+                }
+                let key = entries[which.index(entries.len())].0.clone();
+                entries.push((key.clone(), Node::Leaf(Value::Bool(true))));
+                Some(child(key))
+            }
+            Node::Object(entries) => {
+                entries.iter_mut().find_map(|(key, value)| repeat_key(value, &child(key.clone()), target, which))
+            }
+        }
+    }
+
+    fn object_body() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((hostile_text(), node()), 0..5).prop_map(|entries| {
+            let mut seen = std::collections::BTreeSet::new();
+            let root = Node::Object(entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect());
+            let mut out = String::new();
+            write(&root, false, &mut out);
+            out.into_bytes()
+        })
+    }
+
+    /// `depth` opened arrays and objects, closed again when `closed`.
+    fn nested(depth: usize, shape: &[bool], closed: bool) -> Vec<u8> {
+        let mut out = b"{\"a\":".to_vec();
+        for i in 0..depth {
+            out.extend_from_slice(if shape[i % shape.len()] { b"{\"k\":" } else { b"[" });
+        }
+        out.extend_from_slice(b"0");
+        if closed {
+            for i in (0..depth).rev() {
+                out.push(if shape[i % shape.len()] { b'}' } else { b']' });
+            }
+            out.push(b'}');
+        }
+        out
+    }
+
+    #[test]
+    fn nesting_ten_thousand_deep_is_a_400_not_a_stack_overflow() {
+        for shape in [[true], [false]] {
+            for closed in [true, false] {
+                let (status, _) = read(&nested(10_000, &shape, closed)).unwrap_err();
+                assert_eq!(status, StatusCode::BAD_REQUEST, "shape {shape:?}, closed {closed}");
+            }
+        }
+        assert!(read(&nested(100, &[true, false], true)).is_ok(), "100 levels are fine");
+    }
+
+    proptest! {
+        #![proptest_config(config(1024))]
+
+        #[test]
+        fn fuzz_json_body_any_bytes(bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..256),
+            mutated(object_body()),
+            object_body(),
+        ]) {
+            agrees_with_serde(&bytes)?;
+        }
+
+        #[test]
+        fn fuzz_json_body_deep_nesting(depth in prop_oneof![0usize..=10_000, 120usize..=136], shape in proptest::collection::vec(any::<bool>(), 1..4), closed in any::<bool>()) {
+            let got = read(&nested(depth, &shape, closed));
+            // The outer object is a level too; serde_json refuses the 128th.
+            if depth + 1 >= SERDE_JSON_MAX_LEVELS || !closed {
+                prop_assert_eq!(got.map_err(|(status, _)| status), Err(StatusCode::BAD_REQUEST));
+            } else {
+                prop_assert!(got.is_ok(), "{} levels", depth);
+            }
+        }
+
+        #[test]
+        fn fuzz_json_body_huge_numbers(
+            sign in prop_oneof![Just(""), Just("-")],
+            digits in "[1-9][0-9]{0,400}",
+            fraction in prop::option::of("[0-9]{1,400}"),
+            exponent in prop::option::of(-1000i32..=1000),
+        ) {
+            let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+            let exponent = exponent.map(|e| format!("e{e}")).unwrap_or_default();
+            let body = format!("{{\"n\":{sign}{digits}{fraction}{exponent}}}");
+            agrees_with_serde(body.as_bytes())?;
+        }
+
+        #[test]
+        fn fuzz_json_body_repeated_key_is_named_by_its_path(
+            entries in proptest::collection::vec((hostile_text(), node()), 0..5),
+            target in any::<Index>(),
+            which in any::<Index>(),
+            escape in any::<bool>(),
+        ) {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut root = Node::Object(entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect());
+            let mut paths = Vec::new();
+            objects(&root, "", &mut paths);
+            let target = paths[target.index(paths.len())].clone();
+            let want = repeat_key(&mut root, "", &target, which).expect("the target is an object of the tree");
+            let mut text = String::new();
+            write(&root, escape, &mut text);
+            match read(text.as_bytes()) {
+                Err((StatusCode::UNPROCESSABLE_ENTITY, fields)) => {
+                    prop_assert_eq!(fields, vec![(want, "duplicate_key")]);
+                }
+                Err((status, _)) if depth(&text) >= SERDE_JSON_MAX_LEVELS => prop_assert_eq!(status, StatusCode::BAD_REQUEST),
+                other => prop_assert!(false, "{:?} for a repeated `{}` in {}", other, want, text),
+            }
+        }
+    }
+
+    /// The deepest nesting of arrays and objects in JSON text (brackets in strings count
+    /// too, which only overestimates).
+    fn depth(text: &str) -> usize {
+        let (mut depth, mut deepest) = (0usize, 0);
+        for b in text.bytes() {
+            match b {
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
     }
 }

@@ -273,11 +273,13 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(patchbay_testkit::fuzz::config(4096))]
+
         /// Fuzz target: any headers and any length give an answer (no panic); a part lies
         /// within the representation and is not empty; 416 only for a header that parsed
         /// (unit `bytes`) with nothing satisfiable.
         #[test]
-        fn any_headers_and_length_give_a_sound_answer(
+        fn fuzz_ranges_any_headers_and_length_give_a_sound_answer(
             range in prop::option::of(range_header()),
             if_range in prop::option::of(prop_oneof![Just(ETAG.as_bytes().to_vec()), any::<Vec<u8>>()]),
             len in length(),

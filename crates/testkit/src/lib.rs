@@ -1,6 +1,7 @@
 //! Shared test helpers: fresh databases on every backend under test (SQLite always,
 //! PostgreSQL when `PATCHBAY_TEST_DATABASE_URL` names a server) and an in-process patchbay
-//! server on a loopback port, and moto's S3 server for S3 tests. Used only by tests.
+//! server on a loopback port, and moto's S3 server for S3 tests; with `fuzz`, the fuzz targets' configuration and
+//! mutators. Used only by tests.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ pub async fn databases() -> Vec<TestDatabase> {
     dbs
 }
 
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod moto;
 pub mod peers;
 

@@ -4,6 +4,7 @@
 
 mod aspect;
 mod common;
+mod fuzz;
 mod http;
 mod nice;
 mod statistics;
