@@ -141,6 +141,7 @@ flap_s3() {
     echo "$(date +%s) s3 down $signal" >>"$work/flaps.log"
     nap "$S3_DOWN" || true
     start_s3s_fs "$work/s3" "$AK" "$SK" "$work/s3s-$n.log" "$S3S_FS_PORT"
+    disown "$S3S_FS_PID"  # killed on purpose: no job report
     echo "$S3S_FS_PID" >"$work/s3.pid"
     echo "$(date +%s) s3 up" >>"$work/flaps.log"
   done
@@ -166,6 +167,7 @@ flap_receivers() {
 # ---------------------------------------------------------------- start
 mkdir -p "$work/s3/$BUCKET"
 start_s3s_fs "$work/s3" "$AK" "$SK" "$work/s3s-0.log"
+disown "$S3S_FS_PID"
 echo "$S3S_FS_PID" >"$work/s3.pid"
 aspect_port=$(free_port)
 stats_port=$(free_port)

@@ -52,7 +52,8 @@ async fn metrics_count_the_runtimes_alive_tasks_at_scrape_time() {
     let scrape = || async { s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap() };
     let before = sample(&scrape().await, "patchbay_runtime_tasks_alive");
     let (release, held) = tokio::sync::watch::channel(false);
-    let parked: Vec<_> = (0..50)
+    // 200 parked tasks, judged with a slack of 50 for the server's own tasks coming and going.
+    let parked: Vec<_> = (0..200)
         .map(|_| {
             let mut held = held.clone();
             tokio::spawn(async move {
@@ -63,12 +64,12 @@ async fn metrics_count_the_runtimes_alive_tasks_at_scrape_time() {
         })
         .collect();
     let during = sample(&scrape().await, "patchbay_runtime_tasks_alive");
-    assert!(during >= before + 50, "50 parked tasks must be counted: {before} before, {during} during");
+    assert!(during >= before + 150, "200 parked tasks must be counted: {before} before, {during} during");
     release.send(true).unwrap();
     for task in parked {
         task.await.unwrap();
     }
     let after = sample(&scrape().await, "patchbay_runtime_tasks_alive");
-    assert!(after <= during - 50, "finished tasks must leave the count: {during} during, {after} after");
+    assert!(after <= during - 150, "finished tasks must leave the count: {during} during, {after} after");
     s.stop().await;
 }
