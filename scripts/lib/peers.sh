@@ -111,13 +111,14 @@ ensure_s3s_fs() {
     || { echo "cannot install s3s-fs: cargo install s3s-fs@0.14.1 --features binary --locked" >&2; exit 1; }
 }
 
-# Starts s3s-fs on a free loopback port, serving the folder DIR (each subfolder is a bucket)
-# with the credentials AK / SK: `start_s3s_fs DIR AK SK [LOG]`. Sets S3S_FS_PORT, S3S_FS_URL
-# and S3S_FS_PID; stop_peers stops it. Call ensure_s3s_fs first.
+# Starts s3s-fs on a free loopback port (or PORT, to restart it where it was), serving the
+# folder DIR (each subfolder is a bucket) with the credentials AK / SK:
+# `start_s3s_fs DIR AK SK [LOG] [PORT]`. Sets S3S_FS_PORT, S3S_FS_URL and S3S_FS_PID;
+# stop_peers stops it. Call ensure_s3s_fs first.
 start_s3s_fs() {
   local dir=$1 ak=$2 sk=$3 log=${4:-/dev/null}
   mkdir -p "$dir"
-  S3S_FS_PORT=$(free_port)
+  S3S_FS_PORT=${5:-$(free_port)}
   S3S_FS_URL="http://127.0.0.1:$S3S_FS_PORT"
   "$S3S_FS" --host 127.0.0.1 --port "$S3S_FS_PORT" --access-key "$ak" --secret-key "$sk" "$dir" >"$log" 2>&1 &
   S3S_FS_PID=$!

@@ -220,7 +220,7 @@ impl Account {
                 name: &self.name,
                 properties: &self.properties,
             },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &[] },
+            &ValidationContext { enabled_types: &enabled, existing_secrets: &[], stored_properties: None },
         )
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics`: HTTP requests by route and status with latency,
 //! connection tests by type and outcome, accounts by type (read at scrape time), events,
-//! feeds, recordings received and recording export runs, files and bytes.
+//! feeds, recordings received and recording export runs, files and bytes, and the tokio
+//! runtime's alive tasks (read at scrape time).
 
 use std::time::Instant;
 
@@ -70,6 +71,7 @@ pub struct Metrics {
     export_running: Gauge,
     connections_open: Gauge,
     connections_refused: Family<LimitLabels, Counter>,
+    tasks_alive: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -132,6 +134,12 @@ impl Metrics {
             "HTTP connections refused at once, by the limit they hit",
             connections_refused.clone(),
         );
+        let tasks_alive = Gauge::default();
+        registry.register(
+            "runtime_tasks_alive",
+            "Tasks alive in the tokio runtime, read at scrape time",
+            tasks_alive.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -150,6 +158,7 @@ impl Metrics {
             export_running,
             connections_open,
             connections_refused,
+            tasks_alive,
         }
     }
 
@@ -234,6 +243,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "cannot count accounts for metrics"),
     }
     let m = &state.metrics;
+    m.tasks_alive.set(i64::try_from(tokio::runtime::Handle::current().metrics().num_alive_tasks()).unwrap_or(i64::MAX));
     for family in [&m.feed_sent, &m.feed_failed, &m.feeds_connected, &m.feeds_running] {
         family.clear();
     }
