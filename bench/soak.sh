@@ -28,6 +28,7 @@
 # Exit 1 on a lost write, a recording not exported, any 5xx or a failed restart.
 #
 # Usage: bench/soak.sh [--minutes N] [--postgres URL] [--sample-seconds S] [--keep]
+# PATCHBAY_BIN=path soaks that binary instead of a release build of this tree.
 #   --minutes N       length of the load (default 30)
 #   --postgres URL    use PostgreSQL: a fresh database is created on that server (and dropped
 #                     afterwards); default SQLite in the data dir
@@ -63,8 +64,11 @@ SK=soaksecretkey
 BUCKET=soak
 
 ensure_s3s_fs
-cargo build --release -q -p patchbay
-PB=$PWD/target/release/patchbay
+PB="${PATCHBAY_BIN:-}"
+if [ -z "$PB" ]; then
+  cargo build --release -q -p patchbay
+  PB=$PWD/target/release/patchbay
+fi
 SOAK_PY=$PWD/bench/soak.py
 work=$(mktemp -d "${TMPDIR:-/tmp}/patchbay-soak.XXXXXX")
 data=$work/data
