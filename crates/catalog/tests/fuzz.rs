@@ -30,7 +30,11 @@ fn printable(max: usize) -> impl Strategy<Value = String> {
     prop_oneof![
         proptest::string::string_regex(&format!("[A-Za-z0-9]([A-Za-z0-9 ._-]{{0,{}}}[A-Za-z0-9])?", max - 2)).unwrap(),
         proptest::collection::vec(
-            any::<char>().prop_map(|c| if patchbay_catalog::is_hidden_or_control(c) || c.is_whitespace() { 'x' } else { c }),
+            any::<char>().prop_map(|c| if patchbay_catalog::is_hidden_or_control(c) || c.is_whitespace() {
+                'x'
+            } else {
+                c
+            }),
             1..=max
         )
         .prop_map(|c| c.into_iter().collect()),
