@@ -223,7 +223,12 @@ impl AudioDir {
 
     /// Where the audio of a recording lives (tenant ids and recording ids are path-safe).
     pub fn path(&self, tenant: &str, recording_id: &str) -> PathBuf {
-        self.root.join(tenant).join(format!("{recording_id}.audio"))
+        self.tenant_dir(tenant).join(format!("{recording_id}.audio"))
+    }
+
+    /// The folder that holds every audio file of `tenant`.
+    pub fn tenant_dir(&self, tenant: &str) -> PathBuf {
+        self.root.join(tenant)
     }
 
     /// Streams `body` into the recording's file (replacing it), at most `max_bytes`.

@@ -165,8 +165,7 @@ pub async fn delete(
     crate::feeds::tenant_deleted(&state, &tenant);
     state.outbound.slots.forget(&tenant);
     sessions.end_orphans(state.store.as_ref()).await?;
-    // `{tenant}/` under the audio dir holds every audio file of the tenant.
-    files.extend(state.exporter.audio.path(&tenant, "").parent().map(PathBuf::from));
+    files.push(state.exporter.audio.tenant_dir(&tenant));
     files.extend(state.spool.as_ref().map(|spool| spool.join(&tenant)));
     for path in files {
         let removed =
