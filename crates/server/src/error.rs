@@ -193,6 +193,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<patchbay_jobs::IntakeError> for ApiError {
+    fn from(e: patchbay_jobs::IntakeError) -> Self {
+        use patchbay_jobs::IntakeError;
+        match e {
+            IntakeError::NotFound(what) => ApiError::NotFound(what),
+            IntakeError::Exported(detail) => ApiError::Conflict { detail, errors: Vec::new() },
+            IntakeError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A stored secret that does not open is the service's fault, never the caller's.
+impl From<patchbay_secrets::SecretsError> for ApiError {
+    fn from(e: patchbay_secrets::SecretsError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 fn conflict(c: Conflict) -> ApiError {
     let (field, rule, message) = match c {
         Conflict::TenantExists => ("id", "unique", "a tenant with this id already exists"),

@@ -7,21 +7,20 @@ mod api;
 mod auth;
 mod body;
 mod error;
-mod export;
-mod feeds;
 mod listen;
 pub mod logging;
 mod metrics;
 mod openapi;
 mod ranges;
-mod spool;
+mod startup;
 mod state;
 mod ui;
 
 pub use auth::{generate_token, hash_token, Role};
 pub use listen::HttpLimits;
 pub use patchbay_connectors::EgressPolicy;
-pub use state::{start, AppState, Settings, Started};
+pub use startup::{start, Settings, Started};
+pub use state::AppState;
 
 use std::time::Duration;
 

@@ -3,20 +3,21 @@
 //! feeds, recordings received and recording export runs, files and bytes, and the tokio
 //! runtime's alive tasks (read at scrape time).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use patchbay_feeds::Supervisor;
+use patchbay_store::Store;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -178,24 +179,6 @@ impl Metrics {
         self.recordings.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
     }
 
-    pub fn record_export_file(&self, outcome: &str, bytes: u64) {
-        self.export_files.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
-        self.export_bytes.inc_by(bytes);
-    }
-
-    /// A run started (`None`) or finished with `outcome`.
-    pub fn record_export_run(&self, outcome: Option<&str>) {
-        match outcome {
-            None => {
-                self.export_running.inc();
-            }
-            Some(outcome) => {
-                self.export_running.dec();
-                self.export_runs.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
-            }
-        }
-    }
-
     pub fn record_events(&self, accepted: u64, rejected: u64) {
         self.events.get_or_create(&EventLabels { outcome: "accepted".into() }).inc_by(accepted);
         self.events.get_or_create(&EventLabels { outcome: "rejected".into() }).inc_by(rejected);
@@ -208,9 +191,34 @@ impl Metrics {
     }
 }
 
+/// The counters the engines update live here, registered with the rest.
+impl patchbay_jobs::JobMetrics for Metrics {
+    fn record_recording(&self, outcome: &str) {
+        Metrics::record_recording(self, outcome);
+    }
+
+    fn record_export_file(&self, outcome: &str, bytes: u64) {
+        self.export_files.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+        self.export_bytes.inc_by(bytes);
+    }
+
+    /// A run started (`None`) or finished with `outcome`.
+    fn record_export_run(&self, outcome: Option<&str>) {
+        match outcome {
+            None => {
+                self.export_running.inc();
+            }
+            Some(outcome) => {
+                self.export_running.dec();
+                self.export_runs.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+            }
+        }
+    }
+}
+
 /// Counts and times every request under its route template (never the raw path, which
 /// would carry ids and explode the label set).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -219,7 +227,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
-    let metrics = &state.metrics;
     metrics
         .requests
         .get_or_create(&RequestLabels {
@@ -232,7 +239,15 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-pub async fn scrape(State(state): State<AppState>) -> Response {
+/// What a scrape reads besides the counters: accounts by type, the running feeds.
+#[derive(Clone)]
+pub struct Sources {
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<dyn Store>,
+    pub feeds: Supervisor,
+}
+
+pub async fn scrape(State(state): State<Sources>) -> Response {
     match state.store.account_counts().await {
         Ok(counts) => {
             state.metrics.accounts.clear();

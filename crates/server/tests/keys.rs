@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use patchbay_secrets::{AccountSecrets, RingFile};
 use patchbay_store::{SqlStore, Store};
 use patchbay_testkit::{databases, Reply, TestDatabase, TestServer};
-use patchbay_vault::{sealed_key_id, KeyRing, SecretContext};
+use patchbay_vault::{sealed_key_id, KeyRing};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -119,15 +120,16 @@ async fn reseal_everything(s: &TestServer, batch: u32, pause: Duration) -> u64 {
 
 /// Every secret in the database, opened with the ring file: `(tenant, account, field, key id, value)`.
 async fn open_everything(url: &str, ring_path: &Path) -> Vec<(String, String, String, u32, String)> {
-    let store = SqlStore::connect(url).await.unwrap();
-    let ring = KeyRing::load(ring_path).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(url).await.unwrap());
+    let secrets = AccountSecrets::start(RingFile::load_or_create(ring_path).unwrap(), store.clone()).await.unwrap();
+    let keys = secrets.lease().await;
     let mut out = Vec::new();
     for tenant in store.list_tenants().await.unwrap() {
         for account in store.list_accounts(&tenant.id, None).await.unwrap() {
             let id = account.id.to_string();
+            let values = keys.open(&account).unwrap_or_else(|e| panic!("{e}"));
             for secret in &account.secrets {
-                let ctx = SecretContext { tenant: &tenant.id, account: &id, field: &secret.field };
-                let value = ring.open(&ctx, &secret.sealed).unwrap_or_else(|e| panic!("{id}/{}: {e}", secret.field));
+                let value = &values[&secret.field];
                 assert_eq!(
                     sealed_key_id(&secret.sealed).unwrap(),
                     secret.key_id,
@@ -502,8 +504,8 @@ async fn rotation_waits_for_requests_that_hold_the_old_ring() {
     let keys = started.state.keys.clone();
     let in_flight = keys.lease().await;
     let rotation = {
-        let (keys, store) = (keys.clone(), started.state.store.clone());
-        tokio::spawn(async move { keys.rotate(store.as_ref()).await.unwrap() })
+        let keys = keys.clone();
+        tokio::spawn(async move { keys.rotate().await.unwrap() })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!rotation.is_finished(), "a request still holds the old ring");

@@ -8,9 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_catalog::{AccountInput, Catalog, Provider, SecretOp, Validated, ValidationContext};
+use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
+use patchbay_secrets::SecretChange;
 use patchbay_store::{Account, AccountWrite, SealedSecret};
-use patchbay_vault::{KeyRing, SecretContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -224,47 +224,9 @@ pub async fn draft<'a>(
 }
 
 impl AccountDraft<'_> {
-    /// The clear value the input sets for a secret field.
-    pub fn secret_value(&self, field: &str) -> Option<&str> {
-        match self.validated.secret_ops.get(field) {
-            Some(SecretOp::Set) => self.input.get(field).and_then(Value::as_str),
-            _ => None,
-        }
-    }
-
-    /// Seals the secrets of the write: new values sealed, unchanged values kept as stored
-    /// (a value equal to the stored one keeps its sealed bytes, so re-sending it is no change).
-    fn sealed_secrets(
-        &self,
-        keys: &KeyRing,
-        tenant: &str,
-        id: Uuid,
-        existing: Option<&Account>,
-    ) -> ApiResult<Vec<SealedSecret>> {
-        let account = id.to_string();
-        let mut out = Vec::new();
-        for field in self.provider.secret_fields() {
-            let stored = existing.and_then(|e| e.secrets.iter().find(|s| s.field == field.key));
-            let ctx = SecretContext { tenant, account: &account, field: &field.key };
-            match self.validated.secret_ops.get(&field.key) {
-                Some(SecretOp::Clear) => {}
-                Some(SecretOp::Set) => {
-                    let value = self.secret_value(&field.key).unwrap_or_default();
-                    let unchanged = stored
-                        .is_some_and(|s| keys.open(&ctx, &s.sealed).map(|old| old.expose() == value).unwrap_or(false));
-                    match stored {
-                        Some(s) if unchanged => out.push(s.clone()),
-                        _ => out.push(SealedSecret {
-                            field: field.key.clone(),
-                            key_id: keys.active_key_id(),
-                            sealed: keys.seal(&ctx, value),
-                        }),
-                    }
-                }
-                None => out.extend(stored.cloned()),
-            }
-        }
-        Ok(out)
+    /// The secret part of the input, for the account-secrets service.
+    pub fn secrets(&self) -> SecretChange<'_> {
+        SecretChange { provider: self.provider, validated: &self.validated, input: &self.input }
     }
 
     fn write(&self, secrets: Vec<SealedSecret>) -> AccountWrite {
@@ -292,11 +254,12 @@ pub async fn create(
     let keys = state.keys.lease().await;
     let draft = draft(&state, &tenant, &body, None).await?;
     let id = Uuid::now_v7();
-    let write = draft.write(draft.sealed_secrets(&keys, &tenant, id, None)?);
+    let sealed = keys.seal_write(&tenant, id, &draft.secrets(), None);
+    let write = draft.write(sealed.secrets);
     let changes = created_changes(&write);
     let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
     drop(keys);
-    crate::feeds::account_saved(&state, &account).await;
+    state.reconciler.account_saved(&account, sealed.values);
     Ok(respond(&state, StatusCode::CREATED, account))
 }
 
@@ -325,12 +288,13 @@ pub async fn update(
         }
     }
     let draft = draft(&state, &tenant, &body, Some(&existing)).await?;
-    let mut write = draft.write(draft.sealed_secrets(&keys, &tenant, id, Some(&existing))?);
+    let sealed = keys.seal_write(&tenant, id, &draft.secrets(), Some(&existing));
+    let mut write = draft.write(sealed.secrets);
     let changes = updated_changes(&existing, &write);
     if changes.is_empty() {
         return Ok(respond(&state, StatusCode::OK, existing));
     }
-    super::keys::reseal_kept(&keys, &tenant, id, &mut write.secrets);
+    keys.reseal_kept(&tenant, id, &mut write.secrets);
     let account = state
         .store
         .update_account(
@@ -343,7 +307,7 @@ pub async fn update(
         )
         .await?;
     drop(keys);
-    crate::feeds::account_saved(&state, &account).await;
+    state.reconciler.account_saved(&account, sealed.values);
     Ok(respond(&state, StatusCode::OK, account))
 }
 
@@ -368,7 +332,7 @@ pub async fn delete(
         });
     }
     state.store.delete_account(&tenant, id, expected, &who.actor()).await.map_err(account_not_found)?;
-    crate::feeds::account_deleted(&state, &id);
+    state.reconciler.account_deleted(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

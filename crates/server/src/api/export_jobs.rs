@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use patchbay_catalog::FieldError;
+use patchbay_jobs::StartError;
 use patchbay_recordings::job::FIELDS;
 use patchbay_recordings::{JobSettings, Window};
 use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, StoreError};
@@ -19,7 +20,6 @@ use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::JsonBytes;
 use crate::error::{field_error, ApiError, ApiResult};
-use crate::export::StartError;
 use crate::state::AppState;
 
 const NAME_MAX: usize = 100;
@@ -336,7 +336,7 @@ pub async fn run(
 ) -> ApiResult<Response> {
     who.can_write(&tenant)?;
     let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
-    let run = match crate::export::start_run(&state, &job, "manual", None).await {
+    let run = match state.exporter.start_run(&job, "manual", None).await {
         Ok(run) => run,
         Err(StartError::Running) => {
             return Err(ApiError::Conflict {

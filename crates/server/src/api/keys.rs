@@ -6,14 +6,14 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_store::{Reseal, SealedSecret, SecretCursor};
-use patchbay_vault::{KeyRing, SecretContext};
+use patchbay_secrets::{ResealBatch, RetireError};
+use patchbay_store::SecretCursor;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{field_error, ApiError, ApiResult};
-use crate::state::{AppState, RetireError};
+use crate::state::AppState;
 
 /// Values resealed per call when the caller names no batch size, and the most it may name.
 const DEFAULT_BATCH: u32 = 100;
@@ -69,11 +69,11 @@ pub async fn status(State(state): State<AppState>, who: Principal) -> ApiResult<
 /// of its own, so a client that hangs up does not stop it halfway.
 pub async fn rotate(State(state): State<AppState>, who: Principal) -> ApiResult<(StatusCode, Json<KeyStatus>)> {
     who.require_sp_admin()?;
-    let (keys, store) = (state.keys.clone(), state.store.clone());
-    tokio::spawn(async move { keys.rotate(store.as_ref()).await })
+    let keys = state.keys.clone();
+    tokio::spawn(async move { keys.rotate().await })
         .await
         .map_err(|e| ApiError::Internal(format!("key rotation: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("key rotation: {e:#}")))?;
+        .map_err(|e| ApiError::Internal(format!("key rotation: {:#}", anyhow::Error::from(e))))?;
     Ok((StatusCode::CREATED, Json(key_status(&state).await?)))
 }
 
@@ -130,34 +130,20 @@ pub async fn reseal(
         return Err(ApiError::invalid("batch", "range", format!("batch must be between 1 and {MAX_BATCH}")));
     }
     let after = query.after.as_deref().map(cursor).transpose()?;
-    let keys = state.keys.lease().await;
-    let active = keys.active_key_id();
-    let found = state.store.secrets_sealed_by_other_keys(active, after.as_ref(), i64::from(batch)).await?;
-    let mut reseals = Vec::with_capacity(found.len());
-    let mut failed = Vec::new();
-    for stored in &found {
-        let account = stored.account_id.to_string();
-        let ctx = SecretContext { tenant: &stored.tenant_id, account: &account, field: &stored.secret.field };
-        match keys.reseal(&ctx, &stored.secret.sealed) {
-            Ok(sealed) => reseals.push(Reseal { current: stored.clone(), key_id: active, sealed }),
-            Err(e) => failed.push(ResealFailure {
-                tenant: stored.tenant_id.clone(),
-                account: stored.account_id,
-                field: stored.secret.field.clone(),
-                key_id: stored.secret.key_id,
-                error: e.to_string(),
-            }),
-        }
-    }
-    let resealed = state.store.replace_sealed(&reseals).await?;
-    drop(keys);
-    let remaining =
-        state.store.secrets_by_key_counts().await?.iter().filter(|(id, _)| *id != active).map(|(_, n)| n).sum();
-    let next = match found.last() {
-        Some(last) if found.len() == batch as usize => Some(format!("{}:{}", last.account_id, last.secret.field)),
-        _ => None,
-    };
-    Ok(Json(ResealReport { active, resealed, skipped: reseals.len() as u64 - resealed, failed, remaining, next }))
+    let ResealBatch { active, resealed, skipped, failed, remaining, next } =
+        state.keys.reseal_batch(after.as_ref(), batch).await?;
+    let failed = failed
+        .into_iter()
+        .map(|f| ResealFailure {
+            tenant: f.tenant,
+            account: f.account,
+            field: f.field,
+            key_id: f.key_id,
+            error: f.error,
+        })
+        .collect();
+    let next = next.map(|last| format!("{}:{}", last.account_id, last.field));
+    Ok(Json(ResealReport { active, resealed, skipped, failed, remaining, next }))
 }
 
 /// `DELETE /keys/{id}`: removes a key that is not active and seals nothing (in a task of its
@@ -165,8 +151,8 @@ pub async fn reseal(
 pub async fn retire(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
     who.require_sp_admin()?;
     let id: u32 = id.parse().map_err(|_| ApiError::NotFound("key"))?;
-    let (keys, store) = (state.keys.clone(), state.store.clone());
-    let retired = tokio::spawn(async move { keys.retire(store.as_ref(), id).await })
+    let keys = state.keys.clone();
+    let retired = tokio::spawn(async move { keys.retire(id).await })
         .await
         .map_err(|e| ApiError::Internal(format!("key retirement: {e}")))?;
     match retired {
@@ -177,21 +163,6 @@ pub async fn retire(State(state): State<AppState>, who: Principal, Path(id): Pat
             let detail = e.to_string();
             Err(ApiError::Conflict { errors: vec![field_error("id", rule, detail.clone())], detail })
         }
-        Err(RetireError::Failed(e)) => Err(ApiError::Internal(format!("key retirement: {e:#}"))),
-    }
-}
-
-/// Seals again under the active key each of an account's values that an older key sealed,
-/// before an account write stores them: a write never brings back a value that a reseal
-/// moved off an older key. A value that does not open is kept as it is.
-pub(crate) fn reseal_kept(keys: &KeyRing, tenant: &str, account: Uuid, secrets: &mut [SealedSecret]) {
-    let active = keys.active_key_id();
-    let account = account.to_string();
-    for secret in secrets.iter_mut().filter(|s| s.key_id != active) {
-        let ctx = SecretContext { tenant, account: &account, field: &secret.field };
-        if let Ok(sealed) = keys.reseal(&ctx, &secret.sealed) {
-            secret.key_id = active;
-            secret.sealed = sealed;
-        }
+        Err(RetireError::Failed(e)) => Err(ApiError::Internal(format!("key retirement: {:#}", anyhow::Error::from(e)))),
     }
 }

@@ -11,9 +11,6 @@ mod testing;
 mod tokens;
 mod types;
 
-pub(crate) use recordings::{audio_replaceable, record_audio, store_meta};
-pub(crate) use testing::open_secrets;
-
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use patchbay_jobs::MAX_AUDIO_BYTES;
 use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
-use patchbay_store::{Audio, AudioState, Export, ExportState, Recording, RecordingQuery, RecordingWrite, StoreError};
+use patchbay_store::{AudioState, Export, ExportState, Recording, RecordingQuery, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -17,7 +18,6 @@ use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
 use crate::body::JsonBytes;
 use crate::error::{ApiError, ApiResult};
-use crate::export::MAX_AUDIO_BYTES;
 use crate::ranges::{self, Answer};
 use crate::state::AppState;
 
@@ -114,10 +114,6 @@ fn recording_not_found(e: StoreError) -> ApiError {
     }
 }
 
-fn exported(exports: &[Export]) -> Option<&Export> {
-    exports.iter().find(|e| e.state == ExportState::Success)
-}
-
 /// `PUT …/recordings/{id}`: creates the recording (201) or replaces its metadata (200).
 /// Metadata is fixed once the recording is exported: its keys were made from it.
 pub async fn put_meta(
@@ -130,53 +126,9 @@ pub async fn put_meta(
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     let body = crate::body::json_object(&bytes)?;
     let meta = meta_from_body(&id, &body).map_err(ApiError::Validation)?;
-    let (status, recording) = store_meta(&state, &tenant, meta).await?;
+    let (created, recording) = state.intake.store_meta(&tenant, meta).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(view(&recording, None))).into_response())
-}
-
-/// Creates a recording (201) or replaces its metadata (200); refused once it is exported.
-pub(crate) async fn store_meta(
-    state: &AppState,
-    tenant: &str,
-    meta: patchbay_recordings::RecordingMeta,
-) -> ApiResult<(StatusCode, Recording)> {
-    let id = meta.recording_id.clone();
-    let write = RecordingWrite {
-        id: meta.recording_id,
-        global_interaction_id: meta.global_interaction_id,
-        call_started_at: meta.call_started_at,
-        agent_login: meta.agent_login,
-        agent_first_name: meta.agent_first_name,
-        agent_last_name: meta.agent_last_name,
-        customer_phone: meta.customer_phone,
-        direction: meta.direction,
-        service: meta.service,
-        disposition: meta.disposition,
-        flagged: meta.flagged,
-    };
-    let stored = match state.recordings.get_recording(tenant, &id).await {
-        Err(StoreError::NotFound) => match state.recordings.insert_recording(tenant, &write).await {
-            Ok(recording) => (StatusCode::CREATED, recording),
-            Err(StoreError::Conflict(_)) => (StatusCode::OK, state.recordings.update_recording(tenant, &write).await?),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => return Err(e.into()),
-        Ok(current) if current.meta == write => (StatusCode::OK, current),
-        Ok(_) => {
-            let exports = state.recordings.exports_of_recording(tenant, &id).await?;
-            if let Some(done) = exported(&exports) {
-                return Err(ApiError::Conflict {
-                    detail: format!(
-                        "the recording was exported as `{}`; its metadata can no longer change",
-                        done.object_key
-                    ),
-                    errors: Vec::new(),
-                });
-            }
-            (StatusCode::OK, state.recordings.update_recording(tenant, &write).await?)
-        }
-    };
-    Ok(stored)
 }
 
 pub async fn get(
@@ -210,8 +162,11 @@ pub async fn put_audio(
             known.join(", ")
         )));
     };
-    let current =
-        audio_replaceable(&state, &tenant, &id).await.inspect_err(|_| state.metrics.record_recording("refused"))?;
+    let current = state
+        .intake
+        .audio_replaceable(&tenant, &id)
+        .await
+        .inspect_err(|_| state.metrics.record_recording("refused"))?;
     let written =
         state.exporter.audio.write(&tenant, &id, body.into_data_stream(), MAX_AUDIO_BYTES).await.map_err(|e| {
             state.metrics.record_recording("refused");
@@ -222,51 +177,9 @@ pub async fn put_audio(
                 WriteError::Io(_) => ApiError::Internal(e.to_string()),
             }
         })?;
-    let recording = record_audio(&state, &tenant, &id, written, content_type, extension).await?;
+    let recording = state.intake.record_audio(&tenant, &id, written, content_type, extension).await?;
     let status = if current.audio.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(view(&recording, None))).into_response())
-}
-
-/// The recording whose audio is about to be stored: it must exist and not be exported yet.
-pub(crate) async fn audio_replaceable(state: &AppState, tenant: &str, id: &str) -> ApiResult<Recording> {
-    let current = state.recordings.get_recording(tenant, id).await.map_err(|e| match e {
-        StoreError::NotFound => {
-            ApiError::NotFound("recording (PUT its metadata to /recordings/{recording_id} before its audio)")
-        }
-        other => other.into(),
-    })?;
-    let exports = state.recordings.exports_of_recording(tenant, id).await?;
-    if let Some(done) = exported(&exports) {
-        let sha = current.audio.as_ref().map_or("", |a| a.sha256.as_str());
-        return Err(ApiError::Conflict {
-            detail: format!(
-                "the recording's audio was exported as `{}` and cannot be replaced (stored SHA-256 {sha})",
-                done.object_key
-            ),
-            errors: Vec::new(),
-        });
-    }
-    Ok(current)
-}
-
-/// Records audio now in the data dir on its recording.
-pub(crate) async fn record_audio(
-    state: &AppState,
-    tenant: &str,
-    id: &str,
-    written: patchbay_recordings::Written,
-    content_type: &str,
-    extension: &str,
-) -> ApiResult<Recording> {
-    let audio = Audio {
-        size: written.size as i64,
-        sha256: written.sha256,
-        content_type: content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
-        extension: extension.to_owned(),
-    };
-    let recording = state.recordings.set_recording_audio(tenant, id, &audio).await.map_err(recording_not_found)?;
-    state.metrics.record_recording("stored");
-    Ok(recording)
 }
 
 #[derive(Deserialize)]
@@ -421,14 +334,13 @@ async fn remote_body(
     let exports = state.recordings.exports_of_recording(tenant, id).await?;
     let mut last_error = None;
     for export in exports.iter().filter(|e| e.state == ExportState::Success) {
-        let client =
-            match crate::export::client_for(state, tenant, export.account_id, export.place.as_ref(), None).await {
-                Ok((client, _)) => client,
-                Err(e) => {
-                    last_error = Some(e);
-                    continue;
-                }
-            };
+        let client = match state.exporter.client_for(tenant, export.account_id, export.place.as_ref(), None).await {
+            Ok((client, _)) => client,
+            Err(e) => {
+                last_error = Some(e);
+                continue;
+            }
+        };
         let byte_range = ranged.then_some(ByteRange { start, end: Some(end) });
         match client.get_range(&export.object_key, byte_range).await {
             Ok(stream) if matches!(stream.status, 200 | 206) => {

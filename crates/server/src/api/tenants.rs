@@ -162,7 +162,7 @@ pub async fn delete(
         files.extend(runs.iter().map(|run| state.exporter.metadata_path(run.id)));
     }
     let archive = state.store.delete_tenant(&tenant, &who.actor()).await.map_err(not_found)?;
-    crate::feeds::tenant_deleted(&state, &tenant);
+    state.reconciler.tenant_deleted(&tenant);
     state.outbound.slots.forget(&tenant);
     sessions.end_orphans(state.store.as_ref()).await?;
     files.push(state.exporter.audio.tenant_dir(&tenant));

@@ -2,7 +2,6 @@
 //! a test of an unsaved body uses the body's values, with stored secrets filling in only
 //! the secrets the body omits. Every test and action is audited; no secret is returned.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -11,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use futures::StreamExt;
-use patchbay_catalog::{SecretOp, TestSupport};
+use patchbay_catalog::TestSupport;
 use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
+use patchbay_secrets::KeyLease;
 use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
-use patchbay_vault::{KeyRing, SecretContext, SecretString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -47,29 +46,14 @@ fn timeout(state: &AppState, query: &TestQuery) -> ApiResult<Duration> {
     }
 }
 
-/// Opens the stored secrets of an account.
-pub(crate) fn open_secrets(keys: &KeyRing, account: &Account) -> ApiResult<BTreeMap<String, SecretString>> {
-    let id = account.id.to_string();
-    account
-        .secrets
-        .iter()
-        .map(|s| {
-            let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: &s.field };
-            keys.open(&ctx, &s.sealed)
-                .map(|v| (s.field.clone(), v))
-                .map_err(|e| ApiError::Internal(format!("cannot open secret {} of account {id}: {e}", s.field)))
-        })
-        .collect()
-}
-
-fn saved_config(keys: &KeyRing, account: &Account) -> ApiResult<AccountConfig> {
+fn saved_config(keys: &KeyLease, account: &Account) -> ApiResult<AccountConfig> {
     Ok(AccountConfig {
         id: Some(account.id.to_string()),
         type_key: account.type_key.clone(),
         provider: account.provider.clone(),
         name: account.name.clone(),
         properties: account.properties.clone(),
-        secrets: open_secrets(keys, account)?,
+        secrets: keys.open(account)?,
     })
 }
 
@@ -154,22 +138,8 @@ pub async fn test_unsaved(
         named.set("name", json!("Unsaved account"));
     }
     let draft = draft(&state, &tenant, &named, stored.as_ref()).await?;
-    let stored_secrets = match &stored {
-        Some(account) => open_secrets(&keys, account)?,
-        None => BTreeMap::new(),
-    };
+    let secrets = keys.values_after(&draft.secrets(), stored.as_ref())?;
     drop(keys);
-    let mut secrets = BTreeMap::new();
-    for field in draft.provider.secret_fields() {
-        let value = match draft.validated.secret_ops.get(&field.key) {
-            Some(SecretOp::Set) => draft.secret_value(&field.key).map(|v| SecretString::from(v.to_owned())),
-            Some(SecretOp::Clear) => None,
-            None => stored_secrets.get(&field.key).cloned(),
-        };
-        if let Some(value) = value {
-            secrets.insert(field.key.clone(), value);
-        }
-    }
     let config = AccountConfig {
         id: stored.as_ref().map(|a| a.id.to_string()),
         type_key: draft.type_key.clone(),
@@ -355,7 +325,7 @@ pub async fn action(
 /// returned once.
 async fn generate_token(
     state: &AppState,
-    keys: &KeyRing,
+    keys: &KeyLease,
     who: &Principal,
     account: Account,
     expected: Option<i64>,
@@ -364,11 +334,9 @@ async fn generate_token(
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let id = account.id.to_string();
-    let ctx = SecretContext { tenant: &account.tenant_id, account: &id, field: FIELD };
     let mut secrets: Vec<SealedSecret> = account.secrets.iter().filter(|s| s.field != FIELD).cloned().collect();
-    super::keys::reseal_kept(keys, &account.tenant_id, account.id, &mut secrets);
-    secrets.push(SealedSecret { field: FIELD.into(), key_id: keys.active_key_id(), sealed: keys.seal(&ctx, &token) });
+    keys.reseal_kept(&account.tenant_id, account.id, &mut secrets);
+    secrets.push(keys.seal(&account.tenant_id, account.id, FIELD, &token));
     let write = AccountWrite {
         type_key: account.type_key.clone(),
         provider: account.provider.clone(),

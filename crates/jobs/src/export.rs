@@ -34,20 +34,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use patchbay_connectors::{AccountConfig, S3Target};
+use patchbay_connectors::{AccountConfig, Egress, S3Target};
 use patchbay_recordings::{
     AudioDir, ErrorKind, ExportStatus, JobSettings, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client,
     S3Error, UploadOptions, Uploaded,
 };
+use patchbay_secrets::AccountSecrets;
 use patchbay_store::{
     AudioState, Conflict, Export, ExportJob, ExportRun, ExportState, Fence, NewRun, ObjectPlace, Recording,
-    RunProgress, RunState, StoreError,
+    RecordingStore, RunProgress, RunState, Store, StoreError,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::state::AppState;
+use crate::JobMetrics;
 
 /// How often the scheduler looks for due jobs.
 const TICK: Duration = Duration::from_secs(1);
@@ -61,6 +62,7 @@ pub const MAX_AUDIO_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// The node's export machinery: its identity, the audio dir, the runs it is executing.
 pub struct Exporter {
     node: String,
+    deps: ExportDeps,
     pub audio: AudioDir,
     /// Metadata CSVs of runs, `{run id}.csv`.
     runs_dir: PathBuf,
@@ -82,10 +84,21 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
+/// What export runs and playback read and write through.
+pub struct ExportDeps {
+    /// Accounts (the `aws` account a job uploads with).
+    pub store: Arc<dyn Store>,
+    pub recordings: Arc<dyn RecordingStore>,
+    pub secrets: Arc<AccountSecrets>,
+    pub egress: Egress,
+    pub metrics: Arc<dyn JobMetrics>,
+}
+
 impl Exporter {
-    pub fn new(node: String, data_dir: &std::path::Path, run_expiry: Duration) -> Exporter {
+    pub fn new(node: String, data_dir: &std::path::Path, run_expiry: Duration, deps: ExportDeps) -> Exporter {
         Exporter {
             node,
+            deps,
             run_expiry,
             audio: AudioDir::new(data_dir.join("recordings")),
             runs_dir: data_dir.join("exports"),
@@ -108,7 +121,7 @@ impl Exporter {
 }
 
 /// The node's persistent id (`DATA_DIR/node-id`), so a restart recognizes its own runs.
-pub fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+pub fn node_id(data_dir: &std::path::Path) -> std::io::Result<String> {
     let path = data_dir.join("node-id");
     match std::fs::read_to_string(&path) {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
@@ -120,77 +133,79 @@ pub fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
     }
 }
 
-/// Marks this node's leftover runs interrupted and resumes them, then schedules forever.
-pub async fn start(state: &AppState) -> anyhow::Result<()> {
-    take_over_dead_runs(state, Some(&state.exporter.node)).await?;
-    // Dead runs are looked for four times per expiry (every 15 s by default).
-    let takeover_ticks = (state.exporter.run_expiry.as_secs_f64() / 4.0 / TICK.as_secs_f64()).max(1.0) as u64;
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks = 0u64;
-        loop {
-            tick.tick().await;
-            ticks += 1;
-            if let Err(e) = run_due_jobs(&state).await {
-                tracing::warn!(error = %e, "recording export scheduler");
-            }
-            if ticks.is_multiple_of(takeover_ticks) {
-                if let Err(e) = take_over_dead_runs(&state, None).await {
-                    tracing::warn!(error = %e, "recording export takeover");
+impl Exporter {
+    /// Marks this node's leftover runs interrupted and resumes them, then schedules forever.
+    pub async fn start(self: &Arc<Self>) -> Result<(), StoreError> {
+        take_over_dead_runs(self, Some(&self.node)).await?;
+        // Dead runs are looked for four times per expiry (every 15 s by default).
+        let takeover_ticks = (self.run_expiry.as_secs_f64() / 4.0 / TICK.as_secs_f64()).max(1.0) as u64;
+        let exporter = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks = 0u64;
+            loop {
+                tick.tick().await;
+                ticks += 1;
+                if let Err(e) = run_due_jobs(&exporter).await {
+                    tracing::warn!(error = %e, "recording export scheduler");
+                }
+                if ticks.is_multiple_of(takeover_ticks) {
+                    if let Err(e) = take_over_dead_runs(&exporter, None).await {
+                        tracing::warn!(error = %e, "recording export takeover");
+                    }
                 }
             }
-        }
-    });
-    Ok(())
+        });
+        Ok(())
+    }
 }
 
 /// Interrupts and resumes the runs of `own` node (just started) and of any node whose
 /// heartbeat stopped.
-async fn take_over_dead_runs(state: &AppState, own: Option<&str>) -> anyhow::Result<()> {
-    let dead = state.recordings.interrupt_dead_runs(own, state.exporter.run_expiry).await?;
+async fn take_over_dead_runs(exporter: &Arc<Exporter>, own: Option<&str>) -> Result<(), StoreError> {
+    let dead = exporter.deps.recordings.interrupt_dead_runs(own, exporter.run_expiry).await?;
     for run in dead {
-        if run.node != state.exporter.node {
+        if run.node != exporter.node {
             tracing::warn!(
                 run = %run.id, job = %run.job_id, node = %run.node, epoch = run.epoch,
                 "taking over an export run whose node stopped beating its heartbeat"
             );
         }
-        state.metrics.record_export_run(None);
-        state.metrics.record_export_run(Some("interrupted"));
-        match state.recordings.get_export_job(&run.tenant_id, run.job_id).await {
-            Ok(job) => match start_run(state, &job, "resume", Some(run.id)).await {
+        exporter.deps.metrics.record_export_run(None);
+        exporter.deps.metrics.record_export_run(Some("interrupted"));
+        match exporter.deps.recordings.get_export_job(&run.tenant_id, run.job_id).await {
+            Ok(job) => match exporter.start_run(&job, "resume", Some(run.id)).await {
                 Ok(resumed) => {
                     tracing::info!(job = %job.id, interrupted = %run.id, run = %resumed.id, "resuming an interrupted export run")
                 }
                 Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot resume an interrupted export run"),
             },
             Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-async fn run_due_jobs(state: &AppState) -> anyhow::Result<()> {
+async fn run_due_jobs(exporter: &Arc<Exporter>) -> Result<(), StoreError> {
     let now = Utc::now();
-    for job in state.recordings.due_export_jobs(now).await? {
+    for job in exporter.deps.recordings.due_export_jobs(now).await? {
         let settings: JobSettings = match serde_json::from_value(job.settings.clone()) {
             Ok(settings) => settings,
             Err(e) => {
                 tracing::error!(job = %job.id, error = %e, "stored export job settings are unreadable");
-                state.recordings.set_next_run(job.id, None).await?;
+                exporter.deps.recordings.set_next_run(job.id, None).await?;
                 continue;
             }
         };
         if !settings.may_export_at(now) {
             let opens = settings.window.map_or(now, |w| w.next_open(now));
-            state.recordings.set_next_run(job.id, Some(opens)).await?;
+            exporter.deps.recordings.set_next_run(job.id, Some(opens)).await?;
             continue;
         }
-        state.recordings.set_next_run(job.id, Some(settings.next_run(now))).await?;
-        match start_run(state, &job, "schedule", None).await {
+        exporter.deps.recordings.set_next_run(job.id, Some(settings.next_run(now))).await?;
+        match exporter.start_run(&job, "schedule", None).await {
             Ok(_) | Err(StartError::Running) => {}
             Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot start a scheduled export run"),
         }
@@ -198,63 +213,70 @@ async fn run_due_jobs(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts a run of `job` now and returns it as recorded; the uploads go on in the background.
-pub async fn start_run(
-    state: &AppState,
-    job: &ExportJob,
-    reason: &str,
-    resumed_from: Option<Uuid>,
-) -> Result<ExportRun, StartError> {
-    let store = &state.recordings;
-    let settings: Option<JobSettings> = serde_json::from_value(job.settings.clone()).ok();
-    let services = settings.as_ref().map(|s| s.services.clone()).unwrap_or_default();
-    let upto_seq = store.max_recording_seq(&job.tenant_id).await?;
-    let total = store.count_export_candidates(&job.tenant_id, job.id, &services, upto_seq).await?;
-    let new = NewRun {
-        id: Uuid::now_v7(),
-        job_id: job.id,
-        tenant_id: job.tenant_id.clone(),
-        reason: reason.to_owned(),
-        resumed_from,
-        node: state.exporter.node.clone(),
-        upto_seq,
-        total,
-    };
-    let run = match store.start_run(&new).await {
-        Err(StoreError::Conflict(Conflict::RunActive)) => return Err(StartError::Running),
-        other => other?,
-    };
-    state.metrics.record_export_run(None);
-    let cancel = Arc::new(AtomicBool::new(false));
-    state.exporter.active.lock().unwrap_or_else(PoisonError::into_inner).insert(job.id, cancel.clone());
-    let (state, job, started) = (state.clone(), job.clone(), run.clone());
-    tokio::spawn(async move {
-        let outcome = execute(&state, &job, settings, &started, &cancel).await;
-        state.exporter.active.lock().unwrap_or_else(PoisonError::into_inner).remove(&job.id);
-        let Some((run_state, progress, key, error)) = outcome else {
-            // Fenced: the run is another attempt's now; this one leaves it alone.
-            state.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
-            return;
+impl Exporter {
+    /// Starts a run of `job` now and returns it as recorded; the uploads go on in the background.
+    pub async fn start_run(
+        self: &Arc<Self>,
+        job: &ExportJob,
+        reason: &str,
+        resumed_from: Option<Uuid>,
+    ) -> Result<ExportRun, StartError> {
+        let store = &self.deps.recordings;
+        let settings: Option<JobSettings> = serde_json::from_value(job.settings.clone()).ok();
+        let services = settings.as_ref().map(|s| s.services.clone()).unwrap_or_default();
+        let upto_seq = store.max_recording_seq(&job.tenant_id).await?;
+        let total = store.count_export_candidates(&job.tenant_id, job.id, &services, upto_seq).await?;
+        let new = NewRun {
+            id: Uuid::now_v7(),
+            job_id: job.id,
+            tenant_id: job.tenant_id.clone(),
+            reason: reason.to_owned(),
+            resumed_from,
+            node: self.node.clone(),
+            upto_seq,
+            total,
         };
-        let label = run_state.as_str();
-        let fence = started.fence();
-        match state.recordings.finish_run(fence, run_state, progress, key.as_deref(), error.as_deref()).await {
-            Ok(_) => {}
-            Err(e @ StoreError::Fenced(_)) => {
-                tracing::error!(run = %started.id, epoch = fence.epoch, error = %e, "export run fenced: its finish is refused");
-                state.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
+        let run = match store.start_run(&new).await {
+            Err(StoreError::Conflict(Conflict::RunActive)) => return Err(StartError::Running),
+            other => other?,
+        };
+        self.deps.metrics.record_export_run(None);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.active.lock().unwrap_or_else(PoisonError::into_inner).insert(job.id, cancel.clone());
+        let (exporter, job, started) = (self.clone(), job.clone(), run.clone());
+        tokio::spawn(async move {
+            let outcome = execute(&exporter, &job, settings, &started, &cancel).await;
+            exporter.active.lock().unwrap_or_else(PoisonError::into_inner).remove(&job.id);
+            let Some((run_state, progress, key, error)) = outcome else {
+                // Fenced: the run is another attempt's now; this one leaves it alone.
+                exporter.deps.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
                 return;
+            };
+            let label = run_state.as_str();
+            let fence = started.fence();
+            match exporter
+                .deps
+                .recordings
+                .finish_run(fence, run_state, progress, key.as_deref(), error.as_deref())
+                .await
+            {
+                Ok(_) => {}
+                Err(e @ StoreError::Fenced(_)) => {
+                    tracing::error!(run = %started.id, epoch = fence.epoch, error = %e, "export run fenced: its finish is refused");
+                    exporter.deps.metrics.record_export_run(Some(RunState::Interrupted.as_str()));
+                    return;
+                }
+                Err(e) => tracing::error!(run = %started.id, error = %e, "cannot record the end of an export run"),
             }
-            Err(e) => tracing::error!(run = %started.id, error = %e, "cannot record the end of an export run"),
-        }
-        state.metrics.record_export_run(Some(label));
-        tracing::info!(
-            run = %started.id, job = %job.id, tenant = %job.tenant_id, state = label,
-            exported = progress.exported, failed = progress.failed, bytes = progress.bytes,
-            "recording export run finished"
-        );
-    });
-    Ok(run)
+            exporter.deps.metrics.record_export_run(Some(label));
+            tracing::info!(
+                run = %started.id, job = %job.id, tenant = %job.tenant_id, state = label,
+                exported = progress.exported, failed = progress.failed, bytes = progress.bytes,
+                "recording export run finished"
+            );
+        });
+        Ok(run)
+    }
 }
 
 /// Counters shared by a run's uploads.
@@ -277,7 +299,7 @@ impl Counters {
 
 /// What every upload of a run shares.
 struct RunContext {
-    state: AppState,
+    exporter: Arc<Exporter>,
     job: ExportJob,
     settings: JobSettings,
     template: KeyTemplate,
@@ -324,7 +346,7 @@ impl RunContext {
 type Outcome = (RunState, RunProgress, Option<String>, Option<String>);
 
 async fn execute(
-    state: &AppState,
+    exporter: &Arc<Exporter>,
     job: &ExportJob,
     settings: Option<JobSettings>,
     run: &ExportRun,
@@ -334,7 +356,7 @@ async fn execute(
     let Some(settings) = settings else {
         return failed("the job's stored settings are unreadable; save the job again".into());
     };
-    let context = match prepare(state, job, settings, run).await {
+    let context = match prepare(exporter, job, settings, run).await {
         Ok(context) => Arc::new(context),
         Err(error) => {
             tracing::warn!(run = %run.id, job = %job.id, error = %error, "export run cannot start");
@@ -347,7 +369,7 @@ async fn execute(
             let mut tick = tokio::time::interval(HEARTBEAT);
             loop {
                 tick.tick().await;
-                match context.state.recordings.run_progress(context.fence, context.counters.progress()).await {
+                match context.exporter.deps.recordings.run_progress(context.fence, context.counters.progress()).await {
                     Ok(()) => {}
                     Err(e) if context.note_fenced(&e) => return,
                     Err(e) => tracing::warn!(run = %context.run_id, error = %e, "cannot save export progress"),
@@ -385,79 +407,81 @@ async fn execute(
     })
 }
 
-/// An S3 client with the credentials of the tenant's `aws` account `account_id`, for the
-/// account's bucket, or for the bucket an object was uploaded to (`place`: playback still
-/// finds it after the account's bucket setting changed), and where the client points.
-pub async fn client_for(
-    state: &AppState,
-    tenant: &str,
-    account_id: Uuid,
-    place: Option<&ObjectPlace>,
-    bandwidth_limit: Option<u64>,
-) -> Result<(S3Client, ObjectPlace), String> {
-    let account = match state.store.get_account(tenant, account_id).await {
-        Ok(account) => account,
-        Err(StoreError::NotFound) => return Err(format!("the account {account_id} no longer exists")),
-        Err(e) => return Err(format!("cannot read the account {account_id}: {e}")),
-    };
-    if account.type_key != "aws" {
-        return Err(format!("the account `{}` is not an Amazon AWS account", account.name));
-    }
-    if !account.enabled {
-        return Err(format!("the account `{}` is disabled; enable it to use its bucket", account.name));
-    }
-    let secrets = {
-        let keys = state.keys.lease().await;
-        crate::api::open_secrets(&keys, &account).map_err(|e| format!("cannot open the account's secrets: {e:?}"))?
-    };
-    let mut config = AccountConfig {
-        id: Some(account.id.to_string()),
-        type_key: account.type_key.clone(),
-        provider: account.provider.clone(),
-        name: account.name.clone(),
-        properties: account.properties.clone(),
-        secrets,
-    };
-    let endpoint = config.flag("use_private_s3_storage").then(|| config.text("url").unwrap_or_default().to_owned());
-    if let Some(place) = place {
-        // The account's credentials go only to the server they are set for now.
-        if place.endpoint != endpoint {
-            return Err(format!(
-                "the object was uploaded to {}, but the account `{}` now points to {}; \
+impl Exporter {
+    /// An S3 client with the credentials of the tenant's `aws` account `account_id`, for the
+    /// account's bucket, or for the bucket an object was uploaded to (`place`: playback still
+    /// finds it after the account's bucket setting changed), and where the client points.
+    pub async fn client_for(
+        &self,
+        tenant: &str,
+        account_id: Uuid,
+        place: Option<&ObjectPlace>,
+        bandwidth_limit: Option<u64>,
+    ) -> Result<(S3Client, ObjectPlace), String> {
+        let account = match self.deps.store.get_account(tenant, account_id).await {
+            Ok(account) => account,
+            Err(StoreError::NotFound) => return Err(format!("the account {account_id} no longer exists")),
+            Err(e) => return Err(format!("cannot read the account {account_id}: {e}")),
+        };
+        if account.type_key != "aws" {
+            return Err(format!("the account `{}` is not an Amazon AWS account", account.name));
+        }
+        if !account.enabled {
+            return Err(format!("the account `{}` is disabled; enable it to use its bucket", account.name));
+        }
+        let secrets = {
+            let keys = self.deps.secrets.lease().await;
+            keys.open(&account).map_err(|e| format!("cannot open the account's secrets: {e}"))?
+        };
+        let mut config = AccountConfig {
+            id: Some(account.id.to_string()),
+            type_key: account.type_key.clone(),
+            provider: account.provider.clone(),
+            name: account.name.clone(),
+            properties: account.properties.clone(),
+            secrets,
+        };
+        let endpoint = config.flag("use_private_s3_storage").then(|| config.text("url").unwrap_or_default().to_owned());
+        if let Some(place) = place {
+            // The account's credentials go only to the server they are set for now.
+            if place.endpoint != endpoint {
+                return Err(format!(
+                    "the object was uploaded to {}, but the account `{}` now points to {}; \
                  point the account back to read it",
-                place.endpoint.as_deref().unwrap_or("Amazon S3"),
-                account.name,
-                endpoint.as_deref().unwrap_or("Amazon S3")
-            ));
-        }
-        config.properties.insert("s3_bucket".into(), place.bucket.clone().into());
-    }
-    let mut target =
-        S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
-    let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
-    let known = (account.id, account.version);
-    let cached = match place {
-        Some(place) => Some(place.region.clone()),
-        None => state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).get(&known).cloned(),
-    };
-    if let Some(region) = &cached {
-        target.set_region(region).map_err(|f| f.message)?;
-    }
-    let mut client = S3Client::new(state.outbound.egress.clone(), target, options).map_err(|e| e.message)?;
-    if cached.is_none() {
-        match client.locate_bucket().await {
-            Ok(region) => {
-                let region = region.to_owned();
-                state.exporter.regions.lock().unwrap_or_else(PoisonError::into_inner).insert(known, region);
+                    place.endpoint.as_deref().unwrap_or("Amazon S3"),
+                    account.name,
+                    endpoint.as_deref().unwrap_or("Amazon S3")
+                ));
             }
-            Err(e) => tracing::debug!(
-                account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default"
-            ),
+            config.properties.insert("s3_bucket".into(), place.bucket.clone().into());
         }
+        let mut target =
+            S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;
+        let options = UploadOptions { bandwidth_limit, ..UploadOptions::default() };
+        let known = (account.id, account.version);
+        let cached = match place {
+            Some(place) => Some(place.region.clone()),
+            None => self.regions.lock().unwrap_or_else(PoisonError::into_inner).get(&known).cloned(),
+        };
+        if let Some(region) = &cached {
+            target.set_region(region).map_err(|f| f.message)?;
+        }
+        let mut client = S3Client::new(self.deps.egress.clone(), target, options).map_err(|e| e.message)?;
+        if cached.is_none() {
+            match client.locate_bucket().await {
+                Ok(region) => {
+                    let region = region.to_owned();
+                    self.regions.lock().unwrap_or_else(PoisonError::into_inner).insert(known, region);
+                }
+                Err(e) => tracing::debug!(
+                    account = %account.id, error = %e, "cannot ask S3 for the bucket's region; signing for the default"
+                ),
+            }
+        }
+        let target = client.target();
+        let place = ObjectPlace { bucket: target.bucket().to_owned(), endpoint, region: target.region().to_owned() };
+        Ok((client, place))
     }
-    let target = client.target();
-    let place = ObjectPlace { bucket: target.bucket().to_owned(), endpoint, region: target.region().to_owned() };
-    Ok((client, place))
 }
 
 /// "1 recording failed and is retried by the next run", or the plural.
@@ -469,24 +493,24 @@ fn failed_summary(n: i64) -> String {
 }
 
 async fn prepare(
-    state: &AppState,
+    exporter: &Arc<Exporter>,
     job: &ExportJob,
     settings: JobSettings,
     run: &ExportRun,
 ) -> Result<RunContext, String> {
     let (mut client, place) =
-        client_for(state, &job.tenant_id, job.account_id, None, settings.bandwidth_limit_bytes_per_second).await?;
+        exporter.client_for(&job.tenant_id, job.account_id, None, settings.bandwidth_limit_bytes_per_second).await?;
     let fenced = Arc::new(AtomicBool::new(false));
     client.stop_when(fenced.clone());
     let template = settings.template().map_err(|e| e.to_string())?;
     let mut jobs = Vec::new();
-    for other in state.recordings.list_export_jobs(&job.tenant_id).await.map_err(|e| e.to_string())? {
+    for other in exporter.deps.recordings.list_export_jobs(&job.tenant_id).await.map_err(|e| e.to_string())? {
         if let Ok(other_settings) = serde_json::from_value::<JobSettings>(other.settings.clone()) {
             jobs.push((other, other_settings));
         }
     }
     Ok(RunContext {
-        state: state.clone(),
+        exporter: exporter.clone(),
         job: job.clone(),
         settings,
         template,
@@ -503,7 +527,7 @@ async fn prepare(
 
 /// Uploads every candidate; `Some(why)` when the run stopped before the end.
 async fn upload_all(context: &Arc<RunContext>, upto_seq: i64, cancel: &AtomicBool) -> Option<String> {
-    let store = &context.state.recordings;
+    let store = &context.exporter.deps.recordings;
     let semaphore = Arc::new(Semaphore::new(context.settings.concurrency as usize));
     let mut tasks = JoinSet::new();
     let mut after = 0;
@@ -585,7 +609,7 @@ fn bucket_wide(error: &S3Error) -> bool {
 }
 
 async fn export_one(context: &RunContext, recording: Recording, previous: Option<Export>) {
-    let store = &context.state.recordings;
+    let store = &context.exporter.deps.recordings;
     let tenant = &context.job.tenant_id;
     let id = recording.meta.id.clone();
     let Some(audio) = recording.audio.clone() else { return };
@@ -627,7 +651,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         place: None,
     };
     let info = ObjectInfo { content_type: Some(&audio.content_type), sha256: Some(&audio.sha256) };
-    let path = context.state.exporter.audio.path(tenant, &id);
+    let path = context.exporter.audio.path(tenant, &id);
     let result: Result<Option<Uploaded>, S3Error> = async {
         if same_key.is_some() && export.upload_id.is_none() && in_bucket(&context.client, &key, &audio).await? {
             return Ok(None);
@@ -724,7 +748,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     }
     context.counters.exported.fetch_add(1, Ordering::Relaxed);
     context.counters.bytes.fetch_add(audio.size, Ordering::Relaxed);
-    context.state.metrics.record_export_file("success", audio.size as u64);
+    context.exporter.deps.metrics.record_export_file("success", audio.size as u64);
     if context.settings.delete_local_after_export {
         remove_local_if_done(context, &recording).await;
     }
@@ -744,7 +768,7 @@ async fn in_bucket(client: &S3Client, key: &str, audio: &patchbay_store::Audio) 
 async fn save(context: &RunContext, export: &Export) -> Result<(), S3Error> {
     let mut export = export.clone();
     export.updated_at = Utc::now();
-    match context.state.recordings.put_export(&export, context.fence.epoch).await {
+    match context.exporter.deps.recordings.put_export(&export, context.fence.epoch).await {
         Ok(()) => Ok(()),
         Err(e) if context.note_fenced(&e) => Err(S3Error::new(ErrorKind::Stopped, e.to_string())),
         Err(e) => Err(S3Error::new(ErrorKind::Io, format!("cannot record the export's progress: {e}"))),
@@ -774,14 +798,14 @@ async fn fail(
         updated_at: Utc::now(),
         place: None,
     };
-    if let Err(e) = context.state.recordings.put_export(&export, context.fence.epoch).await {
+    if let Err(e) = context.exporter.deps.recordings.put_export(&export, context.fence.epoch).await {
         if context.note_fenced(&e) {
             return;
         }
         tracing::error!(recording = %recording.meta.id, error = %e, "cannot record a failed export");
     }
     context.counters.failed.fetch_add(1, Ordering::Relaxed);
-    context.state.metrics.record_export_file("failed", 0);
+    context.exporter.deps.metrics.record_export_file("failed", 0);
 }
 
 /// Removes the local copy once every enabled job that exports the recording's service has
@@ -789,7 +813,7 @@ async fn fail(
 async fn remove_local_if_done(context: &RunContext, recording: &Recording) {
     let tenant = &context.job.tenant_id;
     let id = &recording.meta.id;
-    let exports = match context.state.recordings.exports_of_recording(tenant, id).await {
+    let exports = match context.exporter.deps.recordings.exports_of_recording(tenant, id).await {
         Ok(exports) => exports,
         Err(e) => {
             tracing::warn!(recording = %id, error = %e, "cannot check the exports of a recording");
@@ -804,14 +828,16 @@ async fn remove_local_if_done(context: &RunContext, recording: &Recording) {
     if needed_by.is_some() {
         return;
     }
-    if let Err(e) = context.state.recordings.set_audio_state(context.fence, tenant, id, AudioState::Removed).await {
+    if let Err(e) =
+        context.exporter.deps.recordings.set_audio_state(context.fence, tenant, id, AudioState::Removed).await
+    {
         if context.note_fenced(&e) {
             return;
         }
         tracing::warn!(recording = %id, error = %e, "cannot mark a recording's local copy removed");
         return;
     }
-    if let Err(e) = context.state.exporter.audio.remove(tenant, id).await {
+    if let Err(e) = context.exporter.audio.remove(tenant, id).await {
         tracing::warn!(recording = %id, error = %e, "cannot remove the local copy of an exported recording");
     }
 }
@@ -819,7 +845,7 @@ async fn remove_local_if_done(context: &RunContext, recording: &Recording) {
 /// Writes the run's metadata CSV (its rows and those of the interrupted runs it continues)
 /// to the data dir and uploads it beside the recordings; returns its key.
 async fn write_metadata(context: &RunContext, run: &ExportRun) -> Result<String, String> {
-    let store = &context.state.recordings;
+    let store = &context.exporter.deps.recordings;
     let tenant = &context.job.tenant_id;
     let mut runs = vec![run.id];
     let mut resumed = run.resumed_from;
@@ -830,8 +856,8 @@ async fn write_metadata(context: &RunContext, run: &ExportRun) -> Result<String,
             Err(_) => None,
         };
     }
-    std::fs::create_dir_all(&context.state.exporter.runs_dir).map_err(|e| e.to_string())?;
-    let path = context.state.exporter.metadata_path(run.id);
+    std::fs::create_dir_all(&context.exporter.runs_dir).map_err(|e| e.to_string())?;
+    let path = context.exporter.metadata_path(run.id);
     let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut csv = MetadataCsv::new(std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
     let mut after = 0;

@@ -1,0 +1,147 @@
+//! What a request does with its lease: open an account's secrets, seal the secrets of an
+//! account write (keeping what did not change), and reseal kept values under the active key.
+
+use std::collections::BTreeMap;
+
+use patchbay_catalog::{Provider, SecretOp, Validated};
+use patchbay_store::{Account, SealedSecret};
+use patchbay_vault::{SecretContext, SecretString};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{KeyLease, SecretsError};
+
+/// Where a sealed value belongs: the one place a context is built. Bound as associated
+/// data, so a value sealed for one tenant, account and field opens for no other.
+pub(crate) fn context<'a>(tenant: &'a str, account: &'a str, field: &'a str) -> SecretContext<'a> {
+    SecretContext { tenant, account, field }
+}
+
+/// The secret part of a validated account input: which secret fields it sets (to the
+/// value in `input`) or clears; a secret field it does not name keeps its stored value.
+pub struct SecretChange<'a> {
+    pub provider: &'a Provider,
+    pub validated: &'a Validated,
+    /// The input's properties, holding the clear values of the secrets it sets.
+    pub input: &'a Map<String, Value>,
+}
+
+impl SecretChange<'_> {
+    /// The clear value the input sets for a secret field.
+    fn value(&self, field: &str) -> Option<&str> {
+        match self.validated.secret_ops.get(field) {
+            Some(SecretOp::Set) => self.input.get(field).and_then(Value::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// The sealed secrets of an account write, and the clear values they were sealed from (an
+/// error when a value the write keeps does not open), for whoever runs the account.
+pub struct SealedWrite {
+    pub secrets: Vec<SealedSecret>,
+    pub values: Result<BTreeMap<String, SecretString>, SecretsError>,
+}
+
+impl KeyLease {
+    /// Opens every stored secret of `account`.
+    pub fn open(&self, account: &Account) -> Result<BTreeMap<String, SecretString>, SecretsError> {
+        account.secrets.iter().map(|s| Ok((s.field.clone(), self.open_one(account, s)?))).collect()
+    }
+
+    fn open_one(&self, account: &Account, secret: &SealedSecret) -> Result<SecretString, SecretsError> {
+        let id = account.id.to_string();
+        self.ring()
+            .open(&context(&account.tenant_id, &id, &secret.field), &secret.sealed)
+            .map_err(|error| SecretsError { account: account.id, field: secret.field.clone(), error })
+    }
+
+    /// The clear secret values an account has after `change` is applied over `stored`
+    /// (none for a new account): the values the input sets, and the stored values of the
+    /// secret fields it does not name (the only ones opened).
+    pub fn values_after(
+        &self,
+        change: &SecretChange<'_>,
+        stored: Option<&Account>,
+    ) -> Result<BTreeMap<String, SecretString>, SecretsError> {
+        let mut values = BTreeMap::new();
+        for field in change.provider.secret_fields() {
+            let value = match change.validated.secret_ops.get(&field.key) {
+                Some(SecretOp::Set) => change.value(&field.key).map(SecretString::from),
+                Some(SecretOp::Clear) => None,
+                None => match stored.and_then(|a| a.secrets.iter().find(|s| s.field == field.key).map(|s| (a, s))) {
+                    Some((account, kept)) => Some(self.open_one(account, kept)?),
+                    None => None,
+                },
+            };
+            if let Some(value) = value {
+                values.insert(field.key.clone(), value);
+            }
+        }
+        Ok(values)
+    }
+
+    /// Seals the secrets of a write of account `id`: new values sealed, unchanged values kept
+    /// as stored (a value equal to the stored one keeps its sealed bytes, so re-sending it is
+    /// no change). The clear values come from the input and the stored values, never from
+    /// opening what was just sealed.
+    pub fn seal_write(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        change: &SecretChange<'_>,
+        stored: Option<&Account>,
+    ) -> SealedWrite {
+        let account = id.to_string();
+        let ring = self.ring();
+        let mut secrets = Vec::new();
+        for field in change.provider.secret_fields() {
+            let kept = stored.and_then(|e| e.secrets.iter().find(|s| s.field == field.key));
+            let ctx = context(tenant, &account, &field.key);
+            match change.validated.secret_ops.get(&field.key) {
+                Some(SecretOp::Clear) => {}
+                Some(SecretOp::Set) => {
+                    let value = change.value(&field.key).unwrap_or_default();
+                    let unchanged = kept
+                        .is_some_and(|s| ring.open(&ctx, &s.sealed).map(|old| old.expose() == value).unwrap_or(false));
+                    match kept {
+                        Some(s) if unchanged => secrets.push(s.clone()),
+                        _ => secrets.push(SealedSecret {
+                            field: field.key.clone(),
+                            key_id: ring.active_key_id(),
+                            sealed: ring.seal(&ctx, value),
+                        }),
+                    }
+                }
+                None => secrets.extend(kept.cloned()),
+            }
+        }
+        SealedWrite { secrets, values: self.values_after(change, stored) }
+    }
+
+    /// Seals one value for `field` of account `id` with the active key.
+    pub fn seal(&self, tenant: &str, id: Uuid, field: &str, value: &str) -> SealedSecret {
+        let account = id.to_string();
+        let ring = self.ring();
+        SealedSecret {
+            field: field.to_owned(),
+            key_id: ring.active_key_id(),
+            sealed: ring.seal(&context(tenant, &account, field), value),
+        }
+    }
+
+    /// Seals again under the active key each of an account's values that an older key
+    /// sealed, before an account write stores them: a write never brings back a value that a
+    /// reseal moved off an older key. A value that does not open is kept as it is.
+    pub fn reseal_kept(&self, tenant: &str, id: Uuid, secrets: &mut [SealedSecret]) {
+        let ring = self.ring();
+        let active = ring.active_key_id();
+        let account = id.to_string();
+        for secret in secrets.iter_mut().filter(|s| s.key_id != active) {
+            if let Ok(sealed) = ring.reseal(&context(tenant, &account, &secret.field), &secret.sealed) {
+                secret.key_id = active;
+                secret.sealed = sealed;
+            }
+        }
+    }
+}
