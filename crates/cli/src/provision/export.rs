@@ -2,6 +2,7 @@
 //! never exported (the API does not return them): each secret that is set becomes a
 //! reference to an environment variable `PATCHBAY_<TENANT>_<ACCOUNT>_<PROPERTY>`.
 
+use patchbay_api::Operation;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -111,7 +112,7 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
     } else {
         let mut tenants = Vec::new();
         for id in &args.tenants {
-            let tenant = client.get(&format!("/api/v1/tenants/{id}")).await;
+            let tenant = client.get(&Operation::GetTenant.url(&[id])).await;
             tenants.push(parse(tenant.map_err(|e| super::within(&format!("tenant {id}"), e))?)?);
         }
         tenants

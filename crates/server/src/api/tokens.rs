@@ -9,19 +9,18 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::Items;
+use patchbay_api::Access;
+
 use crate::auth::{generate_token, hash_token, Principal, Role};
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 fn visible(who: &Principal, token: &ApiToken) -> bool {
-    who.is_sp_admin() || (who.role == Role::TenantAdmin && token.tenant_id == who.tenant)
+    Access::manage_token(who.caller(), token.tenant_id.as_deref()).is_ok()
 }
 
 pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<ApiToken>>> {
-    if matches!(who.role, Role::TenantViewer | Role::EventProducer) {
-        return Err(ApiError::Forbidden("this token cannot list tokens"));
-    }
     let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
     Ok(Json(Items { items: tokens }))
 }
@@ -56,12 +55,7 @@ pub async fn create(
         }
         _ => {}
     }
-    match (who.role, &tenant) {
-        (Role::SpAdmin, _) => {}
-        (Role::TenantAdmin, Some(t)) if who.tenant.as_ref() == Some(t) => {}
-        (Role::TenantAdmin, Some(_)) => return Err(ApiError::NotFound("tenant")),
-        _ => return Err(ApiError::Forbidden("this token cannot create tokens of that role")),
-    }
+    Access::manage_token(who.caller(), tenant.as_deref())?;
     if let Some(t) = &tenant {
         state.store.get_tenant(t).await.map_err(super::tenants::not_found)?;
     }
