@@ -3,7 +3,8 @@
 //! runs, and the access-matrix test derives its expectations from the same table.
 
 /// The role of an API token (or of the admin-screen session signed in with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Service-provider administrator: every tenant, tenants themselves, entitlements, keys.
     SpAdmin,

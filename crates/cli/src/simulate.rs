@@ -2,10 +2,10 @@
 //! (login, ready, busy with calls, after-call work, not ready with reasons, logout), in
 //! NDJSON batches, for demos and benchmarks. Deterministic for a given seed.
 
-use patchbay_api::Operation;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use patchbay_api::Operation;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

@@ -1,13 +1,13 @@
 //! The client verbs: `types`, `tenants`, `accounts`, `tokens`.
 
-use patchbay_api::Operation;
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use patchbay_api::{Operation, Role, TokenCreate, TokenCreated, TokenList};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use crate::client::{print_json, table, text, CliError, Client};
+use crate::client::{escape, print_json, print_typed, table, text, CliError, Client};
 
 #[derive(Subcommand)]
 pub enum TenantsCommand {
@@ -122,9 +122,9 @@ pub enum TokensCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// sp_admin, tenant_admin or tenant_viewer.
-        #[arg(long)]
-        role: String,
+        /// sp_admin, tenant_admin, tenant_viewer or event_producer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
         /// The tenant of a tenant_admin or tenant_viewer token.
         #[arg(long)]
         tenant: Option<String>,
@@ -458,34 +458,41 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
     }
 }
 
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| {
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("a role is one of {}", roles.join(", "))
+    })
+}
+
 pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliError> {
     match command {
         TokensCommand::Create { name, role, tenant } => {
-            let body = json!({"name": name, "role": role, "tenant": tenant});
-            let created = client.call(Method::POST, &Operation::CreateToken.url(&[]), Some(body)).await?;
+            let body = TokenCreate { name, role, tenant };
+            let created: TokenCreated =
+                client.send(Method::POST, &Operation::CreateToken.url(&[]), Some(&body)).await?;
             if client.json {
-                return print_json(&created);
+                return print_typed(&created);
             }
-            println!("created token {} ({})", text(&created["id"]), text(&created["role"]));
-            println!("{}", text(&created["token"]));
+            println!("created token {} ({})", created.details.id, created.details.role.as_str());
+            println!("{}", created.token);
             Ok(())
         }
         TokensCommand::List => {
-            let list = client.get(&Operation::ListTokens.url(&[])).await?;
+            let list: TokenList = client.send(Method::GET, &Operation::ListTokens.url(&[]), None::<&()>).await?;
             if client.json {
-                return print_json(&list["items"]);
+                return print_typed(&list.items);
             }
-            let rows: Vec<Vec<String>> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let rows: Vec<Vec<String>> = list
+                .items
+                .iter()
                 .map(|t| {
                     vec![
-                        text(&t["id"]),
-                        text(&t["role"]),
-                        text(&t["tenant_id"]),
-                        if t["revoked_at"].is_null() { "active".into() } else { "revoked".into() },
-                        text(&t["name"]),
+                        t.id.to_string(),
+                        t.role.as_str().to_owned(),
+                        t.tenant_id.as_deref().map_or_else(|| "-".to_owned(), escape),
+                        if t.revoked_at.is_none() { "active".into() } else { "revoked".into() },
+                        escape(&t.name),
                     ]
                 })
                 .collect();

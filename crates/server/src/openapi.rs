@@ -192,8 +192,6 @@ const CATEGORIES: &[&str] = &[
     "invalid_config",
 ];
 
-const ROLES: &[&str] = &["sp_admin", "tenant_admin", "tenant_viewer", "event_producer"];
-
 fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
     let time = json!({"type": "string", "format": "date-time"});
     let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
@@ -210,21 +208,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
         "required": ["name", "status", "detail", "duration_ms"],
         "additionalProperties": false,
     });
-    let token_properties = json!({
-        "id": {"type": "string", "format": "uuid"},
-        "name": {"type": "string"},
-        "role": {"enum": ROLES},
-        "tenant_id": {"type": ["string", "null"]},
-        "created_at": time,
-        "revoked_at": nullable_time,
-    });
-    let token_required = json!(["id", "name", "role", "tenant_id", "created_at", "revoked_at"]);
-    let mut created_properties = token_properties.clone();
-    created_properties["token"] = json!({"type": "string", "description": "The token, shown only here."});
-    let mut created_required = token_required.clone();
-    if let Some(required) = created_required.as_array_mut() {
-        required.push(json!("token"));
-    }
     let mut schemas = Map::new();
     merge(
         &mut schemas,
@@ -409,40 +392,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
                     "next_before": {"type": ["integer", "null"], "description": "Pass as `before` for the next page."},
                 },
                 "required": ["items", "next_before"],
-                "additionalProperties": false,
-            },
-            "Token": {
-                "type": "object",
-                "properties": token_properties,
-                "required": token_required,
-                "additionalProperties": false,
-            },
-            "TokenList": items("#/components/schemas/Token"),
-            "TokenCreated": {
-                "type": "object",
-                "properties": created_properties,
-                "required": created_required,
-                "additionalProperties": false,
-            },
-            "TokenCreate": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
-                    "role": {"enum": ROLES},
-                    "tenant": {"type": "string", "description": "Required for every role but sp_admin, which must not have one."},
-                },
-                "required": ["name", "role"],
-                "additionalProperties": false,
-            },
-            "WhoAmI": {
-                "type": "object",
-                "properties": {
-                    "token_id": {"type": "string", "format": "uuid"},
-                    "name": {"type": "string"},
-                    "role": {"enum": ROLES},
-                    "tenant": {"type": ["string", "null"]},
-                },
-                "required": ["token_id", "name", "role", "tenant"],
                 "additionalProperties": false,
             },
         }),
@@ -1154,7 +1103,8 @@ fn parameters(catalog: &Catalog) -> Value {
 
 /// The whole document.
 pub fn document(catalog: &Catalog) -> Value {
-    let mut schemas = resource_schemas(catalog);
+    let mut schemas = patchbay_api::component_schemas();
+    schemas.extend(resource_schemas(catalog));
     merge(&mut schemas, problem_schemas());
     json!({
         "openapi": "3.1.0",

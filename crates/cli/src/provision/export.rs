@@ -2,11 +2,11 @@
 //! never exported (the API does not return them): each secret that is set becomes a
 //! reference to an environment variable `PATCHBAY_<TENANT>_<ACCOUNT>_<PROPERTY>`.
 
-use patchbay_api::Operation;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
+use patchbay_api::Operation;
 use serde_json::{Map, Value};
 
 use super::catalog::Catalog;

@@ -2,10 +2,10 @@
 //! match them: per tenant, what to create, update, delete or leave alone, in the order apply
 //! runs it.
 
-use patchbay_api::Operation;
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt};
+use patchbay_api::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 

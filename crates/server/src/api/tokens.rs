@@ -5,31 +5,44 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use patchbay_store::{ApiToken, NewAudit, NewToken};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::Items;
-use patchbay_api::Access;
+use patchbay_api::{Access, Token, TokenCreated, TokenList, WhoAmI};
 
 use crate::auth::{generate_token, hash_token, Principal, Role};
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// The API's view of a stored token.
+fn view(token: ApiToken) -> ApiResult<Token> {
+    let role = Role::parse(&token.role)
+        .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", token.id, token.role)))?;
+    Ok(Token {
+        id: token.id,
+        name: token.name,
+        role,
+        tenant_id: token.tenant_id,
+        created_at: token.created_at,
+        revoked_at: token.revoked_at,
+    })
+}
+
 fn visible(who: &Principal, token: &ApiToken) -> bool {
     Access::manage_token(who.caller(), token.tenant_id.as_deref()).is_ok()
 }
 
-pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<ApiToken>>> {
-    let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
-    Ok(Json(Items { items: tokens }))
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<TokenList>> {
+    let tokens = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).map(view);
+    Ok(Json(TokenList { items: tokens.collect::<ApiResult<_>>()? }))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     JsonBytes(bytes): JsonBytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     let body = Body::parse(&bytes, &["name", "role", "tenant"])?;
     let name = body.required_string("name")?.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -83,9 +96,7 @@ pub async fn create(
             })
             .await?;
     }
-    let mut view = serde_json::to_value(&created).map_err(|e| ApiError::Internal(e.to_string()))?;
-    view["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(TokenCreated { details: view(created)?, token })))
 }
 
 pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -102,11 +113,6 @@ pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Pat
 }
 
 /// Who the presented token is (for the CLI and the admin screen).
-pub async fn whoami(who: Principal) -> Json<Value> {
-    Json(json!({
-        "token_id": who.token_id,
-        "name": who.token_name,
-        "role": who.role.as_str(),
-        "tenant": who.tenant,
-    }))
+pub async fn whoami(who: Principal) -> Json<WhoAmI> {
+    Json(WhoAmI { token_id: who.token_id, name: who.token_name, role: who.role, tenant: who.tenant })
 }
