@@ -101,6 +101,19 @@ impl Client {
         self.call_with(method, path, body, None).await
     }
 
+    /// A request with a typed body (or none) whose answer is read as the API type `T`.
+    pub async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, CliError> {
+        let body = body.map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
+        let answer = self.call(method, path, body).await?;
+        serde_json::from_value(answer)
+            .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
+    }
+
     /// Posts a body as it is (e.g. NDJSON events).
     pub async fn post_raw(&self, path: &str, body: String) -> Result<Value, CliError> {
         let resp = self
@@ -199,6 +212,11 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Prints an API type as JSON.
+pub fn print_typed(v: &impl serde::Serialize) -> Result<(), CliError> {
+    print_json(&serde_json::to_value(v).map_err(anyhow::Error::from)?)
 }
 
 pub fn print_json(v: &Value) -> Result<(), CliError> {

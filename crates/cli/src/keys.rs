@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use patchbay_api::Operation;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -43,7 +44,7 @@ pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError>
 }
 
 async fn status(client: &Client) -> Result<(), CliError> {
-    let status = client.get("/api/v1/keys").await?;
+    let status = client.get(&Operation::KeyStatus.url(&[])).await?;
     if client.json {
         return print_json(&status);
     }
@@ -71,10 +72,10 @@ fn older_values(status: &Value) -> u64 {
 }
 
 async fn rotate(client: &Client, batch: u32, retire_old: bool) -> Result<(), CliError> {
-    let before = client.get("/api/v1/keys").await?;
+    let before = client.get(&Operation::KeyStatus.url(&[])).await?;
     let pending = older_values(&before);
     let status = if pending == 0 {
-        let rotated = client.call(Method::POST, "/api/v1/keys/rotate", None).await?;
+        let rotated = client.call(Method::POST, &Operation::RotateKeys.url(&[]), None).await?;
         if !client.json {
             println!("key {} is now active (was key {})", text(&rotated["active"]), text(&before["active"]));
         }
@@ -124,7 +125,7 @@ async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliE
     let mut pass_resealed = 0;
     let mut failed: Vec<Value> = Vec::new();
     loop {
-        let mut path = format!("/api/v1/keys/reseal?batch={batch}");
+        let mut path = format!("{}?batch={batch}", Operation::ResealSecrets.url(&[]));
         if let Some(after) = &after {
             path.push_str("&after=");
             path.extend(url::form_urlencoded::byte_serialize(after.as_bytes()));
@@ -182,7 +183,7 @@ async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliErr
     let ids: Vec<u64> = match key_id {
         Some(id) => vec![u64::from(id)],
         None => {
-            let status = client.get("/api/v1/keys").await?;
+            let status = client.get(&Operation::KeyStatus.url(&[])).await?;
             let older: Vec<&Value> = keys_of(&status).filter(|k| k["active"] != true && k["in_ring"] == true).collect();
             let in_use: Vec<String> = older
                 .iter()
@@ -199,7 +200,7 @@ async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliErr
         }
     };
     for id in &ids {
-        client.call(Method::DELETE, &format!("/api/v1/keys/{id}"), None).await?;
+        client.call(Method::DELETE, &Operation::RetireKey.url(&[&id.to_string()]), None).await?;
     }
     Ok(ids)
 }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use patchbay_api::Operation;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -125,7 +126,7 @@ pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
             "--agents, --batch, --concurrency and --services must not be zero or empty".into(),
         ));
     }
-    let path = format!("/api/v1/tenants/{}/events", args.tenant);
+    let path = Operation::IngestEvents.url(&[&args.tenant]);
     let bar = ProgressBar::new(args.events as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} events  {per_sec}  {msg}")

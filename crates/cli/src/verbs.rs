@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use patchbay_api::{Operation, Role, TokenCreate, TokenCreated, TokenList};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use crate::client::{print_json, table, text, CliError, Client};
+use crate::client::{escape, print_json, print_typed, table, text, CliError, Client};
 
 #[derive(Subcommand)]
 pub enum TenantsCommand {
@@ -121,9 +122,9 @@ pub enum TokensCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// sp_admin, tenant_admin or tenant_viewer.
-        #[arg(long)]
-        role: String,
+        /// sp_admin, tenant_admin, tenant_viewer or event_producer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
         /// The tenant of a tenant_admin or tenant_viewer token.
         #[arg(long)]
         tenant: Option<String>,
@@ -135,7 +136,7 @@ pub enum TokensCommand {
 }
 
 pub async fn types(client: &Client) -> Result<(), CliError> {
-    let catalog = client.get("/api/v1/integration-types").await?;
+    let catalog = client.get(&Operation::ListIntegrationTypes.url(&[])).await?;
     if client.json {
         return print_json(&catalog["items"]);
     }
@@ -161,7 +162,7 @@ pub async fn types(client: &Client) -> Result<(), CliError> {
 pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), CliError> {
     match command {
         TenantsCommand::List => {
-            let list = client.get("/api/v1/tenants").await?;
+            let list = client.get(&Operation::ListTenants.url(&[])).await?;
             if client.json {
                 return print_json(&list["items"]);
             }
@@ -175,11 +176,11 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
             Ok(())
         }
         TenantsCommand::Show { tenant } => {
-            show_tenant(client, &client.get(&format!("/api/v1/tenants/{tenant}")).await?)
+            show_tenant(client, &client.get(&Operation::GetTenant.url(&[&tenant])).await?)
         }
         TenantsCommand::Create { id, name, enable } => {
             let body = json!({"id": id, "name": name, "enabled_types": enable});
-            let created = client.call(Method::POST, "/api/v1/tenants", Some(body)).await?;
+            let created = client.call(Method::POST, &Operation::CreateTenant.url(&[]), Some(body)).await?;
             show_tenant(client, &created)
         }
         TenantsCommand::Update { tenant, name, enable } => {
@@ -191,12 +192,12 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
                 let types: Vec<String> = enable.into_iter().filter(|t| !t.is_empty()).collect();
                 body.insert("enabled_types".into(), json!(types));
             }
-            let path = format!("/api/v1/tenants/{tenant}");
+            let path = Operation::UpdateTenant.url(&[&tenant]);
             let updated = client.call(Method::PUT, &path, Some(Value::Object(body))).await?;
             show_tenant(client, &updated)
         }
         TenantsCommand::Delete { tenant } => {
-            client.call(Method::DELETE, &format!("/api/v1/tenants/{tenant}"), None).await?;
+            client.call(Method::DELETE, &Operation::DeleteTenant.url(&[&tenant]), None).await?;
             println!("deleted tenant {tenant}");
             Ok(())
         }
@@ -279,7 +280,7 @@ async fn coerce(
     provider: &str,
     set: &[String],
 ) -> Result<(), CliError> {
-    let catalog = client.get("/api/v1/integration-types").await?;
+    let catalog = client.get(&Operation::ListIntegrationTypes.url(&[])).await?;
     let fields = catalog["items"]
         .as_array()
         .into_iter()
@@ -352,7 +353,7 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
     match command {
         AccountsCommand::List { tenant, type_key } => {
             let query = type_key.map(|t| format!("?type={t}")).unwrap_or_default();
-            let list = client.get(&format!("/api/v1/tenants/{tenant}/integration-accounts{query}")).await?;
+            let list = client.get(&format!("{}{query}", Operation::ListAccounts.url(&[&tenant]))).await?;
             if client.json {
                 return print_json(&list["items"]);
             }
@@ -375,7 +376,7 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
             Ok(())
         }
         AccountsCommand::Show { tenant, id } => {
-            show_account(client, &client.get(&format!("/api/v1/tenants/{tenant}/integration-accounts/{id}")).await?)
+            show_account(client, &client.get(&Operation::GetAccount.url(&[&tenant, &id])).await?)
         }
         AccountsCommand::Create { tenant, type_key, provider, name, props } => {
             let mut body = props.body()?;
@@ -387,13 +388,13 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
             let type_key = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
             let provider = body.get("provider").and_then(Value::as_str).unwrap_or("default").to_owned();
             coerce(client, &mut body, &type_key, &provider, &props.set).await?;
-            let path = format!("/api/v1/tenants/{tenant}/integration-accounts");
+            let path = Operation::CreateAccount.url(&[&tenant]);
             show_account(client, &client.call(Method::POST, &path, Some(Value::Object(body))).await?)
         }
         AccountsCommand::Update { tenant, id, name, if_version, props } => {
             // Properties given here are merged into the stored ones, so an update names only
             // what changes; the stored version guards against a concurrent edit.
-            let path = format!("/api/v1/tenants/{tenant}/integration-accounts/{id}");
+            let path = Operation::UpdateAccount.url(&[&tenant, &id]);
             let current = client.get(&path).await?;
             let mut body = props.body()?;
             let type_key = text(&current["type"]);
@@ -411,20 +412,21 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
             show_account(client, &client.call_with(Method::PUT, &path, Some(Value::Object(body)), expected).await?)
         }
         AccountsCommand::Delete { tenant, id, if_version } => {
-            let path = format!("/api/v1/tenants/{tenant}/integration-accounts/{id}");
+            let path = Operation::DeleteAccount.url(&[&tenant, &id]);
             client.call_with(Method::DELETE, &path, None, if_version).await?;
             println!("deleted {id}");
             Ok(())
         }
         AccountsCommand::Test { tenant, id, all, timeout_ms } => {
             let query = timeout_ms.map(|t| format!("?timeout_ms={t}")).unwrap_or_default();
-            let base = format!("/api/v1/tenants/{tenant}/integration-accounts");
             match (id, all) {
                 (Some(id), _) => {
-                    print_report(client, &client.call(Method::POST, &format!("{base}/{id}/test{query}"), None).await?)
+                    let path = format!("{}{query}", Operation::TestAccount.url(&[&tenant, &id]));
+                    print_report(client, &client.call(Method::POST, &path, None).await?)
                 }
                 (None, true) => {
-                    let result = client.call(Method::POST, &format!("{base}/tests{query}"), None).await?;
+                    let path = format!("{}{query}", Operation::TestAllAccounts.url(&[&tenant]));
+                    let result = client.call(Method::POST, &path, None).await?;
                     if client.json {
                         print_json(&result["items"])?;
                     }
@@ -456,34 +458,41 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
     }
 }
 
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| {
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("a role is one of {}", roles.join(", "))
+    })
+}
+
 pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliError> {
     match command {
         TokensCommand::Create { name, role, tenant } => {
-            let body = json!({"name": name, "role": role, "tenant": tenant});
-            let created = client.call(Method::POST, "/api/v1/tokens", Some(body)).await?;
+            let body = TokenCreate { name, role, tenant };
+            let created: TokenCreated =
+                client.send(Method::POST, &Operation::CreateToken.url(&[]), Some(&body)).await?;
             if client.json {
-                return print_json(&created);
+                return print_typed(&created);
             }
-            println!("created token {} ({})", text(&created["id"]), text(&created["role"]));
-            println!("{}", text(&created["token"]));
+            println!("created token {} ({})", created.details.id, created.details.role.as_str());
+            println!("{}", created.token);
             Ok(())
         }
         TokensCommand::List => {
-            let list = client.get("/api/v1/tokens").await?;
+            let list: TokenList = client.send(Method::GET, &Operation::ListTokens.url(&[]), None::<&()>).await?;
             if client.json {
-                return print_json(&list["items"]);
+                return print_typed(&list.items);
             }
-            let rows: Vec<Vec<String>> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let rows: Vec<Vec<String>> = list
+                .items
+                .iter()
                 .map(|t| {
                     vec![
-                        text(&t["id"]),
-                        text(&t["role"]),
-                        text(&t["tenant_id"]),
-                        if t["revoked_at"].is_null() { "active".into() } else { "revoked".into() },
-                        text(&t["name"]),
+                        t.id.to_string(),
+                        t.role.as_str().to_owned(),
+                        t.tenant_id.as_deref().map_or_else(|| "-".to_owned(), escape),
+                        if t.revoked_at.is_none() { "active".into() } else { "revoked".into() },
+                        escape(&t.name),
                     ]
                 })
                 .collect();
@@ -491,7 +500,7 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliEr
             Ok(())
         }
         TokensCommand::Revoke { id } => {
-            client.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), None).await?;
+            client.call(Method::DELETE, &Operation::RevokeToken.url(&[&id]), None).await?;
             println!("revoked {id}");
             Ok(())
         }

@@ -1,46 +1,22 @@
-//! Authentication (a bearer token, or the admin screen's session cookie) and role checks.
-//! Tokens are random, shown once, and stored as SHA-256 hashes. A principal bound to one
-//! tenant sees other tenants as not found.
+//! Authentication (a bearer token, or the admin screen's session cookie) and the one place
+//! that applies each operation's declared [`Access`] before its handler runs. Tokens are
+//! random, shown once, and stored as SHA-256 hashes. A principal bound to one tenant sees
+//! other tenants as not found. Handlers never check access: they receive the [`Principal`]
+//! this layer admitted.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
+pub use patchbay_api::Role;
+use patchbay_api::{Access, Denial};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Service-provider administrator: every tenant, tenants themselves, entitlements.
-    SpAdmin,
-    /// Administers the accounts of one tenant.
-    TenantAdmin,
-    /// Reads the accounts of one tenant.
-    TenantViewer,
-    /// Sends the agent and service events and the recordings of one tenant (the
-    /// contact-center platform); nothing else.
-    EventProducer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer, Role::EventProducer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SpAdmin => "sp_admin",
-            Role::TenantAdmin => "tenant_admin",
-            Role::TenantViewer => "tenant_viewer",
-            Role::EventProducer => "event_producer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -61,55 +37,15 @@ impl Principal {
         self.role == Role::SpAdmin
     }
 
-    pub fn require_sp_admin(&self) -> Result<(), ApiError> {
-        if self.is_sp_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("only a service-provider admin may do this"))
-        }
+    /// The caller as [`Access::decide`] takes it.
+    pub fn caller(&self) -> (Role, Option<&str>) {
+        (self.role, self.tenant.as_deref())
     }
 
-    /// May read the tenant's resources. Another tenant answers 404, so its existence stays hidden.
-    pub fn can_read(&self, tenant: &str) -> Result<(), ApiError> {
-        match (&self.role, &self.tenant) {
-            (Role::SpAdmin, _) => Ok(()),
-            (Role::EventProducer, Some(own)) if own == tenant => {
-                Err(ApiError::Forbidden("an event producer token can only send events and recordings"))
-            }
-            (_, Some(own)) if own == tenant => Ok(()),
-            _ => Err(ApiError::NotFound("tenant")),
-        }
-    }
-
-    /// May send the tenant's events: its event producers and admins.
-    pub fn can_send_events(&self, tenant: &str) -> Result<(), ApiError> {
-        match (&self.role, &self.tenant) {
-            (Role::SpAdmin, _) => Ok(()),
-            (Role::TenantAdmin | Role::EventProducer, Some(own)) if own == tenant => Ok(()),
-            (Role::TenantViewer, Some(own)) if own == tenant => {
-                Err(ApiError::Forbidden("a viewer token cannot send events"))
-            }
-            _ => Err(ApiError::NotFound("tenant")),
-        }
-    }
-
-    /// May send the tenant's recordings (metadata and audio): its event producers and admins.
-    pub fn can_send_recordings(&self, tenant: &str) -> Result<(), ApiError> {
-        match (&self.role, &self.tenant) {
-            (Role::TenantViewer, Some(own)) if own == tenant => {
-                Err(ApiError::Forbidden("a viewer token cannot send recordings"))
-            }
-            _ => self.can_send_events(tenant),
-        }
-    }
-
-    /// May change the tenant's accounts.
-    pub fn can_write(&self, tenant: &str) -> Result<(), ApiError> {
-        self.can_read(tenant)?;
-        if self.role == Role::TenantViewer {
-            return Err(ApiError::Forbidden("a viewer token cannot change anything"));
-        }
-        Ok(())
+    /// Whether the caller may read `tenant`'s resources (to filter lists by the same rule
+    /// the routes apply).
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        Access::TenantRead.decide(Some(self.caller()), Some(tenant)).is_ok()
     }
 }
 
@@ -143,24 +79,84 @@ impl Principal {
 }
 
 /// `Authorization: Bearer` when the request has that header; else the admin screen's
-/// session cookie, whose writes must carry the session's CSRF token.
-impl FromRequestParts<AppState> for Principal {
+/// session cookie, whose writes must carry the session's CSRF token. `None` without either.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+        let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
+        return Principal::for_token_hash(state, &hash_token(token)).await.map(Some);
+    }
+    let Some(session) = crate::ui::session::from_request(parts) else { return Ok(None) };
+    session.check_csrf(&parts.method, &parts.headers)?;
+    Principal::for_token_hash(state, &session.token_hash).await.map(Some)
+}
+
+/// The route layer of every operation: authenticates the caller, decides `access` for the
+/// path's `{tenant}`, and hands the admitted principal to the handler.
+pub async fn enforce(access: Access, State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if access != Access::Public {
+        let principal = match authenticate(&parts, &state).await {
+            Ok(principal) => principal,
+            Err(e) => return e.into_response(),
+        };
+        let tenant = match RawPathParams::from_request_parts(&mut parts, &state).await {
+            Ok(params) => params.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value.to_owned()),
+            Err(e) => return e.into_response(),
+        };
+        let caller = principal.as_ref().map(Principal::caller);
+        if let Err(denial) = access.decide(caller, tenant.as_deref()) {
+            return ApiError::from(denial).into_response();
+        }
+        if let Some(principal) = principal {
+            parts.extensions.insert(principal);
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        match denial {
+            Denial::Unauthenticated => ApiError::Unauthorized,
+            Denial::Forbidden(reason) => ApiError::Forbidden(reason),
+            Denial::TenantNotFound => ApiError::NotFound("tenant"),
+        }
+    }
+}
+
+/// The principal [`enforce`] admitted. A handler routed without a declared access gets a
+/// 500, never an unchecked caller.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-            let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
-            return Principal::for_token_hash(state, &hash_token(token)).await;
-        }
-        let session = crate::ui::session::from_request(parts).ok_or(ApiError::Unauthorized)?;
-        session.check_csrf(&parts.method, &parts.headers)?;
-        Principal::for_token_hash(state, &session.token_hash).await
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("{} {} declares no access", parts.method, parts.uri.path())))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler routed outside the route table (no `enforce` layer) never gets a caller.
+    #[tokio::test]
+    async fn a_handler_routed_without_a_declared_access_answers_500() {
+        use tower::ServiceExt;
+        async fn handler(who: Principal) -> String {
+            who.token_name
+        }
+        let app = axum::Router::new().route("/undeclared", axum::routing::get(handler));
+        let request = axum::http::Request::get("/undeclared")
+            .header(header::AUTHORIZATION, "Bearer pb_anything")
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let response = app.oneshot(request).await.expect("a response");
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn the_bearer_scheme_is_matched_ignoring_case() {

@@ -39,9 +39,8 @@ const BODY_LIMIT: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .nest("/api/v1", api::router())
-        .route("/api/v1/openapi.json", get(openapi::serve))
-        .merge(ui::router())
+        .nest(patchbay_api::API_PREFIX, api::router(&state))
+        .merge(ui::router(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::scrape))

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::Json;
+use patchbay_api::{Access, Operation};
 use patchbay_catalog::{Catalog, Provider};
 use serde_json::{json, Map, Value};
 
@@ -191,8 +192,6 @@ const CATEGORIES: &[&str] = &[
     "invalid_config",
 ];
 
-const ROLES: &[&str] = &["sp_admin", "tenant_admin", "tenant_viewer", "event_producer"];
-
 fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
     let time = json!({"type": "string", "format": "date-time"});
     let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
@@ -209,21 +208,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
         "required": ["name", "status", "detail", "duration_ms"],
         "additionalProperties": false,
     });
-    let token_properties = json!({
-        "id": {"type": "string", "format": "uuid"},
-        "name": {"type": "string"},
-        "role": {"enum": ROLES},
-        "tenant_id": {"type": ["string", "null"]},
-        "created_at": time,
-        "revoked_at": nullable_time,
-    });
-    let token_required = json!(["id", "name", "role", "tenant_id", "created_at", "revoked_at"]);
-    let mut created_properties = token_properties.clone();
-    created_properties["token"] = json!({"type": "string", "description": "The token, shown only here."});
-    let mut created_required = token_required.clone();
-    if let Some(required) = created_required.as_array_mut() {
-        required.push(json!("token"));
-    }
     let mut schemas = Map::new();
     merge(
         &mut schemas,
@@ -408,40 +392,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
                     "next_before": {"type": ["integer", "null"], "description": "Pass as `before` for the next page."},
                 },
                 "required": ["items", "next_before"],
-                "additionalProperties": false,
-            },
-            "Token": {
-                "type": "object",
-                "properties": token_properties,
-                "required": token_required,
-                "additionalProperties": false,
-            },
-            "TokenList": items("#/components/schemas/Token"),
-            "TokenCreated": {
-                "type": "object",
-                "properties": created_properties,
-                "required": created_required,
-                "additionalProperties": false,
-            },
-            "TokenCreate": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
-                    "role": {"enum": ROLES},
-                    "tenant": {"type": "string", "description": "Required for every role but sp_admin, which must not have one."},
-                },
-                "required": ["name", "role"],
-                "additionalProperties": false,
-            },
-            "WhoAmI": {
-                "type": "object",
-                "properties": {
-                    "token_id": {"type": "string", "format": "uuid"},
-                    "name": {"type": "string"},
-                    "role": {"enum": ROLES},
-                    "tenant": {"type": ["string", "null"]},
-                },
-                "required": ["token_id", "name", "role", "tenant"],
                 "additionalProperties": false,
             },
         }),
@@ -790,31 +740,75 @@ fn param(name: &str) -> Value {
     json!({"$ref": format!("#/components/parameters/{name}")})
 }
 
-/// An operation: its id, summary, parameters, body, the success responses and the statuses
-/// of its problem responses (400, for a query string or path that does not parse, and 401
-/// are added to every operation).
-fn operation(
-    id: &str,
-    summary: &str,
-    parameters: &[&str],
-    request_body: Option<Value>,
+/// What the document says of an operation beyond the route table: its parameters, request
+/// body, success responses and the problem statuses its handler can answer. 400 (a query
+/// string or path that does not parse), 401 and the 403/404 of its declared access are
+/// added from the table.
+struct Details {
+    parameters: &'static [&'static str],
+    request: Option<Value>,
     success: Value,
-    problems: &[&str],
-) -> Value {
-    let mut responses = success.as_object().cloned().unwrap_or_default();
-    for status in ["400", "401"].iter().chain(problems) {
-        responses.insert((*status).to_owned(), json!({"$ref": format!("#/components/responses/Problem{status}")}));
+    problems: &'static [&'static str],
+}
+
+fn details(
+    parameters: &'static [&'static str],
+    request: Option<Value>,
+    success: Value,
+    problems: &'static [&'static str],
+) -> Details {
+    Details { parameters, request, success, problems }
+}
+
+/// The problem statuses an access can answer before the handler runs.
+fn access_problems(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Public => &[],
+        Access::Caller => &["401"],
+        Access::Tokens | Access::Provider => &["401", "403"],
+        _ => &["401", "403", "404"],
     }
-    let mut op = json!({
-        "operationId": id,
-        "summary": summary,
-        "parameters": parameters.iter().map(|p| param(p)).collect::<Vec<_>>(),
+}
+
+/// The operation object of `op`.
+fn operation(op: Operation, details: Details) -> Value {
+    let mut responses = details.success.as_object().cloned().unwrap_or_default();
+    let malformed: &[&str] = if op.access() == Access::Public { &[] } else { &["400"] };
+    let problems = malformed.iter().chain(access_problems(op.access())).chain(details.problems);
+    for status in problems {
+        if !responses.contains_key(*status) {
+            responses.insert((*status).to_owned(), json!({"$ref": format!("#/components/responses/Problem{status}")}));
+        }
+    }
+    let mut object = json!({
+        "operationId": op.id(),
+        "summary": op.summary(),
+        "x-access": access_name(op.access()),
+        "parameters": details.parameters.iter().map(|p| param(p)).collect::<Vec<_>>(),
         "responses": responses,
     });
-    if let Some(request_body) = request_body {
-        op["requestBody"] = request_body;
+    if op.access() == Access::Public {
+        object["security"] = json!([]);
     }
-    op
+    if let Some(request) = details.request {
+        object["requestBody"] = request;
+    }
+    object
+}
+
+/// The access's name in the document's `x-access`.
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Public => "public",
+        Access::Caller => "caller",
+        Access::TenantRead => "tenant_read",
+        Access::TenantWrite => "tenant_write",
+        Access::TenantEvents => "tenant_events",
+        Access::TenantRecordings => "tenant_recordings",
+        Access::TenantProvider => "tenant_provider",
+        Access::Tokens => "tokens",
+        Access::Provider => "provider",
+    }
 }
 
 /// Links from a created resource to the operations on it, by its `id`.
@@ -836,237 +830,230 @@ fn links(targets: &[(&str, &str)], tenant_from_request: bool) -> Value {
 }
 
 fn paths() -> Value {
+    let mut paths = Map::new();
+    for &op in Operation::ALL {
+        let entry = paths.entry(op.path()).or_insert_with(|| json!({}));
+        entry[op.method().as_str().to_lowercase()] = operation(op, describe(op));
+    }
+    Value::Object(paths)
+}
+
+/// The details of each operation. The match is exhaustive: a new operation cannot go
+/// undocumented.
+fn describe(op: Operation) -> Details {
+    use Operation as O;
     let w = &["tenant"][..];
     let wi = &["tenant", "id"][..];
-    let mut create_tenant = json!({
-        "201": tagged("The tenant.", "Tenant"),
-    });
-    create_tenant["201"]["links"] = links(
-        &[
-            ("GetTenant", "getTenant"),
-            ("UpdateTenant", "updateTenant"),
-            ("ListAccounts", "listAccounts"),
-            ("CreateAccount", "createAccount"),
-            ("TenantAudit", "tenantAudit"),
-        ],
-        false,
-    );
-    let mut create_account = json!({
-        "201": tagged("The account (secrets only as set or not).", "Account"),
-    });
-    create_account["201"]["headers"]["Location"] =
-        json!({"description": "The account's URL.", "schema": {"type": "string"}});
-    create_account["201"]["links"] = links(
-        &[
-            ("GetAccount", "getAccount"),
-            ("UpdateAccount", "updateAccount"),
-            ("DeleteAccount", "deleteAccount"),
-            ("TestAccount", "testAccount"),
-            ("AccountAudit", "accountAudit"),
-        ],
-        true,
-    );
-    let mut create_token = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
     let wr = &["tenant", "recording_id"][..];
     let wj = &["tenant", "job_id"][..];
-    let put_recording = body("Created.", "Recording");
-    let mut create_job = json!({"201": tagged("The job.", "ExportJob")});
-    create_job["201"]["links"] = json!({
-        "GetExportJob": {"operationId": "getExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
-        "RunExportJob": {"operationId": "runExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
-        "ListExportRuns": {"operationId": "listExportRuns", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
-    });
-    let audio_content: Map<String, Value> = patchbay_recordings::AUDIO_TYPES
-        .iter()
-        .map(|(t, _)| ((*t).to_owned(), json!({"schema": {"type": "string", "format": "binary"}})))
-        .collect();
-    let mut audio_responses = json!({
-        "200": {"description": "The whole audio.", "content": audio_content.clone()},
-        "206": {"description": "The byte range asked for, with Content-Range.", "content": audio_content.clone()},
-    });
-    for status in ["400", "401", "403", "404", "416", "502"] {
-        audio_responses[status] = json!({"$ref": format!("#/components/responses/Problem{status}")});
-    }
-    create_token["201"]["links"] =
-        json!({"RevokeToken": {"operationId": "revokeToken", "parameters": {"id": "$response.body#/id"}}});
-    json!({
-        "/openapi.json": {"get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}},
-        }},
-        "/integration-types": {"get": operation(
-            "listIntegrationTypes", "The catalog of integration types and providers", &[], None,
-            json!({"200": body("Every type with its providers.", "IntegrationTypes")}), &[],
-        )},
-        "/tenants": {
-            "get": operation("listTenants", "The tenants the token may see", &[], None,
-                json!({"200": body("The tenants.", "TenantList")}), &[]),
-            "post": operation("createTenant", "Create a tenant (sp_admin)", &[], Some(request("TenantCreate")),
-                create_tenant, &["400", "403", "409", "422"]),
-        },
-        "/tenants/{tenant}": {
-            "get": operation("getTenant", "A tenant", w, None,
-                json!({"200": tagged("The tenant.", "Tenant")}), &["403", "404"]),
-            "put": operation("updateTenant", "Rename a tenant or change its gated types (sp_admin)",
-                &["tenant", "If-Match"], Some(request("TenantUpdate")),
-                json!({"200": tagged("The tenant.", "Tenant")}), &["400", "403", "404", "409", "412", "422"]),
-            "delete": operation("deleteTenant", "Delete a tenant, its accounts and tokens (sp_admin)", w, None,
-                json!({"204": no_content("Deleted.")}), &["403", "404"]),
-        },
-        "/tenants/{tenant}/integration-accounts": {
-            "get": operation("listAccounts", "The tenant's accounts", &["tenant", "type"], None,
-                json!({"200": body("The accounts.", "AccountList")}), &["403", "404", "422"]),
-            "post": operation("createAccount", "Create an account", w, Some(request("AccountCreate")),
-                create_account, &["400", "403", "404", "409", "422"]),
-        },
-        "/tenants/{tenant}/integration-accounts/{id}": {
-            "get": operation("getAccount", "An account", wi, None,
-                json!({"200": tagged("The account.", "Account")}), &["403", "404"]),
-            "put": operation("updateAccount", "Update an account", &["tenant", "id", "If-Match"],
-                Some(request("AccountUpdate")), json!({"200": tagged("The account.", "Account")}),
-                &["400", "403", "404", "409", "412", "422"]),
-            "delete": operation("deleteAccount", "Delete an account", &["tenant", "id", "If-Match"], None,
-                json!({"204": no_content("Deleted.")}), &["400", "403", "404", "409", "412"]),
-        },
-        "/tenants/{tenant}/integration-accounts/test": {"post": operation(
-            "testUnsavedAccount", "Test an unsaved account body; saves nothing", &["tenant", "timeout_ms"],
-            Some(request("AccountTest")), json!({"200": body("The test report.", "TestReport")}),
-            &["400", "403", "404", "422", "429"],
-        )},
-        "/tenants/{tenant}/integration-accounts/tests": {"post": operation(
-            "testAllAccounts", "Test every enabled account of the tenant", &["tenant", "timeout_ms"], None,
-            json!({"200": body("A report per account.", "BulkTestReport")}), &["403", "404", "422", "429"],
-        )},
-        "/tenants/{tenant}/integration-accounts/{id}/test": {"post": operation(
-            "testAccount", "Test a saved account and keep the result", &["tenant", "id", "timeout_ms"], None,
-            json!({"200": body("The test report.", "TestReport")}), &["403", "404", "422", "429"],
-        )},
-        "/tenants/{tenant}/integration-accounts/{id}/actions/{action}": {"post": operation(
-            "runAction", "Run an action the catalog declares for the account's provider",
+    match op {
+        O::OpenApi => details(
+            &[],
+            None,
+            json!({"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}),
+            &[],
+        ),
+        O::ListIntegrationTypes => {
+            details(&[], None, json!({"200": body("Every type with its providers.", "IntegrationTypes")}), &[])
+        }
+        O::ListTenants => details(&[], None, json!({"200": body("The tenants.", "TenantList")}), &[]),
+        O::CreateTenant => {
+            let mut created = json!({"201": tagged("The tenant.", "Tenant")});
+            created["201"]["links"] = links(
+                &[
+                    ("GetTenant", "getTenant"),
+                    ("UpdateTenant", "updateTenant"),
+                    ("ListAccounts", "listAccounts"),
+                    ("CreateAccount", "createAccount"),
+                    ("TenantAudit", "tenantAudit"),
+                ],
+                false,
+            );
+            details(&[], Some(request("TenantCreate")), created, &["409", "422"])
+        }
+        O::GetTenant => details(w, None, json!({"200": tagged("The tenant.", "Tenant")}), &[]),
+        O::UpdateTenant => details(
+            &["tenant", "If-Match"],
+            Some(request("TenantUpdate")),
+            json!({"200": tagged("The tenant.", "Tenant")}),
+            &["409", "412", "422"],
+        ),
+        O::DeleteTenant => details(w, None, json!({"204": no_content("Deleted.")}), &[]),
+        O::ListAccounts => {
+            details(&["tenant", "type"], None, json!({"200": body("The accounts.", "AccountList")}), &["422"])
+        }
+        O::CreateAccount => {
+            let mut created = json!({"201": tagged("The account (secrets only as set or not).", "Account")});
+            created["201"]["headers"]["Location"] =
+                json!({"description": "The account's URL.", "schema": {"type": "string"}});
+            created["201"]["links"] = links(
+                &[
+                    ("GetAccount", "getAccount"),
+                    ("UpdateAccount", "updateAccount"),
+                    ("DeleteAccount", "deleteAccount"),
+                    ("TestAccount", "testAccount"),
+                    ("AccountAudit", "accountAudit"),
+                ],
+                true,
+            );
+            details(w, Some(request("AccountCreate")), created, &["409", "422"])
+        }
+        O::GetAccount => details(wi, None, json!({"200": tagged("The account.", "Account")}), &[]),
+        O::UpdateAccount => details(
+            &["tenant", "id", "If-Match"],
+            Some(request("AccountUpdate")),
+            json!({"200": tagged("The account.", "Account")}),
+            &["409", "412", "422"],
+        ),
+        O::DeleteAccount => {
+            details(&["tenant", "id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["409", "412"])
+        }
+        O::TestUnsavedAccount => details(
+            &["tenant", "timeout_ms"],
+            Some(request("AccountTest")),
+            json!({"200": body("The test report.", "TestReport")}),
+            &["422", "429"],
+        ),
+        O::TestAllAccounts => details(
+            &["tenant", "timeout_ms"],
+            None,
+            json!({"200": body("A report per account.", "BulkTestReport")}),
+            &["422", "429"],
+        ),
+        O::TestAccount => details(
+            &["tenant", "id", "timeout_ms"],
+            None,
+            json!({"200": body("The test report.", "TestReport")}),
+            &["422", "429"],
+        ),
+        O::RunAction => details(
             &["tenant", "id", "action", "timeout_ms", "If-Match"],
-            Some(json!({"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}})),
+            Some(
+                json!({"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}}),
+            ),
             json!({
                 "200": body("What the action did.", "ActionResult"),
                 "502": body("The vendor refused or failed.", "ActionFailure"),
             }),
-            &["400", "403", "404", "412", "422", "429"],
-        )},
-        "/tenants/{tenant}/integration-accounts/{id}/audit": {"get": operation(
-            "accountAudit", "The account's audit trail, newest first", &["tenant", "id", "limit", "before"], None,
-            json!({"200": body("A page of entries.", "AuditPage")}), &["403", "404", "422"],
-        )},
-        "/tenants/{tenant}/audit": {"get": operation(
-            "tenantAudit", "The tenant's audit trail, newest first", &["tenant", "limit", "before"], None,
-            json!({"200": body("A page of entries.", "AuditPage")}), &["403", "404", "422"],
-        )},
-        "/tenants/{tenant}/events": {"post": operation(
-            "ingestEvents", "Agent and service events: NDJSON or a JSON array", w,
+            &["412", "422", "429"],
+        ),
+        O::AccountAudit => details(
+            &["tenant", "id", "limit", "before"],
+            None,
+            json!({"200": body("A page of entries.", "AuditPage")}),
+            &["422"],
+        ),
+        O::TenantAudit => details(
+            &["tenant", "limit", "before"],
+            None,
+            json!({"200": body("A page of entries.", "AuditPage")}),
+            &["422"],
+        ),
+        O::IngestEvents => details(
+            w,
             Some(json!({"required": true, "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
             }})),
             json!({"200": body("Accepted, stale and rejected events.", "IntakeReport")}),
-            &["400", "403", "404", "503"],
-        )},
-        "/tenants/{tenant}/feeds": {"get": operation(
-            "listFeeds", "Health of the tenant's feeds", w, None,
-            json!({"200": body("One entry per feed.", "FeedList")}), &["403", "404"],
-        )},
-        "/tenants/{tenant}/live": {"get": operation(
-            "liveState", "Counts of the tenant's live state", w, None,
-            json!({"200": body("The counts.", "Live")}), &["403", "404"],
-        )},
-        "/tenants/{tenant}/recordings": {"get": operation(
-            "searchRecordings", "Recordings by time range, service, agent and phone, newest call first",
-            &["tenant", "from", "to", "service", "agent", "phone", "limit", "cursor"], None,
-            json!({"200": body("A page of recordings.", "RecordingPage")}), &["403", "404", "422"],
-        )},
-        "/tenants/{tenant}/recordings/{recording_id}": {
-            "get": operation("getRecording", "A recording with where it was exported", wr, None,
-                json!({"200": body("The recording.", "Recording")}), &["403", "404"]),
-            "put": operation("putRecording", "Create a recording or replace its metadata (fixed once exported)", wr,
-                Some(request("RecordingMeta")),
-                json!({"200": body("Replaced or unchanged.", "Recording"), "201": put_recording}),
-                &["403", "404", "409", "422"]),
-        },
-        "/tenants/{tenant}/recordings/{recording_id}/audio": {
-            "get": {
-                "operationId": "playRecording",
-                "summary": "The audio, whole or one byte range, from the data dir or the bucket it was exported to",
-                "parameters": [param("tenant"), param("recording_id"), param("Range"), param("If-Range")],
-                "responses": audio_responses,
-            },
-            "put": operation("putRecordingAudio", "The audio as a streamed body of any size (PUT the metadata first)", wr,
-                Some(json!({"required": true, "content": audio_content})),
-                json!({"200": body("Replaced (not exported yet).", "Recording"), "201": body("Stored.", "Recording")}),
-                &["403", "404", "409", "413", "415"]),
-        },
-        "/tenants/{tenant}/recording-export-jobs": {
-            "get": operation("listExportJobs", "The tenant's recording export jobs", w, None,
-                json!({"200": body("The jobs.", "ExportJobList")}), &["403", "404"]),
-            "post": operation("createExportJob", "Create a periodic recording export job", w,
-                Some(request("ExportJobWrite")), create_job, &["403", "404", "409", "422"]),
-        },
-        "/tenants/{tenant}/recording-export-jobs/{id}": {
-            "get": operation("getExportJob", "A job with its last run", wj, None,
-                json!({"200": tagged("The job.", "ExportJob")}), &["403", "404"]),
-            "put": operation("updateExportJob", "Replace a job", &["tenant", "job_id", "If-Match"],
-                Some(request("ExportJobWrite")), json!({"200": tagged("The job.", "ExportJob")}),
-                &["403", "404", "409", "412", "422"]),
-            "delete": operation("deleteExportJob", "Delete a job and its runs (exports stay playable)",
-                &["tenant", "job_id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["403", "404", "412"]),
-        },
-        "/tenants/{tenant}/recording-export-jobs/{id}/run": {"post": operation(
-            "runExportJob", "Run the job now", wj, None,
-            json!({"202": body("The run, started.", "ExportRun")}), &["403", "404", "409"],
-        )},
-        "/tenants/{tenant}/recording-export-jobs/{id}/runs": {"get": operation(
-            "listExportRuns", "The job's runs, newest first", &["tenant", "job_id", "runs_limit"], None,
-            json!({"200": body("The runs.", "ExportRunList")}), &["403", "404", "422"],
-        )},
-        "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}": {"get": operation(
-            "getExportRun", "One run", &["tenant", "job_id", "run_id"], None,
-            json!({"200": body("The run.", "ExportRun")}), &["403", "404"],
-        )},
-        "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv": {"get": operation(
-            "getExportRunMetadata", "The run's metadata CSV, once the run ended", &["tenant", "job_id", "run_id"], None,
+            &["503"],
+        ),
+        O::ListFeeds => details(w, None, json!({"200": body("One entry per feed.", "FeedList")}), &[]),
+        O::LiveState => details(w, None, json!({"200": body("The counts.", "Live")}), &[]),
+        O::SearchRecordings => details(
+            &["tenant", "from", "to", "service", "agent", "phone", "limit", "cursor"],
+            None,
+            json!({"200": body("A page of recordings.", "RecordingPage")}),
+            &["422"],
+        ),
+        O::GetRecording => details(wr, None, json!({"200": body("The recording.", "Recording")}), &[]),
+        O::PutRecording => details(
+            wr,
+            Some(request("RecordingMeta")),
+            json!({"200": body("Replaced or unchanged.", "Recording"), "201": body("Created.", "Recording")}),
+            &["409", "422"],
+        ),
+        O::PlayRecording => {
+            let audio = audio_content();
+            details(
+                &["tenant", "recording_id", "Range", "If-Range"],
+                None,
+                json!({
+                    "200": {"description": "The whole audio.", "content": audio.clone()},
+                    "206": {"description": "The byte range asked for, with Content-Range.", "content": audio},
+                }),
+                &["416", "502"],
+            )
+        }
+        O::PutRecordingAudio => details(
+            wr,
+            Some(json!({"required": true, "content": audio_content()})),
+            json!({"200": body("Replaced (not exported yet).", "Recording"), "201": body("Stored.", "Recording")}),
+            &["409", "413", "415"],
+        ),
+        O::ListExportJobs => details(w, None, json!({"200": body("The jobs.", "ExportJobList")}), &[]),
+        O::CreateExportJob => {
+            let mut created = json!({"201": tagged("The job.", "ExportJob")});
+            created["201"]["links"] = json!({
+                "GetExportJob": {"operationId": "getExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+                "RunExportJob": {"operationId": "runExportJob", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+                "ListExportRuns": {"operationId": "listExportRuns", "parameters": {"tenant": "$request.path.tenant", "id": "$response.body#/id"}},
+            });
+            details(w, Some(request("ExportJobWrite")), created, &["409", "422"])
+        }
+        O::GetExportJob => details(wj, None, json!({"200": tagged("The job.", "ExportJob")}), &[]),
+        O::UpdateExportJob => details(
+            &["tenant", "job_id", "If-Match"],
+            Some(request("ExportJobWrite")),
+            json!({"200": tagged("The job.", "ExportJob")}),
+            &["409", "412", "422"],
+        ),
+        O::DeleteExportJob => {
+            details(&["tenant", "job_id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["412"])
+        }
+        O::RunExportJob => details(wj, None, json!({"202": body("The run, started.", "ExportRun")}), &["409"]),
+        O::ListExportRuns => details(
+            &["tenant", "job_id", "runs_limit"],
+            None,
+            json!({"200": body("The runs.", "ExportRunList")}),
+            &["422"],
+        ),
+        O::GetExportRun => {
+            details(&["tenant", "job_id", "run_id"], None, json!({"200": body("The run.", "ExportRun")}), &[])
+        }
+        O::GetExportRunMetadata => details(
+            &["tenant", "job_id", "run_id"],
+            None,
             json!({"200": {"description": "RFC 4180 CSV, one row per recording.", "content": {"text/csv": {"schema": {"type": "string"}}}}}),
-            &["403", "404"],
-        )},
-        "/tokens": {
-            "get": operation("listTokens", "The tokens the caller may see (never their values)", &[], None,
-                json!({"200": body("The tokens.", "TokenList")}), &["403"]),
-            "post": operation("createToken", "Create a token", &[], Some(request("TokenCreate")),
-                create_token, &["400", "403", "404", "422"]),
-        },
-        "/tokens/{id}": {"delete": operation(
-            "revokeToken", "Revoke a token", &["token_id"], None,
-            json!({"204": no_content("Revoked.")}), &["404"],
-        )},
-        "/whoami": {
-            "get": operation("whoami", "The presented token", &[], None, json!({"200": body("The token.", "WhoAmI")}), &[]),
-            "post": operation("whoamiPost", "The presented token", &[], None, json!({"200": body("The token.", "WhoAmI")}), &[]),
-        },
-        "/keys": {"get": operation(
-            "keyStatus", "Master keys and how many values each seals (sp_admin)", &[], None,
-            json!({"200": body("The keys.", "KeyStatus")}), &["403"],
-        )},
-        "/keys/rotate": {"post": operation(
-            "rotateKeys", "A new active master key (sp_admin)", &[], None,
-            json!({"201": body("The keys.", "KeyStatus")}), &["403"],
-        )},
-        "/keys/reseal": {"post": operation(
-            "resealSecrets", "Seal a batch of values under the active key (sp_admin)", &["batch", "after"], None,
+            &[],
+        ),
+        O::ListTokens => details(&[], None, json!({"200": body("The tokens.", "TokenList")}), &[]),
+        O::CreateToken => {
+            let mut created = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
+            created["201"]["links"] =
+                json!({"RevokeToken": {"operationId": "revokeToken", "parameters": {"id": "$response.body#/id"}}});
+            details(&[], Some(request("TokenCreate")), created, &["404", "422"])
+        }
+        O::RevokeToken => details(&["token_id"], None, json!({"204": no_content("Revoked.")}), &["404"]),
+        O::WhoAmI | O::WhoAmIPost => details(&[], None, json!({"200": body("The token.", "WhoAmI")}), &[]),
+        O::KeyStatus => details(&[], None, json!({"200": body("The keys.", "KeyStatus")}), &[]),
+        O::RotateKeys => details(&[], None, json!({"201": body("The keys.", "KeyStatus")}), &[]),
+        O::ResealSecrets => details(
+            &["batch", "after"],
+            None,
             json!({"200": body("What this call did; loop while `next` is set.", "ResealReport")}),
-            &["400", "403", "422"],
-        )},
-        "/keys/{id}": {"delete": operation(
-            "retireKey", "Remove a key that is not active and seals nothing (sp_admin)", &["key_id"], None,
-            json!({"204": no_content("Removed.")}), &["403", "404", "409"],
-        )},
-    })
+            &["422"],
+        ),
+        O::RetireKey => details(&["key_id"], None, json!({"204": no_content("Removed.")}), &["404", "409"]),
+    }
+}
+
+/// The audio media types a recording may have, each a binary body.
+fn audio_content() -> Map<String, Value> {
+    patchbay_recordings::AUDIO_TYPES
+        .iter()
+        .map(|(t, _)| ((*t).to_owned(), json!({"schema": {"type": "string", "format": "binary"}})))
+        .collect()
 }
 
 fn parameters(catalog: &Catalog) -> Value {
@@ -1116,7 +1103,8 @@ fn parameters(catalog: &Catalog) -> Value {
 
 /// The whole document.
 pub fn document(catalog: &Catalog) -> Value {
-    let mut schemas = resource_schemas(catalog);
+    let mut schemas = patchbay_api::component_schemas();
+    schemas.extend(resource_schemas(catalog));
     merge(&mut schemas, problem_schemas());
     json!({
         "openapi": "3.1.0",

@@ -82,19 +82,56 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// A PostgreSQL database when `PATCHBAY_TEST_DATABASE_URL` names a server; else `None`,
+    /// said once per test binary so a green run without PostgreSQL is visible as such.
+    pub async fn postgres_if_configured() -> Option<TestDatabase> {
+        match std::env::var(DATABASE_URL_VAR) {
+            Ok(url) if !url.is_empty() => Some(TestDatabase::postgres(&url).await),
+            _ => {
+                static SKIP: Once = Once::new();
+                SKIP.call_once(|| {
+                    let _ = writeln!(std::io::stderr(), "skipping postgres: {DATABASE_URL_VAR} not set");
+                });
+                None
+            }
+        }
+    }
+}
+
+/// One test per backend, named after it: `backend_test! { #[tokio::test] async fn name(db) { … } }`
+/// becomes `name::sqlite` and `name::postgres`, each running the body with a fresh
+/// database of that backend, so a failure says which backend failed. The attributes given
+/// (the test runner's, e.g. `#[tokio::test(flavor = "multi_thread")]`) go on both.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$attr:meta])* async fn $name:ident($db:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($db: $crate::TestDatabase) $body
+
+            $(#[$attr])*
+            async fn sqlite() {
+                run($crate::TestDatabase::sqlite().await).await
+            }
+
+            $(#[$attr])*
+            async fn postgres() {
+                if let Some(db) = $crate::TestDatabase::postgres_if_configured().await {
+                    run(db).await
+                }
+            }
+        }
+    };
+}
+
 /// SQLite, then PostgreSQL if configured. Says once per test binary when PostgreSQL is
 /// skipped, so a green run without it is visible as such.
 pub async fn databases() -> Vec<TestDatabase> {
     let mut dbs = vec![TestDatabase::sqlite().await];
-    match std::env::var(DATABASE_URL_VAR) {
-        Ok(url) if !url.is_empty() => dbs.push(TestDatabase::postgres(&url).await),
-        _ => {
-            static SKIP: Once = Once::new();
-            SKIP.call_once(|| {
-                let _ = writeln!(std::io::stderr(), "skipping postgres: {DATABASE_URL_VAR} not set");
-            });
-        }
-    }
+    dbs.extend(TestDatabase::postgres_if_configured().await);
     dbs
 }
 

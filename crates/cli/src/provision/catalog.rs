@@ -3,6 +3,7 @@
 //! fixed value, to tell secrets from values and to compare values the way the server stores
 //! them.
 
+use patchbay_api::Operation;
 use serde_json::{Map, Value};
 
 use crate::client::{CliError, Client};
@@ -37,7 +38,7 @@ fn text(v: &Value) -> String {
 
 impl Catalog {
     pub async fn fetch(client: &Client) -> Result<Catalog, CliError> {
-        Ok(Catalog::parse(&client.get("/api/v1/integration-types").await?))
+        Ok(Catalog::parse(&client.get(&Operation::ListIntegrationTypes.url(&[])).await?))
     }
 
     fn parse(catalog: &Value) -> Catalog {

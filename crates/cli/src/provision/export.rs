@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
+use patchbay_api::Operation;
 use serde_json::{Map, Value};
 
 use super::catalog::Catalog;
@@ -111,7 +112,7 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
     } else {
         let mut tenants = Vec::new();
         for id in &args.tenants {
-            let tenant = client.get(&format!("/api/v1/tenants/{id}")).await;
+            let tenant = client.get(&Operation::GetTenant.url(&[id])).await;
             tenants.push(parse(tenant.map_err(|e| super::within(&format!("tenant {id}"), e))?)?);
         }
         tenants

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt};
+use patchbay_api::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -47,11 +48,11 @@ struct Items<T> {
 }
 
 pub async fn tenant_accounts(client: &Client, tenant: &str) -> Result<Vec<CurrentAccount>, CliError> {
-    parse(client.get(&format!("/api/v1/tenants/{tenant}/integration-accounts")).await?).map(|i: Items<_>| i.items)
+    parse(client.get(&Operation::ListAccounts.url(&[tenant])).await?).map(|i: Items<_>| i.items)
 }
 
 pub async fn visible_tenants(client: &Client) -> Result<Vec<CurrentTenant>, CliError> {
-    parse(client.get("/api/v1/tenants").await?).map(|i: Items<_>| i.items)
+    parse(client.get(&Operation::ListTenants.url(&[])).await?).map(|i: Items<_>| i.items)
 }
 
 pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CliError> {
@@ -61,7 +62,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CliError
 
 /// A tenant and its accounts, or `None` when it does not exist (or this token cannot see it).
 async fn current(client: &Client, id: &str) -> Result<Option<(CurrentTenant, Vec<CurrentAccount>)>, CliError> {
-    let tenant: CurrentTenant = match client.get(&format!("/api/v1/tenants/{id}")).await {
+    let tenant: CurrentTenant = match client.get(&Operation::GetTenant.url(&[id])).await {
         Ok(t) => parse(t)?,
         Err(CliError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),

@@ -1,6 +1,7 @@
 //! Runs a plan against the server, tenant by tenant in the plan's order, each write with the
 //! version read (`If-Match`), printing each change as it is made.
 
+use patchbay_api::Operation;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -60,7 +61,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
     if failures.is_empty() {
         for (id, accounts) in plan.doomed {
             progress.working_on(&id);
-            let deleted = client.call(Method::DELETE, &format!("/api/v1/tenants/{id}"), None).await;
+            let deleted = client.call(Method::DELETE, &Operation::DeleteTenant.url(&[&id]), None).await;
             if let Err(e) = deleted {
                 failures.push(within(&format!("tenant {id}"), e));
                 break;
@@ -89,7 +90,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
 
 async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -> Result<(), CliError> {
     let id = tenant.id;
-    let path = format!("/api/v1/tenants/{id}");
+    let path = Operation::UpdateTenant.url(&[&id]);
     let mut withdraw = None;
     out.header = None;
     let line = tenant_line(&id, &tenant.change);
@@ -97,7 +98,7 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
         TenantChange::Create { name, enabled_types } => {
             out.progress.working_on(&id);
             let body = json!({"id": id, "name": name, "enabled_types": enabled_types});
-            client.call(Method::POST, "/api/v1/tenants", Some(body)).await?;
+            client.call(Method::POST, &Operation::CreateTenant.url(&[]), Some(body)).await?;
             out.emit(line);
             out.progress.advance(&id);
         }
@@ -136,19 +137,18 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
 }
 
 async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut Output<'_>) -> Result<(), CliError> {
-    let base = format!("/api/v1/tenants/{tenant}/integration-accounts");
+    let url = |id: &str| Operation::UpdateAccount.url(&[tenant, id]);
     match &a.action {
         AccountAction::Create(desired) => {
-            client.call(Method::POST, &base, Some(desired.body())).await?;
+            client.call(Method::POST, &Operation::CreateAccount.url(&[tenant]), Some(desired.body())).await?;
             out.emit(account_line(tenant, a));
         }
         AccountAction::Update { id, version, desired, .. } => {
-            client.call_with(Method::PUT, &format!("{base}/{id}"), Some(desired.body()), Some(*version)).await?;
+            client.call_with(Method::PUT, &url(id), Some(desired.body()), Some(*version)).await?;
             out.emit(account_line(tenant, a));
         }
         AccountAction::Resend { id, version, secrets, desired } => {
-            let sent =
-                client.call_with(Method::PUT, &format!("{base}/{id}"), Some(desired.body()), Some(*version)).await?;
+            let sent = client.call_with(Method::PUT, &url(id), Some(desired.body()), Some(*version)).await?;
             let after: CurrentAccount = parse(sent)?;
             if after.version == *version {
                 out.counts.unchanged += 1;
@@ -159,7 +159,9 @@ async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut O
         }
         AccountAction::Unchanged => out.counts.unchanged += 1,
         AccountAction::Delete { id, version } => {
-            client.call_with(Method::DELETE, &format!("{base}/{id}"), None, Some(*version)).await?;
+            client
+                .call_with(Method::DELETE, &Operation::DeleteAccount.url(&[tenant, id]), None, Some(*version))
+                .await?;
             out.emit(account_line(tenant, a));
         }
     }

@@ -11,7 +11,6 @@ use patchbay_store::SecretCursor;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -60,15 +59,13 @@ async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
 }
 
 /// `GET /keys`.
-pub async fn status(State(state): State<AppState>, who: Principal) -> ApiResult<Json<KeyStatus>> {
-    who.require_sp_admin()?;
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<KeyStatus>> {
     Ok(Json(key_status(&state).await?))
 }
 
 /// `POST /keys/rotate`: a new key, active for every value sealed from now on. Runs as a task
 /// of its own, so a client that hangs up does not stop it halfway.
-pub async fn rotate(State(state): State<AppState>, who: Principal) -> ApiResult<(StatusCode, Json<KeyStatus>)> {
-    who.require_sp_admin()?;
+pub async fn rotate(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<KeyStatus>)> {
     let keys = state.keys.clone();
     tokio::spawn(async move { keys.rotate().await })
         .await
@@ -119,12 +116,7 @@ fn cursor(after: &str) -> ApiResult<SecretCursor> {
 /// `POST /keys/reseal?batch=N&after=CURSOR`: seals up to N values still under older keys
 /// again under the active key. Each replacement only lands if the stored value is still the
 /// one that was read, so a concurrent account write is never overwritten.
-pub async fn reseal(
-    State(state): State<AppState>,
-    who: Principal,
-    Query(query): Query<ResealQuery>,
-) -> ApiResult<Json<ResealReport>> {
-    who.require_sp_admin()?;
+pub async fn reseal(State(state): State<AppState>, Query(query): Query<ResealQuery>) -> ApiResult<Json<ResealReport>> {
     let batch = query.batch.unwrap_or(DEFAULT_BATCH);
     if !(1..=MAX_BATCH).contains(&batch) {
         return Err(ApiError::invalid("batch", "range", format!("batch must be between 1 and {MAX_BATCH}")));
@@ -148,8 +140,7 @@ pub async fn reseal(
 
 /// `DELETE /keys/{id}`: removes a key that is not active and seals nothing (in a task of its
 /// own, like rotation).
-pub async fn retire(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    who.require_sp_admin()?;
+pub async fn retire(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id: u32 = id.parse().map_err(|_| ApiError::NotFound("key"))?;
     let keys = state.keys.clone();
     let retired = tokio::spawn(async move { keys.retire(id).await })

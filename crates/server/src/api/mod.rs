@@ -12,50 +12,88 @@ mod tokens;
 mod types;
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
+use patchbay_api::{Method, Operation};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integration-types", get(types::list))
-        .route("/tenants", get(tenants::list).post(tenants::create))
-        .route("/tenants/{tenant}", get(tenants::get).put(tenants::update).delete(tenants::delete))
-        .route("/tenants/{tenant}/integration-accounts", get(accounts::list).post(accounts::create))
-        .route(
-            "/tenants/{tenant}/integration-accounts/{id}",
-            get(accounts::get).put(accounts::update).delete(accounts::delete),
-        )
-        .route("/tenants/{tenant}/integration-accounts/test", post(testing::test_unsaved))
-        .route("/tenants/{tenant}/integration-accounts/tests", post(testing::test_all))
-        .route("/tenants/{tenant}/integration-accounts/{id}/test", post(testing::test_saved))
-        .route("/tenants/{tenant}/integration-accounts/{id}/actions/{action}", post(testing::action))
-        .route("/tenants/{tenant}/integration-accounts/{id}/audit", get(audit::for_account))
-        .route("/tenants/{tenant}/audit", get(audit::for_tenant))
-        .route("/tenants/{tenant}/events", post(events::ingest))
-        .route("/tenants/{tenant}/feeds", get(events::feeds))
-        .route("/tenants/{tenant}/live", get(events::live))
-        .route("/tenants/{tenant}/recordings", get(recordings::search))
-        .route("/tenants/{tenant}/recordings/{recording_id}", get(recordings::get).put(recordings::put_meta))
-        .route("/tenants/{tenant}/recordings/{recording_id}/audio", get(recordings::audio).put(recordings::put_audio))
-        .route("/tenants/{tenant}/recording-export-jobs", get(export_jobs::list).post(export_jobs::create))
-        .route(
-            "/tenants/{tenant}/recording-export-jobs/{id}",
-            get(export_jobs::get).put(export_jobs::update).delete(export_jobs::delete),
-        )
-        .route("/tenants/{tenant}/recording-export-jobs/{id}/run", post(export_jobs::run))
-        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs", get(export_jobs::runs))
-        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}", get(export_jobs::get_run))
-        .route("/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv", get(export_jobs::metadata))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/whoami", post(tokens::whoami).get(tokens::whoami))
-        .route("/keys", get(keys::status))
-        .route("/keys/rotate", post(keys::rotate))
-        .route("/keys/reseal", post(keys::reseal))
-        .route("/keys/{id}", axum::routing::delete(keys::retire))
+/// The REST API: one route per operation of [`Operation::ALL`], each behind the layer that
+/// applies its declared access.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut paths: Vec<&'static str> = Operation::ALL.iter().map(|op| op.path()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths.into_iter().fold(Router::new(), |router, path| {
+        let methods = Operation::ALL.iter().filter(|op| op.path() == path).fold(MethodRouter::new(), |methods, &op| {
+            let access = op.access();
+            methods.merge(
+                handler(op)
+                    .route_layer(axum::middleware::from_fn_with_state(state.clone(), move |state, request, next| {
+                        crate::auth::enforce(access, state, request, next)
+                    })),
+            )
+        });
+        router.route(path, methods)
+    })
+}
+
+/// The handler of each operation. The match is exhaustive: an operation cannot be added
+/// without one.
+fn handler(op: Operation) -> MethodRouter<AppState> {
+    use Operation as O;
+    let method = match op.method() {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Delete => MethodFilter::DELETE,
+    };
+    match op {
+        O::OpenApi => on(method, crate::openapi::serve),
+        O::ListIntegrationTypes => on(method, types::list),
+        O::ListTenants => on(method, tenants::list),
+        O::CreateTenant => on(method, tenants::create),
+        O::GetTenant => on(method, tenants::get),
+        O::UpdateTenant => on(method, tenants::update),
+        O::DeleteTenant => on(method, tenants::delete),
+        O::ListAccounts => on(method, accounts::list),
+        O::CreateAccount => on(method, accounts::create),
+        O::GetAccount => on(method, accounts::get),
+        O::UpdateAccount => on(method, accounts::update),
+        O::DeleteAccount => on(method, accounts::delete),
+        O::TestUnsavedAccount => on(method, testing::test_unsaved),
+        O::TestAllAccounts => on(method, testing::test_all),
+        O::TestAccount => on(method, testing::test_saved),
+        O::RunAction => on(method, testing::action),
+        O::AccountAudit => on(method, audit::for_account),
+        O::TenantAudit => on(method, audit::for_tenant),
+        O::IngestEvents => on(method, events::ingest),
+        O::ListFeeds => on(method, events::feeds),
+        O::LiveState => on(method, events::live),
+        O::SearchRecordings => on(method, recordings::search),
+        O::GetRecording => on(method, recordings::get),
+        O::PutRecording => on(method, recordings::put_meta),
+        O::PlayRecording => on(method, recordings::audio),
+        O::PutRecordingAudio => on(method, recordings::put_audio),
+        O::ListExportJobs => on(method, export_jobs::list),
+        O::CreateExportJob => on(method, export_jobs::create),
+        O::GetExportJob => on(method, export_jobs::get),
+        O::UpdateExportJob => on(method, export_jobs::update),
+        O::DeleteExportJob => on(method, export_jobs::delete),
+        O::RunExportJob => on(method, export_jobs::run),
+        O::ListExportRuns => on(method, export_jobs::runs),
+        O::GetExportRun => on(method, export_jobs::get_run),
+        O::GetExportRunMetadata => on(method, export_jobs::metadata),
+        O::ListTokens => on(method, tokens::list),
+        O::CreateToken => on(method, tokens::create),
+        O::RevokeToken => on(method, tokens::revoke),
+        O::WhoAmI | O::WhoAmIPost => on(method, tokens::whoami),
+        O::KeyStatus => on(method, keys::status),
+        O::RotateKeys => on(method, keys::rotate),
+        O::ResealSecrets => on(method, keys::reseal),
+        O::RetireKey => on(method, keys::retire),
+    }
 }
 
 /// A list response: `{"items": [...]}`, serialized straight from the items.

@@ -102,7 +102,6 @@ pub async fn test_saved(
     Path((tenant, id)): Path<(String, String)>,
     Query(query): Query<TestQuery>,
 ) -> ApiResult<Json<TestReport>> {
-    who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
     let keys = state.keys.lease().await;
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
@@ -124,7 +123,6 @@ pub async fn test_unsaved(
     Query(query): Query<TestQuery>,
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Json<TestReport>> {
-    who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
     let allowed: Vec<&str> = WRITABLE.iter().copied().chain(["id"]).collect();
     let body = Body::parse(&bytes, &allowed)?;
@@ -188,7 +186,6 @@ pub async fn test_all(
     Path(tenant): Path<String>,
     Query(query): Query<TestQuery>,
 ) -> ApiResult<Json<Items<BulkItem>>> {
-    who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
     let keys = state.keys.lease().await;
@@ -238,7 +235,6 @@ pub async fn action(
     headers: axum::http::HeaderMap,
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
-    who.can_write(&tenant)?;
     let timeout = timeout(&state, &query)?;
     let keys = state.keys.lease().await;
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;

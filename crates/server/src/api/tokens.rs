@@ -5,32 +5,44 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use patchbay_store::{ApiToken, NewAudit, NewToken};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::Items;
+use patchbay_api::{Access, Token, TokenCreated, TokenList, WhoAmI};
+
 use crate::auth::{generate_token, hash_token, Principal, Role};
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-fn visible(who: &Principal, token: &ApiToken) -> bool {
-    who.is_sp_admin() || (who.role == Role::TenantAdmin && token.tenant_id == who.tenant)
+/// The API's view of a stored token.
+fn view(token: ApiToken) -> ApiResult<Token> {
+    let role = Role::parse(&token.role)
+        .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", token.id, token.role)))?;
+    Ok(Token {
+        id: token.id,
+        name: token.name,
+        role,
+        tenant_id: token.tenant_id,
+        created_at: token.created_at,
+        revoked_at: token.revoked_at,
+    })
 }
 
-pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<ApiToken>>> {
-    if matches!(who.role, Role::TenantViewer | Role::EventProducer) {
-        return Err(ApiError::Forbidden("this token cannot list tokens"));
-    }
-    let tokens: Vec<ApiToken> = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).collect();
-    Ok(Json(Items { items: tokens }))
+fn visible(who: &Principal, token: &ApiToken) -> bool {
+    Access::manage_token(who.caller(), token.tenant_id.as_deref()).is_ok()
+}
+
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<TokenList>> {
+    let tokens = state.store.list_tokens().await?.into_iter().filter(|t| visible(&who, t)).map(view);
+    Ok(Json(TokenList { items: tokens.collect::<ApiResult<_>>()? }))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     JsonBytes(bytes): JsonBytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     let body = Body::parse(&bytes, &["name", "role", "tenant"])?;
     let name = body.required_string("name")?.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -56,12 +68,7 @@ pub async fn create(
         }
         _ => {}
     }
-    match (who.role, &tenant) {
-        (Role::SpAdmin, _) => {}
-        (Role::TenantAdmin, Some(t)) if who.tenant.as_ref() == Some(t) => {}
-        (Role::TenantAdmin, Some(_)) => return Err(ApiError::NotFound("tenant")),
-        _ => return Err(ApiError::Forbidden("this token cannot create tokens of that role")),
-    }
+    Access::manage_token(who.caller(), tenant.as_deref())?;
     if let Some(t) = &tenant {
         state.store.get_tenant(t).await.map_err(super::tenants::not_found)?;
     }
@@ -89,9 +96,7 @@ pub async fn create(
             })
             .await?;
     }
-    let mut view = serde_json::to_value(&created).map_err(|e| ApiError::Internal(e.to_string()))?;
-    view["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(TokenCreated { details: view(created)?, token })))
 }
 
 pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -108,11 +113,6 @@ pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Pat
 }
 
 /// Who the presented token is (for the CLI and the admin screen).
-pub async fn whoami(who: Principal) -> Json<Value> {
-    Json(json!({
-        "token_id": who.token_id,
-        "name": who.token_name,
-        "role": who.role.as_str(),
-        "tenant": who.tenant,
-    }))
+pub async fn whoami(who: Principal) -> Json<WhoAmI> {
+    Json(WhoAmI { token_id: who.token_id, name: who.token_name, role: who.role, tenant: who.tenant })
 }

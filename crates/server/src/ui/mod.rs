@@ -20,12 +20,15 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let signed_in = axum::middleware::from_fn_with_state(state.clone(), |state, request, next| {
+        crate::auth::enforce(patchbay_api::Access::Caller, state, request, next)
+    });
     Router::new()
         .route("/", get(index))
         .route("/ui/assets/{file}", get(asset))
         .route("/ui/session", get(session::current).post(session::sign_in).delete(session::sign_out))
-        .route("/ui/contact-fields", get(contact_field_choices))
+        .route("/ui/contact-fields", get(contact_field_choices).route_layer(signed_in))
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

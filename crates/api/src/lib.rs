@@ -1,0 +1,18 @@
+//! The REST API's contract, shared by the server and the CLI: the request and response
+//! bodies (serde types whose JSON Schemas become the OpenAPI components), the roles a token can have,
+//! who may call what (`Access` and its one decision rule), and the table of every
+//! operation (method, path, access, id, summary). The server builds its router and the
+//! OpenAPI document's paths from [`Operation::ALL`]; tests generate the access matrix from
+//! it; the CLI names paths through it.
+//!
+//! It must not do I/O, know handlers, or depend on the server: it is plain data and rules.
+
+mod access;
+mod operations;
+mod schema;
+mod tokens;
+
+pub use access::{Access, Denial, Role};
+pub use operations::{Method, Operation, API_PREFIX};
+pub use schema::component_schemas;
+pub use tokens::{Token, TokenCreate, TokenCreated, TokenList, WhoAmI};

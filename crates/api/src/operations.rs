@@ -1,0 +1,233 @@
+//! Every operation of the REST API, once: method, path (under [`API_PREFIX`]), the access it
+//! declares, its OpenAPI operation id and summary. The server's router is built from this
+//! table and an exhaustive match from operation to handler, so an operation cannot exist
+//! without a handler and access, and a handler cannot be routed without an operation.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+use crate::Access;
+
+/// Where the REST API is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+macro_rules! operations {
+    ($($(#[$meta:meta])* $name:ident = $method:ident $path:literal, $access:ident, $id:literal, $summary:literal;)*) => {
+        /// One operation of the REST API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation {
+            $($(#[$meta])* $name,)*
+        }
+
+        impl Operation {
+            /// Every operation, in the order the document lists them.
+            pub const ALL: &'static [Operation] = &[$(Operation::$name,)*];
+
+            pub fn method(self) -> Method {
+                match self {
+                    $(Operation::$name => Method::$method,)*
+                }
+            }
+
+            /// The path template under [`API_PREFIX`], with `{name}` parameters.
+            pub fn path(self) -> &'static str {
+                match self {
+                    $(Operation::$name => $path,)*
+                }
+            }
+
+            /// Who may call it.
+            pub fn access(self) -> Access {
+                match self {
+                    $(Operation::$name => Access::$access,)*
+                }
+            }
+
+            /// The OpenAPI `operationId`.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Operation::$name => $id,)*
+                }
+            }
+
+            /// The OpenAPI `summary`.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Operation::$name => $summary,)*
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    OpenApi = Get "/openapi.json", Public, "openapi", "This document";
+    ListIntegrationTypes = Get "/integration-types", Caller, "listIntegrationTypes",
+        "The catalog of integration types and providers";
+    ListTenants = Get "/tenants", Caller, "listTenants", "The tenants the token may see";
+    CreateTenant = Post "/tenants", Provider, "createTenant", "Create a tenant (sp_admin)";
+    GetTenant = Get "/tenants/{tenant}", TenantRead, "getTenant", "A tenant";
+    UpdateTenant = Put "/tenants/{tenant}", TenantProvider, "updateTenant",
+        "Rename a tenant or change its gated types (sp_admin)";
+    DeleteTenant = Delete "/tenants/{tenant}", TenantProvider, "deleteTenant",
+        "Delete a tenant, its accounts and tokens (sp_admin)";
+    ListAccounts = Get "/tenants/{tenant}/integration-accounts", TenantRead, "listAccounts", "The tenant's accounts";
+    CreateAccount = Post "/tenants/{tenant}/integration-accounts", TenantWrite, "createAccount", "Create an account";
+    GetAccount = Get "/tenants/{tenant}/integration-accounts/{id}", TenantRead, "getAccount", "An account";
+    UpdateAccount = Put "/tenants/{tenant}/integration-accounts/{id}", TenantWrite, "updateAccount",
+        "Update an account";
+    DeleteAccount = Delete "/tenants/{tenant}/integration-accounts/{id}", TenantWrite, "deleteAccount",
+        "Delete an account";
+    TestUnsavedAccount = Post "/tenants/{tenant}/integration-accounts/test", TenantWrite, "testUnsavedAccount",
+        "Test an unsaved account body; saves nothing";
+    TestAllAccounts = Post "/tenants/{tenant}/integration-accounts/tests", TenantWrite, "testAllAccounts",
+        "Test every enabled account of the tenant";
+    TestAccount = Post "/tenants/{tenant}/integration-accounts/{id}/test", TenantWrite, "testAccount",
+        "Test a saved account and keep the result";
+    RunAction = Post "/tenants/{tenant}/integration-accounts/{id}/actions/{action}", TenantWrite, "runAction",
+        "Run an action the catalog declares for the account's provider";
+    AccountAudit = Get "/tenants/{tenant}/integration-accounts/{id}/audit", TenantRead, "accountAudit",
+        "The account's audit trail, newest first";
+    TenantAudit = Get "/tenants/{tenant}/audit", TenantRead, "tenantAudit", "The tenant's audit trail, newest first";
+    IngestEvents = Post "/tenants/{tenant}/events", TenantEvents, "ingestEvents",
+        "Agent and service events: NDJSON or a JSON array";
+    ListFeeds = Get "/tenants/{tenant}/feeds", TenantRead, "listFeeds", "Health of the tenant's feeds";
+    LiveState = Get "/tenants/{tenant}/live", TenantRead, "liveState", "Counts of the tenant's live state";
+    SearchRecordings = Get "/tenants/{tenant}/recordings", TenantRead, "searchRecordings",
+        "Recordings by time range, service, agent and phone, newest call first";
+    GetRecording = Get "/tenants/{tenant}/recordings/{recording_id}", TenantRead, "getRecording",
+        "A recording with where it was exported";
+    PutRecording = Put "/tenants/{tenant}/recordings/{recording_id}", TenantRecordings, "putRecording",
+        "Create a recording or replace its metadata (fixed once exported)";
+    PlayRecording = Get "/tenants/{tenant}/recordings/{recording_id}/audio", TenantRead, "playRecording",
+        "The audio, whole or one byte range, from the data dir or the bucket it was exported to";
+    PutRecordingAudio = Put "/tenants/{tenant}/recordings/{recording_id}/audio", TenantRecordings,
+        "putRecordingAudio", "The audio as a streamed body of any size (PUT the metadata first)";
+    ListExportJobs = Get "/tenants/{tenant}/recording-export-jobs", TenantRead, "listExportJobs",
+        "The tenant's recording export jobs";
+    CreateExportJob = Post "/tenants/{tenant}/recording-export-jobs", TenantWrite, "createExportJob",
+        "Create a periodic recording export job";
+    GetExportJob = Get "/tenants/{tenant}/recording-export-jobs/{id}", TenantRead, "getExportJob",
+        "A job with its last run";
+    UpdateExportJob = Put "/tenants/{tenant}/recording-export-jobs/{id}", TenantWrite, "updateExportJob",
+        "Replace a job";
+    DeleteExportJob = Delete "/tenants/{tenant}/recording-export-jobs/{id}", TenantWrite, "deleteExportJob",
+        "Delete a job and its runs (exports stay playable)";
+    RunExportJob = Post "/tenants/{tenant}/recording-export-jobs/{id}/run", TenantWrite, "runExportJob",
+        "Run the job now";
+    ListExportRuns = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs", TenantRead, "listExportRuns",
+        "The job's runs, newest first";
+    GetExportRun = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}", TenantRead, "getExportRun",
+        "One run";
+    GetExportRunMetadata = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv",
+        TenantRead, "getExportRunMetadata", "The run's metadata CSV, once the run ended";
+    ListTokens = Get "/tokens", Tokens, "listTokens", "The tokens the caller may see (never their values)";
+    CreateToken = Post "/tokens", Tokens, "createToken", "Create a token";
+    RevokeToken = Delete "/tokens/{id}", Tokens, "revokeToken", "Revoke a token";
+    WhoAmI = Get "/whoami", Caller, "whoami", "The presented token";
+    WhoAmIPost = Post "/whoami", Caller, "whoamiPost", "The presented token";
+    KeyStatus = Get "/keys", Provider, "keyStatus", "Master keys and how many values each seals (sp_admin)";
+    RotateKeys = Post "/keys/rotate", Provider, "rotateKeys", "A new active master key (sp_admin)";
+    ResealSecrets = Post "/keys/reseal", Provider, "resealSecrets",
+        "Seal a batch of values under the active key (sp_admin)";
+    RetireKey = Delete "/keys/{id}", Provider, "retireKey",
+        "Remove a key that is not active and seals nothing (sp_admin)";
+}
+
+/// What a path segment may hold as is; everything else is percent-encoded.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+impl Operation {
+    /// The names of the path's parameters, in order.
+    pub fn parameters(self) -> impl Iterator<Item = &'static str> {
+        self.path().split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+    }
+
+    /// The full path (with [`API_PREFIX`]) with `values` filled into the parameters in
+    /// order, each percent-encoded as one segment.
+    ///
+    /// # Panics
+    /// When the number of values is not the number of parameters: a programming error.
+    pub fn url(self, values: &[&str]) -> String {
+        let mut values = values.iter();
+        let mut url = String::from(API_PREFIX);
+        for segment in self.path().split('/').skip(1) {
+            url.push('/');
+            if segment.starts_with('{') {
+                let value = values.next().unwrap_or_else(|| panic!("{} needs a value for {segment}", self.id()));
+                url.extend(utf8_percent_encode(value, SEGMENT));
+            } else {
+                url.push_str(segment);
+            }
+        }
+        assert!(values.next().is_none(), "{} was given more values than it has parameters", self.id());
+        url
+    }
+
+    /// The operation a request's method and matched path template (under the prefix) name.
+    pub fn find(method: &str, path: &str) -> Option<Operation> {
+        Operation::ALL.iter().copied().find(|op| op.method().as_str() == method && op.path() == path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn operation_ids_and_method_paths_are_unique() {
+        let ids: HashSet<_> = Operation::ALL.iter().map(|op| op.id()).collect();
+        assert_eq!(ids.len(), Operation::ALL.len());
+        let routes: HashSet<_> = Operation::ALL.iter().map(|op| (op.method(), op.path())).collect();
+        assert_eq!(routes.len(), Operation::ALL.len());
+    }
+
+    #[test]
+    fn tenant_scoped_access_is_declared_only_on_paths_with_a_tenant() {
+        for op in Operation::ALL {
+            let has_tenant = op.parameters().any(|p| p == "tenant");
+            assert_eq!(op.access().is_tenant_scoped(), has_tenant, "{op:?} {}", op.path());
+        }
+    }
+
+    #[test]
+    fn urls_fill_parameters_in_order_and_encode_each_as_one_segment() {
+        assert_eq!(
+            Operation::GetAccount.url(&["acme", "a/b c"]),
+            "/api/v1/tenants/acme/integration-accounts/a%2Fb%20c"
+        );
+        assert_eq!(Operation::ListTokens.url(&[]), "/api/v1/tokens");
+        assert_eq!(Operation::find("GET", "/tenants/{tenant}"), Some(Operation::GetTenant));
+    }
+}
