@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/recordings", get(recordings::search))
         .route("/tenants/{tenant}/recordings/{recording_id}", get(recordings::get).put(recordings::put_meta))
         .route("/tenants/{tenant}/recordings/{recording_id}/audio", get(recordings::audio).put(recordings::put_audio))
+        .route("/recording-export-jobs/settings", get(export_jobs::settings))
         .route("/tenants/{tenant}/recording-export-jobs", get(export_jobs::list).post(export_jobs::create))
         .route(
             "/tenants/{tenant}/recording-export-jobs/{id}",
