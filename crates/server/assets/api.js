@@ -180,6 +180,16 @@
  * @property {string} created_by
  * @property {string} updated_at
  * @property {string} updated_by
+ *
+ * @typedef {object} TemplateToken A token of a file name template, `$(name)`.
+ * @property {string} name
+ * @property {string} meaning
+ * @property {string} example A value, for the example key.
+ *
+ * @typedef {object} ExportJobSettings How the catalog describes an export job's settings
+ *   (`GET /api/v1/recording-export-jobs/settings`).
+ * @property {Field[]} fields
+ * @property {TemplateToken[]} tokens
  */
 
 /** @type {string | null} */
@@ -302,6 +312,7 @@ export const paths = {
   testUnsaved: (/** @type {string} */ t) => `${paths.accounts(t)}/test`,
   testSaved: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/test`,
   action: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ action) => `${paths.account(t, id)}/actions/${encodeURIComponent(action)}`,
+  exportJobSettings: () => '/api/v1/recording-export-jobs/settings',
   exportJobs: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/recording-export-jobs`,
   exportJob: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJobs(t)}/${encodeURIComponent(id)}`,
   exportRunNow: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/run`,

@@ -26,11 +26,20 @@ import { healthBadge } from './report.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('app'));
 /**
- * The signed-in principal, and what every page reads, loaded at sign-in. Pages run only
- * once both are there (see route()).
- * @type {{principal: Principal | null, catalog: IntegrationType[], contactFields: ContactFields | null}}
+ * What every page reads, loaded at sign-in from the API: the integration types, the
+ * contact fields a mapping may target, and how an export job's settings are described.
+ * @typedef {object} Reference
+ * @property {IntegrationType[]} catalog
+ * @property {ContactFields} contactFields
+ * @property {import('./api.js').ExportJobSettings} exportSettings
  */
-const session = { principal: null, catalog: [], contactFields: null };
+
+/**
+ * The signed-in principal and the reference data. Pages run only once both are there
+ * (see route()).
+ * @type {{principal: Principal | null, reference: Reference | null}}
+ */
+const session = { principal: null, reference: null };
 let navigation = 0;
 
 /** @type {Record<string, string>} */
@@ -39,8 +48,8 @@ const ROLES = { sp_admin: 'Service-provider admin', tenant_admin: 'Tenant admin'
 /** The signed-in principal; pages run only while there is one (see route()). */
 const me = () => /** @type {Principal} */ (session.principal);
 const readOnly = () => me().role === 'tenant_viewer';
-/** The contact fields, loaded at sign-in; pages run only once they are (see route()). */
-const loadedContactFields = () => /** @type {ContactFields} */ (session.contactFields);
+/** The reference data, loaded at sign-in; pages run only once it is (see route()). */
+const reference = () => /** @type {Reference} */ (session.reference);
 /**
  * @param {string} t
  * @param {string} [rest]
@@ -107,9 +116,9 @@ async function signedIn(body) {
   root.className = 'boot';
   replace(root, h('p', { class: 'boot-message loading' }, 'Loading…'));
   try {
-    const [types, contactFields] = await Promise.all([load(paths.types()), load(paths.contactFields())]);
-    session.catalog = types.body.items;
-    session.contactFields = contactFields.body;
+    const [types, contactFields, exportSettings] = await Promise.all([
+      load(paths.types()), load(paths.contactFields()), load(paths.exportJobSettings())]);
+    session.reference = { catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
     return;
@@ -215,7 +224,7 @@ async function tenantsPage(nav) {
     h('td', {}, h('a', { class: 'tenant-link', href: tenantHref(t.id), dataset: { tenant: t.id } }, t.name)),
     h('td', {}, h('code', {}, t.id)),
     h('td', {}, t.enabled_types.length ? t.enabled_types.map((k) => {
-      const type = session.catalog.find((c) => c.key === k);
+      const type = reference().catalog.find((c) => c.key === k);
       return h('span', { class: 'badge badge-info' }, type ? type.label : k);
     }) : h('span', { class: 'muted' }, 'None')),
     h('td', {}, timeEl(t.created_at))));
@@ -260,12 +269,12 @@ async function listPage(nav, tenantId, query) {
   const { tenant, accounts, feeds } = data;
   document.title = `Integration Accounts · ${tenant.name} · patchbay`;
   const onAdd = async () => {
-    const choice = await typePicker({ catalog: session.catalog, accounts, enabledTypes: tenant.enabled_types });
+    const choice = await typePicker({ catalog: reference().catalog, accounts, enabledTypes: tenant.enabled_types });
     if (choice) location.hash = tenantHref(tenant.id, `/new/${encodeURIComponent(choice.type)}/${encodeURIComponent(choice.provider)}`);
   };
   const body = accountsList({
     tenant,
-    catalog: session.catalog,
+    catalog: reference().catalog,
     accounts,
     feeds,
     readOnly: readOnly(),
@@ -288,7 +297,7 @@ async function listPage(nav, tenantId, query) {
  * @param {string} providerKey
  */
 function typeAndProvider(typeKey, providerKey) {
-  const type = session.catalog.find((t) => t.key === typeKey);
+  const type = reference().catalog.find((t) => t.key === typeKey);
   const provider = type && type.providers.find((p) => p.key === providerKey);
   return { type, provider };
 }
@@ -317,7 +326,7 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   }
   document.title = `New ${type.label} account · patchbay`;
   const form = accountForm({
-    tenant, type, provider, account: null, readOnly: false, contactFields: loadedContactFields(),
+    tenant, type, provider, account: null, readOnly: false, contactFields: reference().contactFields,
     onSaved: (saved) => { location.hash = tenantHref(tenant.id, `/a/${encodeURIComponent(saved.id)}`); },
     onDeleted: () => {},
     onReload: route,
@@ -362,7 +371,7 @@ async function accountPage(nav, tenantId, id, tab) {
   const content = tab === 'history'
     ? historyPanel({ tenant: tenant.id, accountId: account.id, labelOf: (k) => labels[k] || k })
     : accountForm({
-      tenant, type, provider, account, readOnly: readOnly(), contactFields: loadedContactFields(),
+      tenant, type, provider, account, readOnly: readOnly(), contactFields: reference().contactFields,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenant.id); },
       onReload: route,
@@ -446,7 +455,7 @@ async function exportNewPage(nav, tenantId) {
     crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: 'New' }],
     title: 'New export job',
     body: exportJobForm({
-      tenant: tenant.body, job: null, accounts, readOnly: false,
+      tenant: tenant.body, job: null, accounts, readOnly: false, settings: reference().exportSettings,
       onSaved: (saved) => { location.hash = jobHref(tenantId, saved.id); },
     }),
     current: 'exports',
@@ -479,7 +488,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
     h('a', { class: ['tab', 'tab-settings', settings && 'active'], href: `${base}/settings`, 'aria-current': settings ? 'page' : null }, 'Settings'));
   const content = settings
     ? exportJobForm({
-      tenant: tenant.body, job, accounts, readOnly: readOnly(),
+      tenant: tenant.body, job, accounts, readOnly: readOnly(), settings: reference().exportSettings,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenantId, '/exports'); },
       onReload: route,
@@ -501,7 +510,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
 // ---------------------------------------------------------------- routing
 
 async function route() {
-  if (!session.principal || !session.contactFields) return;
+  if (!session.principal || !session.reference) return;
   navigation += 1;
   const nav = navigation;
   const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');

@@ -17,24 +17,7 @@ import { formatTime, h, icon, replace, toast, uid } from './dom.js';
  * @typedef {[string, number][]} Units Unit names and sizes, largest first.
  */
 
-const DEFAULT_TEMPLATE = '$(callDate)/$(service)/$(callTime)_$(agent)';
 const POLL_MS = 2000;
-const MIN_BANDWIDTH = 64 * 1024;
-
-/** The tokens of a file name template: name, meaning, and a value for the example key. */
-const TOKENS = [
-  ['callDate', 'Call date, YYYY-MM-DD (UTC)', '2026-03-12'],
-  ['callTime', 'Call start time, HH-MM-SS (UTC)', '14-05-09'],
-  ['agent', 'Agent login', 'jdoe'],
-  ['agentFirstName', 'Agent first name', 'Jane'],
-  ['agentLastName', 'Agent last name', 'Doe'],
-  ['customerPhone', 'Customer phone number', '15551234567'],
-  ['direction', 'Call direction', 'inbound'],
-  ['service', 'Service name', 'Sales'],
-  ['disposition', 'Disposition', 'Resolved'],
-  ['flagged', 'Flagged: true or false', 'false'],
-  ['globalInteractionId', 'Global interaction id', '8f14e45f'],
-];
 
 /** @type {Record<string, [string, string]>} */
 const RUN_STATES = {
@@ -427,6 +410,28 @@ function unitSelect(id, units, selected, disabled, label) {
 }
 
 /**
+ * A setting's descriptor from the API's description of the job settings.
+ * @param {import('./api.js').ExportJobSettings} settings
+ * @param {string} key
+ */
+function described(settings, key) {
+  const field = settings.fields.find((f) => f.key === key);
+  if (!field) throw new Error(`The server does not describe the export job setting ${key}.`);
+  return field;
+}
+
+/**
+ * An integer setting's descriptor with its range and default.
+ * @param {import('./api.js').ExportJobSettings} settings
+ * @param {string} key
+ */
+function describedInteger(settings, key) {
+  const field = described(settings, key);
+  if (field.kind !== 'integer') throw new Error(`The export job setting ${key} is not a number.`);
+  return field;
+}
+
+/**
  * @typedef {object} JobField Where the errors of one job field show.
  * @property {HTMLElement} el
  * @property {(message: string, sub?: string) => void} show `sub` is the part of the field (`window.start`).
@@ -441,13 +446,20 @@ function unitSelect(id, units, selected, disabled, label) {
  * @param {ExportJob | null} ctx.job
  * @param {Account[]} ctx.accounts The tenant's AWS accounts.
  * @param {boolean} ctx.readOnly
+ * @param {import('./api.js').ExportJobSettings} ctx.settings How the API describes the settings.
  * @param {(saved: ExportJob) => void} ctx.onSaved
  * @param {() => void} [ctx.onDeleted] For an existing job.
  * @param {() => void} [ctx.onReload] For an existing job.
  */
 export function exportJobForm(ctx) {
-  const { tenant, job, accounts, readOnly } = ctx;
+  const { tenant, job, accounts, readOnly, settings } = ctx;
   const formId = uid('job-form');
+  const prefixField = described(settings, 'key_prefix');
+  const templateField = described(settings, 'filename_template');
+  const intervalField = describedInteger(settings, 'interval_seconds');
+  const rateField = describedInteger(settings, 'bandwidth_limit_bytes_per_second');
+  const concurrencyField = describedInteger(settings, 'concurrency');
+  const deleteLocalField = described(settings, 'delete_local_after_export');
   /** @type {Record<string, JobField>} */
   const fields = {};
 
@@ -493,14 +505,14 @@ export function exportJobForm(ctx) {
 
   // Where the files go.
   const prefixInput = h('input', { type: 'text', id: 'job-key_prefix', class: 'input mono', value: job ? job.key_prefix : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false', placeholder: 'recordings/acme/' });
-  const prefixShell = fieldShell({ key: 'key_prefix', label: 'Key prefix', help: 'The folder in the bucket that every key starts with: empty, or ending in “/”.' }, 'job-key_prefix', prefixInput);
+  const prefixShell = fieldShell(prefixField, 'job-key_prefix', prefixInput);
 
-  const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : DEFAULT_TEMPLATE, disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
+  const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : String(templateField.default), disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
   const example = h('p', { class: 'key-example small' });
   const showExample = () => {
     const rendered = templateInput.value.trim().replace(/\$\((\w+)\)/g, (whole, name) => {
-      const token = TOKENS.find(([key]) => key === name);
-      return token ? token[2] : whole;
+      const token = settings.tokens.find((t) => t.name === name);
+      return token ? token.example : whole;
     });
     replace(example, h('span', { class: 'muted' }, 'Example key: '), h('code', {}, `${prefixInput.value.trim()}${rendered}_<recording id>.<extension>`));
   };
@@ -513,27 +525,23 @@ export function exportJobForm(ctx) {
     templateInput.focus();
     showExample();
   };
-  const tokenList = h('ul', { class: 'token-list', 'aria-label': 'Template tokens' }, TOKENS.map(([name, meaning]) => h('li', {},
+  const tokenList = h('ul', { class: 'token-list', 'aria-label': 'Template tokens' }, settings.tokens.map(({ name, meaning }) => h('li', {},
     readOnly
       ? h('code', { class: 'token' }, `$(${name})`)
       : h('button', { type: 'button', class: 'token', dataset: { token: name }, title: `Insert $(${name})`, onclick: () => insertToken(name) }, `$(${name})`),
     h('span', { class: 'token-meaning' }, meaning))));
-  const templateShell = fieldShell({
-    key: 'filename_template',
-    label: 'File name template',
-    help: ['Forms each key after the prefix; “/” makes folders. The recording id and file extension always end the name, so keys never collide. ',
-      readOnly ? 'Tokens:' : 'Select a token to insert it:'],
-  }, 'job-filename_template', templateInput);
+  const templateShell = fieldShell({ ...templateField, help: [templateField.help, ' ', readOnly ? 'Tokens:' : 'Select a token to insert it:'] },
+    'job-filename_template', templateInput);
   templateShell.el.append(tokenList, example);
   prefixInput.addEventListener('input', showExample);
   templateInput.addEventListener('input', showExample);
   showExample();
 
   // When.
-  const [intervalValue, intervalUnit] = inUnit(job ? job.interval_seconds : 3600, TIME_UNITS);
+  const [intervalValue, intervalUnit] = inUnit(job ? job.interval_seconds : Number(intervalField.default), TIME_UNITS);
   const intervalInput = h('input', { type: 'number', id: 'job-interval', class: 'input input-number', min: 1, step: 'any', inputmode: 'decimal', value: String(intervalValue), disabled: readOnly });
   const intervalUnitSelect = unitSelect('job-interval-unit', TIME_UNITS, intervalUnit, readOnly, 'Interval unit');
-  const intervalShell = fieldShell({ key: 'interval_seconds', label: 'Run every', help: 'From the start of one run to the next: 1 minute to 7 days.' }, 'job-interval',
+  const intervalShell = fieldShell(intervalField, 'job-interval',
     h('div', { class: 'with-unit' }, intervalInput, intervalUnitSelect));
   intervalShell.setRequired(true);
 
@@ -590,19 +598,20 @@ export function exportJobForm(ctx) {
   const [rateValue, rateUnit] = job && job.bandwidth_limit_bytes_per_second ? inUnit(job.bandwidth_limit_bytes_per_second, RATE_UNITS) : ['', 'MiB/s'];
   const rateInput = h('input', { type: 'number', id: 'job-bandwidth', class: 'input input-number', min: 0, step: 'any', inputmode: 'decimal', value: String(rateValue), disabled: readOnly, placeholder: 'No limit' });
   const rateUnitSelect = unitSelect('job-bandwidth-unit', RATE_UNITS, rateUnit, readOnly, 'Bandwidth limit unit');
-  const rateShell = fieldShell({ key: 'bandwidth_limit_bytes_per_second', label: 'Bandwidth limit', help: 'Caps the upload speed of a run. Leave empty for no limit; at least 64 KiB/s.' }, 'job-bandwidth',
+  const rateShell = fieldShell(rateField, 'job-bandwidth',
     h('div', { class: 'with-unit' }, rateInput, rateUnitSelect));
 
-  const concurrencyInput = h('input', { type: 'number', id: 'job-concurrency', class: 'input input-number', min: 1, max: 32, step: 1, inputmode: 'numeric', value: String(job ? job.concurrency : 4), disabled: readOnly });
-  const concurrencyShell = fieldShell({ key: 'concurrency', label: 'Parallel uploads', help: 'Files a run uploads at the same time: 1 to 32.' }, 'job-concurrency', concurrencyInput);
+  const concurrencyInput = h('input', {
+    type: 'number', id: 'job-concurrency', class: 'input input-number', min: concurrencyField.min, max: concurrencyField.max, step: 1,
+    inputmode: 'numeric', value: String(job ? job.concurrency : concurrencyField.default), disabled: readOnly,
+  });
+  const concurrencyShell = fieldShell(concurrencyField, 'job-concurrency', concurrencyInput);
   concurrencyShell.setRequired(true);
 
-  const deleteLocalInput = h('input', { type: 'checkbox', id: 'job-delete_local', class: 'checkbox', checked: job ? job.delete_local_after_export : false, disabled: readOnly });
-  const deleteLocalShell = fieldShell({
-    key: 'delete_local_after_export',
-    label: 'Delete the local copy after export',
-    help: 'Removes the server’s copy of a recording once every export job of its service has uploaded it; playback then comes from the bucket.',
-  }, 'job-delete_local', deleteLocalInput, { inline: true });
+  const deleteLocalInput = h('input', {
+    type: 'checkbox', id: 'job-delete_local', class: 'checkbox', checked: job ? job.delete_local_after_export : deleteLocalField.default === true, disabled: readOnly,
+  });
+  const deleteLocalShell = fieldShell(deleteLocalField, 'job-delete_local', deleteLocalInput, { inline: true });
 
   const generalCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-general` },
     h('h2', { class: 'card-title', id: `${formId}-general` }, 'General'),
@@ -664,8 +673,14 @@ export function exportJobForm(ctx) {
    * @param {import('./api.js').FieldError} e
    */
   const friendly = (e) => {
-    if (e.field === 'interval_seconds' && e.rule === 'range') return 'Run every 1 minute to 7 days (60 to 604,800 seconds).';
-    if (e.field === 'bandwidth_limit_bytes_per_second' && e.rule === 'range') return `The limit must be at least 64 KiB/s (${MIN_BANDWIDTH} bytes per second).`;
+    if (e.field === intervalField.key && e.rule === 'range') {
+      const { min, max } = intervalField;
+      return `${intervalField.label} ${duration(min)} to ${duration(max)} (${min.toLocaleString('en')} to ${max.toLocaleString('en')} seconds).`;
+    }
+    if (e.field === rateField.key && e.rule === 'range') {
+      const [n, unit] = inUnit(rateField.min, RATE_UNITS);
+      return `The limit must be at least ${n} ${unit} (${rateField.min} bytes per second).`;
+    }
     return e.message;
   };
 
