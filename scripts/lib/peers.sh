@@ -27,8 +27,9 @@ pg_bin() {
 
 # Installs the Debian packages the tests need when they are missing: PostgreSQL (server and
 # client, unless one already answers on 127.0.0.1:5432), Python's pip and venv (moto and
-# schemathesis), and Chromium with its chromedriver (the admin screen's browser tests). As
-# root it runs apt-get; otherwise it prints the exact command and stops.
+# schemathesis), Chromium with its chromedriver (the admin screen's browser tests), and
+# Node.js with npm (the admin screen's type check). As root it runs apt-get; otherwise it
+# prints the exact command and stops.
 ensure_debian_packages() {
   local need=()
   if ! { command -v psql >/dev/null && psql postgres://postgres@127.0.0.1:5432/postgres -Atqc 'select 1' >/dev/null 2>&1; }; then
@@ -40,6 +41,7 @@ ensure_debian_packages() {
   python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v npm >/dev/null || need+=(npm)
   [ ${#need[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     echo "the tests need Debian packages that are missing; install them with:" >&2
@@ -72,6 +74,20 @@ ensure_postgres() {
   PEERS_PG_STOP="${run[*]} $bin/pg_ctl -D $data -m immediate stop"
   trap 'stop_peers' EXIT
   PATCHBAY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+# Makes sure the TypeScript compiler that checks the admin screen's JavaScript is installed:
+# the version locked in crates/server/assets/package-lock.json, into that folder's
+# node_modules (never globally), with `npm ci`, which prefers the npm cache so that it also
+# works offline once it has run. Sets TSC to its command.
+ensure_typescript() {
+  local dir=crates/server/assets want have
+  TSC="$dir/node_modules/.bin/tsc"
+  want=$(node -p "require('./$dir/package-lock.json').packages['node_modules/typescript'].version")
+  have=$(node -p "require('./$dir/node_modules/typescript/package.json').version" 2>/dev/null || true)
+  if [ "$have" = "$want" ]; then return 0; fi
+  (cd "$dir" && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error) \
+    || { echo "cannot install TypeScript $want: (cd $dir && npm ci)" >&2; exit 1; }
 }
 
 # Makes sure moto's S3-compatible server (`moto_server`) and boto3 are installed. The S3

@@ -121,6 +121,8 @@ operations! {
         "The audio, whole or one byte range, from the data dir or the bucket it was exported to";
     PutRecordingAudio = Put "/tenants/{tenant}/recordings/{recording_id}/audio", TenantRecordings,
         "putRecordingAudio", "The audio as a streamed body of any size (PUT the metadata first)";
+    ExportJobSettings = Get "/recording-export-jobs/settings", Caller, "getExportJobSettings",
+        "How an export job's settings are described (fields, JSON Schema, template tokens)";
     ListExportJobs = Get "/tenants/{tenant}/recording-export-jobs", TenantRead, "listExportJobs",
         "The tenant's recording export jobs";
     CreateExportJob = Post "/tenants/{tenant}/recording-export-jobs", TenantWrite, "createExportJob",

@@ -1,10 +1,12 @@
 //! The catalog of integration types: every type, provider and property of the functional
 //! spec, with labels, help texts, kinds, defaults, fixed values and rules, and the
-//! validation of account input against them. Pure data and functions: no I/O, no secrets
-//! in clear beyond checking their shape. The JSON schema, the API validation, the admin
-//! forms and the docs are all derived from here.
+//! validation of account input against them; and, with the same field descriptors, the
+//! settings of a recording export job (`export_job`). Pure data and functions: no I/O, no
+//! secrets in clear beyond checking their shape. The JSON schema, the API validation, the
+//! admin forms and the docs are all derived from here.
 
 pub mod docs;
+pub mod export_job;
 mod model;
 mod schema;
 mod spec;

@@ -425,15 +425,31 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     b.click(".add-export-job").await;
     b.wait("#job-name").await;
     assert_eq!(b.value("#job-account").await, aws, "the only AWS account is chosen");
-    assert_eq!(b.value("#job-filename_template").await, "$(callDate)/$(service)/$(callTime)_$(agent)");
+    // The form is the API's description of the settings: default template, tokens, ranges.
+    let described = h.api(Method::GET, "/api/v1/recording-export-jobs/settings", None).await.1;
+    let field = |key: &str| described["fields"].as_array().unwrap().iter().find(|f| f["key"] == key).unwrap().clone();
+    assert_eq!(json!(b.value("#job-filename_template").await), field("filename_template")["default"]);
+    assert_eq!(
+        b.count(".token-list li").await,
+        described["tokens"].as_array().unwrap().len(),
+        "every token is offered"
+    );
     assert!(b.text(".key-example").await.contains("2026-03-12/Sales/14-05-09_jdoe_"), "an example key");
+    let concurrency = field("concurrency");
+    assert_eq!(b.value("#job-concurrency").await, concurrency["default"].to_string());
+    assert_eq!(b.attr("#job-concurrency", "max").await, Some(concurrency["max"].to_string()));
     assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the job form has a <label for>");
     b.fill("#job-name", "Nightly archive").await;
     b.fill("#job-services", "Sales, Support").await;
     b.fill("#job-key_prefix", "acme").await;
     b.fill("#job-concurrency", "2").await;
+    b.fill("#job-interval", "30").await;
+    b.select("#job-interval-unit", "seconds").await;
     b.click("button.save").await;
     b.wait_text("#job-key_prefix-error", "end with").await;
+    b.wait_text("#job-interval-error", "Run every 1 minute to 7 days (60 to 604,800 seconds).").await;
+    b.fill("#job-interval", "1").await;
+    b.select("#job-interval-unit", "hours").await;
     assert_eq!(b.attr("#job-key_prefix", "aria-invalid").await.as_deref(), Some("true"));
     b.wait_text(".banner-error", "not saved").await;
     assert_eq!(h.api(Method::GET, &jobs_path(), None).await.1["items"], json!([]), "nothing was saved");

@@ -1,22 +1,20 @@
 //! The settings of a periodic export job, checked field by field, and its schedule: an
-//! interval, optionally held to a daily window of export hours (UTC).
+//! interval, optionally held to a daily window of export hours (UTC). The catalog describes
+//! every setting but the services and the window (`patchbay_catalog::export_job`): their
+//! ranges, defaults and checks come from there.
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
+use patchbay_catalog::export_job::{export_job_settings, keys};
 use patchbay_catalog::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::template::KeyTemplate;
 
-/// Shortest and longest interval between runs.
-pub const INTERVAL_SECONDS: std::ops::RangeInclusive<u64> = 60..=7 * 24 * 3600;
-/// Files uploaded at once by one run.
-pub const CONCURRENCY: std::ops::RangeInclusive<u64> = 1..=32;
-/// Slowest bandwidth cap accepted (bytes per second).
-pub const MIN_BANDWIDTH: u64 = 64 * 1024;
 const MAX_SERVICES: usize = 200;
 const MAX_SERVICE_LEN: usize = 255;
-const DEFAULT_TEMPLATE: &str = "$(callDate)/$(service)/$(callTime)_$(agent)";
+const SERVICES: &str = "services";
+const WINDOW: &str = "window";
 
 /// What a job does, as stored (the job's name, account and enabled flag live beside it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,27 +42,28 @@ pub struct Window {
     pub end: NaiveTime,
 }
 
-/// The fields of a job body besides `name`, `account_id` and `enabled`.
-pub const FIELDS: &[&str] = &[
-    "services",
-    "key_prefix",
-    "filename_template",
-    "interval_seconds",
-    "window",
-    "bandwidth_limit_bytes_per_second",
-    "delete_local_after_export",
-    "concurrency",
-];
+/// Whether `key` is a field of a job body's settings (the other fields are `name`,
+/// `account_id` and `enabled`).
+pub fn is_setting(key: &str) -> bool {
+    key == SERVICES || key == WINDOW || export_job_settings().field(key).is_some()
+}
+
+/// A described setting's value as read by the catalog, which puts a default in place of a
+/// missing or refused value (`null` for a setting without one).
+fn described<'a>(values: &'a Map<String, Value>, key: &str) -> &'a Value {
+    values.get(key).unwrap_or(&Value::Null)
+}
 
 impl JobSettings {
     /// Reads the settings from a job body, defaults filled in. Every problem is reported,
-    /// each naming its field and rule. Fields outside [`FIELDS`] are the caller's.
+    /// each naming its field and rule. Fields that are not settings ([`is_setting`]) are
+    /// the caller's.
     pub fn from_body(body: &Map<String, Value>) -> Result<JobSettings, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut error = |field: &str, rule: &'static str, message: String| {
             errors.push(FieldError { field: field.to_owned(), rule, message })
         };
-        let services = match body.get("services") {
+        let services = match body.get(SERVICES) {
             None | Some(Value::Null) => {
                 error("services", "required", "services is required: the services whose recordings to export".into());
                 Vec::new()
@@ -98,58 +97,40 @@ impl JobSettings {
                 Vec::new()
             }
         };
-        let mut text = |field: &str, default: &str| match body.get(field) {
-            None | Some(Value::Null) => default.to_owned(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => {
-                error(field, "type", format!("{field} must be a string"));
-                default.to_owned()
-            }
-        };
-        let key_prefix = text("key_prefix", "");
-        let filename_template = text("filename_template", DEFAULT_TEMPLATE);
+        let (values, mut problems) = export_job_settings().read(body);
+        // The prefix and template come first among the described settings: their problems,
+        // then the template's, then the others'.
+        let texts = problems
+            .iter()
+            .take_while(|e| [keys::KEY_PREFIX, keys::FILENAME_TEMPLATE].contains(&e.field.as_str()))
+            .count();
+        for e in problems.drain(..texts) {
+            error(&e.field, e.rule, e.message);
+        }
+        let text = |key: &str| described(&values, key).as_str().unwrap_or_default().to_owned();
+        let (key_prefix, filename_template) = (text(keys::KEY_PREFIX), text(keys::FILENAME_TEMPLATE));
         if let Err(e) = KeyTemplate::new(&key_prefix, &filename_template) {
             let field = match e {
-                crate::TemplateError::PrefixEnd => "key_prefix",
+                crate::TemplateError::PrefixEnd => keys::KEY_PREFIX,
                 crate::TemplateError::Character(what, _) | crate::TemplateError::Folder(what)
                     if what.contains("prefix") =>
                 {
-                    "key_prefix"
+                    keys::KEY_PREFIX
                 }
-                _ => "filename_template",
+                _ => keys::FILENAME_TEMPLATE,
             };
             error(field, "template", e.to_string());
         }
-        let mut number =
-            |field: &str, range: Option<std::ops::RangeInclusive<u64>>, default: Option<u64>| match body.get(field) {
-                None | Some(Value::Null) => default,
-                Some(value) => match (value.as_u64(), &range) {
-                    (Some(n), Some(range)) if range.contains(&n) => Some(n),
-                    (Some(n), None) => Some(n),
-                    _ => {
-                        let rule = if value.is_u64() || value.is_i64() { "range" } else { "type" };
-                        let bounds = match &range {
-                            Some(r) => format!("a whole number from {} to {}", r.start(), r.end()),
-                            None => "a whole number".to_owned(),
-                        };
-                        error(field, rule, format!("{field} must be {bounds}"));
-                        default
-                    }
-                },
-            };
-        let interval_seconds = number("interval_seconds", Some(INTERVAL_SECONDS), Some(3600)).unwrap_or(3600);
-        let concurrency = number("concurrency", Some(CONCURRENCY), Some(4)).unwrap_or(4);
-        let bandwidth_limit_bytes_per_second =
-            number("bandwidth_limit_bytes_per_second", Some(MIN_BANDWIDTH..=u64::MAX), None);
-        let delete_local_after_export = match body.get("delete_local_after_export") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                error("delete_local_after_export", "type", "delete_local_after_export must be true or false".into());
-                false
-            }
-        };
-        let window = match body.get("window") {
+        for e in problems {
+            error(&e.field, e.rule, e.message);
+        }
+        let number = |key: &str| described(&values, key).as_u64();
+        let interval_seconds = number(keys::INTERVAL_SECONDS).unwrap_or_default();
+        let concurrency = number(keys::CONCURRENCY).unwrap_or_default();
+        let bandwidth_limit_bytes_per_second = number(keys::BANDWIDTH_LIMIT);
+        let delete_local_after_export =
+            described(&values, keys::DELETE_LOCAL_AFTER_EXPORT).as_bool().unwrap_or_default();
+        let window = match body.get(WINDOW) {
             None | Some(Value::Null) => None,
             Some(value) => match Window::from_json(value) {
                 Ok(window) => Some(window),
@@ -292,7 +273,8 @@ mod tests {
         let settings = JobSettings::from_body(&body(json!({"services": ["Sales", "Sales", " Support "]}))).unwrap();
         assert_eq!(settings.services, ["Sales", "Support"]);
         assert_eq!(settings.key_prefix, "");
-        assert_eq!(settings.filename_template, DEFAULT_TEMPLATE);
+        let described = export_job_settings().field(keys::FILENAME_TEMPLATE).and_then(|f| f.default.clone());
+        assert_eq!(Some(Value::String(settings.filename_template.clone())), described);
         assert_eq!((settings.interval_seconds, settings.concurrency), (3600, 4));
         assert_eq!((settings.window, settings.bandwidth_limit_bytes_per_second), (None, None));
         assert!(!settings.delete_local_after_export);

@@ -15,7 +15,7 @@ pub mod upload;
 pub use csv::{ExportStatus, MetadataCsv, COLUMNS};
 pub use intake::{content_type_for, extension_for, meta_from_body, AudioDir, WriteError, Written, AUDIO_TYPES};
 pub use job::{JobSettings, Window};
-pub use template::{check_recording_id, KeyTemplate, RecordingMeta, TemplateError, TOKENS};
+pub use template::{check_recording_id, KeyTemplate, RecordingMeta, TemplateError};
 pub use upload::{
     ByteRange, ErrorKind, ObjectHead, ObjectInfo, ObjectStream, S3Client, S3Error, StoredPart, UploadOptions, Uploaded,
 };

@@ -1,6 +1,7 @@
 //! Object keys from a job's key prefix and file name template.
 //!
-//! A template is literal text and tokens `$(name)` (see [`TOKENS`]). The key of a recording
+//! A template is literal text and tokens `$(name)` (the catalog lists them:
+//! `patchbay_catalog::export_job::TOKENS`). The key of a recording
 //! is `{prefix}{rendered template}_{recording id}.{extension}`:
 //!
 //! - **Safe characters.** Literal text of the prefix and template may hold only
@@ -17,6 +18,7 @@
 //! - Times are UTC: `$(callDate)` is `YYYY-MM-DD`, `$(callTime)` is `HH-MM-SS`.
 
 use chrono::{DateTime, Utc};
+use patchbay_catalog::export_job::TOKENS;
 use serde::{Deserialize, Serialize};
 
 /// The metadata of one recording, as the intake receives it.
@@ -39,21 +41,6 @@ pub struct RecordingMeta {
     #[serde(default)]
     pub flagged: bool,
 }
-
-/// The tokens a file name template may use.
-pub const TOKENS: &[&str] = &[
-    "callDate",
-    "callTime",
-    "agent",
-    "agentFirstName",
-    "agentLastName",
-    "customerPhone",
-    "direction",
-    "service",
-    "disposition",
-    "flagged",
-    "globalInteractionId",
-];
 
 /// Longest token value in a key, in characters.
 const MAX_VALUE: usize = 64;
@@ -85,7 +72,7 @@ pub enum TemplateError {
 }
 
 fn known_tokens() -> String {
-    TOKENS.iter().map(|t| format!("$({t})")).collect::<Vec<_>>().join(", ")
+    TOKENS.iter().map(|t| format!("$({})", t.name)).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,8 +132,9 @@ impl KeyTemplate {
                     let at = template.len() - rest.len();
                     let close = rest.find(')').ok_or(TemplateError::Unclosed(template[..at].chars().count()))?;
                     let name = &rest[2..close];
-                    let token = TOKENS.iter().find(|t| **t == name).ok_or(TemplateError::UnknownToken(name.into()))?;
-                    pieces.push(Piece::Token(token));
+                    let token =
+                        TOKENS.iter().find(|t| t.name == name).ok_or(TemplateError::UnknownToken(name.into()))?;
+                    pieces.push(Piece::Token(token.name));
                     shape.push('x');
                     rest = &rest[close + 1..];
                 }
@@ -250,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_token_renders_and_unsafe_characters_become_underscores() {
-        let all: String = TOKENS.iter().map(|t| format!("$({t})")).collect::<Vec<_>>().join("-");
+        let all: String = TOKENS.iter().map(|t| format!("$({})", t.name)).collect::<Vec<_>>().join("-");
         let key = KeyTemplate::new("calls/", &all).unwrap().key(&meta("r1"), "wav").unwrap();
         assert_eq!(
             key,

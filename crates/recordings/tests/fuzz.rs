@@ -4,7 +4,8 @@
 //! promises of docs/recordings.md "Object keys"; every template error names its field.
 
 use chrono::{DateTime, TimeZone, Utc};
-use patchbay_recordings::{JobSettings, KeyTemplate, RecordingMeta, TemplateError, TOKENS};
+use patchbay_catalog::export_job::TOKENS;
+use patchbay_recordings::{JobSettings, KeyTemplate, RecordingMeta, TemplateError};
 use patchbay_testkit::fuzz::{config, hostile_text, mutated_text};
 use proptest::prelude::*;
 use serde_json::json;
@@ -21,7 +22,7 @@ fn piece() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => "[A-Za-z0-9._-]{1,6}",
         2 => Just("/".to_owned()),
-        4 => prop::sample::select(TOKENS.to_vec()).prop_map(|t| format!("$({t})")),
+        4 => prop::sample::select(TOKENS.iter().map(|t| t.name).collect::<Vec<_>>()).prop_map(|t| format!("$({t})")),
         1 => hostile_text().prop_map(|t| format!("$({t})")),
         1 => Just("$(agent".to_owned()),
         1 => prop::sample::select(vec![".", "..", "$", "(", ")", " ", "\\", "\0", "é"]).prop_map(str::to_owned),
@@ -34,7 +35,7 @@ fn template() -> impl Strategy<Value = String> {
         4 => grammar.clone(),
         2 => mutated_text(grammar),
         1 => hostile_text(),
-        1 => Just(TOKENS.iter().map(|t| format!("$({t})")).collect::<Vec<_>>().join("/")),
+        1 => Just(TOKENS.iter().map(|t| format!("$({})", t.name)).collect::<Vec<_>>().join("/")),
     ]
 }
 
@@ -182,7 +183,7 @@ proptest! {
         meta in meta(),
         text in value(),
         id in "[A-Za-z0-9-]{1,64}",
-        token in prop::sample::select(TOKENS.iter().filter(|t| !["callDate", "callTime", "flagged"].contains(t)).collect::<Vec<_>>()),
+        token in prop::sample::select(TOKENS.iter().map(|t| t.name).filter(|t| !["callDate", "callTime", "flagged"].contains(t)).collect::<Vec<_>>()),
     ) {
         let meta = RecordingMeta {
             recording_id: id.clone(),

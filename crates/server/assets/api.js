@@ -1,14 +1,212 @@
+// @ts-check
 // The JSON API, called with the session cookie. Every write carries the session's CSRF
 // token; a 401 means the session ended (signed out elsewhere, expired, token revoked).
+//
+// The typedefs below are the shapes of the API's answers this screen reads (the OpenAPI
+// document at /api/v1/openapi.json describes them in full); `tsc --noEmit` checks the
+// screen against them (see tsconfig.json).
 
+/**
+ * @typedef {'sp_admin' | 'tenant_admin' | 'tenant_viewer' | 'event_producer'} Role
+ *
+ * @typedef {object} Principal The signed-in token (`GET /ui/session`).
+ * @property {string} token_id
+ * @property {string} name
+ * @property {Role} role
+ * @property {string | null} tenant
+ *
+ * @typedef {object} Session
+ * @property {Principal} principal
+ * @property {string} csrf_token
+ *
+ * @typedef {object} FieldError One entry of a problem's `errors`.
+ * @property {string} field
+ * @property {string} rule
+ * @property {string} message
+ *
+ * @typedef {object} Tenant
+ * @property {string} id
+ * @property {string} name
+ * @property {string[]} enabled_types
+ * @property {number} version
+ * @property {string} created_at
+ * @property {string} updated_at
+ *
+ * @typedef {object} TestStep
+ * @property {string} name
+ * @property {'ok' | 'failed' | 'skipped'} status
+ * @property {string} [detail]
+ * @property {number} [duration_ms]
+ *
+ * @typedef {object} TestReport A connection test's report (or a failed action's, without `tested_at`).
+ * @property {'ok' | 'failed' | 'unsupported'} status
+ * @property {string | null} [category]
+ * @property {string} [message]
+ * @property {TestStep[]} [steps]
+ * @property {string} [tested_at]
+ * @property {number} [duration_ms]
+ *
+ * @typedef {object} Account
+ * @property {string} id
+ * @property {string} tenant
+ * @property {string} type
+ * @property {string} provider
+ * @property {string} name
+ * @property {boolean} enabled
+ * @property {Record<string, unknown>} properties The non-secret properties.
+ * @property {Record<string, boolean>} secrets Whether each secret property is set.
+ * @property {number} version
+ * @property {string} created_at
+ * @property {string} created_by
+ * @property {string} updated_at
+ * @property {string} updated_by
+ * @property {TestReport | null} last_test
+ *
+ * @typedef {object} FeedHealth
+ * @property {string} account_id
+ * @property {'starting' | 'running' | 'retrying' | 'invalid_config'} status
+ * @property {boolean} connected
+ * @property {number} sent
+ * @property {number} failed
+ * @property {string | null} [last_error]
+ *
+ * @typedef {object} Choice
+ * @property {string} value
+ * @property {string} label
+ *
+ * @typedef {object} RecordField
+ * @property {string} key
+ * @property {string} label
+ * @property {number} default
+ * @property {number} min
+ * @property {number} max
+ *
+ * @typedef {{type: 'text', max_len: number} | {type: 'integer', min: number, max: number}} MappingValue
+ *
+ * @typedef {{when: 'never'} | {when: 'always'} | {when: 'if', field: string, equals: unknown}} Required
+ *
+ * @typedef {object} FieldCommon
+ * @property {string} key
+ * @property {string} label
+ * @property {string} help
+ * @property {unknown} default
+ * @property {boolean} fixed
+ * @property {Required} required
+ * @property {string | null} example
+ * @property {boolean} target
+ *
+ * @typedef {{kind: 'text', max_len: number, rule: 'hostname' | 'host_port' | 'bucket_name' | 'pem_certificate' | 'email' | null}
+ *   | {kind: 'secret', max_len: number}
+ *   | {kind: 'url', schemes: string[]}
+ *   | {kind: 'integer', min: number, max: number, unit: string | null}
+ *   | {kind: 'bool'}
+ *   | {kind: 'enum', choices: Choice[]}
+ *   | {kind: 'mapping', key_label: string, value_label: string, value: MappingValue}
+ *   | {kind: 'contact_field_mapping'}
+ *   | {kind: 'record_field_sizes', fields: RecordField[]}} FieldKind
+ *
+ * @typedef {FieldCommon & FieldKind} Field A field descriptor of the catalog.
+ *
+ * @typedef {object} Action
+ * @property {string} key
+ * @property {string} label
+ * @property {string} help
+ * @property {Field[]} params
+ *
+ * @typedef {object} Provider
+ * @property {string} key
+ * @property {string} label
+ * @property {Field[]} fields
+ * @property {{kind: 'supported', probe: string} | {kind: 'none', reason: string}} test
+ * @property {Action[]} actions
+ *
+ * @typedef {{rule: 'many'} | {rule: 'one_per_tenant', group: string} | {rule: 'one_per_provider'}} Cardinality
+ *
+ * @typedef {object} IntegrationType
+ * @property {string} key
+ * @property {string} label
+ * @property {string} description
+ * @property {Cardinality} cardinality
+ * @property {boolean} gated
+ * @property {Provider[]} providers
+ *
+ * @typedef {object} ContactFields The targets of a contact field mapping (`GET /ui/contact-fields`).
+ * @property {Choice[]} basic
+ * @property {{key: string, label: string, choices: Choice[]}[]} categories
+ * @property {{prefix: string, pattern: string, label: string}} custom
+ *
+ * @typedef {object} AuditEntry
+ * @property {number} id
+ * @property {string} actor
+ * @property {string} action
+ * @property {any} changes What changed; its shape depends on `action`.
+ * @property {string} at
+ *
+ * @typedef {object} ExportWindow Daily export hours, UTC, "HH:MM".
+ * @property {string} start
+ * @property {string} end
+ *
+ * @typedef {object} ExportRun
+ * @property {string} id
+ * @property {string} job_id
+ * @property {'schedule' | 'manual' | 'resume'} reason
+ * @property {'running' | 'succeeded' | 'failed' | 'interrupted'} state
+ * @property {string} node
+ * @property {number} total
+ * @property {number} exported
+ * @property {number} failed
+ * @property {number} bytes
+ * @property {string | null} error
+ * @property {string} started_at
+ * @property {string | null} finished_at
+ *
+ * @typedef {object} ExportJob
+ * @property {string} id
+ * @property {string} name
+ * @property {string} account_id
+ * @property {boolean} enabled
+ * @property {string[]} services
+ * @property {string} key_prefix
+ * @property {string} filename_template
+ * @property {number} interval_seconds
+ * @property {ExportWindow | null} window
+ * @property {number | null} bandwidth_limit_bytes_per_second
+ * @property {boolean} delete_local_after_export
+ * @property {number} concurrency
+ * @property {string | null} next_run_at
+ * @property {ExportRun | null} last_run
+ * @property {number} version
+ * @property {string} created_at
+ * @property {string} created_by
+ * @property {string} updated_at
+ * @property {string} updated_by
+ *
+ * @typedef {object} TemplateToken A token of a file name template, `$(name)`.
+ * @property {string} name
+ * @property {string} meaning
+ * @property {string} example A value, for the example key.
+ *
+ * @typedef {object} ExportJobSettings How the catalog describes an export job's settings
+ *   (`GET /api/v1/recording-export-jobs/settings`).
+ * @property {Field[]} fields
+ * @property {TemplateToken[]} tokens
+ */
+
+/** @type {string | null} */
 let csrfToken = null;
 
+/** @param {string | null} token */
 export function setCsrf(token) {
   csrfToken = token;
 }
 
 /** What the server answered: status, parsed body (JSON or problem+json), ETag. */
-class Reply {
+export class Reply {
+  /**
+   * @param {number} status 0 when the server could not be reached.
+   * @param {any} body The parsed JSON, or null for an empty body.
+   * @param {string | null} etag
+   */
   constructor(status, body, etag) {
     this.status = status;
     this.body = body;
@@ -19,12 +217,18 @@ class Reply {
     return this.status >= 200 && this.status < 300;
   }
 
-  /** The problem's `errors` ([{field, rule, message}]), empty when there are none. */
+  /**
+   * The problem's `errors`, empty when there are none.
+   * @returns {FieldError[]}
+   */
   get errors() {
     return (this.body && Array.isArray(this.body.errors)) ? this.body.errors : [];
   }
 
-  /** A sentence for the user. */
+  /**
+   * A sentence for the user.
+   * @returns {string}
+   */
   get message() {
     if (this.status === 0) return this.body.detail;
     const b = this.body || {};
@@ -32,9 +236,23 @@ class Reply {
   }
 }
 
+/**
+ * @typedef {object} CallOptions
+ * @property {unknown} [body] Sent as JSON.
+ * @property {number} [ifMatch] The version the write is based on.
+ * @property {boolean} [signingIn] A 401 is an answer, not the end of the session.
+ */
+
+/**
+ * @param {'GET' | 'POST' | 'PUT' | 'DELETE'} method
+ * @param {string} path
+ * @param {CallOptions} [options]
+ * @returns {Promise<Reply>}
+ */
 export async function call(method, path, options = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
-  if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   if (options.ifMatch !== undefined) headers['If-Match'] = `"${options.ifMatch}"`;
   let body;
   if (options.body !== undefined) {
@@ -45,7 +263,7 @@ export async function call(method, path, options = {}) {
   try {
     response = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   } catch (e) {
-    return new Reply(0, { detail: `The server could not be reached (${e.message}). Check your connection and try again.` }, null);
+    return new Reply(0, { detail: `The server could not be reached (${errorText(e)}). Check your connection and try again.` }, null);
   }
   const text = await response.text();
   let parsed = null;
@@ -63,28 +281,43 @@ export async function call(method, path, options = {}) {
   return reply;
 }
 
-/** A GET that must succeed; throws an Error with the server's explanation otherwise. */
+/**
+ * What a caught exception says.
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function errorText(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A GET that must succeed; throws an Error with the server's explanation otherwise.
+ * @param {string} path
+ * @returns {Promise<Reply>}
+ */
 export async function load(path) {
   const reply = await call('GET', path);
   if (!reply.ok) throw new Error(reply.message);
   return reply;
 }
 
+/** The API paths the screen calls; every segment is encoded. */
 export const paths = {
   tenants: () => '/api/v1/tenants',
-  tenant: (t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
-  accounts: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts`,
-  feeds: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/feeds`,
-  account: (t, id) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts/${encodeURIComponent(id)}`,
-  audit: (t, id) => `${paths.account(t, id)}/audit`,
-  testUnsaved: (t) => `${paths.accounts(t)}/test`,
-  testSaved: (t, id) => `${paths.account(t, id)}/test`,
-  action: (t, id, action) => `${paths.account(t, id)}/actions/${encodeURIComponent(action)}`,
-  exportJobs: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/recording-export-jobs`,
-  exportJob: (t, id) => `${paths.exportJobs(t)}/${encodeURIComponent(id)}`,
-  exportRunNow: (t, id) => `${paths.exportJob(t, id)}/run`,
-  exportRuns: (t, id) => `${paths.exportJob(t, id)}/runs`,
-  exportMetadata: (t, id, run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/metadata.csv`,
+  tenant: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
+  accounts: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts`,
+  feeds: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/feeds`,
+  account: (/** @type {string} */ t, /** @type {string} */ id) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts/${encodeURIComponent(id)}`,
+  audit: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/audit`,
+  testUnsaved: (/** @type {string} */ t) => `${paths.accounts(t)}/test`,
+  testSaved: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/test`,
+  action: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ action) => `${paths.account(t, id)}/actions/${encodeURIComponent(action)}`,
+  exportJobSettings: () => '/api/v1/recording-export-jobs/settings',
+  exportJobs: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/recording-export-jobs`,
+  exportJob: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJobs(t)}/${encodeURIComponent(id)}`,
+  exportRunNow: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/run`,
+  exportRuns: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/runs`,
+  exportMetadata: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/metadata.csv`,
   types: () => '/api/v1/integration-types',
   contactFields: () => '/ui/contact-fields',
   session: () => '/ui/session',

@@ -1,9 +1,10 @@
+// @ts-check
 // The admin screen: sign-in, the tenant choice, the Integration Accounts pages and the
 // Recording Export pages, routed by the URL's hash (#/t/<tenant>, #/t/<tenant>/a/<id>,
 // #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
 // #/t/<tenant>/exports/<id>[/settings]) so that Back, reload and links work.
 
-import { call, load, paths, setCsrf } from './api.js';
+import { call, errorText, load, paths, setCsrf } from './api.js';
 import { typePicker } from './dialogs.js';
 import { h, icon, replace, timeEl, toast } from './dom.js';
 import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
@@ -12,17 +13,52 @@ import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
 import { healthBadge } from './report.js';
 
-const root = document.getElementById('app');
-const session = { principal: null, catalog: null, contactFields: null, tenants: null };
+/**
+ * @typedef {import('./api.js').Principal} Principal
+ * @typedef {import('./api.js').Tenant} Tenant
+ * @typedef {import('./api.js').Account} Account
+ * @typedef {import('./api.js').ExportJob} ExportJob
+ * @typedef {import('./api.js').IntegrationType} IntegrationType
+ * @typedef {import('./api.js').ContactFields} ContactFields
+ * @typedef {import('./dom.js').Child} Child
+ * @typedef {{label: string, href?: string}} Crumb
+ */
+
+const root = /** @type {HTMLElement} */ (document.getElementById('app'));
+/**
+ * What every page reads, loaded at sign-in from the API: the integration types, the
+ * contact fields a mapping may target, and how an export job's settings are described.
+ * @typedef {object} Reference
+ * @property {IntegrationType[]} catalog
+ * @property {ContactFields} contactFields
+ * @property {import('./api.js').ExportJobSettings} exportSettings
+ */
+
+/**
+ * The signed-in principal and the reference data. Pages run only once both are there
+ * (see route()).
+ * @type {{principal: Principal | null, reference: Reference | null}}
+ */
+const session = { principal: null, reference: null };
 let navigation = 0;
 
+/** @type {Record<string, string>} */
 const ROLES = { sp_admin: 'Service-provider admin', tenant_admin: 'Tenant admin', tenant_viewer: 'Viewer' };
 
-const readOnly = () => session.principal.role === 'tenant_viewer';
+/** The signed-in principal; pages run only while there is one (see route()). */
+const me = () => /** @type {Principal} */ (session.principal);
+const readOnly = () => me().role === 'tenant_viewer';
+/** The reference data, loaded at sign-in; pages run only once it is (see route()). */
+const reference = () => /** @type {Reference} */ (session.reference);
+/**
+ * @param {string} t
+ * @param {string} [rest]
+ */
 const tenantHref = (t, rest = '') => `#/t/${encodeURIComponent(t)}${rest}`;
 
 // ---------------------------------------------------------------- sign in / out
 
+/** @param {string} [notice] */
 function showSignIn(notice) {
   navigation += 1;
   document.title = 'Sign in · patchbay';
@@ -73,17 +109,18 @@ function showSignIn(notice) {
   input.focus();
 }
 
+/** @param {import('./api.js').Session} body */
 async function signedIn(body) {
   setCsrf(body.csrf_token);
   session.principal = body.principal;
   root.className = 'boot';
   replace(root, h('p', { class: 'boot-message loading' }, 'Loading…'));
   try {
-    const [types, contactFields] = await Promise.all([load(paths.types()), load(paths.contactFields())]);
-    session.catalog = types.body.items;
-    session.contactFields = contactFields.body;
+    const [types, contactFields, exportSettings] = await Promise.all([
+      load(paths.types()), load(paths.contactFields()), load(paths.exportJobSettings())]);
+    session.reference = { catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body };
   } catch (e) {
-    replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${e.message}`));
+    replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
     return;
   }
   route();
@@ -93,15 +130,25 @@ async function signOut() {
   await call('DELETE', paths.session());
   setCsrf(null);
   session.principal = null;
-  session.tenants = null;
   history.replaceState(null, '', '#/');
   showSignIn('You have signed out.');
 }
 
 // ---------------------------------------------------------------- layout
 
+/**
+ * The page around `body`: the sidebar (brand, tenant, navigation, who is signed in) and the
+ * header (breadcrumbs, title, subtitle).
+ * @param {object} page
+ * @param {Tenant | null} [page.tenant]
+ * @param {Crumb[]} [page.crumbs]
+ * @param {string} page.title
+ * @param {Child} [page.subtitle]
+ * @param {Child} page.body
+ * @param {'tenants' | 'accounts' | 'exports'} [page.current] The navigation entry to highlight.
+ */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
-  const p = session.principal;
+  const p = me();
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     p.role === 'sp_admin' ? h('a', { class: ['nav-link', current === 'tenants' && 'active'], href: '#/', 'aria-current': current === 'tenants' ? 'page' : null }, icon('building'), 'Tenants') : null,
     tenant ? [
@@ -131,11 +178,14 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
   if (!root.classList.contains('shell') || root.dataset.page !== location.hash) window.scrollTo(0, 0);
   root.className = 'shell';
   root.dataset.page = location.hash;
-  replace(root, h('a', { class: 'skip-link', href: '#main', onclick: (e) => { e.preventDefault(); heading.focus(); } }, 'Skip to content'), sidebar, h('div', { class: 'main' }, main));
+  replace(root, h('a', { class: 'skip-link', href: '#main', onclick: (/** @type {Event} */ e) => { e.preventDefault(); heading.focus(); } }, 'Skip to content'), sidebar, h('div', { class: 'main' }, main));
   return { main, heading };
 }
 
-/** While a page loads, the current one stays with a progress bar on top; the first time, a placeholder. */
+/**
+ * While a page loads, the current one stays with a progress bar on top; the first time, a placeholder.
+ * @param {string} title
+ */
 function loading(title) {
   if (root.classList.contains('shell')) {
     root.classList.add('is-loading');
@@ -144,6 +194,11 @@ function loading(title) {
   shell({ title, body: h('p', { class: 'loading' }, 'Loading…') });
 }
 
+/**
+ * @param {string} title
+ * @param {Tenant | null} tenant
+ * @param {string} message
+ */
 function failure(title, tenant, message) {
   shell({
     tenant,
@@ -156,22 +211,24 @@ function failure(title, tenant, message) {
 
 // ---------------------------------------------------------------- pages
 
+/** @param {number} nav */
 async function tenantsPage(nav) {
   loading('Tenants');
   const reply = await call('GET', paths.tenants());
   if (nav !== navigation) return;
   if (!reply.ok) return failure('Tenants', null, reply.message);
-  session.tenants = reply.body.items;
+  /** @type {Tenant[]} */
+  const tenants = reply.body.items;
   document.title = 'Tenants · patchbay';
-  const rows = session.tenants.map((t) => h('tr', {},
+  const rows = tenants.map((t) => h('tr', {},
     h('td', {}, h('a', { class: 'tenant-link', href: tenantHref(t.id), dataset: { tenant: t.id } }, t.name)),
     h('td', {}, h('code', {}, t.id)),
     h('td', {}, t.enabled_types.length ? t.enabled_types.map((k) => {
-      const type = session.catalog.find((c) => c.key === k);
+      const type = reference().catalog.find((c) => c.key === k);
       return h('span', { class: 'badge badge-info' }, type ? type.label : k);
     }) : h('span', { class: 'muted' }, 'None')),
     h('td', {}, timeEl(t.created_at))));
-  const body = session.tenants.length
+  const body = tenants.length
     ? h('section', { class: 'card' }, h('table', { class: 'table' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Contact center'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Gated types enabled'), h('th', { scope: 'col' }, 'Created'))),
       h('tbody', {}, rows)))
@@ -180,35 +237,44 @@ async function tenantsPage(nav) {
   shell({ title: 'Tenants', subtitle: 'Choose the contact center whose integration accounts you want to manage.', body, current: 'tenants' });
 }
 
+/**
+ * @param {string} tenantId
+ * @returns {Promise<{tenant: Tenant, accounts: Account[], feeds: Record<string, import('./api.js').FeedHealth>}>}
+ */
 async function tenantData(tenantId) {
   const [tenant, accounts, feeds] = await Promise.all([
     call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId)), call('GET', paths.feeds(tenantId))]);
   if (!tenant.ok) throw new Error(tenant.message);
   if (!accounts.ok) throw new Error(accounts.message);
   // Feed health is extra information: the list still shows when it cannot be read.
-  const byAccount = feeds.ok ? Object.fromEntries(feeds.body.items.map((f) => [f.account_id, f])) : {};
+  const byAccount = feeds.ok ? Object.fromEntries(feeds.body.items.map((/** @type {import('./api.js').FeedHealth} */ f) => [f.account_id, f])) : {};
   return { tenant: tenant.body, accounts: accounts.body.items, feeds: byAccount };
 }
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {URLSearchParams} query
+ */
 async function listPage(nav, tenantId, query) {
   loading('Integration Accounts');
   let data;
   try {
     data = await tenantData(tenantId);
   } catch (e) {
-    if (nav === navigation) failure('Integration Accounts', null, e.message);
+    if (nav === navigation) failure('Integration Accounts', null, errorText(e));
     return;
   }
   if (nav !== navigation) return;
   const { tenant, accounts, feeds } = data;
   document.title = `Integration Accounts · ${tenant.name} · patchbay`;
   const onAdd = async () => {
-    const choice = await typePicker({ catalog: session.catalog, accounts, enabledTypes: tenant.enabled_types });
+    const choice = await typePicker({ catalog: reference().catalog, accounts, enabledTypes: tenant.enabled_types });
     if (choice) location.hash = tenantHref(tenant.id, `/new/${encodeURIComponent(choice.type)}/${encodeURIComponent(choice.provider)}`);
   };
   const body = accountsList({
     tenant,
-    catalog: session.catalog,
+    catalog: reference().catalog,
     accounts,
     feeds,
     readOnly: readOnly(),
@@ -226,19 +292,29 @@ async function listPage(nav, tenantId, query) {
   });
 }
 
+/**
+ * @param {string} typeKey
+ * @param {string} providerKey
+ */
 function typeAndProvider(typeKey, providerKey) {
-  const type = session.catalog.find((t) => t.key === typeKey);
+  const type = reference().catalog.find((t) => t.key === typeKey);
   const provider = type && type.providers.find((p) => p.key === providerKey);
   return { type, provider };
 }
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {string} typeKey
+ * @param {string} providerKey
+ */
 async function newPage(nav, tenantId, typeKey, providerKey) {
   loading('New integration account');
   let data;
   try {
     data = await tenantData(tenantId);
   } catch (e) {
-    if (nav === navigation) failure('New integration account', null, e.message);
+    if (nav === navigation) failure('New integration account', null, errorText(e));
     return;
   }
   if (nav !== navigation) return;
@@ -250,7 +326,7 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   }
   document.title = `New ${type.label} account · patchbay`;
   const form = accountForm({
-    tenant, type, provider, account: null, readOnly: false, contactFields: session.contactFields,
+    tenant, type, provider, account: null, readOnly: false, contactFields: reference().contactFields,
     onSaved: (saved) => { location.hash = tenantHref(tenant.id, `/a/${encodeURIComponent(saved.id)}`); },
     onDeleted: () => {},
     onReload: route,
@@ -267,6 +343,12 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   if (first) first.focus();
 }
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {string} id
+ * @param {string | undefined} tab
+ */
 async function accountPage(nav, tenantId, id, tab) {
   loading('Integration account');
   const [tenantReply, accountReply] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.account(tenantId, id))]);
@@ -289,7 +371,7 @@ async function accountPage(nav, tenantId, id, tab) {
   const content = tab === 'history'
     ? historyPanel({ tenant: tenant.id, accountId: account.id, labelOf: (k) => labels[k] || k })
     : accountForm({
-      tenant, type, provider, account, readOnly: readOnly(), contactFields: session.contactFields,
+      tenant, type, provider, account, readOnly: readOnly(), contactFields: reference().contactFields,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenant.id); },
       onReload: route,
@@ -309,7 +391,12 @@ async function accountPage(nav, tenantId, id, tab) {
   });
 }
 
-/** The tenant, its Amazon AWS accounts and (with `jobId`) one export job, read at once. */
+/**
+ * The tenant, its Amazon AWS accounts and (with `jobId`) one export job, read at once.
+ * @param {string} tenantId
+ * @param {string} [jobId]
+ * @returns {Promise<{tenant: import('./api.js').Reply, accounts: Account[], job: import('./api.js').Reply | null}>}
+ */
 async function exportData(tenantId, jobId) {
   const [tenant, accounts, job] = await Promise.all([
     call('GET', paths.tenant(tenantId)),
@@ -319,8 +406,13 @@ async function exportData(tenantId, jobId) {
   return { tenant, accounts: accounts.ok ? accounts.body.items : [], job };
 }
 
+/** @type {Crumb} */
 const EXPORT_CRUMB = { label: 'Recording Export' };
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ */
 async function exportsPage(nav, tenantId) {
   loading('Recording Export');
   const [{ tenant, accounts }, jobs] = await Promise.all([exportData(tenantId), call('GET', paths.exportJobs(tenantId))]);
@@ -344,6 +436,10 @@ async function exportsPage(nav, tenantId) {
   });
 }
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ */
 async function exportNewPage(nav, tenantId) {
   loading('New export job');
   const { tenant, accounts } = await exportData(tenantId);
@@ -359,20 +455,29 @@ async function exportNewPage(nav, tenantId) {
     crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: 'New' }],
     title: 'New export job',
     body: exportJobForm({
-      tenant: tenant.body, job: null, accounts, readOnly: false,
+      tenant: tenant.body, job: null, accounts, readOnly: false, settings: reference().exportSettings,
       onSaved: (saved) => { location.hash = jobHref(tenantId, saved.id); },
     }),
     current: 'exports',
   });
-  document.getElementById('job-name').focus();
+  /** @type {HTMLElement} */ (document.getElementById('job-name')).focus();
 }
 
+/**
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {string} id
+ * @param {string | undefined} tab
+ */
 async function exportJobPage(nav, tenantId, id, tab) {
   loading('Export job');
-  const { tenant, accounts, job: reply } = await exportData(tenantId, id);
+  const data = await exportData(tenantId, id);
+  const { tenant, accounts } = data;
+  const reply = /** @type {import('./api.js').Reply} */ (data.job);
   if (nav !== navigation) return;
   if (!tenant.ok) return failure('Export job', null, tenant.message);
   if (!reply.ok) return failure('Export job', tenant.body, reply.status === 404 ? 'This export job does not exist (any more).' : reply.message);
+  /** @type {ExportJob} */
   const job = reply.body;
   const account = accounts.find((a) => a.id === job.account_id);
   const settings = tab === 'settings';
@@ -383,7 +488,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
     h('a', { class: ['tab', 'tab-settings', settings && 'active'], href: `${base}/settings`, 'aria-current': settings ? 'page' : null }, 'Settings'));
   const content = settings
     ? exportJobForm({
-      tenant: tenant.body, job, accounts, readOnly: readOnly(),
+      tenant: tenant.body, job, accounts, readOnly: readOnly(), settings: reference().exportSettings,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenantId, '/exports'); },
       onReload: route,
@@ -405,7 +510,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
 // ---------------------------------------------------------------- routing
 
 async function route() {
-  if (!session.principal) return;
+  if (!session.principal || !session.reference) return;
   navigation += 1;
   const nav = navigation;
   const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');
@@ -414,7 +519,7 @@ async function route() {
   const p = session.principal;
   if (parts.length === 0) {
     if (p.role === 'sp_admin') return tenantsPage(nav);
-    location.replace(tenantHref(p.tenant));
+    if (p.tenant) location.replace(tenantHref(p.tenant));
     return undefined;
   }
   if (parts[0] === 't' && parts.length >= 2) {

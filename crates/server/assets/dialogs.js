@@ -1,18 +1,33 @@
+// @ts-check
 // Modal dialogs on the native <dialog> element: focus moves into the dialog, Escape
 // closes it (the browser's own `cancel`), and focus returns to where it was.
 
 import { h, icon, replace } from './dom.js';
 
 /**
+ * @typedef {import('./api.js').IntegrationType} IntegrationType
+ * @typedef {import('./api.js').Provider} Provider
+ * @typedef {import('./api.js').Account} Account
+ */
+
+/**
  * Opens a modal dialog. `build(close)` returns the dialog's content; `close(value)` ends it.
  * Resolves with the value given to `close`, or `null` when dismissed (Escape, Cancel).
+ * @template T
+ * @param {object} args
+ * @param {string} args.title
+ * @param {string} [args.className]
+ * @param {(close: (value: T | null) => void) => import('./dom.js').Child} args.build
+ * @returns {Promise<T | null>}
  */
 export function modal({ title, className, build }) {
   return new Promise((resolve) => {
-    const returnFocus = document.activeElement;
+    const returnFocus = /** @type {HTMLElement | null} */ (document.activeElement);
     const heading = h('h2', { class: 'dialog-title', id: `dialog-title-${Date.now()}` }, title);
     const dialog = h('dialog', { class: ['dialog', className], 'aria-labelledby': heading.id });
+    /** @type {T | null} */
     let result = null;
+    /** @param {T | null} value */
     const close = (value) => {
       result = value === undefined ? null : value;
       dialog.close();
@@ -26,12 +41,15 @@ export function modal({ title, className, build }) {
     });
     document.body.append(dialog);
     dialog.showModal();
-    const first = dialog.querySelector('[autofocus], .dialog-body input, .dialog-body select, .dialog-body button:not([disabled])');
+    const first = /** @type {HTMLElement | null} */ (dialog.querySelector('[autofocus], .dialog-body input, .dialog-body select, .dialog-body button:not([disabled])'));
     if (first) first.focus();
   });
 }
 
-/** Asks a yes/no question; resolves true only when the user confirms. */
+/**
+ * Asks a yes/no question; resolves true only when the user confirms.
+ * @param {{title: string, message: string, detail?: string, confirmLabel: string, danger?: boolean}} args
+ */
 export async function confirmDialog({ title, message, detail, confirmLabel, danger }) {
   const answer = await modal({
     title,
@@ -47,6 +65,7 @@ export async function confirmDialog({ title, message, detail, confirmLabel, dang
   return answer === true;
 }
 
+/** @param {string} text */
 function firstSentence(text) {
   const end = text.indexOf('. ');
   return end > 0 ? text.slice(0, end + 1) : text;
@@ -56,11 +75,17 @@ function firstSentence(text) {
  * Whether the tenant may add an account of `type` (and which providers): gated types not
  * enabled for the tenant are hidden; a type limited to one account per tenant (a group
  * such as WFM + Loxysoft WFM) or one per provider (SSO) is taken when that account exists.
+ * @param {IntegrationType} type
+ * @param {IntegrationType[]} catalog
+ * @param {Account[]} accounts
+ * @param {string[]} enabledTypes
+ * @returns {Availability}
  */
 function availability(type, catalog, accounts, enabledTypes) {
   if (type.gated && !enabledTypes.includes(type.key)) return { hidden: true };
   const rule = type.cardinality;
   if (rule.rule === 'one_per_tenant') {
+    /** @param {string} key */
     const groupOf = (key) => {
       const t = catalog.find((c) => c.key === key);
       return t && t.cardinality.rule === 'one_per_tenant' ? t.cardinality.group : null;
@@ -76,7 +101,19 @@ function availability(type, catalog, accounts, enabledTypes) {
   return { taken: false, providers };
 }
 
-/** The "+" flow: a type, then (when there are several) a provider. Resolves {type, provider} or null. */
+/**
+ * @typedef {object} Availability
+ * @property {boolean} [hidden]
+ * @property {boolean} [taken]
+ * @property {string} [why]
+ * @property {{provider: Provider, taken: boolean, why: string | null}[]} [providers]
+ */
+
+/**
+ * The "+" flow: a type, then (when there are several) a provider. Resolves {type, provider} or null.
+ * @param {{catalog: IntegrationType[], accounts: Account[], enabledTypes: string[]}} args
+ * @returns {Promise<{type: string, provider: string} | null>}
+ */
 export function typePicker({ catalog, accounts, enabledTypes }) {
   return modal({
     title: 'Add integration account',
@@ -105,11 +142,15 @@ export function typePicker({ catalog, accounts, enabledTypes }) {
         replace(body,
           h('p', { class: 'muted' }, 'Choose what to connect. Types your service provider has not enabled are not listed.'),
           h('ul', { class: 'pick-grid', 'aria-label': 'Integration types' }, cards));
-        const first = body.querySelector('button:not([disabled])');
+        const first = /** @type {HTMLElement | null} */ (body.querySelector('button:not([disabled])'));
         if (first) first.focus();
       };
+      /**
+       * @param {IntegrationType} type
+       * @param {Availability} a
+       */
       const showProviders = (type, a) => {
-        const items = a.providers.map(({ provider, taken, why }) => h('li', {},
+        const items = (a.providers || []).map(({ provider, taken, why }) => h('li', {},
           h('button', {
             type: 'button',
             class: 'pick-card',
@@ -124,7 +165,7 @@ export function typePicker({ catalog, accounts, enabledTypes }) {
           h('button', { type: 'button', class: 'btn btn-link back', onclick: showTypes }, icon('back'), 'All types'),
           h('h3', { class: 'picker-subtitle' }, `${type.label}: choose the provider`),
           h('ul', { class: 'pick-grid', 'aria-label': `${type.label} providers` }, items));
-        const first = body.querySelector('.pick-card:not([disabled])');
+        const first = /** @type {HTMLElement | null} */ (body.querySelector('.pick-card:not([disabled])'));
         if (first) first.focus();
       };
       showTypes();

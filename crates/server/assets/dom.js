@@ -1,21 +1,45 @@
+// @ts-check
 // Building DOM nodes without HTML strings: text is always set as text, never parsed, and
 // input values are set as properties (never as attributes), so a secret typed into a
 // password box never shows up in the page's serialized source.
 
 const PROPS = new Set(['value', 'checked', 'disabled', 'readOnly', 'required', 'hidden']);
 
-/** h('button', {class: 'btn', onclick: fn}, 'Save') */
+/**
+ * What may go into an element: nodes, text, numbers, nested lists, and nothing (null,
+ * undefined, false are skipped).
+ * @typedef {Node | string | number | boolean | null | undefined | ChildList} Child
+ * @typedef {ReadonlyArray<Child>} ChildList
+ */
+
+/**
+ * Attributes and properties of `h`: `class` (a string or a list), `dataset`, `on<event>`
+ * listeners, the properties in PROPS, and any other attribute (true sets it empty; null,
+ * undefined and false leave it out).
+ * @typedef {Record<string, any>} Attrs
+ */
+
+/**
+ * h('button', {class: 'btn', onclick: fn}, 'Save')
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs | null} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
+  /** @type {Record<string, unknown>} */
+  const props = /** @type {any} */ (el);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) {
-      if (PROPS.has(key) && value === false) el[key] = false;
+      if (PROPS.has(key) && value === false) props[key] = false;
       continue;
     }
     if (key.startsWith('on') && typeof value === 'function') {
       el.addEventListener(key.slice(2), value);
     } else if (PROPS.has(key)) {
-      el[key] = value;
+      props[key] = value;
     } else if (key === 'class') {
       el.className = Array.isArray(value) ? value.filter(Boolean).join(' ') : value;
     } else if (key === 'dataset') {
@@ -30,28 +54,48 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/**
+ * Appends the children, lists flattened in order.
+ * @template {Element} E
+ * @param {E} el
+ * @param {ChildList} children
+ * @returns {E}
+ */
 function append(el, children) {
-  for (const child of children.flat(Infinity)) {
+  for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return el;
 }
 
-/** Replaces an element's children. */
+/**
+ * Replaces an element's children.
+ * @template {Element} E
+ * @param {E} el
+ * @param {...Child} children
+ * @returns {E}
+ */
 export function replace(el, ...children) {
   el.replaceChildren();
   return append(el, children);
 }
 
 let counter = 0;
-/** A unique id for label/for and aria references. */
+/**
+ * A unique id for label/for and aria references.
+ * @param {string} prefix
+ */
 export function uid(prefix) {
   counter += 1;
   return `${prefix}-${counter}`;
 }
 
-/** A small inline SVG icon from a path list (no external sprites, CSP-friendly). */
+/**
+ * A small inline SVG icon from a path list (no external sprites, CSP-friendly).
+ * @type {Record<string, string[]>}
+ */
 const ICONS = {
   plus: ['M12 5v14', 'M5 12h14'],
   check: ['M5 12.5l4.5 4.5L19 7.5'],
@@ -73,6 +117,10 @@ const ICONS = {
   building: ['M4 21V5l8-3v19', 'M12 9h8v12', 'M8 8v.5', 'M8 12v.5', 'M8 16v.5', 'M16 13v.5', 'M16 17v.5'],
 };
 
+/**
+ * @param {string} name A key of ICONS.
+ * @param {string} [cls] More classes.
+ */
 export function icon(name, cls) {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
@@ -87,23 +135,33 @@ export function icon(name, cls) {
   return svg;
 }
 
-/** A short-lived message in the corner. */
+/**
+ * A short-lived message in the corner.
+ * @param {string} message
+ * @param {'error'} [kind]
+ */
 export function toast(message, kind) {
-  const host = document.getElementById('toasts');
+  const host = /** @type {HTMLElement} */ (document.getElementById('toasts'));
   const el = h('div', { class: ['toast', kind && `toast-${kind}`] }, icon(kind === 'error' ? 'alert' : 'check'), message);
   host.append(el);
-  while (host.children.length > 3) host.firstElementChild.remove();
+  while (host.firstElementChild && host.children.length > 3) host.firstElementChild.remove();
   setTimeout(() => el.remove(), 4000);
 }
 
-/** "12 Mar 2026, 14:05" in the browser's locale and time zone. */
+/**
+ * "12 Mar 2026, 14:05" in the browser's locale and time zone.
+ * @param {string} iso
+ */
 export function formatTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   return d.toLocaleString(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
-/** "just now", "5 min ago", "3 h ago", "2 days ago", else the date. */
+/**
+ * "just now", "5 min ago", "3 h ago", "2 days ago", else the date.
+ * @param {string} iso
+ */
 function relativeTime(iso) {
   const d = new Date(iso);
   const seconds = (Date.now() - d.getTime()) / 1000;
@@ -115,7 +173,10 @@ function relativeTime(iso) {
   return formatTime(iso);
 }
 
-/** A <time> element showing a relative time, with the exact time as its tooltip. */
+/**
+ * A <time> element showing a relative time, with the exact time as its tooltip.
+ * @param {string} iso
+ */
 export function timeEl(iso) {
   return h('time', { datetime: iso, title: formatTime(iso) }, relativeTime(iso));
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Editors for the table-like property kinds of the catalog: a mapping table (skills
 // mapping, reason codes mapping), a contact-field mapping (Next Caller, The Data Group) and
 // record field sizes (WFM Aspect). Each returns a control: {el, value(), check(),
@@ -6,7 +7,29 @@
 
 import { h, icon, uid } from './dom.js';
 
-/** A visually hidden <label for> carrying an input's aria-label, so every input has a label. */
+/**
+ * @typedef {import('./api.js').Field} Field
+ * @typedef {import('./api.js').ContactFields} ContactFields
+ *
+ * @typedef {object} Editor What each editor returns.
+ * @property {HTMLElement} el
+ * @property {() => unknown} value The value for the API.
+ * @property {() => boolean} check Validates every row, marks the bad ones; false when one is.
+ * @property {(sub: string, message: string) => boolean} showError Shows an API error on the row
+ *   `sub` names; false when no row matches.
+ * @property {() => void} clearErrors
+ * @property {() => void} focus
+ *
+ * @typedef {object} EditorOptions
+ * @property {boolean} readOnly
+ * @property {string} labelledBy The id of the field's label.
+ * @property {ContactFields} contactFields
+ */
+
+/**
+ * A visually hidden <label for> carrying an input's aria-label, so every input has a label.
+ * @param {HTMLElement} input
+ */
 function hiddenLabel(input) {
   input.id = input.id || uid('in');
   const text = input.getAttribute('aria-label');
@@ -18,6 +41,11 @@ function rowError() {
   return h('p', { class: 'row-error', role: 'alert', hidden: true });
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {HTMLElement | null} input
+ * @param {string | null} message
+ */
 function setRowError(el, input, message) {
   el.textContent = message || '';
   el.hidden = !message;
@@ -32,6 +60,12 @@ function setRowError(el, input, message) {
   }
 }
 
+/**
+ * Why `text` is not a whole number from `min` to `max`, or null when it is one.
+ * @param {string} text
+ * @param {number} min
+ * @param {number} max
+ */
 function integerText(text, min, max) {
   if (!/^-?\d+$/.test(text.trim())) return `must be a whole number from ${min} to ${max}`;
   const n = Number(text);
@@ -39,15 +73,26 @@ function integerText(text, min, max) {
   return null;
 }
 
-/** A table from a text key to a text or integer value. The API takes an object. */
+/**
+ * A table from a text key to a text or integer value. The API takes an object.
+ * @param {Extract<Field, {kind: 'mapping'}>} field
+ * @param {unknown} initial
+ * @param {EditorOptions} options
+ * @returns {Editor}
+ */
 export function mappingEditor(field, initial, { readOnly, labelledBy }) {
   const kind = field.value;
+  /** @type {{keyInput: HTMLInputElement, valueInput: HTMLInputElement, error: HTMLElement, el: HTMLElement}[]} */
   const rows = [];
   const list = h('div', { class: 'map-rows' });
   const empty = h('p', { class: 'map-empty muted' }, 'No rows yet.');
   const head = h('div', { class: 'map-row map-head', 'aria-hidden': 'true' },
     h('span', {}, field.key_label), h('span', {}, field.value_label), h('span', {}));
 
+  /**
+   * @param {string} key
+   * @param {unknown} value
+   */
   const addRow = (key, value) => {
     const n = rows.length + 1;
     const keyInput = h('input', { type: 'text', class: 'input map-key', value: key, maxlength: 255, disabled: readOnly, 'aria-label': `${field.key_label}, row ${n}` });
@@ -56,7 +101,7 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
       : h('input', { type: 'text', class: 'input map-value', value: value === undefined ? '' : String(value), maxlength: kind.max_len, disabled: readOnly, 'aria-label': `${field.value_label}, row ${n}` });
     const error = rowError();
     error.id = uid('row-error');
-    const row = { keyInput, valueInput, error, el: null };
+    const row = { keyInput, valueInput, error, el: h('div', { class: 'map-item' }) };
     const remove = readOnly ? h('span', {}) : h('button', {
       type: 'button', class: 'icon-button map-remove', 'aria-label': `Remove row ${n}`, title: 'Remove row',
       onclick: () => {
@@ -66,8 +111,7 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
         check();
       },
     }, icon('trash'));
-    row.el = h('div', { class: 'map-item' },
-      h('div', { class: 'map-row' }, hiddenLabel(keyInput), keyInput, hiddenLabel(valueInput), valueInput, remove), error);
+    row.el.append(h('div', { class: 'map-row' }, hiddenLabel(keyInput), keyInput, hiddenLabel(valueInput), valueInput, remove), error);
     keyInput.addEventListener('change', () => check());
     valueInput.addEventListener('change', () => check());
     rows.push(row);
@@ -118,6 +162,7 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
   return {
     el: h('div', { class: 'map-editor', role: 'group', 'aria-labelledby': labelledBy }, head, list, empty, add),
     value() {
+      /** @type {Record<string, unknown>} */
       const out = {};
       for (const r of filled()) {
         const text = r.valueInput.value.trim();
@@ -136,7 +181,7 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
       for (const r of rows) setRowError(r.error, r.keyInput, null);
     },
     focus() {
-      const bad = list.querySelector('[aria-invalid="true"]');
+      const bad = /** @type {HTMLElement | null} */ (list.querySelector('[aria-invalid="true"]'));
       (bad || list.querySelector('input') || add || list).focus();
     },
   };
@@ -144,9 +189,26 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
 
 const CUSTOM = '__custom__';
 
-/** Rows of external (vendor) field -> contact field. The API takes [{external_field, contact_field}]. */
-export function contactMappingEditor(field, initial, { readOnly, labelledBy, contactFields }) {
+/**
+ * @typedef {object} ContactRow
+ * @property {HTMLInputElement} externalInput
+ * @property {HTMLSelectElement} contactSelect
+ * @property {HTMLInputElement} customInput
+ * @property {HTMLElement} error
+ * @property {HTMLElement} el
+ */
+
+/**
+ * Rows of external (vendor) field -> contact field. The API takes [{external_field, contact_field}].
+ * @param {Field} _field
+ * @param {unknown} initial
+ * @param {EditorOptions} options
+ * @returns {Editor}
+ */
+export function contactMappingEditor(_field, initial, { readOnly, labelledBy, contactFields }) {
+  /** @type {ContactRow[]} */
   const rows = [];
+  /** @type {ContactRow[]} The rows `value()` last sent, which the API's `[index]` errors name. */
   let sent = [];
   const list = h('div', { class: 'map-rows' });
   const empty = h('p', { class: 'map-empty muted' }, 'No fields mapped yet.');
@@ -157,6 +219,10 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
     ...contactFields.categories.flatMap((c) => c.choices.map((x) => x.value)),
   ]);
 
+  /**
+   * @param {string | null | undefined} current
+   * @param {number} n
+   */
   const select = (current, n) => {
     const s = h('select', { class: 'input cmap-contact', disabled: readOnly, 'aria-label': `Contact field, row ${n}` },
       h('option', { value: '' }, '<none>'),
@@ -167,6 +233,10 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
     return s;
   };
 
+  /**
+   * @param {string} external
+   * @param {string | null | undefined} contact
+   */
   const addRow = (external, contact) => {
     const n = rows.length + 1;
     const externalInput = h('input', { type: 'text', class: 'input cmap-external', value: external || '', maxlength: 255, disabled: readOnly, 'aria-label': `External field, row ${n}` });
@@ -179,7 +249,7 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
     });
     const error = rowError();
     error.id = uid('row-error');
-    const row = { externalInput, contactSelect, customInput, error, el: null };
+    const row = { externalInput, contactSelect, customInput, error, el: h('div', { class: 'map-item' }) };
     contactSelect.addEventListener('change', () => {
       customInput.hidden = contactSelect.value !== CUSTOM;
       if (!customInput.hidden) customInput.focus();
@@ -196,15 +266,15 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
         check();
       },
     }, icon('trash'));
-    row.el = h('div', { class: 'map-item' },
-      h('div', { class: 'map-row cmap' }, hiddenLabel(externalInput), externalInput,
-        h('div', { class: 'cmap-target' }, hiddenLabel(contactSelect), contactSelect, hiddenLabel(customInput), customInput), remove), error);
+    row.el.append(h('div', { class: 'map-row cmap' }, hiddenLabel(externalInput), externalInput,
+      h('div', { class: 'cmap-target' }, hiddenLabel(contactSelect), contactSelect, hiddenLabel(customInput), customInput), remove), error);
     rows.push(row);
     list.append(row.el);
     empty.hidden = true;
     return row;
   };
 
+  /** @param {ContactRow} r */
   const target = (r) => {
     if (r.contactSelect.value === CUSTOM) return `${contactFields.custom.prefix}${r.customInput.value.trim()}`;
     return r.contactSelect.value || null;
@@ -220,6 +290,7 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
       const external = r.externalInput.value.trim();
       const t = target(r);
       let message = null;
+      /** @type {HTMLElement} */
       let input = r.externalInput;
       if (external === '' && !t) {
         message = null;
@@ -269,19 +340,26 @@ export function contactMappingEditor(field, initial, { readOnly, labelledBy, con
       for (const r of rows) setRowError(r.error, r.externalInput, null);
     },
     focus() {
-      const bad = list.querySelector('[aria-invalid="true"]');
-      (bad || list.querySelector('input, select') || add || list).focus();
+      const bad = /** @type {HTMLElement | null} */ (list.querySelector('[aria-invalid="true"]'));
+      (bad || /** @type {HTMLElement | null} */ (list.querySelector('input, select')) || add || list).focus();
     },
   };
 }
 
-/** One number per record field (its length in characters). The API takes an object. */
+/**
+ * One number per record field (its length in characters). The API takes an object.
+ * @param {Extract<Field, {kind: 'record_field_sizes'}>} field
+ * @param {unknown} initial
+ * @param {EditorOptions} options
+ * @returns {Editor}
+ */
 export function recordSizesEditor(field, initial, { readOnly, labelledBy }) {
+  const sizes = /** @type {Record<string, unknown> | null | undefined} */ (initial);
   const inputs = field.fields.map((rf) => {
     const id = uid(`size-${rf.key}`);
     const input = h('input', {
       type: 'number', id, class: 'input size-input', min: rf.min, max: rf.max, step: 1, inputmode: 'numeric',
-      value: String((initial && initial[rf.key] !== undefined) ? initial[rf.key] : rf.default), disabled: readOnly,
+      value: String((sizes && sizes[rf.key] !== undefined) ? sizes[rf.key] : rf.default), disabled: readOnly,
       dataset: { record: rf.key },
     });
     const error = rowError();
@@ -306,6 +384,7 @@ export function recordSizesEditor(field, initial, { readOnly, labelledBy }) {
   return {
     el: h('div', { class: 'sizes', role: 'group', 'aria-labelledby': labelledBy }, inputs.map((i) => i.el)),
     value() {
+      /** @type {Record<string, unknown>} */
       const out = {};
       for (const { rf, input } of inputs) {
         const text = input.value.trim();

@@ -1,58 +1,75 @@
+// @ts-check
 // Recording export jobs: the tenant's periodic uploads of call recordings to the S3 bucket
 // of an Amazon AWS integration account. The list of jobs, the job form, and a job's runs,
 // which refresh every 2 seconds while one of them is running.
 
-import { call, paths } from './api.js';
+import { call, errorText, paths } from './api.js';
 import { confirmDialog } from './dialogs.js';
 import { fieldShell } from './form.js';
 import { formatTime, h, icon, replace, toast, uid } from './dom.js';
 
-const DEFAULT_TEMPLATE = '$(callDate)/$(service)/$(callTime)_$(agent)';
+/**
+ * @typedef {import('./api.js').ExportJob} ExportJob
+ * @typedef {import('./api.js').ExportRun} ExportRun
+ * @typedef {import('./api.js').ExportWindow} ExportWindow
+ * @typedef {import('./api.js').Account} Account
+ * @typedef {import('./api.js').Tenant} Tenant
+ * @typedef {[string, number][]} Units Unit names and sizes, largest first.
+ */
+
 const POLL_MS = 2000;
-const MIN_BANDWIDTH = 64 * 1024;
 
-/** The tokens of a file name template: name, meaning, and a value for the example key. */
-const TOKENS = [
-  ['callDate', 'Call date, YYYY-MM-DD (UTC)', '2026-03-12'],
-  ['callTime', 'Call start time, HH-MM-SS (UTC)', '14-05-09'],
-  ['agent', 'Agent login', 'jdoe'],
-  ['agentFirstName', 'Agent first name', 'Jane'],
-  ['agentLastName', 'Agent last name', 'Doe'],
-  ['customerPhone', 'Customer phone number', '15551234567'],
-  ['direction', 'Call direction', 'inbound'],
-  ['service', 'Service name', 'Sales'],
-  ['disposition', 'Disposition', 'Resolved'],
-  ['flagged', 'Flagged: true or false', 'false'],
-  ['globalInteractionId', 'Global interaction id', '8f14e45f'],
-];
-
+/** @type {Record<string, [string, string]>} */
 const RUN_STATES = {
   running: ['badge-info', 'Running'],
   succeeded: ['badge-ok', 'Succeeded'],
   failed: ['badge-failed', 'Failed'],
   interrupted: ['badge-warn', 'Interrupted'],
 };
+/** @type {Record<string, string>} */
 const REASONS = { schedule: 'Scheduled', manual: 'Manual', resume: 'Resumed' };
 
+/** @type {Units} */
 const TIME_UNITS = [['days', 86400], ['hours', 3600], ['minutes', 60], ['seconds', 1]];
+/** @type {Units} */
 const RATE_UNITS = [['MiB/s', 1024 * 1024], ['KiB/s', 1024], ['bytes/s', 1]];
 
+/**
+ * @param {string} tenant
+ * @param {string} [rest]
+ */
 const jobsHref = (tenant, rest = '') => `#/t/${encodeURIComponent(tenant)}/exports${rest}`;
+/**
+ * @param {string} tenant
+ * @param {string} id
+ * @param {string} [rest]
+ */
 export const jobHref = (tenant, id, rest = '') => jobsHref(tenant, `/${encodeURIComponent(id)}${rest}`);
 
-/** The largest unit that holds `value` whole: [number, unit name]. */
+/**
+ * The largest unit that holds `value` whole: [number, unit name].
+ * @param {number} value
+ * @param {Units} units
+ * @returns {[number, string]}
+ */
 function inUnit(value, units) {
   const [name, size] = units.find(([, s]) => value % s === 0) || units[units.length - 1];
   return [value / size, name];
 }
 
-/** 5400 -> "90 minutes". */
+/**
+ * 5400 -> "90 minutes".
+ * @param {number} seconds
+ */
 function duration(seconds) {
   const [n, name] = inUnit(seconds, TIME_UNITS);
   return `${n} ${n === 1 ? name.slice(0, -1) : name}`;
 }
 
-/** 1536 -> "1.5 KiB". */
+/**
+ * 1536 -> "1.5 KiB".
+ * @param {number} bytes
+ */
 function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -65,7 +82,10 @@ function formatBytes(bytes) {
   return `${value >= 100 ? Math.round(value) : Number(value.toFixed(1))} ${units[i]}`;
 }
 
-/** A <time> for a moment to come: "in 12 min", with the exact time as its tooltip. */
+/**
+ * A <time> for a moment to come: "in 12 min", with the exact time as its tooltip.
+ * @param {string} iso
+ */
 function untilEl(iso) {
   const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
   let text;
@@ -77,17 +97,23 @@ function untilEl(iso) {
   return h('time', { datetime: iso, title: formatTime(iso) }, text);
 }
 
+/** @param {ExportWindow | null} window */
 function windowText(window) {
   return window ? `${window.start}–${window.end} UTC` : 'Any hour';
 }
 
+/** @param {ExportRun} run */
 function runBadge(run) {
   const [cls, label] = RUN_STATES[run.state] || ['badge-neutral', run.state];
   return h('span', { class: ['badge', cls, 'run-state'], dataset: { state: run.state } },
     run.state === 'running' ? h('span', { class: 'pulse', 'aria-hidden': 'true' }) : null, label);
 }
 
-/** "3 exported, 1 failed of 10", then the bytes or (`bar`) a bar while the run goes on. */
+/**
+ * "3 exported, 1 failed of 10", then the bytes or (`bar`) a bar while the run goes on.
+ * @param {ExportRun} run
+ * @param {{bar?: boolean}} [options]
+ */
 function runCounts(run, { bar } = {}) {
   return h('span', { class: 'run-counts' },
     bar && run.state === 'running'
@@ -100,12 +126,20 @@ function runCounts(run, { bar } = {}) {
     bar ? null : h('span', { class: 'muted' }, ` · ${formatBytes(run.bytes)}`));
 }
 
+/**
+ * @param {string} title
+ * @param {string[]} messages
+ */
 function problemBanner(title, messages) {
   return h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
     h('div', {}, h('strong', {}, title),
       messages.length ? h('ul', { class: 'banner-list' }, messages.map((m) => h('li', {}, m))) : null));
 }
 
+/**
+ * @param {HTMLButtonElement} button
+ * @param {boolean} on
+ */
 function busy(button, on) {
   button.disabled = on;
   button.classList.toggle('is-busy', on);
@@ -115,22 +149,36 @@ function busy(button, on) {
  * Polling: the returned `schedule(running)` calls `tick` 2 seconds later when `running`,
  * and again after each `tick` that resolves true (something still runs), for as long as
  * `element` is on the page; leaving the view or everything finishing ends it.
+ * @param {Element} element
+ * @param {() => Promise<boolean>} tick
+ * @returns {(running: boolean) => void}
  */
 function pollWhile(element, tick) {
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @param {boolean} again */
   const schedule = (again) => {
     clearTimeout(timer);
     timer = again ? setTimeout(async () => {
       if (element.isConnected) schedule(await tick() && element.isConnected);
-    }, POLL_MS) : null;
+    }, POLL_MS) : undefined;
   };
   return schedule;
 }
 
 // ---------------------------------------------------------------- the list
 
-/** The tenant's export jobs. `reload()` resolves with the jobs as they are now. */
+/**
+ * The tenant's export jobs. `reload()` resolves with the jobs as they are now.
+ * @param {object} args
+ * @param {Tenant} args.tenant
+ * @param {ExportJob[]} args.jobs
+ * @param {Account[]} args.accounts The tenant's AWS accounts.
+ * @param {boolean} args.readOnly
+ * @param {() => Promise<ExportJob[]>} args.reload
+ */
 export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
+  /** @param {string} id */
   const accountName = (id) => {
     const account = accounts.find((a) => a.id === id);
     return account ? account.name : 'Unknown account';
@@ -157,6 +205,7 @@ export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
   }
 
   const body = h('tbody');
+  /** @param {ExportJob[]} list */
   const render = (list) => replace(body, [...list].sort((a, b) => a.name.localeCompare(b.name)).map((job) => h('tr', { class: 'job-row', dataset: { id: job.id } },
     h('td', { class: 'col-name' }, h('a', { class: 'job-link', href: jobHref(tenant.id, job.id) }, job.name)),
     h('td', { class: 'col-account' }, accountName(job.account_id)),
@@ -170,6 +219,7 @@ export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
         h('span', { class: 'muted small block' }, 'Started ', h('time', { datetime: job.last_run.started_at }, formatTime(job.last_run.started_at)))]
       : h('span', { class: 'muted' }, 'Never run')),
     h('td', { class: 'col-next-run' }, job.enabled && job.next_run_at ? untilEl(job.next_run_at) : h('span', { class: 'muted' }, '—')))));
+  /** @param {ExportJob[]} list */
   const running = (list) => list.some((j) => j.last_run && j.last_run.state === 'running');
   const table = h('table', { class: 'table jobs-table' },
     h('thead', {}, h('tr', {},
@@ -201,7 +251,10 @@ export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
 
 // ---------------------------------------------------------------- runs
 
-/** A job's runs, newest first, with Run now for administrators. */
+/**
+ * A job's runs, newest first, with Run now for administrators.
+ * @param {{tenant: string, job: ExportJob, readOnly: boolean}} args
+ */
 export function runsPanel({ tenant, job, readOnly }) {
   const body = h('tbody');
   const table = h('table', { class: 'table runs-table', hidden: true },
@@ -217,15 +270,22 @@ export function runsPanel({ tenant, job, readOnly }) {
   const status = h('p', { class: 'muted loading runs-status' }, 'Loading runs…');
   const banner = h('div', { class: 'banner-host', tabindex: '-1' });
   const live = h('p', { class: 'muted small runs-live', hidden: true }, 'A run is in progress: its progress updates every 2 seconds.');
+  /**
+   * @param {string} title
+   * @param {string} message
+   */
   const showProblem = (title, message) => {
     replace(banner, problemBanner(title, [message]));
     banner.focus();
   };
 
-  /** Downloads the CSV through fetch, so that a missing file shows the server's reason. */
+  /**
+   * Downloads the CSV through fetch, so that a missing file shows the server's reason.
+   * @param {MouseEvent} event
+   */
   const download = async (event) => {
     event.preventDefault();
-    const link = event.currentTarget;
+    const link = /** @type {HTMLAnchorElement} */ (event.currentTarget);
     link.classList.add('is-busy');
     try {
       const response = await fetch(link.href, { credentials: 'same-origin', cache: 'no-store' });
@@ -245,12 +305,13 @@ export function runsPanel({ tenant, job, readOnly }) {
       save.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (e) {
-      showProblem('The metadata file could not be downloaded.', `The server could not be reached (${e.message}).`);
+      showProblem('The metadata file could not be downloaded.', `The server could not be reached (${errorText(e)}).`);
     } finally {
       link.classList.remove('is-busy');
     }
   };
 
+  /** @param {ExportRun} run */
   const row = (run) => h('tr', { class: 'run-row', dataset: { id: run.id, state: run.state } },
     h('td', { class: 'col-run-state' }, runBadge(run), h('span', { class: 'muted small block', title: `Node ${run.node}` }, REASONS[run.reason] || run.reason)),
     h('td', { class: 'col-progress' }, runCounts(run, { bar: true })),
@@ -258,7 +319,7 @@ export function runsPanel({ tenant, job, readOnly }) {
     h('td', { class: 'col-time' }, h('time', { datetime: run.started_at }, formatTime(run.started_at))),
     h('td', { class: 'col-time' }, run.finished_at
       ? [h('time', { datetime: run.finished_at }, formatTime(run.finished_at)),
-        h('span', { class: 'muted small block' }, `took ${duration(Math.max(1, Math.round((new Date(run.finished_at) - new Date(run.started_at)) / 1000)))}`)]
+        h('span', { class: 'muted small block' }, `took ${duration(Math.max(1, Math.round((new Date(run.finished_at).getTime() - new Date(run.started_at).getTime()) / 1000)))}`)]
       : h('span', { class: 'muted' }, 'In progress')),
     h('td', { class: 'col-error' }, run.error ? h('span', { class: 'error-text run-error' }, run.error) : h('span', { class: 'muted' }, '—')),
     h('td', { class: 'col-metadata' }, run.finished_at ? h('a', {
@@ -277,6 +338,7 @@ export function runsPanel({ tenant, job, readOnly }) {
       replace(status, `The runs could not be loaded: ${reply.message}`);
       return true;
     }
+    /** @type {ExportRun[]} */
     const runs = reply.body.items;
     replace(body, runs.map(row));
     table.hidden = runs.length === 0;
@@ -319,14 +381,28 @@ export function runsPanel({ tenant, job, readOnly }) {
 
 // ---------------------------------------------------------------- the form
 
-/** A whole number of `unit`s typed into `input`, as a count of base units; NaN when it is not a number. */
+/**
+ * A whole number of `unit`s typed into `input`, as a count of base units; NaN when it is not a number.
+ * @param {HTMLInputElement} input
+ * @param {HTMLSelectElement} unitSelect
+ * @param {Units} units
+ */
 function scaled(input, unitSelect, units) {
   const text = input.value.trim();
-  if (!/^\d+(\.\d+)?$/.test(text)) return Number.NaN;
-  const size = units.find(([name]) => name === unitSelect.value)[1];
-  return Math.round(Number(text) * size);
+  const unit = units.find(([name]) => name === unitSelect.value);
+  if (!unit || !/^\d+(\.\d+)?$/.test(text)) return Number.NaN;
+  return Math.round(Number(text) * unit[1]);
 }
 
+/**
+ * A choice of unit, with its (visually hidden) label.
+ * @param {string} id
+ * @param {Units} units
+ * @param {string} selected
+ * @param {boolean} disabled
+ * @param {string} label
+ * @returns {[HTMLLabelElement, HTMLSelectElement]}
+ */
 function unitSelect(id, units, selected, disabled, label) {
   const select = h('select', { id, class: 'input input-unit', disabled }, units.map(([name]) => h('option', { value: name }, name)));
   select.value = selected;
@@ -334,16 +410,65 @@ function unitSelect(id, units, selected, disabled, label) {
 }
 
 /**
+ * A setting's descriptor from the API's description of the job settings.
+ * @param {import('./api.js').ExportJobSettings} settings
+ * @param {string} key
+ */
+function described(settings, key) {
+  const field = settings.fields.find((f) => f.key === key);
+  if (!field) throw new Error(`The server does not describe the export job setting ${key}.`);
+  return field;
+}
+
+/**
+ * An integer setting's descriptor with its range and default.
+ * @param {import('./api.js').ExportJobSettings} settings
+ * @param {string} key
+ */
+function describedInteger(settings, key) {
+  const field = described(settings, key);
+  if (field.kind !== 'integer') throw new Error(`The export job setting ${key} is not a number.`);
+  return field;
+}
+
+/**
+ * @typedef {object} JobField Where the errors of one job field show.
+ * @property {HTMLElement} el
+ * @property {(message: string, sub?: string) => void} show `sub` is the part of the field (`window.start`).
+ * @property {() => void} clear
+ * @property {() => void} focus
+ */
+
+/**
  * The form for a new job (`job` null) or an existing one.
- * ctx: {tenant, job, accounts (the tenant's aws accounts), readOnly, onSaved, and for an existing
- * job onDeleted and onReload}
+ * @param {object} ctx
+ * @param {Tenant} ctx.tenant
+ * @param {ExportJob | null} ctx.job
+ * @param {Account[]} ctx.accounts The tenant's AWS accounts.
+ * @param {boolean} ctx.readOnly
+ * @param {import('./api.js').ExportJobSettings} ctx.settings How the API describes the settings.
+ * @param {(saved: ExportJob) => void} ctx.onSaved
+ * @param {() => void} [ctx.onDeleted] For an existing job.
+ * @param {() => void} [ctx.onReload] For an existing job.
  */
 export function exportJobForm(ctx) {
-  const { tenant, job, accounts, readOnly } = ctx;
+  const { tenant, job, accounts, readOnly, settings } = ctx;
   const formId = uid('job-form');
+  const prefixField = described(settings, 'key_prefix');
+  const templateField = described(settings, 'filename_template');
+  const intervalField = describedInteger(settings, 'interval_seconds');
+  const rateField = describedInteger(settings, 'bandwidth_limit_bytes_per_second');
+  const concurrencyField = describedInteger(settings, 'concurrency');
+  const deleteLocalField = described(settings, 'delete_local_after_export');
+  /** @type {Record<string, JobField>} */
   const fields = {};
 
-  /** One field: its shell, the input that errors point at, and the input focused on error. */
+  /**
+   * One field: its shell, the input that errors point at, and the input focused on error.
+   * @param {string} key
+   * @param {import('./form.js').Shell} shell
+   * @param {HTMLElement} input
+   */
   const field = (key, shell, input) => {
     fields[key] = {
       el: shell.el,
@@ -380,17 +505,18 @@ export function exportJobForm(ctx) {
 
   // Where the files go.
   const prefixInput = h('input', { type: 'text', id: 'job-key_prefix', class: 'input mono', value: job ? job.key_prefix : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false', placeholder: 'recordings/acme/' });
-  const prefixShell = fieldShell({ key: 'key_prefix', label: 'Key prefix', help: 'The folder in the bucket that every key starts with: empty, or ending in “/”.' }, 'job-key_prefix', prefixInput);
+  const prefixShell = fieldShell(prefixField, 'job-key_prefix', prefixInput);
 
-  const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : DEFAULT_TEMPLATE, disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
+  const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : String(templateField.default), disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
   const example = h('p', { class: 'key-example small' });
   const showExample = () => {
     const rendered = templateInput.value.trim().replace(/\$\((\w+)\)/g, (whole, name) => {
-      const token = TOKENS.find(([key]) => key === name);
-      return token ? token[2] : whole;
+      const token = settings.tokens.find((t) => t.name === name);
+      return token ? token.example : whole;
     });
     replace(example, h('span', { class: 'muted' }, 'Example key: '), h('code', {}, `${prefixInput.value.trim()}${rendered}_<recording id>.<extension>`));
   };
+  /** @param {string} name */
   const insertToken = (name) => {
     const text = `$(${name})`;
     const start = templateInput.selectionStart ?? templateInput.value.length;
@@ -399,27 +525,23 @@ export function exportJobForm(ctx) {
     templateInput.focus();
     showExample();
   };
-  const tokenList = h('ul', { class: 'token-list', 'aria-label': 'Template tokens' }, TOKENS.map(([name, meaning]) => h('li', {},
+  const tokenList = h('ul', { class: 'token-list', 'aria-label': 'Template tokens' }, settings.tokens.map(({ name, meaning }) => h('li', {},
     readOnly
       ? h('code', { class: 'token' }, `$(${name})`)
       : h('button', { type: 'button', class: 'token', dataset: { token: name }, title: `Insert $(${name})`, onclick: () => insertToken(name) }, `$(${name})`),
     h('span', { class: 'token-meaning' }, meaning))));
-  const templateShell = fieldShell({
-    key: 'filename_template',
-    label: 'File name template',
-    help: ['Forms each key after the prefix; “/” makes folders. The recording id and file extension always end the name, so keys never collide. ',
-      readOnly ? 'Tokens:' : 'Select a token to insert it:'],
-  }, 'job-filename_template', templateInput);
+  const templateShell = fieldShell({ ...templateField, help: [templateField.help, ' ', readOnly ? 'Tokens:' : 'Select a token to insert it:'] },
+    'job-filename_template', templateInput);
   templateShell.el.append(tokenList, example);
   prefixInput.addEventListener('input', showExample);
   templateInput.addEventListener('input', showExample);
   showExample();
 
   // When.
-  const [intervalValue, intervalUnit] = inUnit(job ? job.interval_seconds : 3600, TIME_UNITS);
+  const [intervalValue, intervalUnit] = inUnit(job ? job.interval_seconds : Number(intervalField.default), TIME_UNITS);
   const intervalInput = h('input', { type: 'number', id: 'job-interval', class: 'input input-number', min: 1, step: 'any', inputmode: 'decimal', value: String(intervalValue), disabled: readOnly });
   const intervalUnitSelect = unitSelect('job-interval-unit', TIME_UNITS, intervalUnit, readOnly, 'Interval unit');
-  const intervalShell = fieldShell({ key: 'interval_seconds', label: 'Run every', help: 'From the start of one run to the next: 1 minute to 7 days.' }, 'job-interval',
+  const intervalShell = fieldShell(intervalField, 'job-interval',
     h('div', { class: 'with-unit' }, intervalInput, intervalUnitSelect));
   intervalShell.setRequired(true);
 
@@ -476,19 +598,20 @@ export function exportJobForm(ctx) {
   const [rateValue, rateUnit] = job && job.bandwidth_limit_bytes_per_second ? inUnit(job.bandwidth_limit_bytes_per_second, RATE_UNITS) : ['', 'MiB/s'];
   const rateInput = h('input', { type: 'number', id: 'job-bandwidth', class: 'input input-number', min: 0, step: 'any', inputmode: 'decimal', value: String(rateValue), disabled: readOnly, placeholder: 'No limit' });
   const rateUnitSelect = unitSelect('job-bandwidth-unit', RATE_UNITS, rateUnit, readOnly, 'Bandwidth limit unit');
-  const rateShell = fieldShell({ key: 'bandwidth_limit_bytes_per_second', label: 'Bandwidth limit', help: 'Caps the upload speed of a run. Leave empty for no limit; at least 64 KiB/s.' }, 'job-bandwidth',
+  const rateShell = fieldShell(rateField, 'job-bandwidth',
     h('div', { class: 'with-unit' }, rateInput, rateUnitSelect));
 
-  const concurrencyInput = h('input', { type: 'number', id: 'job-concurrency', class: 'input input-number', min: 1, max: 32, step: 1, inputmode: 'numeric', value: String(job ? job.concurrency : 4), disabled: readOnly });
-  const concurrencyShell = fieldShell({ key: 'concurrency', label: 'Parallel uploads', help: 'Files a run uploads at the same time: 1 to 32.' }, 'job-concurrency', concurrencyInput);
+  const concurrencyInput = h('input', {
+    type: 'number', id: 'job-concurrency', class: 'input input-number', min: concurrencyField.min, max: concurrencyField.max, step: 1,
+    inputmode: 'numeric', value: String(job ? job.concurrency : concurrencyField.default), disabled: readOnly,
+  });
+  const concurrencyShell = fieldShell(concurrencyField, 'job-concurrency', concurrencyInput);
   concurrencyShell.setRequired(true);
 
-  const deleteLocalInput = h('input', { type: 'checkbox', id: 'job-delete_local', class: 'checkbox', checked: job ? job.delete_local_after_export : false, disabled: readOnly });
-  const deleteLocalShell = fieldShell({
-    key: 'delete_local_after_export',
-    label: 'Delete the local copy after export',
-    help: 'Removes the server’s copy of a recording once every export job of its service has uploaded it; playback then comes from the bucket.',
-  }, 'job-delete_local', deleteLocalInput, { inline: true });
+  const deleteLocalInput = h('input', {
+    type: 'checkbox', id: 'job-delete_local', class: 'checkbox', checked: job ? job.delete_local_after_export : deleteLocalField.default === true, disabled: readOnly,
+  });
+  const deleteLocalShell = fieldShell(deleteLocalField, 'job-delete_local', deleteLocalInput, { inline: true });
 
   const generalCard = h('section', { class: 'card', 'aria-labelledby': `${formId}-general` },
     h('h2', { class: 'card-title', id: `${formId}-general` }, 'General'),
@@ -545,14 +668,27 @@ export function exportJobForm(ctx) {
     };
   };
 
-  /** Messages in the user's units where the API's name the base unit. */
+  /**
+   * Messages in the user's units where the API's name the base unit.
+   * @param {import('./api.js').FieldError} e
+   */
   const friendly = (e) => {
-    if (e.field === 'interval_seconds' && e.rule === 'range') return 'Run every 1 minute to 7 days (60 to 604,800 seconds).';
-    if (e.field === 'bandwidth_limit_bytes_per_second' && e.rule === 'range') return `The limit must be at least 64 KiB/s (${MIN_BANDWIDTH} bytes per second).`;
+    if (e.field === intervalField.key && e.rule === 'range') {
+      const { min, max } = intervalField;
+      return `${intervalField.label} ${duration(min)} to ${duration(max)} (${min.toLocaleString('en')} to ${max.toLocaleString('en')} seconds).`;
+    }
+    if (e.field === rateField.key && e.rule === 'range') {
+      const [n, unit] = inUnit(rateField.min, RATE_UNITS);
+      return `The limit must be at least ${n} ${unit} (${rateField.min} bytes per second).`;
+    }
     return e.message;
   };
 
-  /** Puts each error next to its field; returns the messages that belong to no field. */
+  /**
+   * Puts each error next to its field; returns the messages that belong to no field.
+   * @param {import('./api.js').FieldError[]} errors
+   * @param {{services: string[]}} sent
+   */
   const showErrors = (errors, sent) => {
     const loose = [];
     let first = null;
@@ -570,18 +706,23 @@ export function exportJobForm(ctx) {
     return { loose, first };
   };
 
-  const staleBanner = (current) => h('div', { class: 'banner banner-stale', role: 'alert' }, icon('alert'),
+  /**
+   * @param {number} current
+   * @param {ExportJob} opened
+   */
+  const staleBanner = (current, opened) => h('div', { class: 'banner banner-stale', role: 'alert' }, icon('alert'),
     h('div', {},
       h('strong', {}, 'Someone else changed this export job after you opened it.'),
-      h('p', {}, `Your changes were not saved and nothing was overwritten. The job is now at version ${current}; you opened version ${job.version}. `
+      h('p', {}, `Your changes were not saved and nothing was overwritten. The job is now at version ${current}; you opened version ${opened.version}. `
         + 'Reload to see the current settings, then apply your change again.'),
       h('div', { class: 'banner-actions' },
-        h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload() }, icon('refresh'), 'Reload the job'),
+        h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload && ctx.onReload() }, icon('refresh'), 'Reload the job'),
         h('span', { class: 'muted small' }, 'Reloading discards the changes in this form.'))));
 
   const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary save' }, job ? 'Save changes' : 'Create export job');
   const deleteBtn = job ? h('button', { type: 'button', class: 'btn btn-danger-outline delete' }, icon('trash'), 'Delete') : null;
 
+  /** @param {Event} event */
   const save = async (event) => {
     event.preventDefault();
     if (readOnly) return;
@@ -603,8 +744,8 @@ export function exportJobForm(ctx) {
       ctx.onSaved(reply.body);
       return;
     }
-    if (reply.status === 412) {
-      replace(banner, staleBanner(reply.body && reply.body.current_version));
+    if (reply.status === 412 && job) {
+      replace(banner, staleBanner(reply.body && reply.body.current_version, job));
       banner.focus();
       return;
     }
@@ -618,7 +759,7 @@ export function exportJobForm(ctx) {
     else banner.focus();
   };
 
-  if (deleteBtn) {
+  if (deleteBtn && job) {
     deleteBtn.addEventListener('click', async () => {
       const yes = await confirmDialog({
         title: 'Delete export job',
@@ -633,9 +774,9 @@ export function exportJobForm(ctx) {
       busy(deleteBtn, false);
       if (reply.ok) {
         toast(`“${job.name}” was deleted.`);
-        ctx.onDeleted();
+        if (ctx.onDeleted) ctx.onDeleted();
       } else if (reply.status === 412) {
-        replace(banner, staleBanner(reply.body && reply.body.current_version));
+        replace(banner, staleBanner(reply.body && reply.body.current_version, job));
         banner.focus();
       } else {
         replace(banner, problemBanner('The export job was not deleted.', [reply.message]));

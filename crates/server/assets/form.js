@@ -1,3 +1,4 @@
+// @ts-check
 // The account form, generated from the catalog: one control per field of the provider,
 // whatever the type. Labels, help texts, defaults, fixed values, required rules, URL
 // schemes and number ranges all come from `GET /api/v1/integration-types`; nothing here
@@ -9,7 +10,45 @@ import { contactMappingEditor, mappingEditor, recordSizesEditor } from './editor
 import { formatTime, h, icon, replace, toast, uid } from './dom.js';
 import { actionResultView, reportView } from './report.js';
 
-/** The property an action fills in: a per-action convention, not a per-type one. */
+/**
+ * @typedef {import('./api.js').Field} Field
+ * @typedef {import('./api.js').Account} Account
+ * @typedef {import('./api.js').FieldError} FieldError
+ * @typedef {import('./dom.js').Child} Child
+ *
+ * @typedef {object} ShellField What `fieldShell` shows of a field.
+ * @property {string} key
+ * @property {string} label
+ * @property {Child} [help]
+ * @property {boolean} [fixed]
+ *
+ * @typedef {ReturnType<typeof fieldShell>} Shell
+ *
+ * @typedef {object} Control One field's control in a form.
+ * @property {Field} field
+ * @property {HTMLElement} el
+ * @property {() => unknown} value The value for the API; undefined leaves it out.
+ * @property {() => boolean} check Checks what the browser can; false (and marked) when wrong.
+ * @property {(sub: string, message: string) => void} showError `sub` is the path under the field.
+ * @property {() => void} clearErrors
+ * @property {() => void} focus
+ * @property {(required: boolean, note?: string | null) => void} setRequired
+ * @property {(choices: {name: string, label?: string}[]) => void} [setChoices] Text fields.
+ * @property {(value: string) => void} [fillGenerated] Secrets.
+ * @property {() => void} [markSet] Secrets.
+ *
+ * @typedef {object} ControlContext
+ * @property {boolean} readOnly
+ * @property {string} [idPrefix]
+ * @property {import('./api.js').ContactFields} [contactFields]
+ * @property {Record<string, boolean>} [secrets]
+ * @property {boolean} [isNew]
+ */
+
+/**
+ * The property an action fills in: a per-action convention, not a per-type one.
+ * @type {Record<string, string>}
+ */
 const ACTION_TARGET = { generate_token: 'webhook_verify_token', load_voices: 'voice' };
 
 /** 32 random bytes from the browser's CSPRNG, base64url: a token for a form not saved yet. */
@@ -19,13 +58,20 @@ function randomToken() {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** @param {unknown} v */
 function showValue(v) {
   if (v === null || v === undefined || v === '') return '—';
   if (typeof v === 'boolean') return v ? 'Yes' : 'No';
   return String(v);
 }
 
-/** Field-level chrome: label, required marker, help, error line, around the given input. */
+/**
+ * Field-level chrome: label, required marker, help, error line, around the given input.
+ * @param {ShellField} field
+ * @param {string} id The input's id.
+ * @param {HTMLElement} input
+ * @param {{inline?: boolean}} [options] A check box before its label.
+ */
 export function fieldShell(field, id, input, { inline } = {}) {
   const errorEl = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert', hidden: true });
   const helpEl = field.help ? h('p', { class: 'field-help', id: `${id}-help` }, field.help) : null;
@@ -38,8 +84,12 @@ export function fieldShell(field, id, input, { inline } = {}) {
   const el = inline
     ? h('div', { class: 'field field-inline', dataset: { field: field.key } }, h('div', { class: 'check-row' }, input, label, tags), helpEl, errorEl)
     : h('div', { class: 'field', dataset: { field: field.key } }, h('div', { class: 'field-label-row' }, label, tags), input, helpEl, errorEl);
+  /** @type {HTMLElement | null} */
   let bound = null;
-  /** Points the input's aria-describedby at the help and error texts. */
+  /**
+   * Points the input's aria-describedby at the help and error texts.
+   * @param {HTMLElement} target
+   */
   const describe = (target) => {
     bound = target;
     const ids = [helpEl && helpEl.id, !errorEl.hidden && errorEl.id].filter(Boolean).join(' ');
@@ -51,6 +101,10 @@ export function fieldShell(field, id, input, { inline } = {}) {
   return {
     el,
     label,
+    /**
+     * @param {string | null} message
+     * @param {HTMLElement} [target]
+     */
     setError(message, target) {
       errorEl.textContent = message || '';
       errorEl.hidden = !message;
@@ -61,6 +115,10 @@ export function fieldShell(field, id, input, { inline } = {}) {
         describe(target);
       }
     },
+    /**
+     * @param {boolean} required
+     * @param {string | null} [note] Why it is not required (yet).
+     */
     setRequired(required, note) {
       req.hidden = !required;
       reqNote.hidden = !note;
@@ -71,7 +129,13 @@ export function fieldShell(field, id, input, { inline } = {}) {
   };
 }
 
-/** A control for one catalog field. */
+/**
+ * A control for one catalog field.
+ * @param {Field} field
+ * @param {unknown} value
+ * @param {ControlContext} ctx
+ * @returns {Control}
+ */
 function fieldControl(field, value, ctx) {
   const id = `${ctx.idPrefix || 'prop-'}${field.key}`;
   const disabled = ctx.readOnly;
@@ -82,10 +146,10 @@ function fieldControl(field, value, ctx) {
 
   if (kind === 'mapping' || kind === 'contact_field_mapping' || kind === 'record_field_sizes') {
     const labelId = `${id}-label`;
-    const opts = { readOnly: disabled, labelledBy: labelId, contactFields: ctx.contactFields };
-    const editor = kind === 'mapping' ? mappingEditor(field, start, opts)
-      : kind === 'contact_field_mapping' ? contactMappingEditor(field, start, opts)
-        : recordSizesEditor(field, start, opts);
+    const opts = { readOnly: disabled, labelledBy: labelId, contactFields: /** @type {import('./api.js').ContactFields} */ (ctx.contactFields) };
+    const editor = field.kind === 'mapping' ? mappingEditor(field, start, opts)
+      : field.kind === 'record_field_sizes' ? recordSizesEditor(field, start, opts)
+        : contactMappingEditor(field, start, opts);
     const errorEl = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert', hidden: true });
     const heading = h('span', { class: 'field-label', id: labelId }, field.label);
     const el = h('div', { class: 'field field-table', dataset: { field: field.key } },
@@ -116,7 +180,7 @@ function fieldControl(field, value, ctx) {
     input = h('input', { type: 'checkbox', id, class: 'checkbox', checked: start === true, disabled });
   } else if (kind === 'enum') {
     input = h('select', { id, class: 'input', disabled }, field.choices.map((c) => h('option', { value: c.value }, c.label)));
-    input.value = start === undefined || start === null ? field.choices[0].value : start;
+    input.value = start === undefined || start === null ? field.choices[0].value : String(start);
   } else if (kind === 'integer') {
     input = h('input', {
       type: 'number', id, class: 'input input-number', min: field.min, max: field.max, step: 1, inputmode: 'numeric',
@@ -138,18 +202,19 @@ function fieldControl(field, value, ctx) {
   const wrapped = kind === 'integer' && field.unit ? h('div', { class: 'with-unit' }, input, h('span', { class: 'unit' }, field.unit === 's' ? 'seconds' : field.unit)) : input;
   const shell = fieldShell(field, id, wrapped, { inline: kind === 'bool' && !field.fixed });
   shell.describe(input);
+  /** @type {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} */
   let current = input;
   const hints = [];
   if (kind === 'url' && !field.fixed) hints.push(`Starts with ${field.schemes.map((s) => `${s}://`).join(' or ')}`);
   if (kind === 'integer' && !field.fixed && field.min !== field.max) hints.push(`${field.min} to ${field.max}`);
-  if (hints.length) shell.el.querySelector('.field-label-row, .check-row').append(h('span', { class: 'field-hint' }, hints.join(' · ')));
+  if (hints.length) /** @type {HTMLElement} */ (shell.el.querySelector('.field-label-row, .check-row')).append(h('span', { class: 'field-hint' }, hints.join(' · ')));
 
   return {
     field,
     el: shell.el,
     value() {
       if (field.fixed) return undefined;
-      if (kind === 'bool') return current.checked;
+      if (kind === 'bool') return /** @type {HTMLInputElement} */ (current).checked;
       const text = current.value.trim();
       if (text === '') return undefined;
       if (kind === 'integer') return /^-?\d+$/.test(text) ? Number(text) : text;
@@ -176,16 +241,16 @@ function fieldControl(field, value, ctx) {
       current = select;
       shell.describe(select);
     },
-    onInput(fn) {
-      shell.el.addEventListener('input', fn);
-      shell.el.addEventListener('change', fn);
-    },
   };
 }
 
 /**
  * A write-only secret: the form only ever knows whether it is set. Set secrets offer
  * Replace or Clear; the value typed lives only in the password box's `value` property.
+ * @param {Field} field
+ * @param {string} id
+ * @param {ControlContext} ctx
+ * @returns {Control}
  */
 function secretControl(field, id, ctx) {
   let isSet = Boolean(ctx.secrets && ctx.secrets[field.key]);
@@ -266,14 +331,14 @@ function secretControl(field, id, ctx) {
       input.value = '';
       render();
     },
-    onInput(fn) {
-      shell.el.addEventListener('input', fn);
-      shell.el.addEventListener('change', fn);
-    },
   };
 }
 
-/** A box that shows a freshly generated token once, for copying. */
+/**
+ * A box that shows a freshly generated token once, for copying.
+ * @param {string} label
+ * @param {string} token
+ */
 function showOnce(label, token) {
   const id = uid('once');
   const input = h('input', { id, class: 'input mono once-value', readOnly: true, spellcheck: 'false' });
@@ -296,7 +361,17 @@ function showOnce(label, token) {
 
 /**
  * The form for a new account (`account` null) or an existing one.
- * ctx: {tenant, type, provider, account, readOnly, contactFields, onSaved, onDeleted, onReload, onTested}
+ * @param {object} ctx
+ * @param {import('./api.js').Tenant} ctx.tenant
+ * @param {import('./api.js').IntegrationType} ctx.type
+ * @param {import('./api.js').Provider} ctx.provider
+ * @param {Account | null} ctx.account
+ * @param {boolean} ctx.readOnly
+ * @param {import('./api.js').ContactFields} ctx.contactFields
+ * @param {(saved: Account) => void} ctx.onSaved
+ * @param {() => void} ctx.onDeleted
+ * @param {() => void} ctx.onReload
+ * @param {(report: import('./api.js').TestReport) => void} [ctx.onTested]
  */
 export function accountForm(ctx) {
   const { tenant, type, provider } = ctx;
@@ -311,6 +386,7 @@ export function accountForm(ctx) {
   nameShell.describe(nameInput);
   const enabledInput = h('input', { type: 'checkbox', id: 'f-enabled', class: 'checkbox', checked: account ? account.enabled : true, disabled: readOnly });
   const enabledShell = fieldShell({ key: 'enabled', label: 'Enabled', help: 'A disabled account keeps its settings but is not used.' }, 'f-enabled', enabledInput, { inline: true });
+  /** @type {Record<string, {showError: (sub: string, message: string) => void, clearErrors: () => void, focus: () => void}>} */
   const general = {
     name: { showError: (_s, m) => nameShell.setError(m, nameInput), clearErrors: () => nameShell.setError(null, nameInput), focus: () => nameInput.focus() },
     enabled: { showError: (_s, m) => enabledShell.setError(m, enabledInput), clearErrors: () => enabledShell.setError(null, enabledInput), focus: () => enabledInput.focus() },
@@ -321,13 +397,17 @@ export function accountForm(ctx) {
   }));
   const byKey = Object.fromEntries(controls.map((c) => [c.field.key, c]));
 
+  /** The body for POST or PUT (and, with `id`, for testing unsaved values). */
   const collect = () => {
+    /** @type {Record<string, unknown>} */
     const properties = {};
     for (const c of controls) {
       const v = c.value();
       if (v !== undefined) properties[c.field.key] = v;
     }
-    return { type: type.key, provider: provider.key, name: nameInput.value.trim(), enabled: enabledInput.checked, properties };
+    /** @type {{type: string, provider: string, name?: string, enabled: boolean, properties: Record<string, unknown>, id?: string}} */
+    const body = { type: type.key, provider: provider.key, name: nameInput.value.trim(), enabled: enabledInput.checked, properties };
+    return body;
   };
 
   // Required markers, including "required when another field has a value".
@@ -340,7 +420,7 @@ export function accountForm(ctx) {
         const other = byKey[r.field];
         const label = other ? other.field.label : r.field;
         const on = JSON.stringify(now[r.field] === undefined ? (other && other.field.default) : now[r.field]) === JSON.stringify(r.equals);
-        const choice = other && other.field.choices && other.field.choices.find((x) => x.value === r.equals);
+        const choice = other && other.field.kind === 'enum' ? other.field.choices.find((x) => x.value === r.equals) : undefined;
         const shown = typeof r.equals === 'boolean' ? (r.equals ? 'is checked' : 'is not checked') : `is ${choice ? choice.label : r.equals}`;
         c.setRequired(on, on ? null : `Required when ${label} ${shown}`);
       } else c.setRequired(false);
@@ -349,6 +429,7 @@ export function accountForm(ctx) {
 
   // Banners above the form: problems that belong to no field, and the stale-version notice.
   const banner = h('div', { class: 'banner-host', tabindex: '-1' });
+  /** @param {Child} node */
   const setBanner = (node) => replace(banner, node);
 
   const clearErrors = () => {
@@ -358,7 +439,10 @@ export function accountForm(ctx) {
     for (const c of controls) c.clearErrors();
   };
 
-  /** Puts each API error next to its field; returns those that belong to no field. */
+  /**
+   * Puts each API error next to its field; returns those that belong to no field.
+   * @param {FieldError[]} errors
+   */
   const showErrors = (errors) => {
     const loose = [];
     let first = null;
@@ -379,16 +463,25 @@ export function accountForm(ctx) {
     return { loose, first };
   };
 
+  /**
+   * @param {string} title
+   * @param {{message: string}[]} errors
+   * @param {string | null} [lead]
+   */
   const problemBanner = (title, errors, lead) => h('div', { class: 'banner banner-error', role: 'alert' },
     icon('alert'),
     h('div', {}, h('strong', {}, title), lead ? h('p', {}, lead) : null,
       errors.length ? h('ul', { class: 'banner-list' }, errors.map((e) => h('li', {}, e.message))) : null));
 
-  const staleBanner = (currentVersion) => h('div', { class: 'banner banner-stale', role: 'alert' },
+  /**
+   * @param {number} currentVersion
+   * @param {number} openedVersion
+   */
+  const staleBanner = (currentVersion, openedVersion) => h('div', { class: 'banner banner-stale', role: 'alert' },
     icon('alert'),
     h('div', {},
       h('strong', {}, 'Someone else changed this account after you opened it.'),
-      h('p', {}, `Your changes were not saved and nothing was overwritten. The account is now at version ${currentVersion}; you opened version ${account.version}. `
+      h('p', {}, `Your changes were not saved and nothing was overwritten. The account is now at version ${currentVersion}; you opened version ${openedVersion}. `
         + 'Reload to see the current settings, then apply your change again.'),
       h('div', { class: 'banner-actions' },
         h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload() }, icon('refresh'), 'Reload the account'),
@@ -397,12 +490,18 @@ export function accountForm(ctx) {
   // Save.
   const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary save' }, account ? 'Save changes' : 'Create account');
   const deleteBtn = account ? h('button', { type: 'button', class: 'btn btn-danger-outline delete' }, icon('trash'), 'Delete') : null;
+  /**
+   * @param {HTMLButtonElement} button
+   * @param {boolean} on
+   * @param {string} [text] Replaces the button's last text.
+   */
   const busy = (button, on, text) => {
     button.disabled = on;
     button.classList.toggle('is-busy', on);
-    if (text) button.lastChild.textContent = text;
+    if (text && button.lastChild) button.lastChild.textContent = text;
   };
 
+  /** @param {Event} event */
   const save = async (event) => {
     event.preventDefault();
     if (readOnly) return;
@@ -416,18 +515,19 @@ export function accountForm(ctx) {
       return;
     }
     const body = collect();
+    const opened = account;
     busy(saveBtn, true, 'Saving…');
-    const reply = account
-      ? await call('PUT', paths.account(tenant.id, account.id), { body, ifMatch: account.version })
+    const reply = opened
+      ? await call('PUT', paths.account(tenant.id, opened.id), { body, ifMatch: opened.version })
       : await call('POST', paths.accounts(tenant.id), { body });
-    busy(saveBtn, false, account ? 'Save changes' : 'Create account');
+    busy(saveBtn, false, opened ? 'Save changes' : 'Create account');
     if (reply.ok) {
-      toast(account ? 'Changes saved.' : 'Integration account created.');
+      toast(opened ? 'Changes saved.' : 'Integration account created.');
       ctx.onSaved(reply.body);
       return;
     }
-    if (reply.status === 412) {
-      setBanner(staleBanner(reply.body && reply.body.current_version));
+    if (reply.status === 412 && opened) {
+      setBanner(staleBanner(reply.body && reply.body.current_version, opened.version));
       banner.focus();
       return;
     }
@@ -444,22 +544,24 @@ export function accountForm(ctx) {
   // Delete.
   if (deleteBtn) {
     deleteBtn.addEventListener('click', async () => {
+      const opened = account;
+      if (!opened) return;
       const yes = await confirmDialog({
         title: 'Delete integration account',
-        message: `Delete “${account.name}”?`,
+        message: `Delete “${opened.name}”?`,
         detail: 'Its settings and secrets are removed; the history stays in the audit trail. This cannot be undone.',
         confirmLabel: 'Delete account',
         danger: true,
       });
       if (!yes) return;
       busy(deleteBtn, true);
-      const reply = await call('DELETE', paths.account(tenant.id, account.id), { ifMatch: account.version });
+      const reply = await call('DELETE', paths.account(tenant.id, opened.id), { ifMatch: opened.version });
       busy(deleteBtn, false);
       if (reply.ok) {
-        toast(`“${account.name}” was deleted.`);
+        toast(`“${opened.name}” was deleted.`);
         ctx.onDeleted();
       } else if (reply.status === 412) {
-        setBanner(staleBanner(reply.body && reply.body.current_version));
+        setBanner(staleBanner(reply.body && reply.body.current_version, opened.version));
         banner.focus();
       } else {
         setBanner(problemBanner('The account was not deleted.', [{ message: reply.message }]));
@@ -479,10 +581,10 @@ export function accountForm(ctx) {
       clearErrors();
       busy(testBtn, true, 'Testing…');
       replace(results, h('p', { class: 'muted loading' }, 'Testing the connection…'));
-      const saved = account && !dirty();
+      const saved = account && !dirty() ? account : null;
       let reply;
       if (saved) {
-        reply = await call('POST', paths.testSaved(tenant.id, account.id), { body: {} });
+        reply = await call('POST', paths.testSaved(tenant.id, saved.id), { body: {} });
       } else {
         const body = collect();
         if (account) body.id = account.id;
@@ -514,20 +616,29 @@ export function accountForm(ctx) {
    * adopting it only when exactly this action changed it (so a concurrent edit by someone
    * else still surfaces as a conflict on save).
    */
+  /**
+   * @param {import('./api.js').Reply} reply
+   * @param {Account} before The account the action ran on.
+   */
   const adopt = async (reply, before) => {
     if (reply.body && reply.body.account) {
       account = reply.body.account;
     } else {
-      const fresh = await call('GET', paths.account(tenant.id, account.id));
-      if (fresh.ok && fresh.body.version === before + 1) account = fresh.body;
+      const fresh = await call('GET', paths.account(tenant.id, before.id));
+      if (fresh.ok && fresh.body.version === before.version + 1) account = fresh.body;
     }
     renderMeta();
   };
 
-  /** A failed action answers like a failed test (status, category, message, steps), or with a problem. */
-  const actionFailed = (label, reply) => {
+  /**
+   * A failed action answers like a failed test (status, category, message, steps), or with a problem.
+   * @param {string} label
+   * @param {import('./api.js').Reply} reply
+   * @param {Account} opened The account the action ran on.
+   */
+  const actionFailed = (label, reply, opened) => {
     if (reply.status === 412) {
-      setBanner(staleBanner(reply.body && reply.body.current_version));
+      setBanner(staleBanner(reply.body && reply.body.current_version, opened.version));
       banner.focus();
       return h('p', { class: 'error-text' }, `${label} did not run: the account changed since you opened it.`);
     }
@@ -540,10 +651,14 @@ export function accountForm(ctx) {
     const button = h('button', { type: 'button', class: `btn btn-secondary action action-${action.key}`, dataset: { action: action.key } }, action.label);
     const needsSaved = !account && action.key !== 'generate_token';
     button.disabled = needsSaved;
-    const run = async (params) => {
+    /**
+     * Runs the action on the saved account (the button is disabled until there is one).
+     * @param {Record<string, unknown>} params
+     * @param {Account} before
+     */
+    const run = async (params, before) => {
       busy(button, true);
-      const before = account.version;
-      const reply = await call('POST', paths.action(tenant.id, account.id, action.key), { body: { params }, ifMatch: account.version });
+      const reply = await call('POST', paths.action(tenant.id, before.id, action.key), { body: { params }, ifMatch: before.version });
       busy(button, false);
       if (reply.ok) await adopt(reply, before);
       return reply;
@@ -551,23 +666,25 @@ export function accountForm(ctx) {
     button.addEventListener('click', async () => {
       if (action.key === 'generate_token' && !account) {
         const token = randomToken();
-        if (target) target.fillGenerated(token);
+        if (target && target.fillGenerated) target.fillGenerated(token);
         replace(results, showOnce(`New ${target ? target.field.label : 'token'}: copy it now, then create the account to store it`, token));
         return;
       }
+      if (!account) return;
+      const opened = account;
       if (action.params.length) {
-        const done = await paramsDialog(action, run, byKey);
+        const done = await paramsDialog(action, (params) => run(params, opened), byKey);
         if (done !== null) replace(results, actionResultView(action.label, done.body));
         return;
       }
-      const reply = await run({});
+      const reply = await run({}, opened);
       if (!reply.ok) {
-        replace(results, actionFailed(action.label, reply));
+        replace(results, actionFailed(action.label, reply, opened));
       } else if (reply.body.token) {
-        if (target) target.markSet();
+        if (target && target.markSet) target.markSet();
         replace(results, showOnce(`New ${target ? target.field.label : 'token'}: copy it now`, reply.body.token));
       } else if (Array.isArray(reply.body.voices)) {
-        if (target) target.setChoices(reply.body.voices);
+        if (target && target.setChoices) target.setChoices(reply.body.voices);
         const found = reply.body.message || `${reply.body.voices.length} voices are offered to this account.`;
         replace(results, actionResultView(action.label, {
           message: `${found} Choose one under ${target ? target.field.label : 'Voice'}, then save.`,
@@ -629,6 +746,10 @@ export function accountForm(ctx) {
 /**
  * Asks for an action's parameters (e.g. Viber's webhook host and port), runs it, and shows
  * field errors in the dialog. Resolves with the successful reply, or null when cancelled.
+ * @param {import('./api.js').Action} action
+ * @param {(params: Record<string, unknown>) => Promise<import('./api.js').Reply>} run
+ * @param {Record<string, Control>} formControls The form's controls, whose values fill in the parameters.
+ * @returns {Promise<{body: any} | null>}
  */
 function paramsDialog(action, run, formControls) {
   return modal({
@@ -648,6 +769,7 @@ function paramsDialog(action, run, formControls) {
         event.preventDefault();
         for (const c of controls) c.clearErrors();
         replace(error);
+        /** @type {Record<string, unknown>} */
         const params = {};
         for (const c of controls) {
           const v = c.value();

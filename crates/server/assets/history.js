@@ -1,30 +1,43 @@
+// @ts-check
 // An account's audit trail: when, who, what, and which fields changed (secrets only as
 // set / replaced / cleared: the audit never holds their values).
 
 import { call, paths } from './api.js';
 import { formatTime, h, replace } from './dom.js';
 
+/** @type {Record<string, string>} */
 const ACTIONS = { create: 'Created', update: 'Changed', delete: 'Deleted', test: 'Tested', 'test.unsaved': 'Tested unsaved values' };
 
-/** "action.set_webhook" -> "Set webhook". */
+/**
+ * "action.set_webhook" -> "Set webhook".
+ * @param {string} action
+ */
 function actionLabel(action) {
   if (ACTIONS[action]) return ACTIONS[action];
   const name = action.replace(/^action\./, '').replace(/_/g, ' ');
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
-/** "token:acme admin (0190…)" -> "acme admin". */
+/**
+ * "token:acme admin (0190…)" -> "acme admin".
+ * @param {string} actor
+ */
 function actorName(actor) {
   const m = /^token:(.*) \(([0-9a-f-]+)\)$/.exec(actor || '');
   return m ? m[1] : actor;
 }
 
+/** @param {unknown} value */
 function show(value) {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'string') return value === '' ? '""' : value;
   return JSON.stringify(value);
 }
 
+/**
+ * @param {import('./api.js').AuditEntry} entry
+ * @param {(key: string) => string} labelOf
+ */
 function changeList(entry, labelOf) {
   const changes = entry.changes || {};
   const items = [];
@@ -59,11 +72,15 @@ function changeList(entry, labelOf) {
   return items;
 }
 
-/** The History tab of an account. `labelOf(key)` gives a property's label. */
+/**
+ * The History tab of an account. `labelOf(key)` gives a property's label.
+ * @param {{tenant: string, accountId: string, labelOf: (key: string) => string}} args
+ */
 export function historyPanel({ tenant, accountId, labelOf }) {
   const body = h('tbody');
   const status = h('p', { class: 'muted loading' }, 'Loading history…');
   const more = h('button', { type: 'button', class: 'btn btn-secondary', hidden: true }, 'Show older entries');
+  /** @type {number | null} */
   let before = null;
 
   const load = async () => {

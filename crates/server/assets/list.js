@@ -1,3 +1,4 @@
+// @ts-check
 // The Integration Accounts list: every account of the tenant, grouped by type in the
 // catalog's order, filterable by type and name, with health from the last test and, for
 // accounts that push live data, the state of their feed.
@@ -9,7 +10,10 @@ import { healthBadge } from './report.js';
 const WHAT_THEY_ARE = 'Integration accounts specify parameters required for interoperability of your contact center '
   + 'solution with third-party systems, such as customer relationship management (CRM) and workforce management (WFM) applications.';
 
-/** The state of an account's live feed (WFM, Loxysoft, NICE, statistics receiver), if it has one. */
+/**
+ * The state of an account's live feed (WFM, Loxysoft, NICE, statistics receiver), if it has one.
+ * @param {import('./api.js').FeedHealth | undefined} feed
+ */
 function feedBadge(feed) {
   if (!feed) return null;
   const title = feed.last_error ? `Last error: ${feed.last_error}` : `${feed.sent} sent, ${feed.failed} failed`;
@@ -21,8 +25,20 @@ function feedBadge(feed) {
   return h('span', { class: 'badge badge-warn feed-badge', title }, 'Feed retrying');
 }
 
+/**
+ * @param {object} args
+ * @param {import('./api.js').Tenant} args.tenant
+ * @param {import('./api.js').IntegrationType[]} args.catalog
+ * @param {import('./api.js').Account[]} args.accounts
+ * @param {Record<string, import('./api.js').FeedHealth>} [args.feeds] By account id.
+ * @param {boolean} args.readOnly
+ * @param {string} args.typeFilter
+ * @param {(type: string) => void} args.onFilter
+ * @param {() => void} args.onAdd
+ */
 export function accountsList({ tenant, catalog, accounts, feeds = {}, readOnly, typeFilter, onFilter, onAdd }) {
   const typeOf = Object.fromEntries(catalog.map((t) => [t.key, t]));
+  /** @param {import('./api.js').Account} a */
   const providerLabel = (a) => {
     const t = typeOf[a.type];
     const p = t && t.providers.find((x) => x.key === a.provider);

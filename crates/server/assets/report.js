@@ -1,8 +1,12 @@
+// @ts-check
 // Connection test reports and action results, and the health badge of the account list.
 
 import { formatTime, h, icon, timeEl } from './dom.js';
 
-/** What a failure category means, in terms of what the user can do about it. */
+/**
+ * What a failure category means, in terms of what the user can do about it: [label, advice].
+ * @type {Record<string, [string, string]>}
+ */
 const CATEGORIES = {
   unreachable: ['Unreachable', 'The host could not be reached: check the host name or URL, the port and any firewall in between.'],
   tls: ['TLS problem', 'The secure connection failed: check the certificate, the host name in the URL and that TLS 1.2 or later is offered.'],
@@ -15,14 +19,20 @@ const CATEGORIES = {
   invalid_config: ['Invalid settings', 'The account’s properties cannot be used as they are.'],
 };
 
+/** @type {Record<string, string>} */
 const STEP_ICON = { ok: 'check', failed: 'cross', skipped: 'dash' };
 
+/** @param {string} name */
 function stepName(name) {
+  /** @type {Record<string, string>} */
   const known = { tls: 'TLS', resolve: 'Resolve host', connect: 'Connect', authenticate: 'Authenticate', read: 'Read', request: 'Request', certificate: 'Certificate' };
   return known[name] || name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, ' ');
 }
 
-/** A small badge with the last test's outcome and when it ran. */
+/**
+ * A small badge with the last test's outcome and when it ran.
+ * @param {import('./api.js').TestReport | null} lastTest
+ */
 export function healthBadge(lastTest) {
   if (!lastTest || !lastTest.status) return h('span', { class: 'health health-none' }, h('span', { class: 'badge badge-neutral' }, 'Not tested'));
   const when = lastTest.tested_at ? timeEl(lastTest.tested_at) : null;
@@ -30,13 +40,16 @@ export function healthBadge(lastTest) {
     return h('span', { class: 'health health-ok' }, h('span', { class: 'badge badge-ok' }, icon('check'), 'Healthy'), when);
   }
   if (lastTest.status === 'failed') {
-    const label = (CATEGORIES[lastTest.category] || ['Failed'])[0];
+    const label = (lastTest.category && CATEGORIES[lastTest.category] || ['Failed'])[0];
     return h('span', { class: 'health health-failed', title: lastTest.message || '' }, h('span', { class: 'badge badge-failed' }, icon('cross'), label), when);
   }
   return h('span', { class: 'health health-none' }, h('span', { class: 'badge badge-neutral' }, 'No test'), when);
 }
 
-/** Each step of a test or action, with its outcome, detail and duration. */
+/**
+ * Each step of a test or action, with its outcome, detail and duration.
+ * @param {import('./api.js').TestStep[] | undefined} steps
+ */
 function stepsList(steps) {
   if (!steps || !steps.length) return null;
   return h('ol', { class: 'steps', 'aria-label': 'Steps' }, steps.map((step) => h('li', { class: `step step-${step.status}` },
@@ -46,11 +59,15 @@ function stepsList(steps) {
     typeof step.duration_ms === 'number' ? h('span', { class: 'step-time' }, `${step.duration_ms} ms`) : null)));
 }
 
-/** The full report of one connection test (or failed action, named by `what`): outcome, advice, and each step. */
+/**
+ * The full report of one connection test (or failed action, named by `what`): outcome, advice, and each step.
+ * @param {import('./api.js').TestReport} report
+ * @param {string} [what]
+ */
 export function reportView(report, what) {
   const ok = report.status === 'ok';
   const failed = report.status === 'failed';
-  const category = failed ? CATEGORIES[report.category] : null;
+  const category = failed && report.category ? CATEGORIES[report.category] : null;
   const reason = category ? `: ${category[0]}` : '';
   const headline = ok ? 'Connection OK' : failed ? `${what ? `${what} failed` : 'Connection failed'}${reason}` : 'No connection test';
   return h('div', { class: ['report', ok ? 'report-ok' : failed ? 'report-failed' : 'report-none'], role: 'status' },
@@ -65,6 +82,10 @@ export function reportView(report, what) {
       typeof report.duration_ms === 'number' ? ` · ${report.duration_ms} ms` : null));
 }
 
+/**
+ * @param {unknown} value
+ * @returns {string}
+ */
 function valueText(value) {
   if (value === null || value === undefined) return '—';
   if (Array.isArray(value)) return value.map(valueText).join(', ');
@@ -72,13 +93,20 @@ function valueText(value) {
   return String(value);
 }
 
-/** "event_types" -> "Event types", "url" -> "URL". */
+/**
+ * "event_types" -> "Event types", "url" -> "URL".
+ * @param {string} key
+ */
 function keyLabel(key) {
   const text = key.replace(/_/g, ' ').replace(/\burl\b/gi, 'URL');
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** What an action answered: its message, and the webhook read-back when there is one. */
+/**
+ * What an action answered: its message, and the webhook read-back when there is one.
+ * @param {string} label
+ * @param {{message?: string, steps?: import('./api.js').TestStep[], webhook?: Record<string, unknown>}} body
+ */
 export function actionResultView(label, body) {
   const webhook = body.webhook && typeof body.webhook === 'object'
     ? h('dl', { class: 'readback' }, Object.entries(body.webhook).flatMap(([k, v]) => [h('dt', {}, keyLabel(k)), h('dd', {}, valueText(v))]))

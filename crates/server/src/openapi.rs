@@ -2,7 +2,8 @@
 //! a token. Whatever the code knows is derived from it: the account request bodies are a
 //! `oneOf` over every type and provider of the catalog with that provider's own JSON Schema
 //! as `properties` (so the document cannot drift from validation), the type, provider and
-//! gated-type enums come from the catalog, and the problem shape follows `error.rs`. The
+//! gated-type enums come from the catalog, the export job settings other than services and
+//! window are the catalog's description of them, and the problem shape follows `error.rs`. The
 //! response schemas are written here once; `tests/openapi.rs` checks real responses of
 //! every operation against them.
 
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 use axum::extract::State;
 use axum::Json;
 use patchbay_api::{Access, Operation};
+use patchbay_catalog::export_job::export_job_settings;
 use patchbay_catalog::{Catalog, Provider};
 use serde_json::{json, Map, Value};
 
@@ -601,19 +603,19 @@ fn recording_schemas() -> Value {
         "required": ["start", "end"],
         "additionalProperties": false,
     });
-    let job_write = json!({
+    let mut job_write = json!({
         "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
         "account_id": {"type": "string", "format": "uuid", "description": "An `aws` integration account of the tenant."},
         "enabled": {"type": "boolean", "default": true},
         "services": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}},
-        "key_prefix": {"type": "string", "default": "", "description": "Empty or ending in `/`."},
-        "filename_template": {"type": "string", "default": "$(callDate)/$(service)/$(callTime)_$(agent)"},
-        "interval_seconds": {"type": "integer", "minimum": 60, "maximum": 604800, "default": 3600},
         "window": window,
-        "bandwidth_limit_bytes_per_second": {"type": ["integer", "null"], "minimum": 65536},
-        "delete_local_after_export": {"type": "boolean", "default": false},
-        "concurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 4},
     });
+    // The other settings as the catalog describes them.
+    if let (Some(into), Value::Object(described)) =
+        (job_write.as_object_mut(), &export_job_settings().json_schema()["properties"])
+    {
+        into.extend(described.clone());
+    }
     let run_properties = json!({
         "id": uuid,
         "job_id": uuid,
@@ -685,6 +687,27 @@ fn recording_schemas() -> Value {
             "additionalProperties": false,
         },
         "ExportJobList": items("#/components/schemas/ExportJob"),
+        "ExportJobSettings": {
+            "type": "object",
+            "description": "How the catalog describes an export job's settings: the fields (shaped like a \
+                provider's in IntegrationTypes), their JSON Schema, and the file name template's tokens.",
+            "properties": {
+                "fields": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "kind": {"type": "string"}},
+                    "required": ["key", "label", "kind"],
+                }},
+                "json_schema": {"type": "object"},
+                "tokens": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "meaning": {"type": "string"}, "example": {"type": "string"}},
+                    "required": ["name", "meaning", "example"],
+                    "additionalProperties": false,
+                }},
+            },
+            "required": ["fields", "json_schema", "tokens"],
+            "additionalProperties": false,
+        },
         "ExportRun": {
             "type": "object",
             "properties": run_properties,
@@ -991,6 +1014,9 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("Replaced (not exported yet).", "Recording"), "201": body("Stored.", "Recording")}),
             &["409", "413", "415"],
         ),
+        O::ExportJobSettings => {
+            details(&[], None, json!({"200": body("The described settings.", "ExportJobSettings")}), &[])
+        }
         O::ListExportJobs => details(w, None, json!({"200": body("The jobs.", "ExportJobList")}), &[]),
         O::CreateExportJob => {
             let mut created = json!({"201": tagged("The job.", "ExportJob")});

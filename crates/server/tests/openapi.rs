@@ -329,6 +329,9 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let r = s.call(Method::POST, accounts, Some(aws)).await;
     assert_eq!(r.status, 201, "{r:?}");
     let aws_id = r.body["id"].as_str().unwrap().to_owned();
+    let r = s.call(Method::GET, "/api/v1/recording-export-jobs/settings", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/recording-export-jobs/settings", &r);
     let jobs = "/api/v1/tenants/acme/recording-export-jobs";
     let job = json!({"name": "Nightly", "account_id": aws_id, "services": ["Sales"], "key_prefix": "acme/",
         "window": {"start": "22:00", "end": "06:00"}});

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
 const JOBS: &str = "/api/v1/tenants/acme/recording-export-jobs";
+const SETTINGS: &str = "/api/v1/recording-export-jobs/settings";
 const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
 const MIB: usize = 1024 * 1024;
 
@@ -577,6 +578,89 @@ async fn spooled_metadata_breaking_field_rules_is_rejected_with_each_reason_and_
             "{}: nothing stored",
             s.backend
         );
+        s.stop().await;
+    }
+}
+
+/// Every token may read how the job settings are described: the catalog's fields, their JSON
+/// Schema and the template tokens, the ones the job checks use.
+#[tokio::test]
+async fn the_export_job_settings_description_is_the_catalogs_for_every_token() {
+    let described = patchbay_catalog::export_job::export_job_settings();
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let anonymous = Reply::read(s.request(Method::GET, SETTINGS, None).send().await.unwrap()).await;
+        assert_eq!(anonymous.status, 401, "{}: a token is needed", s.backend);
+        for role in ["tenant_admin", "tenant_viewer", "event_producer"] {
+            let token = s.token(role, Some("acme")).await;
+            let r = s.call_as(&token, Method::GET, SETTINGS, None).await;
+            assert_eq!(r.status, 200, "{} {role}: {r:?}", s.backend);
+            assert_eq!(r.body["fields"], serde_json::to_value(&described.fields).unwrap(), "{}", s.backend);
+            assert_eq!(r.body["json_schema"], described.json_schema(), "{}", s.backend);
+            let tokens: Vec<&str> =
+                r.body["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+            assert_eq!(tokens, described.tokens.iter().map(|t| t.name).collect::<Vec<_>>(), "{}", s.backend);
+        }
+        s.stop().await;
+    }
+}
+
+/// Settings outside the described ranges are refused as before the catalog described them:
+/// 422, each field with its rule and message, and no job is made.
+#[tokio::test]
+async fn export_job_settings_outside_the_described_ranges_are_refused_as_before() {
+    for db in databases().await {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let aws = json!({"type": "aws", "name": "Recordings", "properties": {"use_private_s3_storage": true,
+            "url": "http://127.0.0.1:9/", "access_key_id": "AKIAEXAMPLE", "secret_key": "s3cr3t", "s3_bucket": "acme-rec"}});
+        let account = s.call(Method::POST, ACCOUNTS, Some(aws)).await;
+        assert_eq!(account.status, 201, "{}: {account:?}", s.backend);
+        let job = |extra: Value| {
+            let mut job = json!({"name": "Nightly", "account_id": account.body["id"], "services": ["Sales"]});
+            job.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            job
+        };
+        let r = s.call(Method::POST, JOBS, Some(job(json!({"concurrency": 33})))).await;
+        r.assert_problem(422, &[("concurrency", "range")], s.backend);
+        assert_eq!(r.body["errors"][0]["message"], "concurrency must be a whole number from 1 to 32", "{}", s.backend);
+        let r = s
+            .call(
+                Method::POST,
+                JOBS,
+                Some(job(json!({"concurrency": 0, "interval_seconds": 59, "key_prefix": 7,
+                "bandwidth_limit_bytes_per_second": 1024, "delete_local_after_export": "yes"}))),
+            )
+            .await;
+        r.assert_problem(
+            422,
+            &[
+                ("key_prefix", "type"),
+                ("interval_seconds", "range"),
+                ("concurrency", "range"),
+                ("bandwidth_limit_bytes_per_second", "range"),
+                ("delete_local_after_export", "type"),
+            ],
+            s.backend,
+        );
+        let messages: Vec<&str> =
+            r.body["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages[..3],
+            [
+                "key_prefix must be a string",
+                "interval_seconds must be a whole number from 60 to 604800",
+                "concurrency must be a whole number from 1 to 32",
+            ],
+            "{}",
+            s.backend
+        );
+        assert_eq!(messages[4], "delete_local_after_export must be true or false", "{}", s.backend);
+        let listed = s.call(Method::GET, JOBS, None).await;
+        assert_eq!(listed.body["items"], json!([]), "{}: nothing made", s.backend);
+        let r = s.call(Method::POST, JOBS, Some(job(json!({"concurrency": 32, "interval_seconds": 60})))).await;
+        assert_eq!(r.status, 201, "{}: the bounds themselves are accepted: {r:?}", s.backend);
         s.stop().await;
     }
 }

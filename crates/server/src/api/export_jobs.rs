@@ -6,9 +6,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use patchbay_catalog::export_job::export_job_settings;
 use patchbay_catalog::FieldError;
 use patchbay_jobs::StartError;
-use patchbay_recordings::job::FIELDS;
+use patchbay_recordings::job::is_setting;
 use patchbay_recordings::{JobSettings, Window};
 use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, StoreError};
 use serde::{Deserialize, Serialize};
@@ -161,7 +162,7 @@ fn job_not_found(e: StoreError) -> ApiError {
 async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(ExportJobWrite, JobSettings)> {
     let body = crate::body::json_object(bytes)?;
     let mut errors: Vec<FieldError> = Vec::new();
-    let known = |k: &str| FIELDS.contains(&k) || ["name", "account_id", "enabled"].contains(&k);
+    let known = |k: &str| is_setting(k) || ["name", "account_id", "enabled"].contains(&k);
     for key in body.keys().filter(|k| !known(k)) {
         errors.push(field_error(key.clone(), "unknown_field", format!("{key} is not a field of an export job")));
     }
@@ -241,6 +242,18 @@ async fn account_field(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `GET /recording-export-jobs/settings`: how the catalog describes a job's settings, for
+/// any valid token: the fields (in the shape of a provider's fields in
+/// `GET /integration-types`), their JSON Schema and the file name template's tokens.
+pub async fn settings(_who: Principal) -> Json<Value> {
+    let settings = export_job_settings();
+    Json(serde_json::json!({
+        "fields": settings.fields,
+        "json_schema": settings.json_schema(),
+        "tokens": settings.tokens,
+    }))
 }
 
 fn next_run(enabled: bool, settings: &JobSettings) -> Option<DateTime<Utc>> {
