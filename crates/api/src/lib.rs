@@ -9,10 +9,12 @@
 
 mod access;
 mod operations;
+mod problem;
 mod schema;
 mod tokens;
 
 pub use access::{Access, Denial, Role};
 pub use operations::{Method, Operation, API_PREFIX};
+pub use problem::{FieldError, Problem};
 pub use schema::component_schemas;
 pub use tokens::{Token, TokenCreate, TokenCreated, TokenList, WhoAmI};

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use patchbay_api::Problem;
 use serde_json::Value;
 
 /// Where and as whom the CLI talks to a running server.
@@ -156,11 +157,21 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(value);
         }
-        let said = |v: &Value| v.as_str().map(escape).unwrap_or_default();
-        let mut message = format!("HTTP {status}: {}", said(&value["detail"]));
-        for e in value.get("errors").and_then(Value::as_array).into_iter().flatten() {
-            message.push_str(&format!("\n  {} ({}): {}", said(&e["field"]), said(&e["rule"]), said(&e["message"])));
-        }
+        let message = match serde_json::from_value::<Problem>(value) {
+            Ok(problem) => {
+                let mut message = format!("HTTP {status}: {}", escape(&problem.detail));
+                for e in &problem.errors {
+                    message.push_str(&format!(
+                        "\n  {} ({}): {}",
+                        escape(&e.field),
+                        escape(&e.rule),
+                        escape(&e.message)
+                    ));
+                }
+                message
+            }
+            Err(_) => format!("HTTP {status}: the server's answer is not a problem document"),
+        };
         Err(match status {
             401 | 403 => CliError::Denied(message),
             404 => CliError::NotFound(message),

@@ -4,9 +4,9 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use patchbay_api::Problem;
 use patchbay_catalog::FieldError;
 use patchbay_store::{Conflict, StoreError};
-use serde::Serialize;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -51,17 +51,23 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    current_version: Option<i64>,
+/// The problem body of a status, its code and title.
+fn problem(status: StatusCode, code: &str, title: &str, detail: String, errors: &[FieldError]) -> Problem {
+    Problem {
+        kind: Problem::kind_of(code),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors: errors
+            .iter()
+            .map(|e| patchbay_api::FieldError {
+                field: e.field.clone(),
+                rule: e.rule.to_owned(),
+                message: e.message.clone(),
+            })
+            .collect(),
+        current_version: None,
+    }
 }
 
 pub fn field_error(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> FieldError {
@@ -159,14 +165,7 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = Problem {
-            kind: format!("urn:patchbay:problem:{code}"),
-            title,
-            status: status.as_u16(),
-            detail,
-            errors,
-            current_version,
-        };
+        let body = Problem { current_version, ..problem(status, code, title, detail, errors) };
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let ApiError::Unavailable { retry_after, .. } = &self {
@@ -254,14 +253,7 @@ pub async fn problem_for_rejections(request: axum::extract::Request, next: axum:
         _ => "client-error",
     };
     let title = status.canonical_reason().unwrap_or("Client error");
-    let body = Problem {
-        kind: format!("urn:patchbay:problem:{code}"),
-        title,
-        status: status.as_u16(),
-        detail: if detail.is_empty() { title.to_owned() } else { detail },
-        errors: &[],
-        current_version: None,
-    };
+    let body = problem(status, code, title, if detail.is_empty() { title.to_owned() } else { detail }, &[]);
     let mut problem = (status, axum::Json(body)).into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

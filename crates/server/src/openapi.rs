@@ -24,36 +24,6 @@ pub async fn serve(State(state): State<AppState>) -> Json<Value> {
     Json(DOCUMENT.get_or_init(|| document(state.catalog)).clone())
 }
 
-/// Rule ids are not enumerated: the catalog grows them with its field kinds.
-fn problem_schemas() -> Value {
-    json!({
-        "FieldError": {
-            "type": "object",
-            "properties": {
-                "field": {"type": "string", "description": "The field, e.g. `name`, `properties.url`, `enabled_types[0]`."},
-                "rule": {"type": "string", "description": "A stable rule id, e.g. `required`, `url_scheme`, `unique`."},
-                "message": {"type": "string"},
-            },
-            "required": ["field", "rule", "message"],
-            "additionalProperties": false,
-        },
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "properties": {
-                "type": {"type": "string", "pattern": "^urn:patchbay:problem:[a-z-]+$"},
-                "title": {"type": "string"},
-                "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                "detail": {"type": "string"},
-                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}, "minItems": 1},
-                "current_version": {"type": "integer", "description": "On 412: the version that is current."},
-            },
-            "required": ["type", "title", "status", "detail"],
-            "additionalProperties": false,
-        },
-    })
-}
-
 /// The problem responses, by status.
 const PROBLEMS: &[(&str, &str)] = &[
     ("400", "The request is malformed: not JSON, not an object, an unknown field, a wrong JSON kind."),
@@ -1131,7 +1101,6 @@ fn parameters(catalog: &Catalog) -> Value {
 pub fn document(catalog: &Catalog) -> Value {
     let mut schemas = patchbay_api::component_schemas();
     schemas.extend(resource_schemas(catalog));
-    merge(&mut schemas, problem_schemas());
     json!({
         "openapi": "3.1.0",
         "info": {
