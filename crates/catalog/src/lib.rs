@@ -5,6 +5,7 @@
 //! forms and the docs are all derived from here.
 
 pub mod docs;
+pub mod keys;
 mod model;
 mod schema;
 mod spec;

@@ -652,6 +652,14 @@ fn check_record_sizes(
     (errors.0.len() == before).then_some(Value::Object(out))
 }
 
+impl TextRule {
+    /// Checks `s` against the rule, wherever a value of this kind is used (validation of
+    /// account input, and a connector or job about to use it); the error says what is accepted.
+    pub fn check(self, s: &str) -> Result<(), String> {
+        check_text_rule(self, s).map_err(|(_, message)| message)
+    }
+}
+
 fn check_text_rule(rule: TextRule, s: &str) -> Result<(), (&'static str, String)> {
     match rule {
         TextRule::Hostname => {
