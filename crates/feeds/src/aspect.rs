@@ -5,15 +5,14 @@
 //! reconnects with backoff. Writes go out in chunks, so at most one chunk waits in memory.
 
 use chrono::{DateTime, Utc};
-use patchbay_catalog::keys::wfm::aspect_tcp;
-use patchbay_catalog::{catalog, FieldKind};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+pub use crate::config::RecordFieldSizes;
 use crate::config::{AspectConfig, ReasonCodes};
+use crate::context::{Backoff, FeedContext, Ticker};
 use crate::events::AgentState;
-use crate::runner::{Backoff, FeedContext, Ticker};
 use crate::state::Agent;
 use crate::transport;
 use crate::wire::{put_digits, Civil};
@@ -33,63 +32,6 @@ pub fn agent_mode(state: Option<AgentState>) -> u32 {
         Some(AgentState::Supervising) => 4,
         Some(AgentState::NotReady) => 5,
         None => LOGOUT_MODE,
-    }
-}
-
-/// Widths of the configurable fields, in UTF-16 code units (the account's
-/// `record_field_sizes`; the defaults match the RTA side's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordFieldSizes {
-    pub agent_id: usize,
-    pub extension: usize,
-    pub agent_mode: usize,
-    pub reason_code: usize,
-    pub service: usize,
-    pub timestamp: usize,
-}
-
-impl Default for RecordFieldSizes {
-    /// The catalog's defaults (those of the RTA side).
-    fn default() -> Self {
-        let mut sizes =
-            RecordFieldSizes { agent_id: 0, extension: 0, agent_mode: 0, reason_code: 0, service: 0, timestamp: 0 };
-        let described = catalog()
-            .provider("wfm", "aspect_tcp")
-            .and_then(|p| p.field(aspect_tcp::RECORD_FIELD_SIZES))
-            .map(|f| &f.kind);
-        if let Some(FieldKind::RecordFieldSizes { fields }) = described {
-            for field in fields {
-                if let Some(slot) = sizes.slot(field.key) {
-                    *slot = field.default as usize;
-                }
-            }
-        }
-        sizes
-    }
-}
-
-impl RecordFieldSizes {
-    /// The width of the catalog's record field `key`, `None` for a name that is not one.
-    pub(crate) fn slot(&mut self, key: &str) -> Option<&mut usize> {
-        Some(match key {
-            "agent_id" => &mut self.agent_id,
-            "extension" => &mut self.extension,
-            "agent_mode" => &mut self.agent_mode,
-            "reason_code" => &mut self.reason_code,
-            "service" => &mut self.service,
-            "timestamp" => &mut self.timestamp,
-            _ => return None,
-        })
-    }
-
-    /// Characters in one record: type, health flag, the six fields, CR LF.
-    pub fn record_chars(&self) -> usize {
-        2 + self.timestamp + self.agent_id + self.extension + self.agent_mode + self.reason_code + self.service + 2
-    }
-
-    /// Bytes in one record (two per character).
-    pub fn record_bytes(&self) -> usize {
-        self.record_chars() * 2
     }
 }
 
@@ -412,22 +354,6 @@ mod tests {
 
     use super::*;
     use crate::state::ActiveCall;
-
-    #[test]
-    fn every_catalog_record_field_has_a_width_defaulting_to_the_catalogs() {
-        let provider = catalog().provider("wfm", "aspect_tcp").unwrap();
-        let Some(FieldKind::RecordFieldSizes { fields }) =
-            provider.field(aspect_tcp::RECORD_FIELD_SIZES).map(|f| &f.kind)
-        else {
-            panic!("wfm/aspect_tcp has no record field sizes");
-        };
-        let mut sizes = RecordFieldSizes::default();
-        for field in fields {
-            let default = field.default as usize;
-            assert_eq!(sizes.slot(field.key).map(|w| *w), Some(default), "{}", field.key);
-        }
-        assert!(sizes.slot("agent").is_none());
-    }
 
     fn agent(id: &str, state: Option<AgentState>, reason: Option<&str>) -> Agent {
         Agent {
