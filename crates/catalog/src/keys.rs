@@ -9,6 +9,10 @@
 //! below check that every constant names a field each of its providers really has, and
 //! that every field of every provider has a constant.
 
+/// The bool property that marks the one default account of a provider's
+/// [`default_group`](crate::Provider::default_group).
+pub const DEFAULT_ACCOUNT: &str = "default_account";
+
 /// The providers a key module describes and the keys it declares (for the tests).
 #[cfg(test)]
 pub(crate) struct Described {
@@ -383,6 +387,17 @@ mod tests {
                     assert!(named, "{}/{} field `{}` has no constant in `keys`", t.key, p.key, f.key);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_provider_with_a_default_group_has_the_default_account_flag() {
+        let grouped: Vec<_> =
+            catalog().types.iter().flat_map(|t| &t.providers).filter(|p| p.default_group.is_some()).collect();
+        assert!(!grouped.is_empty());
+        for p in grouped {
+            let field = p.field(DEFAULT_ACCOUNT).unwrap_or_else(|| panic!("{} has no `{DEFAULT_ACCOUNT}`", p.key));
+            assert_eq!(field.kind, crate::FieldKind::Bool, "{}", p.key);
         }
     }
 

@@ -220,7 +220,7 @@ impl Catalog {
         }
         let default_key = provider
             .default_group
-            .filter(|_| properties.get("default_account") == Some(&Value::Bool(true)))
+            .filter(|_| properties.get(crate::keys::DEFAULT_ACCOUNT) == Some(&Value::Bool(true)))
             .map(str::to_owned);
         Ok(Validated {
             properties,

@@ -569,21 +569,27 @@ async fn every_business_type_is_refused_a_loopback_target_under_the_default_poli
     }
 }
 
+/// `account` with the secret `key` empty, as the catalog would refuse it.
+fn with_empty_secret(mut account: AccountConfig, key: &str) -> AccountConfig {
+    account.secrets.insert(key.to_owned(), "".into());
+    account
+}
+
 #[tokio::test]
 async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connection() {
     let base = "http://127.0.0.1:9";
     let mut unknown_method = servicenow_basic(base, crm::SN_USER, crm::SN_PASSWORD);
     unknown_method.properties.insert("authentication_method".into(), json!("kerberos"));
     let cases = [
-        common::account("oracle_service_cloud", "default", json!({"site_url": base, "username": "u"}), &[]),
-        common::account("salesforce", "default", json!({"login_url": base, "consumer_key": "k"}), &[]),
-        salesforce_password(base, "", crm::SF_SECURITY_TOKEN),
-        servicenow_oauth(base, ""),
-        zendesk_oauth(base, ""),
-        common::account("external_kb", "synthetix", json!({"url": base}), &[("consumer_key", "line\nbreak")]),
-        common::account("loxysoft", "default", json!({"url": base}), &[]),
-        common::account("nice", "default", json!({"url": base, "username": "u"}), &[]),
-        common::account("wfm", "http_post", json!({}), &[]),
+        common::unchecked_account("oracle_service_cloud", "default", json!({"site_url": base, "username": "u"}), &[]),
+        common::unchecked_account("salesforce", "default", json!({"login_url": base, "consumer_key": "k"}), &[]),
+        with_empty_secret(salesforce_password(base, "unused", crm::SF_SECURITY_TOKEN), "password"),
+        with_empty_secret(servicenow_oauth(base, "unused"), "client_secret"),
+        with_empty_secret(zendesk_oauth(base, "unused"), "oauth_access_token"),
+        common::unchecked_account("external_kb", "synthetix", json!({"url": base}), &[("consumer_key", "line\nbreak")]),
+        common::unchecked_account("loxysoft", "default", json!({"url": base}), &[]),
+        common::unchecked_account("nice", "default", json!({"url": base, "username": "u"}), &[]),
+        common::unchecked_account("wfm", "http_post", json!({}), &[]),
         oracle_account("rightnow", base, "../v1.4", crm::ORACLE_PASSWORD),
         unknown_method,
     ];
@@ -600,7 +606,7 @@ async fn types_without_a_test_in_the_spec_are_reported_unsupported() {
     for (type_key, properties) in
         [("tdg", json!({"username": "u", "field_mapping": []})), ("zapier", json!({"username": "zapier"}))]
     {
-        let account = common::account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
+        let account = common::unchecked_account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
         let report = test_account(&account, &vendors).await;
         assert_eq!(report.status, Outcome::Unsupported, "{type_key}");
         assert!(report.steps.is_empty());

@@ -127,7 +127,7 @@ async fn a_port_outside_the_tcp_range_is_invalid_config() {
     for port in [json!(0), json!(70000), json!(null)] {
         let report = run_test(
             &common::egress(None),
-            &tcp_account("wfm", "aspect_tcp", "127.0.0.1", port.clone()),
+            &common::unchecked_account("wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": port}), &[]),
             Duration::from_secs(2),
         )
         .await;
@@ -309,9 +309,17 @@ async fn a_speech_server_that_hangs_costs_only_the_timeout() {
 
 #[tokio::test]
 async fn speech_urls_must_be_wss_and_loopback_is_blocked_by_default() {
-    let report =
-        run_test(&common::egress(None), &watson_account("ws://localhost:1", "right-password"), Duration::from_secs(2))
-            .await;
+    let report = run_test(
+        &common::egress(None),
+        &common::unchecked_account(
+            "stt",
+            "watson",
+            json!({"url": "ws://localhost:1", "username": "stt-user"}),
+            &[("password", "right-password")],
+        ),
+        Duration::from_secs(2),
+    )
+    .await;
     assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
     assert!(report.steps.is_empty());
 
@@ -337,7 +345,18 @@ fn idp_certificate(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Strin
 }
 
 fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> AccountConfig {
-    common::account(
+    sso_account_with(common::account, provider, enabled, url, certificate)
+}
+
+/// An SSO account built by `make` (`common::unchecked_account` for input the catalog refuses).
+fn sso_account_with(
+    make: fn(&str, &str, serde_json::Value, &[(&str, &str)]) -> AccountConfig,
+    provider: &str,
+    enabled: bool,
+    url: &str,
+    certificate: &str,
+) -> AccountConfig {
+    make(
         "sso",
         provider,
         json!({
@@ -405,8 +424,12 @@ async fn text_that_is_not_a_certificate_is_invalid_config() {
     let url = "https://idp.example.com/sso";
     let not_der = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
     for (garbage, expected) in [("hello", "no PEM CERTIFICATE block"), (not_der, "not an X.509 certificate")] {
-        let report =
-            run_test(&common::egress(None), &sso_account("admin", true, url, garbage), Duration::from_secs(2)).await;
+        let report = run_test(
+            &common::egress(None),
+            &sso_account_with(common::unchecked_account, "admin", true, url, garbage),
+            Duration::from_secs(2),
+        )
+        .await;
         assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
         assert!(report.message.contains(expected), "{}", report.message);
     }

@@ -291,7 +291,9 @@ fn plan_tenant(
     }
     // An update that stops being the default account goes before one that becomes it.
     updates.sort_by_key(|a| match &a.action {
-        AccountAction::Update { desired, .. } => desired.properties.get("default_account") == Some(&Value::Bool(true)),
+        AccountAction::Update { desired, .. } => {
+            desired.properties.get(patchbay_catalog::keys::DEFAULT_ACCOUNT) == Some(&Value::Bool(true))
+        }
         _ => false,
     });
     let accounts = deletes.into_iter().chain(updates).chain(unchanged).chain(creates).collect();

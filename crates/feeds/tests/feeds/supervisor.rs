@@ -60,7 +60,7 @@ async fn apply_starts_restarts_and_stops_feeds_to_match_the_accounts() {
     let world = World::new();
     let receiver = HttpReceiver::start().await;
     let nice = spec("nice1", "nice", "default", json!({"url": receiver.url, "username": "u"}), &[("password", "p")]);
-    let aws = spec("s3", "aws", "default", json!({"bucket": "b"}), &[]);
+    let aws = unchecked_spec("s3", "aws", "default", json!({"bucket": "b"}), &[]);
     let summary = world.supervisor.apply(vec![wfm_spec(&receiver.url, 10), nice.clone(), aws]);
     assert_eq!(
         summary,
@@ -101,7 +101,7 @@ async fn shutdown_stops_every_feed_and_keeps_the_live_state() {
 async fn an_account_with_unusable_properties_reports_it_in_health_until_corrected() {
     let world = World::new();
     let mut receiver = HttpReceiver::start().await;
-    let broken = spec("lox", "loxysoft", "default", json!({"url": receiver.url}), &[]);
+    let broken = unchecked_spec("lox", "loxysoft", "default", json!({"url": receiver.url}), &[]);
     assert_eq!(world.supervisor.upsert(broken), Upsert::Invalid);
     let health = world.health("lox");
     assert_eq!(health.status, FeedStatus::InvalidConfig);
