@@ -8,10 +8,10 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::catalog::Catalog;
 use super::progress::Progress;
 use super::source::{DesiredAccount, DesiredTenant};
 use crate::client::{escape, CliError, Client};
+use patchbay_catalog::Catalog;
 
 /// Reads of the current state in flight at once.
 const READ_CONCURRENCY: usize = 8;
@@ -313,13 +313,12 @@ fn delete(old: CurrentAccount) -> AccountPlan {
 /// where they are sent (the catalog's rule `reenter_secret_on_target_change`, which the server
 /// enforces too) and which the files do not give.
 fn secrets_to_reenter(catalog: &Catalog, desired: &DesiredAccount, old: &CurrentAccount) -> Vec<String> {
-    let rule = patchbay_catalog::catalog().provider(&desired.type_key, &desired.provider);
-    let form = catalog.get(&desired.type_key).and_then(|t| t.provider(&desired.provider));
-    let (Some(rule), Some(form)) = (rule, form) else { return Vec::new() };
+    let Some(provider) = catalog.provider(&desired.type_key, &desired.provider) else { return Vec::new() };
     if desired.provider != old.provider {
         return Vec::new();
     }
-    rule.target_changed(&old.properties, &form.stored_form(&desired.properties))
+    provider
+        .target_changed(&old.properties, &provider.stored_form(&desired.properties))
         .into_iter()
         .filter(|key| old.secrets.get(*key) == Some(&true) && !desired.secrets.contains_key(*key))
         .map(str::to_owned)
