@@ -345,28 +345,16 @@ fn idp_certificate(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Strin
 }
 
 fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> AccountConfig {
-    sso_account_with(common::account, provider, enabled, url, certificate)
+    common::account("sso", provider, sso_properties(enabled, url, certificate), &[])
 }
 
-/// An SSO account built by `make` (`common::unchecked_account` for input the catalog refuses).
-fn sso_account_with(
-    make: fn(&str, &str, serde_json::Value, &[(&str, &str)]) -> AccountConfig,
-    provider: &str,
-    enabled: bool,
-    url: &str,
-    certificate: &str,
-) -> AccountConfig {
-    make(
-        "sso",
-        provider,
-        json!({
-            "enable_single_sign_on": enabled,
-            "identity_provider_single_sign_on_url": url,
-            "identity_provider_issuer": "https://idp.example.com/saml",
-            "identity_provider_certificate": certificate,
-        }),
-        &[],
-    )
+fn sso_properties(enabled: bool, url: &str, certificate: &str) -> serde_json::Value {
+    json!({
+        "enable_single_sign_on": enabled,
+        "identity_provider_single_sign_on_url": url,
+        "identity_provider_issuer": "https://idp.example.com/saml",
+        "identity_provider_certificate": certificate,
+    })
 }
 
 /// A SAML IdP's SSO endpoint: a GET without `SAMLRequest` gets 400, as SimpleSAMLphp and
@@ -426,7 +414,7 @@ async fn text_that_is_not_a_certificate_is_invalid_config() {
     for (garbage, expected) in [("hello", "no PEM CERTIFICATE block"), (not_der, "not an X.509 certificate")] {
         let report = run_test(
             &common::egress(None),
-            &sso_account_with(common::unchecked_account, "admin", true, url, garbage),
+            &common::unchecked_account("sso", "admin", sso_properties(true, url, garbage), &[]),
             Duration::from_secs(2),
         )
         .await;

@@ -292,7 +292,7 @@ fn check_account(
     };
     let provider_key = match account.provider.as_deref() {
         Some(p) => p,
-        None if ty.providers.len() == 1 => &ty.providers[0].key,
+        None if ty.providers.len() == 1 => ty.providers[0].key,
         None => {
             problems.push(format!("{at}: `provider` is required for `{}`: one of {}", ty.key, provider_keys(ty)));
             return None;
