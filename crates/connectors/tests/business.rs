@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use business_peers::crm::{self, Limits, SalesforceOrg};
 use business_peers::{feed, lookup};
+use patchbay_catalog::keys::{
+    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, zendesk,
+};
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
 };
@@ -77,7 +80,7 @@ fn oracle_account(type_key: &str, site: &str, version: &str, password: &str) -> 
 fn salesforce_client_credentials(login: &str, secret: &str) -> AccountConfig {
     let properties = json!({"login_url": login, "authentication_method": "client_credentials",
         "consumer_key": crm::SF_CONSUMER_KEY, "api_version": "v59.0"});
-    common::account("salesforce", "default", properties, &[("consumer_secret", secret)])
+    common::account("salesforce", "default", properties, &[(salesforce::CONSUMER_SECRET, secret)])
 }
 
 fn salesforce_password(login: &str, password: &str, security_token: &str) -> AccountConfig {
@@ -90,7 +93,7 @@ fn salesforce_password(login: &str, password: &str, security_token: &str) -> Acc
 
 fn servicenow_basic(instance: &str, username: &str, password: &str) -> AccountConfig {
     let properties = json!({"instance_url": instance, "authentication_method": "basic", "username": username});
-    common::account("servicenow", "default", properties, &[("password", password)])
+    common::account("servicenow", "default", properties, &[(servicenow::PASSWORD, password)])
 }
 
 fn servicenow_oauth(instance: &str, client_secret: &str) -> AccountConfig {
@@ -100,23 +103,23 @@ fn servicenow_oauth(instance: &str, client_secret: &str) -> AccountConfig {
         "servicenow",
         "default",
         properties,
-        &[("password", crm::SN_PASSWORD), ("client_secret", client_secret)],
+        &[(servicenow::PASSWORD, crm::SN_PASSWORD), (servicenow::CLIENT_SECRET, client_secret)],
     )
 }
 
 fn zendesk_api_token(subdomain: &str, email: &str, token: &str) -> AccountConfig {
     let properties = json!({"subdomain_url": subdomain, "authentication_method": "api_token", "email": email});
-    common::account("zendesk", "default", properties, &[("api_token", token)])
+    common::account("zendesk", "default", properties, &[(zendesk::API_TOKEN, token)])
 }
 
 fn zendesk_oauth(subdomain: &str, token: &str) -> AccountConfig {
     let properties = json!({"subdomain_url": subdomain, "authentication_method": "oauth"});
-    common::account("zendesk", "default", properties, &[("oauth_access_token", token)])
+    common::account("zendesk", "default", properties, &[(zendesk::OAUTH_ACCESS_TOKEN, token)])
 }
 
 fn next_caller_account(sandbox: bool, user: &str, password: &str) -> AccountConfig {
     let properties = json!({"sandbox_mode": sandbox, "username": user, "field_mapping": []});
-    common::account("next_caller", "default", properties, &[("password", password)])
+    common::account("next_caller", "default", properties, &[(next_caller::PASSWORD, password)])
 }
 
 fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountConfig {
@@ -125,20 +128,20 @@ fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountCo
         "external_kb",
         "synthetix",
         properties,
-        &[("consumer_key", consumer), ("application_key", application)],
+        &[(external_kb::CONSUMER_KEY, consumer), (external_kb::APPLICATION_KEY, application)],
     )
 }
 
 fn loxysoft_account(base: &str, token: &str) -> AccountConfig {
     let properties = json!({"url": format!("{base}{}", feed::LOXYSOFT_PATH), "periodic_update_interval": 10,
         "skills_mapping": {}});
-    common::account("loxysoft", "default", properties, &[("token", token)])
+    common::account("loxysoft", "default", properties, &[(loxysoft::TOKEN, token)])
 }
 
 fn nice_account(base: &str, password: &str) -> AccountConfig {
     let properties = json!({"url": format!("{base}{}", feed::NICE_PATH), "username": feed::NICE_USER,
         "keep_alive_update_interval": 60, "agent_id_prefix": "", "extension_prefix": ""});
-    common::account("nice", "default", properties, &[("password", password)])
+    common::account("nice", "default", properties, &[(nice::PASSWORD, password)])
 }
 
 fn wfm_account(base: &str, token: Option<&str>) -> AccountConfig {
@@ -581,14 +584,29 @@ async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connecti
     let mut unknown_method = servicenow_basic(base, crm::SN_USER, crm::SN_PASSWORD);
     unknown_method.properties.insert("authentication_method".into(), json!("kerberos"));
     let cases = [
-        common::unchecked_account("oracle_service_cloud", "default", json!({"site_url": base, "username": "u"}), &[]),
-        common::unchecked_account("salesforce", "default", json!({"login_url": base, "consumer_key": "k"}), &[]),
+        common::unchecked_account(
+            "oracle_service_cloud",
+            "default",
+            json!({oracle_service_cloud::SITE_URL: base, oracle_service_cloud::USERNAME: "u"}),
+            &[],
+        ),
+        common::unchecked_account(
+            "salesforce",
+            "default",
+            json!({salesforce::LOGIN_URL: base, salesforce::CONSUMER_KEY: "k"}),
+            &[],
+        ),
         with_empty_secret(salesforce_password(base, "unused", crm::SF_SECURITY_TOKEN), "password"),
         with_empty_secret(servicenow_oauth(base, "unused"), "client_secret"),
         with_empty_secret(zendesk_oauth(base, "unused"), "oauth_access_token"),
-        common::unchecked_account("external_kb", "synthetix", json!({"url": base}), &[("consumer_key", "line\nbreak")]),
-        common::unchecked_account("loxysoft", "default", json!({"url": base}), &[]),
-        common::unchecked_account("nice", "default", json!({"url": base, "username": "u"}), &[]),
+        common::unchecked_account(
+            "external_kb",
+            "synthetix",
+            json!({external_kb::URL: base}),
+            &[(external_kb::CONSUMER_KEY, "line\nbreak")],
+        ),
+        common::unchecked_account("loxysoft", "default", json!({loxysoft::URL: base}), &[]),
+        common::unchecked_account("nice", "default", json!({nice::URL: base, nice::USERNAME: "u"}), &[]),
         common::unchecked_account("wfm", "http_post", json!({}), &[]),
         oracle_account("rightnow", base, "../v1.4", crm::ORACLE_PASSWORD),
         unknown_method,

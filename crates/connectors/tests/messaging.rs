@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use messaging_peers as peers;
+use patchbay_catalog::keys::{chat_bot, messenger, nlu, tts};
 use patchbay_connectors::{
     AccountConfig, ActionOutcome, Category, Failure, Outcome, Registry, Step, TestReport, VendorUrls,
 };
@@ -72,8 +73,8 @@ fn facebook(token: &str) -> AccountConfig {
     common::account(
         "messenger",
         "facebook",
-        json!({"page_username": "acme", "page_id": peers::FB_PAGE_ID}),
-        &[("token", token), ("webhook_verify_token", "verify-s3cr3t")],
+        json!({messenger::facebook::PAGE_USERNAME: "acme", messenger::facebook::PAGE_ID: peers::FB_PAGE_ID}),
+        &[(messenger::facebook::TOKEN, token), (messenger::facebook::WEBHOOK_VERIFY_TOKEN, "verify-s3cr3t")],
     )
 }
 
@@ -125,7 +126,7 @@ async fn facebook_page_token_without_pages_messaging_lacks_permission() {
 // LINE
 
 fn line(token: &str) -> AccountConfig {
-    common::account("messenger", "line", json!({}), &[("token", token)])
+    common::account("messenger", "line", json!({}), &[(messenger::line::TOKEN, token)])
 }
 
 #[tokio::test]
@@ -155,7 +156,12 @@ async fn line_url_answering_something_else_is_unexpected() {
 // Nexmo (Vonage)
 
 fn nexmo(secret: &str) -> AccountConfig {
-    common::account("messenger", "nexmo", json!({"key": peers::NEXMO_KEY}), &[("secret", secret)])
+    common::account(
+        "messenger",
+        "nexmo",
+        json!({messenger::nexmo::KEY: peers::NEXMO_KEY}),
+        &[(messenger::nexmo::SECRET, secret)],
+    )
 }
 
 #[tokio::test]
@@ -185,7 +191,12 @@ async fn nexmo_url_answering_something_else_is_unexpected() {
 // Telegram
 
 fn telegram(username: &str, token: &str) -> AccountConfig {
-    common::account("messenger", "telegram", json!({"bot_username": username}), &[("token", token)])
+    common::account(
+        "messenger",
+        "telegram",
+        json!({messenger::telegram::BOT_USERNAME: username}),
+        &[(messenger::telegram::TOKEN, token)],
+    )
 }
 
 async fn telegram_peer() -> (VendorUrls, Arc<Mutex<peers::TelegramState>>) {
@@ -382,8 +393,8 @@ fn viber(username: &str, token: &str) -> AccountConfig {
     common::account(
         "messenger",
         "viber",
-        json!({"bot_username": username, "webhook_url_host_and_port": "old.acme.example:8443"}),
-        &[("token", token)],
+        json!({messenger::viber::BOT_USERNAME: username, messenger::viber::WEBHOOK_URL_HOST_AND_PORT: "old.acme.example:8443"}),
+        &[(messenger::viber::TOKEN, token)],
     )
 }
 
@@ -509,8 +520,8 @@ fn watson_conversation(url: String, workspace: &str, password: &str) -> AccountC
     common::account(
         "chat_bot",
         "watson",
-        json!({"url": url, "workspace_id": workspace, "username": peers::WATSON_USER, "maximum_suggestions": 3}),
-        &[("password", password)],
+        json!({chat_bot::watson::URL: url, chat_bot::watson::WORKSPACE_ID: workspace, chat_bot::watson::USERNAME: peers::WATSON_USER, chat_bot::watson::MAXIMUM_SUGGESTIONS: 3}),
+        &[(chat_bot::watson::PASSWORD, password)],
     )
 }
 
@@ -556,8 +567,8 @@ fn nlu(url: String, password: &str) -> AccountConfig {
     common::account(
         "nlu",
         "default",
-        json!({"url": url, "method": "POST", "username": peers::WATSON_USER, "limit": 100}),
-        &[("password", password)],
+        json!({nlu::URL: url, nlu::METHOD: "POST", nlu::USERNAME: peers::WATSON_USER, nlu::LIMIT: 100}),
+        &[(nlu::PASSWORD, password)],
     )
 }
 
@@ -597,7 +608,7 @@ fn watson_tts(url: String, password: &str, voice: Option<&str>) -> AccountConfig
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
-    common::account("tts", "watson", properties, &[("password", password)])
+    common::account("tts", "watson", properties, &[(tts::watson::PASSWORD, password)])
 }
 
 #[tokio::test]
@@ -666,7 +677,7 @@ fn google_tts(key: &str, voice: Option<&str>) -> AccountConfig {
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
-    common::account("tts", "google", properties, &[("api_key", key)])
+    common::account("tts", "google", properties, &[(tts::google::API_KEY, key)])
 }
 
 async fn google_vendors() -> VendorUrls {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
+use patchbay_catalog::keys::{stt, wfm};
 use patchbay_connectors::VendorUrls;
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
 use serde_json::json;
@@ -127,7 +128,12 @@ async fn a_port_outside_the_tcp_range_is_invalid_config() {
     for port in [json!(0), json!(70000), json!(null)] {
         let report = run_test(
             &common::egress(None),
-            &common::unchecked_account("wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": port}), &[]),
+            &common::unchecked_account(
+                "wfm",
+                "aspect_tcp",
+                json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: port}),
+                &[],
+            ),
             Duration::from_secs(2),
         )
         .await;
@@ -210,11 +216,16 @@ fn govivace_peer(request: &Request) -> Result<(), StatusCode> {
 }
 
 fn watson_account(url: &str, password: &str) -> AccountConfig {
-    common::account("stt", "watson", json!({"url": url, "username": "stt-user"}), &[("password", password)])
+    common::account(
+        "stt",
+        "watson",
+        json!({stt::watson::URL: url, stt::watson::USERNAME: "stt-user"}),
+        &[(stt::watson::PASSWORD, password)],
+    )
 }
 
 fn govivace_account(url: &str, key: &str) -> AccountConfig {
-    common::account("stt", "govivace", json!({"url": url}), &[("api_key", key)])
+    common::account("stt", "govivace", json!({stt::govivace::URL: url}), &[(stt::govivace::API_KEY, key)])
 }
 
 #[tokio::test]
@@ -314,8 +325,8 @@ async fn speech_urls_must_be_wss_and_loopback_is_blocked_by_default() {
         &common::unchecked_account(
             "stt",
             "watson",
-            json!({"url": "ws://localhost:1", "username": "stt-user"}),
-            &[("password", "right-password")],
+            json!({stt::watson::URL: "ws://localhost:1", stt::watson::USERNAME: "stt-user"}),
+            &[(stt::watson::PASSWORD, "right-password")],
         ),
         Duration::from_secs(2),
     )
