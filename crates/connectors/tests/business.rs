@@ -12,7 +12,7 @@ use std::time::Duration;
 use business_peers::crm::{self, Limits, SalesforceOrg};
 use business_peers::{feed, lookup};
 use patchbay_catalog::keys::{
-    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, zendesk,
+    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, wfm, zendesk,
 };
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
@@ -73,32 +73,32 @@ fn vendors_at(base: &str) -> VendorUrls {
 }
 
 fn oracle_account(type_key: &str, site: &str, version: &str, password: &str) -> AccountConfig {
-    let properties = json!({"site_url": site, "username": crm::ORACLE_USER, "api_version": version});
-    common::account(type_key, "default", properties, &[("password", password)])
+    let properties = json!({oracle_service_cloud::SITE_URL: site, oracle_service_cloud::USERNAME: crm::ORACLE_USER, oracle_service_cloud::API_VERSION: version});
+    common::account(type_key, "default", properties, &[(oracle_service_cloud::PASSWORD, password)])
 }
 
 fn salesforce_client_credentials(login: &str, secret: &str) -> AccountConfig {
-    let properties = json!({"login_url": login, "authentication_method": "client_credentials",
-        "consumer_key": crm::SF_CONSUMER_KEY, "api_version": "v59.0"});
+    let properties = json!({salesforce::LOGIN_URL: login, salesforce::AUTHENTICATION_METHOD: "client_credentials",
+        salesforce::CONSUMER_KEY: crm::SF_CONSUMER_KEY, salesforce::API_VERSION: "v59.0"});
     common::account("salesforce", "default", properties, &[(salesforce::CONSUMER_SECRET, secret)])
 }
 
 fn salesforce_password(login: &str, password: &str, security_token: &str) -> AccountConfig {
-    let properties = json!({"login_url": login, "authentication_method": "password",
-        "consumer_key": crm::SF_CONSUMER_KEY, "username": crm::SF_USER, "api_version": "v59.0"});
+    let properties = json!({salesforce::LOGIN_URL: login, salesforce::AUTHENTICATION_METHOD: "password",
+        salesforce::CONSUMER_KEY: crm::SF_CONSUMER_KEY, salesforce::USERNAME: crm::SF_USER, salesforce::API_VERSION: "v59.0"});
     let secrets =
         [("consumer_secret", crm::SF_CONSUMER_SECRET), ("password", password), ("security_token", security_token)];
     common::account("salesforce", "default", properties, &secrets)
 }
 
 fn servicenow_basic(instance: &str, username: &str, password: &str) -> AccountConfig {
-    let properties = json!({"instance_url": instance, "authentication_method": "basic", "username": username});
+    let properties = json!({servicenow::INSTANCE_URL: instance, servicenow::AUTHENTICATION_METHOD: "basic", servicenow::USERNAME: username});
     common::account("servicenow", "default", properties, &[(servicenow::PASSWORD, password)])
 }
 
 fn servicenow_oauth(instance: &str, client_secret: &str) -> AccountConfig {
-    let properties = json!({"instance_url": instance, "authentication_method": "oauth", "username": crm::SN_USER,
-        "client_id": crm::SN_CLIENT_ID});
+    let properties = json!({servicenow::INSTANCE_URL: instance, servicenow::AUTHENTICATION_METHOD: "oauth", servicenow::USERNAME: crm::SN_USER,
+        servicenow::CLIENT_ID: crm::SN_CLIENT_ID});
     common::account(
         "servicenow",
         "default",
@@ -108,22 +108,24 @@ fn servicenow_oauth(instance: &str, client_secret: &str) -> AccountConfig {
 }
 
 fn zendesk_api_token(subdomain: &str, email: &str, token: &str) -> AccountConfig {
-    let properties = json!({"subdomain_url": subdomain, "authentication_method": "api_token", "email": email});
+    let properties =
+        json!({zendesk::SUBDOMAIN_URL: subdomain, zendesk::AUTHENTICATION_METHOD: "api_token", zendesk::EMAIL: email});
     common::account("zendesk", "default", properties, &[(zendesk::API_TOKEN, token)])
 }
 
 fn zendesk_oauth(subdomain: &str, token: &str) -> AccountConfig {
-    let properties = json!({"subdomain_url": subdomain, "authentication_method": "oauth"});
+    let properties = json!({zendesk::SUBDOMAIN_URL: subdomain, zendesk::AUTHENTICATION_METHOD: "oauth"});
     common::account("zendesk", "default", properties, &[(zendesk::OAUTH_ACCESS_TOKEN, token)])
 }
 
 fn next_caller_account(sandbox: bool, user: &str, password: &str) -> AccountConfig {
-    let properties = json!({"sandbox_mode": sandbox, "username": user, "field_mapping": []});
+    let properties =
+        json!({next_caller::SANDBOX_MODE: sandbox, next_caller::USERNAME: user, next_caller::FIELD_MAPPING: []});
     common::account("next_caller", "default", properties, &[(next_caller::PASSWORD, password)])
 }
 
 fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}/1.1/"), "use_as_exclusive_kb": false});
+    let properties = json!({external_kb::URL: format!("{base}/1.1/"), external_kb::USE_AS_EXCLUSIVE_KB: false});
     common::account(
         "external_kb",
         "synthetix",
@@ -133,21 +135,21 @@ fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountCo
 }
 
 fn loxysoft_account(base: &str, token: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::LOXYSOFT_PATH), "periodic_update_interval": 10,
-        "skills_mapping": {}});
+    let properties = json!({loxysoft::URL: format!("{base}{}", feed::LOXYSOFT_PATH), loxysoft::PERIODIC_UPDATE_INTERVAL: 10,
+        loxysoft::SKILLS_MAPPING: {}});
     common::account("loxysoft", "default", properties, &[(loxysoft::TOKEN, token)])
 }
 
 fn nice_account(base: &str, password: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::NICE_PATH), "username": feed::NICE_USER,
-        "keep_alive_update_interval": 60, "agent_id_prefix": "", "extension_prefix": ""});
+    let properties = json!({nice::URL: format!("{base}{}", feed::NICE_PATH), nice::USERNAME: feed::NICE_USER,
+        nice::KEEP_ALIVE_UPDATE_INTERVAL: 60, nice::AGENT_ID_PREFIX: "", nice::EXTENSION_PREFIX: ""});
     common::account("nice", "default", properties, &[(nice::PASSWORD, password)])
 }
 
 fn wfm_account(base: &str, token: Option<&str>) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::WFM_PATH), "protocol": "http_post",
-        "periodic_update_interval": 10});
-    let secrets: Vec<(&str, &str)> = token.map(|t| ("token", t)).into_iter().collect();
+    let properties = json!({wfm::http_post::URL: format!("{base}{}", feed::WFM_PATH), wfm::http_post::PROTOCOL: "http_post",
+        wfm::http_post::PERIODIC_UPDATE_INTERVAL: 10});
+    let secrets: Vec<(&str, &str)> = token.map(|t| (wfm::http_post::TOKEN, t)).into_iter().collect();
     common::account("wfm", "http_post", properties, &secrets)
 }
 

@@ -477,7 +477,7 @@ async fn viber_set_webhook_refused_by_viber_or_malformed_is_invalid_config() {
 // Alterra
 
 fn alterra(addr: SocketAddr, path: &str, key: Option<&str>) -> AccountConfig {
-    let properties = json!({"url": format!("http://{addr}{path}"), "method": "POST", "use_url_encode": false, "maximum_suggestions": 1});
+    let properties = json!({chat_bot::alterra::URL: format!("http://{addr}{path}"), chat_bot::alterra::METHOD: "POST", chat_bot::alterra::USE_URL_ENCODE: false, chat_bot::alterra::MAXIMUM_SUGGESTIONS: 1});
     let secrets: Vec<(&str, &str)> = key.map(|k| ("api_key", k)).into_iter().collect();
     common::account("chat_bot", "alterra", properties, &secrets)
 }
@@ -604,7 +604,7 @@ async fn nlu_url_that_is_not_the_analyze_endpoint_is_not_found() {
 // Watson Text to Speech
 
 fn watson_tts(url: String, password: &str, voice: Option<&str>) -> AccountConfig {
-    let mut properties = json!({"url": url, "user_name": peers::WATSON_USER});
+    let mut properties = json!({tts::watson::URL: url, tts::watson::USER_NAME: peers::WATSON_USER});
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
@@ -673,7 +673,7 @@ async fn watson_tts_load_voices_lists_names_and_descriptions() {
 // Google Cloud Text-to-Speech
 
 fn google_tts(key: &str, voice: Option<&str>) -> AccountConfig {
-    let mut properties = json!({"url": "https://www.googleapis.com/auth/cloud-platform"});
+    let mut properties = json!({tts::google::URL: "https://www.googleapis.com/auth/cloud-platform"});
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
