@@ -2,7 +2,8 @@
 //! spec, with labels, help texts, kinds, defaults, fixed values and rules, and the
 //! validation of account input against them. Pure data and functions: no I/O, no secrets
 //! in clear beyond checking their shape. The JSON schema, the API validation, the admin
-//! forms and the docs are all derived from here.
+//! forms and the docs are all derived from here; code elsewhere names properties through
+//! [`keys`] and reads defaults, ranges and rules from here rather than restating them.
 
 pub mod docs;
 pub mod keys;

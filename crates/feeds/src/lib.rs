@@ -2,7 +2,9 @@
 //! tenant, and the feeds that carry it to WFM (Aspect RTA over TCP, HTTP POST), Loxysoft,
 //! NICE and statistics receivers, one supervised task per enabled account.
 //! It must not touch the store; every outbound connection goes through `Egress`, and
-//! secrets stay `SecretString` until the request that sends them.
+//! secrets stay `SecretString` until the request that sends them. Property keys, defaults
+//! and ranges come from the catalog. Modules import downward only (`context` and
+//! `transport` below the feed kinds, the `runner` on top); a test keeps it so.
 
 pub mod aspect;
 mod clock;
