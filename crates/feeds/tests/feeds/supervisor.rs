@@ -10,6 +10,16 @@ use serde_json::json;
 
 use crate::common::*;
 
+fn aspect_spec(port: u16) -> FeedSpec {
+    spec(
+        "wfm1",
+        "wfm",
+        "aspect_tcp",
+        json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: port}),
+        &[],
+    )
+}
+
 fn wfm_spec(url: &str, interval: u64) -> FeedSpec {
     spec(
         "wfm2",
@@ -46,13 +56,7 @@ async fn a_removed_account_stops_sending() {
     let world = World::new();
     let mut receiver = HttpReceiver::start().await;
     let mut rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
-    let aspect = spec(
-        "wfm1",
-        "wfm",
-        "aspect_tcp",
-        json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: rta.addr.port()}),
-        &[],
-    );
+    let aspect = aspect_spec(rta.addr.port());
     world.supervisor.upsert(aspect);
     world.supervisor.upsert(wfm_spec(&receiver.url, 1));
     receiver.next().await;
@@ -104,13 +108,7 @@ async fn shutdown_stops_every_feed_and_keeps_the_live_state() {
     world.send("acme", r#"{"type":"agent_login","agent_id":"a1"}"#);
     let mut receiver = HttpReceiver::start().await;
     let mut rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
-    let aspect = spec(
-        "wfm1",
-        "wfm",
-        "aspect_tcp",
-        json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: rta.addr.port()}),
-        &[],
-    );
+    let aspect = aspect_spec(rta.addr.port());
     world.supervisor.apply(vec![aspect, wfm_spec(&receiver.url, 1)]);
     receiver.next().await;
     rta.take(3).await;
@@ -177,13 +175,7 @@ async fn feeds_to_targets_the_egress_policy_refuses_fail_with_the_reason() {
     let rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
     world.supervisor.apply(vec![
         wfm_spec(&receiver.url, 10),
-        spec(
-            "wfm1",
-            "wfm",
-            "aspect_tcp",
-            json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: rta.addr.port()}),
-            &[],
-        ),
+        aspect_spec(rta.addr.port()),
         spec(
             "lox",
             "loxysoft",
