@@ -3,10 +3,12 @@
 //! validation of account input against them; and, with the same field descriptors, the
 //! settings of a recording export job (`export_job`). Pure data and functions: no I/O, no
 //! secrets in clear beyond checking their shape. The JSON schema, the API validation, the
-//! admin forms and the docs are all derived from here.
+//! admin forms and the docs are all derived from here; code elsewhere names properties
+//! through [`keys`] and reads defaults, ranges and rules from here rather than restating them.
 
 pub mod docs;
 pub mod export_job;
+pub mod keys;
 mod model;
 mod schema;
 mod spec;

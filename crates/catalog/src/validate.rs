@@ -149,32 +149,8 @@ impl Catalog {
                 }
                 continue;
             }
-            let given = given.filter(|v| !is_blank(v));
-            if field.fixed {
-                let fixed = field.default.clone().unwrap_or(Value::Null);
-                if let Some(value) = given {
-                    if *value != fixed {
-                        errors.push(
-                            &path,
-                            "fixed",
-                            format!("{} is fixed to {fixed} and cannot be changed", field.label),
-                        );
-                    }
-                }
-                properties.insert(field.key.clone(), fixed);
-                continue;
-            }
-            match given {
-                Some(value) => {
-                    if let Some(value) = check_value(&path, field, value, &mut errors) {
-                        properties.insert(field.key.clone(), value);
-                    }
-                }
-                None => {
-                    if let Some(default) = &field.default {
-                        properties.insert(field.key.clone(), default.clone());
-                    }
-                }
+            if let Some(value) = stored_value(&path, field, given, &mut errors) {
+                properties.insert(field.key.clone(), value);
             }
         }
 
@@ -220,7 +196,7 @@ impl Catalog {
         }
         let default_key = provider
             .default_group
-            .filter(|_| properties.get("default_account") == Some(&Value::Bool(true)))
+            .filter(|_| properties.get(crate::keys::DEFAULT_ACCOUNT) == Some(&Value::Bool(true)))
             .map(str::to_owned);
         Ok(Validated {
             properties,
@@ -297,6 +273,45 @@ fn check_targets(
                 moved.join(", ")
             ),
         );
+    }
+}
+
+/// The value stored for the non-secret `field` when `given` is entered: the fixed value, the
+/// given value normalized, or the default when nothing (or blank) is given. What is wrong
+/// with `given` goes to `errors`.
+fn stored_value(path: &str, field: &Field, given: Option<&Value>, errors: &mut Errors) -> Option<Value> {
+    let given = given.filter(|v| !is_blank(v));
+    if field.fixed {
+        let fixed = field.default.clone().unwrap_or(Value::Null);
+        if given.is_some_and(|value| *value != fixed) {
+            errors.push(path, "fixed", format!("{} is fixed to {fixed} and cannot be changed", field.label));
+        }
+        return Some(fixed);
+    }
+    match given {
+        Some(value) => check_value(path, field, value, errors),
+        None => field.default.clone(),
+    }
+}
+
+impl Provider {
+    /// The non-secret properties an account of this provider stores when `given` is
+    /// entered, as `validate` stores them: fixed values, defaults for what is omitted or
+    /// blank, trimmed text and normalized tables. A value validation refuses is kept as
+    /// given (so a caller comparing with what is stored sees a change, and the refusal comes
+    /// from the API); secrets are left out.
+    pub fn stored_form(&self, given: &Map<String, Value>) -> Map<String, Value> {
+        let mut out = Map::new();
+        for field in self.fields.iter().filter(|f| !f.kind.is_secret()) {
+            let mut errors = Errors(Vec::new());
+            let given_value = given.get(&field.key);
+            let stored = stored_value(&field.key, field, given_value, &mut errors);
+            let value = if errors.0.is_empty() { stored } else { given_value.cloned() };
+            if let Some(value) = value {
+                out.insert(field.key.clone(), value);
+            }
+        }
+        out
     }
 }
 
@@ -650,6 +665,14 @@ fn check_record_sizes(
         out.insert(f.key.to_owned(), Value::from(size));
     }
     (errors.0.len() == before).then_some(Value::Object(out))
+}
+
+impl TextRule {
+    /// Checks `s` against the rule, wherever a value of this kind is used (validation of
+    /// account input, and a connector or job about to use it); the error says what is accepted.
+    pub fn check(self, s: &str) -> Result<(), String> {
+        check_text_rule(self, s).map_err(|(_, message)| message)
+    }
 }
 
 fn check_text_rule(rule: TextRule, s: &str) -> Result<(), (&'static str, String)> {

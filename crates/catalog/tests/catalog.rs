@@ -675,3 +675,32 @@ fn names_refuse_control_bidi_and_zero_width_characters() {
         assert!(patchbay_catalog::check_name_characters("name", "Name", fine).is_ok(), "{fine}");
     }
 }
+
+#[test]
+fn stored_form_applies_fixed_values_defaults_and_trimming_and_keeps_refused_values() {
+    use patchbay_catalog::keys::wfm::{aspect_tcp, http_post};
+    let aspect = catalog().provider("wfm", "aspect_tcp").unwrap();
+    let given = json!({ aspect_tcp::HOST_NAME: " rta.example.com ", aspect_tcp::PORT: 7000,
+        aspect_tcp::RECORD_FIELD_SIZES: {"service": 40} });
+    let stored = aspect.stored_form(given.as_object().unwrap());
+    assert_eq!(stored[aspect_tcp::PROTOCOL], aspect.field(aspect_tcp::PROTOCOL).unwrap().default.clone().unwrap());
+    assert_eq!(stored[aspect_tcp::HOST_NAME], "rta.example.com");
+    assert_eq!(
+        &stored[aspect_tcp::PERIODIC_UPDATE_INTERVAL],
+        aspect.field(aspect_tcp::PERIODIC_UPDATE_INTERVAL).unwrap().default.as_ref().unwrap()
+    );
+    assert_eq!(stored[aspect_tcp::RECORD_FIELD_SIZES]["service"], 40);
+    assert_eq!(stored[aspect_tcp::RECORD_FIELD_SIZES]["agent_id"], 16, "omitted sizes take their defaults");
+
+    let blank =
+        aspect.stored_form(json!({ aspect_tcp::HOST_NAME: "  ", aspect_tcp::PORT: "7000" }).as_object().unwrap());
+    assert_eq!(blank.get(aspect_tcp::HOST_NAME), None, "blank is omitted");
+    assert_eq!(blank[aspect_tcp::PORT], "7000", "a value validation refuses stays as given");
+
+    let post = catalog().provider("wfm", "http_post").unwrap();
+    let stored = post.stored_form(
+        json!({ http_post::URL: " https://wfm.example.com/ ", http_post::TOKEN: "x" }).as_object().unwrap(),
+    );
+    assert_eq!(stored[http_post::URL], "https://wfm.example.com/");
+    assert_eq!(stored.get(http_post::TOKEN), None, "secrets are left out");
+}

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use business_peers::{crm, feed, lookup};
 use futures::StreamExt;
+use patchbay_catalog::keys::{
+    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, wfm, zendesk,
+};
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, Outcome, Registry, TestReport, VendorUrls};
 use serde_json::json;
 
@@ -49,56 +52,59 @@ async fn account_kinds(ca: &common::TestCa) -> (Vec<AccountConfig>, VendorUrls) 
         common::account(
             "oracle_service_cloud",
             "default",
-            json!({"site_url": oracle, "username": crm::ORACLE_USER}),
-            &[("password", crm::ORACLE_PASSWORD)],
+            json!({oracle_service_cloud::SITE_URL: oracle, oracle_service_cloud::USERNAME: crm::ORACLE_USER}),
+            &[(oracle_service_cloud::PASSWORD, crm::ORACLE_PASSWORD)],
         ),
         common::account(
             "salesforce",
             "default",
-            json!({"login_url": salesforce, "consumer_key": crm::SF_CONSUMER_KEY}),
-            &[("consumer_secret", crm::SF_CONSUMER_SECRET)],
+            json!({salesforce::LOGIN_URL: salesforce, salesforce::CONSUMER_KEY: crm::SF_CONSUMER_KEY}),
+            &[(salesforce::CONSUMER_SECRET, crm::SF_CONSUMER_SECRET)],
         ),
         common::account(
             "servicenow",
             "default",
-            json!({"instance_url": servicenow, "username": crm::SN_USER}),
-            &[("password", crm::SN_PASSWORD)],
+            json!({servicenow::INSTANCE_URL: servicenow, servicenow::USERNAME: crm::SN_USER}),
+            &[(servicenow::PASSWORD, crm::SN_PASSWORD)],
         ),
         common::account(
             "zendesk",
             "default",
-            json!({"subdomain_url": zendesk, "email": crm::ZD_EMAIL}),
-            &[("api_token", crm::ZD_API_TOKEN)],
+            json!({zendesk::SUBDOMAIN_URL: zendesk, zendesk::EMAIL: crm::ZD_EMAIL}),
+            &[(zendesk::API_TOKEN, crm::ZD_API_TOKEN)],
         ),
         common::account(
             "next_caller",
             "default",
-            json!({"username": lookup::NC_USER}),
-            &[("password", lookup::NC_PASSWORD)],
+            json!({next_caller::USERNAME: lookup::NC_USER}),
+            &[(next_caller::PASSWORD, lookup::NC_PASSWORD)],
         ),
         common::account(
             "external_kb",
             "synthetix",
-            json!({"url": format!("{synthetix}/1.1/")}),
-            &[("consumer_key", lookup::SYN_CONSUMER_KEY), ("application_key", lookup::SYN_APPLICATION_KEY)],
+            json!({external_kb::URL: format!("{synthetix}/1.1/")}),
+            &[
+                (external_kb::CONSUMER_KEY, lookup::SYN_CONSUMER_KEY),
+                (external_kb::APPLICATION_KEY, lookup::SYN_APPLICATION_KEY),
+            ],
         ),
         common::account(
             "loxysoft",
             "default",
-            json!({"url": format!("{loxysoft}{}", feed::LOXYSOFT_PATH)}),
-            &[("token", feed::LOXYSOFT_TOKEN)],
+            json!({loxysoft::URL: format!("{loxysoft}{}", feed::LOXYSOFT_PATH)}),
+            &[(loxysoft::TOKEN, feed::LOXYSOFT_TOKEN)],
         ),
         common::account(
             "nice",
             "default",
-            json!({"url": format!("{nice}{}", feed::NICE_PATH), "username": feed::NICE_USER}),
-            &[("password", feed::NICE_PASSWORD)],
+            json!({nice::URL: format!("{nice}{}", feed::NICE_PATH), nice::USERNAME: feed::NICE_USER}),
+            &[(nice::PASSWORD, feed::NICE_PASSWORD)],
         ),
         common::account(
             "wfm",
             "http_post",
-            json!({"url": format!("{wfm}{}", feed::WFM_PATH)}),
-            &[("token", feed::WFM_TOKEN)],
+            json!({wfm::http_post::URL: format!("{wfm}{}", feed::WFM_PATH)}),
+            &[(wfm::http_post::TOKEN, feed::WFM_TOKEN)],
         ),
     ];
     (kinds, vendors)
@@ -164,8 +170,8 @@ async fn main() {
     with_hung.push(common::account(
         "wfm",
         "http_post",
-        json!({"url": format!("http://{hung}{}", feed::WFM_PATH)}),
-        &[("token", feed::WFM_TOKEN)],
+        json!({wfm::http_post::URL: format!("http://{hung}{}", feed::WFM_PATH)}),
+        &[(wfm::http_post::TOKEN, feed::WFM_TOKEN)],
     ));
     let (reports, with_hung_peer) = test_all(&registry, &egress, &vendors, &with_hung).await;
     let failed: Vec<_> = reports.iter().filter(|r| r.status != Outcome::Ok).collect();

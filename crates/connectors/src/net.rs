@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::http::header::{HeaderValue, AUTHORIZATION};
 use tokio_tungstenite::WebSocketStream;
 use x509_cert::der::Decode as _;
 
+use patchbay_catalog::keys::{sso, stt, tcp_receiver};
+
 use crate::egress::{redacted, Target};
 use crate::{AccountConfig, Category, Connector, Context, Failure, TestRun};
 
@@ -50,7 +52,7 @@ impl Connector for Tcp {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let host = cx.account.need_text("host_name")?;
+        let host = cx.account.need_text(tcp_receiver::HOST_NAME)?;
         let port = port(cx.account)?;
         let target = resolve(cx, run, host, port).await?;
         // Dropping the stream closes it: nothing is written, so the receiver sees no record.
@@ -60,7 +62,9 @@ impl Connector for Tcp {
 }
 
 fn port(account: &AccountConfig) -> Result<u16, Failure> {
-    let raw = account.int("port").ok_or_else(|| Failure::new(Category::InvalidConfig, "`port` is not set"))?;
+    let raw = account
+        .int(tcp_receiver::PORT)
+        .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("`{}` is not set", tcp_receiver::PORT)))?;
     u16::try_from(raw)
         .ok()
         .filter(|p| *p != 0)
@@ -107,7 +111,7 @@ fn wss_url(raw: &str) -> Result<url::Url, Failure> {
 /// the username and password
 /// (<https://cloud.ibm.com/docs/speech-to-text?topic=speech-to-text-websockets>).
 fn watson_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderValue>), Failure> {
-    let mut url = wss_url(account.need_text("url")?)?;
+    let mut url = wss_url(account.need_text(stt::watson::URL)?)?;
     let base = url.path().trim_end_matches('/').to_owned();
     let path = if base.is_empty() {
         "/speech-to-text/api/v1/recognize".to_owned()
@@ -117,8 +121,8 @@ fn watson_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderVal
         format!("{base}/v1/recognize")
     };
     url.set_path(&path);
-    let user = account.need_text("username")?;
-    let password = account.need_secret("password")?;
+    let user = account.need_text(stt::watson::USERNAME)?;
+    let password = account.need_secret(stt::watson::PASSWORD)?;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let mut value = HeaderValue::from_str(&format!("Basic {basic}"))
         .map_err(|_| Failure::new(Category::InvalidConfig, "the username cannot be sent in an HTTP header"))?;
@@ -129,8 +133,8 @@ fn watson_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderVal
 /// GoVivace: the account's URL itself, with the API key in the `key` query parameter as
 /// GoVivace's speech API takes it. Reports show URLs without their query.
 fn govivace_request(account: &AccountConfig) -> Result<(url::Url, Option<HeaderValue>), Failure> {
-    let mut url = wss_url(account.need_text("url")?)?;
-    url.query_pairs_mut().append_pair("key", account.need_secret("api_key")?);
+    let mut url = wss_url(account.need_text(stt::govivace::URL)?)?;
+    url.query_pairs_mut().append_pair("key", account.need_secret(stt::govivace::API_KEY)?);
     Ok((url, None))
 }
 
@@ -212,15 +216,15 @@ impl Connector for Sso {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let pem = cx.account.need_text("identity_provider_certificate")?;
+        let pem = cx.account.need_text(sso::IDENTITY_PROVIDER_CERTIFICATE)?;
         let cert = run.check("certificate", certificate(pem, Utc::now()), IdpCertificate::describe)?;
-        let raw = cx.account.need_text("identity_provider_single_sign_on_url")?;
+        let raw = cx.account.need_text(sso::IDENTITY_PROVIDER_SINGLE_SIGN_ON_URL)?;
         if !raw.starts_with("https://") {
             return Err(Failure::new(Category::InvalidConfig, "the SSO URL must start with https://"));
         }
         let reply = cx.egress.http(run, reqwest::Method::GET, raw, cx.timeout, |r| r).await?;
         run.check("answer", sso_answer(reply.status), |s| format!("the SSO URL answers (HTTP {s})"))?;
-        let enabled = if cx.account.flag("enable_single_sign_on") {
+        let enabled = if cx.account.flag(sso::ENABLE_SINGLE_SIGN_ON) {
             ""
         } else {
             " Single sign-on is not enabled for this account yet."

@@ -17,6 +17,8 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
+use patchbay_catalog::keys::aws;
+use patchbay_catalog::TextRule;
 use patchbay_vault::SecretString;
 
 use crate::{AccountConfig, Category, Connector, Context, Failure, HttpReply, TestRun};
@@ -43,14 +45,15 @@ impl Connector for S3 {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let bucket = account.need_text("s3_bucket")?;
+        let bucket = account.need_text(aws::S3_BUCKET)?;
         check_bucket(bucket)?;
-        let endpoint = if account.flag("use_private_s3_storage") {
-            Endpoint::Private(private_url(account.need_text("url")?)?)
+        let endpoint = if account.flag(aws::USE_PRIVATE_S3_STORAGE) {
+            Endpoint::Private(private_url(account.need_text(aws::URL)?)?)
         } else {
             Endpoint::Aws
         };
-        let signer = SigV4 { key: account.need_text("access_key_id")?, secret: account.need_secret("secret_key")? };
+        let signer =
+            SigV4 { key: account.need_text(aws::ACCESS_KEY_ID)?, secret: account.need_secret(aws::SECRET_KEY)? };
 
         let mut region = FIRST_REGION.to_owned();
         let mut reply = list(cx, run, &endpoint, bucket, &region, &signer).await?;
@@ -70,24 +73,18 @@ impl Connector for S3 {
 /// Where the bucket lives.
 enum Endpoint {
     /// Amazon S3: virtual-hosted addressing (`bucket.s3.REGION.amazonaws.com`), as AWS
-    /// recommends, except for names that are not one DNS label (dots, which the `*.s3`
-    /// certificate does not cover; legacy upper case or underscores): those use path style.
+    /// recommends, except for names with dots, which the `*.s3` certificate does not cover:
+    /// those use path style.
     Aws,
     /// An S3-compatible server at this base URL, with path-style addressing (`url/bucket/`):
     /// private servers rarely have per-bucket DNS names.
     Private(url::Url),
 }
 
-/// S3 bucket names: letters, digits, `.`, `-`, and `_` in legacy us-east-1 names.
+/// The catalog's bucket rule (the one account validation applies), so a name the catalog
+/// refuses is never addressed and the addressing below can rely on it.
 fn check_bucket(bucket: &str) -> Result<(), Failure> {
-    if bucket.len() <= 255 && bucket.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            Category::InvalidConfig,
-            "the S3 bucket name may hold only letters, digits, `.`, `-` and `_` (it is a name, not a path)",
-        ))
-    }
+    TextRule::BucketName.check(bucket).map_err(|message| Failure::new(Category::InvalidConfig, message))
 }
 
 /// The private S3 base URL, without credentials: requests carry SigV4 only.
@@ -378,13 +375,13 @@ impl S3Target {
 
     /// The bucket of an `aws` account, as its connection test addresses it.
     pub fn from_account(account: &AccountConfig) -> Result<S3Target, Failure> {
-        let url = if account.flag("use_private_s3_storage") { Some(account.need_text("url")?) } else { None };
+        let url = if account.flag(aws::USE_PRIVATE_S3_STORAGE) { Some(account.need_text(aws::URL)?) } else { None };
         S3Target::new(
             url,
-            account.need_text("s3_bucket")?,
+            account.need_text(aws::S3_BUCKET)?,
             None,
-            account.need_text("access_key_id")?,
-            SecretString::from(account.need_secret("secret_key")?),
+            account.need_text(aws::ACCESS_KEY_ID)?,
+            SecretString::from(account.need_secret(aws::SECRET_KEY)?),
         )
     }
 
@@ -498,7 +495,6 @@ mod tests {
         assert_eq!(aws.bucket_url("calls", "us-east-1").as_str(), "https://calls.s3.amazonaws.com/");
         assert_eq!(aws.bucket_url("calls", "eu-west-1").as_str(), "https://calls.s3.eu-west-1.amazonaws.com/");
         assert_eq!(aws.bucket_url("calls.acme", "us-east-1").as_str(), "https://s3.amazonaws.com/calls.acme/");
-        assert_eq!(aws.bucket_url("Legacy_Calls", "us-east-1").as_str(), "https://s3.amazonaws.com/Legacy_Calls/");
         assert_eq!(
             aws.bucket_url("calls.acme", "ap-south-1").as_str(),
             "https://s3.ap-south-1.amazonaws.com/calls.acme/"
@@ -507,7 +503,12 @@ mod tests {
         let url = Endpoint::Private(private).bucket_url("calls", "us-east-1");
         assert_eq!(url.as_str(), "https://s3.example.com/storage/calls/", "no credentials, no query");
         assert!(
-            check_bucket("calls/2024").is_err() && check_bucket("a?b").is_err() && check_bucket("ok.b-1_x").is_ok()
+            check_bucket("calls/2024").is_err()
+                && check_bucket("a?b").is_err()
+                && check_bucket("Legacy_Calls").is_err()
+                && check_bucket("ab").is_err()
+                && check_bucket(&"a".repeat(64)).is_err()
+                && check_bucket("ok.b-1x").is_ok()
         );
     }
 

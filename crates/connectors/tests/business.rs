@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use business_peers::crm::{self, Limits, SalesforceOrg};
 use business_peers::{feed, lookup};
+use patchbay_catalog::keys::{
+    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, wfm, zendesk,
+};
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
 };
@@ -70,81 +73,83 @@ fn vendors_at(base: &str) -> VendorUrls {
 }
 
 fn oracle_account(type_key: &str, site: &str, version: &str, password: &str) -> AccountConfig {
-    let properties = json!({"site_url": site, "username": crm::ORACLE_USER, "api_version": version});
-    common::account(type_key, "default", properties, &[("password", password)])
+    let properties = json!({oracle_service_cloud::SITE_URL: site, oracle_service_cloud::USERNAME: crm::ORACLE_USER, oracle_service_cloud::API_VERSION: version});
+    common::account(type_key, "default", properties, &[(oracle_service_cloud::PASSWORD, password)])
 }
 
 fn salesforce_client_credentials(login: &str, secret: &str) -> AccountConfig {
-    let properties = json!({"login_url": login, "authentication_method": "client_credentials",
-        "consumer_key": crm::SF_CONSUMER_KEY, "api_version": "v59.0"});
-    common::account("salesforce", "default", properties, &[("consumer_secret", secret)])
+    let properties = json!({salesforce::LOGIN_URL: login, salesforce::AUTHENTICATION_METHOD: "client_credentials",
+        salesforce::CONSUMER_KEY: crm::SF_CONSUMER_KEY, salesforce::API_VERSION: "v59.0"});
+    common::account("salesforce", "default", properties, &[(salesforce::CONSUMER_SECRET, secret)])
 }
 
 fn salesforce_password(login: &str, password: &str, security_token: &str) -> AccountConfig {
-    let properties = json!({"login_url": login, "authentication_method": "password",
-        "consumer_key": crm::SF_CONSUMER_KEY, "username": crm::SF_USER, "api_version": "v59.0"});
+    let properties = json!({salesforce::LOGIN_URL: login, salesforce::AUTHENTICATION_METHOD: "password",
+        salesforce::CONSUMER_KEY: crm::SF_CONSUMER_KEY, salesforce::USERNAME: crm::SF_USER, salesforce::API_VERSION: "v59.0"});
     let secrets =
         [("consumer_secret", crm::SF_CONSUMER_SECRET), ("password", password), ("security_token", security_token)];
     common::account("salesforce", "default", properties, &secrets)
 }
 
 fn servicenow_basic(instance: &str, username: &str, password: &str) -> AccountConfig {
-    let properties = json!({"instance_url": instance, "authentication_method": "basic", "username": username});
-    common::account("servicenow", "default", properties, &[("password", password)])
+    let properties = json!({servicenow::INSTANCE_URL: instance, servicenow::AUTHENTICATION_METHOD: "basic", servicenow::USERNAME: username});
+    common::account("servicenow", "default", properties, &[(servicenow::PASSWORD, password)])
 }
 
 fn servicenow_oauth(instance: &str, client_secret: &str) -> AccountConfig {
-    let properties = json!({"instance_url": instance, "authentication_method": "oauth", "username": crm::SN_USER,
-        "client_id": crm::SN_CLIENT_ID});
+    let properties = json!({servicenow::INSTANCE_URL: instance, servicenow::AUTHENTICATION_METHOD: "oauth", servicenow::USERNAME: crm::SN_USER,
+        servicenow::CLIENT_ID: crm::SN_CLIENT_ID});
     common::account(
         "servicenow",
         "default",
         properties,
-        &[("password", crm::SN_PASSWORD), ("client_secret", client_secret)],
+        &[(servicenow::PASSWORD, crm::SN_PASSWORD), (servicenow::CLIENT_SECRET, client_secret)],
     )
 }
 
 fn zendesk_api_token(subdomain: &str, email: &str, token: &str) -> AccountConfig {
-    let properties = json!({"subdomain_url": subdomain, "authentication_method": "api_token", "email": email});
-    common::account("zendesk", "default", properties, &[("api_token", token)])
+    let properties =
+        json!({zendesk::SUBDOMAIN_URL: subdomain, zendesk::AUTHENTICATION_METHOD: "api_token", zendesk::EMAIL: email});
+    common::account("zendesk", "default", properties, &[(zendesk::API_TOKEN, token)])
 }
 
 fn zendesk_oauth(subdomain: &str, token: &str) -> AccountConfig {
-    let properties = json!({"subdomain_url": subdomain, "authentication_method": "oauth"});
-    common::account("zendesk", "default", properties, &[("oauth_access_token", token)])
+    let properties = json!({zendesk::SUBDOMAIN_URL: subdomain, zendesk::AUTHENTICATION_METHOD: "oauth"});
+    common::account("zendesk", "default", properties, &[(zendesk::OAUTH_ACCESS_TOKEN, token)])
 }
 
 fn next_caller_account(sandbox: bool, user: &str, password: &str) -> AccountConfig {
-    let properties = json!({"sandbox_mode": sandbox, "username": user, "field_mapping": []});
-    common::account("next_caller", "default", properties, &[("password", password)])
+    let properties =
+        json!({next_caller::SANDBOX_MODE: sandbox, next_caller::USERNAME: user, next_caller::FIELD_MAPPING: []});
+    common::account("next_caller", "default", properties, &[(next_caller::PASSWORD, password)])
 }
 
 fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}/1.1/"), "use_as_exclusive_kb": false});
+    let properties = json!({external_kb::URL: format!("{base}/1.1/"), external_kb::USE_AS_EXCLUSIVE_KB: false});
     common::account(
         "external_kb",
         "synthetix",
         properties,
-        &[("consumer_key", consumer), ("application_key", application)],
+        &[(external_kb::CONSUMER_KEY, consumer), (external_kb::APPLICATION_KEY, application)],
     )
 }
 
 fn loxysoft_account(base: &str, token: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::LOXYSOFT_PATH), "periodic_update_interval": 10,
-        "skills_mapping": {}});
-    common::account("loxysoft", "default", properties, &[("token", token)])
+    let properties = json!({loxysoft::URL: format!("{base}{}", feed::LOXYSOFT_PATH), loxysoft::PERIODIC_UPDATE_INTERVAL: 10,
+        loxysoft::SKILLS_MAPPING: {}});
+    common::account("loxysoft", "default", properties, &[(loxysoft::TOKEN, token)])
 }
 
 fn nice_account(base: &str, password: &str) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::NICE_PATH), "username": feed::NICE_USER,
-        "keep_alive_update_interval": 60, "agent_id_prefix": "", "extension_prefix": ""});
-    common::account("nice", "default", properties, &[("password", password)])
+    let properties = json!({nice::URL: format!("{base}{}", feed::NICE_PATH), nice::USERNAME: feed::NICE_USER,
+        nice::KEEP_ALIVE_UPDATE_INTERVAL: 60, nice::AGENT_ID_PREFIX: "", nice::EXTENSION_PREFIX: ""});
+    common::account("nice", "default", properties, &[(nice::PASSWORD, password)])
 }
 
 fn wfm_account(base: &str, token: Option<&str>) -> AccountConfig {
-    let properties = json!({"url": format!("{base}{}", feed::WFM_PATH), "protocol": "http_post",
-        "periodic_update_interval": 10});
-    let secrets: Vec<(&str, &str)> = token.map(|t| ("token", t)).into_iter().collect();
+    let properties = json!({wfm::http_post::URL: format!("{base}{}", feed::WFM_PATH), wfm::http_post::PROTOCOL: "http_post",
+        wfm::http_post::PERIODIC_UPDATE_INTERVAL: 10});
+    let secrets: Vec<(&str, &str)> = token.map(|t| (wfm::http_post::TOKEN, t)).into_iter().collect();
     common::account("wfm", "http_post", properties, &secrets)
 }
 
@@ -569,21 +574,42 @@ async fn every_business_type_is_refused_a_loopback_target_under_the_default_poli
     }
 }
 
+/// `account` with the secret `key` empty, as the catalog would refuse it.
+fn with_empty_secret(mut account: AccountConfig, key: &str) -> AccountConfig {
+    account.secrets.insert(key.to_owned(), "".into());
+    account
+}
+
 #[tokio::test]
 async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connection() {
     let base = "http://127.0.0.1:9";
     let mut unknown_method = servicenow_basic(base, crm::SN_USER, crm::SN_PASSWORD);
     unknown_method.properties.insert("authentication_method".into(), json!("kerberos"));
     let cases = [
-        common::account("oracle_service_cloud", "default", json!({"site_url": base, "username": "u"}), &[]),
-        common::account("salesforce", "default", json!({"login_url": base, "consumer_key": "k"}), &[]),
-        salesforce_password(base, "", crm::SF_SECURITY_TOKEN),
-        servicenow_oauth(base, ""),
-        zendesk_oauth(base, ""),
-        common::account("external_kb", "synthetix", json!({"url": base}), &[("consumer_key", "line\nbreak")]),
-        common::account("loxysoft", "default", json!({"url": base}), &[]),
-        common::account("nice", "default", json!({"url": base, "username": "u"}), &[]),
-        common::account("wfm", "http_post", json!({}), &[]),
+        common::unchecked_account(
+            "oracle_service_cloud",
+            "default",
+            json!({oracle_service_cloud::SITE_URL: base, oracle_service_cloud::USERNAME: "u"}),
+            &[],
+        ),
+        common::unchecked_account(
+            "salesforce",
+            "default",
+            json!({salesforce::LOGIN_URL: base, salesforce::CONSUMER_KEY: "k"}),
+            &[],
+        ),
+        with_empty_secret(salesforce_password(base, "unused", crm::SF_SECURITY_TOKEN), "password"),
+        with_empty_secret(servicenow_oauth(base, "unused"), "client_secret"),
+        with_empty_secret(zendesk_oauth(base, "unused"), "oauth_access_token"),
+        common::unchecked_account(
+            "external_kb",
+            "synthetix",
+            json!({external_kb::URL: base}),
+            &[(external_kb::CONSUMER_KEY, "line\nbreak")],
+        ),
+        common::unchecked_account("loxysoft", "default", json!({loxysoft::URL: base}), &[]),
+        common::unchecked_account("nice", "default", json!({nice::URL: base, nice::USERNAME: "u"}), &[]),
+        common::unchecked_account("wfm", "http_post", json!({}), &[]),
         oracle_account("rightnow", base, "../v1.4", crm::ORACLE_PASSWORD),
         unknown_method,
     ];
@@ -600,7 +626,7 @@ async fn types_without_a_test_in_the_spec_are_reported_unsupported() {
     for (type_key, properties) in
         [("tdg", json!({"username": "u", "field_mapping": []})), ("zapier", json!({"username": "zapier"}))]
     {
-        let account = common::account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
+        let account = common::unchecked_account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
         let report = test_account(&account, &vendors).await;
         assert_eq!(report.status, Outcome::Unsupported, "{type_key}");
         assert!(report.steps.is_empty());

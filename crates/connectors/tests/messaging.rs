@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use messaging_peers as peers;
+use patchbay_catalog::keys::{chat_bot, messenger, nlu, tts};
 use patchbay_connectors::{
     AccountConfig, ActionOutcome, Category, Failure, Outcome, Registry, Step, TestReport, VendorUrls,
 };
@@ -72,8 +73,8 @@ fn facebook(token: &str) -> AccountConfig {
     common::account(
         "messenger",
         "facebook",
-        json!({"page_username": "acme", "page_id": peers::FB_PAGE_ID}),
-        &[("token", token), ("webhook_verify_token", "verify-s3cr3t")],
+        json!({messenger::facebook::PAGE_USERNAME: "acme", messenger::facebook::PAGE_ID: peers::FB_PAGE_ID}),
+        &[(messenger::facebook::TOKEN, token), (messenger::facebook::WEBHOOK_VERIFY_TOKEN, "verify-s3cr3t")],
     )
 }
 
@@ -125,7 +126,7 @@ async fn facebook_page_token_without_pages_messaging_lacks_permission() {
 // LINE
 
 fn line(token: &str) -> AccountConfig {
-    common::account("messenger", "line", json!({}), &[("token", token)])
+    common::account("messenger", "line", json!({}), &[(messenger::line::TOKEN, token)])
 }
 
 #[tokio::test]
@@ -155,7 +156,12 @@ async fn line_url_answering_something_else_is_unexpected() {
 // Nexmo (Vonage)
 
 fn nexmo(secret: &str) -> AccountConfig {
-    common::account("messenger", "nexmo", json!({"key": peers::NEXMO_KEY}), &[("secret", secret)])
+    common::account(
+        "messenger",
+        "nexmo",
+        json!({messenger::nexmo::KEY: peers::NEXMO_KEY}),
+        &[(messenger::nexmo::SECRET, secret)],
+    )
 }
 
 #[tokio::test]
@@ -185,7 +191,12 @@ async fn nexmo_url_answering_something_else_is_unexpected() {
 // Telegram
 
 fn telegram(username: &str, token: &str) -> AccountConfig {
-    common::account("messenger", "telegram", json!({"bot_username": username}), &[("token", token)])
+    common::account(
+        "messenger",
+        "telegram",
+        json!({messenger::telegram::BOT_USERNAME: username}),
+        &[(messenger::telegram::TOKEN, token)],
+    )
 }
 
 async fn telegram_peer() -> (VendorUrls, Arc<Mutex<peers::TelegramState>>) {
@@ -382,8 +393,8 @@ fn viber(username: &str, token: &str) -> AccountConfig {
     common::account(
         "messenger",
         "viber",
-        json!({"bot_username": username, "webhook_url_host_and_port": "old.acme.example:8443"}),
-        &[("token", token)],
+        json!({messenger::viber::BOT_USERNAME: username, messenger::viber::WEBHOOK_URL_HOST_AND_PORT: "old.acme.example:8443"}),
+        &[(messenger::viber::TOKEN, token)],
     )
 }
 
@@ -466,7 +477,7 @@ async fn viber_set_webhook_refused_by_viber_or_malformed_is_invalid_config() {
 // Alterra
 
 fn alterra(addr: SocketAddr, path: &str, key: Option<&str>) -> AccountConfig {
-    let properties = json!({"url": format!("http://{addr}{path}"), "method": "POST", "use_url_encode": false, "maximum_suggestions": 1});
+    let properties = json!({chat_bot::alterra::URL: format!("http://{addr}{path}"), chat_bot::alterra::METHOD: "POST", chat_bot::alterra::USE_URL_ENCODE: false, chat_bot::alterra::MAXIMUM_SUGGESTIONS: 1});
     let secrets: Vec<(&str, &str)> = key.map(|k| ("api_key", k)).into_iter().collect();
     common::account("chat_bot", "alterra", properties, &secrets)
 }
@@ -509,8 +520,8 @@ fn watson_conversation(url: String, workspace: &str, password: &str) -> AccountC
     common::account(
         "chat_bot",
         "watson",
-        json!({"url": url, "workspace_id": workspace, "username": peers::WATSON_USER, "maximum_suggestions": 3}),
-        &[("password", password)],
+        json!({chat_bot::watson::URL: url, chat_bot::watson::WORKSPACE_ID: workspace, chat_bot::watson::USERNAME: peers::WATSON_USER, chat_bot::watson::MAXIMUM_SUGGESTIONS: 3}),
+        &[(chat_bot::watson::PASSWORD, password)],
     )
 }
 
@@ -556,8 +567,8 @@ fn nlu(url: String, password: &str) -> AccountConfig {
     common::account(
         "nlu",
         "default",
-        json!({"url": url, "method": "POST", "username": peers::WATSON_USER, "limit": 100}),
-        &[("password", password)],
+        json!({nlu::URL: url, nlu::METHOD: "POST", nlu::USERNAME: peers::WATSON_USER, nlu::LIMIT: 100}),
+        &[(nlu::PASSWORD, password)],
     )
 }
 
@@ -593,11 +604,11 @@ async fn nlu_url_that_is_not_the_analyze_endpoint_is_not_found() {
 // Watson Text to Speech
 
 fn watson_tts(url: String, password: &str, voice: Option<&str>) -> AccountConfig {
-    let mut properties = json!({"url": url, "user_name": peers::WATSON_USER});
+    let mut properties = json!({tts::watson::URL: url, tts::watson::USER_NAME: peers::WATSON_USER});
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
-    common::account("tts", "watson", properties, &[("password", password)])
+    common::account("tts", "watson", properties, &[(tts::watson::PASSWORD, password)])
 }
 
 #[tokio::test]
@@ -662,11 +673,11 @@ async fn watson_tts_load_voices_lists_names_and_descriptions() {
 // Google Cloud Text-to-Speech
 
 fn google_tts(key: &str, voice: Option<&str>) -> AccountConfig {
-    let mut properties = json!({"url": "https://www.googleapis.com/auth/cloud-platform"});
+    let mut properties = json!({tts::google::URL: "https://www.googleapis.com/auth/cloud-platform"});
     if let Some(voice) = voice {
         properties["voice"] = json!(voice);
     }
-    common::account("tts", "google", properties, &[("api_key", key)])
+    common::account("tts", "google", properties, &[(tts::google::API_KEY, key)])
 }
 
 async fn google_vendors() -> VendorUrls {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
+use patchbay_catalog::keys::{stt, wfm};
 use patchbay_connectors::VendorUrls;
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
 use serde_json::json;
@@ -127,7 +128,12 @@ async fn a_port_outside_the_tcp_range_is_invalid_config() {
     for port in [json!(0), json!(70000), json!(null)] {
         let report = run_test(
             &common::egress(None),
-            &tcp_account("wfm", "aspect_tcp", "127.0.0.1", port.clone()),
+            &common::unchecked_account(
+                "wfm",
+                "aspect_tcp",
+                json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: port}),
+                &[],
+            ),
             Duration::from_secs(2),
         )
         .await;
@@ -210,11 +216,16 @@ fn govivace_peer(request: &Request) -> Result<(), StatusCode> {
 }
 
 fn watson_account(url: &str, password: &str) -> AccountConfig {
-    common::account("stt", "watson", json!({"url": url, "username": "stt-user"}), &[("password", password)])
+    common::account(
+        "stt",
+        "watson",
+        json!({stt::watson::URL: url, stt::watson::USERNAME: "stt-user"}),
+        &[(stt::watson::PASSWORD, password)],
+    )
 }
 
 fn govivace_account(url: &str, key: &str) -> AccountConfig {
-    common::account("stt", "govivace", json!({"url": url}), &[("api_key", key)])
+    common::account("stt", "govivace", json!({stt::govivace::URL: url}), &[(stt::govivace::API_KEY, key)])
 }
 
 #[tokio::test]
@@ -309,9 +320,17 @@ async fn a_speech_server_that_hangs_costs_only_the_timeout() {
 
 #[tokio::test]
 async fn speech_urls_must_be_wss_and_loopback_is_blocked_by_default() {
-    let report =
-        run_test(&common::egress(None), &watson_account("ws://localhost:1", "right-password"), Duration::from_secs(2))
-            .await;
+    let report = run_test(
+        &common::egress(None),
+        &common::unchecked_account(
+            "stt",
+            "watson",
+            json!({stt::watson::URL: "ws://localhost:1", stt::watson::USERNAME: "stt-user"}),
+            &[(stt::watson::PASSWORD, "right-password")],
+        ),
+        Duration::from_secs(2),
+    )
+    .await;
     assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
     assert!(report.steps.is_empty());
 
@@ -337,17 +356,16 @@ fn idp_certificate(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Strin
 }
 
 fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> AccountConfig {
-    common::account(
-        "sso",
-        provider,
-        json!({
-            "enable_single_sign_on": enabled,
-            "identity_provider_single_sign_on_url": url,
-            "identity_provider_issuer": "https://idp.example.com/saml",
-            "identity_provider_certificate": certificate,
-        }),
-        &[],
-    )
+    common::account("sso", provider, sso_properties(enabled, url, certificate), &[])
+}
+
+fn sso_properties(enabled: bool, url: &str, certificate: &str) -> serde_json::Value {
+    json!({
+        "enable_single_sign_on": enabled,
+        "identity_provider_single_sign_on_url": url,
+        "identity_provider_issuer": "https://idp.example.com/saml",
+        "identity_provider_certificate": certificate,
+    })
 }
 
 /// A SAML IdP's SSO endpoint: a GET without `SAMLRequest` gets 400, as SimpleSAMLphp and
@@ -405,8 +423,12 @@ async fn text_that_is_not_a_certificate_is_invalid_config() {
     let url = "https://idp.example.com/sso";
     let not_der = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
     for (garbage, expected) in [("hello", "no PEM CERTIFICATE block"), (not_der, "not an X.509 certificate")] {
-        let report =
-            run_test(&common::egress(None), &sso_account("admin", true, url, garbage), Duration::from_secs(2)).await;
+        let report = run_test(
+            &common::egress(None),
+            &common::unchecked_account("sso", "admin", sso_properties(true, url, garbage), &[]),
+            Duration::from_secs(2),
+        )
+        .await;
         assert_eq!(report.category, Some(Category::InvalidConfig), "{report:?}");
         assert!(report.message.contains(expected), "{}", report.message);
     }

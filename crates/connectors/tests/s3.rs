@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use patchbay_catalog::keys::aws;
 use patchbay_connectors::{Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport, VendorUrls};
 use serde_json::{json, Value};
 
@@ -85,8 +86,8 @@ fn private_account(url: &str, key: &str, secret: &str, bucket: &str) -> patchbay
     common::account(
         "aws",
         "default",
-        json!({"use_private_s3_storage": true, "url": url, "access_key_id": key, "s3_bucket": bucket}),
-        &[("secret_key", secret)],
+        json!({aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: url, aws::ACCESS_KEY_ID: key, aws::S3_BUCKET: bucket}),
+        &[(aws::SECRET_KEY, secret)],
     )
 }
 
@@ -231,7 +232,7 @@ async fn unusable_settings_are_invalid_config_without_a_connection() {
         json!({"access_key_id": "AK"}),
     ];
     for properties in cases {
-        let account = common::account("aws", "default", properties.clone(), &[("secret_key", "secret")]);
+        let account = common::unchecked_account("aws", "default", properties.clone(), &[(aws::SECRET_KEY, "secret")]);
         let report = run_test(&common::egress(None), &account, Duration::from_secs(2)).await;
         assert_eq!(report.category, Some(Category::InvalidConfig), "{properties}: {report:?}");
         assert!(report.steps.is_empty(), "{properties}: nothing was contacted");

@@ -9,9 +9,10 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+pub use crate::config::RecordFieldSizes;
 use crate::config::{AspectConfig, ReasonCodes};
+use crate::context::{Backoff, FeedContext, Ticker};
 use crate::events::AgentState;
-use crate::runner::{Backoff, FeedContext, Ticker};
 use crate::state::Agent;
 use crate::transport;
 use crate::wire::{put_digits, Civil};
@@ -31,36 +32,6 @@ pub fn agent_mode(state: Option<AgentState>) -> u32 {
         Some(AgentState::Supervising) => 4,
         Some(AgentState::NotReady) => 5,
         None => LOGOUT_MODE,
-    }
-}
-
-/// Widths of the configurable fields, in UTF-16 code units (the account's
-/// `record_field_sizes`; the defaults match the RTA side's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordFieldSizes {
-    pub agent_id: usize,
-    pub extension: usize,
-    pub agent_mode: usize,
-    pub reason_code: usize,
-    pub service: usize,
-    pub timestamp: usize,
-}
-
-impl Default for RecordFieldSizes {
-    fn default() -> Self {
-        RecordFieldSizes { agent_id: 16, extension: 10, agent_mode: 2, reason_code: 24, service: 32, timestamp: 14 }
-    }
-}
-
-impl RecordFieldSizes {
-    /// Characters in one record: type, health flag, the six fields, CR LF.
-    pub fn record_chars(&self) -> usize {
-        2 + self.timestamp + self.agent_id + self.extension + self.agent_mode + self.reason_code + self.service + 2
-    }
-
-    /// Bytes in one record (two per character).
-    pub fn record_bytes(&self) -> usize {
-        self.record_chars() * 2
     }
 }
 

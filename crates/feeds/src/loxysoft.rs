@@ -10,10 +10,12 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::config::LoxysoftConfig;
+use crate::context::FeedContext;
 use crate::events::{AgentState, Direction};
-use crate::runner::{post_every, FeedContext};
+use crate::fragments::AgentFragments;
 use crate::state::{Agent, Service, Snapshot};
-use crate::wire::{AgentFragments, Rfc3339, StrList};
+use crate::transport::post_every;
+use crate::wire::{Rfc3339, StrList};
 
 /// Encodes update bodies for one account, keeping each agent's JSON between calls.
 pub struct LoxysoftEncoder {

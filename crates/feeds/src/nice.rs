@@ -13,8 +13,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
 use crate::config::NiceConfig;
+use crate::context::{FeedContext, Ticker};
 use crate::events::{AgentState, Direction};
-use crate::runner::{FeedContext, Ticker};
 use crate::state::{ActiveCall, Agent, Change, Journaled};
 use crate::transport;
 use crate::wire::Rfc3339;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::StatsConfig;
-use crate::runner::{FeedContext, Ticker};
+use crate::context::{FeedContext, Ticker};
 use crate::state::Service;
 use crate::transport;
 use crate::wfm_http::ServiceOut;

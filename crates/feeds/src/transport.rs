@@ -1,6 +1,7 @@
 //! The I/O every feed kind shares, all through `Egress`: opening a TCP connection to a
 //! receiver, writing with a deadline, noticing that the receiver went away, and one HTTP
-//! POST with the account's authentication. Errors are short texts for health and logs;
+//! POST with the account's authentication, and the loop of the feeds that post the whole
+//! state at every interval. Errors are short texts for health and logs;
 //! they never carry a URL's query, a header or a secret.
 
 use std::time::Duration;
@@ -9,9 +10,11 @@ use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::config::{Auth, HttpTarget};
-use crate::runner::FeedContext;
+use crate::context::{FeedContext, Ticker};
+use crate::state::Snapshot;
 
 /// Resolves and connects under the egress policy.
 pub(crate) async fn connect(ctx: &FeedContext, host: &str, port: u16) -> Result<TcpStream, String> {
@@ -94,5 +97,33 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         format!("cannot connect: {chain}")
     } else {
         format!("the request failed: {chain}")
+    }
+}
+
+/// The loop of the HTTP feeds that post the tenant's whole state at every interval (WFM
+/// HTTP POST, Loxysoft): one request in flight at most, ticks that fall inside a slow request
+/// are skipped, failures are counted and the next request goes out at the next tick.
+/// `encode` keeps per-agent JSON between ticks, so quiet ticks cost little.
+pub(crate) async fn post_every(
+    ctx: FeedContext,
+    interval: Duration,
+    target: HttpTarget,
+    mut encode: impl FnMut(&Snapshot, &mut Vec<u8>),
+) {
+    let mut ticks = Ticker::starting(Instant::now(), interval);
+    let mut size = 256;
+    loop {
+        ticks.tick().await;
+        let snapshot = ctx.view().snapshot();
+        let mut body = Vec::with_capacity(size);
+        encode(&snapshot, &mut body);
+        drop(snapshot);
+        size = body.len() + 256;
+        let bytes = body.len() as u64;
+        ctx.health.pending(body.len());
+        match post(&ctx, &target, body).await {
+            Ok(()) => ctx.succeeded(1, bytes, true),
+            Err(e) => ctx.failed(&e, false),
+        }
     }
 }

@@ -10,10 +10,12 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::config::{ReasonCodes, WfmHttpConfig};
+use crate::context::FeedContext;
 use crate::events::AgentState;
-use crate::runner::{post_every, FeedContext};
+use crate::fragments::AgentFragments;
 use crate::state::{Agent, Service, Snapshot};
-use crate::wire::{same, AgentFragments, Rfc3339, StrList};
+use crate::transport::post_every;
+use crate::wire::{same, Rfc3339, StrList};
 
 /// Encodes update bodies for one account, keeping each agent's JSON between calls.
 pub struct WfmEncoder {

@@ -989,7 +989,7 @@ mod tests {
 
     #[test]
     fn part_sizes_outside_s3_limits_are_refused() {
-        let target = S3Target::new(Some("http://127.0.0.1:9"), "b", None, "k", "s".into()).unwrap();
+        let target = S3Target::new(Some("http://127.0.0.1:9"), "calls", None, "k", "s".into()).unwrap();
         let egress = Egress::new(patchbay_connectors::EgressPolicy::default()).unwrap();
         let options = UploadOptions { part_size: 1024 * 1024, ..UploadOptions::default() };
         let err = S3Client::new(egress, target, options).err().unwrap();

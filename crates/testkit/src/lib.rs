@@ -1,7 +1,7 @@
 //! Shared test helpers: fresh databases on every backend under test (SQLite always,
 //! PostgreSQL when `PATCHBAY_TEST_DATABASE_URL` names a server) and an in-process patchbay
 //! server on a loopback port, and moto's S3 server for S3 tests; with `fuzz`, the fuzz targets' configuration and
-//! mutators. Used only by tests.
+//! mutators; checks on a crate's own sources (import circles). Used only by tests.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -139,6 +139,7 @@ pub async fn databases() -> Vec<TestDatabase> {
 pub mod fuzz;
 pub mod moto;
 pub mod peers;
+pub mod sources;
 
 /// `len` pseudo-random bytes (xorshift from `seed`): audio stand-ins that do not compress.
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {

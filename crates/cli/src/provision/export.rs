@@ -9,11 +9,11 @@ use futures::{StreamExt, TryStreamExt};
 use patchbay_api::Operation;
 use serde_json::{Map, Value};
 
-use super::catalog::Catalog;
 use super::plan::{parse, tenant_accounts, visible_tenants, CurrentAccount, CurrentTenant};
 use super::source::{AccountSpec, Document, TenantSpec};
 use super::ExportArgs;
 use crate::client::{CliError, Client};
+use patchbay_catalog::Catalog;
 
 /// Upper snake case: ASCII letters and digits upper-cased, every run of other characters
 /// one `_`, none at either end ("Facebook main" -> `FACEBOOK_MAIN`).
@@ -69,13 +69,13 @@ fn account_spec(
         Some(p) => {
             let mut properties = Map::new();
             for field in &p.fields {
-                if field.is_secret() {
+                if field.kind.is_secret() {
                     if a.secrets.get(&field.key) == Some(&true) {
                         let var = names.name(tenant, &a.name, &field.key);
                         properties.insert(field.key.clone(), Value::String(format!("${{{var}}}")));
                         vars.push(var);
                     }
-                } else if let Some(value) = a.properties.get(&field.key).filter(|_| !field.is_fixed()) {
+                } else if let Some(value) = a.properties.get(&field.key).filter(|_| !field.fixed) {
                     properties.insert(field.key.clone(), value.clone());
                 }
             }
@@ -106,7 +106,7 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
 }
 
 pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
-    let catalog = Catalog::fetch(client).await?;
+    let catalog = patchbay_catalog::catalog();
     let tenants: Vec<CurrentTenant> = if args.tenants.is_empty() {
         visible_tenants(client).await?
     } else {
@@ -126,7 +126,7 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
         .map(|(t, accounts)| {
             let mut vars = Vec::new();
             let accounts =
-                accounts.into_iter().map(|a| account_spec(&catalog, &t.id, a, &mut names, &mut vars)).collect();
+                accounts.into_iter().map(|a| account_spec(catalog, &t.id, a, &mut names, &mut vars)).collect();
             let spec = TenantSpec {
                 id: t.id,
                 name: Some(t.name),

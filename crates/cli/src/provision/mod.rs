@@ -74,8 +74,8 @@ fn within(what: &str, e: CliError) -> CliError {
 pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
     let mut problems = Vec::new();
     let specs = source::read(&args.files, &mut problems);
-    let catalog = catalog::Catalog::fetch(client).await?;
-    let desired = source::check(specs, &catalog, args.allow_inline_secrets, &mut problems);
+    let catalog = patchbay_catalog::catalog();
+    let desired = source::check(specs, catalog, args.allow_inline_secrets, &mut problems);
     if args.prune_tenants && desired.is_empty() && problems.is_empty() {
         problems.push("the files name no tenant: --prune-tenants would delete every tenant".into());
     }
@@ -86,7 +86,7 @@ pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
         )));
     }
     let progress = progress::Progress::new();
-    let plan = plan::build(client, &catalog, desired, args.prune, args.prune_tenants, &progress).await?;
+    let plan = plan::build(client, catalog, desired, args.prune, args.prune_tenants, &progress).await?;
     if !plan.problems.is_empty() {
         return Err(CliError::Rejected(format!("nothing was changed:\n  {}", plan.problems.join("\n  "))));
     }

@@ -9,10 +9,10 @@ use patchbay_api::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::catalog::Catalog;
 use super::progress::Progress;
 use super::source::{DesiredAccount, DesiredTenant};
 use crate::client::{escape, CliError, Client};
+use patchbay_catalog::Catalog;
 
 /// Reads of the current state in flight at once.
 const READ_CONCURRENCY: usize = 8;
@@ -292,7 +292,9 @@ fn plan_tenant(
     }
     // An update that stops being the default account goes before one that becomes it.
     updates.sort_by_key(|a| match &a.action {
-        AccountAction::Update { desired, .. } => desired.properties.get("default_account") == Some(&Value::Bool(true)),
+        AccountAction::Update { desired, .. } => {
+            desired.properties.get(patchbay_catalog::keys::DEFAULT_ACCOUNT) == Some(&Value::Bool(true))
+        }
         _ => false,
     });
     let accounts = deletes.into_iter().chain(updates).chain(unchanged).chain(creates).collect();
@@ -312,13 +314,12 @@ fn delete(old: CurrentAccount) -> AccountPlan {
 /// where they are sent (the catalog's rule `reenter_secret_on_target_change`, which the server
 /// enforces too) and which the files do not give.
 fn secrets_to_reenter(catalog: &Catalog, desired: &DesiredAccount, old: &CurrentAccount) -> Vec<String> {
-    let rule = patchbay_catalog::catalog().provider(&desired.type_key, &desired.provider);
-    let form = catalog.get(&desired.type_key).and_then(|t| t.provider(&desired.provider));
-    let (Some(rule), Some(form)) = (rule, form) else { return Vec::new() };
+    let Some(provider) = catalog.provider(&desired.type_key, &desired.provider) else { return Vec::new() };
     if desired.provider != old.provider {
         return Vec::new();
     }
-    rule.target_changed(&old.properties, &form.stored_form(&desired.properties))
+    provider
+        .target_changed(&old.properties, &provider.stored_form(&desired.properties))
         .into_iter()
         .filter(|key| old.secrets.get(*key) == Some(&true) && !desired.secrets.contains_key(*key))
         .map(str::to_owned)

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::catalog::Catalog;
+use patchbay_catalog::Catalog;
+
+use super::catalog::{field_keys, gated_keys, provider_keys, type_keys};
 
 /// One YAML document.
 #[derive(Deserialize, Serialize)]
@@ -245,7 +247,7 @@ pub fn check(
                 if !catalog.get(t).is_some_and(|ty| ty.gated) {
                     problems.push(format!(
                         "{at}: enabled_types: `{t}` is not a gated type (gated types: {})",
-                        catalog.gated_keys()
+                        gated_keys(catalog)
                     ));
                 }
             }
@@ -285,14 +287,14 @@ fn check_account(
         problems.push(format!("{at}: the name is empty"));
     }
     let Some(ty) = catalog.get(&account.type_key) else {
-        problems.push(format!("{at}: unknown type `{}` (types: {})", account.type_key, catalog.type_keys()));
+        problems.push(format!("{at}: unknown type `{}` (types: {})", account.type_key, type_keys(catalog)));
         return None;
     };
     let provider_key = match account.provider.as_deref() {
         Some(p) => p,
-        None if ty.providers.len() == 1 => &ty.providers[0].key,
+        None if ty.providers.len() == 1 => ty.providers[0].key,
         None => {
-            problems.push(format!("{at}: `provider` is required for `{}`: one of {}", ty.key, ty.provider_keys()));
+            problems.push(format!("{at}: `provider` is required for `{}`: one of {}", ty.key, provider_keys(ty)));
             return None;
         }
     };
@@ -300,7 +302,7 @@ fn check_account(
         problems.push(format!(
             "{at}: unknown provider `{provider_key}` for `{}` (providers: {})",
             ty.key,
-            ty.provider_keys()
+            provider_keys(ty)
         ));
         return None;
     };
@@ -312,9 +314,9 @@ fn check_account(
                 "{at}: `{key}` is not a property of {}/{} (properties: {})",
                 ty.key,
                 provider.key,
-                provider.field_keys()
+                field_keys(provider)
             )),
-            Some(field) if field.is_secret() => match resolve_secret(&value, file, allow_inline) {
+            Some(field) if field.kind.is_secret() => match resolve_secret(&value, file, allow_inline) {
                 Ok(secret) => {
                     secrets.insert(key, secret);
                 }
@@ -327,8 +329,8 @@ fn check_account(
     }
     Some(DesiredAccount {
         name: account.name,
-        type_key: ty.key.clone(),
-        provider: provider.key.clone(),
+        type_key: ty.key.to_owned(),
+        provider: provider.key.to_owned(),
         enabled: account.enabled,
         properties,
         secrets,

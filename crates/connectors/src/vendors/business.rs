@@ -10,6 +10,7 @@ mod lookup;
 
 use std::sync::Arc;
 
+use patchbay_catalog::{catalog, Field, FieldKind};
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 
@@ -120,9 +121,32 @@ fn secret_header(cx: &Context<'_>, field: &str) -> Result<HeaderValue, Failure> 
     Ok(value)
 }
 
-/// The value of a choice property, or its default when unset.
-fn choice<'a>(cx: &'a Context<'_>, key: &str, default: &'a str, allowed: &[&str]) -> Result<&'a str, Failure> {
-    let value = cx.account.text(key).unwrap_or(default);
+/// The catalog's field `key` of the account's provider (the connectors only ask for
+/// fields their provider has; the key constants are checked against the catalog).
+fn catalog_field(cx: &Context<'_>, key: &str) -> Result<&'static Field, Failure> {
+    let account = cx.account;
+    catalog().provider(&account.type_key, &account.provider).and_then(|p| p.field(key)).ok_or_else(|| {
+        Failure::new(
+            Category::InvalidConfig,
+            format!("`{key}` is not a property of {}/{}", account.type_key, account.provider),
+        )
+    })
+}
+
+/// The catalog's default text of `key`, if it has one.
+fn default_text(field: &'static Field) -> Option<&'static str> {
+    field.default.as_ref().and_then(Value::as_str)
+}
+
+/// The value of a choice property, or the catalog's default when unset; one of the
+/// catalog's choices.
+fn choice<'a>(cx: &'a Context<'_>, key: &str) -> Result<&'a str, Failure> {
+    let field = catalog_field(cx, key)?;
+    let allowed: Vec<&str> = match &field.kind {
+        FieldKind::Enum { choices } => choices.iter().map(|c| c.value).collect(),
+        _ => Vec::new(),
+    };
+    let value = cx.account.text(key).or(default_text(field)).unwrap_or_default();
     if allowed.contains(&value) {
         Ok(value)
     } else {
@@ -134,7 +158,9 @@ fn choice<'a>(cx: &'a Context<'_>, key: &str, default: &'a str, allowed: &[&str]
 }
 
 /// An API version as it goes into a URL path (`v1.4`, `v59.0`); `59.0` is taken as `v59.0`.
-fn api_version(cx: &Context<'_>, key: &str, default: &str) -> Result<String, Failure> {
+/// Unset, it is the catalog's default.
+fn api_version(cx: &Context<'_>, key: &str) -> Result<String, Failure> {
+    let default = default_text(catalog_field(cx, key)?).unwrap_or_default();
     let version = cx.account.text(key).unwrap_or(default);
     let digits = version.strip_prefix('v').unwrap_or(version);
     if digits.starts_with(|c: char| c.is_ascii_digit()) && digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -148,6 +174,7 @@ fn api_version(cx: &Context<'_>, key: &str, default: &str) -> Result<String, Fai
 mod tests {
     use std::time::Duration;
 
+    use patchbay_catalog::keys::salesforce;
     use patchbay_vault::SecretString;
     use serde_json::json;
 
@@ -175,7 +202,7 @@ mod tests {
     fn vendor_text_never_shows_a_secret_even_when_capped() {
         let secret = "s3cr3t-value";
         let account = AccountConfig {
-            secrets: [("password".to_owned(), SecretString::from(secret))].into(),
+            secrets: [(salesforce::PASSWORD.to_owned(), SecretString::from(secret))].into(),
             ..AccountConfig::default()
         };
         let echoed = format!("{}{secret}", "x".repeat(SHOWN_MAX - 4));
@@ -198,13 +225,15 @@ mod tests {
         ];
         for (set, expected) in versions {
             let account = AccountConfig {
+                type_key: "salesforce".into(),
+                provider: "default".into(),
                 properties: set
-                    .map(|v| json!({"api_version": v}))
+                    .map(|v| json!({ salesforce::API_VERSION: v }))
                     .and_then(|p| p.as_object().cloned())
                     .unwrap_or_default(),
                 ..AccountConfig::default()
             };
-            let got = with_context(&account, |cx| api_version(cx, "api_version", "v59.0").ok());
+            let got = with_context(&account, |cx| api_version(cx, salesforce::API_VERSION).ok());
             assert_eq!(got.as_deref(), expected, "{set:?}");
         }
     }

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use patchbay_catalog::{AccountInput, ValidationContext};
 use patchbay_connectors::{AccountConfig, Context, Egress, EgressPolicy, VendorUrls};
 use patchbay_vault::SecretString;
 use serde_json::{Map, Value};
@@ -35,8 +36,40 @@ pub async fn http(router: axum::Router) -> SocketAddr {
 pub use patchbay_testkit::peers::{closed_port, hung};
 pub use patchbay_testkit::tls::{https, TestCa};
 
-/// An account with these properties and secrets.
+/// An account with these properties and secrets, as the server would hand it over: the
+/// catalog validates them (the test fails on input the API would refuse) and applies its
+/// defaults. The local peers speak plain `http://` where the catalog asks a vendor's URL for
+/// `https://`: the check sees such a URL as `https://`, the account keeps it.
 pub fn account(type_key: &str, provider: &str, properties: Value, secrets: &[(&str, &str)]) -> AccountConfig {
+    let given: Map<String, Value> = properties.as_object().cloned().unwrap_or_default();
+    let plain_http = |v: &Value| v.as_str().and_then(|s| s.strip_prefix("http://")).map(str::to_owned);
+    let mut input: Map<String, Value> = given
+        .iter()
+        .map(|(k, v)| {
+            (k.clone(), plain_http(v).map_or_else(|| v.clone(), |rest| Value::String(format!("https://{rest}"))))
+        })
+        .collect();
+    input.extend(secrets.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))));
+    let name = format!("{type_key} {provider}");
+    let enabled = [type_key.to_owned()];
+    let mut checked = patchbay_catalog::catalog()
+        .validate(
+            &AccountInput { type_key, provider, name: &name, properties: &input },
+            &ValidationContext { enabled_types: &enabled, ..ValidationContext::default() },
+        )
+        .unwrap_or_else(|errors| panic!("the catalog refuses this {type_key}/{provider} fixture: {errors:?}"));
+    for (key, value) in &given {
+        if plain_http(value).is_some() {
+            checked.properties.insert(key.clone(), value.clone());
+        }
+    }
+    AccountConfig { properties: checked.properties, ..unchecked_account(type_key, provider, properties, secrets) }
+}
+
+/// An account the catalog would refuse, for the connectors' own checks of what they are
+/// given (a connection test of unsaved input is validated first, but connectors must not
+/// rely on it).
+pub fn unchecked_account(type_key: &str, provider: &str, properties: Value, secrets: &[(&str, &str)]) -> AccountConfig {
     let properties: Map<String, Value> = properties.as_object().cloned().unwrap_or_default();
     AccountConfig {
         id: Some("01a2b3c4-0000-7000-8000-000000000001".into()),

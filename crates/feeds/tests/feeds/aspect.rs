@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use patchbay_catalog::keys::wfm::aspect_tcp;
 use patchbay_feeds::events::AgentState;
 use patchbay_feeds::{FeedStatus, Limits, TenantView, Upsert};
 use serde_json::{json, Value};
@@ -12,10 +13,10 @@ use crate::common::*;
 
 fn aspect_spec(addr: SocketAddr, extra: Value) -> patchbay_feeds::FeedSpec {
     let mut properties = json!({
-        "host_name": "127.0.0.1",
-        "port": addr.port(),
-        "periodic_update_interval": 10,
-        "reason_codes_mapping": {"Lunch": 7, "Training": 12}
+        aspect_tcp::HOST_NAME: "127.0.0.1",
+        aspect_tcp::PORT: addr.port(),
+        aspect_tcp::PERIODIC_UPDATE_INTERVAL: 10,
+        aspect_tcp::REASON_CODES_MAPPING: {"Lunch": 7, "Training": 12}
     });
     properties.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     spec("wfm1", "wfm", "aspect_tcp", properties, &[])
@@ -135,9 +136,9 @@ async fn aspect_records_use_the_account_field_sizes_and_cut_long_values() {
     );
     let widths = Widths { timestamp: 17, agent_id: 6, extension: 4, agent_mode: 3, reason_code: 2, service: 5 };
     let mut rta = aspect_receiver(loopback(), widths, true);
-    let sizes = json!({"record_field_sizes": {
+    let sizes = json!({aspect_tcp::RECORD_FIELD_SIZES: {
         "timestamp": 17, "agent_id": 6, "extension": 4, "agent_mode": 3, "reason_code": 2, "service": 5
-    }, "reason_codes_mapping": {"Pause café": 123}});
+    }, aspect_tcp::REASON_CODES_MAPPING: {"Pause café": 123}});
     world.supervisor.upsert(aspect_spec(rta.addr, sizes));
     let snapshot = rta.take(3).await;
     let agent = &snapshot[1];

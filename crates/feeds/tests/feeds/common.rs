@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
+use patchbay_catalog::{AccountInput, ValidationContext};
 use patchbay_connectors::{Egress, EgressPolicy};
 use patchbay_feeds::{Clock, FeedHealth, FeedOptions, FeedSpec, Limits, LiveState, Supervisor};
 use patchbay_vault::SecretString;
@@ -95,7 +96,29 @@ impl World {
     }
 }
 
+/// A feed spec as the server hands it over: the catalog validates the properties (the test
+/// fails on input the API would refuse) and applies its defaults.
 pub fn spec(account: &str, type_key: &str, provider: &str, properties: Value, secrets: &[(&str, &str)]) -> FeedSpec {
+    let mut input = properties.as_object().expect("properties are an object").clone();
+    input.extend(secrets.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))));
+    let enabled = [type_key.to_owned()];
+    let checked = patchbay_catalog::catalog()
+        .validate(
+            &AccountInput { type_key, provider, name: account, properties: &input },
+            &ValidationContext { enabled_types: &enabled, ..ValidationContext::default() },
+        )
+        .unwrap_or_else(|errors| panic!("the catalog refuses this {type_key}/{provider} fixture: {errors:?}"));
+    FeedSpec { properties: checked.properties, ..unchecked_spec(account, type_key, provider, properties, secrets) }
+}
+
+/// A feed spec the catalog would refuse, for the feeds' own checks of what they are given.
+pub fn unchecked_spec(
+    account: &str,
+    type_key: &str,
+    provider: &str,
+    properties: Value,
+    secrets: &[(&str, &str)],
+) -> FeedSpec {
     FeedSpec {
         account_id: account.to_owned(),
         tenant: "acme".to_owned(),

@@ -3,18 +3,19 @@
 
 use std::time::Duration;
 
+use patchbay_catalog::keys::{loxysoft, wfm};
 use patchbay_feeds::{FeedOptions, FeedSpec, FeedStatus, Limits};
 use serde_json::json;
 
 use crate::common::*;
 
 fn wfm_spec(url: &str, token: Option<&str>) -> FeedSpec {
-    let secrets: Vec<(&str, &str)> = token.map(|t| ("token", t)).into_iter().collect();
+    let secrets: Vec<(&str, &str)> = token.map(|t| (wfm::http_post::TOKEN, t)).into_iter().collect();
     spec(
         "wfm2",
         "wfm",
         "http_post",
-        json!({"url": url, "periodic_update_interval": 10, "reason_codes_mapping": {"Lunch": 7}}),
+        json!({wfm::http_post::URL: url, wfm::http_post::PERIODIC_UPDATE_INTERVAL: 10, wfm::http_post::REASON_CODES_MAPPING: {"Lunch": 7}}),
         &secrets,
     )
 }
@@ -151,8 +152,8 @@ async fn loxysoft_posts_skill_codes_with_its_token() {
         "lox",
         "loxysoft",
         "default",
-        json!({"url": receiver.url, "skills_mapping": {"Sales": "SK-01"}}),
-        &[("token", "lox-token")],
+        json!({loxysoft::URL: receiver.url, loxysoft::SKILLS_MAPPING: {"Sales": "SK-01"}}),
+        &[(loxysoft::TOKEN, "lox-token")],
     );
     world.supervisor.upsert(lox);
     let first = receiver.next().await;

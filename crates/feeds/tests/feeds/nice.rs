@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
+use patchbay_catalog::keys::nice;
 use patchbay_feeds::{FeedSpec, FeedStatus, Limits};
 use serde_json::{json, Value};
 
@@ -15,13 +16,13 @@ fn nice_spec(url: &str) -> FeedSpec {
         "nice",
         "default",
         json!({
-            "url": url,
-            "username": "bp",
-            "keep_alive_update_interval": 30,
-            "agent_id_prefix": "BP-",
-            "extension_prefix": "EXT"
+            nice::URL: url,
+            nice::USERNAME: "bp",
+            nice::KEEP_ALIVE_UPDATE_INTERVAL: 30,
+            nice::AGENT_ID_PREFIX: "BP-",
+            nice::EXTENSION_PREFIX: "EXT"
         }),
-        &[("password", "s3cret")],
+        &[(nice::PASSWORD, "s3cret")],
     )
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use patchbay_catalog::keys::statistics_receiver;
 use patchbay_feeds::{FeedSpec, FeedStatus};
 use serde_json::json;
 
@@ -12,7 +13,7 @@ fn stats_spec(addr: std::net::SocketAddr) -> FeedSpec {
         "stats",
         "statistics_receiver",
         "default",
-        json!({"protocol": "TCP", "host_name": "127.0.0.1", "port": addr.port()}),
+        json!({statistics_receiver::PROTOCOL: "TCP", statistics_receiver::HOST_NAME: "127.0.0.1", statistics_receiver::PORT: addr.port()}),
         &[],
     )
 }

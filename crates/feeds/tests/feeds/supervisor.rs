@@ -3,14 +3,31 @@
 
 use std::time::Duration;
 
+use patchbay_catalog::keys::{loxysoft, nice, wfm};
 use patchbay_connectors::{Egress, EgressPolicy};
 use patchbay_feeds::{ApplySummary, FeedOptions, FeedSpec, FeedStatus, Limits, Upsert};
 use serde_json::json;
 
 use crate::common::*;
 
+fn aspect_spec(port: u16) -> FeedSpec {
+    spec(
+        "wfm1",
+        "wfm",
+        "aspect_tcp",
+        json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: port}),
+        &[],
+    )
+}
+
 fn wfm_spec(url: &str, interval: u64) -> FeedSpec {
-    spec("wfm2", "wfm", "http_post", json!({"url": url, "periodic_update_interval": interval}), &[("token", "t")])
+    spec(
+        "wfm2",
+        "wfm",
+        "http_post",
+        json!({wfm::http_post::URL: url, wfm::http_post::PERIODIC_UPDATE_INTERVAL: interval}),
+        &[(wfm::http_post::TOKEN, "t")],
+    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -39,7 +56,7 @@ async fn a_removed_account_stops_sending() {
     let world = World::new();
     let mut receiver = HttpReceiver::start().await;
     let mut rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
-    let aspect = spec("wfm1", "wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": rta.addr.port()}), &[]);
+    let aspect = aspect_spec(rta.addr.port());
     world.supervisor.upsert(aspect);
     world.supervisor.upsert(wfm_spec(&receiver.url, 1));
     receiver.next().await;
@@ -59,8 +76,14 @@ async fn a_removed_account_stops_sending() {
 async fn apply_starts_restarts_and_stops_feeds_to_match_the_accounts() {
     let world = World::new();
     let receiver = HttpReceiver::start().await;
-    let nice = spec("nice1", "nice", "default", json!({"url": receiver.url, "username": "u"}), &[("password", "p")]);
-    let aws = spec("s3", "aws", "default", json!({"bucket": "b"}), &[]);
+    let nice = spec(
+        "nice1",
+        "nice",
+        "default",
+        json!({nice::URL: receiver.url, nice::USERNAME: "u"}),
+        &[(nice::PASSWORD, "p")],
+    );
+    let aws = unchecked_spec("s3", "aws", "default", json!({"bucket": "b"}), &[]);
     let summary = world.supervisor.apply(vec![wfm_spec(&receiver.url, 10), nice.clone(), aws]);
     assert_eq!(
         summary,
@@ -85,7 +108,7 @@ async fn shutdown_stops_every_feed_and_keeps_the_live_state() {
     world.send("acme", r#"{"type":"agent_login","agent_id":"a1"}"#);
     let mut receiver = HttpReceiver::start().await;
     let mut rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
-    let aspect = spec("wfm1", "wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": rta.addr.port()}), &[]);
+    let aspect = aspect_spec(rta.addr.port());
     world.supervisor.apply(vec![aspect, wfm_spec(&receiver.url, 1)]);
     receiver.next().await;
     rta.take(3).await;
@@ -101,12 +124,12 @@ async fn shutdown_stops_every_feed_and_keeps_the_live_state() {
 async fn an_account_with_unusable_properties_reports_it_in_health_until_corrected() {
     let world = World::new();
     let mut receiver = HttpReceiver::start().await;
-    let broken = spec("lox", "loxysoft", "default", json!({"url": receiver.url}), &[]);
+    let broken = unchecked_spec("lox", "loxysoft", "default", json!({loxysoft::URL: receiver.url}), &[]);
     assert_eq!(world.supervisor.upsert(broken), Upsert::Invalid);
     let health = world.health("lox");
     assert_eq!(health.status, FeedStatus::InvalidConfig);
     assert_eq!(health.last_error.as_deref(), Some("properties.token: required"));
-    let fixed = spec("lox", "loxysoft", "default", json!({"url": receiver.url}), &[("token", "x")]);
+    let fixed = spec("lox", "loxysoft", "default", json!({loxysoft::URL: receiver.url}), &[(loxysoft::TOKEN, "x")]);
     assert_eq!(world.supervisor.upsert(fixed), Upsert::Restarted);
     receiver.next().await;
     world.health_until("lox", "running", |h| h.status == FeedStatus::Running).await;
@@ -118,15 +141,20 @@ async fn health_and_errors_never_show_a_secret() {
     let mut failing = HttpReceiver::start().await;
     failing.answer(Answer::Status(401));
     let sentinel = "SENTINEL-9f3b";
-    let wfm =
-        spec("wfm2", "wfm", "http_post", json!({"url": format!("{}?key=q", failing.url)}), &[("token", sentinel)]);
+    let wfm = spec(
+        "wfm2",
+        "wfm",
+        "http_post",
+        json!({wfm::http_post::URL: format!("{}?key=q", failing.url)}),
+        &[(wfm::http_post::TOKEN, sentinel)],
+    );
     let down = free_addr().await;
     let nice = spec(
         "nice1",
         "nice",
         "default",
-        json!({"url": format!("http://{down}/nice"), "username": "u"}),
-        &[("password", sentinel)],
+        json!({nice::URL: format!("http://{down}/nice"), nice::USERNAME: "u"}),
+        &[(nice::PASSWORD, sentinel)],
     );
     assert!(!format!("{wfm:?}{nice:?}").contains(sentinel));
     world.supervisor.apply(vec![wfm, nice]);
@@ -147,13 +175,13 @@ async fn feeds_to_targets_the_egress_policy_refuses_fail_with_the_reason() {
     let rta = aspect_receiver(loopback(), Widths::DEFAULT, true);
     world.supervisor.apply(vec![
         wfm_spec(&receiver.url, 10),
-        spec("wfm1", "wfm", "aspect_tcp", json!({"host_name": "127.0.0.1", "port": rta.addr.port()}), &[]),
+        aspect_spec(rta.addr.port()),
         spec(
             "lox",
             "loxysoft",
             "default",
-            json!({"url": format!("http://localhost:{}/x", rta.addr.port())}),
-            &[("token", "t")],
+            json!({loxysoft::URL: format!("http://localhost:{}/x", rta.addr.port())}),
+            &[(loxysoft::TOKEN, "t")],
         ),
     ]);
     for account in ["wfm2", "wfm1", "lox"] {

@@ -1,6 +1,7 @@
 //! CRMs: the cheapest authenticated read each vendor's public REST API documents.
 
 use async_trait::async_trait;
+use patchbay_catalog::keys::{oracle_service_cloud, salesforce, servicenow, zendesk};
 use patchbay_vault::SecretString;
 use reqwest::header::ACCEPT;
 use reqwest::Method;
@@ -27,10 +28,10 @@ impl Connector for OracleConnect {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let site = account.need_text("site_url")?;
-        let username = account.need_text("username")?;
-        let password = account.need_secret("password")?;
-        let version = api_version(cx, "api_version", "v1.4")?;
+        let site = account.need_text(oracle_service_cloud::SITE_URL)?;
+        let username = account.need_text(oracle_service_cloud::USERNAME)?;
+        let password = account.need_secret(oracle_service_cloud::PASSWORD)?;
+        let version = api_version(cx, oracle_service_cloud::API_VERSION)?;
         let url = endpoint(site, &format!("/services/rest/connect/{version}/accounts?limit=1"));
         let reply = cx
             .egress
@@ -65,19 +66,19 @@ impl Connector for Salesforce {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let login = account.need_text("login_url")?;
+        let login = account.need_text(salesforce::LOGIN_URL)?;
         let login_url = url::Url::parse(login)
             .map_err(|e| Failure::new(Category::InvalidConfig, format!("`login_url` is not a valid URL: {e}")))?;
-        let method = choice(cx, "authentication_method", "client_credentials", &["client_credentials", "password"])?;
-        let client_id = account.need_text("consumer_key")?;
-        let client_secret = account.need_secret("consumer_secret")?;
-        let version = api_version(cx, "api_version", "v59.0")?;
+        let method = choice(cx, salesforce::AUTHENTICATION_METHOD)?;
+        let client_id = account.need_text(salesforce::CONSUMER_KEY)?;
+        let client_secret = account.need_secret(salesforce::CONSUMER_SECRET)?;
+        let version = api_version(cx, salesforce::API_VERSION)?;
         let password: SecretString;
         let mut form = vec![("grant_type", method), ("client_id", client_id), ("client_secret", client_secret)];
         if method == "password" {
-            let token = account.secret("security_token").unwrap_or("");
-            password = SecretString::from(format!("{}{token}", account.need_secret("password")?));
-            form.push(("username", account.need_text("username")?));
+            let token = account.secret(salesforce::SECURITY_TOKEN).unwrap_or("");
+            password = SecretString::from(format!("{}{token}", account.need_secret(salesforce::PASSWORD)?));
+            form.push(("username", account.need_text(salesforce::USERNAME)?));
             form.push(("password", password.expose()));
         }
         let token_url = endpoint(login, "/services/oauth2/token");
@@ -191,10 +192,10 @@ impl Connector for ServiceNow {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let instance = account.need_text("instance_url")?;
-        let method = choice(cx, "authentication_method", "basic", &["basic", "oauth"])?;
-        let username = account.need_text("username")?;
-        let password = account.need_secret("password")?;
+        let instance = account.need_text(servicenow::INSTANCE_URL)?;
+        let method = choice(cx, servicenow::AUTHENTICATION_METHOD)?;
+        let username = account.need_text(servicenow::USERNAME)?;
+        let password = account.need_secret(servicenow::PASSWORD)?;
         let table = endpoint(instance, "/api/now/table/sys_user?sysparm_limit=1");
         let reply = if method == "basic" {
             let reply = cx
@@ -208,8 +209,8 @@ impl Connector for ServiceNow {
         } else {
             let form = [
                 ("grant_type", "password"),
-                ("client_id", account.need_text("client_id")?),
-                ("client_secret", account.need_secret("client_secret")?),
+                ("client_id", account.need_text(servicenow::CLIENT_ID)?),
+                ("client_secret", account.need_secret(servicenow::CLIENT_SECRET)?),
                 ("username", username),
                 ("password", password),
             ];
@@ -272,15 +273,15 @@ impl Connector for Zendesk {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let base = account.need_text("subdomain_url")?;
-        let method = choice(cx, "authentication_method", "api_token", &["api_token", "oauth"])?;
+        let base = account.need_text(zendesk::SUBDOMAIN_URL)?;
+        let method = choice(cx, zendesk::AUTHENTICATION_METHOD)?;
         let url = endpoint(base, "/api/v2/users/me.json");
         let reply = if method == "oauth" {
-            let token = account.need_secret("oauth_access_token")?;
+            let token = account.need_secret(zendesk::OAUTH_ACCESS_TOKEN)?;
             cx.egress.http(run, Method::GET, &url, cx.timeout, |r| r.bearer_auth(token).header(ACCEPT, JSON)).await?
         } else {
-            let user = format!("{}/token", account.need_text("email")?);
-            let token = account.need_secret("api_token")?;
+            let user = format!("{}/token", account.need_text(zendesk::EMAIL)?);
+            let token = account.need_secret(zendesk::API_TOKEN)?;
             cx.egress
                 .http(run, Method::GET, &url, cx.timeout, |r| r.basic_auth(user, Some(token)).header(ACCEPT, JSON))
                 .await?

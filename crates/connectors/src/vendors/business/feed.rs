@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use patchbay_catalog::keys::{loxysoft, nice, wfm};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::json;
@@ -86,8 +87,8 @@ impl Connector for Loxysoft {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let url = cx.account.need_text("url")?;
-        let token = cx.account.need_secret("token")?;
+        let url = cx.account.need_text(loxysoft::URL)?;
+        let token = cx.account.need_secret(loxysoft::TOKEN)?;
         let body = LOXYSOFT_EMPTY_UPDATE.to_vec();
         post(cx, run, url, body, Auth::Bearer(token), &LOXYSOFT).await?;
         Ok("The Loxysoft endpoint accepted an empty update.".into())
@@ -106,9 +107,9 @@ impl Connector for Nice {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let url = cx.account.need_text("url")?;
-        let username = cx.account.need_text("username")?;
-        let password = cx.account.need_secret("password")?;
+        let url = cx.account.need_text(nice::URL)?;
+        let username = cx.account.need_text(nice::USERNAME)?;
+        let password = cx.account.need_secret(nice::PASSWORD)?;
         let body = nice_keep_alive_batch(NICE_TEST_SEQ, Utc::now());
         post(cx, run, url, body, Auth::Basic(username, password), &NICE).await?;
         Ok("The NICE endpoint accepted an authenticated keep-alive.".into())
@@ -128,8 +129,8 @@ impl Connector for WfmHttpPost {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let url = cx.account.need_text("url")?;
-        let auth = cx.account.secret("token").map_or(Auth::None, Auth::Bearer);
+        let url = cx.account.need_text(wfm::http_post::URL)?;
+        let auth = cx.account.secret(wfm::http_post::TOKEN).map_or(Auth::None, Auth::Bearer);
         let body = WFM_EMPTY_UPDATE.to_vec();
         post(cx, run, url, body, auth, &WFM).await?;
         Ok("The WFM endpoint accepted an empty update.".into())

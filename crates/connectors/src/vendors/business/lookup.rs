@@ -1,6 +1,7 @@
 //! Caller lookup (Next Caller) and the external knowledge base (Synthetix).
 
 use async_trait::async_trait;
+use patchbay_catalog::keys::{external_kb, next_caller};
 use reqwest::header::ACCEPT;
 use reqwest::Method;
 use serde_json::Value;
@@ -26,9 +27,9 @@ impl Connector for NextCaller {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let account = cx.account;
-        let username = account.need_text("username")?;
-        let password = account.need_secret("password")?;
-        let vendor = if account.flag("sandbox_mode") { "next_caller_sandbox" } else { "next_caller" };
+        let username = account.need_text(next_caller::USERNAME)?;
+        let password = account.need_secret(next_caller::PASSWORD)?;
+        let vendor = if account.flag(next_caller::SANDBOX_MODE) { "next_caller_sandbox" } else { "next_caller" };
         let mut url = cx.vendors.get(vendor).join("v2.1/records/").map_err(|e| {
             Failure::new(Category::InvalidConfig, format!("the {vendor} vendor URL cannot take a path: {e}"))
         })?;
@@ -73,9 +74,9 @@ impl Connector for Synthetix {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let base = cx.account.need_text("url")?;
-        let consumer = secret_header(cx, "consumer_key")?;
-        let application = secret_header(cx, "application_key")?;
+        let base = cx.account.need_text(external_kb::URL)?;
+        let consumer = secret_header(cx, external_kb::CONSUMER_KEY)?;
+        let application = secret_header(cx, external_kb::APPLICATION_KEY)?;
         let url = endpoint(base, "/external/views");
         let reply = cx
             .egress

@@ -1,6 +1,7 @@
 //! Chat bots (Alterra, Watson Conversation) and Watson Natural Language Understanding.
 
 use async_trait::async_trait;
+use patchbay_catalog::keys::{chat_bot, nlu};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -24,8 +25,8 @@ impl Connector for Alterra {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let url = account_url(cx, "url")?;
-        let key = cx.account.secret("api_key");
+        let url = account_url(cx, chat_bot::alterra::URL)?;
+        let key = cx.account.secret(chat_bot::alterra::API_KEY);
         let mut body = json!({"text": PROBE_TEXT});
         if let Some(key) = key {
             body["api_key"] = Value::String(key.to_owned());
@@ -66,10 +67,10 @@ impl Connector for WatsonConversation {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let workspace = cx.account.need_text("workspace_id")?;
-        let username = cx.account.need_text("username")?;
-        let password = cx.account.need_secret("password")?;
-        let mut url = base_url(cx, "url")?;
+        let workspace = cx.account.need_text(chat_bot::watson::WORKSPACE_ID)?;
+        let username = cx.account.need_text(chat_bot::watson::USERNAME)?;
+        let password = cx.account.need_secret(chat_bot::watson::PASSWORD)?;
+        let mut url = base_url(cx, chat_bot::watson::URL)?;
         url.path_segments_mut()
             .map_err(|()| Failure::new(Category::InvalidConfig, "`url` cannot take a workspace path"))?
             .pop_if_empty()
@@ -124,9 +125,9 @@ impl Connector for WatsonNlu {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let username = cx.account.need_text("username")?;
-        let password = cx.account.need_secret("password")?;
-        let mut url = account_url(cx, "url")?;
+        let username = cx.account.need_text(nlu::USERNAME)?;
+        let password = cx.account.need_secret(nlu::PASSWORD)?;
+        let mut url = account_url(cx, nlu::URL)?;
         if !url.query_pairs().any(|(k, _)| k == "version") {
             url.query_pairs_mut().append_pair("version", NLU_VERSION);
         }

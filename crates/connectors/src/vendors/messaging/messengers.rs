@@ -1,6 +1,7 @@
 //! Messengers: Facebook Messenger (Graph API), LINE, Nexmo (Vonage), Telegram and Viber.
 
 use async_trait::async_trait;
+use patchbay_catalog::keys::messenger;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -22,8 +23,8 @@ impl Connector for Facebook {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let page_id = cx.account.need_text("page_id")?;
-        let token = cx.account.need_secret("token")?;
+        let page_id = cx.account.need_text(messenger::facebook::PAGE_ID)?;
+        let token = cx.account.need_secret(messenger::facebook::TOKEN)?;
         let mut url = vendor_url(cx, "facebook", "debug_token")?;
         url.query_pairs_mut().append_pair("input_token", token).append_pair("access_token", token);
         let reply = cx.egress.http(run, Method::GET, url.as_str(), cx.timeout, |r| r).await?;
@@ -125,7 +126,7 @@ impl Connector for Line {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let token = cx.account.need_secret("token")?;
+        let token = cx.account.need_secret(messenger::line::TOKEN)?;
         let url = vendor_url(cx, "line", "v2/bot/info")?;
         let reply = cx.egress.http(run, Method::GET, url.as_str(), cx.timeout, |r| r.bearer_auth(token)).await?;
         let accepted = match reply.status {
@@ -174,8 +175,8 @@ impl Connector for Nexmo {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let key = cx.account.need_text("key")?;
-        let secret = cx.account.need_secret("secret")?;
+        let key = cx.account.need_text(messenger::nexmo::KEY)?;
+        let secret = cx.account.need_secret(messenger::nexmo::SECRET)?;
         let url = vendor_url(cx, "nexmo", "account/get-balance")?;
         let reply =
             cx.egress.http(run, Method::GET, url.as_str(), cx.timeout, |r| r.basic_auth(key, Some(secret))).await?;
@@ -211,8 +212,8 @@ impl Connector for Telegram {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let expected = cx.account.need_text("bot_username")?.trim_start_matches('@');
-        let token = cx.account.need_secret("token")?;
+        let expected = cx.account.need_text(messenger::telegram::BOT_USERNAME)?.trim_start_matches('@');
+        let token = cx.account.need_secret(messenger::telegram::TOKEN)?;
         let reply = telegram_call(cx, run, token, "getMe", None).await?;
         let bot = run.check(
             "authenticate",
@@ -244,7 +245,7 @@ impl Connector for Telegram {
         if action != "set_webhook" {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Telegram")));
         }
-        let token = cx.account.need_secret("token")?;
+        let token = cx.account.need_secret(messenger::telegram::TOKEN)?;
         let id = saved_id(cx)?;
         let base = cx.public_url.ok_or_else(|| {
             Failure::new(
@@ -393,8 +394,8 @@ impl Connector for Viber {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let expected = cx.account.need_text("bot_username")?;
-        let token = cx.account.need_secret("token")?;
+        let expected = cx.account.need_text(messenger::viber::BOT_USERNAME)?;
+        let token = cx.account.need_secret(messenger::viber::TOKEN)?;
         let reply = viber_call(cx, run, token, "pa/get_account_info", &json!({})).await?;
         let info = run.check("authenticate", viber_result(cx, &reply, "", Category::UnexpectedResponse), |_| {
             "Viber accepted the authentication token".to_owned()
@@ -413,13 +414,13 @@ impl Connector for Viber {
         if action != "set_webhook" {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Viber")));
         }
-        let token = cx.account.need_secret("token")?;
+        let token = cx.account.need_secret(messenger::viber::TOKEN)?;
         let id = saved_id(cx)?;
         let host_port = params
-            .get("webhook_url_host_and_port")
+            .get(messenger::viber::WEBHOOK_URL_HOST_AND_PORT)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .or_else(|| cx.account.text("webhook_url_host_and_port"))
+            .or_else(|| cx.account.text(messenger::viber::WEBHOOK_URL_HOST_AND_PORT))
             .ok_or_else(|| Failure::new(Category::InvalidConfig, "`webhook_url_host_and_port` is not set"))?;
         let base = Url::parse(&format!("https://{host_port}/"))
             .ok()

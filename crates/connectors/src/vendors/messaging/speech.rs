@@ -2,6 +2,7 @@
 //! configured voice is among them); Load Voices returns that list.
 
 use async_trait::async_trait;
+use patchbay_catalog::keys::tts;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -12,8 +13,13 @@ use crate::{ActionOutcome, Category, Connector, Context, Failure, HttpReply, Tes
 const VALID: &str = "Account credentials appear to be valid.";
 
 /// The spec's message once the voices are listed and the configured voice is among them.
-fn configured_voice_offered(cx: &Context<'_>, run: &mut TestRun, voices: &[Voice]) -> Result<String, Failure> {
-    if let Some(voice) = cx.account.text("voice") {
+fn configured_voice_offered(
+    cx: &Context<'_>,
+    run: &mut TestRun,
+    voice_key: &str,
+    voices: &[Voice],
+) -> Result<String, Failure> {
+    if let Some(voice) = cx.account.text(voice_key) {
         let offered = if voices.iter().any(|v| v.name == voice) {
             Ok(())
         } else {
@@ -60,9 +66,9 @@ pub(super) struct WatsonTts;
 
 impl WatsonTts {
     async fn voices(cx: &Context<'_>, run: &mut TestRun) -> Result<Vec<Voice>, Failure> {
-        let user = cx.account.need_text("user_name")?;
-        let password = cx.account.need_secret("password")?;
-        let url = base_url(cx, "url")?
+        let user = cx.account.need_text(tts::watson::USER_NAME)?;
+        let password = cx.account.need_secret(tts::watson::PASSWORD)?;
+        let url = base_url(cx, tts::watson::URL)?
             .join("voices")
             .map_err(|e| Failure::new(Category::InvalidConfig, format!("`url` cannot take `voices`: {e}")))?;
         let reply =
@@ -115,7 +121,7 @@ impl Connector for WatsonTts {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let voices = WatsonTts::voices(cx, run).await?;
-        configured_voice_offered(cx, run, &voices)
+        configured_voice_offered(cx, run, tts::watson::VOICE, &voices)
     }
 
     async fn action(
@@ -141,7 +147,7 @@ pub(super) struct GoogleTts;
 
 impl GoogleTts {
     async fn voices(cx: &Context<'_>, run: &mut TestRun) -> Result<Vec<Voice>, Failure> {
-        let key = cx.account.need_secret("api_key")?;
+        let key = cx.account.need_secret(tts::google::API_KEY)?;
         let mut url = vendor_url(cx, "google_tts", "v1/voices")?;
         url.query_pairs_mut().append_pair("key", key);
         let reply = cx.egress.http(run, Method::GET, url.as_str(), cx.timeout, |r| r).await?;
@@ -209,7 +215,7 @@ impl Connector for GoogleTts {
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let voices = GoogleTts::voices(cx, run).await?;
-        configured_voice_offered(cx, run, &voices)
+        configured_voice_offered(cx, run, tts::google::VOICE, &voices)
     }
 
     async fn action(
