@@ -85,7 +85,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
         return Principal::for_token_hash(state, &hash_token(token)).await.map(Some);
     }
-    let Some(session) = crate::ui::session::from_request(parts) else { return Ok(None) };
+    let Some(session) = crate::sessions::from_request(parts) else { return Ok(None) };
     session.check_csrf(&parts.method, &parts.headers)?;
     Principal::for_token_hash(state, &session.token_hash).await.map(Some)
 }

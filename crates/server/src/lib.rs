@@ -12,6 +12,7 @@ pub mod logging;
 mod metrics;
 mod openapi;
 mod ranges;
+mod sessions;
 mod startup;
 mod state;
 mod ui;
@@ -50,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.http.body_read_timeout))
         .layer(axum::middleware::from_fn(error::problem_for_rejections))
         .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::Extension(ui::Sessions::default()))
+        .layer(axum::Extension(sessions::Sessions::default()))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {
@@ -97,4 +98,14 @@ pub async fn serve(
     let limits = state.http;
     let metrics = state.metrics.clone();
     listen::serve(listener, router(state), limits, metrics, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_two_modules_import_each_other_even_through_others() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let circles = patchbay_testkit::sources::import_circles(&src);
+        assert!(circles.is_empty(), "import circles among the server crate's modules: {circles:?}");
+    }
 }

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::common::{etag, if_match, Items};
 use super::tenants::not_found as tenant_not_found;
-use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};

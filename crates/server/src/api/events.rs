@@ -8,7 +8,7 @@ use axum::Json;
 use patchbay_feeds::{FeedHealth, IntakeError, IntakeReport};
 use serde_json::{json, Value};
 
-use super::Items;
+use super::common::Items;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 

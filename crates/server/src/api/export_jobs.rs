@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::common::{etag, if_match, Items};
 use super::tenants::not_found as tenant_not_found;
-use super::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::JsonBytes;
 use crate::error::{field_error, ApiError, ApiResult};

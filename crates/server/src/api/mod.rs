@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod common;
 mod events;
 mod export_jobs;
 mod keys;
@@ -11,12 +12,10 @@ mod testing;
 mod tokens;
 mod types;
 
-use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use patchbay_api::{Method, Operation};
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The REST API: one route per operation of [`Operation::ALL`], each behind the layer that
@@ -95,30 +94,4 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::ResealSecrets => on(method, keys::reseal),
         O::RetireKey => on(method, keys::retire),
     }
-}
-
-/// A list response: `{"items": [...]}`, serialized straight from the items.
-#[derive(serde::Serialize)]
-pub struct Items<T> {
-    pub items: Vec<T>,
-}
-
-/// The ETag of a versioned resource.
-pub fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value")
-}
-
-/// The version `If-Match` asks for: `None` when absent or `*`.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let value = value.to_str().unwrap_or("").trim();
-    if value == "*" {
-        return Ok(None);
-    }
-    value
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_field("If-Match", "etag", "If-Match must be an ETag this API returned, e.g. \"3\""))
 }

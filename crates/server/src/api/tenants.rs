@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use patchbay_store::{NewTenant, Tenant, TenantUpdate};
 
-use super::{etag, if_match, Items};
+use super::common::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::{Body, JsonBytes};
 use crate::error::{field_error, ApiError, ApiResult};
+use crate::sessions::Sessions;
 use crate::state::AppState;
-use crate::ui::Sessions;
 
 fn respond(status: StatusCode, tenant: Tenant) -> Response {
     let tag = etag(tenant.version);

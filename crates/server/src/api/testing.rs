@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::accounts::{account_id, account_not_found, draft, AccountView, WRITABLE};
-use super::{etag, if_match, Items};
+use super::common::{etag, if_match, Items};
 use crate::auth::Principal;
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};

@@ -3,7 +3,7 @@
 //! Every page carries a strict Content Security Policy: scripts, styles and requests only
 //! from this origin, nothing inline.
 
-pub mod session;
+mod session;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,8 +13,6 @@ use axum::{Json, Router};
 use patchbay_catalog::contact_fields::{self, Selector};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-pub use session::Sessions;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
