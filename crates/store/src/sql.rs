@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::error::ErrorKind;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
@@ -165,6 +165,13 @@ macro_rules! select_tokens {
     };
 }
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before it ends the
+/// session. Every transaction here is a few statements with no other I/O between them, so
+/// only a stalled process (stopped, frozen, swapped out) idles this long; ending its session
+/// releases the run row its fenced write locked, so another node's takeover of that run does
+/// not wait for the stalled node to wake, and the stalled node's commit then fails.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
 impl SqlStore {
     /// Opens `sqlite://PATH` (creating the file if missing) or `postgres://` /
     /// `postgresql://`, and brings the schema up to date with that backend's migrations.
@@ -172,7 +179,9 @@ impl SqlStore {
         let pools = if url.starts_with("sqlite:") {
             connect_sqlite(url).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new().max_connections(POSTGRES_CONNECTIONS).connect(url).await?;
+            let options = PgConnectOptions::from_str(url)?
+                .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]);
+            let pool = PgPoolOptions::new().max_connections(POSTGRES_CONNECTIONS).connect_with(options).await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Pools::Postgres(pool)
         } else {
