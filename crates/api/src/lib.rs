@@ -8,12 +8,14 @@
 //! It must not do I/O, know handlers, or depend on the server: it is plain data and rules.
 
 mod access;
+mod keys;
 mod operations;
 mod problem;
 mod schema;
 mod tokens;
 
 pub use access::{Access, Denial, Role};
+pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
 pub use schema::component_schemas;

@@ -5,13 +5,15 @@ use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value};
 
-use crate::{Problem, Role, Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
+use crate::{KeyStatus, Problem, ResealReport, Role, Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
 
 /// The component schemas of the types the API sends and takes, by type name.
 pub fn component_schemas() -> Map<String, Value> {
     let mut generator =
         SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
+    register::<KeyStatus>(&mut generator);
     register::<Problem>(&mut generator);
+    register::<ResealReport>(&mut generator);
     register::<Role>(&mut generator);
     register::<Token>(&mut generator);
     register::<TokenList>(&mut generator);
@@ -33,7 +35,20 @@ mod tests {
     #[test]
     fn every_type_is_a_component_and_references_stay_inside_the_components() {
         let schemas = component_schemas();
-        for name in ["Problem", "FieldError", "Role", "Token", "TokenList", "TokenCreated", "TokenCreate", "WhoAmI"] {
+        for name in [
+            "KeyStatus",
+            "KeyInfo",
+            "ResealReport",
+            "ResealFailure",
+            "Problem",
+            "FieldError",
+            "Role",
+            "Token",
+            "TokenList",
+            "TokenCreated",
+            "TokenCreate",
+            "WhoAmI",
+        ] {
             assert!(schemas.contains_key(name), "{name} is missing: {:?}", schemas.keys().collect::<Vec<_>>());
         }
         let text = serde_json::to_string(&schemas).expect("JSON");

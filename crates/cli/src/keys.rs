@@ -3,11 +3,11 @@
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use patchbay_api::Operation;
+use patchbay_api::{KeyInfo, KeyStatus, Operation, ResealFailure, ResealReport};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::client::{print_json, table, text, CliError, Client};
+use crate::client::{escape, print_json, print_typed, table, CliError, Client};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -43,64 +43,61 @@ pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError>
     }
 }
 
+async fn key_status(client: &Client) -> Result<KeyStatus, CliError> {
+    client.send(Method::GET, &Operation::KeyStatus.url(&[]), None::<&()>).await
+}
+
 async fn status(client: &Client) -> Result<(), CliError> {
-    let status = client.get(&Operation::KeyStatus.url(&[])).await?;
+    let status = key_status(client).await?;
     if client.json {
-        return print_json(&status);
+        return print_typed(&status);
     }
-    let rows: Vec<Vec<String>> = keys_of(&status)
+    let rows: Vec<Vec<String>> = status
+        .keys
+        .iter()
         .map(|k| {
-            let state = match (k["active"] == true, k["in_ring"] == true) {
+            let state = match (k.active, k.in_ring) {
                 (true, _) => "active",
                 (false, true) => "older",
                 (false, false) => "not in this server's ring",
             };
-            vec![text(&k["id"]), state.to_owned(), text(&k["values"])]
+            vec![k.id.to_string(), state.to_owned(), k.values.to_string()]
         })
         .collect();
     table(&["KEY", "STATE", "VALUES"], &rows);
     Ok(())
 }
 
-fn keys_of(status: &Value) -> impl Iterator<Item = &Value> {
-    status["keys"].as_array().into_iter().flatten()
-}
-
-/// Values sealed by keys other than the active one.
-fn older_values(status: &Value) -> u64 {
-    keys_of(status).filter(|k| k["active"] != true).filter_map(|k| k["values"].as_u64()).sum()
-}
-
 async fn rotate(client: &Client, batch: u32, retire_old: bool) -> Result<(), CliError> {
-    let before = client.get(&Operation::KeyStatus.url(&[])).await?;
-    let pending = older_values(&before);
+    let before = key_status(client).await?;
+    let pending = before.older_values();
     let status = if pending == 0 {
-        let rotated = client.call(Method::POST, &Operation::RotateKeys.url(&[]), None).await?;
+        let rotated: KeyStatus = client.send(Method::POST, &Operation::RotateKeys.url(&[]), None::<&()>).await?;
         if !client.json {
-            println!("key {} is now active (was key {})", text(&rotated["active"]), text(&before["active"]));
+            println!("key {} is now active (was key {})", rotated.active, before.active);
         }
         rotated
     } else {
         if !client.json {
             println!(
                 "continuing the rotation to key {}: {pending} values are still sealed by older keys",
-                text(&before["active"])
+                before.active
             );
         }
         before
     };
-    let total = older_values(&status);
+    let total = status.older_values();
     let resealed = reseal_all(client, batch, total).await?;
     let retired = if retire_old { retire(client, None).await? } else { Vec::new() };
     if client.json {
         return print_json(&json!({
-            "active": status["active"],
+            "active": status.active,
             "resealed": resealed,
             "remaining": 0,
             "retired": retired,
         }));
     }
-    println!("resealed {resealed} values; every value is now sealed by key {}", text(&status["active"]));
+    println!("resealed {resealed} values; every value is now sealed by key {}", status.active);
     if retire_old {
         print_retired(&retired);
     } else {
@@ -123,28 +120,27 @@ async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliE
     let mut after: Option<String> = None;
     let mut resealed = 0;
     let mut pass_resealed = 0;
-    let mut failed: Vec<Value> = Vec::new();
+    let mut failed: Vec<ResealFailure> = Vec::new();
     loop {
         let mut path = format!("{}?batch={batch}", Operation::ResealSecrets.url(&[]));
         if let Some(after) = &after {
             path.push_str("&after=");
             path.extend(url::form_urlencoded::byte_serialize(after.as_bytes()));
         }
-        let reply = match client.call(Method::POST, &path, None).await {
+        let reply: ResealReport = match client.send(Method::POST, &path, None::<&()>).await {
             Ok(reply) => reply,
             Err(e) => {
                 bar.abandon();
                 return Err(e);
             }
         };
-        let done = reply["resealed"].as_u64().unwrap_or(0);
-        resealed += done;
-        pass_resealed += done;
-        failed.extend(reply["failed"].as_array().into_iter().flatten().cloned());
-        let remaining = reply["remaining"].as_u64().unwrap_or(0);
+        resealed += reply.resealed;
+        pass_resealed += reply.resealed;
+        failed.extend(reply.failed);
+        let remaining = reply.remaining;
         bar.set_position(total.saturating_sub(remaining));
-        match reply["next"].as_str() {
-            Some(next) => after = Some(next.to_owned()),
+        match reply.next {
+            Some(next) => after = Some(next),
             None if remaining == 0 => break,
             None if pass_resealed == 0 => {
                 bar.abandon();
@@ -161,16 +157,16 @@ async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliE
     Ok(resealed)
 }
 
-fn stuck(remaining: u64, failed: &[Value]) -> CliError {
+fn stuck(remaining: u64, failed: &[ResealFailure]) -> CliError {
     let mut message = format!("{remaining} values are still sealed by older keys and could not be resealed:");
     for f in failed {
         message.push_str(&format!(
             "\n  tenant {} account {} field {} (key {}): {}",
-            text(&f["tenant"]),
-            text(&f["account"]),
-            text(&f["field"]),
-            text(&f["key_id"]),
-            text(&f["error"])
+            escape(&f.tenant),
+            f.account,
+            escape(&f.field),
+            f.key_id,
+            escape(&f.error)
         ));
     }
     message.push_str("\nset those secrets again (`patchbay accounts update`), then run `patchbay keys rotate` again");
@@ -183,12 +179,12 @@ async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliErr
     let ids: Vec<u64> = match key_id {
         Some(id) => vec![u64::from(id)],
         None => {
-            let status = client.get(&Operation::KeyStatus.url(&[])).await?;
-            let older: Vec<&Value> = keys_of(&status).filter(|k| k["active"] != true && k["in_ring"] == true).collect();
+            let status = key_status(client).await?;
+            let older: Vec<&KeyInfo> = status.keys.iter().filter(|k| !k.active && k.in_ring).collect();
             let in_use: Vec<String> = older
                 .iter()
-                .filter(|k| k["values"].as_u64() != Some(0))
-                .map(|k| format!("key {} still seals {} values", text(&k["id"]), text(&k["values"])))
+                .filter(|k| k.values != 0)
+                .map(|k| format!("key {} still seals {} values", k.id, k.values))
                 .collect();
             if !in_use.is_empty() {
                 return Err(CliError::Rejected(format!(
@@ -196,7 +192,7 @@ async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliErr
                     in_use.join(", ")
                 )));
             }
-            older.iter().filter_map(|k| k["id"].as_u64()).collect()
+            older.iter().map(|k| u64::from(k.id)).collect()
         }
     };
     for id in &ids {

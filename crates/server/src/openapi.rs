@@ -453,54 +453,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
             },
         }),
     );
-    merge(
-        &mut schemas,
-        json!({
-            "KeyStatus": {
-                "type": "object",
-                "properties": {
-                    "active": {"type": "integer", "minimum": 0},
-                    "keys": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer", "minimum": 0},
-                            "active": {"type": "boolean"},
-                            "in_ring": {"type": "boolean"},
-                            "values": {"type": "integer", "minimum": 0},
-                        },
-                        "required": ["id", "active", "in_ring", "values"],
-                        "additionalProperties": false,
-                    }},
-                },
-                "required": ["active", "keys"],
-                "additionalProperties": false,
-            },
-            "ResealReport": {
-                "type": "object",
-                "properties": {
-                    "active": {"type": "integer", "minimum": 0},
-                    "resealed": {"type": "integer", "minimum": 0},
-                    "skipped": {"type": "integer", "minimum": 0},
-                    "failed": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "tenant": {"type": "string"},
-                            "account": {"type": "string", "format": "uuid"},
-                            "field": {"type": "string"},
-                            "key_id": {"type": "integer", "minimum": 0},
-                            "error": {"type": "string"},
-                        },
-                        "required": ["tenant", "account", "field", "key_id", "error"],
-                        "additionalProperties": false,
-                    }},
-                    "remaining": {"type": "integer", "minimum": 0},
-                    "next": {"type": ["string", "null"]},
-                },
-                "required": ["active", "resealed", "skipped", "failed", "remaining", "next"],
-                "additionalProperties": false,
-            },
-        }),
-    );
     merge(&mut schemas, recording_schemas());
     schemas
 }

@@ -6,10 +6,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use patchbay_api::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 use patchbay_secrets::{ResealBatch, RetireError};
 use patchbay_store::SecretCursor;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Deserialize;
 
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
@@ -17,24 +17,6 @@ use crate::state::AppState;
 /// Values resealed per call when the caller names no batch size, and the most it may name.
 const DEFAULT_BATCH: u32 = 100;
 const MAX_BATCH: u32 = 1000;
-
-#[derive(Serialize)]
-pub struct KeyStatus {
-    /// The key new values are sealed with.
-    active: u32,
-    keys: Vec<KeyView>,
-}
-
-#[derive(Serialize)]
-struct KeyView {
-    id: u32,
-    active: bool,
-    /// False for a key that seals values but is missing from this server's ring (another
-    /// node rotated, or the ring file was replaced); those values do not open here.
-    in_ring: bool,
-    /// How many secret values this key seals.
-    values: i64,
-}
 
 async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
     let counts = state.store.secrets_by_key_counts().await?;
@@ -48,11 +30,11 @@ async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
     ids.dedup();
     let keys = ids
         .into_iter()
-        .map(|id| KeyView {
+        .map(|id| KeyInfo {
             id,
             active: id == active,
             in_ring: in_ring.contains(&id),
-            values: counts.iter().find(|(key, _)| *key == id).map_or(0, |(_, n)| *n),
+            values: counts.iter().find(|(key, _)| *key == id).map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
         })
         .collect();
     Ok(KeyStatus { active, keys })
@@ -79,31 +61,6 @@ pub struct ResealQuery {
     batch: Option<u32>,
     /// The `next` of the previous call.
     after: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct ResealReport {
-    active: u32,
-    /// Values this call sealed again under the active key.
-    resealed: u64,
-    /// Values an account write changed while this call resealed them; the write wins, and a
-    /// value it left under an older key is picked up by the next pass.
-    skipped: u64,
-    /// Values that do not open with this ring: they stay as they are.
-    failed: Vec<ResealFailure>,
-    /// Values still sealed by a key other than the active one, after this call.
-    remaining: i64,
-    /// Where the next call continues (`?after=`); `null` when this pass is complete.
-    next: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ResealFailure {
-    tenant: String,
-    account: Uuid,
-    field: String,
-    key_id: u32,
-    error: String,
 }
 
 fn cursor(after: &str) -> ApiResult<SecretCursor> {
@@ -135,6 +92,7 @@ pub async fn reseal(State(state): State<AppState>, Query(query): Query<ResealQue
         })
         .collect();
     let next = next.map(|last| format!("{}:{}", last.account_id, last.field));
+    let remaining = u64::try_from(remaining).unwrap_or(0);
     Ok(Json(ResealReport { active, resealed, skipped, failed, remaining, next }))
 }
 
