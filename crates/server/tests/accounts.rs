@@ -342,7 +342,9 @@ async fn catalog_endpoint_serves_every_type_with_schemas() {
     let s = TestServer::start(&db).await;
     let reply = s.call(Method::GET, "/api/v1/integration-types", None).await;
     let types = reply.body["items"].as_array().unwrap();
-    assert_eq!(types.len(), 20);
+    let keys: Vec<&str> = types.iter().map(|t| t["key"].as_str().unwrap()).collect();
+    let catalog: Vec<&str> = patchbay_catalog::catalog().types.iter().map(|t| t.key).collect();
+    assert_eq!(keys, catalog, "every catalog type, in the catalog's order");
     let alterra = types.iter().find(|t| t["key"] == "chat_bot").unwrap()["providers"][0].clone();
     assert_eq!(alterra["key"], "alterra");
     assert_eq!(alterra["json_schema"]["properties"]["method"]["const"], "POST");
