@@ -8,7 +8,7 @@ use std::sync::Arc;
 use patchbay_catalog::{catalog, AccountInput, ValidationContext};
 use patchbay_secrets::{AccountSecrets, KeyLease, RingFile, SealedWrite, SecretChange};
 use patchbay_store::{Account, AccountWrite, NewTenant, SqlStore, Store};
-use patchbay_testkit::{databases, TestDatabase};
+use patchbay_testkit::{backend_test, TestDatabase};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -84,9 +84,9 @@ fn token(keys: &KeyLease, account: &Account) -> String {
     keys.open(account).unwrap()["token"].expose().to_owned()
 }
 
-#[tokio::test]
-async fn a_value_sealed_for_one_account_opens_for_no_other_account_or_tenant() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn a_value_sealed_for_one_account_opens_for_no_other_account_or_tenant(db) {
         let f = Fixture::new(&db).await;
         let (a, _) = f.save("acme", &facebook(Some("token-a")), None).await;
         let (b, _) = f.save("acme", &facebook(Some("token-b")), None).await;
@@ -103,9 +103,9 @@ async fn a_value_sealed_for_one_account_opens_for_no_other_account_or_tenant() {
     }
 }
 
-#[tokio::test]
-async fn a_write_keeps_unchanged_values_as_sealed_and_hands_back_the_values_it_sealed_from() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn a_write_keeps_unchanged_values_as_sealed_and_hands_back_the_values_it_sealed_from(db) {
         let f = Fixture::new(&db).await;
         let (created, sealed) = f.save("acme", &facebook(Some("first")), None).await;
         assert_eq!(sealed.values.unwrap()["token"].expose(), "first");
@@ -150,9 +150,9 @@ async fn a_write_keeps_unchanged_values_as_sealed_and_hands_back_the_values_it_s
     }
 }
 
-#[tokio::test]
-async fn rotation_and_resealing_keep_every_value_across_a_restart() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn rotation_and_resealing_keep_every_value_across_a_restart(db) {
         let f = Fixture::new(&db).await;
         let mut accounts = Vec::new();
         for n in 0..3 {

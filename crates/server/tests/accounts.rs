@@ -1,7 +1,7 @@
 //! The account API story, on every backend under test: CRUD with ETags, write-only secrets,
 //! validation that changes nothing, cardinality under parallel requests, entitlements.
 
-use patchbay_testkit::{databases, TestServer};
+use patchbay_testkit::{backend_test, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -21,12 +21,12 @@ fn facebook(name: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn account_round_trip_honours_etags() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn account_round_trip_honours_etags(db) {
         let s = server_with_tenant(&db).await;
         let created = s.call(Method::POST, ACCOUNTS, Some(facebook("Facebook main"))).await;
-        assert_eq!(created.status, 201, "{}: {created:?}", s.backend);
+        assert_eq!(created.status, 201, "{created:?}");
         assert_eq!(created.etag(), "\"1\"");
         let id = created.body["id"].as_str().unwrap().to_owned();
         let path = format!("{ACCOUNTS}/{id}");
@@ -86,9 +86,9 @@ async fn account_round_trip_honours_etags() {
     }
 }
 
-#[tokio::test]
-async fn secrets_are_kept_replaced_and_cleared_but_never_shown() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn secrets_are_kept_replaced_and_cleared_but_never_shown(db) {
         let s = server_with_tenant(&db).await;
         let mut body = facebook("FB");
         body["properties"]["webhook_verify_token"] = json!("verify-1");
@@ -121,37 +121,37 @@ async fn secrets_are_kept_replaced_and_cleared_but_never_shown() {
     }
 }
 
-#[tokio::test]
-async fn an_update_that_moves_the_url_must_give_the_secrets_again() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn an_update_that_moves_the_url_must_give_the_secrets_again(db) {
         let s = server_with_tenant(&db).await;
         let body = json!({"type": "wfm", "provider": "http_post", "name": "WFM",
                           "properties": {"url": "https://wfm.example.com/rta", "token": "wfm-token"}});
         let created = s.call(Method::POST, ACCOUNTS, Some(body)).await;
-        assert_eq!(created.status, 201, "{}: {created:?}", s.backend);
+        assert_eq!(created.status, 201, "{created:?}");
         let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
         let moved = json!({"properties": {"url": "https://attacker.example.net/rta"}});
         let refused = s.call(Method::PUT, &path, Some(moved)).await;
-        refused.assert_problem(422, &[("properties.token", "reenter_secret_on_target_change")], s.backend);
+        refused.assert_problem(422, &[("properties.token", "reenter_secret_on_target_change")], "a moved url");
         let after = s.call(Method::GET, &path, None).await;
-        assert_eq!(after.body["version"], 1, "{}: nothing changed", s.backend);
-        assert_eq!(after.body["properties"]["url"], "https://wfm.example.com/rta", "{}", s.backend);
+        assert_eq!(after.body["version"], 1, "nothing changed");
+        assert_eq!(after.body["properties"]["url"], "https://wfm.example.com/rta");
 
         let renamed = s.call(Method::PUT, &path, Some(json!({"name": "WFM renamed"}))).await;
-        assert_eq!(renamed.status, 200, "{}: a change elsewhere keeps the secrets: {}", s.backend, renamed.text);
-        assert_eq!(renamed.body["secrets"]["token"], true, "{}", s.backend);
+        assert_eq!(renamed.status, 200, "a change elsewhere keeps the secrets: {}", renamed.text);
+        assert_eq!(renamed.body["secrets"]["token"], true);
 
         let retyped = json!({"properties": {"url": "https://wfm2.example.com/rta", "token": "wfm-token"}});
         let saved = s.call(Method::PUT, &path, Some(retyped)).await;
-        assert_eq!(saved.status, 200, "{}: {}", s.backend, saved.text);
-        assert_eq!(saved.body["properties"]["url"], "https://wfm2.example.com/rta", "{}", s.backend);
+        assert_eq!(saved.status, 200, "{}", saved.text);
+        assert_eq!(saved.body["properties"]["url"], "https://wfm2.example.com/rta");
         s.stop().await;
     }
 }
 
-#[tokio::test]
-async fn bad_input_names_the_field_and_changes_nothing() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn bad_input_names_the_field_and_changes_nothing(db) {
         let s = server_with_tenant(&db).await;
         let cases: Vec<(Value, u16, &str, &str)> = vec![
             (json!([1, 2]), 400, "", ""),
@@ -253,9 +253,9 @@ fn statuses(replies: &[patchbay_testkit::Reply]) -> (usize, usize) {
     (created, conflicts)
 }
 
-#[tokio::test]
-async fn one_wfm_account_per_tenant_even_under_parallel_creates() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn one_wfm_account_per_tenant_even_under_parallel_creates(db) {
         let s = server_with_tenant(&db).await;
         let bodies = (0..16)
             .map(|i| {
@@ -267,21 +267,21 @@ async fn one_wfm_account_per_tenant_even_under_parallel_creates() {
             })
             .collect();
         let replies = parallel_creates(&s, bodies).await;
-        assert_eq!(statuses(&replies), (1, 15), "{}: {replies:?}", s.backend);
+        assert_eq!(statuses(&replies), (1, 15), "{replies:?}");
         let conflict = replies.iter().find(|r| r.status == 409).unwrap();
         assert_eq!(conflict.field_errors(), [("type".to_owned(), "one_per_tenant".to_owned())]);
         s.stop().await;
     }
 }
 
-#[tokio::test]
-async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates(db) {
         let s = server_with_tenant(&db).await;
         let names = ["Support Line", "SUPPORT LINE", "support line", "Support line"];
         let bodies = (0..12).map(|i| json!({"type": "messenger", "provider": "line", "name": names[i % 4], "properties": {"token": "t"}})).collect();
         let replies = parallel_creates(&s, bodies).await;
-        assert_eq!(statuses(&replies), (1, 11), "{}", s.backend);
+        assert_eq!(statuses(&replies), (1, 11));
         assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "name");
         // Another tenant may use the same name.
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "globex"}))).await;
@@ -293,15 +293,15 @@ async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates() {
     }
 }
 
-#[tokio::test]
-async fn one_sso_account_per_provider_and_one_default_stt_account() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn one_sso_account_per_provider_and_one_default_stt_account(db) {
         let s = server_with_tenant(&db).await;
         let sso =
             |provider: &str, i: usize| json!({"type": "sso", "provider": provider, "name": format!("{provider} {i}")});
         let replies =
             parallel_creates(&s, (0..6).map(|i| sso(if i < 3 { "admin" } else { "agent_desktop" }, i)).collect()).await;
-        assert_eq!(statuses(&replies), (2, 4), "{}: {replies:?}", s.backend);
+        assert_eq!(statuses(&replies), (2, 4), "{replies:?}");
 
         let stt = |i: usize, default: bool| json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"), "properties": {"api_key": "k", "default_account": default}});
         let replies = parallel_creates(&s, (0..8).map(|i| stt(i, true)).collect()).await;
@@ -316,9 +316,9 @@ async fn one_sso_account_per_provider_and_one_default_stt_account() {
     }
 }
 
-#[tokio::test]
-async fn gated_types_follow_the_tenant_entitlements() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn gated_types_follow_the_tenant_entitlements(db) {
         let s = server_with_tenant(&db).await;
         let aws = json!({"type": "aws", "name": "Recordings", "properties": {"access_key_id": "AKIAEXAMPLE", "secret_key": "sk", "s3_bucket": "acme-rec"}});
         let refused = s.call(Method::POST, ACCOUNTS, Some(aws.clone())).await;
@@ -342,7 +342,9 @@ async fn catalog_endpoint_serves_every_type_with_schemas() {
     let s = TestServer::start(&db).await;
     let reply = s.call(Method::GET, "/api/v1/integration-types", None).await;
     let types = reply.body["items"].as_array().unwrap();
-    assert_eq!(types.len(), 20);
+    let keys: Vec<&str> = types.iter().map(|t| t["key"].as_str().unwrap()).collect();
+    let catalog: Vec<&str> = patchbay_catalog::catalog().types.iter().map(|t| t.key).collect();
+    assert_eq!(keys, catalog, "every catalog type, in the catalog's order");
     let alterra = types.iter().find(|t| t["key"] == "chat_bot").unwrap()["providers"][0].clone();
     assert_eq!(alterra["key"], "alterra");
     assert_eq!(alterra["json_schema"]["properties"]["method"]["const"], "POST");
@@ -351,9 +353,9 @@ async fn catalog_endpoint_serves_every_type_with_schemas() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn tenant_token_and_account_names_refuse_control_bidi_and_zero_width_characters() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn tenant_token_and_account_names_refuse_control_bidi_and_zero_width_characters(db) {
         let s = server_with_tenant(&db).await;
         for bad in ["Evil\u{1b}[2J", "nul\u{0}byte", "two\nlines", "admin\u{202E}nimda", "pay\u{200B}pal", "x\u{FEFF}"]
         {
@@ -370,18 +372,14 @@ async fn tenant_token_and_account_names_refuse_control_bidi_and_zero_width_chara
             for (what, reply) in
                 [("tenant", &tenant), ("tenant update", &renamed), ("token", &token), ("account", &account)]
             {
-                reply.assert_problem(
-                    422,
-                    &[("name", "no_control_characters")],
-                    &format!("{}: {what} {bad:?}", s.backend),
-                );
+                reply.assert_problem(422, &[("name", "no_control_characters")], &format!("{what} {bad:?}"));
             }
         }
-        assert_eq!(s.call(Method::GET, "/api/v1/tenants/evil", None).await.status, 404, "{}", s.backend);
-        assert_eq!(s.call(Method::GET, "/api/v1/tenants/acme", None).await.body["name"], "Acme", "{}", s.backend);
-        assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]), "{}", s.backend);
+        assert_eq!(s.call(Method::GET, "/api/v1/tenants/evil", None).await.status, 404);
+        assert_eq!(s.call(Method::GET, "/api/v1/tenants/acme", None).await.body["name"], "Acme");
+        assert_eq!(s.call(Method::GET, ACCOUNTS, None).await.body["items"], json!([]));
         let tokens = s.call(Method::GET, "/api/v1/tokens", None).await;
-        assert_eq!(tokens.body["items"].as_array().unwrap().len(), 1, "{}: only the admin token", s.backend);
+        assert_eq!(tokens.body["items"].as_array().unwrap().len(), 1, "only the admin token");
         s.stop().await;
     }
 }

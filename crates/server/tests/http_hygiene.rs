@@ -3,14 +3,13 @@
 //! carries the security headers, and a tenant's people see the service provider's actions
 //! by role only.
 
-use patchbay_testkit::{databases, Reply, TestDatabase, TestServer};
+use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::json;
 
-#[tokio::test]
-async fn a_json_body_without_a_json_content_type_is_refused_with_415_and_changes_nothing() {
-    for db in databases().await {
-        let backend = db.backend;
+backend_test! {
+    #[tokio::test]
+    async fn a_json_body_without_a_json_content_type_is_refused_with_415_and_changes_nothing(db) {
         let s = TestServer::start(&db).await;
         for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
             let mut request =
@@ -19,23 +18,19 @@ async fn a_json_body_without_a_json_content_type_is_refused_with_415_and_changes
                 request = request.header("content-type", content_type);
             }
             let reply = Reply::read(request.send().await.unwrap()).await;
-            assert_eq!(reply.status, 415, "{backend}: {content_type:?}: {reply:?}");
-            assert_eq!(reply.headers["content-type"], "application/problem+json", "{backend}");
-            assert!(
-                reply.body["detail"].as_str().unwrap().contains("application/json"),
-                "{backend}: says what to send"
-            );
+            assert_eq!(reply.status, 415, "{content_type:?}: {reply:?}");
+            assert_eq!(reply.headers["content-type"], "application/problem+json");
+            assert!(reply.body["detail"].as_str().unwrap().contains("application/json"), "says what to send");
         }
         let tenants = s.call(Method::GET, "/api/v1/tenants", None).await;
-        assert_eq!(tenants.body["items"], json!([]), "{backend}: nothing was created");
+        assert_eq!(tenants.body["items"], json!([]), "nothing was created");
         s.stop().await;
     }
 }
 
-#[tokio::test]
-async fn a_key_sent_twice_in_a_json_object_is_refused_naming_it_and_changes_nothing() {
-    for db in databases().await {
-        let backend = db.backend;
+backend_test! {
+    #[tokio::test]
+    async fn a_key_sent_twice_in_a_json_object_is_refused_naming_it_and_changes_nothing(db) {
         let s = TestServer::start(&db).await;
         let reply = Reply::read(
             s.request(Method::POST, "/api/v1/tenants", Some(&s.admin_token))
@@ -46,10 +41,10 @@ async fn a_key_sent_twice_in_a_json_object_is_refused_naming_it_and_changes_noth
                 .unwrap(),
         )
         .await;
-        assert_eq!(reply.status, 422, "{backend}: {reply:?}");
-        assert_eq!(reply.field_errors(), vec![("id".to_owned(), "duplicate_key".to_owned())], "{backend}");
+        assert_eq!(reply.status, 422, "{reply:?}");
+        assert_eq!(reply.field_errors(), vec![("id".to_owned(), "duplicate_key".to_owned())]);
         let tenants = s.call(Method::GET, "/api/v1/tenants", None).await;
-        assert_eq!(tenants.body["items"], json!([]), "{backend}: nothing was created");
+        assert_eq!(tenants.body["items"], json!([]), "nothing was created");
 
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
         let nested = Reply::read(
@@ -61,10 +56,10 @@ async fn a_key_sent_twice_in_a_json_object_is_refused_naming_it_and_changes_noth
                 .unwrap(),
         )
         .await;
-        assert_eq!(nested.status, 422, "{backend}: {nested:?}");
+        assert_eq!(nested.status, 422, "{nested:?}");
         assert_eq!(nested.field_errors(), vec![("properties.token".to_owned(), "duplicate_key".to_owned())]);
         let accounts = s.call(Method::GET, "/api/v1/tenants/acme/integration-accounts", None).await;
-        assert_eq!(accounts.body["items"], json!([]), "{backend}: nothing was created");
+        assert_eq!(accounts.body["items"], json!([]), "nothing was created");
         s.stop().await;
     }
 }
@@ -130,10 +125,9 @@ async fn every_response_carries_nosniff_and_referrer_policy_and_token_responses_
     s.stop().await;
 }
 
-#[tokio::test]
-async fn tenant_people_see_the_service_providers_actions_by_role_only() {
-    for db in databases().await {
-        let backend = db.backend;
+backend_test! {
+    #[tokio::test]
+    async fn tenant_people_see_the_service_providers_actions_by_role_only(db) {
         let s = TestServer::start(&db).await;
         let admin = s.tenant_with_token("acme", "tenant_admin").await;
         let viewer = s.token("tenant_viewer", Some("acme")).await;
@@ -143,20 +137,17 @@ async fn tenant_people_see_the_service_providers_actions_by_role_only() {
         s.call_as(&admin, Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(zapier("by tenant"))).await;
 
         let seen = s.call_as(&viewer, Method::GET, "/api/v1/tenants/acme/audit", None).await;
-        assert_eq!(seen.status, 200, "{backend}: {seen:?}");
+        assert_eq!(seen.status, 200, "{seen:?}");
         let actors: Vec<&str> =
             seen.body["items"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
-        assert!(actors.contains(&"sp_admin"), "{backend}: {actors:?}");
-        assert!(
-            actors.iter().any(|a| a.starts_with("token:tenant_admin test (")),
-            "{backend}: own tokens by name: {actors:?}"
-        );
-        assert!(!seen.text.contains("bootstrap admin"), "{backend}: {}", seen.text);
+        assert!(actors.contains(&"sp_admin"), "{actors:?}");
+        assert!(actors.iter().any(|a| a.starts_with("token:tenant_admin test (")), "own tokens by name: {actors:?}");
+        assert!(!seen.text.contains("bootstrap admin"), "{}", seen.text);
 
         let provider = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
         let actors: Vec<&str> =
             provider.body["items"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
-        assert!(actors.iter().all(|a| a.starts_with("token:")), "{backend}: the provider sees every name: {actors:?}");
+        assert!(actors.iter().all(|a| a.starts_with("token:")), "the provider sees every name: {actors:?}");
         s.stop().await;
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use patchbay_secrets::{AccountSecrets, RingFile};
 use patchbay_store::{SqlStore, Store};
-use patchbay_testkit::{databases, Reply, TestDatabase, TestServer};
+use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
 use patchbay_vault::{sealed_key_id, KeyRing};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -197,9 +197,9 @@ struct Wfm {
     slot: usize,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open(db) {
         let s = Arc::new(TestServer::start(&db).await);
         let tokens: Tokens = Arc::default();
         let addr = receiver(tokens.clone()).await;
@@ -217,7 +217,7 @@ async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open() 
                 messengers.push((tenant.clone(), id));
             }
         }
-        assert_eq!(values_by_key(&s).await, [(1, 16)], "{}", s.backend);
+        assert_eq!(values_by_key(&s).await, [(1, 16)]);
 
         let traffic = Arc::new(Traffic::default());
         let mut tasks = tokio::task::JoinSet::new();
@@ -339,7 +339,7 @@ async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open() 
         }
         let during = traffic.requests.load(Ordering::SeqCst) - before_rotation;
         assert!(during > 50, "requests flowed during the rotation: {during}");
-        assert_eq!(*traffic.failures.lock().unwrap(), Vec::<String>::new(), "{}", s.backend);
+        assert_eq!(*traffic.failures.lock().unwrap(), Vec::<String>::new());
 
         // Every secret opens with the ring file, under the new key, with a value it was given.
         let ring_path = s.data_dir.path().join("data").join("master.key");
@@ -387,9 +387,9 @@ async fn rotation_while_requests_flow_fails_none_and_leaves_every_secret_open() 
     }
 }
 
-#[tokio::test]
-async fn resealing_resumes_from_its_cursor_and_counts_each_value_once() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn resealing_resumes_from_its_cursor_and_counts_each_value_once(db) {
         let s = TestServer::start(&db).await;
         for tenant in ["acme", "beta"] {
             assert_eq!(s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": tenant}))).await.status, 201);
@@ -460,9 +460,9 @@ async fn a_value_that_does_not_open_is_reported_and_keeps_its_key() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn start_refuses_a_ring_without_a_key_the_database_still_uses() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn start_refuses_a_ring_without_a_key_the_database_still_uses(db) {
         let s = TestServer::start(&db).await;
         assert_eq!(s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await.status, 201);
         created(&s, &accounts("acme"), facebook("FB", "page-token")).await;
@@ -520,11 +520,11 @@ async fn rotation_waits_for_requests_that_hold_the_old_ring() {
     assert_eq!(keys.lease().await.active_key_id(), 2);
 }
 
-/// An account write after rotation seals the values it keeps with the new key, without
-/// calling them changed: no version bump for a write that changes nothing, no audit noise.
-#[tokio::test]
-async fn writes_after_rotation_seal_kept_values_with_the_new_key() {
-    for db in databases().await {
+backend_test! {
+    /// An account write after rotation seals the values it keeps with the new key, without
+    /// calling them changed: no version bump for a write that changes nothing, no audit noise.
+    #[tokio::test]
+    async fn writes_after_rotation_seal_kept_values_with_the_new_key(db) {
         let s = TestServer::start(&db).await;
         assert_eq!(s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await.status, 201);
         let id = created(&s, &accounts("acme"), facebook("FB", "page-token")).await;

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use patchbay_server::HttpLimits;
-use patchbay_testkit::{databases, TestDatabase, TestServer};
+use patchbay_testkit::{backend_test, TestDatabase, TestServer};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -161,10 +161,9 @@ async fn the_global_connection_limit_refuses_everybody_once_reached() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn two_thousand_idle_sockets_leave_health_and_authenticated_reads_answering_within_a_second() {
-    for db in databases().await {
-        let backend = db.backend;
+backend_test! {
+    #[tokio::test]
+    async fn two_thousand_idle_sockets_leave_health_and_authenticated_reads_answering_within_a_second(db) {
         let limits = HttpLimits { header_read_timeout: Duration::from_secs(3), ..HttpLimits::default() };
         let s = start(&db, limits).await;
         s.call(Method::POST, "/api/v1/tenants", Some(serde_json::json!({"id": "acme"}))).await;
@@ -177,20 +176,20 @@ async fn two_thousand_idle_sockets_leave_health_and_authenticated_reads_answerin
             }
         }
         let open = metric(&s, "patchbay_http_connections_open").await;
-        assert!(open >= 2000.0, "{backend}: the server holds the 2,000 idle connections ({open} open)");
+        assert!(open >= 2000.0, "the server holds the 2,000 idle connections ({open} open)");
         for path in ["/healthz", "/api/v1/tenants/acme"] {
             let started = Instant::now();
             let reply =
                 tokio::time::timeout(Duration::from_secs(1), s.request(Method::GET, path, Some(&s.admin_token)).send())
                     .await
-                    .unwrap_or_else(|_| panic!("{backend}: {path} did not answer within 1 s"))
+                    .unwrap_or_else(|_| panic!("{path} did not answer within 1 s"))
                     .unwrap();
-            assert_eq!(reply.status(), 200, "{backend}: {path}");
-            eprintln!("{backend}: {path} answered in {:?} with 2,000 idle sockets", started.elapsed());
+            assert_eq!(reply.status(), 200, "{path}");
+            eprintln!("{path} answered in {:?} with 2,000 idle sockets", started.elapsed());
         }
         let grown = rss_kib().saturating_sub(before);
-        eprintln!("{backend}: process RSS grew by {grown} KiB with 2,000 idle connections held");
-        assert!(grown < 64 * 1024, "{backend}: memory stays bounded (grew {grown} KiB)");
+        eprintln!("process RSS grew by {grown} KiB with 2,000 idle connections held");
+        assert!(grown < 64 * 1024, "memory stays bounded (grew {grown} KiB)");
 
         // The header-read timeout then frees them all.
         let mut freed = false;
@@ -201,7 +200,7 @@ async fn two_thousand_idle_sockets_leave_health_and_authenticated_reads_answerin
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(freed, "{backend}: the idle connections are closed after the header-read timeout");
+        assert!(freed, "the idle connections are closed after the header-read timeout");
         drop(idle);
         s.stop().await;
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
-use patchbay_testkit::{databases, TestDatabase, TestServer};
+use patchbay_testkit::{backend_test, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -49,14 +49,14 @@ async fn tenant(db: &TestDatabase) -> TestServer {
     s
 }
 
-#[tokio::test]
-async fn tests_use_the_form_values_before_and_after_saving() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn tests_use_the_form_values_before_and_after_saving(db) {
         let s = tenant(&db).await;
         let receiver = wfm_receiver("right-token").await;
         let url = format!("http://{receiver}/rta");
         let before = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(wfm(&url, Some("right-token")))).await;
-        assert_eq!(before.body["status"], "ok", "{}: {}", s.backend, before.text);
+        assert_eq!(before.body["status"], "ok", "{}", before.text);
         let steps: Vec<&str> =
             before.body["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(&steps[..3], ["resolve", "connect", "request"]);
@@ -98,9 +98,9 @@ async fn tests_use_the_form_values_before_and_after_saving() {
     }
 }
 
-#[tokio::test]
-async fn an_unsaved_test_to_another_url_does_not_get_the_stored_secrets() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn an_unsaved_test_to_another_url_does_not_get_the_stored_secrets(db) {
         let s = tenant(&db).await;
         let receiver = wfm_receiver("stored-token").await;
         let created =
@@ -110,20 +110,18 @@ async fn an_unsaved_test_to_another_url_does_not_get_the_stored_secrets() {
         let mut form = wfm(&format!("http://{elsewhere}/rta"), None);
         form["id"] = json!(id);
         let refused = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form.clone())).await;
-        assert_eq!(refused.status, 422, "{}: {}", s.backend, refused.text);
+        assert_eq!(refused.status, 422, "{}", refused.text);
         assert_eq!(
             refused.field_errors(),
-            [("properties.token".to_owned(), "reenter_secret_on_target_change".to_owned())],
-            "{}",
-            s.backend
+            [("properties.token".to_owned(), "reenter_secret_on_target_change".to_owned())]
         );
-        assert_eq!(refused.headers["content-type"], "application/problem+json", "{}", s.backend);
-        assert_eq!(accepted.load(Ordering::SeqCst), 0, "{}: nothing reached the new host", s.backend);
+        assert_eq!(refused.headers["content-type"], "application/problem+json");
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the new host");
 
         form["properties"]["token"] = json!("typed-again");
         let retyped = s.call(Method::POST, &format!("{ACCOUNTS}/test?timeout_ms=300"), Some(form)).await;
-        assert_eq!(retyped.status, 200, "{}: with the secret typed again the test runs: {}", s.backend, retyped.text);
-        assert!(accepted.load(Ordering::SeqCst) > 0, "{}: the test reached the new host", s.backend);
+        assert_eq!(retyped.status, 200, "with the secret typed again the test runs: {}", retyped.text);
+        assert!(accepted.load(Ordering::SeqCst) > 0, "the test reached the new host");
         s.stop().await;
     }
 }
@@ -187,9 +185,9 @@ async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeo
     s.stop().await;
 }
 
-#[tokio::test]
-async fn generate_token_stores_a_fresh_random_token_and_shows_it_once() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn generate_token_stores_a_fresh_random_token_and_shows_it_once(db) {
         let s = tenant(&db).await;
         let fb = json!({"type": "messenger", "provider": "facebook", "name": "FB", "properties": {"page_username": "acme", "page_id": "42", "token": "page"}});
         let created = s.call(Method::POST, ACCOUNTS, Some(fb)).await;
@@ -243,9 +241,9 @@ async fn reaches(count: &AtomicUsize, n: usize) {
     panic!("the hung peer got {} connections, not those of {n} tests", count.load(Ordering::SeqCst));
 }
 
-#[tokio::test]
-async fn hung_tests_fill_the_tenant_slots_then_the_global_ones() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn hung_tests_fill_the_tenant_slots_then_the_global_ones(db) {
         let s = TestServer::start_with(&db, |settings| {
             settings.test_limit_per_tenant = 2;
             settings.test_limit_global = 3;
@@ -263,26 +261,21 @@ async fn hung_tests_fill_the_tenant_slots_then_the_global_ones() {
         let held: Vec<_> = (0..2).map(|_| tokio::spawn(test("acme", acme.clone()))).collect();
         reaches(&accepted, 2).await;
         let full = test("acme", acme.clone()).await;
-        assert_eq!(full.status, 429, "{}: the tenant's slots are full: {}", s.backend, full.text);
-        assert_eq!(full.headers["content-type"], "application/problem+json", "{}", s.backend);
-        assert_eq!(full.headers["retry-after"], "2", "{}: retry after one timeout", s.backend);
-        assert_eq!(full.body["status"], 429, "{}", s.backend);
+        assert_eq!(full.status, 429, "the tenant's slots are full: {}", full.text);
+        assert_eq!(full.headers["content-type"], "application/problem+json");
+        assert_eq!(full.headers["retry-after"], "2", "retry after one timeout");
+        assert_eq!(full.body["status"], 429);
 
         let other = tokio::spawn(test("globex", globex.clone()));
         reaches(&accepted, 3).await;
         let global = test("globex", globex.clone()).await;
-        assert_eq!(global.status, 429, "{}: the global slots are full: {}", s.backend, global.text);
-        assert!(global.headers.contains_key("retry-after"), "{}", s.backend);
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            3 * CONNECTIONS_PER_TEST,
-            "{}: refused tests connect nowhere",
-            s.backend
-        );
+        assert_eq!(global.status, 429, "the global slots are full: {}", global.text);
+        assert!(global.headers.contains_key("retry-after"));
+        assert_eq!(accepted.load(Ordering::SeqCst), 3 * CONNECTIONS_PER_TEST, "refused tests connect nowhere");
 
         for task in held.into_iter().chain([other]) {
             let done = task.await.unwrap();
-            assert_eq!(done.status, 200, "{}: a held test ends with its timeout: {}", s.backend, done.text);
+            assert_eq!(done.status, 200, "a held test ends with its timeout: {}", done.text);
         }
         let freed = test("acme", acme.clone());
         let freed = tokio::spawn(freed);

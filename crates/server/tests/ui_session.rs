@@ -3,7 +3,7 @@
 //! work as before, signing out and revoking the token end the session, a viewer session
 //! cannot write. And the screen itself is served with a strict Content Security Policy.
 
-use patchbay_testkit::{databases, Reply, TestServer};
+use patchbay_testkit::{backend_test, Reply, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -57,14 +57,14 @@ fn problem_type(reply: &Reply) -> (&str, &str) {
     )
 }
 
-#[tokio::test]
-async fn sign_in_sets_a_strict_cookie_and_returns_a_csrf_token() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn sign_in_sets_a_strict_cookie_and_returns_a_csrf_token(db) {
         let s = TestServer::start(&db).await;
         let session = sign_in(&s, &s.admin_token).await;
         let set_cookie = session.reply.headers["set-cookie"].to_str().unwrap();
         for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
-            assert!(set_cookie.contains(flag), "{}: {flag} missing in {set_cookie}", s.backend);
+            assert!(set_cookie.contains(flag), "{flag} missing in {set_cookie}");
         }
         assert!(!set_cookie.contains("Secure"), "plain http on loopback must still work: {set_cookie}");
         assert!(session.cookie.starts_with("patchbay_session=") && session.cookie.len() > 40, "{}", session.cookie);
@@ -103,13 +103,13 @@ async fn sign_in_sets_a_strict_cookie_and_returns_a_csrf_token() {
     }
 }
 
-#[tokio::test]
-async fn cookie_writes_need_the_sessions_csrf_token() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn cookie_writes_need_the_sessions_csrf_token(db) {
         let s = TestServer::start(&db).await;
         let session = sign_in(&s, &s.admin_token).await;
         let read = with_cookie(&s, &session, Method::GET, "/api/v1/tenants", None, None).await;
-        assert_eq!(read.status, 200, "{}: reads need no CSRF token: {read:?}", s.backend);
+        assert_eq!(read.status, 200, "reads need no CSRF token: {read:?}");
 
         let tenant = json!({"id": "acme", "name": "Acme"});
         let missing = with_cookie(&s, &session, Method::POST, "/api/v1/tenants", None, Some(tenant.clone())).await;
@@ -139,12 +139,12 @@ async fn cookie_writes_need_the_sessions_csrf_token() {
     }
 }
 
-#[tokio::test]
-async fn bearer_requests_are_unaffected() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn bearer_requests_are_unaffected(db) {
         let s = TestServer::start(&db).await;
         let created = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
-        assert_eq!(created.status, 201, "{}: bearer writes need no CSRF token: {created:?}", s.backend);
+        assert_eq!(created.status, 201, "bearer writes need no CSRF token: {created:?}");
         // A bearer header decides, whatever cookie comes along.
         let session = sign_in(&s, &s.admin_token).await;
         let viewer = s.token("tenant_viewer", Some("acme")).await;
@@ -171,13 +171,13 @@ async fn bearer_requests_are_unaffected() {
     }
 }
 
-#[tokio::test]
-async fn signing_out_or_revoking_the_token_ends_the_session() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn signing_out_or_revoking_the_token_ends_the_session(db) {
         let s = TestServer::start(&db).await;
         let session = sign_in(&s, &s.admin_token).await;
         let refused = with_cookie(&s, &session, Method::DELETE, "/ui/session", None, None).await;
-        assert_eq!(refused.status, 403, "{}: signing out needs the CSRF token too", s.backend);
+        assert_eq!(refused.status, 403, "signing out needs the CSRF token too");
         assert_eq!(with_cookie(&s, &session, Method::GET, "/api/v1/tenants", None, None).await.status, 200);
         let out = with_cookie(&s, &session, Method::DELETE, "/ui/session", Some(&session.csrf), None).await;
         assert_eq!(out.status, 204);
@@ -204,15 +204,15 @@ async fn signing_out_or_revoking_the_token_ends_the_session() {
     }
 }
 
-#[tokio::test]
-async fn a_viewer_session_reads_but_cannot_write() {
-    for db in databases().await {
+backend_test! {
+    #[tokio::test]
+    async fn a_viewer_session_reads_but_cannot_write(db) {
         let s = TestServer::start(&db).await;
         let viewer = s.tenant_with_token("acme", "tenant_viewer").await;
         let session = sign_in(&s, &viewer).await;
         assert_eq!(session.reply.body["principal"]["role"], "tenant_viewer");
         let path = "/api/v1/tenants/acme/integration-accounts";
-        assert_eq!(with_cookie(&s, &session, Method::GET, path, None, None).await.status, 200, "{}", s.backend);
+        assert_eq!(with_cookie(&s, &session, Method::GET, path, None, None).await.status, 200);
         let account = json!({"type": "messenger", "provider": "line", "name": "LINE", "properties": {"token": "t"}});
         let write = with_cookie(&s, &session, Method::POST, path, Some(&session.csrf), Some(account)).await;
         assert_eq!(write.status, 403, "{write:?}");

@@ -9,10 +9,11 @@ use patchbay_store::{
     Audio, AudioState, Conflict, Export, ExportJobWrite, ExportRun, ExportState, Fence, NewRun, NewTenant, ObjectPlace,
     RecordingQuery, RecordingStore, RecordingWrite, RunProgress, RunState, Store, StoreError, Timestamp,
 };
+use patchbay_testkit::backend_test;
 use serde_json::json;
 use uuid::Uuid;
 
-use common::backends;
+use common::Backend;
 
 fn at(minute: u32) -> Timestamp {
     Utc.with_ymd_and_hms(2024, 5, 1, 10, minute, 0).unwrap()
@@ -59,10 +60,10 @@ async fn tenant(store: &dyn Store, id: &str) {
     store.create_tenant(&NewTenant { id: id.into(), name: id.into(), enabled_types: vec![] }, "t").await.unwrap();
 }
 
-#[tokio::test]
-async fn recordings_are_unique_per_tenant_and_searchable_newest_first() {
-    for b in backends().await {
-        println!("backend: {}", b.name());
+backend_test! {
+    #[tokio::test]
+    async fn recordings_are_unique_per_tenant_and_searchable_newest_first(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         tenant(s, "globex").await;
@@ -107,9 +108,10 @@ async fn recordings_are_unique_per_tenant_and_searchable_newest_first() {
     }
 }
 
-#[tokio::test]
-async fn export_jobs_have_unique_names_versions_and_an_audit_trail() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn export_jobs_have_unique_names_versions_and_an_audit_trail(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         let account = Uuid::now_v7();
@@ -156,9 +158,10 @@ async fn export_jobs_have_unique_names_versions_and_an_audit_trail() {
     }
 }
 
-#[tokio::test]
-async fn one_run_at_a_time_and_dead_runs_are_interrupted() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn one_run_at_a_time_and_dead_runs_are_interrupted(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         let job_id = Uuid::now_v7();
@@ -193,9 +196,10 @@ async fn one_run_at_a_time_and_dead_runs_are_interrupted() {
     }
 }
 
-#[tokio::test]
-async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn candidates_are_local_recordings_of_the_services_not_yet_exported(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         let job_id = Uuid::now_v7();
@@ -278,9 +282,10 @@ async fn candidates_are_local_recordings_of_the_services_not_yet_exported() {
     }
 }
 
-#[tokio::test]
-async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         tenant(s, "globex").await;
@@ -315,10 +320,10 @@ async fn deleting_a_tenant_removes_its_recordings_jobs_runs_and_exports() {
     }
 }
 
-#[tokio::test]
-async fn a_taken_over_runs_stale_owner_cannot_write_progress_exports_audio_state_or_finish() {
-    for b in backends().await {
-        let backend = b.name();
+backend_test! {
+    #[tokio::test]
+    async fn a_taken_over_runs_stale_owner_cannot_write_progress_exports_audio_state_or_finish(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         s.insert_recording("acme", &recording("r1", "Sales", "jo", 1)).await.unwrap();
@@ -328,16 +333,16 @@ async fn a_taken_over_runs_stale_owner_cannot_write_progress_exports_audio_state
         let stale = s.start_run(&run_of("acme", job_id, "node-a")).await.unwrap();
         // node-a stalls; node-b takes the run over and resumes it.
         let taken = s.interrupt_dead_runs(Some("node-a"), Duration::from_secs(3600)).await.unwrap();
-        assert_eq!(taken.len(), 1, "{backend}");
-        assert!(taken[0].epoch > stale.epoch, "{backend}: the takeover bumps the epoch");
+        assert_eq!(taken.len(), 1);
+        assert!(taken[0].epoch > stale.epoch, "the takeover bumps the epoch");
         let resumed =
             s.start_run(&NewRun { resumed_from: Some(stale.id), ..run_of("acme", job_id, "node-b") }).await.unwrap();
-        assert!(resumed.epoch > taken[0].epoch, "{backend}: the resumed attempt has a higher epoch");
+        assert!(resumed.epoch > taken[0].epoch, "the resumed attempt has a higher epoch");
 
         let fenced = |e: StoreError| matches!(e, StoreError::Fenced(Fence { run_id, epoch }) if run_id == stale.id && epoch == stale.epoch);
         let progress = RunProgress { exported: 1, failed: 0, bytes: 10 };
         let refused = s.run_progress(stale.fence(), progress).await.unwrap_err();
-        assert!(fenced(refused), "{backend}: a stale owner's progress is refused");
+        assert!(fenced(refused), "a stale owner's progress is refused");
         let export = Export {
             tenant_id: "acme".into(),
             recording_id: "r1".into(),
@@ -354,32 +359,32 @@ async fn a_taken_over_runs_stale_owner_cannot_write_progress_exports_audio_state
             place: None,
         };
         let refused = s.put_export(&export, stale.epoch).await.unwrap_err();
-        assert!(fenced(refused), "{backend}: a stale owner's export state and upload id are refused");
+        assert!(fenced(refused), "a stale owner's export state and upload id are refused");
         let refused = s.set_audio_state(stale.fence(), "acme", "r1", AudioState::Removed).await.unwrap_err();
-        assert!(fenced(refused), "{backend}: a stale owner cannot mark the audio removed");
+        assert!(fenced(refused), "a stale owner cannot mark the audio removed");
         let refused =
             s.finish_run(stale.fence(), RunState::Succeeded, progress, Some("k.csv"), None).await.unwrap_err();
-        assert!(fenced(refused), "{backend}: a stale owner's finish is refused");
+        assert!(fenced(refused), "a stale owner's finish is refused");
         let kept = s.get_run("acme", job_id, stale.id).await.unwrap();
-        assert_eq!((kept.state, kept.progress), (RunState::Interrupted, RunProgress::default()), "{backend}");
-        assert!(s.exports_of_recording("acme", "r1").await.unwrap().is_empty(), "{backend}");
-        assert_eq!(s.get_recording("acme", "r1").await.unwrap().audio_state, AudioState::Local, "{backend}");
+        assert_eq!((kept.state, kept.progress), (RunState::Interrupted, RunProgress::default()));
+        assert!(s.exports_of_recording("acme", "r1").await.unwrap().is_empty());
+        assert_eq!(s.get_recording("acme", "r1").await.unwrap().audio_state, AudioState::Local);
 
         // The new owner writes with its own fence; an epoch it does not hold is refused too.
         let own = Export { run_id: resumed.id, ..export };
         s.put_export(&own, resumed.epoch).await.unwrap();
-        assert!(s.put_export(&own, resumed.epoch + 1).await.is_err(), "{backend}: a made-up epoch is refused");
+        assert!(s.put_export(&own, resumed.epoch + 1).await.is_err(), "a made-up epoch is refused");
         s.run_progress(resumed.fence(), progress).await.unwrap();
         s.finish_run(resumed.fence(), RunState::Succeeded, progress, None, None).await.unwrap();
         let after = s.run_progress(resumed.fence(), progress).await.unwrap_err();
-        assert!(matches!(after, StoreError::Fenced(_)), "{backend}: no write after the finish: {after:?}");
+        assert!(matches!(after, StoreError::Fenced(_)), "no write after the finish: {after:?}");
     }
 }
 
-#[tokio::test]
-async fn heartbeats_expire_by_the_databases_clock() {
-    for b in backends().await {
-        let backend = b.name();
+backend_test! {
+    #[tokio::test]
+    async fn heartbeats_expire_by_the_databases_clock(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         let job_id = Uuid::now_v7();
@@ -387,19 +392,19 @@ async fn heartbeats_expire_by_the_databases_clock() {
         let run = s.start_run(&run_of("acme", job_id, "node-a")).await.unwrap();
         // The heartbeat is the database's time: it is older than 1 s only once 1 s passed there.
         let expiry = Duration::from_secs(1);
-        assert!(s.interrupt_dead_runs(None, expiry).await.unwrap().is_empty(), "{backend}: just started");
+        assert!(s.interrupt_dead_runs(None, expiry).await.unwrap().is_empty(), "just started");
         tokio::time::sleep(Duration::from_millis(700)).await;
         s.run_progress(run.fence(), RunProgress::default()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert!(
             s.interrupt_dead_runs(None, expiry).await.unwrap().is_empty(),
-            "{backend}: the beat 0.7 s ago keeps the run alive, though it started 1.4 s ago"
+            "the beat 0.7 s ago keeps the run alive, though it started 1.4 s ago"
         );
         tokio::time::sleep(Duration::from_millis(600)).await;
         let dead = s.interrupt_dead_runs(None, expiry).await.unwrap();
-        assert_eq!(dead.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id], "{backend}: 1.3 s without a beat");
-        assert_eq!(dead[0].epoch, run.epoch + 1, "{backend}");
+        assert_eq!(dead.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id], "1.3 s without a beat");
+        assert_eq!(dead[0].epoch, run.epoch + 1);
         let row_heartbeat = s.get_run("acme", job_id, run.id).await.unwrap().heartbeat_at;
-        assert!(row_heartbeat > run.heartbeat_at, "{backend}: the beat moved the heartbeat");
+        assert!(row_heartbeat > run.heartbeat_at, "the beat moved the heartbeat");
     }
 }

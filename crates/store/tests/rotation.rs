@@ -1,14 +1,15 @@
-//! What key rotation needs from the store, on every backend `common::backends` yields:
+//! What key rotation needs from the store, on every backend (`backend_test!`):
 //! counts of values per key, paging through values under other keys, and conditional
 //! replacement that loses to a concurrent account write.
 
 mod common;
 
 use patchbay_store::{AccountWrite, CachedStore, NewTenant, Reseal, SealedSecret, SecretCursor, Store, StoredSecret};
+use patchbay_testkit::{backend_test, TestDatabase};
 use serde_json::json;
 use uuid::Uuid;
 
-use common::backends;
+use common::Backend;
 
 const ACTOR: &str = "tester";
 
@@ -62,9 +63,10 @@ async fn all_pages(store: &dyn Store, active: u32, limit: i64) -> (Vec<StoredSec
     }
 }
 
-#[tokio::test]
-async fn values_are_counted_per_key_and_paged_in_account_and_field_order() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn values_are_counted_per_key_and_paged_in_account_and_field_order(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         tenant(s, "beta").await;
@@ -76,7 +78,7 @@ async fn values_are_counted_per_key_and_paged_in_account_and_field_order() {
         let three =
             account(s, "beta", "Three", vec![secret("password", 1, "c-pass"), secret("secret", 3, "c-secret")]).await;
         account(s, "beta", "None", Vec::new()).await;
-        assert_eq!(s.secrets_by_key_counts().await.unwrap(), [(1, 3), (2, 1), (3, 1)], "{}", b.name());
+        assert_eq!(s.secrets_by_key_counts().await.unwrap(), [(1, 3), (2, 1), (3, 1)]);
 
         let (under_others, pages) = all_pages(s, 2, 2).await;
         assert_eq!(pages, 3, "4 values, 2 a page, and an empty last page");
@@ -91,7 +93,7 @@ async fn values_are_counted_per_key_and_paged_in_account_and_field_order() {
             .iter()
             .map(|v| (v.account_id, v.secret.field.as_str(), v.tenant_id.as_str(), v.secret.key_id))
             .collect();
-        assert_eq!(got, expected, "{}", b.name());
+        assert_eq!(got, expected);
         assert!(under_others.iter().all(|v| v.account_id != two));
         let first = under_others.iter().find(|v| v.account_id == one && v.secret.field == "token").unwrap();
         assert_eq!(first.secret.sealed, b"a-token");
@@ -102,9 +104,10 @@ async fn values_are_counted_per_key_and_paged_in_account_and_field_order() {
     }
 }
 
-#[tokio::test]
-async fn replacing_a_sealed_value_changes_only_rows_that_still_hold_it() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn replacing_a_sealed_value_changes_only_rows_that_still_hold_it(db) {
+        let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
         let kept = account(s, "acme", "Kept", vec![secret("token", 1, "kept-token")]).await;
@@ -128,7 +131,7 @@ async fn replacing_a_sealed_value_changes_only_rows_that_still_hold_it() {
         .unwrap();
         s.delete_account("acme", gone, None, ACTOR).await.unwrap();
 
-        assert_eq!(s.replace_sealed(&reseals).await.unwrap(), 1, "{}", b.name());
+        assert_eq!(s.replace_sealed(&reseals).await.unwrap(), 1);
         let after = s.get_account("acme", kept).await.unwrap();
         assert_eq!(after.secrets, [secret("token", 2, "kept-token@2")]);
         assert_eq!(after.version, before.version, "a reseal is not a change of the account");
@@ -152,7 +155,7 @@ async fn replacing_a_sealed_value_changes_only_rows_that_still_hold_it() {
 /// keeps other tenants' accounts.
 #[tokio::test]
 async fn cached_store_serves_resealed_values_after_a_replacement() {
-    let b = backends().await.swap_remove(0);
+    let b = Backend::open(TestDatabase::sqlite().await).await;
     let cached = CachedStore::new(b.store.clone());
     tenant(&cached, "acme").await;
     tenant(&cached, "beta").await;

@@ -1,4 +1,4 @@
-//! The store's story, told once and run against every backend `common::backends` yields.
+//! The store's story, told once and run against every backend (`backend_test!`).
 
 mod common;
 
@@ -9,10 +9,11 @@ use patchbay_store::{
     Account, AccountWrite, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, SealedSecret, SqlStore,
     Store, StoreError, TenantUpdate,
 };
+use patchbay_testkit::{backend_test, TestDatabase};
 use serde_json::json;
 use uuid::Uuid;
 
-use common::{backends, Backend};
+use common::Backend;
 
 const ACTOR: &str = "tester";
 
@@ -53,7 +54,6 @@ fn default_of(type_key: &str, name: &str, group: &str) -> AccountWrite {
 }
 
 async fn setup(b: &Backend, tenants: &[&str]) {
-    println!("backend: {}", b.name());
     for id in tenants {
         b.store.create_tenant(&new_tenant(id), ACTOR).await.unwrap();
     }
@@ -104,21 +104,23 @@ async fn connect_rejects_unknown_schemes_without_echoing_the_url() {
     }
 }
 
-#[tokio::test]
-async fn reopening_keeps_data_and_reruns_no_migration() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn reopening_keeps_data_and_reruns_no_migration(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         b.store.ping().await.unwrap();
         let created = create(&b.store, "acme", &write("stt", "Speech")).await.unwrap();
         let reopened = SqlStore::connect(&b.url).await.unwrap();
-        assert_eq!(reopened.backend_name(), b.name());
+        assert_eq!(reopened.backend_name(), b.store.backend_name());
         assert_eq!(reopened.get_account("acme", created.id).await.unwrap(), created);
     }
 }
 
-#[tokio::test]
-async fn tenants_are_created_read_updated_and_deleted() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn tenants_are_created_read_updated_and_deleted(db) {
+        let b = Backend::open(db).await;
         setup(&b, &[]).await;
         let s = &b.store;
         let created = s.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
@@ -147,7 +149,7 @@ async fn tenants_are_created_read_updated_and_deleted() {
         let archive = s.delete_tenant("acme", ACTOR).await.unwrap();
         assert_not_found(s.get_tenant("acme").await);
         assert_not_found(s.delete_tenant("acme", ACTOR).await);
-        assert!(audit_of(s, "acme", None).await.is_empty(), "{}: the id keeps no trail", b.name());
+        assert!(audit_of(s, "acme", None).await.is_empty(), "the id keeps no trail");
         let trail = audit_of(s, &archive, None).await;
         assert_eq!(actions(&trail), ["tenant.delete", "tenant.update", "tenant.update", "tenant.create"]);
         assert!(trail.iter().all(|e| e.account_id.is_none()));
@@ -155,9 +157,10 @@ async fn tenants_are_created_read_updated_and_deleted() {
     }
 }
 
-#[tokio::test]
-async fn accounts_are_created_read_listed_updated_and_deleted() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn accounts_are_created_read_listed_updated_and_deleted(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let id = Uuid::new_v4();
@@ -207,9 +210,10 @@ async fn accounts_are_created_read_listed_updated_and_deleted() {
     }
 }
 
-#[tokio::test]
-async fn names_are_unique_per_tenant_ignoring_case_including_unicode() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn names_are_unique_per_tenant_ignoring_case_including_unicode(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme", "beta"]).await;
         let s = &b.store;
         create(s, "acme", &write("stt", "Main")).await.unwrap();
@@ -232,9 +236,10 @@ async fn names_are_unique_per_tenant_ignoring_case_including_unicode() {
     }
 }
 
-#[tokio::test]
-async fn singleton_and_default_groups_admit_one_account_each() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn singleton_and_default_groups_admit_one_account_each(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme", "beta"]).await;
         let s = &b.store;
         create(s, "acme", &singleton("wfm", "Calabrio", "wfm")).await.unwrap();
@@ -286,9 +291,10 @@ async fn race(store: &SqlStore, tasks: usize, make: impl Fn(usize) -> AccountWri
     (ok, errors)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_creates_admit_exactly_one_per_rule() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_creates_admit_exactly_one_per_rule(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let (ok, errors) = race(s, 16, |i| singleton("wfm", &format!("WFM {i}"), "wfm")).await;
@@ -311,9 +317,10 @@ async fn parallel_creates_admit_exactly_one_per_rule() {
     }
 }
 
-#[tokio::test]
-async fn a_stale_version_changes_nothing() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn a_stale_version_changes_nothing(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let created = create(s, "acme", &write("stt", "Speech")).await.unwrap();
@@ -330,9 +337,10 @@ async fn a_stale_version_changes_nothing() {
     }
 }
 
-#[tokio::test]
-async fn another_tenants_account_is_not_found() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn another_tenants_account_is_not_found(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme", "beta"]).await;
         let s = &b.store;
         let mine = create(s, "acme", &write("stt", "Speech")).await.unwrap();
@@ -348,9 +356,10 @@ async fn another_tenants_account_is_not_found() {
     }
 }
 
-#[tokio::test]
-async fn secrets_round_trip_sorted_and_are_replaced_as_a_set() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn secrets_round_trip_sorted_and_are_replaced_as_a_set(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let every_byte: Vec<u8> = (0..=255).collect();
@@ -379,9 +388,10 @@ async fn secrets_round_trip_sorted_and_are_replaced_as_a_set() {
     }
 }
 
-#[tokio::test]
-async fn listing_loads_each_accounts_own_secrets() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn listing_loads_each_accounts_own_secrets(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let mut expected = Vec::new();
@@ -396,9 +406,10 @@ async fn listing_loads_each_accounts_own_secrets() {
     }
 }
 
-#[tokio::test]
-async fn audit_rows_commit_with_their_change_and_only_then() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn audit_rows_commit_with_their_change_and_only_then(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let id = Uuid::new_v4();
@@ -465,9 +476,10 @@ async fn audit_rows_commit_with_their_change_and_only_then() {
     }
 }
 
-#[tokio::test]
-async fn tokens_are_created_found_by_hash_and_revoked() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn tokens_are_created_found_by_hash_and_revoked(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme"]).await;
         let s = &b.store;
         let admin = NewToken {
@@ -524,9 +536,10 @@ async fn tokens_are_created_found_by_hash_and_revoked() {
     }
 }
 
-#[tokio::test]
-async fn meta_values_are_read_and_overwritten() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn meta_values_are_read_and_overwritten(db) {
+        let b = Backend::open(db).await;
         setup(&b, &[]).await;
         let s = &b.store;
         assert_eq!(s.get_meta("vault.key_id").await.unwrap(), None);
@@ -539,9 +552,10 @@ async fn meta_values_are_read_and_overwritten() {
     }
 }
 
-#[tokio::test]
-async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_and_archives_its_audit() {
-    for b in backends().await {
+backend_test! {
+    #[tokio::test]
+    async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_and_archives_its_audit(db) {
+        let b = Backend::open(db).await;
         setup(&b, &["acme", "beta"]).await;
         let s = &b.store;
         let gone = create(s, "acme", &write("stt", "Speech")).await.unwrap();
@@ -561,22 +575,21 @@ async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_and_archives_
         assert!(s.list_tokens().await.unwrap().is_empty());
         assert_eq!(b.count("SELECT COUNT(*) FROM account_secrets").await, 1);
         assert_eq!(s.get_account("beta", kept.id).await.unwrap(), kept);
-        assert!(archive.starts_with("acme@deleted-"), "{}: {archive}", b.name());
+        assert!(archive.starts_with("acme@deleted-"), "{archive}");
         assert_eq!(
             actions(&audit_of(s, &archive, None).await),
             ["tenant.delete", "create", "tenant.create"],
-            "{}: the trail is kept under the archive key",
-            b.name()
+            "the trail is kept under the archive key"
         );
-        assert_eq!(actions(&audit_of(s, "beta", None).await), ["create", "tenant.create"], "{}", b.name());
+        assert_eq!(actions(&audit_of(s, "beta", None).await), ["create", "tenant.create"]);
 
         // A tenant of the same id starts empty, its trail too.
         s.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
         assert!(s.list_accounts("acme", None).await.unwrap().is_empty());
-        assert_eq!(actions(&audit_of(s, "acme", None).await), ["tenant.create"], "{}", b.name());
+        assert_eq!(actions(&audit_of(s, "acme", None).await), ["tenant.create"]);
         create(s, "acme", &write("stt", "Speech")).await.unwrap();
         let again = s.delete_tenant("acme", ACTOR).await.unwrap();
-        assert_ne!(again, archive, "{}: each deletion has its own archive", b.name());
+        assert_ne!(again, archive, "each deletion has its own archive");
     }
 }
 
@@ -584,7 +597,7 @@ async fn deleting_a_tenant_removes_its_accounts_secrets_and_tokens_and_archives_
 /// write's result, and forgets revoked tokens at once.
 #[tokio::test]
 async fn cached_store_reads_its_own_writes() {
-    let b = backends().await.swap_remove(0);
+    let b = Backend::open(TestDatabase::sqlite().await).await;
     let cached = patchbay_store::CachedStore::new(b.store.clone());
     cached.create_tenant(&new_tenant("acme"), ACTOR).await.unwrap();
     assert!(cached.list_accounts("acme", None).await.unwrap().is_empty(), "an empty list is cached");

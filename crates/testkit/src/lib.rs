@@ -102,7 +102,8 @@ impl TestDatabase {
 /// One test per backend, named after it: `backend_test! { #[tokio::test] async fn name(db) { … } }`
 /// becomes `name::sqlite` and `name::postgres`, each running the body with a fresh
 /// database of that backend, so a failure says which backend failed. The attributes given
-/// (the test runner's, e.g. `#[tokio::test(flavor = "multi_thread")]`) go on both.
+/// (the test runner's, e.g. `#[tokio::test(flavor = "multi_thread")]`) go on both. The
+/// body's function is named so as not to shadow the test file's own helpers (a `run`, say).
 #[macro_export]
 macro_rules! backend_test {
     ($(#[$attr:meta])* async fn $name:ident($db:ident) $body:block) => {
@@ -110,29 +111,21 @@ macro_rules! backend_test {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn run($db: $crate::TestDatabase) $body
+            async fn __backend_test_body($db: $crate::TestDatabase) $body
 
             $(#[$attr])*
             async fn sqlite() {
-                run($crate::TestDatabase::sqlite().await).await
+                __backend_test_body($crate::TestDatabase::sqlite().await).await
             }
 
             $(#[$attr])*
             async fn postgres() {
                 if let Some(db) = $crate::TestDatabase::postgres_if_configured().await {
-                    run(db).await
+                    __backend_test_body(db).await
                 }
             }
         }
     };
-}
-
-/// SQLite, then PostgreSQL if configured. Says once per test binary when PostgreSQL is
-/// skipped, so a green run without it is visible as such.
-pub async fn databases() -> Vec<TestDatabase> {
-    let mut dbs = vec![TestDatabase::sqlite().await];
-    dbs.extend(TestDatabase::postgres_if_configured().await);
-    dbs
 }
 
 #[cfg(feature = "fuzz")]

@@ -9,7 +9,6 @@ pub struct TestServer {
     pub base: String,
     pub admin_token: String,
     pub data_dir: tempfile::TempDir,
-    pub backend: &'static str,
     http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -45,15 +44,7 @@ impl TestServer {
             })
             .await;
         });
-        TestServer {
-            base,
-            admin_token,
-            data_dir,
-            backend: db.backend,
-            http: reqwest::Client::new(),
-            shutdown: Some(tx),
-            task: Some(task),
-        }
+        TestServer { base, admin_token, data_dir, http: reqwest::Client::new(), shutdown: Some(tx), task: Some(task) }
     }
 
     /// Stops serving and waits for in-flight requests.
@@ -140,7 +131,7 @@ impl Reply {
     }
 
     /// Asserts a problem+json answer of `status` whose `errors` are exactly `errors`
-    /// (field, rule); `context` (e.g. the backend) goes into every message.
+    /// (field, rule); `context` (the case being checked) goes into every message.
     pub fn assert_problem(&self, status: u16, errors: &[(&str, &str)], context: &str) {
         assert_eq!(self.status, status, "{context}: {}", self.text);
         assert_eq!(self.headers["content-type"], "application/problem+json", "{context}");

@@ -1,5 +1,6 @@
-//! The backends every story test runs against, from the shared testkit: SQLite always,
-//! PostgreSQL when `PATCHBAY_TEST_DATABASE_URL` names a server (a fresh database each).
+//! The store every story test runs against, opened on a fresh database from the shared
+//! testkit (`backend_test!` makes one test per backend: SQLite always, PostgreSQL when
+//! `PATCHBAY_TEST_DATABASE_URL` names a server).
 
 use patchbay_store::SqlStore;
 use patchbay_testkit::TestDatabase;
@@ -13,8 +14,10 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn name(&self) -> &'static str {
-        self.store.backend_name()
+    /// The store on `db`, which lives as long as the `Backend`.
+    pub async fn open(db: TestDatabase) -> Backend {
+        let store = SqlStore::connect(&db.url).await.expect("open the test database");
+        Backend { store, url: db.url.clone(), _db: db }
     }
 
     /// Runs a `SELECT COUNT(*) ...` behind the store's back, to see rows the `Store` API
@@ -31,14 +34,4 @@ impl Backend {
             }
         }
     }
-}
-
-/// SQLite, then PostgreSQL if configured.
-pub async fn backends() -> Vec<Backend> {
-    let mut out = Vec::new();
-    for db in patchbay_testkit::databases().await {
-        let store = SqlStore::connect(&db.url).await.expect("open the test database");
-        out.push(Backend { store, url: db.url.clone(), _db: db });
-    }
-    out
 }
