@@ -194,11 +194,6 @@ impl Operation {
         assert!(values.next().is_none(), "{} was given more values than it has parameters", self.id());
         url
     }
-
-    /// The operation a request's method and matched path template (under the prefix) name.
-    pub fn find(method: &str, path: &str) -> Option<Operation> {
-        Operation::ALL.iter().copied().find(|op| op.method().as_str() == method && op.path() == path)
-    }
 }
 
 #[cfg(test)]
@@ -230,6 +225,5 @@ mod tests {
             "/api/v1/tenants/acme/integration-accounts/a%2Fb%20c"
         );
         assert_eq!(Operation::ListTokens.url(&[]), "/api/v1/tokens");
-        assert_eq!(Operation::find("GET", "/tenants/{tenant}"), Some(Operation::GetTenant));
     }
 }
