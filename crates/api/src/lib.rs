@@ -8,6 +8,7 @@
 //! It must not do I/O, know handlers, or depend on the server: it is plain data and rules.
 
 mod access;
+mod events;
 mod keys;
 mod operations;
 mod problem;
@@ -15,6 +16,7 @@ mod schema;
 mod tokens;
 
 pub use access::{Access, Denial, Role};
+pub use events::{IntakeReport, Live, RejectedEvent};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};

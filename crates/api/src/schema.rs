@@ -5,13 +5,17 @@ use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value};
 
-use crate::{KeyStatus, Problem, ResealReport, Role, Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
+use crate::{
+    IntakeReport, KeyStatus, Live, Problem, ResealReport, Role, Token, TokenCreate, TokenCreated, TokenList, WhoAmI,
+};
 
 /// The component schemas of the types the API sends and takes, by type name.
 pub fn component_schemas() -> Map<String, Value> {
     let mut generator =
         SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
+    register::<IntakeReport>(&mut generator);
     register::<KeyStatus>(&mut generator);
+    register::<Live>(&mut generator);
     register::<Problem>(&mut generator);
     register::<ResealReport>(&mut generator);
     register::<Role>(&mut generator);

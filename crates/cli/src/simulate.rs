@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use patchbay_api::Operation;
+use patchbay_api::{IntakeReport, Operation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -160,9 +160,10 @@ pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
                         tokio::time::sleep(wait).await;
                     }
                 }
-                let report = client.post_raw(path, body).await?;
-                tally.accepted += report["accepted"].as_u64().unwrap_or(0);
-                tally.rejected += report["rejected"].as_array().map_or(0, |r| r.len() as u64);
+                let report: IntakeReport = serde_json::from_value(client.post_raw(path, body).await?)
+                    .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))?;
+                tally.accepted += report.accepted;
+                tally.rejected += report.rejected.len() as u64;
                 bar.inc(size as u64);
             }
             Ok::<Tally, CliError>(tally)

@@ -371,25 +371,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
     merge(
         &mut schemas,
         json!({
-            "IntakeReport": {
-                "type": "object",
-                "properties": {
-                    "accepted": {"type": "integer", "minimum": 0},
-                    "stale": {"type": "integer", "minimum": 0},
-                    "rejected": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "line": {"type": "integer", "minimum": 1},
-                            "index": {"type": "integer", "minimum": 0},
-                            "reason": {"type": "string"},
-                        },
-                        "required": ["reason"],
-                        "additionalProperties": false,
-                    }},
-                },
-                "required": ["accepted", "stale", "rejected"],
-                "additionalProperties": false,
-            },
             "FeedList": {
                 "type": "object",
                 "properties": {"items": {"type": "array", "items": {
@@ -414,16 +395,6 @@ fn resource_schemas(catalog: &Catalog) -> Map<String, Value> {
                     "required": ["account_id", "tenant", "kind", "status", "connected", "sent", "failed"],
                 }}},
                 "required": ["items"],
-                "additionalProperties": false,
-            },
-            "Live": {
-                "type": "object",
-                "properties": {
-                    "version": {"type": "integer", "minimum": 0},
-                    "agents": {"type": "integer", "minimum": 0},
-                    "services": {"type": "integer", "minimum": 0},
-                },
-                "required": ["version", "agents", "services"],
                 "additionalProperties": false,
             },
         }),

@@ -5,8 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_feeds::{FeedHealth, IntakeError, IntakeReport};
-use serde_json::{json, Value};
+use patchbay_api::{IntakeReport, Live, RejectedEvent};
+use patchbay_feeds::events::Position;
+use patchbay_feeds::{FeedHealth, IntakeError};
 
 use super::common::Items;
 use crate::error::{ApiError, ApiResult};
@@ -21,7 +22,19 @@ pub async fn ingest(
     match state.feeds.state().ingest(&tenant, &bytes, chrono::Utc::now()) {
         Ok(report) => {
             state.metrics.record_events(report.accepted as u64, report.rejected.len() as u64);
-            Ok((StatusCode::OK, Json(report)))
+            let rejected = report
+                .rejected
+                .into_iter()
+                .map(|r| {
+                    let (line, index) = match r.position {
+                        Position::Line(line) => (Some(line as u64), None),
+                        Position::Index(index) => (None, Some(index as u64)),
+                    };
+                    RejectedEvent { line, index, reason: r.reason }
+                })
+                .collect();
+            let answer = IntakeReport { accepted: report.accepted as u64, stale: report.stale as u64, rejected };
+            Ok((StatusCode::OK, Json(answer)))
         }
         Err(IntakeError::Body(why)) => Err(ApiError::BadRequest {
             detail: format!("the body is neither NDJSON nor a JSON array of events: {why}"),
@@ -41,13 +54,13 @@ pub async fn feeds(State(state): State<AppState>, Path(tenant): Path<String>) ->
 }
 
 /// Counts of the tenant's live state (agents logged in, services).
-pub async fn live(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn live(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<Live>> {
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
     let view = state.feeds.state().view(&tenant);
     let snapshot = view.snapshot();
-    Ok(Json(json!({
-        "version": view.version(),
-        "agents": snapshot.agents.len(),
-        "services": snapshot.services.len(),
-    })))
+    Ok(Json(Live {
+        version: view.version(),
+        agents: snapshot.agents.len() as u64,
+        services: snapshot.services.len() as u64,
+    }))
 }
