@@ -110,9 +110,7 @@ impl Client {
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, CliError> {
         let body = body.map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
-        let answer = self.call(method, path, body).await?;
-        serde_json::from_value(answer)
-            .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
+        parse(self.call(method, path, body).await?)
     }
 
     /// Posts a body as it is (e.g. NDJSON events).
@@ -223,6 +221,12 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A server's answer read as the API type `T`.
+pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CliError> {
+    serde_json::from_value(value)
+        .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
 }
 
 /// Prints an API type as JSON.

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::client::{CliError, Client};
+use crate::client::{parse, CliError, Client};
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
@@ -160,8 +160,7 @@ pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
                         tokio::time::sleep(wait).await;
                     }
                 }
-                let report: IntakeReport = serde_json::from_value(client.post_raw(path, body).await?)
-                    .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))?;
+                let report: IntakeReport = parse(client.post_raw(path, body).await?)?;
                 tally.accepted += report.accepted;
                 tally.rejected += report.rejected.len() as u64;
                 bar.inc(size as u64);

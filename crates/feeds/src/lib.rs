@@ -38,8 +38,6 @@ pub use wire::Rfc3339;
 mod tests {
     #[test]
     fn no_two_modules_import_each_other_even_through_others() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let circles = patchbay_testkit::sources::import_circles(&src);
-        assert!(circles.is_empty(), "import circles among the feeds crate's modules: {circles:?}");
+        patchbay_testkit::sources::assert_no_import_circles(env!("CARGO_MANIFEST_DIR"));
     }
 }

@@ -49,6 +49,12 @@ impl Principal {
     }
 }
 
+/// The role a stored token was issued with.
+pub fn role_of(token: &patchbay_store::ApiToken) -> Result<Role, ApiError> {
+    Role::parse(&token.role)
+        .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", token.id, token.role)))
+}
+
 /// A new random API token: `pb_` and 32 random bytes in URL-safe base64.
 pub fn generate_token() -> String {
     let mut bytes = [0u8; 32];
@@ -72,8 +78,7 @@ impl Principal {
     /// The principal of an unrevoked token, by the token's hash.
     pub async fn for_token_hash(state: &AppState, hash: &[u8]) -> Result<Principal, ApiError> {
         let found = state.store.find_token(hash).await?.ok_or(ApiError::Unauthorized)?;
-        let role = Role::parse(&found.role)
-            .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", found.id, found.role)))?;
+        let role = role_of(&found)?;
         Ok(Principal { token_id: found.id, token_name: found.name, role, tenant: found.tenant_id })
     }
 }

@@ -3,6 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// Fails the calling test when the crate at `manifest_dir` (its `CARGO_MANIFEST_DIR`) has
+/// an import circle among its modules.
+pub fn assert_no_import_circles(manifest_dir: &str) {
+    let circles = import_circles(&Path::new(manifest_dir).join("src"));
+    assert!(circles.is_empty(), "import circles among the modules of {manifest_dir}: {circles:?}");
+}
+
 /// The import circles among the top-level modules of the crate whose sources are in `src`:
 /// each circle is a set of two or more modules that reach each other through `crate::…`
 /// paths (in `use` items or inline). A module is `src/x.rs` together with `src/x/**`;

@@ -9,10 +9,10 @@ use futures::{StreamExt, TryStreamExt};
 use patchbay_api::Operation;
 use serde_json::{Map, Value};
 
-use super::plan::{parse, tenant_accounts, visible_tenants, CurrentAccount, CurrentTenant};
+use super::plan::{tenant_accounts, visible_tenants, CurrentAccount, CurrentTenant};
 use super::source::{AccountSpec, Document, TenantSpec};
 use super::ExportArgs;
-use crate::client::{CliError, Client};
+use crate::client::{parse, CliError, Client};
 use patchbay_catalog::Catalog;
 
 /// Upper snake case: ASCII letters and digits upper-cased, every run of other characters

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::progress::Progress;
 use super::source::{DesiredAccount, DesiredTenant};
-use crate::client::{escape, CliError, Client};
+use crate::client::{escape, parse, CliError, Client};
 use patchbay_catalog::Catalog;
 
 /// Reads of the current state in flight at once.
@@ -53,11 +53,6 @@ pub async fn tenant_accounts(client: &Client, tenant: &str) -> Result<Vec<Curren
 
 pub async fn visible_tenants(client: &Client) -> Result<Vec<CurrentTenant>, CliError> {
     parse(client.get(&Operation::ListTenants.url(&[])).await?).map(|i: Items<_>| i.items)
-}
-
-pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CliError> {
-    serde_json::from_value(value)
-        .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
 }
 
 /// A tenant and its accounts, or `None` when it does not exist (or this token cannot see it).

@@ -6,12 +6,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::plan::{
-    account_line, doomed_line, parse, tenant_line, AccountAction, AccountPlan, CurrentAccount, CurrentTenant, Line,
-    Plan, TenantChange, TenantPlan,
+    account_line, doomed_line, tenant_line, AccountAction, AccountPlan, CurrentAccount, CurrentTenant, Line, Plan,
+    TenantChange, TenantPlan,
 };
 use super::progress::Progress;
 use super::{reword, within};
-use crate::client::{CliError, Client};
+use crate::client::{parse, CliError, Client};
 
 /// What apply printed and counted.
 struct Output<'a> {

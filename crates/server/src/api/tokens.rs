@@ -10,15 +10,14 @@ use uuid::Uuid;
 
 use patchbay_api::{Access, Token, TokenCreated, TokenList, WhoAmI};
 
-use crate::auth::{generate_token, hash_token, Principal, Role};
+use crate::auth::{generate_token, hash_token, role_of, Principal, Role};
 use crate::body::{Body, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The API's view of a stored token.
 fn view(token: ApiToken) -> ApiResult<Token> {
-    let role = Role::parse(&token.role)
-        .ok_or_else(|| ApiError::Internal(format!("token {} has unknown role {}", token.id, token.role)))?;
+    let role = role_of(&token)?;
     Ok(Token {
         id: token.id,
         name: token.name,
@@ -52,7 +51,8 @@ pub async fn create(
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let role_text = body.required_string("role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
-        ApiError::invalid("role", "choice", "role must be one of sp_admin, tenant_admin, tenant_viewer, event_producer")
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        ApiError::invalid("role", "choice", format!("role must be one of {}", roles.join(", ")))
     })?;
     let tenant = body.string("tenant")?.map(str::to_owned);
     match (role, &tenant) {
