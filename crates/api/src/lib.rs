@@ -5,20 +5,36 @@
 //! OpenAPI document's paths from [`Operation::ALL`]; tests generate the access matrix from
 //! it; the CLI names paths through it.
 //!
+//! The catalog is its only patchbay dependency: the schemas take the keys of types and
+//! providers from it, and the account bodies' schemas embed each provider's own.
+//!
 //! It must not do I/O, know handlers, or depend on the server: it is plain data and rules.
 
 mod access;
+mod accounts;
+mod catalog;
 mod events;
+mod feeds;
 mod keys;
 mod operations;
 mod problem;
 mod schema;
+mod tenants;
+mod testing;
 mod tokens;
 
 pub use access::{Access, Denial, Role};
+pub use accounts::{Account, AccountCreate, AccountList, AccountTest, AccountUpdate};
+pub use catalog::{IntegrationTypeInfo, IntegrationTypes, ProviderInfo};
 pub use events::{IntakeReport, Live, RejectedEvent};
+pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
 pub use schema::component_schemas;
+pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantUpdate};
+pub use testing::{
+    ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Category, Failed, Outcome, StepStatus,
+    TestReport, TestStep, Voice,
+};
 pub use tokens::{Token, TokenCreate, TokenCreated, TokenList, WhoAmI};

@@ -5,14 +5,26 @@ use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value};
 
-use crate::{
-    IntakeReport, KeyStatus, Live, Problem, ResealReport, Role, Token, TokenCreate, TokenCreated, TokenList, WhoAmI,
-};
+use crate::*;
 
 /// The component schemas of the types the API sends and takes, by type name.
 pub fn component_schemas() -> Map<String, Value> {
     let mut generator =
         SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
+    register::<AccountList>(&mut generator);
+    register::<AccountCreate>(&mut generator);
+    register::<AccountUpdate>(&mut generator);
+    register::<AccountTest>(&mut generator);
+    register::<ActionRequest>(&mut generator);
+    register::<ActionResult>(&mut generator);
+    register::<ActionFailure>(&mut generator);
+    register::<AuditPage>(&mut generator);
+    register::<BulkTestReport>(&mut generator);
+    register::<FeedList>(&mut generator);
+    register::<IntegrationTypes>(&mut generator);
+    register::<TenantList>(&mut generator);
+    register::<TenantCreate>(&mut generator);
+    register::<TenantUpdate>(&mut generator);
     register::<IntakeReport>(&mut generator);
     register::<KeyStatus>(&mut generator);
     register::<Live>(&mut generator);

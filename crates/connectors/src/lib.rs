@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use patchbay_vault::SecretString;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use egress::{Egress, EgressError, EgressPolicy, HttpReply, Names};
-pub use report::{Category, Failure, Outcome, Step, StepStatus, TestReport, TestRun};
+pub use patchbay_api::{ActionResult, Voice};
+pub use report::{Category, Failure, Outcome, StepStatus, TestReport, TestRun, TestStep};
 pub use s3::{S3Target, EMPTY_SHA256};
 pub use scrub::Scrubber;
 pub use vendors::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
@@ -135,25 +135,6 @@ impl VendorUrls {
     }
 }
 
-/// A voice a TTS account can use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Voice {
-    pub name: String,
-    pub label: String,
-}
-
-/// The result of an action.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActionOutcome {
-    pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub voices: Vec<Voice>,
-    /// What the vendor reports for the webhook after setting it (read back).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<Value>,
-    pub steps: Vec<Step>,
-}
-
 /// Every string in `value` scrubbed (what a vendor reports back, e.g. a webhook's last error).
 fn scrub_strings(run: &TestRun, value: &mut Value) {
     match value {
@@ -181,7 +162,7 @@ pub trait Connector: Send + Sync {
         action: &str,
         params: &Map<String, Value>,
         run: &mut TestRun,
-    ) -> Result<ActionOutcome, Failure> {
+    ) -> Result<ActionResult, Failure> {
         let _ = (cx, params, run);
         Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of this provider")))
     }
@@ -231,7 +212,7 @@ impl Registry {
         cx: &Context<'_>,
         action: &str,
         params: &Map<String, Value>,
-    ) -> Result<ActionOutcome, (Failure, Vec<Step>)> {
+    ) -> Result<ActionResult, (Failure, Vec<TestStep>)> {
         let mut run = TestRun::scrubbing(cx.account.scrubber());
         let Some(connector) = self.get(&cx.account.type_key, &cx.account.provider) else {
             return Err((Failure::new(Category::InvalidConfig, "this provider has no actions"), Vec::new()));

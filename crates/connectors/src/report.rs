@@ -4,68 +4,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use patchbay_api::{Category, Outcome, StepStatus, TestReport, TestStep};
 
 use crate::scrub::Scrubber;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Ok,
-    Failed,
-    /// The provider has no connection test (the spec gives it none).
-    Unsupported,
-}
-
-/// What went wrong, in terms of what the user can do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// Name does not resolve, connection refused or reset: check host, port, firewall.
-    Unreachable,
-    /// TLS handshake failed: certificate, name or protocol version.
-    Tls,
-    /// The credentials were refused.
-    InvalidCredentials,
-    /// The target (bucket, workspace, page, bot) does not exist.
-    NotFound,
-    /// The credentials are valid but lack a permission.
-    Permission,
-    /// The peer answered something the vendor's API does not document.
-    UnexpectedResponse,
-    /// No answer within the timeout.
-    Timeout,
-    /// The egress policy refused the target (loopback, private, link-local, metadata).
-    Blocked,
-    /// The account's properties cannot be used as they are.
-    InvalidConfig,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Ok,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// `resolve`, `connect`, `tls`, `request`, `authenticate`, `read`, `certificate`, ...
-    pub name: String,
-    pub status: StepStatus,
-    pub detail: String,
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestReport {
-    pub status: Outcome,
-    pub category: Option<Category>,
-    pub message: String,
-    pub steps: Vec<Step>,
-    pub tested_at: DateTime<Utc>,
-    pub duration_ms: u64,
-}
 
 /// Why a probe failed. The message must never carry a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +43,7 @@ impl Failure {
 pub struct TestRun {
     started: Instant,
     tested_at: DateTime<Utc>,
-    steps: Vec<Step>,
+    steps: Vec<TestStep>,
     scrubber: Scrubber,
 }
 
@@ -142,7 +83,7 @@ impl TestRun {
             Err(f) => (StepStatus::Failed, f.message.clone()),
         };
         let detail = self.scrub(&detail);
-        self.steps.push(Step { name: name.into(), status, detail, duration_ms });
+        self.steps.push(TestStep { name: name.into(), status, detail, duration_ms });
         result
     }
 
@@ -158,11 +99,11 @@ impl TestRun {
             Err(f) => (StepStatus::Failed, f.message.clone()),
         };
         let detail = self.scrub(&detail);
-        self.steps.push(Step { name: name.into(), status, detail, duration_ms: 0 });
+        self.steps.push(TestStep { name: name.into(), status, detail, duration_ms: 0 });
         result
     }
 
-    pub fn steps(&self) -> &[Step] {
+    pub fn steps(&self) -> &[TestStep] {
         &self.steps
     }
 

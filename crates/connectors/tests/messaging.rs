@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use messaging_peers as peers;
 use patchbay_catalog::keys::{chat_bot, messenger, nlu, tts};
 use patchbay_connectors::{
-    AccountConfig, ActionOutcome, Category, Failure, Outcome, Registry, Step, TestReport, VendorUrls,
+    AccountConfig, ActionResult, Category, Failure, Outcome, Registry, TestReport, TestStep, VendorUrls,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -37,7 +37,7 @@ async fn run_action(
     public_url: Option<&Url>,
     action: &str,
     params: Value,
-) -> Result<ActionOutcome, (Failure, Vec<Step>)> {
+) -> Result<ActionResult, (Failure, Vec<TestStep>)> {
     let egress = common::egress(None);
     let mut cx = common::context(&egress, account, vendors);
     cx.public_url = public_url;
@@ -63,7 +63,7 @@ fn assert_failed(report: &TestReport, category: Category, needle: &str) {
     assert!(report.message.contains(needle), "`{needle}` not in: {}", report.message);
 }
 
-fn step_names(steps: &[Step]) -> Vec<&str> {
+fn step_names(steps: &[TestStep]) -> Vec<&str> {
     steps.iter().map(|s| s.name.as_str()).collect()
 }
 

@@ -93,6 +93,11 @@ pub enum FeedKind {
 }
 
 impl FeedKind {
+    /// The kind as the API names it (`aspect_tcp`, ...).
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
     /// The feed kind of an account type and provider, or `None` when it pushes nothing.
     pub fn of(type_key: &str, provider: &str) -> Option<FeedKind> {
         match (type_key, provider) {

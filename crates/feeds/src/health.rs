@@ -5,52 +5,10 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+pub use patchbay_api::{FeedHealth, FeedStatus};
 
 use crate::clock::Clock;
 use crate::config::FeedKind;
-
-/// Where a feed stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedStatus {
-    /// Started, nothing attempted yet.
-    Starting,
-    /// The last attempt succeeded.
-    Running,
-    /// The last attempt failed; the feed retries (next tick, or after a backoff).
-    Retrying,
-    /// The account's properties cannot be used; the feed waits for a corrected account.
-    InvalidConfig,
-}
-
-/// The health of one feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FeedHealth {
-    pub account_id: String,
-    pub tenant: String,
-    pub kind: FeedKind,
-    pub status: FeedStatus,
-    /// TCP feeds: the connection is open. HTTP feeds: the last request succeeded.
-    pub connected: bool,
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<DateTime<Utc>>,
-    /// Messages delivered: Aspect records, statistics lines, or HTTP requests answered 2xx.
-    pub sent: u64,
-    /// Failed connection attempts, writes and requests.
-    pub failed: u64,
-    pub bytes_sent: u64,
-    /// TCP connections opened.
-    pub connects: u64,
-    /// Configuration changes applied to this account's feed.
-    pub restarts: u64,
-    /// Bytes encoded and not yet handed to the network (one write or request at most).
-    pub pending_bytes: u64,
-    /// The most `pending_bytes` has been.
-    pub max_pending_bytes: u64,
-}
 
 pub(crate) struct HealthCell {
     clock: Clock,
@@ -64,7 +22,7 @@ impl HealthCell {
             inner: Mutex::new(FeedHealth {
                 account_id: account_id.to_owned(),
                 tenant: tenant.to_owned(),
-                kind,
+                kind: kind.name(),
                 status: FeedStatus::Starting,
                 connected: false,
                 last_success: None,
@@ -94,7 +52,7 @@ impl HealthCell {
         self.with(|h| {
             h.restarts += 1;
             h.tenant = tenant.to_owned();
-            h.kind = kind;
+            h.kind = kind.name();
             h.status = FeedStatus::Starting;
             h.connected = false;
             h.pending_bytes = 0;

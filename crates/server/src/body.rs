@@ -1,7 +1,7 @@
-//! Request bodies are parsed by hand from JSON so that every shape problem names its field
-//! and rule, the same way catalog validation does. A JSON body must say so in its
-//! `Content-Type`, and an object may not name a key twice (which parsers resolve
-//! differently, so a proxy and patchbay could read two different requests).
+//! Request bodies: JSON read into the API's request types (`patchbay_api`), so that every
+//! shape problem names its field and rule, the same way catalog validation does. A JSON body
+//! must say so in its `Content-Type`, and an object may not name a key twice (which parsers
+//! resolve differently, so a proxy and patchbay could read two different requests).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -9,15 +9,10 @@ use std::fmt;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-
-/// A JSON object body whose keys are checked against `allowed`.
-pub struct Body {
-    object: Map<String, Value>,
-}
 
 /// The raw body of a request that takes JSON: a non-empty body must be sent as
 /// `application/json` (or `application/*+json`), else 415.
@@ -182,68 +177,79 @@ impl<'de> Visitor<'de> for Checked<'_> {
     }
 }
 
-impl Body {
-    pub fn parse(bytes: &Bytes, allowed: &[&str]) -> Result<Body, ApiError> {
-        let object = json_object(bytes)?;
-        for key in object.keys() {
-            if !allowed.contains(&key.as_str()) {
-                return Err(ApiError::bad_field(
-                    key.clone(),
-                    "unknown_field",
-                    format!("`{key}` is not accepted here; fields: {}", allowed.join(", ")),
-                ));
-            }
-        }
-        Ok(Body { object })
-    }
+/// The body read into `T`, a request type of the API. What does not fit is refused naming
+/// the field: an unknown field or a wrong JSON kind is a 400, a missing required field a 422,
+/// a value outside an enumeration a 422 listing the choices.
+pub fn typed<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let object = json_object(bytes)?;
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| refusal(&e.path().to_string(), e.inner()))
+}
 
-    /// Fills in a value the caller left out.
-    pub fn set(&mut self, key: &str, value: Value) {
-        self.object.insert(key.to_owned(), value);
-    }
+/// A request type read from the body (see [`typed`]).
+pub struct Input<T>(pub T);
 
-    pub fn string(&self, key: &str) -> Result<Option<&str>, ApiError> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad_field(key, "type", format!("`{key}` must be a string"))),
-        }
-    }
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Input<T> {
+    type Rejection = ApiError;
 
-    pub fn required_string(&self, key: &str) -> Result<&str, ApiError> {
-        self.string(key)?.ok_or_else(|| ApiError::invalid(key, "required", format!("`{key}` is required")))
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(request, state).await?;
+        typed(&bytes).map(Input)
     }
+}
 
-    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::bad_field(key, "type", format!("`{key}` must be true or false"))),
-        }
+/// The field a serde error names, as `parent.key` (`parent` is `.` at the top).
+fn field_path(parent: &str, key: &str) -> String {
+    if parent == "." {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
     }
+}
 
-    pub fn object(&self, key: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(ApiError::bad_field(key, "type", format!("`{key}` must be an object"))),
-        }
+/// The first `` `quoted` `` word of a serde message.
+fn quoted(message: &str) -> Option<&str> {
+    message.split('`').nth(1)
+}
+
+/// The choices serde lists after `expected one of`, unquoted.
+fn choices(message: &str) -> String {
+    match message.split_once("expected one of ") {
+        Some((_, list)) => list.replace('`', ""),
+        None => "none".to_owned(),
     }
+}
 
-    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| ApiError::bad_field(key, "type", format!("`{key}` must be a list of strings")))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(ApiError::bad_field(key, "type", format!("`{key}` must be a list of strings"))),
-        }
+/// A JSON kind as serde's `expected …` names it, in the words of our messages.
+fn kind(expected: &str) -> &str {
+    match expected {
+        "a boolean" => "true or false",
+        "a map" | "struct" => "an object",
+        "a sequence" => "a list",
+        "a string" | "a borrowed string" => "a string",
+        other => other,
+    }
+}
+
+/// The refusal of a body serde could not read into the request type. serde reports shape
+/// errors as text only; the forms matched here are the ones `serde::de::Error` writes.
+fn refusal(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    if message.starts_with("unknown field") {
+        // serde_path_to_error's path already ends at the unknown key.
+        let key = quoted(&message).unwrap_or("?");
+        let field = if path == "." { key.to_owned() } else { path.to_owned() };
+        let message = format!("`{key}` is not accepted here; fields: {}", choices(&message));
+        ApiError::bad_field(field, "unknown_field", message)
+    } else if message.starts_with("missing field") {
+        let key = quoted(&message).unwrap_or("?");
+        ApiError::invalid(field_path(path, key), "required", format!("`{key}` is required"))
+    } else if message.starts_with("unknown variant") {
+        ApiError::invalid(path, "choice", format!("{path} must be one of {}", choices(&message)))
+    } else if let Some((_, expected)) = message.strip_prefix("invalid type: ").and_then(|m| m.split_once(", expected "))
+    {
+        ApiError::bad_field(path, "type", format!("`{path}` must be {}", kind(expected)))
+    } else {
+        ApiError::invalid(path, "value", format!("`{path}`: {message}"))
     }
 }
 
@@ -280,6 +286,55 @@ mod tests {
             assert!(matches!(json_object(&Bytes::from(body)), Err(ApiError::BadRequest { .. })), "{body}");
         }
         assert_eq!(field_of(r#"{"a": 1, "a": 1e400}"#).as_deref(), Some("a"), "well-formed, only out of range");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "the fields are read by serde only")]
+    struct Sample {
+        name: String,
+        enabled: Option<bool>,
+        role: Option<patchbay_api::Role>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "the fields are read by serde only")]
+    struct Inner {
+        list: Vec<String>,
+    }
+
+    /// The status, field, rule and message a body gets when read as `Sample`.
+    fn refused(body: &str) -> (u16, String, &'static str, String) {
+        let error = typed::<Sample>(&Bytes::from(body.to_owned())).expect_err("refused");
+        let (status, errors) = match error {
+            ApiError::BadRequest { errors, .. } => (400, errors),
+            ApiError::Validation(errors) => (422, errors),
+            other => panic!("{other:?}"),
+        };
+        let first = errors.into_iter().next().expect("a field error");
+        (status, first.field, first.rule, first.message)
+    }
+
+    #[test]
+    fn a_typed_body_names_the_field_and_rule_it_breaks() {
+        assert!(typed::<Sample>(&Bytes::from(r#"{"name": "a", "enabled": null}"#)).is_ok());
+        let unknown = refused(r#"{"name": "a", "nmae": "b"}"#);
+        assert_eq!((unknown.0, unknown.1.as_str(), unknown.2), (400, "nmae", "unknown_field"));
+        assert!(unknown.3.contains("name, enabled, role, inner"), "{}", unknown.3);
+        assert_eq!(refused(r#"{"enabled": true}"#), (422, "name".into(), "required", "`name` is required".into()));
+        assert_eq!(refused(r#"{"name": 5}"#), (400, "name".into(), "type", "`name` must be a string".into()));
+        assert_eq!(
+            refused(r#"{"name": "a", "enabled": "yes"}"#),
+            (400, "enabled".into(), "type", "`enabled` must be true or false".into())
+        );
+        let role = refused(r#"{"name": "a", "role": "root"}"#);
+        assert_eq!((role.0, role.1.as_str(), role.2), (422, "role", "choice"));
+        assert!(role.3.contains("tenant_admin"), "{}", role.3);
+        assert_eq!(refused(r#"{"name": "a", "inner": {}}"#).1, "inner.list");
+        assert_eq!(refused(r#"{"name": "a", "inner": {"list": ["x", 1]}}"#).1, "inner.list[1]");
+        assert_eq!(refused(r#"{"name": "a", "inner": {"list": [], "x": 1}}"#).1, "inner.x");
     }
 
     #[test]

@@ -263,12 +263,7 @@ pub async fn scrape(State(state): State<Sources>) -> Response {
         family.clear();
     }
     for health in state.feeds.health_all() {
-        let labels = FeedLabels {
-            kind: serde_json::to_value(health.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-        };
+        let labels = FeedLabels { kind: health.kind.clone() };
         m.feeds_running.get_or_create(&labels).inc();
         m.feed_sent.get_or_create(&labels).inc_by(i64::try_from(health.sent).unwrap_or(i64::MAX));
         m.feed_failed.get_or_create(&labels).inc_by(i64::try_from(health.failed).unwrap_or(i64::MAX));

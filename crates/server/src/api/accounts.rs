@@ -2,78 +2,53 @@
 //! never their values; on update an omitted secret keeps its value, a new value replaces
 //! it, and null clears it. An update that changes nothing bumps no version.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use patchbay_api::{AccountCreate, AccountList, AccountTest, AccountUpdate};
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
 use patchbay_secrets::SecretChange;
 use patchbay_store::{Account, AccountWrite, SealedSecret};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::common::{etag, if_match, Items};
+use super::common::{etag, if_match};
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
-use crate::body::{Body, JsonBytes};
+use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// An account as the API shows it, borrowed from the stored account.
-#[derive(Debug, Serialize)]
-pub struct AccountView<'a> {
-    pub id: Uuid,
-    pub tenant: &'a str,
-    #[serde(rename = "type")]
-    pub type_key: &'a str,
-    pub provider: &'a str,
-    pub name: &'a str,
-    pub enabled: bool,
-    pub properties: &'a Map<String, Value>,
-    /// For each secret property of the provider: whether it is set. Never the value.
-    pub secrets: BTreeMap<&'static str, bool>,
-    pub version: i64,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub created_by: &'a str,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-    pub updated_by: &'a str,
-    pub last_test: Option<&'a Value>,
-}
-
-impl<'a> AccountView<'a> {
-    pub fn new(catalog: &'static Catalog, account: &'a Account) -> AccountView<'a> {
-        let secrets = catalog
-            .provider(&account.type_key, &account.provider)
-            .map(|p| {
-                p.secret_fields().map(|f| (f.key.as_str(), account.secrets.iter().any(|s| s.field == f.key))).collect()
-            })
-            .unwrap_or_default();
-        AccountView {
-            id: account.id,
-            tenant: &account.tenant_id,
-            type_key: &account.type_key,
-            provider: &account.provider,
-            name: &account.name,
-            enabled: account.enabled,
-            properties: &account.properties,
-            secrets,
-            version: account.version,
-            created_at: account.created_at,
-            created_by: &account.created_by,
-            updated_at: account.updated_at,
-            updated_by: &account.updated_by,
-            last_test: account.last_test.as_ref(),
-        }
+/// An account as the API shows it: secrets only as set or not.
+pub fn view(catalog: &'static Catalog, account: &Account) -> patchbay_api::Account {
+    let secrets = catalog
+        .provider(&account.type_key, &account.provider)
+        .map(|p| p.secret_fields().map(|f| (f.key.clone(), account.secrets.iter().any(|s| s.field == f.key))).collect())
+        .unwrap_or_default();
+    patchbay_api::Account {
+        id: account.id,
+        tenant: account.tenant_id.clone(),
+        type_key: account.type_key.clone(),
+        provider: account.provider.clone(),
+        name: account.name.clone(),
+        enabled: account.enabled,
+        properties: account.properties.clone(),
+        secrets,
+        version: account.version,
+        created_at: account.created_at,
+        created_by: account.created_by.clone(),
+        updated_at: account.updated_at,
+        updated_by: account.updated_by.clone(),
+        last_test: account.last_test.as_ref().and_then(|t| serde_json::from_value(t.clone()).ok()),
     }
 }
 
 fn respond(state: &AppState, status: StatusCode, account: Account) -> Response {
     let tag = etag(account.version);
     let location = format!("/api/v1/tenants/{}/integration-accounts/{}", account.tenant_id, account.id);
-    let mut response = (status, Json(AccountView::new(state.catalog, &account))).into_response();
+    let mut response = (status, Json(view(state.catalog, &account))).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&location) {
@@ -113,8 +88,8 @@ pub async fn list(
         }
     }
     let accounts = state.store.list_accounts(&tenant, query.type_key.as_deref()).await?;
-    let items: Vec<AccountView> = accounts.iter().map(|a| AccountView::new(state.catalog, a)).collect();
-    Ok(Json(Items { items }).into_response())
+    let items = accounts.iter().map(|a| view(state.catalog, a)).collect();
+    Ok(Json(AccountList { items }).into_response())
 }
 
 pub async fn get(State(state): State<AppState>, Path((tenant, id)): Path<(String, String)>) -> ApiResult<Response> {
@@ -122,10 +97,52 @@ pub async fn get(State(state): State<AppState>, Path((tenant, id)): Path<(String
     Ok(respond(&state, StatusCode::OK, account))
 }
 
-/// Fields a client may send back unchanged from a GET; they are ignored.
-const READ_ONLY: &[&str] =
-    &["id", "tenant", "secrets", "version", "created_at", "created_by", "updated_at", "updated_by", "last_test"];
-pub(crate) const WRITABLE: &[&str] = &["type", "provider", "name", "enabled", "properties"];
+/// The account fields of a create, update or test body; what is left out is taken from the
+/// stored account, or defaulted.
+#[derive(Default)]
+pub struct Fields<'b> {
+    pub type_key: Option<&'b str>,
+    pub provider: Option<&'b str>,
+    pub name: Option<&'b str>,
+    pub enabled: Option<bool>,
+    pub properties: Option<&'b Map<String, Value>>,
+}
+
+impl<'b> From<&'b AccountCreate> for Fields<'b> {
+    fn from(body: &'b AccountCreate) -> Self {
+        Fields {
+            type_key: Some(&body.type_key),
+            provider: body.provider.as_deref(),
+            name: body.name.as_deref(),
+            enabled: body.enabled,
+            properties: body.properties.as_ref(),
+        }
+    }
+}
+
+impl<'b> From<&'b AccountUpdate> for Fields<'b> {
+    fn from(body: &'b AccountUpdate) -> Self {
+        Fields {
+            type_key: body.type_key.as_deref(),
+            provider: body.provider.as_deref(),
+            name: body.name.as_deref(),
+            enabled: body.enabled,
+            properties: body.properties.as_ref(),
+        }
+    }
+}
+
+impl<'b> From<&'b AccountTest> for Fields<'b> {
+    fn from(body: &'b AccountTest) -> Self {
+        Fields {
+            type_key: Some(&body.type_key),
+            provider: body.provider.as_deref(),
+            name: body.name.as_deref(),
+            enabled: body.enabled,
+            properties: body.properties.as_ref(),
+        }
+    }
+}
 
 /// The parsed, validated input of a create or update, with the secret values it sets.
 pub struct AccountDraft<'a> {
@@ -142,11 +159,11 @@ pub struct AccountDraft<'a> {
 pub async fn draft<'a>(
     state: &'a AppState,
     tenant: &str,
-    body: &Body,
+    body: &Fields<'_>,
     existing: Option<&Account>,
 ) -> ApiResult<AccountDraft<'a>> {
     let tenant_row = state.store.get_tenant(tenant).await.map_err(tenant_not_found)?;
-    let type_key = match (body.string("type")?, existing) {
+    let type_key = match (body.type_key, existing) {
         (Some(t), Some(e)) if t != e.type_key => {
             return Err(ApiError::invalid(
                 "type",
@@ -168,7 +185,7 @@ pub async fn draft<'a>(
             ),
         )
     })?;
-    let provider_key = match (body.string("provider")?, existing) {
+    let provider_key = match (body.provider, existing) {
         (Some(p), _) => p.to_owned(),
         (None, Some(e)) => e.provider.clone(),
         (None, None) if ty.providers.len() == 1 => ty.providers[0].key.to_owned(),
@@ -183,13 +200,13 @@ pub async fn draft<'a>(
             ))
         }
     };
-    let name = match (body.string("name")?, existing) {
+    let name = match (body.name, existing) {
         (Some(n), _) => n.to_owned(),
         (None, Some(e)) => e.name.clone(),
         (None, None) => String::new(),
     };
-    let enabled = body.bool("enabled")?.or(existing.map(|e| e.enabled)).unwrap_or(true);
-    let input = match (body.object("properties")?, existing) {
+    let enabled = body.enabled.or(existing.map(|e| e.enabled)).unwrap_or(true);
+    let input = match (body.properties, existing) {
         (Some(p), _) => p.clone(),
         (None, Some(e)) => e.properties.clone(),
         (None, None) => Map::new(),
@@ -240,11 +257,10 @@ pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    JsonBytes(bytes): JsonBytes,
+    Input(body): Input<AccountCreate>,
 ) -> ApiResult<Response> {
-    let body = Body::parse(&bytes, WRITABLE)?;
     let keys = state.keys.lease().await;
-    let draft = draft(&state, &tenant, &body, None).await?;
+    let draft = draft(&state, &tenant, &Fields::from(&body), None).await?;
     let id = Uuid::now_v7();
     let sealed = keys.seal_write(&tenant, id, &draft.secrets(), None);
     let write = draft.write(sealed.secrets);
@@ -260,16 +276,12 @@ pub async fn update(
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
-    JsonBytes(bytes): JsonBytes,
+    Input(body): Input<AccountUpdate>,
 ) -> ApiResult<Response> {
     let id = account_id(&id)?;
     let expected = if_match(&headers)?;
-    let allowed: Vec<&str> = WRITABLE.iter().chain(READ_ONLY).copied().collect();
-    let body = Body::parse(&bytes, &allowed)?;
-    if let Some(body_id) = body.string("id")? {
-        if body_id != id.to_string() {
-            return Err(ApiError::invalid("id", "immutable", "the body's id differs from the URL's"));
-        }
+    if body.id.as_ref().is_some_and(|body_id| *body_id != id.to_string()) {
+        return Err(ApiError::invalid("id", "immutable", "the body's id differs from the URL's"));
     }
     let keys = state.keys.lease().await;
     let existing = state.store.get_account(&tenant, id).await.map_err(account_not_found)?;
@@ -278,7 +290,7 @@ pub async fn update(
             return Err(ApiError::PreconditionFailed { current_version: existing.version });
         }
     }
-    let draft = draft(&state, &tenant, &body, Some(&existing)).await?;
+    let draft = draft(&state, &tenant, &Fields::from(&body), Some(&existing)).await?;
     let sealed = keys.seal_write(&tenant, id, &draft.secrets(), Some(&existing));
     let mut write = draft.write(sealed.secrets);
     let changes = updated_changes(&existing, &write);

@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use patchbay_api::{AuditEntry, AuditPage};
 use patchbay_store::AuditQuery;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::tenants::not_found;
@@ -31,7 +31,7 @@ async fn page(
     tenant: String,
     account_id: Option<Uuid>,
     page: Page,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let limit = page.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid("limit", "range", format!("limit must be between 1 and {MAX_LIMIT}")));
@@ -59,7 +59,19 @@ async fn page(
         }
     }
     let next_before = if items.len() as i64 == limit { items.last().map(|e| e.id) } else { None };
-    Ok(Json(json!({ "items": items, "next_before": next_before })))
+    let items = items
+        .into_iter()
+        .map(|e| AuditEntry {
+            id: e.id,
+            tenant_id: e.tenant_id,
+            account_id: e.account_id,
+            actor: e.actor,
+            action: e.action,
+            changes: e.changes,
+            at: e.at,
+        })
+        .collect();
+    Ok(Json(AuditPage { items, next_before }))
 }
 
 pub async fn for_tenant(
@@ -67,7 +79,7 @@ pub async fn for_tenant(
     who: Principal,
     Path(tenant): Path<String>,
     Query(q): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     page(&state, &who, tenant, None, q).await
 }
 
@@ -76,7 +88,7 @@ pub async fn for_account(
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
     Query(q): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("integration account"))?;
     page(&state, &who, tenant, Some(id), q).await
 }

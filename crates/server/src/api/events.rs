@@ -5,11 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_api::{IntakeReport, Live, RejectedEvent};
+use patchbay_api::{FeedList, IntakeReport, Live, RejectedEvent};
 use patchbay_feeds::events::Position;
-use patchbay_feeds::{FeedHealth, IntakeError};
+use patchbay_feeds::IntakeError;
 
-use super::common::Items;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -47,10 +46,10 @@ pub async fn ingest(
 }
 
 /// Health of the tenant's feeds.
-pub async fn feeds(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<Items<FeedHealth>>> {
+pub async fn feeds(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<FeedList>> {
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
     let items = state.feeds.health_all().into_iter().filter(|h| h.tenant == tenant).collect();
-    Ok(Json(Items { items }))
+    Ok(Json(FeedList { items }))
 }
 
 /// Counts of the tenant's live state (agents logged in, services).

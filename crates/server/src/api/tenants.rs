@@ -6,18 +6,31 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use patchbay_store::{NewTenant, Tenant, TenantUpdate};
+use patchbay_api::{Tenant, TenantCreate, TenantList, TenantUpdate};
+use patchbay_store::NewTenant;
 
-use super::common::{etag, if_match, Items};
+use super::common::{etag, if_match};
 use crate::auth::Principal;
-use crate::body::{Body, JsonBytes};
+use crate::body::Input;
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::sessions::Sessions;
 use crate::state::AppState;
 
-fn respond(status: StatusCode, tenant: Tenant) -> Response {
+/// The API's view of a stored tenant.
+fn view(tenant: patchbay_store::Tenant) -> Tenant {
+    Tenant {
+        id: tenant.id,
+        name: tenant.name,
+        enabled_types: tenant.enabled_types,
+        version: tenant.version,
+        created_at: tenant.created_at,
+        updated_at: tenant.updated_at,
+    }
+}
+
+fn respond(status: StatusCode, tenant: patchbay_store::Tenant) -> Response {
     let tag = etag(tenant.version);
-    let mut response = (status, Json(tenant)).into_response();
+    let mut response = (status, Json(view(tenant))).into_response();
     response.headers_mut().insert(axum::http::header::ETAG, tag);
     response
 }
@@ -77,19 +90,21 @@ fn check_enabled_types(state: &AppState, types: Vec<String>) -> ApiResult<Vec<St
     Ok(types)
 }
 
-pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Items<Tenant>>> {
+pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<TenantList>> {
     let tenants = state.store.list_tenants().await?;
-    let visible: Vec<Tenant> = tenants.into_iter().filter(|t| who.sees_tenant(&t.id)).collect();
-    Ok(Json(Items { items: visible }))
+    let items = tenants.into_iter().filter(|t| who.sees_tenant(&t.id)).map(view).collect();
+    Ok(Json(TenantList { items }))
 }
 
-pub async fn create(State(state): State<AppState>, who: Principal, JsonBytes(bytes): JsonBytes) -> ApiResult<Response> {
-    let body = Body::parse(&bytes, &["id", "name", "enabled_types"])?;
-    let id = body.required_string("id")?;
-    check_id(id)?;
-    let name = check_name(body.string("name")?.unwrap_or(id))?;
-    let enabled_types = check_enabled_types(&state, body.string_list("enabled_types")?.unwrap_or_default())?;
-    let tenant = state.store.create_tenant(&NewTenant { id: id.to_owned(), name, enabled_types }, &who.actor()).await?;
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Input(body): Input<TenantCreate>,
+) -> ApiResult<Response> {
+    check_id(&body.id)?;
+    let name = check_name(body.name.as_deref().unwrap_or(&body.id))?;
+    let enabled_types = check_enabled_types(&state, body.enabled_types.unwrap_or_default())?;
+    let tenant = state.store.create_tenant(&NewTenant { id: body.id, name, enabled_types }, &who.actor()).await?;
     Ok(respond(StatusCode::CREATED, tenant))
 }
 
@@ -103,21 +118,18 @@ pub async fn update(
     who: Principal,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    JsonBytes(bytes): JsonBytes,
+    Input(body): Input<TenantUpdate>,
 ) -> ApiResult<Response> {
     let expected = if_match(&headers)?;
-    let body = Body::parse(&bytes, &["id", "name", "enabled_types", "version", "created_at", "updated_at"])?;
     let current = state.store.get_tenant(&tenant).await.map_err(not_found)?;
-    if let Some(id) = body.string("id")? {
-        if id != tenant {
-            return Err(ApiError::invalid("id", "immutable", "a tenant id cannot be changed"));
-        }
+    if body.id.as_ref().is_some_and(|id| *id != tenant) {
+        return Err(ApiError::invalid("id", "immutable", "a tenant id cannot be changed"));
     }
-    let name = match body.string("name")? {
+    let name = match &body.name {
         Some(n) => check_name(n)?,
         None => current.name.clone(),
     };
-    let enabled_types = match body.string_list("enabled_types")? {
+    let enabled_types = match body.enabled_types {
         Some(types) => check_enabled_types(&state, types)?,
         None => current.enabled_types.clone(),
     };
@@ -133,8 +145,8 @@ pub async fn update(
             });
         }
     }
-    let updated =
-        state.store.update_tenant(&tenant, &TenantUpdate { name, enabled_types }, expected, &who.actor()).await?;
+    let change = patchbay_store::TenantUpdate { name, enabled_types };
+    let updated = state.store.update_tenant(&tenant, &change, expected, &who.actor()).await?;
     Ok(respond(StatusCode::OK, updated))
 }
 

@@ -10,19 +10,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use futures::StreamExt;
+use patchbay_api::{AccountTest, ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Failed};
 use patchbay_catalog::TestSupport;
 use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
 use patchbay_secrets::KeyLease;
 use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use uuid::Uuid;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-use super::accounts::{account_id, account_not_found, draft, AccountView, WRITABLE};
-use super::common::{etag, if_match, Items};
+use super::accounts::{account_id, account_not_found, draft, view, Fields};
+use super::common::{etag, if_match};
 use crate::auth::Principal;
-use crate::body::{Body, JsonBytes};
+use crate::body::{typed, Input, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, TestSlot};
 
@@ -121,21 +121,19 @@ pub async fn test_unsaved(
     who: Principal,
     Path(tenant): Path<String>,
     Query(query): Query<TestQuery>,
-    JsonBytes(bytes): JsonBytes,
+    Input(body): Input<AccountTest>,
 ) -> ApiResult<Json<TestReport>> {
     let timeout = timeout(&state, &query)?;
-    let allowed: Vec<&str> = WRITABLE.iter().copied().chain(["id"]).collect();
-    let body = Body::parse(&bytes, &allowed)?;
     let keys = state.keys.lease().await;
-    let stored = match body.string("id")? {
-        Some(id) => Some(state.store.get_account(&tenant, account_id(id)?).await.map_err(account_not_found)?),
+    let stored = match body.id {
+        Some(id) => Some(state.store.get_account(&tenant, id).await.map_err(account_not_found)?),
         None => None,
     };
-    let mut named = body;
-    if named.string("name")?.is_none() && stored.is_none() {
-        named.set("name", json!("Unsaved account"));
+    let mut fields = Fields::from(&body);
+    if fields.name.is_none() && stored.is_none() {
+        fields.name = Some("Unsaved account");
     }
-    let draft = draft(&state, &tenant, &named, stored.as_ref()).await?;
+    let draft = draft(&state, &tenant, &fields, stored.as_ref()).await?;
     let secrets = keys.values_after(&draft.secrets(), stored.as_ref())?;
     drop(keys);
     let config = AccountConfig {
@@ -168,16 +166,6 @@ pub async fn test_unsaved(
     Ok(Json(report))
 }
 
-#[derive(Serialize)]
-pub struct BulkItem {
-    id: Uuid,
-    name: String,
-    #[serde(rename = "type")]
-    type_key: String,
-    provider: String,
-    report: TestReport,
-}
-
 /// `POST …/integration-accounts/tests`: tests every enabled account of the tenant at once,
 /// a bounded number at a time, keeping each result.
 pub async fn test_all(
@@ -185,7 +173,7 @@ pub async fn test_all(
     who: Principal,
     Path(tenant): Path<String>,
     Query(query): Query<TestQuery>,
-) -> ApiResult<Json<Items<BulkItem>>> {
+) -> ApiResult<Json<BulkTestReport>> {
     let timeout = timeout(&state, &query)?;
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
     let keys = state.keys.lease().await;
@@ -198,7 +186,7 @@ pub async fn test_all(
     drop(slot(&state, &tenant, timeout)?);
     let actor = who.actor();
     let state_ref = &state;
-    let items: Vec<ApiResult<BulkItem>> = futures::stream::iter(configs)
+    let items: Vec<ApiResult<BulkTestItem>> = futures::stream::iter(configs)
         .map(|(account, config)| {
             let actor = &actor;
             async move {
@@ -209,7 +197,7 @@ pub async fn test_all(
                     .store
                     .record_test_result(&account.tenant_id, account.id, &report_json(&report)?, actor)
                     .await?;
-                Ok(BulkItem {
+                Ok(BulkTestItem {
                     id: account.id,
                     name: account.name.clone(),
                     type_key: account.type_key.clone(),
@@ -223,7 +211,7 @@ pub async fn test_all(
         .await;
     let mut items = items.into_iter().collect::<ApiResult<Vec<_>>>()?;
     items.sort_by(|a, b| (&a.type_key, &a.name).cmp(&(&b.type_key, &b.name)));
-    Ok(Json(Items { items }))
+    Ok(Json(BulkTestReport { items }))
 }
 
 /// `POST …/integration-accounts/{id}/actions/{action}` with `{"params": {...}}`.
@@ -254,12 +242,8 @@ pub async fn action(
             },
         )
     })?;
-    let params = if bytes.is_empty() {
-        Map::new()
-    } else {
-        let body = Body::parse(&bytes, &["params"])?;
-        body.object("params")?.cloned().unwrap_or_default()
-    };
+    let request = if bytes.is_empty() { ActionRequest::default() } else { typed::<ActionRequest>(&bytes)? };
+    let params = request.params.unwrap_or_default();
     let params = state.catalog.validate_action_params(declared, &params).map_err(|errors| {
         ApiError::Validation(
             errors
@@ -287,21 +271,17 @@ pub async fn action(
     };
     let result = out.connectors.action(&cx, &action, &params).await;
     drop(slot);
-    let (status, body, audit) = match result {
+    let (response, audit) = match result {
         Ok(outcome) => {
             let audit = json!({"status": "ok", "message": outcome.message, "params": params});
-            (StatusCode::OK, serde_json::to_value(&outcome).map_err(|e| ApiError::Internal(e.to_string()))?, audit)
+            ((StatusCode::OK, Json(outcome)).into_response(), audit)
         }
         Err((failure, steps)) => {
-            let body = json!({
-                "status": "failed",
-                "category": failure.category,
-                "message": failure.message,
-                "steps": steps,
-            });
             let audit =
                 json!({"status": "failed", "category": failure.category, "message": failure.message, "params": params});
-            (StatusCode::BAD_GATEWAY, body, audit)
+            let body =
+                ActionFailure { status: Failed::Failed, category: failure.category, message: failure.message, steps };
+            ((StatusCode::BAD_GATEWAY, Json(body)).into_response(), audit)
         }
     };
     state
@@ -314,7 +294,7 @@ pub async fn action(
             changes: audit,
         })
         .await?;
-    Ok((status, Json(body)).into_response())
+    Ok(response)
 }
 
 /// Generate random token (Facebook webhook verify token): 32 random bytes, stored sealed,
@@ -359,12 +339,12 @@ async fn generate_token(
             &changes,
         )
         .await?;
-    let mut body = json!({
-        "message": "A new webhook verify token was generated and saved. Copy it now: it is shown only once.",
-        "token": token,
-    });
-    body["account"] = serde_json::to_value(AccountView::new(state.catalog, &updated))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = ActionResult {
+        message: "A new webhook verify token was generated and saved. Copy it now: it is shown only once.".into(),
+        token: Some(token),
+        account: Some(Box::new(view(state.catalog, &updated))),
+        ..ActionResult::default()
+    };
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::ETAG, etag(updated.version));
     Ok(response)

@@ -8,10 +8,10 @@ use patchbay_store::{ApiToken, NewAudit, NewToken};
 use serde_json::json;
 use uuid::Uuid;
 
-use patchbay_api::{Access, Token, TokenCreated, TokenList, WhoAmI};
+use patchbay_api::{Access, Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
 
 use crate::auth::{generate_token, hash_token, role_of, Principal, Role};
-use crate::body::{Body, JsonBytes};
+use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -40,21 +40,15 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Js
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
-    JsonBytes(bytes): JsonBytes,
+    Input(body): Input<TokenCreate>,
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
-    let body = Body::parse(&bytes, &["name", "role", "tenant"])?;
-    let name = body.required_string("name")?.trim().to_owned();
+    let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "length", "a token name is 1-100 characters"));
     }
     patchbay_catalog::check_name_characters("name", "A token name", &name)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let role_text = body.required_string("role")?;
-    let role = Role::parse(role_text).ok_or_else(|| {
-        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        ApiError::invalid("role", "choice", format!("role must be one of {}", roles.join(", ")))
-    })?;
-    let tenant = body.string("tenant")?.map(str::to_owned);
+    let TokenCreate { role, tenant, .. } = body;
     match (role, &tenant) {
         (Role::SpAdmin, Some(_)) => {
             return Err(ApiError::invalid(

@@ -6,10 +6,11 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{hash_token, Principal};
-use crate::body::{Body, JsonBytes};
+use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::{cookie_value, from_request, over_https, set_cookie, Sessions, LIFETIME};
 use crate::state::AppState;
@@ -26,17 +27,23 @@ fn session_view(who: &Principal, csrf: &str) -> serde_json::Value {
     })
 }
 
+/// The sign-in body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    token: String,
+}
+
 /// `POST /ui/session` `{"token": "..."}`: checks the token and starts a session.
 pub async fn sign_in(
     State(state): State<AppState>,
     Extension(sessions): Extension<Sessions>,
     headers: HeaderMap,
-    JsonBytes(bytes): JsonBytes,
+    // A cross-site form cannot send JSON without a preflight, so `Input` requiring it stops
+    // a page elsewhere from signing the browser in with a token of its choosing.
+    Input(body): Input<SignIn>,
 ) -> ApiResult<Response> {
-    // A cross-site form cannot send JSON without a preflight, so `JsonBytes` requiring it
-    // stops a page elsewhere from signing the browser in with a token of its choosing.
-    let body = Body::parse(&bytes, &["token"])?;
-    let token = body.required_string("token")?.trim();
+    let token = body.token.trim();
     if token.is_empty() {
         return Err(ApiError::invalid("token", "required", "paste an API token to sign in"));
     }

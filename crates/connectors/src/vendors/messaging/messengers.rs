@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{id_text, quote, saved_id, text, vendor_url, webhook_url};
-use crate::{ActionOutcome, Category, Connector, Context, Failure, HttpReply, TestRun};
+use crate::{ActionResult, Category, Connector, Context, Failure, HttpReply, TestRun};
 
 /// Facebook Messenger: Graph API `GET debug_token` with the page token as both the token
 /// inspected and the token calling. A page token is valid, of type PAGE, for the configured
@@ -241,7 +241,7 @@ impl Connector for Telegram {
         action: &str,
         _params: &Map<String, Value>,
         run: &mut TestRun,
-    ) -> Result<ActionOutcome, Failure> {
+    ) -> Result<ActionResult, Failure> {
         if action != "set_webhook" {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Telegram")));
         }
@@ -281,10 +281,10 @@ impl Connector for Telegram {
         if let Some(error) = text(&info, "last_error_message") {
             webhook["last_error_message"] = Value::String(quote(cx, error));
         }
-        Ok(ActionOutcome {
+        Ok(ActionResult {
             message: format!("Telegram now delivers this bot's updates to {hook}."),
             webhook: Some(webhook),
-            ..ActionOutcome::default()
+            ..ActionResult::default()
         })
     }
 }
@@ -410,7 +410,7 @@ impl Connector for Viber {
         action: &str,
         params: &Map<String, Value>,
         run: &mut TestRun,
-    ) -> Result<ActionOutcome, Failure> {
+    ) -> Result<ActionResult, Failure> {
         if action != "set_webhook" {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Viber")));
         }
@@ -447,13 +447,13 @@ impl Connector for Viber {
                 .and_then(|info| webhook_matches(text(&info, "webhook"), hook.as_str()).map(|()| info)),
             |_| format!("Viber reports the webhook {hook}"),
         )?;
-        Ok(ActionOutcome {
+        Ok(ActionResult {
             message: format!("Viber now delivers this account's messages to {hook}."),
             webhook: Some(json!({
                 "url": hook.as_str(),
                 "event_types": info.get("event_types").cloned().unwrap_or(Value::Null),
             })),
-            ..ActionOutcome::default()
+            ..ActionResult::default()
         })
     }
 }

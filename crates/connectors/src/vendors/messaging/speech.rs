@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::{base_url, quote, text, vendor_url};
-use crate::{ActionOutcome, Category, Connector, Context, Failure, HttpReply, TestRun, Voice};
+use crate::{ActionResult, Category, Connector, Context, Failure, HttpReply, TestRun, Voice};
 
 /// The spec's success message for TTS tests.
 const VALID: &str = "Account credentials appear to be valid.";
@@ -37,11 +37,11 @@ fn not_an_action(action: &str) -> Failure {
     Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of this provider"))
 }
 
-fn voices_outcome(voices: Vec<Voice>) -> ActionOutcome {
-    ActionOutcome {
+fn voices_outcome(voices: Vec<Voice>) -> ActionResult {
+    ActionResult {
         message: format!("{} voices are offered to this account.", voices.len()),
         voices,
-        ..ActionOutcome::default()
+        ..ActionResult::default()
     }
 }
 
@@ -130,7 +130,7 @@ impl Connector for WatsonTts {
         action: &str,
         _params: &Map<String, Value>,
         run: &mut TestRun,
-    ) -> Result<ActionOutcome, Failure> {
+    ) -> Result<ActionResult, Failure> {
         if action != "load_voices" {
             return Err(not_an_action(action));
         }
@@ -224,7 +224,7 @@ impl Connector for GoogleTts {
         action: &str,
         _params: &Map<String, Value>,
         run: &mut TestRun,
-    ) -> Result<ActionOutcome, Failure> {
+    ) -> Result<ActionResult, Failure> {
         if action != "load_voices" {
             return Err(not_an_action(action));
         }

@@ -1,0 +1,92 @@
+//! Tenants (contact centers) and the audit trail.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::catalog::gated_types;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    /// The gated types the service provider enabled for the tenant, sorted.
+    #[schemars(schema_with = "gated_types")]
+    pub enabled_types: Vec<String>,
+    #[schemars(range(min = 1))]
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The tenants the caller sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantList {
+    pub items: Vec<Tenant>,
+}
+
+/// A new tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCreate {
+    /// 1-63 characters of a-z, 0-9 and -, starting with a letter or digit.
+    #[schemars(regex(pattern = "^[a-z0-9][a-z0-9-]{0,62}$"))]
+    pub id: String,
+    /// The id when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), regex(pattern = "\\S"))]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "gated_types")]
+    pub enabled_types: Option<Vec<String>>,
+}
+
+/// A change to a tenant. Omitted fields keep their values. Fields of a GET response may be
+/// sent back; `id` must be the URL's, the others are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), regex(pattern = "\\S"))]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "gated_types")]
+    pub enabled_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing)]
+    pub version: Option<Value>,
+    #[serde(default, skip_serializing)]
+    pub created_at: Option<Value>,
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<Value>,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub tenant_id: String,
+    pub account_id: Option<Uuid>,
+    /// `token:NAME (ID)`, a role for another party's token, or `system`.
+    pub actor: String,
+    pub action: String,
+    /// What changed; secrets only as `set`, `replaced` or `cleared`.
+    pub changes: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for the next page.
+    pub next_before: Option<i64>,
+}
