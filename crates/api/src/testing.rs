@@ -147,7 +147,8 @@ pub struct ActionResult {
     /// `generate_token`: the account as saved with the new token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<Box<Account>>,
-    #[serde(default)]
+    /// The steps of an action that talked to the vendor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<TestStep>,
 }
 
