@@ -2,18 +2,23 @@
 //! says whether a caller may reach an operation; the server applies it before any handler
 //! runs, and the access-matrix test derives its expectations from the same table.
 
-/// The role of an API token (or of the admin-screen session signed in with it).
+/// The role of an API token (or of the admin-screen session signed in with it). Each
+/// role's title is how the admin screen names it (read from the OpenAPI document).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Service-provider administrator: every tenant, tenants themselves, entitlements, keys.
+    #[schemars(title = "Service-provider admin")]
     SpAdmin,
     /// Administers the accounts of one tenant.
+    #[schemars(title = "Tenant admin")]
     TenantAdmin,
     /// Reads the accounts of one tenant.
+    #[schemars(title = "Viewer")]
     TenantViewer,
     /// Sends the agent and service events and the recordings of one tenant (the
     /// contact-center platform); nothing else.
+    #[schemars(title = "Event producer")]
     EventProducer,
 }
 

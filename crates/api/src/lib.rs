@@ -18,6 +18,7 @@ mod feeds;
 mod keys;
 mod operations;
 mod problem;
+mod queries;
 mod schema;
 mod tenants;
 mod testing;
@@ -31,6 +32,7 @@ pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
+pub use queries::{AccountFilter, AuditQuery, ResealQuery, TestOptions};
 pub use schema::component_schemas;
 pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantUpdate};
 pub use testing::{

@@ -76,4 +76,19 @@ mod tests {
             schemas["Role"]["oneOf"].as_array().expect("a oneOf").iter().filter_map(|r| r["const"].as_str()).collect();
         assert_eq!(roles, Role::ALL.map(Role::as_str));
     }
+
+    /// The admin screen names roles and explains failure categories from these.
+    #[test]
+    fn every_role_and_failure_category_has_a_title_and_a_description() {
+        let schemas = component_schemas();
+        for (name, count) in [("Role", Role::ALL.len()), ("Category", Category::ALL.len())] {
+            let choices = schemas[name]["oneOf"].as_array().expect("a oneOf");
+            assert_eq!(choices.len(), count, "{name}");
+            for choice in choices {
+                for key in ["const", "title", "description"] {
+                    assert!(choice[key].as_str().is_some_and(|t| !t.is_empty()), "{name}: {key} missing in {choice}");
+                }
+            }
+        }
+    }
 }

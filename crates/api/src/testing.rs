@@ -21,27 +21,40 @@ pub enum Outcome {
     Unsupported,
 }
 
-/// What went wrong, in terms of what the user can do about it.
+/// What went wrong, in terms of what the user can do about it. Each category's title and
+/// description (the advice) reach the admin screen through the OpenAPI document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
-    /// Name does not resolve, connection refused or reset: check host, port, firewall.
+    /// The host could not be reached: check the host name or URL, the port and any firewall
+    /// in between.
+    #[schemars(title = "Unreachable")]
     Unreachable,
-    /// TLS handshake failed: certificate, name or protocol version.
+    /// The secure connection failed: check the certificate, the host name in the URL and that
+    /// TLS 1.2 or later is offered.
+    #[schemars(title = "TLS problem")]
     Tls,
-    /// The credentials were refused.
+    /// The service refused the credentials: check the user name, password, token or key.
+    #[schemars(title = "Invalid credentials")]
     InvalidCredentials,
-    /// The target (bucket, workspace, page, bot) does not exist.
+    /// The service answered, but the bucket, workspace, page or bot does not exist.
+    #[schemars(title = "Not found")]
     NotFound,
-    /// The credentials are valid but lack a permission.
+    /// The credentials are valid but lack a permission this integration needs.
+    #[schemars(title = "Permission denied")]
     Permission,
-    /// The peer answered something the vendor's API does not document.
+    /// The service answered something its API does not document; check the URL and version.
+    #[schemars(title = "Unexpected response")]
     UnexpectedResponse,
-    /// No answer within the timeout.
+    /// No answer in time: the service may be down or a firewall drops the traffic.
+    #[schemars(title = "Timed out")]
     Timeout,
-    /// The egress policy refused the target (loopback, private, link-local, metadata).
+    /// The server's outbound policy does not allow this address (loopback, private or
+    /// metadata addresses).
+    #[schemars(title = "Blocked")]
     Blocked,
     /// The account's properties cannot be used as they are.
+    #[schemars(title = "Invalid settings")]
     InvalidConfig,
 }
 

@@ -74,6 +74,13 @@
  * @property {string} value
  * @property {string} label
  *
+ * @typedef {object} Titled How the API document titles and describes one value of an enumeration.
+ * @property {string} title
+ * @property {string} description
+ *
+ * @typedef {object} OpenApi The parts of the OpenAPI document the screen reads.
+ * @property {{schemas: Record<string, {oneOf?: {const: string, title: string, description: string}[]}>}} components
+ *
  * @typedef {object} RecordField
  * @property {string} key
  * @property {string} label
@@ -301,6 +308,17 @@ export async function load(path) {
   return reply;
 }
 
+/**
+ * The values of an enumeration of the API document (`Role`, `Category`) with their titles
+ * and descriptions, by value.
+ * @param {OpenApi} doc
+ * @param {string} name
+ * @returns {Record<string, Titled>}
+ */
+export function titles(doc, name) {
+  return Object.fromEntries((doc.components.schemas[name]?.oneOf || []).map((c) => [c.const, { title: c.title, description: c.description }]));
+}
+
 /** The API paths the screen calls; every segment is encoded. */
 export const paths = {
   tenants: () => '/api/v1/tenants',
@@ -319,6 +337,7 @@ export const paths = {
   exportRuns: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/runs`,
   exportMetadata: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/metadata.csv`,
   types: () => '/api/v1/integration-types',
+  openapi: () => '/api/v1/openapi.json',
   contactFields: () => '/ui/contact-fields',
   session: () => '/ui/session',
 };

@@ -4,14 +4,14 @@
 // #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
 // #/t/<tenant>/exports/<id>[/settings]) so that Back, reload and links work.
 
-import { call, errorText, load, paths, setCsrf } from './api.js';
+import { call, errorText, load, paths, setCsrf, titles } from './api.js';
 import { typePicker } from './dialogs.js';
 import { h, icon, replace, timeEl, toast } from './dom.js';
 import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
-import { healthBadge } from './report.js';
+import { healthBadge, setCategories } from './report.js';
 
 /**
  * @typedef {import('./api.js').Principal} Principal
@@ -32,6 +32,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {IntegrationType[]} catalog
  * @property {ContactFields} contactFields
  * @property {import('./api.js').ExportJobSettings} exportSettings
+ * @property {Record<string, import('./api.js').Titled>} roles How each token role is named.
  */
 
 /**
@@ -41,9 +42,6 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  */
 const session = { principal: null, reference: null };
 let navigation = 0;
-
-/** @type {Record<string, string>} */
-const ROLES = { sp_admin: 'Service-provider admin', tenant_admin: 'Tenant admin', tenant_viewer: 'Viewer' };
 
 /** The signed-in principal; pages run only while there is one (see route()). */
 const me = () => /** @type {Principal} */ (session.principal);
@@ -116,9 +114,13 @@ async function signedIn(body) {
   root.className = 'boot';
   replace(root, h('p', { class: 'boot-message loading' }, 'Loading…'));
   try {
-    const [types, contactFields, exportSettings] = await Promise.all([
-      load(paths.types()), load(paths.contactFields()), load(paths.exportJobSettings())]);
-    session.reference = { catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body };
+    const [types, contactFields, exportSettings, openapi] = await Promise.all([
+      load(paths.types()), load(paths.contactFields()), load(paths.exportJobSettings()), load(paths.openapi())]);
+    setCategories(titles(openapi.body, 'Category'));
+    session.reference = {
+      catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body,
+      roles: titles(openapi.body, 'Role'),
+    };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
     return;
@@ -167,7 +169,7 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
     h('div', { class: 'sidebar-foot' },
       h('div', { class: 'who' },
         h('span', { class: 'who-name', title: `Token ${p.token_id}` }, p.name),
-        h('span', { class: 'who-role' }, ROLES[p.role] || p.role)),
+        h('span', { class: 'who-role' }, reference().roles[p.role]?.title || p.role)),
       h('button', { type: 'button', class: 'btn btn-ghost sign-out', onclick: signOut }, icon('logout'), 'Sign out')));
   const heading = h('h1', { class: 'page-title', tabindex: '-1' }, title);
   const main = h('main', { class: 'content', id: 'main' },

@@ -4,20 +4,16 @@
 import { formatTime, h, icon, timeEl } from './dom.js';
 
 /**
- * What a failure category means, in terms of what the user can do about it: [label, advice].
- * @type {Record<string, [string, string]>}
+ * What each failure category means, in terms of what the user can do about it: its title
+ * and advice, from the API document (loaded at sign-in, see `setCategories`).
+ * @type {Record<string, import('./api.js').Titled>}
  */
-const CATEGORIES = {
-  unreachable: ['Unreachable', 'The host could not be reached: check the host name or URL, the port and any firewall in between.'],
-  tls: ['TLS problem', 'The secure connection failed: check the certificate, the host name in the URL and that TLS 1.2 or later is offered.'],
-  invalid_credentials: ['Invalid credentials', 'The service refused the credentials: check the user name, password, token or key.'],
-  not_found: ['Not found', 'The service answered, but the bucket, workspace, page or bot does not exist.'],
-  permission: ['Permission denied', 'The credentials are valid but lack a permission this integration needs.'],
-  unexpected_response: ['Unexpected response', 'The service answered something its API does not document; check the URL and version.'],
-  timeout: ['Timed out', 'No answer in time: the service may be down or a firewall drops the traffic.'],
-  blocked: ['Blocked', 'The server’s outbound policy does not allow this address (loopback, private or metadata addresses).'],
-  invalid_config: ['Invalid settings', 'The account’s properties cannot be used as they are.'],
-};
+let categories = {};
+
+/** @param {Record<string, import('./api.js').Titled>} described */
+export function setCategories(described) {
+  categories = described;
+}
 
 /** @type {Record<string, string>} */
 const STEP_ICON = { ok: 'check', failed: 'cross', skipped: 'dash' };
@@ -40,7 +36,7 @@ export function healthBadge(lastTest) {
     return h('span', { class: 'health health-ok' }, h('span', { class: 'badge badge-ok' }, icon('check'), 'Healthy'), when);
   }
   if (lastTest.status === 'failed') {
-    const label = (lastTest.category && CATEGORIES[lastTest.category] || ['Failed'])[0];
+    const label = lastTest.category && categories[lastTest.category]?.title || 'Failed';
     return h('span', { class: 'health health-failed', title: lastTest.message || '' }, h('span', { class: 'badge badge-failed' }, icon('cross'), label), when);
   }
   return h('span', { class: 'health health-none' }, h('span', { class: 'badge badge-neutral' }, 'No test'), when);
@@ -67,15 +63,15 @@ function stepsList(steps) {
 export function reportView(report, what) {
   const ok = report.status === 'ok';
   const failed = report.status === 'failed';
-  const category = failed && report.category ? CATEGORIES[report.category] : null;
-  const reason = category ? `: ${category[0]}` : '';
+  const category = failed && report.category ? categories[report.category] : null;
+  const reason = category ? `: ${category.title}` : '';
   const headline = ok ? 'Connection OK' : failed ? `${what ? `${what} failed` : 'Connection failed'}${reason}` : 'No connection test';
   return h('div', { class: ['report', ok ? 'report-ok' : failed ? 'report-failed' : 'report-none'], role: 'status' },
     h('div', { class: 'report-head' },
       h('span', { class: 'report-icon' }, icon(ok ? 'check' : failed ? 'cross' : 'dash')),
       h('strong', { class: 'report-title' }, headline)),
     report.message ? h('p', { class: 'report-message' }, report.message) : null,
-    category ? h('p', { class: 'report-advice' }, category[1]) : null,
+    category ? h('p', { class: 'report-advice' }, category.description) : null,
     stepsList(report.steps),
     h('p', { class: 'report-meta' },
       report.tested_at ? `Tested ${formatTime(report.tested_at)}` : null,

@@ -1,27 +1,24 @@
 //! The OpenAPI 3.1 document of the REST API, served at `GET /api/v1/openapi.json` without
-//! a token. Whatever the code knows is derived from it: the account request bodies are a
-//! `oneOf` over every type and provider of the catalog with that provider's own JSON Schema
-//! as `properties` (so the document cannot drift from validation), the type, provider and
-//! gated-type enums come from the catalog, the export job settings other than services and
-//! window are the catalog's description of them, and the problem shape follows `error.rs`. The
-//! response schemas are written here once; `tests/openapi.rs` checks real responses of
-//! every operation against them.
+//! a token. It is derived, not written: the paths from the route table
+//! (`patchbay_api::Operation::ALL`) with each operation's details (`describe`), the component
+//! schemas and query parameters from the API types' JSON Schemas (`patchbay_api`, which take
+//! the type and provider keys and each provider's properties schema from the catalog), and the
+//! problem responses from the statuses the handlers answer. `tests/openapi.rs` checks real
+//! responses of every operation against it.
 
 use std::sync::OnceLock;
 
-use axum::extract::State;
 use axum::Json;
-use patchbay_api::{Access, Operation};
+use patchbay_api::{Access, AccountFilter, AuditQuery, Operation, ResealQuery, TestOptions};
 use patchbay_catalog::export_job::export_job_settings;
-use patchbay_catalog::Catalog;
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-use crate::state::AppState;
-
 /// `GET /api/v1/openapi.json`.
-pub async fn serve(State(state): State<AppState>) -> Json<Value> {
+pub async fn serve() -> Json<Value> {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    Json(DOCUMENT.get_or_init(|| document(state.catalog)).clone())
+    Json(DOCUMENT.get_or_init(document).clone())
 }
 
 /// The problem responses, by status.
@@ -54,10 +51,6 @@ fn problem_responses() -> Map<String, Value> {
             )
         })
         .collect()
-}
-
-fn type_keys(catalog: &Catalog) -> Vec<&'static str> {
-    catalog.types.iter().map(|t| t.key).collect()
 }
 
 /// Recordings, export jobs and runs.
@@ -607,7 +600,28 @@ fn audio_content() -> Map<String, Value> {
         .collect()
 }
 
-fn parameters(catalog: &Catalog) -> Value {
+/// The query parameters of a query type, by name: each property of its schema, with its
+/// description. A parameter is present or absent, never null.
+fn query_parameters<T: JsonSchema>() -> Map<String, Value> {
+    let schema =
+        Value::from(schemars::SchemaGenerator::new(SchemaSettings::draft2020_12()).into_root_schema_for::<T>());
+    let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+    properties
+        .into_iter()
+        .map(|(name, mut property)| {
+            let description = property.as_object_mut().and_then(|p| p.remove("description")).unwrap_or(json!(""));
+            if let Some(types) = property["type"].as_array() {
+                let kinds: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                property["type"] = if kinds.len() == 1 { kinds[0].clone() } else { Value::Array(kinds) };
+            }
+            let parameter =
+                json!({"name": name, "in": "query", "required": false, "description": description, "schema": property});
+            (name, parameter)
+        })
+        .collect()
+}
+
+fn parameters() -> Value {
     let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}});
     let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
     let mut account_id = path("id", "The account id.");
@@ -620,7 +634,7 @@ fn parameters(catalog: &Catalog) -> Value {
     run_id["schema"]["format"] = json!("uuid");
     let mut key_id = path("id", "The key id.");
     key_id["schema"] = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
-    json!({
+    let mut parameters = json!({
         "tenant": path("tenant", "The tenant id."),
         "id": account_id,
         "token_id": token_id,
@@ -638,22 +652,22 @@ fn parameters(catalog: &Catalog) -> Value {
         "runs_limit": query("limit", "Runs to list.", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
-        "type": query("type", "Only accounts of this type.", json!({"enum": type_keys(catalog)})),
-        "timeout_ms": query("timeout_ms", "Per-call timeout.", json!({"type": "integer", "minimum": 100, "maximum": 120_000})),
-        "limit": query("limit", "Entries per page.", json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 100})),
-        "before": query("before", "Only entries older than this id (`next_before`).", json!({"type": "integer", "minimum": 1, "maximum": i64::MAX})),
-        "batch": query("batch", "Values per call.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
-        "after": query("after", "The `next` of the previous call.", json!({"type": "string"})),
         "If-Match": {
             "name": "If-Match", "in": "header", "required": false,
             "description": "An ETag this API returned (`\"3\"`) or `*`; a stale one is a 412.",
             "schema": {"type": "string", "pattern": "^(\\*|(W/)?\"[0-9]{1,18}\")$"},
         },
-    })
+    });
+    if let Some(all) = parameters.as_object_mut() {
+        all.extend(query_parameters::<AccountFilter>());
+        all.extend(query_parameters::<TestOptions>());
+        all.extend(query_parameters::<AuditQuery>());
+        all.extend(query_parameters::<ResealQuery>());
+    }
+    parameters
 }
-
 /// The whole document.
-pub fn document(catalog: &Catalog) -> Value {
+pub fn document() -> Value {
     let mut schemas = patchbay_api::component_schemas();
     merge(&mut schemas, recording_schemas());
     json!({
@@ -672,7 +686,7 @@ pub fn document(catalog: &Catalog) -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas,
             "responses": problem_responses(),
-            "parameters": parameters(catalog),
+            "parameters": parameters(),
             "headers": {"ETag": {"description": "The version: `\"<version>\"`.", "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"}}},
         },
     })

@@ -6,11 +6,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_api::{AccountCreate, AccountList, AccountTest, AccountUpdate};
+use patchbay_api::{AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate};
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
 use patchbay_secrets::SecretChange;
 use patchbay_store::{Account, AccountWrite, SealedSecret};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -70,16 +69,10 @@ pub(crate) fn account_not_found(e: patchbay_store::StoreError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    #[serde(rename = "type")]
-    type_key: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<AccountFilter>,
 ) -> ApiResult<Response> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     if let Some(t) = &query.type_key {

@@ -2,23 +2,14 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use patchbay_api::{AuditEntry, AuditPage};
-use patchbay_store::AuditQuery;
-use serde::Deserialize;
+use patchbay_api::{AuditEntry, AuditPage, AuditQuery};
+
 use uuid::Uuid;
 
 use super::tenants::not_found;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-pub struct Page {
-    limit: Option<i64>,
-    before: Option<i64>,
-}
-
-const MAX_LIMIT: i64 = 500;
 
 /// The token id in an actor written by [`Principal::actor`] (`token:NAME (ID)`).
 fn actor_token(actor: &str) -> Option<Uuid> {
@@ -30,16 +21,17 @@ async fn page(
     who: &Principal,
     tenant: String,
     account_id: Option<Uuid>,
-    page: Page,
+    page: AuditQuery,
 ) -> ApiResult<Json<AuditPage>> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", "range", format!("limit must be between 1 and {MAX_LIMIT}")));
+    let limit = page.limit.unwrap_or(AuditQuery::DEFAULT_LIMIT);
+    if !AuditQuery::LIMIT.contains(&limit) {
+        let (min, max) = (AuditQuery::LIMIT.start(), AuditQuery::LIMIT.end());
+        return Err(ApiError::invalid("limit", "range", format!("limit must be between {min} and {max}")));
     }
     state.store.get_tenant(&tenant).await.map_err(not_found)?;
     let mut items = state
         .store
-        .list_audit(&AuditQuery { tenant_id: tenant.clone(), account_id, before: page.before, limit })
+        .list_audit(&patchbay_store::AuditQuery { tenant_id: tenant.clone(), account_id, before: page.before, limit })
         .await?;
     if !who.is_sp_admin() {
         // The tenant's people see their own tokens by name; the service provider's tokens
@@ -78,7 +70,7 @@ pub async fn for_tenant(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    Query(q): Query<Page>,
+    Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     page(&state, &who, tenant, None, q).await
 }
@@ -87,7 +79,7 @@ pub async fn for_account(
     State(state): State<AppState>,
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
-    Query(q): Query<Page>,
+    Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("integration account"))?;
     page(&state, &who, tenant, Some(id), q).await

@@ -6,17 +6,12 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_api::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
+use patchbay_api::{KeyInfo, KeyStatus, ResealFailure, ResealQuery, ResealReport};
 use patchbay_secrets::{ResealBatch, RetireError};
 use patchbay_store::SecretCursor;
-use serde::Deserialize;
 
 use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Values resealed per call when the caller names no batch size, and the most it may name.
-const DEFAULT_BATCH: u32 = 100;
-const MAX_BATCH: u32 = 1000;
 
 async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
     let counts = state.store.secrets_by_key_counts().await?;
@@ -56,13 +51,6 @@ pub async fn rotate(State(state): State<AppState>) -> ApiResult<(StatusCode, Jso
     Ok((StatusCode::CREATED, Json(key_status(&state).await?)))
 }
 
-#[derive(Deserialize)]
-pub struct ResealQuery {
-    batch: Option<u32>,
-    /// The `next` of the previous call.
-    after: Option<String>,
-}
-
 fn cursor(after: &str) -> ApiResult<SecretCursor> {
     after
         .split_once(':')
@@ -74,9 +62,10 @@ fn cursor(after: &str) -> ApiResult<SecretCursor> {
 /// again under the active key. Each replacement only lands if the stored value is still the
 /// one that was read, so a concurrent account write is never overwritten.
 pub async fn reseal(State(state): State<AppState>, Query(query): Query<ResealQuery>) -> ApiResult<Json<ResealReport>> {
-    let batch = query.batch.unwrap_or(DEFAULT_BATCH);
-    if !(1..=MAX_BATCH).contains(&batch) {
-        return Err(ApiError::invalid("batch", "range", format!("batch must be between 1 and {MAX_BATCH}")));
+    let batch = query.batch.unwrap_or(ResealQuery::DEFAULT_BATCH);
+    if !ResealQuery::BATCH.contains(&batch) {
+        let (min, max) = (ResealQuery::BATCH.start(), ResealQuery::BATCH.end());
+        return Err(ApiError::invalid("batch", "range", format!("batch must be between {min} and {max}")));
     }
     let after = query.after.as_deref().map(cursor).transpose()?;
     let ResealBatch { active, resealed, skipped, failed, remaining, next } =

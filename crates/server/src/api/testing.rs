@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use futures::StreamExt;
-use patchbay_api::{AccountTest, ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Failed};
+use patchbay_api::{
+    AccountTest, ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Failed, TestOptions,
+};
 use patchbay_catalog::TestSupport;
 use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
 use patchbay_secrets::KeyLease;
 use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
 use rand::RngCore;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::accounts::{account_id, account_not_found, draft, view, Fields};
@@ -26,22 +27,15 @@ use crate::body::{typed, Input, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, TestSlot};
 
-#[derive(Deserialize)]
-pub struct TestQuery {
-    /// Per-call timeout override in milliseconds.
-    timeout_ms: Option<u64>,
-}
-
-const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=120_000;
-
-fn timeout(state: &AppState, query: &TestQuery) -> ApiResult<Duration> {
+fn timeout(state: &AppState, query: &TestOptions) -> ApiResult<Duration> {
+    let range = TestOptions::TIMEOUT_MS;
     match query.timeout_ms {
         None => Ok(state.outbound.egress.policy().timeout),
-        Some(ms) if TIMEOUT_MS.contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(ms) if range.contains(&ms) => Ok(Duration::from_millis(ms)),
         Some(_) => Err(ApiError::invalid(
             "timeout_ms",
             "range",
-            format!("timeout_ms must be between {} and {}", TIMEOUT_MS.start(), TIMEOUT_MS.end()),
+            format!("timeout_ms must be between {} and {}", range.start(), range.end()),
         )),
     }
 }
@@ -100,7 +94,7 @@ pub async fn test_saved(
     State(state): State<AppState>,
     who: Principal,
     Path((tenant, id)): Path<(String, String)>,
-    Query(query): Query<TestQuery>,
+    Query(query): Query<TestOptions>,
 ) -> ApiResult<Json<TestReport>> {
     let timeout = timeout(&state, &query)?;
     let keys = state.keys.lease().await;
@@ -120,7 +114,7 @@ pub async fn test_unsaved(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    Query(query): Query<TestQuery>,
+    Query(query): Query<TestOptions>,
     Input(body): Input<AccountTest>,
 ) -> ApiResult<Json<TestReport>> {
     let timeout = timeout(&state, &query)?;
@@ -172,7 +166,7 @@ pub async fn test_all(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
-    Query(query): Query<TestQuery>,
+    Query(query): Query<TestOptions>,
 ) -> ApiResult<Json<BulkTestReport>> {
     let timeout = timeout(&state, &query)?;
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
@@ -219,7 +213,7 @@ pub async fn action(
     State(state): State<AppState>,
     who: Principal,
     Path((tenant, id, action)): Path<(String, String, String)>,
-    Query(query): Query<TestQuery>,
+    Query(query): Query<TestOptions>,
     headers: axum::http::HeaderMap,
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {

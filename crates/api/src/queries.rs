@@ -1,0 +1,100 @@
+//! The query strings operations take. The server reads them into these types and the
+//! OpenAPI document's query parameters are derived from their schemas; the ranges the
+//! handlers enforce are the constants here.
+
+use std::ops::RangeInclusive;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::type_key;
+
+/// `?type=` of the account list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountFilter {
+    /// Only accounts of this type.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "type_key")]
+    pub type_key: Option<String>,
+}
+
+/// The options of a connection test or action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TestOptions {
+    /// Per-call timeout in milliseconds (the server's outbound timeout when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 120_000))]
+    pub timeout_ms: Option<u64>,
+}
+
+impl TestOptions {
+    /// The timeouts a caller may ask for, in milliseconds.
+    pub const TIMEOUT_MS: RangeInclusive<u64> = 100..=120_000;
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditQuery {
+    /// Entries per page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 500), extend("default" = 100))]
+    pub limit: Option<i64>,
+    /// Only entries older than this id (`next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub before: Option<i64>,
+}
+
+impl AuditQuery {
+    pub const LIMIT: RangeInclusive<i64> = 1..=500;
+    pub const DEFAULT_LIMIT: i64 = 100;
+}
+
+/// One call of resealing values still under older keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResealQuery {
+    /// Values per call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000), extend("default" = 100))]
+    pub batch: Option<u32>,
+    /// The `next` of the previous call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+impl ResealQuery {
+    pub const BATCH: RangeInclusive<u32> = 1..=1000;
+    pub const DEFAULT_BATCH: u32 = 100;
+}
+
+#[cfg(test)]
+mod tests {
+    use schemars::schema_for;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn property<T: JsonSchema>(name: &str) -> Value {
+        Value::from(schema_for!(T))["properties"][name].clone()
+    }
+
+    /// The documented ranges and defaults are the ones the server enforces.
+    #[test]
+    fn documented_ranges_are_the_enforced_ones() {
+        let timeout = property::<TestOptions>("timeout_ms");
+        assert_eq!(
+            (timeout["minimum"].clone(), timeout["maximum"].clone()),
+            (json!(TestOptions::TIMEOUT_MS.start()), json!(TestOptions::TIMEOUT_MS.end()))
+        );
+        let limit = property::<AuditQuery>("limit");
+        assert_eq!(
+            (limit["minimum"].clone(), limit["maximum"].clone(), limit["default"].clone()),
+            (json!(AuditQuery::LIMIT.start()), json!(AuditQuery::LIMIT.end()), json!(AuditQuery::DEFAULT_LIMIT))
+        );
+        let batch = property::<ResealQuery>("batch");
+        assert_eq!(
+            (batch["minimum"].clone(), batch["maximum"].clone(), batch["default"].clone()),
+            (json!(ResealQuery::BATCH.start()), json!(ResealQuery::BATCH.end()), json!(ResealQuery::DEFAULT_BATCH))
+        );
+    }
+}
