@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use patchbay_api::Problem;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 /// Where and as whom the CLI talks to a running server.
@@ -94,56 +97,65 @@ impl Client {
         })
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
-        self.call(reqwest::Method::GET, path, None).await
+    /// A GET whose answer is read as the API type `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send_if(Method::GET, path, None::<&()>, None).await
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
-        self.call_with(method, path, body, None).await
+    /// A POST without a body whose answer is read as the API type `T`.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send_if(Method::POST, path, None::<&()>, None).await
     }
 
-    /// A request with a typed body (or none) whose answer is read as the API type `T`.
-    pub async fn send<T: serde::de::DeserializeOwned>(
+    /// A DELETE, with an optional `If-Match` version.
+    pub async fn delete(&self, path: &str, if_match: Option<i64>) -> Result<(), CliError> {
+        self.send_if(Method::DELETE, path, None::<&()>, if_match).await
+    }
+
+    /// A request with a typed body whose answer is read as the API type `T`.
+    pub async fn send<T: DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
-        body: Option<&impl serde::Serialize>,
+        body: &impl Serialize,
     ) -> Result<T, CliError> {
-        let body = body.map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
-        parse(self.call(method, path, body).await?)
+        self.send_if(method, path, Some(body), None).await
     }
 
-    /// Posts a body as it is (e.g. NDJSON events).
-    pub async fn post_raw(&self, path: &str, body: String) -> Result<Value, CliError> {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
-        Self::read(resp).await
-    }
-
-    /// A request with an optional `If-Match` version.
-    pub async fn call_with(
+    /// A request with a typed body (or none) and an optional `If-Match` version, whose answer
+    /// is read as the API type `T`.
+    pub async fn send_if<T: DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
         if_match: Option<i64>,
-    ) -> Result<Value, CliError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    ) -> Result<T, CliError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
-            req = req.json(&body);
+            req = req.json(body);
         }
         if let Some(v) = if_match {
             req = req.header("if-match", format!("\"{v}\""));
         }
-        let resp = req.send().await.map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
-        Self::read(resp).await
+        self.answer(req).await
+    }
+
+    /// Posts a body as it is (e.g. NDJSON events); the answer is read as the API type `T`.
+    pub async fn post_raw<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, CliError> {
+        let req =
+            self.http.post(format!("{}{path}", self.base)).header("content-type", "application/x-ndjson").body(body);
+        self.answer(req).await
+    }
+
+    async fn answer<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CliError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        serde_json::from_value(Self::read(resp).await?)
+            .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
     }
 
     /// The JSON of a successful answer, or the error its status stands for.
@@ -197,12 +209,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// A value from the server as a table cell or text line, escaped (see [`escape`]).
-pub fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => escape(s),
-        other => other.to_string(),
+/// A value from the server as a table cell or text line, as the API writes it (an enum by
+/// its name, a time in RFC 3339), escaped (see [`escape`]); `-` for none.
+pub fn text(v: &impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::Null) | Err(_) => "-".into(),
+        Ok(Value::String(s)) => escape(&s),
+        Ok(other) => other.to_string(),
     }
 }
 
@@ -223,18 +236,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A server's answer read as the API type `T`.
-pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CliError> {
-    serde_json::from_value(value)
-        .map_err(|e| CliError::Server(format!("the server's answer has an unexpected shape: {e}")))
-}
-
-/// Prints an API type as JSON.
-pub fn print_typed(v: &impl serde::Serialize) -> Result<(), CliError> {
-    print_json(&serde_json::to_value(v).map_err(anyhow::Error::from)?)
-}
-
-pub fn print_json(v: &Value) -> Result<(), CliError> {
+/// Prints an API type (or the CLI's own summary) as JSON.
+pub fn print_json(v: &impl Serialize) -> Result<(), CliError> {
     println!("{}", serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?);
     Ok(())
 }

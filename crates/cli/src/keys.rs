@@ -4,10 +4,9 @@
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use patchbay_api::{KeyInfo, KeyStatus, Operation, ResealFailure, ResealReport};
-use reqwest::Method;
-use serde_json::json;
+use serde::Serialize;
 
-use crate::client::{escape, print_json, print_typed, table, CliError, Client};
+use crate::client::{escape, print_json, table, CliError, Client};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -27,6 +26,21 @@ pub enum KeysCommand {
     Retire { key_id: Option<u32> },
 }
 
+/// What `keys retire --json` prints.
+#[derive(Serialize)]
+struct Retired {
+    retired: Vec<u64>,
+}
+
+/// What `keys rotate --json` prints: every value is sealed by `active` once it returns.
+#[derive(Serialize)]
+struct Rotated {
+    active: u32,
+    resealed: u64,
+    remaining: u64,
+    retired: Vec<u64>,
+}
+
 pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError> {
     match command {
         KeysCommand::Status => status(client).await,
@@ -34,7 +48,7 @@ pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError>
         KeysCommand::Retire { key_id } => {
             let retired = retire(client, key_id).await?;
             if client.json {
-                print_json(&json!({"retired": retired}))
+                print_json(&Retired { retired })
             } else {
                 print_retired(&retired);
                 Ok(())
@@ -44,13 +58,13 @@ pub async fn keys(client: &Client, command: KeysCommand) -> Result<(), CliError>
 }
 
 async fn key_status(client: &Client) -> Result<KeyStatus, CliError> {
-    client.send(Method::GET, &Operation::KeyStatus.url(&[]), None::<&()>).await
+    client.get(&Operation::KeyStatus.url(&[])).await
 }
 
 async fn status(client: &Client) -> Result<(), CliError> {
     let status = key_status(client).await?;
     if client.json {
-        return print_typed(&status);
+        return print_json(&status);
     }
     let rows: Vec<Vec<String>> = status
         .keys
@@ -72,7 +86,7 @@ async fn rotate(client: &Client, batch: u32, retire_old: bool) -> Result<(), Cli
     let before = key_status(client).await?;
     let pending = before.older_values();
     let status = if pending == 0 {
-        let rotated: KeyStatus = client.send(Method::POST, &Operation::RotateKeys.url(&[]), None::<&()>).await?;
+        let rotated: KeyStatus = client.post(&Operation::RotateKeys.url(&[])).await?;
         if !client.json {
             println!("key {} is now active (was key {})", rotated.active, before.active);
         }
@@ -90,12 +104,7 @@ async fn rotate(client: &Client, batch: u32, retire_old: bool) -> Result<(), Cli
     let resealed = reseal_all(client, batch, total).await?;
     let retired = if retire_old { retire(client, None).await? } else { Vec::new() };
     if client.json {
-        return print_json(&json!({
-            "active": status.active,
-            "resealed": resealed,
-            "remaining": 0,
-            "retired": retired,
-        }));
+        return print_json(&Rotated { active: status.active, resealed, remaining: 0, retired });
     }
     println!("resealed {resealed} values; every value is now sealed by key {}", status.active);
     if retire_old {
@@ -127,7 +136,7 @@ async fn reseal_all(client: &Client, batch: u32, total: u64) -> Result<u64, CliE
             path.push_str("&after=");
             path.extend(url::form_urlencoded::byte_serialize(after.as_bytes()));
         }
-        let reply: ResealReport = match client.send(Method::POST, &path, None::<&()>).await {
+        let reply: ResealReport = match client.post(&path).await {
             Ok(reply) => reply,
             Err(e) => {
                 bar.abandon();
@@ -196,7 +205,7 @@ async fn retire(client: &Client, key_id: Option<u32>) -> Result<Vec<u64>, CliErr
         }
     };
     for id in &ids {
-        client.call(Method::DELETE, &Operation::RetireKey.url(&[&id.to_string()]), None).await?;
+        client.delete(&Operation::RetireKey.url(&[&id.to_string()]), None).await?;
     }
     Ok(ids)
 }

@@ -4,13 +4,16 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use patchbay_api::{IntakeReport, Operation};
+use patchbay_feeds::events::{self, AgentState, Call, Direction};
+use patchbay_feeds::{Event, EventKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::client::{parse, CliError, Client};
+use crate::client::{CliError, Client};
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
@@ -64,52 +67,61 @@ struct Floor {
 }
 
 impl Floor {
-    fn next(&mut self) -> Value {
+    fn next(&mut self) -> EventKind {
         let i = self.rng.gen_range(0..self.modes.len());
         let n = self.first + i;
-        let agent = format!("agent-{n:05}");
+        let agent_id = format!("agent-{n:05}");
         let service = self.services[n % self.services.len()].clone();
+        let state = |state, reason| EventKind::AgentState { agent_id: agent_id.clone(), state, reason };
         let (mode, event) = match self.modes[i] {
             Mode::Out => (
                 Mode::NotReady,
-                json!({"type": "agent_login", "agent_id": agent, "extension": format!("{}", 1000 + n), "services": [service]}),
+                EventKind::AgentLogin {
+                    agent_id: agent_id.clone(),
+                    extension: (1000 + n).to_string(),
+                    services: vec![service],
+                },
             ),
             Mode::Ready if self.rng.gen_bool(0.8) => {
                 self.calls += 1;
-                let call = format!("call-{}-{}", self.prefix, self.calls);
-                (
-                    Mode::Busy,
-                    json!({"type": "call_start", "call_id": call, "agent_id": agent, "service": service, "direction": "inbound"}),
-                )
+                let call = Call {
+                    call_id: format!("call-{}-{}", self.prefix, self.calls),
+                    agent_id: agent_id.clone(),
+                    extension: None,
+                    service: Some(service),
+                    direction: Some(Direction::Inbound),
+                };
+                (Mode::Busy, EventKind::CallStart(call))
             }
             Mode::Ready => {
                 let reason = REASONS[self.rng.gen_range(0..REASONS.len())];
-                (
-                    Mode::NotReady,
-                    json!({"type": "agent_state", "agent_id": agent, "state": "not_ready", "reason": reason}),
-                )
+                (Mode::NotReady, state(AgentState::NotReady, Some(reason.to_owned())))
             }
-            Mode::Busy => {
-                (Mode::AfterCall, json!({"type": "agent_state", "agent_id": agent, "state": "after_call_work"}))
-            }
-            Mode::AfterCall => (Mode::Ready, json!({"type": "agent_state", "agent_id": agent, "state": "ready"})),
-            Mode::NotReady if self.rng.gen_bool(0.05) => {
-                (Mode::Out, json!({"type": "agent_logout", "agent_id": agent}))
-            }
-            Mode::NotReady => (Mode::Ready, json!({"type": "agent_state", "agent_id": agent, "state": "ready"})),
+            Mode::Busy => (Mode::AfterCall, state(AgentState::AfterCallWork, None)),
+            Mode::AfterCall => (Mode::Ready, state(AgentState::Ready, None)),
+            Mode::NotReady if self.rng.gen_bool(0.05) => (Mode::Out, EventKind::AgentLogout { agent_id }),
+            Mode::NotReady => (Mode::Ready, state(AgentState::Ready, None)),
         };
         self.modes[i] = mode;
         event
     }
 
-    fn batch(&mut self, size: usize) -> String {
-        let mut body = String::with_capacity(size * 120);
-        for _ in 0..size {
-            body.push_str(&self.next().to_string());
-            body.push('\n');
-        }
-        body
+    /// `size` events in the intake's NDJSON, each at the time it is made: the events of one
+    /// agent come from one floor, in order, so none is older than the one before it.
+    fn batch(&mut self, size: usize) -> Vec<u8> {
+        let batch: Vec<Event> = (0..size).map(|_| Event { kind: self.next(), at: Utc::now() }).collect();
+        events::to_ndjson(&batch)
     }
+}
+
+/// What `simulate --json` prints.
+#[derive(Serialize)]
+struct Summary {
+    events: usize,
+    accepted: u64,
+    rejected: u64,
+    seconds: f64,
+    events_per_second: f64,
 }
 
 /// What one sender reached.
@@ -160,7 +172,7 @@ pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
                         tokio::time::sleep(wait).await;
                     }
                 }
-                let report: IntakeReport = parse(client.post_raw(path, body).await?)?;
+                let report: IntakeReport = client.post_raw(path, body).await?;
                 tally.accepted += report.accepted;
                 tally.rejected += report.rejected.len() as u64;
                 bar.inc(size as u64);
@@ -174,15 +186,15 @@ pub async fn run(client: &Client, args: SimulateArgs) -> Result<(), CliError> {
     let accepted: u64 = tallies.iter().map(|t| t.accepted).sum();
     let rejected: u64 = tallies.iter().map(|t| t.rejected).sum();
     let secs = started.elapsed().as_secs_f64();
-    let summary = json!({
-        "events": sent,
-        "accepted": accepted,
-        "rejected": rejected,
-        "seconds": (secs * 1000.0).round() / 1000.0,
-        "events_per_second": (sent as f64 / secs).round(),
-    });
     if client.json {
-        println!("{summary}");
+        let summary = Summary {
+            events: sent,
+            accepted,
+            rejected,
+            seconds: (secs * 1000.0).round() / 1000.0,
+            events_per_second: (sent as f64 / secs).round(),
+        };
+        println!("{}", serde_json::to_string(&summary).map_err(anyhow::Error::from)?);
     } else {
         println!(
             "sent {sent} events for {} agents in {secs:.2} s ({:.0} events/s): {accepted} accepted, {rejected} rejected",

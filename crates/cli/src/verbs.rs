@@ -3,11 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use patchbay_api::{Operation, Role, TokenCreate, TokenCreated, TokenList};
+use patchbay_api::{
+    Account, AccountCreate, AccountList, AccountUpdate, BulkTestReport, IntegrationTypes, Operation, Outcome, Role,
+    Tenant, TenantCreate, TenantList, TenantUpdate, TestReport, TokenCreate, TokenCreated, TokenList,
+};
+use patchbay_catalog::{Catalog, FieldKind, Provider};
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::client::{escape, print_json, print_typed, table, text, CliError, Client};
+use crate::client::{escape, print_json, table, text, CliError, Client};
 
 #[derive(Subcommand)]
 pub enum TenantsCommand {
@@ -49,7 +53,8 @@ pub struct PropertyArgs {
     /// `KEY=PATH`: a secret property from a file (trailing newline removed).
     #[arg(long = "secret-file", value_name = "KEY=PATH")]
     secret_file: Vec<String>,
-    /// A JSON file with the whole body (`type`, `provider`, `name`, `properties`); flags override it.
+    /// A JSON file with the body (`type`, `provider`, `name`, `enabled`, `properties`; an
+    /// account as `show --json` prints it will do); flags override it.
     #[arg(long, short = 'f')]
     file: Option<PathBuf>,
 }
@@ -136,23 +141,16 @@ pub enum TokensCommand {
 }
 
 pub async fn types(client: &Client) -> Result<(), CliError> {
-    let catalog = client.get(&Operation::ListIntegrationTypes.url(&[])).await?;
+    let catalog: IntegrationTypes = client.get(&Operation::ListIntegrationTypes.url(&[])).await?;
     if client.json {
-        return print_json(&catalog["items"]);
+        return print_json(&catalog.items);
     }
-    let rows: Vec<Vec<String>> = catalog["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows: Vec<Vec<String>> = catalog
+        .items
+        .iter()
         .map(|t| {
-            let providers: Vec<&str> =
-                t["providers"].as_array().into_iter().flatten().filter_map(|p| p["key"].as_str()).collect();
-            vec![
-                text(&t["key"]),
-                text(&t["label"]),
-                providers.join(", "),
-                if t["gated"] == true { "yes".into() } else { "no".into() },
-            ]
+            let providers: Vec<String> = t.providers.iter().map(|p| escape(&p.key)).collect();
+            vec![escape(&t.key), escape(&t.label), providers.join(", "), if t.gated { "yes" } else { "no" }.into()]
         })
         .collect();
     table(&["TYPE", "LABEL", "PROVIDERS", "GATED"], &rows);
@@ -162,15 +160,14 @@ pub async fn types(client: &Client) -> Result<(), CliError> {
 pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), CliError> {
     match command {
         TenantsCommand::List => {
-            let list = client.get(&Operation::ListTenants.url(&[])).await?;
+            let list: TenantList = client.get(&Operation::ListTenants.url(&[])).await?;
             if client.json {
-                return print_json(&list["items"]);
+                return print_json(&list.items);
             }
-            let rows: Vec<Vec<String>> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|t| vec![text(&t["id"]), text(&t["name"]), enabled(&t["enabled_types"]), text(&t["version"])])
+            let rows: Vec<Vec<String>> = list
+                .items
+                .iter()
+                .map(|t| vec![escape(&t.id), escape(&t.name), enabled(&t.enabled_types), t.version.to_string()])
                 .collect();
             table(&["ID", "NAME", "ENABLED TYPES", "VERSION"], &rows);
             Ok(())
@@ -179,48 +176,38 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
             show_tenant(client, &client.get(&Operation::GetTenant.url(&[&tenant])).await?)
         }
         TenantsCommand::Create { id, name, enable } => {
-            let body = json!({"id": id, "name": name, "enabled_types": enable});
-            let created = client.call(Method::POST, &Operation::CreateTenant.url(&[]), Some(body)).await?;
-            show_tenant(client, &created)
+            let body = TenantCreate { id, name, enabled_types: Some(enable) };
+            show_tenant(client, &client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?)
         }
         TenantsCommand::Update { tenant, name, enable } => {
-            let mut body = Map::new();
-            if let Some(name) = name {
-                body.insert("name".into(), json!(name));
-            }
-            if let Some(enable) = enable {
-                let types: Vec<String> = enable.into_iter().filter(|t| !t.is_empty()).collect();
-                body.insert("enabled_types".into(), json!(types));
-            }
-            let path = Operation::UpdateTenant.url(&[&tenant]);
-            let updated = client.call(Method::PUT, &path, Some(Value::Object(body))).await?;
-            show_tenant(client, &updated)
+            let enabled_types = enable.map(|types| types.into_iter().filter(|t| !t.is_empty()).collect());
+            let body = TenantUpdate { name, enabled_types, ..TenantUpdate::default() };
+            show_tenant(client, &client.send(Method::PUT, &Operation::UpdateTenant.url(&[&tenant]), &body).await?)
         }
         TenantsCommand::Delete { tenant } => {
-            client.call(Method::DELETE, &Operation::DeleteTenant.url(&[&tenant]), None).await?;
+            client.delete(&Operation::DeleteTenant.url(&[&tenant]), None).await?;
             println!("deleted tenant {tenant}");
             Ok(())
         }
     }
 }
 
-fn enabled(types: &Value) -> String {
-    let list: Vec<&str> = types.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    if list.is_empty() {
+fn enabled(types: &[String]) -> String {
+    if types.is_empty() {
         "-".into()
     } else {
-        list.join(",")
+        escape(&types.join(","))
     }
 }
 
-fn show_tenant(client: &Client, t: &Value) -> Result<(), CliError> {
+fn show_tenant(client: &Client, t: &Tenant) -> Result<(), CliError> {
     if client.json {
         return print_json(t);
     }
-    println!("id:            {}", text(&t["id"]));
-    println!("name:          {}", text(&t["name"]));
-    println!("enabled types: {}", enabled(&t["enabled_types"]));
-    println!("version:       {}", text(&t["version"]));
+    println!("id:            {}", escape(&t.id));
+    println!("name:          {}", escape(&t.name));
+    println!("enabled types: {}", enabled(&t.enabled_types));
+    println!("version:       {}", t.version);
     Ok(())
 }
 
@@ -231,26 +218,42 @@ fn parse_pair(pair: &str, flag: &str) -> Result<(String, String), CliError> {
 }
 
 impl PropertyArgs {
-    /// The body from `--file`, with `--set`/`--secret-*` merged into its properties.
-    fn body(&self) -> Result<Map<String, Value>, CliError> {
-        let mut body = match &self.file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-                match serde_json::from_str(&text) {
-                    Ok(Value::Object(m)) => m,
-                    _ => return Err(CliError::Usage(format!("{} must hold a JSON object", path.display()))),
-                }
-            }
-            None => Map::new(),
-        };
-        let mut props = match body.remove("properties") {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
+    /// The body in `--file`, read as the update body: it names every field an account body
+    /// can have, each optional, and takes an account as `accounts show --json` prints it.
+    fn file(&self) -> Result<AccountUpdate, CliError> {
+        let Some(path) = &self.file else { return Ok(AccountUpdate::default()) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{} must hold an account body as JSON: {e}", path.display())))
+    }
+
+    /// The properties `--set`, `--secret-env` and `--secret-file` give, `--set` values read as
+    /// the kind `provider` gives the property: the server refuses a number sent as text, and a
+    /// page id typed as digits must stay text. Without a provider, values are text.
+    fn values(&self, provider: Option<&Provider>) -> Result<Map<String, Value>, CliError> {
+        let mut props = Map::new();
         for pair in &self.set {
-            let (k, v) = parse_pair(pair, "--set")?;
-            props.insert(k, Value::String(v));
+            let (key, raw) = parse_pair(pair, "--set")?;
+            let value = match provider.and_then(|p| p.field(&key)).map(|f| &f.kind) {
+                Some(FieldKind::Integer { .. }) => raw
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .map_err(|_| CliError::Usage(format!("--set {key}: `{raw}` is not an integer")))?,
+                Some(FieldKind::Bool) => raw
+                    .parse::<bool>()
+                    .map(Value::Bool)
+                    .map_err(|_| CliError::Usage(format!("--set {key}: use true or false")))?,
+                Some(
+                    FieldKind::Mapping { .. } | FieldKind::ContactFieldMapping | FieldKind::RecordFieldSizes { .. },
+                ) => serde_json::from_str(&raw)
+                    .map_err(|e| CliError::Usage(format!("--set {key}: the value must be JSON ({e})")))?,
+                Some(
+                    FieldKind::Text { .. } | FieldKind::Secret { .. } | FieldKind::Url { .. } | FieldKind::Enum { .. },
+                )
+                | None => Value::String(raw),
+            };
+            props.insert(key, value);
         }
         for pair in &self.secret_env {
             let (k, var) = parse_pair(pair, "--secret-env")?;
@@ -264,88 +267,53 @@ impl PropertyArgs {
                 .map_err(|e| CliError::Usage(format!("--secret-file {k}: cannot read {path}: {e}")))?;
             props.insert(k, Value::String(value.trim_end_matches(['\n', '\r']).to_owned()));
         }
-        if !props.is_empty() || self.file.is_some() {
-            body.insert("properties".into(), Value::Object(props));
-        }
-        Ok(body)
+        Ok(props)
     }
 }
 
-/// Turns `--set` text into the JSON kind the catalog gives the property (the server
-/// refuses a number sent as text, and a page id typed as digits must stay text).
-async fn coerce(
-    client: &Client,
-    body: &mut Map<String, Value>,
-    type_key: &str,
-    provider: &str,
-    set: &[String],
-) -> Result<(), CliError> {
-    let catalog = client.get(&Operation::ListIntegrationTypes.url(&[])).await?;
-    let fields = catalog["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["key"] == type_key)
-        .and_then(|t| t["providers"].as_array().and_then(|ps| ps.iter().find(|p| p["key"] == provider).cloned()))
-        .map(|p| p["fields"].clone())
-        .unwrap_or(Value::Null);
-    let Some(Value::Object(props)) = body.get_mut("properties") else { return Ok(()) };
-    for pair in set {
-        let Some((key, raw)) = pair.split_once('=') else { continue };
-        let kind = fields.as_array().into_iter().flatten().find(|f| f["key"] == key).map(|f| f["kind"].clone());
-        let value = match kind.as_ref().and_then(Value::as_str) {
-            Some("integer") => raw
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| CliError::Usage(format!("--set {key}: `{raw}` is not an integer")))?,
-            Some("bool") => raw
-                .parse::<bool>()
-                .map(Value::Bool)
-                .map_err(|_| CliError::Usage(format!("--set {key}: use true or false")))?,
-            Some("mapping" | "contact_field_mapping" | "record_field_sizes") => serde_json::from_str(raw)
-                .map_err(|e| CliError::Usage(format!("--set {key}: the value must be JSON ({e})")))?,
-            _ => Value::String(raw.to_owned()),
-        };
-        props.insert(key.to_owned(), value);
+/// The catalog's provider of a type: the one named, or the type's only one.
+fn provider_of<'a>(catalog: &'a Catalog, type_key: &str, provider: Option<&str>) -> Option<&'a Provider> {
+    let ty = catalog.get(type_key)?;
+    match provider {
+        Some(key) => ty.provider(key),
+        None => ty.providers.first().filter(|_| ty.providers.len() == 1),
     }
-    Ok(())
 }
 
-fn show_account(client: &Client, a: &Value) -> Result<(), CliError> {
+fn show_account(client: &Client, a: &Account) -> Result<(), CliError> {
     if client.json {
         return print_json(a);
     }
-    println!("id:        {}", text(&a["id"]));
-    println!("name:      {}", text(&a["name"]));
-    println!("type:      {} / {}", text(&a["type"]), text(&a["provider"]));
-    println!("enabled:   {}", text(&a["enabled"]));
-    println!("version:   {}", text(&a["version"]));
-    for (k, v) in a["properties"].as_object().into_iter().flatten() {
-        println!("  {k} = {}", text(v));
+    println!("id:        {}", a.id);
+    println!("name:      {}", escape(&a.name));
+    println!("type:      {} / {}", escape(&a.type_key), escape(&a.provider));
+    println!("enabled:   {}", a.enabled);
+    println!("version:   {}", a.version);
+    for (k, v) in &a.properties {
+        println!("  {} = {}", escape(k), text(v));
     }
-    for (k, v) in a["secrets"].as_object().into_iter().flatten() {
-        println!("  {k} = {}", if v == true { "(secret, set)" } else { "(secret, not set)" });
+    for (k, set) in &a.secrets {
+        println!("  {} = {}", escape(k), if *set { "(secret, set)" } else { "(secret, not set)" });
     }
-    if !a["last_test"].is_null() {
-        println!("last test: {} at {}", text(&a["last_test"]["status"]), text(&a["last_test"]["tested_at"]));
+    if let Some(test) = &a.last_test {
+        println!("last test: {} at {}", text(&test.status), text(&test.tested_at));
     }
     Ok(())
 }
 
-fn print_report(client: &Client, report: &Value) -> Result<(), CliError> {
+fn print_report(client: &Client, report: &TestReport) -> Result<(), CliError> {
     if client.json {
         print_json(report)?;
     } else {
-        for step in report["steps"].as_array().into_iter().flatten() {
-            println!("  [{:>6}] {:<12} {}", text(&step["status"]), text(&step["name"]), text(&step["detail"]));
+        for step in &report.steps {
+            println!("  [{:>6}] {:<12} {}", text(&step.status), escape(&step.name), escape(&step.detail));
         }
-        let category =
-            if report["category"].is_null() { String::new() } else { format!(" ({})", text(&report["category"])) };
-        println!("{}{category}: {}", text(&report["status"]), text(&report["message"]));
+        let category = report.category.map(|c| format!(" ({})", text(&c))).unwrap_or_default();
+        println!("{}{category}: {}", text(&report.status), escape(&report.message));
     }
-    match report["status"].as_str() {
-        Some("failed") => Err(CliError::CheckFailed(format!("the test failed: {}", text(&report["message"])))),
-        _ => Ok(()),
+    match report.status {
+        Outcome::Failed => Err(CliError::CheckFailed(format!("the test failed: {}", escape(&report.message)))),
+        Outcome::Ok | Outcome::Unsupported => Ok(()),
     }
 }
 
@@ -353,22 +321,21 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
     match command {
         AccountsCommand::List { tenant, type_key } => {
             let query = type_key.map(|t| format!("?type={t}")).unwrap_or_default();
-            let list = client.get(&format!("{}{query}", Operation::ListAccounts.url(&[&tenant]))).await?;
+            let list: AccountList = client.get(&format!("{}{query}", Operation::ListAccounts.url(&[&tenant]))).await?;
             if client.json {
-                return print_json(&list["items"]);
+                return print_json(&list.items);
             }
-            let rows: Vec<Vec<String>> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let rows: Vec<Vec<String>> = list
+                .items
+                .iter()
                 .map(|a| {
                     vec![
-                        text(&a["id"]),
-                        text(&a["type"]),
-                        text(&a["provider"]),
-                        text(&a["name"]),
-                        text(&a["version"]),
-                        a["last_test"].get("status").map(text).unwrap_or_else(|| "-".into()),
+                        a.id.to_string(),
+                        escape(&a.type_key),
+                        escape(&a.provider),
+                        escape(&a.name),
+                        a.version.to_string(),
+                        text(&a.last_test.as_ref().map(|t| t.status)),
                     ]
                 })
                 .collect();
@@ -379,41 +346,39 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
             show_account(client, &client.get(&Operation::GetAccount.url(&[&tenant, &id])).await?)
         }
         AccountsCommand::Create { tenant, type_key, provider, name, props } => {
-            let mut body = props.body()?;
-            for (k, v) in [("type", type_key), ("provider", provider), ("name", name)] {
-                if let Some(v) = v {
-                    body.insert(k.into(), json!(v));
-                }
+            let file = props.file()?;
+            let type_key = type_key.or(file.type_key).ok_or_else(|| {
+                CliError::Usage("an account needs a type: pass --type or give `type` in --file".into())
+            })?;
+            let provider = provider.or(file.provider);
+            let given = props.values(provider_of(patchbay_catalog::catalog(), &type_key, provider.as_deref()))?;
+            let mut properties = file.properties;
+            if !given.is_empty() {
+                properties.get_or_insert_with(Map::new).extend(given);
             }
-            let type_key = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let provider = body.get("provider").and_then(Value::as_str).unwrap_or("default").to_owned();
-            coerce(client, &mut body, &type_key, &provider, &props.set).await?;
-            let path = Operation::CreateAccount.url(&[&tenant]);
-            show_account(client, &client.call(Method::POST, &path, Some(Value::Object(body))).await?)
+            let body =
+                AccountCreate { type_key, provider, name: name.or(file.name), enabled: file.enabled, properties };
+            show_account(client, &client.send(Method::POST, &Operation::CreateAccount.url(&[&tenant]), &body).await?)
         }
         AccountsCommand::Update { tenant, id, name, if_version, props } => {
             // Properties given here are merged into the stored ones, so an update names only
             // what changes; the stored version guards against a concurrent edit.
             let path = Operation::UpdateAccount.url(&[&tenant, &id]);
-            let current = client.get(&path).await?;
-            let mut body = props.body()?;
-            let type_key = text(&current["type"]);
-            let provider = text(&current["provider"]);
-            coerce(client, &mut body, &type_key, &provider, &props.set).await?;
-            let mut merged = current["properties"].as_object().cloned().unwrap_or_default();
-            if let Some(Value::Object(given)) = body.remove("properties") {
-                merged.extend(given);
+            let current: Account = client.get(&path).await?;
+            let mut body = props.file()?;
+            let provider = patchbay_catalog::catalog().provider(&current.type_key, &current.provider);
+            let mut properties = current.properties;
+            properties.extend(body.properties.take().unwrap_or_default());
+            properties.extend(props.values(provider)?);
+            body.properties = Some(properties);
+            if name.is_some() {
+                body.name = name;
             }
-            body.insert("properties".into(), Value::Object(merged));
-            if let Some(name) = name {
-                body.insert("name".into(), json!(name));
-            }
-            let expected = if_version.or(current["version"].as_i64());
-            show_account(client, &client.call_with(Method::PUT, &path, Some(Value::Object(body)), expected).await?)
+            let expected = if_version.or(Some(current.version));
+            show_account(client, &client.send_if(Method::PUT, &path, Some(&body), expected).await?)
         }
         AccountsCommand::Delete { tenant, id, if_version } => {
-            let path = Operation::DeleteAccount.url(&[&tenant, &id]);
-            client.call_with(Method::DELETE, &path, None, if_version).await?;
+            client.delete(&Operation::DeleteAccount.url(&[&tenant, &id]), if_version).await?;
             println!("deleted {id}");
             Ok(())
         }
@@ -422,33 +387,32 @@ pub async fn accounts(client: &Client, command: AccountsCommand) -> Result<(), C
             match (id, all) {
                 (Some(id), _) => {
                     let path = format!("{}{query}", Operation::TestAccount.url(&[&tenant, &id]));
-                    print_report(client, &client.call(Method::POST, &path, None).await?)
+                    print_report(client, &client.post(&path).await?)
                 }
                 (None, true) => {
                     let path = format!("{}{query}", Operation::TestAllAccounts.url(&[&tenant]));
-                    let result = client.call(Method::POST, &path, None).await?;
+                    let result: BulkTestReport = client.post(&path).await?;
                     if client.json {
-                        print_json(&result["items"])?;
-                    }
-                    let items = result["items"].as_array().cloned().unwrap_or_default();
-                    if !client.json {
-                        let rows: Vec<Vec<String>> = items
+                        print_json(&result.items)?;
+                    } else {
+                        let rows: Vec<Vec<String>> = result
+                            .items
                             .iter()
                             .map(|i| {
                                 vec![
-                                    text(&i["type"]),
-                                    text(&i["name"]),
-                                    text(&i["report"]["status"]),
-                                    text(&i["report"]["category"]),
-                                    text(&i["report"]["message"]),
+                                    escape(&i.type_key),
+                                    escape(&i.name),
+                                    text(&i.report.status),
+                                    text(&i.report.category),
+                                    escape(&i.report.message),
                                 ]
                             })
                             .collect();
                         table(&["TYPE", "NAME", "STATUS", "CATEGORY", "MESSAGE"], &rows);
                     }
-                    let failed = items.iter().filter(|i| i["report"]["status"] == "failed").count();
+                    let failed = result.items.iter().filter(|i| i.report.status == Outcome::Failed).count();
                     if failed > 0 {
-                        return Err(CliError::CheckFailed(format!("{failed} of {} tests failed", items.len())));
+                        return Err(CliError::CheckFailed(format!("{failed} of {} tests failed", result.items.len())));
                     }
                     Ok(())
                 }
@@ -469,19 +433,18 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliEr
     match command {
         TokensCommand::Create { name, role, tenant } => {
             let body = TokenCreate { name, role, tenant };
-            let created: TokenCreated =
-                client.send(Method::POST, &Operation::CreateToken.url(&[]), Some(&body)).await?;
+            let created: TokenCreated = client.send(Method::POST, &Operation::CreateToken.url(&[]), &body).await?;
             if client.json {
-                return print_typed(&created);
+                return print_json(&created);
             }
             println!("created token {} ({})", created.details.id, created.details.role.as_str());
             println!("{}", created.token);
             Ok(())
         }
         TokensCommand::List => {
-            let list: TokenList = client.send(Method::GET, &Operation::ListTokens.url(&[]), None::<&()>).await?;
+            let list: TokenList = client.get(&Operation::ListTokens.url(&[])).await?;
             if client.json {
-                return print_typed(&list.items);
+                return print_json(&list.items);
             }
             let rows: Vec<Vec<String>> = list
                 .items
@@ -500,7 +463,7 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliEr
             Ok(())
         }
         TokensCommand::Revoke { id } => {
-            client.call(Method::DELETE, &Operation::RevokeToken.url(&[&id]), None).await?;
+            client.delete(&Operation::RevokeToken.url(&[&id]), None).await?;
             println!("revoked {id}");
             Ok(())
         }

@@ -55,6 +55,30 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     assert_eq!(stats["properties"]["port"], port.parse::<i64>().unwrap(), "integers are sent as integers");
     let stats_id = stats["id"].as_str().unwrap().to_owned();
 
+    // Every enabled account at once: the reports as the API gives them.
+    let all = s.cli(&["accounts", "test", "--tenant", "acme", "--all", "--json"]);
+    assert_eq!(code(&all), 0, "{}{}", stdout(&all), String::from_utf8_lossy(&all.stderr));
+    let all = json(&all);
+    assert_eq!((all[0]["name"].as_str(), all[0]["report"]["status"].as_str()), (Some("Stats"), Some("ok")), "{all}");
+    let shown = stdout(&s.cli(&["accounts", "show", "--tenant", "acme", &stats_id]));
+    let saved = json(&s.cli(&["accounts", "show", "--tenant", "acme", &stats_id, "--json"]));
+    let tested_at = saved["last_test"]["tested_at"].as_str().unwrap();
+    assert!(shown.contains(&format!("last test: ok at {tested_at}\n")), "times as the API writes them: {shown}");
+
+    // A body file: an account as `show --json` prints it, under another name, is a copy.
+    let body = s.dir.path().join("stats.json");
+    std::fs::write(&body, &created.stdout).unwrap();
+    let copy =
+        s.cli(&["accounts", "create", "--tenant", "acme", "-f", body.to_str().unwrap(), "--name", "Copy", "--json"]);
+    assert_eq!(code(&copy), 0, "{}", String::from_utf8_lossy(&copy.stderr));
+    let copy = json(&copy);
+    assert_eq!((&copy["type"], &copy["properties"]), (&stats["type"], &stats["properties"]));
+    assert_ne!(copy["id"], stats["id"]);
+    assert_eq!(code(&s.cli(&["accounts", "delete", "--tenant", "acme", copy["id"].as_str().unwrap()])), 0);
+    let untyped = s.cli(&["accounts", "create", "--tenant", "acme", "--name", "X"]);
+    assert_eq!(code(&untyped), 2, "an account without a type is a usage error");
+    assert!(String::from_utf8_lossy(&untyped.stderr).contains("--type"));
+
     let fb = std::process::Command::new(process::BIN)
         .args(["accounts", "create", "--tenant", "acme", "--type", "messenger", "--provider", "facebook"])
         .args([

@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
-use patchbay_api::Operation;
+use patchbay_api::{Account, Operation, Tenant};
 use serde_json::{Map, Value};
 
-use super::plan::{tenant_accounts, visible_tenants, CurrentAccount, CurrentTenant};
+use super::plan::{tenant_accounts, visible_tenants};
 use super::source::{AccountSpec, Document, TenantSpec};
 use super::ExportArgs;
-use crate::client::{parse, CliError, Client};
+use crate::client::{CliError, Client};
 use patchbay_catalog::Catalog;
 
 /// Upper snake case: ASCII letters and digits upper-cased, every run of other characters
@@ -59,7 +59,7 @@ impl Placeholders {
 fn account_spec(
     catalog: &Catalog,
     tenant: &str,
-    a: CurrentAccount,
+    a: Account,
     names: &mut Placeholders,
     vars: &mut Vec<String>,
 ) -> AccountSpec {
@@ -107,17 +107,17 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
 
 pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
     let catalog = patchbay_catalog::catalog();
-    let tenants: Vec<CurrentTenant> = if args.tenants.is_empty() {
+    let tenants: Vec<Tenant> = if args.tenants.is_empty() {
         visible_tenants(client).await?
     } else {
         let mut tenants = Vec::new();
         for id in &args.tenants {
             let tenant = client.get(&Operation::GetTenant.url(&[id])).await;
-            tenants.push(parse(tenant.map_err(|e| super::within(&format!("tenant {id}"), e))?)?);
+            tenants.push(tenant.map_err(|e| super::within(&format!("tenant {id}"), e))?);
         }
         tenants
     };
-    let accounts: Vec<Vec<CurrentAccount>> =
+    let accounts: Vec<Vec<Account>> =
         futures::stream::iter(tenants.iter().map(|t| tenant_accounts(client, &t.id))).buffered(8).try_collect().await?;
     let mut names = Placeholders::default();
     let exported: Vec<(TenantSpec, Vec<String>)> = tenants

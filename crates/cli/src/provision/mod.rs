@@ -12,7 +12,7 @@ mod source;
 
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde::Serialize;
 
 pub use export::export;
 
@@ -49,6 +49,14 @@ pub struct ExportArgs {
     /// as one <tenant>.yaml per tenant. Standard output when omitted.
     #[arg(short = 'o', long = "output", value_name = "FILE|DIR")]
     output: Option<PathBuf>,
+}
+
+/// What `apply --plan --json` prints.
+#[derive(Serialize)]
+struct PlanOutput<'a> {
+    pending: bool,
+    changes: &'a [plan::Line],
+    summary: plan::Counts,
 }
 
 /// `e` with its message rewritten by `f`, keeping its kind (and so its exit code).
@@ -97,8 +105,7 @@ pub async fn apply(client: &Client, args: ApplyArgs) -> Result<bool, CliError> {
     let counts = plan.counts();
     let lines = plan::lines(&plan);
     if client.json {
-        let changes: Vec<_> = lines.iter().map(plan::Line::json).collect();
-        crate::client::print_json(&json!({"pending": counts.pending(), "changes": changes, "summary": counts}))?;
+        crate::client::print_json(&PlanOutput { pending: counts.pending(), changes: &lines, summary: counts })?;
     } else {
         for line in &lines {
             println!("{}", line.text());

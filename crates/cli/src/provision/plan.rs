@@ -2,63 +2,34 @@
 //! match them: per tenant, what to create, update, delete or leave alone, in the order apply
 //! runs it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use futures::{StreamExt, TryStreamExt};
-use patchbay_api::Operation;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use patchbay_api::{Account, AccountList, Operation, Tenant, TenantList};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
 
 use super::progress::Progress;
 use super::source::{DesiredAccount, DesiredTenant};
-use crate::client::{escape, parse, CliError, Client};
+use crate::client::{escape, CliError, Client};
 use patchbay_catalog::Catalog;
 
 /// Reads of the current state in flight at once.
 const READ_CONCURRENCY: usize = 8;
 
-#[derive(Deserialize)]
-pub struct CurrentTenant {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub enabled_types: Vec<String>,
-    pub version: i64,
+pub async fn tenant_accounts(client: &Client, tenant: &str) -> Result<Vec<Account>, CliError> {
+    client.get(&Operation::ListAccounts.url(&[tenant])).await.map(|list: AccountList| list.items)
 }
 
-#[derive(Deserialize)]
-pub struct CurrentAccount {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub type_key: String,
-    pub provider: String,
-    pub enabled: bool,
-    #[serde(default)]
-    pub properties: Map<String, Value>,
-    /// Which secrets are set (never their values).
-    #[serde(default)]
-    pub secrets: BTreeMap<String, bool>,
-    pub version: i64,
-}
-
-#[derive(Deserialize)]
-struct Items<T> {
-    items: Vec<T>,
-}
-
-pub async fn tenant_accounts(client: &Client, tenant: &str) -> Result<Vec<CurrentAccount>, CliError> {
-    parse(client.get(&Operation::ListAccounts.url(&[tenant])).await?).map(|i: Items<_>| i.items)
-}
-
-pub async fn visible_tenants(client: &Client) -> Result<Vec<CurrentTenant>, CliError> {
-    parse(client.get(&Operation::ListTenants.url(&[])).await?).map(|i: Items<_>| i.items)
+pub async fn visible_tenants(client: &Client) -> Result<Vec<Tenant>, CliError> {
+    client.get(&Operation::ListTenants.url(&[])).await.map(|list: TenantList| list.items)
 }
 
 /// A tenant and its accounts, or `None` when it does not exist (or this token cannot see it).
-async fn current(client: &Client, id: &str) -> Result<Option<(CurrentTenant, Vec<CurrentAccount>)>, CliError> {
-    let tenant: CurrentTenant = match client.get(&Operation::GetTenant.url(&[id])).await {
-        Ok(t) => parse(t)?,
+async fn current(client: &Client, id: &str) -> Result<Option<(Tenant, Vec<Account>)>, CliError> {
+    let tenant: Tenant = match client.get(&Operation::GetTenant.url(&[id])).await {
+        Ok(t) => t,
         Err(CliError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
@@ -109,7 +80,7 @@ pub struct AccountPlan {
 pub enum AccountAction {
     Create(DesiredAccount),
     Update {
-        id: String,
+        id: Uuid,
         version: i64,
         changed: Vec<String>,
         desired: DesiredAccount,
@@ -117,14 +88,14 @@ pub enum AccountAction {
     /// Unchanged as far as the client can tell, but the files give secrets that are set on
     /// the server: apply sends them and the server compares (an equal value is no change).
     Resend {
-        id: String,
+        id: Uuid,
         version: i64,
         secrets: Vec<String>,
         desired: DesiredAccount,
     },
     Unchanged,
     Delete {
-        id: String,
+        id: Uuid,
         version: i64,
     },
 }
@@ -186,7 +157,7 @@ pub async fn build(
 fn plan_tenant(
     catalog: &Catalog,
     want: DesiredTenant,
-    have: Option<(CurrentTenant, Vec<CurrentAccount>)>,
+    have: Option<(Tenant, Vec<Account>)>,
     prune: bool,
     problems: &mut Vec<String>,
 ) -> TenantPlan {
@@ -296,7 +267,7 @@ fn plan_tenant(
     TenantPlan { id: want.id, change, accounts }
 }
 
-fn delete(old: CurrentAccount) -> AccountPlan {
+fn delete(old: Account) -> AccountPlan {
     AccountPlan {
         name: old.name,
         type_key: old.type_key,
@@ -308,7 +279,7 @@ fn delete(old: CurrentAccount) -> AccountPlan {
 /// The stored secrets an update would need again because it changes a field that decides
 /// where they are sent (the catalog's rule `reenter_secret_on_target_change`, which the server
 /// enforces too) and which the files do not give.
-fn secrets_to_reenter(catalog: &Catalog, desired: &DesiredAccount, old: &CurrentAccount) -> Vec<String> {
+fn secrets_to_reenter(catalog: &Catalog, desired: &DesiredAccount, old: &Account) -> Vec<String> {
     let Some(provider) = catalog.provider(&desired.type_key, &desired.provider) else { return Vec::new() };
     if desired.provider != old.provider {
         return Vec::new();
@@ -330,7 +301,7 @@ enum Comparison {
 /// Compares an account of the files with the stored one: name (its case), provider,
 /// enabled, the non-secret properties as the server would store them, and which secrets are
 /// set. Secret values cannot be compared here (the server never returns them).
-fn compare(catalog: &Catalog, desired: &DesiredAccount, old: &CurrentAccount) -> Comparison {
+fn compare(catalog: &Catalog, desired: &DesiredAccount, old: &Account) -> Comparison {
     let mut changed = Vec::new();
     if desired.name != old.name {
         changed.push("name".to_owned());
@@ -406,12 +377,24 @@ impl AccountPlan {
 }
 
 /// One line of the plan (or of what apply did), for people and for `--json`.
+#[derive(Serialize)]
 pub struct Line {
     pub tenant: String,
-    /// `None` for a line about the tenant itself.
-    pub account: Option<(String, String, String)>,
     pub action: &'static str,
     pub details: Vec<String>,
+    /// `None` for a line about the tenant itself.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountRef>,
+}
+
+/// The account a line is about.
+#[derive(Serialize)]
+pub struct AccountRef {
+    #[serde(rename = "account")]
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub provider: String,
 }
 
 impl Line {
@@ -422,7 +405,11 @@ impl Line {
     pub fn account(tenant: &str, a: &AccountPlan, action: &'static str, details: Vec<String>) -> Line {
         Line {
             tenant: tenant.to_owned(),
-            account: Some((a.name.clone(), a.type_key.clone(), a.provider.clone())),
+            account: Some(AccountRef {
+                name: a.name.clone(),
+                type_key: a.type_key.clone(),
+                provider: a.provider.clone(),
+            }),
             action,
             details,
         }
@@ -438,19 +425,9 @@ impl Line {
         let details = if self.details.is_empty() { String::new() } else { format!(": {}", self.details.join(", ")) };
         let line = match &self.account {
             None => format!("{sign} {} tenant {}{details}", self.action, self.tenant),
-            Some((name, ty, provider)) => format!("  {sign} {} \"{name}\" ({ty}/{provider}){details}", self.action),
+            Some(a) => format!("  {sign} {} \"{}\" ({}/{}){details}", self.action, a.name, a.type_key, a.provider),
         };
         escape(&line)
-    }
-
-    pub fn json(&self) -> Value {
-        let mut v = json!({"tenant": self.tenant, "action": self.action, "details": self.details});
-        if let Some((name, ty, provider)) = &self.account {
-            v["account"] = json!(name);
-            v["type"] = json!(ty);
-            v["provider"] = json!(provider);
-        }
-        v
     }
 }
 

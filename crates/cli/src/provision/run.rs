@@ -1,26 +1,34 @@
 //! Runs a plan against the server, tenant by tenant in the plan's order, each write with the
 //! version read (`If-Match`), printing each change as it is made.
 
-use patchbay_api::Operation;
+use patchbay_api::{Account, Operation, Tenant, TenantCreate, TenantUpdate};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::Serialize;
+use uuid::Uuid;
 
 use super::plan::{
-    account_line, doomed_line, tenant_line, AccountAction, AccountPlan, CurrentAccount, CurrentTenant, Line, Plan,
-    TenantChange, TenantPlan,
+    account_line, doomed_line, tenant_line, AccountAction, AccountPlan, Counts, Line, Plan, TenantChange, TenantPlan,
 };
 use super::progress::Progress;
+use super::source::DesiredAccount;
 use super::{reword, within};
-use crate::client::{parse, CliError, Client};
+use crate::client::{CliError, Client};
 
 /// What apply printed and counted.
 struct Output<'a> {
     progress: &'a Progress,
     json: bool,
-    lines: Vec<Value>,
+    lines: Vec<Line>,
     /// The line of an unchanged tenant, printed before its first changed account.
     header: Option<String>,
-    counts: super::plan::Counts,
+    counts: Counts,
+}
+
+/// What `apply --json` prints.
+#[derive(Serialize)]
+struct Applied {
+    applied: Vec<Line>,
+    summary: Counts,
 }
 
 impl Output<'_> {
@@ -32,7 +40,7 @@ impl Output<'_> {
             _ => {}
         }
         if self.json {
-            self.lines.push(line.json());
+            self.lines.push(line);
             return;
         }
         if let Some(header) = self.header.take() {
@@ -61,7 +69,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
     if failures.is_empty() {
         for (id, accounts) in plan.doomed {
             progress.working_on(&id);
-            let deleted = client.call(Method::DELETE, &Operation::DeleteTenant.url(&[&id]), None).await;
+            let deleted = client.delete(&Operation::DeleteTenant.url(&[&id]), None).await;
             if let Err(e) = deleted {
                 failures.push(within(&format!("tenant {id}"), e));
                 break;
@@ -75,7 +83,7 @@ pub async fn run(client: &Client, plan: Plan, progress: &Progress) -> Result<(),
     let summary =
         format!("{} created, {} updated, {} deleted, {} unchanged", c.create, c.update, c.delete, c.unchanged);
     if out.json {
-        crate::client::print_json(&json!({"applied": out.lines, "summary": c}))?;
+        crate::client::print_json(&Applied { applied: out.lines, summary: c })?;
     } else if failures.is_empty() {
         println!("applied: {summary}");
     } else {
@@ -97,8 +105,8 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
     match tenant.change {
         TenantChange::Create { name, enabled_types } => {
             out.progress.working_on(&id);
-            let body = json!({"id": id, "name": name, "enabled_types": enabled_types});
-            client.call(Method::POST, &Operation::CreateTenant.url(&[]), Some(body)).await?;
+            let body = TenantCreate { id: id.clone(), name: Some(name), enabled_types: Some(enabled_types) };
+            let _: Tenant = client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?;
             out.emit(line);
             out.progress.advance(&id);
         }
@@ -106,9 +114,8 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
             out.progress.working_on(&id);
             let mut version = version;
             if let Some(types) = first {
-                let body = json!({"name": name, "enabled_types": types});
-                let updated: CurrentTenant =
-                    parse(client.call_with(Method::PUT, &path, Some(body), Some(version)).await?)?;
+                let body = TenantUpdate { name: Some(name), enabled_types: Some(types), ..TenantUpdate::default() };
+                let updated: Tenant = client.send_if(Method::PUT, &path, Some(&body), Some(version)).await?;
                 version = updated.version;
                 out.progress.advance(&id);
             }
@@ -130,26 +137,26 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
         }
     }
     if let Some((version, types)) = withdraw {
-        client.call_with(Method::PUT, &path, Some(json!({"enabled_types": types})), Some(version)).await?;
+        let body = TenantUpdate { enabled_types: Some(types), ..TenantUpdate::default() };
+        let _: Tenant = client.send_if(Method::PUT, &path, Some(&body), Some(version)).await?;
         out.progress.advance(&id);
     }
     Ok(())
 }
 
 async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut Output<'_>) -> Result<(), CliError> {
-    let url = |id: &str| Operation::UpdateAccount.url(&[tenant, id]);
     match &a.action {
         AccountAction::Create(desired) => {
-            client.call(Method::POST, &Operation::CreateAccount.url(&[tenant]), Some(desired.body())).await?;
+            let path = Operation::CreateAccount.url(&[tenant]);
+            let _: Account = client.send(Method::POST, &path, &desired.create()).await?;
             out.emit(account_line(tenant, a));
         }
         AccountAction::Update { id, version, desired, .. } => {
-            client.call_with(Method::PUT, &url(id), Some(desired.body()), Some(*version)).await?;
+            update(client, tenant, id, *version, desired).await?;
             out.emit(account_line(tenant, a));
         }
         AccountAction::Resend { id, version, secrets, desired } => {
-            let sent = client.call_with(Method::PUT, &url(id), Some(desired.body()), Some(*version)).await?;
-            let after: CurrentAccount = parse(sent)?;
+            let after = update(client, tenant, id, *version, desired).await?;
             if after.version == *version {
                 out.counts.unchanged += 1;
             } else {
@@ -159,11 +166,21 @@ async fn run_account(client: &Client, tenant: &str, a: &AccountPlan, out: &mut O
         }
         AccountAction::Unchanged => out.counts.unchanged += 1,
         AccountAction::Delete { id, version } => {
-            client
-                .call_with(Method::DELETE, &Operation::DeleteAccount.url(&[tenant, id]), None, Some(*version))
-                .await?;
+            client.delete(&Operation::DeleteAccount.url(&[tenant, &id.to_string()]), Some(*version)).await?;
             out.emit(account_line(tenant, a));
         }
     }
     Ok(())
+}
+
+/// Sends the files' account over the stored one at `version`; the answer is the account saved.
+async fn update(
+    client: &Client,
+    tenant: &str,
+    id: &Uuid,
+    version: i64,
+    desired: &DesiredAccount,
+) -> Result<Account, CliError> {
+    let path = Operation::UpdateAccount.url(&[tenant, &id.to_string()]);
+    client.send_if(Method::PUT, &path, Some(&desired.update()), Some(version)).await
 }

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use patchbay_api::{AccountCreate, AccountUpdate};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use patchbay_catalog::Catalog;
 
@@ -78,19 +79,25 @@ pub struct DesiredAccount {
 }
 
 impl DesiredAccount {
-    /// The create or update body: the files' values with the secrets resolved.
-    pub fn body(&self) -> Value {
+    /// The create body: the files' values with the secrets resolved.
+    pub fn create(&self) -> AccountCreate {
         let mut properties = self.properties.clone();
         for (key, secret) in &self.secrets {
             properties.insert(key.clone(), secret.as_ref().map_or(Value::Null, |s| Value::String(s.0.clone())));
         }
-        json!({
-            "type": self.type_key,
-            "provider": self.provider,
-            "name": self.name,
-            "enabled": self.enabled,
-            "properties": properties,
-        })
+        AccountCreate {
+            type_key: self.type_key.clone(),
+            provider: Some(self.provider.clone()),
+            name: Some(self.name.clone()),
+            enabled: Some(self.enabled),
+            properties: Some(properties),
+        }
+    }
+
+    /// The update body: the same fields (a secret cleared as `null`, one the files omit kept).
+    pub fn update(&self) -> AccountUpdate {
+        let AccountCreate { type_key, provider, name, enabled, properties } = self.create();
+        AccountUpdate { type_key: Some(type_key), provider, name, enabled, properties, ..AccountUpdate::default() }
     }
 }
 
