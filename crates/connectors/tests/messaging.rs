@@ -28,7 +28,7 @@ fn vendors_at(vendor: &str, addr: SocketAddr, path: &str) -> VendorUrls {
 async fn run_test(account: &AccountConfig, vendors: &VendorUrls) -> TestReport {
     let egress = common::egress(None);
     let cx = common::context(&egress, account, vendors);
-    Registry::new().test(&cx).await
+    Registry::with([]).test(&cx).await
 }
 
 async fn run_action(
@@ -41,7 +41,7 @@ async fn run_action(
     let egress = common::egress(None);
     let mut cx = common::context(&egress, account, vendors);
     cx.public_url = public_url;
-    Registry::new().action(&cx, action, params.as_object().unwrap()).await
+    Registry::with([]).action(&cx, action, params.as_object().unwrap()).await
 }
 
 /// The report names none of `secrets`.
@@ -766,7 +766,7 @@ async fn every_provider_reports_a_closed_port_as_unreachable() {
     let closed = common::closed_port().await;
     let egress = common::egress(None);
     let cases = every_provider_at(closed);
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let reports = futures::future::join_all(cases.iter().map(|(account, vendors, _)| {
         let registry = &registry;
         let egress = &egress;
@@ -786,7 +786,7 @@ async fn every_provider_reports_a_hung_vendor_as_timeout_within_its_timeout() {
     let hung = common::hung().await;
     let egress = common::egress(None);
     let cases = every_provider_at(hung);
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let started = Instant::now();
     let reports = futures::future::join_all(cases.iter().map(|(account, vendors, _)| {
         let registry = &registry;
@@ -813,7 +813,7 @@ async fn every_provider_reports_a_hung_vendor_as_timeout_within_its_timeout() {
 
 #[tokio::test]
 async fn every_provider_has_a_connector_and_refuses_unknown_actions() {
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let addr = common::closed_port().await;
     for (account, vendors, _) in every_provider_at(addr) {
         assert!(

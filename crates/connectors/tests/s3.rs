@@ -94,7 +94,7 @@ fn private_account(url: &str, key: &str, secret: &str, bucket: &str) -> patchbay
 async fn run_test(egress: &Egress, account: &patchbay_connectors::AccountConfig, timeout: Duration) -> TestReport {
     let vendors = VendorUrls::default();
     let cx = Context { timeout, ..common::context(egress, account, &vendors) };
-    Registry::new().test(&cx).await
+    Registry::with([]).test(&cx).await
 }
 
 fn step_names(report: &TestReport) -> Vec<&str> {
