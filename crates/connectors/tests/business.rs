@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use business_peers::crm::{self, Limits, SalesforceOrg};
 use business_peers::lookup;
-use patchbay_catalog::keys::{external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, zendesk};
+use patchbay_catalog::keys::{
+    external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, tdg, zapier, zendesk,
+};
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// This crate's connectors (the feed targets' are tested in `patchbay_feeds`).
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::with([]));
@@ -150,9 +152,9 @@ fn every_business_account(base: &str) -> Vec<AccountConfig> {
     ]
 }
 
+/// Which account a failure is about: its type, provider and non-secret properties.
 fn label(account: &AccountConfig) -> String {
-    let method = account.text("authentication_method").unwrap_or("-");
-    format!("{}/{} ({method})", account.type_key, account.provider)
+    format!("{}/{} {}", account.type_key, account.provider, Value::Object(account.properties.clone()))
 }
 
 // --- Oracle Service Cloud and RightNow -------------------------------------------------
@@ -287,7 +289,7 @@ async fn salesforce_api_version_the_instance_lacks_is_not_found() {
     let ca = common::TestCa::new();
     let login = salesforce_org(&ca, Limits::Granted).await;
     let mut account = salesforce_client_credentials(&login, crm::SF_CONSUMER_SECRET);
-    account.properties.insert("api_version".into(), json!("45.0"));
+    account.properties.insert(salesforce::API_VERSION.into(), json!("45.0"));
     let report = test_salesforce(&ca, &account).await;
     assert_failed(&report, Category::NotFound);
     assert!(report.message.contains("REST API version"), "{}", report.message);
@@ -512,7 +514,7 @@ fn with_empty_secret(mut account: AccountConfig, key: &str) -> AccountConfig {
 async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connection() {
     let base = "http://127.0.0.1:9";
     let mut unknown_method = servicenow_basic(base, crm::SN_USER, crm::SN_PASSWORD);
-    unknown_method.properties.insert("authentication_method".into(), json!("kerberos"));
+    unknown_method.properties.insert(servicenow::AUTHENTICATION_METHOD.into(), json!("kerberos"));
     let cases = [
         common::unchecked_account(
             "oracle_service_cloud",
@@ -548,10 +550,12 @@ async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connecti
 #[tokio::test]
 async fn types_without_a_test_in_the_spec_are_reported_unsupported() {
     let vendors = VendorUrls::default();
-    for (type_key, properties) in
-        [("tdg", json!({"username": "u", "field_mapping": []})), ("zapier", json!({"username": "zapier"}))]
-    {
-        let account = common::unchecked_account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
+    let cases = [
+        ("tdg", json!({tdg::USERNAME: "u", tdg::FIELD_MAPPING: []}), tdg::PASSWORD),
+        ("zapier", json!({zapier::USERNAME: "zapier"}), zapier::PASSWORD),
+    ];
+    for (type_key, properties, password) in cases {
+        let account = common::unchecked_account(type_key, "default", properties, &[(password, "unused-Sentinel")]);
         let report = test_account(&account, &vendors).await;
         assert_eq!(report.status, Outcome::Unsupported, "{type_key}");
         assert!(report.steps.is_empty());

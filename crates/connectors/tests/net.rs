@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
-use patchbay_catalog::keys::stt;
+use patchbay_catalog::keys::{sso, stt};
 use patchbay_connectors::VendorUrls;
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
 use serde_json::json;
@@ -247,10 +247,10 @@ fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> A
 
 fn sso_properties(enabled: bool, url: &str, certificate: &str) -> serde_json::Value {
     json!({
-        "enable_single_sign_on": enabled,
-        "identity_provider_single_sign_on_url": url,
-        "identity_provider_issuer": "https://idp.example.com/saml",
-        "identity_provider_certificate": certificate,
+        sso::ENABLE_SINGLE_SIGN_ON: enabled,
+        sso::IDENTITY_PROVIDER_SINGLE_SIGN_ON_URL: url,
+        sso::IDENTITY_PROVIDER_ISSUER: "https://idp.example.com/saml",
+        sso::IDENTITY_PROVIDER_CERTIFICATE: certificate,
     })
 }
 
