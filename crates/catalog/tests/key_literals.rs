@@ -1,13 +1,17 @@
 //! Code outside the catalog names property keys through `patchbay_catalog::keys`, never as
-//! string literals. This scans the sources of the crates that read or write account
-//! properties (connectors, feeds, recordings, the CLI) for a quoted catalog key in a place
-//! where it can only be a property key:
+//! string literals. This scans the sources, tests and benches of the crates that read or
+//! write account properties (connectors, feeds, jobs, recordings, the CLI) for a quoted
+//! catalog key in a place where it can only be a property key:
 //! - the argument of an account accessor (`text`, `need_text`, `secret`, `need_secret`,
 //!   `flag`, `int`) or of a helper taking `(cx, "key")`;
 //! - a read or write of a `properties`/`secrets` map (`properties.get("…")`, `properties["…"]`,
-//!   `.insert("…"`);
+//!   `.insert("…"`), also inside a JSON answer (`account["properties"]["…"]`);
 //! - an object key (`"…":`) when the key is specific enough (it has an underscore) not to be
 //!   an ordinary word of a vendor's JSON.
+//!
+//! A vendor's own field that happens to share a catalog key's name (Salesforce's
+//! `instance_url` in a test peer's token answer) is marked on its line with a comment
+//! saying `not a property key`, and why.
 //!
 //! It is a plain text scan of files in the repository, with no clock, network or ordering in
 //! it, so it gives the same answer on every run; comments are skipped.
@@ -17,7 +21,20 @@ use std::path::{Path, PathBuf};
 
 use patchbay_catalog::catalog;
 
-const SCANNED: &[&str] = &["connectors/src", "feeds/src", "recordings/src", "cli/src"];
+/// The sources, tests and benches of the crates that read or write account properties.
+const SCANNED: &[&str] = &[
+    "connectors/src",
+    "connectors/tests",
+    "connectors/benches",
+    "feeds/src",
+    "feeds/tests",
+    "feeds/benches",
+    "jobs/src",
+    "recordings/src",
+    "recordings/tests",
+    "cli/src",
+    "cli/tests",
+];
 const ACCESSORS: &[&str] = &["text", "need_text", "secret", "need_secret", "flag", "int"];
 
 fn property_keys() -> BTreeSet<String> {
@@ -53,7 +70,15 @@ fn property_use(code: &str, at: usize, key: &str) -> Option<&'static str> {
     if before.ends_with("(cx,") {
         return Some("a helper's property argument");
     }
-    let map_access = ["properties.get(", "properties[", "secrets.get(", ".insert(", "properties.remove("];
+    let map_access = [
+        "properties.get(",
+        "properties[",
+        "secrets.get(",
+        ".insert(",
+        "properties.remove(",
+        "[\"properties\"][",
+        "[\"secrets\"][",
+    ];
     if map_access.iter().any(|m| before.ends_with(m)) && (before.contains("properties") || before.contains("secrets")) {
         return Some("a properties/secrets map access");
     }
@@ -67,10 +92,14 @@ fn literal_uses(file: &Path, keys: &BTreeSet<String>) -> Vec<String> {
     literal_uses_in(&std::fs::read_to_string(file).unwrap(), &file.display().to_string(), keys)
 }
 
+/// What marks a line whose quoted key is a vendor's field, not a property key.
+const NOT_A_KEY: &str = "not a property key";
+
 fn literal_uses_in(text: &str, name: &str, keys: &BTreeSet<String>) -> Vec<String> {
     let mut found = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let code = match line.find("//") {
+            Some(at) if line[at..].contains(NOT_A_KEY) => continue,
             Some(at) => &line[..at],
             None => line,
         };
@@ -110,10 +139,15 @@ fn the_scan_finds_each_kind_of_property_use() {
         (r#"let b = account.need_text("s3_bucket")?;"#, true),
         (r#"let u = base_url(cx, "url")?;"#, true),
         (r#"let x = desired.properties.get("url");"#, true),
+        (r#"assert_eq!(got["properties"]["host_name"], "h");"#, true),
+        (r#"assert_eq!(got["secrets"]["url"], true);"#, true),
+        (r#"assert_eq!(got["answer"]["url"], "u");"#, false),
         (r#"json!({"host_name": "h"})"#, true),
         (r#"json!({"url": hook})"#, false),
         (r#"body.get("url")"#, false),
         (r#"// account.text("url")"#, false),
+        (r#"json!({"host_name": "h"}) // not a property key: the vendor's field"#, false),
+        (r#"json!({"host_name": "h"}) // a property key"#, true),
     ];
     for (code, flagged) in cases {
         assert_eq!(!literal_uses_in(code, "case.rs", &keys).is_empty(), flagged, "{code}");

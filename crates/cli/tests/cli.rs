@@ -3,6 +3,8 @@
 
 mod process;
 
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::statistics_receiver;
 use process::ServerProcess;
 use serde_json::Value;
 
@@ -52,7 +54,11 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
     ]);
     assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
     let stats = json(&created);
-    assert_eq!(stats["properties"]["port"], port.parse::<i64>().unwrap(), "integers are sent as integers");
+    assert_eq!(
+        stats["properties"][statistics_receiver::PORT],
+        port.parse::<i64>().unwrap(),
+        "integers are sent as integers"
+    );
     let stats_id = stats["id"].as_str().unwrap().to_owned();
 
     // Every enabled account at once: the reports as the API gives them.
@@ -99,8 +105,8 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
         .unwrap();
     assert_eq!(code(&fb), 0, "{}", String::from_utf8_lossy(&fb.stderr));
     let fb = json(&fb);
-    assert_eq!(fb["properties"]["page_id"], "000123", "text stays text even when it is digits");
-    assert_eq!(fb["secrets"]["token"], true);
+    assert_eq!(fb["properties"][facebook::PAGE_ID], "000123", "text stays text even when it is digits");
+    assert_eq!(fb["secrets"][facebook::TOKEN], true);
     let fb_id = fb["id"].as_str().unwrap().to_owned();
 
     // An update names only what changes; the rest is kept.
@@ -108,9 +114,9 @@ fn verbs_manage_tenants_accounts_and_tokens_with_trustworthy_exit_codes() {
         s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--set", "page_username=acme-support", "--json"]);
     assert_eq!(code(&renamed), 0, "{}", String::from_utf8_lossy(&renamed.stderr));
     let renamed = json(&renamed);
-    assert_eq!(renamed["properties"]["page_id"], "000123");
-    assert_eq!(renamed["properties"]["page_username"], "acme-support");
-    assert_eq!(renamed["secrets"]["token"], true);
+    assert_eq!(renamed["properties"][facebook::PAGE_ID], "000123");
+    assert_eq!(renamed["properties"][facebook::PAGE_USERNAME], "acme-support");
+    assert_eq!(renamed["secrets"][facebook::TOKEN], true);
     let stale = s.cli(&["accounts", "update", "--tenant", "acme", &fb_id, "--if-version", "1", "--name", "x"]);
     assert_eq!(code(&stale), 3, "a stale version is refused input");
 

@@ -8,6 +8,7 @@ mod process;
 
 use std::time::Duration;
 
+use patchbay_catalog::keys::aws;
 use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, GET_TEXT};
 use patchbay_testkit::random_bytes;
 use process::ServerProcess;
@@ -60,8 +61,8 @@ impl Api {
         let (status, _) =
             self.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "enabled_types": ["aws"]}))).await;
         assert_eq!(status, 201);
-        let account = json!({"type": "aws", "name": "S3", "properties": {"use_private_s3_storage": true,
-            "url": s3.endpoint, "access_key_id": s3.key, "secret_key": s3.secret, "s3_bucket": "calls"}});
+        let account = json!({"type": "aws", "name": "S3", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
+            aws::URL: s3.endpoint, aws::ACCESS_KEY_ID: s3.key, aws::SECRET_KEY: s3.secret, aws::S3_BUCKET: "calls"}});
         self.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(account)).await.1
     }
 

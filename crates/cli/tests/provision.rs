@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::wfm::{aspect_tcp, http_post};
+use patchbay_catalog::keys::{loxysoft, statistics_receiver, DEFAULT_ACCOUNT};
 use process::ServerProcess;
 use serde_json::{json, Value};
 
@@ -180,10 +183,11 @@ fn apply_creates_then_is_idempotent_and_updates_exactly_what_changed() {
     let acme = accounts(&s, "acme");
     assert_eq!(acme.len(), 4);
     let fb = &acme["Facebook main"];
-    assert_eq!(fb["properties"], json!({"page_username": "acme", "page_id": "1234567890"}));
-    assert_eq!(fb["secrets"], json!({"token": true, "webhook_verify_token": true}));
-    assert_eq!(acme["RTA"]["properties"]["record_field_sizes"]["service"], 40);
-    assert_eq!(acme["RTA"]["properties"]["record_field_sizes"]["agent_id"], 16, "the server fills in defaults");
+    assert_eq!(fb["properties"], json!({facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234567890"}));
+    assert_eq!(fb["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true}));
+    let sizes = &acme["RTA"]["properties"][aspect_tcp::RECORD_FIELD_SIZES];
+    assert_eq!(sizes["service"], 40);
+    assert_eq!(sizes["agent_id"], 16, "the server fills in defaults");
     assert_eq!(acme["Recordings"]["enabled"], false);
     assert_eq!(get(&s, "/api/v1/tenants/acme")["enabled_types"], json!(["aws"]));
     let before = versions(&s, "acme");
@@ -228,7 +232,7 @@ fn apply_creates_then_is_idempotent_and_updates_exactly_what_changed() {
     for (name, version) in &after {
         assert_eq!(*version, before[name] + i64::from(name == "Stats"), "{name}");
     }
-    assert_eq!(accounts(&s, "acme")["Stats"]["properties"]["port"], 9001);
+    assert_eq!(accounts(&s, "acme")["Stats"]["properties"][statistics_receiver::PORT], 9001);
 
     // A secret's value cannot be compared by the client: the plan says so, apply sends it
     // and the server tells whether it changed.
@@ -360,8 +364,8 @@ tenants:
     assert_eq!(code(&applied), 0, "{}{}", stdout(&applied), stderr(&applied));
     let acme = accounts(&s, "acme");
     assert_eq!(acme.keys().collect::<Vec<_>>(), ["Loxysoft", "STT A", "STT B", "Stats"]);
-    assert_eq!(acme["STT B"]["properties"]["default_account"], true);
-    assert_eq!(acme["STT A"]["properties"]["default_account"], false);
+    assert_eq!(acme["STT B"]["properties"][DEFAULT_ACCOUNT], true);
+    assert_eq!(acme["STT A"]["properties"][DEFAULT_ACCOUNT], false);
     assert_eq!(acme["Stats"]["version"], stats_version, "what the files still name is untouched");
     assert_eq!(accounts(&s, "beta").len(), 1, "a tenant whose accounts the files do not list keeps them");
     assert_eq!(tenant_ids(&s), ["acme", "beta", "gamma"], "tenants are pruned only with --prune-tenants");
@@ -424,7 +428,7 @@ tenants:
     assert!(tenant_ids(&s).is_empty());
     let forced = run(&s, &mut log, &["apply", "-f", file.to_str().unwrap(), "--allow-inline-secrets"], &[]);
     assert_eq!(code(&forced), 0, "{}", stderr(&forced));
-    assert_eq!(accounts(&s, "acme")["FB"]["secrets"]["token"], true);
+    assert_eq!(accounts(&s, "acme")["FB"]["secrets"][facebook::TOKEN], true);
 
     // A missing reference anywhere stops everything, naming tenant, account and property.
     let missing = r#"
@@ -601,9 +605,12 @@ tenants:
         }
     }
     // YAML 1.2: `on` is text, and digits with a leading zero stay text, both ways.
-    assert_eq!(accounts(&b, "contoso-eu")["FB"]["properties"], json!({"page_username": "on", "page_id": "000123"}));
     assert_eq!(
-        accounts(&b, "contoso-eu")["Loxysoft"]["properties"]["skills_mapping"],
+        accounts(&b, "contoso-eu")["FB"]["properties"],
+        json!({facebook::PAGE_USERNAME: "on", facebook::PAGE_ID: "000123"})
+    );
+    assert_eq!(
+        accounts(&b, "contoso-eu")["Loxysoft"]["properties"][loxysoft::SKILLS_MAPPING],
         json!({"Sales": "S1", "Support": "S2"})
     );
 
@@ -649,7 +656,7 @@ fn apply_that_moves_an_account_needs_its_secrets_in_the_files_again() {
     }
     let wfm = &accounts(&s, "acme")["WFM"];
     assert_eq!(
-        (wfm["version"].as_i64(), wfm["properties"]["url"].as_str()),
+        (wfm["version"].as_i64(), wfm["properties"][http_post::URL].as_str()),
         (Some(1), Some("https://wfm.example.com/rta"))
     );
 
@@ -657,6 +664,6 @@ fn apply_that_moves_an_account_needs_its_secrets_in_the_files_again() {
     write(&dir, "acme.yaml", &WFM_FILE.replace("wfm.example.com", "wfm2.example.com"));
     let applied = run(&s, &mut log, &["apply", "-f", file], &env);
     assert_eq!(code(&applied), 0, "{}", stderr(&applied));
-    assert_eq!(accounts(&s, "acme")["WFM"]["properties"]["url"], "https://wfm2.example.com/rta");
+    assert_eq!(accounts(&s, "acme")["WFM"]["properties"][http_post::URL], "https://wfm2.example.com/rta");
     log.assert_no_secret(&s);
 }

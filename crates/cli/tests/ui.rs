@@ -8,6 +8,9 @@ mod vendor;
 use std::time::Duration;
 
 use browser::{free_port, Browser, Harness};
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::wfm::http_post;
+use patchbay_catalog::keys::{next_caller, statistics_receiver, tts, zendesk};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -119,7 +122,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     let facebook = create(b, "Facebook main").await;
     b.assert_source_free_of(&[generated.as_str()]).await;
     let got = h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await;
-    assert_eq!(got.1["secrets"], json!({"token": true, "webhook_verify_token": true}), "{got:?}");
+    assert_eq!(got.1["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true}), "{got:?}");
     assert_eq!(b.text("[data-field='token'] .secret-state").await, "Set");
     // On the saved account the server generates and stores the token, and shows it once.
     b.click("button.action-generate_token").await;
@@ -162,8 +165,8 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     assert_eq!(b.unlabelled_inputs().await, json!([]), "mapping rows have labels too");
     let wfm = create(b, "WFM feed").await;
     let got = h.api(Method::GET, &format!("{}/{wfm}", accounts_path()), None).await;
-    assert_eq!(got.1["properties"]["reason_codes_mapping"], json!({"Lunch": 12}), "{got:?}");
-    assert_eq!(got.1["properties"]["protocol"], "http_post", "the fixed value is applied");
+    assert_eq!(got.1["properties"][http_post::REASON_CODES_MAPPING], json!({"Lunch": 12}), "{got:?}");
+    assert_eq!(got.1["properties"][http_post::PROTOCOL], "http_post", "the fixed value is applied");
 
     // WFM and Loxysoft WFM share one account per tenant: both are now shown as taken.
     b.open(&format!("#/t/{TENANT}")).await;
@@ -196,7 +199,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.click("button.save").await;
     b.wait_text(".meta .version", "2").await;
     let got = h.api(Method::GET, &format!("{}/{tts}", accounts_path()), None).await;
-    assert_eq!(got.1["properties"]["voice"], "de-DE-Standard-B", "{got:?}");
+    assert_eq!(got.1["properties"][tts::google::VOICE], "de-DE-Standard-B", "{got:?}");
 
     // Viber: Set Webhook asks for the host and port, refuses what is not one, and shows
     // what Viber reads back.
@@ -274,7 +277,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     let next_caller = create(b, "Next Caller").await;
     let got = h.api(Method::GET, &format!("{}/{next_caller}", accounts_path()), None).await;
     assert_eq!(
-        got.1["properties"]["field_mapping"],
+        got.1["properties"][next_caller::FIELD_MAPPING],
         json!([
             {"external_field": "mobile", "contact_field": "phones_by_type.mobile"},
             {"external_field": "loyalty", "contact_field": "custom.loyalty_tier"},
@@ -324,7 +327,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.wait_text(".meta .version", "2").await;
     let got = h.api(Method::GET, &format!("{}/{zendesk}", accounts_path()), None).await;
     assert_eq!((got.1["name"].as_str(), got.1["version"].as_i64()), (Some("Zendesk EU"), Some(2)));
-    assert_eq!(got.1["secrets"]["api_token"], true, "an untouched secret keeps its value");
+    assert_eq!(got.1["secrets"][zendesk::API_TOKEN], true, "an untouched secret keeps its value");
 
     Ids { zendesk, stats, nice }
 }
@@ -339,7 +342,7 @@ async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
             Method::PUT,
             &path,
             "1",
-            json!({"name": "Stats feed", "properties": {"host_name": "stats.acme.example", "port": 6000}}),
+            json!({"name": "Stats feed", "properties": {statistics_receiver::HOST_NAME: "stats.acme.example", statistics_receiver::PORT: 6000}}),
         )
         .await;
     assert_eq!(behind.0, 200, "{behind:?}");
@@ -350,7 +353,10 @@ async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
     assert!(text.contains("nothing was overwritten") && text.contains("version 2"), "{text}");
     let now = h.api(Method::GET, &path, None).await.1;
     assert_eq!(
-        (now["properties"]["host_name"].as_str(), now["properties"]["port"].as_i64()),
+        (
+            now["properties"][statistics_receiver::HOST_NAME].as_str(),
+            now["properties"][statistics_receiver::PORT].as_i64()
+        ),
         (Some("stats.acme.example"), Some(6000))
     );
     assert_eq!(b.value("#prop-host_name").await, "stats2.acme.example", "the user's edit is still in the form");

@@ -1,5 +1,5 @@
-//! Testing many accounts of one tenant at once: 1,000 business accounts through
-//! `Registry::test` against local peers that follow each vendor's contract, with the
+//! Testing many accounts of one tenant at once: 1,000 business accounts (CRMs, lookup,
+//! knowledge base) through `Registry::test` against local peers that follow each vendor's contract, with the
 //! concurrency bound the server uses (64), then the same with one account at a hung peer, whose
 //! cost must be its timeout and no more. Prints the numbers; panics if a test reports wrongly.
 //!
@@ -13,11 +13,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use business_peers::{crm, feed, lookup};
+use business_peers::{crm, lookup};
 use futures::StreamExt;
-use patchbay_catalog::keys::{
-    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, wfm, zendesk,
-};
+use patchbay_catalog::keys::{external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, zendesk};
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, Outcome, Registry, TestReport, VendorUrls};
 use serde_json::json;
 
@@ -32,9 +30,6 @@ async fn account_kinds(ca: &common::TestCa) -> (Vec<AccountConfig>, VendorUrls) 
     let servicenow = base(common::http(crm::servicenow()).await);
     let zendesk = base(common::http(crm::zendesk()).await);
     let synthetix = base(common::http(lookup::synthetix()).await);
-    let loxysoft = base(common::http(feed::loxysoft()).await);
-    let nice = base(common::http(feed::nice()).await);
-    let wfm = base(common::http(feed::wfm(Some(feed::WFM_TOKEN))).await);
     let next_caller = common::http(lookup::next_caller(lookup::NextCallerHost {
         user: lookup::NC_USER,
         password: lookup::NC_PASSWORD,
@@ -88,24 +83,6 @@ async fn account_kinds(ca: &common::TestCa) -> (Vec<AccountConfig>, VendorUrls) 
                 (external_kb::APPLICATION_KEY, lookup::SYN_APPLICATION_KEY),
             ],
         ),
-        common::account(
-            "loxysoft",
-            "default",
-            json!({loxysoft::URL: format!("{loxysoft}{}", feed::LOXYSOFT_PATH)}),
-            &[(loxysoft::TOKEN, feed::LOXYSOFT_TOKEN)],
-        ),
-        common::account(
-            "nice",
-            "default",
-            json!({nice::URL: format!("{nice}{}", feed::NICE_PATH), nice::USERNAME: feed::NICE_USER}),
-            &[(nice::PASSWORD, feed::NICE_PASSWORD)],
-        ),
-        common::account(
-            "wfm",
-            "http_post",
-            json!({wfm::http_post::URL: format!("{wfm}{}", feed::WFM_PATH)}),
-            &[(wfm::http_post::TOKEN, feed::WFM_TOKEN)],
-        ),
     ];
     (kinds, vendors)
 }
@@ -141,7 +118,7 @@ fn percentile(reports: &[TestReport], p: f64) -> u64 {
 async fn main() {
     let ca = common::TestCa::new();
     let egress = common::egress(Some(&ca));
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let (kinds, vendors) = account_kinds(&ca).await;
     let accounts: Vec<AccountConfig> = kinds.iter().cycle().take(ACCOUNTS).cloned().collect();
 
@@ -168,10 +145,10 @@ async fn main() {
     let hung = common::hung().await;
     let mut with_hung = accounts[..ACCOUNTS - 1].to_vec();
     with_hung.push(common::account(
-        "wfm",
-        "http_post",
-        json!({wfm::http_post::URL: format!("http://{hung}{}", feed::WFM_PATH)}),
-        &[(wfm::http_post::TOKEN, feed::WFM_TOKEN)],
+        "oracle_service_cloud",
+        "default",
+        json!({oracle_service_cloud::SITE_URL: format!("http://{hung}"), oracle_service_cloud::USERNAME: crm::ORACLE_USER}),
+        &[(oracle_service_cloud::PASSWORD, crm::ORACLE_PASSWORD)],
     ));
     let (reports, with_hung_peer) = test_all(&registry, &egress, &vendors, &with_hung).await;
     let failed: Vec<_> = reports.iter().filter(|r| r.status != Outcome::Ok).collect();

@@ -571,8 +571,24 @@ impl Egress {
         }
     }
 
+    /// The resolve and connect steps of `host:port`, recorded in `run`: the open stream.
+    pub async fn open(
+        &self,
+        run: &mut TestRun,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<TcpStream, Failure> {
+        let target = run
+            .step("resolve", self.resolve(host, port, timeout), |t| {
+                format!("{host} -> {}", t.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            })
+            .await?;
+        run.step("connect", self.connect(&target, timeout), peer).await
+    }
+
     /// The resolve, connect and (for https/wss) TLS steps of a URL, recorded in `run`.
-    pub async fn reach(&self, run: &mut TestRun, url: &url::Url, timeout: Duration) -> Result<Target, Failure> {
+    pub async fn reach(&self, run: &mut TestRun, url: &url::Url, timeout: Duration) -> Result<(), Failure> {
         let host = url
             .host_str()
             .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("the URL {url} names no host")))?
@@ -580,12 +596,7 @@ impl Egress {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("the URL {url} has no port")))?;
-        let target = run
-            .step("resolve", self.resolve(&host, port, timeout), |t| {
-                format!("{host} -> {}", t.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
-            })
-            .await?;
-        let stream = run.step("connect", self.connect(&target, timeout), peer).await?;
+        let stream = self.open(run, &host, port, timeout).await?;
         if matches!(url.scheme(), "https" | "wss") {
             let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
             run.step("tls", self.tls(stream, &host, timeout), |s| {
@@ -597,7 +608,7 @@ impl Egress {
             })
             .await?;
         }
-        Ok(target)
+        Ok(())
     }
 
     /// Sends one HTTP request after the reach steps, as step `request`. `build` adds

@@ -1,8 +1,11 @@
 //! Connection tests and account actions, one connector per integration type and provider,
-//! speaking each vendor's real protocol (S3 SigV4, HTTPS APIs, WSS, TCP, certificates).
-//! Every outbound call goes through `Egress`. Connectors see one account's values, with
-//! its secrets in clear only for the call; they never see another tenant's data and never
-//! put a secret in a report, an error or a log line.
+//! speaking each vendor's real protocol (S3 SigV4, HTTPS APIs, WSS, certificates), and the
+//! `Registry` that finds them. The pushing integrations (Aspect TCP, WFM HTTP POST, Loxysoft,
+//! NICE, statistics receiver) keep their connectors beside their feeds in `patchbay_feeds`,
+//! which adds them to a registry (`patchbay_feeds::registry()`, the whole set); this crate
+//! knows nothing of feeds. Every outbound call goes through `Egress`. Connectors see one
+//! account's values, with its secrets in clear only for the call; they never see another
+//! tenant's data and never put a secret in a report, an error or a log line.
 
 pub mod egress;
 mod net;
@@ -24,7 +27,6 @@ pub use patchbay_api::{ActionResult, Voice};
 pub use report::{Category, Failure, Outcome, StepStatus, TestReport, TestRun, TestStep};
 pub use s3::{S3Target, EMPTY_SHA256};
 pub use scrub::Scrubber;
-pub use vendors::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
 
 /// The values of one account as a connector sees them: non-secret properties (defaults
 /// applied) and the secrets in clear.
@@ -168,26 +170,25 @@ pub trait Connector: Send + Sync {
     }
 }
 
-/// All connectors, by `(type, provider)`.
+/// Connectors by `(type, provider)`.
 #[derive(Clone)]
 pub struct Registry {
     by_key: HashMap<(&'static str, &'static str), Arc<dyn Connector>>,
 }
 
-impl Default for Registry {
-    fn default() -> Self {
-        Registry::new()
-    }
-}
-
 impl Registry {
-    pub fn new() -> Registry {
-        let all: Vec<Arc<dyn Connector>> =
-            s3::connectors().into_iter().chain(vendors::connectors()).chain(net::connectors()).collect();
+    /// This crate's connectors and `more`, the connectors of integrations that live
+    /// elsewhere (`patchbay_feeds::registry()` passes the pushing integrations' and is the
+    /// registry the server uses). Panics when two connectors handle the same
+    /// `(type, provider)`: one of them would never run.
+    pub fn with(more: impl IntoIterator<Item = Arc<dyn Connector>>) -> Registry {
+        let own = s3::connectors().into_iter().chain(vendors::connectors()).chain(net::connectors());
         let mut by_key = HashMap::new();
-        for c in all {
+        for c in own.chain(more) {
             for &key in c.handles() {
-                by_key.insert(key, c.clone());
+                if by_key.insert(key, c.clone()).is_some() {
+                    panic!("two connectors handle {}/{}", key.0, key.1);
+                }
             }
         }
         Registry { by_key }
@@ -228,5 +229,38 @@ impl Registry {
             }
             Err(f) => Err((Failure::new(f.category, run.scrub(&f.message)), run.steps().to_vec())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connector for the given pairs whose test always passes.
+    struct Stub(&'static [(&'static str, &'static str)]);
+
+    #[async_trait]
+    impl Connector for Stub {
+        fn handles(&self) -> &'static [(&'static str, &'static str)] {
+            self.0
+        }
+
+        async fn test(&self, _: &Context<'_>, _: &mut TestRun) -> Result<String, Failure> {
+            Ok("stub".into())
+        }
+    }
+
+    #[test]
+    fn connectors_from_outside_are_found_beside_the_own_ones() {
+        let registry = Registry::with([Arc::new(Stub(&[("tdg", "default")])) as Arc<dyn Connector>]);
+        assert_eq!(registry.get("tdg", "default").map(|c| c.handles()), Some(&[("tdg", "default")][..]));
+        assert!(registry.get("sso", "admin").is_some(), "the crate's own connectors stay");
+        assert!(Registry::with([]).get("tdg", "default").is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "two connectors handle sso/admin")]
+    fn a_second_connector_for_a_served_pair_is_refused() {
+        Registry::with([Arc::new(Stub(&[("sso", "admin")])) as Arc<dyn Connector>]);
     }
 }

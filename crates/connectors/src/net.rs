@@ -1,7 +1,6 @@
-//! Connectors that test a network protocol rather than a vendor's HTTP API: a TCP connect
-//! (WFM Aspect TCP, statistics receiver), a WebSocket handshake over TLS with the
-//! credentials (STT Watson and GoVivace), and the SAML identity provider behind SSO (its
-//! signing certificate and its SSO URL).
+//! Connectors that test a network protocol rather than a vendor's HTTP API: a WebSocket
+//! handshake over TLS with the credentials (STT Watson and GoVivace), and the SAML identity
+//! provider behind SSO (its signing certificate and its SSO URL).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,57 +17,13 @@ use tokio_tungstenite::tungstenite::http::header::{HeaderValue, AUTHORIZATION};
 use tokio_tungstenite::WebSocketStream;
 use x509_cert::der::Decode as _;
 
-use patchbay_catalog::keys::{sso, stt, tcp_receiver};
+use patchbay_catalog::keys::{sso, stt};
 
-use crate::egress::{redacted, Target};
+use crate::egress::redacted;
 use crate::{AccountConfig, Category, Connector, Context, Failure, TestRun};
 
 pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
-    vec![Arc::new(Tcp), Arc::new(SpeechToText), Arc::new(Sso)]
-}
-
-async fn resolve(cx: &Context<'_>, run: &mut TestRun, host: &str, port: u16) -> Result<Target, Failure> {
-    run.step("resolve", cx.egress.resolve(host, port, cx.timeout), |t| {
-        format!("{host} -> {}", t.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
-    })
-    .await
-}
-
-async fn connect(cx: &Context<'_>, run: &mut TestRun, target: &Target) -> Result<TcpStream, Failure> {
-    run.step("connect", cx.egress.connect(target, cx.timeout), |s| {
-        s.peer_addr().map(|a| format!("connected to {a}")).unwrap_or_else(|_| "connected".into())
-    })
-    .await
-}
-
-/// WFM over TCP (Aspect RTA) and the statistics receiver: their feeds are one-way streams
-/// with no request to probe with, so the test is that the receiver accepts a connection.
-struct Tcp;
-
-#[async_trait]
-impl Connector for Tcp {
-    fn handles(&self) -> &'static [(&'static str, &'static str)] {
-        &[("wfm", "aspect_tcp"), ("statistics_receiver", "default")]
-    }
-
-    async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let host = cx.account.need_text(tcp_receiver::HOST_NAME)?;
-        let port = port(cx.account)?;
-        let target = resolve(cx, run, host, port).await?;
-        // Dropping the stream closes it: nothing is written, so the receiver sees no record.
-        drop(connect(cx, run, &target).await?);
-        Ok(format!("Connected to {host}:{port}."))
-    }
-}
-
-fn port(account: &AccountConfig) -> Result<u16, Failure> {
-    let raw = account
-        .int(tcp_receiver::PORT)
-        .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("`{}` is not set", tcp_receiver::PORT)))?;
-    u16::try_from(raw)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("port {raw} is not between 1 and 65535")))
+    vec![Arc::new(SpeechToText), Arc::new(Sso)]
 }
 
 /// Speech to text over a WebSocket: the handshake is where the services check credentials,
@@ -146,8 +101,7 @@ async fn websocket_handshake(
 ) -> Result<(), Failure> {
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let target = resolve(cx, run, &host, port).await?;
-    let tcp = connect(cx, run, &target).await?;
+    let tcp = cx.egress.open(run, &host, port, cx.timeout).await?;
     let tls = run
         .step("tls", cx.egress.tls(tcp, &host, cx.timeout), |s| {
             let version = s.get_ref().1.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();

@@ -1,6 +1,6 @@
-//! Connection tests of the business vendors (CRMs, caller lookup, knowledge base, feed
-//! targets) against local peers that follow each vendor's documented contract; the peers and
-//! the docs they follow are in `business_peers/`. Every report is checked for the account's
+//! Connection tests of the business vendors (CRMs, caller lookup, knowledge base) against
+//! local peers that follow each vendor's documented contract; the peers and the docs they
+//! follow are in `business_peers/`. Every report is checked for the account's
 //! secrets as the API would return it.
 
 mod business_peers;
@@ -10,16 +10,17 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use business_peers::crm::{self, Limits, SalesforceOrg};
-use business_peers::{feed, lookup};
+use business_peers::lookup;
 use patchbay_catalog::keys::{
-    external_kb, loxysoft, next_caller, nice, oracle_service_cloud, salesforce, servicenow, wfm, zendesk,
+    external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, tdg, zapier, zendesk,
 };
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
-static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+/// This crate's connectors (the feed targets' are tested in `patchbay_feeds`).
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::with([]));
 
 /// Runs the account's connection test; the report, serialized as the API returns it, must
 /// carry none of the account's secrets.
@@ -134,25 +135,6 @@ fn synthetix_account(base: &str, consumer: &str, application: &str) -> AccountCo
     )
 }
 
-fn loxysoft_account(base: &str, token: &str) -> AccountConfig {
-    let properties = json!({loxysoft::URL: format!("{base}{}", feed::LOXYSOFT_PATH), loxysoft::PERIODIC_UPDATE_INTERVAL: 10,
-        loxysoft::SKILLS_MAPPING: {}});
-    common::account("loxysoft", "default", properties, &[(loxysoft::TOKEN, token)])
-}
-
-fn nice_account(base: &str, password: &str) -> AccountConfig {
-    let properties = json!({nice::URL: format!("{base}{}", feed::NICE_PATH), nice::USERNAME: feed::NICE_USER,
-        nice::KEEP_ALIVE_UPDATE_INTERVAL: 60, nice::AGENT_ID_PREFIX: "", nice::EXTENSION_PREFIX: ""});
-    common::account("nice", "default", properties, &[(nice::PASSWORD, password)])
-}
-
-fn wfm_account(base: &str, token: Option<&str>) -> AccountConfig {
-    let properties = json!({wfm::http_post::URL: format!("{base}{}", feed::WFM_PATH), wfm::http_post::PROTOCOL: "http_post",
-        wfm::http_post::PERIODIC_UPDATE_INTERVAL: 10});
-    let secrets: Vec<(&str, &str)> = token.map(|t| (wfm::http_post::TOKEN, t)).into_iter().collect();
-    common::account("wfm", "http_post", properties, &secrets)
-}
-
 /// One valid account of every business type and variant, all aimed at `base` (http).
 fn every_business_account(base: &str) -> Vec<AccountConfig> {
     vec![
@@ -167,16 +149,12 @@ fn every_business_account(base: &str) -> Vec<AccountConfig> {
         next_caller_account(false, lookup::NC_USER, lookup::NC_PASSWORD),
         next_caller_account(true, lookup::NC_SANDBOX_USER, lookup::NC_SANDBOX_PASSWORD),
         synthetix_account(base, lookup::SYN_CONSUMER_KEY, lookup::SYN_APPLICATION_KEY),
-        loxysoft_account(base, feed::LOXYSOFT_TOKEN),
-        nice_account(base, feed::NICE_PASSWORD),
-        wfm_account(base, Some(feed::WFM_TOKEN)),
-        wfm_account(base, None),
     ]
 }
 
+/// Which account a failure is about: its type, provider and non-secret properties.
 fn label(account: &AccountConfig) -> String {
-    let method = account.text("authentication_method").unwrap_or("-");
-    format!("{}/{} ({method})", account.type_key, account.provider)
+    format!("{}/{} {}", account.type_key, account.provider, Value::Object(account.properties.clone()))
 }
 
 // --- Oracle Service Cloud and RightNow -------------------------------------------------
@@ -311,7 +289,7 @@ async fn salesforce_api_version_the_instance_lacks_is_not_found() {
     let ca = common::TestCa::new();
     let login = salesforce_org(&ca, Limits::Granted).await;
     let mut account = salesforce_client_credentials(&login, crm::SF_CONSUMER_SECRET);
-    account.properties.insert("api_version".into(), json!("45.0"));
+    account.properties.insert(salesforce::API_VERSION.into(), json!("45.0"));
     let report = test_salesforce(&ca, &account).await;
     assert_failed(&report, Category::NotFound);
     assert!(report.message.contains("REST API version"), "{}", report.message);
@@ -473,54 +451,6 @@ async fn synthetix_refused_consumer_or_application_key_is_invalid_credentials() 
     }
 }
 
-// --- Feed targets: Loxysoft, NICE, WFM HTTP POST --------------------------------------------
-
-#[tokio::test]
-async fn loxysoft_accepts_an_empty_update_with_its_token() {
-    let base = http_base(common::http(feed::loxysoft()).await);
-    let report = test_account(&loxysoft_account(&base, feed::LOXYSOFT_TOKEN), &vendors_at(&base)).await;
-    assert_ok(&report, "The Loxysoft endpoint accepted an empty update.");
-    assert_eq!(detail(&report, "authenticate"), "HTTP 204: the credentials were accepted");
-}
-
-#[tokio::test]
-async fn nice_accepts_an_authenticated_keep_alive_batch() {
-    let base = http_base(common::http(feed::nice()).await);
-    let report = test_account(&nice_account(&base, feed::NICE_PASSWORD), &vendors_at(&base)).await;
-    assert_ok(&report, "The NICE endpoint accepted an authenticated keep-alive.");
-    assert_eq!(detail(&report, "authenticate"), "HTTP 200: the credentials were accepted");
-}
-
-#[tokio::test]
-async fn wfm_http_post_sends_an_empty_agent_and_service_list_with_or_without_a_token() {
-    let with_token = http_base(common::http(feed::wfm(Some(feed::WFM_TOKEN))).await);
-    let report = test_account(&wfm_account(&with_token, Some(feed::WFM_TOKEN)), &vendors_at(&with_token)).await;
-    assert_ok(&report, "The WFM endpoint accepted an empty update.");
-    assert_eq!(steps(&report).last(), Some(&"authenticate"));
-
-    let open = http_base(common::http(feed::wfm(None)).await);
-    let report = test_account(&wfm_account(&open, None), &vendors_at(&open)).await;
-    assert_ok(&report, "The WFM endpoint accepted an empty update.");
-    assert_eq!(steps(&report).last(), Some(&"deliver"), "no credentials were sent, so none were checked");
-}
-
-#[tokio::test]
-async fn feed_targets_refusing_the_credentials_are_invalid_credentials() {
-    let loxysoft = http_base(common::http(feed::loxysoft()).await);
-    let nice = http_base(common::http(feed::nice()).await);
-    let wfm = http_base(common::http(feed::wfm(Some(feed::WFM_TOKEN))).await);
-    let cases = [
-        loxysoft_account(&loxysoft, "wrong-token"),
-        nice_account(&nice, "wrong-password"),
-        wfm_account(&wfm, None),
-        wfm_account(&wfm, Some("wrong-token")),
-    ];
-    for account in cases {
-        let report = test_account(&account, &vendors_at(&wfm)).await;
-        assert_failed(&report, Category::InvalidCredentials);
-    }
-}
-
 // --- Every type: unreachable, hung, wrong target, blocked, settings --------------------------
 
 #[tokio::test]
@@ -584,7 +514,7 @@ fn with_empty_secret(mut account: AccountConfig, key: &str) -> AccountConfig {
 async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connection() {
     let base = "http://127.0.0.1:9";
     let mut unknown_method = servicenow_basic(base, crm::SN_USER, crm::SN_PASSWORD);
-    unknown_method.properties.insert("authentication_method".into(), json!("kerberos"));
+    unknown_method.properties.insert(servicenow::AUTHENTICATION_METHOD.into(), json!("kerberos"));
     let cases = [
         common::unchecked_account(
             "oracle_service_cloud",
@@ -607,9 +537,6 @@ async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connecti
             json!({external_kb::URL: base}),
             &[(external_kb::CONSUMER_KEY, "line\nbreak")],
         ),
-        common::unchecked_account("loxysoft", "default", json!({loxysoft::URL: base}), &[]),
-        common::unchecked_account("nice", "default", json!({nice::URL: base, nice::USERNAME: "u"}), &[]),
-        common::unchecked_account("wfm", "http_post", json!({}), &[]),
         oracle_account("rightnow", base, "../v1.4", crm::ORACLE_PASSWORD),
         unknown_method,
     ];
@@ -623,10 +550,12 @@ async fn missing_or_unusable_settings_fail_as_invalid_config_before_any_connecti
 #[tokio::test]
 async fn types_without_a_test_in_the_spec_are_reported_unsupported() {
     let vendors = VendorUrls::default();
-    for (type_key, properties) in
-        [("tdg", json!({"username": "u", "field_mapping": []})), ("zapier", json!({"username": "zapier"}))]
-    {
-        let account = common::unchecked_account(type_key, "default", properties, &[("password", "unused-Sentinel")]);
+    let cases = [
+        ("tdg", json!({tdg::USERNAME: "u", tdg::FIELD_MAPPING: []}), tdg::PASSWORD),
+        ("zapier", json!({zapier::USERNAME: "zapier"}), zapier::PASSWORD),
+    ];
+    for (type_key, properties, password) in cases {
+        let account = common::unchecked_account(type_key, "default", properties, &[(password, "unused-Sentinel")]);
         let report = test_account(&account, &vendors).await;
         assert_eq!(report.status, Outcome::Unsupported, "{type_key}");
         assert!(report.steps.is_empty());

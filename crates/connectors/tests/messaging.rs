@@ -28,7 +28,7 @@ fn vendors_at(vendor: &str, addr: SocketAddr, path: &str) -> VendorUrls {
 async fn run_test(account: &AccountConfig, vendors: &VendorUrls) -> TestReport {
     let egress = common::egress(None);
     let cx = common::context(&egress, account, vendors);
-    Registry::new().test(&cx).await
+    Registry::with([]).test(&cx).await
 }
 
 async fn run_action(
@@ -41,7 +41,7 @@ async fn run_action(
     let egress = common::egress(None);
     let mut cx = common::context(&egress, account, vendors);
     cx.public_url = public_url;
-    Registry::new().action(&cx, action, params.as_object().unwrap()).await
+    Registry::with([]).action(&cx, action, params.as_object().unwrap()).await
 }
 
 /// The report names none of `secrets`.
@@ -435,7 +435,7 @@ async fn viber_set_webhook_sets_the_host_and_port_and_reads_it_back() {
     let (vendors, state) = viber_peer().await;
     let account = viber(peers::VIBER_URI, peers::VIBER_TOKEN);
     let id = account.id.clone().unwrap();
-    let params = json!({"webhook_url_host_and_port": "office.acme.example:1234"});
+    let params = json!({messenger::viber::WEBHOOK_URL_HOST_AND_PORT: "office.acme.example:1234"});
     let outcome = run_action(&account, &vendors, None, "set_webhook", params).await.unwrap();
     let hook = format!("https://office.acme.example:1234/webhooks/viber/{id}");
     assert_eq!(state.lock().unwrap().webhook, hook);
@@ -450,7 +450,7 @@ async fn viber_set_webhook_reports_a_read_back_mismatch() {
     let (vendors, state) = viber_peer().await;
     state.lock().unwrap().reported_webhook = Some("https://elsewhere.example/viber".into());
     let account = viber(peers::VIBER_URI, peers::VIBER_TOKEN);
-    let params = json!({"webhook_url_host_and_port": "office.acme.example:1234"});
+    let params = json!({messenger::viber::WEBHOOK_URL_HOST_AND_PORT: "office.acme.example:1234"});
     let (failure, _) = run_action(&account, &vendors, None, "set_webhook", params).await.unwrap_err();
     assert_eq!(failure.category, Category::UnexpectedResponse, "{failure:?}");
     assert!(failure.message.contains("now reports https://elsewhere.example/viber"), "{}", failure.message);
@@ -460,13 +460,14 @@ async fn viber_set_webhook_reports_a_read_back_mismatch() {
 async fn viber_set_webhook_refused_by_viber_or_malformed_is_invalid_config() {
     let (vendors, state) = viber_peer().await;
     let account = viber(peers::VIBER_URI, peers::VIBER_TOKEN);
-    let refused = json!({"webhook_url_host_and_port": format!("{}:443", peers::VIBER_UNREACHABLE_HOST)});
+    let refused =
+        json!({messenger::viber::WEBHOOK_URL_HOST_AND_PORT: format!("{}:443", peers::VIBER_UNREACHABLE_HOST)});
     let (failure, _) = run_action(&account, &vendors, None, "set_webhook", refused).await.unwrap_err();
     assert_eq!(failure.category, Category::InvalidConfig, "{failure:?}");
     assert!(failure.message.contains("invalidUrl"), "{}", failure.message);
 
     for malformed in ["office.acme.example", "office.acme.example:1234/path", "user@office.acme.example:1"] {
-        let params = json!({ "webhook_url_host_and_port": malformed });
+        let params = json!({ messenger::viber::WEBHOOK_URL_HOST_AND_PORT: malformed });
         let (failure, steps) = run_action(&account, &vendors, None, "set_webhook", params).await.unwrap_err();
         assert_eq!(failure.category, Category::InvalidConfig, "{malformed}: {failure:?}");
         assert!(steps.is_empty(), "{malformed}: nothing is sent");
@@ -606,7 +607,7 @@ async fn nlu_url_that_is_not_the_analyze_endpoint_is_not_found() {
 fn watson_tts(url: String, password: &str, voice: Option<&str>) -> AccountConfig {
     let mut properties = json!({tts::watson::URL: url, tts::watson::USER_NAME: peers::WATSON_USER});
     if let Some(voice) = voice {
-        properties["voice"] = json!(voice);
+        properties[tts::watson::VOICE] = json!(voice);
     }
     common::account("tts", "watson", properties, &[(tts::watson::PASSWORD, password)])
 }
@@ -675,7 +676,7 @@ async fn watson_tts_load_voices_lists_names_and_descriptions() {
 fn google_tts(key: &str, voice: Option<&str>) -> AccountConfig {
     let mut properties = json!({tts::google::URL: "https://www.googleapis.com/auth/cloud-platform"});
     if let Some(voice) = voice {
-        properties["voice"] = json!(voice);
+        properties[tts::google::VOICE] = json!(voice);
     }
     common::account("tts", "google", properties, &[(tts::google::API_KEY, key)])
 }
@@ -766,7 +767,7 @@ async fn every_provider_reports_a_closed_port_as_unreachable() {
     let closed = common::closed_port().await;
     let egress = common::egress(None);
     let cases = every_provider_at(closed);
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let reports = futures::future::join_all(cases.iter().map(|(account, vendors, _)| {
         let registry = &registry;
         let egress = &egress;
@@ -786,7 +787,7 @@ async fn every_provider_reports_a_hung_vendor_as_timeout_within_its_timeout() {
     let hung = common::hung().await;
     let egress = common::egress(None);
     let cases = every_provider_at(hung);
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let started = Instant::now();
     let reports = futures::future::join_all(cases.iter().map(|(account, vendors, _)| {
         let registry = &registry;
@@ -813,7 +814,7 @@ async fn every_provider_reports_a_hung_vendor_as_timeout_within_its_timeout() {
 
 #[tokio::test]
 async fn every_provider_has_a_connector_and_refuses_unknown_actions() {
-    let registry = Registry::new();
+    let registry = Registry::with([]);
     let addr = common::closed_port().await;
     for (account, vendors, _) in every_provider_at(addr) {
         assert!(

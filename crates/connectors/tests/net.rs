@@ -1,16 +1,15 @@
-//! TCP, WebSocket (STT) and SSO connection tests against loopback peers: TCP listeners, a
-//! WSS server with a certificate from the test CA, and HTTPS servers standing in for a SAML
-//! identity provider, with certificates made by rcgen.
+//! WebSocket (STT) and SSO connection tests against loopback peers: a WSS server with a
+//! certificate from the test CA, and HTTPS servers standing in for a SAML identity provider,
+//! with certificates made by rcgen.
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
-use patchbay_catalog::keys::{stt, wfm};
+use patchbay_catalog::keys::{sso, stt};
 use patchbay_connectors::VendorUrls;
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
 use serde_json::json;
@@ -19,127 +18,11 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 async fn run_test(egress: &Egress, account: &AccountConfig, timeout: Duration) -> TestReport {
     let vendors = VendorUrls::default();
     let cx = Context { timeout, ..common::context(egress, account, &vendors) };
-    Registry::new().test(&cx).await
+    Registry::with([]).test(&cx).await
 }
 
 fn step_names(report: &TestReport) -> Vec<&str> {
     report.steps.iter().map(|s| s.name.as_str()).collect()
-}
-
-// ---- TCP: WFM Aspect TCP and statistics receiver -------------------------------------------
-
-/// A listener that accepts and counts connections.
-async fn counting_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while listener.accept().await.is_ok() {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (addr, accepted)
-}
-
-fn tcp_account(type_key: &str, provider: &str, host: &str, port: impl Into<serde_json::Value>) -> AccountConfig {
-    common::account(type_key, provider, json!({"host_name": host, "port": port.into()}), &[])
-}
-
-const TCP_TYPES: [(&str, &str); 2] = [("wfm", "aspect_tcp"), ("statistics_receiver", "default")];
-
-#[tokio::test]
-async fn a_listening_receiver_is_connected_for_both_tcp_types() {
-    let (addr, accepted) = counting_listener().await;
-    for (type_key, provider) in TCP_TYPES {
-        let account = tcp_account(type_key, provider, "127.0.0.1", addr.port());
-        let report = run_test(&common::egress(None), &account, Duration::from_secs(2)).await;
-        assert_eq!(report.status, Outcome::Ok, "{type_key}: {report:?}");
-        assert_eq!(report.message, format!("Connected to 127.0.0.1:{}.", addr.port()));
-        assert_eq!(step_names(&report), ["resolve", "connect"]);
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(accepted.load(Ordering::SeqCst), 2, "each test opened one connection");
-}
-
-#[tokio::test]
-async fn a_closed_port_is_unreachable() {
-    let closed = common::closed_port().await;
-    for (type_key, provider) in TCP_TYPES {
-        let report = run_test(
-            &common::egress(None),
-            &tcp_account(type_key, provider, "127.0.0.1", closed.port()),
-            Duration::from_secs(2),
-        )
-        .await;
-        assert_eq!(report.category, Some(Category::Unreachable), "{type_key}: {report:?}");
-        assert_eq!(report.steps.last().unwrap().name, "connect");
-    }
-}
-
-/// A connect that gets no answer, on loopback: a listener that never accepts, with its
-/// accept queue filled. Linux then drops further SYNs, so the next connect hangs.
-#[tokio::test]
-async fn a_receiver_that_never_completes_the_connect_times_out() {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut held = Vec::new();
-    let mut queue_full = false;
-    for _ in 0..64 {
-        match tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await {
-            Ok(stream) => held.push(stream.unwrap()),
-            Err(_) => {
-                queue_full = true;
-                break;
-            }
-        }
-    }
-    assert!(queue_full, "the accept queue never filled after {} connections", held.len());
-    let started = Instant::now();
-    let account = tcp_account("wfm", "aspect_tcp", "127.0.0.1", addr.port());
-    let report = run_test(&common::egress(None), &account, Duration::from_millis(300)).await;
-    assert_eq!(report.category, Some(Category::Timeout), "{report:?}");
-    assert_eq!(report.steps.last().unwrap().name, "connect");
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
-}
-
-#[tokio::test]
-async fn loopback_receivers_are_blocked_by_the_default_policy() {
-    let (addr, accepted) = counting_listener().await;
-    let strict = Egress::new(EgressPolicy::default()).unwrap();
-    for host in ["127.0.0.1", "localhost"] {
-        let report = run_test(
-            &strict,
-            &tcp_account("statistics_receiver", "default", host, addr.port()),
-            Duration::from_secs(2),
-        )
-        .await;
-        assert_eq!(report.category, Some(Category::Blocked), "{host}: {report:?}");
-        assert_eq!(step_names(&report), ["resolve"]);
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection reached the blocked receiver");
-}
-
-#[tokio::test]
-async fn a_port_outside_the_tcp_range_is_invalid_config() {
-    for port in [json!(0), json!(70000), json!(null)] {
-        let report = run_test(
-            &common::egress(None),
-            &common::unchecked_account(
-                "wfm",
-                "aspect_tcp",
-                json!({wfm::aspect_tcp::HOST_NAME: "127.0.0.1", wfm::aspect_tcp::PORT: port}),
-                &[],
-            ),
-            Duration::from_secs(2),
-        )
-        .await;
-        assert_eq!(report.category, Some(Category::InvalidConfig), "{port}: {report:?}");
-        assert!(report.steps.is_empty());
-    }
 }
 
 // ---- WSS: STT Watson and GoVivace ----------------------------------------------------------
@@ -364,10 +247,10 @@ fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> A
 
 fn sso_properties(enabled: bool, url: &str, certificate: &str) -> serde_json::Value {
     json!({
-        "enable_single_sign_on": enabled,
-        "identity_provider_single_sign_on_url": url,
-        "identity_provider_issuer": "https://idp.example.com/saml",
-        "identity_provider_certificate": certificate,
+        sso::ENABLE_SINGLE_SIGN_ON: enabled,
+        sso::IDENTITY_PROVIDER_SINGLE_SIGN_ON_URL: url,
+        sso::IDENTITY_PROVIDER_ISSUER: "https://idp.example.com/saml",
+        sso::IDENTITY_PROVIDER_CERTIFICATE: certificate,
     })
 }
 

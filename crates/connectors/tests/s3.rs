@@ -77,8 +77,9 @@ impl S3Peer {
         S3Peer { _moto: moto, endpoint, setup }
     }
 
-    fn text(&self, key: &str) -> &str {
-        self.setup[key].as_str().unwrap_or_else(|| panic!("setup has no `{key}`: {}", self.setup))
+    /// A text the setup printed (credentials it made, what boto3 saw).
+    fn made(&self, name: &str) -> &str {
+        self.setup[name].as_str().unwrap_or_else(|| panic!("setup has no `{name}`: {}", self.setup))
     }
 }
 
@@ -94,7 +95,7 @@ fn private_account(url: &str, key: &str, secret: &str, bucket: &str) -> patchbay
 async fn run_test(egress: &Egress, account: &patchbay_connectors::AccountConfig, timeout: Duration) -> TestReport {
     let vendors = VendorUrls::default();
     let cx = Context { timeout, ..common::context(egress, account, &vendors) };
-    Registry::new().test(&cx).await
+    Registry::with([]).test(&cx).await
 }
 
 fn step_names(report: &TestReport) -> Vec<&str> {
@@ -105,7 +106,7 @@ fn step_names(report: &TestReport) -> Vec<&str> {
 async fn an_existing_bucket_is_listed_with_valid_credentials() {
     let peer = S3Peer::start();
     assert_eq!(peer.setup["boto3_key_count"], 1, "boto3 sees the object it wrote");
-    let account = private_account(&peer.endpoint, peer.text("key"), peer.text("secret"), BUCKET);
+    let account = private_account(&peer.endpoint, peer.made("key"), peer.made("secret"), BUCKET);
     let report = run_test(&common::egress(None), &account, Duration::from_secs(5)).await;
     assert_eq!(report.status, Outcome::Ok, "{report:?}");
     assert_eq!(report.message, "Account credentials appear to be valid.");
@@ -121,18 +122,18 @@ async fn a_wrong_secret_is_invalid_credentials_and_no_secret_is_reported() {
     let peer = S3Peer::start();
     assert_eq!(peer.setup["boto3_wrong_secret"], "SignatureDoesNotMatch", "what boto3 gets for a wrong secret");
     let wrong = "WrongSecretSentinel0123456789";
-    let account = private_account(&peer.endpoint, peer.text("key"), wrong, BUCKET);
+    let account = private_account(&peer.endpoint, peer.made("key"), wrong, BUCKET);
     let report = run_test(&common::egress(None), &account, Duration::from_secs(5)).await;
     assert_eq!(report.category, Some(Category::InvalidCredentials), "{report:?}");
     assert!(report.message.contains("SignatureDoesNotMatch"), "{}", report.message);
     let shown = serde_json::to_string(&report).unwrap();
-    assert!(!shown.contains(wrong) && !shown.contains(peer.text("secret")), "a secret leaked: {shown}");
+    assert!(!shown.contains(wrong) && !shown.contains(peer.made("secret")), "a secret leaked: {shown}");
 }
 
 #[tokio::test]
 async fn an_unknown_access_key_is_invalid_credentials() {
     let peer = S3Peer::start();
-    let account = private_account(&peer.endpoint, "AKIAUNKNOWN000000000", peer.text("secret"), BUCKET);
+    let account = private_account(&peer.endpoint, "AKIAUNKNOWN000000000", peer.made("secret"), BUCKET);
     let report = run_test(&common::egress(None), &account, Duration::from_secs(5)).await;
     assert_eq!(report.category, Some(Category::InvalidCredentials), "{report:?}");
     assert!(report.message.contains("InvalidAccessKeyId"), "{}", report.message);
@@ -142,7 +143,7 @@ async fn an_unknown_access_key_is_invalid_credentials() {
 async fn a_valid_key_without_permission_is_a_permission_failure() {
     let peer = S3Peer::start();
     assert_eq!(peer.setup["boto3_denied"], "AccessDenied", "what boto3 gets for the user without policy");
-    let account = private_account(&peer.endpoint, peer.text("denied_key"), peer.text("denied_secret"), BUCKET);
+    let account = private_account(&peer.endpoint, peer.made("denied_key"), peer.made("denied_secret"), BUCKET);
     let report = run_test(&common::egress(None), &account, Duration::from_secs(5)).await;
     assert_eq!(report.category, Some(Category::Permission), "{report:?}");
     assert!(report.message.contains("AccessDenied"), "{}", report.message);
@@ -151,7 +152,7 @@ async fn a_valid_key_without_permission_is_a_permission_failure() {
 #[tokio::test]
 async fn a_missing_bucket_is_not_found() {
     let peer = S3Peer::start();
-    let account = private_account(&peer.endpoint, peer.text("key"), peer.text("secret"), "no-such-bucket");
+    let account = private_account(&peer.endpoint, peer.made("key"), peer.made("secret"), "no-such-bucket");
     let report = run_test(&common::egress(None), &account, Duration::from_secs(5)).await;
     assert_eq!(report.category, Some(Category::NotFound), "{report:?}");
     assert!(report.message.contains("the bucket `no-such-bucket` does not exist"), "{}", report.message);
@@ -226,10 +227,10 @@ async fn loopback_storage_is_blocked_by_the_default_policy() {
 #[tokio::test]
 async fn unusable_settings_are_invalid_config_without_a_connection() {
     let cases = [
-        json!({"use_private_s3_storage": true, "access_key_id": "AK", "s3_bucket": BUCKET}),
-        json!({"use_private_s3_storage": true, "url": "ftp://s3.example.com", "access_key_id": "AK", "s3_bucket": BUCKET}),
-        json!({"use_private_s3_storage": true, "url": "http://s3.example.com", "access_key_id": "AK", "s3_bucket": "a/b"}),
-        json!({"access_key_id": "AK"}),
+        json!({aws::USE_PRIVATE_S3_STORAGE: true, aws::ACCESS_KEY_ID: "AK", aws::S3_BUCKET: BUCKET}),
+        json!({aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: "ftp://s3.example.com", aws::ACCESS_KEY_ID: "AK", aws::S3_BUCKET: BUCKET}),
+        json!({aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: "http://s3.example.com", aws::ACCESS_KEY_ID: "AK", aws::S3_BUCKET: "a/b"}),
+        json!({aws::ACCESS_KEY_ID: "AK"}),
     ];
     for properties in cases {
         let account = common::unchecked_account("aws", "default", properties.clone(), &[(aws::SECRET_KEY, "secret")]);

@@ -93,21 +93,29 @@ pub enum FeedKind {
 }
 
 impl FeedKind {
-    /// The kind as the API names it (`aspect_tcp`, ...).
-    pub fn name(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    pub const ALL: [FeedKind; 5] =
+        [FeedKind::AspectTcp, FeedKind::WfmHttp, FeedKind::Loxysoft, FeedKind::Nice, FeedKind::StatisticsReceiver];
+
+    /// The `(type, provider)` pairs whose accounts this kind of feed carries; its
+    /// integration's connection test serves the same pairs.
+    pub fn handles(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            FeedKind::AspectTcp => &[("wfm", "aspect_tcp")],
+            FeedKind::WfmHttp => &[("wfm", "http_post")],
+            FeedKind::Loxysoft => &[("loxysoft", "default")],
+            FeedKind::Nice => &[("nice", "default")],
+            FeedKind::StatisticsReceiver => &[("statistics_receiver", "default")],
+        }
     }
 
     /// The feed kind of an account type and provider, or `None` when it pushes nothing.
     pub fn of(type_key: &str, provider: &str) -> Option<FeedKind> {
-        match (type_key, provider) {
-            ("wfm", "aspect_tcp") => Some(FeedKind::AspectTcp),
-            ("wfm", "http_post") => Some(FeedKind::WfmHttp),
-            ("loxysoft", _) => Some(FeedKind::Loxysoft),
-            ("nice", _) => Some(FeedKind::Nice),
-            ("statistics_receiver", _) => Some(FeedKind::StatisticsReceiver),
-            _ => None,
-        }
+        FeedKind::ALL.into_iter().find(|kind| kind.handles().contains(&(type_key, provider)))
+    }
+
+    /// The kind as the API names it (`aspect_tcp`, ...).
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -386,6 +394,16 @@ mod tests {
         assert_eq!(FeedKind::of("nice", "default"), Some(FeedKind::Nice));
         assert_eq!(FeedKind::of("statistics_receiver", "default"), Some(FeedKind::StatisticsReceiver));
         assert_eq!(FeedKind::of("aws", "default"), None);
+        assert_eq!(FeedKind::of("wfm", "soap"), None);
+    }
+
+    #[test]
+    fn every_pair_a_kind_handles_is_a_provider_of_the_catalog() {
+        for kind in FeedKind::ALL {
+            for &(type_key, provider) in kind.handles() {
+                assert!(catalog().provider(type_key, provider).is_some(), "{kind:?}: {type_key}/{provider}");
+            }
+        }
     }
 
     #[test]

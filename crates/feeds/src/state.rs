@@ -121,8 +121,9 @@ pub struct Journaled {
     pub change: Change,
 }
 
-/// Everything a feed reports in full: logged-in agents by id, services by name.
-#[derive(Debug, Clone)]
+/// Everything a feed reports in full: logged-in agents by id, services by name. The default
+/// is a tenant with no agents and no services.
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub version: u64,
     pub agents: Vec<Arc<Agent>>,

@@ -1,12 +1,13 @@
 //! The I/O every feed kind shares, all through `Egress`: opening a TCP connection to a
 //! receiver, writing with a deadline, noticing that the receiver went away, and one HTTP
-//! POST with the account's authentication, and the loop of the feeds that post the whole
-//! state at every interval. Errors are short texts for health and logs;
-//! they never carry a URL's query, a header or a secret.
+//! POST with the account's authentication (the request the connection tests send too), and
+//! the loop of the feeds that post the whole state at every interval. Errors are short texts
+//! for health and logs; they never carry a URL's query, a header or a secret.
 
 use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
+use reqwest::RequestBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -51,17 +52,8 @@ pub(crate) async fn closed(reader: &mut OwnedReadHalf) -> String {
 /// connection can be reused.
 pub(crate) async fn post(ctx: &FeedContext, target: &HttpTarget, body: Vec<u8>) -> Result<(), String> {
     let timeout = ctx.io_timeout();
-    let mut request = ctx
-        .egress
-        .request(reqwest::Method::POST, &target.url)?
-        .timeout(timeout)
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
-    request = match &target.auth {
-        Auth::None => request,
-        Auth::Bearer(token) => request.bearer_auth(token.expose()),
-        Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-    };
+    let request =
+        json_post(ctx.egress.request(reqwest::Method::POST, &target.url)?.timeout(timeout), &target.auth, body);
     let mut response = request.send().await.map_err(|e| describe(&e, timeout))?;
     let status = response.status();
     let mut read = 0usize;
@@ -77,6 +69,17 @@ pub(crate) async fn post(ctx: &FeedContext, target: &HttpTarget, body: Vec<u8>) 
         Ok(())
     } else {
         Err(format!("the receiver answered HTTP {}", status.as_u16()))
+    }
+}
+
+/// `request` carrying `body` as JSON, authenticated with `auth`: what every HTTP feed and
+/// its connection test send.
+pub(crate) fn json_post(request: RequestBuilder, auth: &Auth, body: Vec<u8>) -> RequestBuilder {
+    let request = request.header(CONTENT_TYPE, "application/json").body(body);
+    match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token.expose()),
+        Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
     }
 }
 

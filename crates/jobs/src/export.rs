@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+use patchbay_catalog::keys::aws;
 use patchbay_connectors::{AccountConfig, Egress, S3Target};
 use patchbay_recordings::{
     AudioDir, ErrorKind, ExportStatus, JobSettings, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client,
@@ -441,7 +442,8 @@ impl Exporter {
             properties: account.properties.clone(),
             secrets,
         };
-        let endpoint = config.flag("use_private_s3_storage").then(|| config.text("url").unwrap_or_default().to_owned());
+        let endpoint =
+            config.flag(aws::USE_PRIVATE_S3_STORAGE).then(|| config.text(aws::URL).unwrap_or_default().to_owned());
         if let Some(place) = place {
             // The account's credentials go only to the server they are set for now.
             if place.endpoint != endpoint {
@@ -453,7 +455,7 @@ impl Exporter {
                     endpoint.as_deref().unwrap_or("Amazon S3")
                 ));
             }
-            config.properties.insert("s3_bucket".into(), place.bucket.clone().into());
+            config.properties.insert(aws::S3_BUCKET.into(), place.bucket.clone().into());
         }
         let mut target =
             S3Target::from_account(&config).map_err(|f| format!("account `{}`: {}", account.name, f.message))?;

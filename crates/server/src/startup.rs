@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use patchbay_connectors::{Egress, EgressPolicy, Registry, VendorUrls};
+use patchbay_connectors::{Egress, EgressPolicy, VendorUrls};
 use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool};
 use patchbay_secrets::{AccountSecrets, RingFile};
 use patchbay_store::{CachedStore, NewToken, RecordingStore, SqlStore, Store};
@@ -104,7 +104,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     }
     let outbound = Outbound {
         egress: Egress::new(settings.egress.clone()).context("cannot set up outbound connections")?,
-        connectors: Registry::new(),
+        connectors: patchbay_feeds::registry(),
         vendors,
         public_url: settings.public_url.clone(),
         test_concurrency: 64,

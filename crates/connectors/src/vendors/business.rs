@@ -1,11 +1,8 @@
 //! Business systems reached over their HTTP APIs: CRMs (Oracle Service Cloud, RightNow,
-//! Salesforce, ServiceNow, Zendesk), caller lookup (Next Caller), the external knowledge base
-//! (Synthetix) and feed targets (Loxysoft, NICE, WFM HTTP POST). Each test is the cheapest
-//! authenticated read the vendor documents; feed targets, whose wire format is ours, get the
-//! request the spec names (an empty update, a keep-alive).
+//! Salesforce, ServiceNow, Zendesk), caller lookup (Next Caller) and the external knowledge
+//! base (Synthetix). Each test is the cheapest authenticated read the vendor documents.
 
 mod crm;
-pub mod feed;
 mod lookup;
 
 use std::sync::Arc;
@@ -26,9 +23,6 @@ pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
         Arc::new(crm::Zendesk),
         Arc::new(lookup::NextCaller),
         Arc::new(lookup::Synthetix),
-        Arc::new(feed::Loxysoft),
-        Arc::new(feed::Nice),
-        Arc::new(feed::WfmHttpPost),
     ]
 }
 

@@ -1,12 +1,10 @@
 //! Vendors reached over HTTPS APIs: messaging, bots and speech (`messaging`), and business
-//! systems: CRMs, lookup services, knowledge base, WFM and recording feeds (`business`).
+//! systems: CRMs, lookup services and the knowledge base (`business`).
 
 mod business;
 mod messaging;
 
 use std::sync::Arc;
-
-pub use business::feed::{LOXYSOFT_EMPTY_UPDATE, WFM_EMPTY_UPDATE};
 
 use crate::Connector;
 

@@ -120,7 +120,7 @@ async fn salesforce_token(State(org): State<Arc<SalesforceOrg>>, headers: Header
             "access_token": SF_ACCESS_TOKEN,
             "signature": "nUFHwtfIGLKDTHcLWmDBG8frv0t+HQGl/iCZFIQUarE=",
             "token_format": "opaque",
-            "instance_url": org.instance_url,
+            "instance_url": org.instance_url, // not a property key: Salesforce's token answer
             "id": "https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P",
             "token_type": "Bearer",
             "issued_at": "1278448832702"
@@ -190,8 +190,13 @@ async fn servicenow_table(headers: HeaderMap, Query(query): Query<HashMap<String
         }
     }
     let limit: usize = query.get("sysparm_limit").and_then(|l| l.parse().ok()).unwrap_or(10_000);
-    let result: Vec<_> =
-        (1..=limit.min(2)).map(|n| json!({"sys_id": format!("{n:032x}"), "user_name": "admin"})).collect();
+    let record = |n: usize| {
+        json!({
+            "sys_id": format!("{n:032x}"),
+            "user_name": "admin", // not a property key: a field of ServiceNow's sys_user table
+        })
+    };
+    let result: Vec<_> = (1..=limit.min(2)).map(record).collect();
     json(StatusCode::OK, json!({"result": result}))
 }
 

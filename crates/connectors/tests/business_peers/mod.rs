@@ -4,7 +4,6 @@
 //! vendor expects. Secrets are distinctive so a leak into a report is found by search.
 
 pub mod crm;
-pub mod feed;
 pub mod lookup;
 
 use std::collections::HashMap;

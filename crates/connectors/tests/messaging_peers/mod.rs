@@ -341,7 +341,7 @@ pub fn watson_conversation() -> Router {
             reply(
                 StatusCode::OK,
                 json!({"name": "Acme support bot", "language": "en", "description": "Suggestions for agents",
-                       "workspace_id": id, "learning_opt_out": false,
+                       "workspace_id": id, "learning_opt_out": false, // not a property key: Watson's workspace
                        "created": "2017-06-01T10:00:00.000Z", "updated": "2017-06-02T10:00:00.000Z"}),
             )
         }),

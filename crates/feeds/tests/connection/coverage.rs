@@ -1,12 +1,11 @@
-//! The registry and the catalog agree: every provider the catalog gives a connection test
-//! has a connector, and no provider the spec leaves without one gets one.
+//! The registry every caller uses and the catalog agree: every provider the catalog gives a
+//! connection test has a connector, and no provider the spec leaves without one gets one.
 
 use patchbay_catalog::{catalog, TestSupport};
-use patchbay_connectors::Registry;
 
 #[test]
 fn every_provider_with_a_test_in_the_catalog_has_a_connector() {
-    let registry = Registry::new();
+    let registry = patchbay_feeds::registry();
     for t in &catalog().types {
         for p in &t.providers {
             let has = registry.get(t.key, p.key).is_some();

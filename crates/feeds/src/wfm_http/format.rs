@@ -1,20 +1,15 @@
-//! The WFM feed over HTTP POST: at every interval the tenant's whole state as
-//! `{"agents": [...], "services": [...]}` with `Authorization: Bearer <token>` when the
-//! account has a token. Errors are counted and logged, and the next request goes out after
-//! the interval, as the spec says. Given an empty state, the encoder writes exactly the
-//! body the connection test posts (`patchbay_connectors::WFM_EMPTY_UPDATE`).
+//! The WFM HTTP POST update: the tenant's whole state as `{"agents": [...], "services":
+//! [...]}`, agents with the account's Not Ready reason codes (docs/feeds.md).
 
 use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::config::{ReasonCodes, WfmHttpConfig};
-use crate::context::FeedContext;
+use crate::config::ReasonCodes;
 use crate::events::AgentState;
 use crate::fragments::AgentFragments;
 use crate::state::{Agent, Service, Snapshot};
-use crate::transport::post_every;
 use crate::wire::{same, Rfc3339, StrList};
 
 /// Encodes update bodies for one account, keeping each agent's JSON between calls.
@@ -43,12 +38,6 @@ impl WfmEncoder {
 /// The body of one update, encoded from scratch.
 pub fn encode_update(snapshot: &Snapshot, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
     WfmEncoder::new(reason_codes.clone()).encode(snapshot, out);
-}
-
-pub(crate) async fn run(ctx: FeedContext, config: WfmHttpConfig) {
-    let WfmHttpConfig { interval, target, reason_codes } = config;
-    let mut encoder = WfmEncoder::new(reason_codes);
-    post_every(ctx, interval, target, move |snapshot, out| encoder.encode(snapshot, out)).await;
 }
 
 fn write_agent(agent: &Agent, reason_codes: &ReasonCodes, out: &mut Vec<u8>) {
@@ -130,14 +119,6 @@ mod tests {
 
     use super::*;
     use crate::state::LiveState;
-
-    #[test]
-    fn an_empty_state_encodes_to_the_connection_tests_body() {
-        let mut out = Vec::new();
-        let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
-        encode_update(&empty, &ReasonCodes::new(), &mut out);
-        assert_eq!(out, patchbay_connectors::WFM_EMPTY_UPDATE);
-    }
 
     #[test]
     fn an_encoder_that_keeps_agent_json_between_ticks_writes_what_a_fresh_one_writes() {

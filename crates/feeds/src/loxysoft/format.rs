@@ -1,7 +1,6 @@
-//! The Loxysoft WFM feed: at every interval (default 10 s) the tenant's whole state posted
-//! to the account URL with its token as a Bearer credential, services named by their
-//! Loxysoft codes from the account's skills mapping (a service without a code keeps its
-//! name). Owns the Loxysoft JSON shape (docs/feeds.md).
+//! The Loxysoft update: the tenant's whole state as `{"agents": [...], "skills": [...]}`,
+//! services named by their Loxysoft codes from the account's skills mapping (a service
+//! without a code keeps its name). Owns the Loxysoft JSON shape (docs/feeds.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,12 +8,9 @@ use std::sync::Arc;
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::config::LoxysoftConfig;
-use crate::context::FeedContext;
 use crate::events::{AgentState, Direction};
 use crate::fragments::AgentFragments;
 use crate::state::{Agent, Service, Snapshot};
-use crate::transport::post_every;
 use crate::wire::{Rfc3339, StrList};
 
 /// Encodes update bodies for one account, keeping each agent's JSON between calls.
@@ -44,12 +40,6 @@ impl LoxysoftEncoder {
 /// The body of one update, encoded from scratch.
 pub fn encode_update(snapshot: &Snapshot, skills: &HashMap<String, String>, out: &mut Vec<u8>) {
     LoxysoftEncoder::new(skills.clone()).encode(snapshot, out);
-}
-
-pub(crate) async fn run(ctx: FeedContext, config: LoxysoftConfig) {
-    let LoxysoftConfig { interval, target, skills } = config;
-    let mut encoder = LoxysoftEncoder::new(skills);
-    post_every(ctx, interval, target, move |snapshot, out| encoder.encode(snapshot, out)).await;
 }
 
 fn code<'a>(skills: &'a HashMap<String, String>, service: &'a str) -> &'a str {
@@ -140,14 +130,6 @@ mod tests {
 
     use super::*;
     use crate::state::LiveState;
-
-    #[test]
-    fn an_empty_state_encodes_to_the_connection_tests_body() {
-        let mut out = Vec::new();
-        let empty = Snapshot { version: 0, agents: Vec::new(), services: Vec::new() };
-        encode_update(&empty, &HashMap::new(), &mut out);
-        assert_eq!(out, patchbay_connectors::LOXYSOFT_EMPTY_UPDATE);
-    }
 
     #[test]
     fn services_are_named_by_their_loxysoft_codes() {

@@ -1,22 +1,14 @@
-//! The NICE recording feed: agent and call state messages as they happen, and a keep-alive
-//! every `keep_alive_update_interval`, posted to the account URL with Basic authentication.
-//! Agent ids and extensions carry the account's prefixes. Owns the NICE JSON messages
-//! (docs/feeds.md). Changes come from the tenant's journal, so a call that starts and ends
-//! between two posts is still reported; a feed that falls behind the journal, or whose post
-//! failed, sends a full resynchronisation next.
+//! The NICE messages: agent and call state messages and keep-alives, in numbered batches
+//! (one POST body each); agent ids and extensions carry the account's prefixes. Owns the
+//! NICE JSON (docs/feeds.md).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::time::Instant;
 
-use crate::config::NiceConfig;
-use crate::context::{FeedContext, Ticker};
 use crate::events::{AgentState, Direction};
-use crate::state::{ActiveCall, Agent, Change, Journaled};
-use crate::transport;
+use crate::state::{ActiveCall, Agent, Change};
 use crate::wire::Rfc3339;
 
 /// One POST body.
@@ -29,6 +21,24 @@ pub struct NiceBatch {
     /// listed have ended.
     pub resync: bool,
     pub messages: Vec<NiceMessage>,
+}
+
+impl NiceBatch {
+    /// A batch holding one keep-alive at `at`, sent at `at`. Not a resync, so it changes
+    /// nothing at the receiver.
+    pub fn keep_alive(seq: u64, at: DateTime<Utc>) -> NiceBatch {
+        NiceBatch {
+            seq,
+            sent_at: Rfc3339(at),
+            resync: false,
+            messages: vec![NiceMessage::KeepAlive { at: Rfc3339(at) }],
+        }
+    }
+
+    /// The POST body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("batches serialize to memory")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,72 +154,25 @@ impl NiceEncoder {
     }
 }
 
-pub(crate) async fn run(ctx: FeedContext, config: NiceConfig) {
-    let encoder = NiceEncoder { agent_id_prefix: config.agent_id_prefix, extension_prefix: config.extension_prefix };
-    let capacity = ctx.state.limits().journal_capacity;
-    let mut journal = ctx.view().subscribe(capacity);
-    let mut keep_alive = Ticker::starting(Instant::now() + config.keep_alive, config.keep_alive);
-    let mut backoff = ctx.backoff();
-    let mut seq = 0u64;
-    let mut cursor = 0u64;
-    let mut resync = true;
-    loop {
-        let mut messages = Vec::new();
-        let sending_resync = resync;
-        if resync {
-            journal = ctx.view().subscribe(capacity);
-            let snapshot = ctx.view().snapshot();
-            cursor = snapshot.version;
-            messages = encoder.resync(&snapshot.agents);
-        } else {
-            tokio::select! {
-                _ = keep_alive.tick() => messages.push(NiceMessage::KeepAlive { at: Rfc3339(ctx.clock.now()) }),
-                entry = journal.recv() => match entry {
-                    Ok(entry) => {
-                        take(&encoder, &entry, &mut cursor, &mut messages);
-                        while messages.len() < ctx.options.nice_batch_max {
-                            match journal.try_recv() {
-                                Ok(entry) => take(&encoder, &entry, &mut cursor, &mut messages),
-                                Err(TryRecvError::Lagged(_)) => {
-                                    resync = true;
-                                    break;
-                                }
-                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                            }
-                        }
-                    }
-                    Err(RecvError::Lagged(_) | RecvError::Closed) => resync = true,
-                },
-            }
-            if resync || messages.is_empty() {
-                continue;
-            }
-        }
-        seq += 1;
-        let batch = NiceBatch { seq, sent_at: Rfc3339(ctx.clock.now()), resync: sending_resync, messages };
-        let body = serde_json::to_vec(&batch).expect("batches serialize to memory");
-        let bytes = body.len() as u64;
-        ctx.health.pending(body.len());
-        match transport::post(&ctx, &config.target, body).await {
-            Ok(()) => {
-                ctx.succeeded(1, bytes, true);
-                resync = false;
-                backoff.reset();
-            }
-            Err(e) => {
-                ctx.failed(&e, false);
-                resync = true;
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::{json, Value};
 
-/// Adds the message of a journal entry the feed has not reported yet.
-fn take(encoder: &NiceEncoder, entry: &Journaled, cursor: &mut u64, messages: &mut Vec<NiceMessage>) {
-    if entry.version <= *cursor {
-        return;
+    use super::*;
+
+    #[test]
+    fn keep_alive_batches_carry_rfc3339_times_with_milliseconds_only_when_set() {
+        let at = Utc.with_ymd_and_hms(2025, 3, 1, 9, 31, 0).unwrap();
+        let batch: Value = serde_json::from_slice(&NiceBatch::keep_alive(0, at).to_bytes()).unwrap();
+        assert_eq!(
+            batch,
+            json!({"seq": 0, "sent_at": "2025-03-01T09:31:00Z", "resync": false,
+                   "messages": [{"type": "keep_alive", "at": "2025-03-01T09:31:00Z"}]})
+        );
+        let later = at + chrono::Duration::microseconds(250_700);
+        let batch: Value = serde_json::from_slice(&NiceBatch::keep_alive(7, later).to_bytes()).unwrap();
+        assert_eq!(batch["sent_at"], "2025-03-01T09:31:00.250Z");
+        assert_eq!(batch["messages"][0]["at"], "2025-03-01T09:31:00.250Z");
     }
-    *cursor = entry.version;
-    messages.extend(encoder.change(&entry.change));
 }

@@ -1,8 +1,9 @@
-//! Feed receivers: WFM HTTP POST, Loxysoft and NICE. No vendor publishes these wire formats;
-//! patchbay's docs/feeds.md defines them, after the spec ("This button sends POST with an
-//! empty agent and services list", "the authorization token for your Loxysoft account", "Keep
-//! alive update interval sends periodic messages back to NICE servers", NICE's username and
-//! password). The receivers accept exactly those shapes:
+//! The receivers of the HTTP feeds, for their connection tests: WFM HTTP POST, Loxysoft and
+//! NICE. No vendor publishes these wire formats; patchbay's docs/feeds.md defines them, after
+//! the spec ("This button sends POST with an empty agent and services list", "the
+//! authorization token for your Loxysoft account", "Keep alive update interval sends periodic
+//! messages back to NICE servers", NICE's username and password). The receivers accept
+//! exactly those shapes:
 //! - WFM HTTP POST (docs/feeds.md#wfm-http-post): `{"agents": [...], "services": [...]}`,
 //!   `Authorization: Bearer <token>` only when the account has a token;
 //! - Loxysoft (docs/feeds.md#loxysoft-wfm): `{"agents": [...], "skills": [...]}`, Bearer token;
@@ -13,13 +14,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use base64::Engine;
 use serde_json::Value;
-
-use super::{basic, bearer, content_type_is};
 
 pub const LOXYSOFT_PATH: &str = "/rta/acme";
 pub const LOXYSOFT_TOKEN: &str = "loxy-token-Sentinel-3a6c";
@@ -29,10 +30,27 @@ pub const NICE_PASSWORD: &str = "nice-pw-Sentinel-e07b";
 pub const WFM_PATH: &str = "/wfm/rta";
 pub const WFM_TOKEN: &str = "wfm-token-Sentinel-5d92";
 
+/// The user and password of a Basic `Authorization` header.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The token of a Bearer `Authorization` header.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    Some(headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.to_owned())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
+}
+
 /// A JSON object holding exactly the arrays `lists`.
 fn is_object_of_lists(headers: &HeaderMap, body: &[u8], lists: [&str; 2]) -> bool {
     let Ok(Value::Object(update)) = serde_json::from_slice::<Value>(body) else { return false };
-    content_type_is(headers, "application/json")
+    is_json(headers)
         && update.len() == lists.len()
         && lists.iter().all(|list| update.get(*list).is_some_and(Value::is_array))
 }
@@ -45,7 +63,7 @@ fn is_rfc3339(value: Option<&Value>) -> bool {
 fn is_nice_batch(headers: &HeaderMap, body: &[u8]) -> bool {
     let Ok(batch) = serde_json::from_slice::<Value>(body) else { return false };
     let messages = batch.get("messages").and_then(Value::as_array);
-    content_type_is(headers, "application/json")
+    is_json(headers)
         && batch.get("seq").is_some_and(Value::is_u64)
         && is_rfc3339(batch.get("sent_at"))
         && batch.get("resync").is_some_and(Value::is_boolean)

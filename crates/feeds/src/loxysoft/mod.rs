@@ -1,0 +1,10 @@
+//! Loxysoft WFM: the update's JSON (`format`), the feed that posts it at every interval
+//! (`feed`) and the connection test that posts it for an empty state (`connector`).
+
+mod connector;
+mod feed;
+mod format;
+
+pub(crate) use connector::Loxysoft;
+pub(crate) use feed::run;
+pub use format::{encode_update, LoxysoftEncoder};
