@@ -1,46 +1,73 @@
 //! The OpenAPI components derived from the API types: each type's JSON Schema (draft
 //! 2020-12, the dialect of OpenAPI 3.1), with references into `#/components/schemas`.
+//! Request bodies are described as the server reads them (a field with a default may be
+//! left out), responses as it writes them (every field it always sends is required, `null`
+//! where the value is absent).
 
-use schemars::generate::SchemaSettings;
-use schemars::SchemaGenerator;
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value};
 
 use crate::*;
 
 /// The component schemas of the types the API sends and takes, by type name.
+///
+/// # Panics
+/// When a type that both a request and a response hold is described differently by the two:
+/// it needs a field default or `skip_serializing_if` it does not have.
 pub fn component_schemas() -> Map<String, Value> {
-    let mut generator =
-        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
-    register::<AccountList>(&mut generator);
-    register::<AccountCreate>(&mut generator);
-    register::<AccountUpdate>(&mut generator);
-    register::<AccountTest>(&mut generator);
-    register::<ActionRequest>(&mut generator);
-    register::<ActionResult>(&mut generator);
-    register::<ActionFailure>(&mut generator);
-    register::<AuditPage>(&mut generator);
-    register::<BulkTestReport>(&mut generator);
-    register::<FeedList>(&mut generator);
-    register::<IntegrationTypes>(&mut generator);
-    register::<TenantList>(&mut generator);
-    register::<TenantCreate>(&mut generator);
-    register::<TenantUpdate>(&mut generator);
-    register::<IntakeReport>(&mut generator);
-    register::<KeyStatus>(&mut generator);
-    register::<Live>(&mut generator);
-    register::<Problem>(&mut generator);
-    register::<ResealReport>(&mut generator);
-    register::<Role>(&mut generator);
-    register::<Token>(&mut generator);
-    register::<TokenList>(&mut generator);
-    register::<TokenCreated>(&mut generator);
-    register::<TokenCreate>(&mut generator);
-    register::<WhoAmI>(&mut generator);
-    generator.take_definitions(true).into_iter().collect()
+    let mut requests = generator(Contract::Deserialize);
+    register::<AccountCreate>(&mut requests);
+    register::<AccountUpdate>(&mut requests);
+    register::<AccountTest>(&mut requests);
+    register::<ActionRequest>(&mut requests);
+    register::<TenantCreate>(&mut requests);
+    register::<TenantUpdate>(&mut requests);
+    register::<TokenCreate>(&mut requests);
+    let mut responses = generator(Contract::Serialize);
+    register::<AccountList>(&mut responses);
+    register::<ActionResult>(&mut responses);
+    register::<ActionFailure>(&mut responses);
+    register::<AuditPage>(&mut responses);
+    register::<BulkTestReport>(&mut responses);
+    register::<FeedList>(&mut responses);
+    register::<IntegrationTypes>(&mut responses);
+    register::<IntakeReport>(&mut responses);
+    register::<KeyStatus>(&mut responses);
+    register::<Live>(&mut responses);
+    register::<Problem>(&mut responses);
+    register::<ResealReport>(&mut responses);
+    register::<Role>(&mut responses);
+    register::<TenantList>(&mut responses);
+    register::<Token>(&mut responses);
+    register::<TokenList>(&mut responses);
+    register::<TokenCreated>(&mut responses);
+    register::<WhoAmI>(&mut responses);
+    let mut schemas: Map<String, Value> = responses.take_definitions(true).into_iter().collect();
+    for (name, schema) in requests.take_definitions(true) {
+        match schemas.get(&name) {
+            Some(response) if *response != schema => {
+                panic!("`{name}` is described differently as a request ({schema}) and as a response ({response})")
+            }
+            _ => {
+                schemas.insert(name, schema);
+            }
+        }
+    }
+    schemas
+}
+
+fn generator(contract: Contract) -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.contract = contract;
+        })
+        .into_generator()
 }
 
 /// Adds `T` (and what it refers to) to the generator's definitions.
-fn register<T: schemars::JsonSchema>(generator: &mut SchemaGenerator) {
+fn register<T: JsonSchema>(generator: &mut SchemaGenerator) {
     generator.subschema_for::<T>();
 }
 
@@ -72,6 +99,12 @@ mod tests {
             let target = &text[at + 8..];
             assert!(target.starts_with("#/components/schemas/"), "a reference outside the components: {target:.60}");
         }
+        let required = |name: &str| -> Vec<&str> {
+            schemas[name]["required"].as_array().expect("a list").iter().filter_map(Value::as_str).collect()
+        };
+        assert!(required("AuditPage").contains(&"next_before"), "a response's null is sent, so required");
+        assert!(!required("Problem").contains(&"errors"), "a response's skipped field is not required");
+        assert_eq!(required("TenantCreate"), ["id"], "a request's optional fields may be left out");
         let roles: Vec<&str> =
             schemas["Role"]["oneOf"].as_array().expect("a oneOf").iter().filter_map(|r| r["const"].as_str()).collect();
         assert_eq!(roles, Role::ALL.map(Role::as_str));
