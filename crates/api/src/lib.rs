@@ -6,7 +6,8 @@
 //! it; the CLI names paths through it.
 //!
 //! The catalog is its only patchbay dependency: the schemas take the keys of types and
-//! providers from it, and the account bodies' schemas embed each provider's own.
+//! providers from it, the account bodies' schemas embed each provider's own, and the export
+//! job settings' schemas and defaults are the catalog's description of them.
 //!
 //! It must not do I/O, know handlers, or depend on the server: it is plain data and rules.
 
@@ -14,11 +15,13 @@ mod access;
 mod accounts;
 mod catalog;
 mod events;
+mod export_jobs;
 mod feeds;
 mod keys;
 mod operations;
 mod problem;
 mod queries;
+mod recordings;
 mod schema;
 mod tenants;
 mod testing;
@@ -28,12 +31,19 @@ pub use access::{Access, Denial, Role};
 pub use accounts::{Account, AccountCreate, AccountList, AccountTest, AccountUpdate};
 pub use catalog::{IntegrationTypeInfo, IntegrationTypes, ProviderInfo};
 pub use events::{IntakeReport, Live, RejectedEvent};
+pub use export_jobs::{
+    ExportJob, ExportJobList, ExportJobSettings, ExportJobWrite, ExportRun, ExportRunList, ExportRunReason,
+    ExportRunState, JobSettings, SettingField, TemplateTokenInfo, Window,
+};
 pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
 pub use queries::{AccountFilter, AuditQuery, ResealQuery, TestOptions};
-pub use schema::component_schemas;
+pub use recordings::{
+    AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
+};
+pub use schema::{component_schemas, request_fields};
 pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantUpdate};
 pub use testing::{
     ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Category, Failed, Outcome, StepStatus,

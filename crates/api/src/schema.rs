@@ -21,6 +21,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AccountUpdate>(&mut requests);
     register::<AccountTest>(&mut requests);
     register::<ActionRequest>(&mut requests);
+    register::<ExportJobWrite>(&mut requests);
+    register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
     register::<TenantUpdate>(&mut requests);
     register::<TokenCreate>(&mut requests);
@@ -30,12 +32,19 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<ActionFailure>(&mut responses);
     register::<AuditPage>(&mut responses);
     register::<BulkTestReport>(&mut responses);
+    register::<ExportJobList>(&mut responses);
+    register::<ExportJob>(&mut responses);
+    register::<ExportJobSettings>(&mut responses);
+    register::<ExportRun>(&mut responses);
+    register::<ExportRunList>(&mut responses);
     register::<FeedList>(&mut responses);
     register::<IntegrationTypes>(&mut responses);
     register::<IntakeReport>(&mut responses);
     register::<KeyStatus>(&mut responses);
     register::<Live>(&mut responses);
     register::<Problem>(&mut responses);
+    register::<Recording>(&mut responses);
+    register::<RecordingPage>(&mut responses);
     register::<ResealReport>(&mut responses);
     register::<Role>(&mut responses);
     register::<TenantList>(&mut responses);
@@ -55,6 +64,13 @@ pub fn component_schemas() -> Map<String, Value> {
         }
     }
     schemas
+}
+
+/// The fields a request body of type `T` may hold, in the type's order: for the checks that
+/// read a body field by field (to report every problem at once) and refuse the others.
+pub fn request_fields<T: JsonSchema>() -> Vec<String> {
+    let schema = generator(Contract::Deserialize).into_root_schema_for::<T>();
+    schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default()
 }
 
 fn generator(contract: Contract) -> SchemaGenerator {
@@ -102,9 +118,17 @@ mod tests {
         let required = |name: &str| -> Vec<&str> {
             schemas[name]["required"].as_array().expect("a list").iter().filter_map(Value::as_str).collect()
         };
-        assert!(required("AuditPage").contains(&"next_before"), "a response's null is sent, so required");
-        assert!(!required("Problem").contains(&"errors"), "a response's skipped field is not required");
-        assert_eq!(required("TenantCreate"), ["id"], "a request's optional fields may be left out");
+        assert!(required("ExportRun").contains(&"finished_at"), "a response's null is sent, so required");
+        assert!(!required("Recording").contains(&"exports"), "a response's skipped field is not required");
+        assert_eq!(
+            required("RecordingMeta"),
+            ["global_interaction_id", "call_started_at", "agent_login", "direction", "service"],
+            "a request's defaults may be left out"
+        );
+        assert_eq!(
+            request_fields::<RecordingMeta>(),
+            schemas["RecordingMeta"]["properties"].as_object().expect("properties").keys().cloned().collect::<Vec<_>>()
+        );
         let roles: Vec<&str> =
             schemas["Role"]["oneOf"].as_array().expect("a oneOf").iter().filter_map(|r| r["const"].as_str()).collect();
         assert_eq!(roles, Role::ALL.map(Role::as_str));
