@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 
+// Which way a call goes: the API's type, as recording metadata names it too.
+pub use patchbay_api::Direction;
+
 use crate::wire::Rfc3339;
 
 /// Longest agent id, call id or extension, in characters.
@@ -48,31 +51,6 @@ impl AgentState {
 
     pub fn parse(text: &str) -> Option<AgentState> {
         AgentState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-/// Which way a call goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    Inbound,
-    Outbound,
-    Internal,
-}
-
-impl Direction {
-    pub const ALL: [Direction; 3] = [Direction::Inbound, Direction::Outbound, Direction::Internal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-            Direction::Internal => "internal",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Direction> {
-        Direction::ALL.into_iter().find(|d| d.as_str() == text)
     }
 }
 

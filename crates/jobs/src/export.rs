@@ -34,11 +34,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+use patchbay_api::{ExportRunReason, JobSettings};
 use patchbay_catalog::keys::aws;
 use patchbay_connectors::{AccountConfig, Egress, S3Target};
 use patchbay_recordings::{
-    AudioDir, ErrorKind, ExportStatus, JobSettings, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client,
-    S3Error, UploadOptions, Uploaded,
+    AudioDir, ErrorKind, ExportStatus, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client, S3Error,
+    Schedule, UploadOptions, Uploaded,
 };
 use patchbay_secrets::AccountSecrets;
 use patchbay_store::{
@@ -176,7 +177,7 @@ async fn take_over_dead_runs(exporter: &Arc<Exporter>, own: Option<&str>) -> Res
         exporter.deps.metrics.record_export_run(None);
         exporter.deps.metrics.record_export_run(Some("interrupted"));
         match exporter.deps.recordings.get_export_job(&run.tenant_id, run.job_id).await {
-            Ok(job) => match exporter.start_run(&job, "resume", Some(run.id)).await {
+            Ok(job) => match exporter.start_run(&job, ExportRunReason::Resume, Some(run.id)).await {
                 Ok(resumed) => {
                     tracing::info!(job = %job.id, interrupted = %run.id, run = %resumed.id, "resuming an interrupted export run")
                 }
@@ -201,12 +202,11 @@ async fn run_due_jobs(exporter: &Arc<Exporter>) -> Result<(), StoreError> {
             }
         };
         if !settings.may_export_at(now) {
-            let opens = settings.window.map_or(now, |w| w.next_open(now));
-            exporter.deps.recordings.set_next_run(job.id, Some(opens)).await?;
+            exporter.deps.recordings.set_next_run(job.id, Some(settings.opens_at(now))).await?;
             continue;
         }
         exporter.deps.recordings.set_next_run(job.id, Some(settings.next_run(now))).await?;
-        match exporter.start_run(&job, "schedule", None).await {
+        match exporter.start_run(&job, ExportRunReason::Schedule, None).await {
             Ok(_) | Err(StartError::Running) => {}
             Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot start a scheduled export run"),
         }
@@ -219,7 +219,7 @@ impl Exporter {
     pub async fn start_run(
         self: &Arc<Self>,
         job: &ExportJob,
-        reason: &str,
+        reason: ExportRunReason,
         resumed_from: Option<Uuid>,
     ) -> Result<ExportRun, StartError> {
         let store = &self.deps.recordings;
@@ -231,7 +231,7 @@ impl Exporter {
             id: Uuid::now_v7(),
             job_id: job.id,
             tenant_id: job.tenant_id.clone(),
-            reason: reason.to_owned(),
+            reason: reason.as_str().to_owned(),
             resumed_from,
             node: self.node.clone(),
             upto_seq,
@@ -504,7 +504,7 @@ async fn prepare(
         exporter.client_for(&job.tenant_id, job.account_id, None, settings.bandwidth_limit_bytes_per_second).await?;
     let fenced = Arc::new(AtomicBool::new(false));
     client.stop_when(fenced.clone());
-    let template = settings.template().map_err(|e| e.to_string())?;
+    let template = KeyTemplate::new(&settings.key_prefix, &settings.filename_template).map_err(|e| e.to_string())?;
     let mut jobs = Vec::new();
     for other in exporter.deps.recordings.list_export_jobs(&job.tenant_id).await.map_err(|e| e.to_string())? {
         if let Ok(other_settings) = serde_json::from_value::<JobSettings>(other.settings.clone()) {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use patchbay_recordings::{RecordingMeta, Written};
+use patchbay_api::RecordingMeta;
+use patchbay_recordings::Written;
 use patchbay_store::{Audio, Export, ExportState, Recording, RecordingStore, RecordingWrite, StoreError};
 
 use crate::JobMetrics;
@@ -38,25 +39,29 @@ impl Intake {
         Intake { recordings, metrics }
     }
 
-    /// Creates a recording (`true`) or replaces its metadata (`false`); refused once it is
+    /// Creates recording `id` (`true`) or replaces its metadata (`false`); refused once it is
     /// exported, as its keys were made from it.
-    pub async fn store_meta(&self, tenant: &str, meta: RecordingMeta) -> Result<(bool, Recording), IntakeError> {
-        let id = meta.recording_id.clone();
+    pub async fn store_meta(
+        &self,
+        tenant: &str,
+        id: &str,
+        meta: RecordingMeta,
+    ) -> Result<(bool, Recording), IntakeError> {
         let write = RecordingWrite {
-            id: meta.recording_id,
+            id: id.to_owned(),
             global_interaction_id: meta.global_interaction_id,
             call_started_at: meta.call_started_at,
             agent_login: meta.agent_login,
             agent_first_name: meta.agent_first_name,
             agent_last_name: meta.agent_last_name,
             customer_phone: meta.customer_phone,
-            direction: meta.direction,
+            direction: meta.direction.as_str().to_owned(),
             service: meta.service,
             disposition: meta.disposition,
             flagged: meta.flagged,
         };
         let store = &self.recordings;
-        let stored = match store.get_recording(tenant, &id).await {
+        let stored = match store.get_recording(tenant, id).await {
             Err(StoreError::NotFound) => match store.insert_recording(tenant, &write).await {
                 Ok(recording) => (true, recording),
                 Err(StoreError::Conflict(_)) => (false, store.update_recording(tenant, &write).await?),
@@ -65,7 +70,7 @@ impl Intake {
             Err(e) => return Err(e.into()),
             Ok(current) if current.meta == write => (false, current),
             Ok(_) => {
-                let exports = store.exports_of_recording(tenant, &id).await?;
+                let exports = store.exports_of_recording(tenant, id).await?;
                 if let Some(done) = exported(&exports) {
                     return Err(IntakeError::Exported(format!(
                         "the recording was exported as `{}`; its metadata can no longer change",

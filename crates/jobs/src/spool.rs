@@ -97,7 +97,7 @@ impl Spool {
         let meta = meta_from_body(id, &body).map_err(|errors| describe(&errors))?;
         let extension = audio.extension().and_then(|e| e.to_str()).unwrap_or_default().to_owned();
         let content_type = content_type_for(&extension).unwrap_or("audio/wav");
-        self.intake.store_meta(tenant, meta).await.map_err(|e| e.to_string())?;
+        self.intake.store_meta(tenant, id, meta).await.map_err(|e| e.to_string())?;
         self.intake.audio_replaceable(tenant, id).await.map_err(|e| e.to_string())?;
         let written =
             self.exporter.audio.import(tenant, id, &audio, MAX_AUDIO_BYTES).await.map_err(|e| e.to_string())?;

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use patchbay_api::{request_fields, Direction, RecordingMeta};
 use patchbay_catalog::{check_name_characters, FieldError};
-use patchbay_feeds::events::Direction;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::template::{check_recording_id, RecordingMeta};
+use crate::template::check_recording_id;
 
 /// Longest accepted metadata value, in characters.
 const MAX_VALUE: usize = 255;
@@ -29,24 +29,11 @@ const MAX_PHONE_DIGITS: usize = 20;
 const EARLIEST_CALL: &str = "2000-01-01T00:00:00Z";
 const FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
-/// The metadata fields a recording body may hold.
-pub const META_FIELDS: &[&str] = &[
-    "global_interaction_id",
-    "call_started_at",
-    "agent_login",
-    "agent_first_name",
-    "agent_last_name",
-    "customer_phone",
-    "direction",
-    "service",
-    "disposition",
-    "flagged",
-];
-
-/// Reads a recording's metadata body. Every problem is reported at once, each naming its
-/// field and rule: unknown fields, types, required fields, lengths, characters (the names'
-/// rule, [`check_name_characters`]), `direction` (a call [`Direction`]), the shape of
-/// `customer_phone` and the range of `call_started_at`.
+/// Reads a recording's metadata body into [`RecordingMeta`] (the API's type, whose fields
+/// are the ones a body may hold). Every problem is reported at once, each naming its field
+/// and rule: the recording id, unknown fields, types, required fields, lengths, characters
+/// (the names' rule, [`check_name_characters`]), `direction` (a call [`Direction`]), the
+/// shape of `customer_phone` and the range of `call_started_at`.
 pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<RecordingMeta, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut error = |field: &str, rule: &'static str, message: String| {
@@ -55,8 +42,9 @@ pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<R
     if let Err(e) = check_recording_id(recording_id) {
         error("recording_id", "recording_id", e.to_string());
     }
-    for field in body.keys().filter(|k| !META_FIELDS.contains(&k.as_str())) {
-        error(field, "unknown_field", format!("{field} is not a recording field; known: {}", META_FIELDS.join(", ")));
+    let known = request_fields::<RecordingMeta>();
+    for field in body.keys().filter(|k| !known.contains(k)) {
+        error(field, "unknown_field", format!("{field} is not a recording field; known: {}", known.join(", ")));
     }
     let mut text = |field: &str, required: bool, check: fn(&str) -> Result<(), (&'static str, String)>| {
         match body.get(field) {
@@ -99,22 +87,22 @@ pub fn meta_from_body(recording_id: &str, body: &Map<String, Value>) -> Result<R
             false
         }
     };
-    if !errors.is_empty() {
-        return Err(errors);
+    // A direction that does not parse was reported as missing or not one of them.
+    match Direction::parse(&direction) {
+        Some(direction) if errors.is_empty() => Ok(RecordingMeta {
+            global_interaction_id,
+            call_started_at,
+            agent_login,
+            agent_first_name,
+            agent_last_name,
+            customer_phone,
+            direction,
+            service,
+            disposition,
+            flagged,
+        }),
+        _ => Err(errors),
     }
-    Ok(RecordingMeta {
-        recording_id: recording_id.to_owned(),
-        global_interaction_id,
-        call_started_at,
-        agent_login,
-        agent_first_name,
-        agent_last_name,
-        customer_phone,
-        direction,
-        service,
-        disposition,
-        flagged,
-    })
 }
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
@@ -406,9 +394,10 @@ mod tests {
 
     #[test]
     fn every_text_field_refuses_control_bidi_and_zero_width_characters() {
-        let texts = META_FIELDS
+        let fields = request_fields::<RecordingMeta>();
+        let texts = fields
             .iter()
-            .filter(|f| !matches!(**f, "flagged" | "call_started_at" | "direction" | "customer_phone"));
+            .filter(|f| !matches!(f.as_str(), "flagged" | "call_started_at" | "direction" | "customer_phone"));
         for field in texts {
             for bad in [
                 "a\u{0}b",
@@ -546,7 +535,7 @@ mod tests {
     }
 
     fn metadata_body() -> impl Strategy<Value = Map<String, Value>> {
-        let key = prop_oneof![4 => prop::sample::select(META_FIELDS).prop_map(String::from), 1 => any::<String>()];
+        let key = prop_oneof![4 => prop::sample::select(request_fields::<RecordingMeta>()), 1 => any::<String>()];
         prop::collection::vec((key, json_value()), 0..14).prop_map(|kv| kv.into_iter().collect())
     }
 
@@ -564,14 +553,13 @@ mod tests {
             match meta_from_body(&id, &meta) {
                 Ok(m) => {
                     let texts = [&m.global_interaction_id, &m.agent_login, &m.agent_first_name, &m.agent_last_name,
-                        &m.customer_phone, &m.direction, &m.service, &m.disposition];
+                        &m.customer_phone, &m.service, &m.disposition];
                     prop_assert!(texts.iter().all(|t| !t.chars().any(patchbay_catalog::is_hidden_or_control)));
-                    prop_assert!(Direction::parse(&m.direction).is_some());
                 }
                 Err(errors) => {
                     prop_assert!(!errors.is_empty());
                     for e in errors {
-                        let named = e.field == "recording_id" || META_FIELDS.contains(&e.field.as_str()) || meta.contains_key(&e.field);
+                        let named = e.field == "recording_id" || request_fields::<RecordingMeta>().contains(&e.field) || meta.contains_key(&e.field);
                         prop_assert!(named, "{e:?}");
                         prop_assert!(!e.rule.is_empty() && !e.message.is_empty(), "{e:?}");
                     }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use patchbay_catalog::export_job::TOKENS;
-use patchbay_recordings::{JobSettings, KeyTemplate, RecordingMeta, TemplateError};
+use patchbay_recordings::{settings_from_body, KeyTemplate, RecordingMeta, TemplateError};
 use patchbay_testkit::fuzz::{config, hostile_text, mutated_text};
 use proptest::prelude::*;
 use serde_json::json;
@@ -125,7 +125,7 @@ fn valid_extension(ext: &str) -> bool {
 /// The field a job body's error must name when only one of prefix and template is bad.
 fn job_errors(prefix: &str, template: &str) -> Vec<(String, &'static str)> {
     let body = json!({"services": ["Sales"], "key_prefix": prefix, "filename_template": template});
-    match JobSettings::from_body(body.as_object().unwrap()) {
+    match settings_from_body(body.as_object().unwrap()) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.into_iter().map(|e| (e.field, e.rule)).collect(),
     }

@@ -2,15 +2,14 @@
 //! a token. It is derived, not written: the paths from the route table
 //! (`patchbay_api::Operation::ALL`) with each operation's details (`describe`), the component
 //! schemas and query parameters from the API types' JSON Schemas (`patchbay_api`, which take
-//! the type and provider keys and each provider's properties schema from the catalog), and the
-//! problem responses from the statuses the handlers answer. `tests/openapi.rs` checks real
+//! the type and provider keys, each provider's properties schema and the export job settings
+//! from the catalog), and the problem responses from the statuses the handlers answer. `tests/openapi.rs` checks real
 //! responses of every operation against it.
 
 use std::sync::OnceLock;
 
 use axum::Json;
 use patchbay_api::{Access, AccountFilter, AuditQuery, Operation, ResealQuery, TestOptions};
-use patchbay_catalog::export_job::export_job_settings;
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
@@ -51,204 +50,6 @@ fn problem_responses() -> Map<String, Value> {
             )
         })
         .collect()
-}
-
-/// Recordings, export jobs and runs.
-fn recording_schemas() -> Value {
-    let time = json!({"type": "string", "format": "date-time"});
-    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
-    let text = json!({"type": "string", "maxLength": 255});
-    let required_text = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"});
-    let uuid = json!({"type": "string", "format": "uuid"});
-    let hhmm = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"});
-    let meta_properties = json!({
-        "global_interaction_id": required_text,
-        "call_started_at": {"type": "string", "format": "date-time", "description": "RFC 3339, from 2000-01-01 to a day from now."},
-        "agent_login": required_text,
-        "agent_first_name": text,
-        "agent_last_name": text,
-        "customer_phone": {"type": "string", "description": "A phone number: an optional +, then digits with spaces, -, ., ( or ) between them."},
-        "direction": {"type": "string", "enum": patchbay_feeds::events::Direction::ALL.map(|d| d.as_str())},
-        "service": required_text,
-        "disposition": text,
-        "flagged": {"type": "boolean"},
-    });
-    let mut recording_properties = meta_properties.clone();
-    for (key, schema) in [
-        ("recording_id", json!({"type": "string"})),
-        ("tenant", json!({"type": "string"})),
-        ("received_at", time.clone()),
-        ("updated_at", time.clone()),
-        (
-            "audio",
-            json!({
-                "type": "object",
-                "properties": {
-                    "state": {"enum": ["none", "local", "removed"]},
-                    "size": {"type": ["integer", "null"], "minimum": 1},
-                    "sha256": {"type": ["string", "null"]},
-                    "content_type": {"type": ["string", "null"]},
-                },
-                "required": ["state", "size", "sha256", "content_type"],
-                "additionalProperties": false,
-            }),
-        ),
-        (
-            "exports",
-            json!({"type": "array", "description": "Only on GET of one recording.", "items": {
-                "type": "object",
-                "properties": {
-                    "job_id": uuid,
-                    "account_id": uuid,
-                    "state": {"enum": ["uploading", "success", "failed"]},
-                    "object_key": {"type": "string"},
-                    "error": {"type": ["string", "null"]},
-                    "attempts": {"type": "integer", "minimum": 1},
-                    "run_id": uuid,
-                    "updated_at": time,
-                },
-                "required": ["job_id", "account_id", "state", "object_key", "error", "attempts", "run_id", "updated_at"],
-                "additionalProperties": false,
-            }}),
-        ),
-    ] {
-        recording_properties[key] = schema;
-    }
-    let window = json!({
-        "type": ["object", "null"],
-        "description": "Daily export hours, UTC; end before start spans midnight.",
-        "properties": {"start": hhmm, "end": hhmm},
-        "required": ["start", "end"],
-        "additionalProperties": false,
-    });
-    let mut job_write = json!({
-        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
-        "account_id": {"type": "string", "format": "uuid", "description": "An `aws` integration account of the tenant."},
-        "enabled": {"type": "boolean", "default": true},
-        "services": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}},
-        "window": window,
-    });
-    // The other settings as the catalog describes them.
-    if let (Some(into), Value::Object(described)) =
-        (job_write.as_object_mut(), &export_job_settings().json_schema()["properties"])
-    {
-        into.extend(described.clone());
-    }
-    let run_properties = json!({
-        "id": uuid,
-        "job_id": uuid,
-        "reason": {"enum": ["schedule", "manual", "resume"]},
-        "resumed_from": {"type": ["string", "null"], "format": "uuid"},
-        "state": {"enum": ["running", "succeeded", "failed", "interrupted"]},
-        "node": {"type": "string"},
-        "total": {"type": "integer", "minimum": 0},
-        "exported": {"type": "integer", "minimum": 0},
-        "failed": {"type": "integer", "minimum": 0},
-        "bytes": {"type": "integer", "minimum": 0},
-        "metadata_key": {"type": ["string", "null"]},
-        "error": {"type": ["string", "null"]},
-        "started_at": time,
-        "heartbeat_at": time,
-        "finished_at": nullable_time,
-        "epoch": {"type": "integer", "minimum": 1},
-    });
-    let run_required: Vec<&String> = run_properties.as_object().map(|m| m.keys().collect()).unwrap_or_default();
-    let mut job_properties = job_write.clone();
-    for (key, schema) in [
-        ("id", uuid.clone()),
-        ("tenant", json!({"type": "string"})),
-        ("next_run_at", nullable_time.clone()),
-        ("last_run", json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/ExportRun"}]})),
-        ("version", json!({"type": "integer", "minimum": 1})),
-        ("created_at", time.clone()),
-        ("created_by", json!({"type": "string"})),
-        ("updated_at", time.clone()),
-        ("updated_by", json!({"type": "string"})),
-    ] {
-        job_properties[key] = schema;
-    }
-    let job_required: Vec<&String> = job_properties.as_object().map(|m| m.keys().collect()).unwrap_or_default();
-    let recording_required: Vec<&String> =
-        recording_properties.as_object().map(|m| m.keys().filter(|k| *k != "exports").collect()).unwrap_or_default();
-    json!({
-        "RecordingMeta": {
-            "type": "object",
-            "properties": meta_properties,
-            "required": ["global_interaction_id", "call_started_at", "agent_login", "direction", "service"],
-            "additionalProperties": false,
-        },
-        "Recording": {
-            "type": "object",
-            "properties": recording_properties,
-            "required": recording_required,
-            "additionalProperties": false,
-        },
-        "RecordingPage": {
-            "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Recording"}},
-                "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
-            },
-            "required": ["items", "next_cursor"],
-            "additionalProperties": false,
-        },
-        "ExportJobWrite": {
-            "type": "object",
-            "properties": job_write,
-            "required": ["name", "account_id", "services"],
-            "additionalProperties": false,
-        },
-        "ExportJob": {
-            "type": "object",
-            "properties": job_properties,
-            "required": job_required,
-            "additionalProperties": false,
-        },
-        "ExportJobList": items("#/components/schemas/ExportJob"),
-        "ExportJobSettings": {
-            "type": "object",
-            "description": "How the catalog describes an export job's settings: the fields (shaped like a \
-                provider's in IntegrationTypes), their JSON Schema, and the file name template's tokens.",
-            "properties": {
-                "fields": {"type": "array", "items": {
-                    "type": "object",
-                    "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "kind": {"type": "string"}},
-                    "required": ["key", "label", "kind"],
-                }},
-                "json_schema": {"type": "object"},
-                "tokens": {"type": "array", "items": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "meaning": {"type": "string"}, "example": {"type": "string"}},
-                    "required": ["name", "meaning", "example"],
-                    "additionalProperties": false,
-                }},
-            },
-            "required": ["fields", "json_schema", "tokens"],
-            "additionalProperties": false,
-        },
-        "ExportRun": {
-            "type": "object",
-            "properties": run_properties,
-            "required": run_required,
-            "additionalProperties": false,
-        },
-        "ExportRunList": items("#/components/schemas/ExportRun"),
-    })
-}
-
-fn merge(into: &mut Map<String, Value>, more: Value) {
-    if let Value::Object(more) = more {
-        into.extend(more);
-    }
-}
-
-fn items(schema: &str) -> Value {
-    json!({
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": {"$ref": schema}}},
-        "required": ["items"],
-        "additionalProperties": false,
-    })
 }
 
 /// A response with a JSON body of a component schema.
@@ -666,10 +467,10 @@ fn parameters() -> Value {
     }
     parameters
 }
+
 /// The whole document.
 pub fn document() -> Value {
-    let mut schemas = patchbay_api::component_schemas();
-    merge(&mut schemas, recording_schemas());
+    let schemas = patchbay_api::component_schemas();
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -1,14 +1,8 @@
-//! What the handlers share: list bodies, ETags and `If-Match`.
+//! What the handlers share: ETags and `If-Match`.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::error::ApiError;
-
-/// A list response: `{"items": [...]}`, serialized straight from the items.
-#[derive(serde::Serialize)]
-pub struct Items<T> {
-    pub items: Vec<T>,
-}
 
 /// The ETag of a versioned resource.
 pub fn etag(version: i64) -> HeaderValue {

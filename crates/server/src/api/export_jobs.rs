@@ -6,17 +6,20 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use patchbay_api::{
+    self as api, request_fields, ExportJobList, ExportJobSettings, ExportRunList, ExportRunReason, ExportRunState,
+    JobSettings, Operation,
+};
 use patchbay_catalog::export_job::export_job_settings;
 use patchbay_catalog::FieldError;
 use patchbay_jobs::StartError;
-use patchbay_recordings::job::is_setting;
-use patchbay_recordings::{JobSettings, Window};
-use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, StoreError};
-use serde::{Deserialize, Serialize};
+use patchbay_recordings::{settings_from_body, Schedule};
+use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, RunState, StoreError};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::common::{etag, if_match, Items};
+use super::common::{etag, if_match};
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
 use crate::body::JsonBytes;
@@ -26,75 +29,33 @@ use crate::state::AppState;
 const NAME_MAX: usize = 100;
 const RUNS_LIMIT: std::ops::RangeInclusive<i64> = 1..=200;
 
-#[derive(Serialize)]
-pub struct RunView<'a> {
-    id: Uuid,
-    job_id: Uuid,
-    /// `schedule`, `manual` or `resume`.
-    reason: &'a str,
-    resumed_from: Option<Uuid>,
-    /// `running`, `succeeded`, `failed` or `interrupted`.
-    state: &'static str,
-    node: &'a str,
-    /// Recordings the run set out to export.
-    total: i64,
-    exported: i64,
-    failed: i64,
-    bytes: i64,
-    metadata_key: Option<&'a str>,
-    error: Option<&'a str>,
-    started_at: DateTime<Utc>,
-    heartbeat_at: DateTime<Utc>,
-    finished_at: Option<DateTime<Utc>>,
-    /// The attempt's fencing epoch: bumped when the run is interrupted or taken over.
-    epoch: i64,
-}
-
-impl<'a> RunView<'a> {
-    fn new(run: &'a ExportRun) -> RunView<'a> {
-        RunView {
-            id: run.id,
-            job_id: run.job_id,
-            reason: &run.reason,
-            resumed_from: run.resumed_from,
-            state: run.state.as_str(),
-            node: &run.node,
-            total: run.total,
-            exported: run.progress.exported,
-            failed: run.progress.failed,
-            bytes: run.progress.bytes,
-            metadata_key: run.metadata_key.as_deref(),
-            error: run.error.as_deref(),
-            started_at: run.started_at,
-            heartbeat_at: run.heartbeat_at,
-            finished_at: run.finished_at,
-            epoch: run.epoch,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JobView<'a> {
-    id: Uuid,
-    tenant: &'a str,
-    name: &'a str,
-    account_id: Uuid,
-    enabled: bool,
-    services: &'a [String],
-    key_prefix: &'a str,
-    filename_template: &'a str,
-    interval_seconds: u64,
-    window: Option<Window>,
-    bandwidth_limit_bytes_per_second: Option<u64>,
-    delete_local_after_export: bool,
-    concurrency: u64,
-    next_run_at: Option<DateTime<Utc>>,
-    last_run: Option<RunView<'a>>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    created_by: &'a str,
-    updated_at: DateTime<Utc>,
-    updated_by: &'a str,
+fn run_view(run: &ExportRun) -> ApiResult<api::ExportRun> {
+    let reason = ExportRunReason::parse(&run.reason).ok_or_else(|| {
+        ApiError::Internal(format!("export run {} has a stored reason {:?} the API does not know", run.id, run.reason))
+    })?;
+    Ok(api::ExportRun {
+        id: run.id,
+        job_id: run.job_id,
+        reason,
+        resumed_from: run.resumed_from,
+        state: match run.state {
+            RunState::Running => ExportRunState::Running,
+            RunState::Succeeded => ExportRunState::Succeeded,
+            RunState::Failed => ExportRunState::Failed,
+            RunState::Interrupted => ExportRunState::Interrupted,
+        },
+        node: run.node.clone(),
+        total: run.total,
+        exported: run.progress.exported,
+        failed: run.progress.failed,
+        bytes: run.progress.bytes,
+        metadata_key: run.metadata_key.clone(),
+        error: run.error.clone(),
+        started_at: run.started_at,
+        heartbeat_at: run.heartbeat_at,
+        finished_at: run.finished_at,
+        epoch: run.epoch,
+    })
 }
 
 fn settings_of(job: &ExportJob) -> ApiResult<JobSettings> {
@@ -102,38 +63,36 @@ fn settings_of(job: &ExportJob) -> ApiResult<JobSettings> {
         .map_err(|e| ApiError::Internal(format!("stored settings of export job {} are unreadable: {e}", job.id)))
 }
 
-fn job_view<'a>(job: &'a ExportJob, settings: &'a JobSettings, last_run: Option<&'a ExportRun>) -> JobView<'a> {
-    JobView {
+fn job_view(job: &ExportJob, last_run: Option<&ExportRun>) -> ApiResult<api::ExportJob> {
+    Ok(api::ExportJob {
         id: job.id,
-        tenant: &job.tenant_id,
-        name: &job.name,
-        account_id: job.account_id,
-        enabled: job.enabled,
-        services: &settings.services,
-        key_prefix: &settings.key_prefix,
-        filename_template: &settings.filename_template,
-        interval_seconds: settings.interval_seconds,
-        window: settings.window,
-        bandwidth_limit_bytes_per_second: settings.bandwidth_limit_bytes_per_second,
-        delete_local_after_export: settings.delete_local_after_export,
-        concurrency: settings.concurrency,
+        tenant: job.tenant_id.clone(),
+        job: api::ExportJobWrite {
+            name: job.name.clone(),
+            account_id: job.account_id,
+            enabled: job.enabled,
+            settings: settings_of(job)?,
+        },
         next_run_at: job.next_run_at,
-        last_run: last_run.map(RunView::new),
+        last_run: last_run.map(run_view).transpose()?,
         version: job.version,
         created_at: job.created_at,
-        created_by: &job.created_by,
+        created_by: job.created_by.clone(),
         updated_at: job.updated_at,
-        updated_by: &job.updated_by,
-    }
+        updated_by: job.updated_by.clone(),
+    })
+}
+
+async fn last_run(state: &AppState, job: &ExportJob) -> ApiResult<Option<ExportRun>> {
+    Ok(state.recordings.list_runs(&job.tenant_id, job.id, 1).await?.into_iter().next())
 }
 
 async fn respond(state: &AppState, status: StatusCode, job: &ExportJob) -> ApiResult<Response> {
-    let settings = settings_of(job)?;
-    let last = state.recordings.list_runs(&job.tenant_id, job.id, 1).await?;
-    let mut response = (status, Json(job_view(job, &settings, last.first()))).into_response();
+    let view = job_view(job, last_run(state, job).await?.as_ref())?;
+    let mut response = (status, Json(view)).into_response();
     response.headers_mut().insert(header::ETAG, etag(job.version));
     if status == StatusCode::CREATED {
-        let location = format!("/api/v1/tenants/{}/recording-export-jobs/{}", job.tenant_id, job.id);
+        let location = Operation::GetExportJob.url(&[&job.tenant_id, &job.id.to_string()]);
         if let Ok(location) = HeaderValue::from_str(&location) {
             response.headers_mut().insert(header::LOCATION, location);
         }
@@ -158,12 +117,13 @@ fn job_not_found(e: StoreError) -> ApiError {
     }
 }
 
-/// Reads and checks a job body: every problem at once, each naming its field and rule.
-async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(ExportJobWrite, JobSettings)> {
+/// Reads and checks a job body into the API's [`api::ExportJobWrite`]: every problem at
+/// once, each naming its field and rule.
+async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<api::ExportJobWrite> {
     let body = crate::body::json_object(bytes)?;
     let mut errors: Vec<FieldError> = Vec::new();
-    let known = |k: &str| is_setting(k) || ["name", "account_id", "enabled"].contains(&k);
-    for key in body.keys().filter(|k| !known(k)) {
+    let known = request_fields::<api::ExportJobWrite>();
+    for key in body.keys().filter(|k| !known.contains(k)) {
         errors.push(field_error(key.clone(), "unknown_field", format!("{key} is not a field of an export job")));
     }
     let name = match body.get("name") {
@@ -188,7 +148,7 @@ async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(
         }
     };
     let account_id = account_field(state, tenant, &body, &mut errors).await?;
-    let settings = match JobSettings::from_body(&body) {
+    let settings = match settings_from_body(&body) {
         Ok(settings) => Some(settings),
         Err(mut more) => {
             errors.append(&mut more);
@@ -197,11 +157,20 @@ async fn job_write(state: &AppState, tenant: &str, bytes: &Bytes) -> ApiResult<(
     };
     match (settings, account_id) {
         (Some(settings), Some(account_id)) if errors.is_empty() => {
-            let json = serde_json::to_value(&settings).map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok((ExportJobWrite { name, account_id, enabled, settings: json }, settings))
+            Ok(api::ExportJobWrite { name, account_id, enabled, settings })
         }
         _ => Err(ApiError::Validation(errors)),
     }
+}
+
+/// The stored form of a checked job body.
+fn stored(write: &api::ExportJobWrite) -> ApiResult<ExportJobWrite> {
+    Ok(ExportJobWrite {
+        name: write.name.clone(),
+        account_id: write.account_id,
+        enabled: write.enabled,
+        settings: serde_json::to_value(&write.settings).map_err(|e| ApiError::Internal(e.to_string()))?,
+    })
 }
 
 /// The job's `account_id`: an Amazon AWS account of the same tenant.
@@ -247,30 +216,22 @@ async fn account_field(
 /// `GET /recording-export-jobs/settings`: how the catalog describes a job's settings, for
 /// any valid token: the fields (in the shape of a provider's fields in
 /// `GET /integration-types`), their JSON Schema and the file name template's tokens.
-pub async fn settings(_who: Principal) -> Json<Value> {
-    let settings = export_job_settings();
-    Json(serde_json::json!({
-        "fields": settings.fields,
-        "json_schema": settings.json_schema(),
-        "tokens": settings.tokens,
-    }))
+pub async fn settings(_who: Principal) -> Json<ExportJobSettings> {
+    Json(ExportJobSettings::from_catalog(export_job_settings()))
 }
 
 fn next_run(enabled: bool, settings: &JobSettings) -> Option<DateTime<Utc>> {
     enabled.then(|| settings.next_run(Utc::now()))
 }
 
-pub async fn list(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Response> {
+pub async fn list(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<ExportJobList>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     let jobs = state.recordings.list_export_jobs(&tenant).await?;
-    let mut details = Vec::with_capacity(jobs.len());
+    let mut items = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        let last = state.recordings.list_runs(&tenant, job.id, 1).await?.into_iter().next();
-        details.push((settings_of(job)?, last));
+        items.push(job_view(job, last_run(&state, job).await?.as_ref())?);
     }
-    let items: Vec<JobView> =
-        jobs.iter().zip(&details).map(|(job, (settings, last))| job_view(job, settings, last.as_ref())).collect();
-    Ok(Json(Items { items }).into_response())
+    Ok(Json(ExportJobList { items }))
 }
 
 pub async fn create(
@@ -280,11 +241,11 @@ pub async fn create(
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<Response> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
-    let (write, settings) = job_write(&state, &tenant, &bytes).await?;
-    let next = next_run(write.enabled, &settings);
+    let write = job_write(&state, &tenant, &bytes).await?;
+    let next = next_run(write.enabled, &write.settings);
     let job = state
         .recordings
-        .create_export_job(&tenant, Uuid::now_v7(), &write, next, &who.actor())
+        .create_export_job(&tenant, Uuid::now_v7(), &stored(&write)?, next, &who.actor())
         .await
         .map_err(job_not_found)?;
     respond(&state, StatusCode::CREATED, &job).await
@@ -306,12 +267,13 @@ pub async fn update(
     let expected = if_match(&headers)?;
     let id = job_id(&id)?;
     let current = state.recordings.get_export_job(&tenant, id).await.map_err(job_not_found)?;
-    let (write, settings) = job_write(&state, &tenant, &bytes).await?;
-    let unchanged_schedule = current.enabled == write.enabled && current.settings == write.settings;
-    let next = if unchanged_schedule { current.next_run_at } else { next_run(write.enabled, &settings) };
+    let write = job_write(&state, &tenant, &bytes).await?;
+    let stored = stored(&write)?;
+    let unchanged_schedule = current.enabled == stored.enabled && current.settings == stored.settings;
+    let next = if unchanged_schedule { current.next_run_at } else { next_run(write.enabled, &write.settings) };
     let job = state
         .recordings
-        .update_export_job(&tenant, id, &write, next, expected, &who.actor())
+        .update_export_job(&tenant, id, &stored, next, expected, &who.actor())
         .await
         .map_err(job_not_found)?;
     respond(&state, StatusCode::OK, &job).await
@@ -335,7 +297,7 @@ pub async fn delete(
 /// `POST …/{id}/run`: starts a run now (202 with the run), 409 while one is in progress.
 pub async fn run(State(state): State<AppState>, Path((tenant, id)): Path<(String, String)>) -> ApiResult<Response> {
     let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
-    let run = match state.exporter.start_run(&job, "manual", None).await {
+    let run = match state.exporter.start_run(&job, ExportRunReason::Manual, None).await {
         Ok(run) => run,
         Err(StartError::Running) => {
             return Err(ApiError::Conflict {
@@ -345,8 +307,8 @@ pub async fn run(State(state): State<AppState>, Path((tenant, id)): Path<(String
         }
         Err(StartError::Store(e)) => return Err(e.into()),
     };
-    let location = format!("/api/v1/tenants/{tenant}/recording-export-jobs/{}/runs/{}", job.id, run.id);
-    let mut response = (StatusCode::ACCEPTED, Json(RunView::new(&run))).into_response();
+    let location = Operation::GetExportRun.url(&[&tenant, &job.id.to_string(), &run.id.to_string()]);
+    let mut response = (StatusCode::ACCEPTED, Json(run_view(&run)?)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -363,7 +325,7 @@ pub async fn runs(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
     Query(query): Query<RunsQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ExportRunList>> {
     let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
     let limit = query.limit.unwrap_or(50);
     if !RUNS_LIMIT.contains(&limit) {
@@ -374,7 +336,7 @@ pub async fn runs(
         ));
     }
     let runs = state.recordings.list_runs(&tenant, job.id, limit).await?;
-    Ok(Json(Items { items: runs.iter().map(RunView::new).collect() }).into_response())
+    Ok(Json(ExportRunList { items: runs.iter().map(run_view).collect::<ApiResult<_>>()? }))
 }
 
 fn run_id(raw: &str) -> ApiResult<Uuid> {
@@ -392,9 +354,9 @@ async fn find_run(state: &AppState, tenant: &str, job: &str, run: &str) -> ApiRe
 pub async fn get_run(
     State(state): State<AppState>,
     Path((tenant, job, run)): Path<(String, String, String)>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<api::ExportRun>> {
     let run = find_run(&state, &tenant, &job, &run).await?;
-    Ok(Json(RunView::new(&run)).into_response())
+    Ok(Json(run_view(&run)?))
 }
 
 /// The run's metadata CSV as written at its end (also when its upload failed).

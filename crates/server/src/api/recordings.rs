@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use patchbay_api::{self as api, Direction, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage};
 use patchbay_jobs::MAX_AUDIO_BYTES;
 use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
 use patchbay_store::{AudioState, Export, ExportState, Recording, RecordingQuery, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::tenants::not_found as tenant_not_found;
@@ -22,87 +23,58 @@ use crate::state::AppState;
 
 const SEARCH_LIMIT: std::ops::RangeInclusive<i64> = 1..=500;
 
-#[derive(Serialize)]
-struct AudioView<'a> {
-    /// `none` (not received yet), `local` (in the data dir) or `removed` (only in a bucket).
-    state: &'static str,
-    size: Option<i64>,
-    sha256: Option<&'a str>,
-    content_type: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ExportView<'a> {
-    job_id: uuid::Uuid,
-    account_id: uuid::Uuid,
-    state: &'static str,
-    object_key: &'a str,
-    error: Option<&'a str>,
-    attempts: i64,
-    run_id: uuid::Uuid,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct RecordingView<'a> {
-    recording_id: &'a str,
-    tenant: &'a str,
-    global_interaction_id: &'a str,
-    call_started_at: DateTime<Utc>,
-    agent_login: &'a str,
-    agent_first_name: &'a str,
-    agent_last_name: &'a str,
-    customer_phone: &'a str,
-    direction: &'a str,
-    service: &'a str,
-    disposition: &'a str,
-    flagged: bool,
-    audio: AudioView<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exports: Option<Vec<ExportView<'a>>>,
-    received_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-fn view<'a>(recording: &'a Recording, exports: Option<&'a [Export]>) -> RecordingView<'a> {
+/// A stored recording as the API shows it; its exports only on a GET of it alone.
+fn view(recording: &Recording, exports: Option<&[Export]>) -> ApiResult<api::Recording> {
     let m = &recording.meta;
+    let direction = Direction::parse(&m.direction).ok_or_else(|| {
+        ApiError::Internal(format!("recording {} has a stored direction {:?} the API does not know", m.id, m.direction))
+    })?;
     let audio = recording.audio.as_ref();
-    RecordingView {
-        recording_id: &m.id,
-        tenant: &recording.tenant_id,
-        global_interaction_id: &m.global_interaction_id,
-        call_started_at: m.call_started_at,
-        agent_login: &m.agent_login,
-        agent_first_name: &m.agent_first_name,
-        agent_last_name: &m.agent_last_name,
-        customer_phone: &m.customer_phone,
-        direction: &m.direction,
-        service: &m.service,
-        disposition: &m.disposition,
-        flagged: m.flagged,
-        audio: AudioView {
-            state: recording.audio_state.as_str(),
-            size: audio.map(|a| a.size),
-            sha256: audio.map(|a| a.sha256.as_str()),
-            content_type: audio.map(|a| a.content_type.as_str()),
+    Ok(api::Recording {
+        recording_id: m.id.clone(),
+        tenant: recording.tenant_id.clone(),
+        meta: RecordingMeta {
+            global_interaction_id: m.global_interaction_id.clone(),
+            call_started_at: m.call_started_at,
+            agent_login: m.agent_login.clone(),
+            agent_first_name: m.agent_first_name.clone(),
+            agent_last_name: m.agent_last_name.clone(),
+            customer_phone: m.customer_phone.clone(),
+            direction,
+            service: m.service.clone(),
+            disposition: m.disposition.clone(),
+            flagged: m.flagged,
         },
-        exports: exports.map(|exports| {
-            exports
-                .iter()
-                .map(|e| ExportView {
-                    job_id: e.job_id,
-                    account_id: e.account_id,
-                    state: e.state.as_str(),
-                    object_key: &e.object_key,
-                    error: e.error.as_deref(),
-                    attempts: e.attempts,
-                    run_id: e.run_id,
-                    updated_at: e.updated_at,
-                })
-                .collect()
-        }),
+        audio: RecordingAudio {
+            state: match recording.audio_state {
+                AudioState::None => api::AudioState::None,
+                AudioState::Local => api::AudioState::Local,
+                AudioState::Removed => api::AudioState::Removed,
+            },
+            size: audio.map(|a| a.size),
+            sha256: audio.map(|a| a.sha256.clone()),
+            content_type: audio.map(|a| a.content_type.clone()),
+        },
+        exports: exports.map(|exports| exports.iter().map(export_view).collect()),
         received_at: recording.received_at,
         updated_at: recording.updated_at,
+    })
+}
+
+fn export_view(export: &Export) -> RecordingExport {
+    RecordingExport {
+        job_id: export.job_id,
+        account_id: export.account_id,
+        state: match export.state {
+            ExportState::Uploading => api::ExportState::Uploading,
+            ExportState::Success => api::ExportState::Success,
+            ExportState::Failed => api::ExportState::Failed,
+        },
+        object_key: export.object_key.clone(),
+        error: export.error.clone(),
+        attempts: export.attempts,
+        run_id: export.run_id,
+        updated_at: export.updated_at,
     }
 }
 
@@ -119,19 +91,22 @@ pub async fn put_meta(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
     JsonBytes(bytes): JsonBytes,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<api::Recording>)> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     let body = crate::body::json_object(&bytes)?;
     let meta = meta_from_body(&id, &body).map_err(ApiError::Validation)?;
-    let (created, recording) = state.intake.store_meta(&tenant, meta).await?;
+    let (created, recording) = state.intake.store_meta(&tenant, &id, meta).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(view(&recording, None))).into_response())
+    Ok((status, Json(view(&recording, None)?)))
 }
 
-pub async fn get(State(state): State<AppState>, Path((tenant, id)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<api::Recording>> {
     let recording = state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
     let exports = state.recordings.exports_of_recording(&tenant, &id).await?;
-    Ok(Json(view(&recording, Some(&exports))).into_response())
+    Ok(Json(view(&recording, Some(&exports))?))
 }
 
 /// `PUT …/recordings/{id}/audio`: the audio as a streamed body of any size (up to 16 GiB),
@@ -142,7 +117,7 @@ pub async fn put_audio(
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: HttpBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<api::Recording>)> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(extension) = extension_for(content_type) else {
         state.metrics.record_recording("refused");
@@ -169,7 +144,7 @@ pub async fn put_audio(
         })?;
     let recording = state.intake.record_audio(&tenant, &id, written, content_type, extension).await?;
     let status = if current.audio.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(view(&recording, None))).into_response())
+    Ok((status, Json(view(&recording, None)?)))
 }
 
 #[derive(Deserialize)]
@@ -211,20 +186,13 @@ fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
     Ok((at, seq.parse().map_err(|_| bad())?))
 }
 
-#[derive(Serialize)]
-struct SearchPage<'a> {
-    items: Vec<RecordingView<'a>>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    next_cursor: Option<String>,
-}
-
 /// `GET …/recordings`: newest call first, by time range (`from` inclusive, `to` exclusive),
 /// service, agent login and customer phone.
 pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     Query(query): Query<SearchQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<RecordingPage>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     let limit = query.limit.unwrap_or(100);
     if !SEARCH_LIMIT.contains(&limit) {
@@ -245,7 +213,8 @@ pub async fn search(
     };
     let found = state.recordings.search_recordings(&tenant, &store_query).await?;
     let next_cursor = (found.len() as i64 == limit).then(|| found.last().map(encode_cursor)).flatten();
-    Ok(Json(SearchPage { items: found.iter().map(|r| view(r, None)).collect(), next_cursor }).into_response())
+    let items = found.iter().map(|r| view(r, None)).collect::<ApiResult<_>>()?;
+    Ok(Json(RecordingPage { items, next_cursor }))
 }
 
 /// `GET …/recordings/{id}/audio`: the audio, whole or the byte range asked for (see
