@@ -39,7 +39,7 @@ pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
-pub use queries::{AccountFilter, AuditQuery, ResealQuery, TestOptions};
+pub use queries::{AccountFilter, AuditQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};
 pub use recordings::{
     AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
 };

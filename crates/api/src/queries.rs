@@ -4,6 +4,7 @@
 
 use std::ops::RangeInclusive;
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,55 @@ impl ResealQuery {
     pub const DEFAULT_BATCH: u32 = 100;
 }
 
+/// A search of a tenant's recordings, newest call first. The times stay text here: the
+/// server refuses one that is not RFC 3339 naming its parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingSearch {
+    /// Calls started at or after this (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub from: Option<String>,
+    /// Calls started before this (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub to: Option<String>,
+    /// Only this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Only this agent login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Only this customer phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Recordings per page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 500), extend("default" = 100))]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl RecordingSearch {
+    pub const LIMIT: RangeInclusive<i64> = 1..=500;
+    pub const DEFAULT_LIMIT: i64 = 100;
+}
+
+/// The runs of an export job to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunsQuery {
+    /// Runs to list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200), extend("default" = 50))]
+    pub limit: Option<i64>,
+}
+
+impl RunsQuery {
+    pub const LIMIT: RangeInclusive<i64> = 1..=200;
+    pub const DEFAULT_LIMIT: i64 = 50;
+}
+
 #[cfg(test)]
 mod tests {
     use schemars::schema_for;
@@ -90,6 +140,20 @@ mod tests {
         assert_eq!(
             (limit["minimum"].clone(), limit["maximum"].clone(), limit["default"].clone()),
             (json!(AuditQuery::LIMIT.start()), json!(AuditQuery::LIMIT.end()), json!(AuditQuery::DEFAULT_LIMIT))
+        );
+        let limit = property::<RecordingSearch>("limit");
+        assert_eq!(
+            (limit["minimum"].clone(), limit["maximum"].clone(), limit["default"].clone()),
+            (
+                json!(RecordingSearch::LIMIT.start()),
+                json!(RecordingSearch::LIMIT.end()),
+                json!(RecordingSearch::DEFAULT_LIMIT)
+            )
+        );
+        let limit = property::<RunsQuery>("limit");
+        assert_eq!(
+            (limit["minimum"].clone(), limit["maximum"].clone(), limit["default"].clone()),
+            (json!(RunsQuery::LIMIT.start()), json!(RunsQuery::LIMIT.end()), json!(RunsQuery::DEFAULT_LIMIT))
         );
         let batch = property::<ResealQuery>("batch");
         assert_eq!(

@@ -9,7 +9,9 @@
 use std::sync::OnceLock;
 
 use axum::Json;
-use patchbay_api::{Access, AccountFilter, AuditQuery, Operation, ResealQuery, TestOptions};
+use patchbay_api::{
+    Access, AccountFilter, AuditQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
+};
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
@@ -303,7 +305,16 @@ fn describe(op: Operation) -> Details {
         O::ListFeeds => details(w, None, json!({"200": body("One entry per feed.", "FeedList")}), &[]),
         O::LiveState => details(w, None, json!({"200": body("The counts.", "Live")}), &[]),
         O::SearchRecordings => details(
-            &["tenant", "from", "to", "service", "agent", "phone", "limit", "cursor"],
+            &[
+                "tenant",
+                "search_from",
+                "search_to",
+                "search_service",
+                "search_agent",
+                "search_phone",
+                "search_limit",
+                "search_cursor",
+            ],
             None,
             json!({"200": body("A page of recordings.", "RecordingPage")}),
             &["422"],
@@ -401,9 +412,9 @@ fn audio_content() -> Map<String, Value> {
         .collect()
 }
 
-/// The query parameters of a query type, by name: each property of its schema, with its
-/// description. A parameter is present or absent, never null.
-fn query_parameters<T: JsonSchema>() -> Map<String, Value> {
+/// The query parameters of a query type, by `prefix` and name: each property of its schema,
+/// with its description. A parameter is present or absent, never null.
+fn query_parameters<T: JsonSchema>(prefix: &str) -> Map<String, Value> {
     let schema =
         Value::from(schemars::SchemaGenerator::new(SchemaSettings::draft2020_12()).into_root_schema_for::<T>());
     let properties = schema["properties"].as_object().cloned().unwrap_or_default();
@@ -417,14 +428,13 @@ fn query_parameters<T: JsonSchema>() -> Map<String, Value> {
             }
             let parameter =
                 json!({"name": name, "in": "query", "required": false, "description": description, "schema": property});
-            (name, parameter)
+            (format!("{prefix}{name}"), parameter)
         })
         .collect()
 }
 
 fn parameters() -> Value {
     let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}});
-    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
     let mut account_id = path("id", "The account id.");
     account_id["schema"]["format"] = json!("uuid");
     let mut token_id = path("id", "The token id.");
@@ -444,13 +454,6 @@ fn parameters() -> Value {
         "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},
         "job_id": job_id,
         "run_id": run_id,
-        "from": query("from", "Calls started at or after this (RFC 3339).", json!({"type": "string", "format": "date-time"})),
-        "to": query("to", "Calls started before this (RFC 3339).", json!({"type": "string", "format": "date-time"})),
-        "service": query("service", "Only this service.", json!({"type": "string"})),
-        "agent": query("agent", "Only this agent login.", json!({"type": "string"})),
-        "phone": query("phone", "Only this customer phone.", json!({"type": "string"})),
-        "cursor": query("cursor", "The `next_cursor` of the previous page.", json!({"type": "string"})),
-        "runs_limit": query("limit", "Runs to list.", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
         "If-Match": {
@@ -460,10 +463,12 @@ fn parameters() -> Value {
         },
     });
     if let Some(all) = parameters.as_object_mut() {
-        all.extend(query_parameters::<AccountFilter>());
-        all.extend(query_parameters::<TestOptions>());
-        all.extend(query_parameters::<AuditQuery>());
-        all.extend(query_parameters::<ResealQuery>());
+        all.extend(query_parameters::<AccountFilter>(""));
+        all.extend(query_parameters::<TestOptions>(""));
+        all.extend(query_parameters::<AuditQuery>(""));
+        all.extend(query_parameters::<ResealQuery>(""));
+        all.extend(query_parameters::<RecordingSearch>("search_"));
+        all.extend(query_parameters::<RunsQuery>("runs_"));
     }
     parameters
 }

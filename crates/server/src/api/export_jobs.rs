@@ -8,14 +8,13 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use patchbay_api::{
     self as api, request_fields, ExportJobList, ExportJobSettings, ExportRunList, ExportRunReason, ExportRunState,
-    JobSettings, Operation,
+    JobSettings, Operation, RunsQuery,
 };
 use patchbay_catalog::export_job::export_job_settings;
 use patchbay_catalog::FieldError;
 use patchbay_jobs::StartError;
 use patchbay_recordings::{settings_from_body, Schedule};
 use patchbay_store::{Conflict, ExportJob, ExportJobWrite, ExportRun, RunState, StoreError};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -27,7 +26,6 @@ use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
 
 const NAME_MAX: usize = 100;
-const RUNS_LIMIT: std::ops::RangeInclusive<i64> = 1..=200;
 
 fn run_view(run: &ExportRun) -> ApiResult<api::ExportRun> {
     let reason = ExportRunReason::parse(&run.reason).ok_or_else(|| {
@@ -315,11 +313,6 @@ pub async fn run(State(state): State<AppState>, Path((tenant, id)): Path<(String
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct RunsQuery {
-    limit: Option<i64>,
-}
-
 /// Newest first.
 pub async fn runs(
     State(state): State<AppState>,
@@ -327,13 +320,10 @@ pub async fn runs(
     Query(query): Query<RunsQuery>,
 ) -> ApiResult<Json<ExportRunList>> {
     let job = state.recordings.get_export_job(&tenant, job_id(&id)?).await.map_err(job_not_found)?;
-    let limit = query.limit.unwrap_or(50);
-    if !RUNS_LIMIT.contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "range",
-            format!("limit must be from {} to {}", RUNS_LIMIT.start(), RUNS_LIMIT.end()),
-        ));
+    let limit = query.limit.unwrap_or(RunsQuery::DEFAULT_LIMIT);
+    if !RunsQuery::LIMIT.contains(&limit) {
+        let (min, max) = (RunsQuery::LIMIT.start(), RunsQuery::LIMIT.end());
+        return Err(ApiError::invalid("limit", "range", format!("limit must be from {min} to {max}")));
     }
     let runs = state.recordings.list_runs(&tenant, job.id, limit).await?;
     Ok(Json(ExportRunList { items: runs.iter().map(run_view).collect::<ApiResult<_>>()? }))

@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use patchbay_api::{self as api, Direction, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage};
+use patchbay_api::{
+    self as api, Direction, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage, RecordingSearch,
+};
 use patchbay_jobs::MAX_AUDIO_BYTES;
 use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
 use patchbay_store::{AudioState, Export, ExportState, Recording, RecordingQuery, StoreError};
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::tenants::not_found as tenant_not_found;
@@ -20,8 +21,6 @@ use crate::body::JsonBytes;
 use crate::error::{ApiError, ApiResult};
 use crate::ranges::{self, Answer};
 use crate::state::AppState;
-
-const SEARCH_LIMIT: std::ops::RangeInclusive<i64> = 1..=500;
 
 /// A stored recording as the API shows it; its exports only on a GET of it alone.
 fn view(recording: &Recording, exports: Option<&[Export]>) -> ApiResult<api::Recording> {
@@ -147,17 +146,6 @@ pub async fn put_audio(
     Ok((status, Json(view(&recording, None)?)))
 }
 
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    from: Option<String>,
-    to: Option<String>,
-    service: Option<String>,
-    agent: Option<String>,
-    phone: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
     value
         .map(|v| {
@@ -191,16 +179,13 @@ fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
 pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    Query(query): Query<SearchQuery>,
+    Query(query): Query<RecordingSearch>,
 ) -> ApiResult<Json<RecordingPage>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
-    let limit = query.limit.unwrap_or(100);
-    if !SEARCH_LIMIT.contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "range",
-            format!("limit must be from {} to {}", SEARCH_LIMIT.start(), SEARCH_LIMIT.end()),
-        ));
+    let limit = query.limit.unwrap_or(RecordingSearch::DEFAULT_LIMIT);
+    if !RecordingSearch::LIMIT.contains(&limit) {
+        let (min, max) = (RecordingSearch::LIMIT.start(), RecordingSearch::LIMIT.end());
+        return Err(ApiError::invalid("limit", "range", format!("limit must be from {min} to {max}")));
     }
     let store_query = RecordingQuery {
         from: time_param("from", query.from.as_deref())?,
