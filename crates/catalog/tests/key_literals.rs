@@ -1,7 +1,7 @@
 //! Code outside the catalog names property keys through `patchbay_catalog::keys`, never as
 //! string literals. This scans the sources, tests and benches of the crates that read or
-//! write account properties (connectors, feeds, jobs, recordings, the CLI) for a quoted
-//! catalog key in a place where it can only be a property key:
+//! write account properties (connectors, feeds, jobs, recordings, the CLI, the server and
+//! the test kit) for a quoted catalog key in a place where it can only be a property key:
 //! - the argument of an account accessor (`text`, `need_text`, `secret`, `need_secret`,
 //!   `flag`, `int`) or of a helper taking `(cx, "key")`;
 //! - a read or write of a `properties`/`secrets` map (`properties.get("…")`, `properties["…"]`,
@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use patchbay_catalog::catalog;
 
-/// The sources, tests and benches of the crates that read or write account properties.
+/// The sources, tests and benches of the crates that read or write account properties,
+/// including the server's API tests and the test kit that builds their accounts.
 const SCANNED: &[&str] = &[
     "connectors/src",
     "connectors/tests",
@@ -34,6 +35,9 @@ const SCANNED: &[&str] = &[
     "recordings/tests",
     "cli/src",
     "cli/tests",
+    "server/src",
+    "server/tests",
+    "testkit/src",
 ];
 const ACCESSORS: &[&str] = &["text", "need_text", "secret", "need_secret", "flag", "int"];
 

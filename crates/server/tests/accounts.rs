@@ -1,6 +1,11 @@
 //! The account API story, on every backend under test: CRUD with ETags, write-only secrets,
 //! validation that changes nothing, cardinality under parallel requests, entitlements.
 
+use patchbay_catalog::keys::chat_bot::alterra;
+use patchbay_catalog::keys::messenger::{facebook, line};
+use patchbay_catalog::keys::stt::{govivace, watson};
+use patchbay_catalog::keys::wfm::http_post;
+use patchbay_catalog::keys::{aws, loxysoft, statistics_receiver};
 use patchbay_testkit::{backend_test, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -17,7 +22,7 @@ async fn server_with_tenant(db: &patchbay_testkit::TestDatabase) -> TestServer {
 fn facebook(name: &str) -> Value {
     json!({
         "type": "messenger", "provider": "facebook", "name": name,
-        "properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-1"}
+        "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234", facebook::TOKEN: "page-token-1"}
     })
 }
 
@@ -31,8 +36,8 @@ backend_test! {
         let id = created.body["id"].as_str().unwrap().to_owned();
         let path = format!("{ACCOUNTS}/{id}");
         assert_eq!(created.headers["location"], path.as_str());
-        assert_eq!(created.body["secrets"], json!({"token": true, "webhook_verify_token": false}));
-        assert_eq!(created.body["properties"], json!({"page_username": "acme", "page_id": "1234"}));
+        assert_eq!(created.body["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
+        assert_eq!(created.body["properties"], json!({facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234"}));
 
         let got = s.call(Method::GET, &path, None).await;
         assert_eq!((got.status, got.etag()), (200, "\"1\"".to_owned()));
@@ -42,7 +47,7 @@ backend_test! {
         assert_eq!(none.body["items"], json!([]));
 
         let mut edit = facebook("Facebook renamed");
-        edit["properties"]["page_id"] = json!("999");
+        edit["properties"][facebook::PAGE_ID] = json!("999");
         let updated = s
             .request(Method::PUT, &path, Some(&s.admin_token))
             .header("if-match", "\"1\"")
@@ -91,17 +96,19 @@ backend_test! {
     async fn secrets_are_kept_replaced_and_cleared_but_never_shown(db) {
         let s = server_with_tenant(&db).await;
         let mut body = facebook("FB");
-        body["properties"]["webhook_verify_token"] = json!("verify-1");
+        body["properties"][facebook::WEBHOOK_VERIFY_TOKEN] = json!("verify-1");
         let created = s.call(Method::POST, ACCOUNTS, Some(body)).await;
         let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
-        let keep = json!({"properties": {"page_username": "acme", "page_id": "1234"}});
+        let keep = json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234"}});
         let kept = s.call(Method::PUT, &path, Some(keep)).await;
-        assert_eq!(kept.body["secrets"], json!({"token": true, "webhook_verify_token": true}), "{kept:?}");
+        let both = json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true});
+        assert_eq!(kept.body["secrets"], both, "{kept:?}");
         assert_eq!(kept.body["version"], 1, "omitting secrets is no change");
 
-        let replace = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-2", "webhook_verify_token": null}});
+        let replace = json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234",
+                                            facebook::TOKEN: "page-token-2", facebook::WEBHOOK_VERIFY_TOKEN: null}});
         let replaced = s.call(Method::PUT, &path, Some(replace)).await;
-        assert_eq!(replaced.body["secrets"], json!({"token": true, "webhook_verify_token": false}));
+        assert_eq!(replaced.body["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
         assert_eq!(replaced.body["version"], 2);
         let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
         let changes = &audit.body["items"][0]["changes"];
@@ -110,10 +117,12 @@ backend_test! {
         assert!(!audit.text.contains("page-token"), "audit shows a secret: {}", audit.text);
 
         // Sending the stored value again is no change either.
-        let same = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": "page-token-2"}});
+        let same = json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234",
+                                         facebook::TOKEN: "page-token-2"}});
         assert_eq!(s.call(Method::PUT, &path, Some(same)).await.body["version"], 2);
 
-        let clear_required = json!({"properties": {"page_username": "acme", "page_id": "1234", "token": null}});
+        let clear_required =
+            json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234", facebook::TOKEN: null}});
         let refused = s.call(Method::PUT, &path, Some(clear_required)).await;
         assert_eq!(refused.status, 422);
         assert_eq!(refused.field_errors(), [("properties.token".to_owned(), "required".to_owned())]);
@@ -126,25 +135,27 @@ backend_test! {
     async fn an_update_that_moves_the_url_must_give_the_secrets_again(db) {
         let s = server_with_tenant(&db).await;
         let body = json!({"type": "wfm", "provider": "http_post", "name": "WFM",
-                          "properties": {"url": "https://wfm.example.com/rta", "token": "wfm-token"}});
+                          "properties": {http_post::URL: "https://wfm.example.com/rta",
+                                         http_post::TOKEN: "wfm-token"}});
         let created = s.call(Method::POST, ACCOUNTS, Some(body)).await;
         assert_eq!(created.status, 201, "{created:?}");
         let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
-        let moved = json!({"properties": {"url": "https://attacker.example.net/rta"}});
+        let moved = json!({"properties": {http_post::URL: "https://attacker.example.net/rta"}});
         let refused = s.call(Method::PUT, &path, Some(moved)).await;
         refused.assert_problem(422, &[("properties.token", "reenter_secret_on_target_change")], "a moved url");
         let after = s.call(Method::GET, &path, None).await;
         assert_eq!(after.body["version"], 1, "nothing changed");
-        assert_eq!(after.body["properties"]["url"], "https://wfm.example.com/rta");
+        assert_eq!(after.body["properties"][http_post::URL], "https://wfm.example.com/rta");
 
         let renamed = s.call(Method::PUT, &path, Some(json!({"name": "WFM renamed"}))).await;
         assert_eq!(renamed.status, 200, "a change elsewhere keeps the secrets: {}", renamed.text);
-        assert_eq!(renamed.body["secrets"]["token"], true);
+        assert_eq!(renamed.body["secrets"][http_post::TOKEN], true);
 
-        let retyped = json!({"properties": {"url": "https://wfm2.example.com/rta", "token": "wfm-token"}});
+        let retyped =
+            json!({"properties": {http_post::URL: "https://wfm2.example.com/rta", http_post::TOKEN: "wfm-token"}});
         let saved = s.call(Method::PUT, &path, Some(retyped)).await;
         assert_eq!(saved.status, 200, "{}", saved.text);
-        assert_eq!(saved.body["properties"]["url"], "https://wfm2.example.com/rta");
+        assert_eq!(saved.body["properties"][http_post::URL], "https://wfm2.example.com/rta");
         s.stop().await;
     }
 }
@@ -166,50 +177,57 @@ backend_test! {
             (json!({"type": "messenger", "name": "M"}), 422, "provider", "required"),
             (json!({"type": 7, "name": "M"}), 400, "type", "type"),
             (
-                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": "t", "x": 1}}),
+                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {line::TOKEN: "t", "x": 1}}),
                 422,
                 "properties.x",
                 "unknown_field",
             ),
             (
-                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {"token": 5}}),
+                json!({"type": "messenger", "provider": "line", "name": "L", "properties": {line::TOKEN: 5}}),
                 422,
                 "properties.token",
                 "type",
             ),
             (
-                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": "80"}}),
+                json!({"type": "statistics_receiver", "name": "S",
+                       "properties": {statistics_receiver::HOST_NAME: "h", statistics_receiver::PORT: "80"}}),
                 422,
                 "properties.port",
                 "type",
             ),
             (
-                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 99999}}),
+                json!({"type": "statistics_receiver", "name": "S",
+                       "properties": {statistics_receiver::HOST_NAME: "h", statistics_receiver::PORT: 99999}}),
                 422,
                 "properties.port",
                 "range",
             ),
             (
-                json!({"type": "statistics_receiver", "name": "S", "properties": {"host_name": "h", "port": 9, "protocol": "UDP"}}),
+                json!({"type": "statistics_receiver", "name": "S",
+                       "properties": {statistics_receiver::HOST_NAME: "h", statistics_receiver::PORT: 9,
+                                      statistics_receiver::PROTOCOL: "UDP"}}),
                 422,
                 "properties.protocol",
                 "fixed",
             ),
             (
-                json!({"type": "stt", "provider": "watson", "name": "S", "properties": {"url": "https://stt.example", "username": "u", "password": "p"}}),
+                json!({"type": "stt", "provider": "watson", "name": "S",
+                       "properties": {watson::URL: "https://stt.example", watson::USERNAME: "u",
+                                      watson::PASSWORD: "p"}}),
                 422,
                 "properties.url",
                 "url_scheme",
             ),
             (json!({"type": "aws", "name": "A", "properties": {}}), 422, "type", "not_enabled"),
             (
-                json!({"type": "messenger", "provider": "line", "name": "", "properties": {"token": "t"}}),
+                json!({"type": "messenger", "provider": "line", "name": "", "properties": {line::TOKEN: "t"}}),
                 422,
                 "name",
                 "required",
             ),
             (
-                json!({"type": "messenger", "provider": "line", "name": "L", "enabled": "yes", "properties": {"token": "t"}}),
+                json!({"type": "messenger", "provider": "line", "name": "L", "enabled": "yes",
+                       "properties": {line::TOKEN: "t"}}),
                 400,
                 "enabled",
                 "type",
@@ -260,9 +278,11 @@ backend_test! {
         let bodies = (0..16)
             .map(|i| {
                 if i % 2 == 0 {
-                    json!({"type": "wfm", "provider": "http_post", "name": format!("WFM {i}"), "properties": {"url": "https://wfm.example/rta"}})
+                    json!({"type": "wfm", "provider": "http_post", "name": format!("WFM {i}"),
+                           "properties": {http_post::URL: "https://wfm.example/rta"}})
                 } else {
-                    json!({"type": "loxysoft", "name": format!("Loxysoft {i}"), "properties": {"url": "https://lx.example", "token": "t"}})
+                    json!({"type": "loxysoft", "name": format!("Loxysoft {i}"),
+                           "properties": {loxysoft::URL: "https://lx.example", loxysoft::TOKEN: "t"}})
                 }
             })
             .collect();
@@ -279,14 +299,17 @@ backend_test! {
     async fn names_are_unique_per_tenant_ignoring_case_under_parallel_creates(db) {
         let s = server_with_tenant(&db).await;
         let names = ["Support Line", "SUPPORT LINE", "support line", "Support line"];
-        let bodies = (0..12).map(|i| json!({"type": "messenger", "provider": "line", "name": names[i % 4], "properties": {"token": "t"}})).collect();
+        let line_account = |name: &str| {
+            json!({"type": "messenger", "provider": "line", "name": name, "properties": {line::TOKEN: "t"}})
+        };
+        let bodies = (0..12).map(|i| line_account(names[i % 4])).collect();
         let replies = parallel_creates(&s, bodies).await;
         assert_eq!(statuses(&replies), (1, 11));
         assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "name");
         // Another tenant may use the same name.
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "globex"}))).await;
         let other = s
-            .call(Method::POST, "/api/v1/tenants/globex/integration-accounts", Some(json!({"type": "messenger", "provider": "line", "name": "support line", "properties": {"token": "t"}})))
+            .call(Method::POST, "/api/v1/tenants/globex/integration-accounts", Some(line_account("support line")))
             .await;
         assert_eq!(other.status, 201);
         s.stop().await;
@@ -303,7 +326,10 @@ backend_test! {
             parallel_creates(&s, (0..6).map(|i| sso(if i < 3 { "admin" } else { "agent_desktop" }, i)).collect()).await;
         assert_eq!(statuses(&replies), (2, 4), "{replies:?}");
 
-        let stt = |i: usize, default: bool| json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"), "properties": {"api_key": "k", "default_account": default}});
+        let stt = |i: usize, default: bool| {
+            json!({"type": "stt", "provider": "govivace", "name": format!("STT {i}"),
+                   "properties": {govivace::API_KEY: "k", govivace::DEFAULT_ACCOUNT: default}})
+        };
         let replies = parallel_creates(&s, (0..8).map(|i| stt(i, true)).collect()).await;
         assert_eq!(statuses(&replies), (1, 7));
         assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "properties.default_account");
@@ -320,7 +346,9 @@ backend_test! {
     #[tokio::test]
     async fn gated_types_follow_the_tenant_entitlements(db) {
         let s = server_with_tenant(&db).await;
-        let aws = json!({"type": "aws", "name": "Recordings", "properties": {"access_key_id": "AKIAEXAMPLE", "secret_key": "sk", "s3_bucket": "acme-rec"}});
+        let aws = json!({"type": "aws", "name": "Recordings",
+                         "properties": {aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: "sk",
+                                        aws::S3_BUCKET: "acme-rec"}});
         let refused = s.call(Method::POST, ACCOUNTS, Some(aws.clone())).await;
         assert_eq!(refused.field_errors(), [("type".to_owned(), "not_enabled".to_owned())]);
 
@@ -347,7 +375,7 @@ async fn catalog_endpoint_serves_every_type_with_schemas() {
     assert_eq!(keys, catalog, "every catalog type, in the catalog's order");
     let alterra = types.iter().find(|t| t["key"] == "chat_bot").unwrap()["providers"][0].clone();
     assert_eq!(alterra["key"], "alterra");
-    assert_eq!(alterra["json_schema"]["properties"]["method"]["const"], "POST");
+    assert_eq!(alterra["json_schema"]["properties"][alterra::METHOD]["const"], "POST");
     assert_eq!(s.request(Method::GET, "/healthz", None).send().await.unwrap().status(), 200);
     assert_eq!(s.request(Method::GET, "/readyz", None).send().await.unwrap().status(), 200);
     s.stop().await;

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use patchbay_catalog::keys::wfm::http_post;
 use patchbay_testkit::{TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -52,7 +53,8 @@ async fn events_reach_the_wfm_receiver_and_account_changes_move_the_feed() {
     let producer = s.token("event_producer", Some("acme")).await;
     let (first_url, first) = receiver().await;
     let wfm = json!({"type": "wfm", "provider": "http_post", "name": "WFM", "properties": {
-        "url": first_url, "token": "wfm-token", "periodic_update_interval": 1, "reason_codes_mapping": {"Lunch": 7}}});
+        http_post::URL: first_url, http_post::TOKEN: "wfm-token",
+        http_post::PERIODIC_UPDATE_INTERVAL: 1, http_post::REASON_CODES_MAPPING: {"Lunch": 7}}});
     let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(wfm)).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let path = format!("/api/v1/tenants/acme/integration-accounts/{}", created.body["id"].as_str().unwrap());
@@ -91,8 +93,8 @@ async fn events_reach_the_wfm_receiver_and_account_changes_move_the_feed() {
         .call(
             Method::PUT,
             &path,
-            Some(json!({"properties": {"url": second_url, "token": "wfm-token",
-        "periodic_update_interval": 1, "reason_codes_mapping": {"Lunch": 7}}})),
+            Some(json!({"properties": {http_post::URL: second_url, http_post::TOKEN: "wfm-token",
+        http_post::PERIODIC_UPDATE_INTERVAL: 1, http_post::REASON_CODES_MAPPING: {"Lunch": 7}}})),
         )
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);

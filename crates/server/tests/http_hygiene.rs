@@ -3,6 +3,8 @@
 //! carries the security headers, and a tenant's people see the service provider's actions
 //! by role only.
 
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::zapier;
 use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::json;
@@ -99,7 +101,8 @@ async fn every_response_carries_nosniff_and_referrer_policy_and_token_responses_
     let db = TestDatabase::sqlite().await;
     let s = TestServer::start(&db).await;
     s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
-    let facebook = json!({"type": "messenger", "provider": "facebook", "name": "F", "properties": {"page_username": "acme", "page_id": "42", "token": "t"}});
+    let facebook = json!({"type": "messenger", "provider": "facebook", "name": "F",
+        "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "42", facebook::TOKEN: "t"}});
     let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(facebook)).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let minted = s
@@ -132,7 +135,8 @@ backend_test! {
         let admin = s.tenant_with_token("acme", "tenant_admin").await;
         let viewer = s.token("tenant_viewer", Some("acme")).await;
         let zapier =
-            |name: &str| json!({"type": "zapier", "name": name, "properties": {"username": "u", "password": "p"}});
+            |name: &str| json!({"type": "zapier", "name": name,
+                                "properties": {zapier::USERNAME: "u", zapier::PASSWORD: "p"}});
         s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(zapier("by provider"))).await;
         s.call_as(&admin, Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(zapier("by tenant"))).await;
 

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::wfm::http_post;
 use patchbay_secrets::{AccountSecrets, RingFile};
 use patchbay_store::{SqlStore, Store};
 use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
@@ -56,16 +58,16 @@ async fn receiver(tokens: Tokens) -> std::net::SocketAddr {
 }
 
 fn wfm(addr: std::net::SocketAddr, slot: usize, token: Option<&str>) -> Value {
-    let mut properties = json!({"url": format!("http://{addr}/rta/{slot}")});
+    let mut properties = json!({http_post::URL: format!("http://{addr}/rta/{slot}")});
     if let Some(token) = token {
-        properties["token"] = json!(token);
+        properties[http_post::TOKEN] = json!(token);
     }
     json!({"type": "wfm", "provider": "http_post", "name": "WFM", "properties": properties})
 }
 
 fn facebook(name: &str, token: &str) -> Value {
     json!({"type": "messenger", "provider": "facebook", "name": name,
-           "properties": {"page_username": "acme", "page_id": "42", "token": token}})
+           "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "42", facebook::TOKEN: token}})
 }
 
 async fn created(s: &TestServer, path: &str, body: Value) -> String {
@@ -348,9 +350,11 @@ backend_test! {
         for (tenant, account, field, key_id, value) in &opened {
             assert_eq!(*key_id, 2, "{tenant}/{account}/{field}");
             match (wfm_ids.get(account), field.as_str()) {
-                (Some(slot), "token") => assert!(tokens.lock().unwrap()[slot].contains(value), "{account}: {value}"),
-                (None, "token") => assert!(value.starts_with("fb-"), "{account}: {value}"),
-                (None, "webhook_verify_token") => assert_eq!(value.len(), 43),
+                (Some(slot), http_post::TOKEN) => {
+                    assert!(tokens.lock().unwrap()[slot].contains(value), "{account}: {value}")
+                }
+                (None, facebook::TOKEN) => assert!(value.starts_with("fb-"), "{account}: {value}"),
+                (None, facebook::WEBHOOK_VERIFY_TOKEN) => assert_eq!(value.len(), 43),
                 other => panic!("unexpected secret {other:?}"),
             }
         }
@@ -450,7 +454,7 @@ async fn a_value_that_does_not_open_is_reported_and_keeps_its_key() {
     let failed = &reply.body["failed"];
     assert_eq!(
         (failed[0]["account"].as_str(), &failed[0]["field"], &failed[0]["key_id"]),
-        (Some(b.as_str()), &json!("token"), &json!(1))
+        (Some(b.as_str()), &json!(facebook::TOKEN), &json!(1))
     );
     assert!(failed[0]["error"].as_str().unwrap().contains("cannot be opened"), "{}", reply.text);
     assert!(!reply.text.contains("value-a"));

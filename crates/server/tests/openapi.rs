@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 
 use boon::{Compiler, Draft, Schemas};
 use patchbay_api::Operation;
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::{aws, zapier};
 use patchbay_testkit::{Reply, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -165,8 +167,9 @@ async fn every_route_is_documented_and_answers_as_documented() {
     // Accounts.
     let accounts = "/api/v1/tenants/acme/integration-accounts";
     let facebook = json!({"type": "messenger", "provider": "facebook", "name": "Facebook main",
-        "properties": {"page_username": "acme", "page_id": "1234", "token": SECRET}});
-    let zapier = json!({"type": "zapier", "name": "Zapier", "properties": {"username": "zap", "password": SECRET}});
+        "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234", facebook::TOKEN: SECRET}});
+    let zapier =
+        json!({"type": "zapier", "name": "Zapier", "properties": {zapier::USERNAME: "zap", zapier::PASSWORD: SECRET}});
     let mut ids = Vec::new();
     for body in [&facebook, &zapier] {
         spec.request("POST", "/tenants/{tenant}/integration-accounts", body);
@@ -186,7 +189,8 @@ async fn every_route_is_documented_and_answers_as_documented() {
         .call(
             Method::POST,
             accounts,
-            Some(json!({"type": "zapier", "name": "zapier", "properties": {"username": "z", "password": "p"}})),
+            Some(json!({"type": "zapier", "name": "zapier",
+                        "properties": {zapier::USERNAME: "z", zapier::PASSWORD: "p"}})),
         )
         .await;
     assert_eq!(r.status, 409);
@@ -209,7 +213,7 @@ async fn every_route_is_documented_and_answers_as_documented() {
     spec.reply("GET", "/tenants/{tenant}/integration-accounts/{id}", &r);
 
     // Tests and actions (Zapier has no outbound test: the report says so).
-    let unsaved = json!({"type": "zapier", "properties": {"username": "zap"}, "id": zapier_id});
+    let unsaved = json!({"type": "zapier", "properties": {zapier::USERNAME: "zap"}, "id": zapier_id});
     spec.request("POST", "/tenants/{tenant}/integration-accounts/test", &unsaved);
     let r = s.call(Method::POST, &format!("{accounts}/test"), Some(unsaved)).await;
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("unsupported")), "{r:?}");
@@ -324,8 +328,9 @@ async fn every_route_is_documented_and_answers_as_documented() {
     }
 
     // Recording export jobs, against a bucket that does not answer.
-    let aws = json!({"type": "aws", "name": "Recordings", "properties": {"use_private_s3_storage": true,
-        "url": "http://127.0.0.1:9/", "access_key_id": "AKIAEXAMPLE", "secret_key": SECRET, "s3_bucket": "acme-rec"}});
+    let aws = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
+        aws::URL: "http://127.0.0.1:9/", aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: SECRET,
+        aws::S3_BUCKET: "acme-rec"}});
     let r = s.call(Method::POST, accounts, Some(aws)).await;
     assert_eq!(r.status, 201, "{r:?}");
     let aws_id = r.body["id"].as_str().unwrap().to_owned();

@@ -4,6 +4,7 @@
 //! local copies removed after a verified export, Range playback from the bucket, failed rows
 //! retried once the account is fixed.
 
+use patchbay_catalog::keys::aws;
 use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, GET_TEXT};
 use patchbay_testkit::{backend_test, random_bytes, Reply, TestDatabase, TestServer};
 use reqwest::Method;
@@ -26,8 +27,8 @@ async fn tenant(s: &TestServer) {
 }
 
 fn aws_account(s3: &S3User, bucket: &str, secret: &str) -> Value {
-    json!({"type": "aws", "name": "Recordings", "properties": {"use_private_s3_storage": true, "url": s3.endpoint,
-        "access_key_id": s3.key, "secret_key": secret, "s3_bucket": bucket}})
+    json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: s3.endpoint,
+        aws::ACCESS_KEY_ID: s3.key, aws::SECRET_KEY: secret, aws::S3_BUCKET: bucket}})
 }
 
 /// Sends a recording's metadata and audio as the platform would.
@@ -591,8 +592,9 @@ backend_test! {
     async fn export_job_settings_outside_the_described_ranges_are_refused_as_before(db) {
         let s = TestServer::start(&db).await;
         tenant(&s).await;
-        let aws = json!({"type": "aws", "name": "Recordings", "properties": {"use_private_s3_storage": true,
-            "url": "http://127.0.0.1:9/", "access_key_id": "AKIAEXAMPLE", "secret_key": "s3cr3t", "s3_bucket": "acme-rec"}});
+        let aws = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
+            aws::URL: "http://127.0.0.1:9/", aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: "s3cr3t",
+            aws::S3_BUCKET: "acme-rec"}});
         let account = s.call(Method::POST, ACCOUNTS, Some(aws)).await;
         assert_eq!(account.status, 201, "{account:?}");
         let job = |extra: Value| {

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
+use patchbay_catalog::keys::messenger::facebook;
+use patchbay_catalog::keys::statistics_receiver;
+use patchbay_catalog::keys::wfm::http_post;
 use patchbay_testkit::{backend_test, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -36,9 +39,9 @@ async fn wfm_receiver(token: &'static str) -> std::net::SocketAddr {
 }
 
 fn wfm(url: &str, token: Option<&str>) -> Value {
-    let mut props = json!({"url": url});
+    let mut props = json!({http_post::URL: url});
     if let Some(t) = token {
-        props["token"] = json!(t);
+        props[http_post::TOKEN] = json!(t);
     }
     json!({"type": "wfm", "provider": "http_post", "name": "WFM", "properties": props})
 }
@@ -73,13 +76,13 @@ backend_test! {
             stored_secret.text
         );
 
-        form["properties"]["token"] = json!("typed-but-wrong");
+        form["properties"][http_post::TOKEN] = json!("typed-but-wrong");
         let typed = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form.clone())).await;
         assert_eq!(typed.body["category"], "invalid_credentials", "the form's token wins: {}", typed.text);
         assert!(!typed.text.contains("typed-but-wrong"));
 
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-        form["properties"] = json!({"url": format!("http://{closed}/rta"), "token": "right-token"});
+        form["properties"] = json!({http_post::URL: format!("http://{closed}/rta"), http_post::TOKEN: "right-token"});
         let moved = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(form)).await;
         assert_eq!(moved.body["category"], "unreachable", "the form's URL wins over the stored one: {}", moved.text);
 
@@ -118,7 +121,7 @@ backend_test! {
         assert_eq!(refused.headers["content-type"], "application/problem+json");
         assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the new host");
 
-        form["properties"]["token"] = json!("typed-again");
+        form["properties"][http_post::TOKEN] = json!("typed-again");
         let retyped = s.call(Method::POST, &format!("{ACCOUNTS}/test?timeout_ms=300"), Some(form)).await;
         assert_eq!(retyped.status, 200, "with the secret typed again the test runs: {}", retyped.text);
         assert!(accepted.load(Ordering::SeqCst) > 0, "the test reached the new host");
@@ -142,8 +145,8 @@ async fn blocked_targets_are_refused_without_a_connection() {
         }
     });
     for host in ["127.0.0.1", "localhost", "169.254.169.254"] {
-        let body =
-            json!({"type": "statistics_receiver", "name": "Stats", "properties": {"host_name": host, "port": port}});
+        let body = json!({"type": "statistics_receiver", "name": "Stats",
+            "properties": {statistics_receiver::HOST_NAME: host, statistics_receiver::PORT: port}});
         let report = strict.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await;
         assert_eq!(report.body["category"], "blocked", "{host}: {}", report.text);
         assert!(report.body["message"].as_str().unwrap().contains("--egress-allow"), "{}", report.text);
@@ -156,7 +159,8 @@ async fn blocked_targets_are_refused_without_a_connection() {
     let open_db = TestDatabase::sqlite().await;
     let open = TestServer::start(&open_db).await;
     open.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
-    let body = json!({"type": "statistics_receiver", "name": "Stats", "properties": {"host_name": "169.254.169.254", "port": 80}});
+    let body = json!({"type": "statistics_receiver", "name": "Stats",
+        "properties": {statistics_receiver::HOST_NAME: "169.254.169.254", statistics_receiver::PORT: 80}});
     assert_eq!(open.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await.body["category"], "blocked");
     open.stop().await;
 }
@@ -170,7 +174,8 @@ async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeo
     tokio::spawn(async move { while receiver.accept().await.is_ok() {} });
     let hung = patchbay_testkit::peers::hung().await;
     for (name, host, port, enabled) in [("up", "127.0.0.1", up.port(), true), ("off", "127.0.0.1", up.port(), false)] {
-        let body = json!({"type": "statistics_receiver", "name": name, "enabled": enabled, "properties": {"host_name": host, "port": port}});
+        let body = json!({"type": "statistics_receiver", "name": name, "enabled": enabled,
+            "properties": {statistics_receiver::HOST_NAME: host, statistics_receiver::PORT: port}});
         assert_eq!(s.call(Method::POST, ACCOUNTS, Some(body)).await.status, 201);
     }
     assert_eq!(s.call(Method::POST, ACCOUNTS, Some(wfm(&format!("http://{hung}/rta"), None))).await.status, 201);
@@ -189,14 +194,16 @@ backend_test! {
     #[tokio::test]
     async fn generate_token_stores_a_fresh_random_token_and_shows_it_once(db) {
         let s = tenant(&db).await;
-        let fb = json!({"type": "messenger", "provider": "facebook", "name": "FB", "properties": {"page_username": "acme", "page_id": "42", "token": "page"}});
+        let fb = json!({"type": "messenger", "provider": "facebook", "name": "FB",
+                        "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "42",
+                                       facebook::TOKEN: "page"}});
         let created = s.call(Method::POST, ACCOUNTS, Some(fb)).await;
         let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
         let first = s.call(Method::POST, &format!("{path}/actions/generate_token"), None).await;
         assert_eq!(first.status, 200, "{}", first.text);
         let token = first.body["token"].as_str().unwrap().to_owned();
         assert_eq!(token.len(), 43, "32 random bytes in URL-safe base64");
-        assert_eq!(first.body["account"]["secrets"]["webhook_verify_token"], true);
+        assert_eq!(first.body["account"]["secrets"][facebook::WEBHOOK_VERIFY_TOKEN], true);
         assert_eq!(first.etag(), "\"2\"");
         let second = s.call(Method::POST, &format!("{path}/actions/generate_token"), None).await;
         assert_ne!(second.body["token"], first.body["token"]);

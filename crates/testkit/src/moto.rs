@@ -144,7 +144,8 @@ impl S3User {
         let endpoint = server.endpoint.clone();
         let setup = python(SETUP, &[&endpoint, bucket]);
         let text = |k: &str| setup[k].as_str().expect("the setup prints key and secret").to_owned();
-        S3User { key: text("key"), secret: text("secret"), endpoint, bucket: bucket.to_owned(), _server: server }
+        let (key, secret) = (text("key"), text("secret")); // not a property key: the setup script's answer
+        S3User { key, secret, endpoint, bucket: bucket.to_owned(), _server: server }
     }
 
     /// Runs `script` after [`PRELUDE`], with `args` after the prelude's.
