@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use patchbay_catalog::keys::messenger::facebook;
 use patchbay_catalog::{catalog, AccountInput, ValidationContext};
 use patchbay_secrets::{AccountSecrets, KeyLease, RingFile, SealedWrite, SecretChange};
 use patchbay_store::{Account, AccountWrite, NewTenant, SqlStore, Store};
@@ -73,9 +74,9 @@ impl Fixture {
 }
 
 fn facebook(token: Option<&str>) -> Map<String, Value> {
-    let mut properties = json!({"page_username": "acme", "page_id": "42"});
+    let mut properties = json!({facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "42"});
     if let Some(token) = token {
-        properties["token"] = json!(token);
+        properties[facebook::TOKEN] = json!(token);
     }
     properties.as_object().unwrap().clone()
 }
