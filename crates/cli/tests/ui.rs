@@ -91,6 +91,8 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.fill("#token", &h.admin_token).await;
     b.click("#signin-form button[type=submit]").await;
     b.wait(&format!("a.tenant-link[data-tenant='{TENANT}']")).await;
+    // The role is named as the API document titles it.
+    assert_eq!(b.text(".who-role").await, "Service-provider admin");
     b.shot("tenants").await;
     b.click(&format!("a.tenant-link[data-tenant='{TENANT}']")).await;
     b.wait_text(".empty", "Integration accounts specify parameters required for interoperability").await;
@@ -231,6 +233,10 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.fill("#prop-port", &free_port().to_string()).await;
     b.click("button.test-connection").await;
     b.wait_text(".results .report-failed", "Unreachable").await;
+    assert!(
+        b.text(".results .report-advice").await.contains("check the host name or URL, the port"),
+        "the failure category's advice from the API document is shown"
+    );
     assert!(b.exists(".results .step-failed").await, "the failing step is shown");
     b.fill("#prop-port", &peer_port).await;
     b.click("button.test-connection").await;
