@@ -34,7 +34,7 @@
  *
  * @typedef {object} TestStep
  * @property {string} name
- * @property {'ok' | 'failed' | 'skipped'} status
+ * @property {'ok' | 'failed'} status
  * @property {string} [detail]
  * @property {number} [duration_ms]
  *

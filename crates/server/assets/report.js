@@ -16,7 +16,7 @@ export function setCategories(described) {
 }
 
 /** @type {Record<string, string>} */
-const STEP_ICON = { ok: 'check', failed: 'cross', skipped: 'dash' };
+const STEP_ICON = { ok: 'check', failed: 'cross' };
 
 /** @param {string} name */
 function stepName(name) {
