@@ -8,7 +8,9 @@
 
 use std::sync::OnceLock;
 
-use axum::Json;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
 use patchbay_api::{
     Access, AccountFilter, AuditQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
 };
@@ -16,10 +18,12 @@ use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-/// `GET /api/v1/openapi.json`.
-pub async fn serve() -> Json<Value> {
-    static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    Json(DOCUMENT.get_or_init(document).clone())
+/// `GET /api/v1/openapi.json`: built and serialized once (the admin screen reads it at
+/// every sign-in).
+pub async fn serve() -> impl IntoResponse {
+    static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| Bytes::from(document().to_string())).clone();
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
 /// The problem responses, by status.
