@@ -20,10 +20,15 @@ pub enum Role {
     /// contact-center platform); nothing else.
     #[schemars(title = "Event producer")]
     EventProducer,
+    /// Calls the runtime gateway of one tenant (the contact center's applications: agent
+    /// desktop, scenario engine, IVR); nothing else.
+    #[schemars(title = "Gateway client")]
+    GatewayClient,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer, Role::EventProducer];
+    pub const ALL: [Role; 5] =
+        [Role::SpAdmin, Role::TenantAdmin, Role::TenantViewer, Role::EventProducer, Role::GatewayClient];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +36,7 @@ impl Role {
             Role::TenantAdmin => "tenant_admin",
             Role::TenantViewer => "tenant_viewer",
             Role::EventProducer => "event_producer",
+            Role::GatewayClient => "gateway_client",
         }
     }
 
@@ -61,6 +67,8 @@ pub enum Access {
     TenantEvents,
     /// Sends the tenant's recordings (metadata and audio): its admins and event producers.
     TenantRecordings,
+    /// Uses the tenant's accounts through the runtime gateway: its admins and gateway clients.
+    TenantGateway,
     /// Changes a tenant itself (name, entitlements, deletion): the service provider only.
     TenantProvider,
     /// Manages API tokens: the service provider, and tenant admins for their own tenant.
@@ -92,15 +100,17 @@ impl Denial {
 
 const PROVIDER_ONLY: &str = "only a service-provider admin may do this";
 const PRODUCER_ONLY: &str = "an event producer token can only send events and recordings";
+const GATEWAY_ONLY: &str = "a gateway client token can only call the runtime gateway";
 
 impl Access {
-    pub const ALL: [Access; 9] = [
+    pub const ALL: [Access; 10] = [
         Access::Public,
         Access::Caller,
         Access::TenantRead,
         Access::TenantWrite,
         Access::TenantEvents,
         Access::TenantRecordings,
+        Access::TenantGateway,
         Access::TenantProvider,
         Access::Tokens,
         Access::Provider,
@@ -114,6 +124,7 @@ impl Access {
                 | Access::TenantWrite
                 | Access::TenantEvents
                 | Access::TenantRecordings
+                | Access::TenantGateway
                 | Access::TenantProvider
         )
     }
@@ -132,6 +143,12 @@ impl Access {
         match (self, role) {
             (_, Role::SpAdmin) | (Access::Public | Access::Caller, _) => Ok(()),
             (Access::TenantProvider, Role::EventProducer) => Err(Denial::Forbidden(PRODUCER_ONLY)),
+            (Access::TenantGateway, Role::TenantAdmin | Role::GatewayClient) => Ok(()),
+            (Access::TenantGateway, Role::EventProducer) => Err(Denial::Forbidden(PRODUCER_ONLY)),
+            (Access::TenantGateway, Role::TenantViewer) => {
+                Err(Denial::Forbidden("a viewer token cannot call the runtime gateway"))
+            }
+            (_, Role::GatewayClient) => Err(Denial::Forbidden(GATEWAY_ONLY)),
             (Access::Provider | Access::TenantProvider, _) => Err(Denial::Forbidden(PROVIDER_ONLY)),
             (Access::TenantRead | Access::TenantWrite, Role::EventProducer) => Err(Denial::Forbidden(PRODUCER_ONLY)),
             (Access::TenantRead, _) => Ok(()),
@@ -178,34 +195,47 @@ mod tests {
             (Access::Caller, Role::TenantAdmin, 200, 200),
             (Access::Caller, Role::TenantViewer, 200, 200),
             (Access::Caller, Role::EventProducer, 200, 200),
+            (Access::Caller, Role::GatewayClient, 200, 200),
             (Access::TenantRead, Role::SpAdmin, 200, 200),
             (Access::TenantRead, Role::TenantAdmin, 200, 404),
             (Access::TenantRead, Role::TenantViewer, 200, 404),
             (Access::TenantRead, Role::EventProducer, 403, 404),
+            (Access::TenantRead, Role::GatewayClient, 403, 404),
             (Access::TenantWrite, Role::SpAdmin, 200, 200),
             (Access::TenantWrite, Role::TenantAdmin, 200, 404),
             (Access::TenantWrite, Role::TenantViewer, 403, 404),
             (Access::TenantWrite, Role::EventProducer, 403, 404),
+            (Access::TenantWrite, Role::GatewayClient, 403, 404),
             (Access::TenantEvents, Role::SpAdmin, 200, 200),
             (Access::TenantEvents, Role::TenantAdmin, 200, 404),
             (Access::TenantEvents, Role::TenantViewer, 403, 404),
             (Access::TenantEvents, Role::EventProducer, 200, 404),
+            (Access::TenantEvents, Role::GatewayClient, 403, 404),
             (Access::TenantRecordings, Role::SpAdmin, 200, 200),
             (Access::TenantRecordings, Role::TenantAdmin, 200, 404),
             (Access::TenantRecordings, Role::TenantViewer, 403, 404),
             (Access::TenantRecordings, Role::EventProducer, 200, 404),
+            (Access::TenantRecordings, Role::GatewayClient, 403, 404),
+            (Access::TenantGateway, Role::SpAdmin, 200, 200),
+            (Access::TenantGateway, Role::TenantAdmin, 200, 404),
+            (Access::TenantGateway, Role::TenantViewer, 403, 404),
+            (Access::TenantGateway, Role::EventProducer, 403, 404),
+            (Access::TenantGateway, Role::GatewayClient, 200, 404),
             (Access::TenantProvider, Role::SpAdmin, 200, 200),
             (Access::TenantProvider, Role::TenantAdmin, 403, 404),
             (Access::TenantProvider, Role::TenantViewer, 403, 404),
             (Access::TenantProvider, Role::EventProducer, 403, 404),
+            (Access::TenantProvider, Role::GatewayClient, 403, 404),
             (Access::Tokens, Role::SpAdmin, 200, 200),
             (Access::Tokens, Role::TenantAdmin, 200, 200),
             (Access::Tokens, Role::TenantViewer, 403, 403),
             (Access::Tokens, Role::EventProducer, 403, 403),
+            (Access::Tokens, Role::GatewayClient, 403, 403),
             (Access::Provider, Role::SpAdmin, 200, 200),
             (Access::Provider, Role::TenantAdmin, 403, 403),
             (Access::Provider, Role::TenantViewer, 403, 403),
             (Access::Provider, Role::EventProducer, 403, 403),
+            (Access::Provider, Role::GatewayClient, 403, 403),
         ];
         let status = |r: Result<(), Denial>| r.map_or_else(Denial::status, |()| 200);
         for &(access, role, own, other) in table {

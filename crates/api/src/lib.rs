@@ -17,6 +17,7 @@ mod catalog;
 mod events;
 mod export_jobs;
 mod feeds;
+mod gateway;
 mod keys;
 mod operations;
 mod problem;
@@ -36,6 +37,10 @@ pub use export_jobs::{
     ExportRunState, JobSettings, SettingField, TemplateTokenInfo, Window,
 };
 pub use feeds::{FeedHealth, FeedList, FeedStatus};
+pub use gateway::{
+    Bindings, IdentifyRequest, Identity, LiveError, Sentiment, SentimentLabel, SentimentRequest, SuggestRequest,
+    Suggestion, Suggestions, Usage, UsageDay, UsageQuery, MAX_TEXT_CHARS,
+};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};

@@ -141,6 +141,18 @@ operations! {
         "One run";
     GetExportRunMetadata = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv",
         TenantRead, "getExportRunMetadata", "The run's metadata CSV, once the run ended";
+    Suggest = Post "/tenants/{tenant}/gateway/suggestions", TenantGateway, "suggest",
+        "Suggestions for an agent from a chat bot account";
+    Sentiment = Post "/tenants/{tenant}/gateway/sentiment", TenantGateway, "sentiment",
+        "The sentiment of a text, from a Natural Language Understanding account";
+    Identify = Post "/tenants/{tenant}/gateway/identify", TenantGateway, "identify",
+        "Who a caller is, from Next Caller or The Data Group, as contact fields";
+    GetBindings = Get "/tenants/{tenant}/gateway/bindings", TenantRead, "getBindings",
+        "Which chat bot serves each service and launch point";
+    PutBindings = Put "/tenants/{tenant}/gateway/bindings", TenantWrite, "putBindings",
+        "Replace the chat bot bindings of services and launch points";
+    AccountUsage = Get "/tenants/{tenant}/integration-accounts/{id}/usage", TenantRead, "accountUsage",
+        "Gateway calls, errors and quota per day, and the live health of the account's traffic";
     ListTokens = Get "/tokens", Tokens, "listTokens", "The tokens the caller may see (never their values)";
     CreateToken = Post "/tokens", Tokens, "createToken", "Create a token";
     RevokeToken = Delete "/tokens/{id}", Tokens, "revokeToken", "Revoke a token";

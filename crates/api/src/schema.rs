@@ -21,6 +21,10 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AccountUpdate>(&mut requests);
     register::<AccountTest>(&mut requests);
     register::<ActionRequest>(&mut requests);
+    register::<Bindings>(&mut requests);
+    register::<IdentifyRequest>(&mut requests);
+    register::<SentimentRequest>(&mut requests);
+    register::<SuggestRequest>(&mut requests);
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
@@ -31,6 +35,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<ActionResult>(&mut responses);
     register::<ActionFailure>(&mut responses);
     register::<AuditPage>(&mut responses);
+    register::<Bindings>(&mut responses);
     register::<BulkTestReport>(&mut responses);
     register::<ExportJobList>(&mut responses);
     register::<ExportJob>(&mut responses);
@@ -40,6 +45,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<FeedList>(&mut responses);
     register::<IntegrationTypes>(&mut responses);
     register::<IntakeReport>(&mut responses);
+    register::<Identity>(&mut responses);
     register::<KeyStatus>(&mut responses);
     register::<Live>(&mut responses);
     register::<Problem>(&mut responses);
@@ -47,10 +53,13 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<RecordingPage>(&mut responses);
     register::<ResealReport>(&mut responses);
     register::<Role>(&mut responses);
+    register::<Sentiment>(&mut responses);
+    register::<Suggestions>(&mut responses);
     register::<TenantList>(&mut responses);
     register::<Token>(&mut responses);
     register::<TokenList>(&mut responses);
     register::<TokenCreated>(&mut responses);
+    register::<Usage>(&mut responses);
     register::<WhoAmI>(&mut responses);
     let mut schemas: Map<String, Value> = responses.take_definitions(true).into_iter().collect();
     for (name, schema) in requests.take_definitions(true) {

@@ -17,6 +17,9 @@ pub struct Tenant {
     /// The gated types the service provider enabled for the tenant, sorted.
     #[schemars(schema_with = "gated_types")]
     pub enabled_types: Vec<String>,
+    /// The IANA time zone (e.g. `Europe/Berlin`) whose midnight starts the tenant's days:
+    /// the gateway's daily quotas and usage follow it.
+    pub time_zone: String,
     #[schemars(range(min = 1))]
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -44,6 +47,15 @@ pub struct TenantCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "gated_types")]
     pub enabled_types: Option<Vec<String>>,
+    /// An IANA time zone name; `UTC` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
+}
+
+impl TenantCreate {
+    /// The time zone of a tenant created without one.
+    pub const DEFAULT_TIME_ZONE: &'static str = "UTC";
 }
 
 /// A change to a tenant. Omitted fields keep their values. Fields of a GET response may be
@@ -59,6 +71,10 @@ pub struct TenantUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "gated_types")]
     pub enabled_types: Option<Vec<String>>,
+    /// An IANA time zone name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
     #[serde(default, skip_serializing)]
     pub version: Option<Value>,
     #[serde(default, skip_serializing)]

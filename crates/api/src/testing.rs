@@ -56,10 +56,21 @@ pub enum Category {
     /// The account's properties cannot be used as they are.
     #[schemars(title = "Invalid settings")]
     InvalidConfig,
+    /// The service is limiting the rate of requests: wait the time it asks, or spread the
+    /// calls out.
+    #[schemars(title = "Rate limited")]
+    RateLimited,
+    /// The service failed (an HTTP 5xx or an error of its own); try again later, and check
+    /// the service's status page if it persists.
+    #[schemars(title = "Service error")]
+    VendorError,
+    /// The account's daily quota is used up; it starts again at the tenant's midnight.
+    #[schemars(title = "Quota exceeded")]
+    QuotaExceeded,
 }
 
 impl Category {
-    pub const ALL: [Category; 9] = [
+    pub const ALL: [Category; 12] = [
         Category::Unreachable,
         Category::Tls,
         Category::InvalidCredentials,
@@ -69,6 +80,9 @@ impl Category {
         Category::Timeout,
         Category::Blocked,
         Category::InvalidConfig,
+        Category::RateLimited,
+        Category::VendorError,
+        Category::QuotaExceeded,
     ];
 }
 

@@ -27,6 +27,10 @@ pub enum TenantsCommand {
         /// Gated integration types to enable (aws, nice, external_kb); repeatable.
         #[arg(long = "enable")]
         enable: Vec<String>,
+        /// The IANA time zone whose midnight starts the tenant's days (gateway quotas and
+        /// usage); UTC when left out.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
     /// Change a tenant's name or entitlements (service-provider admin).
     Update {
@@ -36,6 +40,9 @@ pub enum TenantsCommand {
         /// The complete list of enabled gated types; repeatable. `--enable ''` clears it.
         #[arg(long = "enable")]
         enable: Option<Vec<String>>,
+        /// The IANA time zone, e.g. `Europe/Berlin`.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
     /// Delete a tenant with its accounts and tokens.
     Delete { tenant: String },
@@ -127,10 +134,10 @@ pub enum TokensCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// sp_admin, tenant_admin, tenant_viewer or event_producer.
+        /// sp_admin, tenant_admin, tenant_viewer, event_producer or gateway_client.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The tenant of a tenant_admin or tenant_viewer token.
+        /// The tenant of a tenant-bound token (every role but sp_admin).
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -167,21 +174,24 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
             let rows: Vec<Vec<String>> = list
                 .items
                 .iter()
-                .map(|t| vec![escape(&t.id), escape(&t.name), enabled(&t.enabled_types), t.version.to_string()])
+                .map(|t| {
+                    let zone = escape(&t.time_zone);
+                    vec![escape(&t.id), escape(&t.name), enabled(&t.enabled_types), zone, t.version.to_string()]
+                })
                 .collect();
-            table(&["ID", "NAME", "ENABLED TYPES", "VERSION"], &rows);
+            table(&["ID", "NAME", "ENABLED TYPES", "TIME ZONE", "VERSION"], &rows);
             Ok(())
         }
         TenantsCommand::Show { tenant } => {
             show_tenant(client, &client.get(&Operation::GetTenant.url(&[&tenant])).await?)
         }
-        TenantsCommand::Create { id, name, enable } => {
-            let body = TenantCreate { id, name, enabled_types: Some(enable) };
+        TenantsCommand::Create { id, name, enable, time_zone } => {
+            let body = TenantCreate { id, name, enabled_types: Some(enable), time_zone };
             show_tenant(client, &client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?)
         }
-        TenantsCommand::Update { tenant, name, enable } => {
+        TenantsCommand::Update { tenant, name, enable, time_zone } => {
             let enabled_types = enable.map(|types| types.into_iter().filter(|t| !t.is_empty()).collect());
-            let body = TenantUpdate { name, enabled_types, ..TenantUpdate::default() };
+            let body = TenantUpdate { name, enabled_types, time_zone, ..TenantUpdate::default() };
             show_tenant(client, &client.send(Method::PUT, &Operation::UpdateTenant.url(&[&tenant]), &body).await?)
         }
         TenantsCommand::Delete { tenant } => {
@@ -207,6 +217,7 @@ fn show_tenant(client: &Client, t: &Tenant) -> Result<(), CliError> {
     println!("id:            {}", escape(&t.id));
     println!("name:          {}", escape(&t.name));
     println!("enabled types: {}", enabled(&t.enabled_types));
+    println!("time zone:     {}", escape(&t.time_zone));
     println!("version:       {}", t.version);
     Ok(())
 }

@@ -231,6 +231,7 @@ fn names_stored_before_the_rule_are_printed_escaped() {
             id: "evil".into(),
             name: "Evil\u{1b}[2J\nCorp\u{202E}".into(),
             enabled_types: Vec::new(),
+            time_zone: "UTC".into(),
         };
         store.create_tenant(&tenant, "test").await.unwrap();
         let token = patchbay_store::NewToken {

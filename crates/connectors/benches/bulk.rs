@@ -5,18 +5,15 @@
 //!
 //! `cargo bench -p patchbay-connectors --bench bulk`
 
-#[allow(dead_code)]
-#[path = "../tests/business_peers/mod.rs"]
-mod business_peers;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use business_peers::{crm, lookup};
 use futures::StreamExt;
 use patchbay_catalog::keys::{external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, zendesk};
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, Outcome, Registry, TestReport, VendorUrls};
+use patchbay_testkit::vendors::business::{crm, lookup};
 use serde_json::json;
 
 const ACCOUNTS: usize = 1_000;

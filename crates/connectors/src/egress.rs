@@ -632,6 +632,26 @@ impl Egress {
         run.step("request", self.send(request, timeout), |r| format!("{method} {shown} -> HTTP {}", r.status)).await
     }
 
+    /// Sends one HTTP request through the pooled, policy-enforcing client and reads the
+    /// answer whole (capped), for live traffic (the runtime gateway): no steps, and
+    /// connections are kept for the next call. The timeout covers the whole exchange.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        timeout: Duration,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<HttpReply, Failure> {
+        let request = self.request(method, url).map_err(|why| {
+            let category = if why.contains("refuses") { Category::Blocked } else { Category::InvalidConfig };
+            Failure::new(category, why)
+        })?;
+        let send = self.send(build(request.timeout(timeout)), timeout);
+        tokio::time::timeout(timeout, send).await.unwrap_or_else(|_| {
+            Err(Failure::new(Category::Timeout, format!("no answer within {} ms", timeout.as_millis())))
+        })
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder, timeout: Duration) -> Result<HttpReply, Failure> {
         let response = request.send().await.map_err(|e| classify(&e, timeout))?;
         let status = response.status().as_u16();

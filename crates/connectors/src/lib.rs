@@ -86,7 +86,7 @@ pub struct Context<'a> {
 }
 
 /// Base URLs of vendor APIs that accounts do not configure (Telegram, Facebook Graph,
-/// LINE, Vonage, Viber, Google, Next Caller). The real ones by default; an operator may
+/// LINE, Vonage, Viber, Google, Next Caller, The Data Group). The real ones by default; an operator may
 /// point one at a proxy, and tests point them at local servers that follow each vendor's
 /// documented contract.
 #[derive(Debug, Clone)]
@@ -102,6 +102,7 @@ pub const VENDORS: &[(&str, &str)] = &[
     ("nexmo", "https://rest.nexmo.com/"),
     ("next_caller", "https://api.nextcaller.com/"),
     ("next_caller_sandbox", "https://api.sandbox.nextcaller.com/"),
+    ("tdg", "https://api.thedatagroup.com/"),
     ("telegram", "https://api.telegram.org/"),
     ("viber", "https://chatapi.viber.com/"),
 ];

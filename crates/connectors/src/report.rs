@@ -28,9 +28,8 @@ impl Failure {
             403 => Failure::new(Category::Permission, "the credentials lack permission (HTTP 403)"),
             404 => Failure::new(Category::NotFound, format!("the {what} was not found (HTTP 404)")),
             408 | 504 => Failure::new(Category::Timeout, format!("the service timed out (HTTP {status})")),
-            429 => {
-                Failure::new(Category::UnexpectedResponse, "the service is rate limiting (HTTP 429); try again later")
-            }
+            429 => Failure::new(Category::RateLimited, "the service is rate limiting (HTTP 429); try again later"),
+            500..=599 => Failure::new(Category::VendorError, format!("the service failed (HTTP {status})")),
             s => Failure::new(Category::UnexpectedResponse, format!("unexpected HTTP status {s}")),
         }
     }

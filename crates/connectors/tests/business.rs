@@ -1,22 +1,21 @@
 //! Connection tests of the business vendors (CRMs, caller lookup, knowledge base) against
 //! local peers that follow each vendor's documented contract; the peers and the docs they
-//! follow are in `business_peers/`. Every report is checked for the account's
+//! follow are in `patchbay_testkit::vendors::business`. Every report is checked for the account's
 //! secrets as the API would return it.
 
-mod business_peers;
 mod common;
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use business_peers::crm::{self, Limits, SalesforceOrg};
-use business_peers::lookup;
 use patchbay_catalog::keys::{
     external_kb, next_caller, oracle_service_cloud, salesforce, servicenow, tdg, zapier, zendesk,
 };
 use patchbay_connectors::{
     AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, StepStatus, TestReport, VendorUrls,
 };
+use patchbay_testkit::vendors::business::crm::{self, Limits, SalesforceOrg};
+use patchbay_testkit::vendors::business::lookup;
 use serde_json::{json, Value};
 
 /// This crate's connectors (the feed targets' are tested in `patchbay_feeds`).

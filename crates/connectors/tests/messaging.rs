@@ -1,19 +1,18 @@
 //! Connection tests and actions of messengers, chat bots, NLU and TTS against local servers
-//! that follow each vendor's documented contract (see `messaging_peers`, which cites the
+//! that follow each vendor's documented contract (see `patchbay_testkit::vendors::messaging`, which cites the
 //! docs). Every report and action result is checked for the secrets it was given.
 
 mod common;
-mod messaging_peers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use messaging_peers as peers;
 use patchbay_catalog::keys::{chat_bot, messenger, nlu, tts};
 use patchbay_connectors::{
     AccountConfig, ActionResult, Category, Failure, Outcome, Registry, TestReport, TestStep, VendorUrls,
 };
+use patchbay_testkit::vendors::messaging as peers;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;

@@ -23,7 +23,12 @@ impl Fixture {
     async fn new(db: &TestDatabase) -> Fixture {
         let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&db.url).await.unwrap());
         for tenant in ["acme", "beta"] {
-            let new = NewTenant { id: tenant.into(), name: tenant.into(), enabled_types: Vec::new() };
+            let new = NewTenant {
+                id: tenant.into(),
+                name: tenant.into(),
+                enabled_types: Vec::new(),
+                time_zone: "UTC".into(),
+            };
             store.create_tenant(&new, "test").await.unwrap();
         }
         let dir = tempfile::tempdir().unwrap();

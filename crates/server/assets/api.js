@@ -7,7 +7,7 @@
 // screen against them (see tsconfig.json).
 
 /**
- * @typedef {'sp_admin' | 'tenant_admin' | 'tenant_viewer' | 'event_producer'} Role
+ * @typedef {'sp_admin' | 'tenant_admin' | 'tenant_viewer' | 'event_producer' | 'gateway_client'} Role
  *
  * @typedef {object} Principal The signed-in token (`GET /ui/session`).
  * @property {string} token_id

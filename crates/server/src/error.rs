@@ -47,6 +47,21 @@ pub enum ApiError {
         detail: String,
         retry_after: u64,
     },
+    /// A runtime gateway call failed at the vendor or on the account's daily quota.
+    Gateway(Box<GatewayFailure>),
+}
+
+/// A failed gateway call as answered: the status, the category, the vendor's status and
+/// the headers that tell when to retry.
+#[derive(Debug)]
+pub struct GatewayFailure {
+    pub status: StatusCode,
+    pub category: patchbay_api::Category,
+    pub detail: String,
+    pub vendor_status: Option<u16>,
+    pub retry_after: Option<u64>,
+    /// `RateLimit-Limit` and `RateLimit-Reset` of a used-up daily quota.
+    pub quota: Option<(i64, u64)>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -67,6 +82,8 @@ fn problem(status: StatusCode, code: &str, title: &str, detail: String, errors: 
             })
             .collect(),
         current_version: None,
+        category: None,
+        vendor_status: None,
     }
 }
 
@@ -153,6 +170,14 @@ impl IntoResponse for ApiError {
                 &[][..],
                 None,
             ),
+            ApiError::Gateway(failure) => {
+                let (code, title) = match failure.status {
+                    StatusCode::TOO_MANY_REQUESTS => ("too-many-requests", "Too many requests"),
+                    StatusCode::GATEWAY_TIMEOUT => ("vendor-timeout", "The vendor did not answer in time"),
+                    _ => ("bad-gateway", "The vendor failed or refused the call"),
+                };
+                (failure.status, code, title, failure.detail.clone(), &[][..], None)
+            }
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (
@@ -165,7 +190,11 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = Problem { current_version, ..problem(status, code, title, detail, errors) };
+        let (category, vendor_status) = match &self {
+            ApiError::Gateway(failure) => (Some(failure.category), failure.vendor_status),
+            _ => (None, None),
+        };
+        let body = Problem { current_version, category, vendor_status, ..problem(status, code, title, detail, errors) };
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let ApiError::Unavailable { retry_after, .. } = &self {
@@ -176,6 +205,17 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::TooManyRequests { retry_after, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if let ApiError::Gateway(failure) = &self {
+            let headers = response.headers_mut();
+            if let Some(retry_after) = failure.retry_after {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            if let Some((limit, reset)) = failure.quota {
+                headers.insert("ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("ratelimit-remaining", HeaderValue::from(0));
+                headers.insert("ratelimit-reset", HeaderValue::from(reset));
+            }
         }
         response
     }
@@ -227,6 +267,11 @@ fn conflict(c: Conflict) -> ApiError {
         Conflict::TokenExists => ("token", "unique", "this token already exists"),
         Conflict::RecordingExists => ("recording_id", "unique", "this tenant already has a recording with this id"),
         Conflict::RunActive => ("job", "one_run", "a run of this export job is in progress; wait for it to finish"),
+        Conflict::Bound => (
+            "id",
+            "bound",
+            "the account is the chat bot of a service or launch point; change the gateway bindings first",
+        ),
     };
     ApiError::Conflict { detail: message.to_owned(), errors: vec![field_error(field, rule, message)] }
 }
@@ -262,4 +307,48 @@ pub async fn problem_for_rejections(request: axum::extract::Request, next: axum:
     }
     problem.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     problem
+}
+
+impl From<patchbay_gateway::GatewayError> for ApiError {
+    fn from(e: patchbay_gateway::GatewayError) -> Self {
+        use patchbay_api::Category;
+        use patchbay_gateway::GatewayError as G;
+        match e {
+            G::Invalid { field, rule, message } => ApiError::Validation(vec![field_error(field, rule, message)]),
+            G::AccountNotFound => ApiError::NotFound("account"),
+            G::Conflict { field, rule, message } => {
+                ApiError::Conflict { detail: message.clone(), errors: vec![field_error(field, rule, message)] }
+            }
+            G::Quota { limit, resets_at, retry_after } => ApiError::Gateway(Box::new(GatewayFailure {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                category: Category::QuotaExceeded,
+                detail: format!(
+                    "the account's daily quota of {limit} calls is used up; it starts again at {} (the tenant's midnight)",
+                    resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                vendor_status: None,
+                retry_after: Some(retry_after),
+                quota: Some((limit, retry_after)),
+            })),
+            G::Vendor { failure, status: vendor_status, retry_after } => {
+                let status = match failure.category {
+                    Category::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                    Category::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                    Category::InvalidConfig => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_GATEWAY,
+                };
+                let retry_after = retry_after.or((failure.category == Category::RateLimited).then_some(60));
+                ApiError::Gateway(Box::new(GatewayFailure {
+                    status,
+                    category: failure.category,
+                    detail: failure.message,
+                    vendor_status,
+                    retry_after,
+                    quota: None,
+                }))
+            }
+            G::Store(e) => ApiError::from(e),
+            G::Secrets(e) => ApiError::Internal(e.to_string()),
+        }
+    }
 }

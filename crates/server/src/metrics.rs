@@ -40,6 +40,21 @@ pub struct TestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GatewayLabels {
+    r#type: String,
+    provider: String,
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GatewayOutcomeLabels {
+    r#type: String,
+    provider: String,
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TypeLabels {
     r#type: String,
 }
@@ -73,6 +88,8 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Family<LimitLabels, Counter>,
     tasks_alive: Gauge,
+    gateway_calls: Family<GatewayOutcomeLabels, Counter>,
+    gateway_latency: Family<GatewayLabels, Histogram>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -141,7 +158,23 @@ impl Metrics {
             "Tasks alive in the tokio runtime, read at scrape time",
             tasks_alive.clone(),
         );
+        let gateway_calls = Family::<GatewayOutcomeLabels, Counter>::default();
+        registry.register(
+            "gateway_calls",
+            "Runtime gateway calls by type, provider, operation and outcome (ok or a failure category)",
+            gateway_calls.clone(),
+        );
+        let gateway_latency = Family::<GatewayLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
+        registry.register(
+            "gateway_call_duration_seconds",
+            "Runtime gateway call latency (the vendor's included) by type, provider and operation",
+            gateway_latency.clone(),
+        );
         Metrics {
+            gateway_calls,
+            gateway_latency,
             registry,
             requests,
             latency,
@@ -188,6 +221,24 @@ impl Metrics {
         self.tests
             .get_or_create(&TestLabels { r#type: type_key.into(), provider: provider.into(), outcome: outcome.into() })
             .inc();
+    }
+}
+
+/// The gateway's counters (never by tenant: the label sets stay bounded).
+impl patchbay_gateway::GatewayMetrics for Metrics {
+    fn record_call(&self, type_key: &str, provider: &str, operation: &str, outcome: &str, seconds: f64) {
+        let labels = GatewayLabels { r#type: type_key.into(), provider: provider.into(), operation: operation.into() };
+        self.gateway_calls
+            .get_or_create(&GatewayOutcomeLabels {
+                r#type: labels.r#type.clone(),
+                provider: labels.provider.clone(),
+                operation: labels.operation.clone(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        if outcome != "quota_exceeded" {
+            self.gateway_latency.get_or_create(&labels).observe(seconds);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use patchbay_api::{
-    Access, AccountFilter, AuditQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
+    Access, AccountFilter, AuditQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions, UsageQuery,
 };
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
@@ -38,9 +38,10 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("415", "The body's Content-Type is not one this endpoint takes."),
     ("416", "No byte range asked for lies within the resource; `Content-Range: bytes */<size>` gives its size."),
     ("422", "The input breaks a rule; `errors` names each field and rule."),
-    ("429", "Too many connection tests and actions run at once (for the tenant or in all); `Retry-After` says when to try again."),
-    ("502", "A remote service the request needed (an S3 bucket) failed."),
+    ("429", "Too many connection tests and actions run at once (for the tenant or in all), an account's daily gateway quota is used up (`category` `quota_exceeded`, with `RateLimit-*` headers) or the vendor limits the rate (`rate_limited`); `Retry-After` says when to try again."),
+    ("502", "A remote service the request needed (an S3 bucket, a vendor of the gateway) failed or refused; `category` says why and `vendor_status` gives the vendor's HTTP status."),
     ("503", "A limit of the service was reached; retry later."),
+    ("504", "The vendor did not answer within the gateway's timeout (`category` `timeout`)."),
 ];
 
 fn problem_responses() -> Map<String, Value> {
@@ -87,6 +88,12 @@ fn request(schema: &str) -> Value {
 fn param(name: &str) -> Value {
     json!({"$ref": format!("#/components/parameters/{name}")})
 }
+
+/// The problems of a gateway operation: the account named or selected cannot serve it
+/// (404, 409), the input (422), the account's daily quota or the vendor's rate limit (429),
+/// the vendor failed or refused (502) or did not answer in time (504). Each vendor and
+/// quota problem carries its `category`, and `vendor_status` when the vendor answered.
+const GATEWAY_PROBLEMS: &[&str] = &["404", "409", "422", "429", "502", "504"];
 
 /// What the document says of an operation beyond the route table: its parameters, request
 /// body, success responses and the problem statuses its handler can answer. 400 (a query
@@ -153,6 +160,7 @@ fn access_name(access: Access) -> &'static str {
         Access::TenantWrite => "tenant_write",
         Access::TenantEvents => "tenant_events",
         Access::TenantRecordings => "tenant_recordings",
+        Access::TenantGateway => "tenant_gateway",
         Access::TenantProvider => "tenant_provider",
         Access::Tokens => "tokens",
         Access::Provider => "provider",
@@ -387,6 +395,34 @@ fn describe(op: Operation) -> Details {
             json!({"200": {"description": "RFC 4180 CSV, one row per recording.", "content": {"text/csv": {"schema": {"type": "string"}}}}}),
             &[],
         ),
+        O::Suggest => details(
+            w,
+            Some(request("SuggestRequest")),
+            json!({"200": body("The suggestions.", "Suggestions")}),
+            GATEWAY_PROBLEMS,
+        ),
+        O::Sentiment => details(
+            w,
+            Some(request("SentimentRequest")),
+            json!({"200": body("The sentiment.", "Sentiment")}),
+            GATEWAY_PROBLEMS,
+        ),
+        O::Identify => details(
+            w,
+            Some(request("IdentifyRequest")),
+            json!({"200": body("The caller's contact fields.", "Identity")}),
+            GATEWAY_PROBLEMS,
+        ),
+        O::GetBindings => details(w, None, json!({"200": body("The bindings.", "Bindings")}), &[]),
+        O::PutBindings => {
+            details(w, Some(request("Bindings")), json!({"200": body("The bindings.", "Bindings")}), &["422"])
+        }
+        O::AccountUsage => details(
+            &["tenant", "id", "days"],
+            None,
+            json!({"200": body("Calls, errors and quota per day.", "Usage")}),
+            &["422"],
+        ),
         O::ListTokens => details(&[], None, json!({"200": body("The tokens.", "TokenList")}), &[]),
         O::CreateToken => {
             let mut created = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
@@ -473,6 +509,7 @@ fn parameters() -> Value {
         all.extend(query_parameters::<ResealQuery>(""));
         all.extend(query_parameters::<RecordingSearch>("search_"));
         all.extend(query_parameters::<RunsQuery>("runs_"));
+        all.extend(query_parameters::<UsageQuery>(""));
     }
     parameters
 }
@@ -486,7 +523,7 @@ pub fn document() -> Value {
             "title": "patchbay",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Integration accounts of contact centers: catalog, tenants, accounts with write-only \
-                secrets, connection tests, audit, tokens, events and feeds, recordings with their export to S3 and playback. Errors are application/problem+json.",
+                secrets, connection tests, audit, tokens, events and feeds, recordings with their export to S3 and playback, and the runtime gateway through which applications use accounts. Errors are application/problem+json.",
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "servers": [{"url": "/api/v1"}],

@@ -1,6 +1,7 @@
 //! Start-up: the data dir, the master key ring (checked against the database by the
 //! account-secrets service), the store, the bootstrap service-provider admin token, and the
-//! engines (`patchbay_jobs`), constructed, started and handed to the [`AppState`].
+//! engines (`patchbay_jobs`) and the runtime gateway, constructed, started and handed to
+//! the [`AppState`].
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -8,9 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use patchbay_connectors::{Egress, EgressPolicy, VendorUrls};
+use patchbay_gateway::{Clock, Gateway, GatewayOptions, GatewayParts};
 use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool};
 use patchbay_secrets::{AccountSecrets, RingFile};
-use patchbay_store::{CachedStore, NewToken, RecordingStore, SqlStore, Store};
+use patchbay_store::{CachedStore, GatewayStore, NewToken, RecordingStore, SqlStore, Store};
 
 use crate::auth::{generate_token, hash_token, Role};
 use crate::listen::HttpLimits;
@@ -40,6 +42,10 @@ pub struct Settings {
     pub test_limit_global: usize,
     /// An export run whose heartbeat is older than this (database time) is taken over.
     pub export_run_expiry: std::time::Duration,
+    /// What the runtime gateway reads the time from (days, quotas, context expiry).
+    pub gateway_clock: Clock,
+    /// How long the gateway keeps a stateless bot conversation's context.
+    pub gateway_context_ttl: std::time::Duration,
 }
 
 impl Settings {
@@ -63,6 +69,8 @@ impl Settings {
             test_limit_per_tenant: Settings::DEFAULT_TEST_LIMIT_PER_TENANT,
             test_limit_global: Settings::DEFAULT_TEST_LIMIT_GLOBAL,
             export_run_expiry: Settings::DEFAULT_EXPORT_RUN_EXPIRY,
+            gateway_clock: Clock::system(),
+            gateway_context_ttl: GatewayOptions::default().context_ttl,
         }
     }
 }
@@ -91,6 +99,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let store = SqlStore::connect(&url).await.context("cannot open the database")?;
     let backend = store.backend_name();
     let recordings: Arc<dyn RecordingStore> = Arc::new(store.clone());
+    let ledger: Arc<dyn GatewayStore> = Arc::new(store.clone());
     // SQLite in the data dir has one writer, this process, so reads can be served from
     // memory. PostgreSQL may be shared by several nodes and is always read.
     let store: Arc<dyn Store> = match backend {
@@ -131,6 +140,21 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
             metrics: metrics.clone(),
         },
     ));
+    let gateway = Gateway::start(
+        GatewayParts {
+            store: store.clone(),
+            ledger,
+            keys: keys.clone(),
+            egress: outbound.egress.clone(),
+            vendors: outbound.vendors.clone(),
+            metrics: metrics.clone(),
+        },
+        GatewayOptions {
+            timeout: settings.egress.timeout,
+            context_ttl: settings.gateway_context_ttl,
+            clock: settings.gateway_clock.clone(),
+        },
+    );
     let state = AppState {
         intake: Intake::new(recordings.clone(), metrics.clone()),
         reconciler: FeedReconciler::new(store.clone(), keys.clone(), feeds.clone()),
@@ -144,6 +168,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         exporter,
         http: settings.http,
         spool: settings.recordings_spool.clone(),
+        gateway: Arc::new(gateway),
     };
     state.reconciler.reconcile().await.context("cannot start the feeds")?;
     state.reconciler.clone().spawn();

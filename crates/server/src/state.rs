@@ -38,6 +38,8 @@ pub struct AppState {
     pub http: HttpLimits,
     /// The recordings spool folder, when one is watched.
     pub spool: Option<PathBuf>,
+    /// The runtime gateway (applications use accounts through it).
+    pub gateway: Arc<patchbay_gateway::Gateway>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

@@ -1,5 +1,7 @@
 //! Persistence for patchbay: tenants, integration accounts with their sealed secrets,
-//! the audit trail, API tokens and small metadata values, behind one `Store` trait.
+//! the audit trail, API tokens and small metadata values, behind one `Store` trait;
+//! recordings and export jobs (`RecordingStore`) and the runtime gateway's quotas, usage,
+//! bindings and conversation contexts (`GatewayStore`) beside it.
 //! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
 //! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
 
@@ -7,9 +9,11 @@ mod cache;
 mod model;
 #[macro_use]
 mod sql;
+mod gateway;
 mod recordings;
 
 pub use cache::CachedStore;
+pub use gateway::*;
 pub use model::*;
 pub use recordings::*;
 pub use sql::SqlStore;
@@ -61,6 +65,8 @@ pub enum Conflict {
     RecordingExists,
     /// The export job has a run in progress.
     RunActive,
+    /// The account is bound to a service or launch point of the runtime gateway.
+    Bound,
 }
 
 impl std::fmt::Display for Conflict {
@@ -73,6 +79,7 @@ impl std::fmt::Display for Conflict {
             Conflict::TokenExists => "token exists",
             Conflict::RecordingExists => "recording exists",
             Conflict::RunActive => "run active",
+            Conflict::Bound => "bound",
         })
     }
 }
@@ -128,6 +135,8 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         changes: &serde_json::Value,
     ) -> Result<Account>;
+    /// Deletes the account; an account bound to a service or launch point of the gateway is
+    /// refused (`Conflict::Bound`).
     async fn delete_account(&self, tenant: &str, id: Uuid, expected_version: Option<i64>, actor: &str) -> Result<()>;
     /// Stores the last connection-test result of an account (does not bump its version)
     /// and appends an audit entry with `action = "test"`.

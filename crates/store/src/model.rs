@@ -9,12 +9,15 @@ pub struct NewTenant {
     pub id: String,
     pub name: String,
     pub enabled_types: Vec<String>,
+    /// An IANA time zone name (checked by the caller).
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantUpdate {
     pub name: String,
     pub enabled_types: Vec<String>,
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +26,8 @@ pub struct Tenant {
     pub name: String,
     /// Gated integration types the service provider enabled for this tenant, sorted.
     pub enabled_types: Vec<String>,
+    /// The IANA time zone whose midnight starts the tenant's days (quotas, usage).
+    pub time_zone: String,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -155,7 +155,7 @@ macro_rules! select_accounts {
 
 macro_rules! select_tenants {
     () => {
-        "SELECT id, name, enabled_types, version, created_at, updated_at FROM tenants "
+        "SELECT id, name, enabled_types, time_zone, version, created_at, updated_at FROM tenants "
     };
 }
 
@@ -335,6 +335,7 @@ struct TenantRow {
     id: String,
     name: String,
     enabled_types: String,
+    time_zone: String,
     version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -346,6 +347,7 @@ impl TenantRow {
             enabled_types: parse_json("tenants.enabled_types", &self.enabled_types)?,
             id: self.id,
             name: self.name,
+            time_zone: self.time_zone,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -512,6 +514,7 @@ impl Store for SqlStore {
             id: tenant.id.clone(),
             name: tenant.name.clone(),
             enabled_types: normalized_types(&tenant.enabled_types),
+            time_zone: tenant.time_zone.clone(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -519,15 +522,17 @@ impl Store for SqlStore {
         let changes = serde_json::json!({
             "name": created.name,
             "enabled_types": created.enabled_types,
+            "time_zone": created.time_zone,
         });
         in_write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO tenants (id, name, enabled_types, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5)",
+                "INSERT INTO tenants (id, name, enabled_types, time_zone, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
             )
             .bind(&created.id)
             .bind(&created.name)
             .bind(json_text(&created.enabled_types))
+            .bind(&created.time_zone)
             .bind(created.version)
             .bind(now)
             .execute(&mut *tx)
@@ -573,10 +578,11 @@ impl Store for SqlStore {
         let changes = serde_json::json!({
             "name": update.name,
             "enabled_types": enabled_types,
+            "time_zone": update.time_zone,
         });
         let (version, created_at): (i64, Timestamp) = in_write_tx!(self, |tx| {
             let updated = sqlx::query_as(
-                "UPDATE tenants SET name = $2, enabled_types = $3, version = version + 1, \
+                "UPDATE tenants SET name = $2, enabled_types = $3, time_zone = $6, version = version + 1, \
                  updated_at = $4 WHERE id = $1 AND ($5 IS NULL OR version = $5) \
                  RETURNING version, created_at",
             )
@@ -585,6 +591,7 @@ impl Store for SqlStore {
             .bind(json_text(&enabled_types))
             .bind(now)
             .bind(expected_version)
+            .bind(&update.time_zone)
             .fetch_optional(&mut *tx)
             .await
             .map_err(write_err)?;
@@ -594,7 +601,15 @@ impl Store for SqlStore {
             insert_audit!(&mut *tx, id, None::<&str>, actor, "tenant.update", changes, now);
             updated
         });
-        Ok(Tenant { id: id.to_owned(), name: update.name.clone(), enabled_types, version, created_at, updated_at: now })
+        Ok(Tenant {
+            id: id.to_owned(),
+            name: update.name.clone(),
+            enabled_types,
+            time_zone: update.time_zone.clone(),
+            version,
+            created_at,
+            updated_at: now,
+        })
     }
 
     async fn delete_tenant(&self, id: &str, actor: &str) -> Result<String> {
@@ -782,6 +797,16 @@ impl Store for SqlStore {
         let now = now();
         let id_text = id.to_string();
         in_write_tx!(self, |tx| {
+            let bound: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM gateway_bindings WHERE tenant_id = $1 AND account_id = $2 LIMIT 1",
+            )
+            .bind(tenant)
+            .bind(&id_text)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if bound.is_some() {
+                return Err(StoreError::Conflict(Conflict::Bound));
+            }
             let deleted = sqlx::query(
                 "DELETE FROM accounts \
                  WHERE tenant_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",

@@ -57,7 +57,13 @@ fn run_of(tenant: &str, job_id: Uuid, node: &str) -> NewRun {
 }
 
 async fn tenant(store: &dyn Store, id: &str) {
-    store.create_tenant(&NewTenant { id: id.into(), name: id.into(), enabled_types: vec![] }, "t").await.unwrap();
+    store
+        .create_tenant(
+            &NewTenant { id: id.into(), name: id.into(), enabled_types: vec![], time_zone: "UTC".into() },
+            "t",
+        )
+        .await
+        .unwrap();
 }
 
 backend_test! {

@@ -31,7 +31,8 @@ fn write(name: &str, secrets: Vec<SealedSecret>) -> AccountWrite {
 }
 
 async fn tenant(store: &dyn Store, id: &str) {
-    let tenant = NewTenant { id: id.to_owned(), name: id.to_owned(), enabled_types: Vec::new() };
+    let tenant =
+        NewTenant { id: id.to_owned(), name: id.to_owned(), enabled_types: Vec::new(), time_zone: "UTC".into() };
     store.create_tenant(&tenant, ACTOR).await.unwrap();
 }
 

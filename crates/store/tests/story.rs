@@ -22,6 +22,7 @@ fn new_tenant(id: &str) -> NewTenant {
         id: id.to_owned(),
         name: format!("Tenant {id}"),
         enabled_types: vec!["wfm".to_owned(), "loxysoft".to_owned()],
+        time_zone: "UTC".to_owned(),
     }
 }
 
@@ -135,11 +136,13 @@ backend_test! {
         let update = TenantUpdate {
             name: "Acme Corp".to_owned(),
             enabled_types: vec!["stt".to_owned(), "wfm".to_owned(), "stt".to_owned()],
+            time_zone: "Europe/Berlin".to_owned(),
         };
         let updated = s.update_tenant("acme", &update, Some(1), ACTOR).await.unwrap();
         assert_eq!(updated.version, 2);
         assert_eq!(updated.name, "Acme Corp");
         assert_eq!(updated.enabled_types, ["stt", "wfm"]);
+        assert_eq!(updated.time_zone, "Europe/Berlin");
         assert_eq!(updated.created_at, created.created_at);
         assert_eq!(s.get_tenant("acme").await.unwrap(), updated);
         assert_version_mismatch(s.update_tenant("acme", &update, Some(1), ACTOR).await, 2);
@@ -613,7 +616,7 @@ async fn cached_store_reads_its_own_writes() {
     cached.record_test_result("acme", created.id, &json!({"status": "ok"}), ACTOR).await.unwrap();
     assert_eq!(cached.get_account("acme", created.id).await.unwrap().last_test, Some(json!({"status": "ok"})));
 
-    let update = TenantUpdate { name: "Acme 2".into(), enabled_types: vec![] };
+    let update = TenantUpdate { name: "Acme 2".into(), enabled_types: vec![], time_zone: "UTC".into() };
     cached.get_tenant("acme").await.unwrap();
     cached.update_tenant("acme", &update, None, ACTOR).await.unwrap();
     assert_eq!(cached.get_tenant("acme").await.unwrap().name, "Acme 2");

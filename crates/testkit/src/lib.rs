@@ -150,5 +150,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "vendors")]
+pub mod vendors;
 #[cfg(feature = "server")]
 pub use server::{Reply, TestServer};

@@ -105,7 +105,8 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
     match tenant.change {
         TenantChange::Create { name, enabled_types } => {
             out.progress.working_on(&id);
-            let body = TenantCreate { id: id.clone(), name: Some(name), enabled_types: Some(enabled_types) };
+            let body =
+                TenantCreate { id: id.clone(), name: Some(name), enabled_types: Some(enabled_types), time_zone: None };
             let _: Tenant = client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?;
             out.emit(line);
             out.progress.advance(&id);

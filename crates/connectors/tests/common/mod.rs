@@ -23,18 +23,9 @@ pub fn egress(ca: Option<&TestCa>) -> Egress {
     .unwrap()
 }
 
-/// Serves `router` over plain HTTP on a loopback port.
-pub async fn http(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
-
 pub use patchbay_testkit::peers::{closed_port, hung};
 pub use patchbay_testkit::tls::{https, TestCa};
+pub use patchbay_testkit::vendors::messaging::serve as http;
 
 /// An account with these properties and secrets, as the server would hand it over: the
 /// catalog validates them (the test fails on input the API would refuse) and applies its

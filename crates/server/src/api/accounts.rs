@@ -284,6 +284,9 @@ pub async fn update(
         }
     }
     let draft = draft(&state, &tenant, &Fields::from(&body), Some(&existing)).await?;
+    if existing.enabled && !draft.enabled {
+        refuse_if_bound(&state, &tenant, id, "disabled").await?;
+    }
     let sealed = keys.seal_write(&tenant, id, &draft.secrets(), Some(&existing));
     let mut write = draft.write(sealed.secrets);
     let changes = updated_changes(&existing, &write);
@@ -326,9 +329,29 @@ pub async fn delete(
             errors: Vec::new(),
         });
     }
-    state.store.delete_account(&tenant, id, expected, &who.actor()).await.map_err(account_not_found)?;
+    match state.store.delete_account(&tenant, id, expected, &who.actor()).await {
+        Err(patchbay_store::StoreError::Conflict(patchbay_store::Conflict::Bound)) => {
+            refuse_if_bound(&state, &tenant, id, "deleted").await?;
+            return Err(patchbay_store::StoreError::Conflict(patchbay_store::Conflict::Bound).into());
+        }
+        other => other.map_err(account_not_found)?,
+    }
     state.reconciler.account_deleted(&id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A chat bot bound to services or launch points of the runtime gateway is neither deleted
+/// nor disabled: the services would lose their suggestion engine without anyone noticing.
+async fn refuse_if_bound(state: &AppState, tenant: &str, id: Uuid, what: &str) -> ApiResult<()> {
+    let bound = state.gateway.bound_to(tenant, id).await?;
+    if bound.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the account cannot be {what}: it is the chat bot of {}; bind another account there first (PUT …/gateway/bindings)",
+        bound.join(", ")
+    );
+    Err(ApiError::Conflict { detail: message.clone(), errors: vec![crate::error::field_error("id", "bound", message)] })
 }
 
 /// The audit record of a creation: every non-secret value, and which secrets were set.

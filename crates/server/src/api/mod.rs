@@ -5,6 +5,7 @@ mod audit;
 mod common;
 mod events;
 mod export_jobs;
+mod gateway;
 mod keys;
 mod recordings;
 mod tenants;
@@ -85,6 +86,12 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::ListExportRuns => on(method, export_jobs::runs),
         O::GetExportRun => on(method, export_jobs::get_run),
         O::GetExportRunMetadata => on(method, export_jobs::metadata),
+        O::Suggest => on(method, gateway::suggest),
+        O::Sentiment => on(method, gateway::sentiment),
+        O::Identify => on(method, gateway::identify),
+        O::GetBindings => on(method, gateway::bindings),
+        O::PutBindings => on(method, gateway::put_bindings),
+        O::AccountUsage => on(method, gateway::usage),
         O::ListTokens => on(method, tokens::list),
         O::CreateToken => on(method, tokens::create),
         O::RevokeToken => on(method, tokens::revoke),

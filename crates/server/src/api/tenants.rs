@@ -22,6 +22,7 @@ fn view(tenant: patchbay_store::Tenant) -> Tenant {
         id: tenant.id,
         name: tenant.name,
         enabled_types: tenant.enabled_types,
+        time_zone: tenant.time_zone,
         version: tenant.version,
         created_at: tenant.created_at,
         updated_at: tenant.updated_at,
@@ -59,6 +60,17 @@ fn check_name(name: &str) -> ApiResult<String> {
     patchbay_catalog::check_name_characters("name", "A tenant name", name)
         .map_err(|e| ApiError::Validation(vec![e]))?;
     Ok(name.to_owned())
+}
+
+/// An IANA time zone name, as the time zone database spells it.
+fn check_time_zone(name: &str) -> ApiResult<String> {
+    patchbay_gateway::time_zone(name).map(|zone| zone.name().to_owned()).ok_or_else(|| {
+        ApiError::invalid(
+            "time_zone",
+            "time_zone",
+            format!("`{name}` is not an IANA time zone name (e.g. `UTC`, `Europe/Berlin`, `America/New_York`)"),
+        )
+    })
 }
 
 /// Gated types only; each must exist in the catalog and be gated.
@@ -104,7 +116,9 @@ pub async fn create(
     check_id(&body.id)?;
     let name = check_name(body.name.as_deref().unwrap_or(&body.id))?;
     let enabled_types = check_enabled_types(&state, body.enabled_types.unwrap_or_default())?;
-    let tenant = state.store.create_tenant(&NewTenant { id: body.id, name, enabled_types }, &who.actor()).await?;
+    let time_zone = check_time_zone(body.time_zone.as_deref().unwrap_or(TenantCreate::DEFAULT_TIME_ZONE))?;
+    let new = NewTenant { id: body.id, name, enabled_types, time_zone };
+    let tenant = state.store.create_tenant(&new, &who.actor()).await?;
     Ok(respond(StatusCode::CREATED, tenant))
 }
 
@@ -145,7 +159,11 @@ pub async fn update(
             });
         }
     }
-    let change = patchbay_store::TenantUpdate { name, enabled_types };
+    let time_zone = match &body.time_zone {
+        Some(zone) => check_time_zone(zone)?,
+        None => current.time_zone.clone(),
+    };
+    let change = patchbay_store::TenantUpdate { name, enabled_types, time_zone };
     let updated = state.store.update_tenant(&tenant, &change, expected, &who.actor()).await?;
     Ok(respond(StatusCode::OK, updated))
 }

@@ -57,7 +57,7 @@ pub async fn create(
                 "a service-provider admin token belongs to no tenant",
             ))
         }
-        (Role::TenantAdmin | Role::TenantViewer | Role::EventProducer, None) => {
+        (Role::TenantAdmin | Role::TenantViewer | Role::EventProducer | Role::GatewayClient, None) => {
             return Err(ApiError::invalid("tenant", "required", "a tenant token needs `tenant`"))
         }
         _ => {}

@@ -15,6 +15,16 @@ use serde_json::{json, Value};
 
 type Params = Query<HashMap<String, String>>;
 
+/// Serves `router` over plain HTTP on a loopback port.
+pub async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
 /// The user and password of a Basic `Authorization` header.
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?.strip_prefix("Basic ")?;
@@ -352,25 +362,113 @@ pub fn watson_conversation() -> Router {
 // https://cloud.ibm.com/apidocs/natural-language-understanding#analyze
 
 pub fn watson_nlu() -> Router {
+    watson_nlu_counted(Arc::default())
+}
+
+/// What the NLU stand-in answers for texts that ask for a fault (vendor failures a test
+/// provokes): `fail:401`, `fail:429` (with `Retry-After: 7`), `fail:500`, `fail:slow` (no
+/// answer for 10 s), `fail:garbage` (200 with a body that is not JSON). Other texts get a
+/// document sentiment: `positive` for "love" or "great", `negative` for "angry" or
+/// "terrible", else `neutral`. `calls` counts the requests that reached it.
+pub fn watson_nlu_counted(calls: Arc<std::sync::atomic::AtomicUsize>) -> Router {
     Router::new().route(
         "/natural-language-understanding/api/v1/analyze",
-        post(|Query(q): Params, headers: HeaderMap, Json(body): Json<Value>| async move {
+        post(move |Query(q): Params, headers: HeaderMap, Json(body): Json<Value>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { nlu_analyze(&q, &headers, &body).await }
+        }),
+    )
+}
+
+async fn nlu_analyze(q: &HashMap<String, String>, headers: &HeaderMap, body: &Value) -> Response {
+    if !watson_authorized(headers) {
+        return watson_error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if !q.contains_key("version") {
+        return watson_error(StatusCode::BAD_REQUEST, "Missing required query parameter `version`");
+    }
+    let Some(text) = body.get("text").and_then(Value::as_str) else {
+        return watson_error(StatusCode::BAD_REQUEST, "no text, html or url to analyze");
+    };
+    if body.pointer("/features/sentiment").is_none() {
+        return watson_error(StatusCode::BAD_REQUEST, "no features specified");
+    }
+    match text {
+        "fail:401" => return watson_error(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        "fail:429" => {
+            let mut r = watson_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("7"));
+            return r;
+        }
+        "fail:500" => return watson_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        "fail:slow" => tokio::time::sleep(std::time::Duration::from_secs(10)).await,
+        "fail:garbage" => return (StatusCode::OK, "<html>upstream hiccup</html>").into_response(),
+        _ => {}
+    }
+    let lower = text.to_lowercase();
+    let (label, score) = if lower.contains("love") || lower.contains("great") {
+        ("positive", 0.91)
+    } else if lower.contains("angry") || lower.contains("terrible") {
+        ("negative", -0.84)
+    } else {
+        ("neutral", 0.0)
+    };
+    reply(
+        StatusCode::OK,
+        json!({"usage": {"text_units": 1, "text_characters": text.len(), "features": 1},
+               "sentiment": {"document": {"score": score, "label": label}}, "language": "en"}),
+    )
+}
+
+// IBM Watson Assistant v1 message, Basic auth, `version` required; stateless: the client
+// sends back the `context` of the previous answer, whose `conversation_id` and
+// `system.dialog_turn_counter` carry the conversation:
+// https://cloud.ibm.com/apidocs/assistant-v1#message
+
+/// Answers `message` on the stand-in's workspace: the output text names the turn of the
+/// conversation (from the context sent back) and echoes the input; `alternate_intents`
+/// adds a second, less confident intent.
+pub fn watson_assistant() -> Router {
+    Router::new().route(
+        "/conversation/api/v1/workspaces/{id}/message",
+        post(|Path(id): Path<String>, Query(q): Params, headers: HeaderMap, Json(body): Json<Value>| async move {
             if !watson_authorized(&headers) {
                 return watson_error(StatusCode::UNAUTHORIZED, "Unauthorized");
             }
             if !q.contains_key("version") {
                 return watson_error(StatusCode::BAD_REQUEST, "Missing required query parameter `version`");
             }
-            let Some(text) = body.get("text").and_then(Value::as_str) else {
-                return watson_error(StatusCode::BAD_REQUEST, "no text, html or url to analyze");
-            };
-            if body.pointer("/features/sentiment").is_none() {
-                return watson_error(StatusCode::BAD_REQUEST, "no features specified");
+            if id != WATSON_WORKSPACE {
+                return watson_error(StatusCode::NOT_FOUND, "Resource not found");
+            }
+            let text = body.pointer("/input/text").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if text.contains(['\n', '\r', '\t']) {
+                return watson_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid input text: line breaks and tabs are not allowed",
+                );
+            }
+            let turn = body.pointer("/context/system/dialog_turn_counter").and_then(Value::as_u64).unwrap_or(0) + 1;
+            let conversation = body
+                .pointer("/context/conversation_id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("conv-{}", text.len()), str::to_owned);
+            let mut intents = vec![json!({"intent": "greeting", "confidence": 0.87})];
+            if body.get("alternate_intents") == Some(&Value::Bool(true)) {
+                intents.push(json!({"intent": "goodbye", "confidence": 0.11}));
             }
             reply(
                 StatusCode::OK,
-                json!({"usage": {"text_units": 1, "text_characters": text.len(), "features": 1},
-                       "sentiment": {"document": {"score": 0.0, "label": "neutral"}}, "language": "en"}),
+                json!({
+                    "input": {"text": text},
+                    "intents": intents,
+                    "entities": [],
+                    "context": {"conversation_id": conversation,
+                                "system": {"dialog_turn_counter": turn, "dialog_request_counter": turn}},
+                    "output": {"text": [format!("Turn {turn}: you said {text}"), "Anything else?"],
+                               "log_messages": [], "nodes_visited": ["node_1"]},
+                    "user_id": conversation,
+                }),
             )
         }),
     )

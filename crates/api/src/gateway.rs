@@ -1,0 +1,190 @@
+//! The runtime gateway: what the contact center's applications send and get back when they
+//! use an account through patchbay (suggestions, sentiment, caller identification), the
+//! bindings of chat bots to services and launch points, and an account's daily usage.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Category;
+
+/// The longest text a gateway operation takes, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// `POST …/gateway/suggestions`: suggestions for an agent from a chat bot account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestRequest {
+    /// What the customer wrote.
+    #[schemars(length(min = 1, max = 20_000))]
+    pub text: String,
+    /// The conversation this text belongs to; a stateless bot's context is kept per
+    /// conversation.
+    #[schemars(length(min = 1, max = 200))]
+    pub conversation_id: String,
+    /// The chat bot account; when left out, the service's binding, else the launch point's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+    /// The service whose suggestion engine answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
+    pub service: Option<String>,
+    /// The chat launch point whose chat bot answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
+    pub launch_point: Option<String>,
+}
+
+/// One suggestion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suggestion {
+    pub text: String,
+    /// How sure the bot is, from 0 to 1, when it says.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub confidence: Option<f64>,
+}
+
+/// The suggestions and the account that made them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suggestions {
+    /// At most the account's Maximum suggestions, most confident first.
+    pub suggestions: Vec<Suggestion>,
+    pub account: Uuid,
+}
+
+/// Which chat bot account is the suggestion engine of each service and the chat bot of
+/// each launch point. Each named account must be an enabled chat bot account of the tenant.
+/// A PUT replaces both maps (send `{}` for none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bindings {
+    /// Service name to account id.
+    pub services: BTreeMap<String, Uuid>,
+    /// Launch point name to account id.
+    pub launch_points: BTreeMap<String, Uuid>,
+}
+
+impl Bindings {
+    /// The longest service or launch point name, in characters.
+    pub const NAME_MAX_CHARS: usize = 200;
+    /// Bindings of each kind at most.
+    pub const MAX_PER_KIND: usize = 1000;
+}
+
+/// `POST …/gateway/sentiment`: the sentiment of a text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentRequest {
+    #[schemars(length(min = 1, max = 20_000))]
+    pub text: String,
+    /// The NLU account; when left out, the tenant's only enabled one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+}
+
+/// A sentiment label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentLabel {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+/// The sentiment of a text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sentiment {
+    pub label: SentimentLabel,
+    /// From -1 (negative) to 1 (positive).
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub score: f64,
+    pub account: Uuid,
+}
+
+/// `POST …/gateway/identify`: who a caller is, from a phone number or an email address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyRequest {
+    /// The caller's phone number (digits, optionally with `+`, spaces, dashes, dots and
+    /// parentheses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254))]
+    pub email: Option<String>,
+    /// The Next Caller or The Data Group account; when left out, the tenant's only enabled
+    /// one of either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+}
+
+/// The caller's contact fields, as the account's Field Mapping names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Contact field (e.g. `first_name`, `phones_by_type.mobile`, `custom.segment_code`) to
+    /// value; empty when the vendor knows nothing of the caller.
+    pub contact: BTreeMap<String, String>,
+    pub account: Uuid,
+}
+
+/// `?days=` of an account's usage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UsageQuery {
+    /// Days back from today (in the tenant's time zone), today included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 366), extend("default" = 30))]
+    pub days: Option<u32>,
+}
+
+impl UsageQuery {
+    pub const DAYS: RangeInclusive<u32> = 1..=366;
+    pub const DEFAULT_DAYS: u32 = 30;
+}
+
+/// One day of an account's gateway usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageDay {
+    /// The day in the tenant's time zone.
+    pub day: NaiveDate,
+    /// Calls that reached the vendor (a call the vendor refused or failed counts; one that
+    /// never left patchbay does not).
+    pub calls: i64,
+    /// Calls that failed, whether or not they reached the vendor.
+    pub errors: i64,
+    /// The daily quota, for accounts that have one.
+    pub quota: Option<i64>,
+}
+
+/// The last failed gateway call of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveError {
+    pub at: DateTime<Utc>,
+    pub category: Category,
+    pub message: String,
+}
+
+/// An account's gateway usage, oldest day first, every day of the range listed, and the
+/// live health of its traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    pub account: Uuid,
+    /// The tenant's time zone, in which the days are counted.
+    pub time_zone: String,
+    pub days: Vec<UsageDay>,
+    /// When a gateway call of the account last succeeded.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The last gateway call of the account that failed.
+    pub last_error: Option<LiveError>,
+}

@@ -1,0 +1,672 @@
+//! The runtime gateway: the contact center's applications use the tenant's accounts through
+//! typed operations (suggestions, sentiment, caller identification), and patchbay speaks
+//! each vendor's API with the credentials it holds. It owns the selection rules (which
+//! account serves a call), the daily quotas (a unit reserved in the database before the
+//! call is sent), usage and live health per account, the chat bot bindings and the kept
+//! contexts of stateless bot conversations.
+//!
+//! It must not answer HTTP or decide access (the server does), pass a request through to a
+//! vendor as it came (every operation is typed, so no caller chooses a URL or sees a
+//! credential), reach a vendor but through `Egress`, open a secret but through `secrets`,
+//! or let a secret reach a result, an error or a log line.
+
+mod error;
+mod ledger;
+mod vendors;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Days, Utc};
+use chrono_tz::Tz;
+use patchbay_api::{
+    Bindings, IdentifyRequest, Identity, LiveError, Sentiment, SentimentRequest, SuggestRequest, Suggestions, Usage,
+    UsageDay, MAX_TEXT_CHARS,
+};
+use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg};
+use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
+use patchbay_secrets::AccountSecrets;
+use patchbay_store::{Account, Binding, BindingKind, CallOutcome, GatewayStore, Reserved, Store, UnitRequest};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use error::GatewayError;
+use ledger::{day_of, next_day_starts, Ledger};
+use vendors::{Call, Lookup};
+
+/// Where the gateway counts its calls (the server's `/metrics`).
+pub trait GatewayMetrics: Send + Sync {
+    /// One call of `operation` on an account of `type_key`/`provider` that ended as
+    /// `outcome` (`ok` or a failure category) after `seconds`.
+    fn record_call(&self, type_key: &str, provider: &str, operation: &str, outcome: &str, seconds: f64);
+}
+
+/// The time the gateway reads: the system clock, or one a test sets.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock that reads `now()`.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
+}
+
+/// How the gateway runs.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Timeout of each vendor call.
+    pub timeout: Duration,
+    /// How long a bot conversation's context is kept after its last message.
+    pub context_ttl: Duration,
+    pub clock: Clock,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            timeout: Duration::from_secs(10),
+            context_ttl: Duration::from_secs(30 * 60),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// What the gateway works with.
+pub struct GatewayParts {
+    pub store: Arc<dyn Store>,
+    pub ledger: Arc<dyn GatewayStore>,
+    pub keys: Arc<AccountSecrets>,
+    pub egress: Egress,
+    pub vendors: VendorUrls,
+    pub metrics: Arc<dyn GatewayMetrics>,
+}
+
+/// The gateway's operations. Cheap to share (`Arc`); its ledger task runs while it lives.
+pub struct Gateway {
+    parts: GatewayParts,
+    options: GatewayOptions,
+    ledger: Ledger,
+}
+
+/// The account types each operation takes.
+const BOTS: &[&str] = &["chat_bot"];
+const NLU: &[&str] = &["nlu"];
+const LOOKUPS: &[&str] = &["next_caller", "tdg"];
+
+/// The daily quota field of each provider that has one.
+const QUOTAS: &[(&str, &str, &str)] =
+    &[("chat_bot", "watson", chat_bot::watson::MAX_API_CALLS_PER_DAY), ("nlu", "default", nlu::LIMIT)];
+
+/// The time zone an IANA name names (`UTC`, `Europe/Berlin`), as the time zone database
+/// spells it.
+pub fn time_zone(name: &str) -> Option<Tz> {
+    name.parse().ok()
+}
+
+/// The daily quota of an account, when its provider has one and it is set.
+pub fn daily_quota(account: &Account) -> Option<i64> {
+    QUOTAS
+        .iter()
+        .find(|(t, p, _)| *t == account.type_key && *p == account.provider)
+        .and_then(|(_, _, key)| account.properties.get(*key)?.as_i64())
+        .filter(|limit| *limit >= 1)
+}
+
+impl Gateway {
+    /// The gateway, with its ledger task started on the current runtime.
+    pub fn start(parts: GatewayParts, options: GatewayOptions) -> Gateway {
+        let ledger = Ledger::start(parts.ledger.clone());
+        Gateway { parts, options, ledger }
+    }
+
+    /// Suggestions for an agent: the named account, else the service's bound chat bot,
+    /// else the launch point's.
+    pub async fn suggest(&self, tenant: &str, request: &SuggestRequest) -> Result<Suggestions, GatewayError> {
+        check_text("text", &request.text)?;
+        check_name("conversation_id", &request.conversation_id)?;
+        for (field, name) in [("service", &request.service), ("launch_point", &request.launch_point)] {
+            if let Some(name) = name {
+                check_name(field, name)?;
+            }
+        }
+        let account = match request.account {
+            Some(id) => self.named(tenant, id, BOTS, "account").await?,
+            None => self.bound(tenant, request).await?,
+        };
+        let ticket = self.begin(tenant, &account, "suggestions").await?;
+        let call = self.call(&ticket);
+        let result = match account.provider.as_str() {
+            "alterra" => vendors::alterra(&call, &request.text, &request.conversation_id).await,
+            _ => self.watson_suggestions(tenant, account.id, &call, request).await,
+        };
+        let suggestions = self.finish(ticket, result).await?;
+        Ok(Suggestions { suggestions, account: account.id })
+    }
+
+    async fn watson_suggestions(
+        &self,
+        tenant: &str,
+        account: Uuid,
+        call: &Call<'_>,
+        request: &SuggestRequest,
+    ) -> Result<Vec<patchbay_api::Suggestion>, GatewayError> {
+        let max =
+            call.account.int(chat_bot::watson::MAXIMUM_SUGGESTIONS).and_then(|m| usize::try_from(m).ok()).unwrap_or(1);
+        let now = self.options.clock.now();
+        let kept = self.parts.ledger.conversation_context(tenant, account, &request.conversation_id, now).await?;
+        let (suggestions, context) = vendors::watson_message(call, &request.text, kept, max).await?;
+        if let Some(context) = context {
+            let ttl =
+                chrono::Duration::from_std(self.options.context_ttl).unwrap_or_else(|_| chrono::Duration::hours(1));
+            self.parts
+                .ledger
+                .keep_conversation_context(tenant, account, &request.conversation_id, &context, now + ttl)
+                .await?;
+        }
+        Ok(suggestions)
+    }
+
+    /// The sentiment of a text: the named NLU account, else the tenant's only enabled one.
+    pub async fn sentiment(&self, tenant: &str, request: &SentimentRequest) -> Result<Sentiment, GatewayError> {
+        check_text("text", &request.text)?;
+        let account = self.pick(tenant, request.account, NLU, "Natural Language Understanding").await?;
+        let ticket = self.begin(tenant, &account, "sentiment").await?;
+        let result = vendors::sentiment(&self.call(&ticket), &request.text).await;
+        let (label, score) = self.finish(ticket, result).await?;
+        Ok(Sentiment { label, score, account: account.id })
+    }
+
+    /// Who a caller is, as the contact fields the account's Field Mapping names: the named
+    /// account, else the tenant's only enabled Next Caller or The Data Group account.
+    pub async fn identify(&self, tenant: &str, request: &IdentifyRequest) -> Result<Identity, GatewayError> {
+        let lookup = lookup_of(request)?;
+        let account = self.pick(tenant, request.account, LOOKUPS, "Next Caller or The Data Group").await?;
+        let ticket = self.begin(tenant, &account, "identify").await?;
+        let call = self.call(&ticket);
+        let result = match account.type_key.as_str() {
+            "next_caller" => vendors::next_caller_record(&call, &lookup).await,
+            _ => vendors::tdg_record(&call, &lookup).await,
+        };
+        let record = self.finish(ticket, result).await?;
+        let mapping_key =
+            if account.type_key == "next_caller" { next_caller::FIELD_MAPPING } else { tdg::FIELD_MAPPING };
+        let contact = match record {
+            Some(record) => map_contact(&vendors::flatten(&record), account.properties.get(mapping_key)),
+            None => BTreeMap::new(),
+        };
+        Ok(Identity { contact, account: account.id })
+    }
+
+    /// The tenant's chat bot bindings.
+    pub async fn bindings(&self, tenant: &str) -> Result<Bindings, GatewayError> {
+        let mut out = Bindings::default();
+        for binding in self.parts.ledger.bindings(tenant).await? {
+            match binding.kind {
+                BindingKind::Service => out.services.insert(binding.name, binding.account_id),
+                BindingKind::LaunchPoint => out.launch_points.insert(binding.name, binding.account_id),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Replaces the tenant's bindings; each named account must be an enabled chat bot
+    /// account of the tenant.
+    pub async fn replace_bindings(
+        &self,
+        tenant: &str,
+        bindings: &Bindings,
+        actor: &str,
+    ) -> Result<Bindings, GatewayError> {
+        let mut rows = Vec::new();
+        for (kind, field, map) in [
+            (BindingKind::Service, "services", &bindings.services),
+            (BindingKind::LaunchPoint, "launch_points", &bindings.launch_points),
+        ] {
+            if map.len() > Bindings::MAX_PER_KIND {
+                return Err(GatewayError::invalid(
+                    field,
+                    "max_items",
+                    format!("at most {} bindings", Bindings::MAX_PER_KIND),
+                ));
+            }
+            for (name, id) in map {
+                if name.trim().is_empty()
+                    || name.chars().count() > Bindings::NAME_MAX_CHARS
+                    || name.chars().any(char::is_control)
+                {
+                    return Err(GatewayError::invalid(
+                        field,
+                        "name",
+                        format!("a name is 1-{} characters without control characters", Bindings::NAME_MAX_CHARS),
+                    ));
+                }
+                self.named(tenant, *id, BOTS, field).await.map_err(|e| match e {
+                    GatewayError::AccountNotFound => GatewayError::invalid(
+                        field,
+                        "account",
+                        format!("`{name}`: account {id} is not one of the tenant's"),
+                    ),
+                    GatewayError::Conflict { rule, message, .. } => {
+                        GatewayError::invalid(field, rule, format!("`{name}`: {message}"))
+                    }
+                    other => other,
+                })?;
+                rows.push(Binding { kind, name: name.clone(), account_id: *id });
+            }
+        }
+        self.parts.ledger.replace_bindings(tenant, &rows, actor).await?;
+        self.bindings(tenant).await
+    }
+
+    /// Where an account is bound, as `service Sales`, `launch point web-chat`.
+    pub async fn bound_to(&self, tenant: &str, account: Uuid) -> Result<Vec<String>, GatewayError> {
+        Ok(self
+            .parts
+            .ledger
+            .bindings(tenant)
+            .await?
+            .into_iter()
+            .filter(|b| b.account_id == account)
+            .map(|b| match b.kind {
+                BindingKind::Service => format!("service {}", b.name),
+                BindingKind::LaunchPoint => format!("launch point {}", b.name),
+            })
+            .collect())
+    }
+
+    /// The account's calls, errors and quota per day for the last `days` days (today in
+    /// the tenant's time zone included), and the live health of its traffic.
+    pub async fn usage(&self, tenant: &str, account: &Account, days: u32) -> Result<Usage, GatewayError> {
+        let zone = self.zone(tenant).await?;
+        let today = day_of(zone, self.options.clock.now());
+        let from = today.checked_sub_days(Days::new(u64::from(days.max(1)) - 1)).unwrap_or(today);
+        let counted: BTreeMap<_, _> = self
+            .parts
+            .ledger
+            .usage(tenant, account.id, from, today)
+            .await?
+            .into_iter()
+            .map(|d| (d.day, (d.calls, d.errors)))
+            .collect();
+        let quota = daily_quota(account);
+        let days = from
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .map(|day| {
+                let (calls, errors) = counted.get(&day).copied().unwrap_or_default();
+                UsageDay { day, calls, errors, quota }
+            })
+            .collect();
+        let health = self.parts.ledger.live_health(tenant, account.id).await?;
+        let last_error = match (health.last_error_at, health.last_error) {
+            (Some(at), Some((category, message))) => Some(LiveError {
+                at,
+                category: serde_json::from_value(Value::String(category)).unwrap_or(Category::UnexpectedResponse),
+                message,
+            }),
+            _ => None,
+        };
+        Ok(Usage {
+            account: account.id,
+            time_zone: zone.name().to_owned(),
+            days,
+            last_success_at: health.last_ok_at,
+            last_error,
+        })
+    }
+
+    /// The tenant's time zone.
+    async fn zone(&self, tenant: &str) -> Result<Tz, GatewayError> {
+        let tenant = self.parts.store.get_tenant(tenant).await?;
+        Ok(time_zone(&tenant.time_zone).unwrap_or_else(|| {
+            tracing::warn!(tenant = %tenant.id, zone = %tenant.time_zone, "unknown time zone; days follow UTC");
+            Tz::UTC
+        }))
+    }
+
+    /// The named account, which must be the tenant's, of one of `types` and enabled.
+    async fn named(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        types: &[&str],
+        field: &'static str,
+    ) -> Result<Arc<Account>, GatewayError> {
+        let accounts = self.parts.store.list_accounts(tenant, None).await?;
+        let account = accounts.into_iter().find(|a| a.id == id).ok_or(GatewayError::AccountNotFound)?;
+        if !types.contains(&account.type_key.as_str()) {
+            return Err(GatewayError::conflict(
+                field,
+                "type",
+                format!(
+                    "the account `{}` is a {} account; this operation takes {}",
+                    account.name,
+                    type_label(&account.type_key),
+                    types.iter().map(|t| type_label(t)).collect::<Vec<_>>().join(" or ")
+                ),
+            ));
+        }
+        if !account.enabled {
+            return Err(GatewayError::conflict(
+                field,
+                "disabled",
+                format!("the account `{}` is disabled; enable it first", account.name),
+            ));
+        }
+        Ok(account)
+    }
+
+    /// The named account, else the tenant's only enabled account of `types`.
+    async fn pick(
+        &self,
+        tenant: &str,
+        id: Option<Uuid>,
+        types: &[&str],
+        what: &str,
+    ) -> Result<Arc<Account>, GatewayError> {
+        if let Some(id) = id {
+            return self.named(tenant, id, types, "account").await;
+        }
+        let accounts = self.parts.store.list_accounts(tenant, None).await?;
+        let mut fitting: Vec<Arc<Account>> =
+            accounts.into_iter().filter(|a| a.enabled && types.contains(&a.type_key.as_str())).collect();
+        match fitting.len() {
+            1 => Ok(fitting.remove(0)),
+            0 => Err(GatewayError::conflict(
+                "account",
+                "no_account",
+                format!("the tenant has no enabled {what} account; create or enable one"),
+            )),
+            n => Err(GatewayError::conflict(
+                "account",
+                "ambiguous",
+                format!(
+                    "the tenant has {n} enabled {what} accounts ({}); name one in `account`",
+                    fitting.iter().map(|a| format!("`{}` {}", a.name, a.id)).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The chat bot bound to the request's service, else to its launch point.
+    async fn bound(&self, tenant: &str, request: &SuggestRequest) -> Result<Arc<Account>, GatewayError> {
+        if request.service.is_none() && request.launch_point.is_none() {
+            return Err(GatewayError::invalid(
+                "account",
+                "required",
+                "name the chat bot in `account`, or give a `service` or `launch_point` that has one bound",
+            ));
+        }
+        let bindings = self.parts.ledger.bindings(tenant).await?;
+        let find = |kind: BindingKind, name: &Option<String>| {
+            name.as_ref().and_then(|n| bindings.iter().find(|b| b.kind == kind && &b.name == n))
+        };
+        let (binding, field) =
+            match (find(BindingKind::Service, &request.service), find(BindingKind::LaunchPoint, &request.launch_point))
+            {
+                (Some(b), _) => (b, "service"),
+                (None, Some(b)) => (b, "launch_point"),
+                (None, None) => {
+                    let named: Vec<String> = [("service", &request.service), ("launch point", &request.launch_point)]
+                        .into_iter()
+                        .filter_map(|(what, name)| name.as_ref().map(|n| format!("{what} `{n}`")))
+                        .collect();
+                    return Err(GatewayError::conflict(
+                        if request.service.is_some() { "service" } else { "launch_point" },
+                        "unbound",
+                        format!(
+                            "no chat bot is bound to {}; bind one (PUT …/gateway/bindings) or name `account`",
+                            named.join(" or ")
+                        ),
+                    ));
+                }
+            };
+        self.named(tenant, binding.account_id, BOTS, field).await.map_err(|e| match e {
+            GatewayError::AccountNotFound => {
+                GatewayError::conflict(field, "unbound", "the bound account no longer exists")
+            }
+            other => other,
+        })
+    }
+
+    /// Starts one vendor call for `account`: reserves a unit of its daily quota (when it
+    /// has one) and opens its secrets for the call.
+    async fn begin(&self, tenant: &str, account: &Account, operation: &'static str) -> Result<Ticket, GatewayError> {
+        let started = Instant::now();
+        let zone = self.zone(tenant).await?;
+        let now = self.options.clock.now();
+        let day = day_of(zone, now);
+        let quota = daily_quota(account);
+        if let Some(limit) = quota {
+            let request = UnitRequest { tenant: tenant.to_owned(), account: account.id, day, limit };
+            if self.ledger.reserve(request).await? == Reserved::Exhausted {
+                let resets_at = next_day_starts(zone, day);
+                let retry_after = u64::try_from((resets_at - now).num_seconds()).unwrap_or(0).max(1);
+                self.parts.metrics.record_call(&account.type_key, &account.provider, operation, "quota_exceeded", 0.0);
+                return Err(GatewayError::Quota { limit, resets_at, retry_after });
+            }
+        }
+        let opened = self.parts.keys.lease().await.open(account);
+        let ticket = Ticket {
+            tenant: tenant.to_owned(),
+            operation,
+            started,
+            day,
+            reserved: quota.is_some(),
+            config: AccountConfig {
+                id: Some(account.id.to_string()),
+                type_key: account.type_key.clone(),
+                provider: account.provider.clone(),
+                name: account.name.clone(),
+                properties: account.properties.clone(),
+                secrets: Default::default(),
+            },
+            account: account.id,
+        };
+        match opened {
+            Ok(secrets) => Ok(Ticket { config: AccountConfig { secrets, ..ticket.config }, ..ticket }),
+            Err(e) => self.finish(ticket, Err(e.into())).await,
+        }
+    }
+
+    /// The vendor call of a ticket.
+    fn call<'a>(&'a self, ticket: &'a Ticket) -> Call<'a> {
+        Call {
+            egress: &self.parts.egress,
+            account: &ticket.config,
+            vendors: &self.parts.vendors,
+            timeout: self.options.timeout,
+        }
+    }
+
+    /// Ends a call: records its outcome (usage, live health) and metrics.
+    async fn finish<T>(&self, ticket: Ticket, result: Result<T, GatewayError>) -> Result<T, GatewayError> {
+        let error = result.as_ref().err();
+        let outcome = match error.and_then(GatewayError::category) {
+            Some(category) => category_name(category),
+            None if error.is_some() => "internal".to_owned(),
+            None => "ok".to_owned(),
+        };
+        let Ticket { tenant, operation, started, day, reserved, config, account } = ticket;
+        self.parts.metrics.record_call(
+            &config.type_key,
+            &config.provider,
+            operation,
+            &outcome,
+            started.elapsed().as_secs_f64(),
+        );
+        self.ledger
+            .record(CallOutcome {
+                tenant,
+                account,
+                day,
+                reserved,
+                counts: error.is_none_or(GatewayError::reached_vendor),
+                error: error.map(|e| (outcome, e.to_string())),
+                at: self.options.clock.now(),
+            })
+            .await;
+        result
+    }
+}
+
+/// One vendor call under way: the account's values with its secrets, and what its outcome
+/// is recorded with.
+struct Ticket {
+    tenant: String,
+    operation: &'static str,
+    started: Instant,
+    /// The day the call counts on.
+    day: chrono::NaiveDate,
+    /// Whether a quota unit was reserved for it.
+    reserved: bool,
+    config: AccountConfig,
+    account: Uuid,
+}
+
+fn category_name(category: Category) -> String {
+    serde_json::to_value(category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "unknown".into())
+}
+
+fn type_label(type_key: &str) -> &'static str {
+    patchbay_catalog::catalog().get(type_key).map_or("unknown", |t| t.label)
+}
+
+fn check_text(field: &'static str, text: &str) -> Result<(), GatewayError> {
+    if text.trim().is_empty() {
+        return Err(GatewayError::invalid(field, "required", format!("`{field}` is empty")));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(GatewayError::invalid(
+            field,
+            "max_length",
+            format!("`{field}` is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_name(field: &'static str, name: &str) -> Result<(), GatewayError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(GatewayError::invalid(
+            field,
+            "name",
+            format!("`{field}` is 1-200 characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The one lookup a request asks for: a phone number (digits, with `+`, spaces, dashes,
+/// dots and parentheses allowed; the vendors are sent the digits) or an email address.
+fn lookup_of(request: &IdentifyRequest) -> Result<Lookup<'_>, GatewayError> {
+    match (&request.phone, &request.email) {
+        (Some(_), Some(_)) => Err(GatewayError::invalid("phone", "one_of", "give `phone` or `email`, not both")),
+        (None, None) => Err(GatewayError::invalid("phone", "required", "give the caller's `phone` or `email`")),
+        (Some(phone), None) => {
+            let ok = phone.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c))
+                && (7..=15).contains(&phone.chars().filter(char::is_ascii_digit).count());
+            if ok {
+                Ok(Lookup::Phone(phone.chars().filter(char::is_ascii_digit).collect()))
+            } else {
+                Err(GatewayError::invalid(
+                    "phone",
+                    "phone",
+                    "a phone number is 7-15 digits (with +, spaces, dashes, dots or parentheses)",
+                ))
+            }
+        }
+        (None, Some(email)) => {
+            let ok = email.len() <= 254
+                && email.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            if ok {
+                Ok(Lookup::Email(email.as_str()))
+            } else {
+                Err(GatewayError::invalid("email", "email", "not an email address"))
+            }
+        }
+    }
+}
+
+/// The contact fields a Field Mapping gives a flattened vendor record: each row whose
+/// `external_field` the record has and whose `contact_field` is not none. Vendor fields no
+/// row maps are not returned.
+fn map_contact(record: &serde_json::Map<String, Value>, mapping: Option<&Value>) -> BTreeMap<String, String> {
+    let rows = mapping.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    rows.iter()
+        .filter_map(|row| {
+            let external = row.get("external_field")?.as_str()?;
+            let contact = row.get("contact_field")?.as_str()?;
+            let value = match record.get(external)? {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some((contact.to_owned(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_field_mapping_returns_only_mapped_fields_and_drops_rows_mapped_to_none() {
+        let record = vendors::flatten(&json!({
+            "first_name": "Jerry", "last_name": "Seinfeld", "email": "demo@example.com",
+            "phone": [{"number": "2125558383", "line_type": "Mobile"}],
+            "address": [{"city": "New York", "zip_code": "10024"}], "age": "45-54",
+        }));
+        let mapping = json!([
+            {"external_field": "first_name", "contact_field": "first_name"},
+            {"external_field": "phone.0.number", "contact_field": "phones_by_type.mobile"},
+            {"external_field": "address.0.city", "contact_field": "custom.city"},
+            {"external_field": "age", "contact_field": null},
+            {"external_field": "not_in_the_record", "contact_field": "title"},
+        ]);
+        let contact = map_contact(&record, Some(&mapping));
+        assert_eq!(
+            contact,
+            BTreeMap::from([
+                ("first_name".to_owned(), "Jerry".to_owned()),
+                ("phones_by_type.mobile".to_owned(), "2125558383".to_owned()),
+                ("custom.city".to_owned(), "New York".to_owned()),
+            ])
+        );
+        assert!(map_contact(&record, None).is_empty(), "no mapping, no fields");
+    }
+
+    #[test]
+    fn a_lookup_takes_one_phone_number_or_one_email_address() {
+        let phone = |p: &str| IdentifyRequest { phone: Some(p.into()), ..IdentifyRequest::default() };
+        assert!(matches!(lookup_of(&phone("+1 (212) 555-8383")), Ok(Lookup::Phone(_))));
+        for bad in ["12345", "212555838312345678", "212-555-CALL"] {
+            assert!(matches!(lookup_of(&phone(bad)), Err(GatewayError::Invalid { field: "phone", .. })), "{bad}");
+        }
+        let email = IdentifyRequest { email: Some("a@b.example".into()), ..IdentifyRequest::default() };
+        assert!(matches!(lookup_of(&email), Ok(Lookup::Email(_))));
+        let both =
+            IdentifyRequest { email: Some("a@b.example".into()), phone: Some("2125558383".into()), account: None };
+        assert!(matches!(lookup_of(&both), Err(GatewayError::Invalid { rule: "one_of", .. })));
+        assert!(matches!(lookup_of(&IdentifyRequest::default()), Err(GatewayError::Invalid { rule: "required", .. })));
+    }
+}

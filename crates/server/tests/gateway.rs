@@ -1,0 +1,328 @@
+//! The runtime gateway through the API, on both backends, against vendor stand-ins that
+//! follow each vendor's documented contract (`patchbay_testkit::vendors`): the selection
+//! rules, daily quotas under parallel callers and across the tenant's midnight, field
+//! mapping, bindings, the context of a stateless bot, and each vendor failure's category.
+
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg, zapier};
+use patchbay_gateway::Clock;
+use patchbay_testkit::tls::TestCa;
+use patchbay_testkit::vendors::business::lookup;
+use patchbay_testkit::vendors::messaging as peers;
+use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
+const GATEWAY: &str = "/api/v1/tenants/acme/gateway";
+
+/// The CA of the stand-ins' certificates, which the servers under test trust.
+static CA: std::sync::LazyLock<TestCa> = std::sync::LazyLock::new(TestCa::new);
+
+/// Serves a stand-in over HTTPS (accounts take `https://` URLs only).
+async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    patchbay_testkit::tls::https(router, &CA).await
+}
+
+/// A clock a test moves (seconds since the epoch).
+fn clock_at(start: DateTime<Utc>) -> (Clock, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(start.timestamp()));
+    let read = now.clone();
+    (Clock::from_fn(move || Utc.timestamp_opt(read.load(Ordering::SeqCst), 0).unwrap()), now)
+}
+
+async fn server(db: &TestDatabase, clock: Option<Clock>, vendors: &[(&str, String)]) -> TestServer {
+    let vendors: Vec<(String, url::Url)> =
+        vendors.iter().map(|(name, base)| ((*name).to_owned(), url::Url::parse(base).unwrap())).collect();
+    let s = TestServer::start_with(db, |settings| {
+        if let Some(clock) = clock {
+            settings.gateway_clock = clock;
+        }
+        settings.vendor_urls = vendors;
+        settings.egress.extra_roots_pem = Some(CA.ca_pem.clone());
+    })
+    .await;
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "time_zone": "Europe/Berlin"}))).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    s
+}
+
+async fn create(s: &TestServer, body: Value) -> String {
+    let r = s.call(Method::POST, ACCOUNTS, Some(body)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+fn nlu_account(name: &str, addr: std::net::SocketAddr, password: &str) -> Value {
+    json!({"type": "nlu", "name": name, "properties": {
+        nlu::URL: format!("https://{addr}/natural-language-understanding/api/v1/analyze?version=2017-02-27"),
+        nlu::USERNAME: peers::WATSON_USER, nlu::PASSWORD: password}})
+}
+
+async fn sentiment(s: &TestServer, token: &str, body: Value) -> Reply {
+    s.call_as(token, Method::POST, &format!("{GATEWAY}/sentiment"), Some(body)).await
+}
+
+/// A problem+json of a vendor or quota failure.
+fn assert_gateway_problem(r: &Reply, status: u16, category: &str) {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(r.body["category"], category, "{r:?}");
+    assert!(r.headers.get("content-type").is_some_and(|v| v == "application/problem+json"), "{r:?}");
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn sentiment_takes_the_only_nlu_account_and_a_gateway_client_sees_nothing_else(db) {
+        let addr = serve(peers::watson_nlu()).await;
+        let s = server(&db, None, &[]).await;
+        let client = s.token("gateway_client", Some("acme")).await;
+        let r = sentiment(&s, &client, json!({"text": "I love this service"})).await;
+        assert_eq!(r.status, 409, "no NLU account yet: {r:?}");
+        assert_eq!(r.body["errors"][0]["rule"], "no_account", "{r:?}");
+
+        let id = create(&s, nlu_account("Sentiment", addr, peers::WATSON_PASSWORD)).await;
+        let r = sentiment(&s, &client, json!({"text": "I love this service"})).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body, json!({"label": "positive", "score": 0.91, "account": id}));
+        let r = sentiment(&s, &client, json!({"text": "I am angry", "account": id})).await;
+        assert_eq!((r.status, &r.body["label"]), (200, &json!("negative")), "{r:?}");
+
+        create(&s, nlu_account("Second", addr, peers::WATSON_PASSWORD)).await;
+        let r = sentiment(&s, &client, json!({"text": "fine"})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("ambiguous")), "{r:?}");
+
+        // A gateway client calls the gateway and nothing else.
+        let r = s.call_as(&client, Method::GET, ACCOUNTS, None).await;
+        assert_eq!(r.status, 403, "{r:?}");
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let r = sentiment(&s, &viewer, json!({"text": "fine", "account": id})).await;
+        assert_eq!(r.status, 403, "a viewer does not call the gateway: {r:?}");
+        let other = s.tenant_with_token("globex", "gateway_client").await;
+        let r = sentiment(&s, &other, json!({"text": "fine", "account": id})).await;
+        assert_eq!(r.status, 404, "another tenant's client: {r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn naming_an_account_of_another_type_another_tenant_or_a_disabled_one_is_refused(db) {
+        let addr = serve(peers::watson_nlu()).await;
+        let s = server(&db, None, &[]).await;
+        let nlu_id = create(&s, nlu_account("Sentiment", addr, peers::WATSON_PASSWORD)).await;
+        let zapier = create(&s, json!({"type": "zapier", "name": "Zapier", "properties": {
+            zapier::USERNAME: "zap", zapier::PASSWORD: "zap-Sentinel-pw"}})).await;
+        let r = sentiment(&s, &s.admin_token, json!({"text": "hi", "account": zapier})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("type")), "{r:?}");
+        s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "globex"}))).await;
+        let r = s.call(Method::POST, "/api/v1/tenants/globex/gateway/sentiment", Some(json!({"text": "hi", "account": nlu_id}))).await;
+        assert_eq!(r.status, 404, "another tenant's account: {r:?}");
+        let path = format!("{ACCOUNTS}/{nlu_id}");
+        let mut account = s.call(Method::GET, &path, None).await.body;
+        account["enabled"] = json!(false);
+        let r = s.call(Method::PUT, &path, Some(account)).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let r = sentiment(&s, &s.admin_token, json!({"text": "hi", "account": nlu_id})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("disabled")), "{r:?}");
+        let r = sentiment(&s, &s.admin_token, json!({"text": " "})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("text")), "{r:?}");
+        let r = sentiment(&s, &s.admin_token, json!({"txt": "hi"})).await;
+        assert_eq!(r.status, 400, "an unknown field: {r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_daily_quota_lets_exactly_its_limit_through_parallel_callers_and_starts_again_at_the_tenants_midnight(db) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let addr = serve(peers::watson_nlu_counted(calls.clone())).await;
+        // 23:30 in Berlin (UTC+1): the tenant's day ends in 30 minutes.
+        let (clock, now) = clock_at(Utc.with_ymd_and_hms(2026, 12, 7, 22, 30, 0).unwrap());
+        let s = server(&db, Some(clock), &[]).await;
+        let id = create(&s, nlu_account("Sentiment", addr, peers::WATSON_PASSWORD)).await;
+        let limit = 100; // the NLU provider's fixed Limit
+        let s = Arc::new(s);
+        let callers = (0..=limit).map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { sentiment(&s, &s.admin_token, json!({"text": format!("call {i}")})).await })
+        });
+        let replies: Vec<Reply> = futures::future::join_all(callers).await.into_iter().map(Result::unwrap).collect();
+        let ok = replies.iter().filter(|r| r.status == 200).count();
+        assert_eq!(ok, limit, "exactly the limit succeeds");
+        assert_eq!(calls.load(Ordering::SeqCst), limit, "the refused call never reached the vendor");
+        let refused = replies.iter().find(|r| r.status == 429).expect("one refusal");
+        assert_gateway_problem(refused, 429, "quota_exceeded");
+        assert_eq!(refused.headers["retry-after"], "1800", "30 minutes to Berlin's midnight");
+        assert_eq!(refused.headers["ratelimit-limit"], "100");
+        assert_eq!(refused.headers["ratelimit-remaining"], "0");
+        assert_eq!(refused.headers["ratelimit-reset"], "1800");
+
+        now.fetch_add(1800, Ordering::SeqCst);
+        let r = sentiment(&s, &s.admin_token, json!({"text": "a new day"})).await;
+        assert_eq!(r.status, 200, "the quota starts again at the tenant's midnight: {r:?}");
+
+        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{id}/usage?days=2"), None).await;
+        assert_eq!(usage.status, 200, "{usage:?}");
+        assert_eq!(usage.body["time_zone"], "Europe/Berlin");
+        let days: Vec<(String, i64, i64)> = usage.body["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["day"].as_str().unwrap().to_owned(), d["calls"].as_i64().unwrap(), d["quota"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(days, [("2026-12-07".to_owned(), 100, 100), ("2026-12-08".to_owned(), 1, 100)]);
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn vendor_failures_come_back_in_their_categories_and_count_as_the_vendor_saw_them(db) {
+        let addr = serve(peers::watson_nlu()).await;
+        let s = server(&db, None, &[]).await;
+        let id = create(&s, nlu_account("Sentiment", addr, peers::WATSON_PASSWORD)).await;
+        let mut replies = Vec::new();
+        let r = sentiment(&s, &s.admin_token, json!({"text": "fail:401"})).await;
+        assert_gateway_problem(&r, 502, "invalid_credentials");
+        assert_eq!(r.body["vendor_status"], 401);
+        replies.push(r);
+        let r = sentiment(&s, &s.admin_token, json!({"text": "fail:429"})).await;
+        assert_gateway_problem(&r, 429, "rate_limited");
+        assert_eq!(r.headers["retry-after"], "7", "the vendor's Retry-After is passed on");
+        replies.push(r);
+        let r = sentiment(&s, &s.admin_token, json!({"text": "fail:500"})).await;
+        assert_gateway_problem(&r, 502, "vendor_error");
+        assert_eq!(r.body["vendor_status"], 500);
+        replies.push(r);
+        let r = sentiment(&s, &s.admin_token, json!({"text": "fail:garbage"})).await;
+        assert_gateway_problem(&r, 502, "unexpected_response");
+        replies.push(r);
+        let r = sentiment(&s, &s.admin_token, json!({"text": "fail:slow"})).await;
+        assert_gateway_problem(&r, 504, "timeout");
+        replies.push(r);
+        let closed = patchbay_testkit::peers::closed_port().await;
+        let unreachable = create(&s, nlu_account("Down", closed, peers::WATSON_PASSWORD)).await;
+        let r = sentiment(&s, &s.admin_token, json!({"text": "hi", "account": unreachable})).await;
+        assert_gateway_problem(&r, 502, "unreachable");
+        replies.push(r);
+        for r in &replies {
+            assert!(!r.text.contains(peers::WATSON_PASSWORD), "{r:?}");
+            assert!(r.status < 500 || r.status == 502 || r.status == 504, "never a 5xx of patchbay's own: {r:?}");
+        }
+
+        // Every failure that reached the vendor counts; the unreachable one does not.
+        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{id}/usage?days=1"), None).await;
+        assert_eq!((usage.body["days"][0]["calls"].as_i64(), usage.body["days"][0]["errors"].as_i64()), (Some(5), Some(5)), "{usage:?}");
+        assert_eq!(usage.body["last_error"]["category"], "timeout", "{usage:?}");
+        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{unreachable}/usage?days=1"), None).await;
+        assert_eq!((usage.body["days"][0]["calls"].as_i64(), usage.body["days"][0]["errors"].as_i64()), (Some(0), Some(1)), "{usage:?}");
+        let metrics = s.request(Method::GET, "/metrics", Some(&s.admin_token)).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.contains(r#"gateway_calls_total{type="nlu",provider="default",operation="sentiment",outcome="rate_limited"} 1"#),
+            "{metrics}"
+        );
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn suggestions_follow_the_bindings_and_a_watson_conversation_keeps_its_context(db) {
+        let watson = serve(peers::watson_assistant()).await;
+        let alterra = serve(peers::alterra()).await;
+        let s = server(&db, None, &[]).await;
+        let bot = create(&s, json!({"type": "chat_bot", "provider": "watson", "name": "Watson", "properties": {
+            chat_bot::watson::URL: format!("https://{watson}/conversation/api/v1/workspaces/"),
+            chat_bot::watson::WORKSPACE_ID: peers::WATSON_WORKSPACE,
+            chat_bot::watson::USERNAME: peers::WATSON_USER, chat_bot::watson::PASSWORD: peers::WATSON_PASSWORD,
+            chat_bot::watson::MAXIMUM_SUGGESTIONS: 1}})).await;
+        let faq = create(&s, json!({"type": "chat_bot", "provider": "alterra", "name": "FAQ", "properties": {
+            chat_bot::alterra::URL: format!("https://{alterra}/demo/api"), chat_bot::alterra::API_KEY: peers::ALTERRA_KEY}})).await;
+        let path = format!("{GATEWAY}/suggestions");
+        let suggest = |body: Value| s.call(Method::POST, &path, Some(body));
+
+        let r = suggest(json!({"text": "hello", "conversation_id": "c1", "service": "Sales"})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("unbound")), "{r:?}");
+        let bindings = json!({"services": {"Sales": bot}, "launch_points": {"web-chat": faq}});
+        let r = s.call(Method::PUT, &format!("{GATEWAY}/bindings"), Some(bindings.clone())).await;
+        assert_eq!((r.status, &r.body), (200, &bindings), "{r:?}");
+        let r = s.call(Method::GET, &format!("{GATEWAY}/bindings"), None).await;
+        assert_eq!(r.body, bindings);
+        let wrong = json!({"services": {"Support": faq, "Billing": "00000000-0000-4000-8000-000000000000"}, "launch_points": {}});
+        let r = s.call(Method::PUT, &format!("{GATEWAY}/bindings"), Some(wrong)).await;
+        assert_eq!(r.status, 422, "an unknown account: {r:?}");
+        assert_eq!(s.call(Method::GET, &format!("{GATEWAY}/bindings"), None).await.body, bindings, "nothing changed");
+
+        let r = suggest(json!({"text": "hello", "conversation_id": "c1", "service": "Sales"})).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body, json!({"suggestions": [{"text": "Turn 1: you said hello", "confidence": 0.87}], "account": bot}));
+        let r = suggest(json!({"text": "and again", "conversation_id": "c1", "service": "Sales"})).await;
+        assert_eq!(r.body["suggestions"][0]["text"], "Turn 2: you said and again", "the context was kept: {r:?}");
+        let r = suggest(json!({"text": "hi", "conversation_id": "c2", "service": "Sales"})).await;
+        assert_eq!(r.body["suggestions"][0]["text"], "Turn 1: you said hi", "another conversation: {r:?}");
+        let r = suggest(json!({"text": "hello", "conversation_id": "c3", "service": "Unbound", "launch_point": "web-chat"})).await;
+        assert_eq!((r.status, &r.body["account"]), (200, &json!(faq)), "the launch point's bot: {r:?}");
+        assert_eq!(r.body["suggestions"].as_array().map(Vec::len), Some(1), "{r:?}");
+
+        // A bound bot is neither deleted nor disabled.
+        let r = s.call(Method::DELETE, &format!("{ACCOUNTS}/{bot}"), None).await;
+        assert_eq!(r.status, 409, "{r:?}");
+        assert!(r.body["detail"].as_str().unwrap().contains("service Sales"), "{r:?}");
+        let mut account = s.call(Method::GET, &format!("{ACCOUNTS}/{bot}"), None).await.body;
+        account["enabled"] = json!(false);
+        let r = s.call(Method::PUT, &format!("{ACCOUNTS}/{bot}"), Some(account)).await;
+        assert_eq!(r.status, 409, "{r:?}");
+        let r = s.call(Method::PUT, &format!("{GATEWAY}/bindings"), Some(json!({"services": {}, "launch_points": {"web-chat": faq}}))).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let r = s.call(Method::DELETE, &format!("{ACCOUNTS}/{bot}"), None).await;
+        assert_eq!(r.status, 204, "unbound, it goes: {r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn identify_maps_the_vendors_fields_through_the_field_mapping(db) {
+        let nc = serve(lookup::next_caller(lookup::NextCallerHost {
+            user: lookup::NC_USER, password: lookup::NC_PASSWORD, known_phone: lookup::NC_DOC_PHONE,
+        }))
+        .await;
+        let tdg_peer = serve(lookup::tdg()).await;
+        let s = server(&db, None, &[("next_caller", format!("https://{nc}/")), ("tdg", format!("https://{tdg_peer}/"))]).await;
+        let mapping = json!([
+            {"external_field": "first_name", "contact_field": "first_name"},
+            {"external_field": "last_name", "contact_field": "last_name"},
+            {"external_field": "address.0.city", "contact_field": "custom.city"},
+            {"external_field": "age", "contact_field": null},
+        ]);
+        let nc_id = create(&s, json!({"type": "next_caller", "name": "Next Caller", "properties": {
+            next_caller::USERNAME: lookup::NC_USER, next_caller::PASSWORD: lookup::NC_PASSWORD,
+            next_caller::FIELD_MAPPING: mapping}})).await;
+        let path = format!("{GATEWAY}/identify");
+        let identify = |body: Value| s.call(Method::POST, &path, Some(body));
+        let r = identify(json!({"phone": "(212) 555-8383"})).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.body,
+            json!({"contact": {"first_name": "Jerry", "last_name": "Seinfeld", "custom.city": "New York"}, "account": nc_id}),
+            "mapped rows only; `age` maps to none, unmapped vendor fields stay out"
+        );
+        let r = identify(json!({"email": lookup::NC_DOC_EMAIL})).await;
+        assert_eq!(r.body["contact"]["first_name"], "Jerry", "{r:?}");
+        let r = identify(json!({"phone": "2125550000"})).await;
+        assert_eq!((r.status, &r.body["contact"]), (200, &json!({})), "no record, no fields: {r:?}");
+
+        let tdg_id = create(&s, json!({"type": "tdg", "name": "TDG", "properties": {
+            tdg::USERNAME: lookup::TDG_USER, tdg::PASSWORD: lookup::TDG_PASSWORD, tdg::API_KEY: lookup::TDG_API_KEY,
+            tdg::FIELD_MAPPING: [{"external_field": "last_name", "contact_field": "last_name"},
+                                 {"external_field": "address.city", "contact_field": "addresses.home"}]}})).await;
+        let r = identify(json!({"phone": lookup::TDG_PHONE})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("ambiguous")), "{r:?}");
+        let r = identify(json!({"phone": lookup::TDG_PHONE, "account": tdg_id})).await;
+        assert_eq!(r.body, json!({"contact": {"last_name": "Doe", "addresses.home": "Chicago"}, "account": tdg_id}), "{r:?}");
+        let r = identify(json!({"phone": "12"})).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("phone")), "{r:?}");
+        for secret in [lookup::NC_PASSWORD, lookup::TDG_PASSWORD, lookup::TDG_API_KEY] {
+            assert!(!r.text.contains(secret));
+        }
+    }
+}
