@@ -4,6 +4,7 @@
 //! or failed, 7 a connection test ran and failed, 8 `apply --plan` found changes pending.
 
 mod client;
+mod gateway;
 mod keys;
 mod provision;
 mod serve;
@@ -59,6 +60,14 @@ enum Command {
         client: ClientArgs,
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Use accounts through the runtime gateway as an application would (suggestions,
+    /// sentiment, caller identification), the chat bot bindings, and usage.
+    Gateway {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: gateway::GatewayCommand,
     },
     /// Make tenants and accounts match provisioning files (YAML; secrets as references).
     Apply {
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
             Command::Accounts { client, command } => verbs::accounts(&Client::new(&client)?, command).await,
             Command::Tokens { client, command } => verbs::tokens(&Client::new(&client)?, command).await,
             Command::Keys { client, command } => keys::keys(&Client::new(&client)?, command).await,
+            Command::Gateway { client, command } => gateway::gateway(&Client::new(&client)?, command).await,
             Command::Apply { client, args } => {
                 changes_pending = provision::apply(&Client::new(&client)?, args).await?;
                 Ok(())

@@ -261,3 +261,55 @@ fn names_stored_before_the_rule_are_printed_escaped() {
     let json_out = s.cli(&["tenants", "show", "evil", "--json"]);
     assert_eq!(json(&json_out)["name"], "Evil\u{1b}[2J\nCorp\u{202E}", "JSON keeps the value, escaped by JSON");
 }
+
+#[test]
+fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
+    use patchbay_catalog::keys::nlu;
+    use patchbay_testkit::vendors::messaging as peers;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ca = patchbay_testkit::tls::TestCa::new();
+    let addr = runtime.block_on(patchbay_testkit::tls::https(peers::watson_nlu(), &ca));
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let s = ServerProcess::start(&["--egress-allow", "loopback", "--egress-ca-file", ca_file.to_str().unwrap()]);
+    assert_eq!(code(&s.cli(&["tenants", "create", "acme", "--time-zone", "Europe/Berlin"])), 0);
+    let url = format!("{}=https://{addr}/natural-language-understanding/api/v1/analyze", nlu::URL);
+    let user = format!("{}={}", nlu::USERNAME, peers::WATSON_USER);
+    let password = format!("{}=NLU_PASSWORD", nlu::PASSWORD);
+    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    create
+        .args(["accounts", "create", "--tenant", "acme", "--type", "nlu", "--name", "Sentiment", "--json"])
+        .args(["--set", &url, "--set", &user, "--secret-env", &password])
+        .env("PATCHBAY_SERVER", &s.base)
+        .env("PATCHBAY_TOKEN", &s.admin_token)
+        .env("NLU_PASSWORD", peers::WATSON_PASSWORD);
+    let created = create.output().unwrap();
+    assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
+    let id = json(&created)["id"].as_str().unwrap().to_owned();
+
+    let out = s.cli(&["gateway", "sentiment", "acme", "I love this"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out), "positive (+0.91)\n");
+    let out = s.cli(&["gateway", "sentiment", "acme", "I am angry", "--json"]);
+    assert_eq!((json(&out)["label"].as_str(), json(&out)["account"].as_str()), (Some("negative"), Some(id.as_str())));
+
+    let out = s.cli(&["gateway", "bind", "acme", &id, "--service", "Sales"]);
+    assert_ne!(code(&out), 0, "an NLU account is not a chat bot");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("this operation takes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = s.cli(&["gateway", "usage", "acme", &id, "--days", "1", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let usage = json(&out);
+    assert_eq!(
+        (usage["days"][0]["calls"].as_i64(), usage["days"][0]["quota"].as_i64()),
+        (Some(2), Some(100)),
+        "{usage}"
+    );
+    assert_eq!(usage["time_zone"], "Europe/Berlin");
+}

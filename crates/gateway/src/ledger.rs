@@ -23,19 +23,20 @@ enum Job {
 
 /// The handle callers use; the writing task ends when the last handle is dropped.
 #[derive(Clone)]
-pub(crate) struct Ledger {
+pub struct Ledger {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Ledger {
-    pub(crate) fn start(store: Arc<dyn GatewayStore>) -> Ledger {
+    /// Starts the writing task on the current runtime.
+    pub fn start(store: Arc<dyn GatewayStore>) -> Ledger {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(store, queue));
         Ledger { jobs }
     }
 
     /// Reserves one unit; the answer comes once it is committed.
-    pub(crate) async fn reserve(&self, request: UnitRequest) -> Result<Reserved, StoreError> {
+    pub async fn reserve(&self, request: UnitRequest) -> Result<Reserved, StoreError> {
         let (answer, answered) = oneshot::channel();
         let gone = || StoreError::Corrupt("the gateway ledger stopped".into());
         self.jobs.send(Job::Reserve(request, answer)).await.map_err(|_| gone())?;

@@ -32,7 +32,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use error::GatewayError;
-use ledger::{day_of, next_day_starts, Ledger};
+pub use ledger::Ledger;
+use ledger::{day_of, next_day_starts};
 use vendors::{Call, Lookup};
 
 /// Where the gateway counts its calls (the server's `/metrics`).

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The runtime gateway's cost: sentiment through patchbay (selection, quota reservation,
+# secrets, the vendor call, usage) side by side with the same NLU stand-in called directly,
+# at 64 connections over HTTPS, in one run; then quota reservations per second on SQLite
+# (and PostgreSQL when PATCHBAY_TEST_DATABASE_URL names a server).
+# Needs wrk (Debian package). Usage: bench/gateway.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/peers.sh
+secs="${1:-10}"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release -q -p patchbay
+cargo build --release -q -p patchbay-testkit --features tls,vendors --example standin
+dir=$(mktemp -d)
+target/release/examples/standin nlu "$dir" &
+standin=$!
+for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
+nlu="https://127.0.0.1:$(cat "$dir/port")"
+port=$(free_port)
+target/release/patchbay serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
+  --egress-allow loopback --egress-ca-file "$dir/ca.pem" >"$dir/log" 2>&1 &
+pid=$!
+trap 'kill $pid $standin 2>/dev/null; rm -rf "$dir"' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
+T=$(cat "$dir/data/admin-token")
+curl -fs -H "Authorization: Bearer $T" -H 'Content-Type: application/json' "$base/api/v1/tenants" -d '{"id":"acme"}' >/dev/null
+# NLU's Limit is 100 calls a day per account: enough accounts that the run stays under it.
+accounts=${GATEWAY_BENCH_ACCOUNTS:-800}
+seq "$accounts" | xargs -P 8 -I{} curl -fs -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+  "$base/api/v1/tenants/acme/integration-accounts" \
+  -d "{\"type\":\"nlu\",\"name\":\"nlu {}\",\"properties\":{\"url\":\"$nlu/natural-language-understanding/api/v1/analyze?version=2017-02-27\",\"username\":\"3d5a0c1e-watson-user\",\"password\":\"watson-password-s3cr3t\"}}"
+ids=$(curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants/acme/integration-accounts?type=nlu" \
+  | python3 -c 'import json,sys; print(",".join("\"%s\"" % a["id"] for a in json.load(sys.stdin)["items"]))')
+
+cat >"$dir/gateway.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $T"
+wrk.headers["Content-Type"] = "application/json"
+local ids = {$ids}
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"text":"I love this service","account":"%s"}', ids[(n % #ids) + 1])
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+basic=$(printf '%s' '3d5a0c1e-watson-user:watson-password-s3cr3t' | base64 -w0)
+cat >"$dir/direct.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Basic $basic"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"text":"I love this service","features":{"sentiment":{"document":true}}}'
+LUA
+
+run() { # label, extra wrk args...
+  local label=$1; shift
+  local out; out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local errors; errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+}
+echo "sentiment, 64 connections, ${secs}s each ($(nproc) cores; wrk, patchbay and the stand-in on one machine)"
+run "NLU stand-in directly" -s "$dir/direct.lua" "$nlu/natural-language-understanding/api/v1/analyze?version=2017-02-27"
+run "through the gateway" -s "$dir/gateway.lua" "$base/api/v1/tenants/acme/gateway/sentiment"
+echo
+cargo bench -q -p patchbay-gateway --bench quota

@@ -1,0 +1,191 @@
+//! `patchbay gateway`: try the runtime gateway's operations from a shell, as an application
+//! would call them (with a `gateway_client` or admin token), and manage the chat bot
+//! bindings of services and launch points.
+
+use clap::Subcommand;
+use patchbay_api::{
+    Bindings, IdentifyRequest, Identity, Operation, Sentiment, SentimentRequest, SuggestRequest, Suggestions, Usage,
+};
+use reqwest::Method;
+use uuid::Uuid;
+
+use crate::client::{escape, print_json, table, CliError, Client};
+
+#[derive(Subcommand)]
+pub enum GatewayCommand {
+    /// Suggestions for an agent from a chat bot: the named account, else the bot bound to
+    /// the service, else the launch point's.
+    Suggest {
+        tenant: String,
+        /// What the customer wrote.
+        text: String,
+        /// The conversation the text belongs to (a stateless bot's context is kept per
+        /// conversation).
+        #[arg(long, default_value = "cli")]
+        conversation: String,
+        #[arg(long)]
+        account: Option<Uuid>,
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        launch_point: Option<String>,
+    },
+    /// The sentiment of a text (the named NLU account, else the tenant's only one).
+    Sentiment {
+        tenant: String,
+        text: String,
+        #[arg(long)]
+        account: Option<Uuid>,
+    },
+    /// Who a caller is, as the contact fields the account's Field Mapping names.
+    Identify {
+        tenant: String,
+        #[arg(long, required_unless_present = "email", conflicts_with = "email")]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        account: Option<Uuid>,
+    },
+    /// The chat bot bindings of services and launch points.
+    Bindings { tenant: String },
+    /// Bind a chat bot account to a service or a launch point (the other bindings stay).
+    Bind {
+        tenant: String,
+        account: Uuid,
+        #[arg(long, required_unless_present = "launch_point", conflicts_with = "launch_point")]
+        service: Option<String>,
+        #[arg(long)]
+        launch_point: Option<String>,
+    },
+    /// Remove the binding of a service or a launch point.
+    Unbind {
+        tenant: String,
+        #[arg(long, required_unless_present = "launch_point", conflicts_with = "launch_point")]
+        service: Option<String>,
+        #[arg(long)]
+        launch_point: Option<String>,
+    },
+    /// An account's gateway calls, errors and quota per day, and its live health.
+    Usage {
+        tenant: String,
+        account: Uuid,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+}
+
+pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), CliError> {
+    match command {
+        GatewayCommand::Suggest { tenant, text, conversation, account, service, launch_point } => {
+            let body = SuggestRequest { text, conversation_id: conversation, account, service, launch_point };
+            let answer: Suggestions = client.send(Method::POST, &Operation::Suggest.url(&[&tenant]), &body).await?;
+            if client.json {
+                return print_json(&answer);
+            }
+            if answer.suggestions.is_empty() {
+                println!("no suggestion (account {})", answer.account);
+            }
+            for s in &answer.suggestions {
+                match s.confidence {
+                    Some(c) => println!("{:>4.0}%  {}", c * 100.0, escape(&s.text)),
+                    None => println!("   -   {}", escape(&s.text)),
+                }
+            }
+            Ok(())
+        }
+        GatewayCommand::Sentiment { tenant, text, account } => {
+            let body = SentimentRequest { text, account };
+            let answer: Sentiment = client.send(Method::POST, &Operation::Sentiment.url(&[&tenant]), &body).await?;
+            if client.json {
+                return print_json(&answer);
+            }
+            println!("{} ({:+.2})", crate::client::text(&answer.label), answer.score);
+            Ok(())
+        }
+        GatewayCommand::Identify { tenant, phone, email, account } => {
+            let body = IdentifyRequest { phone, email, account };
+            let answer: Identity = client.send(Method::POST, &Operation::Identify.url(&[&tenant]), &body).await?;
+            if client.json {
+                return print_json(&answer);
+            }
+            if answer.contact.is_empty() {
+                println!("the vendor knows nothing of this caller (account {})", answer.account);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = answer.contact.iter().map(|(k, v)| vec![escape(k), escape(v)]).collect();
+            table(&["CONTACT FIELD", "VALUE"], &rows);
+            Ok(())
+        }
+        GatewayCommand::Bindings { tenant } => {
+            let bindings: Bindings = client.get(&Operation::GetBindings.url(&[&tenant])).await?;
+            print_bindings(client, &bindings)
+        }
+        GatewayCommand::Bind { tenant, account, service, launch_point } => {
+            let mut bindings: Bindings = client.get(&Operation::GetBindings.url(&[&tenant])).await?;
+            match (service, launch_point) {
+                (Some(service), _) => bindings.services.insert(service, account),
+                (None, Some(point)) => bindings.launch_points.insert(point, account),
+                (None, None) => None,
+            };
+            let url = Operation::PutBindings.url(&[&tenant]);
+            let bindings: Bindings = client.send(Method::PUT, &url, &bindings).await?;
+            print_bindings(client, &bindings)
+        }
+        GatewayCommand::Unbind { tenant, service, launch_point } => {
+            let mut bindings: Bindings = client.get(&Operation::GetBindings.url(&[&tenant])).await?;
+            match (service, launch_point) {
+                (Some(service), _) => bindings.services.remove(&service),
+                (None, Some(point)) => bindings.launch_points.remove(&point),
+                (None, None) => None,
+            };
+            let url = Operation::PutBindings.url(&[&tenant]);
+            let bindings: Bindings = client.send(Method::PUT, &url, &bindings).await?;
+            print_bindings(client, &bindings)
+        }
+        GatewayCommand::Usage { tenant, account, days } => {
+            let url = format!("{}?days={days}", Operation::AccountUsage.url(&[&tenant, &account.to_string()]));
+            let usage: Usage = client.get(&url).await?;
+            if client.json {
+                return print_json(&usage);
+            }
+            let rows: Vec<Vec<String>> = usage
+                .days
+                .iter()
+                .map(|d| {
+                    let quota = d.quota.map_or_else(|| "-".to_owned(), |q| q.to_string());
+                    vec![d.day.to_string(), d.calls.to_string(), d.errors.to_string(), quota]
+                })
+                .collect();
+            table(&["DAY", "CALLS", "ERRORS", "QUOTA"], &rows);
+            println!("days in {}", escape(&usage.time_zone));
+            match &usage.last_success_at {
+                Some(at) => println!("last success: {at}"),
+                None => println!("last success: never"),
+            }
+            if let Some(e) = &usage.last_error {
+                println!("last error:   {} {}: {}", e.at, crate::client::text(&e.category), escape(&e.message));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_bindings(client: &Client, bindings: &Bindings) -> Result<(), CliError> {
+    if client.json {
+        return print_json(bindings);
+    }
+    let rows: Vec<Vec<String>> = bindings
+        .services
+        .iter()
+        .map(|(name, id)| vec!["service".to_owned(), escape(name), id.to_string()])
+        .chain(
+            bindings
+                .launch_points
+                .iter()
+                .map(|(name, id)| vec!["launch point".to_owned(), escape(name), id.to_string()]),
+        )
+        .collect();
+    table(&["KIND", "NAME", "ACCOUNT"], &rows);
+    Ok(())
+}
