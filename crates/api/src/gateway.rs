@@ -136,6 +136,42 @@ pub struct Identity {
     pub account: Uuid,
 }
 
+/// `POST …/gateway/crm/contacts/search`: the CRM's contacts with a phone number or an
+/// email address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmSearchRequest {
+    /// The Salesforce, Zendesk, ServiceNow, Oracle Service Cloud or RightNow account.
+    pub account: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254))]
+    pub email: Option<String>,
+}
+
+/// A contact as every CRM gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmContact {
+    /// The CRM's id of the record.
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Where the record is in the CRM.
+    pub url: Option<String>,
+}
+
+/// The contacts found (at most 10) and the account searched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmContacts {
+    pub contacts: Vec<CrmContact>,
+    pub account: Uuid,
+}
+
 /// `?days=` of an account's usage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UsageQuery {

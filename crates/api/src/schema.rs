@@ -22,6 +22,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AccountTest>(&mut requests);
     register::<ActionRequest>(&mut requests);
     register::<Bindings>(&mut requests);
+    register::<CrmSearchRequest>(&mut requests);
     register::<IdentifyRequest>(&mut requests);
     register::<SentimentRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
@@ -37,6 +38,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AuditPage>(&mut responses);
     register::<Bindings>(&mut responses);
     register::<BulkTestReport>(&mut responses);
+    register::<CrmContacts>(&mut responses);
     register::<ExportJobList>(&mut responses);
     register::<ExportJob>(&mut responses);
     register::<ExportJobSettings>(&mut responses);

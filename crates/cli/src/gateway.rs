@@ -4,7 +4,8 @@
 
 use clap::Subcommand;
 use patchbay_api::{
-    Bindings, IdentifyRequest, Identity, Operation, Sentiment, SentimentRequest, SuggestRequest, Suggestions, Usage,
+    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Operation, Sentiment, SentimentRequest,
+    SuggestRequest, Suggestions, Usage,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -46,6 +47,16 @@ pub enum GatewayCommand {
         email: Option<String>,
         #[arg(long)]
         account: Option<Uuid>,
+    },
+    /// Contacts with a phone number or email address in a CRM account (Salesforce,
+    /// Zendesk, ServiceNow, Oracle Service Cloud, RightNow).
+    Crm {
+        tenant: String,
+        account: Uuid,
+        #[arg(long, required_unless_present = "email", conflicts_with = "email")]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
     },
     /// The chat bot bindings of services and launch points.
     Bindings { tenant: String },
@@ -115,6 +126,22 @@ pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), Cli
             }
             let rows: Vec<Vec<String>> = answer.contact.iter().map(|(k, v)| vec![escape(k), escape(v)]).collect();
             table(&["CONTACT FIELD", "VALUE"], &rows);
+            Ok(())
+        }
+        GatewayCommand::Crm { tenant, account, phone, email } => {
+            let body = CrmSearchRequest { account, phone, email };
+            let url = Operation::CrmSearch.url(&[&tenant]);
+            let answer: CrmContacts = client.send(Method::POST, &url, &body).await?;
+            if client.json {
+                return print_json(&answer);
+            }
+            let cell = |v: &Option<String>| v.as_deref().map_or_else(|| "-".to_owned(), escape);
+            let rows: Vec<Vec<String>> = answer
+                .contacts
+                .iter()
+                .map(|c| vec![escape(&c.id), escape(&c.name), cell(&c.email), cell(&c.phone), cell(&c.url)])
+                .collect();
+            table(&["ID", "NAME", "EMAIL", "PHONE", "URL"], &rows);
             Ok(())
         }
         GatewayCommand::Bindings { tenant } => {

@@ -10,6 +10,7 @@
 //! credential), reach a vendor but through `Egress`, open a secret but through `secrets`,
 //! or let a secret reach a result, an error or a log line.
 
+mod crm;
 mod error;
 mod ledger;
 mod vendors;
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use patchbay_api::{
-    Bindings, IdentifyRequest, Identity, LiveError, Sentiment, SentimentRequest, SuggestRequest, Suggestions, Usage,
-    UsageDay, MAX_TEXT_CHARS,
+    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, Sentiment, SentimentRequest,
+    SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
 };
 use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg};
 use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
@@ -109,6 +110,7 @@ pub struct Gateway {
 const BOTS: &[&str] = &["chat_bot"];
 const NLU: &[&str] = &["nlu"];
 const LOOKUPS: &[&str] = &["next_caller", "tdg"];
+const CRMS: &[&str] = &["salesforce", "zendesk", "servicenow", "oracle_service_cloud", "rightnow"];
 
 /// The daily quota field of each provider that has one.
 const QUOTAS: &[(&str, &str, &str)] =
@@ -196,7 +198,7 @@ impl Gateway {
     /// Who a caller is, as the contact fields the account's Field Mapping names: the named
     /// account, else the tenant's only enabled Next Caller or The Data Group account.
     pub async fn identify(&self, tenant: &str, request: &IdentifyRequest) -> Result<Identity, GatewayError> {
-        let lookup = lookup_of(request)?;
+        let lookup = lookup_of(request.phone.as_deref(), request.email.as_deref())?;
         let account = self.pick(tenant, request.account, LOOKUPS, "Next Caller or The Data Group").await?;
         let ticket = self.begin(tenant, &account, "identify").await?;
         let call = self.call(&ticket);
@@ -212,6 +214,16 @@ impl Gateway {
             None => BTreeMap::new(),
         };
         Ok(Identity { contact, account: account.id })
+    }
+
+    /// The named CRM account's contacts with a phone number or an email address.
+    pub async fn crm_search(&self, tenant: &str, request: &CrmSearchRequest) -> Result<CrmContacts, GatewayError> {
+        let lookup = lookup_of(request.phone.as_deref(), request.email.as_deref())?;
+        let account = self.named(tenant, request.account, CRMS, "account").await?;
+        let ticket = self.begin(tenant, &account, "crm_search").await?;
+        let result = crm::search(&self.call(&ticket), &lookup).await;
+        let contacts = self.finish(ticket, result).await?;
+        Ok(CrmContacts { contacts, account: account.id })
     }
 
     /// The tenant's chat bot bindings.
@@ -576,8 +588,8 @@ fn check_name(field: &'static str, name: &str) -> Result<(), GatewayError> {
 
 /// The one lookup a request asks for: a phone number (digits, with `+`, spaces, dashes,
 /// dots and parentheses allowed; the vendors are sent the digits) or an email address.
-fn lookup_of(request: &IdentifyRequest) -> Result<Lookup<'_>, GatewayError> {
-    match (&request.phone, &request.email) {
+fn lookup_of<'a>(phone: Option<&str>, email: Option<&'a str>) -> Result<Lookup<'a>, GatewayError> {
+    match (phone, email) {
         (Some(_), Some(_)) => Err(GatewayError::invalid("phone", "one_of", "give `phone` or `email`, not both")),
         (None, None) => Err(GatewayError::invalid("phone", "required", "give the caller's `phone` or `email`")),
         (Some(phone), None) => {
@@ -596,9 +608,9 @@ fn lookup_of(request: &IdentifyRequest) -> Result<Lookup<'_>, GatewayError> {
         (None, Some(email)) => {
             let ok = email.len() <= 254
                 && email.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "\"\\'^".contains(c));
             if ok {
-                Ok(Lookup::Email(email.as_str()))
+                Ok(Lookup::Email(email))
             } else {
                 Err(GatewayError::invalid("email", "email", "not an email address"))
             }
@@ -658,16 +670,15 @@ mod tests {
 
     #[test]
     fn a_lookup_takes_one_phone_number_or_one_email_address() {
-        let phone = |p: &str| IdentifyRequest { phone: Some(p.into()), ..IdentifyRequest::default() };
-        assert!(matches!(lookup_of(&phone("+1 (212) 555-8383")), Ok(Lookup::Phone(_))));
+        assert!(matches!(lookup_of(Some("+1 (212) 555-8383"), None), Ok(Lookup::Phone(p)) if p == "12125558383"));
         for bad in ["12345", "212555838312345678", "212-555-CALL"] {
-            assert!(matches!(lookup_of(&phone(bad)), Err(GatewayError::Invalid { field: "phone", .. })), "{bad}");
+            assert!(matches!(lookup_of(Some(bad), None), Err(GatewayError::Invalid { field: "phone", .. })), "{bad}");
         }
-        let email = IdentifyRequest { email: Some("a@b.example".into()), ..IdentifyRequest::default() };
-        assert!(matches!(lookup_of(&email), Ok(Lookup::Email(_))));
-        let both =
-            IdentifyRequest { email: Some("a@b.example".into()), phone: Some("2125558383".into()), account: None };
-        assert!(matches!(lookup_of(&both), Err(GatewayError::Invalid { rule: "one_of", .. })));
-        assert!(matches!(lookup_of(&IdentifyRequest::default()), Err(GatewayError::Invalid { rule: "required", .. })));
+        assert!(matches!(lookup_of(None, Some("a@b.example")), Ok(Lookup::Email(_))));
+        let quoted = lookup_of(None, Some("o'neil@b.example"));
+        assert!(matches!(quoted, Err(GatewayError::Invalid { field: "email", .. })), "quotes never reach a query");
+        let both = lookup_of(Some("2125558383"), Some("a@b.example"));
+        assert!(matches!(both, Err(GatewayError::Invalid { rule: "one_of", .. })));
+        assert!(matches!(lookup_of(None, None), Err(GatewayError::Invalid { rule: "required", .. })));
     }
 }

@@ -23,10 +23,10 @@ pub(crate) struct Call<'a> {
     pub timeout: Duration,
 }
 
-const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 
 impl Call<'_> {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &Url,
@@ -44,7 +44,7 @@ impl Call<'_> {
 
     /// A vendor's error answer as a failure, naming `what` was asked for, with the vendor's
     /// own words (`said`) when it gave some.
-    fn refused(&self, reply: &HttpReply, what: &str, said: Option<&str>) -> GatewayError {
+    pub(crate) fn refused(&self, reply: &HttpReply, what: &str, said: Option<&str>) -> GatewayError {
         let said = said.map(|s| format!(": {}", self.account.scrubber().scrub(&clip(s)))).unwrap_or_default();
         let status = reply.status;
         let (category, message) = match status {
@@ -64,8 +64,23 @@ impl Call<'_> {
         }
     }
 
+    /// A refusal whose category the vendor's body says (an OAuth error, say), with its words.
+    pub(crate) fn refused_as(&self, reply: &HttpReply, category: Category, what: &str, said: &str) -> GatewayError {
+        let said = self.account.scrubber().scrub(&clip(said));
+        GatewayError::Vendor {
+            failure: Failure::new(category, format!("the vendor refused the {what} (HTTP {}): {said}", reply.status)),
+            status: Some(reply.status),
+            retry_after: retry_after(reply),
+        }
+    }
+
+    /// The account's settings cannot be used as they are.
+    pub(crate) fn invalid(&self, message: String) -> GatewayError {
+        GatewayError::from_failure(Failure::new(Category::InvalidConfig, message))
+    }
+
     /// An answer that is not what the vendor documents.
-    fn garbled(&self, reply: &HttpReply, what: &str) -> GatewayError {
+    pub(crate) fn garbled(&self, reply: &HttpReply, what: &str) -> GatewayError {
         GatewayError::Vendor {
             failure: Failure::new(
                 Category::UnexpectedResponse,
@@ -76,11 +91,11 @@ impl Call<'_> {
         }
     }
 
-    fn text(&self, key: &str) -> Result<&str, GatewayError> {
+    pub(crate) fn text(&self, key: &str) -> Result<&str, GatewayError> {
         self.account.need_text(key).map_err(GatewayError::from_failure)
     }
 
-    fn secret(&self, key: &str) -> Result<&str, GatewayError> {
+    pub(crate) fn secret(&self, key: &str) -> Result<&str, GatewayError> {
         self.account.need_secret(key).map_err(GatewayError::from_failure)
     }
 
@@ -107,7 +122,7 @@ fn retry_after(reply: &HttpReply) -> Option<u64> {
     Some(value.parse::<u64>().unwrap_or(60))
 }
 
-fn json_of(reply: &HttpReply) -> Option<Value> {
+pub(crate) fn json_of(reply: &HttpReply) -> Option<Value> {
     serde_json::from_slice(&reply.body).ok()
 }
 

@@ -413,6 +413,12 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("The caller's contact fields.", "Identity")}),
             GATEWAY_PROBLEMS,
         ),
+        O::CrmSearch => details(
+            w,
+            Some(request("CrmSearchRequest")),
+            json!({"200": body("The contacts found.", "CrmContacts")}),
+            GATEWAY_PROBLEMS,
+        ),
         O::GetBindings => details(w, None, json!({"200": body("The bindings.", "Bindings")}), &[]),
         O::PutBindings => {
             details(w, Some(request("Bindings")), json!({"200": body("The bindings.", "Bindings")}), &["422"])

@@ -326,3 +326,70 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn crm_search_finds_contacts_in_each_crm_with_its_own_authentication(db) {
+        use patchbay_catalog::keys::{oracle_service_cloud as osc, salesforce as sf, servicenow as sn, zendesk as zd};
+        use patchbay_testkit::vendors::business::crm;
+
+        let instance = serve(crm::salesforce(crm::SalesforceOrg { instance_url: String::new(), limits: crm::Limits::Granted })).await;
+        let login = serve(crm::salesforce(crm::SalesforceOrg {
+            instance_url: format!("https://{instance}"),
+            limits: crm::Limits::Granted,
+        }))
+        .await;
+        let zendesk_addr = serve(crm::zendesk()).await;
+        let servicenow = serve(crm::servicenow()).await;
+        let oracle = serve(crm::oracle()).await;
+        let s = server(&db, None, &[]).await;
+        let salesforce = create(&s, json!({"type": "salesforce", "name": "SF", "properties": {
+            sf::LOGIN_URL: format!("https://{login}"), sf::AUTHENTICATION_METHOD: "password",
+            sf::CONSUMER_KEY: crm::SF_CONSUMER_KEY, sf::CONSUMER_SECRET: crm::SF_CONSUMER_SECRET,
+            sf::USERNAME: crm::SF_USER, sf::PASSWORD: crm::SF_PASSWORD, sf::SECURITY_TOKEN: crm::SF_SECURITY_TOKEN}})).await;
+        let zendesk = create(&s, json!({"type": "zendesk", "name": "ZD", "properties": {
+            zd::SUBDOMAIN_URL: format!("https://{zendesk_addr}"), zd::EMAIL: crm::ZD_EMAIL, zd::API_TOKEN: crm::ZD_API_TOKEN}})).await;
+        let servicenow = create(&s, json!({"type": "servicenow", "name": "SN", "properties": {
+            sn::INSTANCE_URL: format!("https://{servicenow}"), sn::AUTHENTICATION_METHOD: "oauth",
+            sn::USERNAME: crm::SN_USER, sn::PASSWORD: crm::SN_PASSWORD,
+            sn::CLIENT_ID: crm::SN_CLIENT_ID, sn::CLIENT_SECRET: crm::SN_CLIENT_SECRET}})).await;
+        let oracle_props = json!({osc::SITE_URL: format!("https://{oracle}"), osc::USERNAME: crm::ORACLE_USER,
+            osc::PASSWORD: crm::ORACLE_PASSWORD});
+        let oracle = create(&s, json!({"type": "oracle_service_cloud", "name": "OSC", "properties": oracle_props})).await;
+        let rightnow = create(&s, json!({"type": "rightnow", "name": "RN", "properties": oracle_props})).await;
+        let path = format!("{GATEWAY}/crm/contacts/search");
+        for (account, id, url) in [
+            (&salesforce, "003D000000IqhSLIAZ", format!("https://{instance}/003D000000IqhSLIAZ")),
+            (&zendesk, "35437", format!("https://{zendesk_addr}/agent/users/35437")),
+            (&servicenow, "6816f79cc0a8016401c5a33be04be441", String::new()),
+            (&oracle, "12", String::new()),
+            (&rightnow, "12", String::new()),
+        ] {
+            for by in [json!({"phone": "(415) 555-1212"}), json!({"email": crm::CONTACT_EMAIL})] {
+                let mut body = by.clone();
+                body["account"] = json!(account);
+                let r = s.call(Method::POST, &path, Some(body)).await;
+                assert_eq!(r.status, 200, "{r:?}");
+                let contacts = r.body["contacts"].as_array().unwrap();
+                assert_eq!(contacts.len(), 1, "one contact (a contact's rows are merged) by {by}: {r:?}");
+                assert_eq!((contacts[0]["id"].as_str(), contacts[0]["name"].as_str()), (Some(id), Some("Jane Doe")), "{r:?}");
+                assert_eq!(contacts[0]["email"], crm::CONTACT_EMAIL, "{r:?}");
+                assert!(contacts[0]["phone"].as_str().is_some_and(|p| p.contains("555")), "{r:?}");
+                if !url.is_empty() {
+                    assert_eq!(contacts[0]["url"], url, "{r:?}");
+                }
+            }
+            let r = s.call(Method::POST, &path, Some(json!({"account": account, "phone": "2025550000"}))).await;
+            assert_eq!((r.status, &r.body["contacts"]), (200, &json!([])), "nobody: {r:?}");
+        }
+        let nlu = create(&s, nlu_account("NLU", closed_addr().await, peers::WATSON_PASSWORD)).await;
+        let r = s.call(Method::POST, &path, Some(json!({"account": nlu, "phone": crm::CONTACT_PHONE}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("type")), "{r:?}");
+        let r = s.call(Method::POST, &path, Some(json!({"phone": crm::CONTACT_PHONE}))).await;
+        assert_eq!(r.status, 422, "the account is required: {r:?}");
+    }
+}
+
+async fn closed_addr() -> std::net::SocketAddr {
+    patchbay_testkit::peers::closed_port().await
+}

@@ -401,6 +401,11 @@ async fn every_route_is_documented_and_answers_as_documented() {
         assert!(r.status == 409 || r.status == 422, "{r:?}");
         spec.reply("POST", &template, &r);
     }
+    let search = json!({"account": zapier_id, "phone": "2125558383"});
+    spec.request("POST", "/tenants/{tenant}/gateway/crm/contacts/search", &search);
+    let r = s.call(Method::POST, "/api/v1/tenants/acme/gateway/crm/contacts/search", Some(search)).await;
+    assert_eq!(r.status, 409, "a Zapier account is no CRM: {r:?}");
+    spec.reply("POST", "/tenants/{tenant}/gateway/crm/contacts/search", &r);
     let bindings = json!({"services": {}, "launch_points": {}});
     spec.request("PUT", "/tenants/{tenant}/gateway/bindings", &bindings);
     let r = s.call(Method::PUT, "/api/v1/tenants/acme/gateway/bindings", Some(bindings)).await;

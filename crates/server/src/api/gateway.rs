@@ -5,7 +5,8 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use patchbay_api::{
-    Bindings, IdentifyRequest, Identity, Sentiment, SentimentRequest, SuggestRequest, Suggestions, Usage, UsageQuery,
+    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Sentiment, SentimentRequest, SuggestRequest,
+    Suggestions, Usage, UsageQuery,
 };
 
 use super::accounts::{account_id, account_not_found};
@@ -40,6 +41,15 @@ pub async fn identify(
 ) -> ApiResult<Json<Identity>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     Ok(Json(state.gateway.identify(&tenant, &body).await?))
+}
+
+pub async fn crm_search(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Input(body): Input<CrmSearchRequest>,
+) -> ApiResult<Json<CrmContacts>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    Ok(Json(state.gateway.crm_search(&tenant, &body).await?))
 }
 
 pub async fn bindings(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<Bindings>> {

@@ -25,22 +25,66 @@ pub const ORACLE_PASSWORD: &str = "osc-pw-Sentinel-41d7";
 
 /// A site serving Connect REST API v1.4 only.
 pub fn oracle() -> Router {
-    Router::new().route("/services/rest/connect/v1.4/accounts", get(oracle_accounts))
+    Router::new()
+        .route("/services/rest/connect/v1.4/accounts", get(oracle_accounts))
+        .route("/services/rest/connect/v1.4/queryResults/", get(oracle_query))
+}
+
+/// What a site answers a request without the v1.4 annotation (at most 40 characters) or
+/// the staff account's Basic credentials.
+fn oracle_refusal(headers: &HeaderMap) -> Option<Response> {
+    let context = headers.get("OSvC-CREST-Application-Context").and_then(|v| v.to_str().ok());
+    if !context.is_some_and(|c| !c.is_empty() && c.len() <= 40) {
+        return Some(json(
+            StatusCode::BAD_REQUEST,
+            json!({"title": "Bad Request", "status": 400, "detail": "OSvC-CREST-Application-Context header is required"}),
+        ));
+    }
+    if basic(headers) != Some((ORACLE_USER.into(), ORACLE_PASSWORD.into())) {
+        return Some(json(
+            StatusCode::UNAUTHORIZED,
+            json!({"title": "Unauthorized", "status": 401, "detail": "Access Denied"}),
+        ));
+    }
+    None
+}
+
+/// The contact every CRM stand-in holds, found by this phone number or email address.
+pub const CONTACT_PHONE: &str = "4155551212";
+pub const CONTACT_EMAIL: &str = "jane.doe@example.com";
+
+// Connect REST API ROQL queries (`GET …/queryResults/?query=`, one table per query with
+// `columnNames` and `rows` of strings):
+//   https://docs.oracle.com/en/cloud/saas/b2c-service/cxsvc/op-services-rest-connect-v1.4-queryresults-get.html
+async fn oracle_query(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    if let Some(refusal) = oracle_refusal(&headers) {
+        return refusal;
+    }
+    let Some(roql) = query.get("query").filter(|q| q.to_uppercase().starts_with("SELECT ")) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            json!({"title": "Bad Request", "status": 400, "detail": "Invalid query parameter", "o:errorCode": "OSC-CREST-00007"}),
+        );
+    };
+    let found = roql.contains(&format!("'{CONTACT_PHONE}'")) || roql.contains(&format!("'{CONTACT_EMAIL}'"));
+    // A contact with two phones comes back as two rows.
+    let rows = if found {
+        json!([["12", "Jane Doe", CONTACT_EMAIL, CONTACT_PHONE], ["12", "Jane Doe", CONTACT_EMAIL, "4155550000"]])
+    } else {
+        json!([])
+    };
+    let count = rows.as_array().map_or(0, Vec::len);
+    json(
+        StatusCode::OK,
+        json!({"items": [{"tableName": "Contacts", "count": count,
+                          "columnNames": ["id", "lookupName", "address", "number"], "rows": rows}],
+               "links": [{"rel": "self"}]}),
+    )
 }
 
 async fn oracle_accounts(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
-    let context = headers.get("OSvC-CREST-Application-Context").and_then(|v| v.to_str().ok());
-    if !context.is_some_and(|c| !c.is_empty() && c.len() <= 40) {
-        return json(
-            StatusCode::BAD_REQUEST,
-            json!({"title": "Bad Request", "status": 400, "detail": "OSvC-CREST-Application-Context header is required"}),
-        );
-    }
-    if basic(&headers) != Some((ORACLE_USER.into(), ORACLE_PASSWORD.into())) {
-        return json(
-            StatusCode::UNAUTHORIZED,
-            json!({"title": "Unauthorized", "status": 401, "detail": "Access Denied"}),
-        );
+    if let Some(refusal) = oracle_refusal(&headers) {
+        return refusal;
     }
     let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
     let items: Vec<_> = (1..=limit.min(3)).map(|id| json!({"id": id, "lookupName": format!("Staff {id}")})).collect();
@@ -86,6 +130,7 @@ pub fn salesforce(org: SalesforceOrg) -> Router {
     Router::new()
         .route("/services/oauth2/token", post(salesforce_token))
         .route("/services/data/v59.0/limits", get(salesforce_limits))
+        .route("/services/data/v59.0/search/", get(salesforce_search))
         .with_state(Arc::new(org))
 }
 
@@ -149,6 +194,34 @@ async fn salesforce_limits(State(org): State<Arc<SalesforceOrg>>, headers: Heade
     )
 }
 
+// Salesforce SOSL search (`GET /services/data/vXX.X/search/?q=FIND {…} IN PHONE FIELDS
+// RETURNING Contact(…)`, Bearer token; from v36.0 `{"searchRecords": [...]}`; errors a list of
+// `{"message", "errorCode"}`):
+//   https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_search.htm
+async fn salesforce_search(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    if bearer(&headers).as_deref() != Some(SF_ACCESS_TOKEN) {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]),
+        );
+    }
+    let Some(sosl) = query.get("q").filter(|q| q.starts_with("FIND {")) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            json!([{"message": "unexpected token: q", "errorCode": "MALFORMED_SEARCH"}]),
+        );
+    };
+    let found = sosl.contains(&format!("{{{CONTACT_PHONE}}} IN PHONE FIELDS"))
+        || sosl.contains(&format!("{{{CONTACT_EMAIL}}} IN EMAIL FIELDS"));
+    let records = if found {
+        json!([{"attributes": {"type": "Contact", "url": "/services/data/v59.0/sobjects/Contact/003D000000IqhSLIAZ"},
+                "Id": "003D000000IqhSLIAZ", "Name": "Jane Doe", "Email": CONTACT_EMAIL, "Phone": "(415) 555-1212"}])
+    } else {
+        json!([])
+    };
+    json(StatusCode::OK, json!({"searchRecords": records}))
+}
+
 // ServiceNow Table API (`GET /api/now/table/{tableName}`, `sysparm_limit`, answers
 // `{"result": [...]}`; the user needs roles to read the table):
 //   https://www.servicenow.com/docs/r/yokohama/api-reference/rest-apis/c_TableAPI.html
@@ -190,6 +263,17 @@ async fn servicenow_table(headers: HeaderMap, Query(query): Query<HashMap<String
         }
     }
     let limit: usize = query.get("sysparm_limit").and_then(|l| l.parse().ok()).unwrap_or(10_000);
+    if let Some(filter) = query.get("sysparm_query") {
+        let found = filter == &format!("phone={CONTACT_PHONE}^ORmobile_phone={CONTACT_PHONE}")
+            || filter == &format!("email={CONTACT_EMAIL}");
+        let result = if found {
+            json!([{"sys_id": "6816f79cc0a8016401c5a33be04be441", "name": "Jane Doe", "email": CONTACT_EMAIL,
+                    "phone": "", "mobile_phone": "415-555-1212"}])
+        } else {
+            json!([])
+        };
+        return json(StatusCode::OK, json!({"result": result}));
+    }
     let record = |n: usize| {
         json!({
             "sys_id": format!("{n:032x}"),
@@ -236,7 +320,31 @@ pub const ZD_API_TOKEN: &str = "zd-token-Sentinel-6e21";
 pub const ZD_OAUTH_TOKEN: &str = "zd-oauth-Sentinel-a0c5";
 
 pub fn zendesk() -> Router {
-    Router::new().route("/api/v2/users/me.json", get(zendesk_me))
+    Router::new()
+        .route("/api/v2/users/me.json", get(zendesk_me))
+        .route("/api/v2/users/search.json", get(zendesk_search))
+}
+
+// Zendesk Search Users (`GET /api/v2/users/search.json?query=`, search syntax such as
+// `phone:…` or `email:…`; `{"users": [...], "count"}`; 401 `{"error": "Couldn't authenticate
+// you"}`):
+//   https://developer.zendesk.com/api-reference/ticketing/users/users/#search-users
+async fn zendesk_search(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let authenticated = bearer(&headers).as_deref() == Some(ZD_OAUTH_TOKEN)
+        || basic(&headers) == Some((format!("{ZD_EMAIL}/token"), ZD_API_TOKEN.to_owned()));
+    if !authenticated {
+        return json(StatusCode::UNAUTHORIZED, json!({"error": "Couldn't authenticate you"}));
+    }
+    let asked = query.get("query").map(String::as_str).unwrap_or_default();
+    let found = asked == format!("phone:{CONTACT_PHONE}") || asked == format!("email:{CONTACT_EMAIL}");
+    let users = if found {
+        json!([{"id": 35437, "url": "https://acme.zendesk.com/api/v2/users/35437.json", "name": "Jane Doe",
+                "email": CONTACT_EMAIL, "phone": "+14155551212", "role": "end-user", "active": true}])
+    } else {
+        json!([])
+    };
+    let count = users.as_array().map_or(0, Vec::len);
+    json(StatusCode::OK, json!({"users": users, "next_page": null, "previous_page": null, "count": count}))
 }
 
 async fn zendesk_me(headers: HeaderMap) -> Response {
