@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The runtime gateway's cost: sentiment through patchbay (selection, quota reservation,
 # secrets, the vendor call, usage) side by side with the same NLU stand-in called directly,
-# at 64 connections over HTTPS, in one run; then quota reservations per second on SQLite
-# (and PostgreSQL when PATCHBAY_TEST_DATABASE_URL names a server).
+# at 64 connections over HTTPS, in one run: once with a stand-in that answers at once (the
+# gateway's whole cost per call shows) and once with one that takes 20 ms, as a cloud API
+# does; then quota reservations per second on SQLite (and PostgreSQL when
+# PATCHBAY_TEST_DATABASE_URL names a server).
 # Needs wrk (Debian package). Usage: bench/gateway.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,28 +14,34 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 cargo build --release -q -p patchbay
 cargo build --release -q -p patchbay-testkit --features tls,vendors --example standin
 dir=$(mktemp -d)
-target/release/examples/standin nlu "$dir" &
-standin=$!
-for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
-nlu="https://127.0.0.1:$(cat "$dir/port")"
+mkdir "$dir/fast" "$dir/slow"
+target/release/examples/standin nlu "$dir/fast" 0 &
+fast_pid=$!
+target/release/examples/standin nlu "$dir/slow" 20 &
+slow_pid=$!
+trap 'kill $fast_pid $slow_pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do [ -s "$dir/fast/port" ] && [ -s "$dir/slow/port" ] && break; sleep 0.1; done
+cat "$dir/fast/ca.pem" "$dir/slow/ca.pem" >"$dir/ca.pem"
 port=$(free_port)
 target/release/patchbay serve --data-dir "$dir/data" --listen "127.0.0.1:$port" \
   --egress-allow loopback --egress-ca-file "$dir/ca.pem" >"$dir/log" 2>&1 &
 pid=$!
-trap 'kill $pid $standin 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid $fast_pid $slow_pid 2>/dev/null; rm -rf "$dir"' EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
 T=$(cat "$dir/data/admin-token")
 curl -fs -H "Authorization: Bearer $T" -H 'Content-Type: application/json' "$base/api/v1/tenants" -d '{"id":"acme"}' >/dev/null
-# NLU's Limit is 100 calls a day per account: enough accounts that the run stays under it.
-accounts=${GATEWAY_BENCH_ACCOUNTS:-800}
-seq "$accounts" | xargs -P 8 -I{} curl -fs -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
-  "$base/api/v1/tenants/acme/integration-accounts" \
-  -d "{\"type\":\"nlu\",\"name\":\"nlu {}\",\"properties\":{\"url\":\"$nlu/natural-language-understanding/api/v1/analyze?version=2017-02-27\",\"username\":\"3d5a0c1e-watson-user\",\"password\":\"watson-password-s3cr3t\"}}"
-ids=$(curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants/acme/integration-accounts?type=nlu" \
-  | python3 -c 'import json,sys; print(",".join("\"%s\"" % a["id"] for a in json.load(sys.stdin)["items"]))')
-
-cat >"$dir/gateway.lua" <<LUA
+# NLU's Limit is 100 calls a day per account: enough accounts that each run stays under it.
+basic=$(printf '%s' '3d5a0c1e-watson-user:watson-password-s3cr3t' | base64 -w0)
+prepare() { # name, stand-in dir, accounts
+  local name=$1 standin="https://127.0.0.1:$(cat "$2/port")" accounts=$3
+  seq "$accounts" | xargs -P 8 -I{} curl -fs -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+    "$base/api/v1/tenants/$name/integration-accounts" \
+    -d "{\"type\":\"nlu\",\"name\":\"nlu {}\",\"properties\":{\"url\":\"$standin/natural-language-understanding/api/v1/analyze?version=2017-02-27\",\"username\":\"3d5a0c1e-watson-user\",\"password\":\"watson-password-s3cr3t\"}}"
+  local ids
+  ids=$(curl -fs -H "Authorization: Bearer $T" "$base/api/v1/tenants/$name/integration-accounts?type=nlu" \
+    | python3 -c 'import json,sys; print(",".join("\"%s\"" % a["id"] for a in json.load(sys.stdin)["items"]))')
+  cat >"$dir/$name.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $T"
 wrk.headers["Content-Type"] = "application/json"
@@ -45,7 +53,10 @@ request = function()
   return wrk.format(nil, nil, nil, body)
 end
 LUA
-basic=$(printf '%s' '3d5a0c1e-watson-user:watson-password-s3cr3t' | base64 -w0)
+}
+curl -fs -H "Authorization: Bearer $T" -H 'Content-Type: application/json' "$base/api/v1/tenants" -d '{"id":"slow"}' >/dev/null
+prepare acme "$dir/fast" "${GATEWAY_BENCH_ACCOUNTS:-1200}"
+prepare slow "$dir/slow" 400
 cat >"$dir/direct.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Basic $basic"
@@ -64,7 +75,10 @@ run() { # label, extra wrk args...
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
 }
 echo "sentiment, 64 connections, ${secs}s each ($(nproc) cores; wrk, patchbay and the stand-in on one machine)"
-run "NLU stand-in directly" -s "$dir/direct.lua" "$nlu/natural-language-understanding/api/v1/analyze?version=2017-02-27"
-run "through the gateway" -s "$dir/gateway.lua" "$base/api/v1/tenants/acme/gateway/sentiment"
+analyze="natural-language-understanding/api/v1/analyze?version=2017-02-27"
+run "stand-in (0 ms) directly" -s "$dir/direct.lua" "https://127.0.0.1:$(cat "$dir/fast/port")/$analyze"
+run "  through the gateway" -s "$dir/acme.lua" "$base/api/v1/tenants/acme/gateway/sentiment"
+run "stand-in (20 ms) directly" -s "$dir/direct.lua" "https://127.0.0.1:$(cat "$dir/slow/port")/$analyze"
+run "  through the gateway" -s "$dir/slow.lua" "$base/api/v1/tenants/slow/gateway/sentiment"
 echo
 cargo bench -q -p patchbay-gateway --bench quota

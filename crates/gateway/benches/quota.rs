@@ -86,7 +86,7 @@ async fn bench(db: TestDatabase) {
     let single = rate(&ids, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), move |r| {
         let store = ledger_store.clone();
         async move {
-            store.reserve_units(&[r]).await.unwrap();
+            store.write_ledger(&[], &[r]).await.unwrap();
         }
     })
     .await;

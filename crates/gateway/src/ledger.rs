@@ -1,7 +1,7 @@
 //! The ledger: daily quota reservations and call outcomes, written in batches. Callers
 //! queue their work on one task, which takes everything waiting and writes it in one
-//! transaction per kind: an idle gateway writes each call at once, a busy one commits many
-//! calls together (on SQLite one log sync per batch instead of one per call). A reservation
+//! transaction: an idle gateway writes each call at once, a busy one commits many calls
+//! together (on SQLite one log sync per batch instead of two per call). A reservation
 //! waits for its commit; an outcome (usage and live health) does not.
 
 use std::sync::Arc;
@@ -66,21 +66,18 @@ async fn write_batches(store: Arc<dyn GatewayStore>, mut queue: mpsc::Receiver<J
                 Job::Outcome(outcome) => outcomes.push(outcome),
             }
         }
-        match store.reserve_units(&requests).await {
+        match store.write_ledger(&outcomes, &requests).await {
             Ok(reserved) => {
                 for (answer, reserved) in answers.into_iter().zip(reserved) {
                     let _ = answer.send(Ok(reserved));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "gateway quota reservations failed");
+                tracing::error!(error = %e, outcomes = outcomes.len(), "gateway ledger write failed: reservations refused, outcomes lost");
                 for answer in answers {
                     let _ = answer.send(Err(format!("quota reservation failed: {e}")));
                 }
             }
-        }
-        if let Err(e) = store.record_outcomes(&outcomes).await {
-            tracing::error!(error = %e, calls = outcomes.len(), "gateway call outcomes were not recorded");
         }
     }
 }

@@ -361,8 +361,10 @@ impl Gateway {
         types: &[&str],
         field: &'static str,
     ) -> Result<Arc<Account>, GatewayError> {
-        let accounts = self.parts.store.list_accounts(tenant, None).await?;
-        let account = accounts.into_iter().find(|a| a.id == id).ok_or(GatewayError::AccountNotFound)?;
+        let account = match self.parts.store.get_account(tenant, id).await {
+            Err(patchbay_store::StoreError::NotFound) => return Err(GatewayError::AccountNotFound),
+            other => Arc::new(other?),
+        };
         if !types.contains(&account.type_key.as_str()) {
             return Err(GatewayError::conflict(
                 field,
@@ -396,9 +398,11 @@ impl Gateway {
         if let Some(id) = id {
             return self.named(tenant, id, types, "account").await;
         }
-        let accounts = self.parts.store.list_accounts(tenant, None).await?;
-        let mut fitting: Vec<Arc<Account>> =
-            accounts.into_iter().filter(|a| a.enabled && types.contains(&a.type_key.as_str())).collect();
+        let mut fitting: Vec<Arc<Account>> = Vec::new();
+        for type_key in types {
+            let accounts = self.parts.store.list_accounts(tenant, Some(type_key)).await?;
+            fitting.extend(accounts.into_iter().filter(|a| a.enabled));
+        }
         match fitting.len() {
             1 => Ok(fitting.remove(0)),
             0 => Err(GatewayError::conflict(

@@ -5,8 +5,8 @@
 //! Quota units are reserved by one conditional upsert per call, so parallel callers and
 //! several nodes on one PostgreSQL cannot take more units than the limit: the row lock of
 //! the upsert orders them, and its `WHERE` sees the count the previous one committed.
-//! Reservations and outcomes come in batches, each batch one transaction, so a busy SQLite
-//! syncs its log once per batch rather than once per call.
+//! Outcomes and reservations come in batches, each batch one transaction, so a busy SQLite
+//! syncs its log once per batch rather than twice per call.
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -105,10 +105,10 @@ pub struct LiveHealth {
 /// The gateway's persistence. Every call takes the tenant and filters by it.
 #[async_trait]
 pub trait GatewayStore: Send + Sync + 'static {
-    /// Reserves one unit per request, in one transaction, answering in order.
-    async fn reserve_units(&self, requests: &[UnitRequest]) -> Result<Vec<Reserved>>;
-    /// Records how calls ended, in one transaction.
-    async fn record_outcomes(&self, outcomes: &[CallOutcome]) -> Result<()>;
+    /// Records how calls ended (giving back the units of calls that do not count), then
+    /// reserves one unit per request, all in one transaction; answers the reservations in
+    /// order.
+    async fn write_ledger(&self, outcomes: &[CallOutcome], requests: &[UnitRequest]) -> Result<Vec<Reserved>>;
     /// The account's usage from `from` to `to` (inclusive), days without calls left out.
     async fn usage(&self, tenant: &str, account: Uuid, from: NaiveDate, to: NaiveDate) -> Result<Vec<UsageDay>>;
     /// The last success and error of the account's gateway traffic.
@@ -149,39 +149,11 @@ fn parse_day(text: &str) -> Result<NaiveDate> {
 
 #[async_trait]
 impl GatewayStore for SqlStore {
-    async fn reserve_units(&self, requests: &[UnitRequest]) -> Result<Vec<Reserved>> {
-        if requests.is_empty() {
+    async fn write_ledger(&self, outcomes: &[CallOutcome], requests: &[UnitRequest]) -> Result<Vec<Reserved>> {
+        if outcomes.is_empty() && requests.is_empty() {
             return Ok(Vec::new());
         }
         let answers = in_write_tx!(self, |tx| {
-            let mut answers = Vec::with_capacity(requests.len());
-            for request in requests {
-                let used: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO gateway_usage (tenant_id, account_id, day, calls, errors) \
-                     VALUES ($1, $2, $3, 1, 0) \
-                     ON CONFLICT (account_id, day) DO UPDATE SET calls = gateway_usage.calls + 1 \
-                     WHERE gateway_usage.calls < $4 \
-                     RETURNING calls",
-                )
-                .bind(&request.tenant)
-                .bind(request.account.to_string())
-                .bind(day_text(request.day))
-                .bind(request.limit)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(write_err)?;
-                answers.push(used.map_or(Reserved::Exhausted, |used| Reserved::Granted { used }));
-            }
-            answers
-        });
-        Ok(answers)
-    }
-
-    async fn record_outcomes(&self, outcomes: &[CallOutcome]) -> Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        in_write_tx!(self, |tx| {
             for outcome in outcomes {
                 let calls: i64 = match (outcome.reserved, outcome.counts) {
                     (true, true) | (false, false) => 0,
@@ -231,8 +203,27 @@ impl GatewayStore for SqlStore {
                     .await?;
                 }
             }
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in requests {
+                let used: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO gateway_usage (tenant_id, account_id, day, calls, errors) \
+                     VALUES ($1, $2, $3, 1, 0) \
+                     ON CONFLICT (account_id, day) DO UPDATE SET calls = gateway_usage.calls + 1 \
+                     WHERE gateway_usage.calls < $4 \
+                     RETURNING calls",
+                )
+                .bind(&request.tenant)
+                .bind(request.account.to_string())
+                .bind(day_text(request.day))
+                .bind(request.limit)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(write_err)?;
+                answers.push(used.map_or(Reserved::Exhausted, |used| Reserved::Granted { used }));
+            }
+            answers
         });
-        Ok(())
+        Ok(answers)
     }
 
     async fn usage(&self, tenant: &str, account: Uuid, from: NaiveDate, to: NaiveDate) -> Result<Vec<UsageDay>> {

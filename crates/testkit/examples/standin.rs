@@ -1,12 +1,13 @@
-//! Runs a vendor stand-in over HTTPS for benchmarks and manual tries: `standin nlu DIR`
-//! writes the CA certificate to `DIR/ca.pem` and the port to `DIR/port`, then serves until
-//! killed. Stand-ins: `nlu` (Watson Natural Language Understanding analyze).
+//! Runs a vendor stand-in over HTTPS for benchmarks and manual tries: `standin nlu DIR
+//! [DELAY_MS]` writes the CA certificate to `DIR/ca.pem` and the port to `DIR/port`, then
+//! serves until killed, each answer after `DELAY_MS` (0 by default; a cloud API's own time).
+//! Stand-ins: `nlu` (Watson Natural Language Understanding analyze).
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(name), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: standin nlu DIR");
+        eprintln!("usage: standin nlu DIR [DELAY_MS]");
         std::process::exit(2);
     };
     let router = match name.as_str() {
@@ -16,6 +17,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let delay = std::time::Duration::from_millis(args.get(3).and_then(|d| d.parse().ok()).unwrap_or(0));
+    let router = router.layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| async move {
+        tokio::time::sleep(delay).await;
+        next.run(request).await
+    }));
     let ca = patchbay_testkit::tls::TestCa::new();
     let addr = patchbay_testkit::tls::https(router, &ca).await;
     let dir = std::path::Path::new(dir);
