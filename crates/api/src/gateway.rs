@@ -172,6 +172,57 @@ pub struct CrmContacts {
     pub account: Uuid,
 }
 
+/// The audio formats speech comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioFormat {
+    /// WAV (16-bit linear PCM).
+    Wav,
+    Mp3,
+    /// Ogg with Opus.
+    Ogg,
+}
+
+impl AudioFormat {
+    pub const ALL: [AudioFormat; 3] = [AudioFormat::Wav, AudioFormat::Mp3, AudioFormat::Ogg];
+
+    /// The media type of the answer.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => "audio/wav",
+            AudioFormat::Mp3 => "audio/mpeg",
+            AudioFormat::Ogg => "audio/ogg",
+        }
+    }
+}
+
+/// `POST …/gateway/speech`: speech for a prompt, from a Text To Speech account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpeechRequest {
+    /// Plain text; give this or `ssml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 5000))]
+    pub text: Option<String>,
+    /// SSML (`<speak>…</speak>`); give this or `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 5000))]
+    pub ssml: Option<String>,
+    /// The voice; the account's Voice when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub voice: Option<String>,
+    pub format: AudioFormat,
+    /// The Text To Speech account; when left out, the tenant's only enabled one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+}
+
+impl SpeechRequest {
+    /// The longest text or SSML, in characters (Watson takes 5 KB in a body).
+    pub const MAX_CHARS: usize = 5000;
+}
+
 /// `?days=` of an account's usage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UsageQuery {

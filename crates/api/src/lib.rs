@@ -38,9 +38,9 @@ pub use export_jobs::{
 };
 pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use gateway::{
-    Bindings, CrmContact, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, Sentiment,
-    SentimentLabel, SentimentRequest, SuggestRequest, Suggestion, Suggestions, Usage, UsageDay, UsageQuery,
-    MAX_TEXT_CHARS,
+    AudioFormat, Bindings, CrmContact, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, Sentiment,
+    SentimentLabel, SentimentRequest, SpeechRequest, SuggestRequest, Suggestion, Suggestions, Usage, UsageDay,
+    UsageQuery, MAX_TEXT_CHARS,
 };
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};

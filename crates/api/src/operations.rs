@@ -147,6 +147,8 @@ operations! {
         "The sentiment of a text, from a Natural Language Understanding account";
     Identify = Post "/tenants/{tenant}/gateway/identify", TenantGateway, "identify",
         "Who a caller is, from Next Caller or The Data Group, as contact fields";
+    Speech = Post "/tenants/{tenant}/gateway/speech", TenantGateway, "speech",
+        "Speech for a prompt, from a Text To Speech account (the audio, streamed)";
     CrmSearch = Post "/tenants/{tenant}/gateway/crm/contacts/search", TenantGateway, "crmSearch",
         "Contacts with a phone number or email address, from a CRM account";
     GetBindings = Get "/tenants/{tenant}/gateway/bindings", TenantRead, "getBindings",

@@ -25,6 +25,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<CrmSearchRequest>(&mut requests);
     register::<IdentifyRequest>(&mut requests);
     register::<SentimentRequest>(&mut requests);
+    register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);

@@ -148,6 +148,24 @@ impl Client {
         self.answer(req).await
     }
 
+    /// A request with a typed body whose successful answer is bytes (audio); a failure is
+    /// read as a problem like any other.
+    pub async fn send_bytes(&self, method: Method, path: &str, body: &impl Serialize) -> Result<Vec<u8>, CliError> {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(body)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| CliError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        if !resp.status().is_success() {
+            Self::read(resp).await?;
+            return Err(CliError::Server("the server failed without saying why".into()));
+        }
+        Ok(resp.bytes().await.map_err(|e| CliError::Server(format!("the answer broke off: {e}")))?.to_vec())
+    }
+
     async fn answer<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CliError> {
         let resp = req
             .bearer_auth(&self.token)

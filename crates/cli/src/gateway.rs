@@ -4,8 +4,8 @@
 
 use clap::Subcommand;
 use patchbay_api::{
-    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Operation, Sentiment, SentimentRequest,
-    SuggestRequest, Suggestions, Usage,
+    AudioFormat, Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Operation, Sentiment,
+    SentimentRequest, SpeechRequest, SuggestRequest, Suggestions, Usage,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -57,6 +57,22 @@ pub enum GatewayCommand {
         phone: Option<String>,
         #[arg(long)]
         email: Option<String>,
+    },
+    /// Speech for a prompt, written to a file (the named Text To Speech account, else the
+    /// tenant's only one; the account's voice unless --voice).
+    Speak {
+        tenant: String,
+        /// The text, or SSML with --ssml.
+        text: String,
+        /// Where the audio goes; its extension picks the format (.wav, .mp3, .ogg).
+        #[arg(short = 'o', long)]
+        output: std::path::PathBuf,
+        #[arg(long)]
+        ssml: bool,
+        #[arg(long)]
+        voice: Option<String>,
+        #[arg(long)]
+        account: Option<Uuid>,
     },
     /// The chat bot bindings of services and launch points.
     Bindings { tenant: String },
@@ -142,6 +158,23 @@ pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), Cli
                 .map(|c| vec![escape(&c.id), escape(&c.name), cell(&c.email), cell(&c.phone), cell(&c.url)])
                 .collect();
             table(&["ID", "NAME", "EMAIL", "PHONE", "URL"], &rows);
+            Ok(())
+        }
+        GatewayCommand::Speak { tenant, text, output, ssml, voice, account } => {
+            let format = match output.extension().and_then(|e| e.to_str()) {
+                Some("wav") => AudioFormat::Wav,
+                Some("mp3") => AudioFormat::Mp3,
+                Some("ogg") => AudioFormat::Ogg,
+                _ => return Err(CliError::Usage("the output file must end in .wav, .mp3 or .ogg".into())),
+            };
+            let (text, ssml) = if ssml { (None, Some(text)) } else { (Some(text), None) };
+            let body = SpeechRequest { text, ssml, voice, format, account };
+            let audio = client.send_bytes(Method::POST, &Operation::Speech.url(&[&tenant]), &body).await?;
+            std::fs::write(&output, &audio)
+                .map_err(|e| CliError::Other(anyhow::anyhow!("cannot write {}: {e}", output.display())))?;
+            if !client.json {
+                println!("wrote {} bytes of {} to {}", audio.len(), format.content_type(), output.display());
+            }
             Ok(())
         }
         GatewayCommand::Bindings { tenant } => {

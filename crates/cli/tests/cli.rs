@@ -312,4 +312,25 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
         "{usage}"
     );
     assert_eq!(usage["time_zone"], "Europe/Berlin");
+
+    // A prompt written to a file, its format from the extension.
+    use patchbay_catalog::keys::tts::watson;
+    let tts = runtime.block_on(patchbay_testkit::tls::https(peers::watson_tts(), &ca));
+    let url = format!("{}=https://{tts}/text-to-speech/api/v1/", watson::URL);
+    let user = format!("{}={}", watson::USER_NAME, peers::WATSON_USER);
+    let password = format!("{}=TTS_PASSWORD", watson::PASSWORD);
+    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    create
+        .args(["accounts", "create", "--tenant", "acme", "--type", "tts", "--provider", "watson", "--name", "Prompts"])
+        .args(["--set", &url, "--set", &user, "--secret-env", &password])
+        .env("PATCHBAY_SERVER", &s.base)
+        .env("PATCHBAY_TOKEN", &s.admin_token)
+        .env("TTS_PASSWORD", peers::WATSON_PASSWORD);
+    assert_eq!(code(&create.output().unwrap()), 0);
+    let prompt = s.dir.path().join("prompt.wav");
+    let out = s.cli(&["gateway", "speak", "acme", "Welcome to Acme", "-o", prompt.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&prompt).unwrap(), peers::synthesized(peers::WAV_MAGIC, "Welcome to Acme"));
+    let out = s.cli(&["gateway", "speak", "acme", "Hi", "-o", "prompt.flac"]);
+    assert_eq!(code(&out), 2, "a format the gateway does not make is a usage error");
 }

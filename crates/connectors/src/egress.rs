@@ -705,7 +705,7 @@ fn literal_refusal(policy: &EgressPolicy, url: &url::Url) -> Option<String> {
 
 /// Maps a reqwest error to what the user can do about it, without echoing secrets
 /// (reqwest errors carry the URL; ours never print it).
-fn classify(e: &reqwest::Error, timeout: Duration) -> Failure {
+pub fn classify(e: &reqwest::Error, timeout: Duration) -> Failure {
     if e.is_timeout() {
         return Failure::new(Category::Timeout, format!("no answer within {} ms", timeout.as_millis()));
     }

@@ -13,6 +13,7 @@
 mod crm;
 mod error;
 mod ledger;
+mod speech;
 mod vendors;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use patchbay_api::{
     Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, Sentiment, SentimentRequest,
-    SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
+    SpeechRequest, SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
 };
 use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg};
 use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
@@ -35,6 +36,7 @@ use uuid::Uuid;
 pub use error::GatewayError;
 pub use ledger::Ledger;
 use ledger::{day_of, next_day_starts};
+pub use speech::{Audio, AudioStream, SpeechCache};
 use vendors::{Call, Lookup};
 
 /// Where the gateway counts its calls (the server's `/metrics`).
@@ -104,12 +106,23 @@ pub struct Gateway {
     parts: GatewayParts,
     options: GatewayOptions,
     ledger: Ledger,
+    speech: Arc<SpeechCache>,
+}
+
+/// Synthesized speech and where it came from.
+pub struct Speech {
+    pub content_type: &'static str,
+    pub account: Uuid,
+    /// Served from the tenant's cache: the vendor was not called.
+    pub cached: bool,
+    pub audio: Audio,
 }
 
 /// The account types each operation takes.
 const BOTS: &[&str] = &["chat_bot"];
 const NLU: &[&str] = &["nlu"];
 const LOOKUPS: &[&str] = &["next_caller", "tdg"];
+const TTS: &[&str] = &["tts"];
 const CRMS: &[&str] = &["salesforce", "zendesk", "servicenow", "oracle_service_cloud", "rightnow"];
 
 /// The daily quota field of each provider that has one.
@@ -135,7 +148,7 @@ impl Gateway {
     /// The gateway, with its ledger task started on the current runtime.
     pub fn start(parts: GatewayParts, options: GatewayOptions) -> Gateway {
         let ledger = Ledger::start(parts.ledger.clone());
-        Gateway { parts, options, ledger }
+        Gateway { parts, options, ledger, speech: Arc::default() }
     }
 
     /// Suggestions for an agent: the named account, else the service's bound chat bot,
@@ -214,6 +227,56 @@ impl Gateway {
             None => BTreeMap::new(),
         };
         Ok(Identity { contact, account: account.id })
+    }
+
+    /// Speech for a prompt: the named Text To Speech account, else the tenant's only enabled
+    /// one; the voice asked for, else the account's. Identical requests come from the
+    /// tenant's cache.
+    pub async fn speech(&self, tenant: &str, request: &SpeechRequest) -> Result<Speech, GatewayError> {
+        let script = match (&request.text, &request.ssml) {
+            (Some(_), Some(_)) => {
+                return Err(GatewayError::invalid("text", "one_of", "give `text` or `ssml`, not both"))
+            }
+            (None, None) => {
+                return Err(GatewayError::invalid("text", "required", "give the `text` or the `ssml` to speak"))
+            }
+            (Some(text), None) => {
+                check_length("text", text, SpeechRequest::MAX_CHARS)?;
+                speech::Script::Text(text)
+            }
+            (None, Some(ssml)) => {
+                check_length("ssml", ssml, SpeechRequest::MAX_CHARS)?;
+                speech::Script::Ssml(ssml)
+            }
+        };
+        if let Some(voice) = &request.voice {
+            let ok = voice.len() <= 100 && voice.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !ok {
+                return Err(GatewayError::invalid("voice", "voice", "a voice name is 1-100 of A-Z a-z 0-9 - _ ."));
+            }
+        }
+        let account = self.pick(tenant, request.account, TTS, "Text To Speech").await?;
+        let format = request.format;
+        let ticket = self.begin(tenant, &account, "speech").await?;
+        let call = self.call(&ticket);
+        let voice = speech::voice_of(&call, request.voice.as_deref()).map(str::to_owned);
+        let key = speech::cache_key(&account, voice.as_deref().unwrap_or(""), format, &script);
+        let content_type = format.content_type();
+        if let Some(audio) = self.speech.get(tenant, &key) {
+            self.release(ticket).await;
+            return Ok(Speech { content_type, account: account.id, cached: true, audio: Audio::Whole(audio) });
+        }
+        let result = match account.provider.as_str() {
+            "google" => speech::google(&call, &script, voice.as_deref(), format).await.map(|audio| {
+                self.speech.put(tenant, key, audio.clone());
+                Audio::Whole(audio)
+            }),
+            _ => speech::watson(&call, &script, voice.as_deref(), format).await.map(|stream| {
+                Audio::Streamed(speech::tee_into_cache(stream, self.speech.clone(), tenant.to_owned(), key))
+            }),
+        };
+        let audio = self.finish(ticket, result).await?;
+        Ok(Speech { content_type, account: account.id, cached: false, audio })
     }
 
     /// The named CRM account's contacts with a phone number or an email address.
@@ -512,6 +575,29 @@ impl Gateway {
         }
     }
 
+    /// Ends a call that needed no vendor (served from a cache): nothing is counted.
+    async fn release(&self, ticket: Ticket) {
+        let outcome = CallOutcome {
+            tenant: ticket.tenant,
+            account: ticket.account,
+            day: ticket.day,
+            reserved: ticket.reserved,
+            counts: false,
+            error: None,
+            at: self.options.clock.now(),
+        };
+        if ticket.reserved {
+            self.ledger.record(outcome).await;
+        }
+        self.parts.metrics.record_call(
+            &ticket.config.type_key,
+            &ticket.config.provider,
+            ticket.operation,
+            "cached",
+            0.0,
+        );
+    }
+
     /// Ends a call: records its outcome (usage, live health) and metrics.
     async fn finish<T>(&self, ticket: Ticket, result: Result<T, GatewayError>) -> Result<T, GatewayError> {
         let error = result.as_ref().err();
@@ -575,6 +661,16 @@ fn check_text(field: &'static str, text: &str) -> Result<(), GatewayError> {
             "max_length",
             format!("`{field}` is longer than {MAX_TEXT_CHARS} characters"),
         ));
+    }
+    Ok(())
+}
+
+fn check_length(field: &'static str, text: &str, max: usize) -> Result<(), GatewayError> {
+    if text.trim().is_empty() {
+        return Err(GatewayError::invalid(field, "required", format!("`{field}` is empty")));
+    }
+    if text.chars().count() > max {
+        return Err(GatewayError::invalid(field, "max_length", format!("`{field}` is longer than {max} characters")));
     }
     Ok(())
 }

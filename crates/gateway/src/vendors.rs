@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use patchbay_api::{SentimentLabel, Suggestion};
 use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg};
+use patchbay_connectors::egress::classify;
 use patchbay_connectors::{AccountConfig, Category, Egress, Failure, HttpReply, VendorUrls};
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::Method;
@@ -25,6 +26,9 @@ pub(crate) struct Call<'a> {
 
 pub(crate) const JSON: &str = "application/json";
 
+/// Largest answer read whole beyond a JSON answer's cap (base64 audio).
+const LARGE_BODY: usize = 32 * 1024 * 1024;
+
 impl Call<'_> {
     pub(crate) async fn send(
         &self,
@@ -36,6 +40,98 @@ impl Call<'_> {
             .call(method, url, self.timeout, build)
             .await
             .map_err(|f| GatewayError::from_failure(self.scrubbed(f)))
+    }
+
+    /// Sends a request and returns once the answer's headers are in, for bodies streamed on
+    /// (audio) or larger than a JSON answer.
+    pub(crate) async fn stream(
+        &self,
+        method: Method,
+        url: &Url,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let request = self.egress.request(method, url).map_err(|why| {
+            let category = if why.contains("refuses") { Category::Blocked } else { Category::InvalidConfig };
+            GatewayError::from_failure(self.scrubbed(Failure::new(category, why)))
+        })?;
+        match tokio::time::timeout(self.timeout, build(request).send()).await {
+            Err(_) => Err(GatewayError::Vendor {
+                failure: Failure::new(Category::Timeout, format!("no answer within {} ms", self.timeout.as_millis())),
+                status: None,
+                retry_after: None,
+            }),
+            Ok(Err(e)) => Err(GatewayError::from_failure(self.scrubbed(classify(&e, self.timeout)))),
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    /// The rest of an answer read whole, up to `LARGE_BODY` bytes (a vendor error, or audio
+    /// in JSON).
+    pub(crate) async fn read_rest(&self, mut response: reqwest::Response) -> Result<HttpReply, GatewayError> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout(self.timeout, response.chunk()).await {
+                Err(_) => return Err(self.stalled()),
+                Ok(Err(e)) => return Err(GatewayError::from_failure(self.scrubbed(classify(&e, self.timeout)))),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > LARGE_BODY {
+                        return Err(GatewayError::Vendor {
+                            failure: Failure::new(
+                                Category::UnexpectedResponse,
+                                format!("the vendor's answer is larger than {} MiB", LARGE_BODY / (1024 * 1024)),
+                            ),
+                            status: Some(status),
+                            retry_after: None,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(HttpReply { status, headers, body })
+    }
+
+    /// A request whose answer may be larger than a JSON answer, read whole.
+    pub(crate) async fn send_large(
+        &self,
+        method: Method,
+        url: &Url,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<HttpReply, GatewayError> {
+        let response = self.stream(method, url, build).await?;
+        self.read_rest(response).await
+    }
+
+    /// The body of an answer as a stream; a pause longer than the timeout between two
+    /// chunks ends it with an error.
+    pub(crate) fn body_stream(&self, response: reqwest::Response) -> crate::speech::AudioStream {
+        let timeout = self.timeout;
+        Box::pin(futures::stream::unfold(Some(response), move |response| async move {
+            let mut response = response?;
+            match tokio::time::timeout(timeout, response.chunk()).await {
+                Err(_) => Some((Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the vendor stalled")), None)),
+                Ok(Err(e)) => Some((
+                    Err(std::io::Error::other(format!(
+                        "the vendor's answer broke off: {}",
+                        classify(&e, timeout).message
+                    ))),
+                    None,
+                )),
+                Ok(Ok(None)) => None,
+                Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some(response))),
+            }
+        }))
+    }
+
+    fn stalled(&self) -> GatewayError {
+        GatewayError::Vendor {
+            failure: Failure::new(Category::Timeout, format!("the answer stalled for {} ms", self.timeout.as_millis())),
+            status: None,
+            retry_after: None,
+        }
     }
 
     fn scrubbed(&self, failure: Failure) -> Failure {
@@ -127,7 +223,7 @@ pub(crate) fn json_of(reply: &HttpReply) -> Option<Value> {
 }
 
 /// The `error` text of an IBM Cloud error answer (`{"error": "...", "code": 401}`).
-fn ibm_error(reply: &HttpReply) -> Option<String> {
+pub(crate) fn ibm_error(reply: &HttpReply) -> Option<String> {
     json_of(reply)?.get("error")?.as_str().map(str::to_owned)
 }
 

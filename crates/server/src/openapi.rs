@@ -413,6 +413,15 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("The caller's contact fields.", "Identity")}),
             GATEWAY_PROBLEMS,
         ),
+        O::Speech => details(
+            w,
+            Some(request("SpeechRequest")),
+            json!({"200": {
+                "description": "The audio in the format asked for, streamed. `X-Cache: hit` when it came from the tenant's cache; `X-Patchbay-Account` names the account.",
+                "content": speech_content(),
+            }}),
+            GATEWAY_PROBLEMS,
+        ),
         O::CrmSearch => details(
             w,
             Some(request("CrmSearchRequest")),
@@ -448,6 +457,14 @@ fn describe(op: Operation) -> Details {
         ),
         O::RetireKey => details(&["key_id"], None, json!({"204": no_content("Removed.")}), &["404", "409"]),
     }
+}
+
+/// The media types of synthesized speech, each a binary body.
+fn speech_content() -> Map<String, Value> {
+    patchbay_api::AudioFormat::ALL
+        .iter()
+        .map(|f| (f.content_type().to_owned(), json!({"schema": {"type": "string", "format": "binary"}})))
+        .collect()
 }
 
 /// The audio media types a recording may have, each a binary body.

@@ -393,3 +393,62 @@ backend_test! {
 async fn closed_addr() -> std::net::SocketAddr {
     patchbay_testkit::peers::closed_port().await
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn speech_streams_the_vendors_audio_and_serves_identical_requests_from_the_tenants_cache(db) {
+        use patchbay_catalog::keys::tts;
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let watson = serve(peers::watson_tts_counted(calls.clone())).await;
+        let google = serve(peers::google_tts()).await;
+        let s = server(&db, None, &[("google_tts", format!("https://{google}/"))]).await;
+        let watson_id = create(&s, json!({"type": "tts", "provider": "watson", "name": "Watson TTS", "properties": {
+            tts::watson::URL: format!("https://{watson}/text-to-speech/api/v1/"), tts::watson::USER_NAME: peers::WATSON_USER,
+            tts::watson::PASSWORD: peers::WATSON_PASSWORD, tts::watson::VOICE: "en-US_LisaV3Voice"}})).await;
+        let client = s.token("gateway_client", Some("acme")).await;
+        let speak = |body: Value| {
+            let request = s.request(Method::POST, &format!("{GATEWAY}/speech"), Some(&client)).json(&body);
+            async move { request.send().await.unwrap() }
+        };
+
+        let r = speak(json!({"text": "Welcome to Acme", "format": "wav"})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "audio/wav");
+        assert_eq!(r.headers()["x-cache"], "miss");
+        assert_eq!(r.headers()["x-patchbay-account"], watson_id.as_str());
+        let audio = r.bytes().await.unwrap();
+        assert_eq!(audio, peers::synthesized(peers::WAV_MAGIC, "Welcome to Acme"));
+        let r = speak(json!({"text": "Welcome to Acme", "format": "wav"})).await;
+        assert_eq!(r.headers()["x-cache"], "hit");
+        assert_eq!(r.bytes().await.unwrap(), audio, "the same audio");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the cached prompt did not reach the vendor");
+        let r = speak(json!({"text": "Welcome to Acme", "format": "mp3"})).await;
+        assert_eq!((r.headers()["x-cache"].to_str().unwrap(), r.headers()["content-type"].to_str().unwrap()), ("miss", "audio/mpeg"));
+        assert!(r.bytes().await.unwrap().starts_with(peers::MP3_MAGIC));
+
+        // A long prompt: megabytes streamed through, more than any JSON answer is read.
+        let long = "Your call is important to us. ".repeat(60);
+        let r = speak(json!({"ssml": format!("<speak>{long}</speak>"), "format": "ogg"})).await;
+        assert_eq!(r.status(), 200);
+        let audio = r.bytes().await.unwrap();
+        assert_eq!(audio.len(), peers::OGG_MAGIC.len() + 2000 * format!("<speak>{long}</speak>").chars().count());
+        assert!(audio.len() > 3 * 1024 * 1024, "{}", audio.len());
+
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/speech"), Some(json!({"text": "Hi", "voice": "xx-XX_NobodyVoice", "format": "wav"}))).await;
+        assert_gateway_problem(&r, 502, "not_found");
+        assert_eq!(r.body["vendor_status"], 404);
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/speech"), Some(json!({"text": "Hi", "ssml": "<speak/>", "format": "wav"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (422, &json!("one_of")), "{r:?}");
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/speech"), Some(json!({"text": "Hi", "format": "flac"}))).await;
+        assert_eq!(r.status, 422, "an unknown format: {r:?}");
+
+        let google_id = create(&s, json!({"type": "tts", "provider": "google", "name": "Google TTS", "properties": {
+            tts::google::API_KEY: peers::GOOGLE_KEY, tts::google::VOICE: "en-US-Standard-C"}})).await;
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/speech"), Some(json!({"text": "Hi", "format": "wav"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("ambiguous")), "{r:?}");
+        let r = speak(json!({"text": "Hola", "format": "wav", "account": google_id, "voice": "es-ES-Standard-A"})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap(), peers::synthesized(peers::WAV_MAGIC, "Hola"), "decoded from base64");
+    }
+}

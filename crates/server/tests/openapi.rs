@@ -393,6 +393,7 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ("sentiment", json!({"text": "hi"})),
         ("identify", json!({"phone": "2125558383"})),
         ("suggestions", json!({"text": "hi", "conversation_id": "c1"})),
+        ("speech", json!({"text": "hi", "format": "wav"})),
     ];
     for (operation, body) in calls {
         let template = format!("/tenants/{{tenant}}/gateway/{operation}");

@@ -2,12 +2,16 @@
 //! with a `gateway_client` (or admin) token, the chat bot bindings, and an account's usage.
 //! The work is the `patchbay_gateway` crate's; these handlers read the body and answer.
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::Json;
 use patchbay_api::{
-    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Sentiment, SentimentRequest, SuggestRequest,
-    Suggestions, Usage, UsageQuery,
+    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Sentiment, SentimentRequest, SpeechRequest,
+    SuggestRequest, Suggestions, Usage, UsageQuery,
 };
+use patchbay_gateway::Audio;
 
 use super::accounts::{account_id, account_not_found};
 use super::tenants::not_found as tenant_not_found;
@@ -41,6 +45,29 @@ pub async fn identify(
 ) -> ApiResult<Json<Identity>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     Ok(Json(state.gateway.identify(&tenant, &body).await?))
+}
+
+/// The audio as it comes: from the cache whole, or streamed from the vendor. The account
+/// that made it is in `X-Patchbay-Account`, a cache hit says `X-Cache: hit`.
+pub async fn speech(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Input(body): Input<SpeechRequest>,
+) -> ApiResult<Response> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let speech = state.gateway.speech(&tenant, &body).await?;
+    let body = match speech.audio {
+        Audio::Whole(bytes) => Body::from(bytes),
+        Audio::Streamed(stream) => Body::from_stream(stream),
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(speech.content_type));
+    headers.insert("x-cache", HeaderValue::from_static(if speech.cached { "hit" } else { "miss" }));
+    if let Ok(account) = HeaderValue::from_str(&speech.account.to_string()) {
+        headers.insert("x-patchbay-account", account);
+    }
+    Ok(response)
 }
 
 pub async fn crm_search(

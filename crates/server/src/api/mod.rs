@@ -89,6 +89,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::Suggest => on(method, gateway::suggest),
         O::Sentiment => on(method, gateway::sentiment),
         O::Identify => on(method, gateway::identify),
+        O::Speech => on(method, gateway::speech),
         O::CrmSearch => on(method, gateway::crm_search),
         O::GetBindings => on(method, gateway::bindings),
         O::PutBindings => on(method, gateway::put_bindings),

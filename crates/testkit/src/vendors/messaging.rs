@@ -477,8 +477,57 @@ pub fn watson_assistant() -> Router {
 // IBM Watson Text to Speech list voices, Basic auth:
 // https://cloud.ibm.com/docs/text-to-speech?topic=text-to-speech-voices-list
 
+/// Audio a stand-in "synthesizes": the format's magic bytes, then 2,000 bytes per character
+/// of the text (so a long text makes an answer of megabytes), derived from the text.
+pub fn synthesized(magic: &[u8], text: &str) -> Vec<u8> {
+    let mut audio = magic.to_vec();
+    let seed = text.bytes().fold(17u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    audio.extend((0..text.chars().count() * 2000).map(|i| seed.wrapping_add(i as u8)));
+    audio
+}
+
+/// The magic bytes of the formats the stand-ins produce.
+pub const WAV_MAGIC: &[u8] = b"RIFF\0\0\0\0WAVEfmt ";
+pub const MP3_MAGIC: &[u8] = b"ID3\x04\0\0";
+pub const OGG_MAGIC: &[u8] = b"OggS\0\x02";
+
+// IBM Watson Text to Speech synthesize: `POST {url}/v1/synthesize?voice=…` with Basic auth,
+// `{"text": …}` (SSML allowed) and the format in `Accept`; the answer is the audio, or
+// `{"error", "code"}` (404 "Model '…' not found" for an unknown voice):
+// https://cloud.ibm.com/apidocs/text-to-speech#synthesize
 pub fn watson_tts() -> Router {
-    Router::new().route(
+    watson_tts_counted(Arc::default())
+}
+
+/// The Watson TTS stand-in; `calls` counts the synthesize requests that reached it.
+pub fn watson_tts_counted(calls: Arc<std::sync::atomic::AtomicUsize>) -> Router {
+    Router::new()
+        .route(
+            "/text-to-speech/api/v1/synthesize",
+            post(move |Query(q): Params, headers: HeaderMap, Json(body): Json<Value>| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if !watson_authorized(&headers) {
+                        return watson_error(StatusCode::UNAUTHORIZED, "Unauthorized");
+                    }
+                    let voice = q.get("voice").map_or("en-US_MichaelV3Voice", String::as_str);
+                    if !["en-US_MichaelV3Voice", "en-US_LisaV3Voice", "de-DE_DieterV3Voice"].contains(&voice) {
+                        return watson_error(StatusCode::NOT_FOUND, &format!("Model '{voice}' not found"));
+                    }
+                    let Some(text) = body.get("text").and_then(Value::as_str) else {
+                        return watson_error(StatusCode::BAD_REQUEST, "Required parameter \"text\" is missing.");
+                    };
+                    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("audio/ogg;codecs=opus");
+                    let (magic, content_type) = match accept {
+                        "audio/wav" => (WAV_MAGIC, "audio/wav"),
+                        "audio/mp3" | "audio/mpeg" => (MP3_MAGIC, "audio/mpeg"),
+                        _ => (OGG_MAGIC, "audio/ogg;codecs=opus"),
+                    };
+                    ([("content-type", content_type)], synthesized(magic, text)).into_response()
+                }
+            }),
+        )
+        .route(
         "/text-to-speech/api/v1/voices",
         get(|headers: HeaderMap| async move {
             if !watson_authorized(&headers) {
@@ -511,8 +560,42 @@ pub const GOOGLE_KEY: &str = "AIzaSyD-google-key-s3cr3t";
 /// A valid key of a project where the Text-to-Speech API is not enabled.
 pub const GOOGLE_DISABLED_KEY: &str = "AIzaSyD-disabled-project-s3cr3t";
 
+// Google Cloud Text-to-Speech text:synthesize (`POST /v1/text:synthesize?key=…`, body
+// `{input: {text|ssml}, voice: {languageCode, name}, audioConfig: {audioEncoding}}`; the
+// answer is `{"audioContent": <base64>}`, LINEAR16 with its WAV header):
+// https://cloud.google.com/text-to-speech/docs/reference/rest/v1/text/synthesize
+async fn google_synthesize(Query(q): Params, Json(body): Json<Value>) -> Response {
+    if q.get("key").map(String::as_str) != Some(GOOGLE_KEY) {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT"}}),
+        );
+    }
+    let text = body.pointer("/input/text").or_else(|| body.pointer("/input/ssml")).and_then(Value::as_str);
+    let language = body.pointer("/voice/languageCode").and_then(Value::as_str);
+    let (Some(text), Some(_)) = (text, language) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": 400, "message": "Invalid request: input and voice.languageCode are required.", "status": "INVALID_ARGUMENT"}}),
+        );
+    };
+    let magic = match body.pointer("/audioConfig/audioEncoding").and_then(Value::as_str) {
+        Some("LINEAR16") => WAV_MAGIC,
+        Some("MP3") => MP3_MAGIC,
+        Some("OGG_OPUS") => OGG_MAGIC,
+        _ => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": 400, "message": "Invalid audio encoding.", "status": "INVALID_ARGUMENT"}}),
+            )
+        }
+    };
+    let audio = base64::engine::general_purpose::STANDARD.encode(synthesized(magic, text));
+    reply(StatusCode::OK, json!({"audioContent": audio}))
+}
+
 pub fn google_tts() -> Router {
-    Router::new().route(
+    Router::new().route("/v1/text:synthesize", post(google_synthesize)).route(
         "/v1/voices",
         get(|Query(q): Params| async move {
             let error = |code: u16, status: &str, message: &str, reason: &str| {
