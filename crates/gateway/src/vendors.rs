@@ -141,7 +141,7 @@ impl Call<'_> {
     /// A vendor's error answer as a failure, naming `what` was asked for, with the vendor's
     /// own words (`said`) when it gave some.
     pub(crate) fn refused(&self, reply: &HttpReply, what: &str, said: Option<&str>) -> GatewayError {
-        let said = said.map(|s| format!(": {}", self.account.scrubber().scrub(&clip(s)))).unwrap_or_default();
+        let said = said.map(|s| format!(": {}", clip(&self.account.scrubber().scrub(s)))).unwrap_or_default();
         let status = reply.status;
         let (category, message) = match status {
             401 => {
@@ -162,7 +162,7 @@ impl Call<'_> {
 
     /// A refusal whose category the vendor's body says (an OAuth error, say), with its words.
     pub(crate) fn refused_as(&self, reply: &HttpReply, category: Category, what: &str, said: &str) -> GatewayError {
-        let said = self.account.scrubber().scrub(&clip(said));
+        let said = clip(&self.account.scrubber().scrub(said));
         GatewayError::Vendor {
             failure: Failure::new(category, format!("the vendor refused the {what} (HTTP {}): {said}", reply.status)),
             status: Some(reply.status),
@@ -203,7 +203,8 @@ impl Call<'_> {
     }
 }
 
-/// A vendor's words shortened for a message.
+/// A vendor's words shortened for a message (after scrubbing: a cut through a secret would
+/// leave a part the scrubber no longer knows).
 fn clip(text: &str) -> String {
     const MAX: usize = 200;
     match text.char_indices().nth(MAX) {

@@ -452,3 +452,41 @@ backend_test! {
         assert_eq!(r.bytes().await.unwrap(), peers::synthesized(peers::WAV_MAGIC, "Hola"), "decoded from base64");
     }
 }
+
+/// Two server processes (each its own pools and ledger) on one PostgreSQL share one quota:
+/// the reservation is the database's, not a node's. PostgreSQL only: SQLite is one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_postgresql_share_one_daily_quota() {
+    let Some(db) = TestDatabase::postgres_if_configured().await else { return };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let addr = serve(peers::watson_nlu_counted(calls.clone())).await;
+    let first = server(&db, None, &[]).await;
+    let id = create(&first, nlu_account("Sentiment", addr, peers::WATSON_PASSWORD)).await;
+    // The second node shares the first one's master key ring, as nodes of one cluster do.
+    let second_dir = tempfile::tempdir().unwrap();
+    let data = second_dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(first.data_dir.path().join("data/master.key"), data.join("master.key")).unwrap();
+    let second = TestServer::start_with(&db, |settings| {
+        settings.data_dir = data.clone();
+        settings.egress.extra_roots_pem = Some(CA.ca_pem.clone());
+    })
+    .await;
+    // The second node's start replaced the bootstrap admin token; tokens live in the shared
+    // database, so its token works on both nodes.
+    let token = second.admin_token.clone();
+    let first = Arc::new(first);
+    let second = Arc::new(second);
+    let callers = (0..101).map(|i| {
+        let node = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let (id, token) = (id.clone(), token.clone());
+        tokio::spawn(async move {
+            let body = json!({"text": format!("call {i}"), "account": id});
+            node.call_as(&token, Method::POST, &format!("{GATEWAY}/sentiment"), Some(body)).await.status
+        })
+    });
+    let statuses: Vec<u16> = futures::future::join_all(callers).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 100, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 1, "{statuses:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 100, "the refused call never reached the vendor");
+}

@@ -259,3 +259,85 @@ backend_test! {
         assert!(leaks.is_empty(), "{} log lines at trace carry a secret:\n{}", leaks.len(), leaks.join("\n"));
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn gateway_calls_of_every_gateway_provider_carry_no_secret_back_even_from_a_vendor_that_echoes(db) {
+        let logs = captured_logs();
+        // One HTTPS peer stands in for every vendor and refuses each request with an error
+        // that echoes all it was sent (path and query, headers with the credentials, body),
+        // in the error shape each vendor's client reads: `{"error": "…"}` for IBM, OAuth,
+        // Zendesk, Alterra and The Data Group, `{"error": {"message": "…"}}` for Next Caller,
+        // ServiceNow and Google.
+        let ca = TestCa::new();
+        let router = axum::Router::new().fallback(
+            |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let echo = format!("{method} {uri} {headers:?} {}", String::from_utf8_lossy(&body));
+                let nested = ["/v2.1/records", "/api/now/", "text:synthesize"].iter().any(|p| uri.to_string().contains(p));
+                let answer = if nested {
+                    json!({"error": {"message": echo.clone()}, "detail": echo})
+                } else {
+                    json!({"error": echo.clone(), "error_description": echo.clone(), "message": echo.clone(), "detail": echo})
+                };
+                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(answer))
+            },
+        );
+        let peer = https(router, &ca).await;
+        let vendor_url = url::Url::parse(&format!("https://localhost:{}/", peer.port())).unwrap();
+        let s = TestServer::start_with(&db, |settings| {
+            settings.egress.extra_roots_pem = Some(ca.ca_pem.clone());
+            settings.vendor_urls =
+                patchbay_connectors::VENDORS.iter().map(|(name, _)| ((*name).to_owned(), vendor_url.clone())).collect();
+        })
+        .await;
+        s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+        let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
+        let operation = |type_key: &str| -> Option<(&'static str, Value)> {
+            Some(match type_key {
+                "chat_bot" => ("suggestions", json!({"text": "hello", "conversation_id": "c1"})),
+                "nlu" => ("sentiment", json!({"text": "hello"})),
+                "next_caller" | "tdg" => ("identify", json!({"phone": "2125558383"})),
+                "salesforce" | "zendesk" | "servicenow" | "oracle_service_cloud" | "rightnow" => {
+                    ("crm/contacts/search", json!({"phone": "2125558383"}))
+                }
+                "tts" => ("speech", json!({"text": "hello", "format": "wav"})),
+                _ => return None,
+            })
+        };
+        let mut responses = String::new();
+        let mut called = Vec::new();
+        for t in catalog.body["items"].as_array().unwrap() {
+            let Some((path, request)) = operation(t["key"].as_str().unwrap()) else { continue };
+            for p in t["providers"].as_array().unwrap() {
+                let name = format!("{} {}", t["key"].as_str().unwrap(), p["key"].as_str().unwrap());
+                let mut body = test_body(&t["key"], p, peer);
+                body["name"] = json!(name);
+                let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body)).await;
+                assert_eq!(created.status, 201, "{name}: {}", created.text);
+                let id = created.body["id"].as_str().unwrap().to_owned();
+                let mut request = request.clone();
+                request["account"] = json!(id);
+                let r = s.call(Method::POST, &format!("/api/v1/tenants/acme/gateway/{path}"), Some(request)).await;
+                assert_eq!(r.status, 502, "{name}: the call reached the peer, which refused it: {r:?}");
+                responses.push_str(&r.text);
+                let usage = s.call(Method::GET, &format!("/api/v1/tenants/acme/integration-accounts/{id}/usage?days=1"), None).await;
+                responses.push_str(&usage.text);
+                called.push(t["key"].as_str().unwrap().to_owned());
+            }
+        }
+        called.dedup();
+        called.sort();
+        let served = [
+            "chat_bot", "next_caller", "nlu", "oracle_service_cloud", "rightnow", "salesforce", "servicenow", "tdg", "tts",
+            "zendesk",
+        ];
+        assert_eq!(called, served, "the catalog holds every type the gateway serves, and each was called");
+        s.stop().await;
+        let forms = sentinel_forms();
+        let leaked: Vec<&String> = forms.iter().filter(|f| responses.contains(f.as_str())).collect();
+        assert!(leaked.is_empty(), "a response or usage entry carries a secret: {leaked:?}\n{responses}");
+        let logs = logs.text();
+        let leaks: Vec<&str> = logs.lines().filter(|l| forms.iter().any(|f| l.contains(f))).collect();
+        assert!(leaks.is_empty(), "{} log lines carry a secret:\n{}", leaks.len(), leaks.join("\n"));
+    }
+}
