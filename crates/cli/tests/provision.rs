@@ -249,8 +249,11 @@ fn apply_creates_then_is_idempotent_and_updates_exactly_what_changed() {
     assert_eq!(rotated_versions["Facebook main"], after["Facebook main"] + 1);
     assert_eq!(rotated_versions["Recordings"], after["Recordings"], "an equal secret is no change");
 
-    // Renaming the tenant, a case change of an account name and disabling are updates too.
-    let edited = ACME.replace("port: 9000", "port: 9001").replace("name: Acme Support", "name: Acme Europe");
+    // Renaming the tenant, its time zone, a case change of an account name and disabling are
+    // updates too.
+    let edited = ACME
+        .replace("port: 9000", "port: 9001")
+        .replace("name: Acme Support", "name: Acme Europe\n    time_zone: Europe/Berlin");
     let edited = edited.replace("name: Stats", "name: STATS");
     write(
         &dir,
@@ -262,11 +265,15 @@ fn apply_creates_then_is_idempotent_and_updates_exactly_what_changed() {
     );
     let plan = run(&s, &mut log, &["apply", "-f", file, "--plan"], &rotated);
     let lines = plan_lines(&plan);
-    assert!(lines.contains(&"~ update tenant acme: name".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"~ update tenant acme: name, time_zone (UTC -> Europe/Berlin)".to_owned()), "{lines:?}");
     assert!(
         lines.contains(&"  ~ update \"STATS\" (statistics_receiver/default): name, enabled".to_owned()),
         "{lines:?}"
     );
+    let applied = run(&s, &mut log, &["apply", "-f", file], &rotated);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let tenant = get(&s, "/api/v1/tenants/acme");
+    assert_eq!((&tenant["name"], &tenant["time_zone"]), (&json!("Acme Europe"), &json!("Europe/Berlin")));
     log.assert_no_secret(&s);
 }
 

@@ -131,6 +131,7 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<(), CliError> {
                 id: t.id,
                 name: Some(t.name),
                 enabled_types: Some(t.enabled_types),
+                time_zone: Some(t.time_zone),
                 accounts: Some(accounts),
             };
             (spec, vars)

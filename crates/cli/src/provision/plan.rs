@@ -56,6 +56,8 @@ pub enum TenantChange {
     Create {
         name: String,
         enabled_types: Vec<String>,
+        /// The server's default when the files name none.
+        time_zone: Option<String>,
     },
     /// In up to two requests: before the accounts, the name and the entitlements with the
     /// added ones (`first`), so new accounts of a gated type are allowed; after them, the
@@ -63,6 +65,8 @@ pub enum TenantChange {
     Update {
         version: i64,
         name: String,
+        /// Sent with `first`.
+        time_zone: String,
         first: Option<Vec<String>>,
         then: Option<Vec<String>>,
         changed: Vec<String>,
@@ -165,7 +169,8 @@ fn plan_tenant(
         None => {
             let enabled_types = want.enabled_types.clone().unwrap_or_default();
             let name = want.name.clone().unwrap_or_else(|| want.id.clone());
-            (TenantChange::Create { name, enabled_types: enabled_types.clone() }, Vec::new(), enabled_types)
+            let time_zone = want.time_zone.clone();
+            (TenantChange::Create { name, enabled_types: enabled_types.clone(), time_zone }, Vec::new(), enabled_types)
         }
         Some((tenant, accounts)) => {
             let mut before = tenant.enabled_types.clone();
@@ -175,6 +180,10 @@ fn plan_tenant(
             let mut changed = Vec::new();
             if name != tenant.name {
                 changed.push("name".to_owned());
+            }
+            let time_zone = want.time_zone.clone().unwrap_or_else(|| tenant.time_zone.clone());
+            if time_zone != tenant.time_zone {
+                changed.push(format!("time_zone ({} -> {time_zone})", tenant.time_zone));
             }
             if after != before {
                 let added = after.iter().filter(|t| !before.contains(t)).map(|t| format!("+{t}"));
@@ -187,9 +196,10 @@ fn plan_tenant(
                 let mut union: Vec<String> = before.iter().chain(&after).cloned().collect();
                 union.sort();
                 union.dedup();
-                let first = (name != tenant.name || union != before).then(|| union.clone());
+                let first =
+                    (name != tenant.name || time_zone != tenant.time_zone || union != before).then(|| union.clone());
                 let then = (after != union).then(|| after.clone());
-                TenantChange::Update { version: tenant.version, name, first, then, changed }
+                TenantChange::Update { version: tenant.version, name, time_zone, first, then, changed }
             };
             (change, accounts, after)
         }
@@ -433,9 +443,13 @@ impl Line {
 
 pub fn tenant_line(id: &str, change: &TenantChange) -> Line {
     match change {
-        TenantChange::Create { name, enabled_types } => {
+        TenantChange::Create { name, enabled_types, time_zone } => {
             let types = if enabled_types.is_empty() { "none".to_owned() } else { enabled_types.join(" ") };
-            Line::tenant(id, "create", vec![format!("name \"{name}\""), format!("enabled types: {types}")])
+            let mut details = vec![format!("name \"{name}\""), format!("enabled types: {types}")];
+            if let Some(zone) = time_zone {
+                details.push(format!("time zone {zone}"));
+            }
+            Line::tenant(id, "create", details)
         }
         TenantChange::Update { changed, .. } => Line::tenant(id, "update", changed.clone()),
         TenantChange::Unchanged => Line::tenant(id, "unchanged", Vec::new()),

@@ -103,19 +103,23 @@ async fn run_tenant(client: &Client, tenant: TenantPlan, out: &mut Output<'_>) -
     out.header = None;
     let line = tenant_line(&id, &tenant.change);
     match tenant.change {
-        TenantChange::Create { name, enabled_types } => {
+        TenantChange::Create { name, enabled_types, time_zone } => {
             out.progress.working_on(&id);
-            let body =
-                TenantCreate { id: id.clone(), name: Some(name), enabled_types: Some(enabled_types), time_zone: None };
+            let body = TenantCreate { id: id.clone(), name: Some(name), enabled_types: Some(enabled_types), time_zone };
             let _: Tenant = client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?;
             out.emit(line);
             out.progress.advance(&id);
         }
-        TenantChange::Update { version, name, first, then, .. } => {
+        TenantChange::Update { version, name, time_zone, first, then, .. } => {
             out.progress.working_on(&id);
             let mut version = version;
             if let Some(types) = first {
-                let body = TenantUpdate { name: Some(name), enabled_types: Some(types), ..TenantUpdate::default() };
+                let body = TenantUpdate {
+                    name: Some(name),
+                    enabled_types: Some(types),
+                    time_zone: Some(time_zone),
+                    ..TenantUpdate::default()
+                };
                 let updated: Tenant = client.send_if(Method::PUT, &path, Some(&body), Some(version)).await?;
                 version = updated.version;
                 out.progress.advance(&id);

@@ -30,6 +30,10 @@ pub struct TenantSpec {
     /// Left alone when omitted (none when the tenant is created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled_types: Option<Vec<String>>,
+    /// The IANA time zone of the tenant's days; left alone when omitted (UTC when the
+    /// tenant is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// When omitted, the tenant's accounts are not managed (and never pruned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<AccountSpec>>,
@@ -64,6 +68,7 @@ pub struct DesiredTenant {
     pub name: Option<String>,
     /// Sorted and without duplicates, as the server keeps them.
     pub enabled_types: Option<Vec<String>>,
+    pub time_zone: Option<String>,
     pub accounts: Option<Vec<DesiredAccount>>,
 }
 
@@ -277,7 +282,10 @@ pub fn check(
                 })
                 .collect()
         });
-        out.push(DesiredTenant { id: spec.id, name: spec.name, enabled_types, accounts });
+        if spec.time_zone.as_deref().is_some_and(|z| z.trim().is_empty()) {
+            problems.push(format!("{at}: the time zone is empty"));
+        }
+        out.push(DesiredTenant { id: spec.id, name: spec.name, enabled_types, time_zone: spec.time_zone, accounts });
     }
     out
 }
