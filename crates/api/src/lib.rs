@@ -18,6 +18,7 @@ mod events;
 mod export_jobs;
 mod feeds;
 mod gateway;
+mod kb;
 mod keys;
 mod operations;
 mod problem;
@@ -42,6 +43,7 @@ pub use gateway::{
     SentimentLabel, SentimentRequest, SpeechRequest, SuggestRequest, Suggestion, Suggestions, Usage, UsageDay,
     UsageQuery, MAX_TEXT_CHARS,
 };
+pub use kb::{KbArticle, KbArticleList, KbArticleWrite, KbResult, KbResults, KbSearchQuery, KbSource, KbTopicCreated};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};

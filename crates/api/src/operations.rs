@@ -151,12 +151,25 @@ operations! {
         "Speech for a prompt, from a Text To Speech account (the audio, streamed)";
     CrmSearch = Post "/tenants/{tenant}/gateway/crm/contacts/search", TenantGateway, "crmSearch",
         "Contacts with a phone number or email address, from a CRM account";
+    KbSearch = Get "/tenants/{tenant}/gateway/kb/search", TenantGateway, "kbSearch",
+        "Search the knowledge base: the exclusive external KB, else the native KB and then the external one";
+    KbTopic = Post "/tenants/{tenant}/gateway/kb/topics", TenantGateway, "kbTopic",
+        "Submit a topic to the knowledge base (the native KB unless an external one is exclusive)";
     GetBindings = Get "/tenants/{tenant}/gateway/bindings", TenantRead, "getBindings",
         "Which chat bot serves each service and launch point";
     PutBindings = Put "/tenants/{tenant}/gateway/bindings", TenantWrite, "putBindings",
         "Replace the chat bot bindings of services and launch points";
     AccountUsage = Get "/tenants/{tenant}/integration-accounts/{id}/usage", TenantRead, "accountUsage",
         "Gateway calls, errors and quota per day, and the live health of the account's traffic";
+    ListKbArticles = Get "/tenants/{tenant}/kb/articles", TenantRead, "listKbArticles",
+        "The tenant's native knowledge base articles";
+    CreateKbArticle = Post "/tenants/{tenant}/kb/articles", TenantWrite, "createKbArticle",
+        "Add an article to the native knowledge base";
+    GetKbArticle = Get "/tenants/{tenant}/kb/articles/{id}", TenantRead, "getKbArticle", "A native KB article";
+    UpdateKbArticle = Put "/tenants/{tenant}/kb/articles/{id}", TenantWrite, "updateKbArticle",
+        "Replace a native KB article";
+    DeleteKbArticle = Delete "/tenants/{tenant}/kb/articles/{id}", TenantWrite, "deleteKbArticle",
+        "Delete a native KB article";
     ListTokens = Get "/tokens", Tokens, "listTokens", "The tokens the caller may see (never their values)";
     CreateToken = Post "/tokens", Tokens, "createToken", "Create a token";
     RevokeToken = Delete "/tokens/{id}", Tokens, "revokeToken", "Revoke a token";

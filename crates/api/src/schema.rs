@@ -24,6 +24,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<Bindings>(&mut requests);
     register::<CrmSearchRequest>(&mut requests);
     register::<IdentifyRequest>(&mut requests);
+    register::<KbArticleWrite>(&mut requests);
     register::<SentimentRequest>(&mut requests);
     register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
@@ -49,6 +50,10 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<IntegrationTypes>(&mut responses);
     register::<IntakeReport>(&mut responses);
     register::<Identity>(&mut responses);
+    register::<KbArticle>(&mut responses);
+    register::<KbArticleList>(&mut responses);
+    register::<KbResults>(&mut responses);
+    register::<KbTopicCreated>(&mut responses);
     register::<KeyStatus>(&mut responses);
     register::<Live>(&mut responses);
     register::<Problem>(&mut responses);

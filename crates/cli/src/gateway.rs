@@ -4,8 +4,8 @@
 
 use clap::Subcommand;
 use patchbay_api::{
-    AudioFormat, Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, Operation, Sentiment,
-    SentimentRequest, SpeechRequest, SuggestRequest, Suggestions, Usage,
+    AudioFormat, Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResults,
+    KbTopicCreated, Operation, Sentiment, SentimentRequest, SpeechRequest, SuggestRequest, Suggestions, Usage,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -74,6 +74,18 @@ pub enum GatewayCommand {
         #[arg(long)]
         account: Option<Uuid>,
     },
+    /// Search the knowledge base as the agent desktop does (the exclusive external KB, else
+    /// the native KB, then the external one).
+    Kb {
+        tenant: String,
+        /// The words to find.
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Submit a topic to the knowledge base (the native KB unless an external one is
+    /// exclusive).
+    Topic { tenant: String, title: String, body: String },
     /// The chat bot bindings of services and launch points.
     Bindings { tenant: String },
     /// Bind a chat bot account to a service or a launch point (the other bindings stay).
@@ -175,6 +187,32 @@ pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), Cli
             if !client.json {
                 println!("wrote {} bytes of {} to {}", audio.len(), format.content_type(), output.display());
             }
+            Ok(())
+        }
+        GatewayCommand::Kb { tenant, query, limit } => {
+            let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+            let url = format!("{}?q={q}&limit={limit}", Operation::KbSearch.url(&[&tenant]));
+            let found: KbResults = client.get(&url).await?;
+            if client.json {
+                return print_json(&found);
+            }
+            let rows: Vec<Vec<String>> = found
+                .results
+                .iter()
+                .map(|r| vec![crate::client::text(&r.source), escape(&r.title), escape(&r.snippet)])
+                .collect();
+            table(&["SOURCE", "TITLE", "SNIPPET"], &rows);
+            println!("searched: {}", escape(&found.provider));
+            Ok(())
+        }
+        GatewayCommand::Topic { tenant, title, body } => {
+            let write = KbArticleWrite { title, body, url: None };
+            let created: KbTopicCreated =
+                client.send(Method::POST, &Operation::KbTopic.url(&[&tenant]), &write).await?;
+            if client.json {
+                return print_json(&created);
+            }
+            println!("submitted to {} as {}", escape(&created.provider), escape(&created.id));
             Ok(())
         }
         GatewayCommand::Bindings { tenant } => {

@@ -333,4 +333,13 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
     assert_eq!(std::fs::read(&prompt).unwrap(), peers::synthesized(peers::WAV_MAGIC, "Welcome to Acme"));
     let out = s.cli(&["gateway", "speak", "acme", "Hi", "-o", "prompt.flac"]);
     assert_eq!(code(&out), 2, "a format the gateway does not make is a usage error");
+
+    // A topic goes to the native knowledge base and is found there.
+    let out = s.cli(&["gateway", "topic", "acme", "Parking", "Visitors park in lot B."]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).starts_with("submitted to native as "), "{}", stdout(&out));
+    let out = s.cli(&["gateway", "kb", "acme", "lot b", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let found = json(&out);
+    assert_eq!((found["provider"].as_str(), found["results"][0]["title"].as_str()), (Some("native"), Some("Parking")));
 }

@@ -12,6 +12,7 @@
 
 mod crm;
 mod error;
+mod kb;
 mod ledger;
 mod speech;
 mod vendors;
@@ -23,17 +24,19 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use patchbay_api::{
-    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, Sentiment, SentimentRequest,
-    SpeechRequest, SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
+    Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResult, KbResults,
+    KbSearchQuery, KbSource, KbTopicCreated, LiveError, Sentiment, SentimentRequest, SpeechRequest, SuggestRequest,
+    Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
 };
-use patchbay_catalog::keys::{chat_bot, next_caller, nlu, tdg};
+use patchbay_catalog::keys::{chat_bot, external_kb, next_caller, nlu, tdg};
 use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
 use patchbay_secrets::AccountSecrets;
-use patchbay_store::{Account, Binding, BindingKind, CallOutcome, GatewayStore, Reserved, Store, UnitRequest};
+use patchbay_store::{Account, Binding, BindingKind, CallOutcome, GatewayStore, KbStore, Reserved, Store, UnitRequest};
 use serde_json::Value;
 use uuid::Uuid;
 
 pub use error::GatewayError;
+pub use kb::checked_article;
 pub use ledger::Ledger;
 use ledger::{day_of, next_day_starts};
 pub use speech::{Audio, AudioStream, SpeechCache};
@@ -95,6 +98,8 @@ impl Default for GatewayOptions {
 pub struct GatewayParts {
     pub store: Arc<dyn Store>,
     pub ledger: Arc<dyn GatewayStore>,
+    /// The native knowledge base.
+    pub kb: Arc<dyn KbStore>,
     pub keys: Arc<AccountSecrets>,
     pub egress: Egress,
     pub vendors: VendorUrls,
@@ -277,6 +282,107 @@ impl Gateway {
         };
         let audio = self.finish(ticket, result).await?;
         Ok(Speech { content_type, account: account.id, cached: false, audio })
+    }
+
+    /// Searches the knowledge base: the enabled external account marked exclusive alone;
+    /// otherwise the native KB, and the (first enabled) external account only when the
+    /// native KB finds nothing.
+    pub async fn kb_search(&self, tenant: &str, query: &KbSearchQuery) -> Result<KbResults, GatewayError> {
+        if query.q.chars().count() > KbSearchQuery::Q_MAX_CHARS {
+            return Err(GatewayError::invalid(
+                "q",
+                "max_length",
+                format!("`q` is longer than {} characters", KbSearchQuery::Q_MAX_CHARS),
+            ));
+        }
+        let words = kb::words(&query.q);
+        if words.is_empty() {
+            return Err(GatewayError::invalid("q", "required", "`q` holds no word to search for"));
+        }
+        let limit = query.limit.unwrap_or(KbSearchQuery::DEFAULT_LIMIT);
+        if !KbSearchQuery::LIMIT.contains(&limit) {
+            let range = KbSearchQuery::LIMIT;
+            return Err(GatewayError::invalid(
+                "limit",
+                "range",
+                format!("limit must be between {} and {}", range.start(), range.end()),
+            ));
+        }
+        let account = match self.external_kb(tenant).await? {
+            (Some(exclusive), _) => exclusive,
+            (None, external) => {
+                let hits = self.parts.kb.search_articles(tenant, &words, i64::from(limit)).await?;
+                match external {
+                    Some(external) if hits.is_empty() => external,
+                    _ => {
+                        let results = hits
+                            .into_iter()
+                            .map(|h| KbResult {
+                                title: h.title,
+                                snippet: h.snippet,
+                                url: h.url,
+                                id: h.id.to_string(),
+                                source: KbSource::Native,
+                            })
+                            .collect();
+                        return Ok(KbResults { results, provider: "native".to_owned() });
+                    }
+                }
+            }
+        };
+        let ticket = self.begin(tenant, &account, "kb_search").await?;
+        let result = kb::synthetix_search(&self.call(&ticket), &query.q, limit as usize).await;
+        let results = self.finish(ticket, result).await?;
+        Ok(KbResults { results, provider: account.id.to_string() })
+    }
+
+    /// Submits a topic: to the native KB, unless an external account is exclusive (Synthetix
+    /// documents no way to submit one, so that is refused with what to do).
+    pub async fn kb_topic(
+        &self,
+        tenant: &str,
+        topic: &KbArticleWrite,
+        actor: &str,
+    ) -> Result<KbTopicCreated, GatewayError> {
+        let write = checked_article(topic)?;
+        if let (Some(account), _) = self.external_kb(tenant).await? {
+            return Err(GatewayError::conflict(
+                "title",
+                "exclusive_kb",
+                format!(
+                    "the exclusive knowledge base is the Synthetix account `{}`, whose API offers no way to submit a \
+                     topic: add it in Synthetix, or clear Use as exclusive KB to keep topics in the native KB",
+                    account.name
+                ),
+            ));
+        }
+        let id = Uuid::now_v7();
+        self.parts.kb.create_article(tenant, id, &write, actor).await?;
+        Ok(KbTopicCreated { id: id.to_string(), provider: "native".to_owned() })
+    }
+
+    /// The tenant's enabled external KB accounts: the exclusive one (409 when several are)
+    /// and the first supplementary one.
+    async fn external_kb(&self, tenant: &str) -> Result<(Option<Arc<Account>>, Option<Arc<Account>>), GatewayError> {
+        let accounts = self.parts.store.list_accounts(tenant, Some("external_kb")).await?;
+        let enabled: Vec<Arc<Account>> = accounts.into_iter().filter(|a| a.enabled).collect();
+        let is_exclusive =
+            |a: &&Arc<Account>| a.properties.get(external_kb::USE_AS_EXCLUSIVE_KB) == Some(&Value::Bool(true));
+        let exclusives: Vec<&Arc<Account>> = enabled.iter().filter(is_exclusive).collect();
+        if exclusives.len() > 1 {
+            return Err(GatewayError::conflict(
+                "account",
+                "ambiguous",
+                format!(
+                    "{} external KB accounts are marked Use as exclusive KB ({}); only one may be",
+                    exclusives.len(),
+                    exclusives.iter().map(|a| format!("`{}`", a.name)).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let exclusive = exclusives.first().map(|a| Arc::clone(a));
+        let supplementary = enabled.iter().find(|a| !is_exclusive(a)).cloned();
+        Ok((exclusive, supplementary))
     }
 
     /// The named CRM account's contacts with a phone number or an email address.

@@ -12,7 +12,8 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use patchbay_api::{
-    Access, AccountFilter, AuditQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions, UsageQuery,
+    Access, AccountFilter, AuditQuery, KbSearchQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
+    UsageQuery,
 };
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
@@ -202,6 +203,7 @@ fn describe(op: Operation) -> Details {
     let wi = &["tenant", "id"][..];
     let wr = &["tenant", "recording_id"][..];
     let wj = &["tenant", "job_id"][..];
+    let wa = &["tenant", "article_id"][..];
     match op {
         O::OpenApi => details(
             &[],
@@ -428,6 +430,18 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("The contacts found.", "CrmContacts")}),
             GATEWAY_PROBLEMS,
         ),
+        O::KbSearch => details(
+            &["tenant", "kb_q", "kb_limit"],
+            None,
+            json!({"200": body("The articles found, best first, and where they were found.", "KbResults")}),
+            GATEWAY_PROBLEMS,
+        ),
+        O::KbTopic => details(
+            w,
+            Some(request("KbArticleWrite")),
+            json!({"201": body("Where the topic went.", "KbTopicCreated")}),
+            &["409", "422"],
+        ),
         O::GetBindings => details(w, None, json!({"200": body("The bindings.", "Bindings")}), &[]),
         O::PutBindings => {
             details(w, Some(request("Bindings")), json!({"200": body("The bindings.", "Bindings")}), &["422"])
@@ -438,6 +452,20 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("Calls, errors and quota per day.", "Usage")}),
             &["422"],
         ),
+        O::ListKbArticles => details(w, None, json!({"200": body("The articles, by title.", "KbArticleList")}), &[]),
+        O::CreateKbArticle => {
+            details(w, Some(request("KbArticleWrite")), json!({"201": tagged("The article.", "KbArticle")}), &["422"])
+        }
+        O::GetKbArticle => details(wa, None, json!({"200": tagged("The article.", "KbArticle")}), &[]),
+        O::UpdateKbArticle => details(
+            &["tenant", "article_id", "If-Match"],
+            Some(request("KbArticleWrite")),
+            json!({"200": tagged("The article.", "KbArticle")}),
+            &["412", "422"],
+        ),
+        O::DeleteKbArticle => {
+            details(&["tenant", "article_id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["412"])
+        }
         O::ListTokens => details(&[], None, json!({"200": body("The tokens.", "TokenList")}), &[]),
         O::CreateToken => {
             let mut created = json!({"201": body("The token, with its value shown only here.", "TokenCreated")});
@@ -476,21 +504,24 @@ fn audio_content() -> Map<String, Value> {
 }
 
 /// The query parameters of a query type, by `prefix` and name: each property of its schema,
-/// with its description. A parameter is present or absent, never null.
+/// with its description, required when the type requires it. A parameter is present or
+/// absent, never null.
 fn query_parameters<T: JsonSchema>(prefix: &str) -> Map<String, Value> {
     let schema =
         Value::from(schemars::SchemaGenerator::new(SchemaSettings::draft2020_12()).into_root_schema_for::<T>());
     let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+    let required: Vec<&str> =
+        schema["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     properties
         .into_iter()
         .map(|(name, mut property)| {
+            let is_required = required.contains(&name.as_str());
             let description = property.as_object_mut().and_then(|p| p.remove("description")).unwrap_or(json!(""));
             if let Some(types) = property["type"].as_array() {
                 let kinds: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
                 property["type"] = if kinds.len() == 1 { kinds[0].clone() } else { Value::Array(kinds) };
             }
-            let parameter =
-                json!({"name": name, "in": "query", "required": false, "description": description, "schema": property});
+            let parameter = json!({"name": name, "in": "query", "required": is_required, "description": description, "schema": property});
             (format!("{prefix}{name}"), parameter)
         })
         .collect()
@@ -504,6 +535,8 @@ fn parameters() -> Value {
     token_id["schema"]["format"] = json!("uuid");
     let mut job_id = path("id", "The export job id.");
     job_id["schema"]["format"] = json!("uuid");
+    let mut article_id = path("id", "The article id.");
+    article_id["schema"]["format"] = json!("uuid");
     let mut run_id = path("run_id", "The run id.");
     run_id["schema"]["format"] = json!("uuid");
     let mut key_id = path("id", "The key id.");
@@ -516,6 +549,7 @@ fn parameters() -> Value {
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
         "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},
         "job_id": job_id,
+        "article_id": article_id,
         "run_id": run_id,
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
@@ -533,6 +567,7 @@ fn parameters() -> Value {
         all.extend(query_parameters::<RecordingSearch>("search_"));
         all.extend(query_parameters::<RunsQuery>("runs_"));
         all.extend(query_parameters::<UsageQuery>(""));
+        all.extend(query_parameters::<KbSearchQuery>("kb_"));
     }
     parameters
 }

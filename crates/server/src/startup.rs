@@ -12,7 +12,7 @@ use patchbay_connectors::{Egress, EgressPolicy, VendorUrls};
 use patchbay_gateway::{Clock, Gateway, GatewayOptions, GatewayParts};
 use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool};
 use patchbay_secrets::{AccountSecrets, RingFile};
-use patchbay_store::{CachedStore, GatewayStore, NewToken, RecordingStore, SqlStore, Store};
+use patchbay_store::{CachedStore, GatewayStore, KbStore, NewToken, RecordingStore, SqlStore, Store};
 
 use crate::auth::{generate_token, hash_token, Role};
 use crate::listen::HttpLimits;
@@ -100,6 +100,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let backend = store.backend_name();
     let recordings: Arc<dyn RecordingStore> = Arc::new(store.clone());
     let ledger: Arc<dyn GatewayStore> = Arc::new(store.clone());
+    let kb: Arc<dyn KbStore> = Arc::new(store.clone());
     // SQLite in the data dir has one writer, this process, so reads can be served from
     // memory. PostgreSQL may be shared by several nodes and is always read.
     let store: Arc<dyn Store> = match backend {
@@ -144,6 +145,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         GatewayParts {
             store: store.clone(),
             ledger,
+            kb: kb.clone(),
             keys: keys.clone(),
             egress: outbound.egress.clone(),
             vendors: outbound.vendors.clone(),
@@ -169,6 +171,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         http: settings.http,
         spool: settings.recordings_spool.clone(),
         gateway: Arc::new(gateway),
+        kb,
     };
     state.reconciler.reconcile().await.context("cannot start the feeds")?;
     state.reconciler.clone().spawn();

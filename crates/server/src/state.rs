@@ -40,6 +40,8 @@ pub struct AppState {
     pub spool: Option<PathBuf>,
     /// The runtime gateway (applications use accounts through it).
     pub gateway: Arc<patchbay_gateway::Gateway>,
+    /// The tenants' native knowledge bases.
+    pub kb: Arc<dyn patchbay_store::KbStore>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

@@ -490,3 +490,84 @@ async fn two_servers_on_one_postgresql_share_one_daily_quota() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 1, "{statuses:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 100, "the refused call never reached the vendor");
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn native_kb_articles_are_found_by_their_words_and_the_external_kb_is_exclusive_or_supplementary(db) {
+        use patchbay_catalog::keys::external_kb;
+
+        let synthetix = serve(lookup::synthetix()).await;
+        let s = server(&db, None, &[]).await;
+        let r = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": ["external_kb"]}))).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let articles = "/api/v1/tenants/acme/kb/articles";
+        let write = |title: &str, body: &str| json!({"title": title, "body": body});
+        let r = s.call(Method::POST, articles, Some(write("Refunds", "Refunds go back to the card used for the payment within five days."))).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        assert_eq!(r.etag(), "\"1\"");
+        let refunds = r.body["id"].as_str().unwrap().to_owned();
+        s.call(Method::POST, articles, Some(write("Card payments", "We take Visa and Mastercard; a refund takes five days."))).await;
+        s.call(Method::POST, articles, Some(write("Opening hours", "Mondays to Fridays, 8:00 to 20:00."))).await;
+        let r = s.call(Method::POST, articles, Some(json!({"title": "Bad", "body": "x", "url": "http://kb.example/x"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("url")), "{r:?}");
+        assert_eq!(s.call(Method::GET, articles, None).await.body["items"].as_array().map(Vec::len), Some(3));
+
+        let client = s.token("gateway_client", Some("acme")).await;
+        let search = |q: &str| {
+            let path = format!("{GATEWAY}/kb/search?q={}", url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
+            let client = client.clone();
+            let s = &s;
+            async move { s.call_as(&client, Method::GET, &path, None).await }
+        };
+        let r = search("REFUND").await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["provider"], "native");
+        let titles: Vec<&str> = r.body["results"].as_array().unwrap().iter().map(|x| x["title"].as_str().unwrap()).collect();
+        assert_eq!(titles, ["Refunds", "Card payments"], "a word in the title ranks first; `refund` also finds `refunds`");
+        assert_eq!(r.body["results"][0]["source"], "native");
+        assert_eq!(r.body["results"][0]["id"], refunds.as_str());
+        assert!(r.body["results"][1]["snippet"].as_str().unwrap().contains("[refund]"), "{r:?}");
+        let r = search("five days card").await;
+        assert_eq!(r.body["results"].as_array().map(Vec::len), Some(2), "every word, in any order: {r:?}");
+        let r = search("\" OR * NEAR(").await;
+        assert_eq!((r.status, r.body["results"].as_array().map(Vec::len)), (200, Some(0)), "operators are words: {r:?}");
+        let r = search("!!!").await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("q")), "{r:?}");
+
+        // A supplementary external KB is searched only when the native KB finds nothing.
+        let kb = |exclusive: bool| json!({"type": "external_kb", "name": if exclusive { "Synthetix exclusive" } else { "Synthetix" },
+            "properties": {external_kb::URL: format!("https://{synthetix}/1.1/"), external_kb::CONSUMER_KEY: lookup::SYN_CONSUMER_KEY,
+                external_kb::APPLICATION_KEY: lookup::SYN_APPLICATION_KEY, external_kb::USE_AS_EXCLUSIVE_KB: exclusive}});
+        let supplementary = create(&s, kb(false)).await;
+        let r = search("refund").await;
+        assert_eq!(r.body["provider"], "native", "the native KB found it: {r:?}");
+        let r = search("voicemail pin").await;
+        assert_eq!(r.body["provider"], supplementary.as_str(), "{r:?}");
+        assert_eq!(r.body["results"][0], json!({"title": lookup::SYN_FAQ, "snippet": lookup::SYN_FAQ, "url": null, "id": "qed3246", "source": "external"}));
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/kb/topics"), Some(write("Parking", "Visitors park in lot B."))).await;
+        assert_eq!((r.status, &r.body["provider"]), (201, &json!("native")), "{r:?}");
+        assert_eq!(search("parking").await.body["results"][0]["title"], "Parking", "a submitted topic is found");
+
+        // An exclusive external KB is the only one searched, and takes no topics.
+        let exclusive = create(&s, kb(true)).await;
+        let r = search("refund").await;
+        assert_eq!((r.body["provider"].as_str(), r.body["results"].as_array().map(Vec::len)), (Some(exclusive.as_str()), Some(0)), "{r:?}");
+        let r = s.call_as(&client, Method::POST, &format!("{GATEWAY}/kb/topics"), Some(write("Parking", "Lot C."))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("exclusive_kb")), "{r:?}");
+
+        // Articles change with ETags and go.
+        let path = format!("{articles}/{refunds}");
+        let r = s.call(Method::PUT, &path, Some(write("Refunds and returns", "Returns within 30 days."))).await;
+        assert_eq!((r.status, r.etag()), (200, "\"2\"".to_owned()), "{r:?}");
+        let stale = s.request(Method::PUT, &path, Some(&s.admin_token)).header("if-match", "\"1\"").json(&write("x", "y"));
+        assert_eq!(stale.send().await.unwrap().status(), 412);
+        assert_eq!(s.call(Method::DELETE, &path, None).await.status, 204);
+        assert_eq!(s.call(Method::GET, &path, None).await.status, 404);
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert!(["kb.create", "kb.update", "kb.delete"].iter().all(|a| actions.contains(a)), "{actions:?}");
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        assert_eq!(s.call_as(&viewer, Method::GET, articles, None).await.status, 200);
+        assert_eq!(s.call_as(&viewer, Method::POST, articles, Some(write("a", "b"))).await.status, 403);
+    }
+}

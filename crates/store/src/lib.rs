@@ -1,7 +1,8 @@
 //! Persistence for patchbay: tenants, integration accounts with their sealed secrets,
 //! the audit trail, API tokens and small metadata values, behind one `Store` trait;
 //! recordings and export jobs (`RecordingStore`) and the runtime gateway's quotas, usage,
-//! bindings and conversation contexts (`GatewayStore`) beside it.
+//! bindings and conversation contexts (`GatewayStore`) and the native knowledge base
+//! (`KbStore`) beside it.
 //! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
 //! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
 
@@ -10,10 +11,12 @@ mod model;
 #[macro_use]
 mod sql;
 mod gateway;
+mod kb;
 mod recordings;
 
 pub use cache::CachedStore;
 pub use gateway::*;
+pub use kb::*;
 pub use model::*;
 pub use recordings::*;
 pub use sql::SqlStore;

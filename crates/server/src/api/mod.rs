@@ -6,6 +6,7 @@ mod common;
 mod events;
 mod export_jobs;
 mod gateway;
+mod kb;
 mod keys;
 mod recordings;
 mod tenants;
@@ -91,9 +92,16 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::Identify => on(method, gateway::identify),
         O::Speech => on(method, gateway::speech),
         O::CrmSearch => on(method, gateway::crm_search),
+        O::KbSearch => on(method, kb::search),
+        O::KbTopic => on(method, kb::topic),
         O::GetBindings => on(method, gateway::bindings),
         O::PutBindings => on(method, gateway::put_bindings),
         O::AccountUsage => on(method, gateway::usage),
+        O::ListKbArticles => on(method, kb::list),
+        O::CreateKbArticle => on(method, kb::create),
+        O::GetKbArticle => on(method, kb::get),
+        O::UpdateKbArticle => on(method, kb::update),
+        O::DeleteKbArticle => on(method, kb::delete),
         O::ListTokens => on(method, tokens::list),
         O::CreateToken => on(method, tokens::create),
         O::RevokeToken => on(method, tokens::revoke),

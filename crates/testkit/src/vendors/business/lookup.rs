@@ -89,18 +89,69 @@ pub const SYN_CONSUMER_KEY: &str = "syn-consumer-Sentinel-4b7d";
 pub const SYN_APPLICATION_KEY: &str = "syn-app-Sentinel-c81a";
 
 pub fn synthetix() -> Router {
-    Router::new().route("/1.1/external/views", get(synthetix_views))
+    use axum::routing::post;
+    Router::new()
+        .route("/1.1/external/views", get(synthetix_views))
+        .route("/1.1/external/session", post(synthetix_session))
+        .route("/1.1/external/search", post(synthetix_search))
+}
+
+/// The consumer and application keys' refusal, when they are not the stand-in's.
+fn synthetix_refusal(headers: &HeaderMap) -> Option<Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if header("CONSUMERKEY").as_deref() != Some(SYN_CONSUMER_KEY) {
+        return Some(json(StatusCode::UNAUTHORIZED, json!({"error": "invalid consumer key"})));
+    }
+    if header("APPLICATIONKEY").as_deref() != Some(SYN_APPLICATION_KEY) {
+        return Some(json(StatusCode::FORBIDDEN, json!({"error": "application key not valid for this consumer"})));
+    }
+    None
 }
 
 async fn synthetix_views(headers: HeaderMap) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if header("CONSUMERKEY").as_deref() != Some(SYN_CONSUMER_KEY) {
-        return json(StatusCode::UNAUTHORIZED, json!({"error": "invalid consumer key"}));
-    }
-    if header("APPLICATIONKEY").as_deref() != Some(SYN_APPLICATION_KEY) {
-        return json(StatusCode::FORBIDDEN, json!({"error": "application key not valid for this consumer"}));
+    if let Some(refusal) = synthetix_refusal(&headers) {
+        return refusal;
     }
     json(StatusCode::OK, json!([{"view_id": 1, "name": "Customer FAQ"}, {"view_id": 2, "name": "Agent KB"}]))
+}
+
+// Session Management and search of the SYNAPPS external API: `POST external/session` with the
+// two keys answers `{"token", "view"}`; `POST external/search` with the keys, the session as
+// Bearer and `{"query", "channel": 14, "userid"}` answers `{"results": [{"label", "faq",
+// "confidence", ...}]}` (https://documentation.synthetix.com/, Session Management; the
+// Synthetix Knowledge API use case's examples).
+const SYN_SESSION: &str = "5d2c7e1a-0b7f-4e47-9d4e-syn-session";
+/// The question the stand-in's one article answers; a search for any of its words finds it.
+pub const SYN_FAQ: &str = "How do I reset my voicemail PIN?";
+
+async fn synthetix_session(headers: HeaderMap) -> Response {
+    if let Some(refusal) = synthetix_refusal(&headers) {
+        return refusal;
+    }
+    json(StatusCode::OK, json!({"token": SYN_SESSION, "view": "FAQs"}))
+}
+
+async fn synthetix_search(headers: HeaderMap, axum::Json(body): axum::Json<serde_json::Value>) -> Response {
+    if let Some(refusal) = synthetix_refusal(&headers) {
+        return refusal;
+    }
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(SYN_SESSION) {
+        return json(StatusCode::UNAUTHORIZED, json!({"error": "session token invalid or expired"}));
+    }
+    let (Some(query), Some(14), Some(_)) = (body["query"].as_str(), body["channel"].as_u64(), body["userid"].as_str())
+    else {
+        return json(StatusCode::BAD_REQUEST, json!({"error": "query, channel and userid are required"}));
+    };
+    let words: Vec<String> = SYN_FAQ.to_lowercase().split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect();
+    let found = query.to_lowercase().split_whitespace().any(|w| words.iter().any(|f| f == w));
+    let results = if found {
+        json!([{"index": 0, "label": "qed3246", "faq": SYN_FAQ, "view": "FAQs", "id": "qed3246", "comments": 0,
+                "confidence": 81, "faq_mnemonics": "", "recommended": false, "taxonomy": {"category": ["Voicemail"]}}])
+    } else {
+        json!([])
+    };
+    json(StatusCode::OK, json!({"results": results}))
 }
 
 // The Data Group API v3 (the generation with a username, password and API key): log in with
