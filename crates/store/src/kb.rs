@@ -178,28 +178,9 @@ impl KbStore for SqlStore {
     }
 
     async fn delete_article(&self, tenant: &str, id: Uuid, expected_version: Option<i64>, actor: &str) -> Result<()> {
-        let now = now();
         let id_text = id.to_string();
-        in_write_tx!(self, |tx| {
-            let deleted = sqlx::query(
-                "DELETE FROM kb_articles WHERE tenant_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
-            )
-            .bind(tenant)
-            .bind(&id_text)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(missing_or_stale!(
-                    tx,
-                    "SELECT version FROM kb_articles WHERE tenant_id = $1 AND id = $2",
-                    tenant,
-                    &id_text
-                ));
-            }
-            let gone = serde_json::json!({"article": id_text});
-            insert_audit!(&mut *tx, tenant, None::<&str>, actor, "kb.delete", gone, now);
-        });
+        let gone = serde_json::json!({"article": id_text});
+        delete_versioned!(self, "kb_articles", tenant, &id_text, expected_version, actor, "kb.delete", gone);
         Ok(())
     }
 

@@ -1055,28 +1055,18 @@ impl RecordingStore for SqlStore {
         expected_version: Option<i64>,
         actor: &str,
     ) -> Result<()> {
-        let now = now();
         let id_text = id.to_string();
-        in_write_tx!(self, |tx| {
-            let deleted = sqlx::query(
-                "DELETE FROM recording_export_jobs WHERE tenant_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
-            )
-            .bind(tenant)
-            .bind(&id_text)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(missing_or_stale!(
-                    tx,
-                    "SELECT version FROM recording_export_jobs WHERE tenant_id = $1 AND id = $2",
-                    tenant,
-                    &id_text
-                ));
-            }
-            let changes = serde_json::json!({"job_id": id_text});
-            insert_audit!(&mut *tx, tenant, None::<&str>, actor, "recording_export_job.delete", changes, now);
-        });
+        let changes = serde_json::json!({"job_id": id_text});
+        delete_versioned!(
+            self,
+            "recording_export_jobs",
+            tenant,
+            &id_text,
+            expected_version,
+            actor,
+            "recording_export_job.delete",
+            changes
+        );
         Ok(())
     }
 

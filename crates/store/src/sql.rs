@@ -126,6 +126,36 @@ macro_rules! insert_audit {
     };
 }
 
+/// Deletes row `$id` of the tenant-scoped, versioned `$table` (only at `$expected` version
+/// when given) and audits `$action` with `$changes`, in one transaction; returns from the
+/// calling function with `NotFound` or `VersionMismatch` when no row matched.
+macro_rules! delete_versioned {
+    ($store:expr, $table:literal, $tenant:expr, $id:expr, $expected:expr, $actor:expr, $action:expr, $changes:expr) => {{
+        let now = now();
+        in_write_tx!($store, |tx| {
+            let deleted = sqlx::query(concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE tenant_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)"
+            ))
+            .bind($tenant)
+            .bind($id)
+            .bind($expected)
+            .execute(&mut *tx)
+            .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(missing_or_stale!(
+                    tx,
+                    concat!("SELECT version FROM ", $table, " WHERE tenant_id = $1 AND id = $2"),
+                    $tenant,
+                    $id
+                ));
+            }
+            insert_audit!(&mut *tx, $tenant, None::<&str>, $actor, $action, $changes, now);
+        });
+    }};
+}
+
 /// After a conditional write matched no row, tells why: the row is gone (`NotFound`) or
 /// its version moved on (`VersionMismatch`). `$sql` selects the current version.
 macro_rules! missing_or_stale {
