@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::{account_name, provider_key, type_key};
-use crate::TestReport;
+use crate::{LiveHealth, TestReport};
 
 /// An integration account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -38,6 +38,9 @@ pub struct Account {
     pub updated_by: String,
     /// The last connection test of the saved account.
     pub last_test: Option<TestReport>,
+    /// The health of the account's traffic through the runtime gateway; null until its
+    /// first gateway call.
+    pub live: Option<LiveHealth>,
 }
 
 /// The accounts of a tenant.
@@ -122,4 +125,6 @@ pub struct AccountUpdate {
     pub updated_by: Option<Value>,
     #[serde(default, skip_serializing)]
     pub last_test: Option<Value>,
+    #[serde(default, skip_serializing)]
+    pub live: Option<Value>,
 }

@@ -261,6 +261,17 @@ pub struct LiveError {
     pub message: String,
 }
 
+/// The health of an account's live traffic through the runtime gateway, as its connection
+/// tests give the health of its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveHealth {
+    /// When a gateway call of the account last succeeded.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The last gateway call of the account that failed.
+    pub last_error: Option<LiveError>,
+}
+
 /// An account's gateway usage, oldest day first, every day of the range listed, and the
 /// live health of its traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -270,8 +281,5 @@ pub struct Usage {
     /// The tenant's time zone, in which the days are counted.
     pub time_zone: String,
     pub days: Vec<UsageDay>,
-    /// When a gateway call of the account last succeeded.
-    pub last_success_at: Option<DateTime<Utc>>,
-    /// The last gateway call of the account that failed.
-    pub last_error: Option<LiveError>,
+    pub live: LiveHealth,
 }

@@ -257,11 +257,11 @@ pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), Cli
                 .collect();
             table(&["DAY", "CALLS", "ERRORS", "QUOTA"], &rows);
             println!("days in {}", escape(&usage.time_zone));
-            match &usage.last_success_at {
+            match &usage.live.last_success_at {
                 Some(at) => println!("last success: {at}"),
                 None => println!("last success: never"),
             }
-            if let Some(e) = &usage.last_error {
+            if let Some(e) = &usage.live.last_error {
                 println!("last error:   {} {}: {}", e.at, crate::client::text(&e.category), escape(&e.message));
             }
             Ok(())

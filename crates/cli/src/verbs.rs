@@ -309,6 +309,14 @@ fn show_account(client: &Client, a: &Account) -> Result<(), CliError> {
     if let Some(test) = &a.last_test {
         println!("last test: {} at {}", text(&test.status), text(&test.tested_at));
     }
+    if let Some(live) = &a.live {
+        if let Some(at) = &live.last_success_at {
+            println!("last live call ok: {}", text(at));
+        }
+        if let Some(e) = &live.last_error {
+            println!("last live call failed: {} at {}: {}", text(&e.category), text(&e.at), escape(&e.message));
+        }
+    }
     Ok(())
 }
 

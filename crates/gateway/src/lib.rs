@@ -17,7 +17,7 @@ mod ledger;
 mod speech;
 mod vendors;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,8 @@ use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use patchbay_api::{
     Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResult, KbResults,
-    KbSearchQuery, KbSource, KbTopicCreated, LiveError, Sentiment, SentimentRequest, SpeechRequest, SuggestRequest,
-    Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
+    KbSearchQuery, KbSource, KbTopicCreated, LiveError, LiveHealth, Sentiment, SentimentRequest, SpeechRequest,
+    SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
 };
 use patchbay_catalog::keys::{chat_bot, external_kb, next_caller, nlu, tdg};
 use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
@@ -495,22 +495,33 @@ impl Gateway {
                 UsageDay { day, calls, errors, quota }
             })
             .collect();
-        let health = self.parts.ledger.live_health(tenant, account.id).await?;
-        let last_error = match (health.last_error_at, health.last_error) {
-            (Some(at), Some((category, message))) => Some(LiveError {
-                at,
-                category: serde_json::from_value(Value::String(category)).unwrap_or(Category::UnexpectedResponse),
-                message,
-            }),
-            _ => None,
-        };
-        Ok(Usage {
-            account: account.id,
-            time_zone: zone.name().to_owned(),
-            days,
-            last_success_at: health.last_ok_at,
-            last_error,
-        })
+        let live = self
+            .live(tenant, Some(account.id))
+            .await?
+            .remove(&account.id)
+            .unwrap_or(LiveHealth { last_success_at: None, last_error: None });
+        Ok(Usage { account: account.id, time_zone: zone.name().to_owned(), days, live })
+    }
+
+    /// The live health of each of the tenant's accounts that had gateway traffic (only
+    /// `account`'s when given).
+    pub async fn live(&self, tenant: &str, account: Option<Uuid>) -> Result<HashMap<Uuid, LiveHealth>, GatewayError> {
+        let health = self.parts.ledger.live_health(tenant, account).await?;
+        Ok(health
+            .into_iter()
+            .map(|(id, h)| {
+                let last_error = match (h.last_error_at, h.last_error) {
+                    (Some(at), Some((category, message))) => Some(LiveError {
+                        at,
+                        category: serde_json::from_value(Value::String(category))
+                            .unwrap_or(Category::UnexpectedResponse),
+                        message,
+                    }),
+                    _ => None,
+                };
+                (id, LiveHealth { last_success_at: h.last_ok_at, last_error })
+            })
+            .collect())
     }
 
     /// The tenant's time zone.

@@ -66,6 +66,19 @@ async fn sentiment(s: &TestServer, token: &str, body: Value) -> Reply {
     s.call_as(token, Method::POST, &format!("{GATEWAY}/sentiment"), Some(body)).await
 }
 
+/// GETs `path` until `settled` holds for the answer (at most 5 s): call outcomes (errors,
+/// live health) are written after the answer, by the ledger's next batch.
+async fn settled(s: &TestServer, path: &str, settled: impl Fn(&Value) -> bool) -> Reply {
+    for _ in 0..100 {
+        let r = s.call(Method::GET, path, None).await;
+        if settled(&r.body) {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} did not settle: {:?}", s.call(Method::GET, path, None).await)
+}
+
 /// A problem+json of a vendor or quota failure.
 fn assert_gateway_problem(r: &Reply, status: u16, category: &str) {
     assert_eq!(r.status, status, "{r:?}");
@@ -212,11 +225,21 @@ backend_test! {
         }
 
         // Every failure that reached the vendor counts; the unreachable one does not.
-        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{id}/usage?days=1"), None).await;
-        assert_eq!((usage.body["days"][0]["calls"].as_i64(), usage.body["days"][0]["errors"].as_i64()), (Some(5), Some(5)), "{usage:?}");
-        assert_eq!(usage.body["last_error"]["category"], "timeout", "{usage:?}");
-        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{unreachable}/usage?days=1"), None).await;
-        assert_eq!((usage.body["days"][0]["calls"].as_i64(), usage.body["days"][0]["errors"].as_i64()), (Some(0), Some(1)), "{usage:?}");
+        let errors = |n: i64| move |b: &Value| b["days"][0]["errors"].as_i64() == Some(n);
+        let usage = settled(&s, &format!("{ACCOUNTS}/{id}/usage?days=1"), errors(5)).await;
+        assert_eq!(usage.body["days"][0]["calls"].as_i64(), Some(5), "{usage:?}");
+        assert_eq!(usage.body["live"]["last_error"]["category"], "timeout", "{usage:?}");
+        let usage = settled(&s, &format!("{ACCOUNTS}/{unreachable}/usage?days=1"), errors(1)).await;
+        assert_eq!(usage.body["days"][0]["calls"].as_i64(), Some(0), "{usage:?}");
+        let account = s.call(Method::GET, &format!("{ACCOUNTS}/{id}"), None).await;
+        assert_eq!(account.body["live"]["last_error"]["category"], "timeout", "the account shows its live health: {account:?}");
+        assert!(account.body["live"]["last_success_at"].is_null(), "{account:?}");
+        let list = s.call(Method::GET, ACCOUNTS, None).await;
+        let listed: Vec<&Value> = list.body["items"].as_array().unwrap().iter().filter(|a| a["id"] == id.as_str()).collect();
+        assert_eq!(listed[0]["live"], account.body["live"], "the list shows it too");
+        let r = sentiment(&s, &s.admin_token, json!({"text": "I love it", "account": id})).await;
+        assert_eq!(r.status, 200);
+        settled(&s, &format!("{ACCOUNTS}/{id}"), |a| a["live"]["last_success_at"].is_string()).await;
         let metrics = s.request(Method::GET, "/metrics", Some(&s.admin_token)).send().await.unwrap().text().await.unwrap();
         assert!(
             metrics.contains(r#"gateway_calls_total{type="nlu",provider="default",operation="sentiment",outcome="rate_limited"} 1"#),

@@ -8,6 +8,8 @@
 //! Outcomes and reservations come in batches, each batch one transaction, so a busy SQLite
 //! syncs its log once per batch rather than twice per call.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -111,8 +113,9 @@ pub trait GatewayStore: Send + Sync + 'static {
     async fn write_ledger(&self, outcomes: &[CallOutcome], requests: &[UnitRequest]) -> Result<Vec<Reserved>>;
     /// The account's usage from `from` to `to` (inclusive), days without calls left out.
     async fn usage(&self, tenant: &str, account: Uuid, from: NaiveDate, to: NaiveDate) -> Result<Vec<UsageDay>>;
-    /// The last success and error of the account's gateway traffic.
-    async fn live_health(&self, tenant: &str, account: Uuid) -> Result<LiveHealth>;
+    /// The last success and error of the gateway traffic of each of the tenant's accounts
+    /// that had some (only `account`'s when given).
+    async fn live_health(&self, tenant: &str, account: Option<Uuid>) -> Result<HashMap<Uuid, LiveHealth>>;
 
     /// The tenant's bindings, by kind then name.
     async fn bindings(&self, tenant: &str) -> Result<Vec<Binding>>;
@@ -242,33 +245,42 @@ impl GatewayStore for SqlStore {
         rows.into_iter().map(|(day, calls, errors)| Ok(UsageDay { day: parse_day(&day)?, calls, errors })).collect()
     }
 
-    async fn live_health(&self, tenant: &str, account: Uuid) -> Result<LiveHealth> {
-        type Row = (Option<Timestamp>, Option<Timestamp>, Option<String>, Option<String>);
-        let (ok, error): (Option<Timestamp>, Option<Row>) = with_reader!(self, |pool| {
-            let ok = sqlx::query_scalar(
-                "SELECT MAX(last_ok_at) FROM gateway_usage WHERE tenant_id = $1 AND account_id = $2",
+    async fn live_health(&self, tenant: &str, account: Option<Uuid>) -> Result<HashMap<Uuid, LiveHealth>> {
+        type Latest = (String, Option<Timestamp>, Option<Timestamp>);
+        type LastError = (String, Timestamp, Option<String>, Option<String>);
+        let account = account.map(|a| a.to_string());
+        let (latest, errors): (Vec<Latest>, Vec<LastError>) = with_reader!(self, |pool| {
+            let latest = sqlx::query_as(
+                "SELECT account_id, MAX(last_ok_at), MAX(last_error_at) FROM gateway_usage \
+                 WHERE tenant_id = $1 AND ($2 IS NULL OR account_id = $2) GROUP BY account_id",
             )
             .bind(tenant)
-            .bind(account.to_string())
-            .fetch_one(pool)
+            .bind(&account)
+            .fetch_all(pool)
             .await?;
-            let error = sqlx::query_as(
-                "SELECT last_ok_at, last_error_at, last_error_category, last_error FROM gateway_usage \
-                 WHERE tenant_id = $1 AND account_id = $2 AND last_error_at IS NOT NULL \
-                 ORDER BY last_error_at DESC LIMIT 1",
+            let errors = sqlx::query_as(
+                "SELECT u.account_id, u.last_error_at, u.last_error_category, u.last_error FROM gateway_usage u \
+                 WHERE u.tenant_id = $1 AND ($2 IS NULL OR u.account_id = $2) AND u.last_error_at = \
+                 (SELECT MAX(v.last_error_at) FROM gateway_usage v WHERE v.account_id = u.account_id)",
             )
             .bind(tenant)
-            .bind(account.to_string())
-            .fetch_optional(pool)
+            .bind(&account)
+            .fetch_all(pool)
             .await?;
-            (ok, error)
+            (latest, errors)
         });
-        let (last_error_at, last_error) = match error {
-            Some((_, at, Some(category), Some(message))) => (at, Some((category, message))),
-            Some((_, at, _, _)) => (at, None),
-            None => (None, None),
-        };
-        Ok(LiveHealth { last_ok_at: ok, last_error_at, last_error })
+        let mut health = HashMap::new();
+        for (id, last_ok_at, last_error_at) in latest {
+            let id = parse_uuid("gateway_usage.account_id", &id)?;
+            health.insert(id, LiveHealth { last_ok_at, last_error_at, last_error: None });
+        }
+        for (id, _, category, message) in errors {
+            let id = parse_uuid("gateway_usage.account_id", &id)?;
+            if let (Some(entry), Some(category), Some(message)) = (health.get_mut(&id), category, message) {
+                entry.last_error = Some((category, message));
+            }
+        }
+        Ok(health)
     }
 
     async fn bindings(&self, tenant: &str) -> Result<Vec<Binding>> {

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_api::{AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate};
+use patchbay_api::{AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate, LiveHealth};
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
 use patchbay_secrets::SecretChange;
 use patchbay_store::{Account, AccountWrite, SealedSecret};
@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// An account as the API shows it: secrets only as set or not.
-pub fn view(catalog: &'static Catalog, account: &Account) -> patchbay_api::Account {
+pub fn view(catalog: &'static Catalog, account: &Account, live: Option<LiveHealth>) -> patchbay_api::Account {
     let secrets = catalog
         .provider(&account.type_key, &account.provider)
         .map(|p| p.secret_fields().map(|f| (f.key.clone(), account.secrets.iter().any(|s| s.field == f.key))).collect())
@@ -41,20 +41,27 @@ pub fn view(catalog: &'static Catalog, account: &Account) -> patchbay_api::Accou
         updated_at: account.updated_at,
         updated_by: account.updated_by.clone(),
         last_test: account.last_test.as_ref().and_then(|t| serde_json::from_value(t.clone()).ok()),
+        live,
     }
 }
 
-fn respond(state: &AppState, status: StatusCode, account: Account) -> Response {
+/// The live health of the account's gateway traffic, when it had some.
+pub async fn live_of(state: &AppState, account: &Account) -> ApiResult<Option<LiveHealth>> {
+    Ok(state.gateway.live(&account.tenant_id, Some(account.id)).await?.remove(&account.id))
+}
+
+async fn respond(state: &AppState, status: StatusCode, account: Account) -> ApiResult<Response> {
     let tag = etag(account.version);
     let location = format!("/api/v1/tenants/{}/integration-accounts/{}", account.tenant_id, account.id);
-    let mut response = (status, Json(view(state.catalog, &account))).into_response();
+    let live = live_of(state, &account).await?;
+    let mut response = (status, Json(view(state.catalog, &account, live))).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&location) {
             response.headers_mut().insert(header::LOCATION, location);
         }
     }
-    response
+    Ok(response)
 }
 
 /// Path ids that are not UUIDs name no account.
@@ -81,13 +88,14 @@ pub async fn list(
         }
     }
     let accounts = state.store.list_accounts(&tenant, query.type_key.as_deref()).await?;
-    let items = accounts.iter().map(|a| view(state.catalog, a)).collect();
+    let mut live = state.gateway.live(&tenant, None).await?;
+    let items = accounts.iter().map(|a| view(state.catalog, a, live.remove(&a.id))).collect();
     Ok(Json(AccountList { items }).into_response())
 }
 
 pub async fn get(State(state): State<AppState>, Path((tenant, id)): Path<(String, String)>) -> ApiResult<Response> {
     let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
-    Ok(respond(&state, StatusCode::OK, account))
+    respond(&state, StatusCode::OK, account).await
 }
 
 /// The account fields of a create, update or test body; what is left out is taken from the
@@ -261,7 +269,7 @@ pub async fn create(
     let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
     drop(keys);
     state.reconciler.account_saved(&account, sealed.values);
-    Ok(respond(&state, StatusCode::CREATED, account))
+    respond(&state, StatusCode::CREATED, account).await
 }
 
 pub async fn update(
@@ -291,7 +299,7 @@ pub async fn update(
     let mut write = draft.write(sealed.secrets);
     let changes = updated_changes(&existing, &write);
     if changes.is_empty() {
-        return Ok(respond(&state, StatusCode::OK, existing));
+        return respond(&state, StatusCode::OK, existing).await;
     }
     keys.reseal_kept(&tenant, id, &mut write.secrets);
     let account = state
@@ -307,7 +315,7 @@ pub async fn update(
         .await?;
     drop(keys);
     state.reconciler.account_saved(&account, sealed.values);
-    Ok(respond(&state, StatusCode::OK, account))
+    respond(&state, StatusCode::OK, account).await
 }
 
 pub async fn delete(

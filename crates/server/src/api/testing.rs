@@ -20,7 +20,7 @@ use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use super::accounts::{account_id, account_not_found, draft, view, Fields};
+use super::accounts::{account_id, account_not_found, draft, live_of, view, Fields};
 use super::common::{etag, if_match};
 use crate::auth::Principal;
 use crate::body::{typed, Input, JsonBytes};
@@ -336,7 +336,7 @@ async fn generate_token(
     let body = ActionResult {
         message: "A new webhook verify token was generated and saved. Copy it now: it is shown only once.".into(),
         token: Some(token),
-        account: Some(Box::new(view(state.catalog, &updated))),
+        account: Some(Box::new(view(state.catalog, &updated, live_of(state, &updated).await?))),
         ..ActionResult::default()
     };
     let mut response = (StatusCode::OK, Json(body)).into_response();
