@@ -25,8 +25,14 @@ pub struct CachedStore<S> {
     /// Bumped by every write; a load stores its result only if no write came in between.
     generation: AtomicU64,
     tenants: RwLock<HashMap<String, Tenant>>,
-    accounts: RwLock<HashMap<String, Arc<Vec<Arc<Account>>>>>,
+    accounts: RwLock<HashMap<String, Arc<TenantAccounts>>>,
     tokens: RwLock<HashMap<Vec<u8>, ApiToken>>,
+}
+
+/// A tenant's accounts as `list_accounts` sorts them, and where each id is among them.
+struct TenantAccounts {
+    list: Vec<Arc<Account>>,
+    by_id: HashMap<Uuid, usize>,
 }
 
 impl<S: Store> CachedStore<S> {
@@ -58,13 +64,15 @@ impl<S: Store> CachedStore<S> {
         write(&self.tokens).clear();
     }
 
-    /// The tenant's accounts, sorted as `list_accounts` sorts them.
-    async fn accounts_of(&self, tenant: &str) -> Result<Arc<Vec<Arc<Account>>>> {
+    /// The tenant's accounts, sorted as `list_accounts` sorts them, with an index by id.
+    async fn accounts_of(&self, tenant: &str) -> Result<Arc<TenantAccounts>> {
         if let Some(hit) = read(&self.accounts).get(tenant) {
             return Ok(hit.clone());
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let loaded = Arc::new(self.inner.list_accounts(tenant, None).await?);
+        let list = self.inner.list_accounts(tenant, None).await?;
+        let by_id = list.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        let loaded = Arc::new(TenantAccounts { list, by_id });
         let mut cache = write(&self.accounts);
         if self.generation.load(Ordering::SeqCst) == generation {
             if cache.len() >= MAX_TENANTS {
@@ -153,17 +161,14 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     async fn get_account(&self, tenant: &str, id: Uuid) -> Result<Account> {
-        self.accounts_of(tenant)
-            .await?
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| Account::clone(a))
-            .ok_or(crate::StoreError::NotFound)
+        let accounts = self.accounts_of(tenant).await?;
+        let at = accounts.by_id.get(&id).ok_or(crate::StoreError::NotFound)?;
+        Ok(Account::clone(&accounts.list[*at]))
     }
 
     async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Arc<Account>>> {
         let all = self.accounts_of(tenant).await?;
-        Ok(all.iter().filter(|a| type_key.is_none_or(|t| a.type_key == t)).cloned().collect())
+        Ok(all.list.iter().filter(|a| type_key.is_none_or(|t| a.type_key == t)).cloned().collect())
     }
 
     async fn update_account(
