@@ -114,7 +114,8 @@ impl SpeechCache {
     }
 
     /// Bytes held for `tenant`.
-    pub fn held(&self, tenant: &str) -> usize {
+    #[cfg(test)]
+    fn held(&self, tenant: &str) -> usize {
         self.lock().tenants.get(tenant).map_or(0, |c| c.bytes)
     }
 }
