@@ -52,7 +52,7 @@ pub use recordings::{
     AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
 };
 pub use schema::{component_schemas, request_fields};
-pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantUpdate};
+pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate};
 pub use testing::{
     ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Category, Failed, Outcome, StepStatus,
     TestReport, TestStep, Voice,

@@ -87,6 +87,8 @@ operations! {
     GetTenant = Get "/tenants/{tenant}", TenantRead, "getTenant", "A tenant";
     UpdateTenant = Put "/tenants/{tenant}", TenantProvider, "updateTenant",
         "Rename a tenant or change its gated types (sp_admin)";
+    UpdateTenantSettings = Put "/tenants/{tenant}/settings", TenantWrite, "updateTenantSettings",
+        "Change the tenant's own settings (its time zone)";
     DeleteTenant = Delete "/tenants/{tenant}", TenantProvider, "deleteTenant",
         "Delete a tenant, its accounts and tokens (sp_admin)";
     ListAccounts = Get "/tenants/{tenant}/integration-accounts", TenantRead, "listAccounts", "The tenant's accounts";

@@ -31,6 +31,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
+    register::<TenantSettings>(&mut requests);
     register::<TenantUpdate>(&mut requests);
     register::<TokenCreate>(&mut requests);
     let mut responses = generator(Contract::Serialize);

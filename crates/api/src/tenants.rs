@@ -83,6 +83,17 @@ pub struct TenantUpdate {
     pub updated_at: Option<Value>,
 }
 
+/// The settings of a tenant its own admins change (the tenant's name and entitlements are
+/// the service provider's: `TenantUpdate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// An IANA time zone name: the tenant's days (gateway quotas and usage) start at its
+    /// midnight.
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: String,
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

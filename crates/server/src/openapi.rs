@@ -236,6 +236,12 @@ fn describe(op: Operation) -> Details {
             json!({"200": tagged("The tenant.", "Tenant")}),
             &["409", "412", "422"],
         ),
+        O::UpdateTenantSettings => details(
+            &["tenant", "If-Match"],
+            Some(request("TenantSettings")),
+            json!({"200": tagged("The tenant.", "Tenant")}),
+            &["412", "422"],
+        ),
         O::DeleteTenant => details(w, None, json!({"204": no_content("Deleted.")}), &[]),
         O::ListAccounts => {
             details(&["tenant", "type"], None, json!({"200": body("The accounts.", "AccountList")}), &["422"])

@@ -594,3 +594,26 @@ backend_test! {
         assert_eq!(s.call_as(&viewer, Method::POST, articles, Some(write("a", "b"))).await.status, 403);
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn a_tenant_admin_sets_the_time_zone_its_days_follow(db) {
+        let s = server(&db, None, &[]).await;
+        let admin = s.token("tenant_admin", Some("acme")).await;
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let settings = "/api/v1/tenants/acme/settings";
+        let r = s.call_as(&admin, Method::PUT, settings, Some(json!({"time_zone": "America/New_York"}))).await;
+        assert_eq!((r.status, &r.body["time_zone"]), (200, &json!("America/New_York")), "{r:?}");
+        let r = s.call_as(&admin, Method::PUT, settings, Some(json!({"time_zone": "Mars/Olympus"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("time_zone")), "{r:?}");
+        let r = s.call_as(&viewer, Method::PUT, settings, Some(json!({"time_zone": "UTC"}))).await;
+        assert_eq!(r.status, 403, "{r:?}");
+        let r = s.call_as(&admin, Method::PUT, "/api/v1/tenants/acme", Some(json!({"time_zone": "UTC"}))).await;
+        assert_eq!(r.status, 403, "the tenant itself (name, entitlements) stays the service provider's: {r:?}");
+        let id = create(&s, nlu_account("Sentiment", closed_addr().await, peers::WATSON_PASSWORD)).await;
+        let usage = s.call(Method::GET, &format!("{ACCOUNTS}/{id}/usage?days=1"), None).await;
+        assert_eq!(usage.body["time_zone"], "America/New_York", "{usage:?}");
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        assert!(audit.text.contains("America/New_York"), "the change is audited: {audit:?}");
+    }
+}

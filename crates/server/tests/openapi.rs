@@ -407,6 +407,16 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let r = s.call(Method::POST, "/api/v1/tenants/acme/gateway/crm/contacts/search", Some(search)).await;
     assert_eq!(r.status, 409, "a Zapier account is no CRM: {r:?}");
     spec.reply("POST", "/tenants/{tenant}/gateway/crm/contacts/search", &r);
+    // The tenant's own settings.
+    let settings = json!({"time_zone": "Europe/Berlin"});
+    spec.request("PUT", "/tenants/{tenant}/settings", &settings);
+    let r = s.call(Method::PUT, "/api/v1/tenants/acme/settings", Some(settings)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/settings", &r);
+    let r = s.call(Method::PUT, "/api/v1/tenants/acme/settings", Some(json!({"time_zone": "Mars/Olympus"}))).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/settings", &r);
+
     // The native knowledge base, and the gateway's search and topics over it.
     let article = json!({"title": "Refunds", "body": "Refunds go back to the card within five days."});
     spec.request("POST", "/tenants/{tenant}/kb/articles", &article);

@@ -57,6 +57,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::CreateTenant => on(method, tenants::create),
         O::GetTenant => on(method, tenants::get),
         O::UpdateTenant => on(method, tenants::update),
+        O::UpdateTenantSettings => on(method, tenants::update_settings),
         O::DeleteTenant => on(method, tenants::delete),
         O::ListAccounts => on(method, accounts::list),
         O::CreateAccount => on(method, accounts::create),

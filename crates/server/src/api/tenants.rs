@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use patchbay_api::{Tenant, TenantCreate, TenantList, TenantUpdate};
+use patchbay_api::{Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate};
 use patchbay_store::NewTenant;
 
 use super::common::{etag, if_match};
@@ -165,6 +165,26 @@ pub async fn update(
     };
     let change = patchbay_store::TenantUpdate { name, enabled_types, time_zone };
     let updated = state.store.update_tenant(&tenant, &change, expected, &who.actor()).await?;
+    Ok(respond(StatusCode::OK, updated))
+}
+
+/// `PUT /tenants/{tenant}/settings`: what the tenant's own admins may change (with
+/// `If-Match` like the tenant itself).
+pub async fn update_settings(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Input(body): Input<TenantSettings>,
+) -> ApiResult<Response> {
+    let expected = if_match(&headers)?;
+    let current = state.store.get_tenant(&tenant).await.map_err(not_found)?;
+    let time_zone = check_time_zone(&body.time_zone)?;
+    if time_zone == current.time_zone {
+        return Ok(respond(StatusCode::OK, current));
+    }
+    let change = patchbay_store::TenantUpdate { name: current.name, enabled_types: current.enabled_types, time_zone };
+    let updated = state.store.update_tenant(&tenant, &change, expected.or(Some(current.version)), &who.actor()).await?;
     Ok(respond(StatusCode::OK, updated))
 }
 
