@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use patchbay_api::{
     Account, AccountCreate, AccountList, AccountUpdate, BulkTestReport, IntegrationTypes, Operation, Outcome, Role,
-    Tenant, TenantCreate, TenantList, TenantUpdate, TestReport, TokenCreate, TokenCreated, TokenList,
+    Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate, TestReport, TokenCreate, TokenCreated, TokenList,
 };
 use patchbay_catalog::{Catalog, FieldKind, Provider};
 use reqwest::Method;
@@ -32,7 +32,8 @@ pub enum TenantsCommand {
         #[arg(long)]
         time_zone: Option<String>,
     },
-    /// Change a tenant's name or entitlements (service-provider admin).
+    /// Change a tenant's name or entitlements (service-provider admin), or its time zone
+    /// (the tenant's admins too, when it is the only change).
     Update {
         tenant: String,
         #[arg(long)]
@@ -188,6 +189,14 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
         TenantsCommand::Create { id, name, enable, time_zone } => {
             let body = TenantCreate { id, name, enabled_types: Some(enable), time_zone };
             show_tenant(client, &client.send(Method::POST, &Operation::CreateTenant.url(&[]), &body).await?)
+        }
+        TenantsCommand::Update { tenant, name: None, enable: None, time_zone: Some(time_zone) } => {
+            // The time zone alone is the tenant's own setting: its admins may change it.
+            let body = TenantSettings { time_zone };
+            show_tenant(
+                client,
+                &client.send(Method::PUT, &Operation::UpdateTenantSettings.url(&[&tenant]), &body).await?,
+            )
         }
         TenantsCommand::Update { tenant, name, enable, time_zone } => {
             let enabled_types = enable.map(|types| types.into_iter().filter(|t| !t.is_empty()).collect());

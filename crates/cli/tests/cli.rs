@@ -274,7 +274,16 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
     let ca_file = ca_dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.ca_pem).unwrap();
     let s = ServerProcess::start(&["--egress-allow", "loopback", "--egress-ca-file", ca_file.to_str().unwrap()]);
-    assert_eq!(code(&s.cli(&["tenants", "create", "acme", "--time-zone", "Europe/Berlin"])), 0);
+    assert_eq!(code(&s.cli(&["tenants", "create", "acme"])), 0);
+    // The time zone alone is the tenant's own setting: its admin changes it.
+    let tenant_admin =
+        s.cli(&["tokens", "create", "--name", "ops", "--role", "tenant_admin", "--tenant", "acme", "--json"]);
+    let tenant_admin = json(&tenant_admin)["token"].as_str().unwrap().to_owned();
+    let out = s.cli_as(&tenant_admin, &["tenants", "update", "acme", "--time-zone", "Europe/Berlin"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("time zone:     Europe/Berlin"), "{}", stdout(&out));
+    let out = s.cli_as(&tenant_admin, &["tenants", "update", "acme", "--name", "Acme"]);
+    assert_eq!(code(&out), 5, "the name stays the service provider's");
     let url = format!("{}=https://{addr}/natural-language-understanding/api/v1/analyze", nlu::URL);
     let user = format!("{}={}", nlu::USERNAME, peers::WATSON_USER);
     let password = format!("{}=NLU_PASSWORD", nlu::PASSWORD);
