@@ -21,7 +21,8 @@ pub(crate) async fn search(call: &Call<'_>, by: &Lookup<'_>) -> Result<Vec<CrmCo
         "salesforce" => salesforce_search(call, by).await,
         "zendesk" => zendesk_search(call, by).await,
         "servicenow" => servicenow_search(call, by).await,
-        _ => oracle_search(call, by).await,
+        "oracle_service_cloud" | "rightnow" => oracle_search(call, by).await,
+        other => Err(crate::unserved(other, &call.account.provider)),
     }
 }
 

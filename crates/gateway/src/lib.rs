@@ -123,6 +123,27 @@ pub struct Speech {
     pub audio: Audio,
 }
 
+/// Each operation and the (type, provider) pairs it speaks to; a provider the catalog adds
+/// to one of these types fails the test that holds this table to the catalog until the
+/// gateway speaks it.
+pub const SERVED: &[(&str, &[(&str, &str)])] = &[
+    ("suggestions", &[("chat_bot", "alterra"), ("chat_bot", "watson")]),
+    ("sentiment", &[("nlu", "default")]),
+    ("identify", &[("next_caller", "default"), ("tdg", "default")]),
+    (
+        "crm_search",
+        &[
+            ("oracle_service_cloud", "default"),
+            ("rightnow", "default"),
+            ("salesforce", "default"),
+            ("servicenow", "default"),
+            ("zendesk", "default"),
+        ],
+    ),
+    ("speech", &[("tts", "google"), ("tts", "watson")]),
+    ("kb_search", &[("external_kb", "synthetix")]),
+];
+
 /// The account types each operation takes.
 const BOTS: &[&str] = &["chat_bot"];
 const NLU: &[&str] = &["nlu"];
@@ -174,7 +195,8 @@ impl Gateway {
         let call = self.call(&ticket);
         let result = match account.provider.as_str() {
             "alterra" => vendors::alterra(&call, &request.text, &request.conversation_id).await,
-            _ => self.watson_suggestions(tenant, account.id, &call, request).await,
+            "watson" => self.watson_suggestions(tenant, account.id, &call, request).await,
+            other => Err(unserved(&account.type_key, other)),
         };
         let suggestions = self.finish(ticket, result).await?;
         Ok(Suggestions { suggestions, account: account.id })
@@ -222,7 +244,8 @@ impl Gateway {
         let call = self.call(&ticket);
         let result = match account.type_key.as_str() {
             "next_caller" => vendors::next_caller_record(&call, &lookup).await,
-            _ => vendors::tdg_record(&call, &lookup).await,
+            "tdg" => vendors::tdg_record(&call, &lookup).await,
+            other => Err(unserved(other, &account.provider)),
         };
         let record = self.finish(ticket, result).await?;
         let mapping_key =
@@ -276,9 +299,10 @@ impl Gateway {
                 self.speech.put(tenant, key, audio.clone());
                 Audio::Whole(audio)
             }),
-            _ => speech::watson(&call, &script, voice.as_deref(), format).await.map(|stream| {
+            "watson" => speech::watson(&call, &script, voice.as_deref(), format).await.map(|stream| {
                 Audio::Streamed(speech::tee_into_cache(stream, self.speech.clone(), tenant.to_owned(), key))
             }),
+            other => Err(unserved(&account.type_key, other)),
         };
         let audio = self.finish(ticket, result).await?;
         Ok(Speech { content_type, account: account.id, cached: false, audio })
@@ -760,6 +784,15 @@ struct Ticket {
     account: Uuid,
 }
 
+/// A provider of an operation's type that the gateway does not speak (a provider added to
+/// the catalog before its gateway calls): the account cannot be used as it is.
+fn unserved(type_key: &str, provider: &str) -> GatewayError {
+    GatewayError::from_failure(patchbay_connectors::Failure::new(
+        Category::InvalidConfig,
+        format!("the gateway does not speak {type_key}/{provider} yet"),
+    ))
+}
+
 fn category_name(category: Category) -> String {
     serde_json::to_value(category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "unknown".into())
 }
@@ -858,6 +891,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn every_provider_of_the_types_the_gateway_serves_is_spoken_to() {
+        let types = [BOTS, NLU, LOOKUPS, CRMS, TTS, &["external_kb"][..]].concat();
+        let mut in_catalog: Vec<(&str, &str)> = patchbay_catalog::catalog()
+            .types
+            .iter()
+            .filter(|t| types.contains(&t.key))
+            .flat_map(|t| t.providers.iter().map(move |p| (t.key, p.key)))
+            .collect();
+        in_catalog.sort_unstable();
+        let mut served: Vec<(&str, &str)> = SERVED.iter().flat_map(|(_, pairs)| pairs.iter().copied()).collect();
+        served.sort_unstable();
+        assert_eq!(served, in_catalog);
+    }
 
     #[test]
     fn a_field_mapping_returns_only_mapped_fields_and_drops_rows_mapped_to_none() {
