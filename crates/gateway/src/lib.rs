@@ -180,7 +180,7 @@ impl Gateway {
     /// Suggestions for an agent: the named account, else the service's bound chat bot,
     /// else the launch point's.
     pub async fn suggest(&self, tenant: &str, request: &SuggestRequest) -> Result<Suggestions, GatewayError> {
-        check_text("text", &request.text)?;
+        check_length("text", &request.text, MAX_TEXT_CHARS)?;
         check_name("conversation_id", &request.conversation_id)?;
         for (field, name) in [("service", &request.service), ("launch_point", &request.launch_point)] {
             if let Some(name) = name {
@@ -227,7 +227,7 @@ impl Gateway {
 
     /// The sentiment of a text: the named NLU account, else the tenant's only enabled one.
     pub async fn sentiment(&self, tenant: &str, request: &SentimentRequest) -> Result<Sentiment, GatewayError> {
-        check_text("text", &request.text)?;
+        check_length("text", &request.text, MAX_TEXT_CHARS)?;
         let account = self.pick(tenant, request.account, NLU, "Natural Language Understanding").await?;
         let ticket = self.begin(tenant, &account, "sentiment").await?;
         let result = vendors::sentiment(&self.call(&ticket), &request.text).await;
@@ -452,16 +452,7 @@ impl Gateway {
                 ));
             }
             for (name, id) in map {
-                if name.trim().is_empty()
-                    || name.chars().count() > Bindings::NAME_MAX_CHARS
-                    || name.chars().any(char::is_control)
-                {
-                    return Err(GatewayError::invalid(
-                        field,
-                        "name",
-                        format!("a name is 1-{} characters without control characters", Bindings::NAME_MAX_CHARS),
-                    ));
-                }
+                check_name(field, name)?;
                 self.named(tenant, *id, BOTS, field).await.map_err(|e| match e {
                     GatewayError::AccountNotFound => GatewayError::invalid(
                         field,
@@ -801,20 +792,6 @@ fn type_label(type_key: &str) -> &'static str {
     patchbay_catalog::catalog().get(type_key).map_or("unknown", |t| t.label)
 }
 
-fn check_text(field: &'static str, text: &str) -> Result<(), GatewayError> {
-    if text.trim().is_empty() {
-        return Err(GatewayError::invalid(field, "required", format!("`{field}` is empty")));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(GatewayError::invalid(
-            field,
-            "max_length",
-            format!("`{field}` is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok(())
-}
-
 fn check_length(field: &'static str, text: &str, max: usize) -> Result<(), GatewayError> {
     if text.trim().is_empty() {
         return Err(GatewayError::invalid(field, "required", format!("`{field}` is empty")));
@@ -825,12 +802,15 @@ fn check_length(field: &'static str, text: &str, max: usize) -> Result<(), Gatew
     Ok(())
 }
 
+/// A service, launch point or conversation name: 1 to `Bindings::NAME_MAX_CHARS`
+/// characters without control characters.
 fn check_name(field: &'static str, name: &str) -> Result<(), GatewayError> {
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    let max = Bindings::NAME_MAX_CHARS;
+    if name.trim().is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
         return Err(GatewayError::invalid(
             field,
             "name",
-            format!("`{field}` is 1-200 characters without control characters"),
+            format!("a name is 1-{max} characters without control characters"),
         ));
     }
     Ok(())

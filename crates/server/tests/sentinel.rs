@@ -202,6 +202,24 @@ fn sentinel_forms() -> Vec<String> {
     forms
 }
 
+/// `router` over HTTPS as every vendor (the built-in vendor URLs point at it) and a server
+/// that trusts it.
+async fn serving_every_vendor(
+    db: &patchbay_testkit::TestDatabase,
+    router: axum::Router,
+    ca: &TestCa,
+) -> (std::net::SocketAddr, TestServer) {
+    let peer = https(router, ca).await;
+    let vendor_url = url::Url::parse(&format!("https://localhost:{}/", peer.port())).unwrap();
+    let s = TestServer::start_with(db, |settings| {
+        settings.egress.extra_roots_pem = Some(ca.ca_pem.clone());
+        settings.vendor_urls =
+            patchbay_connectors::VENDORS.iter().map(|(name, _)| ((*name).to_owned(), vendor_url.clone())).collect();
+    })
+    .await;
+    (peer, s)
+}
+
 /// A provider's connection test request: every field sampled, targets at `peer`.
 fn test_body(type_key: &Value, provider: &Value, peer: std::net::SocketAddr) -> Value {
     let props: Map<String, Value> = provider["fields"]
@@ -224,14 +242,7 @@ backend_test! {
         let router = axum::Router::new().fallback(|| async {
             (axum::http::StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized"})))
         });
-        let peer = https(router, &ca).await;
-        let vendor_url = url::Url::parse(&format!("https://localhost:{}/", peer.port())).unwrap();
-        let s = TestServer::start_with(&db, |settings| {
-            settings.egress.extra_roots_pem = Some(ca.ca_pem.clone());
-            settings.vendor_urls =
-                patchbay_connectors::VENDORS.iter().map(|(name, _)| ((*name).to_owned(), vendor_url.clone())).collect();
-        })
-        .await;
+        let (peer, s) = serving_every_vendor(&db, router, &ca).await;
         let tenant = json!({"id": "acme", "enabled_types": ["aws", "nice", "external_kb"]});
         s.call(Method::POST, "/api/v1/tenants", Some(tenant)).await;
         let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
@@ -282,14 +293,7 @@ backend_test! {
                 (axum::http::StatusCode::UNAUTHORIZED, axum::Json(answer))
             },
         );
-        let peer = https(router, &ca).await;
-        let vendor_url = url::Url::parse(&format!("https://localhost:{}/", peer.port())).unwrap();
-        let s = TestServer::start_with(&db, |settings| {
-            settings.egress.extra_roots_pem = Some(ca.ca_pem.clone());
-            settings.vendor_urls =
-                patchbay_connectors::VENDORS.iter().map(|(name, _)| ((*name).to_owned(), vendor_url.clone())).collect();
-        })
-        .await;
+        let (peer, s) = serving_every_vendor(&db, router, &ca).await;
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "enabled_types": ["external_kb"]}))).await;
         let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
         let operation = |type_key: &str| -> Option<(&'static str, Value)> {
