@@ -495,3 +495,31 @@ pub(crate) fn flatten(record: &Value) -> Map<String, Value> {
     walk("", record, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use patchbay_connectors::EgressPolicy;
+
+    use super::*;
+
+    /// A secret that a vendor's long error text carries across the point where the text is
+    /// cut for a message is not shown, not even its beginning.
+    #[test]
+    fn a_secret_cut_by_the_clip_of_vendor_text_is_still_hidden() {
+        let secret = "SENTINEL-0123456789abcdef";
+        let account = AccountConfig {
+            secrets: [("password".to_owned(), secret.into())].into_iter().collect(),
+            ..AccountConfig::default()
+        };
+        let egress = Egress::new(EgressPolicy::default()).unwrap();
+        let vendors = VendorUrls::default();
+        let call = Call { egress: &egress, account: &account, vendors: &vendors, timeout: Duration::from_secs(1) };
+        let reply = HttpReply { status: 500, headers: Default::default(), body: Vec::new() };
+        let said = format!("{}{secret} and more", "x".repeat(195));
+        let GatewayError::Vendor { failure, .. } = call.refused(&reply, "analyze URL", Some(&said)) else {
+            panic!("a vendor failure")
+        };
+        assert!(!failure.message.contains("SENTINEL"), "{}", failure.message);
+        assert!(failure.message.contains("[secr"), "the secret's place is marked: {}", failure.message);
+    }
+}
