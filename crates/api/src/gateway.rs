@@ -283,3 +283,93 @@ pub struct Usage {
     pub days: Vec<UsageDay>,
     pub live: LiveHealth,
 }
+
+/// The audio a transcription takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioInput {
+    /// A WAV file as it is, header first: the header gives the rate.
+    #[default]
+    Wav,
+    /// Raw 16-bit signed little-endian mono PCM at `rate` Hz.
+    L16,
+}
+
+/// `GET …/gateway/transcribe?…`: the query of the WebSocket upgrade that streams audio to
+/// a Speech To Text account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeQuery {
+    /// The Speech To Text account; when left out, the tenant's default STT account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+    /// What the binary messages hold; `wav` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<AudioInput>,
+    /// The sample rate of `l16` audio in Hz (required for `l16`, refused for `wav`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 8000, max = 48000))]
+    pub rate: Option<u32>,
+    /// The recognition model of a Watson account (e.g. `en-US_NarrowbandModel`); the
+    /// service's default when left out. GoVivace picks its model by the account's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub model: Option<String>,
+    /// Whether interim (not final) results are sent too; `true` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interim: Option<bool>,
+}
+
+impl TranscribeQuery {
+    /// The sample rates `l16` audio may have.
+    pub const RATES: RangeInclusive<u32> = 8000..=48000;
+    pub const MODEL_MAX_CHARS: usize = 100;
+}
+
+/// The one text message a transcription client sends: `{"action": "end"}`, the end of its
+/// audio. The results still due follow, then the server closes (1000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeControl {
+    pub action: TranscribeAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscribeAction {
+    End,
+}
+
+/// A result of a transcription, one text message each: interim results may be revised,
+/// a final one is not. Times are seconds from the start of the audio, when the service
+/// gives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptPiece {
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub text: String,
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    #[serde(default)]
+    pub start: Option<f64>,
+    #[serde(default)]
+    pub end: Option<f64>,
+}
+
+/// The last message of a transcription that failed, before the server closes (1008 for the
+/// client's own mistake, 1011 otherwise): the failure in the categories of the other
+/// gateway operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeFailure {
+    pub error: TranscribeError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeError {
+    /// What went wrong, as a connection test says it; absent for a mistake of the client's.
+    pub category: Option<Category>,
+    pub detail: String,
+}

@@ -39,8 +39,9 @@ pub use export_jobs::{
 };
 pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use gateway::{
-    AudioFormat, Bindings, CrmContact, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError, LiveHealth,
-    Sentiment, SentimentLabel, SentimentRequest, SpeechRequest, SuggestRequest, Suggestion, Suggestions, Usage,
+    AudioFormat, AudioInput, Bindings, CrmContact, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, LiveError,
+    LiveHealth, Sentiment, SentimentLabel, SentimentRequest, SpeechRequest, SuggestRequest, Suggestion, Suggestions,
+    TranscribeAction, TranscribeControl, TranscribeError, TranscribeFailure, TranscribeQuery, TranscriptPiece, Usage,
     UsageDay, UsageQuery, MAX_TEXT_CHARS,
 };
 pub use kb::{KbArticle, KbArticleList, KbArticleWrite, KbResult, KbResults, KbSearchQuery, KbSource, KbTopicCreated};

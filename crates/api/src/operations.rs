@@ -151,6 +151,8 @@ operations! {
         "Who a caller is, from Next Caller or The Data Group, as contact fields";
     Speech = Post "/tenants/{tenant}/gateway/speech", TenantGateway, "speech",
         "Speech for a prompt, from a Text To Speech account (the audio, streamed)";
+    Transcribe = Get "/tenants/{tenant}/gateway/transcribe", TenantGateway, "transcribe",
+        "Stream audio to a Speech To Text account over a WebSocket; the transcript comes back as it forms";
     CrmSearch = Post "/tenants/{tenant}/gateway/crm/contacts/search", TenantGateway, "crmSearch",
         "Contacts with a phone number or email address, from a CRM account";
     KbSearch = Get "/tenants/{tenant}/gateway/kb/search", TenantGateway, "kbSearch",

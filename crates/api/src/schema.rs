@@ -28,6 +28,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<SentimentRequest>(&mut requests);
     register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
+    register::<TranscribeControl>(&mut requests);
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
@@ -68,6 +69,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<Token>(&mut responses);
     register::<TokenList>(&mut responses);
     register::<TokenCreated>(&mut responses);
+    register::<TranscribeFailure>(&mut responses);
+    register::<TranscriptPiece>(&mut responses);
     register::<Usage>(&mut responses);
     register::<WhoAmI>(&mut responses);
     let mut schemas: Map<String, Value> = responses.take_definitions(true).into_iter().collect();

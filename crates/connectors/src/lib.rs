@@ -23,6 +23,7 @@ use patchbay_vault::SecretString;
 use serde_json::{Map, Value};
 
 pub use egress::{Egress, EgressError, EgressPolicy, HttpReply, Names};
+pub use net::{stt_endpoint, Upgrade, VendorSocket};
 pub use patchbay_api::{ActionResult, Voice};
 pub use report::{Category, Failure, Outcome, StepStatus, TestReport, TestRun, TestStep};
 pub use s3::{S3Target, EMPTY_SHA256};

@@ -20,7 +20,7 @@ use x509_cert::der::Decode as _;
 use patchbay_catalog::keys::{sso, stt};
 
 use crate::egress::redacted;
-use crate::{AccountConfig, Category, Connector, Context, Failure, TestRun};
+use crate::{AccountConfig, Category, Connector, Context, Egress, Failure, HttpReply, TestRun};
 
 pub(crate) fn connectors() -> Vec<Arc<dyn Connector>> {
     vec![Arc::new(SpeechToText), Arc::new(Sso)]
@@ -40,12 +40,20 @@ impl Connector for SpeechToText {
     }
 
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
-        let (url, authorization) = match cx.account.provider.as_str() {
-            "watson" => watson_request(cx.account)?,
-            _ => govivace_request(cx.account)?,
-        };
+        let (url, authorization) = stt_endpoint(cx.account)?;
         websocket_handshake(cx, run, &url, authorization).await?;
         Ok(format!("The WebSocket handshake with {} succeeded with these credentials.", redacted(&url)))
+    }
+}
+
+/// The WebSocket URL of a Speech To Text account's recognition service and the
+/// `Authorization` header it takes (none for GoVivace, whose key is in the query). The
+/// value is marked sensitive; the URL's query may hold a key, so show it `redacted`.
+pub fn stt_endpoint(account: &AccountConfig) -> Result<(url::Url, Option<HeaderValue>), Failure> {
+    match account.provider.as_str() {
+        "watson" => watson_request(account),
+        "govivace" => govivace_request(account),
+        other => Err(Failure::new(Category::InvalidConfig, format!("no Speech To Text provider `{other}`"))),
     }
 }
 
@@ -116,7 +124,7 @@ async fn websocket_handshake(
         request.headers_mut().insert(AUTHORIZATION, value);
     }
     let shown = redacted(url);
-    let (mut socket, _) = run
+    let (mut socket, _): (VendorSocket, _) = run
         .step("handshake", upgrade(request, tls, cx.timeout), |(_, response)| {
             format!("GET {shown} -> HTTP {} (WebSocket open)", response.status().as_u16())
         })
@@ -135,14 +143,10 @@ async fn upgrade(
     request: Request,
     stream: TlsStream<TcpStream>,
     timeout: Duration,
-) -> Result<(WebSocketStream<TlsStream<TcpStream>>, Response), Failure> {
-    use tokio_tungstenite::tungstenite::Error;
-    match tokio::time::timeout(timeout, tokio_tungstenite::client_async(request, stream)).await {
-        Err(_) => Err(Failure::new(
-            Category::Timeout,
-            format!("no answer to the WebSocket upgrade within {} ms", timeout.as_millis()),
-        )),
-        Ok(Err(Error::Http(response))) => Err(match response.status().as_u16() {
+) -> Result<(VendorSocket, Response), Failure> {
+    match handshake(request, stream, timeout).await? {
+        Ok(pair) => Ok(pair),
+        Err(refusal) => Err(match refusal.status {
             status @ (401 | 403) => {
                 Failure::new(Category::InvalidCredentials, format!("the credentials were refused (HTTP {status})"))
             }
@@ -151,8 +155,70 @@ async fn upgrade(
                 format!("HTTP {status} instead of a WebSocket upgrade; is this the service's WebSocket URL?"),
             ),
         }),
+    }
+}
+
+/// The WebSocket upgrade over an open stream: the socket, or the HTTP answer the server
+/// gave instead (capped like any answer).
+async fn handshake(
+    request: Request,
+    stream: TlsStream<TcpStream>,
+    timeout: Duration,
+) -> Result<Result<(VendorSocket, Response), HttpReply>, Failure> {
+    use tokio_tungstenite::tungstenite::Error;
+    match tokio::time::timeout(timeout, tokio_tungstenite::client_async(request, stream)).await {
+        Err(_) => Err(Failure::new(
+            Category::Timeout,
+            format!("no answer to the WebSocket upgrade within {} ms", timeout.as_millis()),
+        )),
+        Ok(Err(Error::Http(response))) => {
+            let (parts, body) = response.into_parts();
+            let mut body = body.unwrap_or_default();
+            body.truncate(MAX_REFUSAL);
+            Ok(Err(HttpReply { status: parts.status.as_u16(), headers: parts.headers, body }))
+        }
         Ok(Err(e)) => Err(Failure::new(Category::UnexpectedResponse, format!("the WebSocket handshake failed: {e}"))),
-        Ok(Ok(pair)) => Ok(pair),
+        Ok(Ok(pair)) => Ok(Ok(pair)),
+    }
+}
+
+/// Largest body of a refused upgrade that is kept.
+const MAX_REFUSAL: usize = 64 * 1024;
+
+/// A WebSocket to a vendor, over TLS.
+pub type VendorSocket = WebSocketStream<TlsStream<TcpStream>>;
+
+/// How a WebSocket upgrade for live traffic ended.
+pub enum Upgrade {
+    Open(Box<VendorSocket>),
+    /// The server answered HTTP instead, as it came, for the caller to read in its vendor's
+    /// terms.
+    Refused(HttpReply),
+}
+
+impl Egress {
+    /// Opens a WebSocket to a `wss://` URL for live traffic (the runtime gateway): resolve,
+    /// connect and TLS under the egress policy, then the upgrade with `request`'s headers,
+    /// each bounded by `timeout`. No steps are recorded.
+    pub async fn websocket(&self, request: Request, timeout: Duration) -> Result<Upgrade, Failure> {
+        let uri = request.uri();
+        if uri.scheme_str() != Some("wss") {
+            return Err(Failure::new(Category::InvalidConfig, "the URL must start with wss://"));
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| Failure::new(Category::InvalidConfig, "the URL names no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(443);
+        let target = self.resolve(&host, port, timeout).await?;
+        let tcp = self.connect(&target, timeout).await?;
+        let tls = self.tls(tcp, &host, timeout).await?;
+        Ok(match handshake(request, tls, timeout).await? {
+            Ok((socket, _)) => Upgrade::Open(Box::new(socket)),
+            Err(reply) => Upgrade::Refused(reply),
+        })
     }
 }
 

@@ -15,6 +15,7 @@ mod error;
 mod kb;
 mod ledger;
 mod speech;
+mod stt;
 mod vendors;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,9 +27,9 @@ use chrono_tz::Tz;
 use patchbay_api::{
     Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResult, KbResults,
     KbSearchQuery, KbSource, KbTopicCreated, LiveError, LiveHealth, Sentiment, SentimentRequest, SpeechRequest,
-    SuggestRequest, Suggestions, Usage, UsageDay, MAX_TEXT_CHARS,
+    SuggestRequest, Suggestions, TranscribeQuery, TranscriptPiece, Usage, UsageDay, MAX_TEXT_CHARS,
 };
-use patchbay_catalog::keys::{chat_bot, external_kb, next_caller, nlu, tdg};
+use patchbay_catalog::keys::{chat_bot, external_kb, next_caller, nlu, tdg, DEFAULT_ACCOUNT};
 use patchbay_connectors::{AccountConfig, Category, Egress, VendorUrls};
 use patchbay_secrets::AccountSecrets;
 use patchbay_store::{Account, Binding, BindingKind, CallOutcome, GatewayStore, KbStore, Reserved, Store, UnitRequest};
@@ -40,6 +41,7 @@ pub use kb::checked_article;
 pub use ledger::Ledger;
 use ledger::{day_of, next_day_starts};
 pub use speech::{Audio, AudioStream, SpeechCache};
+pub use stt::{Inbound, RelayEnd, CLIENT_IDLE};
 use vendors::{Call, Lookup};
 
 /// Where the gateway counts its calls (the server's `/metrics`).
@@ -123,6 +125,15 @@ pub struct Speech {
     pub audio: Audio,
 }
 
+/// A speech recognition session, open with the vendor and ready for audio: hand it to
+/// [`Gateway::relay`].
+pub struct Transcription {
+    pub account: Uuid,
+    ticket: Ticket,
+    session: stt::Session,
+    interim: bool,
+}
+
 /// Each operation and the (type, provider) pairs it speaks to; a provider the catalog adds
 /// to one of these types fails the test that holds this table to the catalog until the
 /// gateway speaks it.
@@ -142,6 +153,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
     ),
     ("speech", &[("tts", "google"), ("tts", "watson")]),
     ("kb_search", &[("external_kb", "synthetix")]),
+    ("transcribe", &[("stt", "govivace"), ("stt", "watson")]),
 ];
 
 /// The account types each operation takes.
@@ -149,6 +161,7 @@ const BOTS: &[&str] = &["chat_bot"];
 const NLU: &[&str] = &["nlu"];
 const LOOKUPS: &[&str] = &["next_caller", "tdg"];
 const TTS: &[&str] = &["tts"];
+const STT: &[&str] = &["stt"];
 const CRMS: &[&str] = &["salesforce", "zendesk", "servicenow", "oracle_service_cloud", "rightnow"];
 
 /// The daily quota field of each provider that has one.
@@ -306,6 +319,104 @@ impl Gateway {
         };
         let audio = self.finish(ticket, result).await?;
         Ok(Speech { content_type, account: account.id, cached: false, audio })
+    }
+
+    /// Opens a speech recognition session: the named Speech To Text account, else the
+    /// tenant's default one. The vendor's side is open (credentials accepted, ready for
+    /// audio) when this returns, so every refusal comes before a client upgrades.
+    pub async fn transcription(&self, tenant: &str, query: &TranscribeQuery) -> Result<Transcription, GatewayError> {
+        let format = query.format.unwrap_or_default();
+        let rate = match (format, query.rate) {
+            (patchbay_api::AudioInput::Wav, Some(_)) => {
+                return Err(GatewayError::invalid(
+                    "rate",
+                    "wav",
+                    "a WAV file's header gives its rate; leave `rate` out",
+                ))
+            }
+            (patchbay_api::AudioInput::Wav, None) => 0,
+            (patchbay_api::AudioInput::L16, None) => {
+                return Err(GatewayError::invalid("rate", "required", "`l16` audio needs its sample `rate` in Hz"))
+            }
+            (patchbay_api::AudioInput::L16, Some(rate)) if TranscribeQuery::RATES.contains(&rate) => rate,
+            (patchbay_api::AudioInput::L16, Some(_)) => {
+                let range = TranscribeQuery::RATES;
+                return Err(GatewayError::invalid(
+                    "rate",
+                    "range",
+                    format!("rate must be between {} and {} Hz", range.start(), range.end()),
+                ));
+            }
+        };
+        if let Some(model) = &query.model {
+            let ok = !model.is_empty()
+                && model.len() <= TranscribeQuery::MODEL_MAX_CHARS
+                && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+            if !ok {
+                let max = TranscribeQuery::MODEL_MAX_CHARS;
+                return Err(GatewayError::invalid(
+                    "model",
+                    "model",
+                    format!("a model name is 1-{max} of A-Z a-z 0-9 - _"),
+                ));
+            }
+        }
+        let account = match query.account {
+            Some(id) => self.named(tenant, id, STT, "account").await?,
+            None => self.default_stt(tenant).await?,
+        };
+        let interim = query.interim.unwrap_or(true);
+        let ticket = self.begin(tenant, &account, "transcribe").await?;
+        let spec = stt::AudioSpec { format, rate };
+        let opened = stt::open(&self.call(&ticket), spec, query.model.as_deref(), interim).await;
+        match opened {
+            Ok(session) => Ok(Transcription { account: account.id, ticket, session, interim }),
+            Err(e) => self.finish(ticket, Err(e)).await,
+        }
+    }
+
+    /// Relays a client's audio (`inbound`) to an open transcription and its results to
+    /// `outbound` until the results end, the client leaves or either side fails; the
+    /// session counts as one call of the account.
+    pub async fn relay<I, O>(&self, transcription: Transcription, inbound: &mut I, outbound: &mut O) -> RelayEnd
+    where
+        I: futures::Stream<Item = Inbound> + Unpin,
+        O: futures::Sink<TranscriptPiece> + Unpin,
+    {
+        let Transcription { ticket, session, interim, .. } = transcription;
+        let scrubber = ticket.config.scrubber();
+        let end = stt::relay(session, inbound, outbound, interim, self.options.timeout, &scrubber).await;
+        // A mistake of the client's is not the account's failure: the vendor served it.
+        let vendor_failed = matches!(&end, RelayEnd::Failed(e) if !matches!(e, GatewayError::Invalid { .. }));
+        match end {
+            RelayEnd::Failed(e) if vendor_failed => match self.finish(ticket, Err(e)).await {
+                Err(e) => RelayEnd::Failed(e),
+                Ok(()) => RelayEnd::Finished,
+            },
+            other => {
+                let _ = self.finish(ticket, Ok(())).await;
+                other
+            }
+        }
+    }
+
+    /// The tenant's default Speech To Text account, which must be enabled.
+    async fn default_stt(&self, tenant: &str) -> Result<Arc<Account>, GatewayError> {
+        let accounts = self.parts.store.list_accounts(tenant, Some("stt")).await?;
+        let default = accounts.into_iter().find(|a| a.properties.get(DEFAULT_ACCOUNT) == Some(&Value::Bool(true)));
+        match default {
+            Some(account) if account.enabled => Ok(account),
+            Some(account) => Err(GatewayError::conflict(
+                "account",
+                "disabled",
+                format!("the default Speech To Text account `{}` is disabled; enable it or name another", account.name),
+            )),
+            None => Err(GatewayError::conflict(
+                "account",
+                "no_account",
+                "the tenant has no default Speech To Text account; mark one Default account or name one in `account`",
+            )),
+        }
     }
 
     /// Searches the knowledge base: the enabled external account marked exclusive alone;
@@ -874,7 +985,7 @@ mod tests {
 
     #[test]
     fn every_provider_of_the_types_the_gateway_serves_is_spoken_to() {
-        let types = [BOTS, NLU, LOOKUPS, CRMS, TTS, &["external_kb"][..]].concat();
+        let types = [BOTS, NLU, LOOKUPS, CRMS, TTS, STT, &["external_kb"][..]].concat();
         let mut in_catalog: Vec<(&str, &str)> = patchbay_catalog::catalog()
             .types
             .iter()

@@ -134,7 +134,7 @@ impl Call<'_> {
         }
     }
 
-    fn scrubbed(&self, failure: Failure) -> Failure {
+    pub(crate) fn scrubbed(&self, failure: Failure) -> Failure {
         Failure::new(failure.category, self.account.scrubber().scrub(&failure.message))
     }
 
@@ -205,7 +205,7 @@ impl Call<'_> {
 
 /// A vendor's words shortened for a message (after scrubbing: a cut through a secret would
 /// leave a part the scrubber no longer knows).
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     const MAX: usize = 200;
     match text.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}…", &text[..at]),

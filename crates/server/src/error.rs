@@ -49,6 +49,8 @@ pub enum ApiError {
     },
     /// A runtime gateway call failed at the vendor or on the account's daily quota.
     Gateway(Box<GatewayFailure>),
+    /// The operation is a WebSocket and the request is not a WebSocket upgrade.
+    UpgradeRequired(String),
 }
 
 /// A failed gateway call as answered: the status, the category, the vendor's status and
@@ -178,6 +180,14 @@ impl IntoResponse for ApiError {
                 };
                 (failure.status, code, title, failure.detail.clone(), &[][..], None)
             }
+            ApiError::UpgradeRequired(why) => (
+                StatusCode::UPGRADE_REQUIRED,
+                "upgrade-required",
+                "A WebSocket upgrade is required",
+                why.clone(),
+                &[][..],
+                None,
+            ),
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (
@@ -199,6 +209,10 @@ impl IntoResponse for ApiError {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let ApiError::Unavailable { retry_after, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if status == StatusCode::UPGRADE_REQUIRED {
+            response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

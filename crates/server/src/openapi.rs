@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use patchbay_api::{
     Access, AccountFilter, AuditQuery, KbSearchQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
-    UsageQuery,
+    TranscribeQuery, UsageQuery,
 };
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
@@ -39,6 +39,7 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("415", "The body's Content-Type is not one this endpoint takes."),
     ("416", "No byte range asked for lies within the resource; `Content-Range: bytes */<size>` gives its size."),
     ("422", "The input breaks a rule; `errors` names each field and rule."),
+    ("426", "The request is not a WebSocket upgrade: send `Connection: Upgrade`, `Upgrade: websocket` and the `Sec-WebSocket-*` headers, as WebSocket clients do."),
     ("429", "Too many connection tests and actions run at once (for the tenant or in all), an account's daily gateway quota is used up (`category` `quota_exceeded`, with `RateLimit-*` headers) or the vendor limits the rate (`rate_limited`); `Retry-After` says when to try again."),
     ("502", "A remote service the request needed (an S3 bucket, a vendor of the gateway) failed or refused; `category` says why and `vendor_status` gives the vendor's HTTP status."),
     ("503", "A limit of the service was reached; retry later."),
@@ -430,6 +431,18 @@ fn describe(op: Operation) -> Details {
             }}),
             GATEWAY_PROBLEMS,
         ),
+        O::Transcribe => details(
+            &["tenant", "stt_account", "stt_format", "stt_rate", "stt_model", "stt_interim"],
+            None,
+            json!({"101": {
+                "description": "Switching Protocols: a WebSocket. The client sends its audio in binary messages and `{\"action\": \"end\"}` (`TranscribeControl`) as text when it is done; the server sends each result as a text message (`TranscriptPiece`) and closes with 1000 once the last final one is sent. A failure during the stream is a `TranscribeFailure` message, then a close with 1008 (the client broke the protocol), 1013 (the service asks to retry later) or 1011. `X-Patchbay-Account` names the account.",
+                "x-messages": {
+                    "client": [{"type": "string", "format": "binary"}, {"$ref": "#/components/schemas/TranscribeControl"}],
+                    "server": [{"$ref": "#/components/schemas/TranscriptPiece"}, {"$ref": "#/components/schemas/TranscribeFailure"}],
+                },
+            }}),
+            &["404", "409", "422", "426", "429", "502", "504"],
+        ),
         O::CrmSearch => details(
             w,
             Some(request("CrmSearchRequest")),
@@ -574,6 +587,7 @@ fn parameters() -> Value {
         all.extend(query_parameters::<RunsQuery>("runs_"));
         all.extend(query_parameters::<UsageQuery>(""));
         all.extend(query_parameters::<KbSearchQuery>("kb_"));
+        all.extend(query_parameters::<TranscribeQuery>("stt_"));
     }
     parameters
 }

@@ -452,6 +452,14 @@ async fn every_route_is_documented_and_answers_as_documented() {
     assert_eq!(r.status, 204, "{r:?}");
     spec.reply("DELETE", "/tenants/{tenant}/kb/articles/{id}", &r);
 
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/gateway/transcribe", None).await;
+    assert_eq!(
+        (r.status, &r.headers["upgrade"]),
+        (426, &"websocket".parse::<reqwest::header::HeaderValue>().unwrap()),
+        "{r:?}"
+    );
+    spec.reply("GET", "/tenants/{tenant}/gateway/transcribe", &r);
+
     let bindings = json!({"services": {}, "launch_points": {}});
     spec.request("PUT", "/tenants/{tenant}/gateway/bindings", &bindings);
     let r = s.call(Method::PUT, "/api/v1/tenants/acme/gateway/bindings", Some(bindings)).await;

@@ -307,6 +307,8 @@ backend_test! {
                 "tts" => ("speech", json!({"text": "hello", "format": "wav"})),
                 // The native KB is empty, so a search goes on to the external one.
                 "external_kb" => ("kb/search?q=hello", Value::Null),
+                // A WebSocket: the peer refuses the upgrade.
+                "stt" => ("transcribe", Value::Null),
                 _ => return None,
             })
         };
@@ -318,11 +320,17 @@ backend_test! {
                 let name = format!("{} {}", t["key"].as_str().unwrap(), p["key"].as_str().unwrap());
                 let mut body = test_body(&t["key"], p, peer);
                 body["name"] = json!(name);
+                // One default account per tenant; this test names each account.
+                if let Some(default) = body["properties"].get_mut("default_account") {
+                    *default = json!(false);
+                }
                 let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body)).await;
                 assert_eq!(created.status, 201, "{name}: {}", created.text);
                 let id = created.body["id"].as_str().unwrap().to_owned();
                 let url = format!("/api/v1/tenants/acme/gateway/{path}");
-                let r = if request.is_null() {
+                let r = if path == "transcribe" {
+                    s.websocket(&s.admin_token, &format!("{url}?account={id}")).await.map(|_| ()).expect_err("refused")
+                } else if request.is_null() {
                     s.call(Method::GET, &url, None).await
                 } else {
                     let mut request = request.clone();

@@ -153,4 +153,4 @@ pub mod tls;
 #[cfg(feature = "vendors")]
 pub mod vendors;
 #[cfg(feature = "server")]
-pub use server::{Reply, TestServer};
+pub use server::{Reply, TestServer, WebSocket};

@@ -4,6 +4,9 @@ use serde_json::Value;
 
 use crate::TestDatabase;
 
+/// A WebSocket client's socket to the test server.
+pub type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A patchbay server running in this process on a loopback port.
 pub struct TestServer {
     pub base: String,
@@ -77,6 +80,24 @@ impl TestServer {
             req = req.json(&body);
         }
         Reply::read(req.send().await.expect("request reaches the server")).await
+    }
+
+    /// Opens a WebSocket on `path` (under the server's base) with a bearer token: the socket
+    /// and the upgrade's headers, or the refused upgrade as a `Reply`.
+    pub async fn websocket(&self, token: &str, path: &str) -> Result<(WebSocket, reqwest::header::HeaderMap), Reply> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!("{}{path}", self.base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().expect("a WebSocket URL");
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("a token header"));
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, response)) => Ok((socket, response.headers().clone())),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let text = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+                let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                Err(Reply { status: response.status().as_u16(), headers: response.headers().clone(), text, body })
+            }
+            Err(e) => panic!("the WebSocket upgrade of {path} failed: {e}"),
+        }
     }
 
     /// Creates a tenant (as the admin) and returns a token of `role` for it.

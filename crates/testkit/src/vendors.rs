@@ -4,3 +4,6 @@
 
 pub mod business;
 pub mod messaging;
+/// Speech To Text over WSS: needs the test CA too.
+#[cfg(feature = "tls")]
+pub mod speech;

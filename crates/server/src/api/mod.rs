@@ -92,6 +92,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::Sentiment => on(method, gateway::sentiment),
         O::Identify => on(method, gateway::identify),
         O::Speech => on(method, gateway::speech),
+        O::Transcribe => on(method, gateway::transcribe),
         O::CrmSearch => on(method, gateway::crm_search),
         O::KbSearch => on(method, kb::search),
         O::KbTopic => on(method, kb::topic),

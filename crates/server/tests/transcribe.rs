@@ -1,0 +1,295 @@
+//! Streaming speech to text through the gateway (`GET …/gateway/transcribe`, a WebSocket), on
+//! both backends, against the Watson and GoVivace stand-ins
+//! (`patchbay_testkit::vendors::speech`): a real WAV file relayed byte for byte, results
+//! relayed as they come, refusals before the upgrade, and each side ending first: the
+//! vendor closing early, the client closing early, and a client too slow to read.
+
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use patchbay_catalog::keys::stt;
+use patchbay_testkit::tls::TestCa;
+use patchbay_testkit::vendors::speech::{self, Behaviour, SttPeer};
+use patchbay_testkit::{backend_test, TestDatabase, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+const ACCOUNTS: &str = "/api/v1/tenants/acme/integration-accounts";
+
+static CA: std::sync::LazyLock<TestCa> = std::sync::LazyLock::new(TestCa::new);
+
+type Client = patchbay_testkit::WebSocket;
+
+async fn server(db: &TestDatabase) -> TestServer {
+    let s = TestServer::start_with(db, |settings| settings.egress.extra_roots_pem = Some(CA.ca_pem.clone())).await;
+    let r = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    s
+}
+
+async fn watson_account(s: &TestServer, peer: &SttPeer, password: &str, default: bool) -> String {
+    create(
+        s,
+        json!({"type": "stt", "provider": "watson", "name": format!("Watson {}", peer.addr.port()), "properties": {
+        stt::watson::URL: format!("wss://localhost:{}", peer.addr.port()), stt::watson::USERNAME: speech::STT_USER,
+        stt::watson::PASSWORD: password, stt::watson::DEFAULT_ACCOUNT: default}}),
+    )
+    .await
+}
+
+async fn govivace_account(s: &TestServer, peer: &SttPeer) -> String {
+    create(
+        s,
+        json!({"type": "stt", "provider": "govivace", "name": "GoVivace", "properties": {
+        stt::govivace::URL: format!("wss://localhost:{}/telephony", peer.addr.port()),
+        stt::govivace::API_KEY: speech::GOVIVACE_KEY}}),
+    )
+    .await
+}
+
+async fn create(s: &TestServer, body: Value) -> String {
+    let r = s.call(Method::POST, ACCOUNTS, Some(body)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Opens a transcription: the socket and the account the server named, or the status and
+/// problem of a refused upgrade.
+async fn open(s: &TestServer, token: &str, query: &str) -> Result<(Client, String), (u16, Value)> {
+    match s.websocket(token, &format!("/api/v1/tenants/acme/gateway/transcribe{query}")).await {
+        Ok((socket, headers)) => Ok((socket, headers["x-patchbay-account"].to_str().unwrap().to_owned())),
+        Err(refused) => Err((refused.status, refused.body)),
+    }
+}
+
+/// Sends `audio` in messages of `chunk` bytes, then the end.
+async fn send_audio(socket: &mut Client, audio: &[u8], chunk: usize) {
+    for part in audio.chunks(chunk) {
+        socket.send(Message::binary(part.to_vec())).await.unwrap();
+    }
+    socket.send(Message::text(json!({"action": "end"}).to_string())).await.unwrap();
+}
+
+/// Every text message until the server closes, and the close code.
+async fn read_to_close(socket: &mut Client) -> (Vec<Value>, Option<CloseCode>) {
+    let mut messages = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("the server answers") {
+            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => return (messages, frame.map(|f| f.code)),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the socket broke: {e}"),
+            None => return (messages, None),
+        }
+    }
+}
+
+fn finals(messages: &[Value]) -> Vec<Value> {
+    messages.iter().filter(|m| m["final"] == true).cloned().collect()
+}
+
+fn utterance(n: u32, start: f64, end: f64) -> Value {
+    json!({"final": true, "text": format!("utterance {n}"), "confidence": 0.9, "start": start, "end": end})
+}
+
+/// GETs an account until `settled` holds for it (outcomes are written after the session).
+async fn settled(s: &TestServer, path: &str, settled: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let r = s.call(Method::GET, path, None).await;
+        if settled(&r.body) {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} did not settle: {:?}", s.call(Method::GET, path, None).await)
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_wav_file_goes_to_the_default_watson_account_byte_for_byte_and_its_results_come_back_as_they_form(db) {
+        let peer = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        let id = watson_account(&s, &peer, speech::STT_PASSWORD, true).await;
+        let client = s.token("gateway_client", Some("acme")).await;
+        let (mut socket, account) = open(&s, &client, "?model=en-US_NarrowbandModel").await.unwrap();
+        assert_eq!(account, id, "the default STT account");
+        let wav = speech::wav(5.0, 8000);
+        send_audio(&mut socket, &wav, 3200).await;
+        let (messages, close) = read_to_close(&mut socket).await;
+        assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+        assert_eq!(
+            finals(&messages),
+            [utterance(1, 0.0, 2.0), utterance(2, 2.0, 4.0), utterance(3, 4.0, 5.0)],
+            "a final result per two seconds of audio and one for the rest"
+        );
+        let first_final = messages.iter().position(|m| m["final"] == true).unwrap();
+        assert!(first_final > 0 && messages[0] == json!({"final": false, "text": "utterance 1", "confidence": null, "start": 0.0, "end": 0.5}), "interim results come first: {messages:?}");
+        {
+            let log = peer.log.lock().unwrap();
+            assert!(log.audio == wav, "the vendor got the file byte for byte ({} of {} bytes)", log.audio.len(), wav.len());
+            assert_eq!(log.starts[0], json!({"action": "start", "content-type": "audio/wav", "interim_results": true, "timestamps": true}));
+            assert_eq!(log.upgrades, ["model=en-US_NarrowbandModel"]);
+        }
+        for message in &messages {
+            assert!(!message.to_string().contains(speech::STT_PASSWORD));
+        }
+        let usage = settled(&s, &format!("{ACCOUNTS}/{id}/usage?days=1"), |u| u["days"][0]["calls"] == 1).await;
+        assert_eq!(usage["days"][0]["errors"], 0, "{usage}");
+        assert!(usage["live"]["last_success_at"].is_string(), "{usage}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn raw_audio_goes_to_a_named_govivace_account_with_its_caps_and_only_final_results_when_asked(db) {
+        let peer = speech::govivace_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        let id = govivace_account(&s, &peer).await;
+        let (mut socket, account) = open(&s, &s.admin_token, &format!("?account={id}&format=l16&rate=16000&interim=false")).await.unwrap();
+        assert_eq!(account, id);
+        let wav = speech::wav(3.0, 16000);
+        let pcm = &wav[wav.len() - 3 * 16000 * 2..];
+        send_audio(&mut socket, pcm, 6400).await;
+        let (messages, close) = read_to_close(&mut socket).await;
+        assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+        assert_eq!(messages, [utterance(1, 0.0, 2.0), utterance(2, 2.0, 3.0)], "final results only");
+        let log = peer.log.lock().unwrap();
+        assert!(log.audio == pcm, "the raw audio byte for byte");
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(log.upgrades[0].as_bytes()).into_owned().collect();
+        assert_eq!(query, [
+            ("key".to_owned(), speech::GOVIVACE_KEY.to_owned()),
+            ("content-type".to_owned(), "audio/x-raw, layout=(string)interleaved, rate=(int)16000, format=(string)S16LE, channels=(int)1".to_owned()),
+        ]);
+        assert_eq!(log.ended, 1, "the end was sent as EOS");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn what_cannot_be_transcribed_is_refused_before_the_upgrade_in_the_gateways_categories(db) {
+        let watson = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let govivace = speech::govivace_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        let token = s.admin_token.clone();
+        let refusal = |r: Result<(Client, String), (u16, Value)>| r.map(|_| ()).unwrap_err();
+
+        let (status, problem) = refusal(open(&s, &token, "").await);
+        assert_eq!((status, &problem["errors"][0]["rule"]), (409, &json!("no_account")), "{problem}");
+        let wrong = watson_account(&s, &watson, "wrong-password", false).await;
+        let (status, problem) = refusal(open(&s, &token, &format!("?account={wrong}")).await);
+        assert_eq!((status, &problem["category"], &problem["vendor_status"]), (502, &json!("invalid_credentials"), &json!(401)), "{problem}");
+        let other = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let good = watson_account(&s, &other, speech::STT_PASSWORD, true).await;
+        let (status, problem) = refusal(open(&s, &token, "?model=xx-XX_NoModel").await);
+        assert_eq!((status, &problem["category"]), (502, &json!("not_found")), "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("Model xx-XX_NoModel not found"), "the vendor's words: {problem}");
+        for (query, field) in [("?format=l16", "rate"), ("?rate=8000", "rate"), ("?format=l16&rate=4000", "rate"), ("?model=a%20b", "model")] {
+            let (status, problem) = refusal(open(&s, &token, query).await);
+            assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!(field)), "{query}: {problem}");
+        }
+        let gv = govivace_account(&s, &govivace).await;
+        let (status, problem) = refusal(open(&s, &token, &format!("?account={gv}&model=en-US_BroadbandModel")).await);
+        assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("model")), "{problem}");
+        let (status, _) = refusal(open(&s, &token, "?format=mp3").await);
+        assert_eq!(status, 400, "an unknown format");
+
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        assert_eq!(refusal(open(&s, &viewer, "").await).0, 403, "a viewer does not use accounts");
+        let plain = s.call(Method::GET, "/api/v1/tenants/acme/gateway/transcribe", None).await;
+        assert_eq!(plain.status, 426, "not an upgrade: {plain:?}");
+        assert_eq!(plain.headers["content-type"], "application/problem+json");
+        assert!(open(&s, &token, "").await.is_ok(), "the default account {good} works");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_vendor_that_closes_early_ends_the_stream_with_its_failure_and_the_accounts_live_health_shows_it(db) {
+        let peer = speech::watson_stt(&CA, Behaviour::CloseAfter(16_000)).await;
+        let s = server(&db).await;
+        let id = watson_account(&s, &peer, speech::STT_PASSWORD, true).await;
+        let (mut socket, _) = open(&s, &s.admin_token, "").await.unwrap();
+        let wav = speech::wav(5.0, 8000);
+        // The vendor goes away while audio still flows: sending may fail part way.
+        for part in wav.chunks(3200) {
+            if socket.send(Message::binary(part.to_vec())).await.is_err() {
+                break;
+            }
+        }
+        let (messages, close) = read_to_close(&mut socket).await;
+        assert_eq!(close, Some(CloseCode::Error), "{messages:?}");
+        let last = messages.last().expect("a failure message");
+        assert_eq!(last["error"]["category"], "vendor_error", "{last}");
+        assert!(last["error"]["detail"].as_str().unwrap().contains("closed the stream before the audio ended (close code 1011"), "{last}");
+        let account = settled(&s, &format!("{ACCOUNTS}/{id}"), |a| a["live"]["last_error"].is_object()).await;
+        assert_eq!(account["live"]["last_error"]["category"], "vendor_error", "{account}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_client_that_closes_early_closes_the_vendors_side_too(db) {
+        let peer = speech::govivace_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        let id = govivace_account(&s, &peer).await;
+        let (mut socket, _) = open(&s, &s.admin_token, &format!("?account={id}")).await.unwrap();
+        let wav = speech::wav(3.0, 8000);
+        socket.send(Message::binary(wav[..8000].to_vec())).await.unwrap();
+        socket.close(None).await.unwrap();
+        for _ in 0..100 {
+            if peer.log.lock().unwrap().closed_by_client == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(peer.log.lock().unwrap().closed_by_client, 1, "the vendor's side was closed politely");
+        let usage = settled(&s, &format!("{ACCOUNTS}/{id}/usage?days=1"), |u| u["days"][0]["calls"] == 1).await;
+        assert_eq!(usage["days"][0]["errors"], 0, "leaving early is not the account's failure: {usage}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_client_too_slow_to_read_holds_the_vendor_back_and_loses_nothing(db) {
+        let (count, size) = (1024, 64 * 1024);
+        let peer = speech::watson_stt(&CA, Behaviour::Flood { count, size }).await;
+        let s = server(&db).await;
+        watson_account(&s, &peer, speech::STT_PASSWORD, true).await;
+        let (mut socket, _) = open(&s, &s.admin_token, "").await.unwrap();
+        let wav = speech::wav(1.0, 8000);
+        socket.send(Message::binary(wav.clone())).await.unwrap();
+        // Not reading: what the vendor could send is what the sockets' buffers hold, not
+        // everything it has.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let sent_while_paused = peer.log.lock().unwrap().results_sent;
+        assert!(
+            sent_while_paused * size < count * size / 2,
+            "the vendor sent {sent_while_paused} of {count} results ({} MiB) to a client that read nothing",
+            sent_while_paused * size / (1024 * 1024)
+        );
+        socket.send(Message::text(json!({"action": "end"}).to_string())).await.unwrap();
+        let (messages, close) = read_to_close(&mut socket).await;
+        assert_eq!(close, Some(CloseCode::Normal));
+        let flood: Vec<String> = messages.iter().take(count).map(|m| m["text"].as_str().unwrap()[..8].to_owned()).collect();
+        let expected: Vec<String> = (0..count).map(|i| format!("{i:08}")).collect();
+        assert!(flood == expected, "every result, in order");
+        assert_eq!(finals(&messages), [utterance(1, 0.0, 1.0)], "and then the transcript");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_text_message_other_than_the_end_closes_the_stream_as_the_clients_mistake(db) {
+        let peer = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        watson_account(&s, &peer, speech::STT_PASSWORD, true).await;
+        let (mut socket, _) = open(&s, &s.admin_token, "").await.unwrap();
+        socket.send(Message::text("{\"action\": \"stop\"}")).await.unwrap();
+        let (messages, close) = read_to_close(&mut socket).await;
+        assert_eq!(close, Some(CloseCode::Policy), "{messages:?}");
+        assert_eq!(messages.last().unwrap()["error"]["category"], Value::Null, "{messages:?}");
+        assert!(messages.last().unwrap()["error"]["detail"].as_str().unwrap().contains("{\"action\": \"end\"}"));
+    }
+}
