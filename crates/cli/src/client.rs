@@ -185,27 +185,57 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(value);
         }
-        let message = match serde_json::from_value::<Problem>(value) {
-            Ok(problem) => {
-                let mut message = format!("HTTP {status}: {}", escape(&problem.detail));
-                for e in &problem.errors {
-                    message.push_str(&format!(
-                        "\n  {} ({}): {}",
-                        escape(&e.field),
-                        escape(&e.rule),
-                        escape(&e.message)
-                    ));
-                }
-                message
-            }
-            Err(_) => format!("HTTP {status}: the server's answer is not a problem document"),
+        Err(refusal(status, value))
+    }
+
+    /// Opens a WebSocket on an API path (`ws://`, or `wss://` for an `https://` server) with
+    /// the token; a refused upgrade is read as a problem like any other answer.
+    pub async fn websocket(&self, path: &str) -> Result<(WebSocket, reqwest::header::HeaderMap), CliError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let base = match self.base.split_once("://") {
+            Some(("https", rest)) => format!("wss://{rest}"),
+            Some((_, rest)) => format!("ws://{rest}"),
+            None => self.base.clone(),
         };
-        Err(match status {
-            401 | 403 => CliError::Denied(message),
-            404 => CliError::NotFound(message),
-            400..=499 => CliError::Rejected(message),
-            _ => CliError::Server(message),
-        })
+        let mut request = format!("{base}{path}")
+            .into_client_request()
+            .map_err(|e| CliError::Usage(format!("the server URL {} cannot take a WebSocket: {e}", self.base)))?;
+        let token = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| CliError::Denied("the token cannot be sent in an HTTP header".into()))?;
+        request.headers_mut().insert("authorization", token);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, response)) => Ok((socket, response.headers().clone())),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response.body().as_deref().unwrap_or_default();
+                let value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                Err(refusal(response.status().as_u16(), value))
+            }
+            Err(e) => Err(CliError::Server(format!("cannot reach {}: {e}", self.base))),
+        }
+    }
+}
+
+/// A WebSocket to the server.
+pub type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The error a refused answer stands for, with the problem's words.
+fn refusal(status: u16, value: Value) -> CliError {
+    let message = match serde_json::from_value::<Problem>(value) {
+        Ok(problem) => {
+            let mut message = format!("HTTP {status}: {}", escape(&problem.detail));
+            for e in &problem.errors {
+                message.push_str(&format!("\n  {} ({}): {}", escape(&e.field), escape(&e.rule), escape(&e.message)));
+            }
+            message
+        }
+        Err(_) => format!("HTTP {status}: the server's answer is not a problem document"),
+    };
+    match status {
+        401 | 403 => CliError::Denied(message),
+        404 => CliError::NotFound(message),
+        400..=499 => CliError::Rejected(message),
+        _ => CliError::Server(message),
     }
 }
 

@@ -3,14 +3,21 @@
 //! bindings of services and launch points.
 
 use clap::Subcommand;
+use futures::{SinkExt as _, StreamExt as _};
+use indicatif::{ProgressBar, ProgressStyle};
 use patchbay_api::{
     AudioFormat, Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResults,
-    KbTopicCreated, Operation, Sentiment, SentimentRequest, SpeechRequest, SuggestRequest, Suggestions, Usage,
+    KbTopicCreated, Operation, Sentiment, SentimentRequest, SpeechRequest, SuggestRequest, Suggestions,
+    TranscribeFailure, TranscribeQuery, TranscriptPiece, Usage,
 };
 use reqwest::Method;
+use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::client::{escape, print_json, table, CliError, Client};
+
+/// Audio per message sent to the transcription socket.
+const AUDIO_MESSAGE: usize = 16 * 1024;
 
 #[derive(Subcommand)]
 pub enum GatewayCommand {
@@ -73,6 +80,22 @@ pub enum GatewayCommand {
         voice: Option<String>,
         #[arg(long)]
         account: Option<Uuid>,
+    },
+    /// Transcribe an audio file through a Speech To Text account (the named one, else the
+    /// tenant's default): streams it over the gateway's WebSocket and prints the final
+    /// results with their times as they come.
+    Transcribe {
+        tenant: String,
+        /// A WAV file, or raw 16-bit little-endian mono PCM (.raw, .pcm) with --rate.
+        file: std::path::PathBuf,
+        #[arg(long)]
+        account: Option<Uuid>,
+        /// The sample rate of raw PCM, in Hz.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// A Watson model, e.g. en-US_NarrowbandModel.
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Search the knowledge base as the agent desktop does (the exclusive external KB, else
     /// the native KB, then the external one).
@@ -189,6 +212,10 @@ pub async fn gateway(client: &Client, command: GatewayCommand) -> Result<(), Cli
             }
             Ok(())
         }
+        GatewayCommand::Transcribe { tenant, file, account, rate, model } => {
+            transcribe(client, &tenant, &file, TranscribeQuery { account, rate, model, ..TranscribeQuery::default() })
+                .await
+        }
         GatewayCommand::Kb { tenant, query, limit } => {
             let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
             let url = format!("{}?q={q}&limit={limit}", Operation::KbSearch.url(&[&tenant]));
@@ -285,5 +312,111 @@ fn print_bindings(client: &Client, bindings: &Bindings) -> Result<(), CliError> 
         )
         .collect();
     table(&["KIND", "NAME", "ACCOUNT"], &rows);
+    Ok(())
+}
+
+/// Streams a file to the transcription socket while printing what comes back: a progress
+/// bar of the audio sent with the latest interim text, and each final result as a line
+/// (`--json`: one `TranscriptPiece` per line).
+async fn transcribe(
+    client: &Client,
+    tenant: &str,
+    file: &std::path::Path,
+    mut query: TranscribeQuery,
+) -> Result<(), CliError> {
+    let raw = matches!(file.extension().and_then(|e| e.to_str()), Some("raw" | "pcm"));
+    query.format = Some(if raw { patchbay_api::AudioInput::L16 } else { patchbay_api::AudioInput::Wav });
+    if raw && query.rate.is_none() {
+        return Err(CliError::Usage("raw PCM needs its sample rate: --rate 8000 (or 16000 …)".into()));
+    }
+    let audio =
+        std::fs::read(file).map_err(|e| CliError::Other(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    let mut params = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(account) = query.account {
+        params.append_pair("account", &account.to_string());
+    }
+    if raw {
+        params.append_pair("format", "l16");
+    }
+    if let Some(rate) = query.rate {
+        params.append_pair("rate", &rate.to_string());
+    }
+    if let Some(model) = &query.model {
+        params.append_pair("model", model);
+    }
+    let path = format!("{}?{}", Operation::Transcribe.url(&[tenant]), params.finish());
+    let (socket, headers) = client.websocket(&path).await?;
+    let account = headers.get("x-patchbay-account").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+    let bar = if client.json { ProgressBar::hidden() } else { ProgressBar::new(audio.len() as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bytes:>9}/{total_bytes} sent  {wide_msg}")
+            .map_err(|e| CliError::Other(anyhow::anyhow!(e)))?,
+    );
+    let (mut tx, mut rx) = socket.split();
+    let send = async {
+        for chunk in audio.chunks(AUDIO_MESSAGE) {
+            tx.send(Message::binary(chunk.to_vec())).await?;
+            bar.inc(chunk.len() as u64);
+        }
+        bar.set_message("waiting for the last results");
+        tx.send(Message::text(serde_json::json!({"action": "end"}).to_string())).await?;
+        Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
+    };
+    let receive = async {
+        let mut finals = 0;
+        while let Some(message) = rx.next().await {
+            let text = match message {
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(frame)) => {
+                    let normal = frame.as_ref().is_none_or(|f| u16::from(f.code) == 1000);
+                    return if normal {
+                        Ok(finals)
+                    } else {
+                        Err(CliError::Server("the server closed the stream".into()))
+                    };
+                }
+                Ok(_) => continue,
+                Err(e) => return Err(CliError::Server(format!("the stream broke: {e}"))),
+            };
+            if let Ok(failure) = serde_json::from_str::<TranscribeFailure>(&text) {
+                let error = failure.error;
+                let message = match error.category {
+                    Some(category) => format!("{}: {}", crate::client::text(&category), escape(&error.detail)),
+                    None => escape(&error.detail),
+                };
+                return Err(if error.category.is_some() {
+                    CliError::Server(message)
+                } else {
+                    CliError::Rejected(message)
+                });
+            }
+            let piece: TranscriptPiece = serde_json::from_str(&text)
+                .map_err(|e| CliError::Server(format!("the server sent a result of an unexpected shape: {e}")))?;
+            if !piece.is_final {
+                bar.set_message(escape(&piece.text));
+                continue;
+            }
+            finals += 1;
+            if client.json {
+                bar.suspend(|| print_json(&piece))?;
+                continue;
+            }
+            let at = match (piece.start, piece.end) {
+                (Some(start), Some(end)) => format!("[{start:>7.2} – {end:>7.2}]  "),
+                _ => String::new(),
+            };
+            let confidence = piece.confidence.map(|c| format!("  ({:.0}%)", c * 100.0)).unwrap_or_default();
+            bar.suspend(|| println!("{at}{}{confidence}", escape(&piece.text)));
+        }
+        Ok(finals)
+    };
+    let (sent, received) = tokio::join!(send, receive);
+    bar.finish_and_clear();
+    let finals = received?;
+    let mut tx = sent.map_err(|e| CliError::Server(format!("sending the audio failed: {e}")))?;
+    let _ = tx.close().await;
+    if !client.json {
+        eprintln!("{finals} final results from account {}", escape(&account));
+    }
     Ok(())
 }

@@ -343,6 +343,47 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
     let out = s.cli(&["gateway", "speak", "acme", "Hi", "-o", "prompt.flac"]);
     assert_eq!(code(&out), 2, "a format the gateway does not make is a usage error");
 
+    // A call recording transcribed through the default Speech To Text account.
+    use patchbay_catalog::keys::stt::watson as stt;
+    use patchbay_testkit::vendors::speech;
+    let peer = runtime.block_on(speech::watson_stt(&ca, speech::Behaviour::Normal));
+    let url = format!("{}=wss://localhost:{}", stt::URL, peer.addr.port());
+    let user = format!("{}={}", stt::USERNAME, speech::STT_USER);
+    let password = format!("{}=STT_PASSWORD", stt::PASSWORD);
+    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    create
+        .args(["accounts", "create", "--tenant", "acme", "--type", "stt", "--provider", "watson", "--name", "Calls"])
+        .args([
+            "--set",
+            &url,
+            "--set",
+            &user,
+            "--secret-env",
+            &password,
+            "--set",
+            &format!("{}=true", stt::DEFAULT_ACCOUNT),
+        ])
+        .env("PATCHBAY_SERVER", &s.base)
+        .env("PATCHBAY_TOKEN", &s.admin_token)
+        .env("STT_PASSWORD", speech::STT_PASSWORD);
+    let created = create.output().unwrap();
+    assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
+    let call = s.dir.path().join("call.wav");
+    std::fs::write(&call, speech::wav(3.0, 8000)).unwrap();
+    let out = s.cli(&["gateway", "transcribe", "acme", call.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out), "[   0.00 –    2.00]  utterance 1  (90%)\n[   2.00 –    3.00]  utterance 2  (90%)\n");
+    assert!(peer.log.lock().unwrap().audio == std::fs::read(&call).unwrap(), "the file went as it is");
+    let out = s.cli(&["gateway", "transcribe", "acme", call.to_str().unwrap(), "--model", "xx-XX_None"]);
+    assert_eq!(code(&out), 6, "the vendor refused the model");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Model xx-XX_None not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.cli(&["gateway", "transcribe", "acme", "call.raw"]);
+    assert_eq!(code(&out), 2, "raw audio needs its rate");
+
     // A topic goes to the native knowledge base and is found there.
     let out = s.cli(&["gateway", "topic", "acme", "Parking", "Visitors park in lot B."]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
