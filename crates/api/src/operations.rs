@@ -123,6 +123,11 @@ operations! {
         "The audio, whole or one byte range, from the data dir or the bucket it was exported to";
     PutRecordingAudio = Put "/tenants/{tenant}/recordings/{recording_id}/audio", TenantRecordings,
         "putRecordingAudio", "The audio as a streamed body of any size (PUT the metadata first)";
+    TranscribeRecording = Post "/tenants/{tenant}/recordings/{recording_id}/transcript", TenantWrite,
+        "transcribeRecording",
+        "Transcribe the recording's audio (in the background) through a Speech To Text account, with sentiment per utterance";
+    GetTranscript = Get "/tenants/{tenant}/recordings/{recording_id}/transcript", TenantRead, "getTranscript",
+        "The recording's transcript: its state, and once done its utterances with times and sentiment";
     ExportJobSettings = Get "/recording-export-jobs/settings", Caller, "getExportJobSettings",
         "How an export job's settings are described (fields, JSON Schema, template tokens)";
     ListExportJobs = Get "/tenants/{tenant}/recording-export-jobs", TenantRead, "listExportJobs",

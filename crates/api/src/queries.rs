@@ -89,6 +89,11 @@ pub struct RecordingSearch {
     /// Only this customer phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Only recordings whose transcript holds every word of this (letters and digits; each
+    /// word also finds longer words it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
+    pub q: Option<String>,
     /// Recordings per page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 500), extend("default" = 100))]
@@ -99,6 +104,7 @@ pub struct RecordingSearch {
 }
 
 impl RecordingSearch {
+    pub const Q_MAX_CHARS: usize = 200;
     pub const LIMIT: RangeInclusive<i64> = 1..=500;
     pub const DEFAULT_LIMIT: i64 = 100;
 }

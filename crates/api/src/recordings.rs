@@ -8,6 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::Category;
+
 /// Which way a call goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -139,4 +141,79 @@ pub struct RecordingPage {
     pub items: Vec<Recording>,
     /// Pass as `cursor` for the next page.
     pub next_cursor: Option<String>,
+}
+
+/// `POST …/recordings/{recording_id}/transcript`: transcribe the recording's audio.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptRequest {
+    /// The Speech To Text account; when left out, the tenant's default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+    /// A Watson recognition model (e.g. `en-US_NarrowbandModel` for telephone calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptState {
+    /// The audio is streaming through the Speech To Text account.
+    Running,
+    Done,
+    Failed,
+}
+
+/// The sentiment of an utterance, from the tenant's NLU account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UtteranceSentiment {
+    pub label: crate::SentimentLabel,
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub score: f64,
+}
+
+/// One final result of the transcript: what was said and when (seconds from the start of
+/// the audio, when the service gives times).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Utterance {
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub text: String,
+    pub confidence: Option<f64>,
+    /// `null` when the tenant has no enabled NLU account or sentiment stopped early (see
+    /// the transcript's `sentiment_error`).
+    pub sentiment: Option<UtteranceSentiment>,
+}
+
+/// Why a transcript failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptFailure {
+    /// The connection-test category, when the Speech To Text service failed.
+    pub category: Option<Category>,
+    pub detail: String,
+}
+
+/// A recording's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transcript {
+    pub recording_id: String,
+    pub state: TranscriptState,
+    /// The Speech To Text account.
+    pub account: Option<Uuid>,
+    /// The NLU account that gave the sentiments.
+    pub sentiment_account: Option<Uuid>,
+    pub utterances: Vec<Utterance>,
+    pub error: Option<TranscriptFailure>,
+    /// Why some or all utterances have no sentiment (the NLU account's quota ran out, it
+    /// failed, several are enabled).
+    pub sentiment_error: Option<String>,
+    /// Who asked for it (`auto` for the tenant's automatic transcription).
+    pub requested_by: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }

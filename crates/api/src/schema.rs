@@ -29,6 +29,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
     register::<TranscribeControl>(&mut requests);
+    register::<TranscriptRequest>(&mut requests);
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
@@ -70,6 +71,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<TokenList>(&mut responses);
     register::<TokenCreated>(&mut responses);
     register::<TranscribeFailure>(&mut responses);
+    register::<Transcript>(&mut responses);
     register::<TranscriptPiece>(&mut responses);
     register::<Usage>(&mut responses);
     register::<WhoAmI>(&mut responses);

@@ -13,14 +13,6 @@ use serde_json::{json, Value};
 use crate::vendors::{json_of, Call, JSON};
 use crate::GatewayError;
 
-/// Words a search takes at most.
-const MAX_WORDS: usize = 16;
-
-/// The words of a query: runs of letters and digits, lower-cased, at most 16.
-pub(crate) fn words(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).take(MAX_WORDS).collect()
-}
-
 /// An article's content checked: a title and a body within their lengths, no control
 /// characters in the title, and an `https://` URL when there is one.
 pub fn checked_article(write: &KbArticleWrite) -> Result<ArticleWrite, GatewayError> {
@@ -115,14 +107,6 @@ pub(crate) async fn synthetix_search(call: &Call<'_>, q: &str, limit: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_query_is_its_words_lower_cased_and_nothing_else() {
-        assert_eq!(words("Refund: \"card\" -payment* OR (NEAR)"), ["refund", "card", "payment", "or", "near"]);
-        assert_eq!(words("Rückerstattung über Karte"), ["rückerstattung", "über", "karte"]);
-        assert!(words(" *** ").is_empty());
-        assert_eq!(words(&"a ".repeat(40)).len(), MAX_WORDS);
-    }
 
     #[test]
     fn an_article_needs_a_title_a_body_and_an_https_url_if_any() {

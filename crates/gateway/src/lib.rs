@@ -1,5 +1,6 @@
 //! The runtime gateway: the contact center's applications use the tenant's accounts through
-//! typed operations (suggestions, sentiment, caller identification), and patchbay speaks
+//! typed operations (suggestions, sentiment, caller identification, CRM search, speech,
+//! streaming speech to text, the knowledge base), and patchbay speaks
 //! each vendor's API with the credentials it holds. It owns the selection rules (which
 //! account serves a call), the daily quotas (a unit reserved in the database before the
 //! call is sent), usage and live health per account, the chat bot bindings and the kept
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
+use futures::StreamExt as _;
 use patchbay_api::{
     Bindings, CrmContacts, CrmSearchRequest, IdentifyRequest, Identity, KbArticleWrite, KbResult, KbResults,
     KbSearchQuery, KbSource, KbTopicCreated, LiveError, LiveHealth, Sentiment, SentimentRequest, SpeechRequest,
@@ -123,6 +125,15 @@ pub struct Speech {
     /// Served from the tenant's cache: the vendor was not called.
     pub cached: bool,
     pub audio: Audio,
+}
+
+/// The sentiments of several texts and the NLU account that gave them.
+pub struct Sentiments {
+    pub account: Option<Uuid>,
+    /// One per text, `None` where there is none.
+    pub each: Vec<Option<(patchbay_api::SentimentLabel, f64)>>,
+    /// Why some or all are missing.
+    pub error: Option<String>,
 }
 
 /// A speech recognition session, open with the vendor and ready for audio: hand it to
@@ -248,6 +259,43 @@ impl Gateway {
         Ok(Sentiment { label, score, account: account.id })
     }
 
+    /// The sentiment of each text (a transcript's utterances) from the tenant's only enabled
+    /// NLU account, each a call against its daily quota. Without an enabled NLU account
+    /// there is none and no error; with several, or once a call fails (its quota ran out,
+    /// the vendor failed), the rest have none and `error` says why.
+    pub async fn sentiments(&self, tenant: &str, texts: &[&str]) -> Result<Sentiments, GatewayError> {
+        let mut out = Sentiments { account: None, each: Vec::with_capacity(texts.len()), error: None };
+        let account = match self.pick(tenant, None, NLU, "Natural Language Understanding").await {
+            Ok(account) => account,
+            Err(GatewayError::Conflict { rule: "no_account", .. }) => {
+                out.each.resize(texts.len(), None);
+                return Ok(out);
+            }
+            Err(GatewayError::Conflict { message, .. }) => {
+                out.each.resize(texts.len(), None);
+                out.error = Some(message);
+                return Ok(out);
+            }
+            Err(other) => return Err(other),
+        };
+        out.account = Some(account.id);
+        for (done, text) in texts.iter().enumerate() {
+            let request = SentimentRequest { text: (*text).to_owned(), account: Some(account.id) };
+            match self.sentiment(tenant, &request).await {
+                Ok(sentiment) => out.each.push(Some((sentiment.label, sentiment.score))),
+                // An utterance NLU does not take (too long) has none; the rest go on.
+                Err(GatewayError::Invalid { .. }) => out.each.push(None),
+                Err(e @ (GatewayError::Quota { .. } | GatewayError::Vendor { .. } | GatewayError::Conflict { .. })) => {
+                    out.error = Some(format!("{e}; sentiment stopped after {done} of {} utterances", texts.len()));
+                    break;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        out.each.resize(texts.len(), None);
+        Ok(out)
+    }
+
     /// Who a caller is, as the contact fields the account's Field Mapping names: the named
     /// account, else the tenant's only enabled Next Caller or The Data Group account.
     pub async fn identify(&self, tenant: &str, request: &IdentifyRequest) -> Result<Identity, GatewayError> {
@@ -325,8 +373,7 @@ impl Gateway {
     /// tenant's default one. The vendor's side is open (credentials accepted, ready for
     /// audio) when this returns, so every refusal comes before a client upgrades.
     pub async fn transcription(&self, tenant: &str, query: &TranscribeQuery) -> Result<Transcription, GatewayError> {
-        let format = query.format.unwrap_or_default();
-        let rate = match (format, query.rate) {
+        let spec = match (query.format.unwrap_or_default(), query.rate) {
             (patchbay_api::AudioInput::Wav, Some(_)) => {
                 return Err(GatewayError::invalid(
                     "rate",
@@ -334,11 +381,13 @@ impl Gateway {
                     "a WAV file's header gives its rate; leave `rate` out",
                 ))
             }
-            (patchbay_api::AudioInput::Wav, None) => 0,
+            (patchbay_api::AudioInput::Wav, None) => stt::AudioSpec::Container("audio/wav"),
             (patchbay_api::AudioInput::L16, None) => {
                 return Err(GatewayError::invalid("rate", "required", "`l16` audio needs its sample `rate` in Hz"))
             }
-            (patchbay_api::AudioInput::L16, Some(rate)) if TranscribeQuery::RATES.contains(&rate) => rate,
+            (patchbay_api::AudioInput::L16, Some(rate)) if TranscribeQuery::RATES.contains(&rate) => {
+                stt::AudioSpec::Raw(rate)
+            }
             (patchbay_api::AudioInput::L16, Some(_)) => {
                 let range = TranscribeQuery::RATES;
                 return Err(GatewayError::invalid(
@@ -348,30 +397,82 @@ impl Gateway {
                 ));
             }
         };
-        if let Some(model) = &query.model {
-            let ok = !model.is_empty()
-                && model.len() <= TranscribeQuery::MODEL_MAX_CHARS
-                && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-            if !ok {
-                let max = TranscribeQuery::MODEL_MAX_CHARS;
-                return Err(GatewayError::invalid(
-                    "model",
-                    "model",
-                    format!("a model name is 1-{max} of A-Z a-z 0-9 - _"),
-                ));
-            }
+        check_model(query.model.as_deref())?;
+        let account = self.stt_account(tenant, query.account).await?;
+        self.open_transcription(tenant, &account, spec, query.model.as_deref(), query.interim.unwrap_or(true)).await
+    }
+
+    /// The Speech To Text account that serves a transcription: the named one, else the
+    /// tenant's default.
+    pub async fn stt_account(&self, tenant: &str, account: Option<Uuid>) -> Result<Arc<Account>, GatewayError> {
+        match account {
+            Some(id) => self.named(tenant, id, STT, "account").await,
+            None => self.default_stt(tenant).await,
         }
-        let account = match query.account {
-            Some(id) => self.named(tenant, id, STT, "account").await?,
-            None => self.default_stt(tenant).await?,
-        };
-        let interim = query.interim.unwrap_or(true);
-        let ticket = self.begin(tenant, &account, "transcribe").await?;
-        let spec = stt::AudioSpec { format, rate };
-        let opened = stt::open(&self.call(&ticket), spec, query.model.as_deref(), interim).await;
+    }
+
+    async fn open_transcription(
+        &self,
+        tenant: &str,
+        account: &Account,
+        spec: stt::AudioSpec,
+        model: Option<&str>,
+        interim: bool,
+    ) -> Result<Transcription, GatewayError> {
+        let ticket = self.begin(tenant, account, "transcribe").await?;
+        let opened = stt::open(&self.call(&ticket), spec, model, interim).await;
         match opened {
             Ok(session) => Ok(Transcription { account: account.id, ticket, session, interim }),
             Err(e) => self.finish(ticket, Err(e)).await,
+        }
+    }
+
+    /// Transcribes a stored recording whole: its audio (of `media_type`) through `account`,
+    /// final results only, in order.
+    pub async fn transcribe_recording<S>(
+        &self,
+        tenant: &str,
+        account: &Account,
+        model: Option<&str>,
+        media_type: &str,
+        audio: S,
+    ) -> Result<Vec<TranscriptPiece>, GatewayError>
+    where
+        S: futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
+    {
+        check_model(model)?;
+        let spec = stt::AudioSpec::of_media_type(media_type).ok_or_else(|| {
+            GatewayError::conflict(
+                "audio",
+                "media_type",
+                format!("the {} account cannot transcribe {media_type} audio", account.name),
+            )
+        })?;
+        let transcription = self.open_transcription(tenant, account, spec, model, false).await?;
+        let unreadable = std::sync::Mutex::new(None::<String>);
+        let end = serde_json::json!({"action": "end"}).to_string();
+        let mut inbound = audio
+            .map(|chunk| match chunk {
+                Ok(bytes) => Inbound::Audio(bytes),
+                Err(e) => {
+                    *unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+                    Inbound::Gone
+                }
+            })
+            .chain(futures::stream::iter([Inbound::Text(end)]))
+            .chain(futures::stream::pending());
+        let mut pieces: Vec<TranscriptPiece> = Vec::new();
+        match self.relay(transcription, &mut inbound, &mut pieces).await {
+            RelayEnd::Finished => Ok(pieces),
+            RelayEnd::Failed(e) => Err(e),
+            RelayEnd::ClientGone => {
+                let why = unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                Err(GatewayError::conflict(
+                    "audio",
+                    "unreadable",
+                    format!("the recording's audio could not be read: {}", why.unwrap_or_default()),
+                ))
+            }
         }
     }
 
@@ -430,7 +531,7 @@ impl Gateway {
                 format!("`q` is longer than {} characters", KbSearchQuery::Q_MAX_CHARS),
             ));
         }
-        let words = kb::words(&query.q);
+        let words = patchbay_store::search_words(&query.q);
         if words.is_empty() {
             return Err(GatewayError::invalid("q", "required", "`q` holds no word to search for"));
         }
@@ -911,6 +1012,19 @@ fn check_length(field: &'static str, text: &str, max: usize) -> Result<(), Gatew
         return Err(GatewayError::invalid(field, "max_length", format!("`{field}` is longer than {max} characters")));
     }
     Ok(())
+}
+
+/// A recognition model's name, when one is given.
+pub fn check_model(model: Option<&str>) -> Result<(), GatewayError> {
+    let Some(model) = model else { return Ok(()) };
+    let max = TranscribeQuery::MODEL_MAX_CHARS;
+    let ok =
+        !model.is_empty() && model.len() <= max && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(GatewayError::invalid("model", "model", format!("a model name is 1-{max} of A-Z a-z 0-9 - _")))
+    }
 }
 
 /// A service, launch point or conversation name: 1 to `Bindings::NAME_MAX_CHARS`

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
-use patchbay_api::{AudioInput, TranscribeControl, TranscriptPiece};
+use patchbay_api::{TranscribeControl, TranscriptPiece};
 use patchbay_connectors::{stt_endpoint, Category, Failure, Scrubber, Upgrade, VendorSocket};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -47,29 +47,50 @@ pub(crate) enum Protocol {
     Kaldi,
 }
 
-/// What the audio is, as the client declared it.
+/// What the audio is: a file in a container the service reads its format from, or raw
+/// 16-bit little-endian mono PCM at a rate.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AudioSpec {
-    pub format: AudioInput,
-    /// The sample rate of raw audio.
-    pub rate: u32,
+pub(crate) enum AudioSpec {
+    /// A media type as Watson names it (`audio/wav`, `audio/mp3`, …).
+    Container(&'static str),
+    Raw(u32),
 }
 
+/// The media types of stored recordings (`patchbay_recordings::AUDIO_TYPES`) as Watson
+/// names them (<https://cloud.ibm.com/docs/speech-to-text?topic=speech-to-text-audio-formats>);
+/// GoVivace's decoder reads each container's own header. `audio/mp4` has no Watson name.
+const CONTAINERS: &[(&str, &str)] = &[
+    ("audio/wav", "audio/wav"),
+    ("audio/x-wav", "audio/wav"),
+    ("audio/wave", "audio/wav"),
+    ("audio/mpeg", "audio/mp3"),
+    ("audio/ogg", "audio/ogg"),
+    ("audio/opus", "audio/ogg;codecs=opus"),
+    ("audio/webm", "audio/webm"),
+    ("audio/flac", "audio/flac"),
+    ("audio/basic", "audio/basic"),
+];
+
 impl AudioSpec {
+    /// The spec of audio of a media type, when the services read it.
+    pub(crate) fn of_media_type(media_type: &str) -> Option<AudioSpec> {
+        let bare = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        CONTAINERS.iter().find(|(t, _)| *t == bare).map(|(_, watson)| AudioSpec::Container(watson))
+    }
+
     fn watson_content_type(self) -> String {
-        match self.format {
-            AudioInput::Wav => "audio/wav".to_owned(),
-            AudioInput::L16 => format!("audio/l16;rate={};endianness=little-endian", self.rate),
+        match self {
+            AudioSpec::Container(media_type) => media_type.to_owned(),
+            AudioSpec::Raw(rate) => format!("audio/l16;rate={rate};endianness=little-endian"),
         }
     }
 
-    /// GStreamer caps for raw audio; a WAV file is recognised by its header.
+    /// GStreamer caps for raw audio; a container is recognised by its header.
     fn kaldi_caps(self) -> Option<String> {
-        match self.format {
-            AudioInput::Wav => None,
-            AudioInput::L16 => Some(format!(
-                "audio/x-raw, layout=(string)interleaved, rate=(int){}, format=(string)S16LE, channels=(int)1",
-                self.rate
+        match self {
+            AudioSpec::Container(_) => None,
+            AudioSpec::Raw(rate) => Some(format!(
+                "audio/x-raw, layout=(string)interleaved, rate=(int){rate}, format=(string)S16LE, channels=(int)1"
             )),
         }
     }

@@ -64,7 +64,7 @@ pub const MAX_AUDIO_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// The node's export machinery: its identity, the audio dir, the runs it is executing.
 pub struct Exporter {
     node: String,
-    deps: ExportDeps,
+    pub(crate) deps: ExportDeps,
     pub audio: AudioDir,
     /// Metadata CSVs of runs, `{run id}.csv`.
     runs_dir: PathBuf,

@@ -1,6 +1,8 @@
 //! The engines that run beside request handling: the recording export scheduler, runs and
 //! takeover ([`Exporter`]), the recording intake the API and the spool share ([`Intake`]),
-//! the spool watcher ([`Spool`]) and the feed reconciler ([`FeedReconciler`]).
+//! the spool watcher ([`Spool`]), the feed reconciler ([`FeedReconciler`]), the transcripts of
+//! recordings ([`Transcriber`], through the runtime gateway) and a recording's audio from
+//! wherever it is ([`Exporter::audio_body`]).
 //!
 //! The server constructs each engine with the stores, the account-secrets service, the
 //! egress policy and a [`JobMetrics`] handle, starts them, and calls their methods from
@@ -8,15 +10,19 @@
 //! but through `patchbay_secrets`. Errors are this crate's own types; the server maps them
 //! to its problem responses.
 
+mod audio;
 mod export;
 mod feeds;
 mod intake;
 mod spool;
+mod transcribe;
 
+pub use audio::{AudioBody, AudioError};
 pub use export::{node_id, ExportDeps, Exporter, StartError, MAX_AUDIO_BYTES};
 pub use feeds::{FeedReconciler, RECONCILE_EVERY};
 pub use intake::{Intake, IntakeError};
 pub use spool::Spool;
+pub use transcribe::{TranscribeError, Transcriber, TranscriberDeps, TRANSCRIPT_EXPIRY};
 
 /// The counters the engines update; the server's `/metrics` implements it.
 pub trait JobMetrics: Send + Sync {

@@ -281,6 +281,9 @@ fn conflict(c: Conflict) -> ApiError {
         Conflict::TokenExists => ("token", "unique", "this token already exists"),
         Conflict::RecordingExists => ("recording_id", "unique", "this tenant already has a recording with this id"),
         Conflict::RunActive => ("job", "one_run", "a run of this export job is in progress; wait for it to finish"),
+        Conflict::TranscriptRunning => {
+            ("recording_id", "running", "the recording's transcript is being made; wait for it to finish")
+        }
         Conflict::Bound => (
             "id",
             "bound",

@@ -365,6 +365,15 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("Replaced (not exported yet).", "Recording"), "201": body("Stored.", "Recording")}),
             &["409", "413", "415"],
         ),
+        O::TranscribeRecording => details(
+            &["tenant", "recording_id"],
+            Some(request("TranscriptRequest")),
+            json!({"202": body("The transcript, started (`running`); GET it until it is `done` or `failed`.", "Transcript")}),
+            &["404", "409", "422"],
+        ),
+        O::GetTranscript => {
+            details(&["tenant", "recording_id"], None, json!({"200": body("The transcript.", "Transcript")}), &[])
+        }
         O::ExportJobSettings => {
             details(&[], None, json!({"200": body("The described settings.", "ExportJobSettings")}), &[])
         }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use patchbay_connectors::{Egress, EgressPolicy, VendorUrls};
 use patchbay_gateway::{Clock, Gateway, GatewayOptions, GatewayParts};
-use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool};
+use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool, Transcriber, TranscriberDeps};
 use patchbay_secrets::{AccountSecrets, RingFile};
-use patchbay_store::{CachedStore, GatewayStore, KbStore, NewToken, RecordingStore, SqlStore, Store};
+use patchbay_store::{CachedStore, GatewayStore, KbStore, NewToken, RecordingStore, SqlStore, Store, TranscriptStore};
 
 use crate::auth::{generate_token, hash_token, Role};
 use crate::listen::HttpLimits;
@@ -101,6 +101,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let recordings: Arc<dyn RecordingStore> = Arc::new(store.clone());
     let ledger: Arc<dyn GatewayStore> = Arc::new(store.clone());
     let kb: Arc<dyn KbStore> = Arc::new(store.clone());
+    let transcripts: Arc<dyn TranscriptStore> = Arc::new(store.clone());
     // SQLite in the data dir has one writer, this process, so reads can be served from
     // memory. PostgreSQL may be shared by several nodes and is always read.
     let store: Arc<dyn Store> = match backend {
@@ -130,7 +131,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     );
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let exporter = Arc::new(Exporter::new(
-        node,
+        node.clone(),
         &settings.data_dir,
         settings.export_run_expiry,
         ExportDeps {
@@ -157,6 +158,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
             clock: settings.gateway_clock.clone(),
         },
     );
+    let gateway = Arc::new(gateway);
+    let transcriber = Transcriber::new(
+        node,
+        TranscriberDeps {
+            recordings: recordings.clone(),
+            transcripts,
+            exporter: exporter.clone(),
+            gateway: gateway.clone(),
+        },
+    );
     let state = AppState {
         intake: Intake::new(recordings.clone(), metrics.clone()),
         reconciler: FeedReconciler::new(store.clone(), keys.clone(), feeds.clone()),
@@ -170,7 +181,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         exporter,
         http: settings.http,
         spool: settings.recordings_spool.clone(),
-        gateway: Arc::new(gateway),
+        gateway,
+        transcriber,
         kb,
     };
     state.reconciler.reconcile().await.context("cannot start the feeds")?;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub spool: Option<PathBuf>,
     /// The runtime gateway (applications use accounts through it).
     pub gateway: Arc<patchbay_gateway::Gateway>,
+    /// Transcripts of recordings, made through the gateway.
+    pub transcriber: Arc<patchbay_jobs::Transcriber>,
     /// The tenants' native knowledge bases.
     pub kb: Arc<dyn patchbay_store::KbStore>,
 }

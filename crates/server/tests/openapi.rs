@@ -327,6 +327,21 @@ async fn every_route_is_documented_and_answers_as_documented() {
         spec.reply("GET", "/tenants/{tenant}/recordings/{recording_id}/audio", &r);
     }
 
+    let transcript = format!("{recordings}/rec-1/transcript");
+    let r = s.call(Method::POST, &transcript, Some(json!({}))).await;
+    assert_eq!(r.status, 409, "no Speech To Text account yet: {r:?}");
+    spec.reply("POST", "/tenants/{tenant}/recordings/{recording_id}/transcript", &r);
+    let stt = json!({"type": "stt", "provider": "govivace", "name": "STT", "properties": {
+        "url": "wss://127.0.0.1:9/telephony", "api_key": SECRET, "default_account": true}});
+    assert_eq!(s.call(Method::POST, accounts, Some(stt)).await.status, 201);
+    spec.request("POST", "/tenants/{tenant}/recordings/{recording_id}/transcript", &json!({}));
+    let r = s.call(Method::POST, &transcript, Some(json!({}))).await;
+    assert_eq!(r.status, 202, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/recordings/{recording_id}/transcript", &r);
+    let r = s.call(Method::GET, &transcript, None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/recordings/{recording_id}/transcript", &r);
+
     // Recording export jobs, against a bucket that does not answer.
     let aws = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
         aws::URL: "http://127.0.0.1:9/", aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: SECRET,

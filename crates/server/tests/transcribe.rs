@@ -293,3 +293,127 @@ backend_test! {
         assert!(messages.last().unwrap()["error"]["detail"].as_str().unwrap().contains("{\"action\": \"end\"}"));
     }
 }
+
+// ---- Transcripts of recordings ------------------------------------------------------------
+
+const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
+
+/// A recording with `audio` as a WAV file.
+async fn recording(s: &TestServer, id: &str, audio: Option<&[u8]>) {
+    let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2026-12-01T09:30:15Z",
+        "agent_login": "jo", "agent_first_name": "Jo", "agent_last_name": "Smith",
+        "customer_phone": "+1 555 0100", "direction": "inbound", "service": "Sales", "disposition": "sale"});
+    let r = s.call(Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    if let Some(audio) = audio {
+        let request = s.request(Method::PUT, &format!("{RECORDINGS}/{id}/audio"), Some(&s.admin_token));
+        let r = request.header("content-type", "audio/wav").body(audio.to_vec()).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}
+
+fn nlu_account(addr: std::net::SocketAddr, password: &str) -> Value {
+    use patchbay_catalog::keys::nlu;
+    use patchbay_testkit::vendors::messaging as peers;
+    json!({"type": "nlu", "name": "Sentiment", "properties": {
+        nlu::URL: format!("https://{addr}/natural-language-understanding/api/v1/analyze?version=2017-02-27"),
+        nlu::USERNAME: peers::WATSON_USER, nlu::PASSWORD: password}})
+}
+
+/// Starts a recording's transcript and waits (at most 10 s) until it is no longer running.
+async fn transcribed(s: &TestServer, id: &str, request: Value) -> Value {
+    let path = format!("{RECORDINGS}/{id}/transcript");
+    let r = s.call(Method::POST, &path, Some(request)).await;
+    assert_eq!((r.status, &r.body["state"]), (202, &json!("running")), "{r:?}");
+    settled(s, &path, |t| t["state"] != "running").await
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_recording_is_transcribed_with_times_and_sentiment_per_utterance_and_found_by_its_words(db) {
+        use patchbay_testkit::vendors::messaging as peers;
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stt_peer = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let nlu_peer = patchbay_testkit::tls::https(peers::watson_nlu_counted(calls.clone()), &CA).await;
+        let s = server(&db).await;
+        let stt_id = watson_account(&s, &stt_peer, speech::STT_PASSWORD, true).await;
+        let nlu_id = create(&s, nlu_account(nlu_peer, peers::WATSON_PASSWORD)).await;
+        let wav = speech::wav(5.0, 8000);
+        recording(&s, "call-1", Some(&wav)).await;
+        recording(&s, "call-2", Some(&speech::wav(1.0, 8000))).await;
+
+        let t = transcribed(&s, "call-1", json!({"model": "en-US_NarrowbandModel"})).await;
+        assert_eq!(t["state"], "done", "{t}");
+        let neutral = json!({"label": "neutral", "score": 0.0});
+        let utterance = |n: u32, start: f64, end: f64| json!({"start": start, "end": end, "text": format!("utterance {n}"), "confidence": 0.9, "sentiment": neutral});
+        assert_eq!(t["utterances"], json!([utterance(1, 0.0, 2.0), utterance(2, 2.0, 4.0), utterance(3, 4.0, 5.0)]), "{t}");
+        assert_eq!((t["account"].as_str(), t["sentiment_account"].as_str()), (Some(stt_id.as_str()), Some(nlu_id.as_str())));
+        assert_eq!((&t["error"], &t["sentiment_error"]), (&Value::Null, &Value::Null), "{t}");
+        assert!(t["requested_by"].as_str().unwrap().starts_with("token:bootstrap admin"), "{t}");
+        assert!(stt_peer.log.lock().unwrap().audio == wav, "the stored audio went as it is");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "one NLU call per utterance");
+        let usage = settled(&s, &format!("{ACCOUNTS}/{nlu_id}/usage?days=1"), |u| u["days"][0]["calls"] == 3).await;
+        assert_eq!(usage["days"][0]["quota"], 100, "the utterances count against the NLU quota: {usage}");
+
+        let ids = |r: &Value| -> Vec<String> { r["items"].as_array().unwrap().iter().map(|x| x["recording_id"].as_str().unwrap().to_owned()).collect() };
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=UTTERANCE%203"), None).await;
+        assert_eq!((r.status, ids(&r.body)), (200, vec!["call-1".to_owned()]), "every word, any case: {r:?}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=utter&service=Sales"), None).await;
+        assert_eq!(ids(&r.body), ["call-1"], "a word finds the longer words it starts; call-2 has no transcript");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=refund"), None).await;
+        assert!(ids(&r.body).is_empty(), "{r:?}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=%22%20OR%20*"), None).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (200, &Value::Null), "operators are words or nothing: {r:?}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=***"), None).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("q")), "{r:?}");
+
+        // Again: the transcript is replaced, and the search follows it.
+        let t = transcribed(&s, "call-2", json!({})).await;
+        assert_eq!(t["utterances"].as_array().map(Vec::len), Some(1), "{t}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=utterance"), None).await;
+        assert_eq!(ids(&r.body), ["call-2", "call-1"], "newest call first; both transcribed");
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let r = s.call_as(&viewer, Method::GET, &format!("{RECORDINGS}/call-1/transcript"), None).await;
+        assert_eq!(r.status, 200, "a viewer reads transcripts: {r:?}");
+        let r = s.call_as(&viewer, Method::POST, &format!("{RECORDINGS}/call-1/transcript"), Some(json!({}))).await;
+        assert_eq!(r.status, 403, "but does not start them: {r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_transcript_keeps_its_utterances_when_sentiment_fails_and_fails_with_the_category_when_recognition_does(db) {
+        use patchbay_testkit::vendors::messaging as peers;
+        let stt_peer = speech::watson_stt(&CA, Behaviour::Normal).await;
+        let nlu_peer = patchbay_testkit::tls::https(peers::watson_nlu(), &CA).await;
+        let s = server(&db).await;
+        let path = |id: &str| format!("{RECORDINGS}/{id}/transcript");
+        recording(&s, "silent", None).await;
+        recording(&s, "call", Some(&speech::wav(3.0, 8000))).await;
+        let r = s.call(Method::POST, &path("call"), Some(json!({}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("no_account")), "no default STT account: {r:?}");
+        watson_account(&s, &stt_peer, speech::STT_PASSWORD, true).await;
+        let r = s.call(Method::POST, &path("silent"), Some(json!({}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (409, &json!("no_audio")), "{r:?}");
+        assert_eq!(s.call(Method::POST, &path("nobody"), Some(json!({}))).await.status, 404);
+        assert_eq!(s.call(Method::GET, &path("call"), None).await.status, 404, "none asked for yet");
+        let r = s.call(Method::POST, &path("call"), Some(json!({"model": "a b"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("model")), "{r:?}");
+
+        let nlu_id = create(&s, nlu_account(nlu_peer, "wrong-password")).await;
+        let t = transcribed(&s, "call", json!({})).await;
+        assert_eq!(t["state"], "done", "{t}");
+        assert_eq!(t["utterances"].as_array().unwrap().iter().map(|u| u["sentiment"].clone()).collect::<Vec<_>>(), [Value::Null, Value::Null]);
+        assert_eq!(t["sentiment_account"], nlu_id.as_str());
+        let why = t["sentiment_error"].as_str().unwrap();
+        assert!(why.contains("credentials") && why.contains("stopped after 0 of 2 utterances"), "{why}");
+
+        let broken = speech::watson_stt(&CA, Behaviour::CloseAfter(8000)).await;
+        let broken_id = watson_account(&s, &broken, speech::STT_PASSWORD, false).await;
+        let t = transcribed(&s, "call", json!({"account": broken_id})).await;
+        assert_eq!((&t["state"], &t["error"]["category"]), (&json!("failed"), &json!("vendor_error")), "{t}");
+        assert_eq!(t["utterances"], json!([]));
+        let r = s.call(Method::GET, &format!("{RECORDINGS}?q=utterance"), None).await;
+        assert_eq!(r.body["items"], json!([]), "a failed transcript holds no words: {r:?}");
+    }
+}

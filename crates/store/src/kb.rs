@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::fulltext;
 use crate::sql::{now, parse_uuid, write_err, Pools};
 use crate::{Result, SqlStore, StoreError, Timestamp};
 
@@ -84,12 +85,6 @@ fn article(row: ArticleRow) -> Result<Article> {
 
 fn changes(write: &ArticleWrite) -> serde_json::Value {
     serde_json::json!({"title": write.title, "url": write.url, "body_chars": write.body.chars().count()})
-}
-
-/// The words as an FTS5 query: each quoted (no character of the caller's text is read as an
-/// operator) and a prefix (`refund` finds `refunds`), all required.
-fn fts5_query(words: &[String]) -> String {
-    words.iter().map(|w| format!("\"{}\" *", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
 #[async_trait]
@@ -196,7 +191,7 @@ impl KbStore for SqlStore {
                      WHERE kb_articles_fts MATCH $1 AND a.tenant_id = $2 \
                      ORDER BY bm25(kb_articles_fts, 4.0, 1.0), a.title LIMIT $3",
                 )
-                .bind(fts5_query(words))
+                .bind(fulltext::fts5_query(words))
                 .bind(tenant)
                 .bind(limit)
                 .fetch_all(read)
@@ -210,7 +205,7 @@ impl KbStore for SqlStore {
                      WHERE tenant_id = $2 AND search @@ query \
                      ORDER BY ts_rank(search, query) DESC, title LIMIT $3",
                 )
-                .bind(pg_query(words))
+                .bind(fulltext::pg_query(words))
                 .bind(tenant)
                 .bind(limit)
                 .fetch_all(pool)
@@ -223,9 +218,4 @@ impl KbStore for SqlStore {
             })
             .collect()
     }
-}
-
-/// The words as a `to_tsquery`: quoted prefix lexemes joined by `&`, as the FTS5 query.
-fn pg_query(words: &[String]) -> String {
-    words.iter().map(|w| format!("'{}':*", w.replace('\\', "").replace('\'', "''"))).collect::<Vec<_>>().join(" & ")
 }

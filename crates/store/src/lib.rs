@@ -10,16 +10,20 @@ mod cache;
 mod model;
 #[macro_use]
 mod sql;
+mod fulltext;
 mod gateway;
 mod kb;
 mod recordings;
+mod transcripts;
 
 pub use cache::CachedStore;
+pub use fulltext::search_words;
 pub use gateway::*;
 pub use kb::*;
 pub use model::*;
 pub use recordings::*;
 pub use sql::SqlStore;
+pub use transcripts::*;
 
 use std::sync::Arc;
 
@@ -70,6 +74,8 @@ pub enum Conflict {
     RunActive,
     /// The account is bound to a service or launch point of the runtime gateway.
     Bound,
+    /// The recording's transcript is being made (by a node whose heartbeat is recent).
+    TranscriptRunning,
 }
 
 impl std::fmt::Display for Conflict {
@@ -83,6 +89,7 @@ impl std::fmt::Display for Conflict {
             Conflict::RecordingExists => "recording exists",
             Conflict::RunActive => "run active",
             Conflict::Bound => "bound",
+            Conflict::TranscriptRunning => "transcript running",
         })
     }
 }

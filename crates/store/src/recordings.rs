@@ -89,6 +89,8 @@ pub struct RecordingQuery {
     pub customer_phone: Option<String>,
     /// Paging: only recordings after this one in the order (call start, then seq, descending).
     pub before: Option<(Timestamp, i64)>,
+    /// Words the recording's transcript holds, every one (see `search_words`); none: any.
+    pub words: Vec<String>,
     pub limit: i64,
 }
 
@@ -873,26 +875,35 @@ impl RecordingStore for SqlStore {
             Some((at, seq)) => (Some(at), Some(seq)),
             None => (None, None),
         };
+        let transcript = if query.words.is_empty() {
+            String::new()
+        } else {
+            format!("AND {} ", crate::transcripts::transcript_condition(&self.pools, 10))
+        };
+        let sql = format!(
+            "{}WHERE tenant_id = $1 AND ($2 IS NULL OR call_started_at >= $2) AND ($3 IS NULL OR call_started_at < $3) \
+             AND ($4 IS NULL OR service = $4) AND ($5 IS NULL OR agent_login = $5) \
+             AND ($6 IS NULL OR customer_phone = $6) \
+             AND ($7 IS NULL OR call_started_at < $7 OR (call_started_at = $7 AND seq < $8)) {transcript}\
+             ORDER BY call_started_at DESC, seq DESC LIMIT $9",
+            select_recordings!()
+        );
+        let words = (!query.words.is_empty()).then(|| crate::fulltext::query_for(&self.pools, &query.words));
         let rows: Vec<RecordingRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                select_recordings!(),
-                "WHERE tenant_id = $1 AND ($2 IS NULL OR call_started_at >= $2) AND ($3 IS NULL OR call_started_at < $3) \
-                 AND ($4 IS NULL OR service = $4) AND ($5 IS NULL OR agent_login = $5) \
-                 AND ($6 IS NULL OR customer_phone = $6) \
-                 AND ($7 IS NULL OR call_started_at < $7 OR (call_started_at = $7 AND seq < $8)) \
-                 ORDER BY call_started_at DESC, seq DESC LIMIT $9"
-            ))
-            .bind(tenant)
-            .bind(query.from)
-            .bind(query.to)
-            .bind(query.service.as_deref())
-            .bind(query.agent_login.as_deref())
-            .bind(query.customer_phone.as_deref())
-            .bind(before_at)
-            .bind(before_seq)
-            .bind(query.limit)
-            .fetch_all(pool)
-            .await?
+            let mut search = sqlx::query_as(&sql)
+                .bind(tenant)
+                .bind(query.from)
+                .bind(query.to)
+                .bind(query.service.as_deref())
+                .bind(query.agent_login.as_deref())
+                .bind(query.customer_phone.as_deref())
+                .bind(before_at)
+                .bind(before_seq)
+                .bind(query.limit);
+            if let Some(words) = &words {
+                search = search.bind(words);
+            }
+            search.fetch_all(pool).await?
         });
         recordings(rows)
     }

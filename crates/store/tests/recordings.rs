@@ -414,3 +414,53 @@ backend_test! {
         assert!(row_heartbeat > run.heartbeat_at, "the beat moved the heartbeat");
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn a_transcript_runs_on_one_node_at_a_time_until_its_heartbeat_is_stale_and_is_searchable_when_done(db) {
+        use patchbay_store::{TranscriptOutcome, TranscriptState, TranscriptStore};
+        let b = Backend::open(db).await;
+        let s = &b.store;
+        tenant(s, "acme").await;
+        s.insert_recording("acme", &recording("r1", "Sales", "jo", 1)).await.unwrap();
+        s.insert_recording("acme", &recording("r2", "Sales", "jo", 2)).await.unwrap();
+        let minute = Duration::from_secs(60);
+        let started = s.start_transcript("acme", "r1", "ops", "node-a", minute).await.unwrap();
+        assert_eq!((started.state, started.node.as_str(), started.utterances.clone()), (TranscriptState::Running, "node-a", json!([])));
+        let busy = s.start_transcript("acme", "r1", "ops", "node-b", minute).await.unwrap_err();
+        assert!(matches!(busy, StoreError::Conflict(Conflict::TranscriptRunning)), "{busy:?}");
+        s.beat_transcript("acme", "r1", "node-a").await.unwrap();
+
+        // node-a stops beating: once its heartbeat is older than the expiry, node-b takes over.
+        let taken = s.start_transcript("acme", "r1", "ops", "node-b", Duration::ZERO).await.unwrap();
+        assert_eq!(taken.node, "node-b");
+        assert!(matches!(s.beat_transcript("acme", "r1", "node-a").await, Err(StoreError::NotFound)), "node-a lost it");
+        let done = TranscriptOutcome {
+            state: TranscriptState::Done,
+            account_id: Some(Uuid::now_v7()),
+            sentiment_account_id: None,
+            utterances: json!([{"text": "I want a refund"}]),
+            text: "I want a refund\nfor my Rückerstattung".into(),
+            error_category: None,
+            error: None,
+            sentiment_error: Some("no NLU".into()),
+        };
+        assert!(matches!(s.finish_transcript("acme", "r1", "node-a", &done).await, Err(StoreError::NotFound)));
+        let finished = s.finish_transcript("acme", "r1", "node-b", &done).await.unwrap();
+        assert_eq!((finished.state, finished.utterances, finished.sentiment_error), (TranscriptState::Done, json!([{"text": "I want a refund"}]), Some("no NLU".into())));
+        assert!(finished.finished_at.is_some());
+
+        let ids = |found: Vec<patchbay_store::Recording>| found.into_iter().map(|r| r.meta.id).collect::<Vec<_>>();
+        let search = |q: &str| RecordingQuery { words: patchbay_store::search_words(q), limit: 10, ..Default::default() };
+        assert_eq!(ids(s.search_recordings("acme", &search("REFUND want")).await.unwrap()), ["r1"]);
+        assert_eq!(ids(s.search_recordings("acme", &search("rückerst")).await.unwrap()), ["r1"], "a prefix, diacritics kept");
+        assert!(s.search_recordings("acme", &search("refund never")).await.unwrap().is_empty(), "every word");
+        assert!(s.search_recordings("globex", &search("refund")).await.unwrap().is_empty());
+
+        // A finished transcript is started again at once, and its words leave the index.
+        let again = s.start_transcript("acme", "r1", "ops", "node-a", minute).await.unwrap();
+        assert_eq!((again.state, again.error), (TranscriptState::Running, None));
+        assert!(s.search_recordings("acme", &search("refund")).await.unwrap().is_empty());
+        assert!(matches!(s.get_transcript("acme", "r2").await, Err(StoreError::NotFound)));
+    }
+}

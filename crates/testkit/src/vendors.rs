@@ -1,4 +1,4 @@
-//! Local stand-ins for vendor HTTP APIs that cannot run here, each following its vendor's
+//! Local stand-ins for vendor APIs (HTTP and WebSocket) that cannot run here, each following its vendor's
 //! documented contract (the doc is cited next to it): the connection tests of the
 //! connectors and the runtime gateway's operations are tested against the same ones.
 

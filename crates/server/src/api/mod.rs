@@ -78,6 +78,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::PutRecording => on(method, recordings::put_meta),
         O::PlayRecording => on(method, recordings::audio),
         O::PutRecordingAudio => on(method, recordings::put_audio),
+        O::TranscribeRecording => on(method, recordings::transcribe),
+        O::GetTranscript => on(method, recordings::transcript),
         O::ExportJobSettings => on(method, export_jobs::settings),
         O::ListExportJobs => on(method, export_jobs::list),
         O::CreateExportJob => on(method, export_jobs::create),

@@ -10,14 +10,17 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use patchbay_api::{
     self as api, Direction, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage, RecordingSearch,
+    TranscriptRequest,
 };
-use patchbay_jobs::MAX_AUDIO_BYTES;
-use patchbay_recordings::{extension_for, meta_from_body, ByteRange, WriteError, AUDIO_TYPES};
-use patchbay_store::{AudioState, Export, ExportState, Recording, RecordingQuery, StoreError};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use patchbay_jobs::{AudioError, TranscribeError, MAX_AUDIO_BYTES};
+use patchbay_recordings::{extension_for, meta_from_body, WriteError, AUDIO_TYPES};
+use patchbay_store::{
+    AudioState, Export, ExportState, Recording, RecordingQuery, StoreError, Transcript, TranscriptState,
+};
 
 use super::tenants::not_found as tenant_not_found;
-use crate::body::JsonBytes;
+use crate::auth::Principal;
+use crate::body::{Input, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::ranges::{self, Answer};
 use crate::state::AppState;
@@ -194,6 +197,19 @@ pub async fn search(
         agent_login: query.agent.filter(|s| !s.is_empty()),
         customer_phone: query.phone.filter(|s| !s.is_empty()),
         before: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        words: match query.q.as_deref() {
+            None => Vec::new(),
+            Some(q) if q.chars().count() > RecordingSearch::Q_MAX_CHARS => {
+                let max = RecordingSearch::Q_MAX_CHARS;
+                return Err(ApiError::invalid("q", "max_length", format!("`q` is longer than {max} characters")));
+            }
+            Some(q) => match patchbay_store::search_words(q) {
+                words if words.is_empty() => {
+                    return Err(ApiError::invalid("q", "required", "`q` holds no word to search for"))
+                }
+                words => words,
+            },
+        },
         limit,
     };
     let found = state.recordings.search_recordings(&tenant, &store_query).await?;
@@ -229,10 +245,8 @@ pub async fn audio(
         }
     };
     let length = if ranged { end + 1 - start } else { size };
-    let body = match recording.audio_state {
-        AudioState::Local => local_body(&state, &tenant, &id, start, length).await?,
-        _ => remote_body(&state, &tenant, &id, start, end, ranged).await?,
-    };
+    let body = state.exporter.audio_body(&recording, ranged.then_some((start, end))).await.map_err(audio_error)?;
+    let body = HttpBody::from_stream(body);
     let mut response = Response::new(body);
     let h = response.headers_mut();
     let mut set = |name: header::HeaderName, value: String| {
@@ -252,53 +266,76 @@ pub async fn audio(
     Ok(response)
 }
 
-async fn local_body(state: &AppState, tenant: &str, id: &str, start: u64, length: u64) -> ApiResult<HttpBody> {
-    let path = state.exporter.audio.path(tenant, id);
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::Internal(format!("the audio of recording {id} cannot be read: {e}")))?;
-    file.seek(std::io::SeekFrom::Start(start))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the audio of recording {id} cannot be read: {e}")))?;
-    Ok(HttpBody::from_stream(tokio_util::io::ReaderStream::with_capacity(file.take(length), 64 * 1024)))
+fn audio_error(e: AudioError) -> ApiError {
+    match e {
+        AudioError::NoAudio(_) => ApiError::NotFound("recording audio (not received yet)"),
+        AudioError::Local(..) => ApiError::Internal(e.to_string()),
+        AudioError::Remote(..) => ApiError::BadGateway(e.to_string()),
+        AudioError::Store(e) => e.into(),
+    }
 }
 
-async fn remote_body(
-    state: &AppState,
-    tenant: &str,
-    id: &str,
-    start: u64,
-    end: u64,
-    ranged: bool,
-) -> ApiResult<HttpBody> {
-    let exports = state.recordings.exports_of_recording(tenant, id).await?;
-    let mut last_error = None;
-    for export in exports.iter().filter(|e| e.state == ExportState::Success) {
-        let client = match state.exporter.client_for(tenant, export.account_id, export.place.as_ref(), None).await {
-            Ok((client, _)) => client,
-            Err(e) => {
-                last_error = Some(e);
-                continue;
-            }
-        };
-        let byte_range = ranged.then_some(ByteRange { start, end: Some(end) });
-        match client.get_range(&export.object_key, byte_range).await {
-            Ok(stream) if matches!(stream.status, 200 | 206) => {
-                let chunks = futures::stream::unfold(stream, |mut stream| async move {
-                    match stream.chunk().await {
-                        Ok(Some(chunk)) => Some((Ok(chunk), stream)),
-                        Ok(None) => None,
-                        Err(e) => Some((Err(std::io::Error::other(e.message)), stream)),
-                    }
-                });
-                return Ok(HttpBody::from_stream(chunks));
-            }
-            Ok(stream) => last_error = Some(format!("S3 answered HTTP {} for `{}`", stream.status, export.object_key)),
-            Err(e) => last_error = Some(e.message),
-        }
-    }
-    Err(ApiError::BadGateway(format!(
-        "the audio of recording {id} is only in S3 and could not be read: {}",
-        last_error.unwrap_or_else(|| "no finished export holds it".into())
-    )))
+/// `POST …/recordings/{id}/transcript`: starts the transcript (202); the run goes on in the
+/// background, `GET` shows how it stands.
+pub async fn transcribe(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Input(body): Input<TranscriptRequest>,
+) -> ApiResult<(StatusCode, Json<api::Transcript>)> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let started = state.transcriber.start(&tenant, &id, &body, &who.actor()).await.map_err(|e| match e {
+        TranscribeError::NoRecording => ApiError::NotFound("recording"),
+        TranscribeError::NoAudio => ApiError::Conflict {
+            detail: e.to_string(),
+            errors: vec![crate::error::field_error("recording_id", "no_audio", e.to_string())],
+        },
+        TranscribeError::Running => StoreError::Conflict(patchbay_store::Conflict::TranscriptRunning).into(),
+        TranscribeError::Gateway(e) => e.into(),
+        TranscribeError::Store(e) => e.into(),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(transcript_view(started)?)))
+}
+
+/// `GET …/recordings/{id}/transcript`.
+pub async fn transcript(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<api::Transcript>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
+    let transcript = state.transcriber.transcript(&tenant, &id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("transcript (none was asked for)"),
+        other => other.into(),
+    })?;
+    Ok(Json(transcript_view(transcript)?))
+}
+
+fn transcript_view(t: Transcript) -> ApiResult<api::Transcript> {
+    let utterances = serde_json::from_value(t.utterances).map_err(|e| {
+        ApiError::Internal(format!(
+            "the transcript of recording {} has utterances the API cannot read: {e}",
+            t.recording_id
+        ))
+    })?;
+    let error = t.error.map(|detail| api::TranscriptFailure {
+        category: t.error_category.and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok()),
+        detail,
+    });
+    Ok(api::Transcript {
+        recording_id: t.recording_id,
+        state: match t.state {
+            TranscriptState::Running => api::TranscriptState::Running,
+            TranscriptState::Done => api::TranscriptState::Done,
+            TranscriptState::Failed => api::TranscriptState::Failed,
+        },
+        account: t.account_id,
+        sentiment_account: t.sentiment_account_id,
+        utterances,
+        error,
+        sentiment_error: t.sentiment_error,
+        requested_by: t.requested_by,
+        started_at: t.started_at,
+        finished_at: t.finished_at,
+    })
 }

@@ -1,0 +1,178 @@
+//! Transcripts of recordings ([`Transcriber`]): a recording's stored audio streamed through
+//! a Speech To Text account by the runtime gateway, in the background, then the sentiment of
+//! each utterance from the tenant's NLU account, saved with the recording. A run beats a
+//! heartbeat, so the run of a node that died can be started again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use patchbay_api::{TranscriptRequest, Utterance, UtteranceSentiment};
+use patchbay_gateway::{Gateway, GatewayError};
+use patchbay_store::{
+    Account, Conflict, Recording, RecordingStore, StoreError, Transcript, TranscriptOutcome, TranscriptState,
+    TranscriptStore,
+};
+
+use crate::Exporter;
+
+/// How often a run beats its heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// A running transcript whose heartbeat is older than this belongs to a dead node.
+pub const TRANSCRIPT_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Why a transcript could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("the recording was not found")]
+    NoRecording,
+    #[error("the recording has no audio yet; upload it first")]
+    NoAudio,
+    #[error("the recording's transcript is being made; wait for it to finish")]
+    Running,
+    /// No account fits, the named one cannot be used, or the request breaks a rule.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for TranscribeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(Conflict::TranscriptRunning) => TranscribeError::Running,
+            other => TranscribeError::Store(other),
+        }
+    }
+}
+
+/// What the transcriber works with.
+pub struct TranscriberDeps {
+    pub recordings: Arc<dyn RecordingStore>,
+    pub transcripts: Arc<dyn TranscriptStore>,
+    pub exporter: Arc<Exporter>,
+    pub gateway: Arc<Gateway>,
+}
+
+/// Starts transcripts and runs them on this node.
+pub struct Transcriber {
+    node: String,
+    deps: TranscriberDeps,
+}
+
+impl Transcriber {
+    pub fn new(node: String, deps: TranscriberDeps) -> Arc<Transcriber> {
+        Arc::new(Transcriber { node, deps })
+    }
+
+    /// Starts the recording's transcript with the named Speech To Text account (else the
+    /// tenant's default): the running transcript; the work goes on in the background.
+    pub async fn start(
+        self: &Arc<Self>,
+        tenant: &str,
+        recording_id: &str,
+        request: &TranscriptRequest,
+        actor: &str,
+    ) -> Result<Transcript, TranscribeError> {
+        let recording = match self.deps.recordings.get_recording(tenant, recording_id).await {
+            Err(StoreError::NotFound) => return Err(TranscribeError::NoRecording),
+            other => other?,
+        };
+        if recording.audio.is_none() {
+            return Err(TranscribeError::NoAudio);
+        }
+        patchbay_gateway::check_model(request.model.as_deref())?;
+        let account = self.deps.gateway.stt_account(tenant, request.account).await?;
+        let transcript =
+            self.deps.transcripts.start_transcript(tenant, recording_id, actor, &self.node, TRANSCRIPT_EXPIRY).await?;
+        let this = self.clone();
+        let model = request.model.clone();
+        tokio::spawn(async move { this.run(recording, account, model).await });
+        Ok(transcript)
+    }
+
+    /// The recording's transcript as it stands.
+    pub async fn transcript(&self, tenant: &str, recording_id: &str) -> Result<Transcript, StoreError> {
+        self.deps.transcripts.get_transcript(tenant, recording_id).await
+    }
+
+    async fn run(self: Arc<Self>, recording: Recording, account: Arc<Account>, model: Option<String>) {
+        let (tenant, id) = (recording.tenant_id.clone(), recording.meta.id.clone());
+        let beat = {
+            let (transcripts, node, tenant, id) =
+                (self.deps.transcripts.clone(), self.node.clone(), tenant.clone(), id.clone());
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(HEARTBEAT);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = transcripts.beat_transcript(&tenant, &id, &node).await {
+                        tracing::warn!(%tenant, recording = %id, error = %e, "the transcript's heartbeat failed");
+                    }
+                }
+            })
+        };
+        let outcome = self.transcribe(&recording, &account, model.as_deref()).await;
+        beat.abort();
+        let state = outcome.state;
+        match self.deps.transcripts.finish_transcript(&tenant, &id, &self.node, &outcome).await {
+            Ok(_) => tracing::info!(%tenant, recording = %id, state = state.as_str(), "transcript finished"),
+            Err(e) => tracing::warn!(%tenant, recording = %id, error = %e, "the transcript could not be saved"),
+        }
+    }
+
+    async fn transcribe(&self, recording: &Recording, account: &Account, model: Option<&str>) -> TranscriptOutcome {
+        let tenant = &recording.tenant_id;
+        let failed = |category: Option<String>, error: String| TranscriptOutcome {
+            state: TranscriptState::Failed,
+            account_id: Some(account.id),
+            sentiment_account_id: None,
+            utterances: serde_json::json!([]),
+            text: String::new(),
+            error_category: category,
+            error: Some(error),
+            sentiment_error: None,
+        };
+        let media_type = recording.audio.as_ref().map(|a| a.content_type.clone()).unwrap_or_default();
+        let body = match self.deps.exporter.audio_body(recording, None).await {
+            Ok(body) => body,
+            Err(e) => return failed(None, e.to_string()),
+        };
+        let pieces = match self.deps.gateway.transcribe_recording(tenant, account, model, &media_type, body).await {
+            Ok(pieces) => pieces,
+            Err(e) => {
+                let category = e.category().and_then(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned));
+                return failed(category, e.to_string());
+            }
+        };
+        let texts: Vec<&str> = pieces.iter().map(|p| p.text.as_str()).collect();
+        let sentiments = match self.deps.gateway.sentiments(tenant, &texts).await {
+            Ok(sentiments) => sentiments,
+            Err(e) => patchbay_gateway::Sentiments {
+                account: None,
+                each: vec![None; texts.len()],
+                error: Some(format!("no sentiment: {e}")),
+            },
+        };
+        let utterances: Vec<Utterance> = pieces
+            .iter()
+            .zip(&sentiments.each)
+            .map(|(piece, sentiment)| Utterance {
+                start: piece.start,
+                end: piece.end,
+                text: piece.text.clone(),
+                confidence: piece.confidence,
+                sentiment: sentiment.map(|(label, score)| UtteranceSentiment { label, score }),
+            })
+            .collect();
+        TranscriptOutcome {
+            state: TranscriptState::Done,
+            account_id: Some(account.id),
+            sentiment_account_id: sentiments.account,
+            utterances: serde_json::to_value(&utterances).unwrap_or_else(|_| serde_json::json!([])),
+            text: texts.join("\n"),
+            error_category: None,
+            error: None,
+            sentiment_error: sentiments.error,
+        }
+    }
+}
