@@ -51,7 +51,8 @@ pub use problem::{FieldError, Problem};
 pub use queries::{AccountFilter, AuditQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};
 pub use recordings::{
     AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
-    Transcript, TranscriptFailure, TranscriptRequest, TranscriptState, Utterance, UtteranceSentiment,
+    Transcript, TranscriptFailure, TranscriptRequest, TranscriptState, TranscriptionSettings, Utterance,
+    UtteranceSentiment,
 };
 pub use schema::{component_schemas, request_fields};
 pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate};

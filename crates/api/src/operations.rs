@@ -128,6 +128,10 @@ operations! {
         "Transcribe the recording's audio (in the background) through a Speech To Text account, with sentiment per utterance";
     GetTranscript = Get "/tenants/{tenant}/recordings/{recording_id}/transcript", TenantRead, "getTranscript",
         "The recording's transcript: its state, and once done its utterances with times and sentiment";
+    GetTranscription = Get "/tenants/{tenant}/recording-transcription", TenantRead, "getTranscription",
+        "Whether new recordings are transcribed as their audio arrives, and how";
+    PutTranscription = Put "/tenants/{tenant}/recording-transcription", TenantWrite, "putTranscription",
+        "Turn the automatic transcription of new recordings on or off";
     ExportJobSettings = Get "/recording-export-jobs/settings", Caller, "getExportJobSettings",
         "How an export job's settings are described (fields, JSON Schema, template tokens)";
     ListExportJobs = Get "/tenants/{tenant}/recording-export-jobs", TenantRead, "listExportJobs",

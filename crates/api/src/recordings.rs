@@ -217,3 +217,26 @@ pub struct Transcript {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
+
+/// `GET|PUT …/recording-transcription`: whether the tenant's new recordings are
+/// transcribed as their audio arrives, as `POST …/transcript` would, requested by `auto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptionSettings {
+    pub enabled: bool,
+    /// Only recordings of these services; empty: every service.
+    #[schemars(length(max = 100), inner(length(min = 1, max = 200)))]
+    pub services: Vec<String>,
+    /// The Speech To Text account; left out: the tenant's default one at the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
+    /// A Watson recognition model; left out: the service's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub model: Option<String>,
+}
+
+impl TranscriptionSettings {
+    pub const MAX_SERVICES: usize = 100;
+    pub const SERVICE_MAX_CHARS: usize = 200;
+}

@@ -30,6 +30,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<SuggestRequest>(&mut requests);
     register::<TranscribeControl>(&mut requests);
     register::<TranscriptRequest>(&mut requests);
+    register::<TranscriptionSettings>(&mut requests);
     register::<ExportJobWrite>(&mut requests);
     register::<RecordingMeta>(&mut requests);
     register::<TenantCreate>(&mut requests);
@@ -72,6 +73,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<TokenCreated>(&mut responses);
     register::<TranscribeFailure>(&mut responses);
     register::<Transcript>(&mut responses);
+    register::<TranscriptionSettings>(&mut responses);
     register::<TranscriptPiece>(&mut responses);
     register::<Usage>(&mut responses);
     register::<WhoAmI>(&mut responses);

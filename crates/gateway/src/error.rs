@@ -43,7 +43,7 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
-    pub(crate) fn invalid(field: &'static str, rule: &'static str, message: impl Into<String>) -> GatewayError {
+    pub fn invalid(field: &'static str, rule: &'static str, message: impl Into<String>) -> GatewayError {
         GatewayError::Invalid { field, rule, message: message.into() }
     }
 

@@ -8,7 +8,7 @@ use patchbay_api::RecordingMeta;
 use patchbay_recordings::Written;
 use patchbay_store::{Audio, Export, ExportState, Recording, RecordingStore, RecordingWrite, StoreError};
 
-use crate::JobMetrics;
+use crate::{JobMetrics, Transcriber};
 
 /// Why a recording's metadata or audio was not taken in.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,8 @@ pub enum IntakeError {
 pub struct Intake {
     recordings: Arc<dyn RecordingStore>,
     metrics: Arc<dyn JobMetrics>,
+    /// Told of each recording whose audio arrived (automatic transcription).
+    transcriber: Arc<Transcriber>,
 }
 
 fn exported(exports: &[Export]) -> Option<&Export> {
@@ -35,8 +37,12 @@ fn exported(exports: &[Export]) -> Option<&Export> {
 }
 
 impl Intake {
-    pub fn new(recordings: Arc<dyn RecordingStore>, metrics: Arc<dyn JobMetrics>) -> Intake {
-        Intake { recordings, metrics }
+    pub fn new(
+        recordings: Arc<dyn RecordingStore>,
+        metrics: Arc<dyn JobMetrics>,
+        transcriber: Arc<Transcriber>,
+    ) -> Intake {
+        Intake { recordings, metrics, transcriber }
     }
 
     /// Creates recording `id` (`true`) or replaces its metadata (`false`); refused once it is
@@ -122,6 +128,7 @@ impl Intake {
             other => other.into(),
         })?;
         self.metrics.record_recording("stored");
+        self.transcriber.audio_arrived(&recording).await;
         Ok(recording)
     }
 }

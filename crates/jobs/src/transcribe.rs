@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use patchbay_api::{TranscriptRequest, Utterance, UtteranceSentiment};
+use patchbay_api::{TranscriptRequest, TranscriptionSettings, Utterance, UtteranceSentiment};
 use patchbay_gateway::{Gateway, GatewayError};
 use patchbay_store::{
-    Account, Conflict, Recording, RecordingStore, StoreError, Transcript, TranscriptOutcome, TranscriptState,
-    TranscriptStore,
+    Account, AutoTranscription, Conflict, Recording, RecordingStore, StoreError, Transcript, TranscriptOutcome,
+    TranscriptState, TranscriptStore,
 };
 
 use crate::Exporter;
@@ -19,6 +19,23 @@ use crate::Exporter;
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// A running transcript whose heartbeat is older than this belongs to a dead node.
 pub const TRANSCRIPT_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Who asks for the transcripts the tenant's automatic transcription starts.
+pub const AUTO: &str = "auto";
+
+/// A failed run with no utterances (its error is set by the caller).
+fn failed_outcome(account_id: Option<uuid::Uuid>) -> TranscriptOutcome {
+    TranscriptOutcome {
+        state: TranscriptState::Failed,
+        account_id,
+        sentiment_account_id: None,
+        utterances: serde_json::json!([]),
+        text: String::new(),
+        error_category: None,
+        error: None,
+        sentiment_error: None,
+    }
+}
 
 /// Why a transcript could not start.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +107,104 @@ impl Transcriber {
         Ok(transcript)
     }
 
+    /// A recording's audio arrived: transcribes it when the tenant's automatic
+    /// transcription is on for its service. A failure to start is kept as the recording's
+    /// failed transcript (with what to do), so it shows where transcripts are read.
+    pub async fn audio_arrived(self: &Arc<Self>, recording: &Recording) {
+        let (tenant, id) = (&recording.tenant_id, &recording.meta.id);
+        let settings = match self.deps.transcripts.auto_transcription(tenant).await {
+            Ok(settings) => settings,
+            Err(e) => {
+                tracing::warn!(%tenant, recording = %id, error = %e, "cannot read the automatic transcription");
+                return;
+            }
+        };
+        let service = &recording.meta.service;
+        if !settings.enabled || !(settings.services.is_empty() || settings.services.contains(service)) {
+            return;
+        }
+        let request = TranscriptRequest { account: settings.account_id, model: settings.model };
+        let failure = match self.start(tenant, id, &request, AUTO).await {
+            Ok(_) => return,
+            Err(TranscribeError::Gateway(e)) => e,
+            Err(e) => {
+                tracing::warn!(%tenant, recording = %id, error = %e, "the automatic transcript did not start");
+                return;
+            }
+        };
+        let kept = async {
+            self.deps.transcripts.start_transcript(tenant, id, AUTO, &self.node, TRANSCRIPT_EXPIRY).await?;
+            let outcome = TranscriptOutcome {
+                error_category: failure
+                    .category()
+                    .and_then(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned)),
+                error: Some(format!("the automatic transcription could not start: {failure}")),
+                ..failed_outcome(None)
+            };
+            self.deps.transcripts.finish_transcript(tenant, id, &self.node, &outcome).await
+        };
+        if let Err(e) = kept.await {
+            tracing::warn!(%tenant, recording = %id, error = %e, "the automatic transcript's failure could not be kept");
+        }
+    }
+
+    /// The tenant's automatic transcription.
+    pub async fn auto(&self, tenant: &str) -> Result<AutoTranscription, StoreError> {
+        self.deps.transcripts.auto_transcription(tenant).await
+    }
+
+    /// Replaces the tenant's automatic transcription: each service named once, a model
+    /// name, and an account that is an enabled Speech To Text account of the tenant.
+    pub async fn set_auto(
+        &self,
+        tenant: &str,
+        settings: &TranscriptionSettings,
+        actor: &str,
+    ) -> Result<AutoTranscription, TranscribeError> {
+        let invalid =
+            |field, rule, message: String| TranscribeError::Gateway(GatewayError::invalid(field, rule, message));
+        if settings.services.len() > TranscriptionSettings::MAX_SERVICES {
+            return Err(invalid(
+                "services",
+                "max_items",
+                format!("at most {} services", TranscriptionSettings::MAX_SERVICES),
+            ));
+        }
+        let mut services: Vec<String> = Vec::with_capacity(settings.services.len());
+        for service in &settings.services {
+            let max = TranscriptionSettings::SERVICE_MAX_CHARS;
+            if service.trim().is_empty() || service.chars().count() > max || service.chars().any(char::is_control) {
+                return Err(invalid(
+                    "services",
+                    "name",
+                    format!("a service is 1-{max} characters without control characters"),
+                ));
+            }
+            if services.contains(service) {
+                return Err(invalid("services", "unique", format!("`{service}` is listed twice")));
+            }
+            services.push(service.clone());
+        }
+        patchbay_gateway::check_model(settings.model.as_deref())?;
+        if let Some(id) = settings.account {
+            self.deps.gateway.stt_account(tenant, Some(id)).await.map_err(|e| match e {
+                GatewayError::AccountNotFound => {
+                    invalid("account", "account", format!("account {id} is not one of the tenant's"))
+                }
+                GatewayError::Conflict { rule, message, .. } => invalid("account", rule, message),
+                other => TranscribeError::Gateway(other),
+            })?;
+        }
+        let auto = AutoTranscription {
+            enabled: settings.enabled,
+            services,
+            account_id: settings.account,
+            model: settings.model.clone(),
+        };
+        self.deps.transcripts.set_auto_transcription(tenant, &auto, actor).await?;
+        Ok(auto)
+    }
+
     /// The recording's transcript as it stands.
     pub async fn transcript(&self, tenant: &str, recording_id: &str) -> Result<Transcript, StoreError> {
         self.deps.transcripts.get_transcript(tenant, recording_id).await
@@ -123,14 +238,9 @@ impl Transcriber {
     async fn transcribe(&self, recording: &Recording, account: &Account, model: Option<&str>) -> TranscriptOutcome {
         let tenant = &recording.tenant_id;
         let failed = |category: Option<String>, error: String| TranscriptOutcome {
-            state: TranscriptState::Failed,
-            account_id: Some(account.id),
-            sentiment_account_id: None,
-            utterances: serde_json::json!([]),
-            text: String::new(),
             error_category: category,
             error: Some(error),
-            sentiment_error: None,
+            ..failed_outcome(Some(account.id))
         };
         let media_type = recording.audio.as_ref().map(|a| a.content_type.clone()).unwrap_or_default();
         let body = match self.deps.exporter.audio_body(recording, None).await {

@@ -374,6 +374,15 @@ fn describe(op: Operation) -> Details {
         O::GetTranscript => {
             details(&["tenant", "recording_id"], None, json!({"200": body("The transcript.", "Transcript")}), &[])
         }
+        O::GetTranscription => {
+            details(w, None, json!({"200": body("The automatic transcription.", "TranscriptionSettings")}), &[])
+        }
+        O::PutTranscription => details(
+            w,
+            Some(request("TranscriptionSettings")),
+            json!({"200": body("The automatic transcription.", "TranscriptionSettings")}),
+            &["422"],
+        ),
         O::ExportJobSettings => {
             details(&[], None, json!({"200": body("The described settings.", "ExportJobSettings")}), &[])
         }

@@ -169,7 +169,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         },
     );
     let state = AppState {
-        intake: Intake::new(recordings.clone(), metrics.clone()),
+        intake: Intake::new(recordings.clone(), metrics.clone(), transcriber.clone()),
         reconciler: FeedReconciler::new(store.clone(), keys.clone(), feeds.clone()),
         store,
         keys,

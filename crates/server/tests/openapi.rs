@@ -342,6 +342,18 @@ async fn every_route_is_documented_and_answers_as_documented() {
     assert_eq!(r.status, 200, "{r:?}");
     spec.reply("GET", "/tenants/{tenant}/recordings/{recording_id}/transcript", &r);
 
+    let settings = "/api/v1/tenants/acme/recording-transcription";
+    let r = s.call(Method::GET, settings, None).await;
+    spec.reply("GET", "/tenants/{tenant}/recording-transcription", &r);
+    let auto = json!({"enabled": true, "services": ["Sales"], "model": "en-US_NarrowbandModel"});
+    spec.request("PUT", "/tenants/{tenant}/recording-transcription", &auto);
+    let r = s.call(Method::PUT, settings, Some(auto)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/recording-transcription", &r);
+    let r = s.call(Method::PUT, settings, Some(json!({"enabled": true, "services": [""]}))).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/recording-transcription", &r);
+
     // Recording export jobs, against a bucket that does not answer.
     let aws = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
         aws::URL: "http://127.0.0.1:9/", aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: SECRET,

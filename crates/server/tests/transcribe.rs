@@ -298,11 +298,15 @@ backend_test! {
 
 const RECORDINGS: &str = "/api/v1/tenants/acme/recordings";
 
-/// A recording with `audio` as a WAV file.
+/// A recording of the Sales service with `audio` as a WAV file.
 async fn recording(s: &TestServer, id: &str, audio: Option<&[u8]>) {
+    recording_of(s, id, "Sales", audio).await;
+}
+
+async fn recording_of(s: &TestServer, id: &str, service: &str, audio: Option<&[u8]>) {
     let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2026-12-01T09:30:15Z",
         "agent_login": "jo", "agent_first_name": "Jo", "agent_last_name": "Smith",
-        "customer_phone": "+1 555 0100", "direction": "inbound", "service": "Sales", "disposition": "sale"});
+        "customer_phone": "+1 555 0100", "direction": "inbound", "service": service, "disposition": "sale"});
     let r = s.call(Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await;
     assert_eq!(r.status, 201, "{r:?}");
     if let Some(audio) = audio {
@@ -415,5 +419,45 @@ backend_test! {
         assert_eq!(t["utterances"], json!([]));
         let r = s.call(Method::GET, &format!("{RECORDINGS}?q=utterance"), None).await;
         assert_eq!(r.body["items"], json!([]), "a failed transcript holds no words: {r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn new_recordings_of_the_chosen_services_are_transcribed_as_their_audio_arrives(db) {
+        let peer = speech::govivace_stt(&CA, Behaviour::Normal).await;
+        let s = server(&db).await;
+        let settings = "/api/v1/tenants/acme/recording-transcription";
+        let r = s.call(Method::GET, settings, None).await;
+        assert_eq!((r.status, &r.body), (200, &json!({"enabled": false, "services": []})), "off until set: {r:?}");
+
+        // On, with no Speech To Text account yet: the failure is kept with what to do.
+        let on = json!({"enabled": true, "services": ["Sales"]});
+        assert_eq!(s.call(Method::PUT, settings, Some(on.clone())).await.body, on);
+        recording(&s, "early", Some(&speech::wav(1.0, 8000))).await;
+        let t = s.call(Method::GET, &format!("{RECORDINGS}/early/transcript"), None).await;
+        assert_eq!((&t.body["state"], &t.body["requested_by"]), (&json!("failed"), &json!("auto")), "{t:?}");
+        assert!(t.body["error"]["detail"].as_str().unwrap().contains("no default Speech To Text account"), "{t:?}");
+
+        let id = govivace_account(&s, &peer).await;
+        let r = s.call(Method::PUT, settings, Some(json!({"enabled": true, "services": ["Sales", "Sales"], "account": id}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["rule"]), (422, &json!("unique")), "{r:?}");
+        let r = s.call(Method::PUT, settings, Some(json!({"enabled": true, "services": [], "account": "00000000-0000-4000-8000-000000000000"}))).await;
+        assert_eq!((r.status, &r.body["errors"][0]["field"]), (422, &json!("account")), "{r:?}");
+        let chosen = json!({"enabled": true, "services": ["Sales"], "account": id});
+        assert_eq!(s.call(Method::PUT, settings, Some(chosen.clone())).await.body, chosen);
+        assert_eq!(s.call(Method::GET, settings, None).await.body, chosen);
+
+        recording(&s, "sale", Some(&speech::wav(3.0, 8000))).await;
+        recording_of(&s, "support", "Support", Some(&speech::wav(3.0, 8000))).await;
+        let t = settled(&s, &format!("{RECORDINGS}/sale/transcript"), |t| t["state"] == "done").await;
+        assert_eq!((t["requested_by"].as_str(), t["account"].as_str()), (Some("auto"), Some(id.as_str())), "{t}");
+        assert_eq!(t["utterances"].as_array().map(Vec::len), Some(2), "{t}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}/support/transcript"), None).await;
+        assert_eq!(r.status, 404, "another service's recording is not transcribed: {r:?}");
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        assert!(audit.text.contains("recordings.transcription.update"), "the change is audited");
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        assert_eq!(s.call_as(&viewer, Method::PUT, settings, Some(chosen)).await.status, 403);
     }
 }

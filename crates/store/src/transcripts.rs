@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::sql::{now, parse_json, parse_uuid, write_err, Pools};
+use crate::sql::{json_text, now, parse_json, parse_uuid, write_err, Pools};
 use crate::{Conflict, Result, SqlStore, StoreError, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,17 @@ pub struct TranscriptOutcome {
     pub sentiment_error: Option<String>,
 }
 
+/// How a tenant's new recordings are transcribed on arrival.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoTranscription {
+    pub enabled: bool,
+    /// Only recordings of these services; empty: every service.
+    pub services: Vec<String>,
+    /// The Speech To Text account; `None`: the tenant's default one.
+    pub account_id: Option<Uuid>,
+    pub model: Option<String>,
+}
+
 #[async_trait]
 pub trait TranscriptStore: Send + Sync + 'static {
     /// Starts the recording's transcript as `running` on `node`, replacing a finished one;
@@ -98,6 +109,10 @@ pub trait TranscriptStore: Send + Sync + 'static {
         outcome: &TranscriptOutcome,
     ) -> Result<Transcript>;
     async fn get_transcript(&self, tenant: &str, recording_id: &str) -> Result<Transcript>;
+    /// The tenant's automatic transcription (off when never set).
+    async fn auto_transcription(&self, tenant: &str) -> Result<AutoTranscription>;
+    /// Replaces it, audited as `recordings.transcription.update`.
+    async fn set_auto_transcription(&self, tenant: &str, settings: &AutoTranscription, actor: &str) -> Result<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -251,6 +266,61 @@ impl TranscriptStore for SqlStore {
         });
         transcript(row.ok_or(StoreError::NotFound)?)
     }
+
+    async fn auto_transcription(&self, tenant: &str) -> Result<AutoTranscription> {
+        let row: Option<(bool, String, Option<String>, Option<String>)> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT enabled, services, account_id, model FROM recording_transcription WHERE tenant_id = $1",
+            )
+            .bind(tenant)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some((enabled, services, account_id, model)) = row else { return Ok(AutoTranscription::default()) };
+        Ok(AutoTranscription {
+            enabled,
+            services: parse_json("recording_transcription.services", &services)?,
+            account_id: account_id.map(|id| parse_uuid("recording_transcription.account_id", &id)).transpose()?,
+            model,
+        })
+    }
+
+    async fn set_auto_transcription(&self, tenant: &str, settings: &AutoTranscription, actor: &str) -> Result<()> {
+        let now = now();
+        in_write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO recording_transcription (tenant_id, enabled, services, account_id, model, updated_at, \
+                 updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id) DO UPDATE SET \
+                 enabled = excluded.enabled, services = excluded.services, account_id = excluded.account_id, \
+                 model = excluded.model, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(tenant)
+            .bind(settings.enabled)
+            .bind(json_text(&settings.services))
+            .bind(settings.account_id.map(|id| id.to_string()))
+            .bind(&settings.model)
+            .bind(now)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+            insert_audit!(
+                &mut *tx,
+                tenant,
+                None::<&str>,
+                actor,
+                "recordings.transcription.update",
+                auto_changes(settings),
+                now
+            );
+        });
+        Ok(())
+    }
+}
+
+fn auto_changes(settings: &AutoTranscription) -> serde_json::Value {
+    serde_json::json!({"enabled": settings.enabled, "services": settings.services,
+        "account_id": settings.account_id, "model": settings.model})
 }
 
 /// The condition a recording search adds for its words: the recording's transcript holds

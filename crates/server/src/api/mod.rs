@@ -80,6 +80,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::PutRecordingAudio => on(method, recordings::put_audio),
         O::TranscribeRecording => on(method, recordings::transcribe),
         O::GetTranscript => on(method, recordings::transcript),
+        O::GetTranscription => on(method, recordings::transcription),
+        O::PutTranscription => on(method, recordings::put_transcription),
         O::ExportJobSettings => on(method, export_jobs::settings),
         O::ListExportJobs => on(method, export_jobs::list),
         O::CreateExportJob => on(method, export_jobs::create),

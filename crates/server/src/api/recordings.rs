@@ -339,3 +339,37 @@ fn transcript_view(t: Transcript) -> ApiResult<api::Transcript> {
         finished_at: t.finished_at,
     })
 }
+
+fn settings_view(auto: patchbay_store::AutoTranscription) -> api::TranscriptionSettings {
+    api::TranscriptionSettings {
+        enabled: auto.enabled,
+        services: auto.services,
+        account: auto.account_id,
+        model: auto.model,
+    }
+}
+
+/// `GET …/recording-transcription`.
+pub async fn transcription(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<api::TranscriptionSettings>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    Ok(Json(settings_view(state.transcriber.auto(&tenant).await?)))
+}
+
+/// `PUT …/recording-transcription`.
+pub async fn put_transcription(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Input(body): Input<api::TranscriptionSettings>,
+) -> ApiResult<Json<api::TranscriptionSettings>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let auto = state.transcriber.set_auto(&tenant, &body, &who.actor()).await.map_err(|e| match e {
+        TranscribeError::Gateway(e) => e.into(),
+        TranscribeError::Store(e) => e.into(),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    Ok(Json(settings_view(auto)))
+}

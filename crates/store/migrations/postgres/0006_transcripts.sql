@@ -24,3 +24,13 @@ CREATE TABLE recording_transcripts (
 );
 
 CREATE INDEX recording_transcripts_search ON recording_transcripts USING GIN (search);
+
+CREATE TABLE recording_transcription (
+    tenant_id  TEXT        NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    enabled    BOOLEAN     NOT NULL,
+    services   TEXT        NOT NULL,
+    account_id TEXT,
+    model      TEXT,
+    updated_at TIMESTAMPTZ NOT NULL,
+    updated_by TEXT        NOT NULL
+);

@@ -43,3 +43,16 @@ CREATE TRIGGER recording_transcripts_au AFTER UPDATE ON recording_transcripts BE
     INSERT INTO recording_transcripts_fts (recording_transcripts_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
     INSERT INTO recording_transcripts_fts (rowid, text) VALUES (new.rowid, new.text);
 END;
+
+-- Automatic transcription of a tenant's new recordings: on or off, for which services (a
+-- JSON list, empty for all), with which Speech To Text account (none: the default one) and
+-- Watson model.
+CREATE TABLE recording_transcription (
+    tenant_id  TEXT    NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    enabled    BOOLEAN NOT NULL,
+    services   TEXT    NOT NULL,
+    account_id TEXT,
+    model      TEXT,
+    updated_at TEXT    NOT NULL,
+    updated_by TEXT    NOT NULL
+);
