@@ -401,10 +401,7 @@ async fn transcribe(
                 bar.suspend(|| print_json(&piece))?;
                 continue;
             }
-            let at = match (piece.start, piece.end) {
-                (Some(start), Some(end)) => format!("[{start:>7.2} – {end:>7.2}]  "),
-                _ => String::new(),
-            };
+            let at = crate::recordings::span(piece.start, piece.end);
             let confidence = piece.confidence.map(|c| format!("  ({:.0}%)", c * 100.0)).unwrap_or_default();
             bar.suspend(|| println!("{at}{}{confidence}", escape(&piece.text)));
         }

@@ -7,6 +7,7 @@ mod client;
 mod gateway;
 mod keys;
 mod provision;
+mod recordings;
 mod serve;
 mod simulate;
 mod verbs;
@@ -68,6 +69,14 @@ enum Command {
         client: ClientArgs,
         #[command(subcommand)]
         command: gateway::GatewayCommand,
+    },
+    /// Recordings: search (also by the words of their transcripts), transcripts, and the
+    /// automatic transcription of new ones.
+    Recordings {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: recordings::RecordingsCommand,
     },
     /// Make tenants and accounts match provisioning files (YAML; secrets as references).
     Apply {
@@ -136,6 +145,7 @@ fn main() -> ExitCode {
             Command::Tokens { client, command } => verbs::tokens(&Client::new(&client)?, command).await,
             Command::Keys { client, command } => keys::keys(&Client::new(&client)?, command).await,
             Command::Gateway { client, command } => gateway::gateway(&Client::new(&client)?, command).await,
+            Command::Recordings { client, command } => recordings::recordings(&Client::new(&client)?, command).await,
             Command::Apply { client, args } => {
                 changes_pending = provision::apply(&Client::new(&client)?, args).await?;
                 Ok(())

@@ -384,6 +384,30 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
     let out = s.cli(&["gateway", "transcribe", "acme", "call.raw"]);
     assert_eq!(code(&out), 2, "raw audio needs its rate");
 
+    // The same call as a stored recording: transcribed with sentiment, then found by its words.
+    let http = reqwest::Client::new();
+    let recording = format!("{}/api/v1/tenants/acme/recordings/call-1", s.base);
+    let meta = serde_json::json!({"global_interaction_id": "gi-1", "call_started_at": "2026-12-01T09:30:15Z",
+        "agent_login": "jo", "agent_first_name": "Jo", "agent_last_name": "Smith", "customer_phone": "+1 555 0100",
+        "direction": "inbound", "service": "Sales", "disposition": "sale"});
+    runtime.block_on(async {
+        let put = http.put(&recording).bearer_auth(&s.admin_token).json(&meta).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        let audio =
+            http.put(format!("{recording}/audio")).bearer_auth(&s.admin_token).header("content-type", "audio/wav");
+        assert_eq!(audio.body(std::fs::read(&call).unwrap()).send().await.unwrap().status(), 201);
+    });
+    let out = s.cli(&["recordings", "transcribe", "acme", "call-1"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout(&out),
+        "[   0.00 –    2.00]  utterance 1  neutral +0.00\n[   2.00 –    3.00]  utterance 2  neutral +0.00\n"
+    );
+    let out = s.cli(&["recordings", "search", "acme", "--q", "utterance 2", "--json"]);
+    assert_eq!(json(&out)["items"][0]["recording_id"], "call-1", "{}", stdout(&out));
+    let out = s.cli(&["recordings", "auto-transcribe", "acme", "--on", "--service", "Sales"]);
+    assert_eq!(stdout(&out), "new recordings of Sales are transcribed as their audio arrives\n");
+
     // A topic goes to the native knowledge base and is found there.
     let out = s.cli(&["gateway", "topic", "acme", "Parking", "Visitors park in lot B."]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
