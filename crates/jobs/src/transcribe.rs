@@ -17,6 +17,9 @@ use crate::Exporter;
 
 /// How often a run beats its heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(30);
+/// Transcripts a node makes at once (each holds a vendor WebSocket and reads its audio);
+/// the others wait their turn, `running` with their heartbeat beating.
+const AT_ONCE: usize = 8;
 /// A running transcript whose heartbeat is older than this belongs to a dead node.
 pub const TRANSCRIPT_EXPIRY: Duration = Duration::from_secs(120);
 
@@ -74,11 +77,12 @@ pub struct TranscriberDeps {
 pub struct Transcriber {
     node: String,
     deps: TranscriberDeps,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Transcriber {
     pub fn new(node: String, deps: TranscriberDeps) -> Arc<Transcriber> {
-        Arc::new(Transcriber { node, deps })
+        Arc::new(Transcriber { node, deps, slots: Arc::new(tokio::sync::Semaphore::new(AT_ONCE)) })
     }
 
     /// Starts the recording's transcript with the named Speech To Text account (else the
@@ -226,7 +230,10 @@ impl Transcriber {
                 }
             })
         };
+        // The semaphore is never closed, so a slot always comes.
+        let slot = self.slots.acquire().await;
         let outcome = self.transcribe(&recording, &account, model.as_deref()).await;
+        drop(slot);
         beat.abort();
         let state = outcome.state;
         match self.deps.transcripts.finish_transcript(&tenant, &id, &self.node, &outcome).await {
