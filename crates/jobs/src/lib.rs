@@ -22,7 +22,7 @@ pub use export::{node_id, ExportDeps, Exporter, StartError, MAX_AUDIO_BYTES};
 pub use feeds::{FeedReconciler, RECONCILE_EVERY};
 pub use intake::{Intake, IntakeError};
 pub use spool::Spool;
-pub use transcribe::{TranscribeError, Transcriber, TranscriberDeps, AUTO, TRANSCRIPT_EXPIRY};
+pub use transcribe::{TranscribeError, Transcriber, TranscriberDeps, AUTO, SWEEP_EVERY, TRANSCRIPT_EXPIRY};
 
 /// The counters the engines update; the server's `/metrics` implements it.
 pub trait JobMetrics: Send + Sync {

@@ -23,6 +23,13 @@ const AT_ONCE: usize = 8;
 /// A running transcript whose heartbeat is older than this belongs to a dead node.
 pub const TRANSCRIPT_EXPIRY: Duration = Duration::from_secs(120);
 
+/// How often a node looks for new recordings whose automatic transcript never started (the
+/// node that took their audio stopped before starting it); a recording younger than this
+/// is left to the start its arrival made.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Recordings one sweep starts at most per tenant and service; the next sweep takes more.
+const SWEEP_BATCH: i64 = 100;
+
 /// Who asks for the transcripts the tenant's automatic transcription starts.
 pub const AUTO: &str = "auto";
 
@@ -150,6 +157,46 @@ impl Transcriber {
         if let Err(e) = kept.await {
             tracing::warn!(%tenant, recording = %id, error = %e, "the automatic transcript's failure could not be kept");
         }
+    }
+
+    /// Sweeps every `every` on this node (see [`SWEEP_EVERY`]) until the runtime ends.
+    pub fn spawn_sweep(self: &Arc<Self>, every: Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match this.sweep(every).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(recordings = n, "started automatic transcripts that had not started"),
+                    Err(e) => tracing::warn!(error = %e, "the automatic transcription sweep failed"),
+                }
+            }
+        });
+    }
+
+    /// Starts the automatic transcripts that never started: recordings with audio, received
+    /// since their tenant's automatic transcription was last set and more than `grace` ago,
+    /// of its services, with no transcript. How many it tried.
+    pub async fn sweep(self: &Arc<Self>, grace: Duration) -> Result<usize, StoreError> {
+        let until = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+        let mut tried = 0;
+        for (tenant, auto, since) in self.deps.transcripts.auto_transcriptions().await? {
+            let services: Vec<Option<&str>> = match auto.services.is_empty() {
+                true => vec![None],
+                false => auto.services.iter().map(|s| Some(s.as_str())).collect(),
+            };
+            for service in services {
+                let missed =
+                    self.deps.recordings.untranscribed_recordings(&tenant, service, since, until, SWEEP_BATCH).await?;
+                for recording in &missed {
+                    self.audio_arrived(recording).await;
+                }
+                tried += missed.len();
+            }
+        }
+        Ok(tried)
     }
 
     /// The tenant's automatic transcription.

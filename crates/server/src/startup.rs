@@ -46,6 +46,8 @@ pub struct Settings {
     pub gateway_clock: Clock,
     /// How long the gateway keeps a stateless bot conversation's context.
     pub gateway_context_ttl: std::time::Duration,
+    /// How often the node starts automatic transcripts that never started.
+    pub transcription_sweep: std::time::Duration,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             export_run_expiry: Settings::DEFAULT_EXPORT_RUN_EXPIRY,
             gateway_clock: Clock::system(),
             gateway_context_ttl: GatewayOptions::default().context_ttl,
+            transcription_sweep: patchbay_jobs::SWEEP_EVERY,
         }
     }
 }
@@ -188,6 +191,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     state.reconciler.reconcile().await.context("cannot start the feeds")?;
     state.reconciler.clone().spawn();
     state.exporter.start().await.context("cannot start the recording export scheduler")?;
+    state.transcriber.spawn_sweep(settings.transcription_sweep);
     if let Some(spool) = &settings.recordings_spool {
         if !spool.is_dir() {
             bail!("the recordings spool {} is not a folder", spool.display());

@@ -461,3 +461,51 @@ backend_test! {
         assert_eq!(s.call_as(&viewer, Method::PUT, settings, Some(chosen)).await.status, 403);
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn a_new_recording_whose_automatic_transcript_never_started_is_transcribed_by_the_sweep(db) {
+        use patchbay_store::RecordingStore as _;
+        let peer = speech::govivace_stt(&CA, Behaviour::Normal).await;
+        let s = TestServer::start_with(&db, |settings| {
+            settings.egress.extra_roots_pem = Some(CA.ca_pem.clone());
+            settings.transcription_sweep = Duration::from_millis(200);
+        })
+        .await;
+        assert_eq!(s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await.status, 201);
+        let id = govivace_account(&s, &peer).await;
+        let on = json!({"enabled": true, "services": [], "account": id});
+        assert_eq!(s.call(Method::PUT, "/api/v1/tenants/acme/recording-transcription", Some(on)).await.status, 200);
+
+        // A recording stored as the intake stores one, by a node that stopped before the
+        // transcript started: its row and its audio file, and nothing else.
+        let store = patchbay_store::SqlStore::connect(&db.url).await.unwrap();
+        let mut meta = patchbay_store::RecordingWrite {
+            id: "missed".into(),
+            global_interaction_id: "gi-missed".into(),
+            call_started_at: chrono::Utc::now(),
+            agent_login: "jo".into(),
+            agent_first_name: "Jo".into(),
+            agent_last_name: "Smith".into(),
+            customer_phone: "+15550100".into(),
+            direction: "inbound".into(),
+            service: "Support".into(),
+            disposition: "sale".into(),
+            flagged: false,
+        };
+        store.insert_recording("acme", &meta).await.unwrap();
+        let wav = speech::wav(3.0, 8000);
+        let dir = s.data_dir.path().join("data/recordings/acme");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("missed.audio"), &wav).unwrap();
+        let audio = patchbay_store::Audio { size: wav.len() as i64, sha256: "00".repeat(32), content_type: "audio/wav".into(), extension: "wav".into() };
+        store.set_recording_audio("acme", "missed", &audio).await.unwrap();
+        meta.id = "no-audio".into();
+        store.insert_recording("acme", &meta).await.unwrap();
+
+        let t = settled(&s, &format!("{RECORDINGS}/missed/transcript"), |t| t["state"] == "done").await;
+        assert_eq!((t["requested_by"].as_str(), t["utterances"].as_array().map(Vec::len)), (Some("auto"), Some(2)), "{t}");
+        let r = s.call(Method::GET, &format!("{RECORDINGS}/no-audio/transcript"), None).await;
+        assert_eq!(r.status, 404, "a recording without audio waits for it: {r:?}");
+    }
+}

@@ -291,6 +291,16 @@ pub trait RecordingStore: Send + Sync + 'static {
     /// exported): [`StoreError::Fenced`] once that attempt lost the run.
     async fn set_audio_state(&self, fence: Fence, tenant: &str, id: &str, state: AudioState) -> Result<()>;
     async fn search_recordings(&self, tenant: &str, query: &RecordingQuery) -> Result<Vec<Recording>>;
+    /// Recordings of the tenant with audio, received in `[since, until)`, with no transcript,
+    /// of `service` when given: oldest first, at most `limit`.
+    async fn untranscribed_recordings(
+        &self,
+        tenant: &str,
+        service: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Recording>>;
     /// The highest recording seq of the tenant (0 when none).
     async fn max_recording_seq(&self, tenant: &str) -> Result<i64>;
 
@@ -868,6 +878,33 @@ impl RecordingStore for SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn untranscribed_recordings(
+        &self,
+        tenant: &str,
+        service: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Recording>> {
+        let rows: Vec<RecordingRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(
+                select_recordings!(),
+                "WHERE tenant_id = $1 AND audio_state <> 'none' AND received_at >= $2 AND received_at < $3 \
+                 AND ($4 IS NULL OR service = $4) AND NOT EXISTS (SELECT 1 FROM recording_transcripts t \
+                 WHERE t.tenant_id = recordings.tenant_id AND t.recording_id = recordings.id) \
+                 ORDER BY seq LIMIT $5"
+            ))
+            .bind(tenant)
+            .bind(since)
+            .bind(until)
+            .bind(service)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        recordings(rows)
     }
 
     async fn search_recordings(&self, tenant: &str, query: &RecordingQuery) -> Result<Vec<Recording>> {

@@ -111,6 +111,8 @@ pub trait TranscriptStore: Send + Sync + 'static {
     async fn get_transcript(&self, tenant: &str, recording_id: &str) -> Result<Transcript>;
     /// The tenant's automatic transcription (off when never set).
     async fn auto_transcription(&self, tenant: &str) -> Result<AutoTranscription>;
+    /// Every tenant whose automatic transcription is on, with it and since when it is as it is.
+    async fn auto_transcriptions(&self) -> Result<Vec<(String, AutoTranscription, Timestamp)>>;
     /// Replaces it, audited as `recordings.transcription.update`.
     async fn set_auto_transcription(&self, tenant: &str, settings: &AutoTranscription, actor: &str) -> Result<()>;
 }
@@ -277,12 +279,23 @@ impl TranscriptStore for SqlStore {
             .await?
         });
         let Some((enabled, services, account_id, model)) = row else { return Ok(AutoTranscription::default()) };
-        Ok(AutoTranscription {
-            enabled,
-            services: parse_json("recording_transcription.services", &services)?,
-            account_id: account_id.map(|id| parse_uuid("recording_transcription.account_id", &id)).transpose()?,
-            model,
-        })
+        auto_of(enabled, &services, account_id, model)
+    }
+
+    async fn auto_transcriptions(&self) -> Result<Vec<(String, AutoTranscription, Timestamp)>> {
+        let rows: Vec<(String, String, Option<String>, Option<String>, Timestamp)> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tenant_id, services, account_id, model, updated_at FROM recording_transcription \
+                 WHERE enabled ORDER BY tenant_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(tenant, services, account_id, model, since)| {
+                Ok((tenant, auto_of(true, &services, account_id, model)?, since))
+            })
+            .collect()
     }
 
     async fn set_auto_transcription(&self, tenant: &str, settings: &AutoTranscription, actor: &str) -> Result<()> {
@@ -316,6 +329,20 @@ impl TranscriptStore for SqlStore {
         });
         Ok(())
     }
+}
+
+fn auto_of(
+    enabled: bool,
+    services: &str,
+    account_id: Option<String>,
+    model: Option<String>,
+) -> Result<AutoTranscription> {
+    Ok(AutoTranscription {
+        enabled,
+        services: parse_json("recording_transcription.services", services)?,
+        account_id: account_id.map(|id| parse_uuid("recording_transcription.account_id", &id)).transpose()?,
+        model,
+    })
 }
 
 fn auto_changes(settings: &AutoTranscription) -> serde_json::Value {
