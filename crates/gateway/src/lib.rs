@@ -253,10 +253,20 @@ impl Gateway {
     pub async fn sentiment(&self, tenant: &str, request: &SentimentRequest) -> Result<Sentiment, GatewayError> {
         check_length("text", &request.text, MAX_TEXT_CHARS)?;
         let account = self.pick(tenant, request.account, NLU, "Natural Language Understanding").await?;
-        let ticket = self.begin(tenant, &account, "sentiment").await?;
-        let result = vendors::sentiment(&self.call(&ticket), &request.text).await;
-        let (label, score) = self.finish(ticket, result).await?;
+        let (label, score) = self.sentiment_of(tenant, &account, &request.text).await?;
         Ok(Sentiment { label, score, account: account.id })
+    }
+
+    /// One sentiment call of an NLU account already picked.
+    async fn sentiment_of(
+        &self,
+        tenant: &str,
+        account: &Account,
+        text: &str,
+    ) -> Result<(patchbay_api::SentimentLabel, f64), GatewayError> {
+        let ticket = self.begin(tenant, account, "sentiment").await?;
+        let result = vendors::sentiment(&self.call(&ticket), text).await;
+        self.finish(ticket, result).await
     }
 
     /// The sentiment of each text (a transcript's utterances) from the tenant's only enabled
@@ -279,13 +289,16 @@ impl Gateway {
             Err(other) => return Err(other),
         };
         out.account = Some(account.id);
+        // The account was picked once: each utterance is one call of it, not a new pick.
         for (done, text) in texts.iter().enumerate() {
-            let request = SentimentRequest { text: (*text).to_owned(), account: Some(account.id) };
-            match self.sentiment(tenant, &request).await {
-                Ok(sentiment) => out.each.push(Some((sentiment.label, sentiment.score))),
-                // An utterance NLU does not take (too long) has none; the rest go on.
-                Err(GatewayError::Invalid { .. }) => out.each.push(None),
-                Err(e @ (GatewayError::Quota { .. } | GatewayError::Vendor { .. } | GatewayError::Conflict { .. })) => {
+            if check_length("text", text, MAX_TEXT_CHARS).is_err() {
+                // An utterance NLU does not take (empty, too long) has none; the rest go on.
+                out.each.push(None);
+                continue;
+            }
+            match self.sentiment_of(tenant, &account, text).await {
+                Ok(sentiment) => out.each.push(Some(sentiment)),
+                Err(e @ (GatewayError::Quota { .. } | GatewayError::Vendor { .. })) => {
                     out.error = Some(format!("{e}; sentiment stopped after {done} of {} utterances", texts.len()));
                     break;
                 }

@@ -284,7 +284,7 @@ where
     loop {
         let next = match tokio::time::timeout(CLIENT_IDLE, inbound.next()).await {
             Err(_) => return Up::Idle,
-            Ok(None | Some(Inbound::Gone)) => return Up::Gone,
+            Ok(None) => return Up::Gone,
             Ok(Some(next)) => next,
         };
         match next {

@@ -303,11 +303,15 @@ pub async fn transcript(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Transcript>> {
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
-    state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
-    let transcript = state.transcriber.transcript(&tenant, &id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("transcript (none was asked for)"),
-        other => other.into(),
-    })?;
+    let transcript = match state.transcriber.transcript(&tenant, &id).await {
+        Ok(transcript) => transcript,
+        // Which is missing, the recording or its transcript, matters only then.
+        Err(StoreError::NotFound) => {
+            state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
+            return Err(ApiError::NotFound("transcript (none was asked for)"));
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok(Json(transcript_view(transcript)?))
 }
 
