@@ -41,6 +41,12 @@ pub struct Account {
     /// The health of the account's traffic through the runtime gateway; null until its
     /// first gateway call.
     pub live: Option<LiveHealth>,
+    /// Where the messenger delivers customers' messages (`{public_url}/hooks/{hook_id}`, a
+    /// path when the service has no public URL); null for providers that deliver nothing.
+    /// Rotating it (`…/inbound-webhook/rotate`) makes the old one stop at once.
+    pub inbound_webhook_url: Option<String>,
+    /// What the inbound webhook saw; null for providers that deliver nothing.
+    pub inbound: Option<crate::InboundHealth>,
 }
 
 /// The accounts of a tenant.
@@ -127,4 +133,8 @@ pub struct AccountUpdate {
     pub last_test: Option<Value>,
     #[serde(default, skip_serializing)]
     pub live: Option<Value>,
+    #[serde(default, skip_serializing)]
+    pub inbound_webhook_url: Option<Value>,
+    #[serde(default, skip_serializing)]
+    pub inbound: Option<Value>,
 }

@@ -14,6 +14,7 @@
 mod access;
 mod accounts;
 mod catalog;
+mod conversations;
 mod events;
 mod export_jobs;
 mod feeds;
@@ -32,6 +33,11 @@ mod tokens;
 pub use access::{Access, Denial, Role};
 pub use accounts::{Account, AccountCreate, AccountList, AccountTest, AccountUpdate};
 pub use catalog::{IntegrationTypeInfo, IntegrationTypes, ProviderInfo};
+pub use conversations::{
+    Conversation, ConversationEvent, ConversationEventPage, ConversationEventType, ConversationEventsQuery,
+    ConversationMessage, ConversationSettings, Customer, InboundHealth, MessageDirection, MessageStatus,
+    RejectedDelivery, ReplyRequest,
+};
 pub use events::{IntakeReport, Live, RejectedEvent};
 pub use export_jobs::{
     ExportJob, ExportJobList, ExportJobSettings, ExportJobWrite, ExportRun, ExportRunList, ExportRunReason,

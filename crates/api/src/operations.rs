@@ -106,6 +106,9 @@ operations! {
         "Test a saved account and keep the result";
     RunAction = Post "/tenants/{tenant}/integration-accounts/{id}/actions/{action}", TenantWrite, "runAction",
         "Run an action the catalog declares for the account's provider";
+    RotateInboundWebhook = Post "/tenants/{tenant}/integration-accounts/{id}/inbound-webhook/rotate", TenantWrite,
+        "rotateInboundWebhook",
+        "Give a messenger account a new inbound webhook URL; the old one stops at once (set the new one at the vendor)";
     AccountAudit = Get "/tenants/{tenant}/integration-accounts/{id}/audit", TenantRead, "accountAudit",
         "The account's audit trail, newest first";
     TenantAudit = Get "/tenants/{tenant}/audit", TenantRead, "tenantAudit", "The tenant's audit trail, newest first";
@@ -168,6 +171,16 @@ operations! {
         "Search the knowledge base: the exclusive external KB, else the native KB and then the external one";
     KbTopic = Post "/tenants/{tenant}/gateway/kb/topics", TenantGateway, "kbTopic",
         "Submit a topic to the knowledge base (the native KB unless an external one is exclusive)";
+    ConversationEvents = Get "/tenants/{tenant}/conversations/events", TenantGateway, "conversationEvents",
+        "The tenant's conversation events after a cursor: a page (long-poll with `wait`), or Server-Sent Events";
+    GetConversation = Get "/tenants/{tenant}/conversations/{conversation_id}", TenantGateway, "getConversation",
+        "A conversation with its newest messages";
+    SendReply = Post "/tenants/{tenant}/conversations/{conversation_id}/messages", TenantGateway, "sendReply",
+        "Send a reply to the customer through the messenger (once per Idempotency-Key); its outcome comes as a message_status event";
+    GetConversationSettings = Get "/tenants/{tenant}/conversation-settings", TenantRead, "getConversationSettings",
+        "How long the tenant keeps conversations";
+    PutConversationSettings = Put "/tenants/{tenant}/conversation-settings", TenantWrite, "putConversationSettings",
+        "Change how long the tenant keeps conversations";
     GetBindings = Get "/tenants/{tenant}/gateway/bindings", TenantRead, "getBindings",
         "Which chat bot serves each service and launch point";
     PutBindings = Put "/tenants/{tenant}/gateway/bindings", TenantWrite, "putBindings",

@@ -22,12 +22,14 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AccountTest>(&mut requests);
     register::<ActionRequest>(&mut requests);
     register::<Bindings>(&mut requests);
+    register::<ConversationSettings>(&mut requests);
     register::<CrmSearchRequest>(&mut requests);
     register::<IdentifyRequest>(&mut requests);
     register::<KbArticleWrite>(&mut requests);
     register::<SentimentRequest>(&mut requests);
     register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
+    register::<ReplyRequest>(&mut requests);
     register::<TranscribeControl>(&mut requests);
     register::<TranscriptRequest>(&mut requests);
     register::<TranscriptionSettings>(&mut requests);
@@ -44,6 +46,10 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<AuditPage>(&mut responses);
     register::<Bindings>(&mut responses);
     register::<BulkTestReport>(&mut responses);
+    register::<Conversation>(&mut responses);
+    register::<ConversationEventPage>(&mut responses);
+    register::<ConversationMessage>(&mut responses);
+    register::<ConversationSettings>(&mut responses);
     register::<CrmContacts>(&mut responses);
     register::<ExportJobList>(&mut responses);
     register::<ExportJob>(&mut responses);

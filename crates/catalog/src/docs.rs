@@ -65,9 +65,11 @@ fn type_page(t: &IntegrationType) -> String {
                 Required::Always => "yes".to_owned(),
                 Required::If { field, equals } => format!("when `{field}` is {equals}"),
             };
+            let added =
+                f.addition.map(|why| format!(" *Added by patchbay (not in the spec):* {why}")).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {}{added} |",
                 f.key,
                 f.label,
                 kind(&f.kind),
@@ -93,6 +95,14 @@ fn type_page(t: &IntegrationType) -> String {
             TestSupport::None { reason } => {
                 let _ = writeln!(s, "\n**Test connection:** none. {reason}");
             }
+        }
+        if let Some(inbound) = &p.inbound {
+            let _ = writeln!(
+                s,
+                "\n**Inbound webhook:** the account's `inbound_webhook_url` receives the vendor's deliveries \
+                 (see [the messenger edge](../edge.md)). Proof checked: {}",
+                inbound.proof
+            );
         }
         for a in &p.actions {
             let _ = writeln!(s, "\n**Action `{}` ({}):** {}", a.key, a.label, a.help);

@@ -102,12 +102,14 @@ pub mod messenger {
             PAGE_ID = "page_id",
             TOKEN = "token",
             WEBHOOK_VERIFY_TOKEN = "webhook_verify_token",
+            APP_SECRET = "app_secret",
         }
     }
     provider_keys! {
         /// LINE.
         line for [("messenger", "line")] {
             TOKEN = "token",
+            CHANNEL_SECRET = "channel_secret",
         }
     }
     provider_keys! {
@@ -115,6 +117,7 @@ pub mod messenger {
         nexmo for [("messenger", "nexmo")] {
             KEY = "key",
             SECRET = "secret",
+            SIGNATURE_SECRET = "signature_secret",
         }
     }
     provider_keys! {
@@ -122,6 +125,7 @@ pub mod messenger {
         telegram for [("messenger", "telegram")] {
             BOT_USERNAME = "bot_username",
             TOKEN = "token",
+            WEBHOOK_URL = "webhook_url",
         }
     }
     provider_keys! {

@@ -69,6 +69,20 @@ pub struct Provider {
     /// When set, the bool property `default_account` marks the tenant's one default account
     /// of this group.
     pub default_group: Option<&'static str>,
+    /// The vendor delivers traffic to this service (the messenger edge's inbound webhook):
+    /// how each delivery proves it comes from the vendor.
+    pub inbound: Option<Inbound>,
+}
+
+/// How a provider's inbound deliveries are proven (the edge checks the proof against the
+/// raw body before anything is parsed or stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inbound {
+    /// The proof in words, for docs and forms.
+    pub proof: &'static str,
+    /// The secret fields the proof is checked with; a delivery to an account missing one is
+    /// refused.
+    pub secrets: &'static [&'static str],
 }
 
 impl Provider {
@@ -139,6 +153,9 @@ pub struct Field {
     /// instance, webhook address, or a switch between a sandbox and a production host):
     /// when it changes, stored secrets are not reused (`Provider::target_changed`).
     pub target: bool,
+    /// Not in the spec: why patchbay adds this field (e.g. a secret needed to verify the
+    /// vendor's deliveries).
+    pub addition: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

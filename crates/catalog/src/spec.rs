@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use crate::keys;
 use crate::model::*;
 use crate::property_key;
 
@@ -51,6 +52,7 @@ fn field(label: &'static str, help: &'static str, kind: FieldKind) -> Field {
         required: Required::Never,
         example: None,
         target: false,
+        addition: None,
     }
 }
 
@@ -163,10 +165,16 @@ impl Field {
         self.target = true;
         self
     }
+
+    /// A field the spec does not have, and why patchbay needs it.
+    fn addition(mut self, why: &'static str) -> Self {
+        self.addition = Some(why);
+        self
+    }
 }
 
 fn provider(key: &'static str, label: &'static str, fields: Vec<Field>, test: TestSupport) -> Provider {
-    Provider { key, label, fields, test, actions: Vec::new(), default_group: None }
+    Provider { key, label, fields, test, actions: Vec::new(), default_group: None, inbound: None }
 }
 
 fn probe(probe: &'static str) -> TestSupport {
@@ -391,6 +399,10 @@ fn loxysoft() -> IntegrationType {
     }
 }
 
+/// Why the messenger providers gain a secret the spec does not list.
+const VERIFY_DELIVERIES: &str = "Needed to verify that a delivery to this account's inbound webhook comes from the \
+     vendor; without it deliveries are refused.";
+
 fn messenger() -> IntegrationType {
     let mut facebook = provider(
         "facebook",
@@ -405,22 +417,45 @@ fn messenger() -> IntegrationType {
                  Facebook to send you a message from the customer. If you do not have a token, \
                  click Generate random token.",
             ),
+            secret(
+                "App Secret",
+                "The App Secret of the Facebook app that subscribes to the page (App settings > Basic). \
+                 Facebook signs every message it delivers with it.",
+            )
+            .addition(VERIFY_DELIVERIES),
         ],
         probe("Graph API GET /debug_token with the page token: the token is valid and belongs to the page."),
     );
+    facebook.inbound = Some(Inbound {
+        proof: "GET handshake: hub.verify_token equals the Webhook Verify Token; POST: X-Hub-Signature-256 \
+                is sha256= and the hex HMAC-SHA256 of the body keyed with the App Secret.",
+        secrets: &[keys::messenger::facebook::WEBHOOK_VERIFY_TOKEN, keys::messenger::facebook::APP_SECRET],
+    });
     facebook.actions.push(action(
         "generate_token",
         "Generate random token",
         "Creates a random webhook verify token that you can copy and paste into your Facebook App \
          management page in Webhooks > Edit Page Subscription > Verify Token.",
     ));
-    let line = provider(
+    let mut line = provider(
         "line",
         "LINE",
-        vec![secret("Token", "The access token for your LINE@ account.").required()],
+        vec![
+            secret("Token", "The access token for your LINE@ account.").required(),
+            secret(
+                "Channel Secret",
+                "The channel secret of your LINE Messaging API channel (LINE Developers Console > \
+                 Basic settings). LINE signs every webhook it delivers with it.",
+            )
+            .addition(VERIFY_DELIVERIES),
+        ],
         probe("GET /v2/bot/info with the channel access token."),
     );
-    let nexmo = provider(
+    line.inbound = Some(Inbound {
+        proof: "X-Line-Signature is the base64 HMAC-SHA256 of the body keyed with the Channel Secret.",
+        secrets: &[keys::messenger::line::CHANNEL_SECRET],
+    });
+    let mut nexmo = provider(
         "nexmo",
         "Nexmo",
         vec![
@@ -434,24 +469,48 @@ fn messenger() -> IntegrationType {
                 "The API secret that was created when you created a Nexmo account (Nexmo Dashboard account settings).",
             )
             .required(),
+            secret(
+                "Signature Secret",
+                "The signature secret of your Vonage account (Dashboard > Settings > Signature secret, \
+                 method SHA-256 HMAC). Vonage signs the webhooks of the Messages API with it.",
+            )
+            .addition(VERIFY_DELIVERIES),
         ],
         probe("GET /account/get-balance with the API key and secret."),
     );
+    nexmo.inbound = Some(Inbound {
+        proof: "Authorization: Bearer is a JWT signed HS256 with the Signature Secret whose payload_hash \
+                is the hex SHA-256 of the body.",
+        secrets: &[keys::messenger::nexmo::SIGNATURE_SECRET],
+    });
     let mut telegram = provider(
         "telegram",
         "Telegram",
         vec![
             text("Bot Username", "The exact username of your Telegram bot.").required(),
             secret("Token", "The API token for your Telegram bot.").required(),
+            url(
+                "Webhook URL",
+                "Where Set Webhook tells Telegram to deliver this bot's messages. Leave empty to use this \
+                 account's own inbound webhook URL; set it only when a proxy in front of this service \
+                 publishes that webhook under another address.",
+                &["https"],
+            )
+            .addition("Set Webhook needs an address Telegram can reach; most accounts leave it empty."),
         ],
         probe("Bot API getMe with the token: the bot answers and its username matches."),
     );
+    telegram.inbound = Some(Inbound {
+        proof: "X-Telegram-Bot-Api-Secret-Token equals the secret patchbay derived from the account and its \
+                token and passed to setWebhook as secret_token.",
+        secrets: &[keys::messenger::telegram::TOKEN],
+    });
     telegram.actions.push(action(
         "set_webhook",
         "Set Webhook",
-        "Registers this service's webhook with Telegram, which is needed for Telegram to send you \
-         a message from the customer, then reads it back. You must get the token from Telegram; \
-         you cannot generate one here.",
+        "Registers this account's inbound webhook URL (or the Webhook URL, when set) with Telegram, \
+         which is needed for Telegram to send you a message from the customer, then reads it back. \
+         You must get the token from Telegram; you cannot generate one here.",
     ));
     let mut viber = provider(
         "viber",
@@ -486,6 +545,10 @@ fn messenger() -> IntegrationType {
         .example("office.yourcompany.com:1234"),
     );
     viber.actions.push(set_webhook);
+    viber.inbound = Some(Inbound {
+        proof: "X-Viber-Content-Signature is the hex HMAC-SHA256 of the body keyed with the Token.",
+        secrets: &[keys::messenger::viber::TOKEN],
+    });
     IntegrationType {
         key: "messenger",
         label: "Messenger",

@@ -473,7 +473,7 @@ fn secrets_keep_clear_and_replace() {
         .unwrap();
     assert_eq!(v.secret_ops.get("token"), None, "omitted secret keeps its value");
     assert_eq!(v.secret_ops.get("webhook_verify_token"), Some(&SecretOp::Clear));
-    assert_eq!(v.secrets_set.iter().collect::<Vec<_>>(), ["token"]);
+    assert_eq!(v.secrets_set.iter().collect::<Vec<_>>(), ["app_secret", "token"]);
     // Clearing a required secret is refused.
     props.insert("token".into(), Value::Null);
     let errors = catalog()
@@ -540,6 +540,11 @@ const NOT_A_TARGET: &[(&str, &str, &str)] = &[
         "messenger",
         "viber",
         "the token goes to Viber's fixed API; the webhook address gets deliveries signed with it, never the token",
+    ),
+    (
+        "messenger",
+        "telegram",
+        "the token goes to Telegram's fixed API; the webhook URL gets deliveries with a secret derived from it, never the token",
     ),
 ];
 

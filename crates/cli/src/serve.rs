@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Seconds without a heartbeat (database time) after which another node takes an export run over.
     #[arg(long, env = "PATCHBAY_EXPORT_RUN_EXPIRY", default_value_t = patchbay_server::Settings::DEFAULT_EXPORT_RUN_EXPIRY.as_secs_f64())]
     export_run_expiry: f64,
+    /// Largest messenger webhook delivery body, in bytes; larger ones are answered 413.
+    #[arg(long, env = "PATCHBAY_INBOUND_BODY_LIMIT", default_value_t = patchbay_server::Settings::DEFAULT_INBOUND_BODY_LIMIT)]
+    inbound_body_limit: usize,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -89,6 +92,7 @@ struct ConfigFile {
     test_limit_per_tenant: Option<usize>,
     test_limit_global: Option<usize>,
     export_run_expiry: Option<f64>,
+    inbound_body_limit: Option<usize>,
 }
 
 impl ServeArgs {
@@ -166,6 +170,9 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("export_run_expiry"), file.export_run_expiry) {
             self.export_run_expiry = v;
         }
+        if let (true, Some(v)) = (unset("inbound_body_limit"), file.inbound_body_limit) {
+            self.inbound_body_limit = v;
+        }
         Ok(())
     }
 
@@ -224,6 +231,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !(2.0..=3600.0).contains(&args.export_run_expiry) {
         bail!("--export-run-expiry must be between 2 and 3600 seconds");
     }
+    if !(1024..=64 * 1024 * 1024).contains(&args.inbound_body_limit) {
+        bail!("--inbound-body-limit must be between 1 KiB and 64 MiB");
+    }
     let extra_roots_pem = match &args.egress_ca_file {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
@@ -249,6 +259,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         test_limit_per_tenant: args.test_limit_per_tenant,
         test_limit_global: args.test_limit_global,
         export_run_expiry: std::time::Duration::from_secs_f64(args.export_run_expiry),
+        inbound_body_limit: args.inbound_body_limit,
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

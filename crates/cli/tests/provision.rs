@@ -184,7 +184,10 @@ fn apply_creates_then_is_idempotent_and_updates_exactly_what_changed() {
     assert_eq!(acme.len(), 4);
     let fb = &acme["Facebook main"];
     assert_eq!(fb["properties"], json!({facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234567890"}));
-    assert_eq!(fb["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true}));
+    assert_eq!(
+        fb["secrets"],
+        json!({facebook::APP_SECRET: false, facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true})
+    );
     let sizes = &acme["RTA"]["properties"][aspect_tcp::RECORD_FIELD_SIZES];
     assert_eq!(sizes["service"], 40);
     assert_eq!(sizes["agent_id"], 16, "the server fills in defaults");

@@ -124,7 +124,11 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     let facebook = create(b, "Facebook main").await;
     b.assert_source_free_of(&[generated.as_str()]).await;
     let got = h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await;
-    assert_eq!(got.1["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true}), "{got:?}");
+    assert_eq!(
+        got.1["secrets"],
+        json!({facebook::APP_SECRET: false, facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true}),
+        "{got:?}"
+    );
     assert_eq!(b.text("[data-field='token'] .secret-state").await, "Set");
     // On the saved account the server generates and stores the token, and shows it once.
     b.click("button.action-generate_token").await;

@@ -28,6 +28,7 @@ pub use patchbay_api::{ActionResult, Voice};
 pub use report::{Category, Failure, Outcome, StepStatus, TestReport, TestRun, TestStep};
 pub use s3::{S3Target, EMPTY_SHA256};
 pub use scrub::Scrubber;
+pub use vendors::telegram_webhook_secret;
 
 /// The values of one account as a connector sees them: non-secret properties (defaults
 /// applied) and the secrets in clear.
@@ -82,12 +83,27 @@ pub struct Context<'a> {
     pub timeout: Duration,
     /// Public base URL of this service (for webhooks), when configured.
     pub public_url: Option<&'a url::Url>,
+    /// The saved account's inbound webhook hook id, when its provider takes deliveries.
+    pub hook_id: Option<&'a str>,
     /// Where the vendors without a URL property live.
     pub vendors: &'a VendorUrls,
 }
 
+/// The first path segment of inbound webhooks: `{public_url}/hooks/{hook_id}`.
+pub const HOOKS_SEGMENT: &str = "hooks";
+
+/// An account's inbound webhook URL under `base` (any path of `base` kept), or `None` when
+/// `base` cannot take a path.
+pub fn inbound_webhook_url(base: &url::Url, hook_id: &str) -> Option<url::Url> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut().ok()?.pop_if_empty().extend([HOOKS_SEGMENT, hook_id]);
+    Some(url)
+}
+
 /// Base URLs of vendor APIs that accounts do not configure (Telegram, Facebook Graph,
-/// LINE, Vonage, Viber, Google, Next Caller, The Data Group). The real ones by default; an operator may
+/// LINE, Vonage's account and Messages APIs, Viber, Google, Next Caller, The Data Group). The real ones by default; an operator may
 /// point one at a proxy, and tests point them at local servers that follow each vendor's
 /// documented contract.
 #[derive(Debug, Clone)]
@@ -101,6 +117,7 @@ pub const VENDORS: &[(&str, &str)] = &[
     ("google_tts", "https://texttospeech.googleapis.com/"),
     ("line", "https://api.line.me/"),
     ("nexmo", "https://rest.nexmo.com/"),
+    ("nexmo_messages", "https://api.nexmo.com/"),
     ("next_caller", "https://api.nextcaller.com/"),
     ("next_caller_sandbox", "https://api.sandbox.nextcaller.com/"),
     ("tdg", "https://api.thedatagroup.com/"),

@@ -40,8 +40,12 @@ async fn run_action(
     let egress = common::egress(None);
     let mut cx = common::context(&egress, account, vendors);
     cx.public_url = public_url;
+    cx.hook_id = Some(HOOK);
     Registry::with([]).action(&cx, action, params.as_object().unwrap()).await
 }
+
+/// The saved account's inbound webhook hook id.
+const HOOK: &str = "0123456789abcdef0123456789abcdef";
 
 /// The report names none of `secrets`.
 fn assert_secret_free(report: &impl serde::Serialize, secrets: &[&str]) {
@@ -335,7 +339,7 @@ async fn telegram_set_webhook_registers_the_account_url_with_a_derived_secret() 
     let id = account.id.clone().unwrap();
     let public = Url::parse("https://cc.acme.example/patchbay/").unwrap();
     let outcome = run_action(&account, &vendors, Some(&public), "set_webhook", json!({})).await.unwrap();
-    let hook = format!("https://cc.acme.example/patchbay/webhooks/telegram/{id}");
+    let hook = format!("https://cc.acme.example/patchbay/hooks/{HOOK}");
     assert_eq!(outcome.webhook.as_ref().unwrap()["url"], hook.as_str());
     assert!(outcome.message.contains(&hook), "{}", outcome.message);
     let sent = state.lock().unwrap().secret_token.clone().unwrap();
@@ -358,6 +362,17 @@ async fn telegram_set_webhook_registers_the_account_url_with_a_derived_secret() 
 }
 
 #[tokio::test]
+async fn telegram_set_webhook_uses_the_webhook_url_field_when_set() {
+    let (vendors, state) = telegram_peer().await;
+    let given = "https://proxy.acme.example/telegram-in";
+    let mut account = telegram(peers::TELEGRAM_BOT, peers::TELEGRAM_TOKEN);
+    account.properties.insert(messenger::telegram::WEBHOOK_URL.into(), json!(given));
+    let outcome = run_action(&account, &vendors, None, "set_webhook", json!({})).await.unwrap();
+    assert_eq!(outcome.webhook.as_ref().unwrap()["url"], given);
+    assert_eq!(state.lock().unwrap().webhook_url, given);
+}
+
+#[tokio::test]
 async fn telegram_set_webhook_reports_a_read_back_mismatch() {
     let (vendors, state) = telegram_peer().await;
     state.lock().unwrap().reported_url = Some("https://elsewhere.example/hook".into());
@@ -376,7 +391,7 @@ async fn telegram_set_webhook_needs_an_https_public_url() {
     let account = telegram(peers::TELEGRAM_BOT, peers::TELEGRAM_TOKEN);
     let (failure, steps) = run_action(&account, &vendors, None, "set_webhook", json!({})).await.unwrap_err();
     assert_eq!(failure.category, Category::InvalidConfig);
-    assert!(failure.message.contains("--public-url"), "{}", failure.message);
+    assert!(failure.message.contains("public URL"), "{}", failure.message);
     assert!(steps.is_empty(), "nothing is sent without a public URL");
 
     let plain = Url::parse("http://cc.acme.example/").unwrap();
@@ -433,10 +448,9 @@ async fn viber_token_of_another_account_names_it() {
 async fn viber_set_webhook_sets_the_host_and_port_and_reads_it_back() {
     let (vendors, state) = viber_peer().await;
     let account = viber(peers::VIBER_URI, peers::VIBER_TOKEN);
-    let id = account.id.clone().unwrap();
     let params = json!({messenger::viber::WEBHOOK_URL_HOST_AND_PORT: "office.acme.example:1234"});
     let outcome = run_action(&account, &vendors, None, "set_webhook", params).await.unwrap();
-    let hook = format!("https://office.acme.example:1234/webhooks/viber/{id}");
+    let hook = format!("https://office.acme.example:1234/hooks/{HOOK}");
     assert_eq!(state.lock().unwrap().webhook, hook);
     assert_eq!(outcome.webhook.as_ref().unwrap()["url"], hook.as_str());
     assert_eq!(outcome.webhook.as_ref().unwrap()["event_types"][0], "delivered");

@@ -51,6 +51,11 @@ pub enum ApiError {
     Gateway(Box<GatewayFailure>),
     /// The operation is a WebSocket and the request is not a WebSocket upgrade.
     UpgradeRequired(String),
+    /// A messenger webhook delivery refused by the edge (its proof, its account, its body).
+    Refused {
+        status: StatusCode,
+        detail: String,
+    },
 }
 
 /// A failed gateway call as answered: the status, the category, the vendor's status and
@@ -188,6 +193,17 @@ impl IntoResponse for ApiError {
                 &[][..],
                 None,
             ),
+            ApiError::Refused { status, detail } => {
+                let (code, title) = match *status {
+                    StatusCode::UNAUTHORIZED => ("webhook-unproven", "The delivery carries no valid proof"),
+                    StatusCode::FORBIDDEN => ("webhook-forbidden", "The delivery's proof does not match"),
+                    StatusCode::NOT_FOUND => ("not-found", "Not found"),
+                    StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The body is too large"),
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
+                    _ => ("webhook-refused", "The delivery was refused"),
+                };
+                (*status, code, title, detail.clone(), &[][..], None)
+            }
             ApiError::Internal(context) => {
                 tracing::error!(error = %context, "internal error");
                 (
@@ -246,6 +262,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<patchbay_edge::EdgeError> for ApiError {
+    fn from(e: patchbay_edge::EdgeError) -> Self {
+        match e {
+            patchbay_edge::EdgeError::Store(e) => e.into(),
+            patchbay_edge::EdgeError::Invalid { field, rule, message } => ApiError::invalid(field, rule, message),
+        }
+    }
+}
+
 impl From<patchbay_jobs::IntakeError> for ApiError {
     fn from(e: patchbay_jobs::IntakeError) -> Self {
         use patchbay_jobs::IntakeError;
@@ -284,6 +309,11 @@ fn conflict(c: Conflict) -> ApiError {
         Conflict::TranscriptRunning => {
             ("recording_id", "running", "the recording's transcript is being made; wait for it to finish")
         }
+        Conflict::IdempotencyKeyReused => (
+            "Idempotency-Key",
+            "reused",
+            "this Idempotency-Key already sent another text in this conversation; use a new key for a new reply",
+        ),
         Conflict::Bound => (
             "id",
             "bound",

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod body;
 mod error;
+mod hooks;
 mod listen;
 pub mod logging;
 mod metrics;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(patchbay_api::API_PREFIX, api::router(&state))
         .merge(ui::router(&state))
+        .merge(hooks::router(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::scrape))

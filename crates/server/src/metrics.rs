@@ -90,6 +90,20 @@ pub struct Metrics {
     tasks_alive: Gauge,
     gateway_calls: Family<GatewayOutcomeLabels, Counter>,
     gateway_latency: Family<GatewayLabels, Histogram>,
+    edge_deliveries: Family<DeliveryLabels, Counter>,
+    edge_intake_latency: Family<ChannelLabels, Histogram>,
+    edge_sends: Family<DeliveryLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: String,
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -172,7 +186,30 @@ impl Metrics {
             "Runtime gateway call latency (the vendor's included) by type, provider and operation",
             gateway_latency.clone(),
         );
+        let edge_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "edge_deliveries",
+            "Messenger webhook deliveries by channel and outcome (accepted, handshake, or why refused)",
+            edge_deliveries.clone(),
+        );
+        let edge_intake_latency = Family::<ChannelLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
+        });
+        registry.register(
+            "edge_intake_to_event_seconds",
+            "Seconds from keeping a messenger delivery to its conversation events, by channel",
+            edge_intake_latency.clone(),
+        );
+        let edge_sends = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "edge_reply_attempts",
+            "Attempts to send replies through a messenger, by channel and outcome (sent, retry, failed)",
+            edge_sends.clone(),
+        );
         Metrics {
+            edge_sends,
+            edge_deliveries,
+            edge_intake_latency,
             gateway_calls,
             gateway_latency,
             registry,
@@ -239,6 +276,21 @@ impl patchbay_gateway::GatewayMetrics for Metrics {
         if outcome != "quota_exceeded" {
             self.gateway_latency.get_or_create(&labels).observe(seconds);
         }
+    }
+}
+
+/// The messenger edge's counters (by channel, never by tenant or account).
+impl patchbay_edge::EdgeMetrics for Metrics {
+    fn record_delivery(&self, channel: &str, outcome: &str) {
+        self.edge_deliveries.get_or_create(&DeliveryLabels { channel: channel.into(), outcome: outcome.into() }).inc();
+    }
+
+    fn record_intake_latency(&self, channel: &str, seconds: f64) {
+        self.edge_intake_latency.get_or_create(&ChannelLabels { channel: channel.into() }).observe(seconds);
+    }
+
+    fn record_send(&self, channel: &str, outcome: &str) {
+        self.edge_sends.get_or_create(&DeliveryLabels { channel: channel.into(), outcome: outcome.into() }).inc();
     }
 }
 

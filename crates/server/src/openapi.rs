@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use patchbay_api::{
-    Access, AccountFilter, AuditQuery, KbSearchQuery, Operation, RecordingSearch, ResealQuery, RunsQuery, TestOptions,
-    TranscribeQuery, UsageQuery,
+    Access, AccountFilter, AuditQuery, ConversationEventsQuery, KbSearchQuery, Operation, RecordingSearch, ResealQuery,
+    RunsQuery, TestOptions, TranscribeQuery, UsageQuery,
 };
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
@@ -302,6 +302,12 @@ fn describe(op: Operation) -> Details {
             }),
             &["412", "422", "429"],
         ),
+        O::RotateInboundWebhook => details(
+            wi,
+            None,
+            json!({"200": tagged("The account with its new inbound webhook URL.", "Account")}),
+            &["409"],
+        ),
         O::AccountAudit => details(
             &["tenant", "id", "limit", "before"],
             None,
@@ -479,6 +485,42 @@ fn describe(op: Operation) -> Details {
             json!({"201": body("Where the topic went.", "KbTopicCreated")}),
             &["409", "422"],
         ),
+        O::ConversationEvents => details(
+            &["tenant", "events_after", "events_wait", "events_limit", "Last-Event-ID"],
+            None,
+            json!({"200": {
+                "description": "A page of events (`application/json`), or with `Accept: text/event-stream` a stream of them: each SSE event has the event's `id`, its `type` as the event name, and the event as JSON data.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ConversationEventPage"}},
+                    "text/event-stream": {"schema": {"type": "string"}},
+                },
+            }}),
+            &["422"],
+        ),
+        O::GetConversation => details(
+            &["tenant", "conversation_id"],
+            None,
+            json!({"200": body("The conversation and its newest messages.", "Conversation")}),
+            &[],
+        ),
+        O::SendReply => details(
+            &["tenant", "conversation_id", "Idempotency-Key"],
+            Some(request("ReplyRequest")),
+            json!({
+                "202": body("The reply, pending: its outcome comes as a `message_status` event.", "ConversationMessage"),
+                "200": body("The reply an earlier request with this Idempotency-Key made (nothing is sent again).", "ConversationMessage"),
+            }),
+            &["400", "409", "422"],
+        ),
+        O::GetConversationSettings => {
+            details(w, None, json!({"200": body("The settings.", "ConversationSettings")}), &[])
+        }
+        O::PutConversationSettings => details(
+            w,
+            Some(request("ConversationSettings")),
+            json!({"200": body("The settings.", "ConversationSettings")}),
+            &["422"],
+        ),
         O::GetBindings => details(w, None, json!({"200": body("The bindings.", "Bindings")}), &[]),
         O::PutBindings => {
             details(w, Some(request("Bindings")), json!({"200": body("The bindings.", "Bindings")}), &["422"])
@@ -584,11 +626,14 @@ fn parameters() -> Value {
         "token_id": token_id,
         "key_id": key_id,
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
+        "conversation_id": {"name": "conversation_id", "in": "path", "required": true, "description": "The conversation id.", "schema": {"type": "string", "format": "uuid"}},
+        "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "required": false, "description": "Any unique string up to 255 printable characters (a UUID, say): a request repeated with the same key and text sends the reply once; the same key with another text is a 409.", "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
         "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},
         "job_id": job_id,
         "article_id": article_id,
         "run_id": run_id,
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
+        "Last-Event-ID": {"name": "Last-Event-ID", "in": "header", "required": false, "description": "With `Accept: text/event-stream`: the id of the last event received; the stream goes on after it (instead of `after`).", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
         "If-Match": {
             "name": "If-Match", "in": "header", "required": false,
@@ -606,6 +651,7 @@ fn parameters() -> Value {
         all.extend(query_parameters::<UsageQuery>(""));
         all.extend(query_parameters::<KbSearchQuery>("kb_"));
         all.extend(query_parameters::<TranscribeQuery>("stt_"));
+        all.extend(query_parameters::<ConversationEventsQuery>("events_"));
     }
     parameters
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use patchbay_connectors::{Egress, EgressPolicy, VendorUrls};
+use patchbay_edge::{Edge, EdgeOptions, EdgeParts};
 use patchbay_gateway::{Clock, Gateway, GatewayOptions, GatewayParts};
 use patchbay_jobs::{ExportDeps, Exporter, FeedReconciler, Intake, Spool, Transcriber, TranscriberDeps};
 use patchbay_secrets::{AccountSecrets, RingFile};
@@ -48,6 +49,8 @@ pub struct Settings {
     pub gateway_context_ttl: std::time::Duration,
     /// How often the node starts automatic transcripts that never started.
     pub transcription_sweep: std::time::Duration,
+    /// The largest messenger webhook delivery body taken (413 beyond).
+    pub inbound_body_limit: usize,
 }
 
 impl Settings {
@@ -56,6 +59,8 @@ impl Settings {
     /// An export run whose heartbeat is older than this (database time) belongs to a dead
     /// node, unless the node is started with another expiry.
     pub const DEFAULT_EXPORT_RUN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60);
+    /// The largest messenger webhook delivery body taken unless the node is started with another.
+    pub const DEFAULT_INBOUND_BODY_LIMIT: usize = patchbay_edge::DEFAULT_BODY_LIMIT;
 
     /// Defaults for a data dir: SQLite, generated admin token, strict egress.
     pub fn new(data_dir: PathBuf) -> Settings {
@@ -74,6 +79,7 @@ impl Settings {
             gateway_clock: Clock::system(),
             gateway_context_ttl: GatewayOptions::default().context_ttl,
             transcription_sweep: patchbay_jobs::SWEEP_EVERY,
+            inbound_body_limit: Settings::DEFAULT_INBOUND_BODY_LIMIT,
         }
     }
 }
@@ -105,6 +111,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let ledger: Arc<dyn GatewayStore> = Arc::new(store.clone());
     let kb: Arc<dyn KbStore> = Arc::new(store.clone());
     let transcripts: Arc<dyn TranscriptStore> = Arc::new(store.clone());
+    let sql = store.clone();
     // SQLite in the data dir has one writer, this process, so reads can be served from
     // memory. PostgreSQL may be shared by several nodes and is always read.
     let store: Arc<dyn Store> = match backend {
@@ -171,7 +178,24 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
             gateway: gateway.clone(),
         },
     );
+    let edge = Edge::start(
+        EdgeParts {
+            store: store.clone(),
+            edge: Arc::new(sql.clone()),
+            keys: keys.clone(),
+            catalog: patchbay_catalog::catalog(),
+            metrics: metrics.clone(),
+            egress: outbound.egress.clone(),
+            vendors: outbound.vendors.clone(),
+        },
+        EdgeOptions {
+            body_limit: settings.inbound_body_limit,
+            egress_timeout: settings.egress.timeout,
+            ..EdgeOptions::default()
+        },
+    );
     let state = AppState {
+        edge,
         intake: Intake::new(recordings.clone(), metrics.clone(), transcriber.clone()),
         reconciler: FeedReconciler::new(store.clone(), keys.clone(), feeds.clone()),
         store,

@@ -44,6 +44,8 @@ pub struct AppState {
     pub transcriber: Arc<patchbay_jobs::Transcriber>,
     /// The tenants' native knowledge bases.
     pub kb: Arc<dyn patchbay_store::KbStore>,
+    /// The messenger edge: inbound webhooks, conversations and their events.
+    pub edge: Arc<patchbay_edge::Edge>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

@@ -36,7 +36,7 @@ backend_test! {
         let id = created.body["id"].as_str().unwrap().to_owned();
         let path = format!("{ACCOUNTS}/{id}");
         assert_eq!(created.headers["location"], path.as_str());
-        assert_eq!(created.body["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
+        assert_eq!(created.body["secrets"], json!({facebook::APP_SECRET: false, facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
         assert_eq!(created.body["properties"], json!({facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234"}));
 
         let got = s.call(Method::GET, &path, None).await;
@@ -101,14 +101,14 @@ backend_test! {
         let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
         let keep = json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234"}});
         let kept = s.call(Method::PUT, &path, Some(keep)).await;
-        let both = json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true});
+        let both = json!({facebook::APP_SECRET: false, facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: true});
         assert_eq!(kept.body["secrets"], both, "{kept:?}");
         assert_eq!(kept.body["version"], 1, "omitting secrets is no change");
 
         let replace = json!({"properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234",
                                             facebook::TOKEN: "page-token-2", facebook::WEBHOOK_VERIFY_TOKEN: null}});
         let replaced = s.call(Method::PUT, &path, Some(replace)).await;
-        assert_eq!(replaced.body["secrets"], json!({facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
+        assert_eq!(replaced.body["secrets"], json!({facebook::APP_SECRET: false, facebook::TOKEN: true, facebook::WEBHOOK_VERIFY_TOKEN: false}));
         assert_eq!(replaced.body["version"], 2);
         let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
         let changes = &audit.body["items"][0]["changes"];

@@ -487,6 +487,43 @@ async fn every_route_is_documented_and_answers_as_documented() {
     );
     spec.reply("GET", "/tenants/{tenant}/gateway/transcribe", &r);
 
+    // The messenger edge: a new inbound webhook URL, and the events (none yet; a bad cursor).
+    let r = s.call(Method::POST, &format!("{accounts}/{facebook_id}/inbound-webhook/rotate"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/{id}/inbound-webhook/rotate", &r);
+    let r = s.call(Method::POST, &format!("{accounts}/{zapier_id}/inbound-webhook/rotate"), None).await;
+    assert_eq!(r.status, 409, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/integration-accounts/{id}/inbound-webhook/rotate", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/conversations/events?after=latest&limit=10", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/conversations/events", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/conversations/events?after=soon", None).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/conversations/events", &r);
+    let nobody = format!("/api/v1/tenants/acme/conversations/{}", uuid::Uuid::now_v7());
+    let r = s.call(Method::GET, &nobody, None).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/conversations/{conversation_id}", &r);
+    let reply = json!({"text": "On its way"});
+    spec.request("POST", "/tenants/{tenant}/conversations/{conversation_id}/messages", &reply);
+    let r = s.call(Method::POST, &format!("{nobody}/messages"), Some(reply)).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/conversations/{conversation_id}/messages", &r);
+    let r = s.call(Method::POST, &format!("{nobody}/messages"), Some(json!({"text": 1}))).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/conversations/{conversation_id}/messages", &r);
+    let retention = json!({"retention_days": 30});
+    spec.request("PUT", "/tenants/{tenant}/conversation-settings", &retention);
+    let r = s.call(Method::PUT, "/api/v1/tenants/acme/conversation-settings", Some(retention)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/conversation-settings", &r);
+    let r = s.call(Method::PUT, "/api/v1/tenants/acme/conversation-settings", Some(json!({"retention_days": 0}))).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("PUT", "/tenants/{tenant}/conversation-settings", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/conversation-settings", None).await;
+    assert_eq!(r.body["retention_days"], 30, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/conversation-settings", &r);
+
     let bindings = json!({"services": {}, "launch_points": {}});
     spec.request("PUT", "/tenants/{tenant}/gateway/bindings", &bindings);
     let r = s.call(Method::PUT, "/api/v1/tenants/acme/gateway/bindings", Some(bindings)).await;

@@ -2,7 +2,8 @@
 //! the audit trail, API tokens and small metadata values, behind one `Store` trait;
 //! recordings and export jobs (`RecordingStore`) and the runtime gateway's quotas, usage,
 //! bindings and conversation contexts (`GatewayStore`) and the native knowledge base
-//! (`KbStore`) beside it.
+//! (`KbStore`) and the messenger edge's hooks, inbox, conversations and events
+//! (`EdgeStore`) beside it.
 //! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
 //! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
 
@@ -10,6 +11,7 @@ mod cache;
 mod model;
 #[macro_use]
 mod sql;
+mod edge;
 mod fulltext;
 mod gateway;
 mod kb;
@@ -17,6 +19,7 @@ mod recordings;
 mod transcripts;
 
 pub use cache::CachedStore;
+pub use edge::*;
 pub use fulltext::search_words;
 pub use gateway::*;
 pub use kb::*;
@@ -76,6 +79,9 @@ pub enum Conflict {
     Bound,
     /// The recording's transcript is being made (by a node whose heartbeat is recent).
     TranscriptRunning,
+    /// The conversation already has a message sent with this idempotency key, with
+    /// another text.
+    IdempotencyKeyReused,
 }
 
 impl std::fmt::Display for Conflict {
@@ -90,6 +96,7 @@ impl std::fmt::Display for Conflict {
             Conflict::RunActive => "run active",
             Conflict::Bound => "bound",
             Conflict::TranscriptRunning => "transcript running",
+            Conflict::IdempotencyKeyReused => "idempotency key reused",
         })
     }
 }

@@ -83,6 +83,35 @@ impl TestDatabase {
 }
 
 impl TestDatabase {
+    /// Takes a write lock on `table` from a connection of its own and holds it for `held`
+    /// (SQLite: the database's one write lock; PostgreSQL: an exclusive lock on the table),
+    /// so the server's writes to it wait meanwhile. Returns once the lock is taken; the
+    /// handle ends when it is released.
+    pub async fn hold_write_lock(&self, table: &str, held: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let (taken, lock_taken) = tokio::sync::oneshot::channel();
+        let url = self.url.clone();
+        let statement = format!("LOCK TABLE {table} IN EXCLUSIVE MODE");
+        let sqlite = self.backend == "sqlite";
+        let holder = tokio::spawn(async move {
+            if sqlite {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect to the test database");
+                conn.execute("BEGIN IMMEDIATE").await.expect("take the write lock");
+                let _ = taken.send(());
+                tokio::time::sleep(held).await;
+                conn.execute("COMMIT").await.expect("release the write lock");
+            } else {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to the test database");
+                conn.execute("BEGIN").await.expect("begin");
+                conn.execute(statement.as_str()).await.expect("lock the table");
+                let _ = taken.send(());
+                tokio::time::sleep(held).await;
+                conn.execute("COMMIT").await.expect("release the lock");
+            }
+        });
+        lock_taken.await.expect("the lock is taken");
+        holder
+    }
+
     /// A PostgreSQL database when `PATCHBAY_TEST_DATABASE_URL` names a server; else `None`,
     /// said once per test binary so a green run without PostgreSQL is visible as such.
     pub async fn postgres_if_configured() -> Option<TestDatabase> {

@@ -3,7 +3,9 @@
 //! connectors and the runtime gateway's operations are tested against the same ones.
 
 pub mod business;
+pub mod inbound;
 pub mod messaging;
+pub mod outbound;
 /// Speech To Text over WSS: needs the test CA too.
 #[cfg(feature = "tls")]
 pub mod speech;

@@ -178,8 +178,14 @@ mod tests {
     fn with_context<T>(account: &AccountConfig, f: impl FnOnce(&Context<'_>) -> T) -> T {
         let egress = Egress::new(EgressPolicy::default()).unwrap();
         let vendors = VendorUrls::default();
-        let cx =
-            Context { egress: &egress, account, timeout: Duration::from_secs(1), public_url: None, vendors: &vendors };
+        let cx = Context {
+            egress: &egress,
+            account,
+            timeout: Duration::from_secs(1),
+            public_url: None,
+            hook_id: None,
+            vendors: &vendors,
+        };
         f(&cx)
     }
 

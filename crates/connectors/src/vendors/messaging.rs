@@ -10,6 +10,8 @@
 
 mod bots;
 mod messengers;
+
+pub use messengers::telegram_webhook_secret;
 mod speech;
 
 use std::sync::Arc;
@@ -72,24 +74,13 @@ fn account_url(cx: &Context<'_>, key: &str) -> Result<Url, Failure> {
     Url::parse(raw).map_err(|e| Failure::new(Category::InvalidConfig, format!("`{key}` is not a valid URL: {e}")))
 }
 
-/// The account id, which webhook URLs carry.
-fn saved_id<'a>(cx: &Context<'a>) -> Result<&'a str, Failure> {
-    cx.account
-        .id
-        .as_deref()
-        .ok_or_else(|| Failure::new(Category::InvalidConfig, "save the account first: its webhook URL names its id"))
-}
-
-/// `base` + `webhooks/<vendor>/<account id>` (any path of `base` kept).
-fn webhook_url(base: &Url, vendor: &str, id: &str) -> Result<Url, Failure> {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    url.path_segments_mut()
-        .map_err(|()| Failure::new(Category::InvalidConfig, format!("{base} cannot be a webhook base URL")))?
-        .pop_if_empty()
-        .extend(["webhooks", vendor, id]);
-    Ok(url)
+/// The account's inbound webhook under `base` (the public URL, or Viber's host and port).
+fn hook_url(cx: &Context<'_>, base: &Url) -> Result<Url, Failure> {
+    let hook = cx.hook_id.ok_or_else(|| {
+        Failure::new(Category::InvalidConfig, "save the account first: its webhook URL is made when it is saved")
+    })?;
+    crate::inbound_webhook_url(base, hook)
+        .ok_or_else(|| Failure::new(Category::InvalidConfig, format!("{base} cannot be a webhook base URL")))
 }
 
 fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {

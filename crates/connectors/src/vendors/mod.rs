@@ -4,6 +4,8 @@
 mod business;
 mod messaging;
 
+pub use messaging::telegram_webhook_secret;
+
 use std::sync::Arc;
 
 use crate::Connector;

@@ -74,5 +74,5 @@ pub fn unchecked_account(type_key: &str, provider: &str, properties: Value, secr
 
 /// A context for one call.
 pub fn context<'a>(egress: &'a Egress, account: &'a AccountConfig, vendors: &'a VendorUrls) -> Context<'a> {
-    Context { egress, account, timeout: Duration::from_secs(2), public_url: None, vendors }
+    Context { egress, account, timeout: Duration::from_secs(2), public_url: None, hook_id: None, vendors }
 }

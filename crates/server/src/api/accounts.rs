@@ -6,7 +6,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_api::{AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate, LiveHealth};
+use std::collections::HashMap;
+
+use patchbay_api::{
+    AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate, InboundHealth, LiveHealth, RejectedDelivery,
+};
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
 use patchbay_secrets::SecretChange;
 use patchbay_store::{Account, AccountWrite, SealedSecret};
@@ -21,7 +25,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// An account as the API shows it: secrets only as set or not.
-pub fn view(catalog: &'static Catalog, account: &Account, live: Option<LiveHealth>) -> patchbay_api::Account {
+pub fn view(
+    catalog: &'static Catalog,
+    account: &Account,
+    live: Option<LiveHealth>,
+    inbound: Option<Inbound>,
+) -> patchbay_api::Account {
+    let (inbound_webhook_url, inbound) = inbound.map_or((None, None), |(url, health)| (Some(url), Some(health)));
     let secrets = catalog
         .provider(&account.type_key, &account.provider)
         .map(|p| p.secret_fields().map(|f| (f.key.clone(), account.secrets.iter().any(|s| s.field == f.key))).collect())
@@ -42,7 +52,55 @@ pub fn view(catalog: &'static Catalog, account: &Account, live: Option<LiveHealt
         updated_by: account.updated_by.clone(),
         last_test: account.last_test.as_ref().and_then(|t| serde_json::from_value(t.clone()).ok()),
         live,
+        inbound_webhook_url,
+        inbound,
     }
+}
+
+/// An account's inbound webhook URL and health.
+pub type Inbound = (String, InboundHealth);
+
+/// The inbound webhooks of those of `accounts` whose provider takes deliveries (each gets
+/// its hook id the first time it is shown).
+pub async fn inbound_of(state: &AppState, tenant: &str, accounts: &[&Account]) -> ApiResult<HashMap<Uuid, Inbound>> {
+    let ids: Vec<Uuid> = accounts
+        .iter()
+        .filter(|a| state.catalog.provider(&a.type_key, &a.provider).is_some_and(|p| p.inbound.is_some()))
+        .map(|a| a.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let hooks = state.edge.hooks(tenant, &ids).await?;
+    Ok(hooks
+        .into_iter()
+        .map(|hook| {
+            let url = match &state.outbound.public_url {
+                Some(base) => patchbay_connectors::inbound_webhook_url(base, &hook.hook_id).map(|u| u.to_string()),
+                None => None,
+            }
+            .unwrap_or_else(|| format!("/{}/{}", patchbay_connectors::HOOKS_SEGMENT, hook.hook_id));
+            let health = hook.health;
+            let inbound = InboundHealth {
+                accepted: health.accepted,
+                rejected: health.rejected,
+                last_delivery_at: health.last_delivery_at,
+                last_rejected: health.last_rejected.map(|r| RejectedDelivery {
+                    at: r.at,
+                    status: r.status,
+                    reason: r.reason,
+                }),
+            };
+            (hook.account_id, (url, inbound))
+        })
+        .collect())
+}
+
+/// An account as the API shows it, with its live health and inbound webhook.
+pub async fn shown(state: &AppState, account: &Account) -> ApiResult<patchbay_api::Account> {
+    let live = live_of(state, account).await?;
+    let inbound = inbound_of(state, &account.tenant_id, &[account]).await?.remove(&account.id);
+    Ok(view(state.catalog, account, live, inbound))
 }
 
 /// The live health of the account's gateway traffic, when it had some.
@@ -53,8 +111,7 @@ pub async fn live_of(state: &AppState, account: &Account) -> ApiResult<Option<Li
 async fn respond(state: &AppState, status: StatusCode, account: Account) -> ApiResult<Response> {
     let tag = etag(account.version);
     let location = format!("/api/v1/tenants/{}/integration-accounts/{}", account.tenant_id, account.id);
-    let live = live_of(state, &account).await?;
-    let mut response = (status, Json(view(state.catalog, &account, live))).into_response();
+    let mut response = (status, Json(shown(state, &account).await?)).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&location) {
@@ -89,7 +146,9 @@ pub async fn list(
     }
     let accounts = state.store.list_accounts(&tenant, query.type_key.as_deref()).await?;
     let mut live = state.gateway.live(&tenant, None).await?;
-    let items = accounts.iter().map(|a| view(state.catalog, a, live.remove(&a.id))).collect();
+    let listed: Vec<&Account> = accounts.iter().map(|a| a.as_ref()).collect();
+    let mut inbound = inbound_of(&state, &tenant, &listed).await?;
+    let items = accounts.iter().map(|a| view(state.catalog, a, live.remove(&a.id), inbound.remove(&a.id))).collect();
     Ok(Json(AccountList { items }).into_response())
 }
 
@@ -407,4 +466,23 @@ fn updated_changes(before: &Account, after: &AccountWrite) -> Map<String, Value>
         changes.insert(format!("secrets.{field}"), json!(what));
     }
     changes
+}
+
+/// `POST …/integration-accounts/{id}/inbound-webhook/rotate`: a new hook id; the old URL
+/// answers 404 from now on.
+pub async fn rotate_inbound_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let account = state.store.get_account(&tenant, account_id(&id)?).await.map_err(account_not_found)?;
+    let provider = state.catalog.provider(&account.type_key, &account.provider);
+    if provider.is_none_or(|p| p.inbound.is_none()) {
+        return Err(ApiError::Conflict {
+            detail: format!("{} accounts receive no deliveries, so they have no inbound webhook", account.provider),
+            errors: Vec::new(),
+        });
+    }
+    state.edge.rotate(&tenant, account.id, &who.actor()).await?;
+    respond(&state, StatusCode::OK, account).await
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod common;
+mod conversations;
 mod events;
 mod export_jobs;
 mod gateway;
@@ -68,6 +69,12 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::TestAllAccounts => on(method, testing::test_all),
         O::TestAccount => on(method, testing::test_saved),
         O::RunAction => on(method, testing::action),
+        O::RotateInboundWebhook => on(method, accounts::rotate_inbound_webhook),
+        O::ConversationEvents => on(method, conversations::events),
+        O::GetConversation => on(method, conversations::get),
+        O::SendReply => on(method, conversations::reply),
+        O::GetConversationSettings => on(method, conversations::settings),
+        O::PutConversationSettings => on(method, conversations::put_settings),
         O::AccountAudit => on(method, audit::for_account),
         O::TenantAudit => on(method, audit::for_tenant),
         O::IngestEvents => on(method, events::ingest),

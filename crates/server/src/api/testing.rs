@@ -20,7 +20,7 @@ use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use super::accounts::{account_id, account_not_found, draft, live_of, view, Fields};
+use super::accounts::{account_id, account_not_found, draft, shown, Fields};
 use super::common::{etag, if_match};
 use crate::auth::Principal;
 use crate::body::{typed, Input, JsonBytes};
@@ -71,6 +71,7 @@ async fn run_test(state: &AppState, config: &AccountConfig, timeout: Duration) -
                 account: config,
                 timeout,
                 public_url: out.public_url.as_ref(),
+                hook_id: None,
                 vendors: &out.vendors,
             };
             out.connectors.test(&cx).await
@@ -254,6 +255,10 @@ pub async fn action(
     }
     let config = saved_config(&keys, &account)?;
     drop(keys);
+    let hook = match provider.inbound {
+        Some(_) => state.edge.hooks(&tenant, &[account.id]).await?.pop().map(|h| h.hook_id),
+        None => None,
+    };
     let slot = slot(&state, &tenant, timeout)?;
     let out = &state.outbound;
     let cx = Context {
@@ -261,6 +266,7 @@ pub async fn action(
         account: &config,
         timeout,
         public_url: out.public_url.as_ref(),
+        hook_id: hook.as_deref(),
         vendors: &out.vendors,
     };
     let result = out.connectors.action(&cx, &action, &params).await;
@@ -336,7 +342,7 @@ async fn generate_token(
     let body = ActionResult {
         message: "A new webhook verify token was generated and saved. Copy it now: it is shown only once.".into(),
         token: Some(token),
-        account: Some(Box::new(view(state.catalog, &updated, live_of(state, &updated).await?))),
+        account: Some(Box::new(shown(state, &updated).await?)),
         ..ActionResult::default()
     };
     let mut response = (StatusCode::OK, Json(body)).into_response();

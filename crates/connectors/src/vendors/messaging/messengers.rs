@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{id_text, quote, saved_id, text, vendor_url, webhook_url};
+use super::{hook_url, id_text, quote, text, vendor_url};
 use crate::{ActionResult, Category, Connector, Context, Failure, HttpReply, TestRun};
 
 /// Facebook Messenger: Graph API `GET debug_token` with the page token as both the token
@@ -246,21 +246,33 @@ impl Connector for Telegram {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Telegram")));
         }
         let token = cx.account.need_secret(messenger::telegram::TOKEN)?;
-        let id = saved_id(cx)?;
-        let base = cx.public_url.ok_or_else(|| {
-            Failure::new(
-                Category::InvalidConfig,
-                "this service has no public URL for Telegram to call; the operator sets it with --public-url \
-                 (PATCHBAY_PUBLIC_URL)",
-            )
+        let id = cx.account.id.as_deref().ok_or_else(|| {
+            Failure::new(Category::InvalidConfig, "save the account first: the webhook's secret names its id")
         })?;
-        if base.scheme() != "https" {
+        let hook = match cx.account.text(messenger::telegram::WEBHOOK_URL) {
+            Some(given) => Url::parse(given).map_err(|e| {
+                Failure::new(
+                    Category::InvalidConfig,
+                    format!("`{}` is not a URL: {e}", messenger::telegram::WEBHOOK_URL),
+                )
+            })?,
+            None => {
+                let base = cx.public_url.ok_or_else(|| {
+                    Failure::new(
+                        Category::InvalidConfig,
+                        "this service has no public URL for Telegram to call: give a Webhook URL, or ask the \
+                         operator to set the service's public URL",
+                    )
+                })?;
+                hook_url(cx, base)?
+            }
+        };
+        if hook.scheme() != "https" {
             return Err(Failure::new(
                 Category::InvalidConfig,
-                format!("Telegram only calls HTTPS webhooks; the public URL {base} is not https (--public-url)"),
+                format!("Telegram only calls HTTPS webhooks; {hook} is not https"),
             ));
         }
-        let hook = webhook_url(base, "telegram", id)?;
         let body = json!({"url": hook.as_str(), "secret_token": telegram_webhook_secret(id, token)});
         let reply = telegram_call(cx, run, token, "setWebhook", Some(&body)).await?;
         let what = format!("the webhook URL {hook}");
@@ -415,7 +427,6 @@ impl Connector for Viber {
             return Err(Failure::new(Category::InvalidConfig, format!("`{action}` is not an action of Viber")));
         }
         let token = cx.account.need_secret(messenger::viber::TOKEN)?;
-        let id = saved_id(cx)?;
         let host_port = params
             .get(messenger::viber::WEBHOOK_URL_HOST_AND_PORT)
             .and_then(Value::as_str)
@@ -434,7 +445,7 @@ impl Connector for Viber {
                     format!("`{host_port}` is not host:port (e.g. office.yourcompany.com:1234)"),
                 )
             })?;
-        let hook = webhook_url(&base, "viber", id)?;
+        let hook = hook_url(cx, &base)?;
         let reply = viber_call(cx, run, token, "pa/set_webhook", &json!({"url": hook.as_str()})).await?;
         let what = format!(" the webhook URL {hook}");
         run.check("authenticate", viber_result(cx, &reply, &what, Category::InvalidConfig), |_| {

@@ -1,0 +1,257 @@
+//! Conversations of the messenger edge: the tenant's events after a cursor, as a page
+//! (long-poll with `wait`) or as Server-Sent Events (`Accept: text/event-stream`, resumed
+//! with `Last-Event-ID`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patchbay_api::{
+    Conversation, ConversationEvent, ConversationEventPage, ConversationEventType, ConversationEventsQuery,
+    ConversationMessage, ConversationSettings, Customer, MessageDirection, MessageStatus, ReplyRequest,
+};
+use patchbay_edge::Edge;
+use patchbay_store as store;
+
+use super::tenants::not_found as tenant_not_found;
+use crate::auth::Principal;
+use crate::body::Input;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// How long one wait of an event stream lasts before it looks again (keep-alive comments
+/// flow meanwhile).
+const STREAM_WAIT: Duration = Duration::from_secs(15);
+
+/// `GET …/conversations/events`
+pub async fn events(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Query(query): Query<ConversationEventsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let wait = query.wait.unwrap_or(0);
+    if !ConversationEventsQuery::WAIT_SECONDS.contains(&wait) {
+        let range = ConversationEventsQuery::WAIT_SECONDS;
+        return Err(ApiError::invalid(
+            "wait",
+            "range",
+            format!("wait must be {} to {} seconds", range.start(), range.end()),
+        ));
+    }
+    let limit = query.limit.unwrap_or(ConversationEventsQuery::DEFAULT_LIMIT);
+    if !ConversationEventsQuery::LIMIT.contains(&limit) {
+        let range = ConversationEventsQuery::LIMIT;
+        return Err(ApiError::invalid("limit", "range", format!("limit must be {} to {}", range.start(), range.end())));
+    }
+    let stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|m| m.trim().starts_with("text/event-stream")));
+    // A reconnecting EventSource says where it stopped.
+    let resumed = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|_| stream);
+    let after = match resumed.or(query.after.as_deref()) {
+        None => 0,
+        Some(ConversationEventsQuery::LATEST) => state.edge.last_event(&tenant).await?,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid("after", "cursor", "after is an event id (a number) or `latest`"))?,
+    };
+    if stream {
+        return Ok(event_stream(state.edge.clone(), tenant, after, limit).into_response());
+    }
+    let events = state.edge.events(&tenant, after, limit, Duration::from_secs(wait)).await?;
+    let next = events.last().map_or(after, |e| e.seq).to_string();
+    Ok(Json(ConversationEventPage { events: events.into_iter().map(event_view).collect(), next }).into_response())
+}
+
+/// Events as they happen, each with its id (for `Last-Event-ID`) and type.
+fn event_stream(
+    edge: Arc<Edge>,
+    tenant: String,
+    after: i64,
+    limit: i64,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let batches = futures::stream::unfold(Some(after), move |cursor| {
+        let edge = edge.clone();
+        let tenant = tenant.clone();
+        async move {
+            let after = cursor?;
+            match edge.events(&tenant, after, limit, STREAM_WAIT).await {
+                Ok(events) => {
+                    let next = events.last().map_or(after, |e| e.seq);
+                    let sent: Vec<Result<Event, Infallible>> = events
+                        .into_iter()
+                        .map(|e| {
+                            let id = e.seq.to_string();
+                            let view = event_view(e);
+                            let kind = type_name(view.kind);
+                            let event = Event::default().id(id).event(kind);
+                            Ok(event.json_data(&view).unwrap_or_else(|_| Event::default().comment("unencodable event")))
+                        })
+                        .collect();
+                    Some((futures::stream::iter(sent), Some(next)))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "conversation event stream ended");
+                    None
+                }
+            }
+        }
+    });
+    Sse::new(futures::StreamExt::flatten(batches)).keep_alive(KeepAlive::default())
+}
+
+fn type_name(kind: ConversationEventType) -> &'static str {
+    match kind {
+        ConversationEventType::ConversationStarted => "conversation_started",
+        ConversationEventType::MessageIn => "message_in",
+        ConversationEventType::MessageStatus => "message_status",
+    }
+}
+
+pub fn event_view(event: store::ConversationEvent) -> ConversationEvent {
+    ConversationEvent {
+        id: event.seq.to_string(),
+        kind: match event.kind {
+            store::EventKind::ConversationStarted => ConversationEventType::ConversationStarted,
+            store::EventKind::MessageIn => ConversationEventType::MessageIn,
+            store::EventKind::MessageStatus => ConversationEventType::MessageStatus,
+        },
+        conversation_id: event.conversation_id,
+        account: event.account_id,
+        channel: event.channel,
+        from: Customer { id: event.from.id, name: event.from.name },
+        message: event.message.map(message_view),
+        at: event.at,
+    }
+}
+
+pub fn message_view(message: store::MessageRecord) -> ConversationMessage {
+    ConversationMessage {
+        id: message.id,
+        direction: match message.direction {
+            store::MessageDirection::In => MessageDirection::In,
+            store::MessageDirection::Out => MessageDirection::Out,
+        },
+        text: message.text,
+        attachments: match message.attachments {
+            serde_json::Value::Array(items) => items,
+            serde_json::Value::Null => Vec::new(),
+            other => vec![other],
+        },
+        status: match message.status {
+            store::MessageStatus::Received => MessageStatus::Received,
+            store::MessageStatus::Pending => MessageStatus::Pending,
+            store::MessageStatus::Sent => MessageStatus::Sent,
+            store::MessageStatus::Delivered => MessageStatus::Delivered,
+            store::MessageStatus::Read => MessageStatus::Read,
+            store::MessageStatus::Failed => MessageStatus::Failed,
+        },
+        error: message.error,
+        vendor_id: message.vendor_id,
+        at: message.at,
+    }
+}
+
+/// Path ids that are not UUIDs name no conversation.
+fn conversation_id(raw: &str) -> ApiResult<uuid::Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound("conversation"))
+}
+
+fn conversation_not_found(e: patchbay_edge::EdgeError) -> ApiError {
+    match e {
+        patchbay_edge::EdgeError::Store(patchbay_store::StoreError::NotFound) => ApiError::NotFound("conversation"),
+        other => other.into(),
+    }
+}
+
+/// `GET …/conversations/{conversation_id}`
+pub async fn get(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<Conversation>> {
+    let id = conversation_id(&id)?;
+    let found = state.edge.conversation(&tenant, id).await.map_err(conversation_not_found)?;
+    let messages = state.edge.messages(&tenant, id, Conversation::MESSAGES).await?;
+    Ok(Json(Conversation {
+        id: found.id,
+        account: found.account_id,
+        channel: found.channel,
+        customer: Customer { id: found.peer, name: found.display_name },
+        started_at: found.started_at,
+        last_message_at: found.last_message_at,
+        messages: messages.into_iter().map(message_view).collect(),
+    }))
+}
+
+/// `POST …/conversations/{conversation_id}/messages`: 202 with the pending reply; the same
+/// `Idempotency-Key` again answers 200 with the reply it made (and sends nothing).
+pub async fn reply(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Input(body): Input<ReplyRequest>,
+) -> ApiResult<Response> {
+    let id = conversation_id(&id)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().ok().map(str::trim).filter(|k| {
+                !k.is_empty() && k.chars().count() <= ReplyRequest::KEY_MAX_CHARS && !k.chars().any(char::is_control)
+            });
+            Some(key.ok_or_else(|| {
+                ApiError::bad_field(
+                    "Idempotency-Key",
+                    "format",
+                    format!(
+                        "Idempotency-Key is 1 to {} printable characters (a UUID, say)",
+                        ReplyRequest::KEY_MAX_CHARS
+                    ),
+                )
+            })?)
+        }
+    };
+    let (message, created) =
+        state.edge.reply(&tenant, id, key, &body.text, &who.actor()).await.map_err(conversation_not_found)?;
+    let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, Json(message_view(message))).into_response())
+}
+
+/// `GET …/conversation-settings`
+pub async fn settings(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<ConversationSettings>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    Ok(Json(ConversationSettings { retention_days: state.edge.retention_days(&tenant).await? }))
+}
+
+/// `PUT …/conversation-settings`
+pub async fn put_settings(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Input(body): Input<ConversationSettings>,
+) -> ApiResult<Json<ConversationSettings>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let range = ConversationSettings::RETENTION_DAYS;
+    if !range.contains(&body.retention_days) {
+        return Err(ApiError::invalid(
+            "retention_days",
+            "range",
+            format!("retention_days must be {} to {}", range.start(), range.end()),
+        ));
+    }
+    state.edge.set_retention_days(&tenant, body.retention_days, &who.actor()).await?;
+    Ok(Json(body))
+}
