@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/peers.sh
+. bench/wrk.sh
 secs="${1:-10}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 cargo build --release -q -p patchbay
@@ -67,16 +68,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"text":"I love this service","features":{"sentiment":{"document":true}}}'
 LUA
 
-run() { # label, extra wrk args...
-  local label=$1; shift
-  local out; out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@")
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  local errors; errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
-  printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
-}
 echo "sentiment, 64 connections, ${secs}s each ($(nproc) cores; wrk, patchbay and the stand-in on one machine)"
 analyze="natural-language-understanding/api/v1/analyze?version=2017-02-27"
 run "stand-in (0 ms) directly" -s "$dir/direct.lua" "https://127.0.0.1:$(cat "$dir/fast/port")/$analyze"

@@ -103,6 +103,15 @@ ensure_moto() {
   command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
 }
 
+# Makes sure the Standard Webhooks reference verifier (Python `standardwebhooks`) is
+# installed: the messenger edge's tests check that its subscription signatures verify with it.
+ensure_standardwebhooks() {
+  if python3 -c 'import standardwebhooks' 2>/dev/null; then return 0; fi
+  python3 -m pip install --quiet 'standardwebhooks>=1.0,<2' 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages 'standardwebhooks>=1.0,<2' \
+    || { echo "cannot install standardwebhooks: pip install standardwebhooks" >&2; exit 1; }
+}
+
 # Makes sure schemathesis (the OpenAPI fuzzer) is installed, in its own virtualenv under
 # target/peers, and sets SCHEMATHESIS to its command.
 ensure_schemathesis() {

@@ -200,3 +200,78 @@ pub struct ConversationSettings {
 impl ConversationSettings {
     pub const RETENTION_DAYS: RangeInclusive<i64> = 1..=3650;
 }
+
+/// `POST …/subscriptions`: where conversation events are POSTed, signed as the Standard
+/// Webhooks specification says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionCreate {
+    /// An `http` or `https` URL the egress policy lets patchbay reach.
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// The event types to receive (at least one).
+    #[schemars(length(min = 1))]
+    pub events: Vec<ConversationEventType>,
+}
+
+impl SubscriptionCreate {
+    pub const URL_MAX_CHARS: usize = 2048;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// Events are delivered.
+    Active,
+    /// Deliveries failed for longer than patchbay retries (24 hours); nothing is sent until
+    /// it is resumed, then delivery goes on from the event that failed.
+    Failed,
+}
+
+/// Why the subscription's next event has not been delivered yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionFailure {
+    /// When the event now due first failed.
+    pub since: DateTime<Utc>,
+    /// Failed attempts at it.
+    pub attempts: i64,
+    pub last_error: String,
+    /// The target's HTTP status, when it answered.
+    pub last_status: Option<u16>,
+    /// When it is tried again; null once the subscription has failed.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<ConversationEventType>,
+    pub state: SubscriptionState,
+    /// The id of the last event done (delivered, or not subscribed to); the next delivery
+    /// is the next event after it.
+    pub delivered_through: String,
+    pub last_delivered_at: Option<DateTime<Utc>>,
+    /// Null while deliveries succeed.
+    pub failure: Option<SubscriptionFailure>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// A new subscription with its signing secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SubscriptionCreated {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// `whsec_` and the base64 key that signs every delivery (`webhook-signature`); keep it,
+    /// it is not shown again.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionList {
+    pub items: Vec<Subscription>,
+}

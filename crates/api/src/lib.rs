@@ -36,7 +36,8 @@ pub use catalog::{IntegrationTypeInfo, IntegrationTypes, ProviderInfo};
 pub use conversations::{
     Conversation, ConversationEvent, ConversationEventPage, ConversationEventType, ConversationEventsQuery,
     ConversationMessage, ConversationSettings, Customer, InboundHealth, MessageDirection, MessageStatus,
-    RejectedDelivery, ReplyRequest,
+    RejectedDelivery, ReplyRequest, Subscription, SubscriptionCreate, SubscriptionCreated, SubscriptionFailure,
+    SubscriptionList, SubscriptionState,
 };
 pub use events::{IntakeReport, Live, RejectedEvent};
 pub use export_jobs::{

@@ -177,6 +177,16 @@ operations! {
         "A conversation with its newest messages";
     SendReply = Post "/tenants/{tenant}/conversations/{conversation_id}/messages", TenantGateway, "sendReply",
         "Send a reply to the customer through the messenger (once per Idempotency-Key); its outcome comes as a message_status event";
+    ListSubscriptions = Get "/tenants/{tenant}/subscriptions", TenantRead, "listSubscriptions",
+        "Where the tenant's conversation events are POSTed, and how delivery goes";
+    CreateSubscription = Post "/tenants/{tenant}/subscriptions", TenantWrite, "createSubscription",
+        "POST conversation events to a URL, signed as Standard Webhooks says (the secret is shown once)";
+    GetSubscription = Get "/tenants/{tenant}/subscriptions/{subscription_id}", TenantRead, "getSubscription",
+        "A subscription and how its delivery goes";
+    DeleteSubscription = Delete "/tenants/{tenant}/subscriptions/{subscription_id}", TenantWrite,
+        "deleteSubscription", "Stop POSTing events to a URL";
+    ResumeSubscription = Post "/tenants/{tenant}/subscriptions/{subscription_id}/resume", TenantWrite,
+        "resumeSubscription", "Deliver again to a failed subscription, from the event that failed";
     GetConversationSettings = Get "/tenants/{tenant}/conversation-settings", TenantRead, "getConversationSettings",
         "How long the tenant keeps conversations";
     PutConversationSettings = Put "/tenants/{tenant}/conversation-settings", TenantWrite, "putConversationSettings",

@@ -29,6 +29,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<SentimentRequest>(&mut requests);
     register::<SpeechRequest>(&mut requests);
     register::<SuggestRequest>(&mut requests);
+    register::<SubscriptionCreate>(&mut requests);
     register::<ReplyRequest>(&mut requests);
     register::<TranscribeControl>(&mut requests);
     register::<TranscriptRequest>(&mut requests);
@@ -50,6 +51,9 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<ConversationEventPage>(&mut responses);
     register::<ConversationMessage>(&mut responses);
     register::<ConversationSettings>(&mut responses);
+    register::<Subscription>(&mut responses);
+    register::<SubscriptionCreated>(&mut responses);
+    register::<SubscriptionList>(&mut responses);
     register::<CrmContacts>(&mut responses);
     register::<ExportJobList>(&mut responses);
     register::<ExportJob>(&mut responses);

@@ -214,6 +214,10 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.fill("#prop-bot_username", vendor::VIBER_BOT).await;
     b.fill("#prop-token", VIBER_TOKEN).await;
     create(b, "Viber").await;
+    // The inbound webhook URL to give the vendor, with what it saw so far.
+    let hook = b.value(".inbound-card .inbound-url").await;
+    assert!(hook.starts_with(&format!("{}/hooks/", h.base)) && hook.len() == h.base.len() + 7 + 32, "{hook}");
+    b.wait_text(".inbound-card .inbound-counts", "0 accepted, 0 refused").await;
     b.click("button.action-set_webhook").await;
     b.fill("dialog[open] #param-webhook_url_host_and_port", "office").await;
     b.click("dialog[open] button[type=submit]").await;
@@ -221,7 +225,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.fill("dialog[open] #param-webhook_url_host_and_port", "office.acme.example:8443").await;
     b.click("dialog[open] button[type=submit]").await;
     b.wait_gone("dialog[open]").await;
-    let readback = b.wait_text(".results .readback", "https://office.acme.example:8443/webhooks/viber/").await;
+    let readback = b.wait_text(".results .readback", "https://office.acme.example:8443/hooks/").await;
     assert!(readback.contains("delivered"), "{readback}");
     b.shot("set-webhook").await;
 

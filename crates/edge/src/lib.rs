@@ -15,7 +15,9 @@ mod events;
 mod intake;
 mod reader;
 mod replies;
+mod subscriptions;
 mod vendors;
+mod views;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,13 +27,15 @@ use patchbay_connectors::{Egress, VendorUrls};
 use patchbay_secrets::AccountSecrets;
 use patchbay_store::{
     Account, Conversation, ConversationEvent, Delivery, EdgeStore, MessageRecord, NewOutbound, Rejection, Store,
-    StoreError,
+    StoreError, Subscription,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub use events::Waiters;
+pub use subscriptions::{signature, GIVE_UP_AFTER};
 pub use vendors::{Channel, Credentials, Refusal, Request};
+pub use views::{event_view, message_view, type_name};
 
 use intake::Intake;
 
@@ -46,6 +50,8 @@ pub trait EdgeMetrics: Send + Sync {
     /// An attempt to send a reply through `channel` that ended as `outcome` (`sent`,
     /// `retry`, `failed`).
     fn record_send(&self, channel: &str, outcome: &str);
+    /// A POST of an event to a subscription: `delivered` or `failed`.
+    fn record_subscription_delivery(&self, outcome: &str);
 }
 
 /// The largest delivery body taken by default.
@@ -110,6 +116,8 @@ pub struct Edge {
     waiters: Waiters,
     /// Wakes the reply sender.
     replies: Arc<Notify>,
+    /// Wakes the subscription deliveries (new events).
+    subscribers: Arc<Notify>,
 }
 
 /// What the vendor gets: a status and a short text body (the ack, the handshake's
@@ -153,9 +161,18 @@ impl Edge {
     pub fn start(parts: EdgeParts, options: EdgeOptions) -> Arc<Edge> {
         let intake = Intake::start(parts.edge.clone());
         let replies = Arc::new(Notify::new());
-        let edge = Arc::new(Edge { parts, options, intake, waiters: Waiters::default(), replies: replies.clone() });
+        let subscribers = Arc::new(Notify::new());
+        let edge = Arc::new(Edge {
+            parts,
+            options,
+            intake,
+            waiters: Waiters::default(),
+            replies: replies.clone(),
+            subscribers: subscribers.clone(),
+        });
         reader::spawn(Arc::downgrade(&edge), edge.intake.kept());
         replies::spawn(Arc::downgrade(&edge), replies);
+        subscriptions::spawn(Arc::downgrade(&edge), subscribers);
         spawn_purge(Arc::downgrade(&edge));
         edge
     }
@@ -331,6 +348,75 @@ impl Edge {
             self.replies.notify_one();
         }
         Ok(made)
+    }
+
+    /// Wakes those waiting for the tenant's events, and the subscription deliveries.
+    pub(crate) fn events_written(&self, tenant: &str) {
+        self.waiters.wake(tenant);
+        self.subscribers.notify_one();
+    }
+
+    /// Creates a subscription with a new signing secret; the secret is returned this once.
+    pub async fn subscribe(
+        &self,
+        tenant: &str,
+        url: &str,
+        events: &[&str],
+        actor: &str,
+    ) -> Result<(Subscription, String), EdgeError> {
+        let invalid = |rule, message: String| EdgeError::Invalid { field: "url", rule, message };
+        let parsed = url::Url::parse(url).map_err(|e| invalid("url", format!("`url` is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid("scheme", format!("`url` must be http or https, not {}", parsed.scheme())));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid("credentials", "`url` may not carry a user or password".into()));
+        }
+        if let Err(why) = self.parts.egress.request(reqwest::Method::POST, &parsed) {
+            return Err(invalid("blocked", why));
+        }
+        if events.is_empty() {
+            return Err(EdgeError::Invalid {
+                field: "events",
+                rule: "required",
+                message: "name at least one event type".into(),
+            });
+        }
+        let mut wanted: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let secret = subscriptions::new_secret();
+        let id = Uuid::now_v7();
+        let sealed = self.parts.keys.lease().await.seal(tenant, id, patchbay_store::SIGNING_SECRET, &secret);
+        let new = patchbay_store::NewSubscription {
+            id,
+            tenant_id: tenant.to_owned(),
+            url: parsed.to_string(),
+            events: wanted,
+            secret: sealed,
+            actor: actor.to_owned(),
+        };
+        let created = self.parts.edge.create_subscription(&new).await?;
+        Ok((created, secret))
+    }
+
+    pub async fn subscriptions(&self, tenant: &str) -> Result<Vec<Subscription>, EdgeError> {
+        Ok(self.parts.edge.subscriptions(tenant).await?)
+    }
+
+    pub async fn subscription(&self, tenant: &str, id: Uuid) -> Result<Subscription, EdgeError> {
+        Ok(self.parts.edge.subscription(tenant, id).await?)
+    }
+
+    pub async fn unsubscribe(&self, tenant: &str, id: Uuid, actor: &str) -> Result<(), EdgeError> {
+        Ok(self.parts.edge.delete_subscription(tenant, id, actor).await?)
+    }
+
+    /// Delivers again to a failed subscription, from the event that failed.
+    pub async fn resume(&self, tenant: &str, id: Uuid, actor: &str) -> Result<Subscription, EdgeError> {
+        let resumed = self.parts.edge.resume_subscription(tenant, id, actor).await?;
+        self.subscribers.notify_one();
+        Ok(resumed)
     }
 
     /// How many days the tenant keeps conversations.

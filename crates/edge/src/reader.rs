@@ -37,7 +37,7 @@ async fn read_all(edge: &Edge) {
                     edge.parts.metrics.record_intake_latency(provider, seconds.max(0.0));
                 }
                 for tenant in &pass.tenants {
-                    edge.waiters.wake(tenant);
+                    edge.events_written(tenant);
                 }
                 if pass.items < PASS as usize {
                     return;

@@ -103,7 +103,7 @@ async fn send_one(edge: &Edge, message: DueMessage) {
     match edge.parts.edge.finish_outbound(message.id, &outcome).await {
         Ok(_) => {
             if !matches!(outcome, SendOutcome::Retry { .. }) {
-                edge.waiters.wake(&message.tenant_id);
+                edge.events_written(&message.tenant_id);
             }
         }
         Err(StoreError::NotFound) => {}

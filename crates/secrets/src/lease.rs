@@ -49,11 +49,19 @@ impl KeyLease {
         account.secrets.iter().map(|s| Ok((s.field.clone(), self.open_one(account, s)?))).collect()
     }
 
+    /// Opens one value sealed for `field` of `owner` (an account, or a subscription whose
+    /// signing secret was sealed with its id) in `tenant`.
+    pub fn open_sealed(&self, tenant: &str, owner: Uuid, secret: &SealedSecret) -> Result<SecretString, SecretsError> {
+        let id = owner.to_string();
+        self.ring().open(&context(tenant, &id, &secret.field), &secret.sealed).map_err(|error| SecretsError {
+            account: owner,
+            field: secret.field.clone(),
+            error,
+        })
+    }
+
     fn open_one(&self, account: &Account, secret: &SealedSecret) -> Result<SecretString, SecretsError> {
-        let id = account.id.to_string();
-        self.ring()
-            .open(&context(&account.tenant_id, &id, &secret.field), &secret.sealed)
-            .map_err(|error| SecretsError { account: account.id, field: secret.field.clone(), error })
+        self.open_sealed(&account.tenant_id, account.id, secret)
     }
 
     /// The clear secret values an account has after `change` is applied over `stored`
@@ -119,7 +127,8 @@ impl KeyLease {
         SealedWrite { secrets, values: self.values_after(change, stored) }
     }
 
-    /// Seals one value for `field` of account `id` with the active key.
+    /// Seals one value for `field` of account `id` (or of a subscription, by its id) with
+    /// the active key.
     pub fn seal(&self, tenant: &str, id: Uuid, field: &str, value: &str) -> SealedSecret {
         let account = id.to_string();
         let ring = self.ring();

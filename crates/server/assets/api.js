@@ -61,6 +61,14 @@
  * @property {string} updated_at
  * @property {string} updated_by
  * @property {TestReport | null} last_test
+ * @property {string | null} [inbound_webhook_url] Where the messenger delivers (messenger accounts).
+ * @property {InboundHealth | null} [inbound] What that webhook saw.
+ *
+ * @typedef {object} InboundHealth
+ * @property {number} accepted
+ * @property {number} rejected
+ * @property {string | null} last_delivery_at
+ * @property {{at: string, status: number, reason: string} | null} last_rejected
  *
  * @typedef {object} FeedHealth
  * @property {string} account_id
@@ -330,6 +338,7 @@ export const paths = {
   testUnsaved: (/** @type {string} */ t) => `${paths.accounts(t)}/test`,
   testSaved: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/test`,
   action: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ action) => `${paths.account(t, id)}/actions/${encodeURIComponent(action)}`,
+  rotateHook: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/inbound-webhook/rotate`,
   exportJobSettings: () => '/api/v1/recording-export-jobs/settings',
   exportJobs: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/recording-export-jobs`,
   exportJob: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJobs(t)}/${encodeURIComponent(id)}`,

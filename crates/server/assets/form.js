@@ -335,6 +335,26 @@ function secretControl(field, id, ctx) {
 }
 
 /**
+ * A button that copies a read-only input's value (`what` names it when the browser refuses).
+ * @param {HTMLInputElement} input
+ * @param {string} what
+ */
+function copyButton(input, what) {
+  return h('button', {
+    type: 'button', class: 'btn btn-secondary btn-small copy',
+    onclick: async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+        toast('Copied to the clipboard.');
+      } catch {
+        toast(`Select the ${what} and copy it with Ctrl+C.`, 'error');
+      }
+    },
+  }, icon('copy'), 'Copy');
+}
+
+/**
  * A box that shows a freshly generated token once, for copying.
  * @param {string} label
  * @param {string} token
@@ -343,18 +363,7 @@ function showOnce(label, token) {
   const id = uid('once');
   const input = h('input', { id, class: 'input mono once-value', readOnly: true, spellcheck: 'false' });
   input.value = token;
-  const copy = h('button', {
-    type: 'button', class: 'btn btn-secondary btn-small',
-    onclick: async () => {
-      input.select();
-      try {
-        await navigator.clipboard.writeText(input.value);
-        toast('Copied to the clipboard.');
-      } catch {
-        toast('Select the token and copy it with Ctrl+C.', 'error');
-      }
-    },
-  }, icon('copy'), 'Copy');
+  const copy = copyButton(input, 'token');
   return h('div', { class: 'once-box' }, h('label', { for: id }, label), h('div', { class: 'once-row' }, input, copy),
     h('p', { class: 'muted small' }, 'Shown once: it is stored sealed and cannot be displayed again.'));
 }
@@ -628,6 +637,7 @@ export function accountForm(ctx) {
       if (fresh.ok && fresh.body.version === before.version + 1) account = fresh.body;
     }
     renderMeta();
+    renderInbound();
   };
 
   /**
@@ -698,6 +708,59 @@ export function accountForm(ctx) {
       h('p', { class: 'muted small' }, needsSaved ? `${action.help} Save the account first.` : action.help)));
   }
 
+  // The inbound webhook of a messenger account: the URL to give the vendor (with a copy
+  // button), what it saw, and a new URL on demand.
+  const inbound = h('div', { class: 'inbound-host' });
+  const renderInbound = () => {
+    const url = account && account.inbound_webhook_url;
+    if (!account || !url) {
+      replace(inbound);
+      return;
+    }
+    const full = url.startsWith('/') ? `${location.origin}${url}` : url;
+    const health = account.inbound;
+    const urlId = uid('hook');
+    const field = h('input', { id: urlId, class: 'input mono inbound-url', readOnly: true, spellcheck: 'false' });
+    field.value = full;
+    const copy = copyButton(field, 'URL');
+    const seen = health
+      ? h('dl', { class: 'meta inbound-health' },
+        h('dt', {}, 'Deliveries'), h('dd', { class: 'inbound-counts' }, `${health.accepted} accepted, ${health.rejected} refused`),
+        h('dt', {}, 'Last delivery'), h('dd', {}, health.last_delivery_at ? formatTime(health.last_delivery_at) : 'none yet'),
+        health.last_rejected ? h('dt', {}, 'Last refused') : null,
+        health.last_rejected
+          ? h('dd', { class: 'inbound-refused' }, `${formatTime(health.last_rejected.at)}: ${health.last_rejected.reason}`)
+          : null)
+      : null;
+    const rotate = readOnly ? null : h('button', {
+      type: 'button', class: 'btn btn-secondary btn-small rotate-hook',
+      onclick: async () => {
+        const yes = await confirmDialog({
+          title: 'New webhook URL',
+          message: 'The current URL stops working at once.',
+          detail: 'Set the new URL at the vendor right after (Set Webhook does it for Telegram and Viber).',
+          confirmLabel: 'Make a new URL',
+        });
+        if (!yes || !account) return;
+        const reply = await call('POST', paths.rotateHook(tenant.id, account.id));
+        if (reply.ok) {
+          account = reply.body;
+          renderInbound();
+          toast('A new webhook URL is ready; give it to the vendor.');
+        } else {
+          toast('The URL could not be changed; try again.', 'error');
+        }
+      },
+    }, 'New URL');
+    replace(inbound, h('section', { class: 'card inbound-card', 'aria-labelledby': `${formId}-inbound` },
+      h('h2', { class: 'card-title', id: `${formId}-inbound` }, 'Inbound webhook'),
+      h('label', { for: urlId, class: 'muted small' }, 'Give this URL to the vendor: customers\' messages arrive here.'),
+      h('div', { class: 'once-row' }, field, copy),
+      seen,
+      rotate));
+  };
+  renderInbound();
+
   const meta = h('div', { class: 'meta-host' });
   const renderMeta = () => replace(meta, account
     ? h('dl', { class: 'meta' },
@@ -722,6 +785,7 @@ export function accountForm(ctx) {
       h('h2', { class: 'card-title', id: `${formId}-conn` }, 'Connection'),
       readOnly ? h('p', { class: 'muted small' }, 'Read-only access: tests and actions need an administrator.') : side,
       results),
+    inbound,
     h('section', { class: 'card' }, h('h2', { class: 'card-title' }, 'Details'), meta));
 
   const footer = readOnly

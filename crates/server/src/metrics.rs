@@ -93,6 +93,7 @@ pub struct Metrics {
     edge_deliveries: Family<DeliveryLabels, Counter>,
     edge_intake_latency: Family<ChannelLabels, Histogram>,
     edge_sends: Family<DeliveryLabels, Counter>,
+    edge_subscription_posts: Family<EventLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -206,7 +207,14 @@ impl Metrics {
             "Attempts to send replies through a messenger, by channel and outcome (sent, retry, failed)",
             edge_sends.clone(),
         );
+        let edge_subscription_posts = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "edge_subscription_posts",
+            "Conversation events POSTed to subscriptions, delivered or failed",
+            edge_subscription_posts.clone(),
+        );
         Metrics {
+            edge_subscription_posts,
             edge_sends,
             edge_deliveries,
             edge_intake_latency,
@@ -291,6 +299,10 @@ impl patchbay_edge::EdgeMetrics for Metrics {
 
     fn record_send(&self, channel: &str, outcome: &str) {
         self.edge_sends.get_or_create(&DeliveryLabels { channel: channel.into(), outcome: outcome.into() }).inc();
+    }
+
+    fn record_subscription_delivery(&self, outcome: &str) {
+        self.edge_subscription_posts.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
     }
 }
 

@@ -512,6 +512,28 @@ fn describe(op: Operation) -> Details {
             }),
             &["400", "409", "422"],
         ),
+        O::ListSubscriptions => details(w, None, json!({"200": body("The subscriptions.", "SubscriptionList")}), &[]),
+        O::CreateSubscription => details(
+            w,
+            Some(request("SubscriptionCreate")),
+            json!({"201": body("The subscription and its signing secret, shown this once.", "SubscriptionCreated")}),
+            &["422"],
+        ),
+        O::GetSubscription => details(
+            &["tenant", "subscription_id"],
+            None,
+            json!({"200": body("The subscription.", "Subscription")}),
+            &[],
+        ),
+        O::DeleteSubscription => {
+            details(&["tenant", "subscription_id"], None, json!({"204": no_content("Deleted.")}), &[])
+        }
+        O::ResumeSubscription => details(
+            &["tenant", "subscription_id"],
+            None,
+            json!({"200": body("The subscription, active again.", "Subscription")}),
+            &[],
+        ),
         O::GetConversationSettings => {
             details(w, None, json!({"200": body("The settings.", "ConversationSettings")}), &[])
         }
@@ -626,6 +648,7 @@ fn parameters() -> Value {
         "token_id": token_id,
         "key_id": key_id,
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
+        "subscription_id": {"name": "subscription_id", "in": "path", "required": true, "description": "The subscription id.", "schema": {"type": "string", "format": "uuid"}},
         "conversation_id": {"name": "conversation_id", "in": "path", "required": true, "description": "The conversation id.", "schema": {"type": "string", "format": "uuid"}},
         "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "required": false, "description": "Any unique string up to 255 printable characters (a UUID, say): a request repeated with the same key and text sends the reply once; the same key with another text is a 409.", "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
         "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},

@@ -658,3 +658,125 @@ backend_test! {
         }
     }
 }
+
+/// What a subscription target received: each request's headers and body.
+type Received = Arc<Mutex<Vec<(reqwest::header::HeaderMap, Vec<u8>)>>>;
+
+/// Serves a target recording every POST on `listener`.
+fn target(listener: tokio::net::TcpListener, received: Received) {
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let received = received.clone();
+        async move {
+            received.lock().unwrap().push((headers, body.to_vec()));
+            axum::http::StatusCode::NO_CONTENT
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// Whether the Standard Webhooks reference verifier (Python `standardwebhooks`) accepts a delivery.
+fn reference_verifies(secret: &str, headers: &reqwest::header::HeaderMap, body: &[u8]) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let script = "import sys\nfrom standardwebhooks import Webhook\n\
+                  Webhook(sys.argv[1]).verify(sys.stdin.buffer.read(), {'webhook-id': sys.argv[2], \
+                  'webhook-timestamp': sys.argv[3], 'webhook-signature': sys.argv[4]})\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, secret, &header("webhook-id"), &header("webhook-timestamp"), &header("webhook-signature")])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "the Standard Webhooks reference verifier is missing: pip install standardwebhooks (scripts/test installs it)"
+    );
+    out.status.success()
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_subscription_target_that_was_down_gets_every_event_in_order_signed_as_standard_webhooks_say(db) {
+        let s = server(&db).await;
+        let accounts = accounts(&s).await;
+        let (_, url, messenger) = accounts.of("telegram");
+        // A port nobody listens on yet: the target is down.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let body = json!({"url": format!("http://127.0.0.1:{port}/patchbay-events"), "events": ["conversation_started", "message_in"]});
+        let created = s.call(Method::POST, "/api/v1/tenants/acme/subscriptions", Some(body)).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        let path = format!("/api/v1/tenants/acme/subscriptions/{}", created.body["id"].as_str().unwrap());
+        let shown = s.call(Method::GET, &path, None).await;
+        assert!(!shown.text.contains(&secret[6..]), "the secret is shown once: {}", shown.text);
+
+        let client = reqwest::Client::new();
+        let sends = [(4242, "a1"), (5151, "b1"), (4242, "a2")];
+        for (n, (chat, text)) in sends.iter().enumerate() {
+            let update = inbound::telegram_message(800_000 + n as i64, *chat, "Ada", text);
+            assert_eq!(inbound::deliver(&client, url, messenger, &update, once()).await, [Some(200)]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = s.call(Method::GET, &path, None).await;
+            if r.body["failure"]["attempts"].as_i64().unwrap_or(0) >= 1 {
+                assert_eq!(r.body["state"], "active");
+                assert!(r.body["failure"]["next_attempt_at"].is_string(), "{r:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the failure is not shown: {r:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let received: Received = Arc::default();
+        target(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(), received.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while received.lock().unwrap().len() < 5 {
+            assert!(Instant::now() < deadline, "got {} of 5 events", received.lock().unwrap().len());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let got = received.lock().unwrap().clone();
+        assert_eq!(got.len(), 5, "each event once");
+        let events: Vec<Value> = got.iter().map(|(_, body)| serde_json::from_slice(body).unwrap()).collect();
+        let ids: Vec<i64> = events.iter().map(|e| e["id"].as_str().unwrap().parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+        let texts: Vec<&str> = events.iter().filter_map(|e| e["message"]["text"].as_str()).collect();
+        assert_eq!(texts, ["a1", "b1", "a2"]);
+        for (headers, body) in &got {
+            assert_eq!(headers["content-type"], "application/json");
+            assert!(headers["webhook-id"].to_str().unwrap().starts_with("msg_"));
+            assert!(reference_verifies(&secret, headers, body), "the reference verifier refuses {headers:?}");
+        }
+        let (headers, body) = &got[0];
+        let mut tampered = body.clone();
+        tampered[0] = b' ';
+        assert!(!reference_verifies(&secret, headers, &tampered), "a changed body does not verify");
+
+        let r = s.call(Method::GET, &path, None).await;
+        assert_eq!((r.body["state"].as_str(), r.body["failure"].is_null()), (Some("active"), true), "{r:?}");
+        assert_eq!(r.body["delivered_through"], ids.last().unwrap().to_string());
+        let resumed = s.call(Method::POST, &format!("{path}/resume"), None).await;
+        assert_eq!(resumed.status, 200);
+        let listed = s.call(Method::GET, "/api/v1/tenants/acme/subscriptions", None).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(s.call(Method::DELETE, &path, None).await.status, 204);
+        assert_eq!(s.call(Method::GET, &path, None).await.status, 404);
+
+        for (bad, rule) in [
+            (json!({"url": "ftp://example.com/x", "events": ["message_in"]}), ("url", "scheme")),
+            (json!({"url": "https://user:pw@example.com/x", "events": ["message_in"]}), ("url", "credentials")),
+            (json!({"url": "http://10.1.2.3/x", "events": ["message_in"]}), ("url", "blocked")),
+            (json!({"url": "https://example.com/x", "events": []}), ("events", "required")),
+        ] {
+            let r = s.call(Method::POST, "/api/v1/tenants/acme/subscriptions", Some(bad.clone())).await;
+            r.assert_problem(422, &[rule], &bad.to_string());
+        }
+    }
+}

@@ -512,6 +512,27 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let r = s.call(Method::POST, &format!("{nobody}/messages"), Some(json!({"text": 1}))).await;
     assert_eq!(r.status, 400, "{r:?}");
     spec.reply("POST", "/tenants/{tenant}/conversations/{conversation_id}/messages", &r);
+    let subscription = json!({"url": "https://hooks.acme.example/patchbay", "events": ["message_in"]});
+    spec.request("POST", "/tenants/{tenant}/subscriptions", &subscription);
+    let r = s.call(Method::POST, "/api/v1/tenants/acme/subscriptions", Some(subscription)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/subscriptions", &r);
+    let subscription_path = format!("/api/v1/tenants/acme/subscriptions/{}", r.body["id"].as_str().unwrap());
+    let r = s
+        .call(Method::POST, "/api/v1/tenants/acme/subscriptions", Some(json!({"url": "x", "events": ["message_in"]})))
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/subscriptions", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/subscriptions", None).await;
+    spec.reply("GET", "/tenants/{tenant}/subscriptions", &r);
+    let r = s.call(Method::GET, &subscription_path, None).await;
+    spec.reply("GET", "/tenants/{tenant}/subscriptions/{subscription_id}", &r);
+    let r = s.call(Method::POST, &format!("{subscription_path}/resume"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/subscriptions/{subscription_id}/resume", &r);
+    let r = s.call(Method::DELETE, &subscription_path, None).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    spec.reply("DELETE", "/tenants/{tenant}/subscriptions/{subscription_id}", &r);
     let retention = json!({"retention_days": 30});
     spec.request("PUT", "/tenants/{tenant}/conversation-settings", &retention);
     let r = s.call(Method::PUT, "/api/v1/tenants/acme/conversation-settings", Some(retention)).await;

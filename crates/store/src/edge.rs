@@ -328,6 +328,67 @@ pub enum SendOutcome {
     },
 }
 
+/// The field name a subscription's signing secret is sealed under.
+pub const SIGNING_SECRET: &str = "signing_secret";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionState {
+    Active,
+    /// Gave up after failing too long; nothing is sent until it is resumed.
+    Failed,
+}
+
+impl SubscriptionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionState::Active => "active",
+            SubscriptionState::Failed => "failed",
+        }
+    }
+}
+
+/// A new subscription, its signing secret already sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub url: String,
+    /// Event types (`message_in`, …) it receives.
+    pub events: Vec<String>,
+    pub secret: crate::SealedSecret,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: crate::SealedSecret,
+    pub state: SubscriptionState,
+    /// The last event number done (delivered, or skipped as not subscribed).
+    pub delivered_seq: i64,
+    /// Failed attempts at the head event so far.
+    pub attempts: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub failing_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_status: Option<u16>,
+    pub last_delivered_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+/// How delivering a subscription's events went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Events through `seq` are done (delivered or skipped).
+    Done { seq: i64, delivered: bool },
+    /// The head event failed: try again at `retry_at`, or give up (`retry_at` `None`).
+    Failed { error: String, status: Option<u16>, retry_at: Option<Timestamp> },
+}
+
 #[async_trait]
 pub trait EdgeStore: Send + Sync + 'static {
     /// The inbound hooks of these accounts of the tenant, giving a new random hook id to
@@ -374,6 +435,21 @@ pub trait EdgeStore: Send + Sync + 'static {
     async fn retention_days(&self, tenant: &str) -> Result<i64>;
     /// Sets it, audited as `conversations.retention.update`.
     async fn set_retention_days(&self, tenant: &str, days: i64, actor: &str) -> Result<()>;
+    /// Creates the subscription, starting after the tenant's newest event; audited as
+    /// `subscription.create`.
+    async fn create_subscription(&self, subscription: &NewSubscription) -> Result<Subscription>;
+    async fn subscriptions(&self, tenant: &str) -> Result<Vec<Subscription>>;
+    async fn subscription(&self, tenant: &str, id: Uuid) -> Result<Subscription>;
+    /// Audited as `subscription.delete`.
+    async fn delete_subscription(&self, tenant: &str, id: Uuid, actor: &str) -> Result<()>;
+    /// Makes a failed subscription active again, due now, from where it stopped; audited as
+    /// `subscription.resume`.
+    async fn resume_subscription(&self, tenant: &str, id: Uuid, actor: &str) -> Result<Subscription>;
+    /// Up to `limit` active subscriptions due now whose lease is free, each leased for `lease`.
+    async fn take_due_subscriptions(&self, lease: std::time::Duration, limit: i64) -> Result<Vec<Subscription>>;
+    /// Records how a delivery went and frees the lease. Nothing changes when the
+    /// subscription was deleted meanwhile.
+    async fn record_subscription(&self, id: Uuid, outcome: &DeliveryOutcome) -> Result<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -1104,6 +1180,193 @@ impl EdgeStore for SqlStore {
         });
         Ok(())
     }
+
+    async fn create_subscription(&self, new: &NewSubscription) -> Result<Subscription> {
+        let now = now();
+        let id = new.id.to_string();
+        in_write_tx!(self, |tx| {
+            let last: Option<i64> = sqlx::query_scalar("SELECT next_seq - 1 FROM edge_tenants WHERE tenant_id = $1")
+                .bind(&new.tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO subscriptions (id, tenant_id, url, events, secret_key_id, secret_sealed, state, \
+                 delivered_seq, attempts, next_attempt_at, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, 0, $8, $8, $9)",
+            )
+            .bind(&id)
+            .bind(&new.tenant_id)
+            .bind(&new.url)
+            .bind(json_text(&new.events))
+            .bind(i64::from(new.secret.key_id))
+            .bind(new.secret.sealed.as_slice())
+            .bind(last.unwrap_or(0))
+            .bind(now)
+            .bind(&new.actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err)?;
+            insert_audit!(
+                &mut *tx,
+                &new.tenant_id,
+                None::<&str>,
+                &new.actor,
+                "subscription.create",
+                serde_json::json!({"subscription": id, "url": new.url, "events": new.events}),
+                now
+            );
+        });
+        self.subscription(&new.tenant_id, new.id).await
+    }
+
+    async fn subscriptions(&self, tenant: &str) -> Result<Vec<Subscription>> {
+        let rows: Vec<SubscriptionRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(subscription_columns!(), " WHERE tenant_id = $1 ORDER BY created_at, id"))
+                .bind(tenant)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
+    }
+
+    async fn subscription(&self, tenant: &str, id: Uuid) -> Result<Subscription> {
+        let row: Option<SubscriptionRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(subscription_columns!(), " WHERE tenant_id = $1 AND id = $2"))
+                .bind(tenant)
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or(StoreError::NotFound)?.into_subscription()
+    }
+
+    async fn delete_subscription(&self, tenant: &str, id: Uuid, actor: &str) -> Result<()> {
+        let now = now();
+        let id = id.to_string();
+        in_write_tx!(self, |tx| {
+            let deleted = sqlx::query("DELETE FROM subscriptions WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(
+                &mut *tx,
+                tenant,
+                None::<&str>,
+                actor,
+                "subscription.delete",
+                serde_json::json!({"subscription": id}),
+                now
+            );
+        });
+        Ok(())
+    }
+
+    async fn resume_subscription(&self, tenant: &str, id: Uuid, actor: &str) -> Result<Subscription> {
+        let now = now();
+        let id_text = id.to_string();
+        in_write_tx!(self, |tx| {
+            let resumed = sqlx::query(
+                "UPDATE subscriptions SET state = 'active', attempts = 0, next_attempt_at = $3, failing_since = NULL \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(&id_text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if resumed.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(
+                &mut *tx,
+                tenant,
+                None::<&str>,
+                actor,
+                "subscription.resume",
+                serde_json::json!({"subscription": id_text}),
+                now
+            );
+        });
+        self.subscription(tenant, id).await
+    }
+
+    async fn take_due_subscriptions(&self, lease: std::time::Duration, limit: i64) -> Result<Vec<Subscription>> {
+        let now = now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let rows: Vec<SubscriptionRow> = in_write_tx!(self, |tx| {
+            let rows: Vec<SubscriptionRow> = sqlx::query_as(concat!(
+                subscription_columns!(),
+                " WHERE state = 'active' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+                 AND (lease_until IS NULL OR lease_until < $1) \
+                 AND EXISTS (SELECT 1 FROM edge_tenants t WHERE t.tenant_id = subscriptions.tenant_id \
+                 AND t.next_seq - 1 > subscriptions.delivered_seq) ORDER BY next_attempt_at, id LIMIT $2"
+            ))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut taken = Vec::with_capacity(rows.len());
+            for row in rows {
+                let updated = sqlx::query(
+                    "UPDATE subscriptions SET lease_until = $2 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $3)",
+                )
+                .bind(&row.id)
+                .bind(until)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 1 {
+                    taken.push(row);
+                }
+            }
+            taken
+        });
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
+    }
+
+    async fn record_subscription(&self, id: Uuid, outcome: &DeliveryOutcome) -> Result<()> {
+        let now = now();
+        let id = id.to_string();
+        in_write_tx!(self, |tx| {
+            match outcome {
+                DeliveryOutcome::Done { seq, delivered } => {
+                    sqlx::query(
+                        "UPDATE subscriptions SET \
+                         delivered_seq = CASE WHEN delivered_seq < $2 THEN $2 ELSE delivered_seq END, attempts = 0, \
+                         next_attempt_at = NULL, failing_since = NULL, lease_until = NULL, \
+                         last_delivered_at = CASE WHEN $3 THEN $4 ELSE last_delivered_at END, \
+                         last_error = CASE WHEN $3 THEN NULL ELSE last_error END WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(seq)
+                    .bind(delivered)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryOutcome::Failed { error, status, retry_at } => {
+                    sqlx::query(
+                        "UPDATE subscriptions SET attempts = attempts + 1, next_attempt_at = $2, \
+                         failing_since = COALESCE(failing_since, $3), last_error = $4, last_status = $5, \
+                         lease_until = NULL, state = CASE WHEN $6 THEN 'failed' ELSE state END WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(retry_at)
+                    .bind(now)
+                    .bind(error)
+                    .bind(status.map(i64::from))
+                    .bind(retry_at.is_none())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        });
+        Ok(())
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -1176,4 +1439,64 @@ fn inbox_item(row: InboxRow) -> Result<InboxItem> {
         body: row.body,
         received_at: row.received_at,
     })
+}
+
+macro_rules! subscription_columns {
+    () => {
+        "SELECT id, tenant_id, url, events, secret_key_id, secret_sealed, state, delivered_seq, attempts, \
+         next_attempt_at, failing_since, last_error, last_status, last_delivered_at, created_at, created_by \
+         FROM subscriptions"
+    };
+}
+use subscription_columns;
+
+#[derive(sqlx::FromRow)]
+struct SubscriptionRow {
+    id: String,
+    tenant_id: String,
+    url: String,
+    events: String,
+    secret_key_id: i64,
+    secret_sealed: Vec<u8>,
+    state: String,
+    delivered_seq: i64,
+    attempts: i64,
+    next_attempt_at: Option<Timestamp>,
+    failing_since: Option<Timestamp>,
+    last_error: Option<String>,
+    last_status: Option<i64>,
+    last_delivered_at: Option<Timestamp>,
+    created_at: Timestamp,
+    created_by: String,
+}
+
+impl SubscriptionRow {
+    fn into_subscription(self) -> Result<Subscription> {
+        Ok(Subscription {
+            id: parse_uuid("subscriptions.id", &self.id)?,
+            tenant_id: self.tenant_id,
+            url: self.url,
+            events: parse_json("subscriptions.events", &self.events)?,
+            secret: crate::SealedSecret {
+                field: SIGNING_SECRET.to_owned(),
+                key_id: u32::try_from(self.secret_key_id)
+                    .map_err(|_| StoreError::Corrupt(format!("subscriptions.secret_key_id {}", self.secret_key_id)))?,
+                sealed: self.secret_sealed,
+            },
+            state: match self.state.as_str() {
+                "active" => SubscriptionState::Active,
+                "failed" => SubscriptionState::Failed,
+                other => return Err(StoreError::Corrupt(format!("subscriptions.state {other:?}"))),
+            },
+            delivered_seq: self.delivered_seq,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            failing_since: self.failing_since,
+            last_error: self.last_error,
+            last_status: self.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_delivered_at: self.last_delivered_at,
+            created_at: self.created_at,
+            created_by: self.created_by,
+        })
+    }
 }

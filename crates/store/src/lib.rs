@@ -170,8 +170,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: Uuid) -> Result<()>;
 
-    /// How many sealed values each key id seals, by key id ascending (keys sealing nothing
-    /// are absent).
+    /// How many sealed values (account secrets and subscriptions' signing secrets) each key
+    /// id seals, by key id ascending (keys sealing nothing are absent).
     async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>>;
     /// Up to `limit` sealed values whose key is not `active`, ordered by account id then
     /// field, starting after `after` (key rotation pages through them).

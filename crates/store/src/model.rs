@@ -41,7 +41,9 @@ pub struct SealedSecret {
     pub sealed: Vec<u8>,
 }
 
-/// A sealed value with the tenant and account it belongs to, as key rotation reads it.
+/// A sealed value with the tenant and account it belongs to, as key rotation reads it. A
+/// subscription's signing secret is one too: its `account_id` is the subscription's id
+/// (the id it was sealed with) and its field [`crate::SIGNING_SECRET`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSecret {
     pub tenant_id: String,

@@ -992,9 +992,12 @@ impl Store for SqlStore {
 
     async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>> {
         let rows: Vec<(i64, i64)> = with_reader!(self, |pool| {
-            sqlx::query_as("SELECT key_id, COUNT(*) FROM account_secrets GROUP BY key_id ORDER BY key_id")
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM account_secrets \
+                 UNION ALL SELECT secret_key_id AS key_id FROM subscriptions) sealed GROUP BY key_id ORDER BY key_id",
+            )
+            .fetch_all(pool)
+            .await?
         });
         rows.into_iter().map(|(id, count)| Ok((parse_key_id(id)?, count))).collect()
     }
@@ -1008,10 +1011,13 @@ impl Store for SqlStore {
         let after_account = after.map(|c| c.account_id.to_string());
         let rows: Vec<StoredSecretRow> = with_reader!(self, |pool| {
             sqlx::query_as(
-                "SELECT a.tenant_id, s.account_id, s.field, s.key_id, s.sealed \
+                "SELECT tenant_id, account_id, field, key_id, sealed FROM (\
+                 SELECT a.tenant_id, s.account_id, s.field, s.key_id, s.sealed \
                  FROM account_secrets s JOIN accounts a ON a.id = s.account_id \
-                 WHERE s.key_id <> $1 AND ($2 IS NULL OR (s.account_id, s.field) > ($2, $3)) \
-                 ORDER BY s.account_id, s.field LIMIT $4",
+                 UNION ALL SELECT tenant_id, id AS account_id, 'signing_secret' AS field, secret_key_id AS key_id, \
+                 secret_sealed AS sealed FROM subscriptions) sealed \
+                 WHERE key_id <> $1 AND ($2 IS NULL OR (account_id, field) > ($2, $3)) \
+                 ORDER BY account_id, field LIMIT $4",
             )
             .bind(i64::from(active))
             .bind(after_account.as_deref())
@@ -1043,6 +1049,21 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                // A subscription's signing secret, sealed with the subscription id in place
+                // of an account id.
+                if current.secret.field == crate::SIGNING_SECRET {
+                    replaced += sqlx::query(
+                        "UPDATE subscriptions SET secret_key_id = $3, secret_sealed = $4 \
+                         WHERE id = $1 AND secret_sealed = $2",
+                    )
+                    .bind(current.account_id.to_string())
+                    .bind(current.secret.sealed.as_slice())
+                    .bind(i64::from(reseal.key_id))
+                    .bind(reseal.sealed.as_slice())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
             }
             replaced
         });

@@ -5,8 +5,9 @@ mod common;
 
 use chrono::Utc;
 use patchbay_store::{
-    AccountWrite, Conflict, Delivery, EdgeStore, EventKind, InboundMessage, InboxItem, MessageStatus, NewOutbound,
-    NewTenant, Parsed, Rejection, SendOutcome, Store, StoreError,
+    AccountWrite, AuditQuery, Conflict, Delivery, DeliveryOutcome, EdgeStore, EventKind, InboundMessage, InboxItem,
+    MessageStatus, NewOutbound, NewSubscription, NewTenant, Parsed, Rejection, Reseal, SealedSecret, SendOutcome,
+    Store, StoreError, SubscriptionState, SIGNING_SECRET,
 };
 use patchbay_testkit::backend_test;
 use serde_json::json;
@@ -257,5 +258,70 @@ backend_test! {
         assert!(s.events_after("acme", 0, 100).await.unwrap().is_empty());
         assert_eq!(b.count("SELECT COUNT(*) FROM conversation_messages").await, 0);
         assert!(s.last_event("acme").await.unwrap() >= 2, "numbering goes on after a purge");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn subscriptions_start_after_the_newest_event_record_progress_and_failures_and_rotate_with_the_key_ring(db) {
+        let b = Backend::open(db).await;
+        let s = &b.store;
+        let account = tenant_with_account(s, "acme").await;
+        s.write_deliveries(&[delivery("acme", account, "u1|m1|before")], &[]).await.unwrap();
+        s.read_inbox(100, &read).await.unwrap();
+        let id = Uuid::now_v7();
+        let sealed = SealedSecret { field: SIGNING_SECRET.into(), key_id: 1, sealed: b"sealed-by-key-1".to_vec() };
+        let new = NewSubscription {
+            id,
+            tenant_id: "acme".into(),
+            url: "https://hooks.acme.example/in".into(),
+            events: vec!["message_in".into()],
+            secret: sealed.clone(),
+            actor: "admin".into(),
+        };
+        let created = s.create_subscription(&new).await.unwrap();
+        assert_eq!((created.delivered_seq, created.state), (2, SubscriptionState::Active), "starts after the newest");
+        let lease = std::time::Duration::from_secs(60);
+        assert!(s.take_due_subscriptions(lease, 10).await.unwrap().is_empty(), "nothing new to deliver");
+
+        s.write_deliveries(&[delivery("acme", account, "u1|m2|after")], &[]).await.unwrap();
+        s.read_inbox(100, &read).await.unwrap();
+        let due = s.take_due_subscriptions(lease, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert!(s.take_due_subscriptions(lease, 10).await.unwrap().is_empty(), "leased to one sender");
+        let retry_at = Utc::now() + chrono::Duration::seconds(30);
+        let failed = DeliveryOutcome::Failed { error: "HTTP 503".into(), status: Some(503), retry_at: Some(retry_at) };
+        s.record_subscription(id, &failed).await.unwrap();
+        let got = s.subscription("acme", id).await.unwrap();
+        assert_eq!((got.attempts, got.last_status, got.state), (1, Some(503), SubscriptionState::Active));
+        assert!(got.failing_since.is_some());
+        assert!(s.take_due_subscriptions(lease, 10).await.unwrap().is_empty(), "not due before its retry");
+        let gave_up = DeliveryOutcome::Failed { error: "HTTP 503".into(), status: Some(503), retry_at: None };
+        s.record_subscription(id, &gave_up).await.unwrap();
+        assert_eq!(s.subscription("acme", id).await.unwrap().state, SubscriptionState::Failed);
+        let resumed = s.resume_subscription("acme", id, "admin").await.unwrap();
+        assert_eq!((resumed.state, resumed.attempts, resumed.failing_since), (SubscriptionState::Active, 0, None));
+        s.record_subscription(id, &DeliveryOutcome::Done { seq: 3, delivered: true }).await.unwrap();
+        let done = s.subscription("acme", id).await.unwrap();
+        assert_eq!((done.delivered_seq, done.last_error.as_deref()), (3, None));
+        assert!(done.last_delivered_at.is_some());
+
+        // The signing secret is one of the values key rotation reseals.
+        let counts = s.secrets_by_key_counts().await.unwrap();
+        assert!(counts.contains(&(1, 1)), "{counts:?}");
+        let others = s.secrets_sealed_by_other_keys(2, None, 100).await.unwrap();
+        let stored = others.iter().find(|o| o.account_id == id).expect("the subscription's secret");
+        assert_eq!((stored.tenant_id.as_str(), stored.secret.field.as_str()), ("acme", SIGNING_SECRET));
+        let reseal = Reseal { current: stored.clone(), key_id: 2, sealed: b"sealed-by-key-2".to_vec() };
+        assert_eq!(s.replace_sealed(&[reseal]).await.unwrap(), 1);
+        assert_eq!(s.subscription("acme", id).await.unwrap().secret.key_id, 2);
+
+        s.delete_subscription("acme", id, "admin").await.unwrap();
+        assert!(s.subscription("acme", id).await.is_err());
+        let audit = s.list_audit(&AuditQuery { tenant_id: "acme".into(), account_id: None, before: None, limit: 100 }).await.unwrap();
+        let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+        for action in ["subscription.create", "subscription.resume", "subscription.delete"] {
+            assert!(actions.contains(&action), "{action}: {actions:?}");
+        }
     }
 }

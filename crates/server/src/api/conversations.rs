@@ -12,11 +12,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patchbay_api::{
-    Conversation, ConversationEvent, ConversationEventPage, ConversationEventType, ConversationEventsQuery,
-    ConversationMessage, ConversationSettings, Customer, MessageDirection, MessageStatus, ReplyRequest,
+    Conversation, ConversationEventPage, ConversationEventType, ConversationEventsQuery, ConversationSettings,
+    Customer, ReplyRequest, SubscriptionCreate, SubscriptionCreated, SubscriptionFailure, SubscriptionList,
+    SubscriptionState,
 };
 use patchbay_edge::Edge;
-use patchbay_store as store;
 
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
@@ -70,7 +70,8 @@ pub async fn events(
     }
     let events = state.edge.events(&tenant, after, limit, Duration::from_secs(wait)).await?;
     let next = events.last().map_or(after, |e| e.seq).to_string();
-    Ok(Json(ConversationEventPage { events: events.into_iter().map(event_view).collect(), next }).into_response())
+    Ok(Json(ConversationEventPage { events: events.into_iter().map(patchbay_edge::event_view).collect(), next })
+        .into_response())
 }
 
 /// Events as they happen, each with its id (for `Last-Event-ID`) and type.
@@ -92,8 +93,8 @@ fn event_stream(
                         .into_iter()
                         .map(|e| {
                             let id = e.seq.to_string();
-                            let view = event_view(e);
-                            let kind = type_name(view.kind);
+                            let view = patchbay_edge::event_view(e);
+                            let kind = patchbay_edge::type_name(view.kind);
                             let event = Event::default().id(id).event(kind);
                             Ok(event.json_data(&view).unwrap_or_else(|_| Event::default().comment("unencodable event")))
                         })
@@ -108,58 +109,6 @@ fn event_stream(
         }
     });
     Sse::new(futures::StreamExt::flatten(batches)).keep_alive(KeepAlive::default())
-}
-
-fn type_name(kind: ConversationEventType) -> &'static str {
-    match kind {
-        ConversationEventType::ConversationStarted => "conversation_started",
-        ConversationEventType::MessageIn => "message_in",
-        ConversationEventType::MessageStatus => "message_status",
-    }
-}
-
-pub fn event_view(event: store::ConversationEvent) -> ConversationEvent {
-    ConversationEvent {
-        id: event.seq.to_string(),
-        kind: match event.kind {
-            store::EventKind::ConversationStarted => ConversationEventType::ConversationStarted,
-            store::EventKind::MessageIn => ConversationEventType::MessageIn,
-            store::EventKind::MessageStatus => ConversationEventType::MessageStatus,
-        },
-        conversation_id: event.conversation_id,
-        account: event.account_id,
-        channel: event.channel,
-        from: Customer { id: event.from.id, name: event.from.name },
-        message: event.message.map(message_view),
-        at: event.at,
-    }
-}
-
-pub fn message_view(message: store::MessageRecord) -> ConversationMessage {
-    ConversationMessage {
-        id: message.id,
-        direction: match message.direction {
-            store::MessageDirection::In => MessageDirection::In,
-            store::MessageDirection::Out => MessageDirection::Out,
-        },
-        text: message.text,
-        attachments: match message.attachments {
-            serde_json::Value::Array(items) => items,
-            serde_json::Value::Null => Vec::new(),
-            other => vec![other],
-        },
-        status: match message.status {
-            store::MessageStatus::Received => MessageStatus::Received,
-            store::MessageStatus::Pending => MessageStatus::Pending,
-            store::MessageStatus::Sent => MessageStatus::Sent,
-            store::MessageStatus::Delivered => MessageStatus::Delivered,
-            store::MessageStatus::Read => MessageStatus::Read,
-            store::MessageStatus::Failed => MessageStatus::Failed,
-        },
-        error: message.error,
-        vendor_id: message.vendor_id,
-        at: message.at,
-    }
 }
 
 /// Path ids that are not UUIDs name no conversation.
@@ -189,7 +138,7 @@ pub async fn get(
         customer: Customer { id: found.peer, name: found.display_name },
         started_at: found.started_at,
         last_message_at: found.last_message_at,
-        messages: messages.into_iter().map(message_view).collect(),
+        messages: messages.into_iter().map(patchbay_edge::message_view).collect(),
     }))
 }
 
@@ -224,7 +173,7 @@ pub async fn reply(
     let (message, created) =
         state.edge.reply(&tenant, id, key, &body.text, &who.actor()).await.map_err(conversation_not_found)?;
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
-    Ok((status, Json(message_view(message))).into_response())
+    Ok((status, Json(patchbay_edge::message_view(message))).into_response())
 }
 
 /// `GET …/conversation-settings`
@@ -254,4 +203,105 @@ pub async fn put_settings(
     }
     state.edge.set_retention_days(&tenant, body.retention_days, &who.actor()).await?;
     Ok(Json(body))
+}
+
+fn subscription_view(subscription: patchbay_store::Subscription) -> patchbay_api::Subscription {
+    let events = subscription
+        .events
+        .iter()
+        .filter_map(|e| serde_json::from_value::<ConversationEventType>(serde_json::Value::String(e.clone())).ok())
+        .collect();
+    let failure = subscription.failing_since.map(|since| SubscriptionFailure {
+        since,
+        attempts: subscription.attempts,
+        last_error: subscription.last_error.clone().unwrap_or_default(),
+        last_status: subscription.last_status,
+        next_attempt_at: subscription.next_attempt_at,
+    });
+    patchbay_api::Subscription {
+        id: subscription.id,
+        url: subscription.url,
+        events,
+        state: match subscription.state {
+            patchbay_store::SubscriptionState::Active => SubscriptionState::Active,
+            patchbay_store::SubscriptionState::Failed => SubscriptionState::Failed,
+        },
+        delivered_through: subscription.delivered_seq.to_string(),
+        last_delivered_at: subscription.last_delivered_at,
+        failure,
+        created_at: subscription.created_at,
+        created_by: subscription.created_by,
+    }
+}
+
+fn subscription_id(raw: &str) -> ApiResult<uuid::Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound("subscription"))
+}
+
+fn subscription_not_found(e: patchbay_edge::EdgeError) -> ApiError {
+    match e {
+        patchbay_edge::EdgeError::Store(patchbay_store::StoreError::NotFound) => ApiError::NotFound("subscription"),
+        other => other.into(),
+    }
+}
+
+/// `GET …/subscriptions`
+pub async fn subscriptions(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<SubscriptionList>> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    let items = state.edge.subscriptions(&tenant).await?.into_iter().map(subscription_view).collect();
+    Ok(Json(SubscriptionList { items }))
+}
+
+/// `POST …/subscriptions`: 201 with the signing secret, shown this once.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+    Input(body): Input<SubscriptionCreate>,
+) -> ApiResult<Response> {
+    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
+    if body.url.chars().count() > SubscriptionCreate::URL_MAX_CHARS {
+        return Err(ApiError::invalid(
+            "url",
+            "max_length",
+            format!("url is at most {} characters", SubscriptionCreate::URL_MAX_CHARS),
+        ));
+    }
+    let events: Vec<&str> = body.events.iter().map(|e| patchbay_edge::type_name(*e)).collect();
+    let (subscription, secret) = state.edge.subscribe(&tenant, &body.url, &events, &who.actor()).await?;
+    let created = SubscriptionCreated { subscription: subscription_view(subscription), secret };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// `GET …/subscriptions/{subscription_id}`
+pub async fn subscription(
+    State(state): State<AppState>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<patchbay_api::Subscription>> {
+    let found = state.edge.subscription(&tenant, subscription_id(&id)?).await.map_err(subscription_not_found)?;
+    Ok(Json(subscription_view(found)))
+}
+
+/// `DELETE …/subscriptions/{subscription_id}`
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.edge.unsubscribe(&tenant, subscription_id(&id)?, &who.actor()).await.map_err(subscription_not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/subscriptions/{subscription_id}/resume`
+pub async fn resume(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<patchbay_api::Subscription>> {
+    let resumed =
+        state.edge.resume(&tenant, subscription_id(&id)?, &who.actor()).await.map_err(subscription_not_found)?;
+    Ok(Json(subscription_view(resumed)))
 }

@@ -100,3 +100,29 @@ CREATE TABLE conversation_events (
 );
 
 CREATE INDEX conversation_events_conversation ON conversation_events (conversation_id);
+
+-- Where the contact center wants events POSTed (Standard Webhooks), each signed with its
+-- own secret (sealed like account secrets: context tenant, subscription id,
+-- `signing_secret`). Delivered in order: `delivered_seq` is the last event done; the
+-- head event is tried until it succeeds or the subscription has failed for too long.
+CREATE TABLE subscriptions (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    url             TEXT    NOT NULL,
+    events          TEXT    NOT NULL,
+    secret_key_id   INTEGER NOT NULL,
+    secret_sealed   BLOB    NOT NULL,
+    state           TEXT    NOT NULL,
+    delivered_seq   INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at TEXT,
+    failing_since   TEXT,
+    last_error      TEXT,
+    last_status     INTEGER,
+    last_delivered_at TEXT,
+    lease_until     TEXT,
+    created_at      TEXT    NOT NULL,
+    created_by      TEXT    NOT NULL
+);
+
+CREATE INDEX subscriptions_tenant ON subscriptions (tenant_id);
