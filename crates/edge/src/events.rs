@@ -8,13 +8,13 @@ use tokio::sync::Notify;
 
 /// One `Notify` per tenant that someone waits for.
 #[derive(Default)]
-pub struct Waiters {
+pub(crate) struct Waiters {
     tenants: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 impl Waiters {
     /// A future that completes at the tenant's next [`Waiters::wake`] after this call.
-    pub fn listen(&self, tenant: &str) -> impl std::future::Future<Output = ()> + Send + 'static {
+    pub(crate) fn listen(&self, tenant: &str) -> impl std::future::Future<Output = ()> + Send + 'static {
         let notify = self.lock().entry(tenant.to_owned()).or_default().clone();
         let mut notified = Box::pin(notify.notified_owned());
         notified.as_mut().enable();
@@ -22,7 +22,7 @@ impl Waiters {
     }
 
     /// Wakes every waiter of the tenant.
-    pub fn wake(&self, tenant: &str) {
+    pub(crate) fn wake(&self, tenant: &str) {
         let notify = self.lock().get(tenant).cloned();
         if let Some(notify) = notify {
             notify.notify_waiters();

@@ -5,11 +5,14 @@
 //! 200 (`intake`: many deliveries per commit when busy), then read into conversations,
 //! messages and numbered events (`reader`) that the contact center waits for (`events`).
 //!
-//! Owns: the vendors' proofs and delivery formats (`vendors`, one module each), the intake
-//! and inbox reader tasks, waking waiters on new events, the edge's metrics trait.
+//! Owns: the vendors' proofs, delivery formats and send calls (`vendors`, one module each),
+//! the intake and inbox reader tasks, waking waiters on new events, the reply sender
+//! (`replies`), subscription deliveries signed as Standard Webhooks say (`subscriptions`),
+//! the retention purge, the API view of events (`views`), the edge's metrics trait.
 //!
 //! Must not: answer HTTP (the server maps its answers), decide access, open a secret but
-//! through `secrets`, let a secret or a delivery's body reach a log, an error or a refusal.
+//! through `secrets`, reach a vendor or a subscriber but through `Egress`, let a secret or a
+//! delivery's body reach a log, an error, an event or a refusal (vendor text is scrubbed).
 
 mod events;
 mod intake;
@@ -32,11 +35,10 @@ use patchbay_store::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub use events::Waiters;
-pub use subscriptions::{signature, GIVE_UP_AFTER};
 pub use vendors::{Channel, Credentials, Refusal, Request};
 pub use views::{event_view, message_view, type_name};
 
+use events::Waiters;
 use intake::Intake;
 
 /// What the edge counts, for `/metrics`.

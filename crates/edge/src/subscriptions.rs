@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use crate::{event_view, type_name, Edge};
 
 /// How long a subscription's next event is retried before the subscription fails.
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// The longest pause between two attempts.
 const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// Subscriptions delivered at once.
@@ -36,17 +36,17 @@ const EVENTS: i64 = 100;
 /// How often subscriptions are looked at when nothing woke the task.
 const SWEEP: Duration = Duration::from_secs(1);
 /// The prefix of a signing secret.
-pub const SECRET_PREFIX: &str = "whsec_";
+pub(crate) const SECRET_PREFIX: &str = "whsec_";
 
 /// A new signing secret: `whsec_` and 32 random bytes in base64.
-pub fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     format!("{SECRET_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(key))
 }
 
 /// The `webhook-signature` value of a delivery.
-pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret))
         .unwrap_or_else(|_| secret.as_bytes().to_vec());

@@ -360,3 +360,124 @@ backend_test! {
         assert!(leaks.is_empty(), "{} log lines carry a secret:\n{}", leaks.len(), leaks.join("\n"));
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn messenger_deliveries_and_replies_carry_no_secret_into_responses_events_or_logs(db) {
+        use patchbay_testkit::vendors::inbound::{self, Messenger};
+        let logs = captured_logs();
+        // Every messenger's API is one HTTPS peer that refuses each reply with an error
+        // echoing all it was sent (path with Telegram's token, Facebook's query, headers with
+        // Viber's, LINE's and Vonage's credentials), in each vendor's error shape.
+        let ca = TestCa::new();
+        let router = axum::Router::new().fallback(
+            |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let echo = format!("{method} {uri} {headers:?} {}", String::from_utf8_lossy(&body));
+                let answer = json!({"error": {"message": echo.clone(), "code": 100}, "description": echo.clone(),
+                    "message": echo.clone(), "title": echo.clone(), "detail": echo, "ok": false});
+                (axum::http::StatusCode::BAD_REQUEST, axum::Json(answer))
+            },
+        );
+        let (_, s) = serving_every_vendor(&db, router, &ca).await;
+        s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
+        let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
+        let messenger = catalog.body["items"].as_array().unwrap().iter().find(|t| t["key"] == "messenger").unwrap().clone();
+        let client = reqwest::Client::new();
+        let mut responses = String::new();
+        for p in messenger["providers"].as_array().unwrap() {
+            let provider = p["key"].as_str().unwrap();
+            let mut properties: Map<String, Value> = p["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["fixed"] != json!(true))
+                .map(|f| (f["key"].as_str().unwrap().to_owned(), sample(f, "svc.example.com", 443)))
+                .collect();
+            properties.remove("webhook_url");
+            let body = json!({"type": "messenger", "provider": provider, "name": provider, "properties": properties});
+            let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body)).await;
+            assert_eq!(created.status, 201, "{provider}: {}", created.text);
+            responses.push_str(&created.text);
+            let hook = format!("{}{}", s.base, created.body["inbound_webhook_url"].as_str().unwrap());
+            let id = created.body["id"].as_str().unwrap();
+            let signer = match provider {
+                "facebook" => Messenger::Facebook { app_secret: SENTINEL.into() },
+                "telegram" => Messenger::Telegram { secret_token: patchbay_connectors::telegram_webhook_secret(id, SENTINEL) },
+                "viber" => Messenger::Viber { token: SENTINEL.into() },
+                "line" => Messenger::Line { channel_secret: SENTINEL.into() },
+                _ => Messenger::Vonage { signature_secret: SENTINEL.into(), api_key: properties["key"].as_str().unwrap().into() },
+            };
+            let message = match provider {
+                "facebook" => inbound::facebook_message("1", "psid", "m_1", "hi"),
+                "telegram" => inbound::telegram_message(1, 42, "Ada", "hi"),
+                "viber" => inbound::viber_message(1, "u1", "Ada", "hi"),
+                "line" => inbound::line_message("E1", "U1", "1", "hi"),
+                _ => inbound::vonage_message("u-1", "sms", "447700900001", "447700900000", "Ada", "hi"),
+            };
+            let bytes = serde_json::to_vec(&message).unwrap();
+            let timeout = std::time::Duration::from_secs(5);
+            assert_eq!(inbound::send_raw(&client, &hook, signer.sign(&bytes), &bytes, timeout).await, Some(200), "{provider}");
+            let wrong = [
+                ("X-Hub-Signature-256", "sha256=00"),
+                ("X-Telegram-Bot-Api-Secret-Token", "guess"),
+                ("X-Viber-Content-Signature", "00"),
+                ("X-Line-Signature", "AA=="),
+                ("Authorization", "Bearer a.b.c"),
+            ];
+            let refused = client.post(&hook).header("content-type", "application/json").body(bytes.clone());
+            let refused = wrong.iter().fold(refused, |r, (k, v)| r.header(*k, *v)).send().await.unwrap();
+            assert!(matches!(refused.status().as_u16(), 401 | 403), "{provider}");
+            responses.push_str(&refused.text().await.unwrap());
+            if provider == "facebook" {
+                let handshake = client.get(format!("{hook}?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1")).send().await.unwrap();
+                responses.push_str(&handshake.text().await.unwrap());
+            }
+        }
+        // A reply in each conversation: every vendor refuses it with an echo of the request.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let started = loop {
+            let page = s.call(Method::GET, "/api/v1/tenants/acme/conversations/events?after=0&wait=1", None).await;
+            let started: Vec<String> = page.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "conversation_started")
+                .map(|e| e["conversation_id"].as_str().unwrap().to_owned())
+                .collect();
+            if started.len() == 5 || std::time::Instant::now() > deadline {
+                break started;
+            }
+        };
+        assert_eq!(started.len(), 5, "a conversation per messenger");
+        for conversation in &started {
+            let path = format!("/api/v1/tenants/acme/conversations/{conversation}/messages");
+            let r = s.call(Method::POST, &path, Some(json!({"text": "hello back"}))).await;
+            assert_eq!(r.status, 202, "{r:?}");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let events = loop {
+            let page = s.call(Method::GET, "/api/v1/tenants/acme/conversations/events?after=0&limit=1000", None).await;
+            let failed = page.body["events"].as_array().unwrap().iter().filter(|e| e["message"]["status"] == "failed").count();
+            if failed == 5 || std::time::Instant::now() > deadline {
+                break page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let failures: Vec<&str> =
+            events.body["events"].as_array().unwrap().iter().filter_map(|e| e["message"]["error"].as_str()).collect();
+        assert_eq!(failures.len(), 5, "every reply was refused by the echoing vendor: {}", events.text);
+        assert!(failures.iter().any(|f| f.contains("[secret]")), "the vendor's echo is scrubbed, not dropped: {failures:?}");
+        responses.push_str(&events.text);
+        for conversation in &started {
+            responses.push_str(&s.call(Method::GET, &format!("/api/v1/tenants/acme/conversations/{conversation}"), None).await.text);
+        }
+        responses.push_str(&s.call(Method::GET, "/api/v1/tenants/acme/integration-accounts", None).await.text);
+        s.stop().await;
+        let forms = sentinel_forms();
+        let leaked: Vec<&String> = forms.iter().filter(|f| responses.contains(f.as_str())).collect();
+        assert!(leaked.is_empty(), "a response or event carries a secret: {leaked:?}\n{responses}");
+        let logs = logs.text();
+        let leaks: Vec<&str> = logs.lines().filter(|l| forms.iter().any(|f| l.contains(f))).collect();
+        assert!(leaks.is_empty(), "{} log lines carry a secret:\n{}", leaks.len(), leaks.join("\n"));
+    }
+}

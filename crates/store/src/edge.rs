@@ -399,9 +399,9 @@ pub trait EdgeStore: Send + Sync + 'static {
     async fn rotate_hook(&self, tenant: &str, account: Uuid, actor: &str) -> Result<InboundHook>;
     /// The account a hook id leads to.
     async fn hook_target(&self, hook_id: &str) -> Result<Option<HookTarget>>;
-    /// Keeps the accepted deliveries in the inbox and counts both kinds in the accounts'
-    /// health, in one transaction; returns the inbox ids of the accepted ones, in order.
-    async fn write_deliveries(&self, accepted: &[Delivery], rejected: &[Rejection]) -> Result<Vec<i64>>;
+    /// Keeps the accepted deliveries in the inbox (read oldest first: in this order) and
+    /// counts both kinds in the accounts' health, in one transaction; returns how many it kept.
+    async fn write_deliveries(&self, accepted: &[Delivery], rejected: &[Rejection]) -> Result<usize>;
     /// Reads up to `limit` of the oldest kept deliveries with `read`, records what they say
     /// (conversations, messages, events) and removes them, in one transaction.
     async fn read_inbox(
@@ -533,30 +533,70 @@ impl EventRow {
     }
 }
 
-/// Takes the next event number of `$tenant` inside `$tx` (the row stays locked until the
-/// commit) and inserts the event.
-macro_rules! insert_event {
-    ($tx:ident, $tenant:expr, $kind:expr, $conversation:expr, $payload:expr, $at:expr) => {{
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO edge_tenants (tenant_id, next_seq) VALUES ($1, 2) \
-             ON CONFLICT (tenant_id) DO UPDATE SET next_seq = edge_tenants.next_seq + 1 \
-             RETURNING next_seq - 1",
-        )
-        .bind($tenant)
-        .fetch_one(&mut *$tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO conversation_events (tenant_id, seq, kind, conversation_id, payload, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind($tenant)
-        .bind(seq)
-        .bind($kind.as_str())
-        .bind($conversation)
-        .bind(json_text($payload))
-        .bind($at)
-        .execute(&mut *$tx)
-        .await?;
+/// An event about to be numbered and written.
+struct PendingEvent {
+    tenant: String,
+    kind: EventKind,
+    conversation: String,
+    payload: String,
+    at: Timestamp,
+}
+
+impl PendingEvent {
+    fn new(tenant: &str, kind: EventKind, conversation: &str, payload: &EventPayload, at: Timestamp) -> PendingEvent {
+        PendingEvent {
+            tenant: tenant.to_owned(),
+            kind,
+            conversation: conversation.to_owned(),
+            payload: json_text(payload),
+            at,
+        }
+    }
+}
+
+/// Events written per statement at most.
+const EVENTS_PER_INSERT: usize = 100;
+
+/// Numbers `$events` (a `Vec<PendingEvent>`, in order) and writes them inside `$tx`: one
+/// block of numbers per tenant from its counter row (locked until the commit), then the
+/// events, many per statement.
+macro_rules! insert_events {
+    ($tx:ident, $events:expr) => {{
+        let events: Vec<PendingEvent> = $events;
+        let mut tenants: Vec<&str> = Vec::new();
+        for event in &events {
+            if !tenants.contains(&event.tenant.as_str()) {
+                tenants.push(&event.tenant);
+            }
+        }
+        for tenant in tenants {
+            let mine: Vec<&PendingEvent> = events.iter().filter(|e| e.tenant == tenant).collect();
+            let count = mine.len() as i64;
+            let first: i64 = sqlx::query_scalar(
+                "INSERT INTO edge_tenants (tenant_id, next_seq) VALUES ($1, $2 + 1) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET next_seq = edge_tenants.next_seq + $2 \
+                 RETURNING next_seq - $2",
+            )
+            .bind(tenant)
+            .bind(count)
+            .fetch_one(&mut *$tx)
+            .await?;
+            for (chunk_at, chunk) in mine.chunks(EVENTS_PER_INSERT).enumerate() {
+                let base = first + (chunk_at * EVENTS_PER_INSERT) as i64;
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO conversation_events (tenant_id, seq, kind, conversation_id, payload, at) ",
+                );
+                insert.push_values(chunk.iter().enumerate(), |mut row, (n, event)| {
+                    row.push_bind(tenant)
+                        .push_bind(base + n as i64)
+                        .push_bind(event.kind.as_str())
+                        .push_bind(event.conversation.as_str())
+                        .push_bind(event.payload.as_str())
+                        .push_bind(event.at);
+                });
+                insert.build().execute(&mut *$tx).await?;
+            }
+        }
     }};
 }
 
@@ -568,52 +608,35 @@ macro_rules! message_columns {
     };
 }
 
-/// Records one kept delivery's messages and status updates inside `$tx`; adds to `$pass`.
+/// Records one kept delivery's messages and status updates inside `$tx`; adds to `$pass`,
+/// its events to `$events` (a `Vec<PendingEvent>`), and the conversations it upserted to
+/// `$seen` (by account and peer: upserted once per pass, whose `$now` they all share).
+/// `$recorded` holds the `(account, dedup_key)` of the inbound messages already recorded
+/// (read for the whole pass at once, and added to as messages are recorded).
 macro_rules! record_delivery {
-    ($tx:ident, $item:expr, $parsed:expr, $pass:expr, $now:expr) => {{
+    ($tx:ident, $item:expr, $parsed:expr, $pass:expr, $events:expr, $seen:expr, $recorded:expr, $now:expr) => {{
         let item: &InboxItem = $item;
         let account = item.account_id.to_string();
         let mut touched = false;
         for message in &$parsed.messages {
-            let duplicate: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM conversation_messages WHERE account_id = $1 AND direction = 'in' AND dedup_key = $2",
-            )
-            .bind(&account)
-            .bind(&message.dedup_key)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if duplicate.is_some() {
+            if !$recorded.insert((account.clone(), message.dedup_key.clone())) {
                 $pass.duplicates += 1;
                 continue;
             }
-            let existing: Option<(String, Option<String>)> =
-                sqlx::query_as("SELECT id, display_name FROM conversations WHERE account_id = $1 AND peer = $2")
-                    .bind(&account)
-                    .bind(&message.peer)
-                    .fetch_optional(&mut *$tx)
-                    .await?;
-            let (conversation, name) = match existing {
-                Some((id, name)) => {
-                    let name = message.display_name.clone().or(name);
-                    sqlx::query(
-                        "UPDATE conversations SET last_message_at = $2, display_name = $3, \
-                         reply_from = COALESCE($4, reply_from) WHERE id = $1",
-                    )
-                    .bind(&id)
-                    .bind($now)
-                    .bind(name.as_deref())
-                    .bind(message.reply_from.as_deref())
-                    .execute(&mut *$tx)
-                    .await?;
-                    (id, name)
-                }
+            let key = (account.clone(), message.peer.clone());
+            let (conversation, name) = match $seen.get(&key) {
+                Some(known) => known.clone(),
                 None => {
-                    let id = Uuid::now_v7().to_string();
-                    sqlx::query(
+                    let proposed = Uuid::now_v7().to_string();
+                    let (id, name): (String, Option<String>) = sqlx::query_as(
                         "INSERT INTO conversations (id, tenant_id, account_id, channel, peer, reply_from, \
-                         display_name, started_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                         display_name, started_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                         ON CONFLICT (account_id, peer) DO UPDATE SET last_message_at = excluded.last_message_at, \
+                         display_name = COALESCE(excluded.display_name, conversations.display_name), \
+                         reply_from = COALESCE(excluded.reply_from, conversations.reply_from) \
+                         RETURNING id, display_name",
                     )
-                    .bind(&id)
+                    .bind(&proposed)
                     .bind(&item.tenant_id)
                     .bind(&account)
                     .bind(&item.provider)
@@ -621,16 +644,25 @@ macro_rules! record_delivery {
                     .bind(message.reply_from.as_deref())
                     .bind(message.display_name.as_deref())
                     .bind($now)
-                    .execute(&mut *$tx)
+                    .fetch_one(&mut *$tx)
                     .await?;
-                    let payload = EventPayload {
-                        account_id: item.account_id,
-                        channel: item.provider.clone(),
-                        from: Peer { id: message.peer.clone(), name: message.display_name.clone() },
-                        message: None,
-                    };
-                    insert_event!($tx, &item.tenant_id, EventKind::ConversationStarted, &id, &payload, $now);
-                    (id, message.display_name.clone())
+                    if id == proposed {
+                        let payload = EventPayload {
+                            account_id: item.account_id,
+                            channel: item.provider.clone(),
+                            from: Peer { id: message.peer.clone(), name: name.clone() },
+                            message: None,
+                        };
+                        $events.push(PendingEvent::new(
+                            &item.tenant_id,
+                            EventKind::ConversationStarted,
+                            &id,
+                            &payload,
+                            $now,
+                        ));
+                    }
+                    $seen.insert(key, (id.clone(), name.clone()));
+                    (id, name)
                 }
             };
             let record = MessageRecord {
@@ -667,7 +699,7 @@ macro_rules! record_delivery {
                 from: Peer { id: message.peer.clone(), name },
                 message: Some(record),
             };
-            insert_event!($tx, &item.tenant_id, EventKind::MessageIn, &conversation, &payload, $now);
+            $events.push(PendingEvent::new(&item.tenant_id, EventKind::MessageIn, &conversation, &payload, $now));
             touched = true;
         }
         for update in &$parsed.statuses {
@@ -702,7 +734,13 @@ macro_rules! record_delivery {
                 from: Peer { id: peer, name },
                 message: Some(record),
             };
-            insert_event!($tx, &item.tenant_id, EventKind::MessageStatus, &conversation, &payload, update.at);
+            $events.push(PendingEvent::new(
+                &item.tenant_id,
+                EventKind::MessageStatus,
+                &conversation,
+                &payload,
+                update.at,
+            ));
             touched = true;
         }
         if touched && !$pass.tenants.contains(&item.tenant_id) {
@@ -818,7 +856,7 @@ impl EdgeStore for SqlStore {
         .transpose()
     }
 
-    async fn write_deliveries(&self, accepted: &[Delivery], rejected: &[Rejection]) -> Result<Vec<i64>> {
+    async fn write_deliveries(&self, accepted: &[Delivery], rejected: &[Rejection]) -> Result<usize> {
         let now = now();
         // One health update per account and batch.
         let mut counts: HashMap<(&str, Uuid), (i64, Option<&Rejection>)> = HashMap::new();
@@ -831,21 +869,19 @@ impl EdgeStore for SqlStore {
             entry.0 += 1;
             entry.1 = rejection;
         }
-        let ids = in_write_tx!(self, |tx| {
-            let mut ids = Vec::with_capacity(accepted.len());
-            for delivery in accepted {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO edge_inbox (tenant_id, account_id, provider, body, received_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(&delivery.tenant_id)
-                .bind(delivery.account_id.to_string())
-                .bind(&delivery.provider)
-                .bind(delivery.body.as_slice())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                ids.push(id);
+        in_write_tx!(self, |tx| {
+            for chunk in accepted.chunks(EVENTS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO edge_inbox (tenant_id, account_id, provider, body, received_at) ",
+                );
+                insert.push_values(chunk, |mut row, delivery| {
+                    row.push_bind(delivery.tenant_id.as_str())
+                        .push_bind(delivery.account_id.to_string())
+                        .push_bind(delivery.provider.as_str())
+                        .push_bind(delivery.body.as_slice())
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
             }
             for ((tenant, account), (n, _)) in &counts {
                 sqlx::query(
@@ -880,9 +916,8 @@ impl EdgeStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            ids
         });
-        Ok(ids)
+        Ok(accepted.len())
     }
 
     async fn read_inbox(
@@ -903,13 +938,51 @@ impl EdgeStore for SqlStore {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-            for row in rows {
-                let item = inbox_item(row)?;
-                let parsed = read(&item);
-                record_delivery!(tx, &item, parsed, pass, now);
-                sqlx::query("DELETE FROM edge_inbox WHERE id = $1").bind(item.id).execute(&mut *tx).await?;
+            let mut events = Vec::new();
+            let mut seen: HashMap<(String, String), (String, Option<String>)> = HashMap::new();
+            let mut read_ids = Vec::with_capacity(rows.len());
+            let items = rows
+                .into_iter()
+                .map(|row| inbox_item(row).map(|item| (read(&item), item)))
+                .collect::<Result<Vec<_>>>()?;
+            // Which of the pass's inbound messages are already recorded: one query per
+            // account and hundred keys.
+            let mut keys: HashMap<String, Vec<&str>> = HashMap::new();
+            for (parsed, item) in &items {
+                let account = keys.entry(item.account_id.to_string()).or_default();
+                account.extend(parsed.messages.iter().map(|m| m.dedup_key.as_str()));
+            }
+            let mut recorded: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+            for (account, wanted) in &keys {
+                for chunk in wanted.chunks(EVENTS_PER_INSERT) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT dedup_key FROM conversation_messages WHERE direction = 'in' AND account_id = ",
+                    );
+                    query.push_bind(account.as_str()).push(" AND dedup_key IN (");
+                    let mut list = query.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    query.push(")");
+                    let found: Vec<(String,)> = query.build_query_as().fetch_all(&mut *tx).await?;
+                    recorded.extend(found.into_iter().map(|(key,)| (account.clone(), key)));
+                }
+            }
+            for (parsed, item) in items {
+                record_delivery!(tx, &item, parsed, pass, events, seen, recorded, now);
+                read_ids.push(item.id);
                 pass.items += 1;
                 pass.received.push((item.provider, item.received_at));
+            }
+            insert_events!(tx, events);
+            for chunk in read_ids.chunks(EVENTS_PER_INSERT) {
+                let mut delete = sqlx::QueryBuilder::new("DELETE FROM edge_inbox WHERE id IN (");
+                let mut ids = delete.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut *tx).await?;
             }
         });
         Ok(pass)
@@ -1115,7 +1188,10 @@ impl EdgeStore for SqlStore {
                     from: Peer { id: row.peer.clone(), name: row.display_name.clone() },
                     message: Some(row.clone().into_record()?),
                 };
-                insert_event!(tx, &tenant, EventKind::MessageStatus, &row.conversation_id, &payload, now);
+                insert_events!(
+                    tx,
+                    vec![PendingEvent::new(&tenant, EventKind::MessageStatus, &row.conversation_id, &payload, now)]
+                );
             }
             row
         });
