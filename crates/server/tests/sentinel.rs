@@ -393,7 +393,7 @@ backend_test! {
                 .filter(|f| f["fixed"] != json!(true))
                 .map(|f| (f["key"].as_str().unwrap().to_owned(), sample(f, "svc.example.com", 443)))
                 .collect();
-            properties.remove("webhook_url");
+            properties.remove(patchbay_catalog::keys::messenger::telegram::WEBHOOK_URL);
             let body = json!({"type": "messenger", "provider": provider, "name": provider, "properties": properties});
             let created = s.call(Method::POST, "/api/v1/tenants/acme/integration-accounts", Some(body)).await;
             assert_eq!(created.status, 201, "{provider}: {}", created.text);
@@ -405,7 +405,10 @@ backend_test! {
                 "telegram" => Messenger::Telegram { secret_token: patchbay_connectors::telegram_webhook_secret(id, SENTINEL) },
                 "viber" => Messenger::Viber { token: SENTINEL.into() },
                 "line" => Messenger::Line { channel_secret: SENTINEL.into() },
-                _ => Messenger::Vonage { signature_secret: SENTINEL.into(), api_key: properties["key"].as_str().unwrap().into() },
+                _ => Messenger::Vonage {
+                    signature_secret: SENTINEL.into(),
+                    api_key: properties[patchbay_catalog::keys::messenger::nexmo::KEY].as_str().unwrap().into(),
+                },
             };
             let message = match provider {
                 "facebook" => inbound::facebook_message("1", "psid", "m_1", "hi"),
