@@ -608,147 +608,6 @@ macro_rules! message_columns {
     };
 }
 
-/// Records one kept delivery's messages and status updates inside `$tx`; adds to `$pass`,
-/// its events to `$events` (a `Vec<PendingEvent>`), and the conversations it upserted to
-/// `$seen` (by account and peer: upserted once per pass, whose `$now` they all share).
-/// `$recorded` holds the `(account, dedup_key)` of the inbound messages already recorded
-/// (read for the whole pass at once, and added to as messages are recorded).
-macro_rules! record_delivery {
-    ($tx:ident, $item:expr, $parsed:expr, $pass:expr, $events:expr, $seen:expr, $recorded:expr, $now:expr) => {{
-        let item: &InboxItem = $item;
-        let account = item.account_id.to_string();
-        let mut touched = false;
-        for message in &$parsed.messages {
-            if !$recorded.insert((account.clone(), message.dedup_key.clone())) {
-                $pass.duplicates += 1;
-                continue;
-            }
-            let key = (account.clone(), message.peer.clone());
-            let (conversation, name) = match $seen.get(&key) {
-                Some(known) => known.clone(),
-                None => {
-                    let proposed = Uuid::now_v7().to_string();
-                    let (id, name): (String, Option<String>) = sqlx::query_as(
-                        "INSERT INTO conversations (id, tenant_id, account_id, channel, peer, reply_from, \
-                         display_name, started_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-                         ON CONFLICT (account_id, peer) DO UPDATE SET last_message_at = excluded.last_message_at, \
-                         display_name = COALESCE(excluded.display_name, conversations.display_name), \
-                         reply_from = COALESCE(excluded.reply_from, conversations.reply_from) \
-                         RETURNING id, display_name",
-                    )
-                    .bind(&proposed)
-                    .bind(&item.tenant_id)
-                    .bind(&account)
-                    .bind(&item.provider)
-                    .bind(&message.peer)
-                    .bind(message.reply_from.as_deref())
-                    .bind(message.display_name.as_deref())
-                    .bind($now)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-                    if id == proposed {
-                        let payload = EventPayload {
-                            account_id: item.account_id,
-                            channel: item.provider.clone(),
-                            from: Peer { id: message.peer.clone(), name: name.clone() },
-                            message: None,
-                        };
-                        $events.push(PendingEvent::new(
-                            &item.tenant_id,
-                            EventKind::ConversationStarted,
-                            &id,
-                            &payload,
-                            $now,
-                        ));
-                    }
-                    $seen.insert(key, (id.clone(), name.clone()));
-                    (id, name)
-                }
-            };
-            let record = MessageRecord {
-                id: Uuid::now_v7(),
-                direction: MessageDirection::In,
-                text: message.text.clone(),
-                attachments: message.attachments.clone(),
-                status: MessageStatus::Received,
-                error: None,
-                vendor_id: message.vendor_id.clone(),
-                at: message.at,
-            };
-            sqlx::query(
-                "INSERT INTO conversation_messages (id, tenant_id, account_id, conversation_id, direction, dedup_key, \
-                 vendor_id, text, attachments, status, at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'in', $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(record.id.to_string())
-            .bind(&item.tenant_id)
-            .bind(&account)
-            .bind(&conversation)
-            .bind(&message.dedup_key)
-            .bind(message.vendor_id.as_deref())
-            .bind(message.text.as_deref())
-            .bind(json_text(&message.attachments))
-            .bind(record.status.as_str())
-            .bind(message.at)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-            let payload = EventPayload {
-                account_id: item.account_id,
-                channel: item.provider.clone(),
-                from: Peer { id: message.peer.clone(), name },
-                message: Some(record),
-            };
-            $events.push(PendingEvent::new(&item.tenant_id, EventKind::MessageIn, &conversation, &payload, $now));
-            touched = true;
-        }
-        for update in &$parsed.statuses {
-            let row: Option<MessageRow> = sqlx::query_as(concat!(
-                message_columns!(),
-                " WHERE m.account_id = $1 AND m.direction = 'out' AND m.vendor_id = $2"
-            ))
-            .bind(&account)
-            .bind(&update.vendor_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let current = MessageStatus::parse(&row.status)?;
-            if !current.advances_to(update.status) {
-                continue;
-            }
-            sqlx::query("UPDATE conversation_messages SET status = $2, error = $3, updated_at = $4 WHERE id = $1")
-                .bind(&row.id)
-                .bind(update.status.as_str())
-                .bind(update.error.as_deref())
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-            let conversation = row.conversation_id.clone();
-            let (peer, name) = (row.peer.clone(), row.display_name.clone());
-            let mut record = row.into_record()?;
-            record.status = update.status;
-            record.error = update.error.clone();
-            let payload = EventPayload {
-                account_id: item.account_id,
-                channel: item.provider.clone(),
-                from: Peer { id: peer, name },
-                message: Some(record),
-            };
-            $events.push(PendingEvent::new(
-                &item.tenant_id,
-                EventKind::MessageStatus,
-                &conversation,
-                &payload,
-                update.at,
-            ));
-            touched = true;
-        }
-        if touched && !$pass.tenants.contains(&item.tenant_id) {
-            $pass.tenants.push(item.tenant_id.clone());
-        }
-    }};
-}
-
 #[derive(Clone, sqlx::FromRow)]
 struct MessageRow {
     id: String,
@@ -938,8 +797,6 @@ impl EdgeStore for SqlStore {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-            let mut events = Vec::new();
-            let mut seen: HashMap<(String, String), (String, Option<String>)> = HashMap::new();
             let mut read_ids = Vec::with_capacity(rows.len());
             let items = rows
                 .into_iter()
@@ -952,7 +809,7 @@ impl EdgeStore for SqlStore {
                 let account = keys.entry(item.account_id.to_string()).or_default();
                 account.extend(parsed.messages.iter().map(|m| m.dedup_key.as_str()));
             }
-            let mut recorded: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+            let mut recorded: std::collections::HashSet<(String, &str)> = std::collections::HashSet::new();
             for (account, wanted) in &keys {
                 for chunk in wanted.chunks(EVENTS_PER_INSERT) {
                     let mut query = sqlx::QueryBuilder::new(
@@ -965,14 +822,188 @@ impl EdgeStore for SqlStore {
                     }
                     query.push(")");
                     let found: Vec<(String,)> = query.build_query_as().fetch_all(&mut *tx).await?;
-                    recorded.extend(found.into_iter().map(|(key,)| (account.clone(), key)));
+                    for (key,) in found {
+                        if let Some(known) = chunk.iter().find(|k| **k == key) {
+                            recorded.insert((account.clone(), *known));
+                        }
+                    }
                 }
             }
-            for (parsed, item) in items {
-                record_delivery!(tx, &item, parsed, pass, events, seen, recorded, now);
+            // What the pass does, in delivery order: new messages (a repeat within the pass
+            // counts as a redelivery) and status updates.
+            enum Step<'a> {
+                Message(&'a InboxItem, &'a InboundMessage),
+                Status(&'a InboxItem, &'a StatusUpdate),
+            }
+            let mut steps = Vec::new();
+            // The conversations the new messages need: upserted once each, with the
+            // first message's name and reply address, all at the pass's `now`.
+            let mut wanted: Vec<(&InboxItem, &InboundMessage, String)> = Vec::new();
+            let mut conversations: HashMap<(String, &str), (String, Option<String>, bool)> = HashMap::new();
+            for (parsed, item) in &items {
+                let account = item.account_id.to_string();
+                for message in &parsed.messages {
+                    if !recorded.insert((account.clone(), message.dedup_key.as_str())) {
+                        pass.duplicates += 1;
+                        continue;
+                    }
+                    if !wanted.iter().any(|(i, m, _)| i.account_id == item.account_id && m.peer == message.peer) {
+                        wanted.push((item, message, Uuid::now_v7().to_string()));
+                    }
+                    steps.push(Step::Message(item, message));
+                }
+                steps.extend(parsed.statuses.iter().map(|u| Step::Status(item, u)));
+            }
+            for chunk in wanted.chunks(EVENTS_PER_INSERT) {
+                let mut upsert = sqlx::QueryBuilder::new(
+                    "INSERT INTO conversations (id, tenant_id, account_id, channel, peer, reply_from, display_name, \
+                     started_at, last_message_at) ",
+                );
+                upsert.push_values(chunk, |mut row, (item, message, proposed)| {
+                    row.push_bind(proposed.as_str())
+                        .push_bind(item.tenant_id.as_str())
+                        .push_bind(item.account_id.to_string())
+                        .push_bind(item.provider.as_str())
+                        .push_bind(message.peer.as_str())
+                        .push_bind(message.reply_from.as_deref())
+                        .push_bind(message.display_name.as_deref())
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                upsert.push(
+                    " ON CONFLICT (account_id, peer) DO UPDATE SET last_message_at = excluded.last_message_at, \
+                     display_name = COALESCE(excluded.display_name, conversations.display_name), \
+                     reply_from = COALESCE(excluded.reply_from, conversations.reply_from) \
+                     RETURNING id, account_id, peer, display_name",
+                );
+                let rows: Vec<(String, String, String, Option<String>)> =
+                    upsert.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, account, peer, name) in rows {
+                    let Some((_, message, proposed)) =
+                        chunk.iter().find(|(i, m, _)| i.account_id.to_string() == account && m.peer == peer)
+                    else {
+                        continue;
+                    };
+                    let started = id == *proposed;
+                    conversations.insert((account, message.peer.as_str()), (id, name, started));
+                }
+            }
+            let mut events = Vec::new();
+            let mut messages: Vec<(&InboxItem, &InboundMessage, String, MessageRecord)> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Message(item, message) => {
+                        let key = (item.account_id.to_string(), message.peer.as_str());
+                        let Some((conversation, name, started)) = conversations.get_mut(&key) else {
+                            return Err(StoreError::Corrupt("a conversation upsert returned no row".into()));
+                        };
+                        if *started {
+                            // Its first event, once.
+                            *started = false;
+                            let payload = EventPayload {
+                                account_id: item.account_id,
+                                channel: item.provider.clone(),
+                                from: Peer { id: message.peer.clone(), name: name.clone() },
+                                message: None,
+                            };
+                            let started_event = EventKind::ConversationStarted;
+                            events.push(PendingEvent::new(&item.tenant_id, started_event, conversation, &payload, now));
+                        }
+                        let record = MessageRecord {
+                            id: Uuid::now_v7(),
+                            direction: MessageDirection::In,
+                            text: message.text.clone(),
+                            attachments: message.attachments.clone(),
+                            status: MessageStatus::Received,
+                            error: None,
+                            vendor_id: message.vendor_id.clone(),
+                            at: message.at,
+                        };
+                        let payload = EventPayload {
+                            account_id: item.account_id,
+                            channel: item.provider.clone(),
+                            from: Peer { id: message.peer.clone(), name: name.clone() },
+                            message: Some(record.clone()),
+                        };
+                        events.push(PendingEvent::new(
+                            &item.tenant_id,
+                            EventKind::MessageIn,
+                            conversation,
+                            &payload,
+                            now,
+                        ));
+                        messages.push((item, message, conversation.clone(), record));
+                        if !pass.tenants.contains(&item.tenant_id) {
+                            pass.tenants.push(item.tenant_id.clone());
+                        }
+                    }
+                    Step::Status(item, update) => {
+                        let row: Option<MessageRow> = sqlx::query_as(concat!(
+                            message_columns!(),
+                            " WHERE m.account_id = $1 AND m.direction = 'out' AND m.vendor_id = $2"
+                        ))
+                        .bind(item.account_id.to_string())
+                        .bind(&update.vendor_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let Some(row) = row else { continue };
+                        let current = MessageStatus::parse(&row.status)?;
+                        if !current.advances_to(update.status) {
+                            continue;
+                        }
+                        sqlx::query(
+                            "UPDATE conversation_messages SET status = $2, error = $3, updated_at = $4 WHERE id = $1",
+                        )
+                        .bind(&row.id)
+                        .bind(update.status.as_str())
+                        .bind(update.error.as_deref())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        let conversation = row.conversation_id.clone();
+                        let (peer, name) = (row.peer.clone(), row.display_name.clone());
+                        let mut record = row.into_record()?;
+                        record.status = update.status;
+                        record.error = update.error.clone();
+                        let payload = EventPayload {
+                            account_id: item.account_id,
+                            channel: item.provider.clone(),
+                            from: Peer { id: peer, name },
+                            message: Some(record),
+                        };
+                        let kind = EventKind::MessageStatus;
+                        events.push(PendingEvent::new(&item.tenant_id, kind, &conversation, &payload, update.at));
+                        if !pass.tenants.contains(&item.tenant_id) {
+                            pass.tenants.push(item.tenant_id.clone());
+                        }
+                    }
+                }
+            }
+            for chunk in messages.chunks(EVENTS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO conversation_messages (id, tenant_id, account_id, conversation_id, direction, \
+                     dedup_key, vendor_id, text, attachments, status, at, updated_at) ",
+                );
+                insert.push_values(chunk, |mut row, (item, message, conversation, record)| {
+                    row.push_bind(record.id.to_string())
+                        .push_bind(item.tenant_id.as_str())
+                        .push_bind(item.account_id.to_string())
+                        .push_bind(conversation.as_str())
+                        .push_bind("in")
+                        .push_bind(message.dedup_key.as_str())
+                        .push_bind(message.vendor_id.as_deref())
+                        .push_bind(message.text.as_deref())
+                        .push_bind(json_text(&message.attachments))
+                        .push_bind(record.status.as_str())
+                        .push_bind(message.at)
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            for (_, item) in &items {
                 read_ids.push(item.id);
                 pass.items += 1;
-                pass.received.push((item.provider, item.received_at));
+                pass.received.push((item.provider.clone(), item.received_at));
             }
             insert_events!(tx, events);
             for chunk in read_ids.chunks(EVENTS_PER_INSERT) {
