@@ -198,3 +198,24 @@ fn vonage_inbound_and_status_webhooks() {
     assert_eq!(parsed.statuses[0].status, MessageStatus::Failed);
     assert_eq!(parsed.statuses[0].error.as_deref(), Some("Not part of the provider network"));
 }
+
+#[test]
+fn nul_characters_are_dropped_from_what_a_delivery_says() {
+    let update = serde_json::json!({"update_id": 1, "message": {"message_id": 2, "date": 1,
+        "from": {"id": 3, "first_name": "A\0da"}, "chat": {"id": 3}, "text": "hi\0 there"}});
+    let parsed = Channel::Telegram.parse(&serde_json::to_vec(&update).unwrap()).unwrap();
+    assert_eq!(parsed.messages[0].text.as_deref(), Some("hi there"));
+    assert_eq!(parsed.messages[0].display_name.as_deref(), Some("Ada"));
+}
+
+#[test]
+fn a_vendor_time_no_database_keeps_becomes_the_time_of_arrival() {
+    // Before any PostgreSQL date, far ahead, past 2100, and no date chrono has.
+    for date in [-8_000_000_000_000_i64, 6_250_000_000_000, 4_102_444_800, 99_999_999_999_999] {
+        let update = serde_json::json!({"update_id": 1, "message": {"message_id": 2, "date": date,
+            "chat": {"id": 3}, "text": "hi"}});
+        let before = chrono::Utc::now();
+        let at = Channel::Telegram.parse(&serde_json::to_vec(&update).unwrap()).unwrap().messages[0].at;
+        assert!(at >= before && at <= chrono::Utc::now(), "{date}: {at}");
+    }
+}

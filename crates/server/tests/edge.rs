@@ -780,3 +780,21 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn a_message_with_nul_characters_is_recorded_and_does_not_stop_the_inbox(db) {
+        let s = server(&db).await;
+        let accounts = accounts(&s).await;
+        let (_, url, messenger) = accounts.of("telegram");
+        let client = reqwest::Client::new();
+        // JSON may carry U+0000, which no PostgreSQL text holds.
+        let nul = inbound::telegram_message(900_001, 4242, "A\u{0}da", "hi\u{0} there");
+        assert_eq!(inbound::deliver(&client, url, messenger, &nul, once()).await, [Some(200)]);
+        let after = inbound::telegram_message(900_002, 4242, "Ada", "and then");
+        assert_eq!(inbound::deliver(&client, url, messenger, &after, once()).await, [Some(200)]);
+        let all = events_until(&s, "message_in", 2).await;
+        let texts: Vec<&str> = all.iter().filter_map(|e| e["message"]["text"].as_str()).collect();
+        assert_eq!(texts, ["hi there", "and then"]);
+    }
+}

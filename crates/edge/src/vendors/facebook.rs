@@ -103,9 +103,10 @@ pub(super) fn parse(body: &Value) -> Result<Parsed, String> {
                 at,
             });
         } else if let Some(delivery) = event.get("delivery") {
-            for mid in delivery.get("mids").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            let mids = delivery.get("mids").and_then(Value::as_array).into_iter().flatten();
+            for mid in mids.filter_map(Value::as_str).map(|m| m.replace('\0', "")) {
                 parsed.statuses.push(StatusUpdate {
-                    vendor_id: mid.to_owned(),
+                    vendor_id: mid,
                     status: MessageStatus::Delivered,
                     error: None,
                     at,

@@ -264,14 +264,16 @@ fn same_secret(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
+/// A string of the delivery, without NUL characters (JSON may carry `\u0000`, which no
+/// PostgreSQL text holds: one such message would otherwise stop the inbox).
 fn text(value: &Value, key: &str) -> Option<String> {
-    value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+    value.get(key).and_then(Value::as_str).map(|s| s.replace('\0', "")).filter(|s| !s.is_empty())
 }
 
 /// An id that vendors send as a string or a number.
 fn id_text(value: &Value, key: &str) -> Option<String> {
     match value.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) => Some(s.replace('\0', "")).filter(|s| !s.is_empty()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -279,5 +281,16 @@ fn id_text(value: &Value, key: &str) -> Option<String> {
 
 /// A time in milliseconds since the epoch, or now.
 fn millis(value: Option<&Value>) -> DateTime<Utc> {
-    value.and_then(Value::as_i64).and_then(|ms| Utc.timestamp_millis_opt(ms).single()).unwrap_or_else(Utc::now)
+    plausible(value.and_then(Value::as_i64).and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+}
+
+/// A vendor's time of a message when it is plausible (from 2000 to a day ahead), else now:
+/// every database keeps it, and a wild clock cannot sort a message far away.
+fn plausible(at: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let now = Utc::now();
+    let earliest = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
+    match (at, earliest) {
+        (Some(at), Some(earliest)) if at >= earliest && at <= now + chrono::Duration::days(1) => at,
+        _ => now,
+    }
 }

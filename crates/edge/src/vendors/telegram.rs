@@ -20,8 +20,8 @@ use patchbay_store::{InboundMessage, Parsed};
 use serde_json::{json, Value};
 
 use super::{
-    endpoint, header, id_text, post_json, refused, same_secret, text, Credentials, Outbound, Refusal, Reply, Request,
-    SendError,
+    endpoint, header, id_text, plausible, post_json, refused, same_secret, text, Credentials, Outbound, Refusal, Reply,
+    Request, SendError,
 };
 
 const SECRET_TOKEN: &str = "x-telegram-bot-api-secret-token";
@@ -79,11 +79,7 @@ pub(super) fn parse(body: &Value) -> Result<Parsed, String> {
             json!({"type": "location", "latitude": location.get("latitude"), "longitude": location.get("longitude")}),
         );
     }
-    let at = message
-        .get("date")
-        .and_then(Value::as_i64)
-        .and_then(|s| Utc.timestamp_opt(s, 0).single())
-        .unwrap_or_else(Utc::now);
+    let at = plausible(message.get("date").and_then(Value::as_i64).and_then(|s| Utc.timestamp_opt(s, 0).single()));
     parsed.messages.push(InboundMessage {
         peer: chat,
         reply_from: None,

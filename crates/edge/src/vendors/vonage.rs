@@ -24,7 +24,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    endpoint, header, post_json, refused, same_secret, text, Credentials, Outbound, Refusal, Reply, Request, SendError,
+    endpoint, header, plausible, post_json, refused, same_secret, text, Credentials, Outbound, Refusal, Reply, Request,
+    SendError,
 };
 
 /// How far in the future a token's `iat` may be (clock skew).
@@ -81,10 +82,9 @@ const MEDIA: &[&str] = &["image", "audio", "video", "file", "vcard", "sticker"];
 
 pub(super) fn parse(body: &Value) -> Result<Parsed, String> {
     let uuid = text(body, "message_uuid").ok_or("the webhook has no `message_uuid`")?;
-    let at = text(body, "timestamp")
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now);
+    let at = plausible(
+        text(body, "timestamp").and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)),
+    );
     let mut parsed = Parsed::default();
     if let Some(status) = text(body, "status") {
         let status = match status.as_str() {
