@@ -80,19 +80,11 @@ async fn killed_mid_intake_loses_no_acknowledged_delivery(extra: &[&str]) {
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
     let counts = loop {
-        let page: Value = http
-            .get(format!("{}/api/v1/tenants/acme/conversations/events?after=0&limit=1000&wait=1", server.base))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mut all = page["events"].as_array().unwrap().clone();
-        let mut next = page["next"].as_str().unwrap().to_owned();
+        // Every event so far, page by page.
+        let mut all = Vec::new();
+        let mut next = "0".to_owned();
         loop {
-            let more: Value = http
+            let page: Value = http
                 .get(format!("{}/api/v1/tenants/acme/conversations/events?after={next}&limit=1000", server.base))
                 .bearer_auth(&admin)
                 .send()
@@ -101,12 +93,12 @@ async fn killed_mid_intake_loses_no_acknowledged_delivery(extra: &[&str]) {
                 .json()
                 .await
                 .unwrap();
-            let events = more["events"].as_array().unwrap();
+            let events = page["events"].as_array().unwrap();
             if events.is_empty() {
                 break;
             }
             all.extend(events.iter().cloned());
-            next = more["next"].as_str().unwrap().to_owned();
+            next = page["next"].as_str().unwrap().to_owned();
         }
         let mut counts: HashMap<String, usize> = HashMap::new();
         for event in all.iter().filter(|e| e["type"] == "message_in") {

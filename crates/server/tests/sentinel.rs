@@ -202,6 +202,20 @@ fn sentinel_forms() -> Vec<String> {
     forms
 }
 
+/// A peer that refuses every request with `status` and the error body `shape` makes of
+/// all it was sent (method, path and query, headers with the credentials, body).
+fn echoing(status: axum::http::StatusCode, shape: fn(&axum::http::Uri, String) -> Value) -> axum::Router {
+    axum::Router::new().fallback(
+        move |method: axum::http::Method,
+              uri: axum::http::Uri,
+              headers: axum::http::HeaderMap,
+              body: axum::body::Bytes| async move {
+            let echo = format!("{method} {uri} {headers:?} {}", String::from_utf8_lossy(&body));
+            (status, axum::Json(shape(&uri, echo)))
+        },
+    )
+}
+
 /// `router` over HTTPS as every vendor (the built-in vendor URLs point at it) and a server
 /// that trusts it.
 async fn serving_every_vendor(
@@ -281,18 +295,14 @@ backend_test! {
         // Zendesk, Alterra and The Data Group, `{"error": {"message": "…"}}` for Next Caller,
         // ServiceNow and Google.
         let ca = TestCa::new();
-        let router = axum::Router::new().fallback(
-            |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
-                let echo = format!("{method} {uri} {headers:?} {}", String::from_utf8_lossy(&body));
-                let nested = ["/v2.1/records", "/api/now/", "text:synthesize"].iter().any(|p| uri.to_string().contains(p));
-                let answer = if nested {
-                    json!({"error": {"message": echo.clone()}, "detail": echo})
-                } else {
-                    json!({"error": echo.clone(), "error_description": echo.clone(), "message": echo.clone(), "detail": echo})
-                };
-                (axum::http::StatusCode::UNAUTHORIZED, axum::Json(answer))
-            },
-        );
+        let router = echoing(axum::http::StatusCode::UNAUTHORIZED, |uri, echo| {
+            let nested = ["/v2.1/records", "/api/now/", "text:synthesize"].iter().any(|p| uri.to_string().contains(p));
+            if nested {
+                json!({"error": {"message": echo.clone()}, "detail": echo})
+            } else {
+                json!({"error": echo.clone(), "error_description": echo.clone(), "message": echo.clone(), "detail": echo})
+            }
+        });
         let (peer, s) = serving_every_vendor(&db, router, &ca).await;
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme", "enabled_types": ["external_kb"]}))).await;
         let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;
@@ -370,14 +380,10 @@ backend_test! {
         // echoing all it was sent (path with Telegram's token, Facebook's query, headers with
         // Viber's, LINE's and Vonage's credentials), in each vendor's error shape.
         let ca = TestCa::new();
-        let router = axum::Router::new().fallback(
-            |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
-                let echo = format!("{method} {uri} {headers:?} {}", String::from_utf8_lossy(&body));
-                let answer = json!({"error": {"message": echo.clone(), "code": 100}, "description": echo.clone(),
-                    "message": echo.clone(), "title": echo.clone(), "detail": echo, "ok": false});
-                (axum::http::StatusCode::BAD_REQUEST, axum::Json(answer))
-            },
-        );
+        let router = echoing(axum::http::StatusCode::BAD_REQUEST, |_, echo| {
+            json!({"error": {"message": echo.clone(), "code": 100}, "description": echo.clone(),
+                "message": echo.clone(), "title": echo.clone(), "detail": echo, "ok": false})
+        });
         let (_, s) = serving_every_vendor(&db, router, &ca).await;
         s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "acme"}))).await;
         let catalog = s.call(Method::GET, "/api/v1/integration-types", None).await;

@@ -838,8 +838,10 @@ impl EdgeStore for SqlStore {
             let mut steps = Vec::new();
             // The conversations the new messages need: upserted once each, with the
             // first message's name and reply address, all at the pass's `now`.
+            // Keyed by account and peer; `proposed` holds the id each would get if new.
             let mut wanted: Vec<(&InboxItem, &InboundMessage, String)> = Vec::new();
-            let mut conversations: HashMap<(String, &str), (String, Option<String>, bool)> = HashMap::new();
+            let mut proposed: HashMap<(String, String), String> = HashMap::new();
+            let mut conversations: HashMap<(String, String), (String, Option<String>, bool)> = HashMap::new();
             for (parsed, item) in &items {
                 let account = item.account_id.to_string();
                 for message in &parsed.messages {
@@ -847,8 +849,11 @@ impl EdgeStore for SqlStore {
                         pass.duplicates += 1;
                         continue;
                     }
-                    if !wanted.iter().any(|(i, m, _)| i.account_id == item.account_id && m.peer == message.peer) {
-                        wanted.push((item, message, Uuid::now_v7().to_string()));
+                    let key = (account.clone(), message.peer.clone());
+                    if let std::collections::hash_map::Entry::Vacant(new) = proposed.entry(key) {
+                        let id = Uuid::now_v7().to_string();
+                        wanted.push((item, message, id.clone()));
+                        new.insert(id);
                     }
                     steps.push(Step::Message(item, message));
                 }
@@ -879,13 +884,9 @@ impl EdgeStore for SqlStore {
                 let rows: Vec<(String, String, String, Option<String>)> =
                     upsert.build_query_as().fetch_all(&mut *tx).await?;
                 for (id, account, peer, name) in rows {
-                    let Some((_, message, proposed)) =
-                        chunk.iter().find(|(i, m, _)| i.account_id.to_string() == account && m.peer == peer)
-                    else {
-                        continue;
-                    };
-                    let started = id == *proposed;
-                    conversations.insert((account, message.peer.as_str()), (id, name, started));
+                    let key = (account, peer);
+                    let started = proposed.get(&key) == Some(&id);
+                    conversations.insert(key, (id, name, started));
                 }
             }
             let mut events = Vec::new();
@@ -893,7 +894,7 @@ impl EdgeStore for SqlStore {
             for step in steps {
                 match step {
                     Step::Message(item, message) => {
-                        let key = (item.account_id.to_string(), message.peer.as_str());
+                        let key = (item.account_id.to_string(), message.peer.clone());
                         let Some((conversation, name, started)) = conversations.get_mut(&key) else {
                             return Err(StoreError::Corrupt("a conversation upsert returned no row".into()));
                         };
