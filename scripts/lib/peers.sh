@@ -27,9 +27,13 @@ pg_bin() {
 
 # Installs the Debian packages the tests need when they are missing: PostgreSQL (server and
 # client, unless one already answers on 127.0.0.1:5432), Python's pip and venv (moto and
-# schemathesis), Chromium with its chromedriver (the admin screen's browser tests), and
-# Node.js with npm (the admin screen's type check). As root it runs apt-get; otherwise it
-# prints the exact command and stops.
+# schemathesis), Chromium with its chromedriver (the admin screen's browser tests),
+# Node.js with npm (the admin screen's type check), and SimpleSAMLphp with PHP's CLI, XML
+# and mbstring modules, xmlsec1 and openssl (the SAML tests' identity provider, which they
+# serve with `php -S`). SimpleSAMLphp comes without recommends and after php-cgi and
+# mini-httpd (installed disabled), which meet its `php` and `apache2 | httpd` dependencies,
+# so no Apache is installed or started. As root it runs apt-get; otherwise it prints the
+# exact commands and stops.
 ensure_debian_packages() {
   local need=()
   if ! { command -v psql >/dev/null && psql postgres://postgres@127.0.0.1:5432/postgres -Atqc 'select 1' >/dev/null 2>&1; }; then
@@ -42,15 +46,28 @@ ensure_debian_packages() {
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v npm >/dev/null || need+=(npm)
-  [ ${#need[@]} -eq 0 ] && return 0
+  local idp=() saml=()
+  command -v php >/dev/null || idp+=(php-cli)
+  php -r 'exit(extension_loaded("dom") ? 0 : 1);' 2>/dev/null || idp+=(php-xml)
+  php -r 'exit(extension_loaded("mbstring") ? 0 : 1);' 2>/dev/null || idp+=(php-mbstring)
+  command -v xmlsec1 >/dev/null || idp+=(xmlsec1)
+  command -v openssl >/dev/null || idp+=(openssl)
+  [ -d /usr/share/simplesamlphp/www ] || { idp+=(php-cgi mini-httpd); saml=(simplesamlphp); }
+  [ ${#need[@]} -eq 0 ] && [ ${#idp[@]} -eq 0 ] && return 0
+  local lean=(apt-get install -y --no-install-recommends)
   if [ "$(id -u)" != 0 ]; then
     echo "the tests need Debian packages that are missing; install them with:" >&2
-    echo "  sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+    echo "  sudo apt-get update" >&2
+    [ ${#need[@]} -eq 0 ] || echo "  sudo apt-get install -y ${need[*]}" >&2
+    [ ${#idp[@]} -eq 0 ] || echo "  sudo ${lean[*]} ${idp[*]}" >&2
+    [ ${#saml[@]} -eq 0 ] || echo "  sudo ${lean[*]} ${saml[*]}" >&2
     exit 1
   fi
-  echo "installing ${need[*]} (apt-get)" >&2
+  echo "installing ${need[*]} ${idp[*]} ${saml[*]} (apt-get)" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ ${#need[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ ${#idp[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive "${lean[@]}" -qq "${idp[@]}" >/dev/null
+  [ ${#saml[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive "${lean[@]}" -qq "${saml[@]}" >/dev/null
 }
 
 # Sets PATCHBAY_TEST_DATABASE_URL: the one given, else a server answering on

@@ -29,6 +29,7 @@ mod schema;
 mod tenants;
 mod testing;
 mod tokens;
+mod users;
 
 pub use access::{Access, Denial, Role};
 pub use accounts::{Account, AccountCreate, AccountList, AccountTest, AccountUpdate};
@@ -68,3 +69,4 @@ pub use testing::{
     TestReport, TestStep, Voice,
 };
 pub use tokens::{Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
+pub use users::{User, UserCreate, UserList, UserRole, UserUpdate};

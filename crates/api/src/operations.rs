@@ -206,6 +206,15 @@ operations! {
         "Replace a native KB article";
     DeleteKbArticle = Delete "/tenants/{tenant}/kb/articles/{id}", TenantWrite, "deleteKbArticle",
         "Delete a native KB article";
+    ListUsers = Get "/tenants/{tenant}/users", TenantRead, "listUsers",
+        "The people who sign in to the admin screen through the tenant's identity provider";
+    CreateUser = Post "/tenants/{tenant}/users", TenantWrite, "createUser",
+        "Add a user before their first sign-in (needed when just-in-time provisioning is off)";
+    GetUser = Get "/tenants/{tenant}/users/{user_id}", TenantRead, "getUser", "A user";
+    UpdateUser = Put "/tenants/{tenant}/users/{user_id}", TenantWrite, "updateUser",
+        "Change a user's role, or disable them (their sessions end at once)";
+    DeleteUser = Delete "/tenants/{tenant}/users/{user_id}", TenantWrite, "deleteUser",
+        "Remove a user (a later sign-in creates them again only when just-in-time provisioning is on)";
     ListTokens = Get "/tokens", Tokens, "listTokens", "The tokens the caller may see (never their values)";
     CreateToken = Post "/tokens", Tokens, "createToken", "Create a token";
     RevokeToken = Delete "/tokens/{id}", Tokens, "revokeToken", "Revoke a token";

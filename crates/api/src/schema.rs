@@ -40,6 +40,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<TenantSettings>(&mut requests);
     register::<TenantUpdate>(&mut requests);
     register::<TokenCreate>(&mut requests);
+    register::<UserCreate>(&mut requests);
+    register::<UserUpdate>(&mut requests);
     let mut responses = generator(Contract::Serialize);
     register::<AccountList>(&mut responses);
     register::<ActionResult>(&mut responses);
@@ -86,6 +88,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<TranscriptionSettings>(&mut responses);
     register::<TranscriptPiece>(&mut responses);
     register::<Usage>(&mut responses);
+    register::<User>(&mut responses);
+    register::<UserList>(&mut responses);
     register::<WhoAmI>(&mut responses);
     let mut schemas: Map<String, Value> = responses.take_definitions(true).into_iter().collect();
     for (name, schema) in requests.take_definitions(true) {

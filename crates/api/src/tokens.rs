@@ -48,11 +48,16 @@ pub struct TokenCreate {
     pub tenant: Option<String>,
 }
 
-/// The presented token.
+/// Who is calling: a token, or a user signed in to the admin screen through the tenant's
+/// identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhoAmI {
-    pub token_id: Uuid,
+    /// The presented token; none for a user.
+    pub token_id: Option<Uuid>,
+    /// The signed-in user; none for a token.
+    pub user_id: Option<Uuid>,
+    /// The token's name, or the user's name or email.
     pub name: String,
     pub role: Role,
     pub tenant: Option<String>,

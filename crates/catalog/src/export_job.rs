@@ -77,6 +77,7 @@ fn setting(key: &str, label: &'static str, help: &'static str, kind: FieldKind, 
         required: Required::Never,
         example: None,
         target: false,
+        loopback_http: false,
         addition: None,
     }
 }

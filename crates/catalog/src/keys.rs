@@ -215,6 +215,21 @@ provider_keys! {
         IDENTITY_PROVIDER_CERTIFICATE = "identity_provider_certificate",
         ENABLE_JUST_IN_TIME_USER_PROVISIONING = "enable_just_in_time_user_provisioning",
         USE_TEMPLATE = "use_template",
+        ALLOW_IDP_INITIATED_SIGN_IN = "allow_idp_initiated_sign_in",
+    }
+}
+provider_keys! {
+    /// Admin SSO's own fields.
+    sso_admin for [("sso", "admin")] {
+        ROLE_ATTRIBUTE = "role_attribute",
+        ADMINISTRATOR_ROLE_VALUES = "administrator_role_values",
+        REQUIRE_SINGLE_SIGN_ON = "require_single_sign_on",
+    }
+}
+provider_keys! {
+    /// Agent Desktop SSO's own fields.
+    sso_agent_desktop for [("sso", "agent_desktop")] {
+        ALLOWED_RETURN_URLS = "allowed_return_urls",
     }
 }
 provider_keys! {
@@ -354,6 +369,8 @@ mod tests {
         &salesforce::DESCRIBED,
         &servicenow::DESCRIBED,
         &sso::DESCRIBED,
+        &sso_admin::DESCRIBED,
+        &sso_agent_desktop::DESCRIBED,
         &statistics_receiver::DESCRIBED,
         &stt::watson::DESCRIBED,
         &stt::govivace::DESCRIBED,

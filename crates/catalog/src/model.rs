@@ -155,6 +155,9 @@ pub struct Field {
     pub target: bool,
     /// Not in the spec: why patchbay adds this field (e.g. a secret needed to verify the
     /// vendor's deliveries).
+    /// An https URL field that takes http:// on a loopback host when the operator allows it
+    /// (`ValidationContext::allow_loopback_http`): a test identity provider without TLS.
+    pub loopback_http: bool,
     pub addition: Option<&'static str>,
 }
 

@@ -52,6 +52,7 @@ fn field(label: &'static str, help: &'static str, kind: FieldKind) -> Field {
         required: Required::Never,
         example: None,
         target: false,
+        loopback_http: false,
         addition: None,
     }
 }
@@ -163,6 +164,13 @@ impl Field {
     /// The value decides where the secrets are sent (see `Field::target`).
     fn target(mut self) -> Self {
         self.target = true;
+        self
+    }
+
+    /// An https URL that may be http:// on a loopback host when the operator allows it
+    /// (see `Field::loopback_http`).
+    fn loopback_http(mut self) -> Self {
+        self.loopback_http = true;
         self
     }
 
@@ -827,16 +835,18 @@ fn servicenow() -> IntegrationType {
 }
 
 fn sso() -> IntegrationType {
-    let fields = || {
+    let common = || {
         vec![
             boolean("Enable Single Sign-On", "Select the checkbox to enable single sign-on functionality."),
             url("Identity Provider Single Sign-On URL", "The single sign-on URL of your identity provider.", HTTPS)
-                .required_if("enable_single_sign_on", json!(true)),
+                .required_if("enable_single_sign_on", json!(true))
+                .loopback_http(),
             text("Identity Provider Issuer", "The issuer (entity id) of your identity provider.")
                 .required_if("enable_single_sign_on", json!(true)),
             text_rule(
                 "Identity Provider Certificate",
-                "The signing certificate of your identity provider (PEM).",
+                "The signing certificate of your identity provider (PEM). During a certificate rollover, \
+                 paste both certificates: a response signed with either is accepted.",
                 TextRule::PemCertificate,
             )
             .required_if("enable_single_sign_on", json!(true)),
@@ -846,9 +856,46 @@ fn sso() -> IntegrationType {
                  by the identity provider.",
             ),
             boolean("Use Template", "SSO templates are disabled.").fixed(json!(false)),
+            boolean(
+                "Allow IdP-initiated sign-in",
+                "Accept sign-ins started at the identity provider (unsolicited responses). Off, only \
+                 sign-ins started here are accepted, which stops a response from being replayed into \
+                 another browser.",
+            )
+            .addition(SAML_SERVICE_PROVIDER),
         ]
     };
-    let probe_text = "The IdP certificate parses and is in date, and the SSO URL answers.";
+    let mut admin = common();
+    admin.extend([
+        text("Role attribute", "The SAML attribute whose values decide a new user's role (just-in-time provisioning).")
+            .default(json!("role"))
+            .addition(SAML_SERVICE_PROVIDER),
+        text(
+            "Administrator role values",
+            "Values of the role attribute, separated by commas, that make a new user a tenant admin; \
+             any other user becomes a viewer.",
+        )
+        .default(json!("admin"))
+        .addition(SAML_SERVICE_PROVIDER),
+        boolean(
+            "Require single sign-on",
+            "The admin screen refuses sign-in with this tenant's API tokens; its people sign in \
+             through the identity provider. API calls with tokens keep working.",
+        )
+        .addition(SAML_SERVICE_PROVIDER),
+    ]);
+    let mut desktop = common();
+    desktop.push(
+        text(
+            "Allowed return URLs",
+            "Where the agent desktop may ask to be sent back after sign-in, separated by spaces or \
+             commas (https://, or http:// on loopback). The desktop receives a one-time code there.",
+        )
+        .required_if("enable_single_sign_on", json!(true))
+        .addition(SAML_SERVICE_PROVIDER),
+    );
+    let probe_text = "The IdP certificate parses and is in date (a warning within 30 days of its end), the SSO URL \
+                      answers, and where the service provider's metadata is.";
     IntegrationType {
         key: "sso",
         label: "Single Sign-On",
@@ -859,11 +906,14 @@ fn sso() -> IntegrationType {
         cardinality: Cardinality::OnePerProvider,
         gated: false,
         providers: vec![
-            provider("agent_desktop", "Agent Desktop SSO", fields(), probe(probe_text)),
-            provider("admin", "Admin SSO", fields(), probe(probe_text)),
+            provider("agent_desktop", "Agent Desktop SSO", desktop, probe(probe_text)),
+            provider("admin", "Admin SSO", admin, probe(probe_text)),
         ],
     }
 }
+
+/// Why the SSO accounts have fields the spec lacks.
+const SAML_SERVICE_PROVIDER: &str = "patchbay is the SAML service provider and needs these to decide who may sign in.";
 
 fn stt() -> IntegrationType {
     let default_account = || {

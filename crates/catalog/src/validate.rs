@@ -28,6 +28,8 @@ pub struct ValidationContext<'a> {
     /// The stored account's non-secret properties (none for a new account): when a target
     /// field differs from them, the stored secrets are not reused.
     pub stored_properties: Option<&'a Map<String, Value>>,
+    /// The operator allows http:// on loopback hosts in the fields marked `loopback_http`.
+    pub allow_loopback_http: bool,
 }
 
 /// A change to one secret field. The value itself stays in the input: the catalog only
@@ -149,7 +151,7 @@ impl Catalog {
                 }
                 continue;
             }
-            if let Some(value) = stored_value(&path, field, given, &mut errors) {
+            if let Some(value) = stored_value(&path, field, given, ctx.allow_loopback_http, &mut errors) {
                 properties.insert(field.key.clone(), value);
             }
         }
@@ -223,7 +225,7 @@ impl Catalog {
         for field in &action.params {
             match params.get(&field.key).filter(|v| !is_blank(v)) {
                 Some(value) => {
-                    if let Some(value) = check_value(&field.key, field, value, &mut errors) {
+                    if let Some(value) = check_value(&field.key, field, value, false, &mut errors) {
                         out.insert(field.key.clone(), value);
                     }
                 }
@@ -279,7 +281,13 @@ fn check_targets(
 /// The value stored for the non-secret `field` when `given` is entered: the fixed value, the
 /// given value normalized, or the default when nothing (or blank) is given. What is wrong
 /// with `given` goes to `errors`.
-fn stored_value(path: &str, field: &Field, given: Option<&Value>, errors: &mut Errors) -> Option<Value> {
+fn stored_value(
+    path: &str,
+    field: &Field,
+    given: Option<&Value>,
+    loopback_http: bool,
+    errors: &mut Errors,
+) -> Option<Value> {
     let given = given.filter(|v| !is_blank(v));
     if field.fixed {
         let fixed = field.default.clone().unwrap_or(Value::Null);
@@ -289,7 +297,7 @@ fn stored_value(path: &str, field: &Field, given: Option<&Value>, errors: &mut E
         return Some(fixed);
     }
     match given {
-        Some(value) => check_value(path, field, value, errors),
+        Some(value) => check_value(path, field, value, loopback_http, errors),
         None => field.default.clone(),
     }
 }
@@ -305,7 +313,7 @@ impl Provider {
         for field in self.fields.iter().filter(|f| !f.kind.is_secret()) {
             let mut errors = Errors(Vec::new());
             let given_value = given.get(&field.key);
-            let stored = stored_value(&field.key, field, given_value, &mut errors);
+            let stored = stored_value(&field.key, field, given_value, true, &mut errors);
             let value = if errors.0.is_empty() { stored } else { given_value.cloned() };
             if let Some(value) = value {
                 out.insert(field.key.clone(), value);
@@ -404,7 +412,8 @@ fn kind_name(value: &Value) -> &'static str {
 }
 
 /// Checks a non-secret value; returns the normalized value when it is valid.
-fn check_value(path: &str, field: &Field, value: &Value, errors: &mut Errors) -> Option<Value> {
+/// `loopback_http`: the operator allows http:// on loopback hosts where the field allows it.
+fn check_value(path: &str, field: &Field, value: &Value, loopback_http: bool, errors: &mut Errors) -> Option<Value> {
     let label = field.label;
     let wrong_type = |errors: &mut Errors, expected: &str| {
         errors.push(path, "type", format!("{label} must be {expected}, not {}", kind_name(value)));
@@ -443,7 +452,10 @@ fn check_value(path: &str, field: &Field, value: &Value, errors: &mut Errors) ->
                     errors.push(path, "url_invalid", format!("{label} is not a valid URL ({e})"));
                     None
                 }
-                Ok(u) if !schemes.contains(&u.scheme()) => {
+                Ok(u)
+                    if !(schemes.contains(&u.scheme())
+                        || loopback_http && field.loopback_http && is_loopback_http(&u)) =>
+                {
                     let allowed: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
                     errors.push(
                         path,
@@ -725,6 +737,17 @@ fn check_text_rule(rule: TextRule, s: &str) -> Result<(), (&'static str, String)
             }
         }
     }
+}
+
+/// An http:// URL whose host is a loopback address or `localhost`.
+fn is_loopback_http(u: &url::Url) -> bool {
+    u.scheme() == "http"
+        && match u.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
 }
 
 fn is_hostname(s: &str) -> bool {

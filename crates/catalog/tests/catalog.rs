@@ -52,7 +52,12 @@ fn validate(
     let enabled = enabled();
     catalog().validate(
         &AccountInput { type_key, provider, name: "Main", properties: props },
-        &ValidationContext { enabled_types: &enabled, existing_secrets: &[], stored_properties: None },
+        &ValidationContext {
+            enabled_types: &enabled,
+            existing_secrets: &[],
+            stored_properties: None,
+            allow_loopback_http: false,
+        },
     )
 }
 
@@ -351,7 +356,12 @@ fn gated_types_need_the_tenant_entitlement() {
         let errors = catalog()
             .validate(
                 &AccountInput { type_key: t, provider: p, name: "X", properties: &props },
-                &ValidationContext { enabled_types: &[], existing_secrets: &[], stored_properties: None },
+                &ValidationContext {
+                    enabled_types: &[],
+                    existing_secrets: &[],
+                    stored_properties: None,
+                    allow_loopback_http: false,
+                },
             )
             .unwrap_err();
         assert_eq!(rules_for(&errors, "type"), ["not_enabled"], "{t}");
@@ -468,7 +478,12 @@ fn secrets_keep_clear_and_replace() {
     let v = catalog()
         .validate(
             &AccountInput { type_key: "messenger", provider: "facebook", name: "FB", properties: &props },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing, stored_properties: None },
+            &ValidationContext {
+                enabled_types: &enabled,
+                existing_secrets: &existing,
+                stored_properties: None,
+                allow_loopback_http: false,
+            },
         )
         .unwrap();
     assert_eq!(v.secret_ops.get("token"), None, "omitted secret keeps its value");
@@ -479,7 +494,12 @@ fn secrets_keep_clear_and_replace() {
     let errors = catalog()
         .validate(
             &AccountInput { type_key: "messenger", provider: "facebook", name: "FB", properties: &props },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &existing, stored_properties: None },
+            &ValidationContext {
+                enabled_types: &enabled,
+                existing_secrets: &existing,
+                stored_properties: None,
+                allow_loopback_http: false,
+            },
         )
         .unwrap_err();
     assert_eq!(rules_for(&errors, "properties.token"), ["required"]);
@@ -631,6 +651,7 @@ fn changing_a_target_field_needs_the_stored_secrets_entered_again() {
                 enabled_types: &enabled,
                 existing_secrets: &existing,
                 stored_properties: Some(&stored),
+                allow_loopback_http: false,
             },
         )
     };

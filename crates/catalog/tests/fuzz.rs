@@ -224,7 +224,12 @@ impl Account {
                 name: &self.name,
                 properties: &self.properties,
             },
-            &ValidationContext { enabled_types: &enabled, existing_secrets: &[], stored_properties: None },
+            &ValidationContext {
+                enabled_types: &enabled,
+                existing_secrets: &[],
+                stored_properties: None,
+                allow_loopback_http: false,
+            },
         )
     }
 }

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Largest messenger webhook delivery body, in bytes; larger ones are answered 413.
     #[arg(long, env = "PATCHBAY_INBOUND_BODY_LIMIT", default_value_t = patchbay_server::Settings::DEFAULT_INBOUND_BODY_LIMIT)]
     inbound_body_limit: usize,
+    /// Take http:// Identity Provider Single Sign-On URLs on loopback hosts (a test identity
+    /// provider without TLS); off, they must be https://.
+    #[arg(long, env = "PATCHBAY_SSO_ALLOW_HTTP_LOOPBACK")]
+    sso_allow_http_loopback: bool,
 }
 
 /// The config file: every key optional; unknown keys are refused.
@@ -93,6 +97,7 @@ struct ConfigFile {
     test_limit_global: Option<usize>,
     export_run_expiry: Option<f64>,
     inbound_body_limit: Option<usize>,
+    sso_allow_http_loopback: Option<bool>,
 }
 
 impl ServeArgs {
@@ -172,6 +177,9 @@ impl ServeArgs {
         }
         if let (true, Some(v)) = (unset("inbound_body_limit"), file.inbound_body_limit) {
             self.inbound_body_limit = v;
+        }
+        if let (true, Some(v)) = (unset("sso_allow_http_loopback"), file.sso_allow_http_loopback) {
+            self.sso_allow_http_loopback = v;
         }
         Ok(())
     }
@@ -260,6 +268,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         test_limit_global: args.test_limit_global,
         export_run_expiry: std::time::Duration::from_secs_f64(args.export_run_expiry),
         inbound_body_limit: args.inbound_body_limit,
+        sso_allow_http_loopback: args.sso_allow_http_loopback,
         ..patchbay_server::Settings::new(args.data_dir)
     };
     let started = patchbay_server::start(&settings).await?;

@@ -51,6 +51,7 @@ impl Fixture {
                     enabled_types: &[],
                     existing_secrets: &existing,
                     stored_properties: stored.map(|a| &a.properties),
+                    allow_loopback_http: false,
                 },
             )
             .unwrap();
@@ -142,6 +143,7 @@ backend_test! {
                     enabled_types: &[],
                     existing_secrets: &["token".to_owned()],
                     stored_properties: Some(&damaged.properties),
+                allow_loopback_http: false,
                 },
             )
             .unwrap();

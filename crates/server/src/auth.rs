@@ -16,21 +16,41 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::sessions::{Holder, SessionAuth};
 use crate::state::AppState;
+
+/// What the caller presented.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// An API token (or an admin-screen session signed in with one).
+    Token { id: uuid::Uuid, name: String },
+    /// A user signed in through the tenant's identity provider.
+    User(Box<patchbay_store::User>),
+}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub token_id: uuid::Uuid,
-    pub token_name: String,
+    pub identity: Identity,
     pub role: Role,
     pub tenant: Option<String>,
 }
 
 impl Principal {
-    /// The name audit entries record.
+    /// The name audit entries record: `token:NAME (ID)` or `user:NAME (ID)`.
     pub fn actor(&self) -> String {
-        format!("token:{} ({})", self.token_name, self.token_id)
+        match &self.identity {
+            Identity::Token { id, name } => format!("token:{name} ({id})"),
+            Identity::User(user) => user.actor(),
+        }
+    }
+
+    /// The token's name, or the user's email or subject.
+    pub fn name(&self) -> &str {
+        match &self.identity {
+            Identity::Token { name, .. } => name,
+            Identity::User(user) => user.name(),
+        }
     }
 
     pub fn is_sp_admin(&self) -> bool {
@@ -79,7 +99,26 @@ impl Principal {
     pub async fn for_token_hash(state: &AppState, hash: &[u8]) -> Result<Principal, ApiError> {
         let found = state.store.find_token(hash).await?.ok_or(ApiError::Unauthorized)?;
         let role = role_of(&found)?;
-        Ok(Principal { token_id: found.id, token_name: found.name, role, tenant: found.tenant_id })
+        Ok(Principal { identity: Identity::Token { id: found.id, name: found.name }, role, tenant: found.tenant_id })
+    }
+
+    /// The principal of an admin-screen session: its token's, or its user's while the user
+    /// exists and is enabled (a disabled or deleted user is signed out at once).
+    pub async fn for_session(state: &AppState, session: &SessionAuth) -> Result<Principal, ApiError> {
+        match &session.holder {
+            Holder::Token(hash) => Principal::for_token_hash(state, hash).await,
+            Holder::User { tenant, id } => {
+                let user = match state.users.get_user(tenant, *id).await {
+                    Ok(user) if user.enabled => user,
+                    Ok(_) | Err(patchbay_store::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+                    Err(e) => return Err(e.into()),
+                };
+                let role = patchbay_api::UserRole::parse(&user.role)
+                    .ok_or_else(|| ApiError::Internal(format!("user {} has unknown role {}", user.id, user.role)))?
+                    .role();
+                Ok(Principal { identity: Identity::User(Box::new(user)), role, tenant: Some(tenant.clone()) })
+            }
+        }
     }
 }
 
@@ -92,7 +131,15 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
     }
     let Some(session) = crate::sessions::from_request(parts) else { return Ok(None) };
     session.check_csrf(&parts.method, &parts.headers)?;
-    Principal::for_token_hash(state, &session.token_hash).await.map(Some)
+    Principal::for_session(state, &session).await.map(Some)
+}
+
+/// For a route outside the operation table that takes a caller (the agent desktop's code
+/// exchange): authenticates and applies `access` for `tenant`, by the same rule.
+pub async fn admit(state: &AppState, parts: &Parts, access: Access, tenant: &str) -> Result<Principal, ApiError> {
+    let principal = authenticate(parts, state).await?;
+    access.decide(principal.as_ref().map(Principal::caller), Some(tenant))?;
+    principal.ok_or(ApiError::Unauthorized)
 }
 
 /// The route layer of every operation: authenticates the caller, decides `access` for the
@@ -152,7 +199,7 @@ mod tests {
     async fn a_handler_routed_without_a_declared_access_answers_500() {
         use tower::ServiceExt;
         async fn handler(who: Principal) -> String {
-            who.token_name
+            who.actor()
         }
         let app = axum::Router::new().route("/undeclared", axum::routing::get(handler));
         let request = axum::http::Request::get("/undeclared")

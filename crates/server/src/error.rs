@@ -314,6 +314,7 @@ fn conflict(c: Conflict) -> ApiError {
             "reused",
             "this Idempotency-Key already sent another text in this conversation; use a new key for a new reply",
         ),
+        Conflict::UserExists => ("name_id", "unique", "this contact center already has a user with this subject"),
         Conflict::Bound => (
             "id",
             "bound",

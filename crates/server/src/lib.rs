@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod ranges;
 mod sessions;
+mod sso;
 mod startup;
 mod state;
 mod ui;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .nest(patchbay_api::API_PREFIX, api::router(&state))
         .merge(ui::router(&state))
         .merge(hooks::router(&state))
+        .merge(sso::router(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::scrape))

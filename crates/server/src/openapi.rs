@@ -553,6 +553,20 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("Calls, errors and quota per day.", "Usage")}),
             &["422"],
         ),
+        O::ListUsers => details(w, None, json!({"200": body("The users, by email.", "UserList")}), &[]),
+        O::CreateUser => {
+            details(w, Some(request("UserCreate")), json!({"201": tagged("The user.", "User")}), &["409", "422"])
+        }
+        O::GetUser => details(&["tenant", "user_id"], None, json!({"200": tagged("The user.", "User")}), &[]),
+        O::UpdateUser => details(
+            &["tenant", "user_id", "If-Match"],
+            Some(request("UserUpdate")),
+            json!({"200": tagged("The user.", "User")}),
+            &["412", "422"],
+        ),
+        O::DeleteUser => {
+            details(&["tenant", "user_id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["412"])
+        }
         O::ListKbArticles => details(w, None, json!({"200": body("The articles, by title.", "KbArticleList")}), &[]),
         O::CreateKbArticle => {
             details(w, Some(request("KbArticleWrite")), json!({"201": tagged("The article.", "KbArticle")}), &["422"])
@@ -649,6 +663,7 @@ fn parameters() -> Value {
         "key_id": key_id,
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
         "subscription_id": {"name": "subscription_id", "in": "path", "required": true, "description": "The subscription id.", "schema": {"type": "string", "format": "uuid"}},
+        "user_id": {"name": "user_id", "in": "path", "required": true, "description": "The user id.", "schema": {"type": "string", "format": "uuid"}},
         "conversation_id": {"name": "conversation_id", "in": "path", "required": true, "description": "The conversation id.", "schema": {"type": "string", "format": "uuid"}},
         "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "required": false, "description": "Any unique string up to 255 printable characters (a UUID, say): a request repeated with the same key and text sends the reply once; the same key with another text is a 409.", "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
         "recording_id": {"name": "recording_id", "in": "path", "required": true, "description": "The recording id: 1 to 64 of A-Z a-z 0-9 -.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}},

@@ -1,10 +1,12 @@
-//! The admin screen's browser sessions (the endpoints are in `ui::session`). A user signs
-//! in with an API token; the server checks it and sets a random session id in an
-//! `HttpOnly; SameSite=Strict` cookie. The session lives in this process's memory only (a restart signs everybody out, and each
+//! The admin screen's browser sessions (the endpoints are in `ui::session` and `sso`). A
+//! person signs in with an API token, or through the tenant's identity provider as a user;
+//! the server sets a random session id in an `HttpOnly; SameSite=Strict` cookie. The
+//! session lives in this process's memory only (a restart signs everybody out, and each
 //! node of a cluster has its own sessions): it maps the SHA-256 of the session id to the
-//! SHA-256 of the token, so the token itself is never kept, and every request looks the
-//! token up again, so a revoked token ends its sessions at once. Each session has its own
-//! random CSRF token, which the browser must send as `X-CSRF-Token` on every write.
+//! SHA-256 of the token, so the token itself is never kept, or to the user's id; every
+//! request looks the token or the user up again, so a revoked token, or a disabled or
+//! deleted user, ends its sessions at once. Each session has its own random CSRF token,
+//! which the browser must send as `X-CSRF-Token` on every write.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,14 +26,23 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub(crate) const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// A session unused for this long ends.
 const IDLE: Duration = Duration::from_secs(3600);
-/// At most this many sessions of one token; a new sign-in ends that token's oldest.
-const MAX_SESSIONS_PER_TOKEN: usize = 16;
+/// At most this many sessions of one token or user; a new sign-in ends the oldest.
+const MAX_SESSIONS_PER_HOLDER: usize = 16;
 /// At most this many sessions in all; when they are all live, sign-ins wait (503) rather
 /// than end somebody else's session.
 const MAX_SESSIONS: usize = 10_000;
 
+/// Whose a session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// The SHA-256 of the token signed in with.
+    Token(Vec<u8>),
+    /// A user signed in through the tenant's identity provider.
+    User { tenant: String, id: uuid::Uuid },
+}
+
 struct Session {
-    token_hash: Vec<u8>,
+    holder: Holder,
     csrf: String,
     created: Instant,
     last_used: Instant,
@@ -51,7 +62,7 @@ pub struct Sessions {
 
 /// What a valid session cookie gives a request.
 pub struct SessionAuth {
-    pub token_hash: Vec<u8>,
+    pub holder: Holder,
     pub(crate) csrf: String,
 }
 
@@ -87,19 +98,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Sessions {
-    /// A new session for a checked token; returns the session id and the CSRF token. A
-    /// token over its own cap loses its oldest session; when the service holds
+    /// A new session for a checked token or user; returns the session id and the CSRF
+    /// token. A holder over its own cap loses its oldest session; when the service holds
     /// `MAX_SESSIONS` live sessions, the sign-in is refused and nobody else's ends.
-    pub(crate) fn create(&self, token_hash: Vec<u8>) -> ApiResult<(String, String)> {
-        self.create_capped(token_hash, MAX_SESSIONS_PER_TOKEN, MAX_SESSIONS)
+    pub(crate) fn create(&self, holder: Holder) -> ApiResult<(String, String)> {
+        self.create_capped(holder, MAX_SESSIONS_PER_HOLDER, MAX_SESSIONS)
     }
 
-    fn create_capped(&self, token_hash: Vec<u8>, per_token: usize, total: usize) -> ApiResult<(String, String)> {
+    fn create_capped(&self, holder: Holder, per_token: usize, total: usize) -> ApiResult<(String, String)> {
         let now = Instant::now();
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.live(now));
         let mut own: Vec<([u8; 32], Instant)> =
-            map.iter().filter(|(_, s)| s.token_hash == token_hash).map(|(k, s)| (*k, s.created)).collect();
+            map.iter().filter(|(_, s)| s.holder == holder).map(|(k, s)| (*k, s.created)).collect();
         if own.len() >= per_token {
             own.sort_by_key(|(_, created)| *created);
             for (k, _) in &own[..=own.len() - per_token] {
@@ -113,7 +124,7 @@ impl Sessions {
         }
         let id = random_token();
         let csrf = random_token();
-        map.insert(key(&id), Session { token_hash, csrf: csrf.clone(), created: now, last_used: now });
+        map.insert(key(&id), Session { holder, csrf: csrf.clone(), created: now, last_used: now });
         Ok((id, csrf))
     }
 
@@ -125,7 +136,7 @@ impl Sessions {
         match map.get_mut(&k) {
             Some(s) if s.live(now) => {
                 s.last_used = now;
-                Some(SessionAuth { token_hash: s.token_hash.clone(), csrf: s.csrf.clone() })
+                Some(SessionAuth { holder: s.holder.clone(), csrf: s.csrf.clone() })
             }
             Some(_) => {
                 map.remove(&k);
@@ -140,29 +151,46 @@ impl Sessions {
     }
 
     /// Ends every session whose token no longer exists (revoked, or deleted with its tenant).
+    /// (A user's sessions end on their next request when the user is gone or disabled.)
     pub async fn end_orphans(&self, store: &dyn patchbay_store::Store) -> patchbay_store::Result<()> {
-        let tokens: std::collections::BTreeSet<Vec<u8>> =
-            self.inner.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.token_hash.clone()).collect();
+        let tokens: std::collections::BTreeSet<Vec<u8>> = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|s| match &s.holder {
+                Holder::Token(hash) => Some(hash.clone()),
+                Holder::User { .. } => None,
+            })
+            .collect();
         let mut gone = Vec::new();
         for token in tokens {
             if store.find_token(&token).await?.is_none() {
                 gone.push(token);
             }
         }
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| !gone.contains(&s.token_hash));
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| !matches!(&s.holder, Holder::Token(hash) if gone.contains(hash)));
         Ok(())
     }
 }
 
 /// The session id in the request's `Cookie` headers.
 pub(crate) fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, COOKIE)
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim())
         .filter(|v| !v.is_empty())
 }
@@ -191,29 +219,33 @@ pub(crate) fn set_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue
 mod tests {
     use super::*;
 
+    fn token(hash: &[u8]) -> Holder {
+        Holder::Token(hash.to_vec())
+    }
+
     #[test]
     fn a_token_over_its_cap_loses_only_its_own_oldest_session() {
         let sessions = Sessions::default();
-        let (admin, _) = sessions.create_capped(b"admin".to_vec(), 3, 100).unwrap();
-        let (first, _) = sessions.create_capped(b"viewer".to_vec(), 3, 100).unwrap();
+        let (admin, _) = sessions.create_capped(token(b"admin"), 3, 100).unwrap();
+        let (first, _) = sessions.create_capped(token(b"viewer"), 3, 100).unwrap();
         for _ in 0..50 {
-            sessions.create_capped(b"viewer".to_vec(), 3, 100).unwrap();
+            sessions.create_capped(token(b"viewer"), 3, 100).unwrap();
         }
         assert!(sessions.find(&admin).is_some(), "another token's session survives");
         assert!(sessions.find(&first).is_none(), "the viewer's oldest session ended");
         let map = sessions.inner.lock().unwrap();
-        assert_eq!(map.values().filter(|s| s.token_hash == b"viewer").count(), 3);
+        assert_eq!(map.values().filter(|s| s.holder == token(b"viewer")).count(), 3);
     }
 
     #[test]
     fn a_full_service_refuses_new_sign_ins_with_retry_after_instead_of_evicting() {
         let sessions = Sessions::default();
-        let (admin, _) = sessions.create_capped(b"admin".to_vec(), 3, 2).unwrap();
-        sessions.create_capped(b"viewer".to_vec(), 3, 2).unwrap();
-        let refused = sessions.create_capped(b"other".to_vec(), 3, 2).unwrap_err();
+        let (admin, _) = sessions.create_capped(token(b"admin"), 3, 2).unwrap();
+        sessions.create_capped(token(b"viewer"), 3, 2).unwrap();
+        let refused = sessions.create_capped(token(b"other"), 3, 2).unwrap_err();
         assert!(matches!(refused, ApiError::Unavailable { retry_after, .. } if retry_after > 0), "{refused:?}");
         assert!(sessions.find(&admin).is_some(), "nobody was signed out");
-        assert!(sessions.create_capped(b"viewer".to_vec(), 1, 2).is_ok(), "a token at its own cap replaces its own");
+        assert!(sessions.create_capped(token(b"viewer"), 1, 2).is_ok(), "a token at its own cap replaces its own");
     }
 
     #[test]
@@ -239,7 +271,7 @@ mod tests {
     #[test]
     fn expired_and_idle_sessions_end() {
         let now = Instant::now();
-        let fresh = Session { token_hash: vec![], csrf: String::new(), created: now, last_used: now };
+        let fresh = Session { holder: token(b""), csrf: String::new(), created: now, last_used: now };
         assert!(fresh.live(now));
         assert!(!fresh.live(now + IDLE));
         let old = Session { last_used: now + LIFETIME, ..fresh };

@@ -51,6 +51,8 @@ pub struct Settings {
     pub transcription_sweep: std::time::Duration,
     /// The largest messenger webhook delivery body taken (413 beyond).
     pub inbound_body_limit: usize,
+    /// Identity Provider Single Sign-On URLs may be http:// on loopback hosts.
+    pub sso_allow_http_loopback: bool,
 }
 
 impl Settings {
@@ -80,6 +82,7 @@ impl Settings {
             gateway_context_ttl: GatewayOptions::default().context_ttl,
             transcription_sweep: patchbay_jobs::SWEEP_EVERY,
             inbound_body_limit: Settings::DEFAULT_INBOUND_BODY_LIMIT,
+            sso_allow_http_loopback: false,
         }
     }
 }
@@ -128,6 +131,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         connectors: patchbay_feeds::registry(),
         vendors,
         public_url: settings.public_url.clone(),
+        sso_allow_http_loopback: settings.sso_allow_http_loopback,
         test_concurrency: 64,
         slots: TestSlots::new(settings.test_limit_per_tenant, settings.test_limit_global),
     };
@@ -194,7 +198,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
             ..EdgeOptions::default()
         },
     );
+    let users: Arc<dyn patchbay_store::SignonStore> = Arc::new(sql.clone());
+    let signon = patchbay_signon::SignOn::new(store.clone(), users.clone(), settings.public_url.clone());
     let state = AppState {
+        users,
+        signon,
         edge,
         intake: Intake::new(recordings.clone(), metrics.clone(), transcriber.clone()),
         reconciler: FeedReconciler::new(store.clone(), keys.clone(), feeds.clone()),

@@ -46,6 +46,10 @@ pub struct AppState {
     pub kb: Arc<dyn patchbay_store::KbStore>,
     /// The messenger edge: inbound webhooks, conversations and their events.
     pub edge: Arc<patchbay_edge::Edge>,
+    /// The tenants' users (people who sign in through an identity provider).
+    pub users: Arc<dyn patchbay_store::SignonStore>,
+    /// SAML single sign-on for the admin screen and the agent desktop.
+    pub signon: patchbay_signon::SignOn,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {
@@ -66,6 +70,8 @@ pub struct Outbound {
     pub connectors: Registry,
     pub vendors: VendorUrls,
     pub public_url: Option<url::Url>,
+    /// Identity Provider Single Sign-On URLs may be http:// on loopback hosts.
+    pub sso_allow_http_loopback: bool,
     /// How many tests of one bulk request run at once.
     pub test_concurrency: usize,
     /// The slots connection tests and actions run in, per tenant and in all.

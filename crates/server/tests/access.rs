@@ -65,7 +65,9 @@ async fn url(s: &TestServer, op: Operation, tenant: &str, admitted: bool) -> Str
             (Operation::RevokeToken, "id") => fresh_token(s, tenant).await,
             (Operation::RetireKey, "id") => "4000000000".to_owned(),
             (_, "id") if op.path().contains("/integration-accounts/") => fresh_account(s, tenant).await,
-            (_, "id" | "run_id" | "conversation_id" | "subscription_id") => uuid::Uuid::new_v4().to_string(),
+            (_, "id" | "run_id" | "conversation_id" | "subscription_id" | "user_id") => {
+                uuid::Uuid::new_v4().to_string()
+            }
             (_, "recording_id") => "rec-matrix".to_owned(),
             (_, "action") => "generate_token".to_owned(),
             (_, other) => panic!("{op:?}: no value for the parameter {other}; add one here"),

@@ -3,7 +3,8 @@
 //! recordings and export jobs (`RecordingStore`) and the runtime gateway's quotas, usage,
 //! bindings and conversation contexts (`GatewayStore`) and the native knowledge base
 //! (`KbStore`) and the messenger edge's hooks, inbox, conversations and events
-//! (`EdgeStore`) beside it.
+//! (`EdgeStore`) and single sign-on's users, pending requests, seen assertions and
+//! one-time codes (`SignonStore`) beside it.
 //! Two backends share one implementation: SQLite (embedded default) and PostgreSQL.
 //! Every tenant-scoped call takes the tenant; the store never sees a secret in clear.
 
@@ -16,6 +17,7 @@ mod fulltext;
 mod gateway;
 mod kb;
 mod recordings;
+mod signon;
 mod transcripts;
 
 pub use cache::CachedStore;
@@ -25,6 +27,7 @@ pub use gateway::*;
 pub use kb::*;
 pub use model::*;
 pub use recordings::*;
+pub use signon::*;
 pub use sql::SqlStore;
 pub use transcripts::*;
 
@@ -82,6 +85,8 @@ pub enum Conflict {
     /// The conversation already has a message sent with this idempotency key, with
     /// another text.
     IdempotencyKeyReused,
+    /// The tenant already has a user with this subject (NameID).
+    UserExists,
 }
 
 impl std::fmt::Display for Conflict {
@@ -97,6 +102,7 @@ impl std::fmt::Display for Conflict {
             Conflict::Bound => "bound",
             Conflict::TranscriptRunning => "transcript running",
             Conflict::IdempotencyKeyReused => "idempotency key reused",
+            Conflict::UserExists => "user exists",
         })
     }
 }

@@ -310,6 +310,7 @@ const UNIQUE_RULES: &[(&str, &str, Conflict)] = &[
     ("accounts_default_key", "accounts.tenant_id, accounts.default_key", Conflict::DefaultTaken),
     ("tenants_pkey", "tenants.id", Conflict::TenantExists),
     ("tokens_pkey", "tokens.id", Conflict::TokenExists),
+    ("users_name_id", "users.tenant_id, users.name_id", Conflict::UserExists),
     ("recordings_id", "recordings.tenant_id, recordings.id", Conflict::RecordingExists),
     (
         "recording_export_jobs_name_key",

@@ -1,7 +1,9 @@
 //! Shared test helpers: fresh databases on every backend under test (SQLite always,
 //! PostgreSQL when `PATCHBAY_TEST_DATABASE_URL` names a server) and an in-process patchbay
 //! server on a loopback port, and moto's S3 server for S3 tests; with `fuzz`, the fuzz targets' configuration and
-//! mutators; checks on a crate's own sources (import circles). Used only by tests.
+//! mutators; with `idp`, SimpleSAMLphp as a SAML 2.0 identity provider; with `saml`, a SAML
+//! IdP forger and attack corpus; checks on a crate's own sources (import circles). Used only
+//! by tests.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -159,8 +161,12 @@ macro_rules! backend_test {
 
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+#[cfg(feature = "idp")]
+pub mod idp;
 pub mod moto;
 pub mod peers;
+#[cfg(feature = "saml")]
+pub mod saml;
 pub mod sources;
 
 /// `len` pseudo-random bytes (xorshift from `seed`): audio stand-ins that do not compress.

@@ -286,6 +286,7 @@ pub async fn draft<'a>(
                 enabled_types: &tenant_row.enabled_types,
                 existing_secrets: &existing_secrets,
                 stored_properties: existing.map(|e| &e.properties),
+                allow_loopback_http: state.outbound.sso_allow_http_loopback,
             },
         )
         .map_err(ApiError::Validation)?;

@@ -88,11 +88,13 @@ pub async fn for_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Identity;
 
     #[test]
     fn the_token_id_is_read_from_an_actor() {
         let id = Uuid::now_v7();
-        let principal = Principal { token_id: id, token_name: "ops (night)".into(), role: Role::SpAdmin, tenant: None };
+        let identity = Identity::Token { id, name: "ops (night)".into() };
+        let principal = Principal { identity, role: Role::SpAdmin, tenant: None };
         assert_eq!(actor_token(&principal.actor()), Some(id));
         assert_eq!(actor_token("system"), None);
         assert_eq!(actor_token("token:x (not-a-uuid)"), None);

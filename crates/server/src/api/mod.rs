@@ -12,8 +12,9 @@ mod keys;
 mod recordings;
 mod tenants;
 mod testing;
-mod tokens;
+pub(crate) mod tokens;
 mod types;
+mod users;
 
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
@@ -120,6 +121,11 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::GetKbArticle => on(method, kb::get),
         O::UpdateKbArticle => on(method, kb::update),
         O::DeleteKbArticle => on(method, kb::delete),
+        O::ListUsers => on(method, users::list),
+        O::CreateUser => on(method, users::create),
+        O::GetUser => on(method, users::get),
+        O::UpdateUser => on(method, users::update),
+        O::DeleteUser => on(method, users::delete),
         O::ListTokens => on(method, tokens::list),
         O::CreateToken => on(method, tokens::create),
         O::RevokeToken => on(method, tokens::revoke),

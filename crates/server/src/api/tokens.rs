@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use patchbay_api::{Access, Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
 
-use crate::auth::{generate_token, hash_token, role_of, Principal, Role};
+use crate::auth::{generate_token, hash_token, role_of, Identity, Principal, Role};
 use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -106,7 +106,15 @@ pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Who the presented token is (for the CLI and the admin screen).
+/// Who is calling (for the CLI and the admin screen).
 pub async fn whoami(who: Principal) -> Json<WhoAmI> {
-    Json(WhoAmI { token_id: who.token_id, name: who.token_name, role: who.role, tenant: who.tenant })
+    Json(who_am_i(&who))
+}
+
+pub fn who_am_i(who: &Principal) -> WhoAmI {
+    let (token_id, user_id) = match &who.identity {
+        Identity::Token { id, .. } => (Some(*id), None),
+        Identity::User(user) => (None, Some(user.id)),
+    };
+    WhoAmI { token_id, user_id, name: who.name().to_owned(), role: who.role, tenant: who.tenant.clone() }
 }

@@ -12,19 +12,11 @@ use serde_json::json;
 use crate::auth::{hash_token, Principal};
 use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
-use crate::sessions::{cookie_value, from_request, over_https, set_cookie, Sessions, LIFETIME};
+use crate::sessions::{cookie_value, from_request, over_https, set_cookie, Holder, Sessions, LIFETIME};
 use crate::state::AppState;
 
-fn session_view(who: &Principal, csrf: &str) -> serde_json::Value {
-    json!({
-        "csrf_token": csrf,
-        "principal": {
-            "token_id": who.token_id,
-            "name": who.token_name,
-            "role": who.role.as_str(),
-            "tenant": who.tenant,
-        },
-    })
+pub(crate) fn session_view(who: &Principal, csrf: &str) -> serde_json::Value {
+    json!({ "csrf_token": csrf, "principal": crate::api::tokens::who_am_i(who) })
 }
 
 /// The sign-in body.
@@ -49,10 +41,18 @@ pub async fn sign_in(
     }
     let token_hash = hash_token(token);
     let who = Principal::for_token_hash(&state, &token_hash).await?;
+    if let Some(tenant) = &who.tenant {
+        if state.signon.admin_sso(tenant).await?.is_some_and(|sso| sso.required) {
+            return Err(ApiError::Forbidden(
+                "this contact center signs in to the admin screen through its identity provider: use \
+                 Sign in with single sign-on (API calls with the token keep working)",
+            ));
+        }
+    }
     if let Some(old) = cookie_value(&headers) {
         sessions.remove(old);
     }
-    let (id, csrf) = sessions.create(token_hash)?;
+    let (id, csrf) = sessions.create(Holder::Token(token_hash))?;
     let mut response = (StatusCode::CREATED, Json(session_view(&who, &csrf))).into_response();
     response.headers_mut().insert(header::SET_COOKIE, set_cookie(&id, LIFETIME.as_secs(), over_https(&headers)));
     Ok(response)
@@ -62,7 +62,7 @@ pub async fn sign_in(
 /// page needs it again; other origins cannot read it).
 pub async fn current(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
     let session = from_request(&parts).ok_or(ApiError::Unauthorized)?;
-    let who = Principal::for_token_hash(&state, &session.token_hash).await?;
+    let who = Principal::for_session(&state, &session).await?;
     Ok(Json(session_view(&who, &session.csrf)).into_response())
 }
 
