@@ -10,6 +10,7 @@ mod provision;
 mod recordings;
 mod serve;
 mod simulate;
+mod users;
 mod verbs;
 
 use std::process::ExitCode;
@@ -54,6 +55,13 @@ enum Command {
         client: ClientArgs,
         #[command(subcommand)]
         command: verbs::TokensCommand,
+    },
+    /// The people of a tenant who sign in to the admin screen through its identity provider.
+    Users {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
     /// Master keys: status, rotation while the server runs, retirement of unused keys.
     Keys {
@@ -143,6 +151,7 @@ fn main() -> ExitCode {
             Command::Tenants { client, command } => verbs::tenants(&Client::new(&client)?, command).await,
             Command::Accounts { client, command } => verbs::accounts(&Client::new(&client)?, command).await,
             Command::Tokens { client, command } => verbs::tokens(&Client::new(&client)?, command).await,
+            Command::Users { client, command } => users::users(&Client::new(&client)?, command).await,
             Command::Keys { client, command } => keys::keys(&Client::new(&client)?, command).await,
             Command::Gateway { client, command } => gateway::gateway(&Client::new(&client)?, command).await,
             Command::Recordings { client, command } => recordings::recordings(&Client::new(&client)?, command).await,

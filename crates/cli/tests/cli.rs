@@ -193,6 +193,26 @@ fn simulate_drives_the_event_intake_with_consistent_churn() {
 }
 
 #[test]
+fn user_verbs_add_list_change_and_delete_a_tenants_users() {
+    let s = ServerProcess::start(&[]);
+    assert_eq!(code(&s.cli(&["tenants", "create", "acme"])), 0);
+    let args = ["users", "create", "--tenant", "acme", "--name-id", "ada@acme.example", "--role", "tenant_viewer"];
+    let created = s.cli(&[&args[..], &["--email", "ada@acme.example", "--json"]].concat());
+    assert_eq!(code(&created), 0, "{}", String::from_utf8_lossy(&created.stderr));
+    let id = json(&created)["id"].as_str().unwrap().to_owned();
+    assert_eq!(code(&s.cli(&args)), 3, "the subject is taken");
+    assert_eq!(code(&s.cli(&["users", "create", "--tenant", "acme", "--name-id", "x", "--role", "sp_admin"])), 2);
+    let changed = s.cli(&["users", "set", "--tenant", "acme", &id, "--role", "tenant_admin", "--disable", "--json"]);
+    assert_eq!(code(&changed), 0, "{}", String::from_utf8_lossy(&changed.stderr));
+    let changed = json(&changed);
+    assert_eq!((changed["role"].as_str(), changed["enabled"].as_bool()), (Some("tenant_admin"), Some(false)));
+    let list = stdout(&s.cli(&["users", "list", "--tenant", "acme"]));
+    assert!(list.contains("ada@acme.example") && list.contains("disabled") && list.contains("tenant_admin"), "{list}");
+    assert_eq!(code(&s.cli(&["users", "delete", "--tenant", "acme", &id])), 0);
+    assert_eq!(code(&s.cli(&["users", "delete", "--tenant", "acme", &id])), 4);
+}
+
+#[test]
 fn tenant_verbs_and_json_logs_with_request_ids() {
     let s = ServerProcess::start(&["--log-format", "json"]);
     assert_eq!(code(&s.cli(&["tenants", "create", "acme", "--name", "Acme"])), 0);

@@ -95,7 +95,8 @@ async fn test_all(
     let started = Instant::now();
     let reports = futures::stream::iter(accounts)
         .map(|account| async move {
-            let cx = Context { egress, account, timeout: TIMEOUT, public_url: None, hook_id: None, vendors };
+            let cx =
+                Context { egress, account, timeout: TIMEOUT, public_url: None, hook_id: None, tenant: None, vendors };
             registry.test(&cx).await
         })
         .buffer_unordered(CONCURRENCY)

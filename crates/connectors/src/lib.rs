@@ -85,8 +85,23 @@ pub struct Context<'a> {
     pub public_url: Option<&'a url::Url>,
     /// The saved account's inbound webhook hook id, when its provider takes deliveries.
     pub hook_id: Option<&'a str>,
+    /// The tenant the account belongs to (the SSO accounts' service-provider URLs name it).
+    pub tenant: Option<&'a str>,
     /// Where the vendors without a URL property live.
     pub vendors: &'a VendorUrls,
+}
+
+/// The first path segment of single sign-on: `{public_url}/sso/{tenant}/{provider}/{endpoint}`.
+pub const SSO_SEGMENT: &str = "sso";
+
+/// A single sign-on endpoint (`metadata`, `login`, `acs`) of the tenant's SSO account of
+/// `provider`, under `base` (any path of `base` kept); `None` when `base` cannot take a path.
+pub fn sso_url(base: &url::Url, tenant: &str, provider: &str, endpoint: &str) -> Option<url::Url> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut().ok()?.pop_if_empty().extend([SSO_SEGMENT, tenant, provider, endpoint]);
+    Some(url)
 }
 
 /// The first path segment of inbound webhooks: `{public_url}/hooks/{hook_id}`.

@@ -238,6 +238,8 @@ impl Connector for Sso {
     async fn test(&self, cx: &Context<'_>, run: &mut TestRun) -> Result<String, Failure> {
         let pem = cx.account.need_text(sso::IDENTITY_PROVIDER_CERTIFICATE)?;
         let cert = run.check("certificate", certificate(pem, Utc::now()), IdpCertificate::describe)?;
+        let metadata = sp_metadata(cx);
+        run.check("metadata", Ok::<_, Failure>(&metadata), |m| format!("the service provider metadata: {m}"))?;
         let raw = cx.account.need_text(sso::IDENTITY_PROVIDER_SINGLE_SIGN_ON_URL)?;
         if !raw.starts_with("https://") {
             return Err(Failure::new(Category::InvalidConfig, "the SSO URL must start with https://"));
@@ -249,7 +251,37 @@ impl Connector for Sso {
         } else {
             " Single sign-on is not enabled for this account yet."
         };
-        Ok(format!("The IdP certificate is valid until {} and the SSO URL answers.{enabled}", day(cert.not_after)))
+        let renew = if cert.days_left < RENEW_WITHIN_DAYS {
+            format!(
+                " Warning: the IdP certificate ends in {} days: get the next one from the IdP and paste both here \
+                 for the rollover.",
+                cert.days_left
+            )
+        } else {
+            String::new()
+        };
+        Ok(format!(
+            "The IdP certificate is valid until {} and the SSO URL answers. Give the IdP this service provider's \
+             metadata: {metadata}.{renew}{enabled}",
+            day(cert.not_after)
+        ))
+    }
+}
+
+/// A certificate ending sooner than this is reported, so it is replaced in time.
+const RENEW_WITHIN_DAYS: i64 = 30;
+
+/// Where this service provider's metadata is for the account's tenant and provider: the
+/// full URL with a public URL, else its path.
+fn sp_metadata(cx: &Context<'_>) -> String {
+    let tenant = cx.tenant.unwrap_or("{tenant}");
+    let local = url::Url::parse("http://patchbay.invalid/").expect("a fixed URL");
+    match cx.public_url.and_then(|base| crate::sso_url(base, tenant, &cx.account.provider, "metadata")) {
+        Some(url) => url.to_string(),
+        None => match crate::sso_url(&local, tenant, &cx.account.provider, "metadata") {
+            Some(url) => format!("{} (start patchbay with --public-url for the full URL)", url.path()),
+            None => String::new(),
+        },
     }
 }
 

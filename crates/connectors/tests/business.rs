@@ -24,7 +24,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::with([]));
 /// Runs the account's connection test; the report, serialized as the API returns it, must
 /// carry none of the account's secrets.
 async fn test_with(egress: &Egress, account: &AccountConfig, vendors: &VendorUrls, timeout: Duration) -> TestReport {
-    let cx = Context { egress, account, timeout, public_url: None, hook_id: None, vendors };
+    let cx = Context { egress, account, timeout, public_url: None, hook_id: None, tenant: None, vendors };
     let report = REGISTRY.test(&cx).await;
     let shown = serde_json::to_string(&report).unwrap();
     for (field, secret) in account.secrets.iter().filter(|(_, s)| !s.expose().is_empty()) {

@@ -4,12 +4,13 @@
 
 mod common;
 
+use chrono::Datelike as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use futures::StreamExt as _;
-use patchbay_catalog::keys::{sso, stt};
+use patchbay_catalog::keys::{sso, sso_agent_desktop, stt};
 use patchbay_connectors::VendorUrls;
 use patchbay_connectors::{AccountConfig, Category, Context, Egress, EgressPolicy, Outcome, Registry, TestReport};
 use serde_json::json;
@@ -242,7 +243,11 @@ fn idp_certificate(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Strin
 }
 
 fn sso_account(provider: &str, enabled: bool, url: &str, certificate: &str) -> AccountConfig {
-    common::account("sso", provider, sso_properties(enabled, url, certificate), &[])
+    let mut properties = sso_properties(enabled, url, certificate);
+    if provider == "agent_desktop" {
+        properties[sso_agent_desktop::ALLOWED_RETURN_URLS] = json!("https://desktop.example.com/signed-in");
+    }
+    common::account("sso", provider, properties, &[])
 }
 
 fn sso_properties(enabled: bool, url: &str, certificate: &str) -> serde_json::Value {
@@ -279,12 +284,31 @@ async fn a_valid_certificate_and_an_answering_sso_url_pass_enabled_or_not() {
         )
         .await;
         assert_eq!(report.status, Outcome::Ok, "{provider}: {report:?}");
-        assert_eq!(step_names(&report), ["certificate", "resolve", "connect", "tls", "request", "answer"]);
+        assert_eq!(step_names(&report), ["certificate", "metadata", "resolve", "connect", "tls", "request", "answer"]);
+        let metadata = format!("/sso/{}/{provider}/metadata", common::TENANT);
+        assert!(report.steps[1].detail.contains(&metadata), "{:?}", report.steps[1]);
+        assert!(report.message.contains(&metadata), "{}", report.message);
+        assert!(!report.message.contains("Warning"), "{}", report.message);
         let detail = &report.steps[0].detail;
         assert!(detail.contains("CN=idp.example.com") && detail.contains("2020-01-01 to 2090-01-01"), "{detail}");
         assert!(report.message.starts_with("The IdP certificate is valid until 2090-01-01"), "{}", report.message);
         assert_eq!(report.message.contains("not enabled"), !enabled, "{}", report.message);
     }
+}
+
+#[tokio::test]
+async fn a_certificate_ending_within_30_days_passes_with_a_warning_to_renew_it() {
+    let ca = common::TestCa::new();
+    let addr = common::https(idp_router(), &ca).await;
+    let url = format!("https://localhost:{}/saml2/idp/SSOService.php", addr.port());
+    let soon = chrono::Utc::now() + chrono::TimeDelta::days(12);
+    let (year, month, day) = (soon.year(), soon.month() as u8, soon.day() as u8);
+    let certificate = idp_certificate((2020, 1, 1), (year, month, day));
+    let report =
+        run_test(&common::egress(Some(&ca)), &sso_account("admin", true, &url, &certificate), Duration::from_secs(2))
+            .await;
+    assert_eq!(report.status, Outcome::Ok, "{report:?}");
+    assert!(report.message.contains("Warning: the IdP certificate ends in 11 days"), "{}", report.message);
 }
 
 #[tokio::test]

@@ -25,12 +25,13 @@ use crate::AppState;
 const BROWSER_COOKIE: &str = "patchbay_sso";
 
 pub fn router(_: &AppState) -> Router<AppState> {
+    let sso = patchbay_connectors::SSO_SEGMENT;
     Router::new()
         .route("/ui/sso/{tenant}", get(offer))
-        .route("/sso/{tenant}/{provider}/metadata", get(metadata))
-        .route("/sso/{tenant}/{provider}/login", get(login))
-        .route("/sso/{tenant}/{provider}/acs", post(acs))
-        .route("/sso/{tenant}/agent_desktop/token", post(exchange))
+        .route(&format!("/{sso}/{{tenant}}/{{provider}}/metadata"), get(metadata))
+        .route(&format!("/{sso}/{{tenant}}/{{provider}}/login"), get(login))
+        .route(&format!("/{sso}/{{tenant}}/{{provider}}/acs"), post(acs))
+        .route(&format!("/{sso}/{{tenant}}/agent_desktop/token"), post(exchange))
 }
 
 fn provider(raw: &str) -> ApiResult<Provider> {

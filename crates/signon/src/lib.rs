@@ -123,20 +123,23 @@ impl SignOn {
     /// is the public URL; without one, `origin` (the request's own, which the server takes
     /// only for a loopback host).
     pub fn service_provider(&self, tenant: &str, provider: Provider, origin: Option<&str>) -> Result<ServiceProvider> {
-        let base = match (&self.public_url, origin) {
-            (Some(url), _) => url.as_str().trim_end_matches('/').to_owned(),
-            (None, Some(origin)) => origin.trim_end_matches('/').to_owned(),
-            (None, None) => {
-                return Err(Refused::new(
-                    "no_public_url",
-                    "single sign-on needs the service's public URL: start patchbay with --public-url",
-                )
-                .into())
-            }
+        let no_base = || {
+            Refused::new(
+                "no_public_url",
+                "single sign-on needs the service's public URL: start patchbay with --public-url",
+            )
         };
-        let tenant = url::form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>();
-        let root = format!("{base}/sso/{tenant}/{}", provider.as_str());
-        Ok(ServiceProvider { entity_id: format!("{root}/metadata"), acs_url: format!("{root}/acs") })
+        let base = match (&self.public_url, origin) {
+            (Some(url), _) => url.clone(),
+            (None, Some(origin)) => url::Url::parse(origin).map_err(|_| no_base())?,
+            (None, None) => return Err(no_base().into()),
+        };
+        let url = |endpoint| {
+            patchbay_connectors::sso_url(&base, tenant, provider.as_str(), endpoint)
+                .map(String::from)
+                .ok_or_else(no_base)
+        };
+        Ok(ServiceProvider { entity_id: url("metadata")?, acs_url: url("acs")? })
     }
 
     /// The tenant's SSO account of `provider` when single sign-on is on.

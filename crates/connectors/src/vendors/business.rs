@@ -184,6 +184,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             public_url: None,
             hook_id: None,
+            tenant: None,
             vendors: &vendors,
         };
         f(&cx)

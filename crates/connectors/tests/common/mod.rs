@@ -12,6 +12,9 @@ use patchbay_connectors::{AccountConfig, Context, Egress, EgressPolicy, VendorUr
 use patchbay_vault::SecretString;
 use serde_json::{Map, Value};
 
+/// The tenant the accounts under test belong to.
+pub const TENANT: &str = "acme";
+
 /// An egress that allows loopback and trusts `ca` (when given), with a short timeout.
 pub fn egress(ca: Option<&TestCa>) -> Egress {
     Egress::new(EgressPolicy {
@@ -74,5 +77,13 @@ pub fn unchecked_account(type_key: &str, provider: &str, properties: Value, secr
 
 /// A context for one call.
 pub fn context<'a>(egress: &'a Egress, account: &'a AccountConfig, vendors: &'a VendorUrls) -> Context<'a> {
-    Context { egress, account, timeout: Duration::from_secs(2), public_url: None, hook_id: None, vendors }
+    Context {
+        egress,
+        account,
+        timeout: Duration::from_secs(2),
+        public_url: None,
+        hook_id: None,
+        tenant: Some(TENANT),
+        vendors,
+    }
 }

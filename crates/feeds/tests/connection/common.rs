@@ -76,7 +76,7 @@ pub fn unchecked_account(type_key: &str, provider: &str, properties: Value, secr
 /// carry none of the account's secrets.
 pub async fn test_with(egress: &Egress, account: &AccountConfig, timeout: Duration) -> TestReport {
     let vendors = VendorUrls::default();
-    let cx = Context { egress, account, timeout, public_url: None, hook_id: None, vendors: &vendors };
+    let cx = Context { egress, account, timeout, public_url: None, hook_id: None, tenant: None, vendors: &vendors };
     let report = REGISTRY.test(&cx).await;
     let shown = serde_json::to_string(&report).unwrap();
     for (field, secret) in account.secrets.iter().filter(|(_, s)| !s.expose().is_empty()) {

@@ -61,7 +61,7 @@ fn slot(state: &AppState, tenant: &str, timeout: Duration) -> ApiResult<TestSlot
     })
 }
 
-async fn run_test(state: &AppState, config: &AccountConfig, timeout: Duration) -> TestReport {
+async fn run_test(state: &AppState, tenant: &str, config: &AccountConfig, timeout: Duration) -> TestReport {
     let out = &state.outbound;
     let report = match state.catalog.provider(&config.type_key, &config.provider).map(|p| &p.test) {
         Some(TestSupport::None { reason }) => TestRun::unsupported(reason),
@@ -72,6 +72,7 @@ async fn run_test(state: &AppState, config: &AccountConfig, timeout: Duration) -
                 timeout,
                 public_url: out.public_url.as_ref(),
                 hook_id: None,
+                tenant: Some(tenant),
                 vendors: &out.vendors,
             };
             out.connectors.test(&cx).await
@@ -103,7 +104,7 @@ pub async fn test_saved(
     let config = saved_config(&keys, &account)?;
     drop(keys);
     let _slot = slot(&state, &tenant, timeout)?;
-    let report = run_test(&state, &config, timeout).await;
+    let report = run_test(&state, &tenant, &config, timeout).await;
     state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
     Ok(Json(report))
 }
@@ -140,7 +141,7 @@ pub async fn test_unsaved(
         secrets,
     };
     let slot = slot(&state, &tenant, timeout)?;
-    let report = run_test(&state, &config, timeout).await;
+    let report = run_test(&state, &tenant, &config, timeout).await;
     drop(slot);
     state
         .store
@@ -186,7 +187,7 @@ pub async fn test_all(
             let actor = &actor;
             async move {
                 let slot = state_ref.outbound.slots.take(&account.tenant_id).await;
-                let report = run_test(state_ref, &config, timeout).await;
+                let report = run_test(state_ref, &account.tenant_id, &config, timeout).await;
                 drop(slot);
                 state_ref
                     .store
@@ -267,6 +268,7 @@ pub async fn action(
         timeout,
         public_url: out.public_url.as_ref(),
         hook_id: hook.as_deref(),
+        tenant: Some(&tenant),
         vendors: &out.vendors,
     };
     let result = out.connectors.action(&cx, &action, &params).await;
