@@ -75,6 +75,10 @@ pub enum Access {
     Tokens,
     /// Service-wide resources (tenants as a set, master keys): the service provider only.
     Provider,
+    /// The API Zapier calls: HTTP Basic with the username and password of one of the
+    /// tenant's enabled Zapier accounts, checked by the server before `decide`; no token
+    /// of any role reaches it.
+    Zapier,
 }
 
 /// Why a caller is refused: the status and the message the problem+json carries.
@@ -98,12 +102,17 @@ impl Denial {
     }
 }
 
+/// Why a request of the Zapier API is not let in: no Basic credentials, or not those of an
+/// enabled Zapier account of the tenant (the same answer for both).
+pub const ZAPIER_CREDENTIALS: &str =
+    "send `Authorization: Basic` with the username and password of an enabled Zapier account of this tenant";
+
 const PROVIDER_ONLY: &str = "only a service-provider admin may do this";
 const PRODUCER_ONLY: &str = "an event producer token can only send events and recordings";
 const GATEWAY_ONLY: &str = "a gateway client token can only call the runtime gateway";
 
 impl Access {
-    pub const ALL: [Access; 10] = [
+    pub const ALL: [Access; 11] = [
         Access::Public,
         Access::Caller,
         Access::TenantRead,
@@ -114,6 +123,7 @@ impl Access {
         Access::TenantProvider,
         Access::Tokens,
         Access::Provider,
+        Access::Zapier,
     ];
 
     /// Whether the operation's path carries the `{tenant}` this access is checked against.
@@ -141,6 +151,8 @@ impl Access {
             return Err(Denial::TenantNotFound);
         }
         match (self, role) {
+            // Tokens are no credentials there: the server admits Zapier's own before this.
+            (Access::Zapier, _) => Err(Denial::Unauthenticated),
             (_, Role::SpAdmin) | (Access::Public | Access::Caller, _) => Ok(()),
             (Access::TenantProvider, Role::EventProducer) => Err(Denial::Forbidden(PRODUCER_ONLY)),
             (Access::TenantGateway, Role::TenantAdmin | Role::GatewayClient) => Ok(()),

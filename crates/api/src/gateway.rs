@@ -141,8 +141,10 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrmSearchRequest {
-    /// The Salesforce, Zendesk, ServiceNow, Oracle Service Cloud or RightNow account.
-    pub account: Uuid,
+    /// The Salesforce, Zendesk, ServiceNow, Oracle Service Cloud or RightNow account; left
+    /// out, the tenant's only enabled one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 32))]
     pub phone: Option<String>,

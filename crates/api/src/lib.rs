@@ -30,8 +30,9 @@ mod tenants;
 mod testing;
 mod tokens;
 mod users;
+mod zapier;
 
-pub use access::{Access, Denial, Role};
+pub use access::{Access, Denial, Role, ZAPIER_CREDENTIALS};
 pub use accounts::{Account, AccountCreate, AccountList, AccountTest, AccountUpdate};
 pub use catalog::{IntegrationTypeInfo, IntegrationTypes, ProviderInfo};
 pub use conversations::{
@@ -70,3 +71,6 @@ pub use testing::{
 };
 pub use tokens::{Token, TokenCreate, TokenCreated, TokenList, WhoAmI};
 pub use users::{User, UserCreate, UserList, UserRole, UserUpdate};
+pub use zapier::{
+    HealthChange, ZapierHook, ZapierHookCreate, ZapierMe, ZapierSendMessage, ZapierTrigger, ZapierTriggerQuery,
+};

@@ -215,6 +215,20 @@ operations! {
         "Change a user's role, or disable them (their sessions end at once)";
     DeleteUser = Delete "/tenants/{tenant}/users/{user_id}", TenantWrite, "deleteUser",
         "Remove a user (a later sign-in creates them again only when just-in-time provisioning is on)";
+    ZapierMe = Get "/tenants/{tenant}/zapier/me", Zapier, "zapierMe",
+        "Zapier's connection test: the tenant and the Zapier account whose credentials were used";
+    ZapierTriggerItems = Get "/tenants/{tenant}/zapier/triggers/{trigger}", Zapier, "zapierTrigger",
+        "A polling trigger's newest items first, each with a unique, stable `id`";
+    ZapierSubscribe = Post "/tenants/{tenant}/zapier/hooks", Zapier, "zapierSubscribe",
+        "Subscribe a REST hook: new items of the trigger are POSTed, signed, to `target_url`";
+    ZapierUnsubscribe = Delete "/tenants/{tenant}/zapier/hooks/{hook_id}", Zapier, "zapierUnsubscribe",
+        "Unsubscribe a REST hook";
+    ZapierSendMessage = Post "/tenants/{tenant}/zapier/actions/send_message", Zapier, "zapierSendMessage",
+        "Send a reply to a customer's conversation through its messenger";
+    ZapierCreateKbArticle = Post "/tenants/{tenant}/zapier/actions/create_kb_article", Zapier,
+        "zapierCreateKbArticle", "Add an article to the native knowledge base";
+    ZapierLookupContact = Post "/tenants/{tenant}/zapier/actions/lookup_contact", Zapier, "zapierLookupContact",
+        "Contacts with a phone number or email address, from the tenant's CRM through the gateway";
     ListTokens = Get "/tokens", Tokens, "listTokens", "The tokens the caller may see (never their values)";
     CreateToken = Post "/tokens", Tokens, "createToken", "Create a token";
     RevokeToken = Delete "/tokens/{id}", Tokens, "revokeToken", "Revoke a token";

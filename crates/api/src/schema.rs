@@ -42,6 +42,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<TokenCreate>(&mut requests);
     register::<UserCreate>(&mut requests);
     register::<UserUpdate>(&mut requests);
+    register::<ZapierHookCreate>(&mut requests);
+    register::<ZapierSendMessage>(&mut requests);
     let mut responses = generator(Contract::Serialize);
     register::<AccountList>(&mut responses);
     register::<ActionResult>(&mut responses);
@@ -90,6 +92,10 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<Usage>(&mut responses);
     register::<User>(&mut responses);
     register::<UserList>(&mut responses);
+    register::<ZapierHook>(&mut responses);
+    register::<ZapierMe>(&mut responses);
+    register::<ZapierTrigger>(&mut responses);
+    register::<HealthChange>(&mut responses);
     register::<WhoAmI>(&mut responses);
     let mut schemas: Map<String, Value> = responses.take_definitions(true).into_iter().collect();
     for (name, schema) in requests.take_definitions(true) {

@@ -56,10 +56,12 @@ pub enum GatewayCommand {
         account: Option<Uuid>,
     },
     /// Contacts with a phone number or email address in a CRM account (Salesforce,
-    /// Zendesk, ServiceNow, Oracle Service Cloud, RightNow).
+    /// Zendesk, ServiceNow, Oracle Service Cloud, RightNow): the named one, else the
+    /// tenant's only enabled one.
     Crm {
         tenant: String,
-        account: Uuid,
+        #[arg(long)]
+        account: Option<Uuid>,
         #[arg(long, required_unless_present = "email", conflicts_with = "email")]
         phone: Option<String>,
         #[arg(long)]

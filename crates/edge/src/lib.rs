@@ -303,6 +303,16 @@ impl Edge {
     }
 
     /// The tenant's last event number.
+    /// The tenant's newest `limit` events of `kind`, newest first.
+    pub async fn recent_events(
+        &self,
+        tenant: &str,
+        kind: patchbay_store::EventKind,
+        limit: i64,
+    ) -> Result<Vec<patchbay_store::ConversationEvent>, EdgeError> {
+        Ok(self.parts.edge.recent_events(tenant, kind, limit).await?)
+    }
+
     pub async fn last_event(&self, tenant: &str) -> Result<i64, EdgeError> {
         Ok(self.parts.edge.last_event(tenant).await?)
     }

@@ -637,7 +637,7 @@ impl Gateway {
     /// The named CRM account's contacts with a phone number or an email address.
     pub async fn crm_search(&self, tenant: &str, request: &CrmSearchRequest) -> Result<CrmContacts, GatewayError> {
         let lookup = lookup_of(request.phone.as_deref(), request.email.as_deref())?;
-        let account = self.named(tenant, request.account, CRMS, "account").await?;
+        let account = self.pick(tenant, request.account, CRMS, "CRM").await?;
         let ticket = self.begin(tenant, &account, "crm_search").await?;
         let result = crm::search(&self.call(&ticket), &lookup).await;
         let contacts = self.finish(ticket, result).await?;

@@ -146,7 +146,19 @@ pub async fn admit(state: &AppState, parts: &Parts, access: Access, tenant: &str
 /// path's `{tenant}`, and hands the admitted principal to the handler.
 pub async fn enforce(access: Access, State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    if access != Access::Public {
+    if access == Access::Zapier {
+        let tenant = match RawPathParams::from_request_parts(&mut parts, &state).await {
+            Ok(params) => params.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value.to_owned()),
+            Err(e) => return e.into_response(),
+        };
+        let Some(tenant) = tenant else {
+            return ApiError::Internal("a Zapier operation without {tenant}".into()).into_response();
+        };
+        match crate::zapier::admit(&state, &parts, &tenant).await {
+            Ok(caller) => parts.extensions.insert(caller),
+            Err(answer) => return answer,
+        };
+    } else if access != Access::Public {
         let principal = match authenticate(&parts, &state).await {
             Ok(principal) => principal,
             Err(e) => return e.into_response(),

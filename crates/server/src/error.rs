@@ -18,6 +18,8 @@ pub enum ApiError {
     /// The body is well-formed but breaks a rule.
     Validation(Vec<FieldError>),
     Unauthorized,
+    /// 401 from the Zapier API: Basic credentials of a Zapier account are needed.
+    ZapierUnauthorized,
     Forbidden(&'static str),
     NotFound(&'static str),
     Conflict {
@@ -130,6 +132,14 @@ impl IntoResponse for ApiError {
                 &[][..],
                 None,
             ),
+            ApiError::ZapierUnauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+                patchbay_api::ZAPIER_CREDENTIALS.to_owned(),
+                &[][..],
+                None,
+            ),
             ApiError::Forbidden(why) => {
                 (StatusCode::FORBIDDEN, "forbidden", "Not allowed", (*why).to_owned(), &[][..], None)
             }
@@ -230,7 +240,11 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if let ApiError::ZapierUnauthorized = &self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"patchbay\""));
+        } else if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let ApiError::TooManyRequests { retry_after, .. } = &self {

@@ -18,6 +18,7 @@ mod sso;
 mod startup;
 mod state;
 mod ui;
+mod zapier;
 
 pub use auth::{generate_token, hash_token, Role};
 pub use listen::HttpLimits;

@@ -123,6 +123,7 @@ fn access_problems(access: Access) -> &'static [&'static str] {
         Access::Public => &[],
         Access::Caller => &["401"],
         Access::Tokens | Access::Provider => &["401", "403"],
+        Access::Zapier => &["401", "404", "429"],
         _ => &["401", "403", "404"],
     }
 }
@@ -144,8 +145,10 @@ fn operation(op: Operation, details: Details) -> Value {
         "parameters": details.parameters.iter().map(|p| param(p)).collect::<Vec<_>>(),
         "responses": responses,
     });
-    if op.access() == Access::Public {
-        object["security"] = json!([]);
+    match op.access() {
+        Access::Public => object["security"] = json!([]),
+        Access::Zapier => object["security"] = json!([{"zapier": []}]),
+        _ => {}
     }
     if let Some(request) = details.request {
         object["requestBody"] = request;
@@ -166,6 +169,7 @@ fn access_name(access: Access) -> &'static str {
         Access::TenantProvider => "tenant_provider",
         Access::Tokens => "tokens",
         Access::Provider => "provider",
+        Access::Zapier => "zapier",
     }
 }
 
@@ -553,6 +557,38 @@ fn describe(op: Operation) -> Details {
             json!({"200": body("Calls, errors and quota per day.", "Usage")}),
             &["422"],
         ),
+        O::ZapierMe => details(&["tenant"], None, json!({"200": body("Who the credentials are.", "ZapierMe")}), &[]),
+        O::ZapierTriggerItems => details(
+            &["tenant", "trigger", "zapier_limit"],
+            None,
+            json!({"200": {"description": "The newest items first; each has a unique, stable `id` (the other fields are the trigger's: a conversation event, a recording, an export run or a health change).", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}}}}}}),
+            &["400", "422"],
+        ),
+        O::ZapierSubscribe => details(
+            &["tenant"],
+            Some(request("ZapierHookCreate")),
+            json!({"201": body("The hook, with its signing secret (shown once).", "ZapierHook")}),
+            &["422"],
+        ),
+        O::ZapierUnsubscribe => details(&["tenant", "hook_id"], None, json!({"204": no_content("Unsubscribed.")}), &[]),
+        O::ZapierSendMessage => details(
+            &["tenant"],
+            Some(request("ZapierSendMessage")),
+            json!({"202": body("The reply, pending.", "ConversationMessage"), "200": body("The same reply, already sent.", "ConversationMessage")}),
+            &["422"],
+        ),
+        O::ZapierCreateKbArticle => details(
+            &["tenant"],
+            Some(request("KbArticleWrite")),
+            json!({"201": tagged("The article.", "KbArticle")}),
+            &["422"],
+        ),
+        O::ZapierLookupContact => details(
+            &["tenant"],
+            Some(request("CrmSearchRequest")),
+            json!({"200": body("The contacts.", "CrmContacts")}),
+            &["409", "422", "502"],
+        ),
         O::ListUsers => details(w, None, json!({"200": body("The users, by email.", "UserList")}), &[]),
         O::CreateUser => {
             details(w, Some(request("UserCreate")), json!({"201": tagged("The user.", "User")}), &["409", "422"])
@@ -663,6 +699,9 @@ fn parameters() -> Value {
         "key_id": key_id,
         "action": path("action", "An action key of the provider, e.g. `generate_token`."),
         "subscription_id": {"name": "subscription_id", "in": "path", "required": true, "description": "The subscription id.", "schema": {"type": "string", "format": "uuid"}},
+        "hook_id": {"name": "hook_id", "in": "path", "required": true, "description": "The hook id.", "schema": {"type": "string", "format": "uuid"}},
+        "trigger": {"name": "trigger", "in": "path", "required": true, "description": "The trigger.", "schema": {"$ref": "#/components/schemas/ZapierTrigger"}},
+        "zapier_limit": {"name": "limit", "in": "query", "required": false, "description": "How many items, newest first (1 to 100; 50 when left out).", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         "user_id": {"name": "user_id", "in": "path", "required": true, "description": "The user id.", "schema": {"type": "string", "format": "uuid"}},
         "conversation_id": {"name": "conversation_id", "in": "path", "required": true, "description": "The conversation id.", "schema": {"type": "string", "format": "uuid"}},
         "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "required": false, "description": "Any unique string up to 255 printable characters (a UUID, say): a request repeated with the same key and text sends the reply once; the same key with another text is a 409.", "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
@@ -710,7 +749,14 @@ pub fn document() -> Value {
         "security": [{"bearer": []}],
         "paths": paths(),
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "zapier": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The username and password of one of the tenant's enabled Zapier accounts."
+                },
+            },
             "schemas": schemas,
             "responses": problem_responses(),
             "parameters": parameters(),

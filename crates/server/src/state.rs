@@ -50,6 +50,10 @@ pub struct AppState {
     pub users: Arc<dyn patchbay_store::SignonStore>,
     /// SAML single sign-on for the admin screen and the agent desktop.
     pub signon: patchbay_signon::SignOn,
+    /// What the Zapier API reads beyond the other stores.
+    pub zapier: Arc<dyn patchbay_store::ZapierStore>,
+    /// Failed Zapier sign-ins per username, on this node.
+    pub zapier_throttle: Arc<crate::zapier::Throttle>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

@@ -65,11 +65,12 @@ async fn url(s: &TestServer, op: Operation, tenant: &str, admitted: bool) -> Str
             (Operation::RevokeToken, "id") => fresh_token(s, tenant).await,
             (Operation::RetireKey, "id") => "4000000000".to_owned(),
             (_, "id") if op.path().contains("/integration-accounts/") => fresh_account(s, tenant).await,
-            (_, "id" | "run_id" | "conversation_id" | "subscription_id" | "user_id") => {
+            (_, "id" | "run_id" | "conversation_id" | "subscription_id" | "user_id" | "hook_id") => {
                 uuid::Uuid::new_v4().to_string()
             }
             (_, "recording_id") => "rec-matrix".to_owned(),
             (_, "action") => "generate_token".to_owned(),
+            (_, "trigger") => "new_recording".to_owned(),
             (_, other) => panic!("{op:?}: no value for the parameter {other}; add one here"),
         };
         values.push(value);
@@ -92,8 +93,9 @@ async fn call(s: &TestServer, op: Operation, url: &str, token: Option<&str>) -> 
     Reply::read(request.send().await.expect("the server answers")).await
 }
 
-fn expected_detail(denial: Denial) -> String {
+fn expected_detail(access: Access, denial: Denial) -> String {
     match denial {
+        Denial::Unauthenticated if access == Access::Zapier => patchbay_api::ZAPIER_CREDENTIALS.to_owned(),
         Denial::Unauthenticated => "send `Authorization: Bearer <token>` with a valid API token".to_owned(),
         Denial::Forbidden(reason) => reason.to_owned(),
         Denial::TenantNotFound => "tenant not found".to_owned(),
@@ -131,7 +133,7 @@ backend_test! {
                     match decision {
                         Err(denial) => {
                             assert_eq!(reply.status, denial.status(), "{who}: {reply:?}");
-                            assert_eq!(reply.body["detail"], json!(expected_detail(denial)), "{who}: {reply:?}");
+                            assert_eq!(reply.body["detail"], json!(expected_detail(op.access(), denial)), "{who}: {reply:?}");
                         }
                         Ok(()) => {
                             assert!(![401, 403, 405, 500].contains(&reply.status), "{who} was admitted: {reply:?}");

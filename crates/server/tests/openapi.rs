@@ -581,6 +581,48 @@ async fn every_route_is_documented_and_answers_as_documented() {
     assert_eq!(r.status, 422, "{r:?}");
     spec.reply("GET", "/tenants/{tenant}/integration-accounts/{id}/usage", &r);
 
+    // The Zapier API, with the Zapier account's credentials.
+    let zap = |method: Method, path: &str| {
+        s.request(method, &format!("/api/v1/tenants/acme/zapier{path}"), None).basic_auth("zap", Some(SECRET))
+    };
+    let r = Reply::read(zap(Method::GET, "/me").send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/zapier/me", &r);
+    let r = Reply::read(s.request(Method::GET, "/api/v1/tenants/acme/zapier/me", None).send().await.unwrap()).await;
+    assert_eq!(r.status, 401, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/zapier/me", &r);
+    for trigger in patchbay_api::ZapierTrigger::ALL {
+        let r = Reply::read(zap(Method::GET, &format!("/triggers/{}?limit=5", trigger.as_str())).send().await.unwrap())
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        spec.reply("GET", "/tenants/{tenant}/zapier/triggers/{trigger}", &r);
+    }
+    let hook = json!({"target_url": "https://hooks.zapier.example/catch/1", "event": "conversation_started"});
+    spec.request("POST", "/tenants/{tenant}/zapier/hooks", &hook);
+    let r = Reply::read(zap(Method::POST, "/hooks").json(&hook).send().await.unwrap()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/zapier/hooks", &r);
+    let r =
+        Reply::read(zap(Method::DELETE, &format!("/hooks/{}", r.body["id"].as_str().unwrap())).send().await.unwrap())
+            .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    spec.reply("DELETE", "/tenants/{tenant}/zapier/hooks/{hook_id}", &r);
+    let article = json!({"title": "Zapped", "body": "Made by a zap."});
+    spec.request("POST", "/tenants/{tenant}/zapier/actions/create_kb_article", &article);
+    let r = Reply::read(zap(Method::POST, "/actions/create_kb_article").json(&article).send().await.unwrap()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/zapier/actions/create_kb_article", &r);
+    let send = json!({"conversation_id": uuid::Uuid::now_v7(), "text": "hi"});
+    spec.request("POST", "/tenants/{tenant}/zapier/actions/send_message", &send);
+    let r = Reply::read(zap(Method::POST, "/actions/send_message").json(&send).send().await.unwrap()).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/zapier/actions/send_message", &r);
+    let lookup = json!({"email": "ada@acme.example"});
+    spec.request("POST", "/tenants/{tenant}/zapier/actions/lookup_contact", &lookup);
+    let r = Reply::read(zap(Method::POST, "/actions/lookup_contact").json(&lookup).send().await.unwrap()).await;
+    assert_eq!(r.status, 409, "{r:?}");
+    spec.reply("POST", "/tenants/{tenant}/zapier/actions/lookup_contact", &r);
+
     // Deletes, with a stale ETag first.
     let request = s.request(Method::DELETE, &format!("{accounts}/{zapier_id}"), Some(&s.admin_token));
     let r = Reply::read(request.header("if-match", "\"9\"").send().await.unwrap()).await;

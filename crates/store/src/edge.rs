@@ -415,6 +415,8 @@ pub trait EdgeStore: Send + Sync + 'static {
     async fn events_after(&self, tenant: &str, after: i64, limit: i64) -> Result<Vec<ConversationEvent>>;
     /// The tenant's last event number (0 before the first).
     async fn last_event(&self, tenant: &str) -> Result<i64>;
+    /// The tenant's newest `limit` events of `kind`, newest first.
+    async fn recent_events(&self, tenant: &str, kind: EventKind, limit: i64) -> Result<Vec<ConversationEvent>>;
     async fn conversation(&self, tenant: &str, id: Uuid) -> Result<Conversation>;
     /// The conversation's newest `limit` messages, oldest first.
     async fn conversation_messages(&self, tenant: &str, id: Uuid, limit: i64) -> Result<Vec<MessageRecord>>;
@@ -1032,6 +1034,21 @@ impl EdgeStore for SqlStore {
             )
             .bind(tenant)
             .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    async fn recent_events(&self, tenant: &str, kind: EventKind, limit: i64) -> Result<Vec<ConversationEvent>> {
+        let rows: Vec<EventRow> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, kind, conversation_id, payload, at FROM conversation_events \
+                 WHERE tenant_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT $3",
+            )
+            .bind(tenant)
+            .bind(kind.as_str())
             .bind(limit)
             .fetch_all(pool)
             .await?

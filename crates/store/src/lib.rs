@@ -19,6 +19,7 @@ mod kb;
 mod recordings;
 mod signon;
 mod transcripts;
+mod zapier;
 
 pub use cache::CachedStore;
 pub use edge::*;
@@ -30,6 +31,7 @@ pub use recordings::*;
 pub use signon::*;
 pub use sql::SqlStore;
 pub use transcripts::*;
+pub use zapier::*;
 
 use std::sync::Arc;
 

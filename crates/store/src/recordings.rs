@@ -350,6 +350,10 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn get_run(&self, tenant: &str, job_id: Uuid, id: Uuid) -> Result<ExportRun>;
     /// Newest first.
     async fn list_runs(&self, tenant: &str, job_id: Uuid, limit: i64) -> Result<Vec<ExportRun>>;
+    /// The tenant's newest `limit` recordings by arrival, newest first.
+    async fn recent_recordings(&self, tenant: &str, limit: i64) -> Result<Vec<Recording>>;
+    /// The tenant's newest `limit` finished runs of every job, newest end first.
+    async fn recent_finished_runs(&self, tenant: &str, limit: i64) -> Result<Vec<ExportRun>>;
     /// Marks `interrupted`, and fences (bumps the epoch of), every running run of `node` when
     /// given (a node that has just started: its runs are dead) and every running run whose
     /// heartbeat is older than `expiry` by the database's clock (its node died or stalled),
@@ -1232,6 +1236,31 @@ impl RecordingStore for SqlStore {
             ))
             .bind(tenant)
             .bind(job_id.to_string())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(RunRow::into_run).collect()
+    }
+
+    async fn recent_recordings(&self, tenant: &str, limit: i64) -> Result<Vec<Recording>> {
+        let rows: Vec<RecordingRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(select_recordings!(), "WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2"))
+                .bind(tenant)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RecordingRow::into_recording).collect()
+    }
+
+    async fn recent_finished_runs(&self, tenant: &str, limit: i64) -> Result<Vec<ExportRun>> {
+        let rows: Vec<RunRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(
+                select_runs!(),
+                "WHERE tenant_id = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(tenant)
             .bind(limit)
             .fetch_all(pool)
             .await?

@@ -116,7 +116,7 @@ fn conversation_id(raw: &str) -> ApiResult<uuid::Uuid> {
     raw.parse().map_err(|_| ApiError::NotFound("conversation"))
 }
 
-fn conversation_not_found(e: patchbay_edge::EdgeError) -> ApiError {
+pub(crate) fn conversation_not_found(e: patchbay_edge::EdgeError) -> ApiError {
     match e {
         patchbay_edge::EdgeError::Store(patchbay_store::StoreError::NotFound) => ApiError::NotFound("conversation"),
         other => other.into(),

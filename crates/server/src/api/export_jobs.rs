@@ -27,7 +27,7 @@ use crate::state::AppState;
 
 const NAME_MAX: usize = 100;
 
-fn run_view(run: &ExportRun) -> ApiResult<api::ExportRun> {
+pub(crate) fn run_view(run: &ExportRun) -> ApiResult<api::ExportRun> {
     let reason = ExportRunReason::parse(&run.reason).ok_or_else(|| {
         ApiError::Internal(format!("export run {} has a stored reason {:?} the API does not know", run.id, run.reason))
     })?;

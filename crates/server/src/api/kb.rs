@@ -60,9 +60,19 @@ pub async fn create(
     Path(tenant): Path<String>,
     Input(body): Input<KbArticleWrite>,
 ) -> ApiResult<Response> {
-    state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
-    let write = patchbay_gateway::checked_article(&body)?;
-    let article = state.kb.create_article(&tenant, Uuid::now_v7(), &write, &who.actor()).await?;
+    create_article(&state, &tenant, &body, &who.actor()).await
+}
+
+/// Adds an article (the API's and Zapier's action).
+pub(crate) async fn create_article(
+    state: &AppState,
+    tenant: &str,
+    body: &KbArticleWrite,
+    actor: &str,
+) -> ApiResult<Response> {
+    state.store.get_tenant(tenant).await.map_err(tenant_not_found)?;
+    let write = patchbay_gateway::checked_article(body)?;
+    let article = state.kb.create_article(tenant, Uuid::now_v7(), &write, actor).await?;
     Ok(respond(StatusCode::CREATED, article))
 }
 

@@ -3,14 +3,14 @@
 mod accounts;
 mod audit;
 mod common;
-mod conversations;
+pub(crate) mod conversations;
 mod events;
-mod export_jobs;
+pub(crate) mod export_jobs;
 mod gateway;
-mod kb;
+pub(crate) mod kb;
 mod keys;
-mod recordings;
-mod tenants;
+pub(crate) mod recordings;
+pub(crate) mod tenants;
 mod testing;
 pub(crate) mod tokens;
 mod types;
@@ -126,6 +126,13 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::GetUser => on(method, users::get),
         O::UpdateUser => on(method, users::update),
         O::DeleteUser => on(method, users::delete),
+        O::ZapierMe => on(method, crate::zapier::me),
+        O::ZapierTriggerItems => on(method, crate::zapier::trigger_items),
+        O::ZapierSubscribe => on(method, crate::zapier::subscribe),
+        O::ZapierUnsubscribe => on(method, crate::zapier::unsubscribe),
+        O::ZapierSendMessage => on(method, crate::zapier::send_message),
+        O::ZapierCreateKbArticle => on(method, crate::zapier::create_kb_article),
+        O::ZapierLookupContact => on(method, crate::zapier::lookup_contact),
         O::ListTokens => on(method, tokens::list),
         O::CreateToken => on(method, tokens::create),
         O::RevokeToken => on(method, tokens::revoke),

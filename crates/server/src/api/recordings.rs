@@ -26,7 +26,7 @@ use crate::ranges::{self, Answer};
 use crate::state::AppState;
 
 /// A stored recording as the API shows it; its exports only on a GET of it alone.
-fn view(recording: &Recording, exports: Option<&[Export]>) -> ApiResult<api::Recording> {
+pub(crate) fn view(recording: &Recording, exports: Option<&[Export]>) -> ApiResult<api::Recording> {
     let m = &recording.meta;
     let direction = Direction::parse(&m.direction).ok_or_else(|| {
         ApiError::Internal(format!("recording {} has a stored direction {:?} the API does not know", m.id, m.direction))
