@@ -199,7 +199,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         },
     );
     let users: Arc<dyn patchbay_store::SignonStore> = Arc::new(sql.clone());
-    let signon = patchbay_signon::SignOn::new(store.clone(), users.clone(), settings.public_url.clone());
+    let signon = patchbay_signon::SignOn::start(store.clone(), users.clone(), settings.public_url.clone());
     let state = AppState {
         zapier: Arc::new(sql.clone()),
         zapier_throttle: crate::zapier::throttle(),

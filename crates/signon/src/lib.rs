@@ -28,6 +28,8 @@ pub use config::{AdminSso, SsoConfig};
 pub const REQUEST_LIFETIME: TimeDelta = TimeDelta::minutes(10);
 /// How long an agent desktop's one-time code can be exchanged.
 pub const CODE_LIFETIME: TimeDelta = TimeDelta::seconds(60);
+/// How often each node deletes expired sign-in state.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// The longest `state` an agent desktop may pass through the sign-in.
 pub const STATE_MAX: usize = 512;
 
@@ -115,7 +117,19 @@ pub fn is_local_path(path: &str) -> bool {
 }
 
 impl SignOn {
-    pub fn new(store: Arc<dyn Store>, signon: Arc<dyn SignonStore>, public_url: Option<url::Url>) -> SignOn {
+    /// The service, and its task that deletes expired pending requests, seen assertion ids
+    /// and codes every [`PURGE_EVERY`].
+    pub fn start(store: Arc<dyn Store>, signon: Arc<dyn SignonStore>, public_url: Option<url::Url>) -> SignOn {
+        let purging = signon.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = purging.purge_sso().await {
+                    tracing::warn!(error = %e, "expired single sign-on state could not be purged");
+                }
+            }
+        });
         SignOn { store, signon, public_url }
     }
 
