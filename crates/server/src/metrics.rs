@@ -94,6 +94,14 @@ pub struct Metrics {
     edge_intake_latency: Family<ChannelLabels, Histogram>,
     edge_sends: Family<DeliveryLabels, Counter>,
     edge_subscription_posts: Family<EventLabels, Counter>,
+    sso_sign_ins: Family<SignInLabels, Counter>,
+    zapier_sign_ins: Family<EventLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInLabels {
+    provider: String,
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,6 +127,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A SAML sign-in ended: `outcome` is `signed_in` or the refusal's reason code.
+    pub fn sso_sign_in(&self, provider: &str, outcome: &str) {
+        self.sso_sign_ins.get_or_create(&SignInLabels { provider: provider.into(), outcome: outcome.into() }).inc();
+    }
+
+    /// A Zapier request was refused for its credentials (`refused`) or a lock-out (`locked`).
+    pub fn zapier_refused(&self, outcome: &str) {
+        self.zapier_sign_ins.get_or_create(&EventLabels { outcome: outcome.into() }).inc();
+    }
+
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("patchbay");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -213,7 +231,21 @@ impl Metrics {
             "Conversation events POSTed to subscriptions, delivered or failed",
             edge_subscription_posts.clone(),
         );
+        let sso_sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "sso_sign_ins",
+            "SAML sign-ins by SSO provider and outcome (signed_in, or the reason code of the refusal)",
+            sso_sign_ins.clone(),
+        );
+        let zapier_sign_ins = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "zapier_sign_in_failures",
+            "Zapier requests refused for their credentials (refused) or while the username is locked out (locked)",
+            zapier_sign_ins.clone(),
+        );
         Metrics {
+            sso_sign_ins,
+            zapier_sign_ins,
             edge_subscription_posts,
             edge_sends,
             edge_deliveries,

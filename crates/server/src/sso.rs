@@ -208,6 +208,10 @@ async fn acs(
                 Err(e) => return e.into_response(),
             };
             tracing::info!(tenant, user = %user.id, "SSO sign-in to the admin screen");
+            state.metrics.sso_sign_in(provider.as_str(), "signed_in");
+            if let Some(old) = sessions::cookie_value(&headers) {
+                sessions.remove(old);
+            }
             let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, return_to)]).into_response();
             let secure = sessions::over_https(&headers);
             response.headers_mut().append(header::SET_COOKIE, sessions::set_cookie(&id, LIFETIME.as_secs(), secure));
@@ -216,12 +220,14 @@ async fn acs(
         }
         Ok(Outcome::AgentDesktop { redirect }) => {
             tracing::info!(tenant, "SSO sign-in for the agent desktop");
+            state.metrics.sso_sign_in(provider.as_str(), "signed_in");
             let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, redirect)]).into_response();
             response.headers_mut().append(header::SET_COOKIE, clear_browser_cookie(&tenant));
             response
         }
         Err(SignOnError::Refused(r)) => {
             tracing::warn!(tenant, provider = provider.as_str(), code = r.code, "SSO sign-in refused: {}", r.message);
+            state.metrics.sso_sign_in(provider.as_str(), r.code);
             let audit = NewAudit {
                 tenant_id: tenant.clone(),
                 account_id: None,

@@ -109,6 +109,7 @@ pub async fn admit(state: &AppState, parts: &Parts, tenant: &str) -> Result<Zapi
     let username: String = username.chars().take(USERNAME_MAX).collect();
     let now = Instant::now();
     if let Some(retry_after) = state.zapier_throttle.locked(tenant, &username, now) {
+        state.metrics.zapier_refused("locked");
         return Err(ApiError::TooManyRequests {
             detail: "too many failed sign-ins for this username; wait and try again".into(),
             retry_after,
@@ -119,6 +120,7 @@ pub async fn admit(state: &AppState, parts: &Parts, tenant: &str) -> Result<Zapi
         Ok(Some(caller)) => Ok(caller),
         Ok(None) => {
             state.zapier_throttle.fail(tenant, &username, now);
+            state.metrics.zapier_refused("refused");
             let audit = NewAudit {
                 tenant_id: tenant.to_owned(),
                 account_id: None,

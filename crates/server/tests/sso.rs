@@ -333,6 +333,8 @@ backend_test! {
             }
         }
         assert!(sso.users().await.is_empty(), "{}: no attack created a user", db.backend);
+        let metrics = sso.s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(r#"patchbay_sso_sign_ins_total{provider="admin",outcome="sha1"} 1"#), "{metrics}");
 
         // A comment inside the NameID does not truncate it: the whole signed value is the user.
         let mut browser = Browser::default();

@@ -136,6 +136,9 @@ backend_test! {
         let retry: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry), "{retry}");
         assert_eq!(z.call("nobody", "x", Method::GET, "/me", None).await.status, 401, "another username is not locked");
+        let metrics = z.s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(r#"patchbay_zapier_sign_in_failures_total{outcome="refused"} 11"#), "{metrics}");
+        assert!(metrics.contains(r#"patchbay_zapier_sign_in_failures_total{outcome="locked"} 1"#), "{metrics}");
     }
 }
 
