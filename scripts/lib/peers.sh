@@ -107,6 +107,17 @@ ensure_typescript() {
     || { echo "cannot install TypeScript $want: (cd $dir && npm ci)" >&2; exit 1; }
 }
 
+# Makes sure the Zapier integration's packages (zapier/package-lock.json: zapier-platform-core
+# and jest) are installed into zapier/node_modules for its tests, which
+# crates/cli/tests/zapier_app.rs runs against a live patchbay: `npm ci` when node_modules is
+# missing or older than the lock file. Install scripts are not run (none is needed).
+ensure_zapier_app() {
+  local dir=zapier
+  if [ -d "$dir/node_modules" ] && [ ! "$dir/package-lock.json" -nt "$dir/node_modules" ]; then return 0; fi
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+    || { echo "cannot install the Zapier integration's packages: npm ci --prefix $dir" >&2; exit 1; }
+}
+
 # Makes sure moto's S3-compatible server (`moto_server`) and boto3 are installed. The S3
 # connector tests start their own moto_server per test on a free loopback port and set it
 # up with boto3, so nothing is started here.

@@ -1,0 +1,47 @@
+const { trigger } = require('../lib/trigger');
+
+module.exports = trigger({
+  key: 'new_recording',
+  noun: 'Recording',
+  label: 'New Call Recording',
+  description: "Triggers when a call recording's metadata reaches patchbay.",
+  // Items are recordings as patchbay's `GET …/recordings/{id}` shows them, with `id`.
+  outputFields: [
+    { key: 'id', label: 'Recording ID' },
+    { key: 'global_interaction_id', label: 'Global Interaction ID' },
+    { key: 'call_started_at', label: 'Call Started At', type: 'datetime' },
+    { key: 'agent_login', label: 'Agent Login' },
+    { key: 'agent_first_name', label: 'Agent First Name' },
+    { key: 'agent_last_name', label: 'Agent Last Name' },
+    { key: 'customer_phone', label: 'Customer Phone' },
+    { key: 'direction', label: 'Direction' },
+    { key: 'service', label: 'Service' },
+    { key: 'disposition', label: 'Disposition' },
+    { key: 'flagged', label: 'Flagged', type: 'boolean' },
+    { key: 'audio__state', label: 'Audio State' },
+    { key: 'received_at', label: 'Received At', type: 'datetime' },
+  ],
+  sample: {
+    id: 'call-2024-05-01-0042',
+    recording_id: 'call-2024-05-01-0042',
+    tenant: 'acme',
+    global_interaction_id: 'gi-2024-05-01-0042',
+    call_started_at: '2024-05-01T09:30:15Z',
+    agent_login: 'jsmith',
+    agent_first_name: 'Jo',
+    agent_last_name: 'Smith',
+    customer_phone: '+1 555 0100',
+    direction: 'inbound',
+    service: 'Sales',
+    disposition: 'sale',
+    flagged: false,
+    audio: {
+      state: 'local',
+      size: 1843244,
+      sha256: '9f2c6a1e0b7d4c3a8e5f1b2d6c9a0e3f7b4d8c1a5e2f6b9d0c3a7e4f8b1d5c2a',
+      content_type: 'audio/wav',
+    },
+    received_at: '2024-05-01T09:41:02Z',
+    updated_at: '2024-05-01T09:41:05Z',
+  },
+});
