@@ -248,6 +248,11 @@ mod tests {
             (Access::Provider, Role::TenantViewer, 403, 403),
             (Access::Provider, Role::EventProducer, 403, 403),
             (Access::Provider, Role::GatewayClient, 403, 403),
+            (Access::Zapier, Role::SpAdmin, 401, 401),
+            (Access::Zapier, Role::TenantAdmin, 401, 401),
+            (Access::Zapier, Role::TenantViewer, 401, 401),
+            (Access::Zapier, Role::EventProducer, 401, 401),
+            (Access::Zapier, Role::GatewayClient, 401, 401),
         ];
         let status = |r: Result<(), Denial>| r.map_or_else(Denial::status, |()| 200);
         for &(access, role, own, other) in table {

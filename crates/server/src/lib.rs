@@ -9,6 +9,7 @@ mod body;
 mod error;
 mod hooks;
 mod listen;
+mod lockout;
 pub mod logging;
 mod metrics;
 mod openapi;

@@ -202,7 +202,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let signon = patchbay_signon::SignOn::start(store.clone(), users.clone(), settings.public_url.clone());
     let state = AppState {
         zapier: Arc::new(sql.clone()),
-        zapier_throttle: crate::zapier::throttle(),
+        zapier_lockout: Arc::default(),
         users,
         signon,
         edge,

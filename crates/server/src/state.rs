@@ -53,7 +53,7 @@ pub struct AppState {
     /// What the Zapier API reads beyond the other stores.
     pub zapier: Arc<dyn patchbay_store::ZapierStore>,
     /// Failed Zapier sign-ins per username, on this node.
-    pub zapier_throttle: Arc<crate::zapier::Throttle>,
+    pub zapier_lockout: Arc<crate::lockout::Lockout>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

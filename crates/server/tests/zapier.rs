@@ -201,6 +201,11 @@ backend_test! {
         assert_eq!((changes[1]["status"].as_str(), changes[1]["previous_status"].as_str()), (Some("ok"), None));
         assert_eq!(changes[0]["account_name"], "Stats");
         assert_ne!(changes[0]["id"], changes[1]["id"]);
+        let zapier_account = z.s.call(Method::GET, &format!("{ACCOUNTS}?type=zapier"), None).await.body["items"][0]["id"].clone();
+        let r = z.s.call(Method::POST, &format!("{ACCOUNTS}/{}/test", zapier_account.as_str().unwrap()), None).await;
+        assert_eq!(r.body["status"], "unsupported", "{r:?}");
+        let r = z.zap(Method::GET, "/triggers/account_health_changed", None).await;
+        assert_eq!(r.body[0]["status"], "unsupported", "{}: told as it is: {r:?}", db.backend);
     }
 }
 

@@ -3,18 +3,19 @@
 mod accounts;
 mod audit;
 mod common;
-pub(crate) mod conversations;
+mod conversations;
 mod events;
-pub(crate) mod export_jobs;
+mod export_jobs;
 mod gateway;
-pub(crate) mod kb;
+mod kb;
 mod keys;
-pub(crate) mod recordings;
-pub(crate) mod tenants;
+mod recordings;
+mod tenants;
 mod testing;
 pub(crate) mod tokens;
 mod types;
 mod users;
+mod zapier;
 
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
@@ -126,13 +127,13 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::GetUser => on(method, users::get),
         O::UpdateUser => on(method, users::update),
         O::DeleteUser => on(method, users::delete),
-        O::ZapierMe => on(method, crate::zapier::me),
-        O::ZapierTriggerItems => on(method, crate::zapier::trigger_items),
-        O::ZapierSubscribe => on(method, crate::zapier::subscribe),
-        O::ZapierUnsubscribe => on(method, crate::zapier::unsubscribe),
-        O::ZapierSendMessage => on(method, crate::zapier::send_message),
-        O::ZapierCreateKbArticle => on(method, crate::zapier::create_kb_article),
-        O::ZapierLookupContact => on(method, crate::zapier::lookup_contact),
+        O::ZapierMe => on(method, zapier::me),
+        O::ZapierTriggerItems => on(method, zapier::trigger_items),
+        O::ZapierSubscribe => on(method, zapier::subscribe),
+        O::ZapierUnsubscribe => on(method, zapier::unsubscribe),
+        O::ZapierSendMessage => on(method, zapier::send_message),
+        O::ZapierCreateKbArticle => on(method, zapier::create_kb_article),
+        O::ZapierLookupContact => on(method, zapier::lookup_contact),
         O::ListTokens => on(method, tokens::list),
         O::CreateToken => on(method, tokens::create),
         O::RevokeToken => on(method, tokens::revoke),
