@@ -5,9 +5,7 @@
 mod browser;
 mod vendor;
 
-use std::time::Duration;
-
-use browser::{free_port, Browser, Harness};
+use browser::{enum_title, free_port, Browser, Harness};
 use patchbay_catalog::keys::messenger::facebook;
 use patchbay_catalog::keys::wfm::http_post;
 use patchbay_catalog::keys::{next_caller, statistics_receiver, tts, zendesk};
@@ -544,15 +542,7 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
 }
 
 async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
-    let token = h
-        .api(
-            Method::POST,
-            "/api/v1/tokens",
-            Some(json!({"name": "acme viewer", "role": "tenant_viewer", "tenant": TENANT})),
-        )
-        .await;
-    assert_eq!(token.0, 201, "{token:?}");
-    let viewer = token.1["token"].as_str().unwrap().to_owned();
+    let viewer = h.token("acme viewer", "tenant_viewer", TENANT).await;
 
     b.click("button.sign-out").await;
     b.wait("#token").await;
@@ -619,29 +609,156 @@ async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
     b.assert_source_free_of(&[viewer.as_str()]).await;
 }
 
-impl Harness {
-    async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("the server answers");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
+/// The Users page: an administrator adds a user (a blank subject and a taken one refused
+/// next to the field), changes a role, disables a user, meets a change made elsewhere and
+/// overwrites nothing, deletes a user after confirming; a viewer sees the users and nothing
+/// that changes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_page_for_an_administrator_and_a_viewer() {
+    Harness::run(|h| async move {
+        let created = h.api(Method::POST, "/api/v1/tenants", Some(json!({"id": TENANT, "name": "Acme Support"}))).await;
+        assert_eq!(created.0, 201, "{created:?}");
+        let doc = h.api(Method::GET, "/api/v1/openapi.json", None).await.1;
+        let (admin_title, viewer_title) =
+            (enum_title(&doc, "UserRole", "tenant_admin"), enum_title(&doc, "UserRole", "tenant_viewer"));
+        let b = h.browser();
+        sign_in_with_token(b, &h.admin_token).await;
+        b.click(&format!("a.tenant-link[data-tenant='{TENANT}']")).await;
+        b.click("a.nav-users").await;
+        b.wait_text("h1.page-title", "Users").await;
+        b.wait_text(".users-empty", "No users yet").await;
+        assert!(b.text(".sso-off").await.contains("Single sign-on is off"), "without Admin SSO nobody can sign in");
 
-    async fn api_if_match(&self, method: Method, path: &str, version: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.admin_token)
-            .header("if-match", format!("\"{version}\""))
-            .json(&body)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .expect("the server answers");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
+        // Add: the subject is required, and said so next to its field.
+        b.click(".add-user").await;
+        b.wait("dialog[open] #new-user-name_id").await;
+        assert_eq!(b.focused().await, "new-user-name_id", "the dialog focuses its first field");
+        assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the dialog has a <label for>");
+        b.click("dialog[open] button.save").await;
+        b.wait_text("#new-user-name_id-error", "Enter the subject").await;
+        assert_eq!(b.attr("#new-user-name_id", "aria-invalid").await.as_deref(), Some("true"));
+        b.fill("#new-user-name_id", "ada@acme.example").await;
+        b.fill("#new-user-email", "ada@acme.example").await;
+        b.fill("#new-user-display_name", "Ada Lovelace").await;
+        b.select("#new-user-role", "tenant_admin").await;
+        b.click("dialog[open] button.save").await;
+        b.wait_gone("dialog[open]").await;
+        let users = h.api(Method::GET, &users_path(), None).await.1["items"].clone();
+        assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+        let got = &users[0];
+        assert_eq!(
+            json!([got["name_id"], got["email"], got["display_name"], got["role"], got["enabled"]]),
+            json!(["ada@acme.example", "ada@acme.example", "Ada Lovelace", "tenant_admin", true])
+        );
+        let ada = got["id"].as_str().unwrap().to_owned();
+        let row = format!(".user-row[data-id='{ada}']");
+        let text = b.wait_text(&row, "Ada Lovelace").await;
+        assert!(text.contains("ada@acme.example") && text.contains("Enabled") && text.contains("Never"), "{text}");
+        assert_eq!(b.text(&format!("{row} .user-role")).await, admin_title, "the role as the API document titles it");
+        assert_eq!(
+            b.text(&format!("{row} .created-by")).await,
+            b.text(".who-name").await,
+            "created by the signed-in token"
+        );
+        assert_eq!(b.focused().await, "btn btn-secondary btn-small edit-user", "focus goes to the new user's row");
+
+        // A subject the tenant already has is refused next to the field; Escape leaves the dialog.
+        b.click(".add-user").await;
+        b.fill("dialog[open] #new-user-name_id", "ada@acme.example").await;
+        b.click("dialog[open] button.save").await;
+        b.wait_text("#new-user-name_id-error", "already has a user with this subject").await;
+        b.shot("users-add-error").await;
+        b.press_escape().await;
+        b.wait_gone("dialog[open]").await;
+        assert_eq!(h.api(Method::GET, &users_path(), None).await.1["items"].as_array().unwrap().len(), 1);
+
+        let bob = h
+            .api(Method::POST, &users_path(), Some(json!({"name_id": "bob@acme.example", "role": "tenant_viewer"})))
+            .await;
+        assert_eq!(bob.0, 201, "{bob:?}");
+        let bob = bob.1["id"].as_str().unwrap().to_owned();
+        b.reload().await;
+        let bob_row = format!(".user-row[data-id='{bob}']");
+        b.wait(&bob_row).await;
+        assert_eq!(b.text(&format!("{bob_row} .user-role")).await, viewer_title);
+
+        // Change a role.
+        b.click(&format!("{bob_row} .edit-user")).await;
+        b.wait_text("dialog[open] .user-identity", "bob@acme.example").await;
+        assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the dialog has a <label for>");
+        b.select("#edit-user-role", "tenant_admin").await;
+        b.click("dialog[open] button.save").await;
+        b.wait_gone("dialog[open]").await;
+        b.wait_text(&format!("{bob_row} .user-role"), &admin_title).await;
+        let got = h.api(Method::GET, &user_path(&bob), None).await.1;
+        assert_eq!((&got["role"], &got["enabled"], &got["version"]), (&json!("tenant_admin"), &json!(true), &json!(2)));
+
+        // Disable.
+        b.click(&format!("{row} .edit-user")).await;
+        b.click("dialog[open] #edit-user-enabled").await;
+        b.click("dialog[open] button.save").await;
+        b.wait_gone("dialog[open]").await;
+        b.wait(&format!("{row}[data-enabled='false']")).await;
+        assert_eq!(b.text(&format!("{row} .user-state")).await, "Disabled");
+        let got = h.api(Method::GET, &user_path(&ada), None).await.1;
+        assert_eq!((&got["role"], &got["enabled"]), (&json!("tenant_admin"), &json!(false)), "{got}");
+        b.shot("users").await;
+
+        // Someone else changes the user while the dialog is open: nothing is overwritten.
+        b.click(&format!("{bob_row} .edit-user")).await;
+        b.wait("dialog[open] #edit-user-enabled").await;
+        let behind =
+            h.api_if_match(Method::PUT, &user_path(&bob), "2", json!({"role": "tenant_viewer", "enabled": true})).await;
+        assert_eq!(behind.0, 200, "{behind:?}");
+        b.click("dialog[open] #edit-user-enabled").await;
+        b.click("dialog[open] button.save").await;
+        let stale = b.wait_text("dialog[open] .banner-stale", "Someone else changed this user").await;
+        assert!(stale.contains("nothing was overwritten") && stale.contains("version 3"), "{stale}");
+        let got = h.api(Method::GET, &user_path(&bob), None).await.1;
+        assert_eq!((&got["role"], &got["enabled"]), (&json!("tenant_viewer"), &json!(true)), "{got}");
+        b.click("dialog[open] .banner-stale button.reload").await;
+        b.wait_gone("dialog[open]").await;
+        b.wait_text(&format!("{bob_row} .user-role"), &viewer_title).await;
+
+        // Delete asks first: Cancel keeps the user, confirming deletes them.
+        b.click(&format!("{bob_row} .edit-user")).await;
+        b.click("dialog[open] button.delete").await;
+        b.wait_text("dialog.dialog-confirm[open]", "Delete “bob@acme.example”?").await;
+        b.click("dialog.dialog-confirm[open] .btn-secondary").await;
+        b.wait_gone("dialog.dialog-confirm[open]").await;
+        assert_eq!(h.api(Method::GET, &user_path(&bob), None).await.0, 200);
+        b.click("dialog[open] button.delete").await;
+        b.click("dialog.dialog-confirm[open] button.confirm").await;
+        b.wait_gone("dialog[open]").await;
+        b.wait_gone(&bob_row).await;
+        assert_eq!(h.api(Method::GET, &user_path(&bob), None).await.0, 404);
+        assert!(b.exists(&row).await);
+
+        // A viewer sees the users and nothing that changes them.
+        let viewer = h.token("acme viewer", "tenant_viewer", TENANT).await;
+        b.click("button.sign-out").await;
+        sign_in_with_token(b, &viewer).await;
+        b.click("a.nav-users").await;
+        b.wait_text(&format!("{row} .user-state"), "Disabled").await;
+        assert!(b.exists(".readonly-notice").await, "the page says it is read-only");
+        assert!(!b.exists(".add-user").await && !b.exists(".edit-user").await, "no add or edit for a viewer");
+        b.shot("users-viewer").await;
+    })
+    .await;
+}
+
+fn users_path() -> String {
+    format!("/api/v1/tenants/{TENANT}/users")
+}
+
+fn user_path(id: &str) -> String {
+    format!("{}/{id}", users_path())
+}
+
+/// Signs in with an API token from the sign-in page.
+async fn sign_in_with_token(b: &Browser, token: &str) {
+    b.open("").await;
+    b.fill("#token", token).await;
+    b.click("#signin-form button[type=submit]").await;
+    b.wait(".who-name").await;
 }

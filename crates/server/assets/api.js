@@ -9,15 +9,37 @@
 /**
  * @typedef {'sp_admin' | 'tenant_admin' | 'tenant_viewer' | 'event_producer' | 'gateway_client'} Role
  *
- * @typedef {object} Principal The signed-in token (`GET /ui/session`).
- * @property {string} token_id
- * @property {string} name
+ * @typedef {object} Principal Who is signed in (`GET /ui/session`): a token, or a user who
+ *   signed in through the tenant's identity provider.
+ * @property {string | null} token_id The token; none for a user.
+ * @property {string | null} user_id The user; none for a token.
+ * @property {string} name The token's name, or the user's email or subject.
  * @property {Role} role
  * @property {string | null} tenant
  *
  * @typedef {object} Session
  * @property {Principal} principal
  * @property {string} csrf_token
+ *
+ * @typedef {object} AdminSso The tenant's Admin SSO as the sign-in page offers it (`GET /ui/sso/{tenant}`).
+ * @property {string} name The SSO account's name: "Sign in with <name>".
+ * @property {string} login_path Where the sign-in starts; takes `?return_to=` a path of patchbay.
+ * @property {boolean} required Token sign-in to the admin screen is refused for the tenant's tokens.
+ *
+ * @typedef {'tenant_admin' | 'tenant_viewer'} UserRole
+ *
+ * @typedef {object} User A person who signs in through the tenant's identity provider.
+ * @property {string} id
+ * @property {string} name_id The identity provider's subject (NameID), exactly as it sends it.
+ * @property {string | null} email
+ * @property {string | null} display_name
+ * @property {UserRole} role
+ * @property {boolean} enabled
+ * @property {string} created_by `jit` when the first sign-in created the user, else the admin who did.
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {string | null} last_sign_in_at
+ * @property {number} version
  *
  * @typedef {object} FieldError One entry of a problem's `errors`.
  * @property {string} field
@@ -317,7 +339,7 @@ export async function load(path) {
 }
 
 /**
- * The values of an enumeration of the API document (`Role`, `Category`) with their titles
+ * The values of an enumeration of the API document (`Role`, `UserRole`, `Category`) with their titles
  * and descriptions, by value.
  * @param {OpenApi} doc
  * @param {string} name
@@ -347,6 +369,9 @@ export const paths = {
   exportMetadata: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/metadata.csv`,
   types: () => '/api/v1/integration-types',
   openapi: () => '/api/v1/openapi.json',
+  users: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/users`,
+  user: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.users(t)}/${encodeURIComponent(id)}`,
   contactFields: () => '/ui/contact-fields',
   session: () => '/ui/session',
+  sso: (/** @type {string} */ t) => `/ui/sso/${encodeURIComponent(t)}`,
 };

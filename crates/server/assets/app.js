@@ -1,8 +1,9 @@
 // @ts-check
-// The admin screen: sign-in, the tenant choice, the Integration Accounts pages and the
-// Recording Export pages, routed by the URL's hash (#/t/<tenant>, #/t/<tenant>/a/<id>,
+// The admin screen: sign-in (single sign-on or an API token), the tenant choice, the
+// Integration Accounts pages, the Recording Export pages and the tenant's users, routed by
+// the URL's hash (#/signin?tenant=<tenant>, #/t/<tenant>, #/t/<tenant>/a/<id>,
 // #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
-// #/t/<tenant>/exports/<id>[/settings]) so that Back, reload and links work.
+// #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) so that Back, reload and links work.
 
 import { call, errorText, load, paths, setCsrf, titles } from './api.js';
 import { typePicker } from './dialogs.js';
@@ -12,6 +13,7 @@ import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
 import { healthBadge, setCategories } from './report.js';
+import { usersView } from './users.js';
 
 /**
  * @typedef {import('./api.js').Principal} Principal
@@ -32,7 +34,8 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {IntegrationType[]} catalog
  * @property {ContactFields} contactFields
  * @property {import('./api.js').ExportJobSettings} exportSettings
- * @property {Record<string, import('./api.js').Titled>} roles How each token role is named.
+ * @property {Record<string, import('./api.js').Titled>} roles How each role is named.
+ * @property {Record<string, import('./api.js').Titled>} userRoles How each role a user can have is named.
  */
 
 /**
@@ -53,13 +56,165 @@ const reference = () => /** @type {Reference} */ (session.reference);
  * @param {string} [rest]
  */
 const tenantHref = (t, rest = '') => `#/t/${encodeURIComponent(t)}${rest}`;
+/** The roles that see a tenant's users. */
+const USER_READERS = ['sp_admin', 'tenant_admin', 'tenant_viewer'];
 
 // ---------------------------------------------------------------- sign in / out
+
+/** Where the sign-in page keeps the contact center last signed in to through single sign-on. */
+const SSO_TENANT_KEY = 'patchbay.sso-tenant';
+
+/** @returns {string | null} */
+function rememberedSsoTenant() {
+  try {
+    return localStorage.getItem(SSO_TENANT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** @param {string | null} tenant Null forgets it. */
+function rememberSsoTenant(tenant) {
+  try {
+    if (tenant) localStorage.setItem(SSO_TENANT_KEY, tenant);
+    else localStorage.removeItem(SSO_TENANT_KEY);
+  } catch {
+    // Storage may be off; the page then asks for the contact center each time.
+  }
+}
+
+/**
+ * The patchbay page single sign-on returns to: the page asked for when it is one of the
+ * tenant's, else the tenant's start page.
+ * @param {string} tenant
+ */
+function ssoReturnPath(tenant) {
+  const start = tenantHref(tenant);
+  const here = location.hash;
+  return `/${here === start || here.startsWith(`${start}/`) || here.startsWith(`${start}?`) ? here : start}`;
+}
+
+/**
+ * The single sign-on part of the sign-in page: "Sign in with <IdP>" for the contact center
+ * named by `#/signin?tenant=` or last signed in to through SSO, else a field to name it.
+ * @param {string | null} asked The tenant the address names.
+ * @param {() => boolean} current Whether the sign-in page is still shown.
+ */
+function ssoSection(asked, current) {
+  const section = h('section', { class: 'signin-section sso', 'aria-labelledby': 'sso-title' });
+  const title = h('h2', { class: 'signin-section-title', id: 'sso-title' }, 'Single sign-on');
+  const input = h('input', { type: 'text', id: 'sso-tenant', class: 'input', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'sso-tenant-help' });
+  const error = h('p', { class: 'field-error', id: 'sso-tenant-error', role: 'alert', hidden: true });
+  const find = h('button', { type: 'submit', class: 'btn btn-secondary btn-block sso-find' }, 'Continue with single sign-on');
+  const form = h('form', { class: 'signin-form', id: 'sso-form', novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: 'sso-tenant', class: 'field-label' }, 'Contact center id'),
+      input,
+      h('p', { class: 'field-help', id: 'sso-tenant-help' }, 'If your contact center signs in through its identity provider, enter its id.'),
+      error),
+    find);
+  /** @param {string | null} message */
+  const setError = (message) => {
+    error.textContent = message || '';
+    error.hidden = !message;
+    if (message) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', 'sso-tenant-help sso-tenant-error');
+    } else {
+      input.removeAttribute('aria-invalid');
+      input.setAttribute('aria-describedby', 'sso-tenant-help');
+    }
+  };
+  /** @param {string} value */
+  const showForm = (value) => {
+    input.value = value;
+    replace(section, title, form);
+  };
+  /**
+   * @param {string} tenant
+   * @param {import('./api.js').AdminSso} offer
+   */
+  const showOffer = (tenant, offer) => {
+    const login = new URL(offer.login_path, location.origin);
+    login.searchParams.set('return_to', ssoReturnPath(tenant));
+    const button = h('a', { class: 'btn btn-primary btn-block sso-button', href: `${login.pathname}${login.search}`, onclick: () => rememberSsoTenant(tenant) },
+      icon('login'), `Sign in with ${offer.name}`);
+    const other = h('button', { type: 'button', class: 'btn btn-link btn-small sso-other' }, 'Use another contact center');
+    other.addEventListener('click', () => {
+      setError(null);
+      showForm(tenant);
+      input.focus();
+      input.select();
+    });
+    replace(section, title,
+      button,
+      h('p', { class: 'muted small sso-tenant' }, 'Contact center ', h('code', {}, tenant), ' · ', other),
+      offer.required
+        ? h('p', { class: 'notice sso-required' }, icon('lock'), 'This contact center signs in through its identity provider: its API tokens cannot sign in to the admin screen.')
+        : null);
+    return button;
+  };
+  /**
+   * Asks the server whether `tenant` offers single sign-on.
+   * @param {string} tenant
+   * @returns {Promise<{offer: import('./api.js').AdminSso | null, problem: string | null}>}
+   */
+  const lookUp = async (tenant) => {
+    const reply = await call('GET', paths.sso(tenant), { signingIn: true });
+    if (reply.ok) return { offer: reply.body, problem: null };
+    if (reply.status === 404) return { offer: null, problem: `The contact center “${tenant}” does not sign in through an identity provider here; sign in with an API token instead.` };
+    return { offer: null, problem: reply.message };
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    setError(null);
+    const tenant = input.value.trim();
+    if (!tenant) {
+      setError('Enter your contact center’s id.');
+      input.focus();
+      return;
+    }
+    find.disabled = true;
+    const { offer, problem } = await lookUp(tenant);
+    find.disabled = false;
+    if (!current()) return;
+    if (offer) {
+      showOffer(tenant, offer).focus();
+      return;
+    }
+    setError(problem);
+    input.focus();
+  });
+
+  const known = asked || rememberedSsoTenant();
+  if (!known) {
+    showForm('');
+    return section;
+  }
+  replace(section, title, h('p', { class: 'muted loading sso-looking' }, 'Looking up single sign-on…'));
+  lookUp(known).then(({ offer, problem }) => {
+    if (!current()) return;
+    if (offer) {
+      const button = showOffer(known, offer);
+      if (document.activeElement === document.body) button.focus();
+      return;
+    }
+    // A remembered contact center that no longer offers single sign-on is forgotten quietly.
+    if (!asked) rememberSsoTenant(null);
+    showForm(known);
+    if (asked) setError(problem);
+    if (document.activeElement === document.body) input.focus();
+  });
+  return section;
+}
 
 /** @param {string} [notice] */
 function showSignIn(notice) {
   navigation += 1;
+  const shown = navigation;
   document.title = 'Sign in · patchbay';
+  const [path, queryText] = location.hash.replace(/^#/, '').split('?');
+  const asked = path === '/signin' ? (new URLSearchParams(queryText || '').get('tenant') || '').trim() || null : null;
   const input = h('input', { type: 'password', id: 'token', class: 'input', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-help' });
   const error = h('p', { class: 'field-error', id: 'token-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in');
@@ -97,14 +252,19 @@ function showSignIn(notice) {
     input.focus();
   });
   root.className = 'signin-page';
+  const sso = ssoSection(asked, () => navigation === shown && !session.principal);
   replace(root, h('main', { class: 'signin' },
     h('div', { class: 'signin-card card' },
       h('div', { class: 'brand brand-large' }, h('img', { src: '/ui/assets/icon.svg', alt: '', width: 36, height: 36 }), h('span', {}, 'patchbay')),
       h('h1', { class: 'signin-title' }, 'Sign in to the admin screen'),
       h('p', { class: 'muted' }, 'Manage the integration accounts of your contact centers.'),
       notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
-      form)));
-  input.focus();
+      sso,
+      h('p', { class: 'signin-or' }, h('span', {}, 'or')),
+      h('section', { class: 'signin-section', 'aria-labelledby': 'token-title' },
+        h('h2', { class: 'signin-section-title', id: 'token-title' }, 'API token'),
+        form))));
+  if (!asked && !rememberedSsoTenant()) input.focus();
 }
 
 /** @param {import('./api.js').Session} body */
@@ -119,7 +279,7 @@ async function signedIn(body) {
     setCategories(titles(openapi.body, 'Category'));
     session.reference = {
       catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body,
-      roles: titles(openapi.body, 'Role'),
+      roles: titles(openapi.body, 'Role'), userRoles: titles(openapi.body, 'UserRole'),
     };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
@@ -147,7 +307,7 @@ async function signOut() {
  * @param {string} page.title
  * @param {Child} [page.subtitle]
  * @param {Child} page.body
- * @param {'tenants' | 'accounts' | 'exports'} [page.current] The navigation entry to highlight.
+ * @param {'tenants' | 'accounts' | 'exports' | 'users'} [page.current] The navigation entry to highlight.
  */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const p = me();
@@ -157,6 +317,10 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
       h('p', { class: 'nav-section' }, 'Call Center Configuration'),
       h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
       h('a', { class: ['nav-link', 'nav-exports', current === 'exports' && 'active'], href: tenantHref(tenant.id, '/exports'), 'aria-current': current === 'exports' ? 'page' : null }, icon('upload'), 'Recording Export'),
+      USER_READERS.includes(p.role) ? [
+        h('p', { class: 'nav-section' }, 'Access'),
+        h('a', { class: ['nav-link', 'nav-users', current === 'users' && 'active'], href: tenantHref(tenant.id, '/users'), 'aria-current': current === 'users' ? 'page' : null }, icon('users'), 'Users'),
+      ] : null,
     ] : null);
   const tenantBox = tenant ? h('div', { class: 'tenant-box' },
     h('span', { class: 'tenant-caption' }, 'Contact center'),
@@ -168,8 +332,9 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
     nav,
     h('div', { class: 'sidebar-foot' },
       h('div', { class: 'who' },
-        h('span', { class: 'who-name', title: `Token ${p.token_id}` }, p.name),
-        h('span', { class: 'who-role' }, reference().roles[p.role]?.title || p.role)),
+        h('span', { class: 'who-name', title: p.user_id ? p.name : `Token ${p.token_id}` }, p.name),
+        h('span', { class: 'who-role' }, reference().roles[p.role]?.title || p.role),
+        p.user_id ? h('span', { class: 'who-via' }, icon('login'), 'Signed in through single sign-on') : null),
       h('button', { type: 'button', class: 'btn btn-ghost sign-out', onclick: signOut }, icon('logout'), 'Sign out')));
   const heading = h('h1', { class: 'page-title', tabindex: '-1' }, title);
   const main = h('main', { class: 'content', id: 'main' },
@@ -388,7 +553,7 @@ async function accountPage(nav, tenantId, id, tab) {
       type.providers.length > 1 ? h('span', { class: 'badge badge-neutral' }, provider.label) : null,
       account.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled'),
       health),
-    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: your token can view this account, not change it.') : null, tabs, content],
+    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: as a viewer you can see this account, not change it.') : null, tabs, content],
     current: 'accounts',
   });
 }
@@ -504,8 +669,41 @@ async function exportJobPage(nav, tenantId, id, tab) {
       job.enabled ? h('span', { class: 'badge badge-ok-soft' }, 'Enabled') : h('span', { class: 'badge badge-warn' }, 'Disabled'),
       h('span', { class: 'badge badge-type', title: 'AWS account' }, account ? account.name : 'Unknown account'),
       h('span', { class: 'muted' }, `Services: ${job.services.join(', ')}`)),
-    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: your token can view this export job and its runs, not change or run it.') : null, tabs, content],
+    body: [readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: as a viewer you can see this export job and its runs, not change or run it.') : null, tabs, content],
     current: 'exports',
+  });
+}
+
+/**
+ * The tenant's users, with its Admin SSO when single sign-on is on.
+ * @param {number} nav
+ * @param {string} tenantId
+ */
+async function usersPage(nav, tenantId) {
+  loading('Users');
+  const [tenant, users, sso] = await Promise.all([
+    call('GET', paths.tenant(tenantId)), call('GET', paths.users(tenantId)), call('GET', paths.sso(tenantId))]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Users', null, tenant.message);
+  if (!users.ok) return failure('Users', tenant.body, users.message);
+  document.title = `Users · ${tenant.body.name} · patchbay`;
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Access' }, { label: 'Users' }],
+    title: 'Users',
+    subtitle: `The people who sign in to this admin screen through the identity provider of ${tenant.body.name}.`,
+    body: [
+      readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: as a viewer you can see the users, not change them.') : null,
+      usersView({
+        tenant: tenant.body,
+        users: users.body.items,
+        sso: sso.ok ? sso.body : null,
+        roles: reference().userRoles,
+        readOnly: readOnly(),
+        reload: async () => (await load(paths.users(tenantId))).body.items,
+      }),
+    ],
+    current: 'users',
   });
 }
 
@@ -519,6 +717,10 @@ async function route() {
   const query = new URLSearchParams(queryText || '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const p = session.principal;
+  if (parts.length === 1 && parts[0] === 'signin') {
+    location.replace('#/');
+    return undefined;
+  }
   if (parts.length === 0) {
     if (p.role === 'sp_admin') return tenantsPage(nav);
     if (p.tenant) location.replace(tenantHref(p.tenant));
@@ -535,6 +737,7 @@ async function route() {
     if (parts[2] === 'exports' && parts.length === 3) return exportsPage(nav, parts[1]);
     if (parts[2] === 'exports' && parts[3] === 'new' && parts.length === 4) return exportNewPage(nav, parts[1]);
     if (parts[2] === 'exports' && parts.length <= 5) return exportJobPage(nav, parts[1], parts[3], parts[4]);
+    if (parts[2] === 'users' && parts.length === 3) return usersPage(nav, parts[1]);
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');

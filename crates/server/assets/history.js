@@ -19,11 +19,11 @@ function actionLabel(action) {
 }
 
 /**
- * "token:acme admin (0190…)" -> "acme admin".
+ * "token:acme admin (0190…)" -> "acme admin", "user:ada@acme.example (0190…)" -> "ada@acme.example".
  * @param {string} actor
  */
-function actorName(actor) {
-  const m = /^token:(.*) \(([0-9a-f-]+)\)$/.exec(actor || '');
+export function actorName(actor) {
+  const m = /^(?:token|user):(.*) \(([0-9a-f-]+)\)$/.exec(actor || '');
   return m ? m[1] : actor;
 }
 

@@ -75,7 +75,9 @@ fn page(status: StatusCode, title: &str, message: &str, again: Option<&str>) -> 
         title = escape(title),
         message = escape(message),
     );
-    (status, Html(body)).into_response()
+    let mut response = (status, Html(body)).into_response();
+    crate::ui::protect_page(response.headers_mut());
+    response
 }
 
 /// `GET /ui/sso/{tenant}`: whether the tenant's sign-in page offers Admin SSO, and where.

@@ -205,6 +205,8 @@ backend_test! {
         let id = sso.login(&mut browser, "admin", "").await;
         let response = sso.post(&mut browser, "admin", &sso.forger.valid_in_response_to(&id)).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{}", db.backend);
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "the refusal page cannot be framed: {csp}");
         let page = response.text().await.unwrap();
         assert!(page.contains("just-in-time provisioning is off"), "{page}");
         assert!(sso.session(&browser).await.is_none());

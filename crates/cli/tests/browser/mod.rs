@@ -1,6 +1,8 @@
 //! A real `patchbay serve` and a real headless Chromium (through chromedriver) for
 //! end-to-end tests, with bounded waits. Everything started here is stopped when the
-//! harness is dropped, also when the test fails.
+//! harness is dropped, also when the test fails. Shared by the browser test binaries, each
+//! of which uses a part of it.
+#![allow(dead_code)]
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::vendor::VendorPeer;
@@ -73,7 +76,16 @@ impl Harness {
         F: FnOnce(Arc<Harness>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let harness = Arc::new(Harness::start().await);
+        Harness::run_serving(&[], story).await;
+    }
+
+    /// As [`Harness::run`], with more arguments for `patchbay serve`.
+    pub async fn run_serving<F, Fut>(serve_args: &[&str], story: F)
+    where
+        F: FnOnce(Arc<Harness>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let harness = Arc::new(Harness::start(serve_args).await);
         let client = harness.browser.client().clone();
         let outcome = tokio::spawn(story(harness.clone())).await;
         if outcome.is_err() {
@@ -93,7 +105,7 @@ impl Harness {
         closed.expect("the browser session closes");
     }
 
-    async fn start() -> Harness {
+    async fn start(serve_args: &[&str]) -> Harness {
         let chromedriver =
             on_path("chromedriver").unwrap_or_else(|| panic!("chromedriver is not installed (not on PATH): {INSTALL}"));
         assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: {INSTALL}");
@@ -111,6 +123,7 @@ impl Harness {
             .args(["--egress-allow", "loopback"])
             .args(["--vendor-url", &format!("google_tts={}", vendor.base)])
             .args(["--vendor-url", &format!("viber={}", vendor.base)])
+            .args(serve_args)
             .env_remove("PATCHBAY_ADMIN_TOKEN")
             .env_remove("PATCHBAY_DATABASE_URL")
             .env_remove("PATCHBAY_LISTEN")
@@ -200,6 +213,48 @@ impl Harness {
     pub fn server_log(&self) -> String {
         self.read_log("server.log")
     }
+
+    /// An API call with the service provider's admin token: the status and the JSON answer.
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new token of `role` for the tenant `tenant`, named `name`.
+    pub async fn token(&self, name: &str, role: &str, tenant: &str) -> String {
+        let body = serde_json::json!({"name": name, "role": role, "tenant": tenant});
+        let (status, created) = self.api(Method::POST, "/api/v1/tokens", Some(body)).await;
+        assert_eq!(status, 201, "{created:?}");
+        created["token"].as_str().expect("the token").to_owned()
+    }
+
+    /// As [`Harness::api`], at the resource's `version` (`If-Match`).
+    pub async fn api_if_match(&self, method: Method, path: &str, version: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .header("if-match", format!("\"{version}\""))
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The title the API document (`GET /api/v1/openapi.json`) gives `value` of the enumeration
+/// `schema`, as the admin screen shows it.
+pub fn enum_title(doc: &Value, schema: &str, value: &str) -> String {
+    let values = doc["components"]["schemas"][schema]["oneOf"].as_array().expect("an enumeration");
+    let found = values.iter().find(|v| v["const"] == value).unwrap_or_else(|| panic!("{schema} has no {value}"));
+    found["title"].as_str().expect("a title").to_owned()
 }
 
 impl Drop for Harness {
@@ -226,6 +281,22 @@ impl Browser {
     /// Navigates to `#/...` (a same-page route) or to the start page.
     pub async fn open(&self, hash: &str) {
         self.client().goto(&format!("{}/{hash}", self.base)).await.expect("navigate");
+    }
+
+    /// Reloads the page, as the browser's reload button does.
+    pub async fn reload(&self) {
+        self.client().refresh().await.expect("reload");
+    }
+
+    /// Deletes the cookies of the page's host: every port of it, since cookies do not
+    /// tell ports apart.
+    pub async fn delete_cookies(&self) {
+        self.client().delete_all_cookies().await.expect("delete cookies");
+    }
+
+    /// The id (or, without one, the classes) of the focused element.
+    pub async fn focused(&self) -> String {
+        self.js_string("const e = document.activeElement; return e ? (e.id || e.className) : ''").await
     }
 
     pub async fn url(&self) -> String {
@@ -363,9 +434,10 @@ impl Browser {
         }
     }
 
-    /// Saves a PNG of the window to `target/ui-shots/<name>.png` (without passing toasts).
+    /// Saves a PNG of the window to `target/ui-shots/<name>.png` (without passing toasts, on
+    /// the pages that have them).
     pub async fn shot(&self, name: &str) {
-        self.js("document.getElementById('toasts').replaceChildren()").await;
+        self.js("document.getElementById('toasts')?.replaceChildren()").await;
         let png = self.client().screenshot().await.expect("screenshot");
         std::fs::create_dir_all(shots_dir()).expect("create target/ui-shots");
         std::fs::write(shots_dir().join(format!("{name}.png")), png).expect("write screenshot");

@@ -64,6 +64,7 @@ const ASSETS: &[Asset] = &[
     asset!("history.js", "text/javascript; charset=utf-8"),
     asset!("list.js", "text/javascript; charset=utf-8"),
     asset!("report.js", "text/javascript; charset=utf-8"),
+    asset!("users.js", "text/javascript; charset=utf-8"),
 ];
 
 /// Serves an embedded file with a content-hash ETag. Browsers revalidate on every use
@@ -81,10 +82,16 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header value"));
     if asset.content_type.starts_with("text/html") {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        protect_page(h);
     }
     response
+}
+
+/// The headers every HTML page of this service carries: the Content Security Policy and no
+/// framing.
+pub(crate) fn protect_page(h: &mut HeaderMap) {
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
 async fn index(headers: HeaderMap) -> Response {
