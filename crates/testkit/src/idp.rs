@@ -106,8 +106,16 @@ impl SimpleSamlPhp {
                 Err(e) => panic!("php did not listen on {addr} within 20 s: {e}"),
             }
         }
-        let answer = get(addr, "/saml2/idp/metadata.php", deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|e| panic!("SimpleSAMLphp's metadata did not come: {e}; {}", self.logs()));
+        // A busy machine may drop the first request while the server settles: ask again until
+        // the deadline.
+        let answer = loop {
+            match get(addr, "/saml2/idp/metadata.php", deadline.saturating_duration_since(Instant::now())) {
+                Ok(answer) if !answer.is_empty() => break answer,
+                Ok(_) | Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Ok(_) => panic!("SimpleSAMLphp's metadata did not come: an empty answer; {}", self.logs()),
+                Err(e) => panic!("SimpleSAMLphp's metadata did not come: {e}; {}", self.logs()),
+            }
+        };
         if !answer.starts_with("HTTP/1.0 200") && !answer.starts_with("HTTP/1.1 200") {
             let status = answer.lines().next().unwrap_or_default();
             panic!(
@@ -279,7 +287,8 @@ fn get(addr: SocketAddr, path: &str, within: Duration) -> std::io::Result<String
     let mut stream = TcpStream::connect_timeout(&addr, within)?;
     stream.set_read_timeout(Some(within))?;
     stream.set_write_timeout(Some(within))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    // One write: PHP's built-in server may take a request that arrives in pieces as malformed.
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer)
