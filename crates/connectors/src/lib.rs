@@ -104,6 +104,13 @@ pub fn sso_url(base: &url::Url, tenant: &str, provider: &str, endpoint: &str) ->
     Some(url)
 }
 
+/// The path of a single sign-on endpoint (`/sso/{tenant}/{provider}/{endpoint}`, each part
+/// percent-encoded as one segment), for links within this service.
+pub fn sso_path(tenant: &str, provider: &str, endpoint: &str) -> String {
+    let local = url::Url::parse("http://patchbay.invalid/").expect("a fixed URL");
+    sso_url(&local, tenant, provider, endpoint).expect("an http URL takes a path").path().to_owned()
+}
+
 /// The first path segment of inbound webhooks: `{public_url}/hooks/{hook_id}`.
 pub const HOOKS_SEGMENT: &str = "hooks";
 

@@ -275,13 +275,12 @@ const RENEW_WITHIN_DAYS: i64 = 30;
 /// full URL with a public URL, else its path.
 fn sp_metadata(cx: &Context<'_>) -> String {
     let tenant = cx.tenant.unwrap_or("{tenant}");
-    let local = url::Url::parse("http://patchbay.invalid/").expect("a fixed URL");
     match cx.public_url.and_then(|base| crate::sso_url(base, tenant, &cx.account.provider, "metadata")) {
         Some(url) => url.to_string(),
-        None => match crate::sso_url(&local, tenant, &cx.account.provider, "metadata") {
-            Some(url) => format!("{} (start patchbay with --public-url for the full URL)", url.path()),
-            None => String::new(),
-        },
+        None => format!(
+            "{} (start patchbay with --public-url for the full URL)",
+            crate::sso_path(tenant, &cx.account.provider, "metadata")
+        ),
     }
 }
 

@@ -186,11 +186,7 @@ async fn acs(
     };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let again = format!(
-        "/sso/{}/{}/login",
-        url::form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>(),
-        provider.as_str()
-    );
+    let again = patchbay_connectors::sso_path(&tenant, provider.as_str(), "login");
     let Some(response) = field("SAMLResponse") else {
         return page(
             StatusCode::BAD_REQUEST,

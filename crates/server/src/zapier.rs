@@ -1,6 +1,6 @@
 //! Who may call the Zapier API (`/api/v1/tenants/{tenant}/zapier/…`, handlers in
 //! `api::zapier`): HTTP Basic with the username and password of one of the tenant's enabled
-//! Zapier accounts, compared in constant time; ten failures in a minute for a username lock
+//! Zapier accounts, the password compared in constant time; ten failures in a minute for a username lock
 //! it out (429 with `Retry-After`) on this node (`lockout`); every failure is audited with the
 //! username, never the password.
 
@@ -92,27 +92,30 @@ pub async fn admit(state: &AppState, parts: &Parts, tenant: &str) -> Result<Zapi
     }
 }
 
-/// The enabled Zapier account of `tenant` with these credentials. Every account's password
-/// is compared, whichever matches the username, in constant time.
+/// The enabled Zapier account of `tenant` with these credentials. Only accounts of this
+/// username have their password opened; passwords are compared in constant time.
 async fn check(state: &AppState, tenant: &str, username: &str, password: &str) -> ApiResult<Option<ZapierCaller>> {
     let accounts = match state.store.list_accounts(tenant, Some("zapier")).await {
         Ok(accounts) => accounts,
         Err(patchbay_store::StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    let named = |a: &&std::sync::Arc<patchbay_store::Account>| {
+        a.enabled && a.properties.get(zapier_keys::USERNAME).and_then(Value::as_str) == Some(username)
+    };
+    let candidates: Vec<_> = accounts.iter().filter(named).collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
     let keys = state.keys.lease().await;
-    let mut found = None;
-    for account in accounts.iter().filter(|a| a.enabled) {
+    for account in candidates {
         let secrets = keys.open(account)?;
-        let stored_user = account.properties.get(zapier_keys::USERNAME).and_then(Value::as_str).unwrap_or_default();
-        let stored_password = secrets.get(zapier_keys::PASSWORD).map(|s| s.expose()).unwrap_or_default();
-        let user_ok = stored_user.as_bytes().ct_eq(username.as_bytes());
-        let password_ok = stored_password.as_bytes().ct_eq(password.as_bytes());
-        if bool::from(user_ok & password_ok) && !stored_password.is_empty() && found.is_none() {
-            found = Some(ZapierCaller { account_id: account.id, account_name: account.name.clone() });
+        let stored = secrets.get(zapier_keys::PASSWORD).map(|s| s.expose()).unwrap_or_default();
+        if !stored.is_empty() && bool::from(stored.as_bytes().ct_eq(password.as_bytes())) {
+            return Ok(Some(ZapierCaller { account_id: account.id, account_name: account.name.clone() }));
         }
     }
-    Ok(found)
+    Ok(None)
 }
 
 /// The caller [`admit`] let in (a 500 for a handler routed without it).

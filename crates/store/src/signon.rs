@@ -78,8 +78,6 @@ pub trait SignonStore: Send + Sync + 'static {
     /// Adds a user (enabled), audited as `user.create`; `Conflict::UserExists` when the
     /// tenant has a user with this subject.
     async fn create_user(&self, tenant: &str, user: &NewUser, actor: &str) -> Result<User>;
-    /// The user the IdP knows as `name_id`.
-    async fn find_user(&self, tenant: &str, name_id: &str) -> Result<Option<User>>;
     /// Changes role or enabled (at `expected_version` when given), audited as `user.update`.
     async fn update_user(
         &self,
@@ -225,17 +223,6 @@ impl SignonStore for SqlStore {
             insert_audit!(&mut *tx, tenant, None::<&str>, actor, "user.create", changes, now);
         });
         self.get_user(tenant, id).await
-    }
-
-    async fn find_user(&self, tenant: &str, name_id: &str) -> Result<Option<User>> {
-        let row: Option<UserRow> = with_reader!(self, |pool| {
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND name_id = $2"))
-                .bind(tenant)
-                .bind(name_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        row.map(user).transpose()
     }
 
     async fn update_user(
