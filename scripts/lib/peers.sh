@@ -93,15 +93,16 @@ ensure_postgres() {
   PATCHBAY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
-# Makes sure the TypeScript compiler that checks the admin screen's JavaScript is installed:
-# the version locked in crates/server/assets/package-lock.json, into that folder's
+# Makes sure the TypeScript compiler that checks the admin screen's JavaScript, and axe-core,
+# which the browser tests run on every screen, are installed: the versions locked in
+# crates/server/assets/package-lock.json, into that folder's
 # node_modules (never globally), with `npm ci`, which prefers the npm cache so that it also
 # works offline once it has run. Sets TSC to its command.
 ensure_typescript() {
   local dir=crates/server/assets want have
   TSC="$dir/node_modules/.bin/tsc"
-  want=$(node -p "require('./$dir/package-lock.json').packages['node_modules/typescript'].version")
-  have=$(node -p "require('./$dir/node_modules/typescript/package.json').version" 2>/dev/null || true)
+  want=$(node -p "const p = require('./$dir/package-lock.json').packages; [p['node_modules/typescript'].version, p['node_modules/axe-core'].version].join(' ')")
+  have=$(node -p "['typescript', 'axe-core'].map(m => require('./$dir/node_modules/' + m + '/package.json').version).join(' ')" 2>/dev/null || true)
   if [ "$have" = "$want" ]; then return 0; fi
   (cd "$dir" && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error) \
     || { echo "cannot install TypeScript $want: (cd $dir && npm ci)" >&2; exit 1; }

@@ -17,12 +17,16 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use patchbay_testkit::TestDatabase;
+
 use crate::vendor::VendorPeer;
 
 /// How long any one wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(20);
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install them with `apt-get install chromium chromium-driver`";
+/// axe-core, installed by `scripts/test` (`npm ci` in crates/server/assets).
+const AXE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/assets/node_modules/axe-core/axe.min.js");
 
 pub fn shots_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/ui-shots"))
@@ -85,10 +89,35 @@ impl Harness {
         F: FnOnce(Arc<Harness>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let harness = Arc::new(Harness::start(serve_args).await);
+        Harness::run_with(None, serve_args, story).await;
+    }
+
+    /// As [`Harness::run_serving`], on the test database `db` (SQLite or PostgreSQL); a
+    /// failure names the backend.
+    pub async fn run_on<F, Fut>(db: &TestDatabase, serve_args: &[&str], story: F)
+    where
+        F: FnOnce(Arc<Harness>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        eprintln!("browser story on {}", db.backend);
+        Harness::run_with(Some(db), serve_args, story).await;
+    }
+
+    async fn run_with<F, Fut>(db: Option<&TestDatabase>, serve_args: &[&str], story: F)
+    where
+        F: FnOnce(Arc<Harness>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let backend = db.map_or("the data dir's SQLite", |db| db.backend);
+        let mut args: Vec<&str> = serve_args.to_vec();
+        if let Some(db) = db {
+            args.extend(["--database-url", db.url.as_str()]);
+        }
+        let harness = Arc::new(Harness::start(&args).await);
         let client = harness.browser.client().clone();
         let outcome = tokio::spawn(story(harness.clone())).await;
         if outcome.is_err() {
+            eprintln!("the browser story failed on {backend}");
             harness.browser.save_failure_shot().await;
             let log = harness.server_log();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
@@ -432,6 +461,37 @@ impl Browser {
         for (i, secret) in secrets.iter().enumerate() {
             assert!(!source.contains(secret), "secret #{i} appears in the page source at {}", self.url().await);
         }
+    }
+
+    /// Runs axe-core on the page as it is now and fails on any serious or critical
+    /// violation of WCAG 2.x A/AA or of axe's best practices, naming `screen`, each rule and
+    /// the elements that break it.
+    pub async fn assert_accessible(&self, screen: &str) {
+        let axe = std::fs::read_to_string(AXE)
+            .unwrap_or_else(|e| panic!("{AXE}: {e}; install it with `npm ci` in crates/server/assets"));
+        let script = format!(
+            "{axe}\n;const done = arguments[arguments.length - 1];
+             axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}}})
+               .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => `${{v.id}} (${{v.impact}}): ${{v.help}} at ${{v.nodes.map(n => n.target.join(' ')).join(', ')}}`)))
+               .catch(e => done([`axe failed: ${{e}}`]));"
+        );
+        let found = self.client().execute_async(&script, Vec::new()).await.expect("axe-core runs");
+        let found: Vec<String> = serde_json::from_value(found).expect("a list of violations");
+        assert!(found.is_empty(), "accessibility violations on the {screen} screen:\n  {}", found.join("\n  "));
+    }
+
+    /// Sets the window's width in CSS pixels (the height stays 900).
+    pub async fn set_width(&self, width: u32) {
+        self.client().set_window_size(width, 900).await.expect("resize the window");
+    }
+
+    /// Whether the page scrolls sideways (content wider than the window).
+    pub async fn scrolls_sideways(&self) -> bool {
+        self.js("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
+            .await
+            .as_bool()
+            .expect("a boolean")
     }
 
     /// Saves a PNG of the window to `target/ui-shots/<name>.png` (without passing toasts, on
