@@ -92,7 +92,7 @@ fn choice(label: &'static str, help: &'static str, choices: &[(&'static str, &'s
 }
 
 fn port(help: &'static str) -> Field {
-    integer("Port", help, 1, 65_535, None).required()
+    integer("Port", help, 1, 65_535, None).required().target()
 }
 
 fn reason_codes_mapping() -> Field {
@@ -840,7 +840,8 @@ fn sso() -> IntegrationType {
             boolean("Enable Single Sign-On", "Select the checkbox to enable single sign-on functionality."),
             url("Identity Provider Single Sign-On URL", "The single sign-on URL of your identity provider.", HTTPS)
                 .required_if("enable_single_sign_on", json!(true))
-                .loopback_http(),
+                .loopback_http()
+                .target(),
             text("Identity Provider Issuer", "The issuer (entity id) of your identity provider.")
                 .required_if("enable_single_sign_on", json!(true)),
             text_rule(
@@ -978,7 +979,7 @@ fn statistics_receiver() -> IntegrationType {
             "Statistics Data Receiver",
             vec![
                 choice("Protocol", "The protocol is TCP.", &[("TCP", "TCP")]).fixed(json!("TCP")),
-                text_rule("Host name", "The host name of the receiver.", TextRule::Hostname).required(),
+                text_rule("Host name", "The host name of the receiver.", TextRule::Hostname).required().target(),
                 port("The port number of the receiver."),
             ],
             probe("A TCP connect to host:port."),
@@ -1090,7 +1091,8 @@ fn wfm() -> IntegrationType {
                 "The name or IP address of the host where the Aspect Real-Time Adherence server (RTA) is run.",
                 TextRule::Hostname,
             )
-            .required(),
+            .required()
+            .target(),
             port(
                 "The TCP port assigned to the Aspect RTA server on the above host; it must \
                  correspond to the port configured on the RTA side.",

@@ -163,7 +163,7 @@ async fn first_sign_ins_create_users_with_the_role_of_their_attribute_and_sign_o
                  fetch('/ui/session').then(r => done(r.status), e => done(String(e)));",
             )
             .await;
-        assert_eq!(session, json!(401), "no session is left");
+        assert_eq!(session, json!(204), "no session is left");
 
         // A viewer by the attribute: another person at the identity provider.
         b.delete_cookies().await;

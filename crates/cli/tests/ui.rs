@@ -128,14 +128,18 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
         "{got:?}"
     );
     assert_eq!(b.text("[data-field='token'] .secret-state").await, "Set");
-    // On the saved account the server generates and stores the token, and shows it once.
+    // On the saved account a new token replaces the stored one only when confirmed and
+    // saved: it goes into the form, shown once, and the account is unchanged until Save.
     b.click("button.action-generate_token").await;
-    b.wait(".once-box").await;
-    b.wait_text(".meta .version", "2").await;
+    b.wait_text("dialog[open] .dialog-title", "Replace the Webhook Verify Token?").await;
+    b.click("dialog[open] button.confirm").await;
+    b.wait("[data-field='webhook_verify_token'] .once-box").await;
     let stored = b.js_string("return document.querySelector('.once-value').value").await;
     assert!(stored.len() >= 40 && stored != generated, "a new token: {stored:?}");
+    assert_eq!(h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await.1["version"], 1);
+    b.click("button.save").await;
+    b.wait_text(".meta .version", "2").await;
     b.assert_source_free_of(&[generated.as_str(), stored.as_str()]).await;
-    assert_eq!(h.api(Method::GET, &format!("{}/{facebook}", accounts_path()), None).await.1["version"], 2);
 
     // Speech To Text: the default wss:// URL is pre-filled; an https:// URL is refused next
     // to the field, and the password typed for that failed save stays out of the page.
@@ -233,7 +237,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     let peer_port = peer.local_addr().unwrap().port().to_string();
     pick(b, "statistics_receiver", None).await;
     assert_eq!(b.value("#prop-protocol").await, "TCP", "the fixed protocol is shown");
-    assert!(b.attr("#prop-protocol", "readonly").await.is_some(), "and cannot be edited");
+    assert!(b.attr("#prop-protocol", "disabled").await.is_some(), "as a disabled choice, out of the tab order");
     b.fill("#f-name", "Stats feed").await;
     b.fill("#prop-host_name", "127.0.0.1").await;
     b.fill("#prop-port", &free_port().to_string()).await;
@@ -314,8 +318,10 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.wait_text(".banner-error", "already has its one account").await;
     assert!(b.url().await.contains("/new/"), "nothing was created");
 
-    // The list: grouped by type, nine accounts.
+    // The list: grouped by type, nine accounts (leaving the refused form is confirmed).
     b.open(&format!("#/t/{TENANT}")).await;
+    b.wait_text("dialog[open] .dialog-message", "the new WFM account").await;
+    b.click("dialog[open] button.confirm").await;
     b.wait(".account-row").await;
     for t in ["messenger", "stt", "wfm", "zendesk", "tts", "statistics_receiver", "nice", "next_caller"] {
         assert!(b.exists(&format!("tbody.group[data-type='{t}'] .account-row")).await, "a {t} group");
@@ -376,11 +382,12 @@ async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
     b.wait_value("#prop-port", "6000").await;
     assert_eq!(b.value("#prop-host_name").await, "stats.acme.example");
 
-    // The account's history: created in the browser, tested, changed through the API.
+    // The account's history: created in the browser with the form's passing test kept,
+    // tested again once saved, changed through the API.
     b.click("a.tab-history").await;
     b.wait(".audit-row[data-action='update']").await;
     let actions = b.js("return [...document.querySelectorAll('.audit-row')].map(r => r.dataset.action)").await;
-    assert_eq!(actions, json!(["update", "test", "create"]), "newest first");
+    assert_eq!(actions, json!(["update", "test", "test", "create"]), "newest first");
     let change = b.text(".audit-row[data-action='update']").await;
     assert!(change.contains("Host name") && change.contains("Port") && change.contains("6000"), "{change}");
     b.shot("history").await;

@@ -35,6 +35,7 @@ async fn accounts(store: &SqlStore) -> Vec<Uuid> {
             secrets: Vec::new(),
             singleton_key: None,
             default_key: None,
+            last_test: patchbay_store::LastTestWrite::Keep,
         };
         store.create_account("acme", id, &write, "bench", &serde_json::json!({})).await.unwrap();
         ids.push(id);

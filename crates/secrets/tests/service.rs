@@ -68,6 +68,7 @@ impl Fixture {
             secrets: sealed.secrets.clone(),
             singleton_key: validated.singleton_key.clone(),
             default_key: validated.default_key.clone(),
+            last_test: patchbay_store::LastTestWrite::Keep,
         };
         let account = match stored {
             None => self.store.create_account(tenant, id, &write, "test", &json!({})).await.unwrap(),

@@ -242,12 +242,20 @@ export class Reply {
   /**
    * @param {number} status 0 when the server could not be reached.
    * @param {any} body The parsed JSON, or null for an empty body.
-   * @param {string | null} etag
+   * @param {Headers | null} headers
    */
-  constructor(status, body, etag) {
+  constructor(status, body, headers) {
     this.status = status;
     this.body = body;
-    this.etag = etag;
+    this.headers = headers;
+  }
+
+  /**
+   * A response header (`Patchbay-Tested`, say), null when absent.
+   * @param {string} name
+   */
+  header(name) {
+    return this.headers ? this.headers.get(name) : null;
   }
 
   get ok() {
@@ -277,6 +285,7 @@ export class Reply {
  * @typedef {object} CallOptions
  * @property {unknown} [body] Sent as JSON.
  * @property {number} [ifMatch] The version the write is based on.
+ * @property {string | null} [tested] A test of the form's values to keep with the save (`Patchbay-Tested`).
  * @property {boolean} [signingIn] A 401 is an answer, not the end of the session.
  */
 
@@ -291,6 +300,7 @@ export async function call(method, path, options = {}) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   if (options.ifMatch !== undefined) headers['If-Match'] = `"${options.ifMatch}"`;
+  if (options.tested) headers['Patchbay-Tested'] = options.tested;
   let body;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -311,7 +321,7 @@ export async function call(method, path, options = {}) {
       parsed = { detail: `The server answered ${response.status} with a body that is not JSON.` };
     }
   }
-  const reply = new Reply(response.status, parsed, response.headers.get('ETag'));
+  const reply = new Reply(response.status, parsed, response.headers);
   if (reply.status === 401 && options.signingIn !== true) {
     window.dispatchEvent(new CustomEvent('patchbay:signed-out'));
   }

@@ -6,7 +6,7 @@
 // #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) so that Back, reload and links work.
 
 import { call, errorText, load, paths, setCsrf, titles } from './api.js';
-import { typePicker } from './dialogs.js';
+import { confirmDialog, typePicker } from './dialogs.js';
 import { h, icon, replace, timeEl, toast } from './dom.js';
 import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
 import { accountForm } from './form.js';
@@ -45,6 +45,58 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  */
 const session = { principal: null, reference: null };
 let navigation = 0;
+
+/**
+ * The page shown now (its hash and its history entry's stamp) and, while it holds unsaved
+ * edits, what they are: leaving the page (a link, Back or Forward, the tenant switch,
+ * signing out, reloading) asks first.
+ * @type {{hash: string, stamp: number, unsaved: (() => string | null) | null}}
+ */
+const page = { hash: '', stamp: 0, unsaved: null };
+/**
+ * History entries are stamped in the order they are first shown, so a hash change tells
+ * whether the user went back, forward, or to a new entry (no stamp yet), and staying
+ * undoes exactly that step.
+ */
+let stamps = 0;
+/** Set while the address steps back to the page the user chose to stay on. */
+let restoring = false;
+
+/** The current history entry's stamp, stamping it when it has none. */
+function entryStamp() {
+  const state = history.state;
+  if (state && typeof state.stamp === 'number') return state.stamp;
+  stamps += 1;
+  history.replaceState({ stamp: stamps }, '');
+  return stamps;
+}
+
+/**
+ * Lets the current page say what leaving would lose (`what()` names it, null when nothing).
+ * @param {() => string | null} what
+ */
+function guardLeaving(what) {
+  page.unsaved = what;
+}
+
+/** Resolves true when the user may leave the current page: nothing unsaved, or they confirm. */
+async function mayLeave() {
+  const lost = page.unsaved ? page.unsaved() : null;
+  if (!lost) return true;
+  const leave = await confirmDialog({
+    title: 'Leave without saving?',
+    message: `Your changes to ${lost} are not saved.`,
+    detail: 'Stay to save them, or leave and lose them.',
+    confirmLabel: 'Leave without saving',
+    danger: true,
+  });
+  if (leave) page.unsaved = null;
+  return leave;
+}
+
+window.addEventListener('beforeunload', (event) => {
+  if (page.unsaved && page.unsaved()) event.preventDefault();
+});
 
 /** The signed-in principal; pages run only while there is one (see route()). */
 const me = () => /** @type {Principal} */ (session.principal);
@@ -289,6 +341,7 @@ async function signedIn(body) {
 }
 
 async function signOut() {
+  if (!(await mayLeave())) return;
   await call('DELETE', paths.session());
   setCsrf(null);
   session.principal = null;
@@ -346,6 +399,9 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
   root.className = 'shell';
   root.dataset.page = location.hash;
   replace(root, h('a', { class: 'skip-link', href: '#main', onclick: (/** @type {Event} */ e) => { e.preventDefault(); heading.focus(); } }, 'Skip to content'), sidebar, h('div', { class: 'main' }, main));
+  // The old page went with what had focus: the new page's title takes it, so a keyboard or
+  // screen reader user goes on from the top of the page (a page may then focus a field).
+  if (!document.activeElement || document.activeElement === document.body) heading.focus({ preventScroll: true });
   return { main, heading };
 }
 
@@ -494,6 +550,7 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   document.title = `New ${type.label} account · patchbay`;
   const form = accountForm({
     tenant, type, provider, account: null, readOnly: false, contactFields: reference().contactFields,
+    guardLeaving,
     onSaved: (saved) => { location.hash = tenantHref(tenant.id, `/a/${encodeURIComponent(saved.id)}`); },
     onDeleted: () => {},
     onReload: route,
@@ -539,6 +596,7 @@ async function accountPage(nav, tenantId, id, tab) {
     ? historyPanel({ tenant: tenant.id, accountId: account.id, labelOf: (k) => labels[k] || k })
     : accountForm({
       tenant, type, provider, account, readOnly: readOnly(), contactFields: reference().contactFields,
+      guardLeaving,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenant.id); },
       onReload: route,
@@ -711,6 +769,25 @@ async function usersPage(nav, tenantId) {
 
 async function route() {
   if (!session.principal || !session.reference) return;
+  if (restoring) {
+    restoring = false;
+    if (location.hash === page.hash) return;
+  }
+  if (location.hash !== page.hash && page.unsaved) {
+    const state = history.state;
+    const target = state && typeof state.stamp === 'number' ? state.stamp : null;
+    if (!(await mayLeave())) {
+      // Stay: undo the step that left the page with the edits (a new entry or Forward is
+      // undone by Back, Back by Forward), without showing the page again.
+      restoring = true;
+      if (target !== null && target < page.stamp) history.forward();
+      else history.back();
+      return;
+    }
+  }
+  page.hash = location.hash;
+  page.stamp = entryStamp();
+  page.unsaved = null;
   navigation += 1;
   const nav = navigation;
   const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');
@@ -754,8 +831,8 @@ window.addEventListener('patchbay:signed-out', () => {
 
 async function boot() {
   const reply = await call('GET', paths.session(), { signingIn: true });
-  if (reply.ok) await signedIn(reply.body);
-  else if (reply.status === 401) showSignIn();
+  if (reply.ok && reply.status !== 204) await signedIn(reply.body);
+  else if (reply.status === 204 || reply.status === 401) showSignIn();
   else replace(root, h('p', { class: 'boot-message error-text' }, `The server could not be reached: ${reply.message}`));
 }
 

@@ -112,8 +112,11 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
       },
     }, icon('trash'));
     row.el.append(h('div', { class: 'map-row' }, hiddenLabel(keyInput), keyInput, hiddenLabel(valueInput), valueInput, remove), error);
-    keyInput.addEventListener('change', () => check());
-    valueInput.addEventListener('change', () => check());
+    // While a row is being filled in, only what is already wrong shows (a duplicate, a
+    // number out of range); a missing half of a row is pointed out when the form is saved,
+    // not when the user tabs from the first half to the second.
+    keyInput.addEventListener('change', () => check(false));
+    valueInput.addEventListener('change', () => check(false));
     rows.push(row);
     list.append(row.el);
     empty.hidden = true;
@@ -122,7 +125,11 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
 
   const filled = () => rows.filter((r) => r.keyInput.value.trim() !== '' || r.valueInput.value.trim() !== '');
 
-  const check = () => {
+  /**
+   * Marks what is wrong with each row; false when something is.
+   * @param {boolean} [complete] Also require both halves of every row that has one.
+   */
+  const check = (complete = true) => {
     const seen = new Map();
     let ok = true;
     for (const r of rows) {
@@ -132,25 +139,30 @@ export function mappingEditor(field, initial, { readOnly, labelledBy }) {
       let input = null;
       if (key === '' && value === '') {
         message = null;
-      } else if (key === '') {
-        [message, input] = [`Enter the ${field.key_label.toLowerCase()}.`, r.keyInput];
-      } else if (seen.has(key.toLowerCase())) {
+      } else if (key !== '' && seen.has(key.toLowerCase())) {
         [message, input] = [`“${key}” appears twice.`, r.keyInput];
-      } else if (value === '') {
-        [message, input] = [`Enter the ${field.value_label.toLowerCase()}.`, r.valueInput];
-      } else if (kind.type === 'integer' && integerText(r.valueInput.value, kind.min, kind.max)) {
+      } else if (value !== '' && kind.type === 'integer' && integerText(r.valueInput.value, kind.min, kind.max)) {
         [message, input] = [`${field.value_label} ${integerText(r.valueInput.value, kind.min, kind.max)}.`, r.valueInput];
+      } else if (complete && key === '') {
+        [message, input] = [`Enter the ${field.key_label.toLowerCase()}.`, r.keyInput];
+      } else if (complete && value === '') {
+        [message, input] = [`Enter the ${field.value_label.toLowerCase()}.`, r.valueInput];
       }
-      seen.set(key.toLowerCase(), true);
-      setRowError(r.error, input || r.keyInput, message);
+      if (key !== '') seen.set(key.toLowerCase(), true);
+      // Both halves are cleared first, so a mark moves with the problem instead of staying behind.
+      setRowError(r.error, r.keyInput, null);
+      setRowError(r.error, r.valueInput, null);
+      setRowError(r.error, input, message);
       if (message) ok = false;
     }
     return ok;
   };
 
-  // Once a row shows a problem, it is checked again as the user types, so it clears when fixed.
+  // Once a row shows a problem, it is checked again as the user types, so it clears when
+  // fixed; a missing half stays required only if it was already pointed out.
   list.addEventListener('input', () => {
-    if (list.querySelector('.row-error:not([hidden])')) check();
+    const shown = [...list.querySelectorAll('.row-error:not([hidden])')].map((e) => e.textContent || '');
+    if (shown.length) check(shown.some((t) => t.startsWith('Enter the')));
   });
   for (const [k, v] of Object.entries(initial || {})) addRow(k, v);
   empty.hidden = rows.length > 0;

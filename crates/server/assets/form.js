@@ -35,7 +35,6 @@ import { actionResultView, reportView } from './report.js';
  * @property {(required: boolean, note?: string | null) => void} setRequired
  * @property {(choices: {name: string, label?: string}[]) => void} [setChoices] Text fields.
  * @property {(value: string) => void} [fillGenerated] Secrets.
- * @property {() => void} [markSet] Secrets.
  *
  * @typedef {object} ControlContext
  * @property {boolean} readOnly
@@ -50,6 +49,13 @@ import { actionResultView, reportView } from './report.js';
  * @type {Record<string, string>}
  */
 const ACTION_TARGET = { generate_token: 'webhook_verify_token', load_voices: 'voice' };
+
+/**
+ * Choices an action loaded for a field of an account (`<account id>/<field key>`), kept for
+ * the page's life so the field stays a choice after the form is rebuilt.
+ * @type {Map<string, {name: string, label?: string}[]>}
+ */
+const loadedChoices = new Map();
 
 /** 32 random bytes from the browser's CSPRNG, base64url: a token for a form not saved yet. */
 function randomToken() {
@@ -172,10 +178,19 @@ function fieldControl(field, value, ctx) {
     };
   }
 
+  // An example is offered as one ("e.g. …", muted), never where a viewer would read it as a value.
+  const placeholder = !disabled && field.example ? `e.g. ${field.example}` : '';
+  // A viewer's text boxes are read-only rather than disabled, so values can be selected and copied.
+  const readOnlyText = disabled;
   let input;
-  if (field.fixed) {
-    const choice = kind === 'enum' && field.choices.find((c) => c.value === field.default);
-    input = h('input', { type: 'text', id, class: 'input input-fixed', readOnly: true, value: choice ? choice.label : showValue(field.default) });
+  if (field.fixed && kind === 'bool') {
+    // Fixed by the integration: shown as the control the spec describes, disabled, out of the tab order.
+    input = h('input', { type: 'checkbox', id, class: 'checkbox', checked: field.default === true || field.default === 1, disabled: true });
+  } else if (field.fixed && kind === 'enum') {
+    input = h('select', { id, class: 'input input-fixed', disabled: true }, field.choices.map((c) => h('option', { value: c.value }, c.label)));
+    input.value = String(field.default);
+  } else if (field.fixed) {
+    input = h('input', { type: kind === 'integer' ? 'number' : 'text', id, class: ['input', 'input-fixed', kind === 'integer' && 'input-number'], disabled: true, value: showValue(field.default) });
   } else if (kind === 'bool') {
     input = h('input', { type: 'checkbox', id, class: 'checkbox', checked: start === true, disabled });
   } else if (kind === 'enum') {
@@ -184,23 +199,25 @@ function fieldControl(field, value, ctx) {
   } else if (kind === 'integer') {
     input = h('input', {
       type: 'number', id, class: 'input input-number', min: field.min, max: field.max, step: 1, inputmode: 'numeric',
-      value: start === undefined || start === null ? '' : String(start), disabled, placeholder: field.example || '',
+      value: start === undefined || start === null ? '' : String(start), readOnly: readOnlyText, placeholder,
     });
   } else if (kind === 'url') {
     input = h('input', {
-      type: 'url', id, class: 'input', value: start || '', disabled, spellcheck: 'false', autocomplete: 'off',
-      placeholder: field.example || `${field.schemes[0]}://…`,
+      type: 'url', id, class: 'input', value: start || '', readOnly: readOnlyText, spellcheck: 'false', autocomplete: 'off', placeholder,
     });
   } else if (field.rule === 'pem_certificate') {
-    input = h('textarea', { id, class: 'input mono', rows: 5, value: start || '', disabled, spellcheck: 'false', placeholder: '-----BEGIN CERTIFICATE-----' });
+    input = h('textarea', {
+      id, class: 'input mono', rows: 5, value: start || '', readOnly: readOnlyText, spellcheck: 'false',
+      placeholder: disabled ? '' : 'e.g. -----BEGIN CERTIFICATE----- …',
+    });
   } else {
     input = h('input', {
       type: field.rule === 'email' ? 'email' : 'text', id, class: 'input', value: start === undefined || start === null ? '' : String(start),
-      maxlength: field.max_len, disabled, spellcheck: 'false', autocomplete: 'off', placeholder: field.example || '',
+      maxlength: field.max_len, readOnly: readOnlyText, spellcheck: 'false', autocomplete: 'off', placeholder,
     });
   }
   const wrapped = kind === 'integer' && field.unit ? h('div', { class: 'with-unit' }, input, h('span', { class: 'unit' }, field.unit === 's' ? 'seconds' : field.unit)) : input;
-  const shell = fieldShell(field, id, wrapped, { inline: kind === 'bool' && !field.fixed });
+  const shell = fieldShell(field, id, wrapped, { inline: kind === 'bool' });
   shell.describe(input);
   /** @type {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} */
   let current = input;
@@ -263,21 +280,38 @@ function secretControl(field, id, ctx) {
   const replaceBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small secret-replace' }, 'Replace');
   const clearBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small secret-clear' }, 'Clear');
   const undoBtn = h('button', { type: 'button', class: 'btn btn-link btn-small secret-undo' }, 'Keep current value');
+  // Shows what the user is typing (or what was generated), never what is stored.
+  const revealBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small secret-reveal', 'aria-pressed': 'false', 'aria-controls': id }, 'Show');
   const clearNote = h('span', { class: 'secret-note' }, 'Will be cleared when you save.');
+  /** Where a value generated in the browser is shown once, with a copy button. */
+  const generated = h('div', { class: 'secret-generated' });
   // A new account has nothing stored yet: the state badge only makes sense once saved.
-  const box = h('div', { class: 'secret' }, ctx.isNew ? null : state, input, clearNote, ctx.readOnly ? null : [replaceBtn, clearBtn, undoBtn]);
-  const shell = fieldShell(field, id, box);
+  const box = h('div', { class: 'secret' }, ctx.isNew ? null : state, input, ctx.readOnly ? null : revealBtn, clearNote, ctx.readOnly ? null : [replaceBtn, clearBtn, undoBtn]);
+  const shell = fieldShell(field, id, h('div', { class: 'secret-field' }, box, generated));
   shell.describe(input);
+  /** Whether the field must have a value now (a required secret offers no Clear). */
+  let required = false;
 
+  /** @param {boolean} on */
+  const reveal = (on) => {
+    input.type = on ? 'text' : 'password';
+    revealBtn.setAttribute('aria-pressed', String(on));
+    revealBtn.textContent = on ? 'Hide' : 'Show';
+  };
   const render = () => {
     replace(state, isSet ? h('span', { class: 'badge badge-ok' }, icon('lock'), 'Set') : h('span', { class: 'badge badge-neutral' }, 'Not set'));
     input.hidden = mode === 'keep' || mode === 'clear';
+    revealBtn.hidden = input.hidden;
+    if (input.hidden) reveal(false);
     clearNote.hidden = mode !== 'clear';
     replaceBtn.hidden = !(isSet && mode === 'keep');
-    clearBtn.hidden = !(isSet && mode === 'keep');
+    clearBtn.hidden = !(isSet && mode === 'keep') || required;
     undoBtn.hidden = !(isSet && (mode === 'replace' || mode === 'clear'));
+    if (mode !== 'new' && mode !== 'replace') replace(generated);
     box.dataset.mode = mode;
   };
+  revealBtn.addEventListener('click', () => reveal(input.type === 'password'));
+  input.addEventListener('input', () => replace(generated));
   replaceBtn.addEventListener('click', () => {
     mode = 'replace';
     render();
@@ -317,19 +351,22 @@ function secretControl(field, id, ctx) {
       shell.setError(null, input);
     },
     focus: () => (input.hidden ? (replaceBtn.hidden ? undoBtn : replaceBtn) : input).focus(),
-    setRequired: (required, note) => shell.setRequired(required, note),
-    /** A value generated in the browser, to be saved with the form. */
+    setRequired(now, note) {
+      required = now;
+      shell.setRequired(now, note);
+      if (required && mode === 'clear') mode = 'keep';
+      render();
+    },
+    /**
+     * A value generated in the browser, to be saved with the form: shown in the field,
+     * with a copy button, until the user types over it or keeps the stored value.
+     */
     fillGenerated(value) {
       mode = isSet ? 'replace' : 'new';
       input.value = value;
       render();
-    },
-    /** The server stored a new value (an action): the box is back to "set". */
-    markSet() {
-      isSet = true;
-      mode = 'keep';
-      input.value = '';
-      render();
+      reveal(true);
+      replace(generated, showOnce(`Generated ${field.label}: copy it now. It is stored when you save; until then the ${isSet ? 'current value stays in use' : 'account has none'}.`, value));
     },
   };
 }
@@ -381,6 +418,7 @@ function showOnce(label, token) {
  * @param {() => void} ctx.onDeleted
  * @param {() => void} ctx.onReload
  * @param {(report: import('./api.js').TestReport) => void} [ctx.onTested]
+ * @param {(what: () => string | null) => void} [ctx.guardLeaving] Told what unsaved edits leaving would lose.
  */
 export function accountForm(ctx) {
   const { tenant, type, provider } = ctx;
@@ -405,6 +443,11 @@ export function accountForm(ctx) {
     readOnly, contactFields: ctx.contactFields, secrets: account ? account.secrets : {}, isNew: !account,
   }));
   const byKey = Object.fromEntries(controls.map((c) => [c.field.key, c]));
+  // Choices loaded earlier (Load Voices) stay a choice when the form is shown again after saving.
+  for (const c of controls) {
+    const choices = account && loadedChoices.get(`${account.id}/${c.field.key}`);
+    if (choices && c.setChoices) c.setChoices(choices);
+  }
 
   /** The body for POST or PUT (and, with `id`, for testing unsaved values). */
   const collect = () => {
@@ -525,12 +568,19 @@ export function accountForm(ctx) {
     }
     const body = collect();
     const opened = account;
+    if (opened && !dirty()) {
+      toast('Nothing to save: no value was changed.');
+      return;
+    }
+    // A test of exactly these values, run on the form just before, becomes the account's last test.
+    const tested = formTest && formTest.values === JSON.stringify(body) ? formTest.token : null;
     busy(saveBtn, true, 'Saving…');
     const reply = opened
-      ? await call('PUT', paths.account(tenant.id, opened.id), { body, ifMatch: opened.version })
-      : await call('POST', paths.accounts(tenant.id), { body });
+      ? await call('PUT', paths.account(tenant.id, opened.id), { body, ifMatch: opened.version, tested })
+      : await call('POST', paths.accounts(tenant.id), { body, tested });
     busy(saveBtn, false, opened ? 'Save changes' : 'Create account');
     if (reply.ok) {
+      settled = true;
       toast(opened ? 'Changes saved.' : 'Integration account created.');
       ctx.onSaved(reply.body);
       return;
@@ -567,6 +617,7 @@ export function accountForm(ctx) {
       const reply = await call('DELETE', paths.account(tenant.id, opened.id), { ifMatch: opened.version });
       busy(deleteBtn, false);
       if (reply.ok) {
+        settled = true;
         toast(`“${opened.name}” was deleted.`);
         ctx.onDeleted();
       } else if (reply.status === 412) {
@@ -582,6 +633,17 @@ export function accountForm(ctx) {
   // Connection test and actions.
   const initial = JSON.stringify(collect());
   const dirty = () => JSON.stringify(collect()) !== initial;
+  /**
+   * The last test of unsaved values: the values (as collected) and the server's sealed
+   * report, which a save of the same values sends back to keep it as the last test.
+   * @type {{values: string, token: string} | null}
+   */
+  let formTest = null;
+  /** Saved or deleted: nothing is left to lose by leaving. */
+  let settled = false;
+  if (!readOnly && ctx.guardLeaving) {
+    ctx.guardLeaving(() => (!settled && dirty() ? (account ? `“${account.name}”` : `the new ${type.label} account`) : null));
+  }
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   const side = [];
   if (!readOnly && provider.test.kind === 'supported') {
@@ -592,14 +654,18 @@ export function accountForm(ctx) {
       replace(results, h('p', { class: 'muted loading' }, 'Testing the connection…'));
       const saved = account && !dirty() ? account : null;
       let reply;
+      formTest = null;
       if (saved) {
         reply = await call('POST', paths.testSaved(tenant.id, saved.id), { body: {} });
       } else {
-        const body = collect();
+        const values = collect();
+        const body = { ...values };
         if (account) body.id = account.id;
         // Without a name the server tests under a placeholder one.
         if (!body.name) delete body.name;
         reply = await call('POST', paths.testUnsaved(tenant.id), { body });
+        const token = reply.header('Patchbay-Tested');
+        if (reply.ok && token) formTest = { values: JSON.stringify(values), token };
       }
       busy(testBtn, false, 'Test connection');
       if (reply.ok) {
@@ -674,10 +740,21 @@ export function accountForm(ctx) {
       return reply;
     };
     button.addEventListener('click', async () => {
-      if (action.key === 'generate_token' && !account) {
-        const token = randomToken();
-        if (target && target.fillGenerated) target.fillGenerated(token);
-        replace(results, showOnce(`New ${target ? target.field.label : 'token'}: copy it now, then create the account to store it`, token));
+      if (action.key === 'generate_token' && target && target.fillGenerated) {
+        // Generated into the form and stored only on Save, so a live webhook keeps its
+        // token until the user decides; replacing a stored one is confirmed first.
+        const stored = Boolean(account && account.secrets[target.field.key]);
+        if (stored) {
+          const yes = await confirmDialog({
+            title: `Replace the ${target.field.label}?`,
+            message: `A new ${target.field.label} goes into the form; the stored one stays in use until you save.`,
+            detail: 'After saving, give the new value to the vendor (for Facebook: the webhook’s Verify Token), or deliveries that use the old one are refused.',
+            confirmLabel: 'Generate a new one',
+          });
+          if (!yes) return;
+        }
+        target.fillGenerated(randomToken());
+        target.focus();
         return;
       }
       if (!account) return;
@@ -690,11 +767,11 @@ export function accountForm(ctx) {
       const reply = await run({}, opened);
       if (!reply.ok) {
         replace(results, actionFailed(action.label, reply, opened));
-      } else if (reply.body.token) {
-        if (target && target.markSet) target.markSet();
-        replace(results, showOnce(`New ${target ? target.field.label : 'token'}: copy it now`, reply.body.token));
       } else if (Array.isArray(reply.body.voices)) {
-        if (target && target.setChoices) target.setChoices(reply.body.voices);
+        if (target && target.setChoices) {
+          loadedChoices.set(`${opened.id}/${target.field.key}`, reply.body.voices);
+          target.setChoices(reply.body.voices);
+        }
         const found = reply.body.message || `${reply.body.voices.length} voices are offered to this account.`;
         replace(results, actionResultView(action.label, {
           message: `${found} Choose one under ${target ? target.field.label : 'Voice'}, then save.`,

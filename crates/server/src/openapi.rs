@@ -265,11 +265,11 @@ fn describe(op: Operation) -> Details {
                 ],
                 true,
             );
-            details(w, Some(request("AccountCreate")), created, &["409", "422"])
+            details(&["tenant", "Patchbay-Tested"], Some(request("AccountCreate")), created, &["409", "422"])
         }
         O::GetAccount => details(wi, None, json!({"200": tagged("The account.", "Account")}), &[]),
         O::UpdateAccount => details(
-            &["tenant", "id", "If-Match"],
+            &["tenant", "id", "If-Match", "Patchbay-Tested"],
             Some(request("AccountUpdate")),
             json!({"200": tagged("The account.", "Account")}),
             &["409", "412", "422"],
@@ -277,12 +277,14 @@ fn describe(op: Operation) -> Details {
         O::DeleteAccount => {
             details(&["tenant", "id", "If-Match"], None, json!({"204": no_content("Deleted.")}), &["409", "412"])
         }
-        O::TestUnsavedAccount => details(
-            &["tenant", "timeout_ms"],
-            Some(request("AccountTest")),
-            json!({"200": body("The test report.", "TestReport")}),
-            &["422", "429"],
-        ),
+        O::TestUnsavedAccount => {
+            let mut tested = json!({"200": body("The test report.", "TestReport")});
+            tested["200"]["headers"]["Patchbay-Tested"] = json!({
+                "description": "The report and the values tested, sealed: send it back with the create or update of exactly these values (within 15 minutes) to keep this report as the account's last test.",
+                "schema": {"type": "string"},
+            });
+            details(&["tenant", "timeout_ms"], Some(request("AccountTest")), tested, &["422", "429"])
+        }
         O::TestAllAccounts => details(
             &["tenant", "timeout_ms"],
             None,
@@ -712,6 +714,11 @@ fn parameters() -> Value {
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
         "Last-Event-ID": {"name": "Last-Event-ID", "in": "header", "required": false, "description": "With `Accept: text/event-stream`: the id of the last event received; the stream goes on after it (instead of `after`).", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
+        "Patchbay-Tested": {
+            "name": "Patchbay-Tested", "in": "header", "required": false,
+            "description": "The `Patchbay-Tested` header of a test of unsaved values: when this request saves exactly those values within 15 minutes, the test becomes the account's last test. Otherwise (or when it does not open) it is ignored, and a change of a property or secret leaves the account untested.",
+            "schema": {"type": "string", "maxLength": 4096},
+        },
         "If-Match": {
             "name": "If-Match", "in": "header", "required": false,
             "description": "An ETag this API returned (`\"3\"`) or `*`; a stale one is a 412.",

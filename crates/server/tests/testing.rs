@@ -101,6 +101,92 @@ backend_test! {
     }
 }
 
+/// A save that sends back the `Patchbay-Tested` header of a form test.
+async fn save_tested(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    body: Value,
+    tested: &str,
+    version: Option<String>,
+) -> Value {
+    let mut req = s.request(method, path, Some(&s.admin_token)).header("patchbay-tested", tested).json(&body);
+    if let Some(v) = version {
+        req = req.header("if-match", v);
+    }
+    let reply = patchbay_testkit::Reply::read(req.send().await.unwrap()).await;
+    assert!(reply.status == 200 || reply.status == 201, "{}", reply.text);
+    reply.body
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_changed_target_leaves_the_account_untested_and_a_form_test_of_the_saved_values_is_kept(db) {
+        let s = tenant(&db).await;
+        let receiver = wfm_receiver("right-token").await;
+        let good = format!("http://{receiver}/rta");
+        let closed = format!("http://127.0.0.1:{}/rta", {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        });
+
+        // Created after a passing form test of the same values: tested from the start.
+        let form = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(wfm(&good, Some("right-token")))).await;
+        assert_eq!(form.body["status"], "ok", "{}", form.text);
+        let tested = form.headers["patchbay-tested"].to_str().unwrap().to_owned();
+        assert!(!tested.contains("right-token") && !form.text.contains("right-token"), "the token is sealed");
+        let created = save_tested(&s, Method::POST, ACCOUNTS, wfm(&good, Some("right-token")), &tested, None).await;
+        assert_eq!(created["last_test"]["status"], "ok", "the form test is the new account's last test");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let path = format!("{ACCOUNTS}/{id}");
+
+        // A failing saved test, then a fix to the URL saved without a test: untested, not "failed".
+        let broken = s.call(Method::PUT, &path, Some(wfm(&closed, Some("right-token")))).await;
+        assert_eq!(broken.status, 200, "{}", broken.text);
+        assert_eq!(broken.body["last_test"], Value::Null, "a new URL leaves the account untested");
+        let failed = s.call(Method::POST, &format!("{path}/test"), None).await;
+        assert_eq!(failed.body["status"], "failed", "{}", failed.text);
+        let renamed = s.call(Method::PUT, &path, Some(json!({"name": "WFM main"}))).await;
+        assert_eq!(renamed.body["last_test"]["status"], "failed", "a new name keeps the last test");
+        let mut mapped = wfm(&closed, None);
+        mapped["name"] = json!("WFM main");
+        mapped["properties"][http_post::REASON_CODES_MAPPING] = json!({"Lunch": 1});
+        let mapped = s.call(Method::PUT, &path, Some(mapped)).await;
+        assert_eq!(mapped.status, 200, "{}", mapped.text);
+        assert_eq!(mapped.body["last_test"]["status"], "failed", "a setting that is not the target keeps it");
+
+        // The fix, tested on the form and saved with the test: the failure is gone.
+        let mut fix = wfm(&good, Some("right-token"));
+        fix["id"] = json!(id);
+        fix["name"] = json!("WFM main");
+        let form = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(fix.clone())).await;
+        assert_eq!(form.body["status"], "ok", "{}", form.text);
+        let tested = form.headers["patchbay-tested"].to_str().unwrap().to_owned();
+        let version = s.call(Method::GET, &path, None).await.etag();
+        let saved = save_tested(&s, Method::PUT, &path, fix.clone(), &tested, Some(version)).await;
+        assert_eq!(saved["last_test"]["status"], "ok", "{saved}");
+        let listed = s.call(Method::GET, ACCOUNTS, None).await;
+        assert_eq!(listed.body["items"][0]["last_test"]["status"], "ok", "the list shows the kept test too");
+        let audit = s.call(Method::GET, &format!("{path}/audit"), None).await;
+        assert_eq!(audit.body["items"][0]["action"], "test", "the kept test is in the history: {}", audit.text);
+
+        // A test of other values, or of no saved account, is not kept.
+        let form = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(fix.clone())).await;
+        let of_good = form.headers["patchbay-tested"].to_str().unwrap().to_owned();
+        let version = s.call(Method::GET, &path, None).await.etag();
+        let saved = save_tested(&s, Method::PUT, &path, wfm(&closed, Some("right-token")), &of_good, Some(version)).await;
+        assert_eq!(saved["last_test"], Value::Null, "a test of other values is not kept");
+        let form = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(wfm(&good, Some("right-token")))).await;
+        let unsaved = form.headers["patchbay-tested"].to_str().unwrap().to_owned();
+        let version = s.call(Method::GET, &path, None).await.etag();
+        let saved = save_tested(&s, Method::PUT, &path, wfm(&good, Some("right-token")), &unsaved, Some(version)).await;
+        assert_eq!(saved["last_test"], Value::Null, "a test made for a new account is not kept by this one");
+        let version = s.call(Method::GET, &path, None).await.etag();
+        let saved = save_tested(&s, Method::PUT, &path, wfm(&closed, Some("right-token")), "not-a-token", Some(version)).await;
+        assert_eq!(saved["last_test"], Value::Null, "a header that does not open is ignored");
+    }
+}
+
 backend_test! {
     #[tokio::test]
     async fn an_unsaved_test_to_another_url_does_not_get_the_stored_secrets(db) {

@@ -150,7 +150,7 @@ pub trait Store: Send + Sync + 'static {
     /// (`Arc`) so a cached list is handed out without copying every account.
     async fn list_accounts(&self, tenant: &str, type_key: Option<&str>) -> Result<Vec<Arc<Account>>>;
     /// Replaces everything in `write` (including the full set of sealed secrets) and bumps
-    /// the version by one.
+    /// the version by one; the last test is kept, cleared or set as `write.last_test` says.
     async fn update_account(
         &self,
         tenant: &str,

@@ -84,6 +84,20 @@ pub struct AccountWrite {
     /// Default-account group this account is the default of, e.g. `stt`; at most one per
     /// tenant per group (unique index).
     pub default_key: Option<String>,
+    /// What becomes of the account's last connection test.
+    pub last_test: LastTestWrite,
+}
+
+/// What a write does to an account's last connection test: keep it (nothing that decides
+/// where the account connects changed), clear it (something did, and the old result no
+/// longer describes the account), or set it to a test of exactly the values written
+/// (recorded in the audit trail as a `test` entry of the same actor).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LastTestWrite {
+    #[default]
+    Keep,
+    Clear,
+    Set(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,8 +22,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, Reseal, Result,
-    SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantUpdate, Timestamp,
+    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, LastTestWrite, NewAudit, NewTenant, NewToken,
+    Reseal, Result, SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantUpdate, Timestamp,
 };
 
 /// SQLite read connections. WAL lets them read beside the writer; each holds a thread of
@@ -695,14 +695,18 @@ impl Store for SqlStore {
             created_by: actor.to_owned(),
             updated_at: now,
             updated_by: actor.to_owned(),
-            last_test: None,
+            last_test: match &write.last_test {
+                LastTestWrite::Set(report) => Some(report.clone()),
+                LastTestWrite::Keep | LastTestWrite::Clear => None,
+            },
         };
+        let last_test = account.last_test.as_ref().map(|report| report.to_string());
         in_write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO accounts (id, tenant_id, type_key, provider, name, name_key, \
                  enabled, properties, singleton_key, default_key, version, created_at, \
-                 created_by, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $13)",
+                 created_by, updated_at, updated_by, last_test) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $13, $14)",
             )
             .bind(&id_text)
             .bind(tenant)
@@ -717,11 +721,15 @@ impl Store for SqlStore {
             .bind(account.version)
             .bind(now)
             .bind(actor)
+            .bind(last_test.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
             insert_secrets!(tx, &id_text, &write.secrets);
             insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "create", changes, now);
+            if let Some(report) = &account.last_test {
+                insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "test", report, now);
+            }
         });
         Ok(account)
     }
@@ -768,7 +776,8 @@ impl Store for SqlStore {
                 let updated = sqlx::query_as(
                     "UPDATE accounts SET type_key = $3, provider = $4, name = $5, name_key = $6, \
                      enabled = $7, properties = $8, singleton_key = $9, default_key = $10, \
-                     version = version + 1, updated_at = $11, updated_by = $12 \
+                     version = version + 1, updated_at = $11, updated_by = $12, \
+                     last_test = CASE WHEN $14 THEN $15 ELSE last_test END \
                      WHERE tenant_id = $1 AND id = $2 AND ($13 IS NULL OR version = $13) \
                      RETURNING version, created_at, created_by, last_test",
                 )
@@ -785,6 +794,11 @@ impl Store for SqlStore {
                 .bind(now)
                 .bind(actor)
                 .bind(expected_version)
+                .bind(!matches!(write.last_test, LastTestWrite::Keep))
+                .bind(match &write.last_test {
+                    LastTestWrite::Set(report) => Some(report.to_string()),
+                    LastTestWrite::Keep | LastTestWrite::Clear => None,
+                })
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(write_err)?;
@@ -802,6 +816,9 @@ impl Store for SqlStore {
                     .await?;
                 insert_secrets!(tx, &id_text, &write.secrets);
                 insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "update", changes, now);
+                if let LastTestWrite::Set(report) = &write.last_test {
+                    insert_audit!(&mut *tx, tenant, Some(&id_text), actor, "test", report, now);
+                }
                 updated
             });
         Ok(Account {

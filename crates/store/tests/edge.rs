@@ -32,6 +32,7 @@ async fn tenant_with_account(store: &dyn Store, tenant: &str) -> Uuid {
         secrets: vec![],
         singleton_key: None,
         default_key: None,
+        last_test: patchbay_store::LastTestWrite::Keep,
     };
     let id = Uuid::new_v4();
     store.create_account(tenant, id, &write, "t", &json!({})).await.unwrap();

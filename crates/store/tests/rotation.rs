@@ -27,6 +27,7 @@ fn write(name: &str, secrets: Vec<SealedSecret>) -> AccountWrite {
         secrets,
         singleton_key: None,
         default_key: None,
+        last_test: patchbay_store::LastTestWrite::Keep,
     }
 }
 

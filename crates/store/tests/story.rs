@@ -43,6 +43,7 @@ fn write(type_key: &str, name: &str) -> AccountWrite {
         secrets: vec![secret("api_key", 1, b"sealed-api-key")],
         singleton_key: None,
         default_key: None,
+        last_test: patchbay_store::LastTestWrite::Keep,
     }
 }
 

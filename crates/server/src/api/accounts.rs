@@ -6,18 +6,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use patchbay_api::{
     AccountCreate, AccountFilter, AccountList, AccountTest, AccountUpdate, InboundHealth, LiveHealth, RejectedDelivery,
 };
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
-use patchbay_secrets::SecretChange;
-use patchbay_store::{Account, AccountWrite, SealedSecret};
+use patchbay_secrets::{SecretChange, SecretString};
+use patchbay_store::{Account, AccountWrite, LastTestWrite, SealedSecret};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::common::{etag, if_match};
+use super::form_test;
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
 use crate::body::Input;
@@ -300,6 +301,16 @@ impl AccountDraft<'_> {
         SecretChange { provider: self.provider, validated: &self.validated, input: &self.input }
     }
 
+    /// The values the account has after this write, for [`form_test`].
+    fn values<'a>(&'a self, secrets: &'a BTreeMap<String, SecretString>) -> form_test::Values<'a> {
+        form_test::Values {
+            type_key: &self.type_key,
+            provider: self.provider.key,
+            properties: &self.validated.properties,
+            secrets,
+        }
+    }
+
     fn write(&self, secrets: Vec<SealedSecret>) -> AccountWrite {
         AccountWrite {
             type_key: self.type_key.clone(),
@@ -310,6 +321,7 @@ impl AccountDraft<'_> {
             secrets,
             singleton_key: self.validated.singleton_key.clone(),
             default_key: self.validated.default_key.clone(),
+            last_test: LastTestWrite::Keep,
         }
     }
 }
@@ -318,13 +330,16 @@ pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant): Path<String>,
+    headers: HeaderMap,
     Input(body): Input<AccountCreate>,
 ) -> ApiResult<Response> {
     let keys = state.keys.lease().await;
     let draft = draft(&state, &tenant, &Fields::from(&body), None).await?;
     let id = Uuid::now_v7();
     let sealed = keys.seal_write(&tenant, id, &draft.secrets(), None);
-    let write = draft.write(sealed.secrets);
+    let values = sealed.values.as_ref().ok().map(|secrets| draft.values(secrets));
+    let last_test = form_test::last_test_after(&keys, &headers, &tenant, None, values.as_ref(), false);
+    let write = AccountWrite { last_test, ..draft.write(sealed.secrets) };
     let changes = created_changes(&write);
     let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
     drop(keys);
@@ -361,6 +376,13 @@ pub async fn update(
     if changes.is_empty() {
         return respond(&state, StatusCode::OK, existing).await;
     }
+    // Where the account connects (its target fields) or with what credentials: the last
+    // test no longer describes it. Other settings (a mapping, a limit) leave it standing.
+    let connection_changed = changes.keys().any(|k| k == "provider" || k.starts_with("secrets."))
+        || draft.provider.target_fields().any(|f| existing.properties.get(&f.key) != write.properties.get(&f.key));
+    let values = sealed.values.as_ref().ok().map(|secrets| draft.values(secrets));
+    write.last_test =
+        form_test::last_test_after(&keys, &headers, &tenant, Some(id), values.as_ref(), connection_changed);
     keys.reseal_kept(&tenant, id, &mut write.secrets);
     let account = state
         .store

@@ -6,6 +6,7 @@ mod common;
 mod conversations;
 mod events;
 mod export_jobs;
+mod form_test;
 mod gateway;
 mod kb;
 mod keys;

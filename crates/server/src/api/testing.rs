@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::accounts::{account_id, account_not_found, draft, shown, Fields};
 use super::common::{etag, if_match};
+use super::form_test;
 use crate::auth::Principal;
 use crate::body::{typed, Input, JsonBytes};
 use crate::error::{ApiError, ApiResult};
@@ -118,7 +119,7 @@ pub async fn test_unsaved(
     Path(tenant): Path<String>,
     Query(query): Query<TestOptions>,
     Input(body): Input<AccountTest>,
-) -> ApiResult<Json<TestReport>> {
+) -> ApiResult<Response> {
     let timeout = timeout(&state, &query)?;
     let keys = state.keys.lease().await;
     let stored = match body.id {
@@ -140,14 +141,15 @@ pub async fn test_unsaved(
         properties: draft.validated.properties.clone(),
         secrets,
     };
+    let owner = stored.map(|a| a.id);
     let slot = slot(&state, &tenant, timeout)?;
     let report = run_test(&state, &tenant, &config, timeout).await;
     drop(slot);
     state
         .store
         .append_audit(&NewAudit {
-            tenant_id: tenant,
-            account_id: stored.map(|a| a.id),
+            tenant_id: tenant.clone(),
+            account_id: owner,
             actor: who.actor(),
             action: "test.unsaved".into(),
             changes: json!({
@@ -159,7 +161,14 @@ pub async fn test_unsaved(
             }),
         })
         .await?;
-    Ok(Json(report))
+    let values = form_test::Values {
+        type_key: &config.type_key,
+        provider: &config.provider,
+        properties: &config.properties,
+        secrets: &config.secrets,
+    };
+    let tested = form_test::seal(&state.keys.lease().await, &tenant, owner, &values, &report);
+    Ok(([(form_test::TESTED_HEADER, tested)], Json(report)).into_response())
 }
 
 /// `POST …/integration-accounts/tests`: tests every enabled account of the tenant at once,
@@ -324,6 +333,7 @@ async fn generate_token(
         secrets,
         singleton_key: account.singleton_key.clone(),
         default_key: account.default_key.clone(),
+        last_test: patchbay_store::LastTestWrite::Keep,
     };
     let was_set = account.secrets.iter().any(|s| s.field == FIELD);
     let changes = json!({

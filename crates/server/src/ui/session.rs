@@ -59,9 +59,12 @@ pub async fn sign_in(
 }
 
 /// `GET /ui/session`: the signed-in principal and the session's CSRF token (a reloaded
-/// page needs it again; other origins cannot read it).
+/// page needs it again; other origins cannot read it); 204 when this browser has no session,
+/// which is the sign-in page's normal start and so no error (a browser logs every 4xx).
 pub async fn current(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
-    let session = from_request(&parts).ok_or(ApiError::Unauthorized)?;
+    let Some(session) = from_request(&parts) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     let who = Principal::for_session(&state, &session).await?;
     Ok(Json(session_view(&who, &session.csrf)).into_response())
 }
