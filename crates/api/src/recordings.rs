@@ -76,13 +76,13 @@ pub struct RecordingMeta {
 #[serde(rename_all = "snake_case")]
 pub enum AudioState {
     /// Not received yet.
-    #[schemars(title = "Not received yet")]
+    #[schemars(title = "Not received")]
     None,
     /// In the data dir.
-    #[schemars(title = "Stored on the server")]
+    #[schemars(title = "On the server")]
     Local,
     /// Exported and the local copy removed: only in a bucket.
-    #[schemars(title = "Only in the bucket")]
+    #[schemars(title = "In the bucket")]
     Removed,
 }
 
