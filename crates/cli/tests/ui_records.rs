@@ -280,6 +280,15 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     assert_eq!(b.js_string("return document.activeElement.closest('tr').dataset.id").await, "bulk-6");
     assert!(!b.exists("button.load-more:not([hidden])").await, "nothing more to load");
 
+    // Sorted by call time, oldest first: the order is in the URL and survives a reload.
+    b.click(".records-table button[data-sort='time']").await;
+    b.wait_url("sort=time").await;
+    assert_eq!(result_ids(b).await[0], "bulk-0");
+    b.reload().await;
+    b.wait_text(".records-summary", "50 recordings shown").await;
+    assert_eq!(b.attr(".records-table th.col-time", "aria-sort").await.as_deref(), Some("ascending"));
+    assert_eq!(result_ids(b).await[0], "bulk-7", "the oldest of the first page");
+
     // Found by phone number; the filter is in the URL and survives a reload.
     b.fill("#rec-phone", "+1 555 0100").await;
     b.click("button.search-records").await;

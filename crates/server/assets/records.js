@@ -92,7 +92,7 @@ const agentText = (r) => {
  * The search page: the filters, the result count and the results, page by page.
  * @param {object} args
  * @param {Tenant} args.tenant
- * @param {URLSearchParams} args.query The filters of the URL.
+ * @param {URLSearchParams} args.query The filters of the URL, and `sort` (a column's key, `-` first for descending).
  * @param {Names} args.names
  * @param {(query: string) => void} args.onSearch Shows the search of these filters (a new URL).
  */
@@ -100,7 +100,16 @@ export function recordsView({ tenant, query, names, onSearch }) {
   /** @type {Record<string, string>} */
   const filters = Object.fromEntries(FILTERS.map((k) => [k, query.get(k) || '']));
   const kept = new URLSearchParams(FILTERS.filter((k) => filters[k]).map((k) => [k, filters[k]]));
-  lastSearch = kept.toString();
+  let sortText = query.get('sort') || '';
+  /** @type {import('./table.js').SortOrder | null} */
+  const sortOrder = sortText ? { key: sortText.replace(/^-/, ''), descending: sortText.startsWith('-') } : null;
+  /** The URL's query: the filters and the order. */
+  const withSort = () => {
+    const url = new URLSearchParams(kept);
+    if (sortText) url.set('sort', sortText);
+    return url;
+  };
+  lastSearch = withSort().toString();
 
   /**
    * A labelled input of the form.
@@ -135,6 +144,7 @@ export function recordsView({ tenant, query, names, onSearch }) {
       const value = key === 'from' || key === 'to' ? isoOf(raw) : raw;
       if (value) next.set(key, value);
     }
+    if (sortText) next.set('sort', sortText);
     focusResults = true;
     onSearch(next.toString());
   });
@@ -149,6 +159,13 @@ export function recordsView({ tenant, query, names, onSearch }) {
     label: 'Interaction records',
     tableClass: 'records-table',
     rows,
+    sort: sortOrder,
+    onSort: (order) => {
+      // The order of the shown rows stays in the URL too (a reload keeps it), without a new search.
+      sortText = `${order.descending ? '-' : ''}${order.key}`;
+      lastSearch = withSort().toString();
+      history.replaceState(null, '', recordsHref(tenant.id, `?${lastSearch}`));
+    },
     rowData: (r) => ({ id: r.recording_id }),
     columns: [
       {
