@@ -88,12 +88,18 @@ pub struct SentimentRequest {
     pub account: Option<Uuid>,
 }
 
-/// A sentiment label.
+/// A sentiment label. Each value's title is how the admin screen names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SentimentLabel {
+    /// The text reads as pleased.
+    #[schemars(title = "Positive")]
     Positive,
+    /// Neither pleased nor displeased.
+    #[schemars(title = "Neutral")]
     Neutral,
+    /// The text reads as displeased.
+    #[schemars(title = "Negative")]
     Negative,
 }
 

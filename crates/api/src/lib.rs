@@ -57,7 +57,7 @@ pub use kb::{KbArticle, KbArticleList, KbArticleWrite, KbResult, KbResults, KbSe
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
-pub use queries::{AccountFilter, AuditQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};
+pub use queries::{AccountFilter, AuditQuery, PlaybackQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};
 pub use recordings::{
     AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
     Transcript, TranscriptFailure, TranscriptRequest, TranscriptState, TranscriptionSettings, Utterance,

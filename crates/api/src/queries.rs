@@ -9,6 +9,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::type_key;
+use crate::Direction;
+
+/// The values of a call direction, as text: a query parameter stays text so that the
+/// server can refuse a wrong one naming its parameter.
+fn direction_values(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let values: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
+    schemars::json_schema!({"type": "string", "enum": values})
+}
 
 /// `?type=` of the account list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -89,6 +97,10 @@ pub struct RecordingSearch {
     /// Only this customer phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Only calls of this direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "direction_values")]
+    pub direction: Option<String>,
     /// Only recordings whose transcript holds every word of this (letters and digits; each
     /// word also finds longer words it starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +119,17 @@ impl RecordingSearch {
     pub const Q_MAX_CHARS: usize = 200;
     pub const LIMIT: RangeInclusive<i64> = 1..=500;
     pub const DEFAULT_LIMIT: i64 = 100;
+}
+
+/// How a recording's audio is served. `download` stays text here: the server refuses a
+/// value other than `true` or `false` naming the parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlaybackQuery {
+    /// `true`: as a file to save (`Content-Disposition: attachment`, named after the
+    /// recording id), not to play in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<bool>")]
+    pub download: Option<String>,
 }
 
 /// The runs of an export job to list, newest first.

@@ -10,12 +10,18 @@ use uuid::Uuid;
 
 use crate::Category;
 
-/// Which way a call goes.
+/// Which way a call goes. Each value's title is how the admin screen names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// The customer called the contact center.
+    #[schemars(title = "Inbound")]
     Inbound,
+    /// An agent called the customer.
+    #[schemars(title = "Outbound")]
     Outbound,
+    /// A call between people of the contact center.
+    #[schemars(title = "Internal")]
     Internal,
 }
 
@@ -65,15 +71,18 @@ pub struct RecordingMeta {
     pub flagged: bool,
 }
 
-/// Where a recording's audio is.
+/// Where a recording's audio is. Each value's title is how the admin screen names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AudioState {
     /// Not received yet.
+    #[schemars(title = "Not received")]
     None,
     /// In the data dir.
+    #[schemars(title = "On the server")]
     Local,
     /// Exported and the local copy removed: only in a bucket.
+    #[schemars(title = "In the bucket")]
     Removed,
 }
 
@@ -89,15 +98,19 @@ pub struct RecordingAudio {
     pub content_type: Option<String>,
 }
 
-/// Where a recording stands with one export job.
+/// Where a recording stands with one export job. Each value's title is how the admin
+/// screen names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportState {
     /// Started; a run resumes it.
+    #[schemars(title = "Uploading")]
     Uploading,
     /// In the bucket, size and checksum verified.
+    #[schemars(title = "Uploaded")]
     Success,
     /// Failed; retried by the next run.
+    #[schemars(title = "Failed")]
     Failed,
 }
 
@@ -109,7 +122,13 @@ pub struct RecordingExport {
     pub account_id: Uuid,
     pub state: ExportState,
     pub object_key: String,
+    /// The bucket it was uploaded to (playback reads it from there); `null` until it was.
+    pub bucket: Option<String>,
     pub error: Option<String>,
+    /// What kind of failure, as a connection test of the account names it (what to check);
+    /// `null` when the failure has none (this node's disk, the bucket holding other content
+    /// under the key).
+    pub error_category: Option<Category>,
     /// Upload attempts so far.
     #[schemars(range(min = 1))]
     pub attempts: i64,

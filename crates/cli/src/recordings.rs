@@ -29,6 +29,9 @@ pub enum RecordingsCommand {
         agent: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// inbound, outbound or internal.
+        #[arg(long)]
+        direction: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -67,9 +70,11 @@ pub enum RecordingsCommand {
 
 pub async fn recordings(client: &Client, command: RecordingsCommand) -> Result<(), CliError> {
     match command {
-        RecordingsCommand::Search { tenant, q, service, agent, phone, limit } => {
+        RecordingsCommand::Search { tenant, q, service, agent, phone, direction, limit } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
-            for (name, value) in [("q", q), ("service", service), ("agent", agent), ("phone", phone)] {
+            for (name, value) in
+                [("q", q), ("service", service), ("agent", agent), ("phone", phone), ("direction", direction)]
+            {
                 if let Some(value) = value {
                     query.append_pair(name, &value);
                 }

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use patchbay_api::{ExportRunReason, JobSettings};
+use patchbay_api::{Category, ExportRunReason, JobSettings};
 use patchbay_catalog::keys::aws;
 use patchbay_connectors::{AccountConfig, Egress, S3Target};
 use patchbay_recordings::{
@@ -316,7 +316,7 @@ struct RunContext {
     counters: Counters,
     /// Set by a failure that no other file of the run can escape (credentials, permission,
     /// missing bucket): the rest fail with it at once instead of each asking S3.
-    bucket_error: Mutex<Option<String>>,
+    bucket_error: Mutex<Option<S3Error>>,
     /// Jobs of the tenant (for deciding when a local copy is no longer needed).
     jobs: Vec<(ExportJob, JobSettings)>,
 }
@@ -400,7 +400,7 @@ async fn execute(
         }
         (Ok(key), Some(why)) => (RunState::Interrupted, progress, Some(key), Some(why)),
         (Ok(key), None) if progress.failed > 0 => {
-            let why = first_error.unwrap_or_else(|| "see the failed rows of the metadata file".into());
+            let why = first_error.map_or_else(|| "see the failed rows of the metadata file".into(), |e| e.message);
             let error = format!("{}: {why}", failed_summary(progress.failed));
             (RunState::Failed, progress, Some(key), Some(error))
         }
@@ -618,13 +618,13 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     let key = match context.template.key(&meta(&recording), &audio.extension) {
         Ok(key) => key,
         Err(e) => {
-            fail(context, &recording, previous.as_ref(), String::new(), None, e.to_string()).await;
+            fail(context, &recording, previous.as_ref(), String::new(), None, e.to_string(), None).await;
             return;
         }
     };
     let bucket_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
     if let Some(error) = bucket_error {
-        fail(context, &recording, previous.as_ref(), key, None, error).await;
+        fail(context, &recording, previous.as_ref(), key, None, error.message, error.kind.category()).await;
         return;
     }
     let same_key = previous.as_ref().filter(|p| p.object_key == key);
@@ -647,6 +647,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         upload_id,
         etag: None,
         error: None,
+        error_category: None,
         attempts: previous.as_ref().map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
@@ -698,7 +699,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         Err(_) if context.is_fenced() => return,
         Err(e) => {
             if bucket_wide(&e) {
-                context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.message.clone());
+                context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.clone());
             }
             // A damaged upload cannot be resumed: abort it (best effort) and start over next run.
             let keep = match (e.kind, export.upload_id.clone()) {
@@ -708,7 +709,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
                 }
                 (_, upload_id) => upload_id,
             };
-            fail(context, &recording, previous.as_ref(), key, keep, e.message).await;
+            fail(context, &recording, previous.as_ref(), key, keep, e.message, e.kind.category()).await;
             return;
         }
     };
@@ -722,18 +723,19 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         if uploaded.sha256 != audio.sha256 {
             let error =
                 format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported");
-            fail(context, &recording, previous.as_ref(), key, None, error).await;
+            fail(context, &recording, previous.as_ref(), key, None, error, None).await;
             return;
         }
         match context.client.head(&key).await {
             Ok(Some(head)) if head.size == audio.size as u64 => export.etag = Some(head.etag),
             Ok(_) => {
                 let error = format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size);
-                fail(context, &recording, previous.as_ref(), key, None, error).await;
+                fail(context, &recording, previous.as_ref(), key, None, error, Some(Category::UnexpectedResponse))
+                    .await;
                 return;
             }
             Err(e) => {
-                fail(context, &recording, previous.as_ref(), key, None, e.message).await;
+                fail(context, &recording, previous.as_ref(), key, None, e.message, e.kind.category()).await;
                 return;
             }
         }
@@ -784,6 +786,7 @@ async fn fail(
     key: String,
     upload_id: Option<String>,
     error: String,
+    category: Option<Category>,
 ) {
     let export = Export {
         tenant_id: context.job.tenant_id.clone(),
@@ -795,6 +798,7 @@ async fn fail(
         upload_id,
         etag: None,
         error: Some(error),
+        error_category: category.and_then(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned)),
         attempts: previous.map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),

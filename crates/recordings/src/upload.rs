@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
+use patchbay_api::Category;
 use patchbay_connectors::{Egress, S3Target, EMPTY_SHA256};
 use reqwest::{Method, StatusCode};
 use sha2::Sha256;
@@ -98,6 +99,26 @@ pub enum ErrorKind {
     Exists,
     /// The client's stop flag was set (its run was taken over): nothing was sent.
     Stopped,
+}
+
+impl ErrorKind {
+    /// The connection-test category of the failure, so that a failed export says what to
+    /// check as a connection test of the account would; `None` for failures of this node
+    /// (its disk, a stop) or of the bucket's content rather than of the account.
+    pub fn category(self) -> Option<Category> {
+        match self {
+            ErrorKind::InvalidConfig => Some(Category::InvalidConfig),
+            ErrorKind::NotFound => Some(Category::NotFound),
+            ErrorKind::InvalidCredentials => Some(Category::InvalidCredentials),
+            ErrorKind::Permission => Some(Category::Permission),
+            ErrorKind::Blocked => Some(Category::Blocked),
+            ErrorKind::Transport => Some(Category::Unreachable),
+            ErrorKind::NoSuchUpload | ErrorKind::Checksum | ErrorKind::UnexpectedResponse => {
+                Some(Category::UnexpectedResponse)
+            }
+            ErrorKind::Io | ErrorKind::Exists | ErrorKind::Stopped => None,
+        }
+    }
 }
 
 /// A failed S3 operation. The message names the operation, bucket or key and S3's error

@@ -218,6 +218,56 @@
  * @property {string} updated_at
  * @property {string} updated_by
  *
+ * @typedef {'inbound' | 'outbound' | 'internal'} Direction
+ *
+ * @typedef {object} RecordingExport Where one export job put a recording (only on a GET of the recording).
+ * @property {string} job_id
+ * @property {string} account_id The AWS account the job uploads with.
+ * @property {'uploading' | 'success' | 'failed'} state
+ * @property {string} object_key
+ * @property {string | null} bucket The bucket it was uploaded to, once it was.
+ * @property {string | null} error Why it failed.
+ * @property {string | null} error_category The failure's category (as a connection test names it).
+ * @property {number} attempts
+ * @property {string} run_id
+ * @property {string} updated_at
+ *
+ * @typedef {object} Recording A call recording's metadata and where its audio is.
+ * @property {string} recording_id
+ * @property {string} global_interaction_id
+ * @property {string} call_started_at
+ * @property {string} agent_login
+ * @property {string} agent_first_name
+ * @property {string} agent_last_name
+ * @property {string} customer_phone
+ * @property {Direction} direction
+ * @property {string} service
+ * @property {string} disposition
+ * @property {boolean} flagged
+ * @property {{state: 'none' | 'local' | 'removed', size: number | null, sha256: string | null, content_type: string | null}} audio
+ * @property {RecordingExport[]} [exports]
+ * @property {string} received_at
+ *
+ * @typedef {object} RecordingPage
+ * @property {Recording[]} items Newest call first.
+ * @property {string | null} next_cursor
+ *
+ * @typedef {object} Utterance
+ * @property {number | null} start Seconds from the start of the call.
+ * @property {number | null} end
+ * @property {string} text
+ * @property {number | null} confidence
+ * @property {{label: 'positive' | 'neutral' | 'negative', score: number} | null} sentiment
+ *
+ * @typedef {object} Transcript
+ * @property {'running' | 'done' | 'failed'} state
+ * @property {Utterance[]} utterances
+ * @property {{category: string | null, detail: string} | null} error
+ * @property {string | null} sentiment_error
+ * @property {string} requested_by
+ * @property {string} started_at
+ * @property {string | null} finished_at
+ *
  * @typedef {object} TemplateToken A token of a file name template, `$(name)`.
  * @property {string} name
  * @property {string} meaning
@@ -377,6 +427,10 @@ export const paths = {
   exportRunNow: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/run`,
   exportRuns: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.exportJob(t, id)}/runs`,
   exportMetadata: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/metadata.csv`,
+  recordings: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/recordings`,
+  recording: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recordings(t)}/${encodeURIComponent(id)}`,
+  recordingAudio: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recording(t, id)}/audio`,
+  transcript: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recording(t, id)}/transcript`,
   types: () => '/api/v1/integration-types',
   openapi: () => '/api/v1/openapi.json',
   users: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/users`,

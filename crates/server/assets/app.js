@@ -7,11 +7,12 @@
 
 import { call, errorText, load, paths, setCsrf, titles } from './api.js';
 import { confirmDialog, typePicker } from './dialogs.js';
-import { h, icon, replace, timeEl, toast } from './dom.js';
+import { formatTime, h, icon, replace, timeEl, toast } from './dom.js';
 import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
+import { forgetSearch, recordView, recordsHref, recordsView, searchHref } from './records.js';
 import { healthBadge, setCategories } from './report.js';
 import { usersView } from './users.js';
 
@@ -36,6 +37,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {import('./api.js').ExportJobSettings} exportSettings
  * @property {Record<string, import('./api.js').Titled>} roles How each role is named.
  * @property {Record<string, import('./api.js').Titled>} userRoles How each role a user can have is named.
+ * @property {import('./records.js').Names} recordNames How call directions, audio and export states and sentiments are named.
  */
 
 /**
@@ -332,6 +334,10 @@ async function signedIn(body) {
     session.reference = {
       catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body,
       roles: titles(openapi.body, 'Role'), userRoles: titles(openapi.body, 'UserRole'),
+      recordNames: {
+        directions: titles(openapi.body, 'Direction'), audioStates: titles(openapi.body, 'AudioState'),
+        exportStates: titles(openapi.body, 'ExportState'), sentiments: titles(openapi.body, 'SentimentLabel'),
+      },
     };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
@@ -345,6 +351,7 @@ async function signOut() {
   await call('DELETE', paths.session());
   setCsrf(null);
   session.principal = null;
+  forgetSearch();
   history.replaceState(null, '', '#/');
   showSignIn('You have signed out.');
 }
@@ -360,7 +367,7 @@ async function signOut() {
  * @param {string} page.title
  * @param {Child} [page.subtitle]
  * @param {Child} page.body
- * @param {'tenants' | 'accounts' | 'exports' | 'users'} [page.current] The navigation entry to highlight.
+ * @param {'tenants' | 'accounts' | 'exports' | 'records' | 'users'} [page.current] The navigation entry to highlight.
  */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const p = me();
@@ -370,6 +377,8 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
       h('p', { class: 'nav-section' }, 'Call Center Configuration'),
       h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
       h('a', { class: ['nav-link', 'nav-exports', current === 'exports' && 'active'], href: tenantHref(tenant.id, '/exports'), 'aria-current': current === 'exports' ? 'page' : null }, icon('upload'), 'Recording Export'),
+      h('p', { class: 'nav-section' }, 'Interactions'),
+      h('a', { class: ['nav-link', 'nav-records', current === 'records' && 'active'], href: searchHref(tenant.id), 'aria-current': current === 'records' ? 'page' : null }, icon('play'), 'Interaction Records'),
       USER_READERS.includes(p.role) ? [
         h('p', { class: 'nav-section' }, 'Access'),
         h('a', { class: ['nav-link', 'nav-users', current === 'users' && 'active'], href: tenantHref(tenant.id, '/users'), 'aria-current': current === 'users' ? 'page' : null }, icon('users'), 'Users'),
@@ -732,6 +741,74 @@ async function exportJobPage(nav, tenantId, id, tab) {
   });
 }
 
+/** @type {Crumb} */
+const RECORDS_CRUMB = { label: 'Interaction Records' };
+
+/**
+ * The search of the tenant's recordings, its filters in the URL's query.
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {URLSearchParams} query
+ */
+async function recordsPage(nav, tenantId, query) {
+  loading('Interaction Records');
+  const tenant = await call('GET', paths.tenant(tenantId));
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Interaction Records', null, tenant.message);
+  document.title = `Interaction Records · ${tenant.body.name} · patchbay`;
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Interactions' }, RECORDS_CRUMB],
+    title: 'Interaction Records',
+    subtitle: `Find the recorded calls of ${tenant.body.name}, play them and read their transcripts.`,
+    body: recordsView({
+      tenant: tenant.body,
+      query,
+      names: reference().recordNames,
+      onSearch: (q) => { location.hash = recordsHref(tenantId, q ? `?${q}` : ''); },
+    }),
+    current: 'records',
+  });
+}
+
+/**
+ * One recording: its details, the player, its exports and its transcript.
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {string} id
+ */
+async function recordPage(nav, tenantId, id) {
+  loading('Recording');
+  const [tenant, recording, jobs, accounts] = await Promise.all([
+    call('GET', paths.tenant(tenantId)), call('GET', paths.recording(tenantId, id)),
+    call('GET', paths.exportJobs(tenantId)), call('GET', `${paths.accounts(tenantId)}?type=aws`)]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Recording', null, tenant.message);
+  if (!recording.ok) return failure('Recording', tenant.body, recording.status === 404 ? 'This recording does not exist (any more).' : recording.message);
+  /** @type {import('./api.js').Recording} */
+  const r = recording.body;
+  const when = formatTime(r.call_started_at);
+  document.title = `Call of ${when} · Interaction Records · patchbay`;
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Interactions' }, { ...RECORDS_CRUMB, href: searchHref(tenantId) }, { label: r.recording_id }],
+    title: `Call of ${when}`,
+    subtitle: `${r.customer_phone || 'Unknown number'} · ${r.service} · agent ${r.agent_login}`,
+    body: [
+      readOnly() ? h('p', { class: 'notice readonly-notice' }, icon('lock'), 'Read-only: as a viewer you can play and download recordings and read transcripts, not ask for new ones.') : null,
+      recordView({
+        tenant: tenant.body,
+        recording: r,
+        jobs: jobs.ok ? jobs.body.items : [],
+        accountNames: accounts.ok ? Object.fromEntries(accounts.body.items.map((/** @type {Account} */ a) => [a.id, a.name])) : {},
+        names: reference().recordNames,
+        canTranscribe: !readOnly(),
+      }),
+    ],
+    current: 'records',
+  });
+}
+
 /**
  * The tenant's users, with its Admin SSO when single sign-on is on.
  * @param {number} nav
@@ -815,6 +892,8 @@ async function route() {
     if (parts[2] === 'exports' && parts[3] === 'new' && parts.length === 4) return exportNewPage(nav, parts[1]);
     if (parts[2] === 'exports' && parts.length <= 5) return exportJobPage(nav, parts[1], parts[3], parts[4]);
     if (parts[2] === 'users' && parts.length === 3) return usersPage(nav, parts[1]);
+    if (parts[2] === 'recordings' && parts.length === 3) return recordsPage(nav, parts[1], query);
+    if (parts[2] === 'recordings' && parts.length === 4) return recordPage(nav, parts[1], parts[3]);
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');
@@ -826,6 +905,7 @@ window.addEventListener('patchbay:signed-out', () => {
   if (!session.principal) return;
   session.principal = null;
   setCsrf(null);
+  forgetSearch();
   showSignIn('Your session has ended. Sign in again to continue.');
 });
 

@@ -70,7 +70,7 @@ function duration(seconds) {
  * 1536 -> "1.5 KiB".
  * @param {number} bytes
  */
-function formatBytes(bytes) {
+export function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes / 1024;

@@ -15,6 +15,15 @@ export function setCategories(described) {
   categories = described;
 }
 
+/**
+ * How the API document titles and advises a failure category.
+ * @param {string} category
+ * @returns {import('./api.js').Titled | undefined}
+ */
+export function categoryOf(category) {
+  return categories[category];
+}
+
 /** @type {Record<string, string>} */
 const STEP_ICON = { ok: 'check', failed: 'cross' };
 

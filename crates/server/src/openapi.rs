@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use patchbay_api::{
-    Access, AccountFilter, AuditQuery, ConversationEventsQuery, KbSearchQuery, Operation, RecordingSearch, ResealQuery,
-    RunsQuery, TestOptions, TranscribeQuery, UsageQuery,
+    Access, AccountFilter, AuditQuery, ConversationEventsQuery, KbSearchQuery, Operation, PlaybackQuery,
+    RecordingSearch, ResealQuery, RunsQuery, TestOptions, TranscribeQuery, UsageQuery,
 };
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
@@ -345,6 +345,8 @@ fn describe(op: Operation) -> Details {
                 "search_service",
                 "search_agent",
                 "search_phone",
+                "search_direction",
+                "search_q",
                 "search_limit",
                 "search_cursor",
             ],
@@ -362,13 +364,13 @@ fn describe(op: Operation) -> Details {
         O::PlayRecording => {
             let audio = audio_content();
             details(
-                &["tenant", "recording_id", "Range", "If-Range"],
+                &["tenant", "recording_id", "download", "Range", "If-Range"],
                 None,
                 json!({
                     "200": {"description": "The whole audio.", "content": audio.clone()},
                     "206": {"description": "The byte range asked for, with Content-Range.", "content": audio},
                 }),
-                &["416", "502"],
+                &["416", "422", "502"],
             )
         }
         O::PutRecordingAudio => details(
@@ -731,6 +733,7 @@ fn parameters() -> Value {
         all.extend(query_parameters::<AuditQuery>(""));
         all.extend(query_parameters::<ResealQuery>(""));
         all.extend(query_parameters::<RecordingSearch>("search_"));
+        all.extend(query_parameters::<PlaybackQuery>(""));
         all.extend(query_parameters::<RunsQuery>("runs_"));
         all.extend(query_parameters::<UsageQuery>(""));
         all.extend(query_parameters::<KbSearchQuery>("kb_"));

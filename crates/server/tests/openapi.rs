@@ -317,6 +317,22 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let r = s.call(Method::GET, &format!("{recordings}?service=Sales&from=2024-05-01T00:00:00Z"), None).await;
     assert_eq!(r.body["items"].as_array().map(Vec::len), Some(1), "{r:?}");
     spec.reply("GET", "/tenants/{tenant}/recordings", &r);
+    let r = s.call(Method::GET, &format!("{recordings}?direction=inbound&q=refund"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/recordings", &r);
+    let r = s.call(Method::GET, &format!("{recordings}?direction=sideways"), None).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/recordings", &r);
+    for query in ["?download=true", "?download=maybe"] {
+        let r = Reply::read(
+            s.request(Method::GET, &format!("{recordings}/rec-1/audio{query}"), Some(&s.admin_token))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        spec.reply("GET", "/tenants/{tenant}/recordings/{recording_id}/audio", &r);
+    }
     for (range, status) in [(None, 200), (Some("bytes=4-7"), 206), (Some("bytes=99-"), 416)] {
         let mut request = s.request(Method::GET, &format!("{recordings}/rec-1/audio"), Some(&s.admin_token));
         if let Some(range) = range {

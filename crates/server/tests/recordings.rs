@@ -232,6 +232,8 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
     assert!(!csv.text.contains(wrong));
     let r = s.call(Method::GET, &format!("{RECORDINGS}/a1"), None).await;
     assert_eq!(r.body["exports"][0]["state"], "failed", "{r:?}");
+    assert_eq!(r.body["exports"][0]["error_category"], "invalid_credentials", "what to check: {r:?}");
+    assert_eq!(r.body["exports"][0]["bucket"], Value::Null, "not uploaded anywhere");
     assert_eq!(r.body["audio"]["state"], "local");
 
     let fix = |bucket: &str, secret: &str| json!({"type": "aws", "name": "Recordings", "properties": aws_account(&s3, bucket, secret)["properties"]});
@@ -242,6 +244,7 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
     assert!(missing["error"].as_str().unwrap().contains("no-such-bucket"), "{missing}");
     let r = s.call(Method::GET, &format!("{RECORDINGS}/a2"), None).await;
     assert_eq!(r.body["exports"][0]["attempts"], 2, "{r:?}");
+    assert_eq!(r.body["exports"][0]["error_category"], "not_found", "{r:?}");
 
     let r = s.call(Method::PUT, &account, Some(fix("calls", &s3.secret))).await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -254,6 +257,12 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
     for key in &keys {
         assert_eq!(seen[key]["sha256"], sha256(&audio), "{seen}");
     }
+    let r = s.call(Method::GET, &format!("{RECORDINGS}/a1"), None).await;
+    let export = &r.body["exports"][0];
+    assert_eq!(
+        (&export["bucket"], &export["error"], &export["error_category"]),
+        (&json!("calls"), &Value::Null, &Value::Null)
+    );
     let metrics = s.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
     for line in [
         "patchbay_recording_export_files_total{outcome=\"success\"} 3",
@@ -639,6 +648,65 @@ backend_test! {
         assert_eq!(listed.body["items"], json!([]), "nothing made");
         let r = s.call(Method::POST, JOBS, Some(job(json!({"concurrency": 32, "interval_seconds": 60})))).await;
         assert_eq!(r.status, 201, "the bounds themselves are accepted: {r:?}");
+        s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn search_by_direction_finds_only_calls_of_that_direction_and_refuses_another_value_naming_it(db) {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        for (id, direction) in [("d-in", "inbound"), ("d-out", "outbound"), ("d-int", "internal")] {
+            let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": "2024-05-01T09:30:15Z",
+                "agent_login": "jo", "direction": direction, "service": "Sales"});
+            let r = s.call(Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await;
+            assert_eq!(r.status, 201, "{r:?}");
+        }
+        let ids = |r: &Reply| -> Vec<String> {
+            r.body["items"].as_array().unwrap().iter().map(|i| i["recording_id"].as_str().unwrap().to_owned()).collect()
+        };
+        for (direction, id) in [("inbound", "d-in"), ("outbound", "d-out"), ("internal", "d-int")] {
+            let found = s.call(Method::GET, &format!("{RECORDINGS}?direction={direction}"), None).await;
+            assert_eq!((found.status, ids(&found)), (200, vec![id.to_owned()]), "{direction}: {found:?}");
+        }
+        let both = s.call(Method::GET, &format!("{RECORDINGS}?direction=outbound&service=Sales&agent=jo"), None).await;
+        assert_eq!(ids(&both), vec!["d-out".to_owned()], "with the other filters: {both:?}");
+        let all = s.call(Method::GET, &format!("{RECORDINGS}?direction="), None).await;
+        assert_eq!(ids(&all).len(), 3, "an empty direction is no filter: {all:?}");
+        let refused = s.call(Method::GET, &format!("{RECORDINGS}?direction=sideways"), None).await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!(refused.body["errors"][0]["field"], "direction", "{refused:?}");
+        assert_eq!(refused.body["errors"][0]["rule"], "enum", "{refused:?}");
+        let message = refused.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("inbound, outbound, internal"), "the values are named: {message}");
+        s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn audio_asked_for_as_a_download_is_an_attachment_named_after_the_recording(db) {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let audio = random_bytes(1000, 33);
+        send(&s, &s.admin_token, "dl-1", "Sales", "jo", &audio).await;
+        let get = |query: &'static str| {
+            let request = s.request(Method::GET, &format!("{RECORDINGS}/dl-1/audio{query}"), Some(&s.admin_token));
+            async move { request.send().await.unwrap() }
+        };
+        let saved = get("?download=true").await;
+        assert_eq!(saved.status().as_u16(), 200);
+        assert_eq!(saved.headers()["content-disposition"], "attachment; filename=\"dl-1.wav\"");
+        assert_eq!(saved.bytes().await.unwrap().to_vec(), audio);
+        for query in ["", "?download=false"] {
+            let played = get(query).await;
+            assert_eq!(played.status().as_u16(), 200);
+            assert!(played.headers().get("content-disposition").is_none(), "{query} plays in place");
+        }
+        let refused = Reply::read(get("?download=yes").await).await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!(refused.body["errors"][0]["field"], "download", "{refused:?}");
         s.stop().await;
     }
 }

@@ -231,7 +231,10 @@ async fn the_screen_is_served_from_the_binary_with_a_strict_policy() {
     assert_eq!(index.status, 200);
     assert_eq!(index.headers["content-type"], "text/html; charset=utf-8");
     let csp = index.headers["content-security-policy"].to_str().unwrap();
-    for rule in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
+    // `media-src 'self'`: the recordings' player streams from the playback API of this origin.
+    for rule in
+        ["default-src 'self'", "script-src 'self'", "style-src 'self'", "media-src 'self'", "frame-ancestors 'none'"]
+    {
         assert!(csp.contains(rule), "{rule} missing in {csp}");
     }
     assert!(!csp.contains("unsafe"), "{csp}");

@@ -87,6 +87,8 @@ pub struct RecordingQuery {
     pub service: Option<String>,
     pub agent_login: Option<String>,
     pub customer_phone: Option<String>,
+    /// `inbound`, `outbound` or `internal`, as stored.
+    pub direction: Option<String>,
     /// Paging: only recordings after this one in the order (call start, then seq, descending).
     pub before: Option<(Timestamp, i64)>,
     /// Words the recording's transcript holds, every one (see `search_words`); none: any.
@@ -258,6 +260,9 @@ pub struct Export {
     pub upload_id: Option<String>,
     pub etag: Option<String>,
     pub error: Option<String>,
+    /// The connection-test category of the failure (`unreachable`, `invalid_credentials`,
+    /// ...), when it has one.
+    pub error_category: Option<String>,
     /// Upload attempts so far, this one included.
     pub attempts: i64,
     pub run_id: Uuid,
@@ -457,8 +462,8 @@ macro_rules! select_runs {
 
 macro_rules! select_exports {
     () => {
-        "SELECT tenant_id, recording_id, job_id, account_id, object_key, state, upload_id, etag, error, attempts, \
-         run_id, updated_at, bucket, endpoint, region FROM recording_exports "
+        "SELECT tenant_id, recording_id, job_id, account_id, object_key, state, upload_id, etag, error, \
+         error_category, attempts, run_id, updated_at, bucket, endpoint, region FROM recording_exports "
     };
 }
 
@@ -612,6 +617,7 @@ struct ExportRow {
     upload_id: Option<String>,
     etag: Option<String>,
     error: Option<String>,
+    error_category: Option<String>,
     attempts: i64,
     run_id: String,
     updated_at: Timestamp,
@@ -632,6 +638,7 @@ impl ExportRow {
             upload_id: self.upload_id,
             etag: self.etag,
             error: self.error,
+            error_category: self.error_category,
             attempts: self.attempts,
             run_id: parse_uuid("recording_exports.run_id", &self.run_id)?,
             updated_at: self.updated_at,
@@ -658,7 +665,7 @@ const JOINED_SELECT: &str =
              r.flagged, r.audio_state, r.audio_size, r.audio_sha256, r.content_type, r.extension, r.received_at, \
              r.updated_at, e.tenant_id AS e_tenant_id, e.recording_id AS e_recording_id, e.job_id AS e_job_id, \
              e.account_id AS e_account_id, e.object_key AS e_object_key, e.state AS e_state, \
-             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.attempts AS e_attempts, \
+             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.error_category AS e_error_category, e.attempts AS e_attempts, \
              e.run_id AS e_run_id, e.updated_at AS e_updated_at, e.bucket AS e_bucket, \
              e.endpoint AS e_endpoint, e.region AS e_region";
 
@@ -692,6 +699,7 @@ struct CandidateRow {
     e_upload_id: Option<String>,
     e_etag: Option<String>,
     e_error: Option<String>,
+    e_error_category: Option<String>,
     e_attempts: Option<i64>,
     e_run_id: Option<String>,
     e_updated_at: Option<Timestamp>,
@@ -734,6 +742,7 @@ impl CandidateRow {
                     upload_id: self.e_upload_id,
                     etag: self.e_etag,
                     error: self.e_error,
+                    error_category: self.e_error_category,
                     attempts,
                     run_id,
                     updated_at,
@@ -919,13 +928,14 @@ impl RecordingStore for SqlStore {
         let transcript = if query.words.is_empty() {
             String::new()
         } else {
-            format!("AND {} ", crate::transcripts::transcript_condition(&self.pools, 10))
+            format!("AND {} ", crate::transcripts::transcript_condition(&self.pools, 11))
         };
         let sql = format!(
             "{}WHERE tenant_id = $1 AND ($2 IS NULL OR call_started_at >= $2) AND ($3 IS NULL OR call_started_at < $3) \
              AND ($4 IS NULL OR service = $4) AND ($5 IS NULL OR agent_login = $5) \
              AND ($6 IS NULL OR customer_phone = $6) \
-             AND ($7 IS NULL OR call_started_at < $7 OR (call_started_at = $7 AND seq < $8)) {transcript}\
+             AND ($7 IS NULL OR call_started_at < $7 OR (call_started_at = $7 AND seq < $8)) \
+             AND ($10 IS NULL OR direction = $10) {transcript}\
              ORDER BY call_started_at DESC, seq DESC LIMIT $9",
             select_recordings!()
         );
@@ -940,7 +950,8 @@ impl RecordingStore for SqlStore {
                 .bind(query.customer_phone.as_deref())
                 .bind(before_at)
                 .bind(before_seq)
-                .bind(query.limit);
+                .bind(query.limit)
+                .bind(query.direction.as_deref());
             if let Some(words) = &words {
                 search = search.bind(words);
             }
@@ -1338,11 +1349,11 @@ impl RecordingStore for SqlStore {
             hold_fence!(self, tx, fence);
             sqlx::query(
                 "INSERT INTO recording_exports (tenant_id, recording_id, job_id, account_id, object_key, state, \
-                 upload_id, etag, error, attempts, run_id, updated_at, bucket, endpoint, region) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 upload_id, etag, error, attempts, run_id, updated_at, bucket, endpoint, region, error_category) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (tenant_id, recording_id, job_id) DO UPDATE SET account_id = $4, object_key = $5, \
                  state = $6, upload_id = $7, etag = $8, error = $9, attempts = $10, run_id = $11, updated_at = $12, \
-                 bucket = $13, endpoint = $14, region = $15",
+                 bucket = $13, endpoint = $14, region = $15, error_category = $16",
             )
             .bind(&export.tenant_id)
             .bind(&export.recording_id)
@@ -1359,6 +1370,7 @@ impl RecordingStore for SqlStore {
             .bind(place.map(|p| p.bucket.as_str()))
             .bind(place.and_then(|p| p.endpoint.as_deref()))
             .bind(place.map(|p| p.region.as_str()))
+            .bind(export.error_category.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;

@@ -9,8 +9,8 @@ use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use patchbay_api::{
-    self as api, Direction, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage, RecordingSearch,
-    TranscriptRequest,
+    self as api, Direction, PlaybackQuery, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
+    RecordingSearch, TranscriptRequest,
 };
 use patchbay_jobs::{AudioError, TranscribeError, MAX_AUDIO_BYTES};
 use patchbay_recordings::{extension_for, meta_from_body, WriteError, AUDIO_TYPES};
@@ -73,7 +73,12 @@ fn export_view(export: &Export) -> RecordingExport {
             ExportState::Failed => api::ExportState::Failed,
         },
         object_key: export.object_key.clone(),
+        bucket: export.place.as_ref().map(|p| p.bucket.clone()),
         error: export.error.clone(),
+        error_category: export
+            .error_category
+            .as_deref()
+            .and_then(|c| serde_json::from_value(serde_json::Value::String(c.to_owned())).ok()),
         attempts: export.attempts,
         run_id: export.run_id,
         updated_at: export.updated_at,
@@ -178,7 +183,7 @@ fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
 }
 
 /// `GET …/recordings`: newest call first, by time range (`from` inclusive, `to` exclusive),
-/// service, agent login and customer phone.
+/// service, agent login, customer phone, direction and the words of the transcript.
 pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -196,6 +201,17 @@ pub async fn search(
         service: query.service.filter(|s| !s.is_empty()),
         agent_login: query.agent.filter(|s| !s.is_empty()),
         customer_phone: query.phone.filter(|s| !s.is_empty()),
+        direction: match query.direction.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => match Direction::parse(text) {
+                Some(direction) => Some(direction.as_str().to_owned()),
+                None => {
+                    let known: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
+                    let known = known.join(", ");
+                    return Err(ApiError::invalid("direction", "enum", format!("direction must be one of {known}")));
+                }
+            },
+        },
         before: query.cursor.as_deref().map(decode_cursor).transpose()?,
         words: match query.q.as_deref() {
             None => Vec::new(),
@@ -219,12 +235,19 @@ pub async fn search(
 }
 
 /// `GET …/recordings/{id}/audio`: the audio, whole or the byte range asked for (see
-/// [`ranges::answer`] for `Range` and `If-Range`).
+/// [`ranges::answer`] for `Range` and `If-Range`); with `?download=true` as a file to save,
+/// named after the recording id (which holds only `A-Z a-z 0-9 -`).
 pub async fn audio(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
+    Query(query): Query<PlaybackQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let download = match query.download.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid("download", "type", "download must be true or false")),
+    };
     let recording = state.recordings.get_recording(&tenant, &id).await.map_err(recording_not_found)?;
     let Some(audio) = recording.audio.as_ref() else {
         return Err(ApiError::NotFound("recording audio (not received yet)"));
@@ -259,6 +282,9 @@ pub async fn audio(
     set(header::ACCEPT_RANGES, "bytes".into());
     set(header::ETAG, etag);
     set(header::CACHE_CONTROL, "private, no-store".into());
+    if download {
+        set(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.{}\"", recording.meta.id, audio.extension));
+    }
     if ranged {
         set(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
