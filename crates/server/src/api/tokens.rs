@@ -25,6 +25,7 @@ fn view(token: ApiToken) -> ApiResult<Token> {
         tenant_id: token.tenant_id,
         created_at: token.created_at,
         revoked_at: token.revoked_at,
+        last_used_at: token.last_used_at,
     })
 }
 
