@@ -467,6 +467,15 @@ backend_test! {
         assert!((chrono::Utc::now() - at).num_seconds() < 30, "recorded now: {at}");
         assert_eq!(s.call_as(&viewer, Method::GET, ACCOUNTS, None).await.status, 200);
         assert_eq!(last_use().await, first, "a second use within the minute is not written");
+
+        let listed = s.call(Method::GET, "/api/v1/tokens", None).await;
+        let id = listed.body["items"].as_array().unwrap().iter().find(|t| t["role"] == "tenant_viewer").unwrap()["id"].clone();
+        let revoked = s.call(Method::DELETE, &format!("/api/v1/tokens/{}", id.as_str().unwrap()), None).await;
+        assert_eq!(revoked.status, 204, "{revoked:?}");
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+        assert_eq!(actions[..2], ["token.revoke", "token.create"], "{audit:?}");
+        assert_eq!(audit.body["items"][0]["changes"]["token_id"], id);
         s.stop().await;
     }
 }
