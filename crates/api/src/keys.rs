@@ -1,5 +1,6 @@
 //! Master keys: how many values each seals, and what a reseal call did.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -31,6 +32,9 @@ pub struct KeyInfo {
     pub in_ring: bool,
     /// How many secret values this key seals.
     pub values: u64,
+    /// When a rotation added this key (the active key's is the last rotation); none for a
+    /// key the ring was created with, or one rotated in before patchbay recorded this.
+    pub rotated_at: Option<DateTime<Utc>>,
 }
 
 /// What one `POST /keys/reseal` call did; loop while `next` is set.

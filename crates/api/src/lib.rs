@@ -64,7 +64,10 @@ pub use recordings::{
     UtteranceSentiment,
 };
 pub use schema::{component_schemas, request_fields};
-pub use tenants::{AuditEntry, AuditPage, Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate};
+pub use tenants::{
+    AuditEntry, AuditPage, Tenant, TenantContents, TenantCreate, TenantList, TenantListItem, TenantSettings,
+    TenantUpdate,
+};
 pub use testing::{
     ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Category, Failed, Outcome, StepStatus,
     TestReport, TestStep, Voice,

@@ -91,6 +91,8 @@ operations! {
         "Change the tenant's own settings (its time zone)";
     DeleteTenant = Delete "/tenants/{tenant}", TenantProvider, "deleteTenant",
         "Delete a tenant, its accounts and tokens (sp_admin)";
+    TenantContents = Get "/tenants/{tenant}/contents", TenantProvider, "tenantContents",
+        "What deleting the tenant removes: its accounts, export jobs, users, tokens and recordings, counted (sp_admin)";
     ListAccounts = Get "/tenants/{tenant}/integration-accounts", TenantRead, "listAccounts", "The tenant's accounts";
     CreateAccount = Post "/tenants/{tenant}/integration-accounts", TenantWrite, "createAccount", "Create an account";
     GetAccount = Get "/tenants/{tenant}/integration-accounts/{id}", TenantRead, "getAccount", "An account";

@@ -81,6 +81,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<Role>(&mut responses);
     register::<Sentiment>(&mut responses);
     register::<Suggestions>(&mut responses);
+    register::<Tenant>(&mut responses);
+    register::<TenantContents>(&mut responses);
     register::<TenantList>(&mut responses);
     register::<Token>(&mut responses);
     register::<TokenList>(&mut responses);
@@ -108,7 +110,20 @@ pub fn component_schemas() -> Map<String, Value> {
             }
         }
     }
+    mark_tenant_bound_roles(&mut schemas);
     schemas
+}
+
+/// Marks each value of `Role` with `x-tenant-bound` ([`Role::is_tenant_bound`]): the admin
+/// screen offers a tenant admin only the roles whose tokens belong to a tenant.
+fn mark_tenant_bound_roles(schemas: &mut Map<String, Value>) {
+    let choices = schemas.get_mut("Role").and_then(|r| r.get_mut("oneOf")).and_then(Value::as_array_mut);
+    for choice in choices.into_iter().flatten() {
+        let bound = choice["const"].as_str().and_then(Role::parse).map(Role::is_tenant_bound);
+        if let (Some(bound), Some(choice)) = (bound, choice.as_object_mut()) {
+            choice.insert("x-tenant-bound".into(), Value::Bool(bound));
+        }
+    }
 }
 
 /// The fields a request body of type `T` may hold, in the type's order: for the checks that
@@ -177,6 +192,9 @@ mod tests {
         let roles: Vec<&str> =
             schemas["Role"]["oneOf"].as_array().expect("a oneOf").iter().filter_map(|r| r["const"].as_str()).collect();
         assert_eq!(roles, Role::ALL.map(Role::as_str));
+        for (choice, role) in schemas["Role"]["oneOf"].as_array().expect("a oneOf").iter().zip(Role::ALL) {
+            assert_eq!(choice["x-tenant-bound"], Value::Bool(role.is_tenant_bound()), "{role:?}");
+        }
     }
 
     /// The admin screen names roles and explains failure categories from these.

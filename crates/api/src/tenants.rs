@@ -30,7 +30,33 @@ pub struct Tenant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantList {
-    pub items: Vec<Tenant>,
+    pub items: Vec<TenantListItem>,
+}
+
+/// A tenant as the list shows it: with how many accounts it has and how many of them fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantListItem {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// How many integration accounts the tenant has.
+    pub account_count: u64,
+    /// How many of them failed their last connection test (accounts never tested, and
+    /// those whose provider has no test, are not counted).
+    pub failing_account_count: u64,
+}
+
+/// What deleting a tenant removes, counted: the tenant's integration accounts (with their
+/// secrets and history), recording export jobs (with their runs), users, API tokens that
+/// still work, and recordings (with their audio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantContents {
+    pub accounts: u64,
+    pub export_jobs: u64,
+    pub users: u64,
+    /// Tokens not revoked yet.
+    pub tokens: u64,
+    pub recordings: u64,
 }
 
 /// A new tenant.

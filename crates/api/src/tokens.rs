@@ -18,6 +18,9 @@ pub struct Token {
     pub tenant_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token last authenticated, to the minute (it is recorded at most once a
+    /// minute); none when it has not been used since patchbay started recording it.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// The tokens the caller may see.

@@ -175,12 +175,20 @@ pub async fn tenants(client: &Client, command: TenantsCommand) -> Result<(), Cli
             let rows: Vec<Vec<String>> = list
                 .items
                 .iter()
-                .map(|t| {
-                    let zone = escape(&t.time_zone);
-                    vec![escape(&t.id), escape(&t.name), enabled(&t.enabled_types), zone, t.version.to_string()]
+                .map(|item| {
+                    let t = &item.tenant;
+                    vec![
+                        escape(&t.id),
+                        escape(&t.name),
+                        enabled(&t.enabled_types),
+                        escape(&t.time_zone),
+                        item.account_count.to_string(),
+                        item.failing_account_count.to_string(),
+                        t.version.to_string(),
+                    ]
                 })
                 .collect();
-            table(&["ID", "NAME", "ENABLED TYPES", "TIME ZONE", "VERSION"], &rows);
+            table(&["ID", "NAME", "ENABLED TYPES", "TIME ZONE", "ACCOUNTS", "FAILING", "VERSION"], &rows);
             Ok(())
         }
         TenantsCommand::Show { tenant } => {
@@ -483,11 +491,12 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<(), CliEr
                         t.role.as_str().to_owned(),
                         t.tenant_id.as_deref().map_or_else(|| "-".to_owned(), escape),
                         if t.revoked_at.is_none() { "active".into() } else { "revoked".into() },
+                        t.last_used_at.map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d %H:%M").to_string()),
                         escape(&t.name),
                     ]
                 })
                 .collect();
-            table(&["ID", "ROLE", "TENANT", "STATE", "NAME"], &rows);
+            table(&["ID", "ROLE", "TENANT", "STATE", "LAST USED", "NAME"], &rows);
             Ok(())
         }
         TokensCommand::Revoke { id } => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use patchbay_store::{Reseal, SecretCursor, Store, StoreError};
 use patchbay_vault::KeyRing;
 use tokio::sync::{oneshot, Mutex};
@@ -15,6 +16,9 @@ use crate::lease::context;
 use crate::{KeyRingError, RetireError};
 
 const KEY_CHECKS: &str = "key_checks";
+/// When a rotation added each key, by key id. Keys a ring was created with, and keys
+/// rotated in before patchbay recorded this, have no entry.
+const KEY_ROTATIONS: &str = "key_rotations";
 
 /// The master key ring file, read (or created) before the database is opened.
 pub struct RingFile {
@@ -136,6 +140,9 @@ impl AccountSecrets {
         let mut checks = key_checks(self.store.as_ref()).await?;
         checks.insert(id, base64::engine::general_purpose::STANDARD.encode(check));
         save_checks(self.store.as_ref(), &checks).await?;
+        let mut rotated = key_rotations(self.store.as_ref()).await?;
+        rotated.insert(id, Utc::now());
+        save_rotations(self.store.as_ref(), &rotated).await?;
         tracing::info!(key_id = id, previous_key_id = previous, "added a master key; new values are sealed with it");
         Ok(id)
     }
@@ -200,11 +207,21 @@ impl AccountSecrets {
         Ok(ResealBatch { active, resealed, skipped: reseals.len() as u64 - resealed, failed, remaining, next })
     }
 
-    /// Removes key `id`'s check, then writes `next` (the ring without it) to the ring file.
+    /// When a rotation added each key, by key id (see [`KEY_ROTATIONS`]).
+    pub async fn rotation_times(&self) -> Result<BTreeMap<u32, DateTime<Utc>>, KeyRingError> {
+        key_rotations(self.store.as_ref()).await
+    }
+
+    /// Removes key `id`'s check and rotation time, then writes `next` (the ring without it)
+    /// to the ring file.
     async fn forget(&self, next: &KeyRing, id: u32) -> Result<(), KeyRingError> {
         let mut checks = key_checks(self.store.as_ref()).await?;
         if checks.remove(&id).is_some() {
             save_checks(self.store.as_ref(), &checks).await?;
+        }
+        let mut rotated = key_rotations(self.store.as_ref()).await?;
+        if rotated.remove(&id).is_some() {
+            save_rotations(self.store.as_ref(), &rotated).await?;
         }
         next.save(&self.path).map_err(|source| KeyRingError::Write { path: self.path.clone(), source })
     }
@@ -232,6 +249,20 @@ async fn save_checks(store: &dyn Store, checks: &BTreeMap<u32, String>) -> Resul
     let json = serde_json::to_string(checks)
         .map_err(|e| KeyRingError::CorruptChecks(format!("the key checks cannot be written: {e}")))?;
     Ok(store.set_meta(KEY_CHECKS, &json).await?)
+}
+
+async fn key_rotations(store: &dyn Store) -> Result<BTreeMap<u32, DateTime<Utc>>, KeyRingError> {
+    match store.get_meta(KEY_ROTATIONS).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| KeyRingError::CorruptChecks(format!("the stored key rotation times are corrupt: {e}"))),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+async fn save_rotations(store: &dyn Store, rotated: &BTreeMap<u32, DateTime<Utc>>) -> Result<(), KeyRingError> {
+    let json = serde_json::to_string(rotated)
+        .map_err(|e| KeyRingError::CorruptChecks(format!("the key rotation times cannot be written: {e}")))?;
+    Ok(store.set_meta(KEY_ROTATIONS, &json).await?)
 }
 
 /// Each key of the ring seals a known value into the database the first time it is seen;

@@ -54,6 +54,45 @@
  * @property {string} created_at
  * @property {string} updated_at
  *
+ * @typedef {object} TenantListItem A tenant as the list shows it (`GET /api/v1/tenants`).
+ * @property {string} id
+ * @property {string} name
+ * @property {string[]} enabled_types
+ * @property {number} version
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {number} account_count
+ * @property {number} failing_account_count Accounts whose last connection test failed.
+ *
+ * @typedef {object} TenantContents What deleting a tenant removes, counted.
+ * @property {number} accounts
+ * @property {number} export_jobs
+ * @property {number} users
+ * @property {number} tokens Tokens not revoked yet.
+ * @property {number} recordings
+ *
+ * @typedef {object} Token An API token as listed (never its value).
+ * @property {string} id
+ * @property {string} name
+ * @property {Role} role
+ * @property {string | null} tenant_id
+ * @property {string} created_at
+ * @property {string | null} revoked_at
+ * @property {string | null} last_used_at To the minute.
+ *
+ * @typedef {Token & {token: string}} TokenCreated A token just created, with its value (shown only then).
+ *
+ * @typedef {object} KeyInfo One master key.
+ * @property {number} id
+ * @property {boolean} active
+ * @property {boolean} in_ring
+ * @property {number} values How many secret values it seals.
+ * @property {string | null} rotated_at When a rotation added it.
+ *
+ * @typedef {object} KeyStatus
+ * @property {number} active
+ * @property {KeyInfo[]} keys
+ *
  * @typedef {object} TestStep
  * @property {string} name
  * @property {'ok' | 'failed'} status
@@ -109,7 +148,7 @@
  * @property {string} description
  *
  * @typedef {object} OpenApi The parts of the OpenAPI document the screen reads.
- * @property {{schemas: Record<string, {oneOf?: {const: string, title: string, description: string}[]}>}} components
+ * @property {{schemas: Record<string, {oneOf?: {const: string, title: string, description: string, 'x-tenant-bound'?: boolean}[]}>}} components
  *
  * @typedef {object} RecordField
  * @property {string} key
@@ -409,10 +448,23 @@ export function titles(doc, name) {
   return Object.fromEntries((doc.components.schemas[name]?.oneOf || []).map((c) => [c.const, { title: c.title, description: c.description }]));
 }
 
+/**
+ * The roles whose tokens belong to one tenant (the API document marks them `x-tenant-bound`).
+ * @param {OpenApi} doc
+ * @returns {string[]}
+ */
+export function tenantBoundRoles(doc) {
+  return (doc.components.schemas.Role?.oneOf || []).filter((c) => c['x-tenant-bound'] === true).map((c) => c.const);
+}
+
 /** The API paths the screen calls; every segment is encoded. */
 export const paths = {
   tenants: () => '/api/v1/tenants',
   tenant: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
+  tenantContents: (/** @type {string} */ t) => `${paths.tenant(t)}/contents`,
+  tokens: () => '/api/v1/tokens',
+  token: (/** @type {string} */ id) => `/api/v1/tokens/${encodeURIComponent(id)}`,
+  keys: () => '/api/v1/keys',
   accounts: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts`,
   feeds: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/feeds`,
   account: (/** @type {string} */ t, /** @type {string} */ id) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts/${encodeURIComponent(id)}`,

@@ -3,17 +3,22 @@
 // Integration Accounts pages, the Recording Export pages and the tenant's users, routed by
 // the URL's hash (#/signin?tenant=<tenant>, #/t/<tenant>, #/t/<tenant>/a/<id>,
 // #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
-// #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) so that Back, reload and links work.
+// #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) and the service provider's pages
+// (#/ the tenants, #/t/<tenant>/settings, #/tokens and #/t/<tenant>/tokens, #/keys) so that
+// Back, reload and links work.
 
-import { call, errorText, load, paths, setCsrf, titles } from './api.js';
+import { call, errorText, load, paths, setCsrf, tenantBoundRoles, titles } from './api.js';
 import { confirmDialog, typePicker } from './dialogs.js';
-import { formatTime, h, icon, replace, timeEl, toast } from './dom.js';
+import { formatTime, h, icon, replace, toast } from './dom.js';
 import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js';
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
+import { keysView } from './keys.js';
 import { accountsList } from './list.js';
 import { forgetSearch, recordView, recordsHref, recordsView, searchHref } from './records.js';
 import { healthBadge, setCategories } from './report.js';
+import { createTenantDialog, settingsHref, tenantSettingsView, tenantsView } from './tenants.js';
+import { tokensView } from './tokens.js';
 import { usersView } from './users.js';
 
 /**
@@ -38,6 +43,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {Record<string, import('./api.js').Titled>} roles How each role is named.
  * @property {Record<string, import('./api.js').Titled>} userRoles How each role a user can have is named.
  * @property {import('./records.js').Names} recordNames How call directions, audio and export states and sentiments are named.
+ * @property {string[]} tenantBound The roles whose tokens belong to a tenant.
  */
 
 /**
@@ -112,6 +118,10 @@ const reference = () => /** @type {Reference} */ (session.reference);
 const tenantHref = (t, rest = '') => `#/t/${encodeURIComponent(t)}${rest}`;
 /** The roles that see a tenant's users. */
 const USER_READERS = ['sp_admin', 'tenant_admin', 'tenant_viewer'];
+/** The roles that manage API tokens (`Access::Tokens`). */
+const TOKEN_MANAGERS = ['sp_admin', 'tenant_admin'];
+/** Whether the signed-in principal is the service provider. */
+const provider = () => me().role === 'sp_admin';
 
 // ---------------------------------------------------------------- sign in / out
 
@@ -338,6 +348,7 @@ async function signedIn(body) {
         directions: titles(openapi.body, 'Direction'), audioStates: titles(openapi.body, 'AudioState'),
         exportStates: titles(openapi.body, 'ExportState'), sentiments: titles(openapi.body, 'SentimentLabel'),
       },
+      tenantBound: tenantBoundRoles(openapi.body),
     };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
@@ -367,12 +378,23 @@ async function signOut() {
  * @param {string} page.title
  * @param {Child} [page.subtitle]
  * @param {Child} page.body
- * @param {'tenants' | 'accounts' | 'exports' | 'records' | 'users'} [page.current] The navigation entry to highlight.
+ * @param {'tenants' | 'tokens' | 'keys' | 'accounts' | 'exports' | 'records' | 'users' | 'tenant-tokens' | 'settings'} [page.current] The navigation entry to highlight.
  */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const p = me();
+  /**
+   * @param {string} key
+   * @param {string} href
+   * @param {string} iconName
+   * @param {string} label
+   */
+  const link = (key, href, iconName, label) => h('a', { class: ['nav-link', `nav-${key}`, current === key && 'active'], href, 'aria-current': current === key ? 'page' : null }, icon(iconName), label);
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
-    p.role === 'sp_admin' ? h('a', { class: ['nav-link', current === 'tenants' && 'active'], href: '#/', 'aria-current': current === 'tenants' ? 'page' : null }, icon('building'), 'Tenants') : null,
+    p.role === 'sp_admin' ? [
+      link('tenants', '#/', 'building', 'Tenants'),
+      link('tokens', '#/tokens', 'key', 'Tokens'),
+      link('keys', '#/keys', 'lock', 'Master keys'),
+    ] : null,
     tenant ? [
       h('p', { class: 'nav-section' }, 'Call Center Configuration'),
       h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
@@ -382,6 +404,8 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
       USER_READERS.includes(p.role) ? [
         h('p', { class: 'nav-section' }, 'Access'),
         h('a', { class: ['nav-link', 'nav-users', current === 'users' && 'active'], href: tenantHref(tenant.id, '/users'), 'aria-current': current === 'users' ? 'page' : null }, icon('users'), 'Users'),
+        TOKEN_MANAGERS.includes(p.role) ? link('tenant-tokens', tenantHref(tenant.id, '/tokens'), 'key', 'Tokens') : null,
+        p.role === 'sp_admin' ? link('settings', settingsHref(tenant.id), 'edit', 'Settings') : null,
       ] : null,
     ] : null);
   const tenantBox = tenant ? h('div', { class: 'tenant-box' },
@@ -443,30 +467,139 @@ function failure(title, tenant, message) {
 
 // ---------------------------------------------------------------- pages
 
-/** @param {number} nav */
-async function tenantsPage(nav) {
+/**
+ * The service provider's tenants, searched and sorted as the URL's `q` and `sort` say.
+ * @param {number} nav
+ * @param {URLSearchParams} query
+ */
+async function tenantsPage(nav, query) {
   loading('Tenants');
   const reply = await call('GET', paths.tenants());
   if (nav !== navigation) return;
   if (!reply.ok) return failure('Tenants', null, reply.message);
-  /** @type {Tenant[]} */
-  const tenants = reply.body.items;
   document.title = 'Tenants · patchbay';
-  const rows = tenants.map((t) => h('tr', {},
-    h('td', {}, h('a', { class: 'tenant-link', href: tenantHref(t.id), dataset: { tenant: t.id } }, t.name)),
-    h('td', {}, h('code', {}, t.id)),
-    h('td', {}, t.enabled_types.length ? t.enabled_types.map((k) => {
-      const type = reference().catalog.find((c) => c.key === k);
-      return h('span', { class: 'badge badge-info' }, type ? type.label : k);
-    }) : h('span', { class: 'muted' }, 'None')),
-    h('td', {}, timeEl(t.created_at))));
-  const body = tenants.length
-    ? h('section', { class: 'card' }, h('table', { class: 'table' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Contact center'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Gated types enabled'), h('th', { scope: 'col' }, 'Created'))),
-      h('tbody', {}, rows)))
-    : h('section', { class: 'empty card' }, h('h2', {}, 'No tenants yet'),
-      h('p', {}, 'Tenants are created through the API: ', h('code', {}, 'POST /api/v1/tenants'), '.'));
-  shell({ title: 'Tenants', subtitle: 'Choose the contact center whose integration accounts you want to manage.', body, current: 'tenants' });
+  // `sort=created` ascending, `sort=-created` descending.
+  const sortText = query.get('sort') || '';
+  const key = sortText.replace(/^-/, '');
+  shell({
+    title: 'Tenants',
+    subtitle: 'The contact centers this service runs: choose one to manage its integration accounts.',
+    body: tenantsView({
+      tenants: reply.body.items,
+      catalog: reference().catalog,
+      search: query.get('q') || '',
+      sort: key ? { key, descending: sortText.startsWith('-') } : null,
+      onQuery: (search, sort) => {
+        const next = new URLSearchParams();
+        if (search) next.set('q', search);
+        if (sort) next.set('sort', `${sort.descending ? '-' : ''}${sort.key}`);
+        const text = next.toString();
+        history.replaceState(null, '', `#/${text ? `?${text}` : ''}`);
+      },
+      onCreate: async () => {
+        const created = await createTenantDialog();
+        if (!created) return;
+        toast(`“${created.name}” was added. Choose the gated types it may use.`);
+        location.hash = settingsHref(created.id);
+      },
+    }),
+    current: 'tenants',
+  });
+  return undefined;
+}
+
+/**
+ * A tenant's settings, for the service provider: name, gated types, deletion.
+ * @param {number} nav
+ * @param {string} tenantId
+ */
+async function settingsPage(nav, tenantId) {
+  loading('Settings');
+  const [tenant, accounts] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId))]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Settings', null, tenant.message);
+  if (!accounts.ok) return failure('Settings', tenant.body, accounts.message);
+  document.title = `Settings · ${tenant.body.name} · patchbay`;
+  const { heading } = shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Tenants', href: '#/' }, { label: tenant.body.name, href: tenantHref(tenantId) }, { label: 'Settings' }],
+    title: 'Settings',
+    subtitle: `How ${tenant.body.name} is named, which gated integration types it may use, and deleting it.`,
+    body: tenantSettingsView({
+      tenant: tenant.body,
+      catalog: reference().catalog,
+      accounts: accounts.body.items,
+      onChanged: (saved) => {
+        const name = document.querySelector('.tenant-name');
+        if (name) name.textContent = saved.name;
+      },
+      onDeleted: () => {
+        toast(`“${tenant.body.name}” was deleted.`);
+        location.hash = '#/';
+      },
+      onReload: route,
+    }),
+    current: 'settings',
+  });
+  heading.focus();
+  return undefined;
+}
+
+/**
+ * API tokens: every one for the service provider (`tenantId` null), else the tenant's.
+ * @param {number} nav
+ * @param {string | null} tenantId
+ */
+async function tokensPage(nav, tenantId) {
+  loading('Tokens');
+  const [tenant, tokens, tenants] = await Promise.all([
+    tenantId ? call('GET', paths.tenant(tenantId)) : null,
+    call('GET', paths.tokens()),
+    tenantId ? null : call('GET', paths.tenants()),
+  ]);
+  if (nav !== navigation) return;
+  if (tenant && !tenant.ok) return failure('Tokens', null, tenant.message);
+  const where = tenant ? tenant.body : null;
+  if (!tokens.ok) return failure('Tokens', where, tokens.message);
+  if (tenants && !tenants.ok) return failure('Tokens', null, tenants.message);
+  /** @param {import('./api.js').Token[]} list */
+  const ofTenant = (list) => (tenantId ? list.filter((t) => t.tenant_id === tenantId) : list);
+  document.title = where ? `Tokens · ${where.name} · patchbay` : 'Tokens · patchbay';
+  shell({
+    tenant: where,
+    crumbs: where ? [{ label: 'Access' }, { label: 'Tokens' }] : [{ label: 'Tokens' }],
+    title: where ? 'Tokens' : 'API tokens',
+    subtitle: where
+      ? `The API tokens of ${where.name}: for its administrators, viewers, contact-center platform and applications.`
+      : 'Every API token: the service provider’s and each contact center’s.',
+    body: tokensView({
+      principal: me(),
+      tokens: ofTenant(tokens.body.items),
+      roles: reference().roles,
+      tenantBound: reference().tenantBound,
+      tenant: tenantId,
+      tenants: where ? [where] : tenants ? tenants.body.items : [],
+      reload: async () => ofTenant((await load(paths.tokens())).body.items),
+    }),
+    current: where ? 'tenant-tokens' : 'tokens',
+  });
+  return undefined;
+}
+
+/** @param {number} nav */
+async function keysPage(nav) {
+  loading('Master keys');
+  const reply = await call('GET', paths.keys());
+  if (nav !== navigation) return;
+  if (!reply.ok) return failure('Master keys', null, reply.message);
+  document.title = 'Master keys · patchbay';
+  shell({
+    title: 'Master keys',
+    subtitle: 'The keys that seal the secret values of integration accounts and subscriptions.',
+    body: keysView({ status: reply.body }),
+    current: 'keys',
+  });
+  return undefined;
 }
 
 /**
@@ -875,9 +1008,14 @@ async function route() {
     location.replace('#/');
     return undefined;
   }
-  if (parts.length === 0) {
-    if (p.role === 'sp_admin') return tenantsPage(nav);
-    if (p.tenant) location.replace(tenantHref(p.tenant));
+  // The service provider's own pages; anyone else goes to their tenant (a tenant admin
+  // asking for the tokens to their tenant's).
+  if (parts.length === 0 || (parts.length === 1 && ['tokens', 'keys'].includes(parts[0]))) {
+    if (provider()) {
+      if (parts.length === 0) return tenantsPage(nav, query);
+      return parts[0] === 'tokens' ? tokensPage(nav, null) : keysPage(nav);
+    }
+    if (p.tenant) location.replace(tenantHref(p.tenant, parts[0] === 'tokens' && TOKEN_MANAGERS.includes(p.role) ? '/tokens' : ''));
     return undefined;
   }
   if (parts[0] === 't' && parts.length >= 2) {
@@ -894,6 +1032,16 @@ async function route() {
     if (parts[2] === 'users' && parts.length === 3) return usersPage(nav, parts[1]);
     if (parts[2] === 'recordings' && parts.length === 3) return recordsPage(nav, parts[1], query);
     if (parts[2] === 'recordings' && parts.length === 4) return recordPage(nav, parts[1], parts[3]);
+    if (parts[2] === 'tokens' && parts.length === 3) {
+      if (TOKEN_MANAGERS.includes(p.role)) return tokensPage(nav, parts[1]);
+      location.replace(tenantHref(parts[1]));
+      return undefined;
+    }
+    if (parts[2] === 'settings' && parts.length === 3) {
+      if (provider()) return settingsPage(nav, parts[1]);
+      location.replace(tenantHref(parts[1]));
+      return undefined;
+    }
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');

@@ -376,7 +376,7 @@ function secretControl(field, id, ctx) {
  * @param {HTMLInputElement} input
  * @param {string} what
  */
-function copyButton(input, what) {
+export function copyButton(input, what) {
   return h('button', {
     type: 'button', class: 'btn btn-secondary btn-small copy',
     onclick: async () => {

@@ -248,6 +248,9 @@ fn describe(op: Operation) -> Details {
             &["412", "422"],
         ),
         O::DeleteTenant => details(w, None, json!({"204": no_content("Deleted.")}), &[]),
+        O::TenantContents => {
+            details(w, None, json!({"200": body("What deleting the tenant removes.", "TenantContents")}), &[])
+        }
         O::ListAccounts => {
             details(&["tenant", "type"], None, json!({"200": body("The accounts.", "AccountList")}), &["422"])
         }

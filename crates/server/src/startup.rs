@@ -203,6 +203,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let state = AppState {
         zapier: Arc::new(sql.clone()),
         zapier_lockout: Arc::default(),
+        token_uses: Arc::default(),
         users,
         signon,
         edge,

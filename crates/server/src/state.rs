@@ -54,6 +54,8 @@ pub struct AppState {
     pub zapier: Arc<dyn patchbay_store::ZapierStore>,
     /// Failed Zapier sign-ins per username, on this node.
     pub zapier_lockout: Arc<crate::lockout::Lockout>,
+    /// When this node last recorded each token's use.
+    pub token_uses: Arc<crate::auth::TokenUses>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

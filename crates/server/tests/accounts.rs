@@ -411,3 +411,71 @@ backend_test! {
         s.stop().await;
     }
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn the_tenant_list_counts_accounts_and_failing_ones_and_contents_count_what_a_delete_removes(db) {
+        let s = server_with_tenant(&db).await;
+        let other = s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "globex"}))).await;
+        assert_eq!(other.status, 201, "{other:?}");
+        let tested = s.call(Method::POST, ACCOUNTS, Some(facebook("Facebook main"))).await;
+        let id = tested.body["id"].as_str().unwrap().to_owned();
+        s.call(Method::POST, ACCOUNTS, Some(facebook("Facebook untested"))).await;
+        // The vendor is out of reach from the test: the test fails, and that is kept.
+        let report = s.call(Method::POST, &format!("{ACCOUNTS}/{id}/test?timeout_ms=200"), None).await;
+        assert_eq!(report.body["status"], "failed", "{report:?}");
+
+        let list = s.call(Method::GET, "/api/v1/tenants", None).await;
+        assert_eq!(list.status, 200, "{list:?}");
+        let counts: Vec<(&str, &Value, &Value)> = list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap(), &t["account_count"], &t["failing_account_count"]))
+            .collect();
+        assert_eq!(counts, [("acme", &json!(2), &json!(1)), ("globex", &json!(0), &json!(0))]);
+        assert_eq!(list.body["items"][0]["name"], "Acme", "the tenant's own fields stay");
+
+        s.token("tenant_viewer", Some("acme")).await;
+        let user = s.call(Method::POST, "/api/v1/tenants/acme/users", Some(json!({"name_id": "ada@acme.example", "role": "tenant_viewer"}))).await;
+        assert_eq!(user.status, 201, "{user:?}");
+        let contents = s.call(Method::GET, "/api/v1/tenants/acme/contents", None).await;
+        assert_eq!(
+            contents.body,
+            json!({"accounts": 2, "export_jobs": 0, "users": 1, "tokens": 1, "recordings": 0}),
+            "{contents:?}"
+        );
+        assert_eq!(s.call(Method::GET, "/api/v1/tenants/nobody/contents", None).await.status, 404);
+        s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_tokens_last_use_is_recorded_once_a_minute(db) {
+        let s = server_with_tenant(&db).await;
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let last_use = || async {
+            let tokens = s.call(Method::GET, "/api/v1/tokens", None).await;
+            let items = tokens.body["items"].as_array().unwrap().clone();
+            items.into_iter().find(|t| t["role"] == "tenant_viewer").expect("the viewer's token")["last_used_at"].clone()
+        };
+        assert_eq!(last_use().await, Value::Null, "not used yet");
+        assert_eq!(s.call_as(&viewer, Method::GET, "/api/v1/whoami", None).await.status, 200);
+        let first = last_use().await;
+        let at: chrono::DateTime<chrono::Utc> = serde_json::from_value(first.clone()).expect("a time");
+        assert!((chrono::Utc::now() - at).num_seconds() < 30, "recorded now: {at}");
+        assert_eq!(s.call_as(&viewer, Method::GET, ACCOUNTS, None).await.status, 200);
+        assert_eq!(last_use().await, first, "a second use within the minute is not written");
+
+        let listed = s.call(Method::GET, "/api/v1/tokens", None).await;
+        let id = listed.body["items"].as_array().unwrap().iter().find(|t| t["role"] == "tenant_viewer").unwrap()["id"].clone();
+        let revoked = s.call(Method::DELETE, &format!("/api/v1/tokens/{}", id.as_str().unwrap()), None).await;
+        assert_eq!(revoked.status, 204, "{revoked:?}");
+        let audit = s.call(Method::GET, "/api/v1/tenants/acme/audit", None).await;
+        let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+        assert_eq!(actions[..2], ["token.revoke", "token.create"], "{audit:?}");
+        assert_eq!(audit.body["items"][0]["changes"]["token_id"], id);
+        s.stop().await;
+    }
+}

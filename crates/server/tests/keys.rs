@@ -370,9 +370,12 @@ backend_test! {
         assert_eq!(s.call(Method::DELETE, &format!("{KEYS}/1"), None).await.status, 404);
         assert_eq!(s.call(Method::DELETE, &format!("{KEYS}/x"), None).await.status, 404);
         let status = s.call(Method::GET, KEYS, None).await;
+        let rotated_at = status.body["keys"][0]["rotated_at"].clone();
+        let when: chrono::DateTime<chrono::Utc> = serde_json::from_value(rotated_at.clone()).expect("a rotation time");
+        assert!((chrono::Utc::now() - when).num_minutes() < 5, "key 2 was added by this rotation: {when}");
         assert_eq!(
             status.body,
-            json!({"active": 2, "keys": [{"id": 2, "active": true, "in_ring": true, "values": total}]})
+            json!({"active": 2, "keys": [{"id": 2, "active": true, "in_ring": true, "values": total, "rotated_at": rotated_at}]})
         );
         assert_eq!(KeyRing::load(&ring_path).unwrap().key_ids(), [2], "the ring file lost the old key");
         let all = wfms.lock().unwrap().clone();

@@ -151,6 +151,9 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let r = s.call(Method::GET, "/api/v1/tenants/nobody", None).await;
     assert_eq!(r.status, 404);
     spec.reply("GET", "/tenants/{tenant}", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/contents", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/contents", &r);
     let update = json!({"name": "Acme Support"});
     spec.request("PUT", "/tenants/{tenant}", &update);
     let put = |etag: &'static str, path: String, body: Value| {

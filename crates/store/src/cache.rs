@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, NewAudit, NewTenant, NewToken, Reseal, Result,
-    SecretCursor, Store, StoredSecret, Tenant, TenantUpdate,
+    Account, AccountCounts, AccountWrite, ApiToken, AuditEntry, AuditQuery, NewAudit, NewTenant, NewToken, Reseal,
+    Result, SecretCursor, Store, StoredSecret, Tenant, TenantContents, TenantUpdate, Timestamp,
 };
 
 /// Tenants whose accounts are held at most; past it the cache starts over.
@@ -128,6 +128,14 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_tenants().await
     }
 
+    async fn list_tenants_with_counts(&self) -> Result<Vec<(Tenant, AccountCounts)>> {
+        self.inner.list_tenants_with_counts().await
+    }
+
+    async fn tenant_contents(&self, id: &str) -> Result<TenantContents> {
+        self.inner.tenant_contents(id).await
+    }
+
     async fn update_tenant(
         &self,
         id: &str,
@@ -235,6 +243,10 @@ impl<S: Store> Store for CachedStore<S> {
         let result = self.inner.revoke_token(id).await;
         self.invalidate_tokens();
         result
+    }
+
+    async fn touch_token(&self, id: Uuid, at: Timestamp, every: chrono::Duration) -> Result<bool> {
+        self.inner.touch_token(id, at, every).await
     }
 
     async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>> {

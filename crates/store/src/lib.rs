@@ -121,6 +121,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_tenant(&self, tenant: &NewTenant, actor: &str) -> Result<Tenant>;
     async fn get_tenant(&self, id: &str) -> Result<Tenant>;
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// Every tenant as `list_tenants` orders them, each with how many accounts it has and
+    /// how many of them failed their last connection test: one statement.
+    async fn list_tenants_with_counts(&self) -> Result<Vec<(Tenant, AccountCounts)>>;
+    /// What deleting the tenant would remove, counted in one statement.
+    async fn tenant_contents(&self, id: &str) -> Result<TenantContents>;
     /// Replaces name and enabled types. `expected_version` (when given) must match.
     async fn update_tenant(
         &self,
@@ -177,6 +182,10 @@ pub trait Store: Send + Sync + 'static {
     async fn find_token(&self, hash: &[u8]) -> Result<Option<ApiToken>>;
     async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: Uuid) -> Result<()>;
+    /// Records that the unrevoked token `id` authenticated at `at`, unless its recorded last
+    /// use is less than `every` before `at` (so a busy token is written at most once per
+    /// `every`, by however many nodes). Returns whether it wrote.
+    async fn touch_token(&self, id: Uuid, at: Timestamp, every: chrono::Duration) -> Result<bool>;
 
     /// How many sealed values (account secrets and subscriptions' signing secrets) each key
     /// id seals, by key id ascending (keys sealing nothing are absent).

@@ -169,4 +169,26 @@ pub struct ApiToken {
     pub tenant_id: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// When the token last authenticated, to the minute (see [`crate::Store::touch_token`]).
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// How many accounts a tenant has, and how many of them failed their last connection test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountCounts {
+    pub accounts: i64,
+    /// Accounts whose last connection test failed (untested ones and ones whose provider
+    /// has no test are not counted).
+    pub failing: i64,
+}
+
+/// What a tenant holds that deleting it removes, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantContents {
+    pub accounts: i64,
+    pub export_jobs: i64,
+    pub users: i64,
+    /// Tokens not revoked yet (revoked ones go too, but no longer let anyone in).
+    pub tokens: i64,
+    pub recordings: i64,
 }

@@ -22,8 +22,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, LastTestWrite, NewAudit, NewTenant, NewToken,
-    Reseal, Result, SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantUpdate, Timestamp,
+    Account, AccountCounts, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, LastTestWrite, NewAudit, NewTenant,
+    NewToken, Reseal, Result, SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantContents,
+    TenantUpdate, Timestamp,
 };
 
 /// SQLite read connections. WAL lets them read beside the writer; each holds a thread of
@@ -191,7 +192,7 @@ macro_rules! select_tenants {
 
 macro_rules! select_tokens {
     () => {
-        "SELECT id, name, role, tenant_id, created_at, revoked_at FROM tokens "
+        "SELECT id, name, role, tenant_id, created_at, revoked_at, last_used_at FROM tokens "
     };
 }
 
@@ -386,6 +387,25 @@ impl TenantRow {
     }
 }
 
+/// A tenant with its account counts (`list_tenants_with_counts`).
+#[derive(sqlx::FromRow)]
+struct TenantCountsRow {
+    #[sqlx(flatten)]
+    tenant: TenantRow,
+    account_count: i64,
+    failing_count: i64,
+}
+
+impl Pools {
+    /// The text of `key` in the JSON object that `column` holds as text, as SQL.
+    fn json_text(&self, column: &str, key: &str) -> String {
+        match self {
+            Pools::Sqlite { .. } => format!("json_extract({column}, '$.{key}')"),
+            Pools::Postgres(_) => format!("(({column})::jsonb ->> '{key}')"),
+        }
+    }
+}
+
 /// One row of `select_accounts!`: an account with one of its secrets (or none).
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -496,6 +516,7 @@ struct TokenRow {
     tenant_id: Option<String>,
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
 }
 
 impl TokenRow {
@@ -507,6 +528,7 @@ impl TokenRow {
             tenant_id: self.tenant_id,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
+            last_used_at: self.last_used_at,
         })
     }
 }
@@ -595,6 +617,43 @@ impl Store for SqlStore {
             sqlx::query_as(concat!(select_tenants!(), "ORDER BY id")).fetch_all(pool).await?
         });
         rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn list_tenants_with_counts(&self) -> Result<Vec<(Tenant, AccountCounts)>> {
+        // A failing account is one whose stored last test report says `"status": "failed"`.
+        let sql = format!(
+            "SELECT t.id, t.name, t.enabled_types, t.time_zone, t.version, t.created_at, t.updated_at, \
+             COALESCE(c.accounts, 0) AS account_count, COALESCE(c.failing, 0) AS failing_count \
+             FROM tenants t LEFT JOIN (SELECT tenant_id, COUNT(*) AS accounts, \
+             SUM(CASE WHEN {status} = 'failed' THEN 1 ELSE 0 END) AS failing \
+             FROM accounts GROUP BY tenant_id) c ON c.tenant_id = t.id ORDER BY t.id",
+            status = self.pools.json_text("last_test", "status"),
+        );
+        let rows: Vec<TenantCountsRow> = with_reader!(self, |pool| { sqlx::query_as(&sql).fetch_all(pool).await? });
+        rows.into_iter()
+            .map(|row| {
+                let counts = AccountCounts { accounts: row.account_count, failing: row.failing_count };
+                Ok((row.tenant.into_tenant()?, counts))
+            })
+            .collect()
+    }
+
+    async fn tenant_contents(&self, id: &str) -> Result<TenantContents> {
+        let row: Option<(i64, i64, i64, i64, i64)> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM accounts WHERE tenant_id = $1), \
+                 (SELECT COUNT(*) FROM recording_export_jobs WHERE tenant_id = $1), \
+                 (SELECT COUNT(*) FROM users WHERE tenant_id = $1), \
+                 (SELECT COUNT(*) FROM tokens WHERE tenant_id = $1 AND revoked_at IS NULL), \
+                 (SELECT COUNT(*) FROM recordings WHERE tenant_id = $1) \
+                 FROM tenants WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        let (accounts, export_jobs, users, tokens, recordings) = row.ok_or(StoreError::NotFound)?;
+        Ok(TenantContents { accounts, export_jobs, users, tokens, recordings })
     }
 
     async fn update_tenant(
@@ -971,6 +1030,7 @@ impl Store for SqlStore {
             tenant_id: token.tenant_id.clone(),
             created_at: now,
             revoked_at: None,
+            last_used_at: None,
         })
     }
 
@@ -1006,6 +1066,23 @@ impl Store for SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn touch_token(&self, id: Uuid, at: Timestamp, every: chrono::Duration) -> Result<bool> {
+        let at = at.trunc_subsecs(6);
+        let written = in_write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+                 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(id.to_string())
+            .bind(at)
+            .bind(at - every)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        Ok(written > 0)
     }
 
     async fn secrets_by_key_counts(&self) -> Result<Vec<(u32, i64)>> {

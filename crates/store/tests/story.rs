@@ -5,9 +5,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chrono::SubsecRound;
+
 use patchbay_store::{
     Account, AccountWrite, AuditEntry, AuditQuery, Conflict, NewAudit, NewTenant, NewToken, SealedSecret, SqlStore,
-    Store, StoreError, TenantUpdate,
+    Store, StoreError, TenantContents, TenantUpdate,
 };
 use patchbay_testkit::{backend_test, TestDatabase};
 use serde_json::json;
@@ -537,6 +539,106 @@ backend_test! {
         );
         assert_not_found(s.revoke_token(Uuid::new_v4()).await);
         assert!(s.find_token(&tenant_token.hash).await.unwrap().is_some());
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn the_tenant_list_counts_accounts_and_those_whose_last_test_failed(db) {
+        let b = Backend::open(db).await;
+        setup(&b, &["acme", "beta", "empty"]).await;
+        let s = &b.store;
+        let failed = create(s, "acme", &write("crm", "Failing")).await.unwrap();
+        let passed = create(s, "acme", &write("crm", "Passing")).await.unwrap();
+        let unsupported = create(s, "acme", &write("crm", "No test")).await.unwrap();
+        create(s, "acme", &write("crm", "Never tested")).await.unwrap();
+        let beta = create(s, "beta", &write("crm", "Beta failing")).await.unwrap();
+        for (tenant, id, status) in [
+            ("acme", failed.id, "failed"),
+            ("acme", passed.id, "ok"),
+            ("acme", unsupported.id, "unsupported"),
+            ("beta", beta.id, "failed"),
+        ] {
+            let report = json!({"status": status, "category": null, "message": "m", "steps": []});
+            s.record_test_result(tenant, id, &report, ACTOR).await.unwrap();
+        }
+        let listed: Vec<(String, i64, i64)> = s
+            .list_tenants_with_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(t, c)| (t.id, c.accounts, c.failing))
+            .collect();
+        assert_eq!(
+            listed,
+            [("acme".to_owned(), 4, 1), ("beta".to_owned(), 1, 1), ("empty".to_owned(), 0, 0)],
+            "a failed last test counts; a passed, unsupported or missing one does not"
+        );
+        let tenants: Vec<_> = s.list_tenants_with_counts().await.unwrap().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(tenants, s.list_tenants().await.unwrap(), "the same tenants as the plain list");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn tenant_contents_count_what_deleting_the_tenant_removes(db) {
+        let b = Backend::open(db).await;
+        setup(&b, &["acme", "beta"]).await;
+        let s = &b.store;
+        create(s, "acme", &write("crm", "One")).await.unwrap();
+        create(s, "acme", &write("crm", "Two")).await.unwrap();
+        create(s, "beta", &write("crm", "Other tenant's")).await.unwrap();
+        let token = |name: &str, tenant: &str, hash: u8| NewToken {
+            id: Uuid::new_v4(),
+            name: name.to_owned(),
+            role: "tenant_viewer".to_owned(),
+            tenant_id: Some(tenant.to_owned()),
+            hash: vec![hash; 32],
+        };
+        s.create_token(&token("working", "acme", 1)).await.unwrap();
+        let revoked = s.create_token(&token("revoked", "acme", 2)).await.unwrap();
+        s.revoke_token(revoked.id).await.unwrap();
+        s.create_token(&token("beta's", "beta", 3)).await.unwrap();
+        let contents = s.tenant_contents("acme").await.unwrap();
+        assert_eq!(
+            contents,
+            TenantContents { accounts: 2, export_jobs: 0, users: 0, tokens: 1, recordings: 0 },
+            "only acme's, and only tokens that still work"
+        );
+        assert_not_found(s.tenant_contents("nope").await);
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_tokens_last_use_is_written_at_most_once_per_interval(db) {
+        let b = Backend::open(db).await;
+        setup(&b, &["acme"]).await;
+        let s = &b.store;
+        let new = NewToken {
+            id: Uuid::new_v4(),
+            name: "busy".to_owned(),
+            role: "tenant_admin".to_owned(),
+            tenant_id: Some("acme".to_owned()),
+            hash: vec![0x11; 32],
+        };
+        let created = s.create_token(&new).await.unwrap();
+        assert_eq!(created.last_used_at, None);
+        let minute = chrono::Duration::seconds(60);
+        let last_use = || async { s.list_tokens().await.unwrap().into_iter().find(|t| t.id == new.id).unwrap().last_used_at };
+        let t0 = chrono::Utc::now().trunc_subsecs(6);
+        assert!(s.touch_token(new.id, t0, minute).await.unwrap(), "the first use is written");
+        assert_eq!(last_use().await, Some(t0));
+        let soon = t0 + chrono::Duration::seconds(59);
+        assert!(!s.touch_token(new.id, soon, minute).await.unwrap(), "a use within the interval is not");
+        assert_eq!(last_use().await, Some(t0));
+        let later = t0 + minute;
+        assert!(s.touch_token(new.id, later, minute).await.unwrap(), "a use an interval later is");
+        assert_eq!(last_use().await, Some(later));
+        assert_eq!(s.find_token(&new.hash).await.unwrap().unwrap().last_used_at, Some(later));
+        s.revoke_token(new.id).await.unwrap();
+        assert!(!s.touch_token(new.id, later + minute, minute).await.unwrap(), "a revoked token is not touched");
+        assert!(!s.touch_token(Uuid::new_v4(), later, minute).await.unwrap(), "nor an unknown one");
     }
 }
 

@@ -23,7 +23,10 @@ pub async fn tenant_accounts(client: &Client, tenant: &str) -> Result<Vec<Accoun
 }
 
 pub async fn visible_tenants(client: &Client) -> Result<Vec<Tenant>, CliError> {
-    client.get(&Operation::ListTenants.url(&[])).await.map(|list: TenantList| list.items)
+    client
+        .get(&Operation::ListTenants.url(&[]))
+        .await
+        .map(|list: TenantList| list.items.into_iter().map(|item| item.tenant).collect())
 }
 
 /// A tenant and its accounts, or `None` when it does not exist (or this token cannot see it).

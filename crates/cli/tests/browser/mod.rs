@@ -341,6 +341,16 @@ impl Browser {
         .await
     }
 
+    /// Waits until the URL's fragment is exactly `hash` (`#/t/acme`, say): after a redirect
+    /// to a page whose address a longer one starts with.
+    pub async fn wait_hash(&self, hash: &str) {
+        poll(&format!("the page to be at {hash}"), || async {
+            let url = self.client().current_url().await.ok()?;
+            (url.fragment().map(|f| format!("#{f}")).as_deref() == Some(hash)).then_some(())
+        })
+        .await
+    }
+
     /// Waits until an element matching `css` is displayed, and returns it.
     pub async fn wait(&self, css: &str) -> fantoccini::elements::Element {
         poll(&format!("`{css}` to be displayed"), || async {

@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
     let counts = state.store.secrets_by_key_counts().await?;
+    let rotated = state.keys.rotation_times().await.map_err(|e| ApiError::Internal(format!("key status: {e}")))?;
     let (active, mut ids) = {
         let keys = state.keys.lease().await;
         (keys.active_key_id(), keys.key_ids())
@@ -30,6 +31,7 @@ async fn key_status(state: &AppState) -> ApiResult<KeyStatus> {
             active: id == active,
             in_ring: in_ring.contains(&id),
             values: counts.iter().find(|(key, _)| *key == id).map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
+            rotated_at: rotated.get(&id).copied(),
         })
         .collect();
     Ok(KeyStatus { active, keys })

@@ -63,6 +63,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::UpdateTenant => on(method, tenants::update),
         O::UpdateTenantSettings => on(method, tenants::update_settings),
         O::DeleteTenant => on(method, tenants::delete),
+        O::TenantContents => on(method, tenants::contents),
         O::ListAccounts => on(method, accounts::list),
         O::CreateAccount => on(method, accounts::create),
         O::GetAccount => on(method, accounts::get),

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use patchbay_api::{Tenant, TenantCreate, TenantList, TenantSettings, TenantUpdate};
+use patchbay_api::{Tenant, TenantContents, TenantCreate, TenantList, TenantListItem, TenantSettings, TenantUpdate};
 use patchbay_store::NewTenant;
 
 use super::common::{etag, if_match};
@@ -102,10 +102,35 @@ fn check_enabled_types(state: &AppState, types: Vec<String>) -> ApiResult<Vec<St
     Ok(types)
 }
 
+/// A count the database holds as a non-negative integer.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 pub async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<TenantList>> {
-    let tenants = state.store.list_tenants().await?;
-    let items = tenants.into_iter().filter(|t| who.sees_tenant(&t.id)).map(view).collect();
+    let tenants = state.store.list_tenants_with_counts().await?;
+    let items = tenants
+        .into_iter()
+        .filter(|(t, _)| who.sees_tenant(&t.id))
+        .map(|(tenant, counts)| TenantListItem {
+            tenant: view(tenant),
+            account_count: count(counts.accounts),
+            failing_account_count: count(counts.failing),
+        })
+        .collect();
     Ok(Json(TenantList { items }))
+}
+
+/// `GET /tenants/{tenant}/contents`: what [`delete`] would remove, counted.
+pub async fn contents(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<TenantContents>> {
+    let found = state.store.tenant_contents(&tenant).await.map_err(not_found)?;
+    Ok(Json(TenantContents {
+        accounts: count(found.accounts),
+        export_jobs: count(found.export_jobs),
+        users: count(found.users),
+        tokens: count(found.tokens),
+        recordings: count(found.recordings),
+    }))
 }
 
 pub async fn create(

@@ -25,6 +25,7 @@ fn view(token: ApiToken) -> ApiResult<Token> {
         tenant_id: token.tenant_id,
         created_at: token.created_at,
         revoked_at: token.revoked_at,
+        last_used_at: token.last_used_at,
     })
 }
 
@@ -103,6 +104,18 @@ pub async fn revoke(State(state): State<AppState>, who: Principal, Path(id): Pat
         .find(|t| t.id == id && visible(&who, t))
         .ok_or(ApiError::NotFound("token"))?;
     state.store.revoke_token(token.id).await?;
+    if let Some(tenant) = token.tenant_id {
+        state
+            .store
+            .append_audit(&NewAudit {
+                tenant_id: tenant,
+                account_id: None,
+                actor: who.actor(),
+                action: "token.revoke".into(),
+                changes: json!({"token_id": token.id, "name": token.name, "role": token.role}),
+            })
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -62,10 +62,13 @@ const ASSETS: &[Asset] = &[
     asset!("exports.js", "text/javascript; charset=utf-8"),
     asset!("form.js", "text/javascript; charset=utf-8"),
     asset!("history.js", "text/javascript; charset=utf-8"),
+    asset!("keys.js", "text/javascript; charset=utf-8"),
     asset!("list.js", "text/javascript; charset=utf-8"),
     asset!("records.js", "text/javascript; charset=utf-8"),
     asset!("report.js", "text/javascript; charset=utf-8"),
     asset!("table.js", "text/javascript; charset=utf-8"),
+    asset!("tenants.js", "text/javascript; charset=utf-8"),
+    asset!("tokens.js", "text/javascript; charset=utf-8"),
     asset!("users.js", "text/javascript; charset=utf-8"),
 ];
 
