@@ -48,6 +48,12 @@ impl Role {
     pub fn is_tenant_bound(self) -> bool {
         self != Role::SpAdmin
     }
+
+    /// Whether a token of this role may sign in to the admin screen: people's roles may;
+    /// an application's token (event producer, gateway client) only calls the API.
+    pub fn signs_in(self) -> bool {
+        matches!(self, Role::SpAdmin | Role::TenantAdmin | Role::TenantViewer)
+    }
 }
 
 /// Who may call an operation. Tenant-scoped kinds read the tenant from the `{tenant}` path

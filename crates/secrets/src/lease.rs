@@ -9,7 +9,24 @@ use patchbay_vault::{SecretContext, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use base64::Engine;
+
 use crate::{KeyLease, SecretsError};
+
+/// What a sealed token handed to a client is for: part of its sealing context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// A connection test of a form's values, kept when exactly those values are saved.
+    FormTest,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::FormTest => "form-test",
+        }
+    }
+}
 
 /// Where a sealed value belongs: the one place a context is built. Bound as associated
 /// data, so a value sealed for one tenant, account and field opens for no other.
@@ -137,6 +154,27 @@ impl KeyLease {
             key_id: ring.active_key_id(),
             sealed: ring.seal(&context(tenant, &account, field), value),
         }
+    }
+
+    /// Seals `text`, which the server hands a client to bring back unchanged, for `owner`
+    /// (an account, or the nil id for one not created yet) in `tenant` under `purpose`:
+    /// URL-safe base64 of the key id and the sealed bytes. Purposes have a `-`, which no
+    /// account field key has, so a token never opens as a secret, nor a secret as a token.
+    pub fn seal_token(&self, tenant: &str, owner: Uuid, purpose: TokenPurpose, text: &str) -> String {
+        let secret = self.seal(tenant, owner, purpose.as_str(), text);
+        let mut bytes = secret.key_id.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&secret.sealed);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Opens what [`KeyLease::seal_token`] sealed for the same tenant, owner and purpose;
+    /// None for anything else (another owner, a retired key, a value that was changed).
+    pub fn open_token(&self, tenant: &str, owner: Uuid, purpose: TokenPurpose, token: &str) -> Option<SecretString> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (key_id, sealed) = bytes.split_first_chunk::<4>()?;
+        let secret =
+            SealedSecret { field: purpose.as_str().into(), key_id: u32::from_be_bytes(*key_id), sealed: sealed.to_vec() };
+        self.open_sealed(tenant, owner, &secret).ok()
     }
 
     /// Seals again under the active key each of an account's values that an older key

@@ -19,5 +19,5 @@ mod lease;
 
 pub use error::{KeyRingError, RetireError, SecretsError};
 pub use keys::{AccountSecrets, KeyLease, ResealBatch, RingFile, Unopened};
-pub use lease::{SealedWrite, SecretChange};
+pub use lease::{SealedWrite, SecretChange, TokenPurpose};
 pub use patchbay_vault::SecretString;

@@ -97,6 +97,17 @@ backend_test! {
         let empty = s.request(Method::POST, "/ui/session", None).json(&json!({"token": " "})).send().await.unwrap();
         let empty = Reply::read(empty).await;
         assert_eq!((empty.status, empty.field_errors()), (422, vec![("token".to_owned(), "required".to_owned())]));
+        // An application's token calls the API; it does not open the admin screen.
+        s.call(Method::POST, "/api/v1/tenants", Some(json!({"id": "apps"}))).await;
+        for role in ["event_producer", "gateway_client"] {
+            let app = s.token(role, Some("apps")).await;
+            let refused =
+                s.request(Method::POST, "/ui/session", None).json(&json!({"token": app})).send().await.unwrap();
+            assert!(refused.headers().get("set-cookie").is_none(), "no session for a {role} token");
+            let refused = Reply::read(refused).await;
+            assert_eq!(refused.status, 403, "a {role} token cannot sign in: {}", refused.text);
+            assert!(refused.text.contains("application's token"), "{}", refused.text);
+        }
         let nobody = Reply::read(s.request(Method::GET, "/ui/session", None).send().await.unwrap()).await;
         assert_eq!(nobody.status, 204, "no session is no error");
         s.stop().await;

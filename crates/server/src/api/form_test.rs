@@ -13,11 +13,10 @@
 use std::collections::BTreeMap;
 
 use axum::http::HeaderMap;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use patchbay_connectors::TestReport;
-use patchbay_secrets::{KeyLease, SecretString};
-use patchbay_store::{LastTestWrite, SealedSecret};
+use patchbay_secrets::{KeyLease, SecretString, TokenPurpose};
+use patchbay_store::LastTestWrite;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -27,9 +26,6 @@ use uuid::Uuid;
 pub const TESTED_HEADER: &str = "patchbay-tested";
 /// How long after the test a save may keep it.
 pub const VALID_FOR: chrono::Duration = chrono::Duration::minutes(15);
-/// The sealing context's field: never a catalog key (those have no `-`), so a token can
-/// never be opened as, or confused with, an account's secret.
-const PURPOSE: &str = "form-test";
 
 /// What an account's values are, for comparing the tested ones with the saved ones.
 pub struct Values<'a> {
@@ -68,10 +64,7 @@ pub fn seal(keys: &KeyLease, tenant: &str, owner: Option<Uuid>, values: &Values<
         expires: Utc::now() + VALID_FOR,
     };
     let text = serde_json::to_string(&sealed).unwrap_or_default();
-    let secret = keys.seal(tenant, owner.unwrap_or(Uuid::nil()), PURPOSE, &text);
-    let mut bytes = secret.key_id.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&secret.sealed);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    keys.seal_token(tenant, owner.unwrap_or(Uuid::nil()), TokenPurpose::FormTest, &text)
 }
 
 /// The report the request's header carries, when it opens for `tenant` and `owner`, has
@@ -84,11 +77,8 @@ fn kept_report(
     owner: Option<Uuid>,
     values: &Values<'_>,
 ) -> Option<Value> {
-    let text = headers.get(TESTED_HEADER)?.to_str().ok()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
-    let (key_id, sealed) = bytes.split_first_chunk::<4>()?;
-    let secret = SealedSecret { field: PURPOSE.into(), key_id: u32::from_be_bytes(*key_id), sealed: sealed.to_vec() };
-    let opened = keys.open_sealed(tenant, owner.unwrap_or(Uuid::nil()), &secret).ok()?;
+    let token = headers.get(TESTED_HEADER)?.to_str().ok()?;
+    let opened = keys.open_token(tenant, owner.unwrap_or(Uuid::nil()), TokenPurpose::FormTest, token)?;
     let sealed: Sealed = serde_json::from_str(opened.expose()).ok()?;
     (sealed.expires > Utc::now() && sealed.digest == values.digest()).then_some(sealed.report)
 }

@@ -41,6 +41,12 @@ pub async fn sign_in(
     }
     let token_hash = hash_token(token);
     let who = Principal::for_token_hash(&state, &token_hash).await?;
+    if !who.role.signs_in() {
+        return Err(ApiError::Forbidden(
+            "this is an application's token (an event producer's or a gateway client's): it calls the API and \
+             cannot sign in to the admin screen; sign in with an administrator's or a viewer's token",
+        ));
+    }
     if let Some(tenant) = &who.tenant {
         if state.signon.admin_sso(tenant).await?.is_some_and(|sso| sso.required) {
             return Err(ApiError::Forbidden(
