@@ -54,6 +54,8 @@ pub struct AppState {
     pub zapier: Arc<dyn patchbay_store::ZapierStore>,
     /// Failed Zapier sign-ins per username, on this node.
     pub zapier_lockout: Arc<crate::lockout::Lockout>,
+    /// The live state's event streams open on this node, per tenant.
+    pub live: Arc<crate::live::LiveStreams>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {
