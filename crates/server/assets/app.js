@@ -1,9 +1,11 @@
 // @ts-check
 // The admin screen: sign-in (single sign-on or an API token), the tenant choice, the
-// Integration Accounts pages, the Recording Export pages and the tenant's users, routed by
-// the URL's hash (#/signin?tenant=<tenant>, #/t/<tenant>, #/t/<tenant>/a/<id>,
-// #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
-// #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) so that Back, reload and links work.
+// Integration Accounts pages, the Recording Export pages, the Live page and the tenant's
+// users, routed by the URL's hash (#/signin?tenant=<tenant>, #/t/<tenant>,
+// #/t/<tenant>/a/<id>, #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports,
+// #/t/<tenant>/exports/new, #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/live,
+// #/t/<tenant>/users) so that Back, reload and links work. What a page starts (a live
+// stream, a timer) ends when another page is shown: see pageSignal().
 
 import { call, errorText, load, paths, setCsrf, titles } from './api.js';
 import { typePicker } from './dialogs.js';
@@ -12,6 +14,7 @@ import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js'
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { accountsList } from './list.js';
+import { liveView } from './live.js';
 import { healthBadge, setCategories } from './report.js';
 import { usersView } from './users.js';
 
@@ -36,6 +39,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {import('./api.js').ExportJobSettings} exportSettings
  * @property {Record<string, import('./api.js').Titled>} roles How each role is named.
  * @property {Record<string, import('./api.js').Titled>} userRoles How each role a user can have is named.
+ * @property {Record<string, import('./api.js').Titled>} agentStates How each agent state is named.
  */
 
 /**
@@ -45,6 +49,17 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  */
 const session = { principal: null, reference: null };
 let navigation = 0;
+let pageScope = new AbortController();
+
+/**
+ * A signal for what the page about to be shown starts (live streams, timers): it aborts
+ * when the next page (or the sign-in page) is shown.
+ */
+function pageSignal() {
+  pageScope.abort();
+  pageScope = new AbortController();
+  return pageScope.signal;
+}
 
 /** The signed-in principal; pages run only while there is one (see route()). */
 const me = () => /** @type {Principal} */ (session.principal);
@@ -211,6 +226,7 @@ function ssoSection(asked, current) {
 /** @param {string} [notice] */
 function showSignIn(notice) {
   navigation += 1;
+  pageSignal();
   const shown = navigation;
   document.title = 'Sign in · patchbay';
   const [path, queryText] = location.hash.replace(/^#/, '').split('?');
@@ -280,6 +296,7 @@ async function signedIn(body) {
     session.reference = {
       catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body,
       roles: titles(openapi.body, 'Role'), userRoles: titles(openapi.body, 'UserRole'),
+      agentStates: titles(openapi.body, 'AgentState'),
     };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
@@ -307,7 +324,7 @@ async function signOut() {
  * @param {string} page.title
  * @param {Child} [page.subtitle]
  * @param {Child} page.body
- * @param {'tenants' | 'accounts' | 'exports' | 'users'} [page.current] The navigation entry to highlight.
+ * @param {'tenants' | 'accounts' | 'exports' | 'live' | 'users'} [page.current] The navigation entry to highlight.
  */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const p = me();
@@ -317,6 +334,8 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
       h('p', { class: 'nav-section' }, 'Call Center Configuration'),
       h('a', { class: ['nav-link', current === 'accounts' && 'active'], href: tenantHref(tenant.id), 'aria-current': current === 'accounts' ? 'page' : null }, icon('plug'), 'Integration Accounts'),
       h('a', { class: ['nav-link', 'nav-exports', current === 'exports' && 'active'], href: tenantHref(tenant.id, '/exports'), 'aria-current': current === 'exports' ? 'page' : null }, icon('upload'), 'Recording Export'),
+      h('p', { class: 'nav-section' }, 'Monitoring'),
+      h('a', { class: ['nav-link', 'nav-live', current === 'live' && 'active'], href: tenantHref(tenant.id, '/live'), 'aria-current': current === 'live' ? 'page' : null }, icon('activity'), 'Live'),
       USER_READERS.includes(p.role) ? [
         h('p', { class: 'nav-section' }, 'Access'),
         h('a', { class: ['nav-link', 'nav-users', current === 'users' && 'active'], href: tenantHref(tenant.id, '/users'), 'aria-current': current === 'users' ? 'page' : null }, icon('users'), 'Users'),
@@ -707,12 +726,43 @@ async function usersPage(nav, tenantId) {
   });
 }
 
+/**
+ * The tenant's agents, service statistics, feeds and running export runs, updated live.
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {AbortSignal} signal Ends the page's stream.
+ */
+async function livePage(nav, tenantId, signal) {
+  loading('Live');
+  const [tenant, accounts] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId))]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Live', null, tenant.message);
+  if (!accounts.ok) return failure('Live', tenant.body, accounts.message);
+  document.title = `Live · ${tenant.body.name} · patchbay`;
+  const view = liveView({
+    tenant: tenant.body,
+    accounts: accounts.body.items,
+    states: reference().agentStates,
+    href: (rest) => tenantHref(tenantId, rest),
+    signal,
+  });
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Monitoring' }, { label: 'Live' }],
+    title: 'Live',
+    subtitle: h('div', { class: 'live-subtitle' }, h('span', {}, `Agents, services, feeds and export runs of ${tenant.body.name}, as they change.`), view.status),
+    body: view.body,
+    current: 'live',
+  });
+}
+
 // ---------------------------------------------------------------- routing
 
 async function route() {
   if (!session.principal || !session.reference) return;
   navigation += 1;
   const nav = navigation;
+  const signal = pageSignal();
   const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');
   const query = new URLSearchParams(queryText || '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -738,6 +788,7 @@ async function route() {
     if (parts[2] === 'exports' && parts[3] === 'new' && parts.length === 4) return exportNewPage(nav, parts[1]);
     if (parts[2] === 'exports' && parts.length <= 5) return exportJobPage(nav, parts[1], parts[3], parts[4]);
     if (parts[2] === 'users' && parts.length === 3) return usersPage(nav, parts[1]);
+    if (parts[2] === 'live' && parts.length === 3) return livePage(nav, parts[1], signal);
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');

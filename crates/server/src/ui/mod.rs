@@ -63,7 +63,9 @@ const ASSETS: &[Asset] = &[
     asset!("form.js", "text/javascript; charset=utf-8"),
     asset!("history.js", "text/javascript; charset=utf-8"),
     asset!("list.js", "text/javascript; charset=utf-8"),
+    asset!("live.js", "text/javascript; charset=utf-8"),
     asset!("report.js", "text/javascript; charset=utf-8"),
+    asset!("stream.js", "text/javascript; charset=utf-8"),
     asset!("table.js", "text/javascript; charset=utf-8"),
     asset!("users.js", "text/javascript; charset=utf-8"),
 ];
