@@ -8,6 +8,9 @@
 - Recording audio bodies (`audio/*`) are sent as raw bytes, like `application/octet-stream`.
 - Conversation events are read without waiting (`wait=0`) and as a page, never as an
   endless event stream, so each call answers at once.
+- The live state's event stream (`/tenants/{tenant}/live/stream`) never ends, so
+  schemathesis.sh leaves it out (`--exclude-path`); crates/server/tests/openapi.rs reads its
+  first event against the document, and crates/server/tests/live.rs the rest.
 """
 
 import os

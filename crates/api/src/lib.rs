@@ -21,6 +21,7 @@ mod feeds;
 mod gateway;
 mod kb;
 mod keys;
+mod live;
 mod operations;
 mod problem;
 mod queries;
@@ -55,6 +56,10 @@ pub use gateway::{
 };
 pub use kb::{KbArticle, KbArticleList, KbArticleWrite, KbResult, KbResults, KbSearchQuery, KbSource, KbTopicCreated};
 pub use keys::{KeyInfo, KeyStatus, ResealFailure, ResealReport};
+pub use live::{
+    AgentState, LiveAgent, LiveAgentRemoved, LiveCall, LiveEvent, LiveExportRun, LiveExportRuns, LiveFeeds,
+    LiveService, LiveSnapshot,
+};
 pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
 pub use queries::{AccountFilter, AuditQuery, PlaybackQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};

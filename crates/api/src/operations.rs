@@ -118,6 +118,10 @@ operations! {
         "Agent and service events: NDJSON or a JSON array";
     ListFeeds = Get "/tenants/{tenant}/feeds", TenantRead, "listFeeds", "Health of the tenant's feeds";
     LiveState = Get "/tenants/{tenant}/live", TenantRead, "liveState", "Counts of the tenant's live state";
+    LiveSnapshot = Get "/tenants/{tenant}/live/snapshot", TenantRead, "liveSnapshot",
+        "The tenant's agents, service statistics, feeds' health and running export runs, now";
+    LiveStream = Get "/tenants/{tenant}/live/stream", TenantRead, "liveStream",
+        "Server-Sent Events: a snapshot of the tenant's live state, then what changes";
     SearchRecordings = Get "/tenants/{tenant}/recordings", TenantRead, "searchRecordings",
         "Recordings by time range, service, agent and phone, newest call first";
     GetRecording = Get "/tenants/{tenant}/recordings/{recording_id}", TenantRead, "getRecording",

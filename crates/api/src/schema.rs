@@ -74,6 +74,8 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<KbTopicCreated>(&mut responses);
     register::<KeyStatus>(&mut responses);
     register::<Live>(&mut responses);
+    register::<LiveEvent>(&mut responses);
+    register::<LiveSnapshot>(&mut responses);
     register::<Problem>(&mut responses);
     register::<Recording>(&mut responses);
     register::<RecordingPage>(&mut responses);

@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// Connection tests and actions all tenants may run at once; more are answered 429.
     #[arg(long, env = "PATCHBAY_TEST_LIMIT_GLOBAL", default_value_t = patchbay_server::Settings::DEFAULT_TEST_LIMIT_GLOBAL)]
     test_limit_global: usize,
+    /// Live state event streams (the admin screen's Live page) one tenant may hold open at
+    /// once; more are answered 429.
+    #[arg(long, env = "PATCHBAY_LIVE_STREAMS_PER_TENANT",
+          default_value_t = patchbay_server::Settings::DEFAULT_LIVE_STREAMS_PER_TENANT)]
+    live_streams_per_tenant: usize,
     /// Seconds without a heartbeat (database time) after which another node takes an export run over.
     #[arg(long, env = "PATCHBAY_EXPORT_RUN_EXPIRY", default_value_t = patchbay_server::Settings::DEFAULT_EXPORT_RUN_EXPIRY.as_secs_f64())]
     export_run_expiry: f64,
@@ -95,6 +100,7 @@ struct ConfigFile {
     max_connections_per_client: Option<usize>,
     test_limit_per_tenant: Option<usize>,
     test_limit_global: Option<usize>,
+    live_streams_per_tenant: Option<usize>,
     export_run_expiry: Option<f64>,
     inbound_body_limit: Option<usize>,
     sso_allow_http_loopback: Option<bool>,
@@ -171,6 +177,9 @@ impl ServeArgs {
         }
         if let (true, Some(v)) = (unset("test_limit_global"), file.test_limit_global) {
             self.test_limit_global = v;
+        }
+        if let (true, Some(v)) = (unset("live_streams_per_tenant"), file.live_streams_per_tenant) {
+            self.live_streams_per_tenant = v;
         }
         if let (true, Some(v)) = (unset("export_run_expiry"), file.export_run_expiry) {
             self.export_run_expiry = v;
@@ -266,6 +275,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         recordings_spool: args.recordings_spool,
         test_limit_per_tenant: args.test_limit_per_tenant,
         test_limit_global: args.test_limit_global,
+        live_streams_per_tenant: args.live_streams_per_tenant,
         export_run_expiry: std::time::Duration::from_secs_f64(args.export_run_expiry),
         inbound_body_limit: args.inbound_body_limit,
         sso_allow_http_loopback: args.sso_allow_http_loopback,

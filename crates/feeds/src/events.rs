@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 
-// Which way a call goes: the API's type, as recording metadata names it too.
-pub use patchbay_api::Direction;
+// Which way a call goes and what an agent is doing: the API's types, as recording
+// metadata and the live stream name them too.
+pub use patchbay_api::{AgentState, Direction};
 
 use crate::wire::Rfc3339;
 
@@ -23,36 +24,6 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub const MAX_SERVICES_PER_AGENT: usize = 64;
 /// How far `at` may lie after the time of receipt (clock skew between producer and us).
 pub const MAX_FUTURE_SECS: i64 = 300;
-
-/// What an agent is doing while logged in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    Ready,
-    Busy,
-    AfterCallWork,
-    NotReady,
-    Supervising,
-}
-
-impl AgentState {
-    pub const ALL: [AgentState; 5] =
-        [AgentState::Ready, AgentState::Busy, AgentState::AfterCallWork, AgentState::NotReady, AgentState::Supervising];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Ready => "ready",
-            AgentState::Busy => "busy",
-            AgentState::AfterCallWork => "after_call_work",
-            AgentState::NotReady => "not_ready",
-            AgentState::Supervising => "supervising",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<AgentState> {
-        AgentState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
 
 /// A call as `call_start` and `call_end` report it.
 #[derive(Debug, Clone, PartialEq, Eq)]

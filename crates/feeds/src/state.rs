@@ -2,7 +2,9 @@
 //! services, current call) and service statistics, rebuilt deterministically from events.
 //! Owns the rule for late events, the memory bounds, and change tracking: every change
 //! gets the next version of its tenant, so a feed reads only what changed since its last
-//! tick, and feeds that report calls as they happen read a bounded journal.
+//! tick, and feeds that report calls as they happen read a bounded journal. Readers that
+//! only need to know *that* something changed (the live stream) watch the tenant's version,
+//! which holds one value however far they are behind.
 //!
 //! Ordering rule: per agent (and per service), events apply in order of `at`. An event
 //! older than the newest one already applied to the same agent or service is stale and
@@ -10,11 +12,12 @@
 //! order therefore always gives the same state, versions included.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::events::{self, AgentState, BodyError, Direction, Event, EventKind, Position, Rejected, ServiceStats};
 
@@ -197,7 +200,14 @@ struct Inner {
 }
 
 struct Tenant {
+    /// Tells this tenant state apart from every other one, in this process and across
+    /// restarts: versions count from 0 again in a new state.
+    epoch: u64,
     data: Mutex<TenantData>,
+    /// The version after each applied batch.
+    version: watch::Sender<u64>,
+    /// The tenant was removed: readers of this state should stop.
+    removed: AtomicBool,
 }
 
 impl LiveState {
@@ -247,6 +257,9 @@ impl LiveState {
                 Outcome::Rejected(reason) => report.rejected.push(RejectedEvent { index, reason }),
             }
         }
+        let version = data.version;
+        drop(data);
+        found.version.send_if_modified(|seen| std::mem::replace(seen, version) != version);
         Ok(report)
     }
 
@@ -271,7 +284,11 @@ impl LiveState {
 
     /// Forgets a tenant (it was deleted). Feeds still reading it see an empty state.
     pub fn remove_tenant(&self, tenant: &str) {
-        self.inner.tenants.write().unwrap_or_else(PoisonError::into_inner).remove(tenant);
+        let removed = self.inner.tenants.write().unwrap_or_else(PoisonError::into_inner).remove(tenant);
+        if let Some(removed) = removed {
+            removed.removed.store(true, Ordering::SeqCst);
+            removed.version.send_modify(|_| {});
+        }
     }
 
     pub fn counts(&self) -> StateCounts {
@@ -314,6 +331,30 @@ impl TenantView {
         self.tenant.lock().services.values().cloned().collect()
     }
 
+    /// The services whose statistics changed after `version`, by name.
+    pub fn services_since(&self, version: u64) -> Vec<Arc<Service>> {
+        self.tenant.lock().services.values().filter(|s| s.version > version).cloned().collect()
+    }
+
+    /// Tells this tenant state apart from any other (a removed and recreated tenant, another
+    /// process): a version means something only together with its epoch.
+    pub fn epoch(&self) -> u64 {
+        self.tenant.epoch
+    }
+
+    /// The tenant's version, updated after every batch that changed something (and marked
+    /// changed when the tenant is removed). It holds one value: a reader that falls behind
+    /// sees only the newest, and reads what changed with [`TenantView::changes_since`] and
+    /// [`TenantView::services_since`].
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.tenant.version.subscribe()
+    }
+
+    /// The tenant was removed; this state takes no more events.
+    pub fn is_removed(&self) -> bool {
+        self.tenant.removed.load(Ordering::SeqCst)
+    }
+
     /// The agents that changed after `version`, oldest change first.
     pub fn changes_since(&self, version: u64) -> Changes {
         let data = self.tenant.lock();
@@ -345,9 +386,21 @@ impl TenantView {
     }
 }
 
+/// The next tenant state's epoch: counted up from the process's start time in microseconds,
+/// so a restarted process does not hand out its predecessor's epochs.
+fn next_epoch() -> u64 {
+    static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+    NEXT.get_or_init(|| AtomicU64::new(Utc::now().timestamp_micros().unsigned_abs())).fetch_add(1, Ordering::SeqCst)
+}
+
 impl Tenant {
     fn new() -> Arc<Tenant> {
-        Arc::new(Tenant { data: Mutex::new(TenantData::default()) })
+        Arc::new(Tenant {
+            epoch: next_epoch(),
+            data: Mutex::new(TenantData::default()),
+            version: watch::channel(0).0,
+            removed: AtomicBool::new(false),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, TenantData> {
@@ -837,6 +890,36 @@ mod tests {
         let view = state.view("t");
         assert!(view.snapshot().agents.is_empty());
         assert!(view.changes_since(cursor).resync, "a cursor from the old state is ahead of the new one");
+    }
+
+    #[test]
+    fn watchers_see_the_newest_version_and_the_services_that_changed_after_theirs() {
+        let state = LiveState::default();
+        let view = state.view("t");
+        let mut watch = view.watch();
+        state.apply("t", &events(r#"{"type":"service_stats","service":"S1","handled":1}"#)).unwrap();
+        let cursor = view.version();
+        state.apply("t", &events(r#"{"type":"agent_login","agent_id":"a1"}"#)).unwrap();
+        state.apply("t", &events(r#"{"type":"service_stats","service":"S2","handled":1}"#)).unwrap();
+        assert!(watch.has_changed().unwrap());
+        assert_eq!(*watch.borrow_and_update(), view.version(), "one value: the newest");
+        let names: Vec<_> = view.services_since(cursor).iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, vec!["S2"]);
+        state.apply("t", &events(r#"{"type":"service_stats","service":"S2","handled":1}"#)).unwrap();
+        assert!(!watch.has_changed().unwrap(), "a batch that changed nothing is not news");
+    }
+
+    #[test]
+    fn a_removed_tenant_tells_its_watchers_and_its_successor_has_another_epoch() {
+        let state = LiveState::default();
+        let view = state.view("t");
+        let mut watch = view.watch();
+        state.remove_tenant("t");
+        assert!(watch.has_changed().unwrap() && view.is_removed());
+        watch.mark_unchanged();
+        let again = state.view("t");
+        assert_ne!(again.epoch(), view.epoch());
+        assert!(!again.is_removed());
     }
 
     #[test]

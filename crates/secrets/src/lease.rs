@@ -172,8 +172,11 @@ impl KeyLease {
     pub fn open_token(&self, tenant: &str, owner: Uuid, purpose: TokenPurpose, token: &str) -> Option<SecretString> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
         let (key_id, sealed) = bytes.split_first_chunk::<4>()?;
-        let secret =
-            SealedSecret { field: purpose.as_str().into(), key_id: u32::from_be_bytes(*key_id), sealed: sealed.to_vec() };
+        let secret = SealedSecret {
+            field: purpose.as_str().into(),
+            key_id: u32::from_be_bytes(*key_id),
+            sealed: sealed.to_vec(),
+        };
         self.open_sealed(tenant, owner, &secret).ok()
     }
 

@@ -133,11 +133,53 @@
  *
  * @typedef {object} FeedHealth
  * @property {string} account_id
+ * @property {string} kind `aspect_tcp`, `wfm_http`, `loxysoft`, `nice` or `statistics_receiver`.
  * @property {'starting' | 'running' | 'retrying' | 'invalid_config'} status
  * @property {boolean} connected
  * @property {number} sent
  * @property {number} failed
+ * @property {string | null} [last_success]
  * @property {string | null} [last_error]
+ * @property {string | null} [last_error_at]
+ *
+ * @typedef {'ready' | 'busy' | 'after_call_work' | 'not_ready' | 'supervising'} AgentState
+ *
+ * @typedef {object} LiveCall The call an agent is on.
+ * @property {string} call_id
+ * @property {string} extension
+ * @property {string | null} service
+ * @property {'inbound' | 'outbound' | 'internal' | null} direction
+ * @property {string} since
+ *
+ * @typedef {object} LiveAgent A logged-in agent.
+ * @property {string} agent_id
+ * @property {AgentState} state
+ * @property {string | null} reason
+ * @property {string} since
+ * @property {string} extension
+ * @property {string[]} services
+ * @property {LiveCall | null} call
+ *
+ * @typedef {object} LiveService The statistics of one service.
+ * @property {string} service
+ * @property {number} calls_waiting
+ * @property {number} longest_wait_s
+ * @property {number} agents_ready
+ * @property {number} agents_busy
+ * @property {number} handled
+ * @property {number} abandoned
+ * @property {string} updated_at
+ *
+ * @typedef {object} LiveExportRun A running export run with its job's name.
+ * @property {string} job_name
+ * @property {ExportRun} run
+ *
+ * @typedef {object} LiveSnapshot A tenant's live state (`GET …/live/snapshot`, and the stream's `snapshot` event).
+ * @property {string} cursor
+ * @property {LiveAgent[]} agents
+ * @property {LiveService[]} services
+ * @property {FeedHealth[]} feeds
+ * @property {LiveExportRun[]} export_runs
  *
  * @typedef {object} Choice
  * @property {string} value
@@ -467,6 +509,7 @@ export const paths = {
   keys: () => '/api/v1/keys',
   accounts: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts`,
   feeds: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/feeds`,
+  liveStream: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/live/stream`,
   account: (/** @type {string} */ t, /** @type {string} */ id) => `/api/v1/tenants/${encodeURIComponent(t)}/integration-accounts/${encodeURIComponent(id)}`,
   audit: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.account(t, id)}/audit`,
   testUnsaved: (/** @type {string} */ t) => `${paths.accounts(t)}/test`,

@@ -1,11 +1,13 @@
 // @ts-check
 // The admin screen: sign-in (single sign-on or an API token), the tenant choice, the
-// Integration Accounts pages, the Recording Export pages and the tenant's users, routed by
-// the URL's hash (#/signin?tenant=<tenant>, #/t/<tenant>, #/t/<tenant>/a/<id>,
-// #/t/<tenant>/new/<type>/<provider>, #/t/<tenant>/exports, #/t/<tenant>/exports/new,
-// #/t/<tenant>/exports/<id>[/settings], #/t/<tenant>/users) and the service provider's pages
-// (#/ the tenants, #/t/<tenant>/settings, #/tokens and #/t/<tenant>/tokens, #/keys) so that
-// Back, reload and links work.
+// Integration Accounts pages, the Recording Export pages, the Interaction Records pages,
+// the Live page and the tenant's users, routed by the URL's hash (#/signin?tenant=<tenant>,
+// #/t/<tenant>, #/t/<tenant>/a/<id>, #/t/<tenant>/new/<type>/<provider>,
+// #/t/<tenant>/exports, #/t/<tenant>/exports/new, #/t/<tenant>/exports/<id>[/settings],
+// #/t/<tenant>/recordings[/<id>], #/t/<tenant>/live, #/t/<tenant>/users) and the service
+// provider's pages (#/ the tenants, #/t/<tenant>/settings, #/tokens and
+// #/t/<tenant>/tokens, #/keys) so that Back, reload and links work. What a page starts (a
+// live stream, a timer) ends when another page is shown: see pageSignal().
 
 import { call, errorText, load, paths, setCsrf, tenantBoundRoles, titles } from './api.js';
 import { confirmDialog, typePicker } from './dialogs.js';
@@ -16,6 +18,7 @@ import { historyPanel } from './history.js';
 import { keysView } from './keys.js';
 import { accountsList } from './list.js';
 import { forgetSearch, recordView, recordsHref, recordsView, searchHref } from './records.js';
+import { liveView } from './live.js';
 import { healthBadge, setCategories } from './report.js';
 import { createTenantDialog, settingsHref, tenantSettingsView, tenantsView } from './tenants.js';
 import { tokensView } from './tokens.js';
@@ -44,6 +47,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {Record<string, import('./api.js').Titled>} userRoles How each role a user can have is named.
  * @property {import('./records.js').Names} recordNames How call directions, audio and export states and sentiments are named.
  * @property {string[]} tenantBound The roles whose tokens belong to a tenant.
+ * @property {Record<string, import('./api.js').Titled>} agentStates How each agent state is named.
  */
 
 /**
@@ -53,6 +57,17 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  */
 const session = { principal: null, reference: null };
 let navigation = 0;
+let pageScope = new AbortController();
+
+/**
+ * A signal for what the page about to be shown starts (live streams, timers): it aborts
+ * when the next page (or the sign-in page) is shown.
+ */
+function pageSignal() {
+  pageScope.abort();
+  pageScope = new AbortController();
+  return pageScope.signal;
+}
 
 /**
  * The page shown now (its hash and its history entry's stamp) and, while it holds unsaved
@@ -275,6 +290,7 @@ function ssoSection(asked, current) {
 /** @param {string} [notice] */
 function showSignIn(notice) {
   navigation += 1;
+  pageSignal();
   const shown = navigation;
   document.title = 'Sign in · patchbay';
   const [path, queryText] = location.hash.replace(/^#/, '').split('?');
@@ -349,6 +365,7 @@ async function signedIn(body) {
         exportStates: titles(openapi.body, 'ExportState'), sentiments: titles(openapi.body, 'SentimentLabel'),
       },
       tenantBound: tenantBoundRoles(openapi.body),
+      agentStates: titles(openapi.body, 'AgentState'),
     };
   } catch (e) {
     replace(root, h('p', { class: 'boot-message error-text' }, `The catalog could not be loaded: ${errorText(e)}`));
@@ -378,7 +395,7 @@ async function signOut() {
  * @param {string} page.title
  * @param {Child} [page.subtitle]
  * @param {Child} page.body
- * @param {'tenants' | 'tokens' | 'keys' | 'accounts' | 'exports' | 'records' | 'users' | 'tenant-tokens' | 'settings'} [page.current] The navigation entry to highlight.
+ * @param {'tenants' | 'tokens' | 'keys' | 'accounts' | 'exports' | 'records' | 'live' | 'users' | 'tenant-tokens' | 'settings'} [page.current] The navigation entry to highlight.
  */
 function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const p = me();
@@ -401,6 +418,8 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
       h('a', { class: ['nav-link', 'nav-exports', current === 'exports' && 'active'], href: tenantHref(tenant.id, '/exports'), 'aria-current': current === 'exports' ? 'page' : null }, icon('upload'), 'Recording Export'),
       h('p', { class: 'nav-section' }, 'Interactions'),
       h('a', { class: ['nav-link', 'nav-records', current === 'records' && 'active'], href: searchHref(tenant.id), 'aria-current': current === 'records' ? 'page' : null }, icon('play'), 'Interaction Records'),
+      h('p', { class: 'nav-section' }, 'Monitoring'),
+      h('a', { class: ['nav-link', 'nav-live', current === 'live' && 'active'], href: tenantHref(tenant.id, '/live'), 'aria-current': current === 'live' ? 'page' : null }, icon('activity'), 'Live'),
       USER_READERS.includes(p.role) ? [
         h('p', { class: 'nav-section' }, 'Access'),
         h('a', { class: ['nav-link', 'nav-users', current === 'users' && 'active'], href: tenantHref(tenant.id, '/users'), 'aria-current': current === 'users' ? 'page' : null }, icon('users'), 'Users'),
@@ -975,6 +994,36 @@ async function usersPage(nav, tenantId) {
   });
 }
 
+/**
+ * The tenant's agents, service statistics, feeds and running export runs, updated live.
+ * @param {number} nav
+ * @param {string} tenantId
+ * @param {AbortSignal} signal Ends the page's stream.
+ */
+async function livePage(nav, tenantId, signal) {
+  loading('Live');
+  const [tenant, accounts] = await Promise.all([call('GET', paths.tenant(tenantId)), call('GET', paths.accounts(tenantId))]);
+  if (nav !== navigation) return;
+  if (!tenant.ok) return failure('Live', null, tenant.message);
+  if (!accounts.ok) return failure('Live', tenant.body, accounts.message);
+  document.title = `Live · ${tenant.body.name} · patchbay`;
+  const view = liveView({
+    tenant: tenant.body,
+    accounts: accounts.body.items,
+    states: reference().agentStates,
+    href: (rest) => tenantHref(tenantId, rest),
+    signal,
+  });
+  shell({
+    tenant: tenant.body,
+    crumbs: [{ label: 'Monitoring' }, { label: 'Live' }],
+    title: 'Live',
+    subtitle: h('div', { class: 'live-subtitle' }, h('span', {}, `Agents, services, feeds and export runs of ${tenant.body.name}, as they change.`), view.status),
+    body: view.body,
+    current: 'live',
+  });
+}
+
 // ---------------------------------------------------------------- routing
 
 async function route() {
@@ -1000,6 +1049,7 @@ async function route() {
   page.unsaved = null;
   navigation += 1;
   const nav = navigation;
+  const signal = pageSignal();
   const [path, queryText] = (location.hash.replace(/^#/, '') || '/').split('?');
   const query = new URLSearchParams(queryText || '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -1042,6 +1092,7 @@ async function route() {
       location.replace(tenantHref(parts[1]));
       return undefined;
     }
+    if (parts[2] === 'live' && parts.length === 3) return livePage(nav, parts[1], signal);
   }
   toast('That page does not exist; here is the start page.', 'error');
   location.replace('#/');

@@ -9,6 +9,7 @@ mod body;
 mod error;
 mod hooks;
 mod listen;
+mod live;
 mod lockout;
 pub mod logging;
 mod metrics;
@@ -103,6 +104,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.http;
     let metrics = state.metrics.clone();
+    let live = state.live.clone();
+    // Live streams never end by themselves: they end first, so the drain can finish.
+    let shutdown = async move {
+        shutdown.await;
+        live.stop();
+    };
     listen::serve(listener, router(state), limits, metrics, shutdown).await
 }
 

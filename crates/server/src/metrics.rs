@@ -1,7 +1,7 @@
 //! Prometheus metrics at `/metrics`: HTTP requests by route and status with latency,
 //! connection tests by type and outcome, accounts by type (read at scrape time), events,
-//! feeds, recordings received and recording export runs, files and bytes, and the tokio
-//! runtime's alive tasks (read at scrape time).
+//! feeds, live state event streams open and refused, recordings received and recording
+//! export runs, files and bytes, and the tokio runtime's alive tasks (read at scrape time).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,6 +86,8 @@ pub struct Metrics {
     export_bytes: Counter,
     export_running: Gauge,
     connections_open: Gauge,
+    live_streams_open: Gauge,
+    live_streams_refused: Counter,
     connections_refused: Family<LimitLabels, Counter>,
     tasks_alive: Gauge,
     gateway_calls: Family<GatewayOutcomeLabels, Counter>,
@@ -179,6 +181,14 @@ impl Metrics {
         registry.register("recording_export_runs_active", "Recording export runs in progress", export_running.clone());
         let connections_open = Gauge::default();
         registry.register("http_connections_open", "HTTP connections open now", connections_open.clone());
+        let live_streams_open = Gauge::default();
+        registry.register("live_streams_open", "Live state event streams open now", live_streams_open.clone());
+        let live_streams_refused = Counter::default();
+        registry.register(
+            "live_streams_refused",
+            "Live state event streams refused because their tenant had as many open as allowed",
+            live_streams_refused.clone(),
+        );
         let connections_refused = Family::<LimitLabels, Counter>::default();
         registry.register(
             "http_connections_refused",
@@ -268,6 +278,8 @@ impl Metrics {
             export_bytes,
             export_running,
             connections_open,
+            live_streams_open,
+            live_streams_refused,
             connections_refused,
             tasks_alive,
         }
@@ -279,6 +291,18 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections_open.dec();
+    }
+
+    pub fn live_stream_opened(&self) {
+        self.live_streams_open.inc();
+    }
+
+    pub fn live_stream_closed(&self) {
+        self.live_streams_open.dec();
+    }
+
+    pub fn live_stream_refused(&self) {
+        self.live_streams_refused.inc();
     }
 
     pub fn record_connection_refused(&self, limit: &str) {

@@ -40,7 +40,7 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("416", "No byte range asked for lies within the resource; `Content-Range: bytes */<size>` gives its size."),
     ("422", "The input breaks a rule; `errors` names each field and rule."),
     ("426", "The request is not a WebSocket upgrade: send `Connection: Upgrade`, `Upgrade: websocket` and the `Sec-WebSocket-*` headers, as WebSocket clients do."),
-    ("429", "Too many connection tests and actions run at once (for the tenant or in all), an account's daily gateway quota is used up (`category` `quota_exceeded`, with `RateLimit-*` headers) or the vendor limits the rate (`rate_limited`); `Retry-After` says when to try again."),
+    ("429", "Too many connection tests and actions run at once (for the tenant or in all), too many live streams open for the tenant, an account's daily gateway quota is used up (`category` `quota_exceeded`, with `RateLimit-*` headers) or the vendor limits the rate (`rate_limited`); `Retry-After` says when to try again."),
     ("502", "A remote service the request needed (an S3 bucket, a vendor of the gateway) failed or refused; `category` says why and `vendor_status` gives the vendor's HTTP status."),
     ("503", "A limit of the service was reached; retry later."),
     ("504", "The vendor did not answer within the gateway's timeout (`category` `timeout`)."),
@@ -340,6 +340,19 @@ fn describe(op: Operation) -> Details {
         ),
         O::ListFeeds => details(w, None, json!({"200": body("One entry per feed.", "FeedList")}), &[]),
         O::LiveState => details(w, None, json!({"200": body("The counts.", "Live")}), &[]),
+        O::LiveSnapshot => details(w, None, json!({"200": body("The live state now.", "LiveSnapshot")}), &[]),
+        O::LiveStream => details(
+            &["tenant", "live_Last-Event-ID"],
+            None,
+            json!({"200": {
+                "description": "Server-Sent Events, without end: each event's name and JSON data are one `LiveEvent` (`event`, `data`). The first is `snapshot` (with `retry:` advice), or after a `Last-Event-ID` it can resume from, what changed since; then `agent`, `agent_removed` and `service` as the live state changes, `feeds` and `export_runs` (whole lists) when they differ from what was sent (looked at every 1 and 2 s), and a `: heartbeat` comment after 15 s without an event. Every event's `id` is the cursor to resume from. The stream ends when the server shuts down or the tenant is deleted.",
+                "content": {"text/event-stream": {
+                    "schema": {"type": "string"},
+                    "x-events": {"$ref": "#/components/schemas/LiveEvent"},
+                }},
+            }}),
+            &["429"],
+        ),
         O::SearchRecordings => details(
             &[
                 "tenant",
@@ -717,6 +730,7 @@ fn parameters() -> Value {
         "article_id": article_id,
         "run_id": run_id,
         "Range": {"name": "Range", "in": "header", "required": false, "description": "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A Range that does not parse is ignored (200); several satisfiable ranges get the whole audio; none satisfiable is 416.", "schema": {"type": "string"}},
+        "live_Last-Event-ID": {"name": "Last-Event-ID", "in": "header", "required": false, "description": "The `id` of the last event received (a reconnecting EventSource sends it): the stream goes on after it, or starts with a fresh snapshot when it cannot (another node or process, a restart, or changes it no longer holds).", "schema": {"type": "string"}},
         "Last-Event-ID": {"name": "Last-Event-ID", "in": "header", "required": false, "description": "With `Accept: text/event-stream`: the id of the last event received; the stream goes on after it (instead of `after`).", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
         "If-Range": {"name": "If-Range", "in": "header", "required": false, "description": "The ETag (strong) the client holds: the Range applies only while it is current, else the whole audio (200). A weak ETag or a date never matches.", "schema": {"type": "string"}},
         "Patchbay-Tested": {

@@ -53,6 +53,8 @@ pub struct Settings {
     pub inbound_body_limit: usize,
     /// Identity Provider Single Sign-On URLs may be http:// on loopback hosts.
     pub sso_allow_http_loopback: bool,
+    /// Live state event streams one tenant may hold open at once.
+    pub live_streams_per_tenant: usize,
 }
 
 impl Settings {
@@ -63,6 +65,9 @@ impl Settings {
     pub const DEFAULT_EXPORT_RUN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60);
     /// The largest messenger webhook delivery body taken unless the node is started with another.
     pub const DEFAULT_INBOUND_BODY_LIMIT: usize = patchbay_edge::DEFAULT_BODY_LIMIT;
+    /// Live state event streams one tenant may hold open unless the node is started with
+    /// another number: a few people watching the Live page, each in a tab or two.
+    pub const DEFAULT_LIVE_STREAMS_PER_TENANT: usize = 16;
 
     /// Defaults for a data dir: SQLite, generated admin token, strict egress.
     pub fn new(data_dir: PathBuf) -> Settings {
@@ -83,6 +88,7 @@ impl Settings {
             transcription_sweep: patchbay_jobs::SWEEP_EVERY,
             inbound_body_limit: Settings::DEFAULT_INBOUND_BODY_LIMIT,
             sso_allow_http_loopback: false,
+            live_streams_per_tenant: Settings::DEFAULT_LIVE_STREAMS_PER_TENANT,
         }
     }
 }
@@ -101,6 +107,9 @@ const BOOTSTRAP_TOKEN: &str = "bootstrap_admin_token_id";
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     if settings.test_limit_per_tenant == 0 || settings.test_limit_global == 0 {
         bail!("the connection test limits must be at least 1");
+    }
+    if settings.live_streams_per_tenant == 0 {
+        bail!("the live streams per tenant must be at least 1");
     }
     create_private_dir(&settings.data_dir)?;
     let ring = RingFile::load_or_create(&settings.data_dir.join("master.key"))?;
@@ -204,6 +213,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         zapier: Arc::new(sql.clone()),
         zapier_lockout: Arc::default(),
         token_uses: Arc::default(),
+        live: crate::live::LiveStreams::new(settings.live_streams_per_tenant, metrics.clone()),
         users,
         signon,
         edge,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub zapier_lockout: Arc<crate::lockout::Lockout>,
     /// When this node last recorded each token's use.
     pub token_uses: Arc<crate::auth::TokenUses>,
+    /// The live state's event streams open on this node, per tenant.
+    pub live: Arc<crate::live::LiveStreams>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

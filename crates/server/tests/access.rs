@@ -90,7 +90,18 @@ async fn call(s: &TestServer, op: Operation, url: &str, token: Option<&str>) -> 
     if matches!(op.method(), patchbay_api::Method::Post | patchbay_api::Method::Put) {
         request = request.json(&json!({}));
     }
-    Reply::read(request.send().await.expect("the server answers")).await
+    let response = request.send().await.expect("the server answers");
+    let stream = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if stream {
+        // An admitted event stream never ends: its status and headers are the answer.
+        return Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: String::new(),
+            body: Value::Null,
+        };
+    }
+    Reply::read(response).await
 }
 
 fn expected_detail(access: Access, denial: Denial) -> String {

@@ -258,6 +258,23 @@ async fn every_route_is_documented_and_answers_as_documented() {
     spec.reply("GET", "/tenants/{tenant}/feeds", &r);
     let r = s.call(Method::GET, "/api/v1/tenants/acme/live", None).await;
     spec.reply("GET", "/tenants/{tenant}/live", &r);
+    let r = s.call(Method::GET, "/api/v1/tenants/acme/live/snapshot", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/live/snapshot", &r);
+    let response =
+        s.request(Method::GET, "/api/v1/tenants/acme/live/stream", Some(&s.admin_token)).send().await.unwrap();
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    let mut stream = patchbay_testkit::EventStream::new(response);
+    let first = stream.next(std::time::Duration::from_secs(10)).await.expect("a first event");
+    let event = json!({"event": first.event, "data": first.data});
+    spec.validate("/components/schemas/LiveEvent", &event, "the stream's first event");
+    assert_eq!(first.event, "snapshot");
+    spec.reply(
+        "GET",
+        "/tenants/{tenant}/live/stream",
+        &Reply { status, headers, text: stream.raw.clone(), body: Value::Null },
+    );
+    drop(stream);
 
     // Tokens.
     let token = json!({"name": "acme viewer", "role": "tenant_viewer", "tenant": "acme"});

@@ -359,6 +359,8 @@ pub trait RecordingStore: Send + Sync + 'static {
     async fn recent_recordings(&self, tenant: &str, limit: i64) -> Result<Vec<Recording>>;
     /// The tenant's newest `limit` finished runs of every job, newest end first.
     async fn recent_finished_runs(&self, tenant: &str, limit: i64) -> Result<Vec<ExportRun>>;
+    /// The tenant's running runs of every job, oldest start first, at most `limit`.
+    async fn running_runs(&self, tenant: &str, limit: i64) -> Result<Vec<ExportRun>>;
     /// Marks `interrupted`, and fences (bumps the epoch of), every running run of `node` when
     /// given (a node that has just started: its runs are dead) and every running run whose
     /// heartbeat is older than `expiry` by the database's clock (its node died or stalled),
@@ -1270,6 +1272,20 @@ impl RecordingStore for SqlStore {
             sqlx::query_as(concat!(
                 select_runs!(),
                 "WHERE tenant_id = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(tenant)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(RunRow::into_run).collect()
+    }
+
+    async fn running_runs(&self, tenant: &str, limit: i64) -> Result<Vec<ExportRun>> {
+        let rows: Vec<RunRow> = with_reader!(self, |pool| {
+            sqlx::query_as(concat!(
+                select_runs!(),
+                "WHERE tenant_id = $1 AND state = 'running' ORDER BY started_at, id LIMIT $2"
             ))
             .bind(tenant)
             .bind(limit)

@@ -22,9 +22,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountCounts, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, LastTestWrite, NewAudit, NewTenant,
-    NewToken, Reseal, Result, SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant, TenantContents,
-    TenantUpdate, Timestamp,
+    Account, AccountCounts, AccountWrite, ApiToken, AuditEntry, AuditQuery, Conflict, LastTestWrite, NewAudit,
+    NewTenant, NewToken, Reseal, Result, SealedSecret, SecretCursor, Store, StoreError, StoredSecret, Tenant,
+    TenantContents, TenantUpdate, Timestamp,
 };
 
 /// SQLite read connections. WAL lets them read beside the writer; each holds a thread of

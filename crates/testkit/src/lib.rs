@@ -188,4 +188,4 @@ pub mod tls;
 #[cfg(feature = "vendors")]
 pub mod vendors;
 #[cfg(feature = "server")]
-pub use server::{Reply, TestServer, WebSocket};
+pub use server::{EventStream, Reply, SseEvent, TestServer, WebSocket};

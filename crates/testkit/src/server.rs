@@ -170,3 +170,94 @@ impl Reply {
             .collect()
     }
 }
+
+/// One Server-Sent Event as a client sees it (comments are skipped).
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// The event's name (`message` when it has none).
+    pub event: String,
+    pub id: Option<String>,
+    /// The reconnection time the event advises, in milliseconds.
+    pub retry: Option<u64>,
+    /// The data parsed as JSON (`Null` when it is not JSON).
+    pub data: Value,
+    /// The data as sent.
+    pub text: String,
+}
+
+/// A Server-Sent Events response being read, event by event, with bounded waits.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+    /// Everything read so far, as sent.
+    pub raw: String,
+}
+
+impl EventStream {
+    pub fn new(response: reqwest::Response) -> EventStream {
+        EventStream { response, buffer: String::new(), raw: String::new() }
+    }
+
+    /// The next event, or `None` when the stream ended. Panics when none comes within
+    /// `within`.
+    pub async fn next(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_block(&block) {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {within:?}; read so far: {}", self.raw));
+            match chunk.expect("the stream reads") {
+                Some(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    self.raw.push_str(&text);
+                    self.buffer.push_str(&text);
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// The next event named `name`, skipping others; panics when none comes within `within`.
+    pub async fn next_named(&mut self, name: &str, within: std::time::Duration) -> SseEvent {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await.unwrap_or_else(|| panic!("the stream ended before a `{name}` event"));
+            if event.event == name {
+                return event;
+            }
+        }
+    }
+}
+
+/// An event of one block of lines, or `None` for a block of comments only.
+fn parse_block(block: &str) -> Option<SseEvent> {
+    let mut event = SseEvent { event: "message".into(), id: None, retry: None, data: Value::Null, text: String::new() };
+    let mut data: Vec<&str> = Vec::new();
+    for line in block.lines() {
+        if line.starts_with(':') || line.is_empty() {
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => event.event = value.to_owned(),
+            "id" => event.id = Some(value.to_owned()),
+            "retry" => event.retry = value.parse().ok(),
+            "data" => data.push(value),
+            _ => {}
+        }
+    }
+    if data.is_empty() && event.id.is_none() && event.retry.is_none() {
+        return None;
+    }
+    event.text = data.join("\n");
+    event.data = serde_json::from_str(&event.text).unwrap_or(Value::Null);
+    Some(event)
+}

@@ -10,6 +10,7 @@ mod form_test;
 mod gateway;
 mod kb;
 mod keys;
+mod live;
 mod recordings;
 mod tenants;
 mod testing;
@@ -89,6 +90,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::IngestEvents => on(method, events::ingest),
         O::ListFeeds => on(method, events::feeds),
         O::LiveState => on(method, events::live),
+        O::LiveSnapshot => on(method, live::snapshot),
+        O::LiveStream => on(method, live::stream),
         O::SearchRecordings => on(method, recordings::search),
         O::GetRecording => on(method, recordings::get),
         O::PutRecording => on(method, recordings::put_meta),
