@@ -316,7 +316,9 @@ struct RunContext {
     counters: Counters,
     /// Set by a failure that no other file of the run can escape (credentials, permission,
     /// missing bucket): the rest fail with it at once instead of each asking S3.
-    bucket_error: Mutex<Option<String>>,
+    bucket_error: Mutex<Option<S3Error>>,
+    /// The reason of the run's first failed recording, for the run's own error.
+    first_failure: Mutex<Option<String>>,
     /// Jobs of the tenant (for deciding when a local copy is no longer needed).
     jobs: Vec<(ExportJob, JobSettings)>,
 }
@@ -388,7 +390,9 @@ async fn execute(
         return None;
     }
     let progress = context.counters.progress();
-    let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone().map(|e| e.message);
+    let first_error =
+        first_error.or_else(|| context.first_failure.lock().unwrap_or_else(PoisonError::into_inner).clone());
     Some(match (metadata, stopped) {
         (Err(e), _) => {
             let failures = match progress.failed {
@@ -400,8 +404,10 @@ async fn execute(
         }
         (Ok(key), Some(why)) => (RunState::Interrupted, progress, Some(key), Some(why)),
         (Ok(key), None) if progress.failed > 0 => {
-            let why = first_error.unwrap_or_else(|| "see the failed rows of the metadata file".into());
-            let error = format!("{}: {why}", failed_summary(progress.failed));
+            let error = match first_error {
+                Some(why) => format!("{}; the first: {why}", failed_summary(progress.failed)),
+                None => failed_summary(progress.failed),
+            };
             (RunState::Failed, progress, Some(key), Some(error))
         }
         (Ok(key), None) => (RunState::Succeeded, progress, Some(key), None),
@@ -523,6 +529,7 @@ async fn prepare(
         fenced,
         counters: Counters::default(),
         bucket_error: Mutex::new(None),
+        first_failure: Mutex::new(None),
         jobs,
     })
 }
@@ -618,7 +625,9 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     let key = match context.template.key(&meta(&recording), &audio.extension) {
         Ok(key) => key,
         Err(e) => {
-            fail(context, &recording, previous.as_ref(), String::new(), None, e.to_string()).await;
+            let error =
+                S3Error::new(ErrorKind::InvalidConfig, format!("the job's file name template gives no key: {e}"));
+            fail(context, &recording, previous.as_ref(), String::new(), None, error).await;
             return;
         }
     };
@@ -647,6 +656,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         upload_id,
         etag: None,
         error: None,
+        category: None,
         attempts: previous.as_ref().map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
@@ -698,7 +708,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         Err(_) if context.is_fenced() => return,
         Err(e) => {
             if bucket_wide(&e) {
-                context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.message.clone());
+                context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.clone());
             }
             // A damaged upload cannot be resumed: abort it (best effort) and start over next run.
             let keep = match (e.kind, export.upload_id.clone()) {
@@ -708,7 +718,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
                 }
                 (_, upload_id) => upload_id,
             };
-            fail(context, &recording, previous.as_ref(), key, keep, e.message).await;
+            fail(context, &recording, previous.as_ref(), key, keep, e).await;
             return;
         }
     };
@@ -720,20 +730,25 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
             );
         }
         if uploaded.sha256 != audio.sha256 {
-            let error =
-                format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported");
+            let error = S3Error::new(
+                ErrorKind::Io,
+                format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported"),
+            );
             fail(context, &recording, previous.as_ref(), key, None, error).await;
             return;
         }
         match context.client.head(&key).await {
             Ok(Some(head)) if head.size == audio.size as u64 => export.etag = Some(head.etag),
             Ok(_) => {
-                let error = format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size);
+                let error = S3Error::new(
+                    ErrorKind::UnexpectedResponse,
+                    format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size),
+                );
                 fail(context, &recording, previous.as_ref(), key, None, error).await;
                 return;
             }
             Err(e) => {
-                fail(context, &recording, previous.as_ref(), key, None, e.message).await;
+                fail(context, &recording, previous.as_ref(), key, None, e).await;
                 return;
             }
         }
@@ -783,8 +798,11 @@ async fn fail(
     previous: Option<&Export>,
     key: String,
     upload_id: Option<String>,
-    error: String,
+    error: S3Error,
 ) {
+    let category =
+        error.category().and_then(|c| serde_json::to_value(c).ok()).and_then(|v| v.as_str().map(str::to_owned));
+    context.first_failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| error.message.clone());
     let export = Export {
         tenant_id: context.job.tenant_id.clone(),
         recording_id: recording.meta.id.clone(),
@@ -794,7 +812,8 @@ async fn fail(
         state: ExportState::Failed,
         upload_id,
         etag: None,
-        error: Some(error),
+        error: Some(error.message),
+        category,
         attempts: previous.map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
