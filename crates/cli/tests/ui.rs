@@ -318,7 +318,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.open(&format!("#/t/{TENANT}")).await;
     b.wait(".account-row").await;
     for t in ["messenger", "stt", "wfm", "zendesk", "tts", "statistics_receiver", "nice", "next_caller"] {
-        assert!(b.exists(&format!("tbody.group[data-type='{t}'] .account-row")).await, "a {t} group");
+        assert!(b.exists(&format!("tbody.group[data-group='{t}'] .account-row")).await, "a {t} group");
     }
     assert_eq!(b.count(".account-row").await, 9);
     assert_eq!(b.unlabelled_inputs().await, json!([]), "the filters have labels");
