@@ -13,6 +13,7 @@ use patchbay_catalog::keys::messenger::{facebook, viber};
 use patchbay_catalog::keys::wfm::aspect_tcp;
 use patchbay_catalog::keys::{aws, statistics_receiver, tts, zendesk};
 use patchbay_testkit::backend_test;
+use patchbay_testkit::moto::S3User;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -95,7 +96,8 @@ backend_test! {
             let wfm = create(&h, json!({"type": "wfm", "provider": "aspect_tcp", "name": "Aspect RTA",
                 "properties": {aspect_tcp::HOST_NAME: "127.0.0.1", aspect_tcp::PORT: free_port()}})).await;
             let fb = create(&h, json!({"type": "messenger", "provider": "facebook", "name": "Facebook", "enabled": false,
-                "properties": {facebook::TOKEN: "fb-token", facebook::WEBHOOK_VERIFY_TOKEN: "verify-me"}})).await;
+                "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234567890", facebook::TOKEN: "fb-token",
+                    facebook::WEBHOOK_VERIFY_TOKEN: "verify-me"}})).await;
             let (status, generated) =
                 h.api(Method::POST, &format!("{}/{fb}/actions/generate_token", accounts_path()), Some(json!({}))).await;
             assert_eq!(status, 200, "{generated}");
@@ -143,7 +145,8 @@ backend_test! {
             assert!(copied[1].starts_with(&format!("{}/hooks/", h.base)), "{copied:?}");
             let name = b.text(&format!(".account-row[data-id='{viber}'] .copy-id")).await;
             assert!(name.contains("Copied"), "{name}");
-            b.wait_text("[role=status].sr-only", "Copied the ID of Viber").await;
+            let announced = b.js_string("return document.querySelector('.copy-status').textContent").await;
+            assert_eq!(announced, "Copied the webhook URL of Viber.", "the copy is announced");
 
             // Clone: the new-account form, named "Copy of …", without the secrets.
             b.open(&format!("#/t/{TENANT}")).await;
@@ -265,10 +268,11 @@ backend_test! {
             let (status, body) = h.api(Method::POST, "/api/v1/tenants", Some(tenant)).await;
             assert_eq!(status, 201, "{body}");
             let b = h.browser();
-            let port = free_port();
+            // A real S3-compatible server that refuses the account's secret: each recording fails.
+            let s3 = S3User::start("calls");
             let account = create(&h, json!({"type": "aws", "name": "S3 archive", "properties": {
-                aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: format!("http://127.0.0.1:{port}"),
-                aws::ACCESS_KEY_ID: "AKIDEXAMPLE", aws::SECRET_KEY: "aws-secret", aws::S3_BUCKET: "calls"}})).await;
+                aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: s3.endpoint, aws::ACCESS_KEY_ID: s3.key,
+                aws::SECRET_KEY: "WrongSecretSentinel0123456789", aws::S3_BUCKET: "calls"}})).await;
             let meta = json!({"global_interaction_id": "gi-1", "call_started_at": "2026-03-12T14:05:09Z",
                 "agent_login": "jdoe", "direction": "inbound", "service": "Sales"});
             let (status, body) = h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}/recordings/rec-1"), Some(meta)).await;
@@ -298,16 +302,14 @@ backend_test! {
             b.reload().await;
             b.wait(".run-row:not([data-state='running'])").await;
             let error = b.text(".run-row .run-error").await;
-            assert!(error.contains("could not connect to the S3 server"), "{error}");
-            for internal in ["see the failed rows", "client error", "tcp connect", "os error", "PutObject"] {
-                assert!(!error.contains(internal), "{internal} in {error}");
-            }
+            assert!(error.contains("refused the credentials") && !error.contains("see the failed rows"), "{error}");
             // The newest run's failed recordings show at once, each with its reason and advice.
             let failure = b.wait(".run-failure[data-recording='rec-1']").await.text().await.unwrap();
             let doc = h.api(Method::GET, "/api/v1/openapi.json", None).await.1;
-            assert!(failure.contains(&enum_title(&doc, "Category", "unreachable")), "{failure}");
-            assert!(failure.contains("Sales") && failure.contains(&format!("127.0.0.1:{port}")), "{failure}");
-            assert!(failure.contains("check the host name or URL, the port"), "the category's advice: {failure}");
+            assert!(failure.contains(&enum_title(&doc, "Category", "invalid_credentials")), "{failure}");
+            assert!(failure.contains("Sales") && failure.contains("refused the credentials"), "{failure}");
+            assert!(failure.contains("check the user name, password, token or key"), "the category's advice: {failure}");
+            assert!(!failure.contains("WrongSecretSentinel"), "{failure}");
             assert_eq!(
                 b.attr(".run-failures .run-account-link", "href").await.as_deref(),
                 Some(format!("#/t/{TENANT}/a/{account}").as_str()),
@@ -323,7 +325,13 @@ backend_test! {
             b.set_width(390).await;
             b.reload().await;
             b.wait(".run-failure[data-recording='rec-1']").await;
-            assert!(!b.scrolls_sideways().await, "the runs scroll inside their card, not the page");
+            let wide = b
+                .js("const w = document.documentElement.clientWidth;
+                     return [...document.querySelectorAll('body *')]
+                       .filter(e => e.getBoundingClientRect().right > w + 1 && !e.parentElement.closest('.table-scroll'))
+                       .slice(0, 5).map(e => e.tagName + '.' + e.className)")
+                .await;
+            assert!(!b.scrolls_sideways().await, "the runs scroll inside their card, not the page: {wide}");
             b.shot("export-run-390").await;
             b.set_width(1280).await;
         })

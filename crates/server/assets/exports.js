@@ -330,9 +330,10 @@ export function runsPanel({ tenant, job, account, categories, readOnly }) {
     }
   };
 
-  /** The runs whose failed recordings are shown; the newest failed run's are shown at first. */
+  /** The runs whose failed recordings are shown; the newest run's, once it ended with failures. */
   const open = new Set();
-  let first = true;
+  /** @type {string | null} */
+  let opened = null;
   /** @type {Map<string, Promise<import('./api.js').Reply>>} */
   const failures = new Map();
   const accountHref = `#/t/${encodeURIComponent(tenant)}/a/${encodeURIComponent(job.account_id)}`;
@@ -443,10 +444,10 @@ export function runsPanel({ tenant, job, account, categories, readOnly }) {
     }
     /** @type {ExportRun[]} */
     const runs = reply.body.items;
-    if (first) {
-      const newest = runs[0];
-      if (newest && newest.finished_at && newest.failed > 0) open.add(newest.id);
-      first = false;
+    const newest = runs[0];
+    if (newest && newest.finished_at && newest.failed > 0 && newest.id !== opened) {
+      open.add(newest.id);
+      opened = newest.id;
     }
     replace(body, runs.map((run) => [row(run), open.has(run.id) && run.finished_at && run.failed > 0 ? failuresRow(run) : null]));
     scroller.hidden = runs.length === 0;

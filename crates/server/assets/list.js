@@ -154,7 +154,7 @@ export function accountsList({ tenant, catalog, accounts, feeds = {}, readOnly, 
       bottom);
   }
 
-  const copied = h('p', { class: 'sr-only', role: 'status' });
+  const copied = h('p', { class: 'sr-only copy-status', role: 'status' });
   const search = h('input', { type: 'search', id: 'filter-name', class: 'input', placeholder: 'e.g. a name or provider', autocomplete: 'off', value: view.q });
   const present = catalog.filter((t) => accounts.some((a) => a.type === t.key));
   const typeSelect = h('select', { id: 'filter-type', class: 'input' },
