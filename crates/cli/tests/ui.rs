@@ -179,7 +179,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     assert!(b.attr("dialog[open] .pick-card[data-type='loxysoft']", "disabled").await.is_some());
     assert!(b.attr("dialog[open] .pick-card[data-type='wfm']", "disabled").await.is_some());
     b.wait_text("dialog[open] .pick-card[data-type='loxysoft'] .pick-taken", "WFM feed").await;
-    b.shot("type-picker").await;
+    b.shot("type-picker-taken").await;
     b.click("dialog[open] .dialog-close").await;
     b.wait_gone("dialog[open]").await;
 

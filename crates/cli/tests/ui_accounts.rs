@@ -108,6 +108,8 @@ backend_test! {
             b.wait(".account-row").await;
             assert_eq!(b.count(".account-row").await, total);
             assert_eq!(b.text(".toolbar-summary").await, "9 accounts");
+            let inline = "return getComputedStyle(document.querySelector('.state-inline')).display";
+            assert_eq!(b.js_string(inline).await, "none", "the State column says it where it fits");
 
             // Sorting: by name within each type, a header press reverses it and says so.
             let ascending = ["Stats down", "Stats live", "Stats private", "Stats spare"];
@@ -233,6 +235,7 @@ backend_test! {
             b.open(&format!("#/t/{TENANT}")).await;
             b.wait(".account-row").await;
             assert!(!b.scrolls_sideways().await, "the list does not scroll the page sideways");
+            assert_ne!(b.js_string(inline).await, "none", "without the State column, the name says Disabled");
             let clipped = b
                 .js("return [...document.querySelectorAll('.account-row .col-health time')].filter(t => {
                        const box = t.closest('.table-scroll').getBoundingClientRect(), r = t.getBoundingClientRect();
