@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::Category;
+
 /// Daily export hours in UTC, `start` inclusive, `end` exclusive; `end` before `start`
 /// spans midnight (22:00 to 06:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -212,6 +214,41 @@ pub struct ExportRun {
 #[serde(deny_unknown_fields)]
 pub struct ExportRunList {
     pub items: Vec<ExportRun>,
+}
+
+/// A recording a run could not export, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFailure {
+    pub recording_id: String,
+    pub service: String,
+    pub call_started_at: DateTime<Utc>,
+    /// Where the recording was to be uploaded (empty when the key could not be made).
+    pub object_key: String,
+    /// What kind of failure it was, for advice on what to do; none for a failure on this
+    /// server's side (its local copy of the audio, say).
+    pub category: Option<Category>,
+    /// What went wrong, in words.
+    pub error: String,
+    /// Upload attempts so far; the next run tries again.
+    #[schemars(range(min = 1))]
+    pub attempts: i64,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// The recordings a run could not export (those a later run did not retry), in the order
+/// they arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFailureList {
+    pub items: Vec<ExportFailure>,
+    /// The run has more failures than listed (see the run's metadata file for all).
+    pub more: bool,
+}
+
+impl ExportFailureList {
+    /// The most failures listed.
+    pub const LIMIT: i64 = 100;
 }
 
 /// An export job.

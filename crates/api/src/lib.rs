@@ -44,8 +44,8 @@ pub use conversations::{
 };
 pub use events::{IntakeReport, Live, RejectedEvent};
 pub use export_jobs::{
-    ExportJob, ExportJobList, ExportJobSettings, ExportJobWrite, ExportRun, ExportRunList, ExportRunReason,
-    ExportRunState, JobSettings, SettingField, TemplateTokenInfo, Window,
+    ExportFailure, ExportFailureList, ExportJob, ExportJobList, ExportJobSettings, ExportJobWrite, ExportRun,
+    ExportRunList, ExportRunReason, ExportRunState, JobSettings, SettingField, TemplateTokenInfo, Window,
 };
 pub use feeds::{FeedHealth, FeedList, FeedStatus};
 pub use gateway::{

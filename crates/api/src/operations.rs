@@ -161,6 +161,8 @@ operations! {
         "One run";
     GetExportRunMetadata = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv",
         TenantRead, "getExportRunMetadata", "The run's metadata CSV, once the run ended";
+    ListExportRunFailures = Get "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/failures",
+        TenantRead, "listExportRunFailures", "The recordings the run could not export, each with its reason";
     Suggest = Post "/tenants/{tenant}/gateway/suggestions", TenantGateway, "suggest",
         "Suggestions for an agent from a chat bot account";
     Sentiment = Post "/tenants/{tenant}/gateway/sentiment", TenantGateway, "sentiment",

@@ -64,6 +64,7 @@ pub fn component_schemas() -> Map<String, Value> {
     register::<ExportJobSettings>(&mut responses);
     register::<ExportRun>(&mut responses);
     register::<ExportRunList>(&mut responses);
+    register::<ExportFailureList>(&mut responses);
     register::<FeedList>(&mut responses);
     register::<IntegrationTypes>(&mut responses);
     register::<IntakeReport>(&mut responses);

@@ -185,7 +185,7 @@ impl Catalog {
             if required && !present && !already_reported {
                 let why = match &field.required {
                     Required::If { field: other, equals } => {
-                        format!("{} is required when `{other}` is {equals}", field.label)
+                        format!("{} is required when {}", field.label, condition(provider, other, equals))
                     }
                     _ => format!("{} is required", field.label),
                 };
@@ -460,7 +460,7 @@ fn check_value(path: &str, field: &Field, value: &Value, loopback_http: bool, er
                     errors.push(
                         path,
                         "url_scheme",
-                        format!("{label} must start with {}; `{}://` is not allowed", allowed.join(" or "), u.scheme()),
+                        format!("{label} must start with {}, not {}://", allowed.join(" or "), u.scheme()),
                     );
                     None
                 }
@@ -781,4 +781,23 @@ fn check_bucket(s: &str) -> Result<(), String> {
         return Err(format!("`{s}` is not a valid S3 bucket name (it must not look like an IP address)"));
     }
     Ok(())
+}
+
+/// "Enable single sign-on is selected": the condition of a conditional requirement in the
+/// words of the form (the other field's label, a choice's label), never its key or JSON.
+fn condition(provider: &Provider, other: &str, equals: &Value) -> String {
+    let Some(field) = provider.fields.iter().find(|f| f.key == other) else {
+        return format!("{other} is {equals}");
+    };
+    let label = field.label;
+    match (&field.kind, equals) {
+        (FieldKind::Bool, Value::Bool(true)) => format!("{label} is selected"),
+        (FieldKind::Bool, Value::Bool(false)) => format!("{label} is not selected"),
+        (FieldKind::Enum { choices }, Value::String(v)) => match choices.iter().find(|c| c.value == v) {
+            Some(choice) => format!("{label} is {}", choice.label),
+            None => format!("{label} is {v}"),
+        },
+        (_, Value::String(v)) => format!("{label} is {v}"),
+        (_, other) => format!("{label} is {other}"),
+    }
 }

@@ -183,7 +183,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     assert!(b.attr("dialog[open] .pick-card[data-type='loxysoft']", "disabled").await.is_some());
     assert!(b.attr("dialog[open] .pick-card[data-type='wfm']", "disabled").await.is_some());
     b.wait_text("dialog[open] .pick-card[data-type='loxysoft'] .pick-taken", "WFM feed").await;
-    b.shot("type-picker").await;
+    b.shot("type-picker-taken").await;
     b.click("dialog[open] .dialog-close").await;
     b.wait_gone("dialog[open]").await;
 
@@ -324,7 +324,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     b.click("dialog[open] button.confirm").await;
     b.wait(".account-row").await;
     for t in ["messenger", "stt", "wfm", "zendesk", "tts", "statistics_receiver", "nice", "next_caller"] {
-        assert!(b.exists(&format!("tbody.group[data-type='{t}'] .account-row")).await, "a {t} group");
+        assert!(b.exists(&format!("tbody.group[data-group='{t}'] .account-row")).await, "a {t} group");
     }
     assert_eq!(b.count(".account-row").await, 9);
     assert_eq!(b.unlabelled_inputs().await, json!([]), "the filters have labels");

@@ -375,9 +375,15 @@ impl Default for EgressPolicy {
     }
 }
 
+/// How a refusal tells the operator which `--egress-allow` value opens the range (the value
+/// follows). Advice for operators only: the server words it for a tenant's users.
+pub const OPERATOR_REMEDY: &str = "; an operator can allow it with --egress-allow ";
+/// How a refusal says no `--egress-allow` value opens the range.
+pub const NEVER_ALLOWED: &str = " whatever --egress-allow says";
+
 impl EgressPolicy {
     /// Why `ip` may not be contacted, or `None` when it may. The reason names the range and
-    /// the `--egress-allow` value that opens it, if one does.
+    /// the `--egress-allow` value that opens it, if one does ([`OPERATOR_REMEDY`]).
     pub fn refusal(&self, ip: IpAddr) -> Option<String> {
         let Verdict { class, what } = verdict(ip);
         let allowed = match class {
@@ -392,8 +398,8 @@ impl EgressPolicy {
             return None;
         }
         let remedy = match class.flag() {
-            Some(flag) => format!("; an operator can allow it with --egress-allow {flag}"),
-            None => " whatever --egress-allow says".to_owned(),
+            Some(flag) => format!("{OPERATOR_REMEDY}{flag}"),
+            None => NEVER_ALLOWED.to_owned(),
         };
         Some(format!("{ip} is {what}, and the egress policy refuses it{remedy}"))
     }

@@ -317,6 +317,8 @@ struct RunContext {
     /// Set by a failure that no other file of the run can escape (credentials, permission,
     /// missing bucket): the rest fail with it at once instead of each asking S3.
     bucket_error: Mutex<Option<S3Error>>,
+    /// The reason of the run's first failed recording, for the run's own error.
+    first_failure: Mutex<Option<String>>,
     /// Jobs of the tenant (for deciding when a local copy is no longer needed).
     jobs: Vec<(ExportJob, JobSettings)>,
 }
@@ -388,7 +390,9 @@ async fn execute(
         return None;
     }
     let progress = context.counters.progress();
-    let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let first_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone().map(|e| e.message);
+    let first_error =
+        first_error.or_else(|| context.first_failure.lock().unwrap_or_else(PoisonError::into_inner).clone());
     Some(match (metadata, stopped) {
         (Err(e), _) => {
             let failures = match progress.failed {
@@ -400,8 +404,10 @@ async fn execute(
         }
         (Ok(key), Some(why)) => (RunState::Interrupted, progress, Some(key), Some(why)),
         (Ok(key), None) if progress.failed > 0 => {
-            let why = first_error.map_or_else(|| "see the failed rows of the metadata file".into(), |e| e.message);
-            let error = format!("{}: {why}", failed_summary(progress.failed));
+            let error = match first_error {
+                Some(why) => format!("{}; the first: {why}", failed_summary(progress.failed)),
+                None => failed_summary(progress.failed),
+            };
             (RunState::Failed, progress, Some(key), Some(error))
         }
         (Ok(key), None) => (RunState::Succeeded, progress, Some(key), None),
@@ -523,6 +529,7 @@ async fn prepare(
         fenced,
         counters: Counters::default(),
         bucket_error: Mutex::new(None),
+        first_failure: Mutex::new(None),
         jobs,
     })
 }
@@ -618,13 +625,15 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
     let key = match context.template.key(&meta(&recording), &audio.extension) {
         Ok(key) => key,
         Err(e) => {
-            fail(context, &recording, previous.as_ref(), String::new(), None, e.to_string(), None).await;
+            let error =
+                S3Error::new(ErrorKind::InvalidConfig, format!("the job's file name template gives no key: {e}"));
+            fail(context, &recording, previous.as_ref(), String::new(), None, error).await;
             return;
         }
     };
     let bucket_error = context.bucket_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
     if let Some(error) = bucket_error {
-        fail(context, &recording, previous.as_ref(), key, None, error.message, error.kind.category()).await;
+        fail(context, &recording, previous.as_ref(), key, None, error).await;
         return;
     }
     let same_key = previous.as_ref().filter(|p| p.object_key == key);
@@ -647,7 +656,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
         upload_id,
         etag: None,
         error: None,
-        error_category: None,
+        category: None,
         attempts: previous.as_ref().map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),
@@ -709,7 +718,7 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
                 }
                 (_, upload_id) => upload_id,
             };
-            fail(context, &recording, previous.as_ref(), key, keep, e.message, e.kind.category()).await;
+            fail(context, &recording, previous.as_ref(), key, keep, e).await;
             return;
         }
     };
@@ -721,21 +730,25 @@ async fn export_one(context: &RunContext, recording: Recording, previous: Option
             );
         }
         if uploaded.sha256 != audio.sha256 {
-            let error =
-                format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported");
-            fail(context, &recording, previous.as_ref(), key, None, error, None).await;
+            let error = S3Error::new(
+                ErrorKind::Io,
+                format!("the local audio of {id} changed since it was received (SHA-256 differs); not exported"),
+            );
+            fail(context, &recording, previous.as_ref(), key, None, error).await;
             return;
         }
         match context.client.head(&key).await {
             Ok(Some(head)) if head.size == audio.size as u64 => export.etag = Some(head.etag),
             Ok(_) => {
-                let error = format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size);
-                fail(context, &recording, previous.as_ref(), key, None, error, Some(Category::UnexpectedResponse))
-                    .await;
+                let error = S3Error::new(
+                    ErrorKind::UnexpectedResponse,
+                    format!("`{key}` is not in the bucket with {} bytes after its upload", audio.size),
+                );
+                fail(context, &recording, previous.as_ref(), key, None, error).await;
                 return;
             }
             Err(e) => {
-                fail(context, &recording, previous.as_ref(), key, None, e.message, e.kind.category()).await;
+                fail(context, &recording, previous.as_ref(), key, None, e).await;
                 return;
             }
         }
@@ -785,9 +798,11 @@ async fn fail(
     previous: Option<&Export>,
     key: String,
     upload_id: Option<String>,
-    error: String,
-    category: Option<Category>,
+    error: S3Error,
 ) {
+    let category =
+        error.category().and_then(|c| serde_json::to_value(c).ok()).and_then(|v| v.as_str().map(str::to_owned));
+    context.first_failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| error.message.clone());
     let export = Export {
         tenant_id: context.job.tenant_id.clone(),
         recording_id: recording.meta.id.clone(),
@@ -797,8 +812,8 @@ async fn fail(
         state: ExportState::Failed,
         upload_id,
         etag: None,
-        error: Some(error),
-        error_category: category.and_then(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned)),
+        error: Some(error.message),
+        category,
         attempts: previous.map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,
         updated_at: Utc::now(),

@@ -90,7 +90,12 @@ pub enum ErrorKind {
     Permission,
     Checksum,
     Blocked,
+    /// The S3 server could not be reached, or the connection broke off.
     Transport,
+    /// The S3 server did not answer in time.
+    Timeout,
+    /// The S3 server failed or asked to slow down (HTTP 5xx, 429, `SlowDown`).
+    Unavailable,
     Io,
     UnexpectedResponse,
     /// The bucket already holds the key: objects are written only where none is (S3's
@@ -99,26 +104,6 @@ pub enum ErrorKind {
     Exists,
     /// The client's stop flag was set (its run was taken over): nothing was sent.
     Stopped,
-}
-
-impl ErrorKind {
-    /// The connection-test category of the failure, so that a failed export says what to
-    /// check as a connection test of the account would; `None` for failures of this node
-    /// (its disk, a stop) or of the bucket's content rather than of the account.
-    pub fn category(self) -> Option<Category> {
-        match self {
-            ErrorKind::InvalidConfig => Some(Category::InvalidConfig),
-            ErrorKind::NotFound => Some(Category::NotFound),
-            ErrorKind::InvalidCredentials => Some(Category::InvalidCredentials),
-            ErrorKind::Permission => Some(Category::Permission),
-            ErrorKind::Blocked => Some(Category::Blocked),
-            ErrorKind::Transport => Some(Category::Unreachable),
-            ErrorKind::NoSuchUpload | ErrorKind::Checksum | ErrorKind::UnexpectedResponse => {
-                Some(Category::UnexpectedResponse)
-            }
-            ErrorKind::Io | ErrorKind::Exists | ErrorKind::Stopped => None,
-        }
-    }
 }
 
 /// A failed S3 operation. The message names the operation, bucket or key and S3's error
@@ -133,6 +118,25 @@ pub struct S3Error {
 impl S3Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> S3Error {
         S3Error { kind, message: message.into() }
+    }
+
+    /// What kind of failure it is for the user (whose title and advice the admin screen
+    /// shows); `None` for a failure on this server's side (its local file, its run stopped).
+    pub fn category(&self) -> Option<Category> {
+        match self.kind {
+            ErrorKind::InvalidConfig => Some(Category::InvalidConfig),
+            ErrorKind::NotFound => Some(Category::NotFound),
+            ErrorKind::InvalidCredentials => Some(Category::InvalidCredentials),
+            ErrorKind::Permission => Some(Category::Permission),
+            ErrorKind::Blocked => Some(Category::Blocked),
+            ErrorKind::Transport => Some(Category::Unreachable),
+            ErrorKind::Timeout => Some(Category::Timeout),
+            ErrorKind::Unavailable => Some(Category::VendorError),
+            ErrorKind::NoSuchUpload | ErrorKind::Checksum | ErrorKind::UnexpectedResponse | ErrorKind::Exists => {
+                Some(Category::UnexpectedResponse)
+            }
+            ErrorKind::Io | ErrorKind::Stopped => None,
+        }
     }
 }
 
@@ -233,7 +237,7 @@ pub struct ObjectStream {
 impl ObjectStream {
     /// The next chunk of the body, `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, S3Error> {
-        self.response.chunk().await.map_err(|e| transport("reading the object", &e))
+        self.response.chunk().await.map_err(|e| transport(&e))
     }
 }
 
@@ -342,7 +346,7 @@ impl S3Client {
         for (name, value) in self.target.sign("HEAD", &url, &[], EMPTY_SHA256) {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| transport("HeadBucket", &e))?;
+        let response = request.send().await.map_err(|e| transport(&e))?;
         let named = response.headers().get("x-amz-bucket-region").and_then(|v| v.to_str().ok());
         if let Some(region) = named.filter(|r| *r != self.target.region()) {
             self.target.set_region(region).map_err(|f| S3Error::new(ErrorKind::UnexpectedResponse, f.message))?;
@@ -420,7 +424,7 @@ impl S3Client {
             body: Bytes::new(),
             body_sha256: None,
         };
-        let body = read_reply(self.send(&call).await?, call.op).await?;
+        let body = read_reply(self.send(&call).await?).await?;
         xml_text(&body, "UploadId")
             .ok_or_else(|| S3Error::new(ErrorKind::UnexpectedResponse, "CreateMultipartUpload answered no UploadId"))
     }
@@ -456,7 +460,7 @@ impl S3Client {
                 body: Bytes::new(),
                 body_sha256: None,
             };
-            let body = read_reply(self.send(&call).await?, call.op).await?;
+            let body = read_reply(self.send(&call).await?).await?;
             let (page, next) = parse_parts_page(&body)?;
             parts.extend(page);
             match next {
@@ -693,7 +697,7 @@ impl S3Client {
             body: Bytes::from(xml),
             body_sha256: None,
         };
-        let body = read_reply(self.send(&call).await?, call.op).await?;
+        let body = read_reply(self.send(&call).await?).await?;
         // S3 may answer 200 and report a failure in the body.
         if let Some(code) = xml_text(&body, "Code") {
             return Err(from_code(call.op, 200, &code, key, self.target.bucket()));
@@ -745,12 +749,12 @@ impl S3Client {
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let body = read_reply(response, call.op).await.unwrap_or_default();
+                    let body = read_reply(response).await.unwrap_or_default();
                     let code = xml_text(&body, "Code").unwrap_or_default();
                     let error = from_code(call.op, status, &code, call.key, self.target.bucket());
                     (retryable(status, &code), error)
                 }
-                Err(e) => (true, transport(call.op, &e)),
+                Err(e) => (true, transport(&e)),
             };
             match failure {
                 (true, _) if attempt < self.options.max_attempts => {
@@ -833,9 +837,9 @@ fn check_etag(etag: &str, expected: &str, key: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
-async fn read_reply(mut response: reqwest::Response, op: &'static str) -> Result<String, S3Error> {
+async fn read_reply(mut response: reqwest::Response) -> Result<String, S3Error> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(op, &e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
         body.extend_from_slice(&chunk[..chunk.len().min(MAX_REPLY - body.len())]);
         if body.len() >= MAX_REPLY {
             break;
@@ -844,16 +848,45 @@ async fn read_reply(mut response: reqwest::Response, op: &'static str) -> Result
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn transport(op: &str, e: &reqwest::Error) -> S3Error {
+/// A request that got no answer, in plain words: which server, and the root cause the
+/// operating system or the outbound policy gave ("connection refused"), not the HTTP
+/// library's layers.
+fn transport(e: &reqwest::Error) -> S3Error {
     let mut chain = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         chain.push(s.to_string());
         source = s.source();
     }
-    let kind = if chain.iter().any(|s| s.contains("refuses")) { ErrorKind::Blocked } else { ErrorKind::Transport };
-    let what = if e.is_timeout() { "timed out".to_owned() } else { chain.join(": ") };
-    S3Error::new(kind, format!("{op} failed: {what}"))
+    let server = match e.url().and_then(|u| u.host_str().map(|host| (host.to_owned(), u.port()))) {
+        Some((host, Some(port))) => format!("the S3 server {host}:{port}"),
+        Some((host, None)) => format!("the S3 server {host}"),
+        None => "the S3 server".to_owned(),
+    };
+    let root = chain.last().map(|s| plain_cause(s)).unwrap_or_default();
+    if let Some(refusal) = chain.iter().find(|s| s.contains("refuses")) {
+        return S3Error::new(ErrorKind::Blocked, format!("{server} may not be reached: {}", plain_cause(refusal)));
+    }
+    if e.is_timeout() {
+        return S3Error::new(ErrorKind::Timeout, format!("{server} did not answer in time"));
+    }
+    let what = if e.is_connect() { "could not connect to" } else { "lost the connection to" };
+    let message =
+        if root.is_empty() { format!("patchbay {what} {server}") } else { format!("patchbay {what} {server}: {root}") };
+    S3Error::new(ErrorKind::Transport, message)
+}
+
+/// "Connection refused (os error 111)" -> "connection refused".
+fn plain_cause(text: &str) -> String {
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// An S3 error answer as an `S3Error`
@@ -877,6 +910,9 @@ fn from_code(op: &str, status: u16, code: &str, key: &str, bucket: &str) -> S3Er
             (ErrorKind::Exists, format!("{op}: the bucket `{bucket}` already holds `{key}`{named}"))
         }
         (416, _) => (ErrorKind::InvalidConfig, format!("the range is outside the object `{key}`{named}")),
+        (429 | 500..=599, _) | (_, "SlowDown" | "InternalError" | "ServiceUnavailable") => {
+            (ErrorKind::Unavailable, format!("{op} on `{key}`: the S3 server failed or is busy (HTTP {status}){named}"))
+        }
         _ => (ErrorKind::UnexpectedResponse, format!("{op} on `{key}`: S3 answered HTTP {status}{named}")),
     };
     S3Error::new(kind, message)

@@ -278,6 +278,16 @@
  * @property {string} started_at
  * @property {string | null} finished_at
  *
+ * @typedef {object} ExportFailure A recording a run could not export, and why.
+ * @property {string} recording_id
+ * @property {string} service
+ * @property {string} call_started_at
+ * @property {string} object_key
+ * @property {string | null} category A failure category (`Category` of the API document); none for a problem on the server's side.
+ * @property {string} error What went wrong, in words.
+ * @property {number} attempts
+ * @property {string} failed_at
+ *
  * @typedef {object} ExportJob
  * @property {string} id
  * @property {string} name
@@ -526,6 +536,7 @@ export const paths = {
   recording: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recordings(t)}/${encodeURIComponent(id)}`,
   recordingAudio: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recording(t, id)}/audio`,
   transcript: (/** @type {string} */ t, /** @type {string} */ id) => `${paths.recording(t, id)}/transcript`,
+  exportRunFailures: (/** @type {string} */ t, /** @type {string} */ id, /** @type {string} */ run) => `${paths.exportRuns(t, id)}/${encodeURIComponent(run)}/failures`,
   types: () => '/api/v1/integration-types',
   openapi: () => '/api/v1/openapi.json',
   users: (/** @type {string} */ t) => `/api/v1/tenants/${encodeURIComponent(t)}/users`,

@@ -16,7 +16,7 @@ import { exportJobForm, exportJobsList, jobHref, runsPanel } from './exports.js'
 import { accountForm } from './form.js';
 import { historyPanel } from './history.js';
 import { keysView } from './keys.js';
-import { accountsList } from './list.js';
+import { accountsList, queryOfView, viewFromQuery } from './list.js';
 import { forgetSearch, recordView, recordsHref, recordsView, searchHref } from './records.js';
 import { liveView } from './live.js';
 import { healthBadge, setCategories } from './report.js';
@@ -48,6 +48,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
  * @property {import('./records.js').Names} recordNames How call directions, audio and export states and sentiments are named.
  * @property {string[]} tenantBound The roles whose tokens belong to a tenant.
  * @property {Record<string, import('./api.js').Titled>} agentStates How each agent state is named.
+ * @property {Record<string, import('./api.js').Titled>} categories How each failure category is named, and its advice.
  */
 
 /**
@@ -356,10 +357,11 @@ async function signedIn(body) {
   try {
     const [types, contactFields, exportSettings, openapi] = await Promise.all([
       load(paths.types()), load(paths.contactFields()), load(paths.exportJobSettings()), load(paths.openapi())]);
-    setCategories(titles(openapi.body, 'Category'));
+    const categories = titles(openapi.body, 'Category');
+    setCategories(categories);
     session.reference = {
       catalog: types.body.items, contactFields: contactFields.body, exportSettings: exportSettings.body,
-      roles: titles(openapi.body, 'Role'), userRoles: titles(openapi.body, 'UserRole'),
+      roles: titles(openapi.body, 'Role'), userRoles: titles(openapi.body, 'UserRole'), categories,
       recordNames: {
         directions: titles(openapi.body, 'Direction'), audioStates: titles(openapi.body, 'AudioState'),
         exportStates: titles(openapi.body, 'ExportState'), sentiments: titles(openapi.body, 'SentimentLabel'),
@@ -662,9 +664,10 @@ async function listPage(nav, tenantId, query) {
     accounts,
     feeds,
     readOnly: readOnly(),
-    typeFilter: query.get('type') || '',
-    onFilter: (type) => history.replaceState(null, '', tenantHref(tenant.id, type ? `?type=${encodeURIComponent(type)}` : '')),
+    view: viewFromQuery(query),
+    onView: (view) => history.replaceState(null, '', tenantHref(tenant.id, queryOfView(view))),
     onAdd,
+    cloneHref: (a) => tenantHref(tenant.id, `/new/${encodeURIComponent(a.type)}/${encodeURIComponent(a.provider)}?clone=${encodeURIComponent(a.id)}`),
   });
   shell({
     tenant,
@@ -687,12 +690,15 @@ function typeAndProvider(typeKey, providerKey) {
 }
 
 /**
+ * The new-account form; with `cloneId`, a copy of that account of the same type and
+ * provider: named "Copy of <name>", its secrets left for the user to enter again.
  * @param {number} nav
  * @param {string} tenantId
  * @param {string} typeKey
  * @param {string} providerKey
+ * @param {string | null} cloneId
  */
-async function newPage(nav, tenantId, typeKey, providerKey) {
+async function newPage(nav, tenantId, typeKey, providerKey, cloneId) {
   loading('New integration account');
   let data;
   try {
@@ -704,6 +710,7 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   if (nav !== navigation) return;
   const { tenant } = data;
   const { type, provider } = typeAndProvider(typeKey, providerKey);
+  const source = cloneId ? data.accounts.find((a) => a.id === cloneId && a.type === typeKey && a.provider === providerKey) : null;
   if (!type || !provider || readOnly()) {
     location.replace(tenantHref(tenant.id));
     return;
@@ -719,12 +726,20 @@ async function newPage(nav, tenantId, typeKey, providerKey) {
   shell({
     tenant,
     crumbs: [{ label: 'Call Center Configuration' }, { label: 'Integration Accounts', href: tenantHref(tenant.id) }, { label: 'New' }],
-    title: `New ${type.label} account`,
+    title: source ? `New ${type.label} account, a copy of ${source.name}` : `New ${type.label} account`,
     subtitle: type.providers.length > 1 ? `Provider: ${provider.label}` : null,
-    body: form,
+    body: [
+      source ? h('p', { class: 'notice clone-notice', role: 'status' }, icon('copy'),
+        `A copy of “${source.name}”. Its secrets are not copied: enter them again before you create the account.`) : null,
+      form,
+    ],
     current: 'accounts',
   });
-  const first = document.getElementById('f-name');
+  const first = /** @type {HTMLInputElement | null} */ (document.getElementById('f-name'));
+  if (first && source) {
+    first.value = `Copy of ${source.name}`.slice(0, 100);
+    first.dispatchEvent(new Event('input', { bubbles: true }));
+  }
   if (first) first.focus();
 }
 
@@ -752,9 +767,8 @@ async function accountPage(nav, tenantId, id, tab) {
   const tabs = h('nav', { class: 'tabs', 'aria-label': 'Account views' },
     h('a', { class: ['tab', tab !== 'history' && 'active'], href: base, 'aria-current': tab !== 'history' ? 'page' : null }, 'Properties'),
     h('a', { class: ['tab', 'tab-history', tab === 'history' && 'active'], href: `${base}/history`, 'aria-current': tab === 'history' ? 'page' : null }, icon('history'), 'History'));
-  const labels = Object.fromEntries(provider.fields.map((f) => [f.key, f.label]));
   const content = tab === 'history'
-    ? historyPanel({ tenant: tenant.id, accountId: account.id, labelOf: (k) => labels[k] || k })
+    ? historyPanel({ tenant: tenant.id, accountId: account.id, provider })
     : accountForm({
       tenant, type, provider, account, readOnly: readOnly(), contactFields: reference().contactFields,
       guardLeaving,
@@ -879,7 +893,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
       onDeleted: () => { location.hash = tenantHref(tenantId, '/exports'); },
       onReload: route,
     })
-    : runsPanel({ tenant: tenantId, job, readOnly: readOnly() });
+    : runsPanel({ tenant: tenantId, job, account, categories: reference().categories, readOnly: readOnly() });
   shell({
     tenant: tenant.body,
     crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: job.name }],
@@ -1074,7 +1088,7 @@ async function route() {
       return undefined;
     }
     if (parts.length === 2) return listPage(nav, parts[1], query);
-    if (parts[2] === 'new' && parts.length === 5) return newPage(nav, parts[1], parts[3], parts[4]);
+    if (parts[2] === 'new' && parts.length === 5) return newPage(nav, parts[1], parts[3], parts[4], query.get('clone'));
     if (parts[2] === 'a' && parts.length >= 4) return accountPage(nav, parts[1], parts[3], parts[4]);
     if (parts[2] === 'exports' && parts.length === 3) return exportsPage(nav, parts[1]);
     if (parts[2] === 'exports' && parts[3] === 'new' && parts.length === 4) return exportNewPage(nav, parts[1]);

@@ -110,7 +110,40 @@ function availability(type, catalog, accounts, enabledTypes) {
  */
 
 /**
- * The "+" flow: a type, then (when there are several) a provider. Resolves {type, provider} or null.
+ * Moves focus among the enabled cards of a picker with the arrow keys (Home and End go to
+ * the ends); ArrowUp from the first card goes back to `search` when there is one.
+ * @param {HTMLElement} list
+ * @param {HTMLInputElement | null} search
+ */
+function arrowKeys(list, search) {
+  list.addEventListener('keydown', (event) => {
+    const cards = /** @type {HTMLButtonElement[]} */ ([...list.querySelectorAll('.pick-card:not([disabled])')]);
+    const at = cards.indexOf(/** @type {HTMLButtonElement} */ (document.activeElement));
+    if (at < 0) return;
+    /** @type {Record<string, number>} */
+    const moves = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1, Home: 0, End: cards.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const to = moves[event.key];
+    if (to < 0 && search) search.focus();
+    else cards[Math.max(0, Math.min(cards.length - 1, to))].focus();
+  });
+}
+
+/**
+ * Whether `text` holds every word of `query` (case and accents aside).
+ * @param {string} text
+ * @param {string[]} words
+ */
+function matches(text, words) {
+  const plain = text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  return words.every((w) => plain.includes(w));
+}
+
+/**
+ * The "+" flow: a type, then (when there are several) a provider. A search box filters the
+ * types and providers as the user types; the arrow keys move through the results and
+ * Enter picks one. Resolves {type, provider} or null.
  * @param {{catalog: IntegrationType[], accounts: Account[], enabledTypes: string[]}} args
  * @returns {Promise<{type: string, provider: string} | null>}
  */
@@ -120,30 +153,85 @@ export function typePicker({ catalog, accounts, enabledTypes }) {
     className: 'dialog-wide',
     build: (close) => {
       const body = h('div', { class: 'picker' });
+      const offered = catalog
+        .map((type) => ({ type, a: availability(type, catalog, accounts, enabledTypes) }))
+        .filter(({ a }) => !a.hidden);
+      const search = h('input', {
+        type: 'search', id: 'pick-search', class: 'input pick-search', autocomplete: 'off', spellcheck: 'false',
+        placeholder: 'e.g. Zendesk, speech, WFM', 'aria-describedby': 'pick-search-help', 'aria-controls': 'pick-results',
+      });
+      const count = h('p', { class: 'muted small pick-count', id: 'pick-search-help', 'aria-live': 'polite' });
+      const list = h('ul', { class: 'pick-grid', id: 'pick-results', 'aria-label': 'Integration types' });
+      arrowKeys(list, search);
+
+      /**
+       * @param {IntegrationType} type
+       * @param {Availability} a
+       */
+      const typeCard = (type, a) => h('li', {},
+        h('button', {
+          type: 'button',
+          class: 'pick-card',
+          disabled: a.taken,
+          dataset: { type: type.key },
+          'aria-describedby': a.taken ? `why-${type.key}` : null,
+          onclick: () => {
+            if (type.providers.length === 1) close({ type: type.key, provider: type.providers[0].key });
+            else showProviders(type, a);
+          },
+        },
+        h('span', { class: 'pick-title' }, type.label, type.gated ? h('span', { class: 'badge badge-info' }, 'Enabled by your provider') : null),
+        h('span', { class: 'pick-text' }, firstSentence(type.description)),
+        a.taken ? h('span', { class: 'pick-taken', id: `why-${type.key}` }, icon('lock'), a.why) : null));
+
+      /**
+       * A provider found by the search: picks the type and provider at once.
+       * @param {IntegrationType} type
+       * @param {{provider: Provider, taken: boolean, why: string | null}} p
+       */
+      const providerCard = (type, p) => h('li', {},
+        h('button', {
+          type: 'button',
+          class: 'pick-card',
+          disabled: p.taken,
+          dataset: { type: type.key, provider: p.provider.key },
+          onclick: () => close({ type: type.key, provider: p.provider.key }),
+        },
+        h('span', { class: 'pick-title' }, p.provider.label),
+        h('span', { class: 'pick-text' }, `${type.label}: ${firstSentence(type.description)}`),
+        p.taken ? h('span', { class: 'pick-taken' }, icon('lock'), p.why) : null));
+
+      const filter = () => {
+        const words = search.value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().split(/\s+/).filter(Boolean);
+        const cards = offered.flatMap(({ type, a }) => {
+          if (!words.length || matches(`${type.label} ${type.description}`, words)) return [typeCard(type, a)];
+          if (type.providers.length < 2) return matches(type.providers[0].label, words) ? [typeCard(type, a)] : [];
+          return (a.providers || []).filter((p) => matches(p.provider.label, words)).map((p) => providerCard(type, p));
+        });
+        replace(list, cards);
+        count.textContent = words.length
+          ? (cards.length ? `${cards.length} ${cards.length === 1 ? 'match' : 'matches'}. Use the arrow keys to move through them, Enter to pick.` : 'Nothing matches: try another word.')
+          : 'Type to search, or use the arrow keys to move through the types.';
+      };
+      search.addEventListener('input', filter);
+      search.addEventListener('keydown', (event) => {
+        const first = /** @type {HTMLElement | null} */ (list.querySelector('.pick-card:not([disabled])'));
+        if (event.key === 'ArrowDown' && first) {
+          event.preventDefault();
+          first.focus();
+        } else if (event.key === 'Enter') {
+          event.preventDefault();
+          if (first) first.click();
+        }
+      });
+
       const showTypes = () => {
-        const cards = catalog
-          .map((type) => ({ type, a: availability(type, catalog, accounts, enabledTypes) }))
-          .filter(({ a }) => !a.hidden)
-          .map(({ type, a }) => h('li', {},
-            h('button', {
-              type: 'button',
-              class: 'pick-card',
-              disabled: a.taken,
-              dataset: { type: type.key },
-              'aria-describedby': a.taken ? `why-${type.key}` : null,
-              onclick: () => {
-                if (type.providers.length === 1) close({ type: type.key, provider: type.providers[0].key });
-                else showProviders(type, a);
-              },
-            },
-            h('span', { class: 'pick-title' }, type.label, type.gated ? h('span', { class: 'badge badge-info' }, 'Enabled by your provider') : null),
-            h('span', { class: 'pick-text' }, firstSentence(type.description)),
-            a.taken ? h('span', { class: 'pick-taken', id: `why-${type.key}` }, icon('lock'), a.why) : null)));
         replace(body,
           h('p', { class: 'muted' }, 'Choose what to connect. Types your service provider has not enabled are not listed.'),
-          h('ul', { class: 'pick-grid', 'aria-label': 'Integration types' }, cards));
-        const first = /** @type {HTMLElement | null} */ (body.querySelector('button:not([disabled])'));
-        if (first) first.focus();
+          h('div', { class: 'field pick-search-field' }, h('label', { for: 'pick-search', class: 'field-label' }, 'Search types and providers'), search, count),
+          list);
+        filter();
+        search.focus();
       };
       /**
        * @param {IntegrationType} type
@@ -161,10 +249,12 @@ export function typePicker({ catalog, accounts, enabledTypes }) {
           h('span', { class: 'pick-title' }, provider.label),
           h('span', { class: 'pick-text' }, provider.test.kind === 'supported' ? 'Has a connection test.' : 'No connection test.'),
           taken ? h('span', { class: 'pick-taken' }, icon('lock'), why) : null)));
+        const providers = h('ul', { class: 'pick-grid', 'aria-label': `${type.label} providers` }, items);
+        arrowKeys(providers, null);
         replace(body,
           h('button', { type: 'button', class: 'btn btn-link back', onclick: showTypes }, icon('back'), 'All types'),
           h('h3', { class: 'picker-subtitle' }, `${type.label}: choose the provider`),
-          h('ul', { class: 'pick-grid', 'aria-label': `${type.label} providers` }, items));
+          providers);
         const first = /** @type {HTMLElement | null} */ (body.querySelector('.pick-card:not([disabled])'));
         if (first) first.focus();
       };

@@ -252,12 +252,30 @@ export function exportJobsList({ tenant, jobs, accounts, readOnly, reload }) {
 // ---------------------------------------------------------------- runs
 
 /**
- * A job's runs, newest first, with Run now for administrators.
- * @param {{tenant: string, job: ExportJob, readOnly: boolean}} args
+ * A reason as a sentence: "the bucket … does not exist" -> "The bucket … does not exist."
+ * @param {string} text
  */
-export function runsPanel({ tenant, job, readOnly }) {
+function sentence(text) {
+  const trimmed = text.trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/**
+ * A job's runs, newest first, with Run now for administrators. A run that could not export
+ * some recordings lists them with the reason in words and what to do about it (the failure
+ * category's advice), and links the job's AWS account, whose test checks the bucket.
+ * @param {object} args
+ * @param {string} args.tenant
+ * @param {ExportJob} args.job
+ * @param {Account | undefined} args.account The job's AWS account, when it still exists.
+ * @param {Record<string, import('./api.js').Titled>} args.categories How each failure category is named and what it advises.
+ * @param {boolean} args.readOnly
+ */
+export function runsPanel({ tenant, job, account, categories, readOnly }) {
   const body = h('tbody');
-  const table = h('table', { class: 'table runs-table', hidden: true },
+  const table = h('table', { class: 'table runs-table' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'State'),
       h('th', { scope: 'col' }, 'Progress'),
@@ -267,6 +285,7 @@ export function runsPanel({ tenant, job, readOnly }) {
       h('th', { scope: 'col' }, 'Error'),
       h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Metadata')))),
     body);
+  const scroller = h('div', { class: 'table-scroll', role: 'region', 'aria-label': 'Runs', tabindex: '0', hidden: true }, table);
   const status = h('p', { class: 'muted loading runs-status' }, 'Loading runs…');
   const banner = h('div', { class: 'banner-host', tabindex: '-1' });
   const live = h('p', { class: 'muted small runs-live', hidden: true }, 'A run is in progress: its progress updates every 2 seconds.');
@@ -311,6 +330,86 @@ export function runsPanel({ tenant, job, readOnly }) {
     }
   };
 
+  /** The runs whose failed recordings are shown; the newest run's, once it ended with failures. */
+  const open = new Set();
+  /** @type {string | null} */
+  let opened = null;
+  /** @type {Map<string, Promise<import('./api.js').Reply>>} */
+  const failures = new Map();
+  const accountHref = `#/t/${encodeURIComponent(tenant)}/a/${encodeURIComponent(job.account_id)}`;
+
+  /**
+   * The failed recordings of a run, read once.
+   * @param {ExportRun} run
+   */
+  const failuresOf = (run) => {
+    let reply = failures.get(run.id);
+    if (!reply) {
+      reply = call('GET', paths.exportRunFailures(tenant, job.id, run.id));
+      failures.set(run.id, reply);
+    }
+    return reply;
+  };
+
+  /**
+   * The row under a run that lists its failed recordings.
+   * @param {ExportRun} run
+   */
+  const failuresRow = (run) => {
+    const cell = h('td', { colspan: 7, class: 'run-failures' }, h('p', { class: 'muted loading' }, 'Loading the failed recordings…'));
+    failuresOf(run).then((reply) => {
+      if (!reply.ok) {
+        replace(cell, h('p', { class: 'error-text' }, `The failed recordings could not be loaded: ${reply.message}`));
+        return;
+      }
+      /** @type {import('./api.js').ExportFailure[]} */
+      const items = reply.body.items;
+      const check = h('p', { class: 'run-failures-check' },
+        account
+          ? ['Check the AWS account ', h('a', { class: 'run-account-link', href: accountHref }, `“${account.name}”`), ' and run its connection test: it tries the same bucket with the same credentials.']
+          : 'The job’s AWS account no longer exists: choose another one in the job’s settings.');
+      if (!items.length) {
+        replace(cell, h('p', { class: 'muted' }, 'A later run tried these recordings again: see the newer runs.'), check);
+        return;
+      }
+      replace(cell,
+        h('h3', { class: 'run-failures-title', id: `failures-${run.id}` }, `Recordings not exported (${items.length}${reply.body.more ? '+' : ''})`),
+        h('ul', { class: 'run-failures-list', 'aria-labelledby': `failures-${run.id}` }, items.map((f) => {
+          const category = f.category ? categories[f.category] : null;
+          return h('li', { class: 'run-failure', dataset: { recording: f.recording_id, category: f.category || '' } },
+            h('div', { class: 'run-failure-head' },
+              h('span', { class: 'badge badge-failed' }, category ? category.title : 'Problem on this server'),
+              h('strong', { class: 'mono' }, f.recording_id),
+              h('span', { class: 'muted small' }, `${f.service} · call of `, h('time', { datetime: f.call_started_at }, formatTime(f.call_started_at)),
+                ` · ${f.attempts === 1 ? '1 attempt' : `${f.attempts} attempts`}`)),
+            h('p', { class: 'run-failure-error' }, sentence(f.error)),
+            category ? h('p', { class: 'muted small run-failure-advice' }, category.description) : null);
+        })),
+        reply.body.more ? h('p', { class: 'muted small' }, 'Only the first 100 are listed; the metadata file (CSV) lists every recording of the run.') : null,
+        check);
+    });
+    return h('tr', { class: 'run-failures-row', dataset: { run: run.id } }, cell);
+  };
+
+  /** @param {ExportRun} run */
+  const failedToggle = (run) => {
+    if (!run.finished_at || run.failed === 0) return null;
+    const shown = open.has(run.id);
+    const button = h('button', { type: 'button', class: 'btn btn-link btn-small show-failures', 'aria-expanded': shown ? 'true' : 'false' },
+      shown ? 'Hide the failed recordings' : `Why ${run.failed === 1 ? '1 recording' : `${run.failed} recordings`} failed`);
+    button.addEventListener('click', () => {
+      if (open.has(run.id)) open.delete(run.id);
+      else open.add(run.id);
+      const tr = /** @type {HTMLElement} */ (button.closest('tr'));
+      const next = tr.nextElementSibling;
+      if (next && next.classList.contains('run-failures-row')) next.remove();
+      if (open.has(run.id)) tr.after(failuresRow(run));
+      button.setAttribute('aria-expanded', open.has(run.id) ? 'true' : 'false');
+      button.textContent = open.has(run.id) ? 'Hide the failed recordings' : `Why ${run.failed === 1 ? '1 recording' : `${run.failed} recordings`} failed`;
+    });
+    return button;
+  };
+
   /** @param {ExportRun} run */
   const row = (run) => h('tr', { class: 'run-row', dataset: { id: run.id, state: run.state } },
     h('td', { class: 'col-run-state' }, runBadge(run), h('span', { class: 'muted small block', title: `Node ${run.node}` }, REASONS[run.reason] || run.reason)),
@@ -321,7 +420,12 @@ export function runsPanel({ tenant, job, readOnly }) {
       ? [h('time', { datetime: run.finished_at }, formatTime(run.finished_at)),
         h('span', { class: 'muted small block' }, `took ${duration(Math.max(1, Math.round((new Date(run.finished_at).getTime() - new Date(run.started_at).getTime()) / 1000)))}`)]
       : h('span', { class: 'muted' }, 'In progress')),
-    h('td', { class: 'col-error' }, run.error ? h('span', { class: 'error-text run-error' }, run.error) : h('span', { class: 'muted' }, '—')),
+    h('td', { class: 'col-error' },
+      run.error ? h('span', { class: 'error-text run-error' }, sentence(run.error)) : h('span', { class: 'muted' }, '—'),
+      run.error && run.failed === 0 && run.state === 'failed'
+        ? h('span', { class: 'small block' }, account ? ['Check the AWS account ', h('a', { class: 'run-account-link', href: accountHref }, `“${account.name}”`), ' and run its connection test.'] : null)
+        : null,
+      failedToggle(run)),
     h('td', { class: 'col-metadata' }, run.finished_at ? h('a', {
       class: 'btn btn-secondary btn-small metadata-link',
       href: paths.exportMetadata(tenant, job.id, run.id),
@@ -340,8 +444,13 @@ export function runsPanel({ tenant, job, readOnly }) {
     }
     /** @type {ExportRun[]} */
     const runs = reply.body.items;
-    replace(body, runs.map(row));
-    table.hidden = runs.length === 0;
+    const newest = runs[0];
+    if (newest && newest.finished_at && newest.failed > 0 && newest.id !== opened) {
+      open.add(newest.id);
+      opened = newest.id;
+    }
+    replace(body, runs.map((run) => [row(run), open.has(run.id) && run.finished_at && run.failed > 0 ? failuresRow(run) : null]));
+    scroller.hidden = runs.length === 0;
     status.className = 'muted runs-status';
     status.hidden = runs.length > 0;
     replace(status, `No runs yet: the job runs on its schedule${readOnly ? '.' : ', or when you select Run now.'}`);
@@ -376,7 +485,7 @@ export function runsPanel({ tenant, job, readOnly }) {
       h('span', { class: 'spacer' }),
       runButton),
     banner, live,
-    h('div', { class: 'card list-card' }, table, status));
+    h('div', { class: 'card list-card runs-card' }, scroller, status));
 }
 
 // ---------------------------------------------------------------- the form
@@ -709,12 +818,15 @@ export function exportJobForm(ctx) {
   /**
    * @param {number} current
    * @param {ExportJob} opened
+   * @param {'save' | 'delete'} attempt What the refused request tried to do.
    */
-  const staleBanner = (current, opened) => h('div', { class: 'banner banner-stale', role: 'alert' }, icon('alert'),
+  const staleBanner = (current, opened, attempt) => h('div', { class: 'banner banner-stale', role: 'alert' }, icon('alert'),
     h('div', {},
       h('strong', {}, 'Someone else changed this export job after you opened it.'),
-      h('p', {}, `Your changes were not saved and nothing was overwritten. The job is now at version ${current}; you opened version ${opened.version}. `
-        + 'Reload to see the current settings, then apply your change again.'),
+      h('p', {}, (attempt === 'delete'
+        ? `The job was not deleted. It is now at version ${current}; you opened version ${opened.version}. Reload to see the current settings, then decide again whether to delete it.`
+        : `Your changes were not saved and nothing was overwritten. The job is now at version ${current}; you opened version ${opened.version}. `
+          + 'Reload to see the current settings, then apply your change again.')),
       h('div', { class: 'banner-actions' },
         h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload && ctx.onReload() }, icon('refresh'), 'Reload the job'),
         h('span', { class: 'muted small' }, 'Reloading discards the changes in this form.'))));
@@ -745,7 +857,7 @@ export function exportJobForm(ctx) {
       return;
     }
     if (reply.status === 412 && job) {
-      replace(banner, staleBanner(reply.body && reply.body.current_version, job));
+      replace(banner, staleBanner(reply.body && reply.body.current_version, job, 'save'));
       banner.focus();
       return;
     }
@@ -776,7 +888,7 @@ export function exportJobForm(ctx) {
         toast(`“${job.name}” was deleted.`);
         if (ctx.onDeleted) ctx.onDeleted();
       } else if (reply.status === 412) {
-        replace(banner, staleBanner(reply.body && reply.body.current_version, job));
+        replace(banner, staleBanner(reply.body && reply.body.current_version, job, 'delete'));
         banner.focus();
       } else {
         replace(banner, problemBanner('The export job was not deleted.', [reply.message]));

@@ -9,12 +9,17 @@ import { formatTime, h, replace } from './dom.js';
 const ACTIONS = { create: 'Created', update: 'Changed', delete: 'Deleted', test: 'Tested', 'test.unsaved': 'Tested unsaved values' };
 
 /**
- * "action.set_webhook" -> "Set webhook".
+ * What an audit entry's action is called: "action.set_webhook" -> the catalog's label of
+ * the provider's action ("Set Webhook").
  * @param {string} action
+ * @param {import('./api.js').Provider} provider
  */
-function actionLabel(action) {
+function actionLabel(action, provider) {
   if (ACTIONS[action]) return ACTIONS[action];
-  const name = action.replace(/^action\./, '').replace(/_/g, ' ');
+  const key = action.replace(/^action\./, '');
+  const declared = provider.actions.find((a) => a.key === key);
+  if (declared) return declared.label;
+  const name = key.replace(/_/g, ' ');
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
@@ -27,18 +32,42 @@ export function actorName(actor) {
   return m ? m[1] : actor;
 }
 
-/** @param {unknown} value */
-function show(value) {
+/**
+ * A value as the field shows it: a choice's label, Yes/No, sizes and mappings as
+ * "label: value" pairs; never raw JSON.
+ * @param {unknown} value
+ * @param {import('./api.js').Field | undefined} field
+ * @returns {string}
+ */
+function show(value, field) {
   if (value === null || value === undefined) return '—';
-  if (typeof value === 'string') return value === '' ? '""' : value;
-  return JSON.stringify(value);
+  if (field && field.kind === 'enum') {
+    const choice = field.choices.find((c) => c.value === value);
+    if (choice) return choice.label;
+  }
+  if (typeof value === 'boolean') return value ? 'Yes' : 'No';
+  if (typeof value === 'string') return value === '' ? '(empty)' : value;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return value.length ? value.map((v) => show(v, undefined)).join('; ') : '(none)';
+  if (typeof value === 'object') {
+    const sizes = field && field.kind === 'record_field_sizes' ? field.fields : [];
+    const entries = Object.entries(/** @type {Record<string, unknown>} */ (value));
+    if (!entries.length) return '(none)';
+    return entries.map(([k, v]) => {
+      const named = sizes.find((f) => f.key === k);
+      return named ? `${named.label}: ${show(v, undefined)}${typeof v === 'number' ? ' characters' : ''}` : `${k} → ${show(v, undefined)}`;
+    }).join(', ');
+  }
+  return String(value);
 }
 
 /**
  * @param {import('./api.js').AuditEntry} entry
- * @param {(key: string) => string} labelOf
+ * @param {import('./api.js').Provider} provider
  */
-function changeList(entry, labelOf) {
+function changeList(entry, provider) {
+  const fieldOf = (/** @type {string} */ key) => provider.fields.find((f) => f.key === key);
+  const labelOf = (/** @type {string} */ key) => (fieldOf(key) || { label: key }).label;
   const changes = entry.changes || {};
   const items = [];
   if (entry.action.startsWith('test') || entry.action.startsWith('action.')) {
@@ -48,10 +77,10 @@ function changeList(entry, labelOf) {
     return items;
   }
   if (entry.action === 'create') {
-    items.push(h('li', {}, h('span', { class: 'change-field' }, 'Name'), ' ', h('span', { class: 'change-to' }, show(changes.name))));
+    items.push(h('li', {}, h('span', { class: 'change-field' }, 'Name'), ' ', h('span', { class: 'change-to' }, show(changes.name, undefined))));
     if (changes.enabled === false) items.push(h('li', {}, h('span', { class: 'badge badge-warn' }, 'Disabled')));
     for (const [key, value] of Object.entries(changes.properties || {})) {
-      items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key)), ' ', h('span', { class: 'change-to' }, show(value))));
+      items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key)), ' ', h('span', { class: 'change-to' }, show(value, fieldOf(key)))));
     }
     for (const [key, what] of Object.entries(changes.secrets || {})) {
       items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key)), ' ', h('span', { class: 'badge badge-neutral' }, `secret ${what}`)));
@@ -59,24 +88,28 @@ function changeList(entry, labelOf) {
     return items;
   }
   for (const [key, value] of Object.entries(changes)) {
-    if (key.startsWith('secrets.')) {
+    if (key === 'action') {
+      // A change made by an action (Generate random token): named by the action's label.
+      const declared = provider.actions.find((a) => a.key === value);
+      items.push(h('li', { class: 'change-action' }, 'By ', h('span', { class: 'change-field' }, declared ? declared.label : show(value, undefined))));
+    } else if (key.startsWith('secrets.')) {
       items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key.slice(8))), ' ', h('span', { class: 'badge badge-neutral' }, `secret ${value}`)));
     } else if (value && typeof value === 'object' && 'from' in value && 'to' in value) {
-      const field = key.startsWith('properties.') ? labelOf(key.slice(11)) : labelOf(key);
-      items.push(h('li', {}, h('span', { class: 'change-field' }, field), ' ',
-        h('del', { class: 'change-from' }, show(value.from)), ' → ', h('ins', { class: 'change-to' }, show(value.to))));
+      const name = key.startsWith('properties.') ? key.slice(11) : key;
+      items.push(h('li', {}, h('span', { class: 'change-field' }, name === 'name' ? 'Name' : name === 'enabled' ? 'Enabled' : labelOf(name)), ' ',
+        h('del', { class: 'change-from' }, show(value.from, fieldOf(name))), ' → ', h('ins', { class: 'change-to' }, show(value.to, fieldOf(name)))));
     } else {
-      items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key)), ' ', show(value)));
+      items.push(h('li', {}, h('span', { class: 'change-field' }, labelOf(key)), ' ', show(value, fieldOf(key))));
     }
   }
   return items;
 }
 
 /**
- * The History tab of an account. `labelOf(key)` gives a property's label.
- * @param {{tenant: string, accountId: string, labelOf: (key: string) => string}} args
+ * The History tab of an account: fields and actions named by the provider's labels.
+ * @param {{tenant: string, accountId: string, provider: import('./api.js').Provider}} args
  */
-export function historyPanel({ tenant, accountId, labelOf }) {
+export function historyPanel({ tenant, accountId, provider }) {
   const body = h('tbody');
   const status = h('p', { class: 'muted loading' }, 'Loading history…');
   const more = h('button', { type: 'button', class: 'btn btn-secondary', hidden: true }, 'Show older entries');
@@ -95,11 +128,11 @@ export function historyPanel({ tenant, accountId, labelOf }) {
     }
     status.hidden = true;
     for (const entry of reply.body.items) {
-      const changes = changeList(entry, labelOf);
+      const changes = changeList(entry, provider);
       body.append(h('tr', { class: 'audit-row', dataset: { action: entry.action } },
         h('td', { class: 'nowrap' }, h('time', { datetime: entry.at }, formatTime(entry.at))),
         h('td', { title: entry.actor }, actorName(entry.actor)),
-        h('td', {}, h('span', { class: `badge badge-action badge-action-${entry.action.split('.')[0]}` }, actionLabel(entry.action))),
+        h('td', {}, h('span', { class: `badge badge-action badge-action-${entry.action.split('.')[0]}` }, actionLabel(entry.action, provider))),
         h('td', {}, changes.length ? h('ul', { class: 'change-list' }, changes) : h('span', { class: 'muted' }, 'No field changes'))));
     }
     if (!body.children.length) {

@@ -37,6 +37,16 @@ function compare(a, b) {
 }
 
 /**
+ * Rows shown in groups (a `<tbody class="group">` each, with a header row): groups in
+ * `order`, rows sorted within their group.
+ * @template T
+ * @typedef {object} Grouping
+ * @property {(row: T) => string} of The group a row belongs to.
+ * @property {string[]} order Every group key, in the order the groups show.
+ * @property {(key: string, rows: T[]) => import('./dom.js').Child} header The group's header.
+ */
+
+/**
  * A sortable table. `update(rows)` shows new rows in the current order; the order changes
  * when a header is pressed, and `onSort` hears of it (to keep it in the URL, say).
  * @template T
@@ -47,9 +57,11 @@ function compare(a, b) {
  * @param {SortOrder | null} [args.sort]
  * @param {(row: T) => Record<string, string>} [args.rowData] The `data-` attributes of a row.
  * @param {string} [args.tableClass]
+ * @param {string} [args.rowClass]
+ * @param {Grouping<T>} [args.group]
  * @param {(order: SortOrder) => void} [args.onSort]
  */
-export function sortableTable({ label, columns, rows, sort = null, rowData, tableClass, onSort }) {
+export function sortableTable({ label, columns, rows, sort = null, rowData, tableClass, rowClass, group, onSort }) {
   /** @type {SortOrder | null} */
   let order = sort && columns.some((c) => c.key === sort.key && c.sortBy) ? sort : null;
   let current = rows;
@@ -80,11 +92,21 @@ export function sortableTable({ label, columns, rows, sort = null, rowData, tabl
     return h('th', { scope: 'col', class: `col-${column.key}`, 'aria-sort': direction || 'none' }, button);
   };
 
+  /** @param {T} row */
+  const tr = (row) => h('tr', { class: rowClass, dataset: rowData ? rowData(row) : {} },
+    columns.map((c) => h(c.rowHeader ? 'th' : 'td', { class: `col-${c.key}`, scope: c.rowHeader ? 'row' : null }, c.cell(row))));
+
   const render = () => {
-    replace(table,
-      h('thead', {}, h('tr', {}, columns.map(header))),
-      h('tbody', {}, sorted().map((row) => h('tr', { dataset: rowData ? rowData(row) : {} },
-        columns.map((c) => h(c.rowHeader ? 'th' : 'td', { class: `col-${c.key}`, scope: c.rowHeader ? 'row' : null }, c.cell(row)))))));
+    const all = sorted();
+    const bodies = group
+      ? group.order
+        .map((key) => ({ key, rows: all.filter((row) => group.of(row) === key) }))
+        .filter((g) => g.rows.length)
+        .map((g) => h('tbody', { class: 'group', dataset: { group: g.key } },
+          h('tr', { class: 'group-row' }, h('th', { scope: 'colgroup', colspan: columns.length }, group.header(g.key, g.rows))),
+          g.rows.map(tr)))
+      : h('tbody', {}, all.map(tr));
+    replace(table, h('thead', {}, h('tr', {}, columns.map(header))), bodies);
   };
   render();
   return {
@@ -94,5 +116,7 @@ export function sortableTable({ label, columns, rows, sort = null, rowData, tabl
       current = next;
       render();
     },
+    /** How the table is sorted now. */
+    order: () => order,
   };
 }

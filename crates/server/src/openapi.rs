@@ -446,6 +446,12 @@ fn describe(op: Operation) -> Details {
         O::GetExportRun => {
             details(&["tenant", "job_id", "run_id"], None, json!({"200": body("The run.", "ExportRun")}), &[])
         }
+        O::ListExportRunFailures => details(
+            &["tenant", "job_id", "run_id"],
+            None,
+            json!({"200": body("The failed recordings, at most 100.", "ExportFailureList")}),
+            &[],
+        ),
         O::GetExportRunMetadata => details(
             &["tenant", "job_id", "run_id"],
             None,

@@ -6,7 +6,7 @@ use patchbay_catalog::keys::messenger::{facebook, line};
 use patchbay_catalog::keys::stt::{govivace, watson};
 use patchbay_catalog::keys::wfm::http_post;
 use patchbay_catalog::keys::{aws, loxysoft, statistics_receiver};
-use patchbay_testkit::{backend_test, TestServer};
+use patchbay_testkit::{backend_test, Reply, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -332,7 +332,11 @@ backend_test! {
         };
         let replies = parallel_creates(&s, (0..8).map(|i| stt(i, true)).collect()).await;
         assert_eq!(statuses(&replies), (1, 7));
-        assert_eq!(replies.iter().find(|r| r.status == 409).unwrap().field_errors()[0].0, "properties.default_account");
+        let refused = replies.iter().find(|r| r.status == 409).unwrap();
+        assert_eq!(refused.field_errors()[0].0, "properties.default_account");
+        let holder = replies.iter().find(|r| r.status == 201).unwrap().body["name"].as_str().unwrap().to_owned();
+        let detail = refused.body["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("“{holder}” is already this tenant's default account")), "names the holder: {detail}");
         assert_eq!(
             s.call(Method::POST, ACCOUNTS, Some(stt(100, false))).await.status,
             201,
@@ -476,6 +480,33 @@ backend_test! {
         let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
         assert_eq!(actions[..2], ["token.revoke", "token.create"], "{audit:?}");
         assert_eq!(audit.body["items"][0]["changes"]["token_id"], id);
+        s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn validation_messages_name_fields_by_their_labels_and_say_rules_in_plain_words(db) {
+        let s = server_with_tenant(&db).await;
+        let message = |reply: &Reply, field: &str| {
+            let errors = reply.body["errors"].as_array().cloned().unwrap_or_default();
+            let found = errors.iter().find(|e| e["field"] == field).unwrap_or_else(|| panic!("{field}: {reply:?}"));
+            found["message"].as_str().unwrap().to_owned()
+        };
+        let sso = json!({"type": "sso", "provider": "agent_desktop", "name": "Okta",
+            "properties": {"enable_single_sign_on": true}});
+        let reply = s.call(Method::POST, ACCOUNTS, Some(sso)).await;
+        assert_eq!(reply.status, 422, "{reply:?}");
+        let why = message(&reply, "properties.identity_provider_issuer");
+        assert_eq!(why, "Identity Provider Issuer is required when Enable Single Sign-On is selected");
+        let stt = json!({"type": "stt", "provider": "watson", "name": "S",
+            "properties": {watson::URL: "http://stt.example", watson::USERNAME: "u", watson::PASSWORD: "p"}});
+        let reply = s.call(Method::POST, ACCOUNTS, Some(stt)).await;
+        let why = message(&reply, "properties.url");
+        assert_eq!(why, "URL must start with wss://, not http://");
+        for internal in ["`", "enable_single_sign_on"] {
+            assert!(!reply.text.contains(internal), "{internal} in {}", reply.text);
+        }
         s.stop().await;
     }
 }

@@ -446,6 +446,9 @@ async fn every_route_is_documented_and_answers_as_documented() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.text.starts_with("status,object_key,error,recording_id"), "{}", r.text);
     spec.reply("GET", "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/metadata.csv", &r);
+    let r = s.call(Method::GET, &format!("{run_path}/failures"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    spec.reply("GET", "/tenants/{tenant}/recording-export-jobs/{id}/runs/{run_id}/failures", &r);
     let r = s.call(Method::DELETE, &job_path, None).await;
     assert_eq!(r.status, 204);
     spec.reply("DELETE", "/tenants/{tenant}/recording-export-jobs/{id}", &r);

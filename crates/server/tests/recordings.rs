@@ -686,6 +686,59 @@ backend_test! {
 
 backend_test! {
     #[tokio::test]
+    async fn a_runs_failed_recordings_are_listed_with_their_reason_in_words_and_its_category(db) {
+        let s3 = S3User::start("calls");
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let wrong = "WrongSecretSentinel0123456789";
+        let r = s.call(Method::POST, ACCOUNTS, Some(aws_account(&s3, "calls", wrong))).await;
+        let account_id = r.body["id"].as_str().unwrap().to_owned();
+        let audio = random_bytes(2048, 5);
+        for id in ["f1", "f2"] {
+            send(&s, &s.admin_token, id, "Sales", "jo", &audio).await;
+        }
+        let r = s.call(Method::POST, JOBS, Some(json!({"name": "Nightly", "account_id": account_id, "services": ["Sales"]}))).await;
+        let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+
+        let failed = run(&s, &job).await;
+        assert_eq!(failed["failed"].as_i64(), Some(2), "{failed}");
+        let error = failed["error"].as_str().unwrap();
+        assert!(!error.contains("see the failed rows"), "the run says why, not where to look: {error}");
+        assert!(error.contains("refused the credentials"), "{error}");
+        let failures = format!("{job}/runs/{}/failures", failed["id"].as_str().unwrap());
+        let viewer = s.token("tenant_viewer", Some("acme")).await;
+        let r = s.call_as(&viewer, Method::GET, &failures, None).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["more"], false);
+        let items = r.body["items"].as_array().unwrap();
+        let ids: Vec<&str> = items.iter().map(|i| i["recording_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["f1", "f2"], "{r:?}");
+        for item in items {
+            assert_eq!(item["category"], "invalid_credentials", "{item}");
+            assert_eq!(item["service"], "Sales");
+            assert_eq!(item["attempts"], 1);
+            assert!(item["object_key"].as_str().unwrap().ends_with("_jo_f1.wav") || item["object_key"].as_str().unwrap().ends_with("_jo_f2.wav"));
+            assert!(!item["error"].as_str().unwrap().contains(wrong), "{item}");
+        }
+
+        // Fixed: the next run exports them, and the failed run lists none any more (they
+        // belong to the run that last tried them).
+        let fix = json!({"type": "aws", "name": "Recordings", "properties": aws_account(&s3, "calls", &s3.secret)["properties"]});
+        let r = s.call(Method::PUT, &format!("{ACCOUNTS}/{account_id}"), Some(fix)).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let fixed = run(&s, &job).await;
+        assert_eq!(fixed["state"], "succeeded", "{fixed}");
+        let r = s.call(Method::GET, &failures, None).await;
+        assert_eq!(r.body["items"], json!([]), "{r:?}");
+        let r = s.call(Method::GET, &format!("{job}/runs/{}/failures", fixed["id"].as_str().unwrap()), None).await;
+        assert_eq!(r.body["items"], json!([]), "{r:?}");
+        let r = s.call(Method::GET, &format!("{job}/runs/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/failures"), None).await;
+        assert_eq!(r.status, 404, "{r:?}");
+    }
+}
+
+backend_test! {
+    #[tokio::test]
     async fn audio_asked_for_as_a_download_is_an_attachment_named_after_the_recording(db) {
         let s = TestServer::start(&db).await;
         tenant(&s).await;
@@ -708,5 +761,29 @@ backend_test! {
         assert_eq!(refused.status, 422, "{refused:?}");
         assert_eq!(refused.body["errors"][0]["field"], "download", "{refused:?}");
         s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn an_s3_server_that_cannot_be_reached_is_said_in_plain_words(db) {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let account = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
+            aws::URL: format!("http://127.0.0.1:{port}"), aws::ACCESS_KEY_ID: "AKIDEXAMPLE", aws::SECRET_KEY: "secret",
+            aws::S3_BUCKET: "calls"}});
+        let r = s.call(Method::POST, ACCOUNTS, Some(account)).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        send(&s, &s.admin_token, "u1", "Sales", "jo", &random_bytes(1024, 6)).await;
+        let r = s.call(Method::POST, JOBS, Some(json!({"name": "Nightly", "account_id": r.body["id"], "services": ["Sales"]}))).await;
+        let job = format!("{JOBS}/{}", r.body["id"].as_str().unwrap());
+        let failed = run(&s, &job).await;
+        assert_eq!(failed["state"], "failed", "{failed}");
+        let error = failed["error"].as_str().unwrap();
+        assert!(error.contains(&format!("could not connect to the S3 server 127.0.0.1:{port}")), "{error}");
+        for internal in ["client error", "tcp connect error", "os error", "PutObject", "HeadBucket"] {
+            assert!(!error.contains(internal), "{internal} in {error}");
+        }
     }
 }

@@ -260,9 +260,9 @@ pub struct Export {
     pub upload_id: Option<String>,
     pub etag: Option<String>,
     pub error: Option<String>,
-    /// The connection-test category of the failure (`unreachable`, `invalid_credentials`,
-    /// ...), when it has one.
-    pub error_category: Option<String>,
+    /// The kind of failure of a failed export (`patchbay_api::Category` in snake_case), for
+    /// advice on what to do; `None` for a failure on this server's side.
+    pub category: Option<String>,
     /// Upload attempts so far, this one included.
     pub attempts: i64,
     pub run_id: Uuid,
@@ -399,6 +399,9 @@ pub trait RecordingStore: Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<(Recording, Export)>>;
+    /// The failed exports last attempted by `run_id` (a later run that retried one takes
+    /// it over), with their recordings, in seq order: at most `limit`.
+    async fn failed_exports_of_run(&self, tenant: &str, run_id: Uuid, limit: i64) -> Result<Vec<(Recording, Export)>>;
 }
 
 /// The columns `RecordingRow` reads.
@@ -464,8 +467,8 @@ macro_rules! select_runs {
 
 macro_rules! select_exports {
     () => {
-        "SELECT tenant_id, recording_id, job_id, account_id, object_key, state, upload_id, etag, error, \
-         error_category, attempts, run_id, updated_at, bucket, endpoint, region FROM recording_exports "
+        "SELECT tenant_id, recording_id, job_id, account_id, object_key, state, upload_id, etag, error, category, \
+         attempts, run_id, updated_at, bucket, endpoint, region FROM recording_exports "
     };
 }
 
@@ -619,7 +622,7 @@ struct ExportRow {
     upload_id: Option<String>,
     etag: Option<String>,
     error: Option<String>,
-    error_category: Option<String>,
+    category: Option<String>,
     attempts: i64,
     run_id: String,
     updated_at: Timestamp,
@@ -640,7 +643,7 @@ impl ExportRow {
             upload_id: self.upload_id,
             etag: self.etag,
             error: self.error,
-            error_category: self.error_category,
+            category: self.category,
             attempts: self.attempts,
             run_id: parse_uuid("recording_exports.run_id", &self.run_id)?,
             updated_at: self.updated_at,
@@ -667,7 +670,7 @@ const JOINED_SELECT: &str =
              r.flagged, r.audio_state, r.audio_size, r.audio_sha256, r.content_type, r.extension, r.received_at, \
              r.updated_at, e.tenant_id AS e_tenant_id, e.recording_id AS e_recording_id, e.job_id AS e_job_id, \
              e.account_id AS e_account_id, e.object_key AS e_object_key, e.state AS e_state, \
-             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.error_category AS e_error_category, e.attempts AS e_attempts, \
+             e.upload_id AS e_upload_id, e.etag AS e_etag, e.error AS e_error, e.category AS e_category, e.attempts AS e_attempts, \
              e.run_id AS e_run_id, e.updated_at AS e_updated_at, e.bucket AS e_bucket, \
              e.endpoint AS e_endpoint, e.region AS e_region";
 
@@ -701,7 +704,7 @@ struct CandidateRow {
     e_upload_id: Option<String>,
     e_etag: Option<String>,
     e_error: Option<String>,
-    e_error_category: Option<String>,
+    e_category: Option<String>,
     e_attempts: Option<i64>,
     e_run_id: Option<String>,
     e_updated_at: Option<Timestamp>,
@@ -744,7 +747,7 @@ impl CandidateRow {
                     upload_id: self.e_upload_id,
                     etag: self.e_etag,
                     error: self.e_error,
-                    error_category: self.e_error_category,
+                    category: self.e_category,
                     attempts,
                     run_id,
                     updated_at,
@@ -1365,11 +1368,11 @@ impl RecordingStore for SqlStore {
             hold_fence!(self, tx, fence);
             sqlx::query(
                 "INSERT INTO recording_exports (tenant_id, recording_id, job_id, account_id, object_key, state, \
-                 upload_id, etag, error, attempts, run_id, updated_at, bucket, endpoint, region, error_category) \
+                 upload_id, etag, error, attempts, run_id, updated_at, bucket, endpoint, region, category) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (tenant_id, recording_id, job_id) DO UPDATE SET account_id = $4, object_key = $5, \
                  state = $6, upload_id = $7, etag = $8, error = $9, attempts = $10, run_id = $11, updated_at = $12, \
-                 bucket = $13, endpoint = $14, region = $15, error_category = $16",
+                 bucket = $13, endpoint = $14, region = $15, category = $16",
             )
             .bind(&export.tenant_id)
             .bind(&export.recording_id)
@@ -1386,7 +1389,7 @@ impl RecordingStore for SqlStore {
             .bind(place.map(|p| p.bucket.as_str()))
             .bind(place.and_then(|p| p.endpoint.as_deref()))
             .bind(place.map(|p| p.region.as_str()))
-            .bind(export.error_category.as_deref())
+            .bind(export.category.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(write_err)?;
@@ -1430,6 +1433,23 @@ impl RecordingStore for SqlStore {
                 query = query.bind(id.to_string());
             }
             query.fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|row| match row.split()? {
+                (recording, Some(export)) => Ok((recording, export)),
+                (_, None) => Err(StoreError::Corrupt("recording_exports row without its columns".into())),
+            })
+            .collect()
+    }
+
+    async fn failed_exports_of_run(&self, tenant: &str, run_id: Uuid, limit: i64) -> Result<Vec<(Recording, Export)>> {
+        let sql = format!(
+            "{JOINED_SELECT} FROM recordings r JOIN recording_exports e \
+             ON e.tenant_id = r.tenant_id AND e.recording_id = r.id \
+             WHERE r.tenant_id = $1 AND e.run_id = $2 AND e.state = 'failed' ORDER BY r.seq, e.job_id LIMIT $3"
+        );
+        let rows: Vec<CandidateRow> = with_reader!(self, |pool| {
+            sqlx::query_as(&sql).bind(tenant).bind(run_id.to_string()).bind(limit).fetch_all(pool).await?
         });
         rows.into_iter()
             .map(|row| match row.split()? {

@@ -242,7 +242,7 @@ backend_test! {
             upload_id: Some("up-1".into()),
             etag: None,
             error: None,
-            error_category: None,
+            category: None,
             attempts: 1,
             run_id: run.id,
             updated_at: at(9),
@@ -273,12 +273,12 @@ backend_test! {
         let second_run = s.start_run(&run_of("acme", job_id, "n")).await.unwrap();
         let mut failed = export("c", ExportState::Failed, &second_run);
         failed.error = Some("AccessDenied".into());
-        failed.error_category = Some("permission".into());
+        failed.category = Some("permission".into());
         failed.attempts = 2;
         s.put_export(&failed, second_run.epoch).await.unwrap();
         assert_eq!(s.exports_of_recording("acme", "c").await.unwrap(), [failed.clone()], "with its category");
         let candidate = s.export_candidates("acme", job_id, &services, 0, upto, 10).await.unwrap();
-        assert_eq!(candidate[0].1.as_ref().and_then(|e| e.error_category.as_deref()), Some("permission"));
+        assert_eq!(candidate[0].1.as_ref().and_then(|e| e.category.as_deref()), Some("permission"));
         let a_run = s.exports_of_recording("acme", "a").await.unwrap()[0].run_id;
         let of_runs = s.exports_of_runs("acme", &[failed.run_id, a_run], 0, 10).await.unwrap();
         let listed: Vec<_> = of_runs.iter().map(|(r, e)| (r.meta.id.as_str(), e.state)).collect();
@@ -314,7 +314,7 @@ backend_test! {
                 upload_id: None,
                 etag: None,
                 error: None,
-                error_category: None,
+                category: None,
                 attempts: 1,
                 run_id: run.id,
                 updated_at: at(1),
@@ -364,7 +364,7 @@ backend_test! {
             upload_id: Some("up-stale".into()),
             etag: None,
             error: None,
-            error_category: None,
+            category: None,
             attempts: 1,
             run_id: stale.id,
             updated_at: at(1),

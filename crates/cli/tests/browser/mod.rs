@@ -415,8 +415,13 @@ impl Browser {
     }
 
     pub async fn press_escape(&self) {
+        self.press(Key::Escape).await;
+    }
+
+    /// Presses `key` on the focused element.
+    pub async fn press(&self, key: Key) {
         let active = self.client().active_element().await.expect("focused element");
-        active.send_keys(&Key::Escape).await.expect("press Escape");
+        active.send_keys(&key).await.unwrap_or_else(|e| panic!("press {key:?}: {e}"));
     }
 
     pub async fn value(&self, css: &str) -> String {

@@ -13,7 +13,7 @@ use patchbay_api::{
 };
 use patchbay_catalog::{AccountInput, Catalog, Provider, Validated, ValidationContext};
 use patchbay_secrets::{SecretChange, SecretString};
-use patchbay_store::{Account, AccountWrite, LastTestWrite, SealedSecret};
+use patchbay_store::{Account, AccountWrite, Conflict, LastTestWrite, SealedSecret, StoreError};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ use super::form_test;
 use super::tenants::not_found as tenant_not_found;
 use crate::auth::Principal;
 use crate::body::Input;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{field_error, ApiError, ApiResult};
 use crate::state::AppState;
 
 /// An account as the API shows it: secrets only as set or not.
@@ -326,6 +326,24 @@ impl AccountDraft<'_> {
     }
 }
 
+/// A write refused because another account already is the tenant's default of its kind:
+/// the error names that account, so the user knows which one to change.
+async fn default_taken(state: &AppState, tenant: &str, write: &AccountWrite) -> ApiError {
+    let holder = match state.store.list_accounts(tenant, None).await {
+        Ok(accounts) => accounts
+            .iter()
+            .find(|a| a.default_key.is_some() && a.default_key == write.default_key)
+            .map(|a| a.name.clone()),
+        Err(_) => None,
+    };
+    let Some(name) = holder else { return StoreError::Conflict(Conflict::DefaultTaken).into() };
+    let message = format!("“{name}” is already this tenant's default account; clear Default account on “{name}” first");
+    ApiError::Conflict {
+        detail: message.clone(),
+        errors: vec![field_error("properties.default_account", "one_default", message)],
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -341,7 +359,10 @@ pub async fn create(
     let last_test = form_test::last_test_after(&keys, &headers, &tenant, None, values.as_ref(), false);
     let write = AccountWrite { last_test, ..draft.write(sealed.secrets) };
     let changes = created_changes(&write);
-    let account = state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await?;
+    let account = match state.store.create_account(&tenant, id, &write, &who.actor(), &changes).await {
+        Err(StoreError::Conflict(Conflict::DefaultTaken)) => return Err(default_taken(&state, &tenant, &write).await),
+        other => other?,
+    };
     drop(keys);
     state.reconciler.account_saved(&account, sealed.values);
     respond(&state, StatusCode::CREATED, account).await
@@ -384,7 +405,7 @@ pub async fn update(
     write.last_test =
         form_test::last_test_after(&keys, &headers, &tenant, Some(id), values.as_ref(), connection_changed);
     keys.reseal_kept(&tenant, id, &mut write.secrets);
-    let account = state
+    let updated = state
         .store
         .update_account(
             &tenant,
@@ -394,7 +415,11 @@ pub async fn update(
             &who.actor(),
             &Value::Object(changes),
         )
-        .await?;
+        .await;
+    let account = match updated {
+        Err(StoreError::Conflict(Conflict::DefaultTaken)) => return Err(default_taken(&state, &tenant, &write).await),
+        other => other?,
+    };
     drop(keys);
     state.reconciler.account_saved(&account, sealed.values);
     respond(&state, StatusCode::OK, account).await

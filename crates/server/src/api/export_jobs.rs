@@ -349,6 +349,38 @@ pub async fn get_run(
     Ok(Json(run_view(&run)?))
 }
 
+/// The recordings a run could not export, each with its reason (worded for the caller, see
+/// `testing::worded_for`) and its failure category.
+pub async fn failures(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant, job, run)): Path<(String, String, String)>,
+) -> ApiResult<Json<api::ExportFailureList>> {
+    let run = find_run(&state, &tenant, &job, &run).await?;
+    let limit = api::ExportFailureList::LIMIT;
+    let mut rows = state.recordings.failed_exports_of_run(&tenant, run.id, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let items = rows
+        .into_iter()
+        .map(|(recording, export)| {
+            let mut error = export.error.unwrap_or_default();
+            super::testing::worded_for(&who, &mut error);
+            api::ExportFailure {
+                recording_id: recording.meta.id,
+                service: recording.meta.service,
+                call_started_at: recording.meta.call_started_at,
+                object_key: export.object_key,
+                category: export.category.and_then(|c| serde_json::from_value(Value::String(c)).ok()),
+                error,
+                attempts: export.attempts,
+                failed_at: export.updated_at,
+            }
+        })
+        .collect();
+    Ok(Json(api::ExportFailureList { items, more }))
+}
+
 /// The run's metadata CSV as written at its end (also when its upload failed).
 pub async fn metadata(
     State(state): State<AppState>,

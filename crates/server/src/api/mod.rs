@@ -111,6 +111,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         O::ListExportRuns => on(method, export_jobs::runs),
         O::GetExportRun => on(method, export_jobs::get_run),
         O::GetExportRunMetadata => on(method, export_jobs::metadata),
+        O::ListExportRunFailures => on(method, export_jobs::failures),
         O::Suggest => on(method, gateway::suggest),
         O::Sentiment => on(method, gateway::sentiment),
         O::Identify => on(method, gateway::identify),

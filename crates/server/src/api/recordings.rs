@@ -76,7 +76,7 @@ fn export_view(export: &Export) -> RecordingExport {
         bucket: export.place.as_ref().map(|p| p.bucket.clone()),
         error: export.error.clone(),
         error_category: export
-            .error_category
+            .category
             .as_deref()
             .and_then(|c| serde_json::from_value(serde_json::Value::String(c.to_owned())).ok()),
         attempts: export.attempts,

@@ -14,7 +14,7 @@ use patchbay_api::{
     AccountTest, ActionFailure, ActionRequest, ActionResult, BulkTestItem, BulkTestReport, Failed, TestOptions,
 };
 use patchbay_catalog::TestSupport;
-use patchbay_connectors::{AccountConfig, Context, TestReport, TestRun};
+use patchbay_connectors::{egress, AccountConfig, Context, TestReport, TestRun};
 use patchbay_secrets::KeyLease;
 use patchbay_store::{Account, AccountWrite, NewAudit, SealedSecret};
 use rand::RngCore;
@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::accounts::{account_id, account_not_found, draft, shown, Fields};
 use super::common::{etag, if_match};
 use super::form_test;
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::body::{typed, Input, JsonBytes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, TestSlot};
@@ -60,6 +60,38 @@ fn slot(state: &AppState, tenant: &str, timeout: Duration) -> ApiResult<TestSlot
             .to_owned(),
         retry_after: timeout.as_secs_f64().ceil().max(1.0) as u64,
     })
+}
+
+/// What a tenant's users are told instead of the `--egress-allow` flag that opens a range.
+const ASK_THE_PROVIDER: &str =
+    "; your service provider blocks connections to such addresses: ask them to allow it if this address is right";
+/// What a tenant's users are told of a range no flag opens.
+const NEVER_OPENED: &str = " (such addresses are never allowed)";
+
+/// A refusal of the egress policy worded for `who`: the `--egress-allow` flag is advice
+/// for the service provider's operators; a tenant's users are told to ask their provider.
+pub(super) fn worded_for(who: &Principal, text: &mut String) {
+    if who.role == Role::SpAdmin {
+        return;
+    }
+    if let Some(at) = text.find(egress::OPERATOR_REMEDY) {
+        let flag = at + egress::OPERATOR_REMEDY.len();
+        let end =
+            text[flag..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).map_or(text.len(), |i| flag + i);
+        text.replace_range(at..end, ASK_THE_PROVIDER);
+    }
+    if let Some(at) = text.find(egress::NEVER_ALLOWED) {
+        text.replace_range(at..at + egress::NEVER_ALLOWED.len(), NEVER_OPENED);
+    }
+}
+
+/// A test's report worded for who ran it (see [`worded_for`]); it is kept so.
+fn report_for(who: &Principal, mut report: TestReport) -> TestReport {
+    worded_for(who, &mut report.message);
+    for step in &mut report.steps {
+        worded_for(who, &mut step.detail);
+    }
+    report
 }
 
 async fn run_test(state: &AppState, tenant: &str, config: &AccountConfig, timeout: Duration) -> TestReport {
@@ -105,7 +137,7 @@ pub async fn test_saved(
     let config = saved_config(&keys, &account)?;
     drop(keys);
     let _slot = slot(&state, &tenant, timeout)?;
-    let report = run_test(&state, &tenant, &config, timeout).await;
+    let report = report_for(&who, run_test(&state, &tenant, &config, timeout).await);
     state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
     Ok(Json(report))
 }
@@ -143,7 +175,7 @@ pub async fn test_unsaved(
     };
     let owner = stored.map(|a| a.id);
     let slot = slot(&state, &tenant, timeout)?;
-    let report = run_test(&state, &tenant, &config, timeout).await;
+    let report = report_for(&who, run_test(&state, &tenant, &config, timeout).await);
     drop(slot);
     state
         .store
@@ -190,13 +222,13 @@ pub async fn test_all(
     drop(keys);
     drop(slot(&state, &tenant, timeout)?);
     let actor = who.actor();
-    let state_ref = &state;
+    let (state_ref, who) = (&state, &who);
     let items: Vec<ApiResult<BulkTestItem>> = futures::stream::iter(configs)
         .map(|(account, config)| {
             let actor = &actor;
             async move {
                 let slot = state_ref.outbound.slots.take(&account.tenant_id).await;
-                let report = run_test(state_ref, &account.tenant_id, &config, timeout).await;
+                let report = report_for(who, run_test(state_ref, &account.tenant_id, &config, timeout).await);
                 drop(slot);
                 state_ref
                     .store
@@ -287,7 +319,11 @@ pub async fn action(
             let audit = json!({"status": "ok", "message": outcome.message, "params": params});
             ((StatusCode::OK, Json(outcome)).into_response(), audit)
         }
-        Err((failure, steps)) => {
+        Err((mut failure, mut steps)) => {
+            worded_for(&who, &mut failure.message);
+            for step in &mut steps {
+                worded_for(&who, &mut step.detail);
+            }
             let audit =
                 json!({"status": "failed", "category": failure.category, "message": failure.message, "params": params});
             let body =
