@@ -157,6 +157,8 @@ backend_test! {
             b.wait_value("#f-name", "Copy of Zendesk EU").await;
             b.wait_text(".clone-notice", "secrets are not copied").await;
             assert_eq!(b.value("#prop-api_token").await, "", "the secret is entered again");
+            assert_eq!(b.value(&format!("#prop-{}", zendesk::SUBDOMAIN_URL)).await, "https://acme.zendesk.com");
+            assert_eq!(b.value(&format!("#prop-{}", zendesk::EMAIL)).await, "admin@acme.example", "the rest is copied");
             b.assert_source_free_of(&[ZENDESK_TOKEN]).await;
 
             // Test all, as the service provider: each row's health as its result comes, and

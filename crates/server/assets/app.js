@@ -718,6 +718,7 @@ async function newPage(nav, tenantId, typeKey, providerKey, cloneId) {
   document.title = `New ${type.label} account · patchbay`;
   const form = accountForm({
     tenant, type, provider, account: null, readOnly: false, contactFields: reference().contactFields,
+    prefill: source ? { name: `Copy of ${source.name}`.slice(0, 100), enabled: source.enabled, properties: source.properties } : null,
     guardLeaving,
     onSaved: (saved) => { location.hash = tenantHref(tenant.id, `/a/${encodeURIComponent(saved.id)}`); },
     onDeleted: () => {},
@@ -735,11 +736,7 @@ async function newPage(nav, tenantId, typeKey, providerKey, cloneId) {
     ],
     current: 'accounts',
   });
-  const first = /** @type {HTMLInputElement | null} */ (document.getElementById('f-name'));
-  if (first && source) {
-    first.value = `Copy of ${source.name}`.slice(0, 100);
-    first.dispatchEvent(new Event('input', { bubbles: true }));
-  }
+  const first = document.getElementById('f-name');
   if (first) first.focus();
 }
 

@@ -419,6 +419,8 @@ function showOnce(label, token) {
  * @param {() => void} ctx.onReload
  * @param {(report: import('./api.js').TestReport) => void} [ctx.onTested]
  * @param {(what: () => string | null) => void} [ctx.guardLeaving] Told what unsaved edits leaving would lose.
+ * @param {{name: string, enabled: boolean, properties: Record<string, unknown>} | null} [ctx.prefill] A new
+ *   account's starting values (a copy of another account: its secrets are never among them).
  */
 export function accountForm(ctx) {
   const { tenant, type, provider } = ctx;
@@ -427,11 +429,12 @@ export function accountForm(ctx) {
   const formId = uid('form');
 
   // General fields.
-  const nameInput = h('input', { type: 'text', id: 'f-name', class: 'input', maxlength: 100, value: account ? account.name : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
+  const prefill = account ? null : ctx.prefill || null;
+  const nameInput = h('input', { type: 'text', id: 'f-name', class: 'input', maxlength: 100, value: account ? account.name : prefill ? prefill.name : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
   const nameShell = fieldShell({ key: 'name', label: 'Name', help: 'A unique name for this integration account; a descriptive one helps when the tenant has several accounts of the same type.' }, 'f-name', nameInput);
   nameShell.setRequired(true);
   nameShell.describe(nameInput);
-  const enabledInput = h('input', { type: 'checkbox', id: 'f-enabled', class: 'checkbox', checked: account ? account.enabled : true, disabled: readOnly });
+  const enabledInput = h('input', { type: 'checkbox', id: 'f-enabled', class: 'checkbox', checked: account ? account.enabled : prefill ? prefill.enabled : true, disabled: readOnly });
   const enabledShell = fieldShell({ key: 'enabled', label: 'Enabled', help: 'A disabled account keeps its settings but is not used.' }, 'f-enabled', enabledInput, { inline: true });
   /** @type {Record<string, {showError: (sub: string, message: string) => void, clearErrors: () => void, focus: () => void}>} */
   const general = {
@@ -439,7 +442,8 @@ export function accountForm(ctx) {
     enabled: { showError: (_s, m) => enabledShell.setError(m, enabledInput), clearErrors: () => enabledShell.setError(null, enabledInput), focus: () => enabledInput.focus() },
   };
 
-  const controls = provider.fields.map((field) => fieldControl(field, account ? account.properties[field.key] : undefined, {
+  const start = account ? account.properties : prefill ? prefill.properties : {};
+  const controls = provider.fields.map((field) => fieldControl(field, field.kind === 'secret' ? undefined : start[field.key], {
     readOnly, contactFields: ctx.contactFields, secrets: account ? account.secrets : {}, isNew: !account,
   }));
   const byKey = Object.fromEntries(controls.map((c) => [c.field.key, c]));
@@ -528,12 +532,13 @@ export function accountForm(ctx) {
   /**
    * @param {number} currentVersion
    * @param {number} openedVersion
+   * @param {string} [attempt] What did not happen.
    */
-  const staleBanner = (currentVersion, openedVersion) => h('div', { class: 'banner banner-stale', role: 'alert' },
+  const staleBanner = (currentVersion, openedVersion, attempt = 'Your changes were not saved') => h('div', { class: 'banner banner-stale', role: 'alert' },
     icon('alert'),
     h('div', {},
       h('strong', {}, 'Someone else changed this account after you opened it.'),
-      h('p', {}, `Your changes were not saved and nothing was overwritten. The account is now at version ${currentVersion}; you opened version ${openedVersion}. `
+      h('p', {}, `${attempt} and nothing was overwritten. The account is now at version ${currentVersion}; you opened version ${openedVersion}. `
         + 'Reload to see the current settings, then apply your change again.'),
       h('div', { class: 'banner-actions' },
         h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload() }, icon('refresh'), 'Reload the account'),
@@ -621,7 +626,7 @@ export function accountForm(ctx) {
         toast(`“${opened.name}” was deleted.`);
         ctx.onDeleted();
       } else if (reply.status === 412) {
-        setBanner(staleBanner(reply.body && reply.body.current_version, opened.version));
+        setBanner(staleBanner(reply.body && reply.body.current_version, opened.version, 'The account was not deleted'));
         banner.focus();
       } else {
         setBanner(problemBanner('The account was not deleted.', [{ message: reply.message }]));
