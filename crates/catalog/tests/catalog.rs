@@ -333,7 +333,7 @@ fn private_s3_url_is_required_only_when_private_storage_is_on() {
     props.insert("use_private_s3_storage".into(), json!(true));
     let errors = validate("aws", "default", &props).unwrap_err();
     assert_eq!(rules_for(&errors, "properties.url"), ["required"]);
-    assert!(errors[0].message.contains("use_private_s3_storage"));
+    assert!(errors[0].message.contains("Use private S3 storage"), "named by its label: {}", errors[0].message);
 }
 
 #[test]

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use patchbay_api::{Category, ExportRunReason, JobSettings};
+use patchbay_api::{ExportRunReason, JobSettings};
 use patchbay_catalog::keys::aws;
 use patchbay_connectors::{AccountConfig, Egress, S3Target};
 use patchbay_recordings::{

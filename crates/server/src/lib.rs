@@ -19,6 +19,7 @@ mod sessions;
 mod sso;
 mod startup;
 mod state;
+mod token_uses;
 mod ui;
 mod zapier;
 

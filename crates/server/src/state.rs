@@ -55,7 +55,7 @@ pub struct AppState {
     /// Failed Zapier sign-ins per username, on this node.
     pub zapier_lockout: Arc<crate::lockout::Lockout>,
     /// When this node last recorded each token's use.
-    pub token_uses: Arc<crate::auth::TokenUses>,
+    pub token_uses: Arc<crate::token_uses::TokenUses>,
     /// The live state's event streams open on this node, per tenant.
     pub live: Arc<crate::live::LiveStreams>,
 }

@@ -494,7 +494,7 @@ backend_test! {
             found["message"].as_str().unwrap().to_owned()
         };
         let sso = json!({"type": "sso", "provider": "agent_desktop", "name": "Okta",
-            "properties": {"enable_single_sign_on": true}});
+            "properties": {patchbay_catalog::keys::sso::ENABLE_SINGLE_SIGN_ON: true}});
         let reply = s.call(Method::POST, ACCOUNTS, Some(sso)).await;
         assert_eq!(reply.status, 422, "{reply:?}");
         let why = message(&reply, "properties.identity_provider_issuer");

@@ -127,7 +127,14 @@ impl Sso {
         let response =
             self.http.get(format!("{}/ui/session", self.s.base)).header(COOKIE, browser.header()).send().await;
         let response = response.unwrap();
-        (response.status() == StatusCode::OK).then_some(response.json().await.unwrap())
+        if response.status() == StatusCode::OK {
+            Some(response.json().await.unwrap())
+        } else {
+            // No session (204), or one whose user can no longer sign in (401).
+            let status = response.status();
+            assert!(status == StatusCode::NO_CONTENT || status == StatusCode::UNAUTHORIZED, "{status}");
+            None
+        }
     }
 
     async fn set(&self, changes: Value) {
