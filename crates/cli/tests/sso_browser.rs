@@ -127,6 +127,7 @@ async fn first_sign_ins_create_users_with_the_role_of_their_attribute_and_sign_o
         assert_eq!(href, format!("/sso/{TENANT}/admin/login?return_to=%2F%23%2Ft%2F{TENANT}"));
         assert!(!b.exists(".sso-required").await, "token sign-in is not refused for the tenant");
         assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the sign-in page has a <label for>");
+        b.assert_accessible("sign-in with single sign-on").await;
         b.shot("sign-in-sso").await;
 
         // An administrator by the attribute.
@@ -149,6 +150,7 @@ async fn first_sign_ins_create_users_with_the_role_of_their_attribute_and_sign_o
         assert!(b.text(".sso-notice").await.contains(IDP_NAME));
         let remembered = b.js("return localStorage.getItem('patchbay.sso-tenant')").await;
         assert_eq!(remembered, json!(TENANT), "the contact center is remembered for the next visit");
+        b.assert_accessible("users of an SSO tenant").await;
         b.shot("users-sso").await;
 
         // Signing out ends the session: the reloaded page asks to sign in, with the button.
@@ -211,6 +213,7 @@ async fn without_jit_unknown_and_disabled_users_are_refused_and_a_tenant_requiri
         let page = b.text("main").await;
         assert!(page.contains(&format!("{} is not a user of this contact center", CAROL.email)), "{page}");
         assert!(page.contains("just-in-time provisioning is off") && page.contains("ask an administrator"), "{page}");
+        b.assert_accessible("single sign-on refusal").await;
         b.shot("sso-refused").await;
         b.click("main a[href='/']").await;
         b.wait("#token").await;
@@ -245,6 +248,7 @@ async fn without_jit_unknown_and_disabled_users_are_refused_and_a_tenant_requiri
         b.click("#signin-form button[type=submit]").await;
         b.wait_text("#token-error", "signs in to the admin screen through its identity provider").await;
         assert!(!b.exists(".who-name").await, "not signed in");
+        b.assert_accessible("sign-in of a tenant requiring single sign-on").await;
         b.shot("sign-in-sso-required").await;
         // The service provider's own token still signs in.
         b.fill("#token", &h.admin_token).await;

@@ -390,6 +390,7 @@ async fn conflict_and_delete(h: &Harness, b: &Browser, ids: &Ids) {
     assert_eq!(actions, json!(["update", "test", "test", "create"]), "newest first");
     let change = b.text(".audit-row[data-action='update']").await;
     assert!(change.contains("Host name") && change.contains("Port") && change.contains("6000"), "{change}");
+    b.assert_accessible("account history").await;
     b.shot("history").await;
 
     // Delete asks first; Cancel keeps the account, confirming deletes it.
@@ -465,6 +466,8 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     assert_eq!(b.attr("#job-concurrency", "max").await, Some(concurrency["max"].to_string()));
     assert_eq!(b.unlabelled_inputs().await, json!([]), "every input of the job form has a <label for>");
     b.fill("#job-name", "Nightly archive").await;
+    let example = b.attr("#job-services", "placeholder").await.unwrap_or_default();
+    assert!(example.starts_with("e.g. "), "the Services box's example reads as one: {example:?}");
     b.fill("#job-services", "Sales, Support").await;
     b.fill("#job-key_prefix", "acme").await;
     b.fill("#job-concurrency", "2").await;
@@ -482,6 +485,7 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     b.shot("export-form-error").await;
     b.fill("#job-key_prefix", "acme/").await;
     b.js("document.querySelector(\"[data-field='filename_template']\").scrollIntoView()").await;
+    b.assert_accessible("export job form").await;
     b.shot("export-form").await;
     b.click("button.save").await;
     b.wait_text("h1.page-title", "Nightly archive").await;
@@ -529,6 +533,7 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     {
         assert!(text.contains(part), "the row shows {part}: {text}");
     }
+    b.assert_accessible("export jobs").await;
     b.shot("exports-list").await;
 
     // Delete asks first.
@@ -568,6 +573,7 @@ async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
                 .filter(e => !e.disabled && !e.readOnly).map(e => e.id)")
         .await;
     assert_eq!(enabled, json!([]), "every input is read-only for a viewer");
+    b.assert_accessible("account as a viewer").await;
     b.shot("viewer").await;
 
     // The viewer's session cannot write, even with its valid CSRF token; nor can its bearer token.
@@ -611,6 +617,8 @@ async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
                 .filter(e => !e.disabled && !e.readOnly).map(e => e.id)")
         .await;
     assert_eq!(enabled, json!([]), "every input of the job is read-only for a viewer");
+    b.assert_accessible("export job as a viewer").await;
+    assert_eq!(b.attr("#job-services", "placeholder").await.unwrap_or_default(), "", "no example for a viewer");
     b.shot("viewer-export").await;
     b.assert_source_free_of(SECRETS).await;
     b.assert_source_free_of(&[viewer.as_str()]).await;
@@ -709,6 +717,7 @@ async fn users_page_for_an_administrator_and_a_viewer() {
         assert_eq!(b.text(&format!("{row} .user-state")).await, "Disabled");
         let got = h.api(Method::GET, &user_path(&ada), None).await.1;
         assert_eq!((&got["role"], &got["enabled"]), (&json!("tenant_admin"), &json!(false)), "{got}");
+        b.assert_accessible("users").await;
         b.shot("users").await;
 
         // Someone else changes the user while the dialog is open: nothing is overwritten.
@@ -749,6 +758,7 @@ async fn users_page_for_an_administrator_and_a_viewer() {
         b.wait_text(&format!("{row} .user-state"), "Disabled").await;
         assert!(b.exists(".readonly-notice").await, "the page says it is read-only");
         assert!(!b.exists(".add-user").await && !b.exists(".edit-user").await, "no add or edit for a viewer");
+        b.assert_accessible("users as a viewer").await;
         b.shot("users-viewer").await;
     })
     .await;

@@ -607,13 +607,13 @@ export function exportJobForm(ctx) {
   const enabledInput = h('input', { type: 'checkbox', id: 'job-enabled', class: 'checkbox', checked: job ? job.enabled : true, disabled: readOnly });
   const enabledShell = fieldShell({ key: 'enabled', label: 'Enabled', help: 'A disabled job does not run on its schedule; it can still be run now.' }, 'job-enabled', enabledInput, { inline: true });
 
-  const servicesInput = h('textarea', { id: 'job-services', class: 'input services-input', rows: 3, value: job ? job.services.join('\n') : '', disabled: readOnly, spellcheck: 'false', placeholder: 'Sales\nSupport' });
+  const servicesInput = h('textarea', { id: 'job-services', class: 'input services-input', rows: 3, value: job ? job.services.join('\n') : '', disabled: readOnly, spellcheck: 'false', placeholder: readOnly ? '' : 'e.g. Sales, one service per line' });
   const servicesShell = fieldShell({ key: 'services', label: 'Services', help: 'The recordings of these services are exported (exact service names): one per line, or separated by commas.' }, 'job-services', servicesInput);
   servicesShell.setRequired(true);
   const services = () => servicesInput.value.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 
   // Where the files go.
-  const prefixInput = h('input', { type: 'text', id: 'job-key_prefix', class: 'input mono', value: job ? job.key_prefix : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false', placeholder: 'recordings/acme/' });
+  const prefixInput = h('input', { type: 'text', id: 'job-key_prefix', class: 'input mono', value: job ? job.key_prefix : '', disabled: readOnly, autocomplete: 'off', spellcheck: 'false', placeholder: readOnly ? '' : 'e.g. recordings/acme/' });
   const prefixShell = fieldShell(prefixField, 'job-key_prefix', prefixInput);
 
   const templateInput = h('input', { type: 'text', id: 'job-filename_template', class: 'input mono', value: job ? job.filename_template : String(templateField.default), disabled: readOnly, autocomplete: 'off', spellcheck: 'false' });
