@@ -473,6 +473,13 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     b.fill("#job-concurrency", "2").await;
     b.fill("#job-interval", "30").await;
     b.select("#job-interval-unit", "seconds").await;
+    // Leaving the unsaved job asks first; staying keeps what was typed.
+    b.click("a.nav-exports").await;
+    b.wait_text("dialog[open] .dialog-message", "the new export job").await;
+    b.click("dialog[open] .dialog-actions .btn-secondary").await;
+    b.wait_gone("dialog[open]").await;
+    assert!(b.url().await.ends_with("/exports/new"), "stayed on the form");
+    assert_eq!(b.value("#job-services").await, "Sales, Support");
     b.click("button.save").await;
     b.wait_text("#job-key_prefix-error", "end with").await;
     b.wait_text("#job-interval-error", "Run every 1 minute to 7 days (60 to 604,800 seconds).").await;

@@ -852,7 +852,7 @@ async function exportNewPage(nav, tenantId) {
     crumbs: [{ label: 'Call Center Configuration' }, { ...EXPORT_CRUMB, href: tenantHref(tenantId, '/exports') }, { label: 'New' }],
     title: 'New export job',
     body: exportJobForm({
-      tenant: tenant.body, job: null, accounts, readOnly: false, settings: reference().exportSettings,
+      tenant: tenant.body, job: null, accounts, readOnly: false, settings: reference().exportSettings, guardLeaving,
       onSaved: (saved) => { location.hash = jobHref(tenantId, saved.id); },
     }),
     current: 'exports',
@@ -885,7 +885,7 @@ async function exportJobPage(nav, tenantId, id, tab) {
     h('a', { class: ['tab', 'tab-settings', settings && 'active'], href: `${base}/settings`, 'aria-current': settings ? 'page' : null }, 'Settings'));
   const content = settings
     ? exportJobForm({
-      tenant: tenant.body, job, accounts, readOnly: readOnly(), settings: reference().exportSettings,
+      tenant: tenant.body, job, accounts, readOnly: readOnly(), settings: reference().exportSettings, guardLeaving,
       onSaved: () => route(),
       onDeleted: () => { location.hash = tenantHref(tenantId, '/exports'); },
       onReload: route,

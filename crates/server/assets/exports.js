@@ -559,6 +559,7 @@ function describedInteger(settings, key) {
  * @param {(saved: ExportJob) => void} ctx.onSaved
  * @param {() => void} [ctx.onDeleted] For an existing job.
  * @param {() => void} [ctx.onReload] For an existing job.
+ * @param {(what: () => string | null) => void} [ctx.guardLeaving] Told what unsaved edits leaving would lose.
  */
 export function exportJobForm(ctx) {
   const { tenant, job, accounts, readOnly, settings } = ctx;
@@ -831,6 +832,8 @@ export function exportJobForm(ctx) {
         h('button', { type: 'button', class: 'btn btn-primary btn-small reload', onclick: () => ctx.onReload && ctx.onReload() }, icon('refresh'), 'Reload the job'),
         h('span', { class: 'muted small' }, 'Reloading discards the changes in this form.'))));
 
+  /** Saved or deleted: nothing is left to lose by leaving. */
+  let settled = false;
   const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary save' }, job ? 'Save changes' : 'Create export job');
   const deleteBtn = job ? h('button', { type: 'button', class: 'btn btn-danger-outline delete' }, icon('trash'), 'Delete') : null;
 
@@ -852,6 +855,7 @@ export function exportJobForm(ctx) {
       : await call('POST', paths.exportJobs(tenant.id), { body });
     busy(saveBtn, false);
     if (reply.ok) {
+      settled = true;
       toast(job ? 'Changes saved.' : 'Export job created.');
       ctx.onSaved(reply.body);
       return;
@@ -885,6 +889,7 @@ export function exportJobForm(ctx) {
       const reply = await call('DELETE', paths.exportJob(tenant.id, job.id), { ifMatch: job.version });
       busy(deleteBtn, false);
       if (reply.ok) {
+        settled = true;
         toast(`“${job.name}” was deleted.`);
         if (ctx.onDeleted) ctx.onDeleted();
       } else if (reply.status === 412) {
@@ -918,5 +923,10 @@ export function exportJobForm(ctx) {
       h('aside', { class: 'form-side' }, h('section', { class: 'card' }, h('h2', { class: 'card-title' }, 'Details'), meta))),
     footer);
   form.addEventListener('submit', save);
+  // Leaving with unsaved edits asks first (see app.js); a save or delete settles the form.
+  const initial = JSON.stringify(collect().body);
+  if (!readOnly && ctx.guardLeaving) {
+    ctx.guardLeaving(() => (!settled && JSON.stringify(collect().body) !== initial ? (job ? `“${job.name}”` : 'the new export job') : null));
+  }
   return form;
 }
