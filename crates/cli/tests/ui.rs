@@ -638,10 +638,10 @@ async fn viewer_story(h: &Harness, b: &Browser, job: &str) {
     b.assert_source_free_of(&[viewer.as_str()]).await;
 }
 
-/// The Users page: an administrator adds a user (a blank subject and a taken one refused
-/// next to the field), changes a role, disables a user, meets a change made elsewhere and
-/// overwrites nothing, deletes a user after confirming; a viewer sees the users and nothing
-/// that changes them.
+// The Users page: an administrator adds a user (a blank subject and a taken one refused
+// next to the field), changes a role, disables a user, meets a change made elsewhere and
+// overwrites nothing, deletes a user after confirming; a viewer sees the users and nothing
+// that changes them.
 backend_test! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn users_page_for_an_administrator_and_a_viewer(db) {
