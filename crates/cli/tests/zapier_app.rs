@@ -230,7 +230,17 @@ async fn the_zapier_app_passes_its_tests_against_a_seeded_patchbay() {
     let ca_dir = tempfile::tempdir().unwrap();
     let ca_file = ca_dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.ca_pem).unwrap();
-    let server = ServerProcess::start(&["--egress-allow", "loopback", "--egress-ca-file", ca_file.to_str().unwrap()]);
+    // Short outbound timeouts: the seeded failures point at a port closed when the test took
+    // it, which a peer of another test running at the same time may have bound since (one
+    // that accepts and never answers, say); they still end within seconds.
+    let server = ServerProcess::start(&[
+        "--egress-allow",
+        "loopback",
+        "--egress-ca-file",
+        ca_file.to_str().unwrap(),
+        "--egress-timeout",
+        "2",
+    ]);
     let admin = Admin { server: &server, http: reqwest::Client::new() };
 
     admin.post("/api/v1/tenants", json!({"id": TENANT, "name": "Acme Support", "enabled_types": ["aws"]}), 201).await;
