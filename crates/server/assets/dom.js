@@ -185,3 +185,24 @@ function relativeTime(iso) {
 export function timeEl(iso) {
   return h('time', { datetime: iso, title: formatTime(iso) }, relativeTime(iso));
 }
+
+/**
+ * Marks a button as working (disabled, with a spinner) or done.
+ * @param {HTMLButtonElement} button
+ * @param {boolean} on
+ */
+export function busy(button, on) {
+  button.disabled = on;
+  button.classList.toggle('is-busy', on);
+}
+
+/**
+ * An error banner: a title and the problems listed under it.
+ * @param {string} title
+ * @param {string[]} messages
+ */
+export function problemBanner(title, messages) {
+  return h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
+    h('div', {}, h('strong', {}, title),
+      messages.length ? h('ul', { class: 'banner-list' }, messages.map((m) => h('li', {}, m))) : null));
+}

@@ -6,7 +6,7 @@
 import { call, errorText, paths } from './api.js';
 import { confirmDialog } from './dialogs.js';
 import { fieldShell } from './form.js';
-import { formatTime, h, icon, replace, toast, uid } from './dom.js';
+import { busy, formatTime, h, icon, problemBanner, replace, toast, uid } from './dom.js';
 
 /**
  * @typedef {import('./api.js').ExportJob} ExportJob
@@ -124,25 +124,6 @@ function runCounts(run, { bar } = {}) {
       run.failed ? [', ', h('span', { class: 'error-text' }, `${run.failed} failed`)] : null,
       ` of ${run.total}`),
     bar ? null : h('span', { class: 'muted' }, ` · ${formatBytes(run.bytes)}`));
-}
-
-/**
- * @param {string} title
- * @param {string[]} messages
- */
-function problemBanner(title, messages) {
-  return h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
-    h('div', {}, h('strong', {}, title),
-      messages.length ? h('ul', { class: 'banner-list' }, messages.map((m) => h('li', {}, m))) : null));
-}
-
-/**
- * @param {HTMLButtonElement} button
- * @param {boolean} on
- */
-function busy(button, on) {
-  button.disabled = on;
-  button.classList.toggle('is-busy', on);
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { call, paths } from './api.js';
 import { confirmDialog, modal } from './dialogs.js';
-import { h, icon, replace, timeEl, toast } from './dom.js';
+import { busy, h, icon, replace, timeEl, toast } from './dom.js';
 import { copyButton, fieldShell } from './form.js';
 import { sortableTable } from './table.js';
 
@@ -17,15 +17,6 @@ import { sortableTable } from './table.js';
  * @typedef {import('./api.js').FieldError} FieldError
  * @typedef {import('./api.js').Principal} Principal
  */
-
-/**
- * @param {HTMLButtonElement} button
- * @param {boolean} on
- */
-function busy(button, on) {
-  button.disabled = on;
-  button.classList.toggle('is-busy', on);
-}
 
 /**
  * The roles `principal` may mint tokens of, as the API decides (`Access::manage_token`):

@@ -6,7 +6,7 @@
 
 import { call, paths } from './api.js';
 import { confirmDialog, modal } from './dialogs.js';
-import { h, icon, replace, timeEl, toast } from './dom.js';
+import { busy, h, icon, problemBanner, replace, timeEl, toast } from './dom.js';
 import { fieldShell } from './form.js';
 import { actorName } from './history.js';
 
@@ -31,25 +31,6 @@ import { actorName } from './history.js';
  */
 function userLabel(user) {
   return user.display_name || user.email || user.name_id;
-}
-
-/**
- * @param {HTMLButtonElement} button
- * @param {boolean} on
- */
-function busy(button, on) {
-  button.disabled = on;
-  button.classList.toggle('is-busy', on);
-}
-
-/**
- * @param {string} title
- * @param {string[]} messages
- */
-function problemBanner(title, messages) {
-  return h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
-    h('div', {}, h('strong', {}, title),
-      messages.length ? h('ul', { class: 'banner-list' }, messages.map((m) => h('li', {}, m))) : null));
 }
 
 /**
