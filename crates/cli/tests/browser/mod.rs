@@ -424,12 +424,31 @@ impl Browser {
         active.send_keys(&key).await.unwrap_or_else(|e| panic!("press {key:?}: {e}"));
     }
 
+    /// The value of the first displayed element matching `css`. Read in the same poll that
+    /// finds it, so a live page that re-renders the element in between does not fail the read.
     pub async fn value(&self, css: &str) -> String {
-        self.wait(css).await.prop("value").await.expect("value").unwrap_or_default()
+        poll(&format!("the value of `{css}`"), || async {
+            for el in self.client().find_all(Locator::Css(css)).await.ok()? {
+                if el.is_displayed().await.unwrap_or(false) {
+                    return Some(el.prop("value").await.ok()?.unwrap_or_default());
+                }
+            }
+            None
+        })
+        .await
     }
 
+    /// The text of the first displayed element matching `css`, read as `value` reads.
     pub async fn text(&self, css: &str) -> String {
-        self.wait(css).await.text().await.expect("text")
+        poll(&format!("the text of `{css}`"), || async {
+            for el in self.client().find_all(Locator::Css(css)).await.ok()? {
+                if el.is_displayed().await.unwrap_or(false) {
+                    return el.text().await.ok();
+                }
+            }
+            None
+        })
+        .await
     }
 
     pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
