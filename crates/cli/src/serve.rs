@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Longest pause, in seconds, between two chunks of a request body.
     #[arg(long, env = "PATCHBAY_BODY_READ_TIMEOUT", default_value_t = HttpLimits::default().body_read_timeout.as_secs_f64())]
     body_read_timeout: f64,
+    /// Seconds a response may wait on a client that reads nothing before the connection closes.
+    #[arg(long, env = "PATCHBAY_WRITE_STALL_TIMEOUT", default_value_t = HttpLimits::default().write_stall_timeout.as_secs_f64())]
+    write_stall_timeout: f64,
     /// HTTP connections open at once, all clients together.
     #[arg(long, env = "PATCHBAY_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections)]
     max_connections: usize,
@@ -96,6 +99,7 @@ struct ConfigFile {
     recordings_spool: Option<PathBuf>,
     header_read_timeout: Option<f64>,
     body_read_timeout: Option<f64>,
+    write_stall_timeout: Option<f64>,
     max_connections: Option<usize>,
     max_connections_per_client: Option<usize>,
     test_limit_per_tenant: Option<usize>,
@@ -166,6 +170,9 @@ impl ServeArgs {
         if let (true, Some(v)) = (unset("body_read_timeout"), file.body_read_timeout) {
             self.body_read_timeout = v;
         }
+        if let (true, Some(v)) = (unset("write_stall_timeout"), file.write_stall_timeout) {
+            self.write_stall_timeout = v;
+        }
         if let (true, Some(v)) = (unset("max_connections"), file.max_connections) {
             self.max_connections = v;
         }
@@ -208,6 +215,7 @@ impl ServeArgs {
         Ok(HttpLimits {
             header_read_timeout: seconds("header-read-timeout", self.header_read_timeout)?,
             body_read_timeout: seconds("body-read-timeout", self.body_read_timeout)?,
+            write_stall_timeout: seconds("write-stall-timeout", self.write_stall_timeout)?,
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
         })

@@ -4,7 +4,10 @@
 //! thousands of half-sent requests could use up the process's file descriptors. Here every
 //! connection must finish its request headers within `header_read_timeout` (also between
 //! requests of a kept-alive connection), a request body that stalls longer than
-//! `body_read_timeout` between chunks fails, and at most `max_connections` connections
+//! `body_read_timeout` between chunks fails, a response the client stops reading for
+//! `write_stall_timeout` (nothing of it leaves the socket's buffer; a stalled download, a
+//! live stream whose reader went away) closes the connection, and at most
+//! `max_connections` connections
 //! (`max_connections_per_client` per client address; an IPv6 client is its /64) are open
 //! at once. A connection over a limit gets a one-line 503 problem and is closed at once, so
 //! refused clients cost nothing while they wait. TLS and HTTP/2 belong to the reverse proxy
@@ -20,6 +23,7 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
 use crate::metrics::Metrics;
@@ -32,6 +36,8 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// Longest pause between two chunks of a request body.
     pub body_read_timeout: Duration,
+    /// Longest time a response may wait to write to a client that reads nothing.
+    pub write_stall_timeout: Duration,
     /// Connections open at once, all clients together.
     pub max_connections: usize,
     /// Connections open at once from one client address.
@@ -43,6 +49,7 @@ impl Default for HttpLimits {
         HttpLimits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(60),
             max_connections: 4096,
             max_connections_per_client: 256,
         }
@@ -244,7 +251,9 @@ impl Connection {
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(self.limits.header_read_timeout).keep_alive(true);
-        let connection = builder.serve_connection(TokioIo::new(self.stream), service).with_upgrades();
+        let mut stream = TimeoutStream::new(self.stream);
+        stream.set_write_timeout(Some(self.limits.write_stall_timeout));
+        let connection = builder.serve_connection(TokioIo::new(Box::pin(stream)), service).with_upgrades();
         tokio::pin!(connection);
         let outcome = tokio::select! {
             outcome = connection.as_mut() => outcome,

@@ -1,5 +1,6 @@
 //! The HTTP listener under a connection flood: half-sent requests are cut off by the
-//! header-read timeout, one client address cannot hold more than its share of connections,
+//! header-read timeout, a client that stops reading its responses by the write-stall
+//! timeout, one client address cannot hold more than its share of connections,
 //! and with 2,000 idle sockets open the service still answers health checks and
 //! authenticated reads at once, with bounded memory.
 
@@ -104,6 +105,57 @@ async fn a_stalled_request_body_fails_after_the_body_read_timeout() {
     let tenants = s.call(Method::GET, "/api/v1/tenants", None).await;
     assert_eq!(tenants.body["items"].as_array().map(Vec::len), Some(0), "nothing was created");
     s.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout() {
+    let db = TestDatabase::sqlite().await;
+    let limits = HttpLimits { write_stall_timeout: Duration::from_millis(500), ..HttpLimits::default() };
+    let s = start(&db, limits).await;
+    // A slow but steady reader keeps its connection for as long as it takes: the clock runs
+    // only while nothing leaves the socket's buffer.
+    let openapi = s.request(Method::GET, "/api/v1/openapi.json", None).send().await.unwrap().bytes().await.unwrap();
+    let request = "GET /api/v1/openapi.json HTTP/1.1\r\nHost: patchbay\r\n\r\n";
+    let wanted = 8 * openapi.len();
+    let mut steady = TcpStream::connect(server_addr(&s)).await.unwrap();
+    steady.write_all(request.repeat(8).as_bytes()).await.unwrap();
+    let (started, mut got, mut buf) = (Instant::now(), 0, vec![0u8; 64 * 1024]);
+    while got < wanted {
+        match tokio::time::timeout(Duration::from_secs(10), steady.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => got += n,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(got >= wanted, "a reader that keeps reading gets every response ({got} of {wanted} bytes)");
+    assert!(started.elapsed() > Duration::from_millis(500), "reading took longer than one stall may");
+    drop(steady);
+
+    // A client that asks for megabytes and reads nothing holds its connection only so long.
+    let mut stalled = small_window(server_addr(&s)).await;
+    stalled.write_all(request.repeat(200).as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(metric(&s, "patchbay_http_connections_open").await >= 2.0, "the stalled connection is open at first");
+    let mut closed = false;
+    for _ in 0..100 {
+        // Only the connection asking for the metrics is left.
+        if metric(&s, "patchbay_http_connections_open").await < 2.0 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the server closed the connection whose client stopped reading");
+    drop(stalled);
+    s.stop().await;
+}
+
+/// A connection whose receive window is small, so the server's writes stall soon when it
+/// does not read.
+async fn small_window(to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("a small receive buffer");
+    socket.connect(to).await.expect("connect")
 }
 
 #[tokio::test]
