@@ -1,7 +1,8 @@
 //! The admin screen's Live page end to end, on SQLite and PostgreSQL: the real `patchbay
 //! serve`, a real headless Chromium, events ingested through the API with an event
 //! producer's token, and feeds that talk to real loopback peers (one listening, one a
-//! closed port). Screenshots go to `target/ui-shots/`.
+//! closed port), and a revoked token that ends the page it watches. Screenshots go to
+//! `target/ui-shots/`.
 
 mod browser;
 mod vendor;
@@ -188,6 +189,20 @@ patchbay_testkit::backend_test! {
                 assert!(Instant::now() < deadline, "the Live page's stream stayed open after leaving it");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
+
+            // A revoked token ends the Live page it watches: its stream stops, and the page
+            // gives way to the sign-in page, which says why.
+            let wallboard = json!({"name": "wallboard", "role": "tenant_viewer", "tenant": TENANT});
+            let (status, minted) = h.api(Method::POST, "/api/v1/tokens", Some(wallboard)).await;
+            assert_eq!(status, 201, "{minted}");
+            b.delete_cookies().await;
+            sign_in_with_token(b, minted["token"].as_str().expect("the token")).await;
+            b.open(&format!("#/t/{TENANT}/live")).await;
+            b.wait(".stream-status[data-state='live']").await;
+            let revoke = format!("/api/v1/tokens/{}", minted["id"].as_str().expect("the token's id"));
+            assert_eq!(h.api(Method::DELETE, &revoke, None).await.0, 204);
+            b.wait_text("p.notice", "Your session has ended").await;
+            assert!(b.exists("#signin-form").await);
         })
         .await;
     }

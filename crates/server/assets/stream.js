@@ -4,8 +4,11 @@
 // handler, reconnects after a dropped connection (the browser sends the last event's id, so
 // the server can go on from there) and says where it stands: "Live", "Reconnecting…" or
 // "Disconnected" with a Retry button. A page passes its AbortSignal: when the page goes,
-// the stream closes.
+// the stream closes. The server ends a stream whose caller's token was revoked or whose
+// session ended; the reconnection is then refused, and the stream asks whether the session
+// still stands, so that the sign-in page shows rather than a dead page.
 
+import { call, paths } from './api.js';
 import { h, icon, replace } from './dom.js';
 
 /** @typedef {'connecting' | 'live' | 'reconnecting' | 'closed'} StreamState */
@@ -15,6 +18,15 @@ import { h, icon, replace } from './dom.js';
  * The server advises a few seconds between them.
  */
 const MAX_RECONNECTS = 5;
+
+/**
+ * After a refused stream: when the session has ended, says so (the app shows the sign-in
+ * page). A 401 says so by itself (see `call`); 204 is no session.
+ */
+async function checkSession() {
+  const reply = await call('GET', paths.session());
+  if (reply.status === 204) window.dispatchEvent(new CustomEvent('patchbay:signed-out'));
+}
 
 /**
  * Subscribes to the events of `url`.
@@ -48,6 +60,7 @@ export function subscribe({ url, handlers, signal, onState }) {
       if (es.readyState === EventSource.CLOSED || failures > MAX_RECONNECTS) {
         close();
         tell('closed');
+        if (!signal.aborted) void checkSession();
       } else {
         tell('reconnecting');
       }

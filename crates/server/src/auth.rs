@@ -16,7 +16,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::sessions::{Holder, SessionAuth};
+use crate::sessions::{cookie_value, Holder, SessionAuth, Sessions};
 use crate::state::AppState;
 
 /// What the caller presented.
@@ -124,16 +124,77 @@ impl Principal {
     }
 }
 
-/// `Authorization: Bearer` when the request has that header; else the admin screen's
-/// session cookie, whose writes must carry the session's CSRF token. `None` without either.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
-    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-        let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
-        return Principal::for_token_hash(state, &hash_token(token)).await.map(Some);
+/// What a request presents to authenticate: `Authorization: Bearer` when the request has
+/// that header (`Err` when it is not a bearer token); else the admin screen's session
+/// cookie. `None` without either.
+#[derive(Clone)]
+enum Presented {
+    Token(Vec<u8>),
+    Session { sessions: Sessions, id: String },
+}
+
+impl Presented {
+    fn of(parts: &Parts) -> Result<Option<Presented>, ApiError> {
+        if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+            let token = authorization.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
+            return Ok(Some(Presented::Token(hash_token(token))));
+        }
+        let sessions = parts.extensions.get::<Sessions>();
+        Ok(sessions
+            .zip(cookie_value(&parts.headers))
+            .map(|(sessions, id)| Presented::Session { sessions: sessions.clone(), id: id.to_owned() }))
     }
-    let Some(session) = crate::sessions::from_request(parts) else { return Ok(None) };
-    session.check_csrf(&parts.method, &parts.headers)?;
-    Principal::for_session(state, &session).await.map(Some)
+
+    /// The principal it names now. A session's writes must carry the session's CSRF token
+    /// (`request` is the request that presents it).
+    async fn principal(&self, state: &AppState, request: Option<&Parts>) -> Result<Principal, ApiError> {
+        match self {
+            Presented::Token(hash) => Principal::for_token_hash(state, hash).await,
+            Presented::Session { sessions, id } => {
+                let session = sessions.find(id).ok_or(ApiError::Unauthorized)?;
+                if let Some(parts) = request {
+                    session.check_csrf(&parts.method, &parts.headers)?;
+                }
+                Principal::for_session(state, &session).await
+            }
+        }
+    }
+}
+
+/// The caller a request presents, or `None` when it presents nothing.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    match Presented::of(parts)? {
+        Some(presented) => presented.principal(state, Some(parts)).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// What an admitted request authenticated with, kept by a response that outlives the
+/// request (a live stream) to ask again, now and then, whether it still admits the caller:
+/// a revoked token, a signed-out or expired session, a disabled or deleted user, or a token
+/// whose tenant is gone ends such a response too.
+pub struct Credential(Presented);
+
+impl Credential {
+    /// The credential of a request the route layer admitted.
+    pub fn of(parts: &Parts) -> Result<Credential, ApiError> {
+        Presented::of(parts)?.map(Credential).ok_or(ApiError::Unauthorized)
+    }
+
+    /// The caller now, when the credential still admits `access` to `tenant`; `None` when
+    /// it does not; `Err` when that cannot be told (the store failed).
+    pub async fn readmit(&self, state: &AppState, access: Access, tenant: &str) -> Result<Option<Principal>, ApiError> {
+        let decided = async {
+            let principal = self.0.principal(state, None).await?;
+            access.decide(Some(principal.caller()), Some(tenant))?;
+            Ok(principal)
+        };
+        match decided.await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(ApiError::Unauthorized | ApiError::Forbidden(_) | ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// For a route outside the operation table that takes a caller (the agent desktop's code

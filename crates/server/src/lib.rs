@@ -106,7 +106,8 @@ pub async fn serve(
     let limits = state.http;
     let metrics = state.metrics.clone();
     let live = state.live.clone();
-    // Live streams never end by themselves: they end first, so the drain can finish.
+    // Event streams (the live state's, the conversations') never end by themselves: they
+    // end first, so the drain can finish.
     let shutdown = async move {
         shutdown.await;
         live.stop();

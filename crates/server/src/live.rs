@@ -1,7 +1,7 @@
 //! The bounds of the live state's event streams: how many one tenant may hold open at once
 //! (a stream over the cap is refused, not queued), the open-stream gauge, and the stop
-//! signal that ends every stream when the server shuts down (an endless response would
-//! otherwise hold the shutdown's drain until its deadline).
+//! signal that ends every event stream when the server shuts down, the conversation events'
+//! too (an endless response would otherwise hold the shutdown's drain until its deadline).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

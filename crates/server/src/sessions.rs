@@ -129,7 +129,7 @@ impl Sessions {
     }
 
     /// The live session a cookie names, marked as used.
-    fn find(&self, session_id: &str) -> Option<SessionAuth> {
+    pub(crate) fn find(&self, session_id: &str) -> Option<SessionAuth> {
         let now = Instant::now();
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let k = key(session_id);

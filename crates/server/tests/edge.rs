@@ -2,7 +2,8 @@
 //! sends them (`patchbay_testkit::vendors::inbound`) to the accounts' inbound webhooks;
 //! proofs valid, missing, wrong and replayed; Facebook's handshake; refusals by size,
 //! content type, account state and hook; a vendor retrying after a slow answer; events by
-//! long-poll and Server-Sent Events; a delivery kept before a crash read after the restart.
+//! long-poll and Server-Sent Events, a stream's end when its token is revoked or the server
+//! stops; a delivery kept before a crash read after the restart.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use patchbay_catalog::keys::messenger;
 use patchbay_testkit::vendors::inbound::{self, Messenger, Policy};
 use patchbay_testkit::vendors::outbound::{self, OutboundState, Scripted};
-use patchbay_testkit::{backend_test, Reply, TestDatabase, TestServer};
+use patchbay_testkit::{backend_test, EventStream, Reply, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -391,6 +392,31 @@ backend_test! {
             let r = s.call(Method::GET, &format!("{EVENTS}?{bad}"), None).await;
             assert_eq!(r.status, 422, "{bad}: {r:?}");
         }
+    }
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn an_event_stream_ends_when_its_token_is_revoked_and_when_the_server_stops(db) {
+        let s = server(&db).await;
+        let desk = json!({"name": "agent desktop", "role": "gateway_client", "tenant": "acme"});
+        let minted = s.call(Method::POST, "/api/v1/tokens", Some(desk)).await;
+        let token = minted.body["token"].as_str().unwrap().to_owned();
+        let open = |token: String| {
+            s.request(Method::GET, EVENTS, Some(&token)).header("Accept", "text/event-stream").send()
+        };
+        let mut revoked = EventStream::new(open(token).await.unwrap());
+        let mut kept = EventStream::new(open(s.admin_token.clone()).await.unwrap());
+        let path = format!("/api/v1/tokens/{}", minted.body["id"].as_str().unwrap());
+        assert_eq!(s.call(Method::DELETE, &path, None).await.status, 204);
+        let started = Instant::now();
+        while revoked.next(Duration::from_secs(15)).await.is_some() {}
+        eprintln!("the revoked token's stream ended {:?} after the revocation", started.elapsed());
+
+        let stopping = Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), s.stop()).await.expect("the shutdown does not wait for the stream");
+        assert!(kept.next(Duration::from_secs(10)).await.is_none(), "the other stream ended at the shutdown");
+        assert!(stopping.elapsed() < Duration::from_secs(10));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The live state for people watching it: the snapshot, and the Server-Sent Events stream
 //! (a snapshot, then changes as events are ingested, feed health as it changes, resuming
-//! with `Last-Event-ID`), its per-tenant cap, its gauge, and its end at shutdown.
+//! with `Last-Event-ID`), its per-tenant cap, its gauge, its end at shutdown and its end
+//! when the caller's token is revoked or session signed out.
 
 use std::time::{Duration, Instant};
 
@@ -230,5 +231,53 @@ backend_test! {
         assert!(started.elapsed() < WAIT);
         let end: Option<Value> = stream.next(WAIT).await.map(|e| e.data);
         assert_eq!(end, None, "the stream ended");
+    }
+}
+
+/// Reads the stream until it ends; panics when it has not within `within`.
+async fn until_ended(stream: &mut EventStream, within: Duration) -> Duration {
+    let started = Instant::now();
+    while stream.next(within.saturating_sub(started.elapsed())).await.is_some() {}
+    started.elapsed()
+}
+
+backend_test! {
+    #[tokio::test]
+    async fn a_stream_ends_when_its_token_is_revoked_or_its_session_signed_out(db) {
+        let s = TestServer::start(&db).await;
+        let admin = s.tenant_with_token("acme", "tenant_admin").await;
+        let producer = s.token("event_producer", Some("acme")).await;
+        let minted = s.call(Method::POST, "/api/v1/tokens",
+            Some(json!({"name": "wallboard", "role": "tenant_viewer", "tenant": "acme"}))).await;
+        let wallboard = minted.body["token"].as_str().unwrap().to_owned();
+        let mut by_token = EventStream::new(open(&s, &wallboard, "acme", None).await);
+        by_token.next_named("snapshot", WAIT).await;
+
+        // The admin screen's stream, signed in with the admin's token: the session cookie.
+        let signed = s.request(Method::POST, "/ui/session", None).json(&json!({"token": admin})).send().await.unwrap();
+        let cookie = signed.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let csrf = Reply::read(signed).await.body["csrf_token"].as_str().unwrap().to_owned();
+        let live = s.request(Method::GET, "/api/v1/tenants/acme/live/stream", None).header("cookie", &cookie);
+        let mut by_session = EventStream::new(live.send().await.unwrap());
+        by_session.next_named("snapshot", WAIT).await;
+
+        let revoke = format!("/api/v1/tokens/{}", minted.body["id"].as_str().unwrap());
+        assert_eq!(s.call(Method::DELETE, &revoke, None).await.status, 204);
+        let took = until_ended(&mut by_token, WAIT).await;
+        eprintln!("the revoked token's stream ended {took:?} after the revocation");
+        assert_eq!(Reply::read(open(&s, &wallboard, "acme", None).await).await.status, 401, "no way back in");
+
+        // The session's stream is another caller's: it goes on until the session ends.
+        ingest(&s, &producer, "acme", &[r#"{"type":"agent_login","agent_id":"a1","extension":"1001"}"#]).await;
+        assert_eq!(by_session.next_named("agent", WAIT).await.data["agent_id"], "a1");
+        let signed_out = s.request(Method::DELETE, "/ui/session", None)
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert!(signed_out.status().is_success(), "{signed_out:?}");
+        until_ended(&mut by_session, WAIT).await;
+        s.stop().await;
     }
 }

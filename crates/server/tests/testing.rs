@@ -252,6 +252,45 @@ async fn blocked_targets_are_refused_without_a_connection() {
 }
 
 #[tokio::test]
+async fn what_is_kept_of_a_blocked_test_is_worded_for_the_tenants_users_whoever_ran_it() {
+    let db = TestDatabase::sqlite().await;
+    let s = TestServer::start_with(&db, |settings| settings.egress = patchbay_server::EgressPolicy::default()).await;
+    let admin = s.tenant_with_token("acme", "tenant_admin").await;
+    let body = json!({"type": "statistics_receiver", "name": "Stats",
+        "properties": {statistics_receiver::HOST_NAME: "127.0.0.1", statistics_receiver::PORT: 9}});
+    let created = s.call(Method::POST, ACCOUNTS, Some(body.clone())).await;
+    let path = format!("{ACCOUNTS}/{}", created.body["id"].as_str().unwrap());
+    let operator_advice = |text: &str| text.contains("--egress-allow loopback");
+    let tenant_advice = |text: &str| text.contains("your service provider blocks") && !text.contains("--egress-allow");
+
+    // The service provider is answered with the flag that opens the range…
+    let ran = s.call(Method::POST, &format!("{path}/test"), None).await;
+    assert_eq!(ran.body["category"], "blocked", "{}", ran.text);
+    assert!(operator_advice(ran.body["message"].as_str().unwrap()), "{}", ran.text);
+    let bulk = s.call(Method::POST, &format!("{ACCOUNTS}/tests"), None).await;
+    assert!(operator_advice(bulk.body["items"][0]["report"]["message"].as_str().unwrap()), "{}", bulk.text);
+    let unsaved = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(body)).await;
+    assert!(operator_advice(unsaved.body["message"].as_str().unwrap()), "{}", unsaved.text);
+
+    // …while the account's last test and the history, which the tenant's users read, are not.
+    let shown = s.call_as(&admin, Method::GET, &path, None).await;
+    assert!(tenant_advice(shown.body["last_test"]["message"].as_str().unwrap()), "{}", shown.text);
+    let history = s.call_as(&admin, Method::GET, "/api/v1/tenants/acme/audit", None).await;
+    let tests: Vec<&Value> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("test"))
+        .collect();
+    assert_eq!(tests.len(), 3, "the saved, bulk and unsaved tests are audited: {}", history.text);
+    for entry in tests {
+        assert!(tenant_advice(entry["changes"]["message"].as_str().unwrap()), "{entry}");
+    }
+    assert!(!history.text.contains("--egress-allow"), "{}", history.text);
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn bulk_test_reports_every_enabled_account_and_a_hung_peer_costs_its_timeout() {
     let db = TestDatabase::sqlite().await;
     let s = tenant(&db).await;

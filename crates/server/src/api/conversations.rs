@@ -1,12 +1,14 @@
 //! Conversations of the messenger edge: the tenant's events after a cursor, as a page
 //! (long-poll with `wait`) or as Server-Sent Events (`Accept: text/event-stream`, resumed
-//! with `Last-Event-ID`).
+//! with `Last-Event-ID`). A stream ends at shutdown, and when its caller's credential no
+//! longer admits it (asked again before each wait: a revoked token stops receiving the
+//! customers' messages within `STREAM_WAIT`).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,25 +18,26 @@ use patchbay_api::{
     Customer, ReplyRequest, SubscriptionCreate, SubscriptionCreated, SubscriptionFailure, SubscriptionList,
     SubscriptionState,
 };
-use patchbay_edge::Edge;
+use tokio_util::sync::CancellationToken;
 
 use super::tenants::not_found as tenant_not_found;
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::body::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// How long one wait of an event stream lasts before it looks again (keep-alive comments
-/// flow meanwhile).
-const STREAM_WAIT: Duration = Duration::from_secs(15);
+/// How long one wait of an event stream lasts before it asks again whether the caller is
+/// still admitted (keep-alive comments flow meanwhile).
+const STREAM_WAIT: Duration = Duration::from_secs(5);
 
 /// `GET …/conversations/events`
 pub async fn events(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     Query(query): Query<ConversationEventsQuery>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> ApiResult<Response> {
+    let headers = &parts.headers;
     state.store.get_tenant(&tenant).await.map_err(tenant_not_found)?;
     let wait = query.wait.unwrap_or(0);
     if !ConversationEventsQuery::WAIT_SECONDS.contains(&wait) {
@@ -66,7 +69,9 @@ pub async fn events(
             .ok_or_else(|| ApiError::invalid("after", "cursor", "after is an event id (a number) or `latest`"))?,
     };
     if stream {
-        return Ok(event_stream(state.edge.clone(), tenant, after, limit).into_response());
+        let follow =
+            Follow { credential: Credential::of(&parts)?, stop: state.live.stop_signal(), state, tenant, after, limit };
+        return Ok(event_stream(follow).into_response());
     }
     let events = state.edge.events(&tenant, after, limit, Duration::from_secs(wait)).await?;
     let next = events.last().map_or(after, |e| e.seq).to_string();
@@ -74,39 +79,62 @@ pub async fn events(
         .into_response())
 }
 
-/// Events as they happen, each with its id (for `Last-Event-ID`) and type.
-fn event_stream(
-    edge: Arc<Edge>,
+/// Where an event stream stands and what it needs to go on.
+struct Follow {
+    state: AppState,
+    credential: Credential,
+    stop: CancellationToken,
     tenant: String,
     after: i64,
     limit: i64,
-) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
-    let batches = futures::stream::unfold(Some(after), move |cursor| {
-        let edge = edge.clone();
-        let tenant = tenant.clone();
-        async move {
-            let after = cursor?;
-            match edge.events(&tenant, after, limit, STREAM_WAIT).await {
-                Ok(events) => {
-                    let next = events.last().map_or(after, |e| e.seq);
-                    let sent: Vec<Result<Event, Infallible>> = events
+}
+
+impl Follow {
+    /// The next events, waiting up to `STREAM_WAIT` for them; `None` ends the stream (the
+    /// caller is no longer admitted, the server is stopping, or the store failed).
+    async fn next(&mut self) -> Option<Vec<Event>> {
+        let access = patchbay_api::Operation::ConversationEvents.access();
+        match self.credential.readmit(&self.state, access, &self.tenant).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::info!(tenant = %self.tenant, "conversation event stream ended: its credential no longer admits it");
+                return None;
+            }
+            Err(e) => tracing::warn!(tenant = %self.tenant, error = ?e, "cannot check a conversation stream's caller"),
+        }
+        let events = tokio::select! {
+            () = self.stop.cancelled() => return None,
+            events = self.state.edge.events(&self.tenant, self.after, self.limit, STREAM_WAIT) => events,
+        };
+        match events {
+            Ok(events) => {
+                self.after = events.last().map_or(self.after, |e| e.seq);
+                Some(
+                    events
                         .into_iter()
                         .map(|e| {
                             let id = e.seq.to_string();
                             let view = patchbay_edge::event_view(e);
                             let kind = patchbay_edge::type_name(view.kind);
                             let event = Event::default().id(id).event(kind);
-                            Ok(event.json_data(&view).unwrap_or_else(|_| Event::default().comment("unencodable event")))
+                            event.json_data(&view).unwrap_or_else(|_| Event::default().comment("unencodable event"))
                         })
-                        .collect();
-                    Some((futures::stream::iter(sent), Some(next)))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "conversation event stream ended");
-                    None
-                }
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "conversation event stream ended");
+                None
             }
         }
+    }
+}
+
+/// Events as they happen, each with its id (for `Last-Event-ID`) and type.
+fn event_stream(follow: Follow) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let batches = futures::stream::unfold(follow, |mut follow| async move {
+        let events = follow.next().await?;
+        Some((futures::stream::iter(events.into_iter().map(Ok)), follow))
     });
     Sse::new(futures::StreamExt::flatten(batches)).keep_alive(KeepAlive::default())
 }

@@ -9,6 +9,7 @@ use patchbay_api::{FeedList, IntakeReport, Live, RejectedEvent};
 use patchbay_feeds::events::Position;
 use patchbay_feeds::IntakeError;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -46,9 +47,13 @@ pub async fn ingest(
 }
 
 /// Health of the tenant's feeds.
-pub async fn feeds(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<FeedList>> {
+pub async fn feeds(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<FeedList>> {
     state.store.get_tenant(&tenant).await.map_err(super::tenants::not_found)?;
-    let items = state.feeds.health_all().into_iter().filter(|h| h.tenant == tenant).collect();
+    let items = super::live::feeds_of(&state, &tenant, &who);
     Ok(Json(FeedList { items }))
 }
 

@@ -6,14 +6,17 @@
 //! it), the feeds' health and the running export runs polled and sent whole when they
 //! differ. Every event's `id` is the stream's cursor: a reconnect with `Last-Event-ID`
 //! goes on from it, or gets a fresh snapshot when it cannot. A tenant may hold
-//! `LiveStreams::per_tenant` streams open; every stream ends when the server shuts down.
+//! `LiveStreams::per_tenant` streams open; every stream ends when the server shuts down,
+//! and when its caller's credential no longer admits it (checked every `RECHECK`: a
+//! revoked token, a signed-out session or a disabled user stops receiving within that).
+//! Feed errors are worded for the caller (see `testing::worded_for`).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::export_jobs::run_view;
 use super::tenants::not_found;
+use crate::auth::{Credential, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::live::StreamSlot;
 use crate::state::AppState;
@@ -42,6 +46,8 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 const RETRY: Duration = Duration::from_secs(3);
 /// Running export runs a snapshot lists at most (a job runs once at a time).
 const MAX_RUNS: i64 = 100;
+/// The caller's credential is checked again every this many polls.
+const RECHECK: u32 = 5;
 
 /// The opaque cursor of a tenant state's version: `epoch-version`.
 fn cursor(view: &TenantView, version: u64) -> String {
@@ -86,9 +92,12 @@ fn service_view(service: &Service) -> LiveService {
     }
 }
 
-/// The health of the tenant's feeds, by account id.
-fn feeds_of(state: &AppState, tenant: &str) -> Vec<FeedHealth> {
+/// The health of the tenant's feeds, by account id, their errors worded for `who`.
+pub(super) fn feeds_of(state: &AppState, tenant: &str, who: &Principal) -> Vec<FeedHealth> {
     let mut feeds: Vec<FeedHealth> = state.feeds.health_all().into_iter().filter(|h| h.tenant == tenant).collect();
+    for error in feeds.iter_mut().filter_map(|feed| feed.last_error.as_mut()) {
+        super::testing::worded_for(who, error);
+    }
     feeds.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     feeds
 }
@@ -122,19 +131,25 @@ fn snapshot_of(view: &TenantView, feeds: Vec<FeedHealth>, export_runs: Vec<LiveE
 }
 
 /// `GET …/live/snapshot`
-pub async fn snapshot(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<LiveSnapshot>> {
+pub async fn snapshot(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<LiveSnapshot>> {
     state.store.get_tenant(&tenant).await.map_err(not_found)?;
     let view = state.feeds.state().view(&tenant);
     let runs = runs_of(&state, &tenant).await?;
-    Ok(Json(snapshot_of(&view, feeds_of(&state, &tenant), runs).0))
+    Ok(Json(snapshot_of(&view, feeds_of(&state, &tenant, &who), runs).0))
 }
 
 /// `GET …/live/stream`
 pub async fn stream(
     State(state): State<AppState>,
+    who: Principal,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> ApiResult<Response> {
+    let credential = Credential::of(&parts)?;
     state.store.get_tenant(&tenant).await.map_err(not_found)?;
     let slot = state.live.try_open(&tenant).ok_or_else(|| ApiError::TooManyRequests {
         detail: format!(
@@ -148,13 +163,16 @@ pub async fn stream(
     // Watch before reading, so no change falls between the read and the watch.
     let mut watch = view.watch();
     watch.mark_unchanged();
-    let feeds = feeds_of(&state, &tenant);
+    let feeds = feeds_of(&state, &tenant, &who);
     let runs = runs_of(&state, &tenant).await?;
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let last = parts.headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let mut streamer = Streamer {
         stop: state.live.stop_signal(),
         state,
         tenant,
+        credential,
+        who,
+        ended: false,
         view,
         watch,
         version: 0,
@@ -202,6 +220,12 @@ fn event(live: &LiveEvent, id: &str) -> Event {
 struct Streamer {
     state: AppState,
     tenant: String,
+    /// What the caller authenticated with, checked again every `RECHECK` polls.
+    credential: Credential,
+    /// The caller as last admitted.
+    who: Principal,
+    /// The credential no longer admits the caller.
+    ended: bool,
     view: TenantView,
     watch: watch::Receiver<u64>,
     /// The live state's version the client has.
@@ -219,7 +243,7 @@ struct Streamer {
 impl Streamer {
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if self.stop.is_cancelled() || self.view.is_removed() {
+            if self.ended || self.stop.is_cancelled() || self.view.is_removed() {
                 return None;
             }
             if let Some(next) = self.queue.pop_front() {
@@ -266,11 +290,35 @@ impl Streamer {
         self.queue.push_back(event(&LiveEvent::Snapshot(snapshot), &id));
     }
 
+    /// Asks whether the caller's credential still admits the stream; ends it when not. A
+    /// store that cannot answer keeps the stream (the next check asks again).
+    async fn recheck(&mut self) {
+        let access = patchbay_api::Operation::LiveStream.access();
+        match self.credential.readmit(&self.state, access, &self.tenant).await {
+            Ok(Some(who)) => self.who = who,
+            Ok(None) => {
+                tracing::info!(
+                    tenant = %self.tenant,
+                    caller = %self.who.actor(),
+                    "live stream ended: its credential no longer admits it"
+                );
+                self.ended = true;
+            }
+            Err(e) => tracing::warn!(tenant = %self.tenant, error = ?e, "cannot check a live stream's caller"),
+        }
+    }
+
     /// Sends the feeds' health and the export runs when they differ from what was sent.
     async fn poll(&mut self) {
         self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(RECHECK) {
+            self.recheck().await;
+            if self.ended {
+                return;
+            }
+        }
         let id = cursor(&self.view, self.version);
-        let feeds = feeds_of(&self.state, &self.tenant);
+        let feeds = feeds_of(&self.state, &self.tenant, &self.who);
         if feeds != self.feeds {
             self.feeds = feeds.clone();
             self.queue.push_back(event(&LiveEvent::Feeds(LiveFeeds { items: feeds }), &id));

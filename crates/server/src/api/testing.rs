@@ -71,9 +71,15 @@ const NEVER_OPENED: &str = " (such addresses are never allowed)";
 /// A refusal of the egress policy worded for `who`: the `--egress-allow` flag is advice
 /// for the service provider's operators; a tenant's users are told to ask their provider.
 pub(super) fn worded_for(who: &Principal, text: &mut String) {
-    if who.role == Role::SpAdmin {
-        return;
+    if who.role != Role::SpAdmin {
+        worded_for_tenants(text);
     }
+}
+
+/// A refusal of the egress policy as a tenant's users may read it. What is kept (an
+/// account's last test, audit entries) is worded so, whoever ran it: the tenant's users
+/// read it later.
+fn worded_for_tenants(text: &mut String) {
     if let Some(at) = text.find(egress::OPERATOR_REMEDY) {
         let flag = at + egress::OPERATOR_REMEDY.len();
         let end =
@@ -85,11 +91,20 @@ pub(super) fn worded_for(who: &Principal, text: &mut String) {
     }
 }
 
-/// A test's report worded for who ran it (see [`worded_for`]); it is kept so.
-fn report_for(who: &Principal, mut report: TestReport) -> TestReport {
-    worded_for(who, &mut report.message);
+/// A test's report worded for who ran it (see [`worded_for`]), to answer them.
+fn report_for(who: &Principal, report: TestReport) -> TestReport {
+    if who.role == Role::SpAdmin {
+        report
+    } else {
+        kept(report)
+    }
+}
+
+/// A test's report as it is kept, worded for the tenant's users (see [`worded_for_tenants`]).
+fn kept(mut report: TestReport) -> TestReport {
+    worded_for_tenants(&mut report.message);
     for step in &mut report.steps {
-        worded_for(who, &mut step.detail);
+        worded_for_tenants(&mut step.detail);
     }
     report
 }
@@ -137,9 +152,9 @@ pub async fn test_saved(
     let config = saved_config(&keys, &account)?;
     drop(keys);
     let _slot = slot(&state, &tenant, timeout)?;
-    let report = report_for(&who, run_test(&state, &tenant, &config, timeout).await);
-    state.store.record_test_result(&tenant, account.id, &report_json(&report)?, &who.actor()).await?;
-    Ok(Json(report))
+    let report = run_test(&state, &tenant, &config, timeout).await;
+    state.store.record_test_result(&tenant, account.id, &report_json(&kept(report.clone()))?, &who.actor()).await?;
+    Ok(Json(report_for(&who, report)))
 }
 
 /// `POST …/integration-accounts/test`: tests an unsaved body (the create shape, plus an
@@ -175,8 +190,9 @@ pub async fn test_unsaved(
     };
     let owner = stored.map(|a| a.id);
     let slot = slot(&state, &tenant, timeout)?;
-    let report = report_for(&who, run_test(&state, &tenant, &config, timeout).await);
+    let report = run_test(&state, &tenant, &config, timeout).await;
     drop(slot);
+    let stored = kept(report.clone());
     state
         .store
         .append_audit(&NewAudit {
@@ -187,9 +203,9 @@ pub async fn test_unsaved(
             changes: json!({
                 "type": config.type_key,
                 "provider": config.provider,
-                "status": report.status,
-                "category": report.category,
-                "message": report.message,
+                "status": stored.status,
+                "category": stored.category,
+                "message": stored.message,
             }),
         })
         .await?;
@@ -199,8 +215,8 @@ pub async fn test_unsaved(
         properties: &config.properties,
         secrets: &config.secrets,
     };
-    let tested = form_test::seal(&state.keys.lease().await, &tenant, owner, &values, &report);
-    Ok(([(form_test::TESTED_HEADER, tested)], Json(report)).into_response())
+    let tested = form_test::seal(&state.keys.lease().await, &tenant, owner, &values, &stored);
+    Ok(([(form_test::TESTED_HEADER, tested)], Json(report_for(&who, report))).into_response())
 }
 
 /// `POST …/integration-accounts/tests`: tests every enabled account of the tenant at once,
@@ -228,18 +244,18 @@ pub async fn test_all(
             let actor = &actor;
             async move {
                 let slot = state_ref.outbound.slots.take(&account.tenant_id).await;
-                let report = report_for(who, run_test(state_ref, &account.tenant_id, &config, timeout).await);
+                let report = run_test(state_ref, &account.tenant_id, &config, timeout).await;
                 drop(slot);
                 state_ref
                     .store
-                    .record_test_result(&account.tenant_id, account.id, &report_json(&report)?, actor)
+                    .record_test_result(&account.tenant_id, account.id, &report_json(&kept(report.clone()))?, actor)
                     .await?;
                 Ok(BulkTestItem {
                     id: account.id,
                     name: account.name.clone(),
                     type_key: account.type_key.clone(),
                     provider: account.provider.clone(),
-                    report,
+                    report: report_for(who, report),
                 })
             }
         })
@@ -320,12 +336,14 @@ pub async fn action(
             ((StatusCode::OK, Json(outcome)).into_response(), audit)
         }
         Err((mut failure, mut steps)) => {
+            let mut kept_message = failure.message.clone();
+            worded_for_tenants(&mut kept_message);
             worded_for(&who, &mut failure.message);
             for step in &mut steps {
                 worded_for(&who, &mut step.detail);
             }
             let audit =
-                json!({"status": "failed", "category": failure.category, "message": failure.message, "params": params});
+                json!({"status": "failed", "category": failure.category, "message": kept_message, "params": params});
             let body =
                 ActionFailure { status: Failed::Failed, category: failure.category, message: failure.message, steps };
             ((StatusCode::BAD_GATEWAY, Json(body)).into_response(), audit)
