@@ -145,7 +145,8 @@ pub struct Recording {
     #[serde(flatten)]
     pub meta: RecordingMeta,
     pub audio: RecordingAudio,
-    /// Only on GET of one recording.
+    /// Its export to each job's bucket: on GET of one recording and in a search's items (not
+    /// in the answer to a write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<RecordingExport>")]
     pub exports: Option<Vec<RecordingExport>>,

@@ -274,6 +274,17 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     b.assert_accessible("Interaction Records search").await;
     b.shot("records").await;
 
+    // Each row says how its export stands: uploaded, failed (the reason on hover) or not tried.
+    let doc = h.api(Method::GET, "/api/v1/openapi.json", None).await.1;
+    let row = |id: &str| format!(".records-table tr[data-id='{id}'] .export-summary");
+    let uploaded = format!("{}[data-state='success']", row("call-s3"));
+    assert_eq!(b.text(&uploaded).await, enum_title(&doc, "ExportState", "success"));
+    b.wait(&format!("{}[data-state='failed']", row("call-fail"))).await;
+    let failed = h.api(Method::GET, &format!("{RECORDINGS}/call-fail"), None).await.1;
+    let reason = failed["exports"][0]["error"].as_str().expect("the failure's reason");
+    assert_eq!(b.attr(&row("call-fail"), "title").await.as_deref(), Some(reason), "the reason on hover");
+    b.wait(&format!("{}[data-state='none']", row("call-new"))).await;
+
     // Paging by the API's cursor: Load more adds the rest and moves the focus to the first new row.
     b.click("button.load-more").await;
     b.wait_text(".records-summary", &format!("{} recordings found.", BULK + 5)).await;
@@ -347,7 +358,6 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     b.wait(".transcript-state[data-state='none']").await;
     b.click("button.transcribe").await;
     b.wait(".transcript-state[data-state='done']").await;
-    let doc = h.api(Method::GET, "/api/v1/openapi.json", None).await.1;
     let neutral = enum_title(&doc, "SentimentLabel", "neutral");
     assert_eq!(b.count(".utterance").await, 2, "2 s per utterance of the stand-in");
     assert_eq!(b.text(".utterance:first-child .utterance-text").await, "utterance 1");

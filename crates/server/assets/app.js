@@ -411,7 +411,7 @@ function shell({ tenant, crumbs, title, subtitle, body, current }) {
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     p.role === 'sp_admin' ? [
       link('tenants', '#/', 'building', 'Tenants'),
-      link('tokens', '#/tokens', 'key', 'Tokens'),
+      link('tokens', '#/tokens', 'key', 'All API tokens'),
       link('keys', '#/keys', 'lock', 'Master keys'),
     ] : null,
     tenant ? [

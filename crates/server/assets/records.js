@@ -179,6 +179,7 @@ export function recordsView({ tenant, query, names, onSearch }) {
       { key: 'service', label: 'Service', sortBy: (r) => r.service, cell: (r) => r.service },
       { key: 'size', label: 'Size', sortBy: (r) => r.audio.size, cell: (r) => (r.audio.size === null ? h('span', { class: 'muted' }, '—') : formatBytes(r.audio.size)) },
       { key: 'audio', label: 'Audio', sortBy: (r) => r.audio.state, cell: (r) => audioBadge(names, r) },
+      { key: 'export', label: 'Export', sortBy: (r) => { const state = exportSummary(r); return state ? EXPORT_ORDER.indexOf(state) : EXPORT_ORDER.length; }, cell: (r) => exportBadge(names, r) },
     ],
   });
   table.element.hidden = true;
@@ -243,6 +244,35 @@ export function recordsView({ tenant, query, names, onSearch }) {
 function audioBadge(names, r) {
   const cls = { none: 'badge-neutral', local: 'badge-ok-soft', removed: 'badge-info' }[r.audio.state];
   return h('span', { class: ['badge', cls, 'audio-state'], dataset: { state: r.audio.state } }, title(names.audioStates, r.audio.state));
+}
+
+/** The badge of each export state. */
+const EXPORT_BADGES = { uploading: 'badge-info', success: 'badge-ok', failed: 'badge-failed' };
+/** Export states from the one to look at first; a recording shows the first its exports have. */
+const EXPORT_ORDER = /** @type {const} */ (['failed', 'uploading', 'success']);
+
+/**
+ * How the recording's exports stand at a glance: failed when one job's did, else being
+ * uploaded, else uploaded; null when no job tried.
+ * @param {Recording} r
+ */
+function exportSummary(r) {
+  const exports = r.exports || [];
+  return EXPORT_ORDER.find((state) => exports.some((e) => e.state === state)) || null;
+}
+
+/**
+ * The export summary as a badge; a failure's reason is its tooltip (the recording's page
+ * says more).
+ * @param {Names} names
+ * @param {Recording} r
+ */
+function exportBadge(names, r) {
+  const state = exportSummary(r);
+  if (!state) return h('span', { class: 'muted export-summary', dataset: { state: 'none' }, title: 'Not exported' }, '—');
+  const failed = (r.exports || []).find((e) => e.state === 'failed');
+  return h('span', { class: ['badge', EXPORT_BADGES[state], 'export-summary'], dataset: { state }, title: failed && failed.error ? failed.error : null },
+    title(names.exportStates, state));
 }
 
 /**
@@ -331,7 +361,7 @@ export function recordView({ tenant, recording: r, jobs, accountNames, names, ca
  * @param {Names} names
  */
 function exportItem(tenant, e, jobNames, accountNames, names) {
-  const cls = { uploading: 'badge-info', success: 'badge-ok', failed: 'badge-failed' }[e.state];
+  const cls = EXPORT_BADGES[e.state];
   const job = jobNames[e.job_id] || 'A deleted export job';
   const account = h('a', { class: 'export-account', href: `#/t/${encodeURIComponent(tenant)}/a/${encodeURIComponent(e.account_id)}` },
     accountNames[e.account_id] || 'the AWS account');

@@ -389,7 +389,12 @@ pub trait RecordingStore: Send + Sync + 'static {
     /// Inserts or replaces the row of (tenant, recording, job), written by the run
     /// `export.run_id` at `epoch`: [`StoreError::Fenced`] once that attempt lost the run.
     async fn put_export(&self, export: &Export, epoch: i64) -> Result<()>;
-    async fn exports_of_recording(&self, tenant: &str, recording_id: &str) -> Result<Vec<Export>>;
+    /// The exports of one recording, newest first.
+    async fn exports_of_recording(&self, tenant: &str, recording_id: &str) -> Result<Vec<Export>> {
+        self.exports_of_recordings(tenant, &[recording_id]).await
+    }
+    /// The exports of the recordings `recording_ids` (a page of a search, say), newest first.
+    async fn exports_of_recordings(&self, tenant: &str, recording_ids: &[&str]) -> Result<Vec<Export>>;
     /// The exports last attempted by any of `run_ids`, with their recordings, in seq order
     /// after `after_seq` (a run's metadata file is written from these).
     async fn exports_of_runs(
@@ -1397,16 +1402,21 @@ impl RecordingStore for SqlStore {
         Ok(())
     }
 
-    async fn exports_of_recording(&self, tenant: &str, recording_id: &str) -> Result<Vec<Export>> {
+    async fn exports_of_recordings(&self, tenant: &str, recording_ids: &[&str]) -> Result<Vec<Export>> {
+        if recording_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{}WHERE tenant_id = $1 AND recording_id IN ({}) ORDER BY updated_at DESC",
+            select_exports!(),
+            placeholders(2, recording_ids.len())
+        );
         let rows: Vec<ExportRow> = with_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                select_exports!(),
-                "WHERE tenant_id = $1 AND recording_id = $2 ORDER BY updated_at DESC"
-            ))
-            .bind(tenant)
-            .bind(recording_id)
-            .fetch_all(pool)
-            .await?
+            let mut query = sqlx::query_as(&sql).bind(tenant);
+            for id in recording_ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
         });
         rows.into_iter().map(ExportRow::into_export).collect()
     }

@@ -1,6 +1,8 @@
 //! Recordings of a tenant: metadata and audio intake, search, and playback with HTTP Range
 //! from wherever the audio now is (the data dir, or the bucket of the job that exported it).
 
+use std::collections::HashMap;
+
 use axum::body::Body as HttpBody;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -25,7 +27,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::ranges::{self, Answer};
 use crate::state::AppState;
 
-/// A stored recording as the API shows it; its exports only on a GET of it alone.
+/// A stored recording as the API shows it; its exports on a GET of it and in a search (the
+/// answer to a write has none).
 pub(crate) fn view(recording: &Recording, exports: Option<&[Export]>) -> ApiResult<api::Recording> {
     let m = &recording.meta;
     let direction = Direction::parse(&m.direction).ok_or_else(|| {
@@ -230,7 +233,15 @@ pub async fn search(
     };
     let found = state.recordings.search_recordings(&tenant, &store_query).await?;
     let next_cursor = (found.len() as i64 == limit).then(|| found.last().map(encode_cursor)).flatten();
-    let items = found.iter().map(|r| view(r, None)).collect::<ApiResult<_>>()?;
+    let ids: Vec<&str> = found.iter().map(|r| r.meta.id.as_str()).collect();
+    let mut exports: HashMap<String, Vec<Export>> = HashMap::new();
+    for export in state.recordings.exports_of_recordings(&tenant, &ids).await? {
+        exports.entry(export.recording_id.clone()).or_default().push(export);
+    }
+    let items = found
+        .iter()
+        .map(|r| view(r, Some(exports.get(&r.meta.id).map_or(&[][..], Vec::as_slice))))
+        .collect::<ApiResult<_>>()?;
     Ok(Json(RecordingPage { items, next_cursor }))
 }
 
