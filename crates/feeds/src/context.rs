@@ -85,27 +85,32 @@ impl FeedContext {
     }
 }
 
-/// Ticks on a fixed grid (`first`, `first + period`, ...). A tick that comes due while the
-/// caller is still busy with the previous one is skipped, not delivered late: after a slow
-/// request the next one waits for the next slot of the grid. Cancel-safe.
+/// Ticks on a fixed grid (`first`, `first + period`, ...). The first tick comes at `first`,
+/// or at once when that has passed (a feed starting `now` sends at once, not a period
+/// later). A later tick that comes due while the caller is still busy with the previous one
+/// is skipped, not delivered late: after a slow request the next one waits for the next
+/// slot of the grid. Cancel-safe.
 pub(crate) struct Ticker {
     next: Instant,
     period: Duration,
+    /// Whether a tick was delivered (the first one is never skipped).
+    ticked: bool,
 }
 
 impl Ticker {
     pub fn starting(first: Instant, period: Duration) -> Ticker {
-        Ticker { next: first, period }
+        Ticker { next: first, period, ticked: false }
     }
 
     pub async fn tick(&mut self) {
         let now = Instant::now();
-        if self.next < now {
+        if self.ticked && self.next < now {
             let behind = (now - self.next).as_nanos();
             let periods = behind.div_ceil(self.period.as_nanos().max(1));
             self.next += self.period * u32::try_from(periods).unwrap_or(u32::MAX);
         }
         tokio::time::sleep_until(self.next).await;
+        self.ticked = true;
         self.next += self.period;
     }
 }
@@ -145,6 +150,17 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(30));
         ticker.tick().await;
         assert_eq!(start.elapsed(), Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_tick_comes_at_once_when_its_time_has_just_passed() {
+        let start = Instant::now();
+        let mut ticker = Ticker::starting(start, Duration::from_secs(10));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        ticker.tick().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1), "not a period late");
+        ticker.tick().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(10), "then on the grid");
     }
 
     #[test]
