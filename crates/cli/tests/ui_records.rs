@@ -2,7 +2,8 @@
 //! `patchbay serve`, a real headless Chromium, recordings exported to a local S3-compatible
 //! server (moto, signatures checked) by a job that removes the local copies, so that
 //! playback streams from the bucket; transcripts made through the Watson stand-ins (speech
-//! to text over WSS, sentiment over HTTPS). Screenshots go to `target/ui-shots/`.
+//! to text over WSS, sentiment over HTTPS); a run to a bucket that never answers, in
+//! progress on the Live page. Screenshots go to `target/ui-shots/`.
 
 mod browser;
 mod vendor;
@@ -398,6 +399,41 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     b.open(&format!("#/t/{TENANT}/recordings/call-none")).await;
     b.wait_text(".no-audio", "has not been received yet").await;
     assert!(!b.exists("audio").await && !b.exists("button.transcribe").await);
+
+    // A run in progress shows on the Live page with its progress: its bucket never answers,
+    // so the run goes on while each upload waits out the outbound timeout.
+    let hung = patchbay_testkit::peers::hung().await;
+    let slow = call(
+        h,
+        Method::POST,
+        ACCOUNTS,
+        json!({"type": "aws", "name": "Slow archive", "properties": {
+        aws::USE_PRIVATE_S3_STORAGE: true, aws::URL: format!("http://{hung}"), aws::ACCESS_KEY_ID: "AKIASLOWEXAMPLE",
+        aws::SECRET_KEY: "slow-secret", aws::S3_BUCKET: "slow"}}),
+    )
+    .await;
+    for i in 0..2 {
+        let started = format!("2026-03-13T09:0{i}:00Z");
+        recording(
+            h,
+            &format!("slow-{i}"),
+            meta(&started, "jo", "+1 555 0400", "inbound", "Slow"),
+            Some(speech::wav(1.0, 8000)),
+        )
+        .await;
+    }
+    let job =
+        call(h, Method::POST, JOBS, json!({"name": "Slow archive", "account_id": slow["id"], "services": ["Slow"]}))
+            .await;
+    let run = call(h, Method::POST, &format!("{JOBS}/{}/run", job["id"].as_str().expect("a job id")), json!({})).await;
+    b.open(&format!("#/t/{TENANT}/live")).await;
+    let item = format!(".live-run[data-run='{}']", run["id"].as_str().expect("a run id"));
+    b.wait(&format!("{item} progress.run-bar")).await;
+    assert_eq!(b.attr(&format!("{item} progress.run-bar"), "max").await.as_deref(), Some("2"));
+    assert_eq!(b.attr(&format!("{item} progress.run-bar"), "value").await.as_deref(), Some("0"));
+    let label = b.text(&format!("{item} .live-run-label")).await;
+    assert!(label.contains("Slow archive") && label.contains("0 of 2 recordings"), "{label}");
+    b.assert_accessible("Live with an export run").await;
     b.click("button.sign-out").await;
     b.wait("#token").await;
 }
