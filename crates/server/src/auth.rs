@@ -127,7 +127,6 @@ impl Principal {
 /// What a request presents to authenticate: `Authorization: Bearer` when the request has
 /// that header (`Err` when it is not a bearer token); else the admin screen's session
 /// cookie. `None` without either.
-#[derive(Clone)]
 enum Presented {
     Token(Vec<u8>),
     Session { sessions: Sessions, id: String },

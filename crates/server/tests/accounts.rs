@@ -358,6 +358,10 @@ backend_test! {
 
         let bad = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": ["aws", "zendesk"]}))).await;
         assert_eq!(bad.field_errors(), [("enabled_types[1]".to_owned(), "not_gated".to_owned())]);
+        let told = bad.body["errors"][0]["message"].as_str().unwrap();
+        for gated in patchbay_catalog::catalog().types.iter().filter(|t| t.gated) {
+            assert!(told.contains(&format!("`{}`", gated.key)), "the error names every gated type: {told}");
+        }
         let enabled = s.call(Method::PUT, "/api/v1/tenants/acme", Some(json!({"enabled_types": ["aws"]}))).await;
         assert_eq!(enabled.body["enabled_types"], json!(["aws"]), "{enabled:?}");
         assert_eq!(s.call(Method::POST, ACCOUNTS, Some(aws)).await.status, 201);

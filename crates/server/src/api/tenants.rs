@@ -83,7 +83,15 @@ fn check_enabled_types(state: &AppState, types: Vec<String>) -> ApiResult<Vec<St
                 format!("enabled_types[{i}]"),
                 "not_gated",
                 format!(
-                    "`{t}` is available to every tenant; only gated types (aws, nice, external_kb) are enabled here"
+                    "`{t}` is available to every tenant; only gated types ({}) are enabled here",
+                    state
+                        .catalog
+                        .types
+                        .iter()
+                        .filter(|ty| ty.gated)
+                        .map(|ty| format!("`{}`", ty.key))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
             None => errors.push(field_error(
