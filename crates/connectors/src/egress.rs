@@ -376,10 +376,32 @@ impl Default for EgressPolicy {
 }
 
 /// How a refusal tells the operator which `--egress-allow` value opens the range (the value
-/// follows). Advice for operators only: the server words it for a tenant's users.
+/// follows). Advice for operators only: [`for_tenants`] words it for a tenant's users.
 pub const OPERATOR_REMEDY: &str = "; an operator can allow it with --egress-allow ";
 /// How a refusal says no `--egress-allow` value opens the range.
 pub const NEVER_ALLOWED: &str = " whatever --egress-allow says";
+/// What a tenant's users are told instead of the `--egress-allow` value that opens a range.
+const ASK_THE_PROVIDER: &str =
+    "; your service provider blocks connections to such addresses: ask them to allow it if this address is right";
+/// What a tenant's users are told of a range no `--egress-allow` value opens.
+const NEVER_OPENED: &str = " (such addresses are never allowed)";
+
+/// A text that may hold a refusal (a test's report, an export's failure), worded for a
+/// tenant's users: the operator's `--egress-allow` advice becomes advice to ask their
+/// service provider. What is kept is worded so, whoever caused it, since the tenant's users
+/// read it later; only a live answer to the service provider keeps the flag.
+pub fn for_tenants(mut text: String) -> String {
+    if let Some(at) = text.find(OPERATOR_REMEDY) {
+        let flag = at + OPERATOR_REMEDY.len();
+        let end =
+            text[flag..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).map_or(text.len(), |i| flag + i);
+        text.replace_range(at..end, ASK_THE_PROVIDER);
+    }
+    if let Some(at) = text.find(NEVER_ALLOWED) {
+        text.replace_range(at..at + NEVER_ALLOWED.len(), NEVER_OPENED);
+    }
+    text
+}
 
 impl EgressPolicy {
     /// Why `ip` may not be contacted, or `None` when it may. The reason names the range and
@@ -766,6 +788,21 @@ impl Resolve for PolicyResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_worded_for_tenants_ask_the_provider_and_name_no_flag() {
+        let policy = EgressPolicy::default();
+        let opens = policy.refusal("127.0.0.1".parse().unwrap()).unwrap();
+        assert!(opens.contains("--egress-allow loopback"), "{opens}");
+        let told = for_tenants(format!("cannot connect: {opens}; nothing was sent"));
+        assert!(told.starts_with("cannot connect: 127.0.0.1 is"), "the rest is kept: {told}");
+        assert!(told.contains("ask them to allow it") && told.ends_with("; nothing was sent"), "{told}");
+        let never = for_tenants(policy.refusal("fec0::1".parse().unwrap()).unwrap());
+        assert!(never.ends_with("(such addresses are never allowed)"), "{never}");
+        for told in [told, never] {
+            assert!(!told.contains("--egress-allow"), "{told}");
+        }
+    }
 
     #[test]
     fn address_classes_cover_every_range_the_policy_names() {

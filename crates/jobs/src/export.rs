@@ -36,7 +36,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use patchbay_api::{ExportRunReason, JobSettings};
 use patchbay_catalog::keys::aws;
-use patchbay_connectors::{AccountConfig, Egress, S3Target};
+use patchbay_connectors::{egress, AccountConfig, Egress, S3Target};
 use patchbay_recordings::{
     AudioDir, ErrorKind, ExportStatus, KeyTemplate, MetadataCsv, ObjectInfo, RecordingMeta, S3Client, S3Error,
     Schedule, UploadOptions, Uploaded,
@@ -255,11 +255,8 @@ impl Exporter {
             };
             let label = run_state.as_str();
             let fence = started.fence();
-            match exporter
-                .deps
-                .recordings
-                .finish_run(fence, run_state, progress, key.as_deref(), error.as_deref())
-                .await
+            let kept = error.map(egress::for_tenants);
+            match exporter.deps.recordings.finish_run(fence, run_state, progress, key.as_deref(), kept.as_deref()).await
             {
                 Ok(_) => {}
                 Err(e @ StoreError::Fenced(_)) => {
@@ -812,7 +809,7 @@ async fn fail(
         state: ExportState::Failed,
         upload_id,
         etag: None,
-        error: Some(error.message),
+        error: Some(egress::for_tenants(error.message)),
         category,
         attempts: previous.map_or(0, |p| p.attempts) + 1,
         run_id: context.run_id,

@@ -2,7 +2,7 @@
 //! checked, bucket versioning on so a second upload of a key would show as a second
 //! version), read back with boto3: chosen services only, templated keys, the metadata CSV,
 //! local copies removed after a verified export, Range playback from the bucket, failed rows
-//! retried once the account is fixed.
+//! retried once the account is fixed, failures kept in the words a tenant's users read.
 
 use patchbay_catalog::keys::aws;
 use patchbay_testkit::moto::{S3User, ENABLE_VERSIONING, GET_TEXT};
@@ -274,6 +274,35 @@ async fn wrong_credentials_and_a_missing_bucket_fail_rows_and_the_next_run_expor
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
+}
+
+#[tokio::test]
+async fn an_export_refused_by_the_egress_policy_is_kept_in_the_tenants_words() {
+    let db = TestDatabase::sqlite().await;
+    let s = TestServer::start_with(&db, |settings| settings.egress = patchbay_server::EgressPolicy::default()).await;
+    tenant(&s).await;
+    let blocked = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
+        aws::URL: "http://127.0.0.1:9", aws::ACCESS_KEY_ID: "AKIAEXAMPLE", aws::SECRET_KEY: "sk", aws::S3_BUCKET: "calls"}});
+    let account = s.call(Method::POST, ACCOUNTS, Some(blocked)).await;
+    send(&s, &s.admin_token, "b1", "Sales", "jo", &random_bytes(1024, 3)).await;
+    let job = json!({"name": "Nightly", "account_id": account.body["id"], "services": ["Sales"]});
+    let job = format!("{JOBS}/{}", s.call(Method::POST, JOBS, Some(job)).await.body["id"].as_str().unwrap());
+    let failed = run(&s, &job).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+
+    // The tenant's users read the run, the recording's export and the metadata file later:
+    // they are told to ask their provider, whoever looks (the service provider here).
+    let recording = s.call(Method::GET, &format!("{RECORDINGS}/b1"), None).await;
+    let csv = s.call(Method::GET, &format!("{job}/runs/{}/metadata.csv", failed["id"].as_str().unwrap()), None).await;
+    for (what, text) in [
+        ("the run", failed["error"].as_str().unwrap()),
+        ("the export", recording.body["exports"][0]["error"].as_str().unwrap()),
+        ("the metadata file", csv.text.as_str()),
+    ] {
+        assert!(text.contains("your service provider blocks"), "{what}: {text}");
+        assert!(!text.contains("--egress-allow"), "{what}: {text}");
+    }
+    s.stop().await;
 }
 
 #[tokio::test]

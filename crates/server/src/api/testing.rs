@@ -62,32 +62,12 @@ fn slot(state: &AppState, tenant: &str, timeout: Duration) -> ApiResult<TestSlot
     })
 }
 
-/// What a tenant's users are told instead of the `--egress-allow` flag that opens a range.
-const ASK_THE_PROVIDER: &str =
-    "; your service provider blocks connections to such addresses: ask them to allow it if this address is right";
-/// What a tenant's users are told of a range no flag opens.
-const NEVER_OPENED: &str = " (such addresses are never allowed)";
-
 /// A refusal of the egress policy worded for `who`: the `--egress-allow` flag is advice
-/// for the service provider's operators; a tenant's users are told to ask their provider.
+/// for the service provider's operators; a tenant's users are told to ask their provider
+/// ([`egress::for_tenants`]).
 pub(super) fn worded_for(who: &Principal, text: &mut String) {
     if who.role != Role::SpAdmin {
-        worded_for_tenants(text);
-    }
-}
-
-/// A refusal of the egress policy as a tenant's users may read it. What is kept (an
-/// account's last test, audit entries) is worded so, whoever ran it: the tenant's users
-/// read it later.
-fn worded_for_tenants(text: &mut String) {
-    if let Some(at) = text.find(egress::OPERATOR_REMEDY) {
-        let flag = at + egress::OPERATOR_REMEDY.len();
-        let end =
-            text[flag..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).map_or(text.len(), |i| flag + i);
-        text.replace_range(at..end, ASK_THE_PROVIDER);
-    }
-    if let Some(at) = text.find(egress::NEVER_ALLOWED) {
-        text.replace_range(at..at + egress::NEVER_ALLOWED.len(), NEVER_OPENED);
+        *text = egress::for_tenants(std::mem::take(text));
     }
 }
 
@@ -100,11 +80,11 @@ fn report_for(who: &Principal, report: TestReport) -> TestReport {
     }
 }
 
-/// A test's report as it is kept, worded for the tenant's users (see [`worded_for_tenants`]).
+/// A test's report as it is kept, worded for the tenant's users ([`egress::for_tenants`]).
 fn kept(mut report: TestReport) -> TestReport {
-    worded_for_tenants(&mut report.message);
+    report.message = egress::for_tenants(report.message);
     for step in &mut report.steps {
-        worded_for_tenants(&mut step.detail);
+        step.detail = egress::for_tenants(std::mem::take(&mut step.detail));
     }
     report
 }
@@ -336,8 +316,7 @@ pub async fn action(
             ((StatusCode::OK, Json(outcome)).into_response(), audit)
         }
         Err((mut failure, mut steps)) => {
-            let mut kept_message = failure.message.clone();
-            worded_for_tenants(&mut kept_message);
+            let kept_message = egress::for_tenants(failure.message.clone());
             worded_for(&who, &mut failure.message);
             for step in &mut steps {
                 worded_for(&who, &mut step.detail);
