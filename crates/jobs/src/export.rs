@@ -255,7 +255,9 @@ impl Exporter {
             };
             let label = run_state.as_str();
             let fence = started.fence();
-            let kept = error.map(egress::for_tenants);
+            // The log keeps the operator's words (an `--egress-allow` value, say); the run,
+            // which the tenant's users read, theirs.
+            let kept = error.clone().map(egress::for_tenants);
             match exporter.deps.recordings.finish_run(fence, run_state, progress, key.as_deref(), kept.as_deref()).await
             {
                 Ok(_) => {}
@@ -270,7 +272,7 @@ impl Exporter {
             tracing::info!(
                 run = %started.id, job = %job.id, tenant = %job.tenant_id, state = label,
                 exported = progress.exported, failed = progress.failed, bytes = progress.bytes,
-                "recording export run finished"
+                error = error.as_deref().unwrap_or(""), "recording export run finished"
             );
         });
         Ok(run)
