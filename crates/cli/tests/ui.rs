@@ -439,18 +439,7 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     // One recording of the exported service, so that the run has something to upload.
     let meta = json!({"global_interaction_id": "gi-1", "call_started_at": "2026-03-12T14:05:09Z",
         "agent_login": "jdoe", "direction": "inbound", "service": "Sales"});
-    let recording = h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}/recordings/rec-1"), Some(meta)).await;
-    assert_eq!(recording.0, 201, "{recording:?}");
-    let audio = h
-        .http
-        .put(format!("{}/api/v1/tenants/{TENANT}/recordings/rec-1/audio", h.base))
-        .bearer_auth(&h.admin_token)
-        .header("content-type", "audio/wav")
-        .body(vec![7u8; 4096])
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(audio.status().as_u16(), 201);
+    h.put_recording(TENANT, "rec-1", meta, Some(vec![7u8; 4096])).await;
 
     b.click("a.nav-exports").await;
     b.wait_text(".empty", "No recording export jobs yet").await;

@@ -280,18 +280,7 @@ backend_test! {
                 aws::SECRET_KEY: "WrongSecretSentinel0123456789", aws::S3_BUCKET: "calls"}})).await;
             let meta = json!({"global_interaction_id": "gi-1", "call_started_at": "2026-03-12T14:05:09Z",
                 "agent_login": "jdoe", "direction": "inbound", "service": "Sales"});
-            let (status, body) = h.api(Method::PUT, &format!("/api/v1/tenants/{TENANT}/recordings/rec-1"), Some(meta)).await;
-            assert_eq!(status, 201, "{body}");
-            let audio = h
-                .http
-                .put(format!("{}/api/v1/tenants/{TENANT}/recordings/rec-1/audio", h.base))
-                .bearer_auth(&h.admin_token)
-                .header("content-type", "audio/wav")
-                .body(vec![7u8; 4096])
-                .send()
-                .await
-                .expect("the server answers");
-            assert_eq!(audio.status().as_u16(), 201);
+            h.put_recording(TENANT, "rec-1", meta, Some(vec![7u8; 4096])).await;
             let jobs = format!("/api/v1/tenants/{TENANT}/recording-export-jobs");
             let job = json!({"name": "Nightly archive", "account_id": account, "services": ["Sales"]});
             let (status, job) = h.api(Method::POST, &jobs, Some(job)).await;

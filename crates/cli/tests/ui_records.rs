@@ -61,23 +61,6 @@ async fn call(h: &Harness, method: Method, path: &str, body: Value) -> Value {
     answer
 }
 
-/// Sends a recording's metadata and, when given, its audio (a WAV file).
-async fn recording(h: &Harness, id: &str, meta: Value, audio: Option<Vec<u8>>) {
-    call(h, Method::PUT, &format!("{RECORDINGS}/{id}"), meta).await;
-    if let Some(audio) = audio {
-        let sent = h
-            .http
-            .put(format!("{}{RECORDINGS}/{id}/audio", h.base))
-            .bearer_auth(&h.admin_token)
-            .header("content-type", "audio/wav")
-            .body(audio)
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(sent.status().as_u16(), 201);
-    }
-}
-
 fn meta(started: &str, agent: &str, phone: &str, direction: &str, service: &str) -> Value {
     json!({"global_interaction_id": format!("gi-{started}"), "call_started_at": started, "agent_login": agent,
         "agent_first_name": "Jo", "agent_last_name": "Smith", "customer_phone": phone, "direction": direction,
@@ -139,15 +122,38 @@ async fn seed(h: &Harness, ca: &TestCa) -> Seeded {
     .await;
 
     let wav = speech::wav(3.0, 8000);
-    recording(h, "call-s3", meta("2026-03-12T14:05:09Z", "jo", "+1 555 0100", "inbound", "Sales"), Some(wav.clone()))
-        .await;
-    recording(h, "call-out", meta("2026-03-12T13:00:00Z", "al", "+1 555 0199", "outbound", "Sales"), Some(wav.clone()))
-        .await;
-    recording(h, "call-fail", meta("2026-03-12T12:00:00Z", "jo", "+1 555 0142", "inbound", "Support"), Some(wav)).await;
-    recording(h, "call-none", meta("2026-03-12T11:00:00Z", "jo", "+1 555 0177", "internal", "Sales Desk"), None).await;
+    h.put_recording(
+        TENANT,
+        "call-s3",
+        meta("2026-03-12T14:05:09Z", "jo", "+1 555 0100", "inbound", "Sales"),
+        Some(wav.clone()),
+    )
+    .await;
+    h.put_recording(
+        TENANT,
+        "call-out",
+        meta("2026-03-12T13:00:00Z", "al", "+1 555 0199", "outbound", "Sales"),
+        Some(wav.clone()),
+    )
+    .await;
+    h.put_recording(
+        TENANT,
+        "call-fail",
+        meta("2026-03-12T12:00:00Z", "jo", "+1 555 0142", "inbound", "Support"),
+        Some(wav),
+    )
+    .await;
+    h.put_recording(
+        TENANT,
+        "call-none",
+        meta("2026-03-12T11:00:00Z", "jo", "+1 555 0177", "internal", "Sales Desk"),
+        None,
+    )
+    .await;
     for i in 0..BULK {
         let started = format!("2026-02-01T10:{:02}:{:02}Z", i / 60, i % 60);
-        recording(h, &format!("bulk-{i}"), meta(&started, "bo", "+1 555 0300", "inbound", "Bulk"), None).await;
+        h.put_recording(TENANT, &format!("bulk-{i}"), meta(&started, "bo", "+1 555 0300", "inbound", "Bulk"), None)
+            .await;
     }
 
     let sales = call(
@@ -180,7 +186,7 @@ async fn seed(h: &Harness, ca: &TestCa) -> Seeded {
     );
     // A recording of Sales that came after the run: the job's next run exports it.
     let late = meta("2026-03-12T10:00:00Z", "jo", "+1 555 0111", "inbound", "Sales");
-    recording(h, "call-new", late, Some(speech::wav(1.0, 8000))).await;
+    h.put_recording(TENANT, "call-new", late, Some(speech::wav(1.0, 8000))).await;
     let (_, failed) = h.api(Method::GET, &format!("{RECORDINGS}/call-fail"), None).await;
     assert_eq!(failed["exports"][0]["error_category"], "invalid_credentials", "{failed}");
     Seeded { bad_account: bad["id"].as_str().unwrap().to_owned(), _s3: s3, _stt: stt_peer }
@@ -414,8 +420,8 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     .await;
     for i in 0..2 {
         let started = format!("2026-03-13T09:0{i}:00Z");
-        recording(
-            h,
+        h.put_recording(
+            TENANT,
             &format!("slow-{i}"),
             meta(&started, "jo", "+1 555 0400", "inbound", "Slow"),
             Some(speech::wav(1.0, 8000)),

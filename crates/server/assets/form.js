@@ -7,7 +7,7 @@
 import { call, paths } from './api.js';
 import { confirmDialog, modal } from './dialogs.js';
 import { contactMappingEditor, mappingEditor, recordSizesEditor } from './editors.js';
-import { formatTime, h, icon, replace, toast, uid } from './dom.js';
+import { formatTime, h, icon, problemBanner, replace, toast, uid } from './dom.js';
 import { actionResultView, reportView } from './report.js';
 
 /**
@@ -369,6 +369,33 @@ function secretControl(field, id, ctx) {
       replace(generated, showOnce(`Generated ${field.label}: copy it now. It is stored when you save; until then the ${isSet ? 'current value stays in use' : 'account has none'}.`, value));
     },
   };
+}
+
+/**
+ * A refused dialog form's errors: each next to its field (a hidden field's counts as one
+ * of no field), the focus on the first field marked; the rest, or the reply's message when
+ * no field was marked, in the banner under `title`, focused when no field was.
+ * @param {Record<string, {shell: Shell, input: HTMLElement}>} fields
+ * @param {import('./api.js').Reply} reply
+ * @param {HTMLElement} banner
+ * @param {string} title
+ */
+export function showReplyErrors(fields, reply, banner, title) {
+  /** @type {string[]} */
+  const loose = [];
+  /** @type {HTMLElement | null} */
+  let first = null;
+  for (const e of reply.errors) {
+    const target = fields[e.field];
+    if (target && !target.shell.el.hidden) {
+      target.shell.setError(e.message, target.input);
+      first = first || target.input;
+    } else {
+      loose.push(e.message);
+    }
+  }
+  if (loose.length || !first) replace(banner, problemBanner(title, loose.length ? loose : [reply.message]));
+  (first || banner).focus();
 }
 
 /**

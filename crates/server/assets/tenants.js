@@ -6,8 +6,8 @@
 
 import { call, paths } from './api.js';
 import { modal } from './dialogs.js';
-import { busy, h, icon, problemBanner, replace, timeEl, toast } from './dom.js';
-import { fieldShell } from './form.js';
+import { busy, h, icon, replace, timeEl, toast } from './dom.js';
+import { fieldShell, showReplyErrors } from './form.js';
 import { sortableTable } from './table.js';
 
 /**
@@ -16,7 +16,6 @@ import { sortableTable } from './table.js';
  * @typedef {import('./api.js').TenantContents} TenantContents
  * @typedef {import('./api.js').IntegrationType} IntegrationType
  * @typedef {import('./api.js').Account} Account
- * @typedef {import('./api.js').FieldError} FieldError
  * @typedef {import('./table.js').SortOrder} SortOrder
  */
 
@@ -45,30 +44,6 @@ function textField(field, id, maxlength) {
   const shell = fieldShell(field, id, input);
   shell.describe(input);
   return { shell, input };
-}
-
-/**
- * Puts each API error next to its field (the first one focused); returns the messages
- * that belong to no field.
- * @param {Record<string, {shell: import('./form.js').Shell, input: HTMLInputElement}>} fields
- * @param {FieldError[]} errors
- */
-function showErrors(fields, errors) {
-  /** @type {string[]} */
-  const loose = [];
-  /** @type {HTMLInputElement | null} */
-  let first = null;
-  for (const e of errors) {
-    const target = fields[e.field];
-    if (!target) {
-      loose.push(e.message);
-      continue;
-    }
-    target.shell.setError(e.message, target.input);
-    first = first || target.input;
-  }
-  if (first) first.focus();
-  return loose;
 }
 
 /**
@@ -205,11 +180,7 @@ export function createTenantDialog() {
           fields.id.input.focus();
           return;
         }
-        const loose = showErrors(fields, reply.errors);
-        if (loose.length || !reply.errors.length) {
-          replace(banner, problemBanner('The contact center was not added.', loose.length ? loose : [reply.message]));
-          banner.focus();
-        }
+        showReplyErrors(fields, reply, banner, 'The contact center was not added.');
       });
       return form;
     },
@@ -279,11 +250,7 @@ export function tenantSettingsView({ tenant, catalog, accounts, onChanged, onDel
       return;
     }
     if (reply.status === 412) return stale(reply.body && reply.body.current_version);
-    const loose = showErrors({ name }, reply.errors);
-    if (loose.length || !reply.errors.length) {
-      replace(banner, problemBanner('The contact center was not renamed.', loose.length ? loose : [reply.message]));
-      banner.focus();
-    }
+    showReplyErrors({ name }, reply, banner, 'The contact center was not renamed.');
     return undefined;
   });
 

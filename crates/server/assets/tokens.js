@@ -7,14 +7,13 @@
 import { call, paths } from './api.js';
 import { confirmDialog, modal } from './dialogs.js';
 import { busy, h, icon, replace, timeEl, toast } from './dom.js';
-import { copyButton, fieldShell } from './form.js';
+import { copyButton, fieldShell, showReplyErrors } from './form.js';
 import { sortableTable } from './table.js';
 
 /**
  * @typedef {import('./api.js').Token} Token
  * @typedef {import('./api.js').TokenCreated} TokenCreated
  * @typedef {import('./api.js').Titled} Titled
- * @typedef {import('./api.js').FieldError} FieldError
  * @typedef {import('./api.js').Principal} Principal
  */
 
@@ -103,25 +102,7 @@ function mintDialog({ mintable, roles, tenantBound, tenant, tenants }) {
           showCreated(reply.body);
           return;
         }
-        /** @type {string[]} */
-        const loose = [];
-        /** @type {HTMLElement | null} */
-        let first = null;
-        for (const e of reply.errors) {
-          const target = fields[e.field];
-          if (target && !target.shell.el.hidden) {
-            target.shell.setError(e.message, target.input);
-            first = first || target.input;
-          } else {
-            loose.push(e.message);
-          }
-        }
-        if (loose.length || !first) {
-          replace(banner, h('div', { class: 'banner banner-error', role: 'alert' }, icon('alert'),
-            h('div', {}, h('strong', {}, 'The token was not created.'), h('ul', { class: 'banner-list' }, (loose.length ? loose : [reply.message]).map((m) => h('li', {}, m))))));
-        }
-        if (first) first.focus();
-        else banner.focus();
+        showReplyErrors(fields, reply, banner, 'The token was not created.');
       });
       /** @param {TokenCreated} created */
       const showCreated = (created) => {

@@ -7,7 +7,7 @@
 import { call, paths } from './api.js';
 import { confirmDialog, modal } from './dialogs.js';
 import { busy, h, icon, problemBanner, replace, timeEl, toast } from './dom.js';
-import { fieldShell } from './form.js';
+import { fieldShell, showReplyErrors } from './form.js';
 import { actorName } from './history.js';
 
 /**
@@ -15,7 +15,6 @@ import { actorName } from './history.js';
  * @typedef {import('./api.js').UserRole} UserRole
  * @typedef {import('./api.js').Tenant} Tenant
  * @typedef {import('./api.js').Titled} Titled
- * @typedef {import('./api.js').FieldError} FieldError
  * @typedef {import('./form.js').Shell} Shell
  *
  * @typedef {object} UserField One input of a user form and where its error shows.
@@ -47,29 +46,6 @@ function roleSelect(id, roles, selected) {
 }
 
 const ROLE_HELP = 'A tenant admin changes this contact center’s configuration; a viewer only reads it.';
-
-/**
- * Puts each API error next to its field; returns the messages that belong to none and the
- * first field marked.
- * @param {Record<string, UserField>} fields
- * @param {FieldError[]} errors
- */
-function showErrors(fields, errors) {
-  /** @type {string[]} */
-  const loose = [];
-  /** @type {UserField | null} */
-  let first = null;
-  for (const e of errors) {
-    const target = fields[e.field];
-    if (!target) {
-      loose.push(e.message);
-      continue;
-    }
-    target.shell.setError(e.message, target.input);
-    first = first || target;
-  }
-  return { loose, first };
-}
 
 /**
  * One field of a user form: its shell, described by its help and error texts.
@@ -126,13 +102,7 @@ function addUserForm({ tenant, roles, close }) {
       close(reply.body);
       return;
     }
-    const { loose, first } = showErrors(fields, reply.errors);
-    if (loose.length || !first) {
-      const title = reply.status === 403 ? 'You may not add users.' : 'The user was not added.';
-      replace(banner, problemBanner(title, loose.length ? loose : [reply.message]));
-    }
-    if (first) first.input.focus();
-    else banner.focus();
+    showReplyErrors(fields, reply, banner, reply.status === 403 ? 'You may not add users.' : 'The user was not added.');
   });
   return form;
 }
@@ -212,13 +182,7 @@ function editUserForm({ tenant, user, roles, close }) {
       stale(reply.body && reply.body.current_version);
       return;
     }
-    const { loose, first } = showErrors(fields, reply.errors);
-    if (loose.length || !first) {
-      const title = reply.status === 403 ? 'You may not change users.' : 'The user was not saved.';
-      replace(banner, problemBanner(title, loose.length ? loose : [reply.message]));
-    }
-    if (first) first.input.focus();
-    else banner.focus();
+    showReplyErrors(fields, reply, banner, reply.status === 403 ? 'You may not change users.' : 'The user was not saved.');
   });
   return form;
 }

@@ -254,6 +254,26 @@ impl Harness {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends a recording's metadata and, when given, its audio (a WAV file) as the platform
+    /// would, with the admin token; each must be taken (201).
+    pub async fn put_recording(&self, tenant: &str, id: &str, meta: Value, audio: Option<Vec<u8>>) {
+        let path = format!("/api/v1/tenants/{tenant}/recordings/{id}");
+        let (status, answer) = self.api(Method::PUT, &path, Some(meta)).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+        if let Some(audio) = audio {
+            let sent = self
+                .http
+                .put(format!("{}{path}/audio", self.base))
+                .bearer_auth(&self.admin_token)
+                .header("content-type", "audio/wav")
+                .body(audio)
+                .send()
+                .await
+                .expect("the server answers");
+            assert_eq!(sent.status().as_u16(), 201, "{path}/audio");
+        }
+    }
+
     /// A new token of `role` for the tenant `tenant`, named `name`.
     pub async fn token(&self, name: &str, role: &str, tenant: &str) -> String {
         let body = serde_json::json!({"name": name, "role": role, "tenant": tenant});
