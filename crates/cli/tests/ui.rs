@@ -5,11 +5,12 @@
 mod browser;
 mod vendor;
 
-use browser::{enum_title, free_port, Browser, Harness};
+use browser::{enum_title, Browser, Harness};
 use patchbay_catalog::keys::messenger::facebook;
 use patchbay_catalog::keys::wfm::http_post;
 use patchbay_catalog::keys::{next_caller, statistics_receiver, tts, zendesk};
 use patchbay_testkit::backend_test;
+use patchbay_testkit::peers::closed_port;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -243,7 +244,7 @@ async fn admin_story(h: &Harness, b: &Browser) -> Ids {
     assert!(b.attr("#prop-protocol", "disabled").await.is_some(), "as a disabled choice, out of the tab order");
     b.fill("#f-name", "Stats feed").await;
     b.fill("#prop-host_name", "127.0.0.1").await;
-    b.fill("#prop-port", &free_port().to_string()).await;
+    b.fill("#prop-port", &closed_port().port().to_string()).await;
     b.click("button.test-connection").await;
     b.wait_text(".results .report-failed", "Unreachable").await;
     assert!(
@@ -431,7 +432,7 @@ async fn export_story(h: &Harness, b: &Browser) -> String {
     pick(b, "aws", None).await;
     b.fill("#f-name", "S3 archive").await;
     b.click("#prop-use_private_s3_storage").await;
-    b.fill("#prop-url", &format!("http://127.0.0.1:{}", free_port())).await;
+    b.fill("#prop-url", &format!("http://127.0.0.1:{}", closed_port().port())).await;
     b.fill("#prop-access_key_id", "AKIAIOSFODNN7EXAMPLE").await;
     b.fill("#prop-secret_key", AWS_SECRET).await;
     b.fill("#prop-s3_bucket", "acme-recordings").await;

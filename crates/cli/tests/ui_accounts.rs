@@ -7,13 +7,14 @@
 mod browser;
 mod vendor;
 
-use browser::{enum_title, free_port, Browser, Harness};
+use browser::{enum_title, Browser, Harness};
 use fantoccini::key::Key;
 use patchbay_catalog::keys::messenger::{facebook, viber};
 use patchbay_catalog::keys::wfm::aspect_tcp;
 use patchbay_catalog::keys::{aws, statistics_receiver, tts, zendesk};
 use patchbay_testkit::backend_test;
 use patchbay_testkit::moto::S3User;
+use patchbay_testkit::peers::closed_port;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -81,7 +82,7 @@ backend_test! {
             let stats = |name: &str, host: &str, port: u16| json!({"type": "statistics_receiver", "name": name,
                 "properties": {statistics_receiver::HOST_NAME: host, statistics_receiver::PORT: port}});
             let live = create(&h, stats("Stats live", "127.0.0.1", peer.local_addr().unwrap().port())).await;
-            let down = create(&h, stats("Stats down", "127.0.0.1", free_port())).await;
+            let down = create(&h, stats("Stats down", "127.0.0.1", closed_port().port())).await;
             let private = create(&h, stats("Stats private", "10.0.0.1", 9000)).await;
             let mut spare = stats("Stats spare", "127.0.0.1", 9001);
             spare["enabled"] = json!(false);
@@ -94,7 +95,7 @@ backend_test! {
             let viber = create(&h, json!({"type": "messenger", "provider": "viber", "name": "Viber",
                 "properties": {viber::BOT_USERNAME: vendor::VIBER_BOT, viber::TOKEN: "viber-token"}})).await;
             let wfm = create(&h, json!({"type": "wfm", "provider": "aspect_tcp", "name": "Aspect RTA",
-                "properties": {aspect_tcp::HOST_NAME: "127.0.0.1", aspect_tcp::PORT: free_port()}})).await;
+                "properties": {aspect_tcp::HOST_NAME: "127.0.0.1", aspect_tcp::PORT: closed_port().port()}})).await;
             let fb = create(&h, json!({"type": "messenger", "provider": "facebook", "name": "Facebook", "enabled": false,
                 "properties": {facebook::PAGE_USERNAME: "acme", facebook::PAGE_ID: "1234567890", facebook::TOKEN: "fb-token",
                     facebook::WEBHOOK_VERIFY_TOKEN: "verify-me"}})).await;

@@ -15,6 +15,7 @@ use patchbay_catalog::keys::messenger::facebook;
 use patchbay_catalog::keys::wfm::http_post;
 use patchbay_catalog::keys::{aws, sso, statistics_receiver, tts};
 use patchbay_testkit::backend_test;
+use patchbay_testkit::peers::closed_port;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -48,10 +49,6 @@ fn stats(port: u16) -> Value {
            "properties": {statistics_receiver::HOST_NAME: "127.0.0.1", statistics_receiver::PORT: port}})
 }
 
-fn closed_port() -> u16 {
-    browser::free_port()
-}
-
 async fn version(h: &Harness, id: &str) -> i64 {
     h.api(Method::GET, &format!("{}/{id}", accounts()), None).await.1["version"].as_i64().expect("a version")
 }
@@ -60,7 +57,7 @@ backend_test! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn health_follows_the_saved_values_and_leaving_with_edits_asks_first(db) {
         Harness::run_on(&db, &[], |h| async move {
-            let id = setup(&h, stats(closed_port())).await;
+            let id = setup(&h, stats(closed_port().port())).await;
             let (_, failed) = h.api(Method::POST, &format!("{}/{id}/test", accounts()), None).await;
             assert_eq!(failed["status"], "failed", "{failed}");
             let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("a local peer");
@@ -83,7 +80,7 @@ backend_test! {
 
             // 1. A new target saved without a test: untested, not the old result.
             b.open(&format!("#/t/{TENANT}/a/{id}")).await;
-            b.fill("#prop-port", &closed_port().to_string()).await;
+            b.fill("#prop-port", &closed_port().port().to_string()).await;
             b.click("button.save").await;
             b.wait_text(".meta .version", "3").await;
             b.wait_text(".header-health", "Not tested").await;

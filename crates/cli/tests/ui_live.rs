@@ -9,9 +9,10 @@ mod vendor;
 
 use std::time::{Duration, Instant};
 
-use browser::{enum_title, free_port, Browser, Harness};
+use browser::{enum_title, Browser, Harness};
 use patchbay_catalog::keys::statistics_receiver;
 use patchbay_catalog::keys::wfm::http_post;
+use patchbay_testkit::peers::closed_port;
 use reqwest::Method;
 use serde_json::json;
 
@@ -75,7 +76,7 @@ patchbay_testkit::backend_test! {
                 "properties": {statistics_receiver::HOST_NAME: "127.0.0.1", statistics_receiver::PORT: port}});
             let (status, stats) = h.api(Method::POST, &accounts, Some(stats)).await;
             assert_eq!(status, 201, "{stats}");
-            let closed = free_port();
+            let closed = closed_port().port();
             let wfm = json!({"type": "wfm", "provider": "http_post", "name": "WFM forecasting", "properties": {
                 http_post::URL: format!("http://127.0.0.1:{closed}/rta"), http_post::TOKEN: "wfm-token",
                 http_post::PERIODIC_UPDATE_INTERVAL: 1}});

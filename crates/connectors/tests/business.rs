@@ -454,7 +454,7 @@ async fn synthetix_refused_consumer_or_application_key_is_invalid_credentials() 
 
 #[tokio::test]
 async fn every_business_type_reports_a_closed_port_as_unreachable() {
-    let base = http_base(common::closed_port().await);
+    let base = http_base(common::closed_port());
     let vendors = vendors_at(&base);
     for account in every_business_account(&base) {
         let report = test_account(&account, &vendors).await;

@@ -77,7 +77,7 @@ async fn redirects_are_rechecked_against_the_policy() {
 #[tokio::test]
 async fn unreachable_hung_and_tls_failures_have_their_categories() {
     let egress = common::egress(None);
-    let closed = common::closed_port().await;
+    let closed = common::closed_port();
     let mut run = TestRun::new();
     let f = egress
         .http(&mut run, reqwest::Method::GET, &format!("http://{closed}/"), Duration::from_secs(1), |r| r)

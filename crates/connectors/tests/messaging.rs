@@ -777,7 +777,7 @@ fn every_provider_at(addr: SocketAddr) -> Vec<(AccountConfig, VendorUrls, &'stat
 
 #[tokio::test]
 async fn every_provider_reports_a_closed_port_as_unreachable() {
-    let closed = common::closed_port().await;
+    let closed = common::closed_port();
     let egress = common::egress(None);
     let cases = every_provider_at(closed);
     let registry = Registry::with([]);
@@ -828,7 +828,7 @@ async fn every_provider_reports_a_hung_vendor_as_timeout_within_its_timeout() {
 #[tokio::test]
 async fn every_provider_has_a_connector_and_refuses_unknown_actions() {
     let registry = Registry::with([]);
-    let addr = common::closed_port().await;
+    let addr = common::closed_port();
     for (account, vendors, _) in every_provider_at(addr) {
         assert!(
             registry.get(&account.type_key, &account.provider).is_some(),
@@ -844,7 +844,7 @@ async fn every_provider_has_a_connector_and_refuses_unknown_actions() {
 
 #[tokio::test]
 async fn missing_settings_are_invalid_config_before_any_request() {
-    let addr = common::closed_port().await;
+    let addr = common::closed_port();
     for (mut account, vendors, _) in every_provider_at(addr) {
         account.secrets.clear();
         let report = run_test(&account, &vendors).await;

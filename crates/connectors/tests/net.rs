@@ -365,7 +365,7 @@ async fn an_sso_url_that_is_missing_or_broken_fails() {
 #[tokio::test]
 async fn an_unreachable_or_hung_sso_url_fails_with_its_category() {
     let certificate = idp_certificate((2020, 1, 1), (2090, 1, 1));
-    let closed = common::closed_port().await;
+    let closed = common::closed_port();
     let hung = common::hung().await;
     for (addr, category) in [(closed, Category::Unreachable), (hung, Category::Timeout)] {
         let url = format!("https://localhost:{}/sso", addr.port());

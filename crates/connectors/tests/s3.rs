@@ -197,7 +197,7 @@ async fn a_request_signed_for_the_wrong_region_is_signed_again_for_the_bucket_re
 
 #[tokio::test]
 async fn a_stopped_server_is_unreachable() {
-    let closed = common::closed_port().await;
+    let closed = common::closed_port();
     let account = private_account(&format!("http://{closed}"), "AKIAEXAMPLE", "secret", BUCKET);
     let report = run_test(&common::egress(None), &account, Duration::from_secs(2)).await;
     assert_eq!(report.category, Some(Category::Unreachable), "{report:?}");

@@ -214,7 +214,7 @@ backend_test! {
         let r = sentiment(&s, &s.admin_token, json!({"text": "fail:slow"})).await;
         assert_gateway_problem(&r, 504, "timeout");
         replies.push(r);
-        let closed = patchbay_testkit::peers::closed_port().await;
+        let closed = patchbay_testkit::peers::closed_port();
         let unreachable = create(&s, nlu_account("Down", closed, peers::WATSON_PASSWORD)).await;
         let r = sentiment(&s, &s.admin_token, json!({"text": "hi", "account": unreachable})).await;
         assert_gateway_problem(&r, 502, "unreachable");
@@ -414,7 +414,7 @@ backend_test! {
 }
 
 async fn closed_addr() -> std::net::SocketAddr {
-    patchbay_testkit::peers::closed_port().await
+    patchbay_testkit::peers::closed_port()
 }
 
 backend_test! {

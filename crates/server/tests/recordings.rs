@@ -798,7 +798,7 @@ backend_test! {
     async fn an_s3_server_that_cannot_be_reached_is_said_in_plain_words(db) {
         let s = TestServer::start(&db).await;
         tenant(&s).await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = patchbay_testkit::peers::closed_port().port();
         let account = json!({"type": "aws", "name": "Recordings", "properties": {aws::USE_PRIVATE_S3_STORAGE: true,
             aws::URL: format!("http://127.0.0.1:{port}"), aws::ACCESS_KEY_ID: "AKIDEXAMPLE", aws::SECRET_KEY: "secret",
             aws::S3_BUCKET: "calls"}});

@@ -125,10 +125,7 @@ backend_test! {
         let s = tenant(&db).await;
         let receiver = wfm_receiver("right-token").await;
         let good = format!("http://{receiver}/rta");
-        let closed = format!("http://127.0.0.1:{}/rta", {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        });
+        let closed = format!("http://{}/rta", patchbay_testkit::peers::closed_port());
 
         // Created after a passing form test of the same values: tested from the start.
         let form = s.call(Method::POST, &format!("{ACCOUNTS}/test"), Some(wfm(&good, Some("right-token")))).await;

@@ -34,7 +34,7 @@ pub async fn http(router: axum::Router) -> String {
 
 /// The base URL of a loopback port where nothing listens.
 pub async fn closed_base() -> String {
-    format!("http://{}", closed_port().await)
+    format!("http://{}", closed_port())
 }
 
 /// The base URL of a peer that accepts and never answers.

@@ -51,7 +51,7 @@ async fn a_listening_receiver_is_connected_for_both_tcp_types() {
 
 #[tokio::test]
 async fn a_closed_port_is_unreachable() {
-    let closed = closed_port().await;
+    let closed = closed_port();
     for (type_key, provider) in tcp_types() {
         let report =
             test_with(&egress(), &tcp_account(type_key, provider, "127.0.0.1", closed.port()), Duration::from_secs(2))

@@ -148,7 +148,7 @@ async fn health_and_errors_never_show_a_secret() {
         json!({wfm::http_post::URL: format!("{}?key=q", failing.url)}),
         &[(wfm::http_post::TOKEN, sentinel)],
     );
-    let down = free_addr().await;
+    let down = patchbay_testkit::peers::closed_port();
     let nice = spec(
         "nice1",
         "nice",
