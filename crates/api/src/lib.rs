@@ -64,8 +64,8 @@ pub use operations::{Method, Operation, API_PREFIX};
 pub use problem::{FieldError, Problem};
 pub use queries::{AccountFilter, AuditQuery, PlaybackQuery, RecordingSearch, ResealQuery, RunsQuery, TestOptions};
 pub use recordings::{
-    AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
-    Transcript, TranscriptFailure, TranscriptRequest, TranscriptState, TranscriptionSettings, Utterance,
+    AudioState, Direction, ExportState, Recording, RecordingAudio, RecordingExport, RecordingMeta, RecordingOrder,
+    RecordingPage, Transcript, TranscriptFailure, TranscriptRequest, TranscriptState, TranscriptionSettings, Utterance,
     UtteranceSentiment,
 };
 pub use schema::{component_schemas, request_fields};

@@ -9,13 +9,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::type_key;
-use crate::Direction;
+use crate::{Direction, RecordingOrder};
 
 /// The values of a call direction, as text: a query parameter stays text so that the
 /// server can refuse a wrong one naming its parameter.
 fn direction_values(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let values: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
     schemars::json_schema!({"type": "string", "enum": values})
+}
+
+/// The values of a recordings search's order, as text (as [`direction_values`]).
+fn order_values(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let values: Vec<&str> = RecordingOrder::ALL.iter().map(|o| o.as_str()).collect();
+    schemars::json_schema!({"type": "string", "enum": values, "default": RecordingOrder::default().as_str()})
 }
 
 /// `?type=` of the account list.
@@ -76,8 +82,8 @@ impl ResealQuery {
     pub const DEFAULT_BATCH: u32 = 100;
 }
 
-/// A search of a tenant's recordings, newest call first. The times stay text here: the
-/// server refuses one that is not RFC 3339 naming its parameter.
+/// A search of a tenant's recordings, newest call first unless `order` says otherwise. The
+/// times and the order stay text here: the server refuses a wrong one naming its parameter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordingSearch {
     /// Calls started at or after this (RFC 3339).
@@ -110,7 +116,12 @@ pub struct RecordingSearch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 500), extend("default" = 100))]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// By call start: `newest` first or `oldest` first; calls that started at the same
+    /// time come in the order they arrived (or its reverse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "order_values")]
+    pub order: Option<String>,
+    /// The `next_cursor` of the previous page, of a search in the same order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }

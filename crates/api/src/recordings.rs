@@ -41,6 +41,32 @@ impl Direction {
     }
 }
 
+/// The order of a recordings search: by call start, then by arrival for calls that started
+/// at the same time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordingOrder {
+    /// The latest call first (the default).
+    #[default]
+    Newest,
+    /// The earliest call first.
+    Oldest,
+}
+
+impl RecordingOrder {
+    pub const ALL: [RecordingOrder; 2] = [RecordingOrder::Newest, RecordingOrder::Oldest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingOrder::Newest => "newest",
+            RecordingOrder::Oldest => "oldest",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RecordingOrder> {
+        RecordingOrder::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
 /// The metadata of a recording. The intake checks each field (every problem at once) and
 /// trims the texts; left-out texts are empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -154,7 +180,7 @@ pub struct Recording {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A page of a search, newest call first.
+/// A page of a search, in the order asked for (newest call first unless `order=oldest`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingPage {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use patchbay_api::{Operation, RecordingPage, Transcript, TranscriptRequest, TranscriptState, TranscriptionSettings};
+use patchbay_api::{
+    Operation, RecordingOrder, RecordingPage, Transcript, TranscriptRequest, TranscriptState, TranscriptionSettings,
+};
 use reqwest::Method;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 #[derive(Subcommand)]
 pub enum RecordingsCommand {
-    /// The tenant's recordings, newest call first.
+    /// The tenant's recordings, newest call first (or oldest, with --oldest).
     Search {
         tenant: String,
         /// Only recordings whose transcript holds every one of these words.
@@ -32,6 +34,9 @@ pub enum RecordingsCommand {
         /// inbound, outbound or internal.
         #[arg(long)]
         direction: Option<String>,
+        /// Oldest call first.
+        #[arg(long)]
+        oldest: bool,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -70,11 +75,17 @@ pub enum RecordingsCommand {
 
 pub async fn recordings(client: &Client, command: RecordingsCommand) -> Result<(), CliError> {
     match command {
-        RecordingsCommand::Search { tenant, q, service, agent, phone, direction, limit } => {
+        RecordingsCommand::Search { tenant, q, service, agent, phone, direction, oldest, limit } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
-            for (name, value) in
-                [("q", q), ("service", service), ("agent", agent), ("phone", phone), ("direction", direction)]
-            {
+            let order = oldest.then(|| RecordingOrder::Oldest.as_str().to_owned());
+            for (name, value) in [
+                ("q", q),
+                ("service", service),
+                ("agent", agent),
+                ("phone", phone),
+                ("direction", direction),
+                ("order", order),
+            ] {
                 if let Some(value) = value {
                     query.append_pair(name, &value);
                 }

@@ -425,6 +425,18 @@ fn gateway_verbs_ask_for_sentiment_bind_bots_and_show_usage() {
     );
     let out = s.cli(&["recordings", "search", "acme", "--q", "utterance 2", "--json"]);
     assert_eq!(json(&out)["items"][0]["recording_id"], "call-1", "{}", stdout(&out));
+    runtime.block_on(async {
+        let earlier = serde_json::json!({"global_interaction_id": "gi-0", "call_started_at": "2026-11-30T08:00:00Z",
+            "agent_login": "jo", "direction": "outbound", "service": "Sales"});
+        let put = http.put(recording.replace("call-1", "call-0")).bearer_auth(&s.admin_token).json(&earlier);
+        assert_eq!(put.send().await.unwrap().status(), 201);
+    });
+    let ids = |out: &std::process::Output| -> Vec<String> {
+        let items = json(out)["items"].as_array().cloned().unwrap_or_default();
+        items.iter().map(|r| r["recording_id"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    assert_eq!(ids(&s.cli(&["recordings", "search", "acme", "--json"])), ["call-1", "call-0"]);
+    assert_eq!(ids(&s.cli(&["recordings", "search", "acme", "--oldest", "--json"])), ["call-0", "call-1"]);
     let out = s.cli(&["recordings", "auto-transcribe", "acme", "--on", "--service", "Sales"]);
     assert_eq!(stdout(&out), "new recordings of Sales are transcribed as their audio arrives\n");
 

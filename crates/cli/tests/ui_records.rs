@@ -298,14 +298,23 @@ async fn admin_story(h: &Harness, b: &Browser, seeded: &Seeded) {
     assert_eq!(b.js_string("return document.activeElement.closest('tr').dataset.id").await, "bulk-6");
     assert!(!b.exists("button.load-more:not([hidden])").await, "nothing more to load");
 
-    // Sorted by call time, oldest first: the order is in the URL and survives a reload.
+    // Sorted by call time, oldest first: the API's order, so a new search finds the oldest
+    // calls of all (not of those loaded) and the header keeps the focus; the order is in the
+    // URL and survives a reload.
     b.click(".records-table button[data-sort='time']").await;
     b.wait_url("sort=time").await;
-    assert_eq!(result_ids(b).await[0], "bulk-0");
+    b.wait_text(".records-summary", "50 recordings shown; more match. Load more to see them.").await;
+    assert_eq!(result_ids(b).await[0], "bulk-0", "the oldest call of all");
+    assert_eq!(b.js_string("return document.activeElement.dataset.sort || ''").await, "time");
     b.reload().await;
     b.wait_text(".records-summary", "50 recordings shown").await;
     assert_eq!(b.attr(".records-table th.col-time", "aria-sort").await.as_deref(), Some("ascending"));
-    assert_eq!(result_ids(b).await[0], "bulk-7", "the oldest of the first page");
+    assert_eq!(result_ids(b).await[0], "bulk-0", "the oldest call of all, after a reload");
+    // Another column sorts the rows loaded, and the count says so while more match.
+    b.click(".records-table button[data-sort='service']").await;
+    b.wait_url("sort=service").await;
+    b.wait_text(".records-summary", "Sorted by Service among those shown: Load more to include the rest.").await;
+    assert_eq!(b.attr(".records-table th.col-service", "aria-sort").await.as_deref(), Some("ascending"));
 
     // Found by phone number; the filter is in the URL and survives a reload.
     b.fill("#rec-phone", "+1 555 0100").await;

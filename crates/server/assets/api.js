@@ -339,8 +339,10 @@
  * @property {RecordingExport[]} [exports]
  * @property {string} received_at
  *
+ * @typedef {'newest' | 'oldest'} RecordingOrder A search's `order`: by call time.
+ *
  * @typedef {object} RecordingPage
- * @property {Recording[]} items Newest call first.
+ * @property {Recording[]} items In the search's `order`, newest call first by default.
  * @property {string | null} next_cursor
  *
  * @typedef {object} Utterance

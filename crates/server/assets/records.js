@@ -42,6 +42,8 @@ export const recordsHref = (tenant, rest = '') => `#/t/${encodeURIComponent(tena
 let lastSearch = '';
 /** Set by a search from the form: the results take the focus once they are there. */
 let focusResults = false;
+/** Set by a sort that needed a new search: the key of the column whose header takes the focus back. */
+let focusSort = '';
 
 /** Forgets the last search (at sign-out: the next person starts afresh). */
 export function forgetSearch() {
@@ -89,6 +91,16 @@ const agentText = (r) => {
 };
 
 /**
+ * The order the API pages in for the table's sort: oldest call first when the table is
+ * sorted by call time ascending, else newest first (the other columns sort the rows loaded).
+ * @param {string} sortText
+ * @returns {import('./api.js').RecordingOrder}
+ */
+function apiOrder(sortText) {
+  return sortText === 'time' ? 'oldest' : 'newest';
+}
+
+/**
  * The search page: the filters, the result count and the results, page by page.
  * @param {object} args
  * @param {Tenant} args.tenant
@@ -103,6 +115,7 @@ export function recordsView({ tenant, query, names, onSearch }) {
   let sortText = query.get('sort') || '';
   /** @type {import('./table.js').SortOrder | null} */
   const sortOrder = sortText ? { key: sortText.replace(/^-/, ''), descending: sortText.startsWith('-') } : null;
+  const order = apiOrder(sortText);
   /** The URL's query: the filters and the order. */
   const withSort = () => {
     const url = new URLSearchParams(kept);
@@ -155,32 +168,41 @@ export function recordsView({ tenant, query, names, onSearch }) {
   let rows = [];
   /** @type {string | null} */
   let cursor = null;
+  /** @type {import('./table.js').Column<Recording>[]} */
+  const columns = [
+    {
+      key: 'time', label: 'Call time', rowHeader: true, sortBy: (r) => r.call_started_at,
+      cell: (r) => h('a', { class: 'record-link', href: recordsHref(tenant.id, `/${encodeURIComponent(r.recording_id)}`) },
+        h('time', { datetime: r.call_started_at }, formatTime(r.call_started_at))),
+    },
+    { key: 'direction', label: 'Direction', sortBy: (r) => r.direction, cell: (r) => title(names.directions, r.direction) },
+    { key: 'agent', label: 'Agent', sortBy: (r) => agentText(r), cell: (r) => agentText(r) },
+    { key: 'phone', label: 'Customer phone', sortBy: (r) => r.customer_phone || null, cell: (r) => r.customer_phone || h('span', { class: 'muted' }, '—') },
+    { key: 'service', label: 'Service', sortBy: (r) => r.service, cell: (r) => r.service },
+    { key: 'size', label: 'Size', sortBy: (r) => r.audio.size, cell: (r) => (r.audio.size === null ? h('span', { class: 'muted' }, '—') : formatBytes(r.audio.size)) },
+    { key: 'audio', label: 'Audio', sortBy: (r) => r.audio.state, cell: (r) => audioBadge(names, r) },
+    { key: 'export', label: 'Export', sortBy: (r) => { const state = exportSummary(r); return state ? EXPORT_ORDER.indexOf(state) : EXPORT_ORDER.length; }, cell: (r) => exportBadge(names, r) },
+  ];
   const table = sortableTable({
     label: 'Interaction records',
     tableClass: 'records-table',
     rows,
     sort: sortOrder,
-    onSort: (order) => {
-      // The order of the shown rows stays in the URL too (a reload keeps it), without a new search.
-      sortText = `${order.descending ? '-' : ''}${order.key}`;
+    onSort: (next) => {
+      sortText = `${next.descending ? '-' : ''}${next.key}`;
       lastSearch = withSort().toString();
+      // Oldest first is the API's order, so a new search (that finds the oldest calls, not
+      // only those loaded); any other order sorts the loaded rows and stays in the URL too.
+      if (apiOrder(sortText) !== order) {
+        focusSort = next.key;
+        onSearch(lastSearch);
+        return;
+      }
       history.replaceState(null, '', recordsHref(tenant.id, `?${lastSearch}`));
+      summary.textContent = count();
     },
     rowData: (r) => ({ id: r.recording_id }),
-    columns: [
-      {
-        key: 'time', label: 'Call time', rowHeader: true, sortBy: (r) => r.call_started_at,
-        cell: (r) => h('a', { class: 'record-link', href: recordsHref(tenant.id, `/${encodeURIComponent(r.recording_id)}`) },
-          h('time', { datetime: r.call_started_at }, formatTime(r.call_started_at))),
-      },
-      { key: 'direction', label: 'Direction', sortBy: (r) => r.direction, cell: (r) => title(names.directions, r.direction) },
-      { key: 'agent', label: 'Agent', sortBy: (r) => agentText(r), cell: (r) => agentText(r) },
-      { key: 'phone', label: 'Customer phone', sortBy: (r) => r.customer_phone || null, cell: (r) => r.customer_phone || h('span', { class: 'muted' }, '—') },
-      { key: 'service', label: 'Service', sortBy: (r) => r.service, cell: (r) => r.service },
-      { key: 'size', label: 'Size', sortBy: (r) => r.audio.size, cell: (r) => (r.audio.size === null ? h('span', { class: 'muted' }, '—') : formatBytes(r.audio.size)) },
-      { key: 'audio', label: 'Audio', sortBy: (r) => r.audio.state, cell: (r) => audioBadge(names, r) },
-      { key: 'export', label: 'Export', sortBy: (r) => { const state = exportSummary(r); return state ? EXPORT_ORDER.indexOf(state) : EXPORT_ORDER.length; }, cell: (r) => exportBadge(names, r) },
-    ],
+    columns,
   });
   table.element.hidden = true;
   const more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more');
@@ -190,6 +212,9 @@ export function recordsView({ tenant, query, names, onSearch }) {
   const count = () => {
     const n = rows.length;
     const noun = n === 1 ? 'recording' : 'recordings';
+    const column = sortText.replace(/^-/, '');
+    const label = column !== 'time' && columns.find((c) => c.key === column)?.label;
+    if (cursor && label) return `${n} ${noun} shown; more match. Sorted by ${label} among those shown: Load more to include the rest.`;
     if (cursor) return `${n} ${noun} shown; more match. Load more to see them.`;
     if (n === 0) return kept.toString() ? 'No recording matches these filters.' : 'No recordings yet.';
     return `${n} ${noun} found.`;
@@ -197,7 +222,10 @@ export function recordsView({ tenant, query, names, onSearch }) {
 
   /** @param {boolean} first */
   const fetchPage = async (first) => {
+    const refocus = first ? focusSort : '';
+    if (first) focusSort = '';
     const params = new URLSearchParams(kept);
+    if (order !== 'newest') params.set('order', order);
     params.set('limit', String(PAGE));
     if (!first && cursor) params.set('cursor', cursor);
     more.disabled = true;
@@ -222,6 +250,9 @@ export function recordsView({ tenant, query, names, onSearch }) {
     if (first && focusResults) {
       focusResults = false;
       summary.focus();
+    }
+    if (refocus) {
+      /** @type {HTMLElement | null} */ (table.element.querySelector(`[data-sort="${refocus}"]`))?.focus();
     }
     if (!first) {
       const next = page.items[0];

@@ -363,6 +363,7 @@ fn describe(op: Operation) -> Details {
                 "search_phone",
                 "search_direction",
                 "search_q",
+                "search_order",
                 "search_limit",
                 "search_cursor",
             ],

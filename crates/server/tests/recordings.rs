@@ -715,6 +715,59 @@ backend_test! {
 
 backend_test! {
     #[tokio::test]
+    async fn a_search_pages_through_every_match_oldest_first_and_refuses_a_cursor_of_the_other_order(db) {
+        let s = TestServer::start(&db).await;
+        tenant(&s).await;
+        // o-2 and o-3 started at the same time: they come in the order they arrived.
+        for (id, at) in [("o-2", "09:31"), ("o-4", "09:40"), ("o-1", "09:30"), ("o-3", "09:31")] {
+            let meta = json!({"global_interaction_id": format!("gi-{id}"), "call_started_at": format!("2024-05-01T{at}:00Z"),
+                "agent_login": "jo", "direction": "inbound", "service": "Sales"});
+            let r = s.call(Method::PUT, &format!("{RECORDINGS}/{id}"), Some(meta)).await;
+            assert_eq!(r.status, 201, "{r:?}");
+        }
+        let ids = |r: &Reply| -> Vec<String> {
+            r.body["items"].as_array().unwrap().iter().map(|i| i["recording_id"].as_str().unwrap().to_owned()).collect()
+        };
+        let pages = |order: &'static str| {
+            let s = &s;
+            async move {
+                let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+                for _ in 0..4 {
+                    let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                    let page = s.call(Method::GET, &format!("{RECORDINGS}?order={order}&limit=3{after}"), None).await;
+                    assert_eq!(page.status, 200, "{page:?}");
+                    seen.extend(ids(&page));
+                    cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+                    if cursor.is_none() {
+                        return seen;
+                    }
+                }
+                panic!("more pages than recordings: {seen:?}");
+            }
+        };
+        assert_eq!(pages("oldest").await, ["o-1", "o-2", "o-3", "o-4"]);
+        assert_eq!(pages("newest").await, ["o-4", "o-3", "o-2", "o-1"]);
+        let default = s.call(Method::GET, RECORDINGS, None).await;
+        assert_eq!(ids(&default), ["o-4", "o-3", "o-2", "o-1"], "newest first when no order is asked for");
+
+        let first = s.call(Method::GET, &format!("{RECORDINGS}?order=oldest&limit=2"), None).await;
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let mixed = s.call(Method::GET, &format!("{RECORDINGS}?limit=2&cursor={cursor}"), None).await;
+        assert_eq!(mixed.status, 422, "{mixed:?}");
+        assert_eq!((&mixed.body["errors"][0]["field"], &mixed.body["errors"][0]["rule"]), (&json!("cursor"), &json!("order")));
+        let message = mixed.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("`oldest`"), "the cursor's order is named: {message}");
+        let refused = s.call(Method::GET, &format!("{RECORDINGS}?order=longest"), None).await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!((&refused.body["errors"][0]["field"], &refused.body["errors"][0]["rule"]), (&json!("order"), &json!("enum")));
+        let message = refused.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("newest, oldest"), "the values are named: {message}");
+        s.stop().await;
+    }
+}
+
+backend_test! {
+    #[tokio::test]
     async fn a_runs_failed_recordings_are_listed_with_their_reason_in_words_and_its_category(db) {
         let s3 = S3User::start("calls");
         let s = TestServer::start(&db).await;

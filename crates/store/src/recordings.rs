@@ -89,8 +89,10 @@ pub struct RecordingQuery {
     pub customer_phone: Option<String>,
     /// `inbound`, `outbound` or `internal`, as stored.
     pub direction: Option<String>,
-    /// Paging: only recordings after this one in the order (call start, then seq, descending).
-    pub before: Option<(Timestamp, i64)>,
+    /// The order: by call start, then seq; descending (newest first) unless this is set.
+    pub oldest_first: bool,
+    /// Paging: only recordings after this one (its call start and seq) in the order.
+    pub after: Option<(Timestamp, i64)>,
     /// Words the recording's transcript holds, every one (see `search_words`); none: any.
     pub words: Vec<String>,
     pub limit: i64,
@@ -931,10 +933,11 @@ impl RecordingStore for SqlStore {
     }
 
     async fn search_recordings(&self, tenant: &str, query: &RecordingQuery) -> Result<Vec<Recording>> {
-        let (before_at, before_seq) = match query.before {
+        let (after_at, after_seq) = match query.after {
             Some((at, seq)) => (Some(at), Some(seq)),
             None => (None, None),
         };
+        let (past, order) = if query.oldest_first { (">", "ASC") } else { ("<", "DESC") };
         let transcript = if query.words.is_empty() {
             String::new()
         } else {
@@ -944,9 +947,9 @@ impl RecordingStore for SqlStore {
             "{}WHERE tenant_id = $1 AND ($2 IS NULL OR call_started_at >= $2) AND ($3 IS NULL OR call_started_at < $3) \
              AND ($4 IS NULL OR service = $4) AND ($5 IS NULL OR agent_login = $5) \
              AND ($6 IS NULL OR customer_phone = $6) \
-             AND ($7 IS NULL OR call_started_at < $7 OR (call_started_at = $7 AND seq < $8)) \
+             AND ($7 IS NULL OR call_started_at {past} $7 OR (call_started_at = $7 AND seq {past} $8)) \
              AND ($10 IS NULL OR direction = $10) {transcript}\
-             ORDER BY call_started_at DESC, seq DESC LIMIT $9",
+             ORDER BY call_started_at {order}, seq {order} LIMIT $9",
             select_recordings!()
         );
         let words = (!query.words.is_empty()).then(|| crate::fulltext::query_for(&self.pools, &query.words));
@@ -958,8 +961,8 @@ impl RecordingStore for SqlStore {
                 .bind(query.service.as_deref())
                 .bind(query.agent_login.as_deref())
                 .bind(query.customer_phone.as_deref())
-                .bind(before_at)
-                .bind(before_seq)
+                .bind(after_at)
+                .bind(after_seq)
                 .bind(query.limit)
                 .bind(query.direction.as_deref());
             if let Some(words) = &words {

@@ -68,7 +68,7 @@ async fn tenant(store: &dyn Store, id: &str) {
 
 backend_test! {
     #[tokio::test]
-    async fn recordings_are_unique_per_tenant_and_searchable_newest_first(db) {
+    async fn recordings_are_unique_per_tenant_and_searchable_newest_or_oldest_first(db) {
         let b = Backend::open(db).await;
         let s = &b.store;
         tenant(s, "acme").await;
@@ -106,10 +106,20 @@ backend_test! {
         let phone = RecordingQuery { customer_phone: Some("+15550100".into()), limit: 2, ..Default::default() };
         let page = s.search_recordings("acme", &phone).await.unwrap();
         let last = page.last().unwrap();
-        let next = RecordingQuery { before: Some((last.meta.call_started_at, last.seq)), ..phone.clone() };
+        let next = RecordingQuery { after: Some((last.meta.call_started_at, last.seq)), ..phone.clone() };
         assert_eq!(ids(page), ["r3", "r2"]);
         assert_eq!(ids(s.search_recordings("acme", &next).await.unwrap()), ["r1"]);
-        assert_eq!(s.max_recording_seq("acme").await.unwrap(), s.get_recording("acme", "r3").await.unwrap().seq);
+        // Oldest first, page by page; a call that started at the same time as another comes after it.
+        s.insert_recording("acme", &recording("r4", "Sales", "jo", 1)).await.unwrap();
+        let oldest = RecordingQuery { oldest_first: true, limit: 2, ..Default::default() };
+        let page = s.search_recordings("acme", &oldest).await.unwrap();
+        let last = page.last().unwrap();
+        let next = RecordingQuery { after: Some((last.meta.call_started_at, last.seq)), ..oldest.clone() };
+        assert_eq!(ids(page), ["r1", "r4"]);
+        assert_eq!(ids(s.search_recordings("acme", &next).await.unwrap()), ["r2", "r3"]);
+        let newest = RecordingQuery { limit: 10, ..Default::default() };
+        assert_eq!(ids(s.search_recordings("acme", &newest).await.unwrap()), ["r3", "r2", "r4", "r1"]);
+        assert_eq!(s.max_recording_seq("acme").await.unwrap(), s.get_recording("acme", "r4").await.unwrap().seq);
         assert_eq!(s.max_recording_seq("initech").await.unwrap(), 0);
     }
 }

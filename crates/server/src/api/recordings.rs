@@ -11,8 +11,8 @@ use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use patchbay_api::{
-    self as api, Direction, PlaybackQuery, RecordingAudio, RecordingExport, RecordingMeta, RecordingPage,
-    RecordingSearch, TranscriptRequest,
+    self as api, Direction, PlaybackQuery, RecordingAudio, RecordingExport, RecordingMeta, RecordingOrder,
+    RecordingPage, RecordingSearch, TranscriptRequest,
 };
 use patchbay_jobs::{AudioError, TranscribeError, MAX_AUDIO_BYTES};
 use patchbay_recordings::{extension_for, meta_from_body, WriteError, AUDIO_TYPES};
@@ -171,21 +171,45 @@ fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>
         .transpose()
 }
 
-fn encode_cursor(recording: &Recording) -> String {
-    let text = format!("{}|{}", recording.meta.call_started_at.to_rfc3339(), recording.seq);
+/// A page's `next_cursor`: the order it pages through and where the page ended in it.
+fn encode_cursor(order: RecordingOrder, recording: &Recording) -> String {
+    let text = format!("{}|{}|{}", order.as_str(), recording.meta.call_started_at.to_rfc3339(), recording.seq);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
+/// Where to go on from, when `cursor` is a `next_cursor` of a search in `order`.
+fn decode_cursor(order: RecordingOrder, cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
     let bad = || ApiError::invalid("cursor", "cursor", "cursor must be a next_cursor this API returned");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (at, seq) = text.split_once('|').ok_or_else(bad)?;
+    let mut parts = text.splitn(3, '|');
+    let (Some(of), Some(at), Some(seq)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let of = RecordingOrder::parse(of).ok_or_else(bad)?;
+    if of != order {
+        let message = format!(
+            "cursor continues a search in the order `{}`; ask for that order, or leave the cursor out to start over",
+            of.as_str()
+        );
+        return Err(ApiError::invalid("cursor", "order", message));
+    }
     let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
     Ok((at, seq.parse().map_err(|_| bad())?))
 }
 
-/// `GET …/recordings`: newest call first, by time range (`from` inclusive, `to` exclusive),
+/// `?order=`: the search's order, the default when left out or empty.
+fn order_param(value: Option<&str>) -> ApiResult<RecordingOrder> {
+    match value.filter(|s| !s.is_empty()) {
+        None => Ok(RecordingOrder::default()),
+        Some(text) => RecordingOrder::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = RecordingOrder::ALL.iter().map(|o| o.as_str()).collect();
+            ApiError::invalid("order", "enum", format!("order must be one of {}", known.join(", ")))
+        }),
+    }
+}
+
+/// `GET …/recordings`: newest call first (or oldest, by `order`), by time range (`from` inclusive, `to` exclusive),
 /// service, agent login, customer phone, direction and the words of the transcript.
 pub async fn search(
     State(state): State<AppState>,
@@ -198,6 +222,7 @@ pub async fn search(
         let (min, max) = (RecordingSearch::LIMIT.start(), RecordingSearch::LIMIT.end());
         return Err(ApiError::invalid("limit", "range", format!("limit must be from {min} to {max}")));
     }
+    let order = order_param(query.order.as_deref())?;
     let store_query = RecordingQuery {
         from: time_param("from", query.from.as_deref())?,
         to: time_param("to", query.to.as_deref())?,
@@ -215,7 +240,8 @@ pub async fn search(
                 }
             },
         },
-        before: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        oldest_first: order == RecordingOrder::Oldest,
+        after: query.cursor.as_deref().map(|cursor| decode_cursor(order, cursor)).transpose()?,
         words: match query.q.as_deref() {
             None => Vec::new(),
             Some(q) if q.chars().count() > RecordingSearch::Q_MAX_CHARS => {
@@ -232,7 +258,8 @@ pub async fn search(
         limit,
     };
     let found = state.recordings.search_recordings(&tenant, &store_query).await?;
-    let next_cursor = (found.len() as i64 == limit).then(|| found.last().map(encode_cursor)).flatten();
+    let next_cursor =
+        (found.len() as i64 == limit).then(|| found.last().map(|last| encode_cursor(order, last))).flatten();
     let ids: Vec<&str> = found.iter().map(|r| r.meta.id.as_str()).collect();
     let mut exports: HashMap<String, Vec<Export>> = HashMap::new();
     for export in state.recordings.exports_of_recordings(&tenant, &ids).await? {
