@@ -1,8 +1,8 @@
 //! The admin screen's Live page end to end, on SQLite and PostgreSQL: the real `patchbay
 //! serve`, a real headless Chromium, events ingested through the API with an event
 //! producer's token, and feeds that talk to real loopback peers (one listening, one a
-//! closed port), and a revoked token that ends the page it watches. Screenshots go to
-//! `target/ui-shots/`.
+//! closed port), a revoked token that ends the page it watches, and a server that goes
+//! away under it. Screenshots go to `target/ui-shots/`.
 
 mod browser;
 mod vendor;
@@ -204,6 +204,16 @@ patchbay_testkit::backend_test! {
             assert_eq!(h.api(Method::DELETE, &revoke, None).await.0, 204);
             b.wait_text("p.notice", "Your session has ended").await;
             assert!(b.exists("#signin-form").await);
+
+            // The server goes away under a watching page: its stream drops, and the page says
+            // it is reconnecting (the browser tries again by itself), not that it is live.
+            sign_in_with_token(b, &h.admin_token).await;
+            b.open(&format!("#/t/{TENANT}/live")).await;
+            b.wait(".stream-status[data-state='live']").await;
+            h.stop_server();
+            b.wait(".stream-status[data-state='reconnecting']").await;
+            assert_eq!(b.text(".stream-status .stream-text").await, "Reconnecting…");
+            assert!(b.exists(".stream-retry[hidden]").await, "no Retry while the browser tries by itself");
         })
         .await;
     }

@@ -243,6 +243,13 @@ impl Harness {
         self.read_log("server.log")
     }
 
+    /// Stops the server as an operator's SIGTERM does (its streams end, then its port
+    /// closes), leaving the browser on its page: what a page sees when the server goes away.
+    pub fn stop_server(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.server.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM the server");
+    }
+
     /// An API call with the service provider's admin token: the status and the JSON answer.
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
