@@ -9,6 +9,8 @@
 //! Only column types that both drivers decode to the same Rust type are used: TEXT,
 //! 64-bit integers, BLOB/BYTEA, BOOLEAN and timestamps. JSON and uuids are stored as TEXT.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,13 @@ use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::error::ErrorKind;
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteTransactionManager,
+};
+use sqlx::TransactionManager;
 use uuid::Uuid;
 
 use crate::{
@@ -272,11 +279,30 @@ async fn connect_sqlite(url: &str) -> Result<Pools> {
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        .after_release(out_of_transaction)
         .connect_with(options.clone())
         .await?;
     sqlx::migrate!("migrations/sqlite").run(&write).await?;
     let read = SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options).await?;
     Ok(Pools::Sqlite { read, write })
+}
+
+/// Returns the writer to its pool outside any transaction. A write dropped midway (its task
+/// aborted, its client gone) can leave the connection inside the transaction it began: the
+/// `BEGIN` was done, but the `Transaction` that would have rolled it back on drop was never
+/// made, so every later `BEGIN IMMEDIATE` on the connection would fail. Rolling back (nothing
+/// to do when no transaction is open) keeps the connection, which an in-memory database
+/// needs; only when that fails does the pool close it and open another.
+fn out_of_transaction(
+    conn: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = std::result::Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if SqliteTransactionManager::get_transaction_depth(conn) == 0 {
+            return Ok(true);
+        }
+        Ok(SqliteTransactionManager::rollback(conn).await.is_ok())
+    })
 }
 
 /// Now, truncated to microseconds: PostgreSQL keeps no more, so a value written and read

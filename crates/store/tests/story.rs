@@ -739,3 +739,28 @@ async fn cached_store_reads_its_own_writes() {
     cached.delete_account("acme", created.id, None, ACTOR).await.unwrap();
     assert!(matches!(cached.get_account("acme", created.id).await, Err(StoreError::NotFound)));
 }
+
+backend_test! {
+    #[tokio::test]
+    async fn a_write_dropped_midway_leaves_the_store_writable(db) {
+        use std::future::Future;
+        let b = Backend::open(db).await;
+        let s = &b.store;
+        // A write whose task is aborted or whose client hangs up is dropped wherever it stands:
+        // here after each number of steps (a poll, then time for the database to go on).
+        for i in 0..40u32 {
+            let tenant = new_tenant(&format!("dropped-{i}"));
+            let mut write = std::pin::pin!(s.create_tenant(&tenant, ACTOR));
+            for _ in 0..=i % 8 {
+                let done = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx).is_ready())).await;
+                if done {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+        let after = s.create_tenant(&new_tenant("after"), ACTOR).await;
+        assert!(after.is_ok(), "a write after the dropped ones: {after:?}");
+        assert_eq!(s.get_tenant("after").await.unwrap().id, "after");
+    }
+}

@@ -209,8 +209,9 @@ fn order_param(value: Option<&str>) -> ApiResult<RecordingOrder> {
     }
 }
 
-/// `GET …/recordings`: newest call first (or oldest, by `order`), by time range (`from` inclusive, `to` exclusive),
-/// service, agent login, customer phone, direction and the words of the transcript.
+/// `GET …/recordings`: newest call first (or oldest, by `order`), by time range (`from`
+/// inclusive, `to` exclusive), service, agent login, customer phone, direction and the words
+/// of the transcript.
 pub async fn search(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
