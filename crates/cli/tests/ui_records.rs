@@ -122,27 +122,13 @@ async fn seed(h: &Harness, ca: &TestCa) -> Seeded {
     .await;
 
     let wav = speech::wav(3.0, 8000);
-    h.put_recording(
-        TENANT,
-        "call-s3",
-        meta("2026-03-12T14:05:09Z", "jo", "+1 555 0100", "inbound", "Sales"),
-        Some(wav.clone()),
-    )
-    .await;
-    h.put_recording(
-        TENANT,
-        "call-out",
-        meta("2026-03-12T13:00:00Z", "al", "+1 555 0199", "outbound", "Sales"),
-        Some(wav.clone()),
-    )
-    .await;
-    h.put_recording(
-        TENANT,
-        "call-fail",
-        meta("2026-03-12T12:00:00Z", "jo", "+1 555 0142", "inbound", "Support"),
-        Some(wav),
-    )
-    .await;
+    for (id, started, agent, phone, direction, service) in [
+        ("call-s3", "2026-03-12T14:05:09Z", "jo", "+1 555 0100", "inbound", "Sales"),
+        ("call-out", "2026-03-12T13:00:00Z", "al", "+1 555 0199", "outbound", "Sales"),
+        ("call-fail", "2026-03-12T12:00:00Z", "jo", "+1 555 0142", "inbound", "Support"),
+    ] {
+        h.put_recording(TENANT, id, meta(started, agent, phone, direction, service), Some(wav.clone())).await;
+    }
     h.put_recording(
         TENANT,
         "call-none",

@@ -198,15 +198,21 @@ fn decode_cursor(order: RecordingOrder, cursor: &str) -> ApiResult<(DateTime<Utc
     Ok((at, seq.parse().map_err(|_| bad())?))
 }
 
-/// `?order=`: the search's order, the default when left out or empty.
-fn order_param(value: Option<&str>) -> ApiResult<RecordingOrder> {
-    match value.filter(|s| !s.is_empty()) {
-        None => Ok(RecordingOrder::default()),
-        Some(text) => RecordingOrder::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = RecordingOrder::ALL.iter().map(|o| o.as_str()).collect();
-            ApiError::invalid("order", "enum", format!("order must be one of {}", known.join(", ")))
-        }),
-    }
+/// A query parameter that takes one of `all`, each named by `text`: `None` when left out or
+/// empty; any other value is a 422 `enum` naming the parameter and the values it takes.
+fn enum_param<T: Copy>(
+    name: &str,
+    value: Option<&str>,
+    all: &[T],
+    text: fn(T) -> &'static str,
+) -> ApiResult<Option<T>> {
+    let Some(value) = value.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    all.iter().copied().find(|v| text(*v) == value).map(Some).ok_or_else(|| {
+        let known: Vec<&str> = all.iter().map(|v| text(*v)).collect();
+        ApiError::invalid(name, "enum", format!("{name} must be one of {}", known.join(", ")))
+    })
 }
 
 /// `GET …/recordings`: newest call first (or oldest, by `order`), by time range (`from`
@@ -223,24 +229,16 @@ pub async fn search(
         let (min, max) = (RecordingSearch::LIMIT.start(), RecordingSearch::LIMIT.end());
         return Err(ApiError::invalid("limit", "range", format!("limit must be from {min} to {max}")));
     }
-    let order = order_param(query.order.as_deref())?;
+    let order =
+        enum_param("order", query.order.as_deref(), &RecordingOrder::ALL, RecordingOrder::as_str)?.unwrap_or_default();
     let store_query = RecordingQuery {
         from: time_param("from", query.from.as_deref())?,
         to: time_param("to", query.to.as_deref())?,
         service: query.service.filter(|s| !s.is_empty()),
         agent_login: query.agent.filter(|s| !s.is_empty()),
         customer_phone: query.phone.filter(|s| !s.is_empty()),
-        direction: match query.direction.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(text) => match Direction::parse(text) {
-                Some(direction) => Some(direction.as_str().to_owned()),
-                None => {
-                    let known: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
-                    let known = known.join(", ");
-                    return Err(ApiError::invalid("direction", "enum", format!("direction must be one of {known}")));
-                }
-            },
-        },
+        direction: enum_param("direction", query.direction.as_deref(), &Direction::ALL, Direction::as_str)?
+            .map(|direction| direction.as_str().to_owned()),
         oldest_first: order == RecordingOrder::Oldest,
         after: query.cursor.as_deref().map(|cursor| decode_cursor(order, cursor)).transpose()?,
         words: match query.q.as_deref() {
